@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+// Trestle: a Redis-compatible, Raft-replicated, horizontally scalable key-value store.
+// Module map and dependency direction: see docs/DESIGN.md (shared/DESIGN.md in the team repo).
+import PackageDescription
+
+let package = Package(
+    name: "trestle",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "trestle", targets: ["trestle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Deterministic core: no clocks, threads, sockets or system randomness.
+        .target(name: "Core"),
+        .target(name: "Wire", dependencies: ["Core", .product(name: "NIOCore", package: "swift-nio")]),
+        .target(name: "Keyspace", dependencies: ["Core", .product(name: "Collections", package: "swift-collections")]),
+        .target(name: "Storage", dependencies: ["Core"]),
+        .target(name: "Consensus", dependencies: ["Core"]),
+        .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage"]),
+        .target(name: "Simulation", dependencies: ["Core", "Consensus", "Keyspace"]),
+        // Edges: sockets, threads, the real clock and disk.
+        .target(name: "Transport", dependencies: [
+            "Core", "Wire", "Engine",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Server", dependencies: [
+            "Core", "Wire", "Keyspace", "Storage", "Engine", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "Bench", dependencies: [
+            "Core", "Wire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "trestle", dependencies: [
+            "Core", "Server", "Simulation", "Bench",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Core", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "KeyspaceTests", dependencies: ["Keyspace", "Core"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Core"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Core"], resources: [.copy("testdata")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Consensus", "Core"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Transport", "Engine", "Wire", "Core",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+    ]
+)

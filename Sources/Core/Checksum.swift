@@ -1,0 +1,65 @@
+// Checksums used by on-disk formats (CRC-32C) and by slot hashing (CRC16/XMODEM, the
+// function Redis Cluster uses for key slots).
+
+/// CRC-32C (Castagnoli), reflected, as used by iSCSI, ext4 and many log formats.
+public enum CRC32C {
+    private static let table: [UInt32] = (0..<256).map { index -> UInt32 in
+        var crc = UInt32(index)
+        for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+        return crc
+    }
+
+    /// Extends `crc` (start with 0) over `bytes`.
+    public static func update<Bytes: Sequence>(_ crc: UInt32, _ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+        var value = ~crc
+        table.withUnsafeBufferPointer { table in
+            for byte in bytes { value = table[Int((value ^ UInt32(byte)) & 0xFF)] ^ (value >> 8) }
+        }
+        return ~value
+    }
+
+    public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt32 where Bytes.Element == UInt8 {
+        update(0, bytes)
+    }
+
+    /// Fast path over raw memory.
+    public static func update(_ crc: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
+        var value = ~crc
+        table.withUnsafeBufferPointer { table in
+            for byte in buffer { value = table[Int((value ^ UInt32(byte)) & 0xFF)] ^ (value >> 8) }
+        }
+        return ~value
+    }
+}
+
+/// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, no reflection. Redis Cluster
+/// maps a key to `crc16(key) mod 16384`.
+public enum CRC16 {
+    private static let table: [UInt16] = (0..<256).map { index -> UInt16 in
+        var crc = UInt16(index) << 8
+        for _ in 0..<8 { crc = (crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        return crc
+    }
+
+    public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt16 where Bytes.Element == UInt8 {
+        var crc: UInt16 = 0
+        for byte in bytes { crc = (crc << 8) ^ table[Int(((crc >> 8) ^ UInt16(byte)) & 0xFF)] }
+        return crc
+    }
+}
+
+extension HashSlot {
+    /// The slot of `key` exactly as Redis Cluster computes it: if the key contains a
+    /// non-empty `{...}` section, only the bytes between the first `{` and the next `}`
+    /// are hashed.
+    public static func of<Key: Collection>(key: Key) -> HashSlot where Key.Element == UInt8, Key.Index == Int {
+        var hashed = key[key.startIndex..<key.endIndex]
+        if let open = key.firstIndex(of: UInt8(ascii: "{")) {
+            let rest = key[(open + 1)...]
+            if let close = rest.firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
+                hashed = key[(open + 1)..<close]
+            }
+        }
+        return HashSlot(UInt16(CRC16.checksum(hashed) & 0x3FFF))
+    }
+}

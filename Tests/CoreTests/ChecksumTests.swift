@@ -1,0 +1,36 @@
+import Testing
+@testable import Core
+
+@Suite struct ChecksumTests {
+    @Test func crc32cMatchesKnownVector() {
+        // The standard check value for CRC-32C over "123456789".
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    }
+
+    @Test func crc32cIsIncremental() {
+        let bytes = Array("hello, trestle".utf8)
+        let whole = CRC32C.checksum(bytes)
+        let split = CRC32C.update(CRC32C.checksum(bytes[0..<5]), bytes[5...])
+        #expect(whole == split)
+    }
+
+    @Test func crc16MatchesRedisClusterSpec() {
+        // The Redis Cluster specification gives 0x31C3 for "123456789".
+        #expect(CRC16.checksum(Array("123456789".utf8)) == 0x31C3)
+    }
+
+    @Test func hashSlotsHonourHashTags() {
+        #expect(HashSlot.of(key: Array("foo".utf8)).rawValue == 12182)
+        #expect(HashSlot.of(key: Array("{user1000}.following".utf8)) == HashSlot.of(key: Array("{user1000}.followers".utf8)))
+        #expect(HashSlot.of(key: Array("foo{}{bar}".utf8)) == HashSlot.of(key: Array("foo{}{bar}".utf8)))
+        // An empty tag hashes the whole key.
+        #expect(HashSlot.of(key: Array("foo{}{bar}".utf8)) != HashSlot.of(key: Array("bar".utf8)))
+    }
+}
+
+@Suite struct RandomTests {
+    @Test func sameSeedSameSequence() {
+        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
+        for _ in 0..<100 { #expect(a.next() == b.next()) }
+    }
+}
