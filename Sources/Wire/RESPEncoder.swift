@@ -1,0 +1,142 @@
+// Serializes replies into a ByteBuffer. RESP3-only types are lowered for RESP2 clients:
+// maps become flat arrays, sets become arrays, doubles become bulk strings, booleans become
+// integers, and nulls become `$-1` / `*-1`.
+import NIOCore
+
+public enum RESPEncoder {
+    private static let crlf: StaticString = "\r\n"
+
+    public static func write(_ value: RESPValue, as version: ProtocolVersion, into buffer: inout ByteBuffer) {
+        switch value {
+        case .simple(let text):
+            buffer.writeInteger(UInt8(ascii: "+"))
+            writeLine(sanitized(text), into: &buffer)
+        case .error(let text):
+            buffer.writeInteger(UInt8(ascii: "-"))
+            writeLine(sanitized(text), into: &buffer)
+        case .integer(let number):
+            writeHeader(UInt8(ascii: ":"), number, into: &buffer)
+        case .bulk(let bytes):
+            writeHeader(UInt8(ascii: "$"), Int64(bytes.count), into: &buffer)
+            buffer.writeBytes(bytes)
+            buffer.writeStaticString(crlf)
+        case .null:
+            buffer.writeStaticString(version == .resp3 ? "_\r\n" : "$-1\r\n")
+        case .nullArray:
+            buffer.writeStaticString(version == .resp3 ? "_\r\n" : "*-1\r\n")
+        case .array(let elements):
+            writeAggregate(UInt8(ascii: "*"), elements, as: version, into: &buffer)
+        case .set(let elements):
+            writeAggregate(version == .resp3 ? UInt8(ascii: "~") : UInt8(ascii: "*"), elements, as: version, into: &buffer)
+        case .push(let elements):
+            writeAggregate(version == .resp3 ? UInt8(ascii: ">") : UInt8(ascii: "*"), elements, as: version, into: &buffer)
+        case .map(let pairs):
+            writeMap(pairs, as: version, into: &buffer)
+        case .double(let number):
+            let text = formatDouble(number)
+            if version == .resp3 {
+                buffer.writeInteger(UInt8(ascii: ","))
+                writeLine(text, into: &buffer)
+            } else {
+                write(.bulk(Array(text.utf8)), as: version, into: &buffer)
+            }
+        case .boolean(let flag):
+            if version == .resp3 {
+                buffer.writeStaticString(flag ? "#t\r\n" : "#f\r\n")
+            } else {
+                buffer.writeStaticString(flag ? ":1\r\n" : ":0\r\n")
+            }
+        case .verbatim(let format, let text):
+            if version == .resp3 {
+                let body = Array("\(format):\(text)".utf8)
+                writeHeader(UInt8(ascii: "="), Int64(body.count), into: &buffer)
+                buffer.writeBytes(body)
+                buffer.writeStaticString(crlf)
+            } else {
+                write(.bulk(Array(text.utf8)), as: version, into: &buffer)
+            }
+        case .bigNumber(let digits):
+            if version == .resp3 {
+                buffer.writeInteger(UInt8(ascii: "("))
+                writeLine(digits, into: &buffer)
+            } else {
+                write(.bulk(Array(digits.utf8)), as: version, into: &buffer)
+            }
+        }
+    }
+
+    /// Encodes a command as a RESP array of bulk strings, as clients send it.
+    public static func writeCommand(_ arguments: [[UInt8]], into buffer: inout ByteBuffer) {
+        writeHeader(UInt8(ascii: "*"), Int64(arguments.count), into: &buffer)
+        for argument in arguments {
+            writeHeader(UInt8(ascii: "$"), Int64(argument.count), into: &buffer)
+            buffer.writeBytes(argument)
+            buffer.writeStaticString(crlf)
+        }
+    }
+
+    /// Redis formats doubles with up to 17 significant digits and spells infinities `inf`.
+    public static func formatDouble(_ number: Double) -> String {
+        if number.isInfinite { return number > 0 ? "inf" : "-inf" }
+        if number.isNaN { return "nan" }
+        if number == number.rounded(), abs(number) < 1e17 { return String(Int64(number)) }
+        return "\(number)"
+    }
+
+    private static func writeAggregate(_ marker: UInt8, _ elements: [RESPValue], as version: ProtocolVersion, into buffer: inout ByteBuffer) {
+        writeHeader(marker, Int64(elements.count), into: &buffer)
+        for element in elements { write(element, as: version, into: &buffer) }
+    }
+
+    private static func writeMap(_ pairs: [RESPPair], as version: ProtocolVersion, into buffer: inout ByteBuffer) {
+        if version == .resp3 {
+            writeHeader(UInt8(ascii: "%"), Int64(pairs.count), into: &buffer)
+        } else {
+            writeHeader(UInt8(ascii: "*"), Int64(pairs.count * 2), into: &buffer)
+        }
+        for pair in pairs {
+            write(pair.key, as: version, into: &buffer)
+            write(pair.value, as: version, into: &buffer)
+        }
+    }
+
+    private static func writeHeader(_ marker: UInt8, _ number: Int64, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(marker)
+        writeDecimal(number, into: &buffer)
+        buffer.writeStaticString(crlf)
+    }
+
+    /// Writes a decimal integer without allocating a String.
+    private static func writeDecimal(_ number: Int64, into buffer: inout ByteBuffer) {
+        if number >= 0 && number < 10 {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(number))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var magnitude = number.magnitude
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            repeat {
+                raw[23 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            if number < 0 {
+                raw[23 - count] = UInt8(ascii: "-")
+                count += 1
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(24 - count)...]))
+        }
+    }
+
+    private static func writeLine(_ text: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(text)
+        buffer.writeStaticString(crlf)
+    }
+
+    /// Simple strings and errors may not contain CR or LF; Redis replaces them with spaces.
+    private static func sanitized(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 13 || $0 == 10 }) else { return text }
+        return String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
+    }
+}

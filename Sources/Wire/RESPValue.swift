@@ -1,0 +1,52 @@
+// A RESP reply value. One type covers RESP2 and RESP3; the encoder lowers RESP3-only
+// types (map, set, double, boolean, null) to their RESP2 forms when the connection speaks
+// RESP2, exactly as Redis does.
+
+/// The protocol a connection speaks, switched by HELLO.
+public enum ProtocolVersion: Int, Sendable {
+    case resp2 = 2
+    case resp3 = 3
+}
+
+/// A reply to a client. Error texts carry their code prefix, e.g. `ERR syntax error`.
+public indirect enum RESPValue: Equatable, Sendable {
+    case simple(String)
+    case error(String)
+    case integer(Int64)
+    case bulk([UInt8])
+    /// A missing value: `$-1` in RESP2, `_` in RESP3.
+    case null
+    /// A missing aggregate: `*-1` in RESP2, `_` in RESP3.
+    case nullArray
+    case array([RESPValue])
+    case map([RESPPair])
+    case set([RESPValue])
+    case double(Double)
+    case boolean(Bool)
+    case verbatim(format: String, text: String)
+    case bigNumber(String)
+    case push([RESPValue])
+
+    public static let ok = RESPValue.simple("OK")
+    public static let queued = RESPValue.simple("QUEUED")
+
+    public static func bulk(_ text: String) -> RESPValue { .bulk(Array(text.utf8)) }
+    public static func integer(_ value: Int) -> RESPValue { .integer(Int64(value)) }
+    public static func bulkOrNull(_ bytes: [UInt8]?) -> RESPValue { bytes.map(RESPValue.bulk) ?? .null }
+}
+
+/// A key/value pair of a RESP3 map.
+public struct RESPPair: Equatable, Sendable {
+    public var key: RESPValue
+    public var value: RESPValue
+    public init(_ key: RESPValue, _ value: RESPValue) { self.key = key; self.value = value }
+    public init(_ key: String, _ value: RESPValue) { self.key = .bulk(key); self.value = value }
+}
+
+extension RESPValue {
+    /// True for error replies.
+    public var isError: Bool {
+        if case .error = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,163 @@
+// The incremental request decoder.
+//
+// Contract: `next(from:)` consumes bytes from the buffer only as whole protocol elements
+// (a header line, a complete bulk string, a complete inline line) and keeps the partial
+// request in its own state, so bytes already parsed are never parsed again. It returns a
+// complete request as its arguments, or nil when it needs more bytes. It never reserves
+// memory from a count read off the wire: arguments are appended as their bytes arrive.
+// Empty requests (`*0`, blank inline lines) are skipped, as Redis does.
+import NIOCore
+
+public struct RequestDecoder: Sendable {
+    public var limits: ProtocolLimits
+
+    private enum State: Sendable {
+        case idle
+        /// Inside a `*N` request: `remaining` arguments still to come.
+        case multibulk(remaining: Int, arguments: [[UInt8]], bytes: Int)
+    }
+
+    private var state: State = .idle
+    /// Length of the bulk string whose header was consumed but whose body has not arrived.
+    private var pendingBulkLength: Int? = nil
+
+    public init(limits: ProtocolLimits = ProtocolLimits()) { self.limits = limits }
+
+    /// True when a request has started but is not complete.
+    public var isMidRequest: Bool {
+        if case .idle = state { return false }
+        return true
+    }
+
+    /// Returns the next complete request, or nil if more bytes are needed.
+    public mutating func next(from buffer: inout ByteBuffer) throws(ProtocolError) -> [[UInt8]]? {
+        while true {
+            switch state {
+            case .idle:
+                guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+                if first == UInt8(ascii: "*") {
+                    guard let count = try readMultibulkHeader(&buffer) else { return nil }
+                    if count <= 0 { continue }
+                    state = .multibulk(remaining: count, arguments: [], bytes: 0)
+                } else {
+                    guard let line = try readInlineLine(&buffer) else { return nil }
+                    let arguments = try InlineSplitter.split(line)
+                    if arguments.isEmpty { continue }
+                    return arguments
+                }
+            case .multibulk(var remaining, var arguments, var bytes):
+                while remaining > 0 {
+                    guard let argument = try readBulk(&buffer, bufferedBytes: bytes) else {
+                        state = .multibulk(remaining: remaining, arguments: arguments, bytes: bytes)
+                        return nil
+                    }
+                    bytes += argument.count
+                    arguments.append(argument)
+                    remaining -= 1
+                }
+                state = .idle
+                return arguments
+            }
+        }
+    }
+
+    // MARK: - Elements
+
+    private func readMultibulkHeader(_ buffer: inout ByteBuffer) throws(ProtocolError) -> Int? {
+        guard let line = try readHeaderLine(&buffer, tooBig: .tooBigMultibulkCountString) else { return nil }
+        guard let count = DecimalParser.int64(line.dropFirst()), count <= Int64(limits.multibulkCountMax) else {
+            throw .invalidMultibulkLength
+        }
+        return Int(count)
+    }
+
+    private mutating func readBulk(_ buffer: inout ByteBuffer, bufferedBytes: Int) throws(ProtocolError) -> [UInt8]? {
+        if pendingBulkLength == nil {
+            guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
+                return nil
+            }
+            guard first == UInt8(ascii: "$") else { throw .expectedDollar(got: first) }
+            guard let line = try readHeaderLine(&buffer, tooBig: .tooBigBulkCountString) else {
+                return nil
+            }
+            guard let length = DecimalParser.int64(line.dropFirst()), length >= 0,
+                  length <= Int64(limits.bulkLengthBytesMax) else {
+                throw .invalidBulkLength
+            }
+            pendingBulkLength = Int(length)
+        }
+        guard let length = pendingBulkLength else { return nil }
+        guard buffer.readableBytes >= length + 2 else {
+            if bufferedBytes + buffer.readableBytes > limits.queryBufferBytesMax { throw .queryBufferExceeded }
+            return nil
+        }
+        let bytes = buffer.readBytes(length: length) ?? []
+        buffer.moveReaderIndex(forwardBy: 2)
+        pendingBulkLength = nil
+        return bytes
+    }
+
+    /// Reads a `\r\n`-terminated header line, without the terminator.
+    private func readHeaderLine(_ buffer: inout ByteBuffer, tooBig: ProtocolError) throws(ProtocolError) -> [UInt8]? {
+        let view = buffer.readableBytesView
+        guard let carriageReturn = view.firstIndex(of: UInt8(ascii: "\r")) else {
+            if view.count > limits.inlineBytesMax { throw tooBig }
+            return nil
+        }
+        let lineLength = carriageReturn - view.startIndex
+        if lineLength > limits.inlineBytesMax { throw tooBig }
+        guard view.count >= lineLength + 2 else { return nil }
+        let line = buffer.readBytes(length: lineLength) ?? []
+        buffer.moveReaderIndex(forwardBy: 2)
+        return line
+    }
+
+    /// Reads an inline request line terminated by `\n` (optionally preceded by `\r`).
+    private func readInlineLine(_ buffer: inout ByteBuffer) throws(ProtocolError) -> [UInt8]? {
+        let view = buffer.readableBytesView
+        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > limits.inlineBytesMax { throw .tooBigInlineRequest }
+            return nil
+        }
+        var lineLength = newline - view.startIndex
+        if lineLength > limits.inlineBytesMax { throw .tooBigInlineRequest }
+        var line = buffer.readBytes(length: lineLength) ?? []
+        buffer.moveReaderIndex(forwardBy: 1)
+        if lineLength > 0, line[lineLength - 1] == UInt8(ascii: "\r") {
+            line.removeLast()
+            lineLength -= 1
+        }
+        return line
+    }
+}
+
+/// Strict decimal parsing, as Redis's string2ll: optional minus sign, digits only, no
+/// leading zeros (except "0" itself), must fit in 64 bits.
+public enum DecimalParser {
+    public static func int64<Bytes: Collection>(_ bytes: Bytes) -> Int64? where Bytes.Element == UInt8 {
+        var iterator = bytes.makeIterator()
+        guard var byte = iterator.next() else { return nil }
+        let negative = byte == UInt8(ascii: "-")
+        if negative {
+            guard let following = iterator.next() else { return nil }
+            byte = following
+        }
+        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+        if byte == UInt8(ascii: "0") {
+            return (iterator.next() == nil && !negative) ? 0 : nil
+        }
+        var magnitude = UInt64(byte - UInt8(ascii: "0"))
+        while let next = iterator.next() {
+            guard next >= UInt8(ascii: "0"), next <= UInt8(ascii: "9") else { return nil }
+            let (times, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(UInt64(next - UInt8(ascii: "0")))
+            if overflow1 || overflow2 { return nil }
+            magnitude = sum
+        }
+        if negative {
+            if magnitude > UInt64(Int64.max) + 1 { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        return magnitude > UInt64(Int64.max) ? nil : Int64(magnitude)
+    }
+}

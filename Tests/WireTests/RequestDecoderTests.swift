@@ -1,0 +1,179 @@
+import Core
+import NIOCore
+import Testing
+@testable import Wire
+
+/// Feeds `bytes` to a decoder in chunks of the given sizes and collects every request.
+private func decodeAll(_ bytes: [UInt8], chunks: [Int], limits: ProtocolLimits = ProtocolLimits()) throws -> [[[UInt8]]] {
+    var decoder = RequestDecoder(limits: limits)
+    var buffer = ByteBuffer()
+    var requests: [[[UInt8]]] = []
+    var offset = 0
+    var chunkIndex = 0
+    while offset < bytes.count {
+        let size = min(chunks[chunkIndex % chunks.count], bytes.count - offset)
+        buffer.writeBytes(bytes[offset..<(offset + size)])
+        offset += size
+        chunkIndex += 1
+        while let request = try decoder.next(from: &buffer) { requests.append(request) }
+        buffer.discardReadBytes()
+    }
+    return requests
+}
+
+private func command(_ parts: String...) -> [[UInt8]] { parts.map { Array($0.utf8) } }
+
+private let sampleStream: [UInt8] = Array(
+    ("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n" + "PING\r\n" + "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n"
+        + "*0\r\n" + "\r\n" + "set \"a b\" 'c d'\n" + "*1\r\n$0\r\n\r\n").utf8)
+
+private let sampleRequests: [[[UInt8]]] = [
+    command("SET", "key", "value"), command("PING"), command("GET", "key"),
+    command("set", "a b", "c d"), [[]],
+]
+
+@Suite struct RequestDecoderTests {
+    @Test func wholeByteByByteAndBatchedGiveTheSameRequests() throws {
+        #expect(try decodeAll(sampleStream, chunks: [sampleStream.count]) == sampleRequests)
+        #expect(try decodeAll(sampleStream, chunks: [1]) == sampleRequests)
+        #expect(try decodeAll(sampleStream + sampleStream, chunks: [7, 3, 11]) == sampleRequests + sampleRequests)
+    }
+
+    @Test func randomSplitsOfValidStreamsDecodeIdentically() throws {
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<300 {
+            var stream: [UInt8] = []
+            var expected: [[[UInt8]]] = []
+            for _ in 0..<random.int(in: 1...20) {
+                let arguments = (0..<random.int(in: 1...5)).map { _ in
+                    (0..<random.int(in: 0...40)).map { _ in UInt8(random.int(in: 0...255)) }
+                }
+                var buffer = ByteBuffer()
+                RESPEncoder.writeCommand(arguments, into: &buffer)
+                stream += buffer.readableBytesView
+                expected.append(arguments)
+            }
+            let chunks = (0..<5).map { _ in random.int(in: 1...64) }
+            #expect(try decodeAll(stream, chunks: chunks) == expected)
+        }
+    }
+
+    @Test func partialRequestIsNotReparsed() throws {
+        var decoder = RequestDecoder()
+        var buffer = ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$3\r\nke")
+        #expect(try decoder.next(from: &buffer) == nil)
+        // The header and the first argument were consumed; only the partial bulk remains.
+        #expect(buffer.readableBytes == "$3\r\nke".utf8.count - "$3\r\n".utf8.count)
+        buffer.writeString("y\r\n")
+        #expect(try decoder.next(from: &buffer) == command("GET", "key"))
+    }
+
+    @Test func redisProtocolErrorTexts() throws {
+        let cases: [(String, String)] = [
+            ("*abc\r\n", "ERR Protocol error: invalid multibulk length"),
+            ("*2\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
+            ("*2\r\n+3\r\n", "ERR Protocol error: expected '$', got '+'"),
+            ("set \"abc\n", "ERR Protocol error: unbalanced quotes in request"),
+            ("*99999999999999999999\r\n", "ERR Protocol error: invalid multibulk length"),
+        ]
+        for (input, message) in cases {
+            var decoder = RequestDecoder()
+            var buffer = ByteBuffer(string: input)
+            #expect(throws: ProtocolError.self) { _ = try decoder.next(from: &buffer) }
+            var again = RequestDecoder()
+            buffer = ByteBuffer(string: input)
+            do { _ = try again.next(from: &buffer) } catch { #expect(error.message == message) }
+        }
+    }
+
+    @Test func giantHeadersAreRejectedWithoutAllocating() throws {
+        var limits = ProtocolLimits()
+        limits.multibulkCountMax = 1000
+        var decoder = RequestDecoder(limits: limits)
+        var buffer = ByteBuffer(string: "*10000000\r\n")
+        #expect(throws: ProtocolError.invalidMultibulkLength) { _ = try decoder.next(from: &buffer) }
+
+        // A huge but legal bulk header waits for bytes; it does not reserve them.
+        var bulkDecoder = RequestDecoder()
+        buffer = ByteBuffer(string: "*1\r\n$536870912\r\nabc")
+        #expect(try bulkDecoder.next(from: &buffer) == nil)
+        #expect(buffer.capacity < 1024 * 1024)
+
+        var tooBig = RequestDecoder()
+        buffer = ByteBuffer(string: "*1\r\n$536870913\r\n")
+        #expect(throws: ProtocolError.invalidBulkLength) { _ = try tooBig.next(from: &buffer) }
+    }
+
+    @Test func queryBufferLimitIsEnforced() throws {
+        var limits = ProtocolLimits()
+        limits.queryBufferBytesMax = 100
+        var decoder = RequestDecoder(limits: limits)
+        var buffer = ByteBuffer(string: "*2\r\n$60\r\n" + String(repeating: "a", count: 60) + "\r\n$60\r\n" + String(repeating: "b", count: 50))
+        #expect(throws: ProtocolError.queryBufferExceeded) { _ = try decoder.next(from: &buffer) }
+    }
+
+    @Test func inlineLineWithoutNewlineIsBounded() throws {
+        var decoder = RequestDecoder()
+        var buffer = ByteBuffer(bytes: [UInt8](repeating: UInt8(ascii: "a"), count: 70 * 1024))
+        #expect(throws: ProtocolError.tooBigInlineRequest) { _ = try decoder.next(from: &buffer) }
+    }
+
+    @Test func randomGarbageNeverCrashes() {
+        var random = SeededRandom(seed: 99)
+        var limits = ProtocolLimits()
+        limits.queryBufferBytesMax = 1 << 16
+        for _ in 0..<2000 {
+            var decoder = RequestDecoder(limits: limits)
+            var buffer = ByteBuffer()
+            let alphabet: [UInt8] = Array("*$\r\n-0123456789 \"'\\xab".utf8)
+            for _ in 0..<random.int(in: 1...200) {
+                buffer.writeInteger(random.chance(0.7) ? alphabet[random.int(in: 0...(alphabet.count - 1))] : UInt8(random.int(in: 0...255)))
+            }
+            do {
+                while try decoder.next(from: &buffer) != nil {}
+            } catch {
+                #expect(error.message.hasPrefix("ERR Protocol error: "))
+            }
+        }
+    }
+}
+
+@Suite struct RESPEncoderTests {
+    private func encode(_ value: RESPValue, _ version: ProtocolVersion) -> String {
+        var buffer = ByteBuffer()
+        RESPEncoder.write(value, as: version, into: &buffer)
+        return buffer.readString(length: buffer.readableBytes) ?? ""
+    }
+
+    @Test func lowersResp3TypesForResp2() {
+        #expect(encode(.null, .resp2) == "$-1\r\n")
+        #expect(encode(.null, .resp3) == "_\r\n")
+        #expect(encode(.nullArray, .resp2) == "*-1\r\n")
+        #expect(encode(.map([RESPPair("a", .integer(1))]), .resp2) == "*2\r\n$1\r\na\r\n:1\r\n")
+        #expect(encode(.map([RESPPair("a", .integer(1))]), .resp3) == "%1\r\n$1\r\na\r\n:1\r\n")
+        #expect(encode(.boolean(true), .resp2) == ":1\r\n")
+        #expect(encode(.double(1.5), .resp3) == ",1.5\r\n")
+        #expect(encode(.integer(-1234567), .resp2) == ":-1234567\r\n")
+        #expect(encode(.integer(Int64.min), .resp2) == ":-9223372036854775808\r\n")
+        #expect(encode(.error("ERR a\r\nb"), .resp2) == "-ERR a b\r\n")
+    }
+
+    @Test func readerRoundTripsEncoderOutput() throws {
+        let values: [RESPValue] = [
+            .simple("OK"), .error("ERR x"), .integer(42), .bulk("hello"), .null,
+            .array([.integer(1), .array([.bulk("nested")])]), .map([RESPPair("k", .bulk("v"))]),
+            .set([.bulk("a")]), .boolean(false), .double(2.5),
+        ]
+        for value in values {
+            var buffer = ByteBuffer()
+            RESPEncoder.write(value, as: .resp3, into: &buffer)
+            #expect(try RESPReader().next(from: &buffer) == value)
+            #expect(buffer.readableBytes == 0)
+        }
+    }
+
+    @Test func readerBoundsNesting() {
+        var buffer = ByteBuffer(string: String(repeating: "*1\r\n", count: 100) + ":1\r\n")
+        #expect(throws: ProtocolError.nestingTooDeep) { _ = try RESPReader().next(from: &buffer) }
+    }
+}
