@@ -1,0 +1,63 @@
+// Little-endian binary writing and bounds-checked reading, shared by the on-disk record
+// formats. The reader never trusts a length: it fails instead of reading past the end or
+// allocating more than the bytes that are actually there.
+
+public struct ByteWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
+
+    public mutating func write(_ value: UInt8) { bytes.append(value) }
+
+    public mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// A 32-bit length followed by the bytes.
+    public mutating func writeBlob(_ blob: [UInt8]) {
+        write(UInt32(blob.count))
+        bytes.append(contentsOf: blob)
+    }
+}
+
+/// Reading past the end or a length beyond the remaining bytes.
+public struct ByteReaderError: Error, Equatable, Sendable {
+    public var offset: Int
+    public init(offset: Int) { self.offset = offset }
+}
+
+public struct ByteReader: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+
+    public init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    public var remaining: Int { bytes.count - offset }
+    public var isAtEnd: Bool { offset >= bytes.count }
+
+    public mutating func readByte() throws(ByteReaderError) -> UInt8 {
+        guard offset < bytes.count else { throw ByteReaderError(offset: offset) }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    public mutating func read<Integer: FixedWidthInteger>(_ type: Integer.Type) throws(ByteReaderError) -> Integer {
+        let size = MemoryLayout<Integer>.size
+        guard remaining >= size else { throw ByteReaderError(offset: offset) }
+        var value = Integer.zero
+        for index in 0..<size { value |= Integer(truncatingIfNeeded: bytes[offset + index]) << (8 * index) }
+        offset += size
+        return value
+    }
+
+    /// Reads a 32-bit length and that many bytes.
+    public mutating func readBlob() throws(ByteReaderError) -> [UInt8] {
+        let length = Int(try read(UInt32.self))
+        guard length <= remaining else { throw ByteReaderError(offset: offset) }
+        defer { offset += length }
+        return Array(bytes[offset..<(offset + length)])
+    }
+}

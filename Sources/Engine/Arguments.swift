@@ -1,0 +1,43 @@
+// Helpers that turn raw arguments into typed values, failing with Redis's errors.
+import Keyspace
+
+enum Arguments {
+    static func integer(_ bytes: Bytes) throws(CommandError) -> Int64 {
+        guard let value = Numbers.parseInteger(bytes) else { throw .notInteger }
+        return value
+    }
+
+    static func double(_ bytes: Bytes) throws(CommandError) -> Double {
+        guard let value = Numbers.parseDouble(bytes) else { throw .notFloat }
+        return value
+    }
+
+    /// Case-insensitive comparison against a lowercase ASCII keyword.
+    static func isKeyword(_ bytes: Bytes, _ keyword: StaticString) -> Bool {
+        guard bytes.count == keyword.utf8CodeUnitCount else { return false }
+        return keyword.withUTF8Buffer { expected in
+            for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] | 0x20 { return false }
+            return true
+        }
+    }
+
+    static func lowercased(_ bytes: Bytes) -> String {
+        String(decoding: bytes.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
+    static func string(_ bytes: Bytes) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Converts a relative or absolute expiry argument into absolute milliseconds,
+    /// rejecting values Redis rejects (non-positive for relative forms, overflow).
+    static func expiry(_ bytes: Bytes, unitMilliseconds: Int64, relative: Bool, now: Int64, command: String,
+                       allowNonPositive: Bool = false) throws(CommandError) -> Int64 {
+        let amount = try integer(bytes)
+        if !allowNonPositive, amount <= 0 { throw .invalidExpireTime(command: command) }
+        let (scaled, overflow) = amount.multipliedReportingOverflow(by: unitMilliseconds)
+        if overflow { throw .invalidExpireTime(command: command) }
+        guard relative else { return scaled }
+        let (absolute, overflowSum) = scaled.addingReportingOverflow(now)
+        if overflowSum { throw .invalidExpireTime(command: command) }
+        return absolute
+    }
+}

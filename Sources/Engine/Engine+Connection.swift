@@ -1,0 +1,220 @@
+// Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT.
+import Keyspace
+import Wire
+
+extension Engine {
+    public static let compatibleRedisVersion = "7.2.0"
+
+    func runConnectionCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
+        switch id {
+        case .ping:
+            guard arguments.count <= 2 else { throw .wrongArity(command: "ping") }
+            return Outcome(reply: arguments.count == 2 ? .bulk(arguments[1]) : .simple("PONG"))
+        case .echo: return Outcome(reply: .bulk(arguments[1]))
+        case .hello: return Outcome(reply: try hello(arguments, session))
+        case .auth:
+            guard arguments.count <= 3 else { throw .syntax }
+            try authenticate(session, user: arguments.count == 3 ? arguments[1] : nil, password: arguments[arguments.count - 1])
+            return Outcome(reply: .ok)
+        case .select:
+            let index = try Arguments.integer(arguments[1])
+            guard index == 0 else { throw .message("ERR SELECT is not allowed in cluster mode") }
+            return Outcome(reply: .ok)
+        case .quit: return Outcome(reply: .ok, close: true)
+        case .reset:
+            endTransaction(session)
+            session.name = []
+            session.protocolVersion = .resp2
+            session.authenticated = settings.requirePassword.isEmpty
+            return Outcome(reply: .simple("RESET"))
+        case .client: return try client(arguments, session, now: now)
+        default: throw .syntax
+        }
+    }
+
+    /// AUTH [username] password. Only the `default` user exists.
+    private func authenticate(_ session: Session, user: Bytes?, password: Bytes) throws(CommandError) {
+        let configured = Array(settings.requirePassword.utf8)
+        if let user, user != Array("default".utf8) { throw .wrongPassword }
+        if configured.isEmpty {
+            guard user != nil else { throw .noPasswordConfigured }
+            session.authenticated = true
+            return
+        }
+        guard Self.constantTimeEqual(configured, password) else { throw .wrongPassword }
+        session.authenticated = true
+    }
+
+    static func constantTimeEqual(_ a: Bytes, _ b: Bytes) -> Bool {
+        var difference = a.count ^ b.count
+        for index in 0..<max(a.count, b.count) {
+            difference |= Int((index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0))
+        }
+        return difference == 0
+    }
+
+    /// HELLO [protover [AUTH username password] [SETNAME clientname]]
+    private func hello(_ arguments: [Bytes], _ session: Session) throws(CommandError) -> RESPValue {
+        var version = session.protocolVersion
+        var index = 1
+        if arguments.count >= 2 {
+            guard let requested = Numbers.parseInteger(arguments[1]) else {
+                throw .message("ERR Protocol version is not an integer or out of range")
+            }
+            guard let parsed = ProtocolVersion(rawValue: Int(requested)) else { throw .message("NOPROTO unsupported protocol version") }
+            version = parsed
+            index = 2
+        }
+        var newName: Bytes? = nil
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "auth"), index + 2 < arguments.count {
+                try authenticate(session, user: arguments[index + 1], password: arguments[index + 2])
+                index += 3
+            } else if Arguments.isKeyword(arguments[index], "setname"), index + 1 < arguments.count {
+                try Self.validateClientName(arguments[index + 1])
+                newName = arguments[index + 1]
+                index += 2
+            } else {
+                throw .message("ERR Syntax error in HELLO option '\(Arguments.string(arguments[index]))'")
+            }
+        }
+        guard session.authenticated else {
+            throw .message("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        }
+        if let newName { session.name = newName }
+        session.protocolVersion = version
+        return .map([
+            RESPPair("server", .bulk("redis")),
+            RESPPair("version", .bulk(Self.compatibleRedisVersion)),
+            RESPPair("proto", .integer(Int64(version.rawValue))),
+            RESPPair("id", .integer(Int64(session.id.rawValue))),
+            RESPPair("mode", .bulk("standalone")),
+            RESPPair("role", .bulk("master")),
+            RESPPair("modules", .array([])),
+        ])
+    }
+
+    static func validateClientName(_ name: Bytes) throws(CommandError) {
+        guard name.allSatisfy({ $0 > 32 && $0 < 127 }) else {
+            throw .message("ERR Client names cannot contain spaces, newlines or special characters.")
+        }
+    }
+
+    // MARK: - CLIENT
+
+    private func client(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
+        let subcommand = Arguments.lowercased(arguments[1])
+        switch (subcommand, arguments.count) {
+        case ("id", 2): return Outcome(reply: .integer(Int64(session.id.rawValue)))
+        case ("getname", 2): return Outcome(reply: session.name.isEmpty ? .null : .bulk(session.name))
+        case ("setname", 3):
+            try Self.validateClientName(arguments[2])
+            session.name = arguments[2]
+            return Outcome(reply: .ok)
+        case ("setinfo", 4):
+            let attribute = Arguments.lowercased(arguments[2])
+            if attribute == "lib-name" { session.libraryName = arguments[3] }
+            else if attribute == "lib-ver" { session.libraryVersion = arguments[3] }
+            else { throw .message("ERR Unrecognized option '\(Arguments.string(arguments[2]))'") }
+            return Outcome(reply: .ok)
+        case ("info", 2): return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now) + "\n"))
+        case ("list", _): return Outcome(reply: .verbatim(format: "txt", text: try clientList(arguments, now: now)))
+        case ("kill", _): return try clientKill(arguments, session)
+        case ("help", 2):
+            return Outcome(reply: .array([
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ID", "    Return the ID of the current connection.",
+                "GETNAME", "    Return the name of the current connection.",
+                "SETNAME <name>", "    Assign the name <name> to the current connection.",
+                "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+                "INFO", "    Return information about the current client connection.",
+                "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]", "    Return information about client connections.",
+                "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]", "    Kill connections. Options: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
+                "HELP", "    Print this help.",
+            ].map { RESPValue.simple($0) }))
+        default:
+            if ["id", "getname", "setname", "setinfo", "info", "help"].contains(subcommand) {
+                throw .message("ERR wrong number of arguments for 'client|\(subcommand)' command")
+            }
+            throw .unknownSubcommand(command: "client", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    func clientLine(_ session: Session, now: Int64) -> String {
+        let age = (now - session.createdAt) / 1000
+        let idle = (now - session.lastInteraction) / 1000
+        let multi = session.queued.map { String($0.count) } ?? "-1"
+        return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
+            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : "N") db=0 sub=0 psub=0 ssub=0 multi=\(multi) "
+            + "watch=\(session.watched.count) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
+            + "events=r cmd=\(session.lastCommand) user=default redir=-1 resp=\(session.protocolVersion.rawValue) "
+            + "lib-name=\(Arguments.string(session.libraryName)) lib-ver=\(Arguments.string(session.libraryVersion))"
+    }
+
+    /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
+    private func clientList(_ arguments: [Bytes], now: Int64) throws(CommandError) -> String {
+        var selected = sessions.values.sorted { $0.id < $1.id }
+        if arguments.count > 2 {
+            if Arguments.isKeyword(arguments[2], "type"), arguments.count == 4 {
+                let type = Arguments.lowercased(arguments[3])
+                guard ["normal", "master", "replica", "slave", "pubsub"].contains(type) else {
+                    throw .message("ERR Unknown client type '\(Arguments.string(arguments[3]))'")
+                }
+                if type != "normal" { selected = [] }
+            } else if Arguments.isKeyword(arguments[2], "id"), arguments.count >= 4 {
+                var ids: Set<UInt64> = []
+                for raw in arguments.dropFirst(3) {
+                    guard let value = Numbers.parseInteger(raw), value > 0 else { throw .message("ERR Invalid client ID") }
+                    ids.insert(UInt64(value))
+                }
+                selected = selected.filter { ids.contains($0.id.rawValue) }
+            } else {
+                throw .syntax
+            }
+        }
+        return selected.map { clientLine($0, now: now) + "\n" }.joined()
+    }
+
+    /// CLIENT KILL ip:port, or CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [USER name] [TYPE type]
+    private func clientKill(_ arguments: [Bytes], _ session: Session) throws(CommandError) -> Outcome {
+        if arguments.count == 3 {
+            let address = Arguments.string(arguments[2])
+            guard let victim = sessions.values.first(where: { $0.address == address }) else { throw .message("ERR No such client") }
+            victim.killed = true
+            var outcome = Outcome(reply: .ok)
+            outcome.killed = [victim.id]
+            return outcome
+        }
+        guard arguments.count % 2 == 0 else { throw .syntax }
+        var id: UInt64? = nil, address: String? = nil, localAddress: String? = nil, skipMe = true, user: String? = nil
+        for index in stride(from: 2, to: arguments.count, by: 2) {
+            let value = arguments[index + 1]
+            switch Arguments.lowercased(arguments[index]) {
+            case "id":
+                guard let parsed = Numbers.parseInteger(value), parsed > 0 else { throw .message("ERR client-id should be greater than 0") }
+                id = UInt64(parsed)
+            case "addr": address = Arguments.string(value)
+            case "laddr": localAddress = Arguments.string(value)
+            case "user": user = Arguments.string(value)
+            case "type": guard Arguments.isKeyword(value, "normal") else { return Outcome(reply: .integer(0)) }
+            case "skipme":
+                if Arguments.isKeyword(value, "yes") { skipMe = true }
+                else if Arguments.isKeyword(value, "no") { skipMe = false }
+                else { throw .syntax }
+            default: throw .syntax
+            }
+        }
+        let victims = sessions.values.filter { candidate in
+            if skipMe, candidate.id == session.id { return false }
+            if let id, candidate.id.rawValue != id { return false }
+            if let address, candidate.address != address { return false }
+            if let localAddress, candidate.localAddress != localAddress { return false }
+            if let user, user != "default" { return false }
+            return true
+        }
+        for victim in victims { victim.killed = true }
+        var outcome = Outcome(reply: .integer(victims.count))
+        outcome.killed = victims.map(\.id)
+        return outcome
+    }
+}

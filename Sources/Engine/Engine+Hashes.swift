@@ -1,0 +1,87 @@
+// Hash commands over the Keyspace's typed hash functions.
+import Keyspace
+import Wire
+
+extension Engine {
+    func runHashCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        do {
+            return try runHashCommandThrowing(id, arguments, session, now: now)
+        } catch let error as KeyspaceError {
+            throw error.command
+        } catch let error as CommandError {
+            throw error
+        } catch {
+            throw .syntax
+        }
+    }
+
+    private func runHashCommandThrowing(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        let key = arguments[1]
+        switch id {
+        case .hset, .hmset:
+            guard arguments.count % 2 == 0 else { throw CommandError.wrongArity(command: id.rawValue) }
+            let pairs = stride(from: 2, to: arguments.count, by: 2).map { (arguments[$0], arguments[$0 + 1]) }
+            let added = try keyspace.hashSet(key, pairs, now: now)
+            return id == .hset ? .integer(added) : .ok
+        case .hsetnx: return .integer(try keyspace.hashSetIfAbsent(key, arguments[2], arguments[3], now: now) ? 1 : 0)
+        case .hget: return .bulkOrNull(try keyspace.hashGet(key, arguments[2], now: now))
+        case .hmget:
+            let fields = try keyspace.hash(key, now: now)
+            return .array(arguments.dropFirst(2).map { .bulkOrNull(fields?[$0]) })
+        case .hdel: return .integer(try keyspace.hashDelete(key, Array(arguments.dropFirst(2)), now: now))
+        case .hlen: return .integer(try keyspace.hash(key, now: now)?.count ?? 0)
+        case .hexists: return .integer(try keyspace.hashGet(key, arguments[2], now: now) != nil ? 1 : 0)
+        case .hkeys: return .array((try keyspace.hash(key, now: now) ?? [:]).keys.map(RESPValue.bulk))
+        case .hvals: return .array((try keyspace.hash(key, now: now) ?? [:]).values.map(RESPValue.bulk))
+        case .hgetall:
+            let fields = try keyspace.hash(key, now: now) ?? [:]
+            return .map(fields.map { RESPPair(.bulk($0.key), .bulk($0.value)) })
+        case .hincrby:
+            return .integer(try keyspace.hashIncrement(key, arguments[2], by: try Arguments.integer(arguments[3]), now: now))
+        case .hincrbyfloat:
+            return .bulk(try keyspace.hashIncrementFloat(key, arguments[2], by: try Arguments.double(arguments[3]), now: now))
+        case .hstrlen: return .integer(try keyspace.hashGet(key, arguments[2], now: now)?.count ?? 0)
+        case .hscan: return try hashScan(arguments, now: now)
+        case .hrandfield: return try hashRandomField(arguments, session, now: now)
+        default: throw CommandError.syntax
+        }
+    }
+
+    /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. Every field is returned
+    /// in one reply with cursor 0, as Redis does for small hashes.
+    private func hashScan(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        guard let cursor = Numbers.parseInteger(arguments[2]), cursor >= 0 else { throw CommandError.message("ERR invalid cursor") }
+        let options = try ScanOptions.parse(arguments, from: 3, allowType: false)
+        let fields = try keyspace.hash(arguments[1], now: now) ?? [:]
+        var items: [RESPValue] = []
+        if cursor == 0 {
+            for (field, value) in fields {
+                if let pattern = options.pattern, !Glob.matches(pattern: pattern, field) { continue }
+                items.append(.bulk(field))
+                if !options.noValues { items.append(.bulk(value)) }
+            }
+        }
+        return .array([.bulk("0"), .array(items)])
+    }
+
+    /// HRANDFIELD key [count [WITHVALUES]]
+    private func hashRandomField(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        guard arguments.count <= 4 else { throw CommandError.syntax }
+        var count: Int? = nil
+        if arguments.count >= 3 {
+            let requested = try Arguments.integer(arguments[2])
+            guard requested > -Int64(Int32.max), requested < Int64(Int32.max) else {
+                throw CommandError.message("ERR value is out of range")
+            }
+            count = Int(requested)
+        }
+        let withValues = arguments.count == 4
+        if withValues, !Arguments.isKeyword(arguments[3], "withvalues") { throw CommandError.syntax }
+        let picked = try keyspace.hashRandomFields(arguments[1], count: count, now: now, using: &random)
+        guard count != nil else { return picked.first.map { .bulk($0.0) } ?? .null }
+        if withValues, session.protocolVersion == .resp3 {
+            return .array(picked.map { .array([.bulk($0.0), .bulk($0.1)]) })
+        }
+        return .array(picked.flatMap { withValues ? [RESPValue.bulk($0.0), .bulk($0.1)] : [.bulk($0.0)] })
+    }
+}

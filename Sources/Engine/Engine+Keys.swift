@@ -1,0 +1,138 @@
+// Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, COPY, expiry and TTL.
+import Keyspace
+import Wire
+
+extension Engine {
+    func runKeyCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        do {
+            return try runKeyCommandThrowing(id, arguments, now: now)
+        } catch let error as KeyspaceError {
+            throw error.command
+        } catch let error as CommandError {
+            throw error
+        } catch {
+            throw .syntax
+        }
+    }
+
+    private func runKeyCommandThrowing(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let keys = arguments.dropFirst()
+        switch id {
+        case .del, .unlink: return .integer(keys.reduce(0) { $0 + (keyspace.delete($1, now: now) ? 1 : 0) })
+        case .exists, .touch: return .integer(keys.reduce(0) { $0 + (keyspace.exists($1, now: now) ? 1 : 0) })
+        case .type: return .simple(keyspace.typeName(arguments[1], now: now))
+        case .keys: return .array(keyspace.keys(matching: arguments[1], now: now).map(RESPValue.bulk))
+        case .scan: return try scan(arguments, now: now)
+        case .rename:
+            _ = try keyspace.rename(arguments[1], to: arguments[2], onlyIfAbsent: false, now: now)
+            return .ok
+        case .renamenx:
+            return .integer(try keyspace.rename(arguments[1], to: arguments[2], onlyIfAbsent: true, now: now) ? 1 : 0)
+        case .randomkey:
+            return .bulkOrNull(keyspace.randomKey(now: now, using: &random))
+        case .copy: return try copy(arguments, now: now)
+        case .expire, .pexpire, .expireat, .pexpireat: return try expire(id, arguments, now: now)
+        case .ttl, .pttl:
+            let ttl = keyspace.timeToLive(arguments[1], now: now)
+            return .integer(ttl < 0 || id == .pttl ? ttl : (ttl + 500) / 1000)
+        case .expiretime, .pexpiretime:
+            let time = keyspace.expireTime(arguments[1], now: now)
+            return .integer(time < 0 || id == .pexpiretime ? time : time / 1000)
+        case .persist: return .integer(keyspace.persist(arguments[1], now: now) ? 1 : 0)
+        default: throw CommandError.syntax
+        }
+    }
+
+    /// EXPIRE key time [NX | XX | GT | LT] and its millisecond / absolute variants.
+    private func expire(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        var nx = false, xx = false, gt = false, lt = false
+        for option in arguments.dropFirst(3) {
+            if Arguments.isKeyword(option, "nx") { nx = true }
+            else if Arguments.isKeyword(option, "xx") { xx = true }
+            else if Arguments.isKeyword(option, "gt") { gt = true }
+            else if Arguments.isKeyword(option, "lt") { lt = true }
+            else { throw CommandError.message("ERR Unsupported option \(Arguments.string(option))") }
+        }
+        if nx && (xx || gt || lt) { throw CommandError.message("ERR NX and XX, GT or LT options at the same time are not compatible") }
+        if gt && lt { throw CommandError.message("ERR GT and LT options at the same time are not compatible") }
+        let condition: ExpireCondition = nx ? .ifNoExpiry : xx ? .ifHasExpiry : .always
+        let unit: Int64 = (id == .expire || id == .expireat) ? 1000 : 1
+        let relative = id == .expire || id == .pexpire
+        let time = try Arguments.expiry(arguments[2], unitMilliseconds: unit, relative: relative, now: now,
+                                        command: id.rawValue, allowNonPositive: true)
+        if xx, gt || lt {
+            // XX combined with GT/LT: the key must have an expiry and satisfy the comparison.
+            guard keyspace.expireTime(arguments[1], now: now) >= 0 else { return .integer(0) }
+        }
+        let effective: ExpireCondition = gt ? .ifGreater : lt ? .ifLess : condition
+        return .integer(keyspace.setExpiry(arguments[1], at: time, condition: effective, now: now) ? 1 : 0)
+    }
+
+    /// COPY source destination [DB destination-db] [REPLACE]
+    private func copy(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        var replace = false
+        var index = 3
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "replace") {
+                replace = true
+            } else if Arguments.isKeyword(arguments[index], "db"), index + 1 < arguments.count {
+                let database = try Arguments.integer(arguments[index + 1])
+                guard database == 0 else { throw CommandError.message("ERR Copying to another database is not allowed in cluster mode") }
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        return .integer(keyspace.copy(arguments[1], to: arguments[2], replace: replace, now: now) ? 1 : 0)
+    }
+
+    /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. The cursor is the next hash
+    /// slot to visit; each call visits whole slots (see Keyspace.scan).
+    private func scan(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        guard let cursor = Numbers.parseInteger(arguments[1]), cursor >= 0 else { throw CommandError.message("ERR invalid cursor") }
+        let options = try ScanOptions.parse(arguments, from: 2, allowType: true)
+        var found: [RESPValue] = []
+        let next = cursor >= 16384 ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now) { key, entry in
+            if let pattern = options.pattern, !Glob.matches(pattern: pattern, key) { return }
+            if let type = options.type, entry.value.typeName != type { return }
+            found.append(.bulk(key))
+        }
+        return .array([.bulk(String(next)), .array(found)])
+    }
+}
+
+/// The MATCH / COUNT / TYPE options shared by SCAN and HSCAN.
+struct ScanOptions {
+    var pattern: Bytes? = nil
+    var count = 10
+    var type: String? = nil
+    var noValues = false
+
+    static func parse(_ arguments: [Bytes], from start: Int, allowType: Bool) throws(CommandError) -> ScanOptions {
+        var options = ScanOptions()
+        var index = start
+        while index < arguments.count {
+            let option = arguments[index]
+            let hasValue = index + 1 < arguments.count
+            if Arguments.isKeyword(option, "match"), hasValue {
+                options.pattern = arguments[index + 1] == [UInt8(ascii: "*")] ? nil : arguments[index + 1]
+                index += 2
+            } else if Arguments.isKeyword(option, "count"), hasValue {
+                let count = try Arguments.integer(arguments[index + 1])
+                guard count >= 1 else { throw .syntax }
+                options.count = Int(min(count, Int64(Int32.max)))
+                index += 2
+            } else if allowType, Arguments.isKeyword(option, "type"), hasValue {
+                options.type = Arguments.lowercased(arguments[index + 1])
+                index += 2
+            } else if !allowType, Arguments.isKeyword(option, "novalues") {
+                options.noValues = true
+                index += 1
+            } else {
+                throw .syntax
+            }
+        }
+        return options
+    }
+}

@@ -1,0 +1,219 @@
+// Server commands: COMMAND, INFO, DBSIZE, FLUSHDB/FLUSHALL, CONFIG, TIME, LASTSAVE,
+// BGSAVE/BGREWRITEAOF/SAVE.
+import Keyspace
+import Wire
+
+extension Engine {
+    func runServerCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
+        switch id {
+        case .command: return Outcome(reply: try command(arguments))
+        case .info: return Outcome(reply: .verbatim(format: "txt", text: info(arguments, now: now)))
+        case .dbsize: return Outcome(reply: .integer(keyspace.keyCount))
+        case .flushdb, .flushall:
+            guard arguments.count <= 2 else { throw .syntax }
+            if arguments.count == 2, !Arguments.isKeyword(arguments[1], "async"), !Arguments.isKeyword(arguments[1], "sync") {
+                throw .syntax
+            }
+            keyspace.removeAll()
+            return Outcome(reply: .ok)
+        case .config: return Outcome(reply: try config(arguments))
+        case .time:
+            return Outcome(reply: .array([.bulk(String(now / 1000)), .bulk(String((now % 1000) * 1000))]))
+        case .lastsave: return Outcome(reply: .integer(hooks.lastSnapshotTime()))
+        case .bgsave, .bgrewriteaof, .save:
+            guard hooks.startSnapshot() else { throw .message("ERR Background save already in progress") }
+            switch id {
+            case .bgsave: return Outcome(reply: .simple("Background saving started"))
+            case .bgrewriteaof: return Outcome(reply: .simple("Background append only file rewriting started"))
+            default: return Outcome(reply: .ok)
+            }
+        default: throw .syntax
+        }
+    }
+
+    // MARK: - COMMAND
+
+    private func command(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        guard arguments.count >= 2 else { return .array(CommandTable.all.map(Self.commandInfo)) }
+        let subcommand = Arguments.lowercased(arguments[1])
+        switch subcommand {
+        case "count": return .integer(CommandTable.all.count)
+        case "list": return .array(CommandTable.all.map { .bulk($0.name) })
+        case "info":
+            if arguments.count == 2 { return .array(CommandTable.all.map(Self.commandInfo)) }
+            return .array(arguments.dropFirst(2).map { CommandTable.lookup($0).map(Self.commandInfo) ?? .nullArray })
+        case "docs":
+            let specs = arguments.count == 2 ? CommandTable.all : arguments.dropFirst(2).compactMap { CommandTable.lookup($0) }
+            return .map(specs.map { RESPPair(.bulk($0.name), Self.commandDocs($0)) })
+        case "getkeys":
+            guard arguments.count >= 3 else { throw .wrongArity(command: "command|getkeys") }
+            let target = Array(arguments.dropFirst(2))
+            guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
+            guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
+            let positions = spec.keyPositions(argumentCount: target.count)
+            guard !positions.isEmpty else { throw .message("ERR The command has no key arguments") }
+            return .array(positions.map { .bulk(target[$0]) })
+        case "help":
+            return .array(["COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "(no subcommand)", "    Return details about all commands.",
+                           "COUNT", "    Return the total number of commands.",
+                           "LIST", "    Return a list of all commands.",
+                           "INFO [<command-name> ...]", "    Return details about the specified commands.",
+                           "DOCS [<command-name> ...]", "    Return documentation details about the specified commands.",
+                           "GETKEYS <full-command>", "    Return the keys from a full command.",
+                           "HELP", "    Print this help."].map { .simple($0) })
+        default:
+            throw .unknownSubcommand(command: "command", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    static func commandInfo(_ spec: CommandSpec) -> RESPValue {
+        let keySpecs: [RESPValue] = spec.firstKey > 0 ? [.map([
+            RESPPair("flags", .set([.simple(spec.isWrite ? "RW" : "RO")])),
+            RESPPair("begin_search", .map([RESPPair("type", .bulk("index")), RESPPair("spec", .map([RESPPair("index", .integer(Int64(spec.firstKey)))]))])),
+            RESPPair("find_keys", .map([RESPPair("type", .bulk("range")), RESPPair("spec", .map([
+                RESPPair("lastkey", .integer(Int64(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey))),
+                RESPPair("keystep", .integer(Int64(spec.step))), RESPPair("limit", .integer(0))]))])),
+        ])] : []
+        return .array([
+            .bulk(spec.name), .integer(Int64(spec.arity)), .set(spec.flags.map { .simple($0) }),
+            .integer(Int64(spec.firstKey)), .integer(Int64(spec.lastKey)), .integer(Int64(spec.step)),
+            .set([.simple("@" + spec.group)]), .array([]), .array(keySpecs),
+            .array(spec.subcommands.map(commandInfo)),
+        ])
+    }
+
+    static func commandDocs(_ spec: CommandSpec) -> RESPValue {
+        var pairs = [
+            RESPPair("summary", .bulk(spec.summary)), RESPPair("since", .bulk(spec.since)),
+            RESPPair("group", .bulk(spec.group)), RESPPair("complexity", .bulk(spec.complexity)),
+        ]
+        if !spec.subcommands.isEmpty {
+            pairs.append(RESPPair("subcommands", .map(spec.subcommands.map { RESPPair(.bulk($0.name), commandDocs($0)) })))
+        }
+        return .map(pairs)
+    }
+
+    // MARK: - INFO
+
+    static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"]
+
+    func info(_ arguments: [Bytes], now: Int64) -> String {
+        var requested = arguments.dropFirst().map(Arguments.lowercased)
+        if requested.isEmpty || requested.contains("all") || requested.contains("everything") || requested.contains("default") {
+            requested = Self.defaultInfoSections
+        }
+        var text = ""
+        for section in Self.defaultInfoSections where requested.contains(section) {
+            if !text.isEmpty { text += "\r\n" }
+            text += "# \(section.prefix(1).uppercased() + section.dropFirst())\r\n"
+            for (name, value) in infoFields(section, now: now) { text += "\(name):\(value)\r\n" }
+        }
+        return text
+    }
+
+    private func infoFields(_ section: String, now: Int64) -> [(String, String)] {
+        var fields: [(String, String)]
+        switch section {
+        case "server":
+            fields = [("redis_version", Self.compatibleRedisVersion), ("redis_mode", "standalone"),
+                      ("tcp_port", String(settings.port)), ("uptime_in_seconds", String((now - startTime) / 1000)),
+                      ("uptime_in_days", String((now - startTime) / 86_400_000)), ("hz", String(settings.hz))]
+        case "clients":
+            fields = [("connected_clients", String(sessions.count)), ("maxclients", String(settings.maxClients)),
+                      ("blocked_clients", "0")]
+        case "persistence":
+            fields = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
+                      ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
+        case "stats":
+            fields = [("total_connections_received", String(stats.connectionsReceived)),
+                      ("total_commands_processed", String(stats.commandsProcessed)),
+                      ("rejected_connections", String(stats.rejectedConnections)),
+                      ("expired_keys", String(keyspace.expiredKeyCount)),
+                      ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
+                      ("total_error_replies", String(stats.errorReplies)),
+                      ("protocol_errors", String(stats.protocolErrors))]
+        case "replication":
+            fields = [("role", "master"), ("connected_slaves", "0")]
+        case "keyspace":
+            fields = keyspace.keyCount > 0
+                ? [("db0", "keys=\(keyspace.keyCount),expires=\(keyspace.expiringCount),avg_ttl=0")] : []
+        default:
+            fields = []
+        }
+        return fields + hooks.infoFields(section)
+    }
+
+    // MARK: - CONFIG
+
+    /// Parameters CONFIG GET reports, with whether CONFIG SET may change them.
+    private func configParameters() -> [(name: String, value: String, mutable: Bool)] {
+        [
+            ("port", String(settings.port), false), ("bind", settings.bind, false), ("dir", settings.directory, false),
+            ("appendonly", "yes", false), ("appendfsync", settings.fsync, false), ("save", "", false),
+            ("databases", "1", false), ("cluster-enabled", "no", false),
+            ("requirepass", settings.requirePassword, true), ("maxclients", String(settings.maxClients), true),
+            ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),
+            ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
+            ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", "0", false),
+        ]
+    }
+
+    private func config(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        let subcommand = Arguments.lowercased(arguments[1])
+        switch subcommand {
+        case "get":
+            guard arguments.count >= 3 else { throw .wrongArity(command: "config|get") }
+            let patterns = arguments.dropFirst(2).map { Array(Arguments.lowercased($0).utf8) }
+            return .map(configParameters().filter { parameter in
+                patterns.contains { Glob.matches(pattern: $0, Array(parameter.name.utf8), ignoringCase: true) }
+            }.map { RESPPair($0.name, .bulk($0.value)) })
+        case "set":
+            guard arguments.count >= 4, arguments.count % 2 == 0 else { throw .wrongArity(command: "config|set") }
+            var updated = settings
+            for index in stride(from: 2, to: arguments.count, by: 2) {
+                try apply(Arguments.lowercased(arguments[index]), Arguments.string(arguments[index + 1]), to: &updated)
+            }
+            settings = updated
+            hooks.settingsChanged(settings)
+            return .ok
+        case "resetstat":
+            stats = Stats()
+            return .ok
+        case "help":
+            return .array(["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+                           "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+                           "RESETSTAT", "    Reset statistics reported by the INFO command.",
+                           "HELP", "    Print this help."].map { .simple($0) })
+        default:
+            throw .unknownSubcommand(command: "config", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    private func apply(_ name: String, _ value: String, to settings: inout Settings) throws(CommandError) {
+        guard let parameter = configParameters().first(where: { $0.name == name }) else {
+            throw .message("ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
+        }
+        guard parameter.mutable else {
+            throw .message("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
+        }
+        let invalid = CommandError.message("ERR CONFIG SET failed (possibly related to argument '\(name)') - argument couldn't be parsed into an integer")
+        switch name {
+        case "requirepass": settings.requirePassword = value
+        case "maxclients":
+            guard let number = Int(value), number >= 1 else { throw invalid }
+            settings.maxClients = number
+        case "proto-max-bulk-len":
+            guard let number = Int(value), number >= 1024 * 1024 else { throw invalid }
+            settings.limits.bulkLengthBytesMax = number
+        case "client-query-buffer-limit":
+            guard let number = Int(value), number >= 1024 * 1024 else { throw invalid }
+            settings.limits.queryBufferBytesMax = number
+        case "hz":
+            guard let number = Int(value), (1...500).contains(number) else { throw invalid }
+            settings.hz = number
+        default: throw invalid
+        }
+    }
+}

@@ -1,0 +1,135 @@
+// The engine of one node: the keyspace, the connected sessions and command dispatch.
+//
+// Events in (a request from a session at a time), effects out (an Outcome: the reply,
+// the log record to persist first, connections to close). The engine reads no clock and
+// does no I/O; it is confined to one event loop, so it takes no locks.
+//
+// Invariants:
+// - A write that changed state yields exactly one log record, produced before its reply.
+// - Inside MULTI only EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run immediately; every
+//   other command is queued, and a queuing error makes EXEC fail with EXECABORT.
+// - `watchers[key]` lists exactly the sessions whose `watched` contains `key`.
+import Core
+import Keyspace
+import Wire
+
+public final class Engine {
+    public var keyspace = Keyspace()
+    public var settings: Settings
+    public var stats = Stats()
+    public var hooks = HostHooks()
+    public let startTime: Int64
+    public private(set) var sessions: [ClientID: Session] = [:]
+    var watchers: [Bytes: Set<ClientID>] = [:]
+    var random: SeededRandom
+    private var nextClientID: UInt64 = 1
+
+    public init(settings: Settings, seed: UInt64, now: Int64) {
+        self.settings = settings
+        self.random = SeededRandom(seed: seed)
+        self.startTime = now
+    }
+
+    // MARK: - Sessions
+
+    public func connect(address: String, localAddress: String, now: Int64) -> Session {
+        let session = Session(id: ClientID(rawValue: nextClientID), address: address, localAddress: localAddress,
+                              now: now, authenticated: settings.requirePassword.isEmpty)
+        nextClientID += 1
+        sessions[session.id] = session
+        stats.connectionsReceived += 1
+        return session
+    }
+
+    public func disconnect(_ session: Session) {
+        unwatchAll(session)
+        sessions.removeValue(forKey: session.id)
+    }
+
+    // MARK: - Dispatch
+
+    /// Executes one request from `session` at time `now`.
+    public func execute(_ arguments: [Bytes], session: Session, now: Int64) -> Outcome {
+        stats.commandsProcessed += 1
+        session.lastInteraction = now
+        guard let name = arguments.first else { return Outcome(reply: .error("ERR empty command")) }
+        guard let spec = CommandTable.lookup(name), let id = spec.id else {
+            return reject(.unknownCommand(name: Arguments.string(name), arguments: arguments.dropFirst().map(Arguments.string)), session)
+        }
+        session.lastCommand = spec.name
+        guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session) }
+        if !session.authenticated, !spec.flags.contains("no_auth") { return reject(.noAuth, session) }
+        if session.queued != nil, !Self.runsInsideTransaction.contains(id) {
+            session.queued?.append(arguments)
+            return Outcome(reply: .queued)
+        }
+        if id == .exec { return executeTransaction(session, now: now) }
+        let changesBefore = keyspace.changeCount
+        var outcome: Outcome
+        do {
+            outcome = try run(id, arguments, session, now: now)
+        } catch {
+            stats.errorReplies += 1
+            outcome = Outcome(reply: error.reply)
+        }
+        if keyspace.changeCount != changesBefore, spec.isWrite {
+            outcome.record = LogRecord(time: now, commands: [arguments]).encoded()
+        }
+        noteTouchedWatchedKeys()
+        return outcome
+    }
+
+    static let runsInsideTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
+
+    private func reject(_ error: CommandError, _ session: Session) -> Outcome {
+        stats.errorReplies += 1
+        if session.queued != nil { session.transactionFailed = true }
+        return Outcome(reply: error.reply)
+    }
+
+    /// Runs one command that is not EXEC. Throws the command's error reply.
+    func run(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
+        switch id {
+        case .ping, .echo, .hello, .auth, .select, .quit, .reset, .client:
+            return try runConnectionCommand(id, arguments, session, now: now)
+        case .command, .info, .dbsize, .flushdb, .flushall, .config, .time, .lastsave, .bgsave, .bgrewriteaof, .save:
+            return try runServerCommand(id, arguments, session, now: now)
+        case .multi, .exec, .discard, .watch, .unwatch:
+            return try runTransactionCommand(id, arguments, session, now: now)
+        case .hset, .hsetnx, .hget, .hmget, .hmset, .hdel, .hlen, .hexists, .hkeys, .hvals, .hgetall,
+             .hincrby, .hincrbyfloat, .hstrlen, .hscan, .hrandfield:
+            return Outcome(reply: try runHashCommand(id, arguments, session, now: now))
+        case .del, .unlink, .exists, .type, .keys, .scan, .rename, .renamenx, .randomkey, .copy, .touch,
+             .expire, .pexpire, .expireat, .pexpireat, .ttl, .pttl, .expiretime, .pexpiretime, .persist:
+            return Outcome(reply: try runKeyCommand(id, arguments, session, now: now))
+        default:
+            return Outcome(reply: try runStringCommand(id, arguments, session, now: now))
+        }
+    }
+
+    // MARK: - Recovery
+
+    /// Re-applies a log record during start-up. Replies are discarded; the state change is
+    /// exactly the one the original execution made, because commands are pure functions of
+    /// (state, arguments, time).
+    public func replay(_ payload: [UInt8]) throws(LogRecord.DecodeError) {
+        let record = try LogRecord.decode(payload)
+        let session = Session(id: ClientID(rawValue: 0), address: "replay", localAddress: "", now: record.time, authenticated: true)
+        for command in record.commands {
+            guard let spec = CommandTable.lookup(command[0]), let id = spec.id, spec.isWrite,
+                  spec.accepts(argumentCount: command.count) else {
+                throw LogRecord.DecodeError(reason: "record holds a command that is not a known write")
+            }
+            _ = try? run(id, command, session, now: record.time)
+        }
+        keyspace.touchedWatched.removeAll()
+    }
+
+    /// One active-expiry pass; returns the number of keys reclaimed.
+    @discardableResult
+    public func expireCycle(now: Int64) -> Int {
+        let deleted = keyspace.expireCycle(now: now)
+        noteTouchedWatchedKeys()
+        return deleted
+    }
+}

@@ -1,0 +1,48 @@
+// The state of one client connection: protocol, authentication, name, and a pending
+// transaction with its watched keys. Owned by the engine's event loop.
+import Core
+import Keyspace
+import Wire
+
+/// A connection's identity, unique for the life of the process (CLIENT ID).
+public struct ClientID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public static func < (lhs: ClientID, rhs: ClientID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public var description: String { String(rawValue) }
+}
+
+public final class Session {
+    public let id: ClientID
+    public let address: String
+    public let localAddress: String
+    public let createdAt: Int64
+    public internal(set) var lastInteraction: Int64
+    public internal(set) var lastCommand: String = "NULL"
+    public internal(set) var name: Bytes = []
+    public internal(set) var libraryName: Bytes = []
+    public internal(set) var libraryVersion: Bytes = []
+    public internal(set) var protocolVersion: ProtocolVersion = .resp2
+    public internal(set) var authenticated: Bool
+    /// Commands queued since MULTI; nil outside a transaction.
+    var queued: [[Bytes]]? = nil
+    /// Set when a command failed to queue: EXEC then aborts with EXECABORT.
+    var transactionFailed = false
+    /// Watched keys and the expiry each had when watched.
+    var watched: [Bytes: Int64?] = [:]
+    /// Set when a watched key was modified: EXEC then returns a null reply.
+    var watchDirty = false
+    /// Set by CLIENT KILL; the transport closes the connection.
+    public internal(set) var killed = false
+
+    public var inTransaction: Bool { queued != nil }
+
+    init(id: ClientID, address: String, localAddress: String, now: Int64, authenticated: Bool) {
+        self.id = id
+        self.address = address
+        self.localAddress = localAddress
+        self.createdAt = now
+        self.lastInteraction = now
+        self.authenticated = authenticated
+    }
+}

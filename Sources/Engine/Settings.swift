@@ -1,0 +1,63 @@
+// The settings a node runs with. CONFIG GET reports them and CONFIG SET changes the
+// mutable ones; the server fills them from command-line flags.
+import Wire
+
+public struct Settings: Sendable {
+    public var port: Int = 6379
+    public var bind: String = "127.0.0.1"
+    public var directory: String = "./trestle-data"
+    /// `always`, `everysec` or `no`.
+    public var fsync: String = "always"
+    public var requirePassword: String = ""
+    public var maxClients: Int = 10000
+    public var limits = ProtocolLimits()
+    /// Active expiry cycles per second.
+    public var hz: Int = 10
+
+    public init() {}
+}
+
+/// Counters reported by INFO stats and reset by CONFIG RESETSTAT.
+public struct Stats: Sendable {
+    public var commandsProcessed: Int = 0
+    public var connectionsReceived: Int = 0
+    public var rejectedConnections: Int = 0
+    public var keyspaceHits: Int = 0
+    public var keyspaceMisses: Int = 0
+    public var protocolErrors: Int = 0
+    public var errorReplies: Int = 0
+    public init() {}
+}
+
+/// What the process around the engine provides: facts only it knows and actions only it
+/// can take. The deterministic core calls these; the server implements them.
+public struct HostHooks {
+    /// Extra `name:value` fields for an INFO section (memory, persistence, server).
+    public var infoFields: (String) -> [(String, String)] = { _ in [] }
+    /// Starts a background snapshot; returns false if one is already running.
+    public var startSnapshot: () -> Bool = { false }
+    /// Seconds since the epoch of the last successful snapshot.
+    public var lastSnapshotTime: () -> Int64 = { 0 }
+    /// Applies a changed setting outside the engine (limits on open connections, etc.).
+    public var settingsChanged: (Settings) -> Void = { _ in }
+
+    public init() {}
+}
+
+/// What executing one request asks the host to do.
+public struct Outcome {
+    /// The reply to send.
+    public var reply: RESPValue
+    /// A log record to persist before the reply may be released (nil for no change).
+    public var record: [UInt8]?
+    /// Close the connection after sending the reply.
+    public var close: Bool = false
+    /// Other connections CLIENT KILL asked to close.
+    public var killed: [ClientID] = []
+
+    public init(reply: RESPValue, record: [UInt8]? = nil, close: Bool = false) {
+        self.reply = reply
+        self.record = record
+        self.close = close
+    }
+}

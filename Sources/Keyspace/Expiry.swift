@@ -1,0 +1,55 @@
+// Active expiry. Each expiry time set on a key pushes a mark into a min-heap; the cycle
+// pops marks that are due and deletes the key if its current expiry still matches (a mark
+// whose key changed or lost its TTL is stale and dropped). Stale marks are bounded: when
+// the heap grows past twice the live expiring keys it is rebuilt.
+import Collections
+
+struct ExpiryMark: Comparable, Sendable {
+    var expireAt: Int64
+    var key: Bytes
+    static func < (lhs: ExpiryMark, rhs: ExpiryMark) -> Bool { lhs.expireAt < rhs.expireAt }
+    static func == (lhs: ExpiryMark, rhs: ExpiryMark) -> Bool { lhs.expireAt == rhs.expireAt && lhs.key == rhs.key }
+}
+
+/// Bounds of the active expiry cycle.
+public enum ExpiryLimits {
+    /// Keys examined per cycle at most, so a cycle never stalls the event loop.
+    public static let keysPerCycleMax = 2000
+    /// Stale marks tolerated beyond the live expiring keys before a rebuild.
+    public static let staleMarksSlack = 1024
+}
+
+extension Keyspace {
+    mutating func scheduleExpiry(_ key: Bytes, at expireAt: Int64) {
+        expiryQueue.insert(ExpiryMark(expireAt: expireAt, key: key))
+        if expiryQueue.count > 2 * expiringCount + ExpiryLimits.staleMarksSlack { rebuildExpiryQueue() }
+    }
+
+    private mutating func rebuildExpiryQueue() {
+        var marks: [ExpiryMark] = []
+        marks.reserveCapacity(expiringCount)
+        for slot in slots {
+            for (key, entry) in slot { if let expireAt = entry.expireAt { marks.append(ExpiryMark(expireAt: expireAt, key: key)) } }
+        }
+        expiryQueue = Heap(marks)
+    }
+
+    /// Deletes up to `limit` keys whose expiry time is <= `now`. Returns how many were deleted.
+    @discardableResult
+    public mutating func expireCycle(now: Int64, limit: Int = ExpiryLimits.keysPerCycleMax) -> Int {
+        var examined = 0, deleted = 0
+        while examined < limit, let first = expiryQueue.min, first.expireAt <= now {
+            _ = expiryQueue.popMin()
+            examined += 1
+            let slot = Self.slot(of: first.key)
+            guard let entry = slots[slot][first.key], entry.expireAt == first.expireAt else { continue }
+            remove(first.key, slot: slot)
+            expiredKeyCount += 1
+            deleted += 1
+        }
+        return deleted
+    }
+
+    /// Number of expiry marks held (live and stale), for tests and INFO.
+    public var expiryMarkCount: Int { expiryQueue.count }
+}

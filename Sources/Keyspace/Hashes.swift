@@ -1,0 +1,107 @@
+// Hash commands. A hash that loses its last field is deleted, as in Redis.
+import Core
+
+extension Keyspace {
+    /// The fields of the hash under `key`; nil if absent; an error for another type.
+    public mutating func hash(_ key: Bytes, now: Int64) throws(KeyspaceError) -> [Bytes: Bytes]? {
+        guard let entry = lookup(key, now: now) else { return nil }
+        guard case .hash(let fields) = entry.value else { throw .wrongType }
+        return fields
+    }
+
+    /// Applies `body` to the hash under `key` (created empty if absent) and stores the
+    /// result, deleting the key if the hash became empty.
+    private mutating func modifyHash<Result>(_ key: Bytes, now: Int64, create: Bool,
+                                             _ body: (inout [Bytes: Bytes]) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
+        let existing = try hash(key, now: now)
+        guard existing != nil || create else { return nil }
+        var fields = existing ?? [:]
+        if existing != nil { replaceValue(key, .hash([:])) }  // drop the stored reference: mutate in place
+        let result: Result
+        do {
+            result = try body(&fields)
+        } catch {
+            if existing != nil { replaceValue(key, .hash(fields)) }
+            throw error
+        }
+        if fields.isEmpty {
+            delete(key, now: now)
+        } else if existing == nil {
+            store(key, Entry(value: .hash(fields)))
+        } else {
+            replaceValue(key, .hash(fields))
+        }
+        return result
+    }
+
+    /// HSET: returns the number of fields that were added (not updated).
+    public mutating func hashSet(_ key: Bytes, _ pairs: [(Bytes, Bytes)], now: Int64) throws(KeyspaceError) -> Int {
+        try modifyHash(key, now: now, create: true) { fields in
+            var added = 0
+            for (field, value) in pairs where fields.updateValue(value, forKey: field) == nil { added += 1 }
+            return added
+        } ?? 0
+    }
+
+    public mutating func hashSetIfAbsent(_ key: Bytes, _ field: Bytes, _ value: Bytes, now: Int64) throws(KeyspaceError) -> Bool {
+        if let fields = try hash(key, now: now), fields[field] != nil { return false }
+        _ = try hashSet(key, [(field, value)], now: now)
+        return true
+    }
+
+    public mutating func hashGet(_ key: Bytes, _ field: Bytes, now: Int64) throws(KeyspaceError) -> Bytes? {
+        try hash(key, now: now)?[field]
+    }
+
+    public mutating func hashDelete(_ key: Bytes, _ fieldsToDelete: [Bytes], now: Int64) throws(KeyspaceError) -> Int {
+        try modifyHash(key, now: now, create: false) { fields in
+            var removed = 0
+            for field in fieldsToDelete where fields.removeValue(forKey: field) != nil { removed += 1 }
+            return removed
+        } ?? 0
+    }
+
+    public mutating func hashIncrement(_ key: Bytes, _ field: Bytes, by delta: Int64, now: Int64) throws(KeyspaceError) -> Int64 {
+        try modifyHash(key, now: now, create: true) { fields throws(KeyspaceError) in
+            var current: Int64 = 0
+            if let existing = fields[field] {
+                guard let parsed = Numbers.parseInteger(existing) else { throw .hashValueNotInteger }
+                current = parsed
+            }
+            let (sum, overflow) = current.addingReportingOverflow(delta)
+            if overflow { throw .overflow }
+            fields[field] = Numbers.formatInteger(sum)
+            return sum
+        } ?? 0
+    }
+
+    public mutating func hashIncrementFloat(_ key: Bytes, _ field: Bytes, by delta: Double, now: Int64) throws(KeyspaceError) -> Bytes {
+        try modifyHash(key, now: now, create: true) { fields throws(KeyspaceError) in
+            var current = 0.0
+            if let existing = fields[field] {
+                guard let parsed = Numbers.parseDouble(existing) else { throw .hashValueNotFloat }
+                current = parsed
+            }
+            let sum = current + delta
+            guard sum.isFinite else { throw .nanOrInfinity }
+            let formatted = Numbers.formatDouble(sum)
+            fields[field] = formatted
+            return formatted
+        } ?? []
+    }
+
+    /// HRANDFIELD: `count` nil returns one field; a positive count distinct fields; a
+    /// negative count may repeat fields.
+    public mutating func hashRandomFields(_ key: Bytes, count: Int?, now: Int64, using random: inout SeededRandom) throws(KeyspaceError) -> [(Bytes, Bytes)] {
+        guard let fields = try hash(key, now: now), !fields.isEmpty else { return [] }
+        let all = Array(fields)
+        guard let count else { return [all[random.int(in: 0...(all.count - 1))]] }
+        if count >= 0 {
+            if count >= all.count { return all }
+            var shuffled = all
+            shuffled.shuffle(using: &random)
+            return Array(shuffled.prefix(count))
+        }
+        return (0..<Int(count.magnitude)).map { _ in all[random.int(in: 0...(all.count - 1))] }
+    }
+}

@@ -1,0 +1,150 @@
+// The keyspace: every key of one node, partitioned by Redis Cluster hash slot.
+//
+// Invariants:
+// - `slots[s]` holds exactly the keys whose HashSlot is `s`; `keyCount` is the sum of
+//   their sizes, `expiringCount` the number of entries with an expiry.
+// - A key whose expiry time is <= `now` is logically absent: every read and write goes
+//   through `lookup(_:now:)`, which deletes it first (lazy expiry). `expireCycle` removes
+//   expired keys that nobody touches (active expiry), using `expiryQueue`.
+// - Every method is a pure function of (state, arguments, now): no clock, no system
+//   randomness, no dependence on Dictionary iteration order for the resulting state.
+//   This lets the same code run as a Raft state machine and in the simulator.
+// - Copying a Keyspace is cheap (an array of copy-on-write dictionaries); a snapshot is a
+//   value copy, and the first write to a slot afterwards copies only that slot.
+import Collections
+import Core
+
+public struct Keyspace: Sendable {
+    public internal(set) var slots: [[Bytes: Entry]]
+    public internal(set) var keyCount: Int = 0
+    public internal(set) var expiringCount: Int = 0
+    /// Number of state changes since start-up (INFO's rdb_changes_since_last_save).
+    public internal(set) var changeCount: Int = 0
+    /// Keys expired by lazy or active expiry (INFO's expired_keys).
+    public internal(set) var expiredKeyCount: Int = 0
+    /// Keys that some connection WATCHes; writes to these are recorded in `touchedWatched`.
+    public var watchedKeys: Set<Bytes> = []
+    /// Watched keys modified since the engine last drained this list.
+    public var touchedWatched: [Bytes] = []
+    var expiryQueue = Heap<ExpiryMark>()
+
+    public init() {
+        slots = Array(repeating: [:], count: HashSlot.count)
+    }
+
+    @inline(__always) static func slot(of key: Bytes) -> Int {
+        Int(HashSlot.of(key: key).rawValue)
+    }
+
+    // MARK: - Access with lazy expiry
+
+    /// The live entry under `key`, deleting it first if it has expired.
+    public mutating func lookup(_ key: Bytes, now: Int64) -> Entry? {
+        let slot = Self.slot(of: key)
+        guard let entry = slots[slot][key] else { return nil }
+        if entry.isExpired(at: now) {
+            remove(key, slot: slot)
+            expiredKeyCount += 1
+            return nil
+        }
+        return entry
+    }
+
+    /// Read-only view of an entry honouring expiry without deleting (for snapshots and checks).
+    public func peek(_ key: Bytes, now: Int64) -> Entry? {
+        guard let entry = slots[Self.slot(of: key)][key], !entry.isExpired(at: now) else { return nil }
+        return entry
+    }
+
+    /// Stores `entry` under `key`, replacing any previous entry.
+    public mutating func store(_ key: Bytes, _ entry: Entry) {
+        let slot = Self.slot(of: key)
+        let previous = slots[slot].updateValue(entry, forKey: key)
+        if previous == nil { keyCount += 1 }
+        if previous?.expireAt != nil { expiringCount -= 1 }
+        if let expireAt = entry.expireAt {
+            expiringCount += 1
+            if previous?.expireAt != expireAt { scheduleExpiry(key, at: expireAt) }
+        }
+        touched(key)
+    }
+
+    /// Replaces the value under an existing key, keeping its expiry.
+    public mutating func replaceValue(_ key: Bytes, _ value: Value) {
+        let slot = Self.slot(of: key)
+        slots[slot][key]?.value = value
+        touched(key)
+    }
+
+    /// Deletes `key`; returns whether it existed (expired keys count as absent).
+    @discardableResult
+    public mutating func delete(_ key: Bytes, now: Int64) -> Bool {
+        guard lookup(key, now: now) != nil else { return false }
+        remove(key, slot: Self.slot(of: key))
+        return true
+    }
+
+    mutating func remove(_ key: Bytes, slot: Int) {
+        guard let previous = slots[slot].removeValue(forKey: key) else { return }
+        keyCount -= 1
+        if previous.expireAt != nil { expiringCount -= 1 }
+        changeCount += 1
+        if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
+    }
+
+    /// Records a modification of `key`.
+    @inline(__always) mutating func touched(_ key: Bytes) {
+        changeCount += 1
+        if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
+    }
+
+    /// Removes every key.
+    public mutating func removeAll() {
+        if !watchedKeys.isEmpty {
+            for key in watchedKeys where slots[Self.slot(of: key)][key] != nil { touchedWatched.append(key) }
+        }
+        changeCount += keyCount
+        slots = Array(repeating: [:], count: HashSlot.count)
+        keyCount = 0
+        expiringCount = 0
+        expiryQueue = Heap()
+    }
+
+    // MARK: - Iteration
+
+    /// Visits live keys of whole slots starting at `cursor` until at least `count` keys
+    /// were visited or the slots run out. Returns the next cursor (0 when done). Because a
+    /// slot is visited whole, every key present for the entire scan is returned.
+    public func scan(cursor: Int, count: Int, now: Int64, _ visit: (Bytes, Entry) -> Void) -> Int {
+        var slot = cursor
+        var visited = 0
+        while slot < HashSlot.count {
+            for (key, entry) in slots[slot] where !entry.isExpired(at: now) { visit(key, entry) }
+            visited += slots[slot].count
+            slot += 1
+            if visited >= count { break }
+        }
+        return slot >= HashSlot.count ? 0 : slot
+    }
+
+    /// A random live key, drawing from `random`.
+    public func randomKey(now: Int64, using random: inout SeededRandom) -> Bytes? {
+        guard keyCount > 0 else { return nil }
+        for _ in 0..<100 {
+            var target = random.int(in: 0...(keyCount - 1))
+            for slot in slots.indices where !slots[slot].isEmpty {
+                if target < slots[slot].count {
+                    let index = slots[slot].index(slots[slot].startIndex, offsetBy: target)
+                    let (key, entry) = slots[slot][index]
+                    if !entry.isExpired(at: now) { return key }
+                    break
+                }
+                target -= slots[slot].count
+            }
+        }
+        return nil
+    }
+
+    /// Number of live keys in one slot (CLUSTER COUNTKEYSINSLOT).
+    public func keyCount(inSlot slot: HashSlot) -> Int { slots[Int(slot.rawValue)].count }
+}

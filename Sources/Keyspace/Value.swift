@@ -1,0 +1,56 @@
+// Values stored under keys, and the typed errors of command semantics. The engine maps
+// each error to Redis's exact reply text in one place.
+
+/// A binary-safe byte string: keys, values, fields.
+public typealias Bytes = [UInt8]
+
+/// The data held under one key.
+public enum Value: Equatable, Sendable {
+    case string(Bytes)
+    case hash([Bytes: Bytes])
+
+    /// The name TYPE reports.
+    public var typeName: String {
+        switch self {
+        case .string: return "string"
+        case .hash: return "hash"
+        }
+    }
+}
+
+/// A key's value plus its absolute expiry time (milliseconds since the epoch, nil: none).
+public struct Entry: Equatable, Sendable {
+    public var value: Value
+    public var expireAt: Int64?
+
+    public init(value: Value, expireAt: Int64? = nil) {
+        self.value = value
+        self.expireAt = expireAt
+    }
+
+    func isExpired(at now: Int64) -> Bool {
+        guard let expireAt else { return false }
+        return expireAt <= now
+    }
+}
+
+/// Why a command could not be applied. Rendering to text happens in the engine.
+public enum KeyspaceError: Error, Equatable, Sendable {
+    case wrongType
+    case notInteger
+    case notFloat
+    case overflow
+    case nanOrInfinity
+    case hashValueNotInteger
+    case hashValueNotFloat
+    case noSuchKey
+    case stringTooLong
+    case offsetOutOfRange
+    case invalidExpireTime
+}
+
+/// Named bounds of the keyspace.
+public enum KeyspaceLimits {
+    /// Largest string a command may build (Redis proto-max-bulk-len, 512 MiB).
+    public static let stringBytesMax = 512 * 1024 * 1024
+}

@@ -1,0 +1,210 @@
+// The command table: every command's arity, flags and key positions, as data. Dispatch
+// checks arity from it, COMMAND / COMMAND DOCS render it, and slot routing reads the key
+// positions from it. Arity follows Redis: positive means exact, negative means "at least".
+
+/// Every command Trestle implements.
+public enum CommandID: String, CaseIterable, Sendable {
+    // connection and server
+    case ping, echo, hello, auth, select, quit, reset, client, command, info, dbsize, flushdb, flushall, config, time
+    case lastsave, bgsave, bgrewriteaof, save
+    // strings
+    case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
+    case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
+    // keys
+    case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
+    case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
+    // hashes
+    case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
+    case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
+    // transactions
+    case multi, exec, discard, watch, unwatch
+}
+
+/// Metadata of one command or subcommand.
+public struct CommandSpec: Sendable {
+    public let id: CommandID?
+    public let name: String
+    public let arity: Int
+    public let flags: [String]
+    public let firstKey: Int
+    public let lastKey: Int
+    public let step: Int
+    public let group: String
+    public let summary: String
+    public let since: String
+    public let complexity: String
+    public let subcommands: [CommandSpec]
+
+    public var isWrite: Bool { flags.contains("write") }
+
+    /// Whether `argumentCount` (including the command name) satisfies the arity.
+    public func accepts(argumentCount: Int) -> Bool {
+        arity >= 0 ? argumentCount == arity : argumentCount >= -arity
+    }
+
+    /// The positions of key arguments in `arguments` (index 0 is the command name).
+    public func keyPositions(argumentCount: Int) -> [Int] {
+        guard firstKey > 0, step > 0 else { return [] }
+        let last = lastKey < 0 ? argumentCount + lastKey : lastKey
+        guard last >= firstKey else { return [] }
+        return Array(stride(from: firstKey, through: min(last, argumentCount - 1), by: step))
+    }
+}
+
+/// A command name compared without regard to ASCII case, so lookups need no lowercasing.
+public struct CommandName: Hashable, Sendable {
+    public let bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public static func == (lhs: CommandName, rhs: CommandName) -> Bool {
+        guard lhs.bytes.count == rhs.bytes.count else { return false }
+        for index in lhs.bytes.indices where lhs.bytes[index] | 0x20 != rhs.bytes[index] | 0x20 { return false }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(bytes.count)
+        for byte in bytes { hasher.combine(byte | 0x20) }
+    }
+}
+
+public enum CommandTable {
+    /// Every top-level command, sorted by name.
+    public static let all: [CommandSpec] = makeTable().sorted { $0.name < $1.name }
+
+    private static let byName: [CommandName: CommandSpec] = Dictionary(
+        uniqueKeysWithValues: all.map { (CommandName(Array($0.name.utf8)), $0) })
+
+    /// Looks a command up by name, in any case.
+    public static func lookup(_ name: [UInt8]) -> CommandSpec? { byName[CommandName(name)] }
+
+    private static func spec(_ id: CommandID, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
+                             _ group: String, _ summary: String, since: String = "1.0.0", complexity: String = "O(1)",
+                             subcommands: [CommandSpec] = []) -> CommandSpec {
+        CommandSpec(id: id, name: id.rawValue, arity: arity, flags: flags.split(separator: " ").map(String.init),
+                    firstKey: keys.0, lastKey: keys.1, step: keys.2, group: group, summary: summary, since: since,
+                    complexity: complexity, subcommands: subcommands)
+    }
+
+    private static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, _ summary: String) -> CommandSpec {
+        CommandSpec(id: nil, name: "\(parent)|\(name)", arity: arity, flags: flags.split(separator: " ").map(String.init),
+                    firstKey: 0, lastKey: 0, step: 0, group: parent == "config" || parent == "command" ? "server" : "connection",
+                    summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
+    }
+
+    private static func makeTable() -> [CommandSpec] {
+        let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
+        return connectionAndServer() + [
+            spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
+            spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+            spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
+            spec(.setex, 4, "write denyoom", keys: one, "string", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", since: "2.0.0"),
+            spec(.psetex, 4, "write denyoom", keys: one, "string", "Sets both string value and expiration time in milliseconds of a key.", since: "2.6.0"),
+            spec(.getset, 3, "write denyoom fast", keys: one, "string", "Returns the previous string value of a key after setting it to a new value."),
+            spec(.getdel, 2, "write fast", keys: one, "string", "Returns the string value of a key after deleting the key.", since: "6.2.0"),
+            spec(.getex, -2, "write fast", keys: one, "string", "Returns the string value of a key after setting its expiration time.", since: "6.2.0"),
+            spec(.mget, -2, "readonly fast", keys: all, "string", "Atomically returns the string values of one or more keys.", complexity: "O(N)"),
+            spec(.mset, -3, "write denyoom", keys: pairs, "string", "Atomically creates or modifies the string values of one or more keys.", since: "1.0.1", complexity: "O(N)"),
+            spec(.msetnx, -3, "write denyoom", keys: pairs, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", since: "1.0.1", complexity: "O(N)"),
+            spec(.append, 3, "write denyoom fast", keys: one, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", since: "2.0.0"),
+            spec(.strlen, 2, "readonly fast", keys: one, "string", "Returns the length of a string value.", since: "2.2.0"),
+            spec(.getrange, 4, "readonly", keys: one, "string", "Returns a substring of the string stored at a key.", since: "2.4.0", complexity: "O(N)"),
+            spec(.substr, 4, "readonly", keys: one, "string", "Returns a substring from a string value.", complexity: "O(N)"),
+            spec(.setrange, 4, "write denyoom", keys: one, "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", since: "2.2.0"),
+            spec(.incr, 2, "write denyoom fast", keys: one, "string", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+            spec(.decr, 2, "write denyoom fast", keys: one, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+            spec(.incrby, 3, "write denyoom fast", keys: one, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+            spec(.decrby, 3, "write denyoom fast", keys: one, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+            spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
+
+            spec(.del, -2, "write", keys: all, "generic", "Deletes one or more keys.", complexity: "O(N)"),
+            spec(.unlink, -2, "write fast", keys: all, "generic", "Asynchronously deletes one or more keys.", since: "4.0.0", complexity: "O(N)"),
+            spec(.exists, -2, "readonly fast", keys: all, "generic", "Determines whether one or more keys exist.", complexity: "O(N)"),
+            spec(.type, 2, "readonly fast", keys: one, "generic", "Determines the type of value stored at a key."),
+            spec(.keys, 2, "readonly", "generic", "Returns all key names that match a pattern.", complexity: "O(N)"),
+            spec(.scan, -2, "readonly", "generic", "Iterates over the key names in the database.", since: "2.8.0"),
+            spec(.rename, 3, "write", keys: two, "generic", "Renames a key and overwrites the destination."),
+            spec(.renamenx, 3, "write fast", keys: two, "generic", "Renames a key only when the target key name doesn't exist."),
+            spec(.randomkey, 1, "readonly", "generic", "Returns a random key name from the database."),
+            spec(.copy, -3, "write denyoom", keys: two, "generic", "Copies the value of a key to a new key.", since: "6.2.0", complexity: "O(N)"),
+            spec(.touch, -2, "readonly fast", keys: all, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", since: "3.2.1", complexity: "O(N)"),
+            spec(.expire, -3, "write fast", keys: one, "generic", "Sets the expiration time of a key in seconds."),
+            spec(.pexpire, -3, "write fast", keys: one, "generic", "Sets the expiration time of a key in milliseconds.", since: "2.6.0"),
+            spec(.expireat, -3, "write fast", keys: one, "generic", "Sets the expiration time of a key to a Unix timestamp.", since: "1.2.0"),
+            spec(.pexpireat, -3, "write fast", keys: one, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", since: "2.6.0"),
+            spec(.ttl, 2, "readonly fast", keys: one, "generic", "Returns the expiration time in seconds of a key."),
+            spec(.pttl, 2, "readonly fast", keys: one, "generic", "Returns the expiration time in milliseconds of a key.", since: "2.6.0"),
+            spec(.expiretime, 2, "readonly fast", keys: one, "generic", "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0"),
+            spec(.pexpiretime, 2, "readonly fast", keys: one, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0"),
+            spec(.persist, 2, "write fast", keys: one, "generic", "Removes the expiration time of a key.", since: "2.2.0"),
+
+            spec(.hset, -4, "write denyoom fast", keys: one, "hash", "Creates or modifies the value of a field in a hash.", since: "2.0.0"),
+            spec(.hsetnx, 4, "write denyoom fast", keys: one, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", since: "2.0.0"),
+            spec(.hget, 3, "readonly fast", keys: one, "hash", "Returns the value of a field in a hash.", since: "2.0.0"),
+            spec(.hmget, -3, "readonly fast", keys: one, "hash", "Returns the values of all fields in a hash.", since: "2.0.0", complexity: "O(N)"),
+            spec(.hmset, -4, "write denyoom fast", keys: one, "hash", "Sets the values of multiple fields.", since: "2.0.0", complexity: "O(N)"),
+            spec(.hdel, -3, "write fast", keys: one, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", since: "2.0.0", complexity: "O(N)"),
+            spec(.hlen, 2, "readonly fast", keys: one, "hash", "Returns the number of fields in a hash.", since: "2.0.0"),
+            spec(.hexists, 3, "readonly fast", keys: one, "hash", "Determines whether a field exists in a hash.", since: "2.0.0"),
+            spec(.hkeys, 2, "readonly", keys: one, "hash", "Returns all fields in a hash.", since: "2.0.0", complexity: "O(N)"),
+            spec(.hvals, 2, "readonly", keys: one, "hash", "Returns all values in a hash.", since: "2.0.0", complexity: "O(N)"),
+            spec(.hgetall, 2, "readonly", keys: one, "hash", "Returns all fields and values in a hash.", since: "2.0.0", complexity: "O(N)"),
+            spec(.hincrby, 4, "write denyoom fast", keys: one, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", since: "2.0.0"),
+            spec(.hincrbyfloat, 4, "write denyoom fast", keys: one, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", since: "2.6.0"),
+            spec(.hstrlen, 3, "readonly fast", keys: one, "hash", "Returns the length of the value of a field.", since: "3.2.0"),
+            spec(.hscan, -3, "readonly", keys: one, "hash", "Iterates over fields and values of a hash.", since: "2.8.0"),
+            spec(.hrandfield, -2, "readonly", keys: one, "hash", "Returns one or more random fields from a hash.", since: "6.2.0", complexity: "O(N)"),
+
+            spec(.multi, 1, "noscript loading stale fast allow_busy", "transactions", "Starts a transaction.", since: "1.2.0"),
+            spec(.exec, 1, "noscript loading stale skip_slowlog", "transactions", "Executes all commands in a transaction.", since: "1.2.0", complexity: "Depends on commands in the transaction"),
+            spec(.discard, 1, "noscript loading stale fast allow_busy", "transactions", "Discards a transaction.", since: "2.0.0", complexity: "O(N)"),
+            spec(.watch, -2, "noscript loading stale fast allow_busy", keys: all, "transactions", "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0"),
+            spec(.unwatch, 1, "noscript loading stale fast allow_busy", "transactions", "Forgets about watched keys of a transaction.", since: "2.2.0"),
+        ]
+    }
+
+    private static func connectionAndServer() -> [CommandSpec] {
+        [
+            spec(.ping, -1, "fast", "connection", "Returns the server's liveliness response."),
+            spec(.echo, 2, "fast", "connection", "Returns the given string."),
+            spec(.hello, -1, "noscript loading stale fast no_auth allow_busy", "connection", "Handshakes with the Redis server.", since: "6.0.0"),
+            spec(.auth, -2, "noscript loading stale fast no_auth allow_busy", "connection", "Authenticates the connection."),
+            spec(.select, 2, "loading stale fast", "connection", "Changes the selected database."),
+            spec(.quit, -1, "noscript loading stale fast no_auth allow_busy", "connection", "Closes the connection."),
+            spec(.reset, 1, "noscript loading stale fast no_auth allow_busy", "connection", "Resets the connection.", since: "6.2.0"),
+            spec(.client, -2, "", "connection", "A container for client connection commands.", since: "2.4.0", subcommands: [
+                sub("client", "id", 2, "noscript loading stale", "Returns the unique client ID of the connection."),
+                sub("client", "setname", 3, "noscript loading stale", "Sets the connection name."),
+                sub("client", "getname", 2, "noscript loading stale", "Returns the name of the connection."),
+                sub("client", "list", -2, "admin noscript loading stale", "Lists open connections."),
+                sub("client", "info", 2, "noscript loading stale", "Returns information about the connection."),
+                sub("client", "kill", -3, "admin noscript loading stale", "Terminates open connections."),
+                sub("client", "setinfo", 4, "noscript loading stale", "Sets information specific to the client or connection."),
+                sub("client", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.command, -1, "loading stale", "server", "Returns detailed information about all commands.", since: "2.8.13", complexity: "O(N)", subcommands: [
+                sub("command", "count", 2, "loading stale", "Returns a count of commands."),
+                sub("command", "info", -2, "loading stale", "Returns information about one, multiple or all commands."),
+                sub("command", "docs", -2, "loading stale", "Returns documentary information about one, multiple or all commands."),
+                sub("command", "getkeys", -3, "loading stale", "Extracts the key names from an arbitrary command."),
+                sub("command", "list", -2, "loading stale", "Returns a list of command names."),
+                sub("command", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.info, -1, "loading stale", "server", "Returns information and statistics about the server.", complexity: "O(1)"),
+            spec(.dbsize, 1, "readonly fast", "server", "Returns the number of keys in the database."),
+            spec(.flushdb, -1, "write", "server", "Remove all keys from the current database.", complexity: "O(N)"),
+            spec(.flushall, -1, "write", "server", "Removes all keys from all databases.", complexity: "O(N)"),
+            spec(.config, -2, "", "server", "A container for server configuration commands.", since: "2.0.0", subcommands: [
+                sub("config", "get", -3, "admin noscript loading stale", "Returns the effective values of configuration parameters."),
+                sub("config", "set", -4, "admin noscript loading stale", "Sets configuration parameters in-flight."),
+                sub("config", "resetstat", 2, "admin noscript loading stale", "Resets the server's statistics."),
+                sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.time, 1, "loading stale fast", "server", "Returns the server time.", since: "2.6.0"),
+            spec(.lastsave, 1, "loading stale fast", "server", "Returns the Unix timestamp of the last successful save to disk."),
+            spec(.bgsave, -1, "admin noscript", "server", "Asynchronously saves the database(s) to disk."),
+            spec(.bgrewriteaof, 1, "admin noscript", "server", "Asynchronously rewrites the append-only file to disk."),
+            spec(.save, 1, "admin noscript", "server", "Synchronously saves the database(s) to disk."),
+        ]
+    }
+}
