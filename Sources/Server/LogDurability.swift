@@ -1,0 +1,35 @@
+// Adapts the durable log to the transport's Durability protocol. All calls happen on the
+// engine's event loop; the log's writer thread reports progress by hopping onto it.
+import Logging
+import NIOCore
+import Storage
+import Transport
+
+final class LogDurability: Durability {
+    let log: DurableLog
+    private var lastAppended: UInt64
+    private(set) var durableSequence: UInt64
+    private let repliesWaitForFsync: Bool
+
+    init(log: DurableLog, lastSequence: UInt64) {
+        self.log = log
+        self.lastAppended = lastSequence
+        self.durableSequence = lastSequence
+        // Under `always`, a reply may not reveal state that is not yet on disk. Under the
+        // other policies the log reports records durable right after write(), so waiting
+        // costs little and keeps replies in the order of their effects.
+        self.repliesWaitForFsync = true
+    }
+
+    func append(_ record: [UInt8]) -> UInt64 {
+        lastAppended = log.append(record).rawValue
+        return lastAppended
+    }
+
+    var visibilityBarrier: UInt64 { repliesWaitForFsync && lastAppended > durableSequence ? lastAppended : 0 }
+
+    /// Called on the event loop with the sequence the log reported durable.
+    func advance(to sequence: UInt64) {
+        if sequence > durableSequence { durableSequence = sequence }
+    }
+}

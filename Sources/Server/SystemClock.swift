@@ -1,0 +1,34 @@
+// The real wall clock, for the edge of the system only.
+import Foundation
+import Core
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> UnixMillis {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UnixMillis(Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
+    }
+}
+
+/// Facts about this process read from /proc, for INFO and the benchmark report.
+public enum ProcessStats {
+    /// Resident set size in bytes.
+    public static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// User and system CPU seconds consumed so far.
+    public static func cpuSeconds() -> (user: Double, system: Double) {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+                Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
+    }
+}
