@@ -134,6 +134,7 @@ public final class SnapshotWriter {
     }
 
     /// Writes a complete snapshot of `entries`.
+    @discardableResult
     public static func write<Entries: Sequence>(
         _ entries: Entries, directory: String, generation: Generation, disk: Disk
     ) throws(StorageError) -> SnapshotSummary where Entries.Element == [UInt8] {
