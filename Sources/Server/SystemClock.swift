@@ -27,8 +27,16 @@ public enum ProcessStats {
     /// User and system CPU seconds consumed so far.
     public static func cpuSeconds() -> (user: Double, system: Double) {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
                 Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
     }
+}
+
+/// Carries a value that is only ever used on the engine's single event loop into a
+/// `@Sendable` closure that runs on that loop. Unlike NIOLoopBound it may be created off
+/// the loop (at start-up, before the loop touches the value).
+struct LoopConfined<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -65,10 +65,11 @@ public final class TrestleServer: Service, @unchecked Sendable {
         let durability = LogDurability(log: log, lastSequence: 0)
         let node = NodeContext(engine: engine, durability: durability, clock: clock, logger: logger, eventLoop: loop)
         let loop = self.loop
+        let bound = LoopConfined((durability, node))
         log.setDurableHandler { sequence in
             loop.execute {
-                durability.advance(to: sequence.rawValue)
-                node.durabilityAdvanced()
+                bound.value.0.advance(to: sequence.rawValue)
+                bound.value.1.durabilityAdvanced()
             }
         }
         log.setFailureHandler { [logger] error in
@@ -100,9 +101,9 @@ public final class TrestleServer: Service, @unchecked Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 1024 * 1024))
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [bound = LoopConfined(node)] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(node: node))
+                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(node: bound.value))
                 }
             }
         do {
@@ -150,13 +151,13 @@ public final class TrestleServer: Service, @unchecked Sendable {
     private var lastSnapshotSeconds: Int64 = Int64(Date().timeIntervalSince1970)
 
     private func scheduleBackgroundWork(node: NodeContext, log: DurableLog) -> [RepeatedTask] {
-        let engine = node.engine
-        let hz = max(1, engine.settings.hz)
+        let hz = max(1, node.engine.settings.hz)
+        let bound = LoopConfined(node)
         let expiry = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) { _ in
-            engine.expireCycle(now: node.clock.now().rawValue)
+            bound.value.engine.expireCycle(now: bound.value.clock.now().rawValue)
         }
         let compaction = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
-            if log.shouldCompact { _ = self?.startSnapshot(engine: engine, log: log) }
+            if log.shouldCompact { _ = self?.startSnapshot(engine: bound.value.engine, log: log) }
         }
         return [expiry, compaction]
     }
@@ -175,17 +176,19 @@ public final class TrestleServer: Service, @unchecked Sendable {
 
     private func stop(_ running: Running) async throws {
         logger.info("shutting down: no longer accepting connections")
-        running.node.draining = true
+        let bound = LoopConfined(running.node)
+        try await loop.submit { bound.value.draining = true }.get()
         try? await running.channel.close()
         let deadline = SystemClock().now().rawValue + configuration.drainTimeoutMilliseconds
         while SystemClock().now().rawValue < deadline {
-            let waiting = try await loop.submit { running.node.connectionsWaitingForDurability }.get()
+            let waiting = try await loop.submit { bound.value.connectionsWaitingForDurability }.get()
             if waiting == 0 { break }
             try await Task.sleep(nanoseconds: 10_000_000)
         }
+        let tasks = running.tasks
         try await loop.submit {
-            for task in running.tasks { task.cancel() }
-            running.node.closeAllConnections()
+            for task in tasks { task.cancel() }
+            bound.value.closeAllConnections()
         }.get()
         running.durability.log.close()
         logger.info("shutdown complete: log fsynced and closed", metadata: ["durable": "\(running.durability.durableSequence)"])
@@ -207,8 +210,7 @@ public final class TrestleServer: Service, @unchecked Sendable {
             "  recovery     \(recoveryMilliseconds) ms",
             "Ready to accept connections: redis-cli -p \(port) ping",
         ]
-        print(lines.joined(separator: "\n"))
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     static func human(_ bytes: Int) -> String {
