@@ -24,7 +24,15 @@ public enum Framing {
     public static let trailerBytes = 32
     static let trailerMagic = Array("TRESTEND".utf8)
 
-    // MARK: Integers
+    // MARK: Checksums and integers
+
+    /// CRC-32C of `bytes[range]` through Core's raw-memory path (the generic path is not
+    /// specialised across modules and is many times slower on large payloads).
+    static func checksum(_ bytes: [UInt8], _ range: Range<Int>) -> UInt32 {
+        bytes.withUnsafeBytes { CRC32C.update(0, UnsafeRawBufferPointer(rebasing: $0[range])) }
+    }
+
+    static func checksum(_ bytes: [UInt8]) -> UInt32 { checksum(bytes, 0..<bytes.count) }
 
     static func put32(_ value: UInt32, into bytes: inout [UInt8]) {
         for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
@@ -54,7 +62,7 @@ public enum Framing {
         put32(0, into: &bytes)  // flags, none defined
         put64(generation.rawValue, into: &bytes)
         put32(0, into: &bytes)  // reserved
-        put32(CRC32C.checksum(bytes), into: &bytes)
+        put32(checksum(bytes), into: &bytes)
         assert(bytes.count == fileHeaderBytes)
         return bytes
     }
@@ -65,7 +73,7 @@ public enum Framing {
     ) -> StorageError? {
         precondition(bytes.count >= fileHeaderBytes, "caller reads a whole header")
         if !bytes[0..<8].elementsEqual(kind.magic) { return .badMagic(file: file) }
-        if CRC32C.checksum(bytes[0..<28]) != get32(bytes, 28) { return .corruptHeader(file: file) }
+        if checksum(bytes, 0..<28) != get32(bytes, 28) { return .corruptHeader(file: file) }
         let version = get32(bytes, 8)
         if version != formatVersion { return .unsupportedVersion(file: file, version: version) }
         if get64(bytes, 16) != generation.rawValue { return .corruptHeader(file: file) }
@@ -79,8 +87,8 @@ public enum Framing {
         precondition(payload.count <= StorageLimits.recordBytesMax, "caller bounds records")
         let start = bytes.count
         put32(UInt32(payload.count), into: &bytes)
-        put32(CRC32C.checksum(payload), into: &bytes)
-        put32(CRC32C.checksum(bytes[start..<(start + 8)]), into: &bytes)
+        put32(checksum(payload), into: &bytes)
+        put32(checksum(bytes, start..<(start + 8)), into: &bytes)
         bytes.append(contentsOf: payload)
     }
 
@@ -96,7 +104,7 @@ public enum Framing {
     /// exceeds `recordBytesMax`. `bytes` must hold `recordHeaderBytes` from `at`.
     static func recordHeader(_ bytes: [UInt8], at: Int) -> RecordHeader? {
         let expected = get32(bytes, at + 8)
-        let actual = CRC32C.checksum(bytes[at..<(at + 8)])
+        let actual = checksum(bytes, at..<(at + 8))
         guard expected == actual else { return nil }
         let length = Int(get32(bytes, at))
         guard length <= StorageLimits.recordBytesMax else { return nil }
@@ -110,7 +118,7 @@ public enum Framing {
         put64(recordCount, into: &bytes)
         put64(bodyBytes, into: &bytes)
         put32(0, into: &bytes)  // reserved
-        put32(CRC32C.checksum(bytes), into: &bytes)
+        put32(checksum(bytes), into: &bytes)
         assert(bytes.count == trailerBytes)
         return bytes
     }
@@ -118,7 +126,7 @@ public enum Framing {
     /// The record count and body size of a trailer, or nil if it is damaged.
     static func decodeTrailer(_ bytes: [UInt8]) -> (recordCount: UInt64, bodyBytes: UInt64)? {
         guard bytes.count == trailerBytes, bytes[0..<8].elementsEqual(trailerMagic) else { return nil }
-        guard CRC32C.checksum(bytes[0..<28]) == get32(bytes, 28) else { return nil }
+        guard checksum(bytes, 0..<28) == get32(bytes, 28) else { return nil }
         return (get64(bytes, 8), get64(bytes, 16))
     }
 }

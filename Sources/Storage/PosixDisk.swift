@@ -12,6 +12,11 @@ import Musl
 import Darwin
 #endif
 
+// File-scope wrappers: inside `PosixDisk`, `open`, `close` and `rename` name its own methods.
+private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 { open(path, flags, mode) }
+private func systemClose(_ descriptor: Int32) -> Int32 { close(descriptor) }
+private func systemRename(_ source: String, _ destination: String) -> Int32 { rename(source, destination) }
+
 public final class PosixDisk: Disk, Sendable {
     public init() {}
 
@@ -50,13 +55,13 @@ public final class PosixDisk: Disk, Sendable {
         case .appendCreate: flags = O_RDWR | O_CREAT | O_APPEND
         case .createTruncate: flags = O_RDWR | O_CREAT | O_TRUNC | O_APPEND
         }
-        let descriptor = Glibc.open(path, flags | O_CLOEXEC, 0o644)
+        let descriptor = systemOpen(path, flags | O_CLOEXEC, 0o644)
         if descriptor < 0 { throw failure(.open, path) }
         return DiskFile(handle: descriptor)
     }
 
     public func close(_ file: DiskFile) {
-        _ = Glibc.close(file.handle)
+        _ = systemClose(file.handle)
     }
 
     public func size(_ file: DiskFile) throws(DiskError) -> Int {
@@ -126,7 +131,7 @@ public final class PosixDisk: Disk, Sendable {
     }
 
     public func rename(_ source: String, to destination: String) throws(DiskError) {
-        if Glibc.rename(source, destination) != 0 { throw failure(.rename, source) }
+        if systemRename(source, destination) != 0 { throw failure(.rename, source) }
     }
 
     public func remove(_ path: String) throws(DiskError) {
@@ -134,9 +139,9 @@ public final class PosixDisk: Disk, Sendable {
     }
 
     public func syncDirectory(_ path: String) throws(DiskError) {
-        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let descriptor = systemOpen(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if descriptor < 0 { throw failure(.open, path) }
-        defer { _ = Glibc.close(descriptor) }
+        defer { _ = systemClose(descriptor) }
         if fsync(descriptor) != 0 { throw failure(.fsync, path) }
     }
 }

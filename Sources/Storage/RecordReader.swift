@@ -64,10 +64,11 @@ struct RecordReader {
         }
         try fill(total)
         let payloadStart = position - bufferStart + Framing.recordHeaderBytes
-        let payload = Array(buffer[payloadStart..<(payloadStart + header.payloadBytes)])
-        if CRC32C.checksum(payload) != header.payloadChecksum {
+        let payloadRange = payloadStart..<(payloadStart + header.payloadBytes)
+        if Framing.checksum(buffer, payloadRange) != header.payloadChecksum {
             return .damaged(offset: position, reason: "payload checksum mismatch")
         }
+        let payload = Array(buffer[payloadRange])
         position += total
         return .record(payload)
     }

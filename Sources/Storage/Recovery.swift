@@ -85,7 +85,9 @@ public enum Recovery {
         } catch let error as StorageError {
             throw error
         } catch {
-            preconditionFailure("the collecting callback does not throw")
+            // Unreachable: the collecting callback does not throw, and recovery throws only
+            // StorageError. Reported rather than trapped, as on every I/O path.
+            throw .disk(DiskError(.read, path: directory, code: -1, message: "unexpected error: \(error)"))
         }
         return state
     }

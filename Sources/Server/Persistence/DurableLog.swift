@@ -46,7 +46,6 @@ public final class DurableLog: @unchecked Sendable {
     // Guarded by `condition`.
     private var queue: GroupCommitQueue
     private var closing = false
-    private var closed = false
     private var storedFailure: StorageError?
     private var openedGeneration: Generation
     private var snapshotRunning = false
@@ -111,7 +110,8 @@ public final class DurableLog: @unchecked Sendable {
 
     // MARK: Event-loop side
 
-    /// Sets the closure called (on the writer thread) when records become durable.
+    /// Sets the closure called (on the writer thread) when records become durable. It must
+    /// not block (hop to the event loop and return), or `close()` may wait on it forever.
     public func setDurableHandler(_ handler: DurableHandler?) { locked { durableHandler = handler } }
     public func setFailureHandler(_ handler: FailureHandler?) { locked { failureHandler = handler } }
 
@@ -313,10 +313,7 @@ extension DurableLog {
         }
         guard first else { return }
         writerStopped.wait()
-        locked {
-            while snapshotRunning { condition.wait() }
-            closed = true
-        }
+        locked { while snapshotRunning { condition.wait() } }
         logger.info("log closed", metadata: ["durable": "\(durableSequence.rawValue)"])
     }
 }
