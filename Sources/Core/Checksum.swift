@@ -22,6 +22,11 @@ public enum CRC32C {
         update(0, bytes)
     }
 
+    /// Fast path for arrays (the generic form is not specialized across modules).
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        bytes.withUnsafeBytes { update(0, $0) }
+    }
+
     /// Fast path over raw memory.
     public static func update(_ crc: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
         var value = ~crc
@@ -48,7 +53,32 @@ public enum CRC16 {
     }
 }
 
+extension CRC16 {
+    /// Fast path over contiguous bytes (the generic form is not specialized across modules).
+    public static func checksum(_ buffer: UnsafeBufferPointer<UInt8>) -> UInt16 {
+        var crc: UInt16 = 0
+        table.withUnsafeBufferPointer { table in
+            for byte in buffer { crc = (crc << 8) ^ table[Int(((crc >> 8) ^ UInt16(byte)) & 0xFF)] }
+        }
+        return crc
+    }
+}
+
 extension HashSlot {
+    /// The slot of `key` (see the generic form for the rules). Concrete, for hot paths.
+    public static func of(key: [UInt8]) -> HashSlot {
+        key.withUnsafeBufferPointer { bytes in
+            var start = 0, end = bytes.count
+            if let open = bytes.firstIndex(of: UInt8(ascii: "{")),
+               let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
+                start = open + 1
+                end = close
+            }
+            let hashed = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            return HashSlot(CRC16.checksum(hashed) & 0x3FFF)
+        }
+    }
+
     /// The slot of `key` exactly as Redis Cluster computes it: if the key contains a
     /// non-empty `{...}` section, only the bytes between the first `{` and the next `}`
     /// are hashed.

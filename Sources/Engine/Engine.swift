@@ -58,7 +58,7 @@ public final class Engine {
         }
         session.lastCommand = spec.name
         guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session) }
-        if !session.authenticated, !spec.flags.contains("no_auth") { return reject(.noAuth, session) }
+        if !session.authenticated, !spec.allowedWithoutAuth { return reject(.noAuth, session) }
         if session.queued != nil, !Self.runsInsideTransaction.contains(id) {
             session.queued?.append(arguments)
             return Outcome(reply: .queued)

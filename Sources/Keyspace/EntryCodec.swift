@@ -70,7 +70,7 @@ extension Keyspace {
     public func snapshotRecords(now: Int64) -> AnySequence<[UInt8]> {
         let slots = self.slots
         return AnySequence(slots.lazy.flatMap { slot in
-            slot.lazy.filter { !$0.value.isExpired(at: now) }.map { EntryCodec.encode(key: $0.key, entry: $0.value) }
+            slot.lazy.filter { !$0.value.isExpired(at: now) }.map { EntryCodec.encode(key: $0.key.bytes, entry: $0.value) }
         })
     }
 

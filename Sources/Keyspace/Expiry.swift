@@ -29,7 +29,7 @@ extension Keyspace {
         var marks: [ExpiryMark] = []
         marks.reserveCapacity(expiringCount)
         for slot in slots {
-            for (key, entry) in slot { if let expireAt = entry.expireAt { marks.append(ExpiryMark(expireAt: expireAt, key: key)) } }
+            for (key, entry) in slot { if let expireAt = entry.expireAt { marks.append(ExpiryMark(expireAt: expireAt, key: key.bytes)) } }
         }
         expiryQueue = Heap(marks)
     }
@@ -42,7 +42,7 @@ extension Keyspace {
             _ = expiryQueue.popMin()
             examined += 1
             let slot = Self.slot(of: first.key)
-            guard let entry = slots[slot][first.key], entry.expireAt == first.expireAt else { continue }
+            guard let entry = slots[slot][Key(first.key)], entry.expireAt == first.expireAt else { continue }
             remove(first.key, slot: slot)
             expiredKeyCount += 1
             deleted += 1

@@ -76,7 +76,7 @@ extension Keyspace {
         let matchAll = pattern == [UInt8(ascii: "*")]
         for slot in slots {
             for (key, entry) in slot where !entry.isExpired(at: now) {
-                if matchAll || Glob.matches(pattern: pattern, key) { result.append(key) }
+                if matchAll || Glob.matches(pattern: pattern, key.bytes) { result.append(key.bytes) }
             }
         }
         return result

@@ -15,7 +15,7 @@ import Collections
 import Core
 
 public struct Keyspace: Sendable {
-    public internal(set) var slots: [[Bytes: Entry]]
+    public internal(set) var slots: [[Key: Entry]]
     public internal(set) var keyCount: Int = 0
     public internal(set) var expiringCount: Int = 0
     /// Number of state changes since start-up (INFO's rdb_changes_since_last_save).
@@ -41,7 +41,7 @@ public struct Keyspace: Sendable {
     /// The live entry under `key`, deleting it first if it has expired.
     public mutating func lookup(_ key: Bytes, now: Int64) -> Entry? {
         let slot = Self.slot(of: key)
-        guard let entry = slots[slot][key] else { return nil }
+        guard let entry = slots[slot][Key(key)] else { return nil }
         if entry.isExpired(at: now) {
             remove(key, slot: slot)
             expiredKeyCount += 1
@@ -52,14 +52,14 @@ public struct Keyspace: Sendable {
 
     /// Read-only view of an entry honouring expiry without deleting (for snapshots and checks).
     public func peek(_ key: Bytes, now: Int64) -> Entry? {
-        guard let entry = slots[Self.slot(of: key)][key], !entry.isExpired(at: now) else { return nil }
+        guard let entry = slots[Self.slot(of: key)][Key(key)], !entry.isExpired(at: now) else { return nil }
         return entry
     }
 
     /// Stores `entry` under `key`, replacing any previous entry.
     public mutating func store(_ key: Bytes, _ entry: Entry) {
         let slot = Self.slot(of: key)
-        let previous = slots[slot].updateValue(entry, forKey: key)
+        let previous = slots[slot].updateValue(entry, forKey: Key(key))
         if previous == nil { keyCount += 1 }
         if previous?.expireAt != nil { expiringCount -= 1 }
         if let expireAt = entry.expireAt {
@@ -72,7 +72,7 @@ public struct Keyspace: Sendable {
     /// Replaces the value under an existing key, keeping its expiry.
     public mutating func replaceValue(_ key: Bytes, _ value: Value) {
         let slot = Self.slot(of: key)
-        slots[slot][key]?.value = value
+        slots[slot][Key(key)]?.value = value
         touched(key)
     }
 
@@ -85,7 +85,7 @@ public struct Keyspace: Sendable {
     }
 
     mutating func remove(_ key: Bytes, slot: Int) {
-        guard let previous = slots[slot].removeValue(forKey: key) else { return }
+        guard let previous = slots[slot].removeValue(forKey: Key(key)) else { return }
         keyCount -= 1
         if previous.expireAt != nil { expiringCount -= 1 }
         changeCount += 1
@@ -101,7 +101,7 @@ public struct Keyspace: Sendable {
     /// Removes every key.
     public mutating func removeAll() {
         if !watchedKeys.isEmpty {
-            for key in watchedKeys where slots[Self.slot(of: key)][key] != nil { touchedWatched.append(key) }
+            for key in watchedKeys where slots[Self.slot(of: key)][Key(key)] != nil { touchedWatched.append(key) }
         }
         changeCount += keyCount
         slots = Array(repeating: [:], count: HashSlot.count)
@@ -119,7 +119,7 @@ public struct Keyspace: Sendable {
         var slot = cursor
         var visited = 0
         while slot < HashSlot.count {
-            for (key, entry) in slots[slot] where !entry.isExpired(at: now) { visit(key, entry) }
+            for (key, entry) in slots[slot] where !entry.isExpired(at: now) { visit(key.bytes, entry) }
             visited += slots[slot].count
             slot += 1
             if visited >= count { break }
@@ -136,7 +136,7 @@ public struct Keyspace: Sendable {
                 if target < slots[slot].count {
                     let index = slots[slot].index(slots[slot].startIndex, offsetBy: target)
                     let (key, entry) = slots[slot][index]
-                    if !entry.isExpired(at: now) { return key }
+                    if !entry.isExpired(at: now) { return key.bytes }
                     break
                 }
                 target -= slots[slot].count

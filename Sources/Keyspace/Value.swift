@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 // Values stored under keys, and the typed errors of command semantics. The engine maps
 // each error to Redis's exact reply text in one place.
 
@@ -53,4 +56,24 @@ public enum KeyspaceError: Error, Equatable, Sendable {
 public enum KeyspaceLimits {
     /// Largest string a command may build (Redis proto-max-bulk-len, 512 MiB).
     public static let stringBytesMax = 512 * 1024 * 1024
+}
+
+/// A key as stored in the keyspace's dictionaries. Hashes its bytes in one call (Array's
+/// own hashing feeds the hasher one element at a time, which dominates lookups).
+public struct Key: Hashable, Sendable {
+    public var bytes: Bytes
+
+    @inline(__always) public init(_ bytes: Bytes) { self.bytes = bytes }
+
+    @inline(__always) public static func == (lhs: Key, rhs: Key) -> Bool {
+        lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in
+                left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+            }
+        }
+    }
+
+    @inline(__always) public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }

@@ -35,7 +35,28 @@ public struct CommandSpec: Sendable {
     public let complexity: String
     public let subcommands: [CommandSpec]
 
-    public var isWrite: Bool { flags.contains("write") }
+    /// Whether the command may change the keyspace (flag `write`).
+    public let isWrite: Bool
+    /// Whether the command runs before authentication (flag `no_auth`).
+    public let allowedWithoutAuth: Bool
+
+    public init(id: CommandID?, name: String, arity: Int, flags: [String], firstKey: Int, lastKey: Int, step: Int,
+                group: String, summary: String, since: String, complexity: String, subcommands: [CommandSpec]) {
+        self.id = id
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.firstKey = firstKey
+        self.lastKey = lastKey
+        self.step = step
+        self.group = group
+        self.summary = summary
+        self.since = since
+        self.complexity = complexity
+        self.subcommands = subcommands
+        self.isWrite = flags.contains("write")
+        self.allowedWithoutAuth = flags.contains("no_auth")
+    }
 
     /// Whether `argumentCount` (including the command name) satisfies the arity.
     public func accepts(argumentCount: Int) -> Bool {
@@ -63,8 +84,10 @@ public struct CommandName: Hashable, Sendable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes.count)
-        for byte in bytes { hasher.combine(byte | 0x20) }
+        // FNV-1a over the case-folded bytes, combined once: cheaper than one combine per byte.
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte | 0x20)) &* 0x0000_0100_0000_01B3 }
+        hasher.combine(hash)
     }
 }
 
