@@ -11,8 +11,12 @@ final class LogDurability: Durability {
     private(set) var durableSequence: UInt64
     private let repliesWaitForFsync: Bool
 
-    init(log: DurableLog, lastSequence: UInt64) {
+    private let eventLoop: EventLoop
+    private var flushScheduled = false
+
+    init(log: DurableLog, lastSequence: UInt64, eventLoop: EventLoop) {
         self.log = log
+        self.eventLoop = eventLoop
         self.lastAppended = lastSequence
         self.durableSequence = lastSequence
         // Under `always`, a reply may not reveal state that is not yet on disk. Under the
@@ -23,6 +27,16 @@ final class LogDurability: Durability {
 
     func append(_ record: [UInt8]) -> UInt64 {
         lastAppended = log.append(record).rawValue
+        if !flushScheduled {
+            // Wake the writer once, after every request read in this loop tick was handled:
+            // this is what makes all of them share one write and one fsync.
+            flushScheduled = true
+            let confined = LoopConfined(self)
+            eventLoop.execute {
+                confined.value.flushScheduled = false
+                confined.value.log.flush()
+            }
+        }
         return lastAppended
     }
 

@@ -21,7 +21,7 @@ public enum CommandID: String, CaseIterable, Sendable {
 }
 
 /// Metadata of one command or subcommand.
-public struct CommandSpec: Sendable {
+public final class CommandSpec: Sendable {
     public let id: CommandID?
     public let name: String
     public let arity: Int

@@ -32,7 +32,7 @@ func waitUntil(_ condition: () -> Bool) {
         for index in 0..<2000 {
             let payload = Array("record-\(index)".utf8)
             payloads.append(payload)
-            #expect(log.append(payload) == LogSequenceNumber(UInt64(index + 1)))
+            #expect(log.appendFlushing(payload) == LogSequenceNumber(UInt64(index + 1)))
         }
         waitUntil { box.get().0 == LogSequenceNumber(2000) }
         let (durable, calls) = box.get()
@@ -51,7 +51,7 @@ func waitUntil(_ condition: () -> Bool) {
         let box = Box()
         let log = try DurableLog(directory: dir, fsync: .always, logger: logger, onDurable: { box.set($0) })
         var state: [[UInt8]] = []
-        for index in 0..<100 { let p = Array("a\(index)".utf8); state.append(p); _ = log.append(p) }
+        for index in 0..<100 { let p = Array("a\(index)".utf8); state.append(p); _ = log.appendFlushing(p) }
         let frozen = state
         let done = DispatchSemaphore(value: 0)
         let resultBox = Box()
@@ -63,7 +63,7 @@ func waitUntil(_ condition: () -> Bool) {
         #expect(start?.generation == Generation(2))
         #expect(log.beginSnapshot({ AnySequence([]) }, completion: { _ in }) == nil || true)
         var after: [[UInt8]] = []
-        for index in 0..<50 { let p = Array("b\(index)".utf8); after.append(p); _ = log.append(p) }
+        for index in 0..<50 { let p = Array("b\(index)".utf8); after.append(p); _ = log.appendFlushing(p) }
         done.wait()
         #expect(resultBox.get().0 == LogSequenceNumber(1))
         log.close()
@@ -92,7 +92,7 @@ func waitUntil(_ condition: () -> Bool) {
     @Test func tornTailIsTruncatedOnRealFiles() throws {
         let dir = tempDir()
         let log = try DurableLog(directory: dir, fsync: .always, logger: logger)
-        for index in 0..<10 { _ = log.append(Array("x\(index)".utf8)) }
+        for index in 0..<10 { _ = log.appendFlushing(Array("x\(index)".utf8)) }
         log.close()
         let path = dir + "/log-0000000000000001.tlog"
         let handle = try #require(FileHandle(forWritingAtPath: path))
@@ -111,7 +111,7 @@ func waitUntil(_ condition: () -> Bool) {
         var all: [[UInt8]] = []
         var started = 0
         for round in 0..<400 {
-            for index in 0..<25 { let p = Array("r\(round)-\(index)".utf8); all.append(p); _ = log.append(p) }
+            for index in 0..<25 { let p = Array("r\(round)-\(index)".utf8); all.append(p); _ = log.appendFlushing(p) }
             let frozen = all
             if let start = log.beginSnapshot({ AnySequence(frozen) }, completion: { _ in }) {
                 #expect(start.through == LogSequenceNumber(UInt64(frozen.count)))
@@ -127,5 +127,14 @@ func waitUntil(_ condition: () -> Bool) {
         let names = try FileManager.default.contentsOfDirectory(atPath: dir)
         #expect(names.filter { $0.hasPrefix("snapshot") }.count == 1)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+extension DurableLog {
+    /// Appends and wakes the writer at once, as the server does at the end of a loop tick.
+    func appendFlushing(_ payload: [UInt8]) -> LogSequenceNumber {
+        let sequence = append(payload)
+        flush()
+        return sequence
     }
 }

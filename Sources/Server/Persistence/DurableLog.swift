@@ -118,11 +118,17 @@ public final class DurableLog: @unchecked Sendable {
     /// Queues one record and returns its sequence. Cheap: no I/O, no framing. The record is
     /// durable when `onDurable` reports a sequence at or after the returned one.
     /// Precondition: `payload.count <= StorageLimits.recordBytesMax`.
+    /// The writer is not woken here: call `flush()` once after a burst of appends (the
+    /// server does so once per event-loop tick), so a burst costs one wake-up, not one each.
     public func append(_ payload: [UInt8]) -> LogSequenceNumber {
+        locked { queue.append(payload) }
+    }
+
+    /// Wakes the writer if records are waiting and no batch is being written. (A batch in
+    /// flight picks up everything appended meanwhile when it completes.)
+    public func flush() {
         locked {
-            let sequence = queue.append(payload)
             if !queue.batchInFlight { condition.signal() }
-            return sequence
         }
     }
 
