@@ -34,13 +34,25 @@ final class LogDurability: Durability {
             let confined = LoopConfined(self)
             eventLoop.execute {
                 confined.value.flushScheduled = false
-                confined.value.log.flush()
+                confined.value.flushNow()
             }
         }
         return lastAppended
     }
 
     var visibilityBarrier: UInt64 { repliesWaitForFsync && lastAppended > durableSequence ? lastAppended : 0 }
+
+    /// Called after records were written on this thread (fsync always) to release replies.
+    var onWrittenHere: (() -> Void)? = nil
+
+    /// Wakes the writer, or with `writesOnCaller` writes and fsyncs right here.
+    func flushNow() {
+        log.flush()
+        if log.writesOnCaller {
+            advance(to: log.durableSequence.rawValue)
+            onWrittenHere?()
+        }
+    }
 
     /// Called on the event loop with the sequence the log reported durable.
     func advance(to sequence: UInt64) {

@@ -61,7 +61,8 @@ public final class TrestleServer: Service, @unchecked Sendable {
         let engine = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: startedAt) ^ UInt64(getpid()), now: startedAt)
         let report = try recover(into: engine, directory: settings.directory)
         let recoveryMilliseconds = clock.now().rawValue - startedAt
-        let log = try DurableLog(directory: settings.directory, fsync: configuration.fsync, logger: logger)
+        let log = try DurableLog(directory: settings.directory, fsync: configuration.fsync, logger: logger,
+                                 writesOnCaller: configuration.fsync == .always)
         let durability = LogDurability(log: log, lastSequence: 0, eventLoop: loop)
         let node = NodeContext(engine: engine, durability: durability, clock: clock, logger: logger, eventLoop: loop)
         let loop = self.loop
@@ -76,10 +77,11 @@ public final class TrestleServer: Service, @unchecked Sendable {
             logger.critical("the log cannot be written; stopping so that no unsaved write is acknowledged", metadata: ["error": "\(error)"])
             exit(3)
         }
-        installHooks(engine: engine, log: log)
+        durability.onWrittenHere = { [unowned node] in node.durabilityAdvanced() }
+        installHooks(engine: engine, log: log, durability: durability)
         let channel = try await bind(node: node, settings: settings)
         let port = channel.localAddress?.port ?? settings.port
-        let tasks = scheduleBackgroundWork(node: node, log: log)
+        let tasks = scheduleBackgroundWork(node: node, durability: durability)
         printBanner(port: port, keys: engine.keyspace.keyCount, report: report, recoveryMilliseconds: recoveryMilliseconds)
         configuration.onListening?(port)
         return Running(channel: channel, node: node, durability: durability, tasks: tasks)
@@ -114,7 +116,7 @@ public final class TrestleServer: Service, @unchecked Sendable {
         }
     }
 
-    private func installHooks(engine: Engine, log: DurableLog) {
+    private func installHooks(engine: Engine, log: DurableLog, durability: LogDurability) {
         let directory = configuration.settings.directory
         let fsync = configuration.fsync
         var hooks = HostHooks()
@@ -141,7 +143,7 @@ public final class TrestleServer: Service, @unchecked Sendable {
                 return []
             }
         }
-        hooks.startSnapshot = { [weak self] in self?.startSnapshot(engine: engine, log: log) ?? false }
+        hooks.startSnapshot = { [weak self] in self?.startSnapshot(engine: engine, durability: durability) ?? false }
         hooks.lastSnapshotTime = { [weak self] in self?.lastSnapshotSeconds ?? 0 }
         engine.hooks = hooks
     }
@@ -150,25 +152,30 @@ public final class TrestleServer: Service, @unchecked Sendable {
 
     private var lastSnapshotSeconds: Int64 = Int64(Date().timeIntervalSince1970)
 
-    private func scheduleBackgroundWork(node: NodeContext, log: DurableLog) -> [RepeatedTask] {
+    private func scheduleBackgroundWork(node: NodeContext, durability: LogDurability) -> [RepeatedTask] {
+        let log = durability.log
+        let confinedDurability = LoopConfined(durability)
         let hz = max(1, node.engine.settings.hz)
         let bound = LoopConfined(node)
         let expiry = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) { _ in
             bound.value.engine.expireCycle(now: bound.value.clock.now().rawValue)
         }
         let compaction = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
-            if log.shouldCompact { _ = self?.startSnapshot(engine: bound.value.engine, log: log) }
+            if log.shouldCompact { _ = self?.startSnapshot(engine: bound.value.engine, durability: confinedDurability.value) }
         }
         return [expiry, compaction]
     }
 
     /// Starts a background snapshot of an O(1) copy of the keyspace. Call on the loop.
-    private func startSnapshot(engine: Engine, log: DurableLog) -> Bool {
+    private func startSnapshot(engine: Engine, durability: LogDurability) -> Bool {
+        let log = durability.log
         let copy = engine.keyspace
         let now = SystemClock().now().rawValue
         let start = log.beginSnapshot({ copy.snapshotRecords(now: now) }) { [weak self] result in
             if case .success = result { self?.loop.execute { self?.lastSnapshotSeconds = now / 1000 } }
         }
+        // The snapshot's new segment opens with the next batch; write it now.
+        if start != nil { durability.flushNow() }
         return start != nil
     }
 

@@ -116,8 +116,10 @@ public final class PosixDisk: Disk, Sendable {
     public func sync(_ file: DiskFile) throws(DiskError) {
         // A failed fsync is never retried as if it succeeded: after EIO the kernel may have
         // dropped the dirty pages, so the caller must treat the file as lost.
+        // fdatasync flushes the data and the metadata needed to read it back (the file
+        // size), skipping timestamp-only updates, as Redis does for its append-only file.
         var interruptions = 0
-        while fsync(file.handle) != 0 {
+        while fdatasync(file.handle) != 0 {
             if errno == EINTR && interruptions < StorageLimits.interruptedRetriesMax {
                 interruptions += 1
                 continue
