@@ -114,12 +114,10 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
 
     private func handle(_ request: [[UInt8]], session: Session, now: Int64) {
         let outcome = node.engine.execute(request, session: session, now: now)
-        var barrier = node.durability.visibilityBarrier
-        if let record = outcome.record {
-            let sequence = node.durability.append(record)
-            if barrier > 0 { barrier = max(barrier, sequence) }
-        }
-        emit(outcome.reply, protocol: session.protocolVersion, waitingFor: barrier)
+        if let record = outcome.record { _ = node.durability.append(record) }
+        // Read the barrier after appending: a reply waits for its own record and for every
+        // record before it, so it never reveals state a crash could undo.
+        emit(outcome.reply, protocol: session.protocolVersion, waitingFor: node.durability.visibilityBarrier)
         if !outcome.killed.isEmpty { node.kill(outcome.killed.filter { $0 != session.id }) }
         if outcome.close || session.killed { closeAfterReplies() }
     }
