@@ -105,6 +105,15 @@ public struct Mutations: Sendable, Equatable {
         case acknowledgeBeforePersist = "ack-before-persist"
     }
 
+    public func contains(_ name: Name) -> Bool {
+        switch name {
+        case .commitWithoutCurrentTerm: return commitWithoutCurrentTerm
+        case .voteWithoutLogCheck: return voteWithoutLogCheck
+        case .leaseIgnoresDriftBound: return leaseIgnoresDriftBound
+        case .acknowledgeBeforePersist: return acknowledgeBeforePersist
+        }
+    }
+
     public init(_ names: [Name]) {
         for name in names {
             switch name {
