@@ -24,10 +24,10 @@ public struct SimulationOptions: Sendable {
     public var heartbeatTicks: Int = 2
     /// Each node's clock runs at a rate within (1 ± clockDriftMax) of true time; the
     /// lease bound is configured with the same value.
-    public var clockDriftMax: Double = 0.2
+    public var clockDriftMax: Double = 0.3
     /// Fraction of reads that try the leader lease before falling back to ReadIndex.
     public var leaseReadShare: Double = 0.5
-    public var operationTimeoutMicros: Int64 = 1_000_000
+    public var operationTimeoutMicros: Int64 = 500_000
     /// The fault phase ends after this much simulated time or 80% of the operations.
     public var faultPhaseMicros: Int64 = 4_000_000
     /// After faults stop, every remaining operation must complete within this time.
@@ -58,6 +58,7 @@ public struct SimulationReport: Sendable {
     public var faultsInjected = 0
     public var leaderChanges = 0
     public var snapshotsSent = 0
+    public var leaseReads = 0
     /// FNV-1a over every event processed: equal for two runs iff they are identical.
     public var traceHash: UInt64 = 0
     public var trace: [String] = []

@@ -19,6 +19,7 @@ extension Simulator {
         let command = randomCommand(client)
         clients[client].command = command
         clients[client].invocation = now
+        if clientRandom.chance(0.5) { clients[client].target = clientRandom.int(in: 0...(nodes.count - 1)) }
         trace("client \(client) invokes \(command) at n\(clients[client].target + 1)")
         schedule(.clientTimeout(client: client, operation: clients[client].operation), after: options.operationTimeoutMicros)
         sendRequest(client)
@@ -70,6 +71,7 @@ extension Simulator {
     func handleRead(_ request: ClientRequest, at index: Int) {
         if clientRandom.chance(options.leaseReadShare), let readIndex = try? nodes[index].raft?.leaseRead() {
             nodes[index].readsAwaitingApply.append((readIndex, request))
+            report.leaseReads += 1
             return
         }
         let context = nodes[index].nextReadContext

@@ -37,10 +37,19 @@ extension Simulator {
     }
 
     func crashRandomNode() {
-        guard let index = randomUpNode() else { return }
+        let leader = faultRandom.chance(0.5) ? currentLeader() : nil
+        guard let index = leader ?? randomUpNode() else { return }
         trace("fault: crash \(nodes[index].id)")
         crash(index)
         schedule(.restart(node: index), after: Int64(faultRandom.int(in: 20_000...500_000)))
+    }
+
+    func crashScheduled(_ index: Int, incarnation: Int) {
+        guard !healing, nodes[index].isUp, nodes[index].incarnation == incarnation else { return }
+        trace("fault: crash new leader \(nodes[index].id)")
+        report.faultsInjected += 1
+        crash(index)
+        schedule(.restart(node: index), after: Int64(faultRandom.int(in: 20_000...300_000)))
     }
 
     func crash(_ index: Int) {

@@ -24,6 +24,7 @@ public final class Simulator {
         case resume(node: Int)
         case healPartition(epoch: Int)
         case startHealing
+        case crash(node: Int, incarnation: Int)
     }
 
     struct Client {
@@ -56,6 +57,9 @@ public final class Simulator {
     var blocked: [[Bool]]
     var partitionEpoch = 0
     var eventsProcessed = 0
+    /// Per-seed replication limits, so small batches and windows are exercised too.
+    let entriesPerMessage: Int
+    let inflightMessages: Int
 
     public init(options: SimulationOptions) {
         self.options = options
@@ -74,6 +78,8 @@ public final class Simulator {
             let period = Int64((Double(options.tickMicros) * (1 + drift)).rounded())
             nodes.append(SimulatedNode(id: NodeID(UInt64(index + 1)), index: index, tickPeriod: period))
         }
+        entriesPerMessage = [1, 2, 4, 16][faultRandom.int(in: 0...3)]
+        inflightMessages = [1, 2, 8][faultRandom.int(in: 0...2)]
         clients = Array(repeating: Client(lastSeen: Array(repeating: nil, count: options.keys)), count: options.clients)
     }
 
@@ -86,8 +92,8 @@ public final class Simulator {
         config.electionTicks = options.electionTicks
         config.heartbeatTicks = options.heartbeatTicks
         config.snapshotChunkBytesMax = options.snapshotChunkBytes
-        config.entriesPerMessageMax = 16
-        config.inflightMessagesMax = 8
+        config.entriesPerMessageMax = entriesPerMessage
+        config.inflightMessagesMax = inflightMessages
         config.leaseClockDriftBound = options.clockDriftMax
         config.mutations = options.mutations
         return config
@@ -159,6 +165,7 @@ public final class Simulator {
         case let .resume(node): resume(node)
         case let .healPartition(epoch): if epoch == partitionEpoch { healPartitions() }
         case .startHealing: startHealing()
+        case let .crash(node, incarnation): crashScheduled(node, incarnation: incarnation)
         }
     }
 
@@ -289,6 +296,11 @@ public final class Simulator {
             report.leaderChanges += 1
             invariants.observeLeader(raft.id, term: raft.term)
             invariants.checkLeaderCompleteness(raft)
+            if options.faults, !healing, faultRandom.chance(0.25) {
+                // Leaders that fail right after winning exercise the Figure 8 rule.
+                let delay = Int64(faultRandom.int(in: 0...30_000))
+                schedule(.crash(node: index, incarnation: nodes[index].incarnation), after: delay)
+            }
         }
     }
 

@@ -62,7 +62,7 @@ struct SimCommand: ParsableCommand {
         print("seed \(report.seed): \(report.passed ? "PASS" : "FAIL")")
         for violation in report.violations { print("  violation: \(violation)") }
         print("  operations: \(report.operationsCompleted) completed, \(report.operationsTimedOut) timed out")
-        print("  simulated: \(report.simulatedMicros / 1000) ms, messages: \(report.messagesDelivered), faults: \(report.faultsInjected), leader changes: \(report.leaderChanges), snapshot chunks: \(report.snapshotsSent)")
+        print("  simulated: \(report.simulatedMicros / 1000) ms, messages: \(report.messagesDelivered), faults: \(report.faultsInjected), leader changes: \(report.leaderChanges), snapshot chunks: \(report.snapshotsSent), lease reads: \(report.leaseReads)")
         print("  trace hash: \(String(report.traceHash, radix: 16))")
         if !report.passed { print("  replay: \(options.replayCommand) --trace") }
     }

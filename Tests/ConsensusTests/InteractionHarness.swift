@@ -71,18 +71,18 @@ final class InteractionHarness {
     }
 
     func nodeArgs(_ args: [String]) -> [NodeID] {
-        args.isEmpty ? ids : args.compactMap { UInt64($0).map(NodeID.init) }
+        args.isEmpty ? ids : args.compactMap { UInt64($0).map { NodeID($0) } }
     }
 
     func cluster(_ args: [String]) {
         var voters: [NodeID] = []
         var learners: [NodeID] = []
         var extra: [NodeID] = []
-        var preVote = true, checkQuorum = true, drift = 0.0
+        var preVote = true, checkQuorum = true, drift = 0.0, entriesMax = 4
         for arg in args {
             let parts = arg.split(separator: "=").map(String.init)
             guard parts.count == 2 else { continue }
-            let list = parts[1].split(separator: ",").compactMap { UInt64($0).map(NodeID.init) }
+            let list = parts[1].split(separator: ",").compactMap { UInt64($0).map { NodeID($0) } }
             switch parts[0] {
             case "voters": voters = list
             case "learners": learners = list
@@ -90,6 +90,7 @@ final class InteractionHarness {
             case "prevote": preVote = parts[1] == "true"
             case "checkquorum": checkQuorum = parts[1] == "true"
             case "lease": drift = Double(parts[1]) ?? 0
+            case "maxentries": entriesMax = Int(parts[1]) ?? 4
             default: say("unknown option \(parts[0])")
             }
         }
@@ -99,7 +100,7 @@ final class InteractionHarness {
             config.preVote = preVote
             config.checkQuorum = checkQuorum
             config.leaseClockDriftBound = drift
-            config.entriesPerMessageMax = 4
+            config.entriesPerMessageMax = entriesMax
             config.inflightMessagesMax = 2
             config.snapshotChunkBytesMax = 8
             configs[id] = config
@@ -121,7 +122,7 @@ final class InteractionHarness {
     }
 
     func withNode(_ args: [String], _ body: (inout RaftNode) -> Void) {
-        guard let id = args.first.flatMap(UInt64.init).map(NodeID.init), var node = nodes[id] else {
+        guard let id = args.first.flatMap(UInt64.init).map { NodeID($0) }, var node = nodes[id] else {
             say("no such node")
             return
         }
@@ -153,7 +154,7 @@ final class InteractionHarness {
     }
 
     func partition(_ args: [String]) {
-        groups = args.split(separator: "|").map { $0.compactMap { UInt64($0).map(NodeID.init) } }
+        groups = args.split(separator: "|").map { $0.compactMap { UInt64($0).map { NodeID($0) } } }
         say("partition \(groups.map { $0.map(\.description).joined(separator: " ") }.joined(separator: " | "))")
     }
 
@@ -166,7 +167,7 @@ final class InteractionHarness {
     /// in flight now; `to=N` restricts to messages for N.
     func deliver(_ args: [String]) {
         let once = args.contains("once")
-        let target = args.first { $0.hasPrefix("to=") }.flatMap { UInt64($0.dropFirst(3)) }.map(NodeID.init)
+        let target = args.first { $0.hasPrefix("to=") }.flatMap { UInt64($0.dropFirst(3)) }.map { NodeID($0) }
         var rounds = 0
         repeat {
             var batch: [Message] = []
@@ -190,8 +191,8 @@ final class InteractionHarness {
     }
 
     func drop(_ args: [String]) {
-        let to = args.first { $0.hasPrefix("to=") }.flatMap { UInt64($0.dropFirst(3)) }.map(NodeID.init)
-        let from = args.first { $0.hasPrefix("from=") }.flatMap { UInt64($0.dropFirst(5)) }.map(NodeID.init)
+        let to = args.first { $0.hasPrefix("to=") }.flatMap { UInt64($0.dropFirst(3)) }.map { NodeID($0) }
+        let from = args.first { $0.hasPrefix("from=") }.flatMap { UInt64($0.dropFirst(5)) }.map { NodeID($0) }
         let before = inFlight.count
         inFlight.removeAll { message in (to == nil || message.to == to) && (from == nil || message.from == from) }
         say("dropped \(before - inFlight.count) messages")
@@ -201,7 +202,7 @@ final class InteractionHarness {
         withNode(args) { node in
             let index = node.appliedIndex
             do {
-                try node.compact(through: index, data: Array("state@\(index.rawValue)".utf8))
+                try node.compact(through: index, data: Array("state-machine-image@\(index.rawValue)".utf8))
                 stores[node.id]?.snapshot = node.snapshot
                 stores[node.id]?.entries.removeAll { $0.index <= index }
                 say("\(node.id) compacted through \(index.rawValue)")
