@@ -1,7 +1,75 @@
-import ArgumentParser
+// `trestle sim`: runs the deterministic cluster simulator over many seeds, or replays one
+// seed with an optional trace. A failure prints the command that replays it.
 
-/// Placeholder: the consensus work replaces this file with the simulator's command.
-struct SimCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "sim", abstract: "Run the deterministic cluster simulator.")
-    func run() async throws { print("not yet") }
+import ArgumentParser
+import Consensus
+import Core
+import Dispatch
+import Simulation
+
+struct SimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Run the deterministic cluster simulator and check every history.")
+
+    @Option(help: "Number of seeds to run.") var seeds: Int = 100
+    @Option(help: "First seed of the campaign.") var startSeed: UInt64 = 1
+    @Option(help: "Run exactly this seed (replay).") var seed: UInt64?
+    @Option(help: "Voters per cluster: 3, 5 or 7 (default: varies by seed).") var nodes: Int?
+    @Option(help: "Client operations per seed.") var ops: Int = 300
+    @Flag(help: "Print the messages and state changes of the run (with --seed).") var trace = false
+    @Flag(help: "Run without faults.") var noFaults = false
+    @Option(help: "Enable a deliberately broken rule (test-only): \(Mutations.Name.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var mutation: [String] = []
+
+    func validate() throws {
+        if let nodes, ![3, 5, 7].contains(nodes) { throw ValidationError("--nodes must be 3, 5 or 7") }
+        guard seeds > 0, ops > 0 else { throw ValidationError("--seeds and --ops must be positive") }
+        for name in mutation where Mutations.Name(rawValue: name) == nil { throw ValidationError("unknown mutation \(name)") }
+    }
+
+    func run() throws {
+        let mutations = Mutations(mutation.compactMap(Mutations.Name.init(rawValue:)))
+        if let seed {
+            var options = SimulationRunner.options(seed: seed, nodeCount: nodes, operations: ops, mutations: mutations)
+            options.trace = trace
+            options.faults = !noFaults
+            let report = SimulationRunner.run(options)
+            for line in report.trace { print(line) }
+            printReport(report, options: options)
+            if !report.passed { throw ExitCode(1) }
+            return
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let summary = SimulationRunner.campaign(start: startSeed, count: seeds, nodeCount: nodes, operations: ops,
+                                                mutations: mutations) { report in
+            if !report.passed {
+                let options = SimulationRunner.options(seed: report.seed, nodeCount: nodes, operations: ops, mutations: mutations)
+                print("FAIL seed \(report.seed): \(report.violations.first ?? "")")
+                print("  replay: \(options.replayCommand) --trace")
+            }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let operations = summary.operationsCompleted + summary.operationsTimedOut
+        print("seeds: \(summary.seedsRun) (from \(startSeed)), failures: \(summary.failures.count)")
+        print("operations: \(summary.operationsCompleted) completed, \(summary.operationsTimedOut) timed out; linearizability undecided: \(summary.unknownLinearizability)")
+        print("simulated time: \(summary.simulatedMicros / 1_000_000) s, messages delivered: \(summary.messagesDelivered)")
+        print("wall time: \(formatted(seconds)) s, simulated client operations per second: \(Int(Double(operations) / max(seconds, 1e-9)))")
+        if !summary.failures.isEmpty { throw ExitCode(1) }
+    }
+
+    func printReport(_ report: SimulationReport, options: SimulationOptions) {
+        print("seed \(report.seed): \(report.passed ? "PASS" : "FAIL")")
+        for violation in report.violations { print("  violation: \(violation)") }
+        print("  operations: \(report.operationsCompleted) completed, \(report.operationsTimedOut) timed out")
+        print("  simulated: \(report.simulatedMicros / 1000) ms, messages: \(report.messagesDelivered), faults: \(report.faultsInjected), leader changes: \(report.leaderChanges), snapshot chunks: \(report.snapshotsSent), lease reads: \(report.leaseReads)")
+        print("  trace hash: \(String(report.traceHash, radix: 16))")
+        if !report.passed { print("  replay: \(options.replayCommand) --trace") }
+    }
+
+    func formatted(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = String(hundredths % 100)
+        return "\(hundredths / 100)." + (fraction.count < 2 ? "0" : "") + fraction
+    }
 }

@@ -1,0 +1,93 @@
+// Requests from the host: proposals, membership changes, leadership transfer and reads.
+// Each either takes effect or throws a typed error saying why not; none blocks.
+
+import Core
+
+extension RaftNode {
+    /// Appends a command to the leader's log; returns its index. The command is committed
+    /// only if it later appears in `committedEntries` at that index with this term.
+    @discardableResult
+    public mutating func propose(_ command: [UInt8]) throws(RaftError) -> LogIndex {
+        try checkCanPropose()
+        appendAsLeader(.command(command))
+        broadcastAppend()
+        return log.lastIndex
+    }
+
+    func checkCanPropose() throws(RaftError) {
+        guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
+        guard state.transferTarget == nil else { throw .transferInProgress }
+        guard Int(log.lastIndex.rawValue - log.committed.rawValue) < config.uncommittedEntriesMax else {
+            throw .proposalDropped
+        }
+    }
+
+    /// Proposes one single-server membership change. Only one may be uncommitted at a
+    /// time, and only after this leader committed an entry of its own term (the thesis's
+    /// fix for single-server changes across leader changes).
+    @discardableResult
+    public mutating func proposeConfigChange(_ change: ConfigChange) throws(RaftError) -> LogIndex {
+        try checkCanPropose()
+        guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
+        guard log.hasCommittedEntry(ofTerm: term), state.pendingConfigIndex <= log.committed else {
+            throw .configChangePending
+        }
+        guard let next = log.membership.applying(change) else { throw .invalidConfigChange }
+        if change.kind == .remove && change.node == id { throw .cannotRemoveLeader }
+        if change.kind == .promote {
+            guard let progress = state.progress[change.node], progress.match >= log.committed else {
+                throw .learnerNotCaughtUp
+            }
+        }
+        appendAsLeader(.configChange(change, next))
+        let index = log.lastIndex
+        withLeaderState { node, state in
+            state.pendingConfigIndex = index
+            state.progress.reconcile(members: next.members, next: index, config: node.config)
+        }
+        broadcastAppend()
+        return index
+    }
+
+    /// Hands leadership to `target`: proposals stop, the target is brought up to date and
+    /// told to campaign at once. Abandoned after an election timeout.
+    public mutating func transferLeadership(to target: NodeID) throws(RaftError) {
+        guard case .leader = role else { throw .notLeader(leader: leader) }
+        guard target != id, log.membership.isVoter(target) else { throw .unknownNode }
+        electionElapsed = 0
+        withLeaderState { node, state in
+            guard state.transferTarget != target else { return }
+            state.transferTarget = target
+            if state.progress[target]?.match == node.log.lastIndex {
+                node.send(to: target, .timeoutNow)
+            } else {
+                node.sendAppends(to: target, &state, allowEmpty: true)
+            }
+        }
+    }
+
+    /// Starts a ReadIndex read; its ReadState arrives in a later Ready once a quorum has
+    /// confirmed this node is still leader (batched with the next heartbeat round).
+    public mutating func readIndex(context: UInt64) throws(RaftError) {
+        guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
+        guard log.hasCommittedEntry(ofTerm: term) else { throw .readNotReady }
+        guard state.readOnly.pending.count < config.pendingReadsMax else { throw .tooManyPendingReads }
+        let read = ReadState(index: log.committed, context: context)
+        if log.membership.voters == [id] {
+            readStates.append(read)
+            return
+        }
+        withLeaderState { _, state in state.readOnly.add(read, sequence: state.readOnly.sequence + 1) }
+    }
+
+    /// A lease read: returns the index the state machine must reach before the read is
+    /// served, without any message, if the leader's lease still holds.
+    public mutating func leaseRead() throws(RaftError) -> LogIndex {
+        guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
+        guard log.hasCommittedEntry(ofTerm: term) else { throw .readNotReady }
+        guard state.transferTarget == nil,
+              state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
+        else { throw .leaseExpired }
+        return log.committed
+    }
+}

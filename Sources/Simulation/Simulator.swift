@@ -1,0 +1,332 @@
+// The deterministic cluster simulator. One seed drives every choice: network delays,
+// loss, duplication, partitions, crashes, pauses, clock drift, membership changes,
+// leadership transfers and the client workload. Events run from a single priority queue
+// in (time, insertion) order; no Dictionary or Set is ever iterated where order matters.
+//
+// Phases: a fault phase, then a healing phase in which faults stop and every remaining
+// client operation must complete within a bound (liveness). Safety invariants are checked
+// as the run goes; the client history is checked for linearizability at the end.
+
+import Consensus
+import Core
+
+public final class Simulator {
+    enum Event {
+        case tick(node: Int, incarnation: Int)
+        case deliver(Message)
+        case request(node: Int, ClientRequest)
+        case reply(client: Int, operation: Int, ClientReply)
+        case clientStart(client: Int)
+        case clientResend(client: Int, operation: Int)
+        case clientTimeout(client: Int, operation: Int)
+        case fault
+        case restart(node: Int)
+        case resume(node: Int)
+        case healPartition(epoch: Int)
+        case startHealing
+        case crash(node: Int, incarnation: Int)
+    }
+
+    struct Client {
+        var operation = 0
+        var command: KVCommand?
+        var invocation: Int64 = 0
+        var target = 0
+        var lastSeen: [Int64?]
+        var done = false
+    }
+
+    let options: SimulationOptions
+    var now: Int64 = 0
+    var queue = EventQueue<Event>()
+    var nodes: [SimulatedNode] = []
+    var clients: [Client] = []
+    var networkRandom: SeededRandom
+    var faultRandom: SeededRandom
+    var clientRandom: SeededRandom
+    var nodeRandom: SeededRandom
+    var invariants = InvariantChecker()
+    var report: SimulationReport
+    var history: [HistoryOperation] = []
+    var operationsStarted = 0
+    var healing = false
+    var healingStart: Int64 = 0
+    var lossRate: Double
+    var duplicateRate: Double
+    /// blocked[from][to]: messages from `from` to `to` are dropped.
+    var blocked: [[Bool]]
+    var partitionEpoch = 0
+    var eventsProcessed = 0
+    /// Per-seed replication limits, so small batches and windows are exercised too.
+    let entriesPerMessage: Int
+    let inflightMessages: Int
+
+    public init(options: SimulationOptions) {
+        self.options = options
+        var root = SeededRandom(seed: options.seed)
+        networkRandom = root.fork()
+        faultRandom = root.fork()
+        clientRandom = root.fork()
+        nodeRandom = root.fork()
+        report = SimulationReport(seed: options.seed)
+        lossRate = options.faults ? Double(faultRandom.int(in: 0...5)) / 100 : 0
+        duplicateRate = options.faults ? Double(faultRandom.int(in: 0...3)) / 100 : 0
+        let slots = options.nodeCount + 1
+        blocked = Array(repeating: Array(repeating: false, count: slots), count: slots)
+        for index in 0..<slots {
+            let drift = options.clockDriftMax * (Double(faultRandom.int(in: -1000...1000)) / 1000)
+            let period = Int64((Double(options.tickMicros) * (1 + drift)).rounded())
+            nodes.append(SimulatedNode(id: NodeID(UInt64(index + 1)), index: index, tickPeriod: period))
+        }
+        entriesPerMessage = [1, 2, 4, 16][faultRandom.int(in: 0...3)]
+        inflightMessages = [1, 2, 8][faultRandom.int(in: 0...2)]
+        clients = Array(repeating: Client(lastSeen: Array(repeating: nil, count: options.keys)), count: options.clients)
+    }
+
+    var initialMembership: Membership {
+        Membership(voters: (1...options.nodeCount).map { NodeID(UInt64($0)) })
+    }
+
+    func raftConfig(for id: NodeID) -> RaftConfig {
+        var config = RaftConfig(id: id, initialMembership: initialMembership)
+        config.electionTicks = options.electionTicks
+        config.heartbeatTicks = options.heartbeatTicks
+        config.snapshotChunkBytesMax = options.snapshotChunkBytes
+        config.entriesPerMessageMax = entriesPerMessage
+        config.inflightMessagesMax = inflightMessages
+        config.leaseClockDriftBound = options.clockDriftMax
+        config.mutations = options.mutations
+        return config
+    }
+
+    // MARK: - Running
+
+    public func run() -> SimulationReport {
+        for index in nodes.indices { start(node: index) }
+        for client in clients.indices { schedule(.clientStart(client: client), after: Int64(client) * 1_000) }
+        if options.faults { schedule(.fault, after: 200_000) }
+        schedule(.startHealing, after: options.faults ? options.faultPhaseMicros : 0)
+        while let item = queue.pop() {
+            now = item.time
+            eventsProcessed += 1
+            mix(UInt64(bitPattern: now))
+            handle(item.payload)
+            if !invariants.violations.isEmpty { break }
+            if eventsProcessed % 2000 == 0 { checkLogMatching() }
+            if clients.allSatisfy(\.done) { break }
+            if healing, now > healingStart + options.healingBoundMicros {
+                invariants.fail("liveness: operations still pending \(options.healingBoundMicros / 1000)ms after faults stopped")
+                break
+            }
+        }
+        return finish()
+    }
+
+    func finish() -> SimulationReport {
+        checkLogMatching()
+        report.simulatedMicros = now
+        report.history = history
+        report.violations = invariants.violations
+        if report.violations.isEmpty {
+            report.linearizability = LinearizabilityChecker.check(history)
+            if case let .illegal(key) = report.linearizability {
+                report.violations.append("linearizability: history of key k\(key) has no linearization")
+            }
+        }
+        return report
+    }
+
+    func schedule(_ event: Event, after delay: Int64) {
+        queue.push(event, at: now + max(0, delay))
+    }
+
+    func mix(_ value: UInt64) {
+        report.traceHash = (report.traceHash ^ value) &* 0x100_0000_01b3
+    }
+
+    func trace(_ line: @autoclosure () -> String) {
+        guard options.trace else { return }
+        let fraction = String(now % 1000)
+        let stamp = "\(now / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        report.trace.append("\(stamp)ms \(line())")
+    }
+
+    func handle(_ event: Event) {
+        switch event {
+        case let .tick(node, incarnation): handleTick(node, incarnation: incarnation)
+        case let .deliver(message): deliver(message)
+        case let .request(node, request): receive(request, at: node)
+        case let .reply(client, operation, reply): handleReply(client: client, operation: operation, reply)
+        case let .clientStart(client): startOperation(client)
+        case let .clientResend(client, operation): resend(client: client, operation: operation)
+        case let .clientTimeout(client, operation): timeOut(client: client, operation: operation)
+        case .fault: injectFault()
+        case let .restart(node): restart(node)
+        case let .resume(node): resume(node)
+        case let .healPartition(epoch): if epoch == partitionEpoch { healPartitions() }
+        case .startHealing: startHealing()
+        case let .crash(node, incarnation): crashScheduled(node, incarnation: incarnation)
+        }
+    }
+
+    // MARK: - Nodes
+
+    func start(node index: Int) {
+        let id = nodes[index].id
+        let recovered = nodes[index].disk.recover()
+        do {
+            nodes[index].raft = try RaftNode(config: raftConfig(for: id), recovered: recovered, random: nodeRandom.fork())
+        } catch {
+            invariants.fail("node \(id) failed to start: \(error)")
+            return
+        }
+        nodes[index].machine = SimpleKV()
+        if let snapshot = recovered.snapshot { nodes[index].machine.restore(snapshot.data) }
+        nodes[index].lastRole = .follower
+        let phase = Int64(faultRandom.int(in: 0...Int(nodes[index].tickPeriod)))
+        schedule(.tick(node: index, incarnation: nodes[index].incarnation), after: phase)
+    }
+
+    func handleTick(_ index: Int, incarnation: Int) {
+        guard nodes[index].incarnation == incarnation, nodes[index].isUp else { return }
+        schedule(.tick(node: index, incarnation: incarnation), after: nodes[index].tickPeriod)
+        if nodes[index].paused {
+            nodes[index].missedTicks += 1
+            return
+        }
+        nodes[index].raft?.tick()
+        drain(index)
+    }
+
+    func deliver(_ message: Message) {
+        let index = Int(message.to.rawValue) - 1
+        let from = Int(message.from.rawValue) - 1
+        guard nodes.indices.contains(index), nodes[index].isUp, !blocked[from][index] else { return }
+        if nodes[index].paused {
+            nodes[index].inbox.append(.message(message))
+            return
+        }
+        report.messagesDelivered += 1
+        mix(message.from.rawValue << 8 | message.to.rawValue | message.term.rawValue << 16)
+        if case .snapshotChunk = message.body { report.snapshotsSent += 1 }
+        nodes[index].raft?.step(message)
+        drain(index)
+    }
+
+    /// Performs every Ready the node has, in the contract's order.
+    func drain(_ index: Int) {
+        while let ready = nodes[index].raft?.ready() {
+            persist(ready, at: index)
+            for message in ready.messages { send(message) }
+            if let snapshot = ready.snapshot {
+                nodes[index].machine.restore(snapshot.data)
+                trace("\(nodes[index].id) installed snapshot at \(snapshot.metadata.index)")
+            }
+            for entry in ready.committedEntries { apply(entry, at: index) }
+            for read in ready.readStates { confirmRead(read, at: index) }
+            nodes[index].raft?.advance(ready)
+        }
+        serveReads(at: index)
+        maybeSnapshot(index)
+        observeRole(index)
+    }
+
+    func persist(_ ready: Ready, at index: Int) {
+        if let snapshot = ready.snapshot { nodes[index].disk.write(.snapshot(snapshot)) }
+        if !ready.entries.isEmpty { nodes[index].disk.write(.entries(ready.entries)) }
+        if let state = ready.hardState { nodes[index].disk.write(.hardState(state)) }
+        if ready.mustSync { nodes[index].disk.sync() }
+    }
+
+    func apply(_ entry: Entry, at index: Int) {
+        invariants.observeApplied(nodes[index].id, entry)
+        mix(entry.index.rawValue << 20 | entry.term.rawValue)
+        guard case let .command(bytes) = entry.payload, let envelope = CommandEnvelope.decode(bytes) else { return }
+        let output = nodes[index].machine.apply(envelope.command)
+        let key = SimulatedNode.waiterKey(client: envelope.client, operation: envelope.operation)
+        if let waiter = nodes[index].writeWaiters.removeValue(forKey: key) {
+            reply(to: waiter, from: index, .output(output))
+        }
+    }
+
+    func confirmRead(_ read: ReadState, at index: Int) {
+        guard let request = nodes[index].readWaiters.removeValue(forKey: read.context) else { return }
+        nodes[index].readsAwaitingApply.append((read.index, request))
+    }
+
+    func serveReads(at index: Int) {
+        guard let applied = nodes[index].raft?.appliedIndex, !nodes[index].readsAwaitingApply.isEmpty else { return }
+        var waiting: [(index: LogIndex, request: ClientRequest)] = []
+        for read in nodes[index].readsAwaitingApply {
+            if read.index <= applied {
+                reply(to: read.request, from: index, .output(nodes[index].machine.query(read.request.command)))
+            } else {
+                waiting.append(read)
+            }
+        }
+        nodes[index].readsAwaitingApply = waiting
+    }
+
+    func maybeSnapshot(_ index: Int) {
+        guard let raft = nodes[index].raft else { return }
+        let applied = raft.appliedIndex
+        guard applied.rawValue >= raft.snapshotIndex.rawValue + UInt64(options.snapshotEveryEntries) else { return }
+        let data = nodes[index].machine.snapshot()
+        do {
+            try nodes[index].raft?.compact(through: applied, data: data)
+        } catch {
+            return
+        }
+        if let snapshot = nodes[index].raft?.snapshot {
+            nodes[index].disk.write(.snapshot(snapshot))
+            nodes[index].disk.sync()
+        }
+    }
+
+    func observeRole(_ index: Int) {
+        guard let raft = nodes[index].raft else { return }
+        invariants.checkAnomalies(raft)
+        let role = raft.roleKind
+        if role != nodes[index].lastRole {
+            trace("\(raft.id) became \(role.rawValue) in \(raft.term)")
+            nodes[index].lastRole = role
+        }
+        if role == .leader, raft.term != nodes[index].lastLeaderTerm {
+            nodes[index].lastLeaderTerm = raft.term
+            report.leaderChanges += 1
+            invariants.observeLeader(raft.id, term: raft.term)
+            invariants.checkLeaderCompleteness(raft)
+            if options.faults, !healing, faultRandom.chance(0.25) {
+                // Leaders that fail right after winning exercise the Figure 8 rule.
+                let delay = Int64(faultRandom.int(in: 0...30_000))
+                schedule(.crash(node: index, incarnation: nodes[index].incarnation), after: delay)
+            }
+        }
+    }
+
+    func checkLogMatching() {
+        let live = nodes.compactMap(\.raft)
+        for first in live.indices {
+            for second in live.indices where second > first {
+                invariants.checkLogMatching(live[first], live[second])
+            }
+        }
+    }
+
+    // MARK: - Network
+
+    func networkDelay() -> Int64 {
+        if options.faults, networkRandom.chance(0.05) { return Int64(networkRandom.int(in: 5_000...60_000)) }
+        return Int64(networkRandom.int(in: 300...3_000))
+    }
+
+    func send(_ message: Message) {
+        let from = Int(message.from.rawValue) - 1
+        let to = Int(message.to.rawValue) - 1
+        guard nodes.indices.contains(to) else { return }
+        trace("send \(message)")
+        if blocked[from][to] || networkRandom.chance(lossRate) { return }
+        schedule(.deliver(message), after: networkDelay())
+        if networkRandom.chance(duplicateRate) { schedule(.deliver(message), after: networkDelay()) }
+    }
+}
