@@ -22,18 +22,28 @@ public enum Value: Equatable, Sendable {
 }
 
 /// A key's value plus its absolute expiry time (milliseconds since the epoch, nil: none).
+///
+/// Stored as 16 bytes (the value's one reference and a plain Int64 where Int64.min means
+/// "no expiry"): an optional Int64 would add a byte and pad the entry to 24, which across
+/// a sparse hash table costs about 15 bytes per key.
 public struct Entry: Equatable, Sendable {
     public var value: Value
-    public var expireAt: Int64?
+    private var storedExpiry: Int64
+
+    private static let noExpiry = Int64.min
 
     public init(value: Value, expireAt: Int64? = nil) {
         self.value = value
-        self.expireAt = expireAt
+        self.storedExpiry = expireAt ?? Self.noExpiry
     }
 
-    func isExpired(at now: Int64) -> Bool {
-        guard let expireAt else { return false }
-        return expireAt <= now
+    public var expireAt: Int64? {
+        get { storedExpiry == Self.noExpiry ? nil : storedExpiry }
+        set { storedExpiry = newValue ?? Self.noExpiry }
+    }
+
+    @inline(__always) func isExpired(at now: Int64) -> Bool {
+        storedExpiry != Self.noExpiry && storedExpiry <= now
     }
 }
 

@@ -5,6 +5,9 @@
 import Core
 import Engine
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Keyspace
 import Logging
 import NIOCore
@@ -163,7 +166,12 @@ public final class TrestleServer: Service, @unchecked Sendable {
         let compaction = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
             if log.shouldCompact { _ = self?.startSnapshot(engine: bound.value.engine, durability: confinedDurability.value) }
         }
-        return [expiry, compaction]
+        // glibc keeps freed memory (request buffers after a burst) in its arenas; hand it
+        // back to the OS every few seconds so RSS reflects the data actually held.
+        let trim = loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
+            _ = releaseFreeMemory(0)
+        }
+        return [expiry, compaction, trim]
     }
 
     /// Starts a background snapshot of an O(1) copy of the keyspace. Call on the loop.
@@ -227,3 +235,8 @@ public final class TrestleServer: Service, @unchecked Sendable {
         return String(format: "%.2f%@", value, units[unit])
     }
 }
+
+/// glibc's malloc_trim: returns free memory at the top of the heap and whole free pages
+/// inside it to the operating system. (Not exported by Swift's Glibc module.)
+@_silgen_name("malloc_trim")
+private func releaseFreeMemory(_ padding: Int) -> Int32
