@@ -27,11 +27,39 @@ public enum CRC32C {
         bytes.withUnsafeBytes { update(0, $0) }
     }
 
-    /// Fast path over raw memory.
+    /// Eight tables for slicing-by-8: table k maps a byte to its CRC contribution k bytes
+    /// further along, so eight bytes are folded per step instead of one.
+    private static let slicingTables: [UInt32] = {
+        var tables = [UInt32](repeating: 0, count: 8 * 256)
+        for index in 0..<256 { tables[index] = table[index] }
+        for slice in 1..<8 {
+            for index in 0..<256 {
+                let previous = tables[(slice - 1) * 256 + index]
+                tables[slice * 256 + index] = (previous >> 8) ^ tables[Int(previous & 0xFF)]
+            }
+        }
+        return tables
+    }()
+
+    /// Fast path over raw memory (slicing-by-8).
     public static func update(_ crc: UInt32, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
         var value = ~crc
-        table.withUnsafeBufferPointer { table in
-            for byte in buffer { value = table[Int((value ^ UInt32(byte)) & 0xFF)] ^ (value >> 8) }
+        slicingTables.withUnsafeBufferPointer { t in
+            var offset = 0
+            let count = buffer.count
+            while count - offset >= 8 {
+                let low = buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian ^ value
+                let high = buffer.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian
+                value = t[7 * 256 + Int(low & 0xFF)] ^ t[6 * 256 + Int((low >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((low >> 16) & 0xFF)] ^ t[4 * 256 + Int(low >> 24)]
+                    ^ t[3 * 256 + Int(high & 0xFF)] ^ t[2 * 256 + Int((high >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((high >> 16) & 0xFF)] ^ t[Int(high >> 24)]
+                offset += 8
+            }
+            while offset < count {
+                value = t[Int((value ^ UInt32(buffer[offset])) & 0xFF)] ^ (value >> 8)
+                offset += 1
+            }
         }
         return ~value
     }

@@ -28,6 +28,11 @@ extension Keyspace {
         _ key: Bytes, _ value: Bytes, condition: SetCondition = .always, expiry: ExpiryChange = .clear,
         returnOld: Bool = false, now: Int64
     ) throws(KeyspaceError) -> (written: Bool, old: Bytes?) {
+        if condition == .always, expiry == .clear, !returnOld {
+            // The plain SET: one hash lookup instead of a lookup and a store.
+            store(key, Entry(value: .string(value)))
+            return (true, nil)
+        }
         let existing = lookup(key, now: now)
         var old: Bytes? = nil
         if returnOld, let existing {

@@ -14,6 +14,16 @@ import Testing
         #expect(whole == split)
     }
 
+    @Test func slicingBy8MatchesBytewise() {
+        var random = SeededRandom(seed: 5)
+        for length in 0..<200 {
+            let bytes = (0..<length).map { _ in UInt8(random.int(in: 0...255)) }
+            let fast = bytes.withUnsafeBytes { CRC32C.update(0, $0) }
+            #expect(fast == CRC32C.update(0, bytes.lazy.map { $0 }))
+        }
+        #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.update(0, $0) } == 0xE306_9283)
+    }
+
     @Test func crc16MatchesRedisClusterSpec() {
         // The Redis Cluster specification gives 0x31C3 for "123456789".
         #expect(CRC16.checksum(Array("123456789".utf8)) == 0x31C3)
