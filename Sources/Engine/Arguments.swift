@@ -7,8 +7,8 @@ enum Arguments {
         return value
     }
 
-    static func double(_ bytes: Bytes) throws(CommandError) -> Double {
-        guard let value = Numbers.parseDouble(bytes) else { throw .notFloat }
+    static func longDouble(_ bytes: Bytes) throws(CommandError) -> LongDouble {
+        guard let value = Numbers.parseLongDouble(bytes) else { throw .notFloat }
         return value
     }
 

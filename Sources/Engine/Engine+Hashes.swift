@@ -39,7 +39,7 @@ extension Engine {
         case .hincrby:
             return .integer(try keyspace.hashIncrement(key, arguments[2], by: try Arguments.integer(arguments[3]), now: now))
         case .hincrbyfloat:
-            return .bulk(try keyspace.hashIncrementFloat(key, arguments[2], by: try Arguments.double(arguments[3]), now: now))
+            return .bulk(try keyspace.hashIncrementFloat(key, arguments[2], by: try Arguments.longDouble(arguments[3]), now: now))
         case .hstrlen: return .integer(try keyspace.hashGet(key, arguments[2], now: now)?.count ?? 0)
         case .hscan: return try hashScan(arguments, now: now)
         case .hrandfield: return try hashRandomField(arguments, session, now: now)

@@ -1,4 +1,5 @@
 // Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, COPY, expiry and TTL.
+import Core
 import Keyspace
 import Wire
 
@@ -84,16 +85,17 @@ extension Engine {
             }
             index += 1
         }
+        if arguments[1] == arguments[2] { throw CommandError.message("ERR source and destination objects are the same") }
         return .integer(keyspace.copy(arguments[1], to: arguments[2], replace: replace, now: now) ? 1 : 0)
     }
 
     /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]. The cursor is the next hash
     /// slot to visit; each call visits whole slots (see Keyspace.scan).
     private func scan(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
-        guard let cursor = Numbers.parseInteger(arguments[1]), cursor >= 0 else { throw CommandError.message("ERR invalid cursor") }
+        guard let cursor = ScanOptions.cursor(arguments[1]) else { throw CommandError.message("ERR invalid cursor") }
         let options = try ScanOptions.parse(arguments, from: 2, allowType: true)
         var found: [RESPValue] = []
-        let next = cursor >= 16384 ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now) { key, entry in
+        let next = cursor >= UInt64(HashSlot.count) ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now) { key, entry in
             if let pattern = options.pattern, !Glob.matches(pattern: pattern, key) { return }
             if let type = options.type, entry.value.typeName != type { return }
             found.append(.bulk(key))
@@ -108,6 +110,24 @@ struct ScanOptions {
     var count = 10
     var type: String? = nil
     var noValues = false
+
+    /// Parses a cursor as Redis does (strtoull): digits with an optional sign, a negative
+    /// value wraps around; overflow and other text are invalid.
+    static func cursor(_ bytes: Bytes) -> UInt64? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard !digits.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            if overflowA || overflowB { return nil }
+            value = sum
+        }
+        return negative ? 0 &- value : value
+    }
 
     static func parse(_ arguments: [Bytes], from start: Int, allowType: Bool) throws(CommandError) -> ScanOptions {
         var options = ScanOptions()

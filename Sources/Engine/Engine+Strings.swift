@@ -50,7 +50,9 @@ extension Engine {
                 guard amount != Int64.min else { throw CommandError.message("ERR decrement would overflow") }
                 return .integer(try keyspace.increment(arguments[1], by: -amount, now: now))
             case .incrbyfloat:
-                let delta = try Arguments.double(arguments[2])
+                // Redis checks the key's type before parsing the increment.
+                _ = try keyspace.getString(arguments[1], now: now)
+                let delta = try Arguments.longDouble(arguments[2])
                 return .bulk(try keyspace.incrementFloat(arguments[1], by: delta, now: now))
             default:
                 throw CommandError.syntax

@@ -57,8 +57,8 @@ public final class Engine {
             return reject(.unknownCommand(name: Arguments.string(name), arguments: arguments.dropFirst().map(Arguments.string)), session)
         }
         session.lastCommand = spec.name
-        guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session) }
-        if !session.authenticated, !spec.allowedWithoutAuth { return reject(.noAuth, session) }
+        guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session, id: id) }
+        if !session.authenticated, !spec.allowedWithoutAuth { return reject(.noAuth, session, id: id) }
         if session.queued != nil, !Self.runsInsideTransaction.contains(id) {
             session.queued?.append(arguments)
             return Outcome(reply: .queued)
@@ -81,8 +81,14 @@ public final class Engine {
 
     static let runsInsideTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
 
-    private func reject(_ error: CommandError, _ session: Session) -> Outcome {
+    private func reject(_ error: CommandError, _ session: Session, id: CommandID? = nil) -> Outcome {
         stats.errorReplies += 1
+        if id == .exec, session.queued != nil {
+            // As Redis: a rejected EXEC discards the transaction and says why.
+            endTransaction(session)
+            let reason = error.text.hasPrefix("ERR ") ? String(error.text.dropFirst(4)) : error.text
+            return Outcome(reply: .error("EXECABORT Transaction discarded because of: \(reason)"))
+        }
         if session.queued != nil { session.transactionFailed = true }
         return Outcome(reply: error.reply)
     }

@@ -10,21 +10,28 @@ extension Keyspace {
     }
 
     /// Applies `body` to the hash under `key` (created empty if absent) and stores the
-    /// result, deleting the key if the hash became empty.
+    /// result, deleting the key if the hash became empty. `body` sets `changed` when it
+    /// modified the fields; only then is the key recorded as modified (for WATCH and the
+    /// log), so a failed or no-op command changes nothing observable.
     private mutating func modifyHash<Result>(_ key: Bytes, now: Int64, create: Bool,
-                                             _ body: (inout [Bytes: Bytes]) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
+                                             _ body: (inout [Bytes: Bytes], inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
         let existing = try hash(key, now: now)
         guard existing != nil || create else { return nil }
         var fields = existing ?? [:]
-        if existing != nil { replaceValue(key, .hash([:])) }  // drop the stored reference: mutate in place
+        // Drop the stored reference (without recording a change) so the mutation below
+        // does not copy the whole hash.
+        if existing != nil { replaceValueUntracked(key, .hash([:])) }
+        var changed = false
         let result: Result
         do {
-            result = try body(&fields)
+            result = try body(&fields, &changed)
         } catch {
-            if existing != nil { replaceValue(key, .hash(fields)) }
+            if existing != nil { replaceValueUntracked(key, .hash(fields)) }
             throw error
         }
-        if fields.isEmpty {
+        if !changed {
+            if existing != nil { replaceValueUntracked(key, .hash(fields)) }
+        } else if fields.isEmpty {
             delete(key, now: now)
         } else if existing == nil {
             store(key, Entry(value: .hash(fields)))
@@ -36,9 +43,10 @@ extension Keyspace {
 
     /// HSET: returns the number of fields that were added (not updated).
     public mutating func hashSet(_ key: Bytes, _ pairs: [(Bytes, Bytes)], now: Int64) throws(KeyspaceError) -> Int {
-        try modifyHash(key, now: now, create: true) { fields in
+        try modifyHash(key, now: now, create: true) { fields, changed in
             var added = 0
             for (field, value) in pairs where fields.updateValue(value, forKey: field) == nil { added += 1 }
+            changed = !pairs.isEmpty
             return added
         } ?? 0
     }
@@ -54,15 +62,16 @@ extension Keyspace {
     }
 
     public mutating func hashDelete(_ key: Bytes, _ fieldsToDelete: [Bytes], now: Int64) throws(KeyspaceError) -> Int {
-        try modifyHash(key, now: now, create: false) { fields in
+        try modifyHash(key, now: now, create: false) { fields, changed in
             var removed = 0
             for field in fieldsToDelete where fields.removeValue(forKey: field) != nil { removed += 1 }
+            changed = removed > 0
             return removed
         } ?? 0
     }
 
     public mutating func hashIncrement(_ key: Bytes, _ field: Bytes, by delta: Int64, now: Int64) throws(KeyspaceError) -> Int64 {
-        try modifyHash(key, now: now, create: true) { fields throws(KeyspaceError) in
+        try modifyHash(key, now: now, create: true) { fields, changed throws(KeyspaceError) in
             var current: Int64 = 0
             if let existing = fields[field] {
                 guard let parsed = Numbers.parseInteger(existing) else { throw .hashValueNotInteger }
@@ -71,21 +80,23 @@ extension Keyspace {
             let (sum, overflow) = current.addingReportingOverflow(delta)
             if overflow { throw .overflow }
             fields[field] = Numbers.formatInteger(sum)
+            changed = true
             return sum
         } ?? 0
     }
 
-    public mutating func hashIncrementFloat(_ key: Bytes, _ field: Bytes, by delta: Double, now: Int64) throws(KeyspaceError) -> Bytes {
-        try modifyHash(key, now: now, create: true) { fields throws(KeyspaceError) in
-            var current = 0.0
+    public mutating func hashIncrementFloat(_ key: Bytes, _ field: Bytes, by delta: LongDouble, now: Int64) throws(KeyspaceError) -> Bytes {
+        try modifyHash(key, now: now, create: true) { fields, changed throws(KeyspaceError) in
+            var current: LongDouble = 0
             if let existing = fields[field] {
-                guard let parsed = Numbers.parseDouble(existing) else { throw .hashValueNotFloat }
+                guard let parsed = Numbers.parseLongDouble(existing) else { throw .hashValueNotFloat }
                 current = parsed
             }
             let sum = current + delta
             guard sum.isFinite else { throw .nanOrInfinity }
-            let formatted = Numbers.formatDouble(sum)
+            let formatted = Numbers.formatLongDouble(sum)
             fields[field] = formatted
+            changed = true
             return formatted
         } ?? []
     }

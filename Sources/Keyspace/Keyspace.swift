@@ -76,6 +76,12 @@ public struct Keyspace: Sendable {
         touched(key)
     }
 
+    /// Replaces the value without recording a modification: only for moving a value out
+    /// and back in around an in-place mutation.
+    mutating func replaceValueUntracked(_ key: Bytes, _ value: Value) {
+        slots[Self.slot(of: key)][Key(key)]?.value = value
+    }
+
     /// Deletes `key`; returns whether it existed (expired keys count as absent).
     @discardableResult
     public mutating func delete(_ key: Bytes, now: Int64) -> Bool {

@@ -1,4 +1,17 @@
 // Parsing and formatting numbers the way Redis does, so replies match byte for byte.
+// INCRBYFLOAT and HINCRBYFLOAT compute in long double (80-bit on x86_64) and format with
+// "%.17Lf" minus trailing zeros, exactly as Redis does; parsing goes through strtold with
+// Redis's checks (no leading space, the whole string consumed, no NaN, no overflow).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+#if arch(x86_64) || arch(i386)
+/// The floating-point type Redis's INCRBYFLOAT uses (C long double).
+public typealias LongDouble = Float80
+#else
+public typealias LongDouble = Double
+#endif
 
 public enum Numbers {
     /// Strict 64-bit integer parsing (Redis string2ll): no spaces, no plus sign, no
@@ -26,58 +39,56 @@ public enum Numbers {
         return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
-    /// Floating-point parsing as Redis's strtold checks: no surrounding spaces, the whole
-    /// string consumed, not NaN.
-    public static func parseDouble(_ bytes: Bytes) -> Double? {
-        guard !bytes.isEmpty, bytes.count <= 5000 else { return nil }
-        guard let first = bytes.first, let last = bytes.last, !isSpace(first), !isSpace(last) else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        let lowered = text.lowercased()
-        let value: Double?
-        switch lowered {
-        case "inf", "+inf", "infinity", "+infinity": value = .infinity
-        case "-inf", "-infinity": value = -.infinity
-        default: value = lowered.contains("x") || lowered.contains("n") ? nil : Double(text)
-        }
-        guard let value, !value.isNaN else { return nil }
-        return value
-    }
-
     public static func formatInteger(_ value: Int64) -> Bytes { Array(String(value).utf8) }
 
-    /// Formats a double the way INCRBYFLOAT replies: the shortest representation that
-    /// round-trips, never in exponent notation, without trailing zeros.
-    public static func formatDouble(_ value: Double) -> Bytes {
-        if value.isInfinite { return Array((value > 0 ? "inf" : "-inf").utf8) }
-        if value == 0 { return Array("0".utf8) }
-        if value == value.rounded(), abs(value) < 1e18 { return Array(String(Int64(value)).utf8) }
-        let text = "\(value)"
-        guard let exponentIndex = text.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return Array(text.utf8) }
-        return Array(expandExponent(mantissa: String(text[..<exponentIndex]), exponent: Int(text[text.index(after: exponentIndex)...]) ?? 0).utf8)
+    /// Redis's string2ld: strtold over the whole string; rejects empty input, a leading
+    /// space, trailing bytes (an embedded NUL included), NaN and out-of-range values.
+    public static func parseLongDouble(_ bytes: Bytes) -> LongDouble? {
+        guard !bytes.isEmpty, bytes.count < longDoubleCharactersMax else { return nil }
+        guard !isSpace(bytes[0]) else { return nil }
+        let terminated = bytes + [0]
+        return terminated.withUnsafeBufferPointer { buffer -> LongDouble? in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { start -> LongDouble? in
+                var end: UnsafeMutablePointer<CChar>? = nil
+                errno = 0
+                #if arch(x86_64) || arch(i386)
+                let value = strtold(start, &end)
+                #else
+                let value = strtod(start, &end)
+                #endif
+                guard let end, end - UnsafeMutablePointer(mutating: start) == bytes.count else { return nil }
+                if errno == ERANGE, value.isInfinite || value == 0 { return nil }
+                if errno == EINVAL || value.isNaN { return nil }
+                return value
+            }
+        }
     }
 
-    private static func expandExponent(mantissa: String, exponent: Int) -> String {
-        var negative = false
-        var digits = mantissa
-        if digits.hasPrefix("-") { negative = true; digits.removeFirst() }
-        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
-        let integerPart = String(parts[0])
-        let fractionPart = parts.count > 1 ? String(parts[1]) : ""
-        var all = integerPart + fractionPart
-        var point = integerPart.count + exponent
-        if point <= 0 {
-            all = String(repeating: "0", count: -point + 1) + all
-            point = 1
-        } else if point > all.count {
-            all += String(repeating: "0", count: point - all.count)
+    /// Redis's ld2string in human mode: "%.17Lf" with trailing zeros (and a bare point)
+    /// removed, "-0" printed as "0".
+    public static func formatLongDouble(_ value: LongDouble) -> Bytes {
+        if value.isInfinite { return Array((value > 0 ? "inf" : "-inf").utf8) }
+        var buffer = [CChar](repeating: 0, count: longDoubleCharactersMax)
+        let written = withVaList([value]) { arguments in
+            #if arch(x86_64) || arch(i386)
+            vsnprintf(&buffer, buffer.count, "%.17Lf", arguments)
+            #else
+            vsnprintf(&buffer, buffer.count, "%.17f", arguments)
+            #endif
         }
-        var integer = String(all.prefix(point))
-        var fraction = String(all.dropFirst(point))
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        while integer.count > 1, integer.hasPrefix("0") { integer.removeFirst() }
-        let body = fraction.isEmpty ? integer : integer + "." + fraction
-        return negative ? "-" + body : body
+        var length = Int(max(0, min(Int32(buffer.count - 1), written)))
+        var bytes = buffer[0..<length].map { UInt8(bitPattern: $0) }
+        if bytes.contains(UInt8(ascii: ".")) {
+            while length > 0, bytes[length - 1] == UInt8(ascii: "0") { length -= 1 }
+            if length > 0, bytes[length - 1] == UInt8(ascii: ".") { length -= 1 }
+            bytes.removeLast(bytes.count - length)
+        }
+        if bytes == Array("-0".utf8) { return Array("0".utf8) }
+        return bytes
     }
+
+    /// Redis's MAX_LONG_DOUBLE_CHARS.
+    public static let longDoubleCharactersMax = 5 * 1024
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || (9...13).contains(byte) }
 }

@@ -147,16 +147,16 @@ extension Keyspace {
     }
 
     /// INCRBYFLOAT: adds `delta`, keeping the expiry; returns the new value as stored.
-    public mutating func incrementFloat(_ key: Bytes, by delta: Double, now: Int64) throws(KeyspaceError) -> Bytes {
+    public mutating func incrementFloat(_ key: Bytes, by delta: LongDouble, now: Int64) throws(KeyspaceError) -> Bytes {
         let existing = try getString(key, now: now)
-        var current = 0.0
+        var current: LongDouble = 0
         if let existing {
-            guard let parsed = Numbers.parseDouble(existing) else { throw .notFloat }
+            guard let parsed = Numbers.parseLongDouble(existing) else { throw .notFloat }
             current = parsed
         }
         let sum = current + delta
         guard sum.isFinite else { throw .nanOrInfinity }
-        let formatted = Numbers.formatDouble(sum)
+        let formatted = Numbers.formatLongDouble(sum)
         if existing == nil {
             store(key, Entry(value: .string(formatted)))
         } else {

@@ -164,3 +164,44 @@ private final class Harness {
         #expect(h.records.count == 1)
     }
 }
+
+/// Differences from Redis found by the differential tests, each pinned here.
+@Suite struct RedisCompatibilityRegressionTests {
+    @Test func failedOrNoOpWritesDoNotAbortWatchersOrGetLogged() {
+        let h = Harness()
+        h.run("HSET b z abc")
+        let logged = h.records.count
+        for command in ["HINCRBYFLOAT b z 1e2", "HINCRBY b z 1", "HDEL b nope"] {
+            #expect(h.run("WATCH b") == .ok)
+            h.run(command)
+            h.run("MULTI")
+            h.run("PING")
+            #expect(h.run("EXEC") == .array([.simple("PONG")]), "after \(command)")
+        }
+        #expect(h.records.count == logged)
+    }
+
+    @Test func rejectedExecInsideMultiAbortsTheTransaction() {
+        let h = Harness()
+        h.run("MULTI")
+        #expect(h.run("EXEC extra") == .error("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"))
+        #expect(h.run("DISCARD") == .error("ERR DISCARD without MULTI"))
+    }
+
+    @Test func copyOntoItselfAndScanCursorsLikeRedis() {
+        let h = Harness()
+        h.run("SET a 1")
+        #expect(h.run("COPY a a") == .error("ERR source and destination objects are the same"))
+        #expect(h.run("SCAN -1") == .array([.bulk("0"), .array([])]))
+        #expect(h.run("SCAN 18446744073709551616") == .error("ERR invalid cursor"))
+    }
+
+    @Test func incrByFloatChecksTypeFirstAndUsesLongDouble() {
+        let h = Harness()
+        h.run("HSET h f 1")
+        #expect(h.run("INCRBYFLOAT h abc") == .error("WRONGTYPE Operation against a key holding the wrong kind of value"))
+        #expect(h.run("INCRBYFLOAT q 0x10") == .bulk("16"))
+        h.run("SET f 10.5")
+        #expect(h.run("INCRBYFLOAT f 0.1") == .bulk("10.6"))
+    }
+}

@@ -45,9 +45,14 @@ private func b(_ text: String) -> Bytes { Array(text.utf8) }
         #expect(try keyspace.incrementFloat(b("f"), by: 0.1, now: 0) == b("10.6"))
         _ = try keyspace.set(b("g"), b("5.0e3"), now: 0)
         #expect(try keyspace.incrementFloat(b("g"), by: 200, now: 0) == b("5200"))
-        #expect(Numbers.formatDouble(1e20) == b("100000000000000000000"))
-        #expect(Numbers.formatDouble(1.5e-7) == b("0.00000015"))
+        #expect(Numbers.formatLongDouble(1e20) == b("100000000000000000000"))
+        #expect(Numbers.formatLongDouble(1.5e-7) == b("0.00000015"))
         #expect(throws: KeyspaceError.nanOrInfinity) { try keyspace.incrementFloat(b("g"), by: .infinity, now: 0) }
+        // Redis's string2ld: an embedded NUL or a leading space is not a number; hex is.
+        #expect(Numbers.parseLongDouble(b("5\u{0}")) == nil)
+        #expect(Numbers.parseLongDouble(b(" 5")) == nil)
+        #expect(Numbers.parseLongDouble(b("0x10")) == 16)
+        #expect(Numbers.parseLongDouble(b("nan")) == nil)
     }
 
     @Test func rangesFollowRedisIndexRules() throws {
