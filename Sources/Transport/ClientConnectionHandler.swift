@@ -67,22 +67,36 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closed, let session else { return }
+        guard !closed else { return }
         var incoming = unwrapInboundIn(data)
         if inbound == nil {
             inbound = incoming
         } else {
             inbound!.writeBuffer(&incoming)
         }
+        processInbound(context: context)
+    }
+
+    /// Runs every complete request in `inbound`, unless the client stops reading its
+    /// replies: once the socket's send buffer passes its high watermark, requests wait in
+    /// `inbound` (and the socket is no longer read) until the client catches up. This
+    /// bounds the replies held in memory for a client that never reads them.
+    private func processInbound(context: ChannelHandlerContext) {
+        guard let session else { return }
         let now = node.clock.now().rawValue
         decoder.limits = node.engine.settings.limits
         do {
             while !closed, var buffer = inbound {
+                if !context.channel.isWritable {
+                    pauseReading(context: context)
+                    break
+                }
                 inbound = nil
                 let request = try decoder.next(from: &buffer)
                 inbound = buffer.readableBytes > 0 ? buffer : nil
                 guard let request else { break }
                 handle(request, session: session, now: now)
+                if ready.readableBytes >= Self.replyFlushBytes { flushReady() }
             }
             compactInbound()
         } catch {
@@ -90,18 +104,27 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Replies are written to the socket once this many bytes are pending, so the channel's
+    /// writability reflects a client that does not read.
+    static let replyFlushBytes = 64 * 1024
+
     public func channelReadComplete(context: ChannelHandlerContext) {
         flushReady()
-        if !context.channel.isWritable, !readingPaused {
-            readingPaused = true
-            _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
-        }
+        if !context.channel.isWritable { pauseReading(context: context) }
+    }
+
+    private func pauseReading(context: ChannelHandlerContext) {
+        guard !readingPaused else { return }
+        readingPaused = true
+        _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, readingPaused {
             readingPaused = false
-            _ = context.channel.setOption(ChannelOptions.autoRead, value: true)
+            processInbound(context: context)
+            flushReady()
+            if !readingPaused { _ = context.channel.setOption(ChannelOptions.autoRead, value: true) }
         }
         context.fireChannelWritabilityChanged()
     }
