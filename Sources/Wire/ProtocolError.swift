@@ -29,7 +29,10 @@ public enum ProtocolError: Error, Equatable, Sendable {
         }
     }
 
+    /// Redis writes the offending byte as it is (the reply encoder then turns CR and LF
+    /// into spaces). A byte outside ASCII cannot live in a Swift string, so it is spelled
+    /// as an escape instead.
     private static func printable(_ byte: UInt8) -> String {
-        (32..<127).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
+        byte < 128 ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
     }
 }
