@@ -40,6 +40,8 @@ final class LogDurability: Durability {
         return lastAppended
     }
 
+    var isBacklogged: Bool { log.isOverSoftLimit }
+
     var visibilityBarrier: UInt64 { repliesWaitForFsync && lastAppended > durableSequence ? lastAppended : 0 }
 
     /// Called after records were written on this thread (fsync always) to release replies.

@@ -62,6 +62,7 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
             node.engine.disconnect(session)
             node.connections.removeValue(forKey: session.id)
             node.waitingForDurability.removeValue(forKey: session.id)
+            node.pausedForBacklog.removeValue(forKey: session.id)
         }
         context.fireChannelInactive()
     }
@@ -91,6 +92,11 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
                     pauseReading(context: context)
                     break
                 }
+                if node.durability.isBacklogged {
+                    pauseReading(context: context)
+                    node.pausedForBacklog[session.id] = self
+                    break
+                }
                 inbound = nil
                 let request = try decoder.next(from: &buffer)
                 inbound = buffer.readableBytes > 0 ? buffer : nil
@@ -117,6 +123,15 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
         guard !readingPaused else { return }
         readingPaused = true
         _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
+    }
+
+    /// Called when the log's backlog drained: runs what waited and reads again.
+    func resumeAfterBacklog() {
+        guard let context, readingPaused, !closed else { return }
+        readingPaused = false
+        processInbound(context: context)
+        flushReady()
+        if !readingPaused { _ = context.channel.setOption(ChannelOptions.autoRead, value: true) }
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {

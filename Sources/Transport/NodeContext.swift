@@ -15,6 +15,13 @@ public protocol Durability: AnyObject {
     var visibilityBarrier: UInt64 { get }
     /// The highest sequence known durable.
     var durableSequence: UInt64 { get }
+    /// True while more is queued for the disk than the log's bound: connections stop
+    /// reading requests until it drains.
+    var isBacklogged: Bool { get }
+}
+
+extension Durability {
+    public var isBacklogged: Bool { false }
 }
 
 /// Durability that keeps nothing: for tests of the pipeline and for `--fsync none`-like runs.
@@ -35,6 +42,8 @@ public final class NodeContext {
     var connections: [ClientID: ClientConnectionHandler] = [:]
     /// Connections holding replies until a sequence becomes durable.
     var waitingForDurability: [ClientID: ClientConnectionHandler] = [:]
+    /// Connections that stopped reading because the log was backlogged.
+    var pausedForBacklog: [ClientID: ClientConnectionHandler] = [:]
     /// True while the server accepts no new work (graceful shutdown).
     public var draining = false
 
@@ -52,6 +61,11 @@ public final class NodeContext {
         let durable = durability.durableSequence
         for (id, connection) in waitingForDurability {
             if connection.releaseReplies(upTo: durable) { waitingForDurability.removeValue(forKey: id) }
+        }
+        if !pausedForBacklog.isEmpty, !durability.isBacklogged {
+            let paused = pausedForBacklog
+            pausedForBacklog.removeAll()
+            for connection in paused.values { connection.resumeAfterBacklog() }
         }
     }
 

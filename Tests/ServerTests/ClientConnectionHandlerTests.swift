@@ -13,6 +13,8 @@ private final class ManualDurability: Durability {
     var durableSequence: UInt64 = 0
     func append(_ record: [UInt8]) -> UInt64 { lastAppended += 1; return lastAppended }
     var visibilityBarrier: UInt64 { lastAppended > durableSequence ? lastAppended : 0 }
+    var backlogged = false
+    var isBacklogged: Bool { backlogged }
 }
 
 private struct Connection {
@@ -82,6 +84,16 @@ private struct Connection {
         settings.maxClients = 0
         let connection = try Connection(settings: settings)
         #expect(try connection.received() == "-ERR max number of clients reached\r\n")
+    }
+
+    @Test func backloggedLogPausesRequestsUntilItDrains() throws {
+        let connection = try Connection()
+        connection.durability.backlogged = true
+        try connection.send("PING\r\nPING\r\n")
+        #expect(try connection.received() == "")
+        connection.durability.backlogged = false
+        connection.node.durabilityAdvanced()
+        #expect(try connection.received() == "+PONG\r\n+PONG\r\n")
     }
 
     @Test func quitRepliesThenCloses() throws {
