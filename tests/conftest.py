@@ -163,6 +163,7 @@ class TrestleServer:
 
     def client(self, **kwargs):
         kwargs.setdefault("socket_timeout", 10)
+        kwargs.setdefault("protocol", 2)  # redis-py 8 defaults to RESP3; be explicit
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def rss_kilobytes(self):
@@ -247,7 +248,7 @@ class RedisReference:
             self.port = free_port()
             self.process = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--protected-mode", "no", "--enable-debug-command", "no"],
+                 "--dir", self.dir, "--protected-mode", "no", "--databases", "1", "--enable-debug-command", "no"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and self.process.poll() is None:

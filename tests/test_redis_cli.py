@@ -62,7 +62,7 @@ def test_inline_commands_over_raw_socket(server):
         sock.sendall(b"set  'single quoted'  \"esc\\x41\\n\"\n")
         assert sock.recv(100) == b"+OK\r\n"
         sock.sendall(b"GET 'single quoted'\r\n")
-        assert sock.recv(100) == b"$4\r\nescA\n\r\n"
+        assert sock.recv(100) == b"$5\r\nescA\n\r\n"
         sock.sendall(b"\r\n")  # an empty inline line is ignored
         sock.sendall(b"PING\r\n")
         assert sock.recv(100) == b"+PONG\r\n"
