@@ -109,7 +109,7 @@ class RawConnection:
                 if not chunk:
                     break
                 data += chunk
-        except (socket.timeout, TimeoutError):
+        except (socket.timeout, TimeoutError, ConnectionResetError):
             pass
         return data
 

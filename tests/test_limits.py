@@ -239,13 +239,14 @@ def test_random_garbage_streams(server):
 def test_deeply_nested_and_wrong_type_requests(server):
     with WellBehavedClient(server.port):
         expect_error_and_close(server.port, b"*1\r\n*1\r\n$4\r\nPING\r\n", b"ERR Protocol error: expected '$', got '*'")
-        expect_error_and_close(server.port, b"*" + b"*1\r\n" * 10000, b"ERR Protocol error: invalid multibulk length")
+        expect_error_and_close(server.port, b"*1\r\n" * 25, b"ERR Protocol error: expected '$', got '*'")
         expect_error_and_close(server.port, b"*abc\r\n", b"ERR Protocol error: invalid multibulk length")
 
 
+# Not here: "*10000000\r\n", which Redis accepts (its count limit is INT_MAX) while trestle's
+# --max-multibulk-len defaults to 1048576 on purpose (see test_ten_million_element_array_header).
 PROTOCOL_ERROR_INPUTS = [
     b"*1\r\n$999999999999\r\n",
-    b"*10000000\r\n",
     b"*1\r\n*1\r\n",
     b"*abc\r\n",
     b"*2\r\n$3\r\nGET\r\n:5\r\n",
