@@ -11,6 +11,7 @@ Invariants:
   or `@pytest.mark.timeout(N)`), so a hung server cannot hang the suite.
 """
 
+import glob
 import os
 import shutil
 import signal
@@ -66,9 +67,13 @@ class TrestleServer:
     filling up. Unpacks as `(port, dir, process)`.
     """
 
-    def __init__(self, data_dir, extra_args=(), scratch_dir=None):
+    def __init__(self, data_dir, extra_args=(), scratch_dir=None, wrapper=()):
         self.dir = str(data_dir)
         self.extra_args = list(extra_args)
+        # A command the server runs under (e.g. strace); the server's own pid then comes
+        # from its banner, and signals go to that pid.
+        self.wrapper = list(wrapper)
+        self.server_pid = None
         self.scratch_dir = scratch_dir or tempfile.mkdtemp(prefix="trestle-out-")
         self.process = None
         self.port = None
@@ -81,7 +86,7 @@ class TrestleServer:
 
     @property
     def pid(self):
-        return self.process.pid
+        return self.server_pid or self.process.pid
 
     def start(self, extra_args=None, expect_failure=False):
         """Starts the server and waits for the Ready line; returns self.
@@ -95,7 +100,8 @@ class TrestleServer:
         self.runs += 1
         self.stdout_path = os.path.join(self.scratch_dir, f"run{self.runs}.stdout")
         self.stderr_path = os.path.join(self.scratch_dir, f"run{self.runs}.stderr")
-        command = [trestle_binary(), "server", "--port", "0", "--dir", self.dir, *self.extra_args]
+        self.server_pid = None
+        command = [*self.wrapper, trestle_binary(), "server", "--port", "0", "--dir", self.dir, *self.extra_args]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + STARTUP_SECONDS_MAX
@@ -103,6 +109,7 @@ class TrestleServer:
             stdout = self.stdout()
             if READY_MARKER in stdout:
                 self.port = self._port_from_banner(stdout)
+                self.server_pid = self._pid_from_banner(stdout)
                 if expect_failure:
                     raise ServerFailedToStart("server started but was expected to refuse", None, stdout, self.stderr())
                 return self
@@ -123,6 +130,13 @@ class TrestleServer:
                 return int(words[1].rsplit(":", 1)[1])
         raise AssertionError(f"no 'listening HOST:PORT' line in banner:\n{stdout}")
 
+    @staticmethod
+    def _pid_from_banner(stdout):
+        for line in stdout.splitlines():
+            if line.startswith("Trestle ") and ", pid " in line:
+                return int(line.rsplit(", pid ", 1)[1].split()[0])
+        return None
+
     def stdout(self):
         return Path(self.stdout_path).read_text(errors="replace") if self.stdout_path else ""
 
@@ -137,18 +151,33 @@ class TrestleServer:
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=STOP_SECONDS_MAX)
             except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
                 self.process.kill()
                 self.process.wait(timeout=STOP_SECONDS_MAX)
         return self.process.returncode
 
+    def _signal(self, number):
+        """Signals the server itself (under a wrapper, the pid from the banner)."""
+        targets = [self.server_pid] if self.server_pid else []
+        if self.wrapper and not targets:
+            targets = child_pids(self.process.pid)  # died or hung before its banner
+        if not targets or self.server_pid == self.process.pid:
+            self.process.send_signal(number)
+            return
+        for pid in targets:
+            try:
+                os.kill(pid, number)
+            except ProcessLookupError:
+                pass
+
     def kill(self):
         """SIGKILL, as a crash: nothing is flushed."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self._signal(signal.SIGKILL)
             self.process.wait(timeout=STOP_SECONDS_MAX)
 
     def restart(self, extra_args=None):
@@ -170,6 +199,17 @@ class TrestleServer:
         return rss_kilobytes(self.pid)
 
 
+def child_pids(pid):
+    """Direct children of a process we started, from /proc."""
+    children = []
+    for task in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            children += [int(word) for word in Path(task).read_text().split()]
+        except OSError:
+            pass
+    return children
+
+
 def rss_kilobytes(pid):
     """VmRSS of a process, in kB, from /proc."""
     with open(f"/proc/{pid}/status") as status:
@@ -183,18 +223,18 @@ def rss_kilobytes(pid):
 def server_factory(tmp_path):
     """Starts trestle servers with chosen flags; stops every one of them at teardown.
 
-    `server_factory(*args, data_dir=None, start=True)` returns a TrestleServer.
+    `server_factory(*args, data_dir=None, start=True, wrapper=())` returns a TrestleServer.
     """
     started = []
     counter = [0]
 
-    def make(*extra_args, data_dir=None, start=True):
+    def make(*extra_args, data_dir=None, start=True, wrapper=()):
         counter[0] += 1
         if data_dir is None:
             data_dir = tmp_path / f"data{counter[0]}"
         scratch = tmp_path / f"out{counter[0]}"
         scratch.mkdir()
-        server = TrestleServer(data_dir, extra_args, scratch_dir=str(scratch))
+        server = TrestleServer(data_dir, extra_args, scratch_dir=str(scratch), wrapper=wrapper)
         started.append(server)
         if start:
             server.start()

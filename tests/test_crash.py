@@ -268,3 +268,196 @@ def test_corrupt_earlier_segment_with_later_segment_refuses(server_factory):
     assert client.exists("second0") == 0
     client.close()
     assert glob.glob(os.path.join(server.dir, "*.dropped")), "later segments are set aside as .dropped"
+
+
+# ---------------------------------------------------------------------------------------
+# More crash shapes
+# ---------------------------------------------------------------------------------------
+
+
+def test_crash_verifier_detects_lost_writes(server_factory):
+    """The checker itself: a log emptied behind the server's back must be caught."""
+    server = server_factory()
+    writer = Writer(server.port, 0, 0)
+    writer.start()
+    time.sleep(0.3)
+    server.kill()
+    writer.stop_requested.set()
+    writer.join(timeout=15)
+    assert writer.acknowledged_increments > 0
+    for path in log_files(server.dir):
+        os.truncate(path, 32)  # keep only the file header: every record is lost
+    server.start()
+    client = server.client(decode_responses=True)
+    with pytest.raises(AssertionError):
+        verify(client, {writer.counter_key: writer.acknowledged_increments}, writer.acknowledged_sets)
+    client.close()
+
+
+class TransactionWriter(threading.Thread):
+    """MULTI; INCR a; INCR b; SET marker; EXEC — pipelined in one write, so a crash can hit
+    anywhere inside. After recovery a == b must hold (all of a transaction or none)."""
+
+    def __init__(self, port, index):
+        super().__init__(daemon=True)
+        self.port = port
+        self.keys = (f"tx:{index}:a", f"tx:{index}:b")
+        self.acknowledged = 0
+        self.stop_requested = threading.Event()
+
+    def run(self):
+        from resp import encode_command
+        try:
+            connection = RawConnection(self.port, timeout=10)
+        except OSError:
+            return
+        a, b = self.keys
+        try:
+            while not self.stop_requested.is_set():
+                connection.send(encode_command("MULTI") + encode_command("INCR", a) + encode_command("INCR", b)
+                                + encode_command("EXEC"))
+                replies = [connection.read_reply() for _ in range(4)]
+                expected = self.acknowledged + 1
+                assert replies[3] == ("*", [(":", expected), (":", expected)]), replies
+                self.acknowledged = expected
+        except (ConnectionClosed, OSError):
+            pass
+        finally:
+            connection.close()
+
+
+IDLE_ACK_BUG = (
+    "BUG (see test_durability_contract.py): the first write after an idle log is answered before its "
+    "record is written, so a SIGKILL can lose an acknowledged write; this test catches that only "
+    "sometimes (seen: 216 EXECs acknowledged, 215 recovered), hence not strict")
+
+
+@pytest.mark.xfail(strict=False, reason=IDLE_ACK_BUG)
+@pytest.mark.timeout(60)
+def test_transactions_are_atomic_across_sigkill(server_factory):
+    server = server_factory("--fsync", "always")
+    generator = random.Random(int(os.environ.get("TRESTLE_CRASH_SEED", "99")))
+    for _ in range(3):
+        writers = [TransactionWriter(server.port, index) for index in range(4)]
+        for writer in writers:
+            writer.start()
+        time.sleep(generator.uniform(0.2, 0.8))
+        server.kill()
+        for writer in writers:
+            writer.stop_requested.set()
+            writer.join(timeout=15)
+        server.start()
+        client = server.client(decode_responses=True)
+        for writer in writers:
+            a, b = (int(value or 0) for value in client.mget(writer.keys))
+            assert a == b, f"{writer.keys}: a transaction was half applied ({a} vs {b})"
+            assert writer.acknowledged <= a <= writer.acknowledged + 1
+        # The next round's writers count from zero again.
+        client.delete(*[key for writer in writers for key in writer.keys])
+        client.close()
+
+
+class PipelinedWriter(threading.Thread):
+    """Keeps up to 64 SETs in flight on one connection; a reply acknowledges its own SET."""
+
+    def __init__(self, port, index):
+        super().__init__(daemon=True)
+        self.port = port
+        self.prefix = f"pipe:{index}:"
+        self.acknowledged = 0
+        self.stop_requested = threading.Event()
+
+    def run(self):
+        from resp import encode_command
+        try:
+            connection = RawConnection(self.port, timeout=10)
+        except OSError:
+            return
+        sent = 0
+        try:
+            while not self.stop_requested.is_set():
+                batch = b"".join(encode_command("SET", f"{self.prefix}{sent + i}", str(sent + i)) for i in range(64))
+                connection.send(batch)
+                sent += 64
+                while self.acknowledged < sent:
+                    assert connection.read_reply() == ("+", b"OK")
+                    self.acknowledged += 1
+        except (ConnectionClosed, OSError):
+            pass
+        finally:
+            connection.close()
+
+
+@pytest.mark.timeout(60)
+def test_pipelined_acknowledged_writes_survive_sigkill(server_factory):
+    server = server_factory("--fsync", "always")
+    writers = [PipelinedWriter(server.port, index) for index in range(4)]
+    for writer in writers:
+        writer.start()
+    time.sleep(1.0)
+    server.kill()
+    for writer in writers:
+        writer.stop_requested.set()
+        writer.join(timeout=15)
+    server.start()
+    client = server.client(decode_responses=True)
+    total = 0
+    for writer in writers:
+        keys = [f"{writer.prefix}{i}" for i in range(writer.acknowledged)]
+        values = mget_all(client, keys)
+        lost = [key for key in keys if values[key] != key.rsplit(":", 1)[1]]
+        assert not lost, f"{len(lost)} acknowledged pipelined SETs lost, e.g. {lost[:3]}"
+        total += writer.acknowledged
+    assert total > 0
+    print(f"pipelined crash: {total} acknowledged SETs verified")
+    client.close()
+
+
+@pytest.mark.parametrize("policy", ["everysec", "no"])
+def test_graceful_sigterm_keeps_everything_under_relaxed_fsync(server_factory, policy):
+    server = server_factory("--fsync", policy)
+    client = server.client(decode_responses=True)
+    pipe = client.pipeline(transaction=False)
+    for index in range(2000):
+        pipe.set(f"k{index}", index)
+    pipe.execute()
+    client.close()
+    assert server.stop() == 0, "a graceful stop must exit 0"
+    assert "shutdown complete" in server.stderr()
+    server.start()
+    client = server.client(decode_responses=True)
+    assert client.dbsize() == 2000
+    assert client.get("k1999") == "1999"
+    client.close()
+
+
+def test_expiry_is_absolute_across_restart(server_factory):
+    server = server_factory()
+    client = server.client(decode_responses=True)
+    client.set("short", "v", px=700)
+    client.set("long", "v", ex=1000)
+    client.close()
+    server.kill()
+    time.sleep(0.8)
+    server.start()
+    client = server.client(decode_responses=True)
+    assert client.exists("short") == 0, "a TTL that ran out while the server was down must be honoured"
+    assert 990 <= client.ttl("long") <= 1000
+    client.close()
+
+
+def test_restart_many_times_keeps_state(server_factory):
+    server = server_factory()
+    for round_index in range(6):
+        client = server.client(decode_responses=True)
+        assert client.incr("restarts") == round_index + 1
+        client.hset("h", f"f{round_index}", round_index)
+        client.close()
+        if round_index % 2:
+            server.crash_restart()
+        else:
+            server.restart()
+    client = server.client(decode_responses=True)
+    assert client.get("restarts") == "6"
+    assert client.hlen("h") == 6
+    client.close()
