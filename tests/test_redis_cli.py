@@ -89,3 +89,17 @@ def test_pipe_mass_insertion_10k(server):
     assert cli_output(server.port, "dbsize") == str(count)
     assert cli_output(server.port, "get", "mass:9999") == "value:9999"
     assert cli_output(server.port, "get", "mass:0") == "value:0"
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(shutil.which("redis-benchmark") is None, reason="redis-benchmark is not installed")
+def test_redis_benchmark_smoke(server):
+    completed = subprocess.run(
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-t", "set,get,incr,mset", "-n", "5000",
+         "-c", "10", "-P", "4", "-q", "--csv"],
+        capture_output=True, timeout=80)
+    assert completed.returncode == 0, completed.stderr
+    output = completed.stdout.decode()
+    for test in ("SET", "GET", "INCR", "MSET"):
+        assert f'"{test}' in output, output
+    assert cli_output(server.port, "get", "counter:__rand_int__") == "5000"

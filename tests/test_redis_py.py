@@ -693,3 +693,102 @@ def test_data_survives_graceful_restart(server):
     assert client.exists("gone") == 0
     assert client.dbsize() == 3
     client.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Concurrency and connection lifecycle
+# ---------------------------------------------------------------------------------------
+
+
+def test_concurrent_incr_from_many_clients(server):
+    import threading
+
+    threads_count, increments = 8, 300
+    failures = []
+
+    def work():
+        client = server.client()
+        try:
+            for _ in range(increments):
+                client.incr("shared")
+                client.hincrby("shared-hash", "f", 2)
+        except Exception as error:  # reported below; the thread must not die silently
+            failures.append(repr(error))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=work) for _ in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    client = server.client(decode_responses=True)
+    assert client.get("shared") == str(threads_count * increments)
+    assert client.hget("shared-hash", "f") == str(2 * threads_count * increments)
+    client.close()
+
+
+def test_config_set_maxclients_applies_to_new_connections(server):
+    admin = server.client(decode_responses=True)
+    admin.config_set("maxclients", 2)
+    with RawConnection(server.port) as second:
+        assert second.call("PING") == ("+", b"PONG")
+        with RawConnection(server.port) as third:
+            assert third.read_available(wait=1.0) == b"-ERR max number of clients reached\r\n"
+    admin.config_set("maxclients", 100)
+    with RawConnection(server.port) as second, RawConnection(server.port) as third:
+        assert third.call("PING") == ("+", b"PONG")
+    admin.close()
+
+
+def test_quit_and_reset(server):
+    with RawConnection(server.port) as connection:
+        connection.call("CLIENT", "SETNAME", "before-reset")
+        connection.call("HELLO", "3")
+        connection.call("MULTI")
+        assert connection.call("RESET") == ("+", b"RESET")
+        assert connection.call("CLIENT", "GETNAME") == ("$", None), "RESET clears the name and goes back to RESP2"
+        assert connection.call("EXEC") == ("-", b"ERR EXEC without MULTI")
+        assert connection.call("QUIT") == ("+", b"OK")
+        assert connection.is_closed_by_peer(wait=2)
+
+
+def test_hello_with_auth_and_setname(server_factory):
+    server = server_factory("--requirepass", "pw")
+    with RawConnection(server.port) as connection:
+        kind, _ = connection.call("HELLO", "3", "AUTH", "default", "wrong")
+        assert kind == "-"
+        kind, pairs = connection.call("HELLO", "3", "AUTH", "default", "pw", "SETNAME", "named")
+        assert kind == "%"
+        assert connection.call("CLIENT", "GETNAME") == ("$", b"named")
+
+
+def test_active_expiry_of_many_keys(server):
+    client = server.client(decode_responses=True)
+    pipe = client.pipeline(transaction=False)
+    for index in range(20000):
+        pipe.set(f"bulk:{index}", "v", px=100)
+    pipe.set("stays", "v")
+    pipe.execute()
+    deadline = time.monotonic() + 5.0
+    while client.dbsize() > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    remaining = client.dbsize()
+    assert remaining == 1, f"{remaining - 1} of 20000 keys with a 100 ms TTL still counted after 5 s"
+    client.close()
+
+
+def test_expired_keys_are_invisible_to_every_read(client):
+    client.set("gone", "v", px=30)
+    client.hset("gonehash", "f", "v")
+    client.pexpire("gonehash", 30)
+    time.sleep(0.1)
+    assert client.get("gone") is None
+    assert client.exists("gone", "gonehash") == 0
+    assert client.type("gonehash") == "none"
+    assert client.hgetall("gonehash") == {}
+    assert "gone" not in client.keys("*")
+    assert "gonehash" not in list(client.scan_iter())
+    assert client.ttl("gone") == -2
+    assert client.set("gone", "new", nx=True) is True
