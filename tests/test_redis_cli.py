@@ -4,6 +4,7 @@ commands, `--pipe` mass insertion and RESP3 mode (`-3`)."""
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -103,3 +104,22 @@ def test_redis_benchmark_smoke(server):
     for test in ("SET", "GET", "INCR", "MSET"):
         assert f'"{test}' in output, output
     assert cli_output(server.port, "get", "counter:__rand_int__") == "5000"
+
+
+def test_requests_split_at_every_byte(server):
+    """The same batch of requests, delivered one byte per write, gets the same replies."""
+    batch = (encode_command("SET", "split", "a b\r\nc") + b"PING\r\n" + encode_command("GET", "split")
+             + b'ECHO "quoted arg"\r\n' + encode_command("HSET", "hs", "f", "") + encode_command("HGETALL", "hs"))
+    expected = [("+", b"OK"), ("+", b"PONG"), ("$", b"a b\r\nc"), ("$", b"quoted arg"), (":", 1),
+                ("*", [("$", b"f"), ("$", b"")])]
+    with RawConnection(server.port) as whole:
+        whole.send(batch)
+        assert [whole.read_reply() for _ in expected] == expected
+    with RawConnection(server.port) as trickle:
+        trickle.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for offset in range(len(batch)):
+            trickle.send(batch[offset:offset + 1])
+            if offset % 16 == 0:
+                time.sleep(0.001)
+        assert [trickle.read_reply() for _ in expected[:3]] == [("+", b"OK"), ("+", b"PONG"), ("$", b"a b\r\nc")]
+        assert [trickle.read_reply() for _ in expected[3:]] == expected[3:]
