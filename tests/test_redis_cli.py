@@ -116,6 +116,7 @@ def test_requests_split_at_every_byte(server):
         whole.send(batch)
         assert [whole.read_reply() for _ in expected] == expected
     with RawConnection(server.port) as trickle:
+        trickle.call("FLUSHALL")
         trickle.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for offset in range(len(batch)):
             trickle.send(batch[offset:offset + 1])
