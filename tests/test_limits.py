@@ -22,9 +22,10 @@ REPLY_WAIT_SECONDS_MAX = 3.0
 
 
 class WellBehavedClient(threading.Thread):
-    def __init__(self, port, name="good"):
+    def __init__(self, port, name="good", reply_seconds_max=REPLY_WAIT_SECONDS_MAX):
         super().__init__(daemon=True)
         self.port = port
+        self.reply_seconds_max = reply_seconds_max
         self.name_prefix = name
         self.operations = 0
         self.failures = []
@@ -77,7 +78,7 @@ class WellBehavedClient(threading.Thread):
             assert not self.is_alive(), "the well-behaved client hung"
             assert not self.failures, self.failures
             assert self.operations > before, "the well-behaved client made no progress after the attack"
-            assert self.slowest_seconds < REPLY_WAIT_SECONDS_MAX, f"a reply took {self.slowest_seconds:.2f} s"
+            assert self.slowest_seconds < self.reply_seconds_max, f"a reply took {self.slowest_seconds:.2f} s"
 
 
 def expect_error_and_close(port, payload, expected_error):
@@ -376,3 +377,32 @@ def test_reader_that_never_reads_big_replies_does_not_balloon_memory(server):
         print(f"RSS growth with {requests} unread 1 MiB replies: {growth} kB")
         assert growth < RSS_GROWTH_KILOBYTES_MAX, (
             f"RSS grew {growth} kB: replies to a client that does not read are buffered without bound")
+
+
+@pytest.mark.timeout(60)
+def test_write_flood_from_a_client_that_never_reads(server):
+    """A client pipelining SETs without reading: other clients' writes wait behind the flood
+    in the shared log, but must keep making progress (latency is printed, bound generous)."""
+    batch = b"".join(encode_command("SET", f"flood:{i % 1000}", "w" * 100) for i in range(500))
+    good = WellBehavedClient(server.port, reply_seconds_max=10.0)
+    with good:
+        operations_before = good.operations
+        rss_before = server.rss_kilobytes()
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and sent < 100 * 1024 * 1024:
+            try:
+                sent += sock.send(batch)
+            except BlockingIOError:
+                time.sleep(0.01)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        operations_during = good.operations
+        growth = server.rss_kilobytes() - rss_before
+        sock.close()
+        print(f"write flood: {sent} bytes sent, good client slowest reply {good.slowest_seconds:.2f} s, "
+              f"{operations_during - operations_before} good operations during, RSS +{growth} kB")
+        assert operations_during > operations_before, "the well-behaved client made no progress during the flood"
+        assert growth < 2 * RSS_GROWTH_KILOBYTES_MAX
