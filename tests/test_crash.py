@@ -461,3 +461,61 @@ def test_restart_many_times_keeps_state(server_factory):
     assert client.get("restarts") == "6"
     assert client.hlen("h") == 6
     client.close()
+
+
+class Snapshotter(threading.Thread):
+    """Asks for a background snapshot every few milliseconds until stopped or the server dies."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.started = 0
+        self.stop_requested = threading.Event()
+
+    def run(self):
+        try:
+            connection = RawConnection(self.port, timeout=10)
+        except OSError:
+            return
+        try:
+            while not self.stop_requested.is_set():
+                reply = connection.call("BGSAVE")
+                if reply == ("+", b"Background saving started"):
+                    self.started += 1
+                time.sleep(0.03)
+        except (ConnectionClosed, OSError):
+            pass
+        finally:
+            connection.close()
+
+
+@pytest.mark.timeout(90)
+def test_acknowledged_writes_survive_sigkill_during_snapshots(server_factory):
+    seed = int(os.environ.get("TRESTLE_CRASH_SEED", random.randrange(2**32)))
+    print(f"snapshot crash seed {seed}")
+    generator = random.Random(seed)
+    server = server_factory("--fsync", "always")
+    counters, sets = {}, {}
+    snapshots = 0
+    for round_index in range(3):
+        writers = [Writer(server.port, round_index, index) for index in range(4)]
+        snapshotter = Snapshotter(server.port)
+        for thread in [*writers, snapshotter]:
+            thread.start()
+        time.sleep(generator.uniform(0.3, 1.2))
+        server.kill()
+        for thread in [*writers, snapshotter]:
+            thread.stop_requested.set()
+            thread.join(timeout=15)
+        for writer in writers:
+            assert writer.unexpected is None, writer.unexpected
+            counters[writer.counter_key] = writer.acknowledged_increments
+            sets.update(writer.acknowledged_sets)
+        snapshots += snapshotter.started
+        server.start()
+        assert not glob.glob(os.path.join(server.dir, "*.tmp")), "unfinished snapshots must be removed at start-up"
+        client = server.client(decode_responses=True)
+        verified = verify(client, counters, sets)
+        client.close()
+    assert snapshots > 0, "no snapshot was started"
+    print(f"snapshot crash: {verified} acknowledged writes verified, {snapshots} snapshots started")
