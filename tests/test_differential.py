@@ -52,6 +52,9 @@ WATCH_FALSE_ABORT = ("a write command that fails or changes nothing (HINCRBY/HIN
                      "field, HDEL of a missing field) counts as a modification of a WATCHed key: "
                      "WATCH b; HDEL b nope; MULTI; PING; EXEC gives a null reply (aborted) in trestle, "
                      "[PONG] in Redis")
+CONFIG_UNITS = ("CONFIG SET does not accept memory units for memory settings: 'CONFIG SET proto-max-bulk-len 4mb' "
+                "and 'CONFIG SET client-query-buffer-limit 2mb' are OK in Redis, "
+                "\"argument couldn't be parsed into an integer\" in trestle")
 CLUSTER_TEXT = "trestle answers with Redis's cluster-mode error text (it has one database); lead to decide"
 
 
@@ -241,6 +244,25 @@ SCRIPTS = {
         ("MULTI",),
         ("PING",),
         ("EXEC",),
+    ],
+    "config": [
+        ("CONFIG", "SET", "maxclients", "abc"),
+        ("CONFIG", "SET", "hz", "20"),
+        ("CONFIG", "GET", "hz"),
+        ("CONFIG", "SET", "hz", "10"),
+        known_bug("CONFIG SET of a value out of range answers \"argument couldn't be parsed into an integer\"; "
+                  "Redis: \"argument must be between 1048576 and 9223372036854775807 inclusive\"",
+                  "CONFIG", "SET", "proto-max-bulk-len", "2048"),
+        ("CONFIG", "SET", "proto-max-bulk-len", "2097152"),
+        ("CONFIG", "GET", "proto-max-bulk-len"),
+        known_bug(CONFIG_UNITS, "CONFIG", "SET", "proto-max-bulk-len", "4mb"),
+        known_bug(CONFIG_UNITS, "CONFIG", "SET", "client-query-buffer-limit", "2mb"),
+        ("CONFIG", "SET", "proto-max-bulk-len", "536870912"),
+        ("CONFIG", "SET", "client-query-buffer-limit", "1073741824"),
+        ("CONFIG", "GET", "client-query-buffer-limit"),
+        ("CONFIG", "SET", "no-such-option", "1"),
+        ("CONFIG", "GET", "no-such-option"),
+        ("CONFIG", "SET", "hz"),
     ],
     "keys_basic": [
         ("MSET", "a", "1", "b", "2", "c", "3"),

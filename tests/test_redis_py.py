@@ -792,3 +792,39 @@ def test_expired_keys_are_invisible_to_every_read(client):
     assert "gonehash" not in list(client.scan_iter())
     assert client.ttl("gone") == -2
     assert client.set("gone", "new", nx=True) is True
+
+
+def test_config_set_proto_max_bulk_len_applies(server):
+    admin = server.client(decode_responses=True)
+    limit = 1024 * 1024  # the smallest value Redis allows
+    assert admin.config_set("proto-max-bulk-len", limit) is True
+    assert admin.config_get("proto-max-bulk-len") == {"proto-max-bulk-len": str(limit)}
+    with RawConnection(server.port) as connection:
+        assert connection.call("SET", "ok", "x" * limit) == ("+", b"OK")
+    with RawConnection(server.port) as connection:
+        assert connection.call("SET", "big", "x" * (limit + 1)) == ("-", b"ERR Protocol error: invalid bulk length")
+        assert connection.is_closed_by_peer(wait=2)
+    assert admin.exists("big") == 0
+    admin.close()
+
+
+def test_info_keyspace_counts_expires(client):
+    client.set("a", "1")
+    client.set("b", "2", ex=1000)
+    client.hset("c", "f", "v")
+    client.expire("c", 2000)
+    keyspace = client.info("keyspace")["db0"]
+    assert keyspace["keys"] == 3
+    assert keyspace["expires"] == 2
+
+
+def test_client_list_fields(server):
+    client = server.client(decode_responses=True)
+    client.client_setname("lister")
+    [entry] = [e for e in client.client_list() if e["name"] == "lister"]
+    for field in ("id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "cmd"):
+        assert field in entry, f"CLIENT LIST lacks {field}: {entry}"
+    assert entry["db"] == "0"
+    assert entry["laddr"] == f"127.0.0.1:{server.port}"
+    assert entry["cmd"].startswith("client")
+    client.close()
