@@ -437,6 +437,7 @@ def test_expiry_is_absolute_across_restart(server_factory):
     client.set("short", "v", px=700)
     client.set("long", "v", ex=1000)
     client.close()
+    time.sleep(0.05)  # not racing the kill (see test_sigkill_right_after_acknowledgement)
     server.kill()
     time.sleep(0.8)
     server.start()
