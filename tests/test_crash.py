@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import ServerFailedToStart
-from resp import ConnectionClosed, RawConnection
+from resp import ConnectionClosed, RawConnection, encode_command
 
 WRITERS = 8
 ROUNDS = 5
@@ -306,7 +306,6 @@ class TransactionWriter(threading.Thread):
         self.stop_requested = threading.Event()
 
     def run(self):
-        from resp import encode_command
         try:
             connection = RawConnection(self.port, timeout=10)
         except OSError:
@@ -368,7 +367,6 @@ class PipelinedWriter(threading.Thread):
         self.stop_requested = threading.Event()
 
     def run(self):
-        from resp import encode_command
         try:
             connection = RawConnection(self.port, timeout=10)
         except OSError:

@@ -11,6 +11,9 @@ follows 7.2; a deliberate difference is marked `intentional(reason, ...)`, a kno
 bug `known_bug(reason, ...)` (checked by a strict xfail test), each with the reason.
 """
 
+import os
+import random
+
 import pytest
 
 from resp import RawConnection, canonical
@@ -698,7 +701,7 @@ def test_known_bug_still_differs(name, index, server, redis_reference, request):
 
 FUZZ_KEYS = ["a", "b", "c", "h1", "h2", "n"]
 FUZZ_FIELDS = ["x", "y", "z"]
-FUZZ_SEQUENCES = int(__import__("os").environ.get("TRESTLE_FUZZ_SEQUENCES", "12"))
+FUZZ_SEQUENCES = int(os.environ.get("TRESTLE_FUZZ_SEQUENCES", "12"))
 FUZZ_COMMANDS = 250
 
 
@@ -789,9 +792,7 @@ def known_divergence(command, left, right, queued):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_random_sequences_match_redis(protocol, server, redis_reference):
-    import random
-
-    base_seed = int(__import__("os").environ.get("TRESTLE_FUZZ_SEED", random.randrange(2**32)))
+    base_seed = int(os.environ.get("TRESTLE_FUZZ_SEED", random.randrange(2**32)))
     print(f"differential fuzz base seed {base_seed} (TRESTLE_FUZZ_SEED={base_seed})")
     for sequence in range(FUZZ_SEQUENCES):
         generator = random.Random(base_seed + sequence)

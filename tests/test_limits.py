@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-from conftest import rss_kilobytes
 from resp import ConnectionClosed, RawConnection, encode_command
 
 RSS_GROWTH_KILOBYTES_MAX = 100 * 1024
