@@ -1,0 +1,137 @@
+"""A minimal raw RESP2/RESP3 client for tests that must see the exact wire reply.
+
+`RawConnection.call(*args)` sends one command as a RESP array and returns the reply as a
+tagged tree, so a simple string and a bulk string stay distinguishable:
+
+    ('+', b'OK')  ('-', b'ERR ...')  (':', 5)  ('$', b'v')  ('$', None)  ('*', [...])
+    ('*', None)  ('_', None)  ('#', True)  (',', b'1.5')  ('(', b'123')  ('=', b'txt:...')
+    ('%', [(key, value), ...])  ('~', [...])  ('|', [...])  ('>', [...])
+
+Every read is bounded by the socket timeout and by `REPLY_BYTES_MAX`.
+"""
+
+import socket
+
+REPLY_BYTES_MAX = 64 * 1024 * 1024
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+def encode_command(*args):
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, int):
+            arg = str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+class RawConnection:
+    def __init__(self, port, timeout=10.0, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def call(self, *args):
+        self.send(encode_command(*args))
+        return self.read_reply()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionClosed("server closed the connection")
+        self.buffer += chunk
+        if len(self.buffer) > REPLY_BYTES_MAX:
+            raise AssertionError("reply larger than REPLY_BYTES_MAX")
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, count):
+        while len(self.buffer) < count + 2:
+            self._fill()
+        data, self.buffer = self.buffer[:count], self.buffer[count + 2:]
+        return data
+
+    def read_reply(self):
+        line = self._line()
+        kind, rest = chr(line[0]), line[1:]
+        if kind in "+-(,":
+            return (kind, rest)
+        if kind == ":":
+            return (kind, int(rest))
+        if kind == "_":
+            return (kind, None)
+        if kind == "#":
+            return (kind, rest == b"t")
+        if kind in "$=!":
+            length = int(rest)
+            return (kind, None) if length < 0 else (kind, self._exact(length))
+        if kind in "*~>|":
+            count = int(rest)
+            if count < 0:
+                return (kind, None)
+            return (kind, [self.read_reply() for _ in range(count)])
+        if kind == "%":
+            count = int(rest)
+            return (kind, [(self.read_reply(), self.read_reply()) for _ in range(count)])
+        raise AssertionError(f"unknown RESP type byte in {line!r}")
+
+    def read_available(self, wait=0.5):
+        """Everything the server sends within `wait` seconds, or until it closes."""
+        self.sock.settimeout(wait)
+        data = self.buffer
+        self.buffer = b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, TimeoutError, ConnectionResetError):
+            pass
+        return data
+
+    def is_closed_by_peer(self, wait=3.0):
+        """True if the server closes the connection within `wait` seconds (EOF or reset)."""
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+
+def canonical(reply):
+    """The reply with every array, set and map sorted, for commands whose order is free."""
+    kind, value = reply
+    if kind in "*~" and value is not None:
+        return (kind, sorted((canonical(item) for item in value), key=repr))
+    if kind == "%":
+        return (kind, sorted(((canonical(k), canonical(v)) for k, v in value), key=repr))
+    return reply

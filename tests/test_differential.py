@@ -1,0 +1,816 @@
+"""Differential tests: the same deterministic command scripts run against trestle and a real
+redis-server (persistence off), and the exact typed replies must match, error texts
+included, in RESP2 and in RESP3.
+
+Only deterministic commands belong here: nothing that reads the clock at sub-second
+precision, picks randomly, or exposes an implementation's iteration order (replies whose
+order Redis leaves free are compared sorted: mark the command with `unordered`).
+
+The reference is redis-server 7.0.x from Debian (started with `databases 1`) while trestle
+follows 7.2; a deliberate difference is marked `intentional(reason, ...)`, a known trestle
+bug `known_bug(reason, ...)` (checked by a strict xfail test), each with the reason.
+"""
+
+import os
+import random
+
+import pytest
+
+from resp import RawConnection, canonical
+
+
+class unordered(tuple):
+    """A command whose reply's arrays/maps are compared as multisets."""
+
+    def __new__(cls, *args):
+        return super().__new__(cls, args)
+
+
+class known_bug(tuple):
+    """A command where trestle is known to differ from Redis (a trestle bug). The main test
+    does not compare it; `test_known_bug_still_differs` does, as a strict xfail, so the test
+    reports XPASS (and fails) once the bug is fixed and the marker must go."""
+
+    def __new__(cls, reason, *args):
+        command = super().__new__(cls, args)
+        command.reason = reason
+        return command
+
+
+class intentional(tuple):
+    """A command where trestle differs from Redis on purpose; not compared."""
+
+    def __new__(cls, reason, *args):
+        command = super().__new__(cls, args)
+        command.reason = reason
+        return command
+
+
+LONG_DOUBLE = ("INCRBYFLOAT/HINCRBYFLOAT compute in Double; Redis uses long double (80-bit) and prints "
+               "with %.17Lg, so results differ in the last digits and 1e400 is finite in Redis")
+NUL_FLOAT = ("a stored value or increment with an embedded NUL byte parses as the number before the NUL: "
+             "SET k '-7\\x00abc' then INCRBYFLOAT k 1 gives -6 in trestle, 'ERR value is not a valid float' "
+             "in Redis (HINCRBYFLOAT: 'ERR hash value is not a float')")
+WATCH_FALSE_ABORT = ("a write command that fails or changes nothing (HINCRBY/HINCRBYFLOAT on a non-number "
+                     "field, HDEL of a missing field) counts as a modification of a WATCHed key: "
+                     "WATCH b; HDEL b nope; MULTI; PING; EXEC gives a null reply (aborted) in trestle, "
+                     "[PONG] in Redis")
+CONFIG_UNITS = ("CONFIG SET does not accept memory units for memory settings: 'CONFIG SET proto-max-bulk-len 4mb' "
+                "and 'CONFIG SET client-query-buffer-limit 2mb' are OK in Redis, "
+                "\"argument couldn't be parsed into an integer\" in trestle")
+CLUSTER_TEXT = "trestle answers with Redis's cluster-mode error text (it has one database); lead to decide"
+
+
+FAR_FUTURE_SECONDS = 4102444800  # 2100-01-01, deterministic for EXPIRETIME and EXPIREAT
+
+SCRIPTS = {
+    "set_options": [
+        ("SET", "k", "v"),
+        ("SET", "k", "w", "NX"),
+        ("SET", "k", "w", "XX"),
+        ("GET", "k"),
+        ("SET", "k", "x", "GET"),
+        ("SET", "missing", "x", "XX"),
+        ("SET", "missing", "x", "XX", "GET"),
+        ("SET", "k", "y", "NX", "GET"),
+        ("SET", "k", "v", "EX", "0"),
+        ("SET", "k", "v", "EX", "-5"),
+        ("SET", "k", "v", "PX", "abc"),
+        ("SET", "k", "v", "EX", "10", "PX", "100"),
+        ("SET", "k", "v", "NX", "XX"),
+        ("SET", "k", "v", "KEEPTTL", "EX", "5"),
+        ("SET", "k", "v", "BOGUS"),
+        ("SET", "k", "v", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("EXPIRETIME", "k"),
+        ("SET", "k", "v2", "KEEPTTL"),
+        ("EXPIRETIME", "k"),
+        ("SET", "k", "v3"),
+        ("EXPIRETIME", "k"),
+        ("SET", "k", "v", "PXAT", str(FAR_FUTURE_SECONDS * 1000 + 5)),
+        ("PEXPIRETIME", "k"),
+        ("SET", "k", "v", "EX", "9999999999999999"),
+        ("SET",),
+        ("SET", "k"),
+        ("SETNX", "k", "z"),
+        ("SETNX", "fresh", "z"),
+        ("SETEX", "k", "0", "v"),
+        ("SETEX", "k", "notanumber", "v"),
+        ("PSETEX", "k", "-1", "v"),
+        ("GETSET", "k", "old"),
+        ("GETSET", "nothere", "new"),
+    ],
+    "get_family": [
+        ("SET", "a", "hello"),
+        ("GETDEL", "a"),
+        ("GETDEL", "a"),
+        ("SET", "a", "hello"),
+        ("GETEX", "a"),
+        ("GETEX", "a", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("EXPIRETIME", "a"),
+        ("GETEX", "a", "PERSIST"),
+        ("TTL", "a"),
+        ("GETEX", "a", "EX", "0"),
+        ("GETEX", "a", "EX", "10", "PX", "10"),
+        ("GETEX", "a", "BOGUS"),
+        ("GETEX", "nothere", "EX", "10"),
+        ("HSET", "h", "f", "v"),
+        ("GET", "h"),
+        ("GETDEL", "h"),
+        ("GETEX", "h"),
+        ("APPEND", "h", "x"),
+        ("STRLEN", "h"),
+    ],
+    "mset_mget": [
+        ("MSET", "a", "1", "b", "2", "c", "3"),
+        ("MGET", "a", "b", "nothere", "c"),
+        ("MSET", "a", "1", "b"),
+        ("MSETNX", "a", "9", "z", "9"),
+        ("MGET", "a", "z"),
+        ("MSETNX", "y", "1", "z", "2"),
+        ("MGET", "y", "z"),
+        ("HSET", "h", "f", "v"),
+        ("MGET", "a", "h"),
+        ("MSET",),
+    ],
+    "append_strlen_ranges": [
+        ("APPEND", "s", "Hello"),
+        ("APPEND", "s", " World"),
+        ("STRLEN", "s"),
+        ("STRLEN", "nothere"),
+        ("GETRANGE", "s", "0", "4"),
+        ("GETRANGE", "s", "-5", "-1"),
+        ("GETRANGE", "s", "5", "2"),
+        ("GETRANGE", "s", "-100", "100"),
+        ("GETRANGE", "s", "100", "200"),
+        ("GETRANGE", "nothere", "0", "-1"),
+        ("GETRANGE", "s", "a", "b"),
+        ("SUBSTR", "s", "0", "2"),
+        ("SETRANGE", "s", "6", "Redis"),
+        ("GET", "s"),
+        ("SETRANGE", "pad", "5", "x"),
+        ("GET", "pad"),
+        ("SETRANGE", "s", "-1", "x"),
+        ("SETRANGE", "empty", "0", ""),
+        ("EXISTS", "empty"),
+        ("SETRANGE", "s", "536870912", "x"),
+        ("SET", "n", "10"),
+        ("APPEND", "n", "5"),
+        ("INCR", "n"),
+    ],
+    "integers": [
+        ("INCR", "c"),
+        ("INCRBY", "c", "41"),
+        ("DECR", "c"),
+        ("DECRBY", "c", "-10"),
+        ("GET", "c"),
+        ("SET", "c", "9223372036854775807"),
+        ("INCR", "c"),
+        ("SET", "c", "-9223372036854775808"),
+        ("DECR", "c"),
+        ("DECRBY", "c", "-9223372036854775808"),
+        ("SET", "c", " 1"),
+        ("INCR", "c"),
+        ("SET", "c", "01"),
+        ("INCR", "c"),
+        ("SET", "c", "1.5"),
+        ("INCR", "c"),
+        ("INCRBY", "d", "notanumber"),
+        ("INCRBY", "d", "99999999999999999999"),
+        ("HSET", "h", "f", "1"),
+        ("INCR", "h"),
+        ("INCR",),
+    ],
+    "floats": [
+        ("INCRBYFLOAT", "f", "10.5"),
+        ("INCRBYFLOAT", "f", "0.1"),
+        ("INCRBYFLOAT", "f", "-5"),
+        known_bug(LONG_DOUBLE, "INCRBYFLOAT", "f", "5.0e3"),
+        ("INCRBYFLOAT", "f", "abc"),
+        ("HSET", "hashkey", "f", "1"),
+        known_bug("INCRBYFLOAT checks the key's type before parsing the increment in Redis: "
+                  "INCRBYFLOAT on a hash with increment 'abc' must answer WRONGTYPE, trestle answers "
+                  "'ERR value is not a valid float'", "INCRBYFLOAT", "hashkey", "abc"),
+        ("HINCRBYFLOAT", "f", "x", "abc"),
+        ("INCRBYFLOAT", "f", "inf"),
+        ("SET", "g", "3"),
+        ("INCRBYFLOAT", "g", "1"),
+        ("GET", "g"),
+        ("SET", "g", "1.5e10"),
+        ("INCRBYFLOAT", "g", "1"),
+        ("SET", "g", "x"),
+        ("INCRBYFLOAT", "g", "1"),
+    ],
+    "float_parsing_edges": [
+        ("SET", "k", "-7\x00abc"),
+        known_bug(NUL_FLOAT, "INCRBYFLOAT", "k", "1"),
+        ("SET", "k", "5\x00"),
+        known_bug(NUL_FLOAT, "INCRBYFLOAT", "k", "1"),
+        ("SET", "k", "5\x00"),
+        ("INCR", "k"),
+        ("INCRBYFLOAT", "j", "1\x00x"),
+        ("HSET", "h", "f", "2\x00z"),
+        known_bug(NUL_FLOAT, "HINCRBYFLOAT", "h", "f", "1"),
+        known_bug(NUL_FLOAT + " (the hash value itself)", "HGET", "h", "f"),
+        known_bug(NUL_FLOAT, "HINCRBYFLOAT", "h", "g", "1\x00"),
+        ("SET", "k", "1.5e"),
+        ("INCRBYFLOAT", "k", "1"),
+        known_bug("Redis parses INCRBYFLOAT increments with strtold, which accepts hex: 'INCRBYFLOAT q 0x10' "
+                  "gives 16 in Redis, 'ERR value is not a valid float' in trestle", "INCRBYFLOAT", "q", "0x10"),
+        ("INCRBYFLOAT", "q2", " 1"),
+        ("INCRBYFLOAT", "q2", "1."),
+        ("INCRBYFLOAT", "q2", ".5"),
+        ("INCRBYFLOAT", "q2", "5e-1"),
+    ],
+    "watch_false_aborts": [
+        ("HSET", "b", "z", "abc", "y", "1"),
+        ("WATCH", "b"),
+        ("HINCRBYFLOAT", "b", "z", "1e2"),
+        ("MULTI",),
+        ("PING",),
+        known_bug(WATCH_FALSE_ABORT, "EXEC"),
+        ("WATCH", "b"),
+        ("HINCRBY", "b", "z", "1"),
+        ("MULTI",),
+        ("PING",),
+        known_bug(WATCH_FALSE_ABORT, "EXEC"),
+        ("WATCH", "b"),
+        ("HDEL", "b", "nope"),
+        ("MULTI",),
+        ("PING",),
+        known_bug(WATCH_FALSE_ABORT, "EXEC"),
+        ("WATCH", "b"),
+        ("APPEND", "b", "x"),
+        ("SETNX", "b", "1"),
+        ("RENAMENX", "b", "b"),
+        ("HSETNX", "b", "z", "q"),
+        ("PERSIST", "b"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+    ],
+    "config": [
+        ("CONFIG", "SET", "maxclients", "abc"),
+        ("CONFIG", "SET", "hz", "20"),
+        ("CONFIG", "GET", "hz"),
+        ("CONFIG", "SET", "hz", "10"),
+        known_bug("CONFIG SET of a value out of range answers \"argument couldn't be parsed into an integer\"; "
+                  "Redis: \"argument must be between 1048576 and 9223372036854775807 inclusive\"",
+                  "CONFIG", "SET", "proto-max-bulk-len", "2048"),
+        ("CONFIG", "SET", "proto-max-bulk-len", "2097152"),
+        ("CONFIG", "GET", "proto-max-bulk-len"),
+        known_bug(CONFIG_UNITS, "CONFIG", "SET", "proto-max-bulk-len", "4mb"),
+        known_bug(CONFIG_UNITS, "CONFIG", "SET", "client-query-buffer-limit", "2mb"),
+        ("CONFIG", "SET", "proto-max-bulk-len", "536870912"),
+        ("CONFIG", "SET", "client-query-buffer-limit", "1073741824"),
+        ("CONFIG", "GET", "client-query-buffer-limit"),
+        ("CONFIG", "SET", "no-such-option", "1"),
+        ("CONFIG", "GET", "no-such-option"),
+        ("CONFIG", "SET", "hz"),
+    ],
+    "keys_basic": [
+        ("MSET", "a", "1", "b", "2", "c", "3"),
+        ("HSET", "h", "f", "v"),
+        ("EXISTS", "a", "a", "nothere", "b"),
+        ("DEL", "a", "nothere"),
+        ("UNLINK", "b"),
+        ("TYPE", "c"),
+        ("TYPE", "h"),
+        ("TYPE", "nothere"),
+        unordered("KEYS", "*"),
+        unordered("KEYS", "?"),
+        unordered("KEYS", "[a-c]"),
+        ("KEYS", "nomatch*"),
+        ("DBSIZE",),
+        ("TOUCH", "c", "h", "nothere"),
+        ("DEL",),
+    ],
+    "rename_copy": [
+        ("SET", "a", "1"),
+        ("RENAME", "a", "b"),
+        ("GET", "b"),
+        ("RENAME", "nothere", "x"),
+        ("RENAMENX", "nothere", "x"),
+        ("SET", "c", "3"),
+        ("RENAMENX", "b", "c"),
+        ("RENAMENX", "b", "d"),
+        ("RENAME", "d", "d"),
+        ("RENAMENX", "d", "d"),
+        ("SET", "e", "v", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("RENAME", "e", "f"),
+        ("EXPIRETIME", "f"),
+        ("COPY", "f", "g"),
+        ("EXPIRETIME", "g"),
+        ("COPY", "f", "c"),
+        ("COPY", "f", "c", "REPLACE"),
+        ("GET", "c"),
+        ("COPY", "nothere", "z"),
+        intentional(CLUSTER_TEXT, "COPY", "f", "z", "DB", "1"),
+        ("COPY", "f", "z", "DB", "0"),
+        ("COPY", "f", "z", "BOGUS"),
+        ("HSET", "h", "f1", "v1", "f2", "v2"),
+        ("COPY", "h", "h2"),
+        unordered("HGETALL", "h2"),
+    ],
+    "expire_family": [
+        ("SET", "k", "v"),
+        ("TTL", "k"),
+        ("PTTL", "k"),
+        ("TTL", "nothere"),
+        ("EXPIRETIME", "k"),
+        ("EXPIRETIME", "nothere"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS)),
+        ("EXPIRETIME", "k"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS + 10), "NX"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS + 10), "XX"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS + 5), "GT"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS + 20), "GT"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS + 30), "LT"),
+        ("EXPIREAT", "k", str(FAR_FUTURE_SECONDS + 1), "LT"),
+        ("EXPIRETIME", "k"),
+        ("PEXPIREAT", "k", str(FAR_FUTURE_SECONDS * 1000 + 7)),
+        ("PEXPIRETIME", "k"),
+        ("EXPIRETIME", "k"),
+        ("EXPIREAT", "k", "1", "NX", "XX"),
+        ("EXPIREAT", "k", "1", "GT", "LT"),
+        ("EXPIREAT", "k", "1", "BOGUS"),
+        ("EXPIRE", "k", "abc"),
+        ("PERSIST", "k"),
+        ("PERSIST", "k"),
+        ("PERSIST", "nothere"),
+        ("TTL", "k"),
+        ("EXPIRE", "k", "100", "XX"),
+        ("EXPIRE", "k", "100", "GT"),
+        ("EXPIRE", "k", "100", "LT"),
+        ("TTL", "k"),
+        ("EXPIRE", "nothere", "100"),
+        ("SET", "gone", "v"),
+        ("EXPIRE", "gone", "0"),
+        ("EXISTS", "gone"),
+        ("SET", "gone", "v"),
+        ("PEXPIRE", "gone", "-1"),
+        ("EXISTS", "gone"),
+        ("SET", "gone", "v"),
+        ("EXPIREAT", "gone", "1"),
+        ("GET", "gone"),
+        ("EXPIRE", "k", "9223372036854775807"),
+        ("PEXPIRE", "k", "9223372036854775807"),
+    ],
+    "hashes": [
+        ("HSET", "h", "a", "1", "b", "2"),
+        ("HSET", "h", "a", "10", "c", "3"),
+        ("HSET", "h", "a"),
+        ("HGET", "h", "a"),
+        ("HGET", "h", "nothere"),
+        ("HGET", "nothere", "a"),
+        ("HMGET", "h", "a", "nothere", "c"),
+        ("HMGET", "nothere", "a"),
+        ("HMSET", "h", "d", "4"),
+        ("HSETNX", "h", "d", "5"),
+        ("HSETNX", "h", "e", "5"),
+        ("HLEN", "h"),
+        ("HLEN", "nothere"),
+        ("HEXISTS", "h", "a"),
+        ("HEXISTS", "h", "zz"),
+        ("HSTRLEN", "h", "a"),
+        ("HSTRLEN", "h", "zz"),
+        unordered("HKEYS", "h"),
+        unordered("HVALS", "h"),
+        unordered("HGETALL", "h"),
+        ("HGETALL", "nothere"),
+        ("HDEL", "h", "a", "b", "zz"),
+        ("HDEL", "h"),
+        ("HINCRBY", "h", "c", "5"),
+        ("HINCRBY", "h", "new", "-5"),
+        ("HINCRBY", "h", "c", "x"),
+        ("HSET", "h", "s", "str"),
+        ("HINCRBY", "h", "s", "1"),
+        ("HINCRBYFLOAT", "h", "s", "1"),
+        ("HINCRBYFLOAT", "h", "fl", "1.5"),
+        ("HINCRBYFLOAT", "h", "fl", "abc"),
+        ("HSET", "h", "big", "9223372036854775807"),
+        ("HINCRBY", "h", "big", "1"),
+        ("HDEL", "h", "c", "d", "e", "new", "s", "fl", "big"),
+        ("EXISTS", "h"),
+        ("SET", "str", "v"),
+        ("HSET", "str", "f", "v"),
+        ("HGET", "str", "f"),
+        ("HGETALL", "str"),
+        ("HRANDFIELD", "nothere"),
+        ("HRANDFIELD", "nothere", "3"),
+        ("HSET", "one", "only", "1"),
+        ("HRANDFIELD", "one"),
+        ("HRANDFIELD", "one", "1", "WITHVALUES"),
+        ("HRANDFIELD", "one", "-3"),
+        ("HRANDFIELD", "one", "0"),
+        ("HRANDFIELD", "one", "x"),
+        ("HSET", "two", "a", "1", "b", "2"),
+        unordered("HRANDFIELD", "two", "10"),
+        unordered("HRANDFIELD", "two", "5", "WITHVALUES"),
+        ("HSCAN", "nothere", "0"),
+        ("HSCAN", "one", "0"),
+        ("HSCAN", "one", "0", "MATCH", "o*", "COUNT", "10"),
+        ("HSCAN", "one", "0", "MATCH", "x*"),
+        ("HSCAN", "one", "abc"),
+        ("HSCAN", "str", "0"),
+    ],
+    "globs": [
+        ("MSET", "hello", "1", "hallo", "2", "hxllo", "3", "hllo", "4", "heeeello", "5", "h*llo", "6",
+         "a[b", "7", "a\\b", "8", "-", "9", "^x", "10"),
+        unordered("KEYS", "h?llo"),
+        unordered("KEYS", "h*llo"),
+        unordered("KEYS", "h[ae]llo"),
+        unordered("KEYS", "h[^e]llo"),
+        unordered("KEYS", "h[!e]llo"),
+        unordered("KEYS", "h[a-b]llo"),
+        unordered("KEYS", "h[b-a]llo"),
+        unordered("KEYS", "h\\*llo"),
+        unordered("KEYS", "a[[]b"),
+        unordered("KEYS", "a\\\\b"),
+        unordered("KEYS", "a[b"),
+        unordered("KEYS", "[-]"),
+        unordered("KEYS", "\\^*"),
+        unordered("KEYS", "**"),
+        unordered("KEYS", "h[a-"),
+        unordered("KEYS", "h[]llo"),
+        unordered("KEYS", "[a-z][a-z]llo"),
+        unordered("KEYS", "*o"),
+        unordered("KEYS", "*[x]*"),
+    ],
+    "number_parsing": [
+        ("SET", "k", "v", "EX", "1.5"),
+        ("SET", "k", "v", "EX", "+5"),
+        ("SET", "k", "v", "EX", " 5"),
+        ("SET", "k", "v", "ex", "100", "nx"),
+        ("TTL", "k"),
+        ("INCRBY", "n", "+5"),
+        ("INCRBY", "n", "-0"),
+        ("INCRBY", "n", "0x10"),
+        ("INCRBY", "n", "1e3"),
+        ("INCRBY", "n", ""),
+        ("SET", "n", "-0"),
+        ("INCR", "n"),
+        ("SET", "n", "00"),
+        ("INCR", "n"),
+        ("SET", "n", "+1"),
+        ("INCR", "n"),
+        ("SET", "n", "1 "),
+        ("INCR", "n"),
+        ("SET", "n", ""),
+        ("INCR", "n"),
+        ("EXPIRE", "k", "1.5"),
+        ("EXPIRE", "k", "100", "nx"),
+        ("GETRANGE", "k", "0", "1.5"),
+        ("GETRANGE", "k", "0", "99999999999999999999"),
+        ("SETRANGE", "k", "1.5", "x"),
+        ("HINCRBY", "h", "f", "1.0"),
+        ("HSET", "h", "f", "10"),
+        ("HINCRBY", "h", "f", "9223372036854775800"),
+        known_bug(LONG_DOUBLE, "HINCRBYFLOAT", "h", "g", "1e400"),
+        known_bug(LONG_DOUBLE, "INCRBYFLOAT", "fl", "1e400"),
+        ("SET", "fl", "1e308"),
+        known_bug(LONG_DOUBLE, "INCRBYFLOAT", "fl", "1e308"),
+        ("INCRBYFLOAT", "fl2", "nan"),
+        ("INCRBYFLOAT", "fl2", "  1"),
+        ("INCRBYFLOAT", "fl2", "1 "),
+        ("INCRBYFLOAT", "fl2", ""),
+        ("INCRBYFLOAT", "fl3", "3.0"),
+        ("INCRBYFLOAT", "fl3", "-3"),
+        ("GET", "fl3"),
+        ("INCRBYFLOAT", "fl4", "1.25e2"),
+        ("INCRBYFLOAT", "fl4", "0.5"),
+        ("INCRBYFLOAT", "fl4", "-0.0"),
+        ("HINCRBYFLOAT", "h", "hf", "2.5"),
+        ("HINCRBYFLOAT", "h", "hf", "-2.5"),
+        ("HGET", "h", "hf"),
+    ],
+    "duplicates_and_self": [
+        ("SET", "a", "1"),
+        ("DEL", "a", "a"),
+        ("SET", "a", "1"),
+        ("EXISTS", "a", "a", "a"),
+        ("TOUCH", "a", "a"),
+        ("MSETNX", "x", "1", "x", "2"),
+        ("GET", "x"),
+        ("MSET", "y", "1", "y", "2"),
+        ("GET", "y"),
+        ("MGET", "a", "a"),
+        ("RENAME", "a", "a"),
+        ("GET", "a"),
+        known_bug("COPY with source == destination must fail with 'ERR source and destination objects are the same'",
+                  "COPY", "a", "a"),
+        known_bug("COPY with source == destination must fail with 'ERR source and destination objects are the same'",
+                  "COPY", "a", "a", "REPLACE"),
+        ("HSET", "h", "f", "1", "f", "2"),
+        ("HGET", "h", "f"),
+        ("HDEL", "h", "f", "f"),
+        ("HMGET", "h", "f", "f"),
+    ],
+    "ttl_preservation": [
+        ("SET", "k", "v", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("APPEND", "k", "x"),
+        ("EXPIRETIME", "k"),
+        ("SETRANGE", "k", "0", "y"),
+        ("EXPIRETIME", "k"),
+        ("INCRBY", "k", "1"),
+        ("SET", "n", "1", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("INCR", "n"),
+        ("EXPIRETIME", "n"),
+        ("INCRBYFLOAT", "n", "1.5"),
+        ("EXPIRETIME", "n"),
+        ("GETSET", "n", "z"),
+        ("EXPIRETIME", "n"),
+        ("HSET", "h", "a", "1"),
+        ("EXPIREAT", "h", str(FAR_FUTURE_SECONDS)),
+        ("HSET", "h", "b", "2"),
+        ("EXPIRETIME", "h"),
+        ("HDEL", "h", "a", "b"),
+        ("EXPIRETIME", "h"),
+        ("SET", "m", "1", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("MSET", "m", "2"),
+        ("EXPIRETIME", "m"),
+        ("SET", "m", "1", "EXAT", str(FAR_FUTURE_SECONDS)),
+        ("GETDEL", "m"),
+        ("SET", "m", "3"),
+        ("EXPIRETIME", "m"),
+    ],
+    "transactions_more": [
+        ("SET", "w", "1"),
+        ("WATCH", "w"),
+        ("MULTI",),
+        ("WATCH", "w"),
+        ("EXEC",),
+        ("MULTI",),
+        ("EXEC",),
+        ("MULTI",),
+        ("PING",),
+        ("ECHO", "x"),
+        ("HSET", "h", "f", "v"),
+        ("HGETALL", "h"),
+        ("TYPE", "h"),
+        ("EXEC",),
+        ("MULTI",),
+        ("GET",),
+        ("DISCARD",),
+        ("GET", "w"),
+        ("MULTI",),
+        known_bug("an arity error on EXEC inside MULTI must abort the transaction: Redis answers "
+                  "\"EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\" "
+                  "and leaves MULTI; trestle answers the plain arity error and stays in MULTI", "EXEC", "extra"),
+        known_bug("follows from the EXEC arity bug: the transaction should already be gone", "DISCARD"),
+        ("WATCH", "a", "b", "c"),
+        ("SET", "a", "self"),
+        ("MULTI",),
+        ("GET", "a"),
+        ("EXEC",),
+        ("UNWATCH",),
+    ],
+    "scan_errors": [
+        ("SCAN",),
+        ("SCAN", "0", "COUNT", "0"),
+        ("SCAN", "0", "COUNT", "-1"),
+        ("SCAN", "0", "COUNT", "x"),
+        ("SCAN", "0", "MATCH"),
+        ("SCAN", "0", "BOGUS", "1"),
+        known_bug("SCAN parses its cursor like strtoull in Redis: '-1' is accepted (wraps) and returns cursor 0 "
+                  "with no keys; trestle answers 'ERR invalid cursor'", "SCAN", "-1"),
+        ("SCAN", "18446744073709551616"),
+        ("SCAN", "0", "TYPE", "string", "MATCH", "nothing*"),
+        ("HSET", "h", "f", "v"),
+        ("HSCAN", "h", "0", "COUNT", "0"),
+        ("HSCAN", "h", "0", "BOGUS"),
+        ("HSCAN", "h"),
+    ],
+    "transactions": [
+        ("MULTI",),
+        ("SET", "a", "1"),
+        ("INCR", "a"),
+        ("GET", "a"),
+        ("EXEC",),
+        ("MULTI",),
+        ("MULTI",),
+        ("DISCARD",),
+        ("DISCARD",),
+        ("EXEC",),
+        ("MULTI",),
+        ("SET", "a"),
+        ("NOSUCHCOMMAND",),
+        ("GET", "a"),
+        ("EXEC",),
+        ("MULTI",),
+        ("SET", "s", "x"),
+        ("INCR", "s"),
+        ("GET", "s"),
+        ("EXEC",),
+        ("MULTI",),
+        ("WATCH", "a"),
+        ("DISCARD",),
+        ("WATCH", "a"),
+        ("UNWATCH",),
+        ("WATCH",),
+    ],
+    "errors": [
+        ("NOSUCHCOMMAND", "a", "b"),
+        ("nosuchcommand",),
+        ("GET",),
+        ("GET", "a", "b"),
+        ("HSET", "h", "f"),
+        ("SET", "s", "v"),
+        ("HGET", "s", "f"),
+        ("PING", "a", "b"),
+        ("ECHO",),
+        ("SELECT", "0"),
+        intentional(CLUSTER_TEXT, "SELECT", "1"),
+        ("SELECT", "x"),
+        ("CONFIG", "BOGUS"),
+        ("CLIENT", "BOGUS"),
+    ],
+    "connection_misc": [
+        ("PING",),
+        ("PING", "hello"),
+        ("ECHO", "hi"),
+        ("ECHO", ""),
+        ("SET", "", "empty-key"),
+        ("GET", ""),
+        ("SET", "bin\x00key", "bin\x00val"),
+        ("GET", "bin\x00key"),
+        ("FLUSHDB",),
+        ("DBSIZE",),
+        ("FLUSHALL",),
+        ("CLIENT", "SETNAME", "has space"),
+        ("CLIENT", "SETNAME", "ok-name"),
+        ("CLIENT", "GETNAME"),
+        ("CLIENT", "SETNAME", ""),
+        ("CLIENT", "GETNAME"),
+        ("AUTH", "pw"),
+        ("AUTH", "user", "pw"),
+    ],
+}
+
+def run_script(port, script, protocol):
+    replies = []
+    with RawConnection(port) as connection:
+        if protocol == 3:
+            kind, _ = connection.call("HELLO", "3")
+            assert kind == "%", "HELLO 3 must answer with a map"
+        connection.call("FLUSHALL")
+        for command in script:
+            reply = connection.call(*command)
+            replies.append(canonical(reply) if isinstance(command, unordered) else reply)
+    return replies
+
+
+def describe_differences(script, trestle_replies, redis_replies):
+    lines = []
+    for command, mine, theirs in zip(script, trestle_replies, redis_replies):
+        if mine != theirs:
+            lines.append(f"  {' '.join(command)!r}:\n    trestle {mine!r}\n    redis   {theirs!r}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_same_replies_as_redis(name, protocol, server, redis_reference):
+    script = SCRIPTS[name]
+    trestle_replies = run_script(server.port, script, protocol)
+    redis_replies = run_script(redis_reference.port, script, protocol)
+    for index, command in enumerate(script):
+        if isinstance(command, (known_bug, intentional)):
+            trestle_replies[index] = redis_replies[index]
+    assert len(trestle_replies) == len(redis_replies) == len(script)
+    differences = describe_differences(script, trestle_replies, redis_replies)
+    assert not differences, f"script {name} (RESP{protocol}) differs from redis-server:\n{differences}"
+
+
+KNOWN_BUG_CASES = [(name, index) for name, script in sorted(SCRIPTS.items())
+                   for index, command in enumerate(script) if isinstance(command, known_bug)]
+
+
+@pytest.mark.parametrize("name,index", KNOWN_BUG_CASES,
+                         ids=[f"{name}:{' '.join(SCRIPTS[name][index])}" for name, index in KNOWN_BUG_CASES])
+def test_known_bug_still_differs(name, index, server, redis_reference, request):
+    command = SCRIPTS[name][index]
+    request.applymarker(pytest.mark.xfail(strict=True, reason=command.reason))
+    mine = run_script(server.port, SCRIPTS[name], 2)[index]
+    theirs = run_script(redis_reference.port, SCRIPTS[name], 2)[index]
+    assert mine == theirs, f"{' '.join(command)}: trestle {mine!r}, redis {theirs!r}"
+
+
+# ---------------------------------------------------------------------------------------
+# Random differential runs
+# ---------------------------------------------------------------------------------------
+
+FUZZ_KEYS = ["a", "b", "c", "h1", "h2", "n"]
+FUZZ_FIELDS = ["x", "y", "z"]
+FUZZ_SEQUENCES = int(os.environ.get("TRESTLE_FUZZ_SEQUENCES", "12"))
+FUZZ_COMMANDS = 250
+
+
+def fuzz_command(generator, in_multi):
+    """One deterministic command (no randomness, no sub-second clock, no free ordering
+    except where marked unordered), avoiding the known bugs listed above. Inside MULTI the
+    unordered commands are left out (EXEC's reply could not be compared)."""
+    key, other = generator.choice(FUZZ_KEYS), generator.choice(FUZZ_KEYS)
+    field = generator.choice(FUZZ_FIELDS)
+    # Magnitudes stay below 2**50 so Double and long double agree (see LONG_DOUBLE); the
+    # 64-bit edges are covered by the fixed scripts.
+    value = generator.choice(["", "1", "-7", "abc", "3.5", "1099511627776", "x y"])
+    number = generator.choice(["0", "1", "-1", "5", "100", "-1099511627776", "x", "1.5"])
+    increment = generator.choice(["0.5", "-0.25", "2", "1e2"])
+    hash_increment = generator.choice(["0.5", "-0.25", "2", "1e2", "abc"])
+    start, end = str(generator.randrange(-6, 6)), str(generator.randrange(-6, 6))
+    expire_at = generator.choice([str(FAR_FUTURE_SECONDS), str(FAR_FUTURE_SECONDS + 7), "1"])
+    option = generator.choice([[], ["NX"], ["XX"], ["GT"], ["LT"]])
+    set_option = generator.choice([[], ["NX"], ["XX"], ["GET"], ["KEEPTTL"], ["EXAT", expire_at], ["XX", "GET"]])
+    commands = [
+        ("GET", key), ("SET", key, value, *set_option), ("SETNX", key, value), ("GETSET", key, value),
+        ("GETDEL", key), ("GETEX", key, "EXAT", expire_at), ("GETEX", key, "PERSIST"), ("MGET", key, other),
+        ("MSET", key, value, other, value), ("MSETNX", key, value, other, value), ("APPEND", key, value),
+        ("STRLEN", key), ("GETRANGE", key, start, end), ("SETRANGE", key, "0", value),
+        ("INCR", key), ("DECR", key), ("INCRBY", key, number), ("DECRBY", key, number),
+        ("INCRBYFLOAT", key, increment),
+        ("DEL", key, other), ("EXISTS", key, other), ("TYPE", key), unordered("KEYS", "*"),
+        ("RENAME", key, other), ("RENAMENX", key, other), ("TOUCH", key),
+        ("EXPIREAT", key, expire_at, *option), ("PEXPIREAT", key, expire_at + "000", *option),
+        ("EXPIRETIME", key), ("PEXPIRETIME", key), ("PERSIST", key),
+        ("HSET", key, field, value), ("HSET", key, field, value, generator.choice(FUZZ_FIELDS), value),
+        ("HSETNX", key, field, value), ("HGET", key, field), ("HMGET", key, field, "nope"),
+        ("HDEL", key, field), ("HLEN", key), ("HEXISTS", key, field), ("HSTRLEN", key, field),
+        unordered("HKEYS", key), unordered("HVALS", key), unordered("HGETALL", key),
+        ("HINCRBY", key, field, number), ("HINCRBYFLOAT", key, field, hash_increment),
+        ("MULTI",), ("EXEC",), ("DISCARD",), ("WATCH", key), ("UNWATCH",),
+    ]
+    # SETRANGE at offset 0 only: padding would put NUL bytes into numbers (NUL_FLOAT).
+    if key != other:
+        commands += [("COPY", key, other), ("COPY", key, other, "REPLACE")]
+    if in_multi:
+        commands = [command for command in commands if not isinstance(command, unordered)]
+    return generator.choice(commands)
+
+
+def fuzz_script(generator, count):
+    script, in_multi = [], False
+    for _ in range(count):
+        command = fuzz_command(generator, in_multi)
+        if command[0] == "MULTI":
+            in_multi = True
+        elif command[0] in ("EXEC", "DISCARD"):
+            in_multi = False
+        script.append(command)
+    return script
+
+
+def known_float_divergence(command, left, right):
+    """Whether two replies differ by a known float bug: Double versus long double results
+    (LONG_DOUBLE), or a value with a NUL byte parsed as a number (NUL_FLOAT)."""
+    if command[0] not in ("INCRBYFLOAT", "HINCRBYFLOAT") or left[0] != "$":
+        return False
+    if right in (("-", b"ERR value is not a valid float"), ("-", b"ERR hash value is not a float")):
+        return True
+    if right[0] != "$":
+        return False
+    try:
+        mine, theirs = float(left[1]), float(right[1])
+    except (TypeError, ValueError):
+        return False
+    return max(abs(mine), abs(theirs)) >= 2**50 or abs(mine - theirs) <= 1e-9 * max(abs(mine), abs(theirs))
+
+
+def known_divergence(command, left, right, queued):
+    """Whether a difference is explained by a known bug (see the known_bug reasons)."""
+    if known_float_divergence(command, left, right):
+        return True
+    if command[0] != "EXEC" or right[0] != "*" or right[1] is None:
+        return False
+    if left in (("*", None), ("_", None)):
+        return True  # WATCH_FALSE_ABORT
+    if left[0] != "*" or left[1] is None or len(left[1]) != len(right[1]) or len(queued) != len(right[1]):
+        return False
+    return all(mine == theirs or known_float_divergence(inner, mine, theirs)
+               for inner, mine, theirs in zip(queued, left[1], right[1]))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_random_sequences_match_redis(protocol, server, redis_reference):
+    base_seed = int(os.environ.get("TRESTLE_FUZZ_SEED", random.randrange(2**32)))
+    print(f"differential fuzz base seed {base_seed} (TRESTLE_FUZZ_SEED={base_seed})")
+    for sequence in range(FUZZ_SEQUENCES):
+        generator = random.Random(base_seed + sequence)
+        script = fuzz_script(generator, FUZZ_COMMANDS)
+        mine = run_script(server.port, script, protocol)
+        theirs = run_script(redis_reference.port, script, protocol)
+        queued = []
+        for index, (left, right) in enumerate(zip(mine, theirs)):
+            command = script[index]
+            if left != right and known_divergence(command, left, right, queued):
+                break  # the states diverged by a known bug; the rest of the sequence says nothing
+            if left != right:
+                history = "\n".join(f"    {' '.join(command)}" for command in script[max(0, index - 15):index + 1])
+                pytest.fail(f"seed {base_seed + sequence} (RESP{protocol}), command {index} differs:\n"
+                            f"  trestle {left!r}\n  redis   {right!r}\n  last commands (after FLUSHALL):\n{history}")
+            if command[0] == "MULTI" and right == ("+", b"OK"):
+                queued = []
+            elif command[0] in ("EXEC", "DISCARD"):
+                queued = []
+            elif right == ("+", b"QUEUED"):
+                queued.append(command)
