@@ -325,13 +325,7 @@ class TransactionWriter(threading.Thread):
             connection.close()
 
 
-IDLE_ACK_BUG = (
-    "BUG (see test_durability_contract.py): the first write after an idle log is answered before its "
-    "record is written, so a SIGKILL can lose an acknowledged write; this test catches that only "
-    "sometimes (seen: 216 EXECs acknowledged, 215 recovered), hence not strict")
 
-
-@pytest.mark.xfail(strict=False, reason=IDLE_ACK_BUG)
 @pytest.mark.timeout(60)
 def test_transactions_are_atomic_across_sigkill(server_factory):
     server = server_factory("--fsync", "always")
@@ -521,14 +515,11 @@ def test_acknowledged_writes_survive_sigkill_during_snapshots(server_factory):
     print(f"snapshot crash: {verified} acknowledged writes verified, {snapshots} snapshots started")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the first write after an idle log is answered before its record is written (see "
-    "test_durability_contract.py); SIGKILL right after the +OK loses 4-7 of 20 acknowledged SETs"))
 @pytest.mark.timeout(60)
 def test_sigkill_right_after_acknowledgement(server_factory):
     """One client writes to an idle server and the test SIGKILLs the server the moment the
-    reply arrives: the acknowledged write must be there after restart. While the idle-ack
-    bug exists about a quarter of the attempts lose their write (all 20 surviving: ~0.3%)."""
+    reply arrives: the acknowledged write must be there after restart. (Before the fix of
+    the idle-log acknowledgement bug about a quarter of the attempts lost their write.)"""
     server = server_factory("--fsync", "always")
     lost = []
     for attempt in range(20):

@@ -35,11 +35,6 @@ def timed(connection, *command):
     return reply, time.monotonic() - began
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: ClientConnectionHandler.handle reads durability.visibilityBarrier before appending the "
-    "record and only raises it when it was already > 0, so the first write after an idle moment "
-    "is answered before its record is written and fsynced (SET answers in ~1 ms with fsync delayed "
-    "300 ms); a SIGKILL in that window loses an acknowledged write"))
 @pytest.mark.timeout(60)
 def test_write_reply_waits_for_fsync_when_idle(server_factory):
     server = server_factory("--fsync", "always", wrapper=STRACE)

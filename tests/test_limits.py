@@ -268,10 +268,6 @@ def test_protocol_errors_match_redis(payload, server, redis_reference):
     assert exchange(server.port) == exchange(redis_reference.port)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Redis writes a control byte in a protocol error as-is and then replaces \\r and \\n in error "
-    "texts with spaces: for '*1\\r\\n\\r\\n' it answers \"-ERR Protocol error: expected '$', got ' '\"; "
-    "trestle answers \"got '\\xd'\""))
 def test_protocol_error_text_for_control_byte_matches_redis(server, redis_reference):
     def exchange(port):
         with RawConnection(port, timeout=5) as connection:
@@ -349,10 +345,6 @@ def test_pipelining_client_that_never_reads(server):
         assert connection.call("GET", "flood") == ("$", b"y" * 100)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MISSING LIMIT, not a Redis incompatibility: 300 unread GETs of a 1 MiB value grow RSS by ~300 MB; "
-    "the handler pauses reading only after executing the whole inbound batch, and no output-buffer "
-    "limit exists. redis-server 7.0 does the same (client-output-buffer-limit normal 0 0 0: +309 MB)"))
 @pytest.mark.timeout(60)
 def test_reader_that_never_reads_big_replies_does_not_balloon_memory(server):
     """Small requests that produce big replies: 300 GETs of a 1 MiB value, never read. The

@@ -198,22 +198,42 @@ extension Engine {
         guard parameter.mutable else {
             throw .message("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
         }
-        let invalid = CommandError.message("ERR CONFIG SET failed (possibly related to argument '\(name)') - argument couldn't be parsed into an integer")
+        func failure(_ reason: String) -> CommandError {
+            .message("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(reason)")
+        }
+        func integer(in range: ClosedRange<Int>, memory: Bool) throws(CommandError) -> Int {
+            let parsed = memory ? Self.parseMemory(value) : Int(value)
+            guard let parsed else { throw failure(memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer") }
+            guard range.contains(parsed) else {
+                throw failure("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
+            }
+            return parsed
+        }
         switch name {
         case "requirepass": settings.requirePassword = value
-        case "maxclients":
-            guard let number = Int(value), number >= 1 else { throw invalid }
-            settings.maxClients = number
-        case "proto-max-bulk-len":
-            guard let number = Int(value), number >= 1024 * 1024 else { throw invalid }
-            settings.limits.bulkLengthBytesMax = number
-        case "client-query-buffer-limit":
-            guard let number = Int(value), number >= 1024 * 1024 else { throw invalid }
-            settings.limits.queryBufferBytesMax = number
-        case "hz":
-            guard let number = Int(value), (1...500).contains(number) else { throw invalid }
-            settings.hz = number
-        default: throw invalid
+        case "maxclients": settings.maxClients = try integer(in: 1...Int.max, memory: false)
+        case "proto-max-bulk-len": settings.limits.bulkLengthBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
+        case "client-query-buffer-limit": settings.limits.queryBufferBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
+        // Redis accepts any non-negative hz and clamps it to 1...500.
+        case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
+        default: throw failure("argument couldn't be parsed into an integer")
         }
     }
+
+    /// Redis's memtoull: a non-negative integer with an optional unit b, k, kb, m, mb, g,
+    /// gb (k = 1000, kb = 1024), case-insensitive.
+    static func parseMemory(_ text: String) -> Int? {
+        let lowered = text.lowercased()
+        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+        var digits = Substring(lowered), multiplier = 1
+        for (suffix, factor) in units where lowered.hasSuffix(suffix) {
+            digits = lowered.dropLast(suffix.count)
+            multiplier = factor
+            break
+        }
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let number = Int(digits) else { return nil }
+        let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        return overflow ? nil : product
+    }
+
 }

@@ -24,6 +24,8 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
     /// Replies held for durability, oldest first: (sequence they wait for, bytes).
     private var held: [(sequence: UInt64, bytes: ByteBuffer)] = []
     private var closeAfterHeld = false
+    private var heldBytes = 0
+    private var pausedForHeldReplies = false
     private var closed = false
     private var readingPaused = false
 
@@ -92,6 +94,12 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
                     pauseReading(context: context)
                     break
                 }
+                if heldBytes >= Self.heldReplyBytesMax {
+                    // Replies waiting for the disk count too: resume when they are released.
+                    pauseReading(context: context)
+                    pausedForHeldReplies = true
+                    break
+                }
                 if node.durability.isBacklogged {
                     pauseReading(context: context)
                     node.pausedForBacklog[session.id] = self
@@ -113,6 +121,8 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
     /// Replies are written to the socket once this many bytes are pending, so the channel's
     /// writability reflects a client that does not read.
     static let replyFlushBytes = 64 * 1024
+    /// Most reply bytes held for durability before this connection's requests wait.
+    static let heldReplyBytesMax = 1024 * 1024
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         flushReady()
@@ -169,7 +179,9 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
             let allocator = context?.channel.allocator ?? ByteBufferAllocator()
             held.append((max(sequence, held.last?.sequence ?? 0), allocator.buffer(capacity: 64)))
         }
+        let before = held[held.count - 1].bytes.readableBytes
         RESPEncoder.write(reply, as: version, into: &held[held.count - 1].bytes)
+        heldBytes += held[held.count - 1].bytes.readableBytes - before
         if let session { node.waitingForDurability[session.id] = self }
     }
 
@@ -177,12 +189,20 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
     func releaseReplies(upTo durable: UInt64) -> Bool {
         var released = 0
         while released < held.count, held[released].sequence <= durable {
+            heldBytes -= held[released].bytes.readableBytes
             ready.writeBuffer(&held[released].bytes)
             released += 1
         }
         if released > 0 { held.removeFirst(released) }
         flushReady()
         if held.isEmpty, closeAfterHeld { close() }
+        if pausedForHeldReplies, heldBytes < Self.heldReplyBytesMax, let context, !closed {
+            pausedForHeldReplies = false
+            readingPaused = false
+            processInbound(context: context)
+            flushReady()
+            if !readingPaused { _ = context.channel.setOption(ChannelOptions.autoRead, value: true) }
+        }
         return held.isEmpty
     }
 

@@ -103,3 +103,25 @@ private struct Connection {
         #expect(connection.channel.isActive == false)
     }
 }
+
+@Suite struct HeldReplyBoundTests {
+    /// Regression: big replies held for durability were not counted, so a client that kept
+    /// pipelining reads behind a pending write could grow them without bound.
+    @Test func repliesHeldForDurabilityAreBounded() throws {
+        let connection = try Connection()
+        let big = String(repeating: "z", count: 512 * 1024)
+        try connection.send("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$\(big.utf8.count)\r\n\(big)\r\n")
+        connection.durability.durableSequence = 1
+        connection.node.durabilityAdvanced()
+        _ = try connection.received()
+        // A pending write, then many reads of the big value: only ~heldReplyBytesMax of
+        // replies may be built before the connection stops running requests.
+        try connection.send("SET other 1\r\n" + String(repeating: "GET big\r\n", count: 50))
+        #expect(connection.node.engine.stats.commandsProcessed < 2 + 1 + 5)
+        connection.durability.durableSequence = 2
+        connection.node.durabilityAdvanced()
+        var total = 0
+        while var buffer = try connection.channel.readOutbound(as: ByteBuffer.self) { total += buffer.readableBytes; buffer.clear() }
+        #expect(total > 0)
+    }
+}
