@@ -61,3 +61,17 @@ public enum CommandError: Error, Equatable, Sendable {
 extension KeyspaceError {
     var command: CommandError { .keyspace(self) }
 }
+
+/// Runs a command body that may throw either kind of error and maps both to CommandError:
+/// the one place where keyspace errors become command errors.
+func mappingErrors<Result>(_ body: () throws -> Result) throws(CommandError) -> Result {
+    do {
+        return try body()
+    } catch let error as KeyspaceError {
+        throw error.command
+    } catch let error as CommandError {
+        throw error
+    } catch {
+        throw .syntax
+    }
+}

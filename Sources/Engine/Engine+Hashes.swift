@@ -4,15 +4,7 @@ import Wire
 
 extension Engine {
     func runHashCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
-        do {
-            return try runHashCommandThrowing(id, arguments, session, now: now)
-        } catch let error as KeyspaceError {
-            throw error.command
-        } catch let error as CommandError {
-            throw error
-        } catch {
-            throw .syntax
-        }
+        try mappingErrors { try runHashCommandThrowing(id, arguments, session, now: now) }
     }
 
     private func runHashCommandThrowing(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {

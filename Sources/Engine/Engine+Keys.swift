@@ -5,15 +5,7 @@ import Wire
 
 extension Engine {
     func runKeyCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
-        do {
-            return try runKeyCommandThrowing(id, arguments, now: now)
-        } catch let error as KeyspaceError {
-            throw error.command
-        } catch let error as CommandError {
-            throw error
-        } catch {
-            throw .syntax
-        }
+        try mappingErrors { try runKeyCommandThrowing(id, arguments, now: now) }
     }
 
     private func runKeyCommandThrowing(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
