@@ -158,11 +158,10 @@ public final class TrestleServer: Service, @unchecked Sendable {
     private func scheduleBackgroundWork(node: NodeContext, durability: LogDurability) -> [RepeatedTask] {
         let log = durability.log
         let confinedDurability = LoopConfined(durability)
-        let hz = max(1, node.engine.settings.hz)
         let bound = LoopConfined(node)
-        let expiry = loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64(1000 / hz)), delay: .milliseconds(Int64(1000 / hz))) { _ in
-            bound.value.engine.expireCycle(now: bound.value.clock.now().rawValue)
-        }
+        // The active expiry cycle runs `hz` times a second; each run schedules the next with
+        // the current hz, so CONFIG SET hz takes effect at once.
+        scheduleExpiryCycle(bound)
         let compaction = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
             if log.shouldCompact { _ = self?.startSnapshot(engine: bound.value.engine, durability: confinedDurability.value) }
         }
@@ -171,7 +170,17 @@ public final class TrestleServer: Service, @unchecked Sendable {
         let trim = loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in
             _ = releaseFreeMemory(0)
         }
-        return [expiry, compaction, trim]
+        return [compaction, trim]
+    }
+
+    private func scheduleExpiryCycle(_ bound: LoopConfined<NodeContext>) {
+        let interval = Int64(1000 / max(1, bound.value.engine.settings.hz))
+        loop.scheduleTask(in: .milliseconds(interval)) { [weak self] in
+            let node = bound.value
+            guard !node.draining else { return }
+            node.engine.expireCycle(now: node.clock.now().rawValue)
+            self?.scheduleExpiryCycle(bound)
+        }
     }
 
     /// Starts a background snapshot of an O(1) copy of the keyspace. Call on the loop.
