@@ -105,6 +105,7 @@ final class LoadPool: @unchecked Sendable {
         let future = bootstrap.connect(host: address.host, port: address.port).map { channel in
             connection.attach(channel)
             self.drainBacklog(of: connection)
+            self.flushDirty()
         }
         future.whenFailure { _ in self.connectionFailed(connection, kind: "connect") }
         return (connection, future)
@@ -162,6 +163,8 @@ final class LoadPool: @unchecked Sendable {
         let request = PendingRequest(intendedNanos: now, operation: operation, stage: .first,
                                      redirects: 0, origin: origin, phase: state.id)
         send(request, on: route(operation, origin: origin))
+        // The last request is out: from here the drain time bounds the wait for replies.
+        if state.issued == state.requestLimit { stopIssuing(phaseID: state.id) }
     }
 
     private func openLoopTick() {

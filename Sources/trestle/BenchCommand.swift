@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure response time under load, breaking points, connections and cost.",
-        subcommands: [BenchRun.self, BenchSweep.self, BenchConnections.self, BenchScaleout.self],
+        subcommands: [BenchRun.self, BenchSweep.self, BenchConnections.self, BenchScaleout.self, BenchReport.self],
         defaultSubcommand: BenchRun.self)
 }
 
@@ -212,6 +212,23 @@ struct BenchConnections: AsyncParsableCommand {
             results.connectionSweeps.append(try await runner.run(target: target.name, settings: settings, probe: target.probe) { print($0) })
         }
         try output.write(results)
+    }
+}
+
+struct BenchReport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Merge JSON results of several runs into one table and HTML report.")
+    @Argument(help: "JSON files written by --json.") var inputs: [String]
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        var merged = BenchResults(command: commandLine())
+        for input in inputs {
+            let results = try JSONDecoder().decode(BenchResults.self, from: Data(contentsOf: URL(fileURLWithPath: input)))
+            merged.runs += results.runs
+            merged.sweeps += results.sweeps
+            merged.connectionSweeps += results.connectionSweeps
+        }
+        try output.write(merged)
     }
 }
 

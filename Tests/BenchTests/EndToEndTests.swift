@@ -44,7 +44,9 @@ final class TrestleProcess {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
-            if let range = text.range(of: "listening 127.0.0.1:") {
+            // The banner line reads "listening    127.0.0.1:PORT".
+            if let listening = text.range(of: "listening"),
+               let range = text[listening.upperBound...].range(of: "127.0.0.1:") {
                 let digits = text[range.upperBound...].prefix { $0.isNumber }
                 if let port = Int(digits), text[range.upperBound...].count > digits.count { return port }
             }

@@ -52,14 +52,17 @@ func step(_ rate: Double, p99: Double, throughput: Double? = nil, errors: Int = 
         settings.pipeline = 64
         let client = try LoadClient(settings: settings)
         #expect(try await client.connect(count: settings.clients) == 0)
-        let runner = SweepRunner(rates: [1_000, 1_400, 1_800, 2_400, 3_000], stepSeconds: 1.5, sloMilliseconds: 10)
+        // The SLO is looser than the default 10 ms so a loaded test machine's timer jitter
+        // cannot fail a step below capacity; above capacity the queue grows by hundreds of
+        // milliseconds per second, far past any SLO.
+        let runner = SweepRunner(rates: [1_000, 1_500, 1_800, 2_400, 3_000], stepSeconds: 1.5, sloMilliseconds: 50)
         let report = try await runner.run(target: "bucket", client: client, probe: .none) { print($0) }
         await client.shutdown()
         await server.stop()
-        #expect(report.breakingPointRate == 1_800, "breaking point \(String(describing: report.breakingPointRate))")
-        #expect(report.steps.count >= 4)
-        let over = report.steps[3]
-        #expect(over.result.latency.p99Milliseconds > 10)
+        let breaking = try #require(report.breakingPointRate)
+        #expect((1_500...1_800).contains(breaking), "breaking point \(breaking)")
+        let over = try #require(report.steps.first { $0.offeredRate == 2_400 })
+        #expect(over.result.latency.p99Milliseconds > 50)
         #expect(over.result.throughput < 2_200)
     }
 
