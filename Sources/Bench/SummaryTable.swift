@@ -66,20 +66,22 @@ public enum SummaryTable {
 
     public static func render(_ results: BenchResults) -> String {
         var lines: [String] = []
+        let names = results.runs.map(\.target) + results.sweeps.map(\.target)
+        let nameWidth = max(17, (names.map(\.count).max() ?? 0) + 1)
         if !results.runs.isEmpty {
-            lines.append("target            workload                          ops/s     p50 ms     p99 ms   p99.9 ms     max ms  errors timeouts")
+            lines.append(pad("target", nameWidth) + " " + pad("workload", 30) + "     ops/s     p50 ms     p99 ms   p99.9 ms     max ms  errors timeouts")
             for run in results.runs {
                 let l = run.result.latency
-                lines.append(pad(run.target, 17) + " " + pad(run.workload, 30) + String(format: " %9.0f %10.3f %10.3f %10.3f %10.3f %7d %8d",
+                lines.append(pad(run.target, nameWidth) + " " + pad(run.workload, 30) + String(format: " %9.0f %10.3f %10.3f %10.3f %10.3f %7d %8d",
                              run.result.throughput, l.p50Milliseconds, l.p99Milliseconds, l.p999Milliseconds, l.maxMilliseconds, l.errors, l.timeouts))
                 for (kind, count) in l.errorKinds.sorted(by: { $0.key < $1.key }) { lines.append("    error \(kind): \(count)") }
             }
         }
         if !results.sweeps.isEmpty {
-            lines.append("target            SLO p99   breaking point (offered / achieved ops/s)   knee ops/s   ops/s per core   CPU-s per 1M ops")
+            lines.append(pad("target", nameWidth) + " SLO p99   breaking point (offered / achieved ops/s)   knee ops/s   ops/s per core   CPU-s per 1M ops")
             for sweep in results.sweeps {
                 let breaking = "\(rate(sweep.breakingPointRate)) / \(rate(sweep.breakingPointThroughput))"
-                lines.append(pad(sweep.target, 17) + " " + pad("\(formatShort(sweep.sloMilliseconds)) ms", 9) + " " + pad(breaking, 43)
+                lines.append(pad(sweep.target, nameWidth) + " " + pad("\(formatShort(sweep.sloMilliseconds)) ms", 9) + " " + pad(breaking, 43)
                              + " " + pad(rate(sweep.kneeRate), 12) + " " + pad(rate(sweep.opsPerSecondPerCore), 16) + " "
                              + (sweep.cpuSecondsPerMillionOps.map { String(format: "%.2f", $0) } ?? "-"))
                 if sweep.clientCPUBound { lines.append("    note: the client used a full core in some step; higher steps may be client-bound") }
