@@ -8,7 +8,8 @@ import Wire
 
 /// One reading of a server's resource use.
 public struct ServerSample: Codable, Sendable {
-    public var cpuSeconds: Double
+    /// nil when the server does not report its CPU time (INFO without used_cpu_*).
+    public var cpuSeconds: Double?
     public var rssBytes: Double
 }
 
@@ -77,7 +78,8 @@ public enum InfoQuery {
             }
         }
         guard let rss = fields["used_memory_rss"] else { return nil }
-        return ServerSample(cpuSeconds: (fields["used_cpu_user"] ?? 0) + (fields["used_cpu_sys"] ?? 0), rssBytes: rss)
+        let cpu = fields["used_cpu_user"].flatMap { user in fields["used_cpu_sys"].map { user + $0 } }
+        return ServerSample(cpuSeconds: cpu, rssBytes: rss)
     }
 
     public static func command(_ arguments: [String], to address: BenchAddress) async throws -> RESPValue {

@@ -149,7 +149,7 @@ public struct SweepRunner: Sendable {
             let before = await probe.sample()
             let (result, _) = try await client.run(PhasePlan(rate: rate, durationSeconds: stepSeconds))
             let after = await probe.sample()
-            let cpu = before.flatMap { start in after.map { $0.cpuSeconds - start.cpuSeconds } }
+            let cpu = before?.cpuSeconds.flatMap { start in after?.cpuSeconds.map { $0 - start } }
             let step = SweepStep(offeredRate: rate, result: result, serverCPUSeconds: cpu, serverRSSBytes: after?.rssBytes)
             steps.append(step)
             log(SummaryTable.sweepLine(step, sloMilliseconds: sloMilliseconds))

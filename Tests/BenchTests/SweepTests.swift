@@ -88,4 +88,26 @@ func step(_ rate: Double, p99: Double, throughput: Double? = nil, errors: Int = 
         #expect(owner.served >= 500)
         #expect(redirecting.served < 500)
     }
+
+    @Test func askRepliesSendAskingThenTheCommandEachTime() async throws {
+        let owner = TestServer(opsPerSecond: 100_000)
+        try await owner.start()
+        let migrating = TestServer(opsPerSecond: 100_000, askTo: owner.port)
+        try await migrating.start()
+        var settings = LoadSettings()
+        settings.target = BenchAddress(host: "127.0.0.1", port: migrating.port)
+        settings.clients = 2
+        settings.keyspace = 50
+        let client = try LoadClient(settings: settings)
+        _ = try await client.connect(count: settings.clients)
+        let (result, _) = try await client.run(PhasePlan(requests: 200))
+        await client.shutdown()
+        await migrating.stop()
+        await owner.stop()
+        #expect(result.latency.count == 200)
+        #expect(result.latency.errors == 0)
+        // ASK does not move the slot: every request asks first, then goes to the owner.
+        #expect(migrating.served >= 200)
+        #expect(owner.askingReceived == 200)
+    }
 }

@@ -1,7 +1,8 @@
 // A tiny RESP server for tests whose capacity is known: it answers PING (+PONG), SET and
 // ASKING (+OK) and GET ($-1), but releases replies through a token bucket of
 // `opsPerSecond`, so it saturates at exactly that rate. With `movedTo` set it answers GET
-// and SET with -MOVED to that port instead, to exercise cluster redirects.
+// and SET with -MOVED to that port instead, and with `askTo` set, with -ASK; it counts the
+// ASKING commands it receives, to exercise cluster redirects.
 import NIOCore
 import NIOPosix
 import Wire
@@ -17,16 +18,19 @@ final class TestServer: @unchecked Sendable {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let opsPerSecond: Double
     let movedTo: Int?
+    let askTo: Int?
     private(set) var port = 0
+    private(set) var askingReceived = 0
     private var channel: Channel?
     private var queue = CircularBuffer<(Channel, ByteBuffer)>()
     private var tokens = 0.0
     private var lastRefillNanos: UInt64 = 0
     private(set) var served = 0
 
-    init(opsPerSecond: Double, movedTo: Int? = nil) {
+    init(opsPerSecond: Double, movedTo: Int? = nil, askTo: Int? = nil) {
         self.opsPerSecond = opsPerSecond
         self.movedTo = movedTo
+        self.askTo = askTo
     }
 
     func start() async throws {
@@ -63,6 +67,10 @@ final class TestServer: @unchecked Sendable {
         if let movedTo, name == "GET" || name == "SET", parts.count > 1, case .bulk(let key) = parts[1] {
             return .error("MOVED \(HashSlots.slot(of: key)) 127.0.0.1:\(movedTo)")
         }
+        if let askTo, name == "GET" || name == "SET", parts.count > 1, case .bulk(let key) = parts[1] {
+            return .error("ASK \(HashSlots.slot(of: key)) 127.0.0.1:\(askTo)")
+        }
+        if name == "ASKING" { askingReceived += 1 }
         switch name {
         case "PING": return .simple("PONG")
         case "SET", "ASKING": return .ok
