@@ -52,17 +52,17 @@ func step(_ rate: Double, p99: Double, throughput: Double? = nil, errors: Int = 
         settings.pipeline = 64
         let client = try LoadClient(settings: settings)
         #expect(try await client.connect(count: settings.clients) == 0)
-        // The SLO is looser than the default 10 ms so a loaded test machine's timer jitter
-        // cannot fail a step below capacity; above capacity the queue grows by hundreds of
-        // milliseconds per second, far past any SLO.
-        let runner = SweepRunner(rates: [1_000, 1_500, 1_800, 2_400, 3_000], stepSeconds: 1.5, sloMilliseconds: 50)
+        // The SLO is looser than the default 10 ms so a loaded test machine (or the other
+        // live suites running in parallel) cannot fail a step below capacity; above capacity
+        // the queue grows by 200 ms per second of the step, well past it.
+        let runner = SweepRunner(rates: [1_000, 1_500, 1_800, 2_400, 3_000], stepSeconds: 1.5, sloMilliseconds: 100)
         let report = try await runner.run(target: "bucket", client: client, probe: .none) { print($0) }
         await client.shutdown()
         await server.stop()
         let breaking = try #require(report.breakingPointRate)
         #expect((1_500...1_800).contains(breaking), "breaking point \(breaking)")
         let over = try #require(report.steps.first { $0.offeredRate == 2_400 })
-        #expect(over.result.latency.p99Milliseconds > 50)
+        #expect(over.result.latency.p99Milliseconds > 100)
         #expect(over.result.throughput < 2_200)
     }
 
