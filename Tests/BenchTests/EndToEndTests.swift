@@ -76,7 +76,7 @@ final class TrestleProcess {
         let (closed, _) = try await client.run(PhasePlan(durationSeconds: 1))
         #expect(closed.latency.count > 100)
         #expect(closed.latency.errors == 0 && closed.latency.timeouts == 0)
-        let runner = SweepRunner(rates: [200, 400], stepSeconds: 1, sloMilliseconds: 50)
+        let runner = SweepRunner(rates: [200, 400], stepSeconds: 1, sloMilliseconds: 200)
         let report = try await runner.run(target: "trestle", client: client, probe: .process(pid: server.process.processIdentifier)) { print($0) }
         await client.shutdown()
         #expect(report.steps.count == 2)
