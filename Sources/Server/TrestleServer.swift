@@ -65,7 +65,7 @@ public final class TrestleServer: Service, @unchecked Sendable {
         let report = try recover(into: engine, directory: settings.directory)
         let recoveryMilliseconds = clock.now().rawValue - startedAt
         let log = try DurableLog(directory: settings.directory, fsync: configuration.fsync, logger: logger,
-                                 writesOnCaller: configuration.fsync == .always)
+                                 writesOnCaller: configuration.fsync != .everysec)
         let durability = LogDurability(log: log, lastSequence: 0, eventLoop: loop)
         let node = NodeContext(engine: engine, durability: durability, clock: clock, logger: logger, eventLoop: loop)
         let loop = self.loop

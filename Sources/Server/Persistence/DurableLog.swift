@@ -61,8 +61,10 @@ public final class DurableLog: @unchecked Sendable {
     private var callerUnsynced = false
     private var callerLastSync = Date()
 
-    /// When true there is no writer thread: `flush()` writes and fsyncs on the calling
-    /// thread, as Redis does with appendfsync always at the end of each event-loop turn.
+    /// When true there is no writer thread: `flush()` writes (and under `always` fsyncs) on
+    /// the calling thread, as Redis does at the end of each event-loop turn. The server
+    /// uses it for `always` and `no`; `everysec` keeps the writer thread so the periodic
+    /// fsync never blocks the event loop.
     /// That saves two cross-thread wake-ups per batch, which on a small machine cost more
     /// than the overlap a writer thread buys.
     public let writesOnCaller: Bool
