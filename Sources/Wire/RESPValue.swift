@@ -9,7 +9,7 @@ public enum ProtocolVersion: Int, Sendable {
 }
 
 /// A reply to a client. Error texts carry their code prefix, e.g. `ERR syntax error`.
-public indirect enum RESPValue: Equatable, Sendable {
+public enum RESPValue: Equatable, Sendable {
     case simple(String)
     case error(String)
     case integer(Int64)
