@@ -39,6 +39,14 @@ struct ReadOnlyState: Sendable {
     private static let roundsRemembered = 64
     /// Tick at which the latest quorum-confirmed round was sent.
     private(set) var leaseStart: UInt64?
+    /// Rounds below this sequence no longer start a lease.
+    private var leaseSequenceMin: UInt64 = 0
+
+    /// Drops the lease, and ignores rounds already sent when they are confirmed later.
+    mutating func invalidateLease() {
+        leaseStart = nil
+        leaseSequenceMin = sequence + 1
+    }
 
     /// Starts a new heartbeat round at `tick`; returns its sequence.
     mutating func nextRound(tick: UInt64) -> UInt64 {
@@ -54,7 +62,7 @@ struct ReadOnlyState: Sendable {
 
     /// A quorum has echoed `confirmed`: releases reads waiting for it and extends the lease.
     mutating func confirm(_ confirmed: UInt64) -> [ReadState] {
-        if let round = roundsSent.last(where: { $0.sequence <= confirmed }) {
+        if let round = roundsSent.last(where: { $0.sequence <= confirmed }), round.sequence >= leaseSequenceMin {
             leaseStart = max(leaseStart ?? 0, round.tick)
         }
         var released: [ReadState] = []

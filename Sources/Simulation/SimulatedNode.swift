@@ -24,7 +24,7 @@ struct SimulatedNode {
     let index: Int
     var raft: RaftNode?
     var disk = SimulatedDisk()
-    var machine = SimpleKV()
+    var machine = SessionStateMachine<SimpleKV>()
     /// Local tick period: the node's clock rate relative to true time.
     var tickPeriod: Int64
     /// Bumped on crash, so stale tick chains stop.

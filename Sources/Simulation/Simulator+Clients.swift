@@ -22,7 +22,19 @@ extension Simulator {
         if clientRandom.chance(0.5) { clients[client].target = clientRandom.int(in: 0...(nodes.count - 1)) }
         trace("client \(client) invokes \(command) at n\(clients[client].target + 1)")
         schedule(.clientTimeout(client: client, operation: clients[client].operation), after: options.operationTimeoutMicros)
+        schedule(.clientRetransmit(client: client, operation: clients[client].operation), after: Self.retransmitMicros)
         sendRequest(client)
+    }
+
+    /// A client that hears nothing sends the same operation again, to a random node half
+    /// the time; sessions make a write that arrives twice take effect once.
+    static let retransmitMicros: Int64 = 150_000
+
+    func retransmit(client: Int, operation: Int) {
+        guard clients[client].operation == operation, clients[client].command != nil else { return }
+        if clientRandom.chance(0.5) { clients[client].target = clientRandom.int(in: 0...(nodes.count - 1)) }
+        sendRequest(client)
+        schedule(.clientRetransmit(client: client, operation: operation), after: Self.retransmitMicros)
     }
 
     func randomCommand(_ client: Int) -> KVCommand {
@@ -70,6 +82,7 @@ extension Simulator {
 
     func handleRead(_ request: ClientRequest, at index: Int) {
         if clientRandom.chance(options.leaseReadShare), let readIndex = try? nodes[index].raft?.leaseRead() {
+            checkLeaseExclusive(reader: index)
             nodes[index].readsAwaitingApply.append((readIndex, request))
             report.leaseReads += 1
             return
@@ -81,6 +94,15 @@ extension Simulator {
             nodes[index].readWaiters[context] = request
         } catch {
             reject(request, from: index, error)
+        }
+    }
+
+    /// While a leader serves a lease read, no node may lead a later term.
+    func checkLeaseExclusive(reader: Int) {
+        guard let term = nodes[reader].raft?.term else { return }
+        for node in nodes {
+            guard let raft = node.raft, raft.roleKind == .leader, raft.term > term else { continue }
+            invariants.fail("lease safety: \(nodes[reader].id) served a lease read in \(term) while \(raft.id) leads \(raft.term)")
         }
     }
 

@@ -19,12 +19,14 @@ public final class Simulator {
         case clientStart(client: Int)
         case clientResend(client: Int, operation: Int)
         case clientTimeout(client: Int, operation: Int)
+        case clientRetransmit(client: Int, operation: Int)
         case fault
         case restart(node: Int)
         case resume(node: Int)
         case healPartition(epoch: Int)
         case startHealing
         case crash(node: Int, incarnation: Int)
+        case isolate(node: Int, incarnation: Int)
     }
 
     struct Client {
@@ -57,8 +59,13 @@ public final class Simulator {
     var blocked: [[Bool]]
     var partitionEpoch = 0
     var eventsProcessed = 0
+    /// The highest term any node has reached: bounds the term in which an entry applied
+    /// now was committed.
+    var highestTerm: Term = .zero
     /// Per-seed replication limits, so small batches and windows are exercised too.
     let entriesPerMessage: Int
+    /// Fault kinds this seed injects.
+    let faultKinds: [FaultKind]
     let inflightMessages: Int
 
     public init(options: SimulationOptions) {
@@ -72,13 +79,20 @@ public final class Simulator {
         lossRate = options.faults ? Double(faultRandom.int(in: 0...5)) / 100 : 0
         duplicateRate = options.faults ? Double(faultRandom.int(in: 0...3)) / 100 : 0
         let slots = options.nodeCount + 1
+        var extremeClocks = false
+        if options.faults { extremeClocks = faultRandom.chance(0.5) }
         blocked = Array(repeating: Array(repeating: false, count: slots), count: slots)
         for index in 0..<slots {
-            let drift = options.clockDriftMax * (Double(faultRandom.int(in: -1000...1000)) / 1000)
-            let period = Int64((Double(options.tickMicros) * (1 + drift)).rounded())
+            // The clock runs at rate 1 + drift relative to true time: a faster clock ticks sooner.
+            // In some seeds every clock sits at an edge of the allowed band (worst case).
+            let drift = extremeClocks
+                ? (faultRandom.chance(0.5) ? options.clockDriftMax : -options.clockDriftMax)
+                : options.clockDriftMax * (Double(faultRandom.int(in: -1000...1000)) / 1000)
+            let period = Int64((Double(options.tickMicros) / (1 + drift)).rounded(.up))
             nodes.append(SimulatedNode(id: NodeID(UInt64(index + 1)), index: index, tickPeriod: period))
         }
         entriesPerMessage = [1, 2, 4, 16][faultRandom.int(in: 0...3)]
+        faultKinds = Self.chooseFaultKinds(&faultRandom)
         inflightMessages = [1, 2, 8][faultRandom.int(in: 0...2)]
         clients = Array(repeating: Client(lastSeen: Array(repeating: nil, count: options.keys)), count: options.clients)
     }
@@ -160,12 +174,14 @@ public final class Simulator {
         case let .clientStart(client): startOperation(client)
         case let .clientResend(client, operation): resend(client: client, operation: operation)
         case let .clientTimeout(client, operation): timeOut(client: client, operation: operation)
+        case let .clientRetransmit(client, operation): retransmit(client: client, operation: operation)
         case .fault: injectFault()
         case let .restart(node): restart(node)
         case let .resume(node): resume(node)
         case let .healPartition(epoch): if epoch == partitionEpoch { healPartitions() }
         case .startHealing: startHealing()
         case let .crash(node, incarnation): crashScheduled(node, incarnation: incarnation)
+        case let .isolate(node, incarnation): isolateScheduled(node, incarnation: incarnation)
         }
     }
 
@@ -180,7 +196,7 @@ public final class Simulator {
             invariants.fail("node \(id) failed to start: \(error)")
             return
         }
-        nodes[index].machine = SimpleKV()
+        nodes[index].machine = SessionStateMachine<SimpleKV>()
         if let snapshot = recovered.snapshot { nodes[index].machine.restore(snapshot.data) }
         nodes[index].lastRole = .follower
         let phase = Int64(faultRandom.int(in: 0...Int(nodes[index].tickPeriod)))
@@ -239,10 +255,10 @@ public final class Simulator {
     }
 
     func apply(_ entry: Entry, at index: Int) {
-        invariants.observeApplied(nodes[index].id, entry)
+        invariants.observeApplied(nodes[index].id, entry, termBound: highestTerm)
         mix(entry.index.rawValue << 20 | entry.term.rawValue)
         guard case let .command(bytes) = entry.payload, let envelope = CommandEnvelope.decode(bytes) else { return }
-        let output = nodes[index].machine.apply(envelope.command)
+        let output = nodes[index].machine.apply(envelope)
         let key = SimulatedNode.waiterKey(client: envelope.client, operation: envelope.operation)
         if let waiter = nodes[index].writeWaiters.removeValue(forKey: key) {
             reply(to: waiter, from: index, .output(output))
@@ -284,22 +300,30 @@ public final class Simulator {
     }
 
     func observeRole(_ index: Int) {
-        guard let raft = nodes[index].raft else { return }
-        invariants.checkAnomalies(raft)
-        let role = raft.roleKind
+        guard let role = nodes[index].raft?.roleKind, let term = nodes[index].raft?.term else { return }
+        if nodes[index].raft?.anomalies ?? 0 > 0 {
+            invariants.fail("committed entry at risk: \(nodes[index].id) was asked to truncate committed entries")
+        }
+        highestTerm = max(highestTerm, term)
         if role != nodes[index].lastRole {
-            trace("\(raft.id) became \(role.rawValue) in \(raft.term)")
+            trace("\(nodes[index].id) became \(role.rawValue) in \(term)")
             nodes[index].lastRole = role
         }
-        if role == .leader, raft.term != nodes[index].lastLeaderTerm {
+        guard role == .leader, term != nodes[index].lastLeaderTerm, let raft = nodes[index].raft else { return }
+        do {
             nodes[index].lastLeaderTerm = raft.term
             report.leaderChanges += 1
             invariants.observeLeader(raft.id, term: raft.term)
             invariants.checkLeaderCompleteness(raft)
-            if options.faults, !healing, faultRandom.chance(0.25) {
-                // Leaders that fail right after winning exercise the Figure 8 rule.
+            if options.faults, !healing, faultKinds.contains(.leaderFailsAfterElection), faultRandom.chance(0.4) {
+                // Leaders that fail or are cut off right after winning leave logs that
+                // differ by term: the ground on which the Figure 8 rule matters.
                 let delay = Int64(faultRandom.int(in: 0...30_000))
-                schedule(.crash(node: index, incarnation: nodes[index].incarnation), after: delay)
+                if faultRandom.chance(0.5) {
+                    schedule(.crash(node: index, incarnation: nodes[index].incarnation), after: delay)
+                } else {
+                    schedule(.isolate(node: index, incarnation: nodes[index].incarnation), after: delay)
+                }
             }
         }
     }
