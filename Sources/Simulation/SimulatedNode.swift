@@ -19,7 +19,8 @@ enum ClientReply {
     case retry
 }
 
-struct SimulatedNode {
+/// A reference type: the simulator mutates nodes in place and never copies one.
+final class SimulatedNode {
     let id: NodeID
     let index: Int
     var raft: RaftNode?
@@ -41,11 +42,20 @@ struct SimulatedNode {
     var readsAwaitingApply: [(index: LogIndex, request: ClientRequest)] = []
     var nextReadContext: UInt64 = 1
     var lastLeaderTerm: Term = .zero
+    /// The term in which this node, as leader, last saw its commit index move.
+    var lastCommitTerm: Term = .zero
+    var commitAtElection: LogIndex = .zero
     var lastRole: RoleKind = .follower
 
     enum Inbound {
         case message(Message)
         case request(ClientRequest)
+    }
+
+    init(id: NodeID, index: Int, tickPeriod: Int64) {
+        self.id = id
+        self.index = index
+        self.tickPeriod = tickPeriod
     }
 
     var isUp: Bool { raft != nil }

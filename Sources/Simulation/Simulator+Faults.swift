@@ -7,13 +7,8 @@ import Consensus
 import Core
 
 extension Simulator {
-    /// The kinds of fault a seed may inject. Each seed enables a random subset (swarm
-    /// testing): runs dominated by a few fault kinds reach deeper into each.
-    enum FaultKind: CaseIterable {
-        case crash, pause, partition, transfer, membership, heal, leaderFailsAfterElection
-    }
-
-    static func chooseFaultKinds(_ random: inout SeededRandom) -> [FaultKind] {
+    static func chooseFaultKinds(_ random: inout SeededRandom, forced: [FaultKind]?) -> [FaultKind] {
+        if let forced, !forced.isEmpty { return forced.contains(.heal) ? forced : forced + [.heal] }
         var kinds = FaultKind.allCases.filter { _ in random.chance(0.6) }
         if kinds.isEmpty { kinds = [.partition] }
         if !kinds.contains(.heal) { kinds.append(.heal) }

@@ -92,7 +92,7 @@ public final class Simulator {
             nodes.append(SimulatedNode(id: NodeID(UInt64(index + 1)), index: index, tickPeriod: period))
         }
         entriesPerMessage = [1, 2, 4, 16][faultRandom.int(in: 0...3)]
-        faultKinds = Self.chooseFaultKinds(&faultRandom)
+        faultKinds = Self.chooseFaultKinds(&faultRandom, forced: options.faultKinds)
         inflightMessages = [1, 2, 8][faultRandom.int(in: 0...2)]
         clients = Array(repeating: Client(lastSeen: Array(repeating: nil, count: options.keys)), count: options.clients)
     }
@@ -245,6 +245,25 @@ public final class Simulator {
         serveReads(at: index)
         maybeSnapshot(index)
         observeRole(index)
+        maybeCrashAfterFirstCommit(index)
+    }
+
+    /// A leader that fails just after its first commit in a term (buggify-style): with a
+    /// correct commit rule nothing is lost; a leader that committed an entry of an
+    /// earlier term too early leaves it to be overwritten.
+    func maybeCrashAfterFirstCommit(_ index: Int) {
+        guard options.faults, !healing, faultKinds.contains(.leaderFailsAfterElection),
+              nodes[index].raft?.roleKind == .leader, let term = nodes[index].raft?.term,
+              nodes[index].lastCommitTerm != term, let commit = nodes[index].raft?.commitIndex,
+              nodes[index].raft?.term(at: commit) != nil, commit > nodes[index].commitAtElection
+        else { return }
+        nodes[index].lastCommitTerm = term
+        if faultRandom.chance(0.3) {
+            trace("fault: crash \(nodes[index].id) right after its first commit in \(term)")
+            report.faultsInjected += 1
+            crash(index)
+            schedule(.restart(node: index), after: Int64(faultRandom.int(in: 20_000...300_000)))
+        }
     }
 
     func persist(_ ready: Ready, at index: Int) {
@@ -312,6 +331,7 @@ public final class Simulator {
         guard role == .leader, term != nodes[index].lastLeaderTerm, let raft = nodes[index].raft else { return }
         do {
             nodes[index].lastLeaderTerm = raft.term
+            nodes[index].commitAtElection = raft.commitIndex
             report.leaderChanges += 1
             invariants.observeLeader(raft.id, term: raft.term)
             invariants.checkLeaderCompleteness(raft)
