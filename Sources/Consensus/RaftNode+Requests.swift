@@ -81,6 +81,12 @@ extension RaftNode {
         withLeaderState { _, state in state.readOnly.add(read, sequence: state.readOnly.sequence + 1) }
     }
 
+    /// True if `leaseRead()` would succeed now (for invariant checks).
+    public var holdsLease: Bool {
+        guard case .leader(let state) = role, log.hasCommittedEntry(ofTerm: term), state.transferTarget == nil else { return false }
+        return state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
+    }
+
     /// A lease read: returns the index the state machine must reach before the read is
     /// served, without any message, if the leader's lease still holds.
     public mutating func leaseRead() throws(RaftError) -> LogIndex {

@@ -14,6 +14,9 @@ public struct SimulationOptions: Sendable {
     public var clients: Int = 16
     public var keys: Int = 4
     public var faults: Bool = true
+    /// With the leader-fails fault kind: the chance that a new leader fails soon after its
+    /// election, and (separately) right after its first commit.
+    public var leaderFailureChance: Double = 0.35
     /// Fault kinds to inject; nil lets each seed choose a random subset (swarm testing).
     public var faultKinds: [FaultKind]?
     /// Rule-breaking switches handed to every Raft node (test-only).
@@ -31,7 +34,7 @@ public struct SimulationOptions: Sendable {
     public var leaseReadShare: Double = 0.5
     public var operationTimeoutMicros: Int64 = 2_000_000
     /// The fault phase ends after this much simulated time or 80% of the operations.
-    public var faultPhaseMicros: Int64 = 4_000_000
+    public var faultPhaseMicros: Int64 = 3_000_000
     /// After faults stop, every remaining operation must complete within this time.
     public var healingBoundMicros: Int64 = 10_000_000
     /// Apply this many entries between snapshots.
@@ -45,6 +48,7 @@ public struct SimulationOptions: Sendable {
         var parts = ["trestle sim --seed \(seed) --nodes \(nodeCount) --ops \(operations)"]
         if !faults { parts.append("--no-faults") }
         if let faultKinds { parts.append("--faults \(faultKinds.map(\.rawValue).joined(separator: ","))") }
+        if leaderFailureChance != 0.35 { parts.append("--leader-failure-chance \(leaderFailureChance)") }
         for name in Mutations.Name.allCases where mutations.contains(name) { parts.append("--mutation \(name.rawValue)") }
         return parts.joined(separator: " ")
     }

@@ -97,12 +97,14 @@ extension Simulator {
         }
     }
 
-    /// While a leader serves a lease read, no node may lead a later term.
+    /// While a leader holds a lease (and so may serve reads alone), no node may lead a
+    /// later term.
     func checkLeaseExclusive(reader: Int) {
         guard let term = nodes[reader].raft?.term else { return }
-        for node in nodes {
-            guard let raft = node.raft, raft.roleKind == .leader, raft.term > term else { continue }
-            invariants.fail("lease safety: \(nodes[reader].id) served a lease read in \(term) while \(raft.id) leads \(raft.term)")
+        for node in nodes where node.raft?.roleKind == .leader {
+            guard let other = node.raft?.term, other > term else { continue }
+            invariants.fail("lease safety: \(nodes[reader].id) holds a lease in \(term) while \(node.id) leads \(other)")
+            return
         }
     }
 
@@ -154,6 +156,6 @@ extension Simulator {
         default: break
         }
         clients[client].command = nil
-        schedule(.clientStart(client: client), after: Int64(clientRandom.int(in: 0...2_000)))
+        schedule(.clientStart(client: client), after: Int64(clientRandom.int(in: 0...thinkMicrosMax)))
     }
 }

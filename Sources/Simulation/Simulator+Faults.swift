@@ -8,7 +8,7 @@ import Core
 
 extension Simulator {
     static func chooseFaultKinds(_ random: inout SeededRandom, forced: [FaultKind]?) -> [FaultKind] {
-        if let forced, !forced.isEmpty { return forced.contains(.heal) ? forced : forced + [.heal] }
+        if let forced, !forced.isEmpty { return forced }
         var kinds = FaultKind.allCases.filter { _ in random.chance(0.6) }
         if kinds.isEmpty { kinds = [.partition] }
         if !kinds.contains(.heal) { kinds.append(.heal) }
@@ -19,6 +19,7 @@ extension Simulator {
         guard !healing else { return }
         report.faultsInjected += 1
         let choices = faultKinds.filter { $0 != .leaderFailsAfterElection }
+        guard !choices.isEmpty else { return }
         switch choices[faultRandom.int(in: 0...(choices.count - 1))] {
         case .crash: crashRandomNode()
         case .pause: pauseRandomNode()

@@ -64,6 +64,13 @@ public final class Simulator {
     var highestTerm: Term = .zero
     /// Per-seed replication limits, so small batches and windows are exercised too.
     let entriesPerMessage: Int
+    /// Clients pause up to this long between operations, so that the operations spread
+    /// over the whole fault phase instead of finishing before the faults begin.
+    var thinkMicrosMax: Int {
+        guard options.faults, !healing else { return 2_000 }
+        let spacing = Double(options.faultPhaseMicros) * Double(options.clients) / (0.8 * Double(options.operations))
+        return max(2_000, Int(2 * spacing) - 10_000)
+    }
     /// Fault kinds this seed injects.
     let faultKinds: [FaultKind]
     let inflightMessages: Int
@@ -116,6 +123,7 @@ public final class Simulator {
     // MARK: - Running
 
     public func run() -> SimulationReport {
+        trace("clock tick periods (us): \(nodes.map { "\($0.id)=\($0.tickPeriod)" }.joined(separator: " ")); faults: \(faultKinds.map(\.rawValue).joined(separator: ","))")
         for index in nodes.indices { start(node: index) }
         for client in clients.indices { schedule(.clientStart(client: client), after: Int64(client) * 1_000) }
         if options.faults { schedule(.fault, after: 200_000) }
@@ -258,7 +266,7 @@ public final class Simulator {
               nodes[index].raft?.term(at: commit) != nil, commit > nodes[index].commitAtElection
         else { return }
         nodes[index].lastCommitTerm = term
-        if faultRandom.chance(0.3) {
+        if faultRandom.chance(options.leaderFailureChance) {
             trace("fault: crash \(nodes[index].id) right after its first commit in \(term)")
             report.faultsInjected += 1
             crash(index)
@@ -324,6 +332,7 @@ public final class Simulator {
             invariants.fail("committed entry at risk: \(nodes[index].id) was asked to truncate committed entries")
         }
         highestTerm = max(highestTerm, term)
+        if role == .leader, nodes[index].raft?.holdsLease == true { checkLeaseExclusive(reader: index) }
         if role != nodes[index].lastRole {
             trace("\(nodes[index].id) became \(role.rawValue) in \(term)")
             nodes[index].lastRole = role
@@ -335,7 +344,7 @@ public final class Simulator {
             report.leaderChanges += 1
             invariants.observeLeader(raft.id, term: raft.term)
             invariants.checkLeaderCompleteness(raft)
-            if options.faults, !healing, faultKinds.contains(.leaderFailsAfterElection), faultRandom.chance(0.4) {
+            if options.faults, !healing, faultKinds.contains(.leaderFailsAfterElection), faultRandom.chance(options.leaderFailureChance) {
                 // Leaders that fail or are cut off right after winning leave logs that
                 // differ by term: the ground on which the Figure 8 rule matters.
                 let delay = Int64(faultRandom.int(in: 0...30_000))

@@ -21,6 +21,8 @@ struct SimCommand: ParsableCommand {
     @Flag(help: "Run without faults.") var noFaults = false
     @Option(help: "Comma-separated fault kinds to inject (default: a random subset per seed): \(FaultKind.allCases.map(\.rawValue).joined(separator: ",")).")
     var faults: String?
+    @Option(help: "Chance that a new leader fails soon after winning or after its first commit (with leader-fails).")
+    var leaderFailureChance: Double = 0.35
     @Option(help: "Enable a deliberately broken rule (test-only): \(Mutations.Name.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mutation: [String] = []
 
@@ -37,6 +39,7 @@ struct SimCommand: ParsableCommand {
         var options = SimulationRunner.options(seed: seed, nodeCount: nodes, operations: ops, mutations: mutations)
         options.faults = !noFaults
         options.faultKinds = faultKinds?.compactMap(FaultKind.init(rawValue:))
+        options.leaderFailureChance = leaderFailureChance
         return options
     }
 
