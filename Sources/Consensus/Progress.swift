@@ -121,6 +121,17 @@ struct ProgressTracker: Sendable {
 
     func contains(_ id: NodeID) -> Bool { ids.contains(id) }
 
+    /// The match index of `id` (zero if unknown), without copying its progress.
+    func match(of id: NodeID) -> LogIndex {
+        guard let position = ids.firstIndex(of: id) else { return .zero }
+        return progresses[position].match
+    }
+
+    func readSequenceAcknowledged(by id: NodeID) -> UInt64 {
+        guard let position = ids.firstIndex(of: id) else { return 0 }
+        return progresses[position].readSequenceAcknowledged
+    }
+
     /// Adds members that are new and drops those that left, keeping the rest.
     mutating func reconcile(members: [NodeID], next: LogIndex, config: RaftConfig) {
         var newIds: [NodeID] = []

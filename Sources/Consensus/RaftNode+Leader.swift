@@ -60,7 +60,7 @@ extension RaftNode {
         withLeaderState { node, state in
             let sequence = state.readOnly.nextRound(tick: node.ticks)
             for id in state.progress.ids where id != node.id {
-                let match = state.progress[id]?.match ?? .zero
+                let match = state.progress.match(of: id)
                 node.send(to: id, .heartbeat(commit: min(match, node.log.committed), readSequence: sequence))
             }
             node.confirmReads(&state)
@@ -199,7 +199,7 @@ extension RaftNode {
     /// the current term. Returns true if it moved.
     mutating func maybeCommit(_ state: inout LeaderState) -> Bool {
         let quorum = MajorityQuorum(voters: log.membership.voters)
-        let index = quorum.committedIndex { state.progress[$0]?.match ?? .zero }
+        let index = quorum.committedIndex { state.progress.match(of: $0) }
         guard index > log.committed else { return false }
         if !config.mutations.commitWithoutCurrentTerm {
             guard log.term(at: index) == term else { return false }
@@ -225,7 +225,7 @@ extension RaftNode {
         let current = state.readOnly.sequence
         let selfID = id
         let confirmed = quorum.committedIndex { voter in
-            voter == selfID ? LogIndex(current) : LogIndex(state.progress[voter]?.readSequenceAcknowledged ?? 0)
+            voter == selfID ? LogIndex(current) : LogIndex(state.progress.readSequenceAcknowledged(by: voter))
         }
         let released = state.readOnly.confirm(confirmed.rawValue)
         readStates.append(contentsOf: released)
