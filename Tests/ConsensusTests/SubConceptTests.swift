@@ -109,3 +109,52 @@ import Testing
         #expect(withLearner?.applying(ConfigChange(.promote, NodeID(4)))?.voters.count == 4)
     }
 }
+
+@Suite struct FlowControlTests {
+    /// A follower that never answers costs the leader at most its in-flight window, however
+    /// much is proposed.
+    @Test func slowFollowerCostsABoundedWindow() throws {
+        let ids = [NodeID(1), NodeID(2), NodeID(3)]
+        var nodes: [RaftNode] = []
+        for id in ids {
+            var config = RaftConfig(id: id, initialMembership: Membership(voters: ids))
+            config.inflightMessagesMax = 4
+            config.entriesPerMessageMax = 2
+            nodes.append(try RaftNode(config: config, random: SeededRandom(seed: id.rawValue)))
+        }
+        var inFlight: [Message] = []
+        var sentToSlow = 0
+        var unansweredToSlow = 0
+        func pump() {
+            var progressed = true
+            while progressed {
+                progressed = false
+                for position in nodes.indices {
+                    guard let ready = nodes[position].ready() else { continue }
+                    progressed = true
+                    inFlight.append(contentsOf: ready.messages)
+                    nodes[position].advance(ready)
+                }
+                while !inFlight.isEmpty {
+                    let message = inFlight.removeFirst()
+                    if message.to == NodeID(3), case .appendEntries = message.body {
+                        sentToSlow += 1
+                        unansweredToSlow += 1
+                        continue // node 3 is alive for elections but never answers appends
+                    }
+                    nodes[Int(message.to.rawValue) - 1].step(message)
+                    progressed = true
+                }
+            }
+        }
+        nodes[0].startElection(transfer: false)
+        pump()
+        #expect(nodes[0].roleKind == .leader)
+        for round in 0..<500 {
+            _ = try? nodes[0].propose(Array("entry \(round)".utf8))
+            pump()
+        }
+        #expect(nodes[0].commitIndex.rawValue > 400, "the healthy quorum keeps committing")
+        #expect(unansweredToSlow <= 4, "appends to the silent follower stay within the window (sent \(sentToSlow))")
+    }
+}
