@@ -45,8 +45,7 @@ struct EventQueue<Payload> {
         heap.swapAt(0, heap.count - 1)
         let key = heap.removeLast()
         if !heap.isEmpty { siftDown(0) }
-        guard let payload = slots[key.slot] else { return nil }
-        slots[key.slot] = nil
+        guard let payload = slots[key.slot].take() else { return nil }
         freeSlots.append(key.slot)
         return Item(time: key.time, sequence: key.sequence, payload: payload)
     }

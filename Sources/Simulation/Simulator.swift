@@ -39,29 +39,29 @@ public final class Simulator {
     }
 
     let options: SimulationOptions
-    var now: Int64 = 0
-    var queue = EventQueue<Event>()
-    var nodes: [SimulatedNode] = []
-    var clients: [Client] = []
-    var networkRandom: SeededRandom
-    var faultRandom: SeededRandom
-    var clientRandom: SeededRandom
-    var nodeRandom: SeededRandom
-    var invariants = InvariantChecker()
-    var report: SimulationReport
-    var history: [HistoryOperation] = []
-    var operationsStarted = 0
-    var healing = false
-    var healingStart: Int64 = 0
-    var lossRate: Double
-    var duplicateRate: Double
+    @exclusivity(unchecked) var now: Int64 = 0
+    @exclusivity(unchecked) var queue = EventQueue<Event>()
+    @exclusivity(unchecked) var nodes: [SimulatedNode] = []
+    @exclusivity(unchecked) var clients: [Client] = []
+    @exclusivity(unchecked) var networkRandom: SeededRandom
+    @exclusivity(unchecked) var faultRandom: SeededRandom
+    @exclusivity(unchecked) var clientRandom: SeededRandom
+    @exclusivity(unchecked) var nodeRandom: SeededRandom
+    @exclusivity(unchecked) var invariants = InvariantChecker()
+    @exclusivity(unchecked) var report: SimulationReport
+    @exclusivity(unchecked) var history: [HistoryOperation] = []
+    @exclusivity(unchecked) var operationsStarted = 0
+    @exclusivity(unchecked) var healing = false
+    @exclusivity(unchecked) var healingStart: Int64 = 0
+    @exclusivity(unchecked) var lossRate: Double
+    @exclusivity(unchecked) var duplicateRate: Double
     /// blocked[from][to]: messages from `from` to `to` are dropped.
-    var blocked: [[Bool]]
-    var partitionEpoch = 0
-    var eventsProcessed = 0
+    @exclusivity(unchecked) var blocked: [[Bool]]
+    @exclusivity(unchecked) var partitionEpoch = 0
+    @exclusivity(unchecked) var eventsProcessed = 0
     /// The highest term any node has reached: bounds the term in which an entry applied
     /// now was committed.
-    var highestTerm: Term = .zero
+    @exclusivity(unchecked) var highestTerm: Term = .zero
     /// Per-seed replication limits, so small batches and windows are exercised too.
     let entriesPerMessage: Int
     /// Clients pause up to this long between operations, so that the operations spread
@@ -311,9 +311,8 @@ public final class Simulator {
     }
 
     func maybeSnapshot(_ index: Int) {
-        guard let raft = nodes[index].raft else { return }
-        let applied = raft.appliedIndex
-        guard applied.rawValue >= raft.snapshotIndex.rawValue + UInt64(options.snapshotEveryEntries) else { return }
+        guard let applied = nodes[index].raft?.appliedIndex, let snapshotIndex = nodes[index].raft?.snapshotIndex,
+              applied.rawValue >= snapshotIndex.rawValue + UInt64(options.snapshotEveryEntries) else { return }
         let data = nodes[index].machine.snapshot()
         do {
             try nodes[index].raft?.compact(through: applied, data: data)
