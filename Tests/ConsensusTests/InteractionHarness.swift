@@ -125,7 +125,7 @@ final class InteractionHarness {
     }
 
     func withNode(_ args: [String], _ body: (inout RaftNode) -> Void) {
-        guard let id = args.first.flatMap(UInt64.init).map { NodeID($0) }, var node = nodes[id] else {
+        guard let id = args.first.flatMap(UInt64.init).map({ NodeID($0) }), var node = nodes[id] else {
             say("no such node")
             return
         }
