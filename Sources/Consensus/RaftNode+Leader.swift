@@ -37,12 +37,8 @@ extension RaftNode {
                     guard quorum.isActive({ $0 == selfID || state.progress[$0]?.recentActive == true }) else { return false }
                     for id in state.progress.ids where id != selfID { state.progress.update(id) { $0.recentActive = false } }
                 }
-                if state.transferTarget != nil {
-                    // The target may have won with votes cast after our last confirmed
-                    // round: no lease from rounds sent so far can be trusted.
-                    state.transferTarget = nil
-                    state.readOnly.invalidateLease()
-                }
+                // An abandoned transfer keeps the lease disabled (see ReadOnlyState).
+                state.transferTarget = nil
                 return true
             } ?? false
             if !stillLeading {

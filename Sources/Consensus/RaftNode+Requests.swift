@@ -58,7 +58,7 @@ extension RaftNode {
         withLeaderState { node, state in
             guard state.transferTarget != target else { return }
             state.transferTarget = target
-            state.readOnly.invalidateLease()
+            state.readOnly.disableLease()
             if state.progress[target]?.match == node.log.lastIndex {
                 node.send(to: target, .timeoutNow)
             } else {

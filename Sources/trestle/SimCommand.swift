@@ -55,7 +55,10 @@ struct SimCommand: ParsableCommand {
             return
         }
         let started = DispatchTime.now().uptimeNanoseconds
+        var finished = 0
         let summary = SimulationRunner.campaign(start: startSeed, count: seeds, progress: { report in
+            finished += 1
+            if finished % 10_000 == 0 { print("... \(finished) seeds done") }
             if !report.passed {
                 print("FAIL seed \(report.seed): \(report.violations.first ?? "")")
                 print("  replay: \(options(seed: report.seed, mutations: mutations).replayCommand) --trace")
