@@ -121,6 +121,17 @@ struct ProgressTracker: Sendable {
 
     func contains(_ id: NodeID) -> Bool { ids.contains(id) }
 
+    /// The match index of `id` (zero if unknown), without copying its progress.
+    func match(of id: NodeID) -> LogIndex {
+        guard let position = ids.firstIndex(of: id) else { return .zero }
+        return progresses[position].match
+    }
+
+    func readSequenceAcknowledged(by id: NodeID) -> UInt64 {
+        guard let position = ids.firstIndex(of: id) else { return 0 }
+        return progresses[position].readSequenceAcknowledged
+    }
+
     /// Adds members that are new and drops those that left, keeping the rest.
     mutating func reconcile(members: [NodeID], next: LogIndex, config: RaftConfig) {
         var newIds: [NodeID] = []
@@ -137,8 +148,16 @@ struct ProgressTracker: Sendable {
         progresses = newProgresses
     }
 
-    mutating func update(_ id: NodeID, _ body: (inout Progress) -> Void) {
-        guard let position = ids.firstIndex(of: id) else { return }
-        body(&progresses[position])
+    /// Mutates the progress of `id` in place (no copy of its in-flight window).
+    @discardableResult
+    mutating func update<T>(_ id: NodeID, _ body: (inout Progress) -> T) -> T? {
+        guard let position = ids.firstIndex(of: id) else { return nil }
+        return body(&progresses[position])
+    }
+
+    /// Where to send from next, or nil if `id` is unknown or paused.
+    func nextIfSendable(_ id: NodeID) -> LogIndex? {
+        guard let position = ids.firstIndex(of: id), !progresses[position].isPaused else { return nil }
+        return progresses[position].next
     }
 }

@@ -19,9 +19,17 @@ struct MajorityQuorum {
 
     /// The largest index that a majority of voters has matched. `match` answers for a voter.
     func committedIndex(_ match: (NodeID) -> LogIndex) -> LogIndex {
-        guard !voters.isEmpty else { return .zero }
-        let sorted = voters.map(match).sorted(by: >)
-        return sorted[quorumSize - 1]
+        switch voters.count {
+        case 0: return .zero
+        case 1: return match(voters[0])
+        case 3:
+            // The median of three without allocating.
+            let a = match(voters[0]), b = match(voters[1]), c = match(voters[2])
+            return max(min(a, b), min(max(a, b), c))
+        default:
+            let sorted = voters.map(match).sorted(by: >)
+            return sorted[quorumSize - 1]
+        }
     }
 
     /// The outcome given the votes received so far (true = granted).

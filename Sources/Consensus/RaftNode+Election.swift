@@ -14,7 +14,8 @@ extension RaftNode {
         if message.term > term {
             switch message.body {
             case let .requestVote(_, _, preVote, transfer):
-                let inLease = config.checkQuorum && leader != .none && electionElapsed < config.electionTicks
+                let inLease = config.checkQuorum && (leader != .none || holdsVotesAfterRestart)
+                    && electionElapsed < config.electionTicks
                 if inLease && !transfer { return false }
                 if !preVote { becomeFollower(term: message.term, leader: .none) }
             case .voteResponse(true, true):

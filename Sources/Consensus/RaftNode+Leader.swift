@@ -37,6 +37,7 @@ extension RaftNode {
                     guard quorum.isActive({ $0 == selfID || state.progress[$0]?.recentActive == true }) else { return false }
                     for id in state.progress.ids where id != selfID { state.progress.update(id) { $0.recentActive = false } }
                 }
+                // An abandoned transfer keeps the lease disabled (see ReadOnlyState).
                 state.transferTarget = nil
                 return true
             } ?? false
@@ -55,7 +56,7 @@ extension RaftNode {
         withLeaderState { node, state in
             let sequence = state.readOnly.nextRound(tick: node.ticks)
             for id in state.progress.ids where id != node.id {
-                let match = state.progress[id]?.match ?? .zero
+                let match = state.progress.match(of: id)
                 node.send(to: id, .heartbeat(commit: min(match, node.log.committed), readSequence: sequence))
             }
             node.confirmReads(&state)
@@ -79,28 +80,28 @@ extension RaftNode {
     /// Sends one AppendEntries (or snapshot chunk) to `id`; false if nothing was sent.
     @discardableResult
     mutating func sendAppend(to id: NodeID, _ state: inout LeaderState, allowEmpty: Bool) -> Bool {
-        guard var progress = state.progress[id], !progress.isPaused else { return false }
-        let prevIndex = progress.next.previous
+        guard let next = state.progress.nextIfSendable(id) else { return false }
+        let prevIndex = next.previous
         guard let prevTerm = log.term(at: prevIndex) else {
             return startSnapshot(to: id, &state)
         }
-        let entries = log.slice(from: progress.next, countMax: config.entriesPerMessageMax, bytesMax: config.messageBytesMax)
+        let entries = log.slice(from: next, countMax: config.entriesPerMessageMax, bytesMax: config.messageBytesMax)
         if entries.isEmpty && !allowEmpty { return false }
         send(to: id, .appendEntries(prevIndex: prevIndex, prevTerm: prevTerm, entries: entries, commit: log.committed))
-        if let last = entries.last, progress.state == .replicate {
-            progress.next = last.index.next
-            progress.inflights.add(lastIndex: last.index, bytes: entries.reduce(0) { $0 + $1.sizeBytes })
-        } else if progress.state == .probe {
-            progress.probeSent = true
+        state.progress.update(id) { progress in
+            if let last = entries.last, progress.state == .replicate {
+                progress.next = last.index.next
+                progress.inflights.add(lastIndex: last.index, bytes: entries.reduce(0) { $0 + $1.sizeBytes })
+            } else if progress.state == .probe {
+                progress.probeSent = true
+            }
         }
-        state.progress[id] = progress
         return true
     }
 
     mutating func startSnapshot(to id: NodeID, _ state: inout LeaderState) -> Bool {
-        guard let snapshot, var progress = state.progress[id] else { return false }
-        progress.state = .snapshot(index: snapshot.metadata.index, offset: 0)
-        state.progress[id] = progress
+        guard let snapshot, state.progress.contains(id) else { return false }
+        state.progress.update(id) { $0.state = .snapshot(index: snapshot.metadata.index, offset: 0) }
         sendSnapshotChunk(to: id, snapshot, offset: 0)
         return true
     }
@@ -134,47 +135,55 @@ extension RaftNode {
     }
 
     mutating func handleRejection(from id: NodeID, rejected: LogIndex, hintIndex: LogIndex, hintTerm: Term, _ state: inout LeaderState) {
-        guard var progress = state.progress[id] else { return }
         // Skip every entry of the follower's conflicting term in one step.
         let (next, _) = log.lastIndexWithTermAtMost(hintTerm, atOrBelow: hintIndex)
-        guard progress.maybeDecrease(rejected: rejected, hint: next) else { return }
-        if progress.state == .replicate { progress.becomeProbe() }
-        state.progress[id] = progress
+        let decreased = state.progress.update(id) { progress -> Bool in
+            guard progress.maybeDecrease(rejected: rejected, hint: next) else { return false }
+            if progress.state == .replicate { progress.becomeProbe() }
+            return true
+        }
+        guard decreased == true else { return }
         sendAppends(to: id, &state, allowEmpty: true)
     }
 
     mutating func handleAcknowledgement(from id: NodeID, index: LogIndex, _ state: inout LeaderState) {
-        guard var progress = state.progress[id] else { return }
-        let updated = progress.maybeUpdate(index)
-        switch progress.state {
-        case .probe where updated || progress.match == index: progress.becomeReplicate()
-        case let .snapshot(snapshotIndex, _) where progress.match >= snapshotIndex: progress.becomeProbe()
-        case .replicate: progress.inflights.free(through: index)
-        default: break
+        let outcome = state.progress.update(id) { progress -> (updated: Bool, match: LogIndex) in
+            let updated = progress.maybeUpdate(index)
+            switch progress.state {
+            case .probe where updated || progress.match == index: progress.becomeReplicate()
+            case let .snapshot(snapshotIndex, _) where progress.match >= snapshotIndex: progress.becomeProbe()
+            case .replicate: progress.inflights.free(through: index)
+            default: break
+            }
+            return (updated, progress.match)
         }
-        state.progress[id] = progress
+        guard let (updated, match) = outcome else { return }
         if updated, maybeCommit(&state) {
             for peer in state.progress.ids where peer != self.id { sendAppends(to: peer, &state, allowEmpty: false) }
         }
         sendAppends(to: id, &state, allowEmpty: false)
-        if state.transferTarget == id, progress.match == log.lastIndex {
+        if state.transferTarget == id, match == log.lastIndex {
             send(to: id, .timeoutNow)
         }
     }
 
     mutating func handleHeartbeatResponse(from id: NodeID, sequence: UInt64, _ state: inout LeaderState) {
-        guard var progress = state.progress[id] else { return }
-        progress.readSequenceAcknowledged = max(progress.readSequenceAcknowledged, sequence)
-        switch progress.state {
-        case .probe: progress.probeSent = false
-        case .replicate: if progress.inflights.isFull { progress.inflights.freeFirst() }
-        case let .snapshot(index, offset):
-            // A chunk or its answer may have been lost: send the next one again.
-            if let snapshot, snapshot.metadata.index == index { sendSnapshotChunk(to: id, snapshot, offset: offset) }
+        let outcome = state.progress.update(id) { progress -> (match: LogIndex, resend: (LogIndex, Int)?) in
+            progress.readSequenceAcknowledged = max(progress.readSequenceAcknowledged, sequence)
+            switch progress.state {
+            case .probe: progress.probeSent = false
+            case .replicate: if progress.inflights.isFull { progress.inflights.freeFirst() }
+            case let .snapshot(index, offset): return (progress.match, (index, offset))
+            }
+            return (progress.match, nil)
         }
-        state.progress[id] = progress
+        guard let (match, resend) = outcome else { return }
+        if let (index, offset) = resend, let snapshot, snapshot.metadata.index == index {
+            // A chunk or its answer may have been lost: send the next one again.
+            sendSnapshotChunk(to: id, snapshot, offset: offset)
+        }
         confirmReads(&state)
-        if progress.match < log.lastIndex { sendAppends(to: id, &state, allowEmpty: true) }
+        if match < log.lastIndex { sendAppends(to: id, &state, allowEmpty: true) }
     }
 
     mutating func handleSnapshotResponse(from id: NodeID, index: LogIndex, nextOffset: Int, _ state: inout LeaderState) {
@@ -194,7 +203,7 @@ extension RaftNode {
     /// the current term. Returns true if it moved.
     mutating func maybeCommit(_ state: inout LeaderState) -> Bool {
         let quorum = MajorityQuorum(voters: log.membership.voters)
-        let index = quorum.committedIndex { state.progress[$0]?.match ?? .zero }
+        let index = quorum.committedIndex { state.progress.match(of: $0) }
         guard index > log.committed else { return false }
         if !config.mutations.commitWithoutCurrentTerm {
             guard log.term(at: index) == term else { return false }
@@ -220,7 +229,7 @@ extension RaftNode {
         let current = state.readOnly.sequence
         let selfID = id
         let confirmed = quorum.committedIndex { voter in
-            voter == selfID ? LogIndex(current) : LogIndex(state.progress[voter]?.readSequenceAcknowledged ?? 0)
+            voter == selfID ? LogIndex(current) : LogIndex(state.progress.readSequenceAcknowledged(by: voter))
         }
         let released = state.readOnly.confirm(confirmed.rawValue)
         readStates.append(contentsOf: released)

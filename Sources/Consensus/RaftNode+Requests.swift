@@ -58,6 +58,7 @@ extension RaftNode {
         withLeaderState { node, state in
             guard state.transferTarget != target else { return }
             state.transferTarget = target
+            state.readOnly.disableLease()
             if state.progress[target]?.match == node.log.lastIndex {
                 node.send(to: target, .timeoutNow)
             } else {
@@ -78,6 +79,12 @@ extension RaftNode {
             return
         }
         withLeaderState { _, state in state.readOnly.add(read, sequence: state.readOnly.sequence + 1) }
+    }
+
+    /// True if `leaseRead()` would succeed now (for invariant checks).
+    public var holdsLease: Bool {
+        guard case .leader(let state) = role, log.hasCommittedEntry(ofTerm: term), state.transferTarget == nil else { return false }
+        return state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
     }
 
     /// A lease read: returns the index the state machine must reach before the read is

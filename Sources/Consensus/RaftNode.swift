@@ -38,6 +38,10 @@ public struct RaftNode: Sendable {
     /// Messages that would have broken a safety rule (truncating committed entries) and
     /// were refused. Always zero in a correct cluster; the simulator checks it.
     public internal(set) var anomalies = 0
+    /// With lease reads on, a node that restarts may have acknowledged a heartbeat just
+    /// before it crashed; it must not vote until a full election timeout has passed, or
+    /// the old leader's lease would no longer exclude a new leader.
+    let holdsVotesAfterRestart: Bool
 
     /// Creates a node from what the host recovered from disk. The host must restore its
     /// state machine from `recovered.snapshot` itself; entries after it are re-delivered
@@ -53,6 +57,7 @@ public struct RaftNode: Sendable {
         role = .follower(FollowerState(leader: .none))
         self.random = random
         persistedHardState = HardState(term: term, vote: vote, commit: log.committed)
+        holdsVotesAfterRestart = config.leaseClockDriftBound > 0 && term > .zero
         resetRandomizedElectionTimeout()
     }
 

@@ -39,6 +39,15 @@ struct ReadOnlyState: Sendable {
     private static let roundsRemembered = 64
     /// Tick at which the latest quorum-confirmed round was sent.
     private(set) var leaseStart: UInt64?
+    /// Set once this leader started a leadership transfer: its TimeoutNow may arrive at
+    /// any later time, even after the transfer was abandoned, and voters honour the
+    /// resulting election despite any lease. So no lease for the rest of this term.
+    private(set) var leaseDisabled = false
+
+    mutating func disableLease() {
+        leaseStart = nil
+        leaseDisabled = true
+    }
 
     /// Starts a new heartbeat round at `tick`; returns its sequence.
     mutating func nextRound(tick: UInt64) -> UInt64 {
@@ -54,7 +63,7 @@ struct ReadOnlyState: Sendable {
 
     /// A quorum has echoed `confirmed`: releases reads waiting for it and extends the lease.
     mutating func confirm(_ confirmed: UInt64) -> [ReadState] {
-        if let round = roundsSent.last(where: { $0.sequence <= confirmed }) {
+        if !leaseDisabled, let round = roundsSent.last(where: { $0.sequence <= confirmed }) {
             leaseStart = max(leaseStart ?? 0, round.tick)
         }
         var released: [ReadState] = []
@@ -66,7 +75,7 @@ struct ReadOnlyState: Sendable {
     }
 
     func leaseValid(now: UInt64, leaseTicks: UInt64) -> Bool {
-        guard leaseTicks > 0, let start = leaseStart else { return false }
+        guard leaseTicks > 0, !leaseDisabled, let start = leaseStart else { return false }
         return now < start + leaseTicks
     }
 }

@@ -16,6 +16,8 @@ struct InvariantChecker {
     private var appliedTerms: [Term] = []
     private var appliedHashes: [UInt64] = []
     private var appliedKnown: [Bool] = []
+    /// For each applied index, a term at least that of the leader that committed it.
+    private var commitTermBounds: [Term] = []
     private(set) var violations: [String] = []
 
     mutating func fail(_ message: String) { violations.append(message) }
@@ -40,12 +42,13 @@ struct InvariantChecker {
         return hash
     }
 
-    mutating func observeApplied(_ node: NodeID, _ entry: Entry) {
+    mutating func observeApplied(_ node: NodeID, _ entry: Entry, termBound: Term) {
         let position = Int(entry.index.rawValue) - 1
         while appliedTerms.count <= position {
             appliedTerms.append(.zero)
             appliedHashes.append(0)
             appliedKnown.append(false)
+            commitTermBounds.append(.zero)
         }
         let hash = Self.hash(entry.payload)
         if appliedKnown[position] {
@@ -54,14 +57,20 @@ struct InvariantChecker {
             }
         } else {
             appliedKnown[position] = true
+            commitTermBounds[position] = termBound
             appliedTerms[position] = entry.term
             appliedHashes[position] = hash
         }
     }
 
-    /// Every entry applied anywhere must be in a new leader's log (or its snapshot).
+    /// Every entry committed in an earlier term must be in a new leader's log (or its
+    /// snapshot). An entry counts if it was applied while no node had reached the leader's
+    /// term yet, so it was certainly committed before that term.
     mutating func checkLeaderCompleteness(_ raft: RaftNode) {
-        let appliedCount = appliedTerms.count
+        var appliedCount = 0
+        for position in appliedTerms.indices where appliedKnown[position] && commitTermBounds[position] < raft.term {
+            appliedCount = position + 1
+        }
         guard appliedCount > 0 else { return }
         if raft.lastIndex.rawValue < UInt64(appliedCount) {
             fail("leader completeness: leader \(raft.id) in \(raft.term) ends at \(raft.lastIndex), but index \(appliedCount) was applied")
@@ -70,7 +79,7 @@ struct InvariantChecker {
         var index = raft.snapshotIndex.next
         while index.rawValue <= UInt64(appliedCount) {
             let position = Int(index.rawValue) - 1
-            if appliedKnown[position], let entry = raft.entry(at: index),
+            if appliedKnown[position], commitTermBounds[position] < raft.term, let entry = raft.entry(at: index),
                entry.term != appliedTerms[position] || Self.hash(entry.payload) != appliedHashes[position] {
                 fail("leader completeness: leader \(raft.id) in \(raft.term) has \(entry.term) at \(index), applied was \(appliedTerms[position])")
                 return

@@ -43,7 +43,7 @@ public enum LinearizabilityResult: Sendable, Equatable {
 
 public enum LinearizabilityChecker {
     /// Most (subset, state) pairs explored per key before giving up with `.unknown`.
-    public static let exploredStatesMax = 2_000_000
+    public static let exploredStatesMax = 300_000
 
     public static func check(_ history: [HistoryOperation]) -> LinearizabilityResult {
         var keys: [Int] = []

@@ -19,33 +19,43 @@ enum ClientReply {
     case retry
 }
 
-struct SimulatedNode {
+/// A reference type: the simulator mutates nodes in place and never copies one.
+final class SimulatedNode {
     let id: NodeID
     let index: Int
-    var raft: RaftNode?
-    var disk = SimulatedDisk()
-    var machine = SimpleKV()
+    @exclusivity(unchecked) var raft: RaftNode?
+    @exclusivity(unchecked) var disk = SimulatedDisk()
+    @exclusivity(unchecked) var machine = SessionStateMachine<SimpleKV>()
     /// Local tick period: the node's clock rate relative to true time.
-    var tickPeriod: Int64
+    @exclusivity(unchecked) var tickPeriod: Int64
     /// Bumped on crash, so stale tick chains stop.
-    var incarnation = 0
-    var paused = false
-    var missedTicks = 0
+    @exclusivity(unchecked) var incarnation = 0
+    @exclusivity(unchecked) var paused = false
+    @exclusivity(unchecked) var missedTicks = 0
     /// Messages and requests that arrived while paused, in arrival order.
-    var inbox: [Inbound] = []
+    @exclusivity(unchecked) var inbox: [Inbound] = []
     /// Writes proposed here, by (client, operation), awaiting application.
-    var writeWaiters: [Int64: ClientRequest] = [:]
+    @exclusivity(unchecked) var writeWaiters: [Int64: ClientRequest] = [:]
     /// ReadIndex requests by context.
-    var readWaiters: [UInt64: ClientRequest] = [:]
+    @exclusivity(unchecked) var readWaiters: [UInt64: ClientRequest] = [:]
     /// Confirmed reads waiting for the state machine to reach their index, in order.
-    var readsAwaitingApply: [(index: LogIndex, request: ClientRequest)] = []
-    var nextReadContext: UInt64 = 1
-    var lastLeaderTerm: Term = .zero
-    var lastRole: RoleKind = .follower
+    @exclusivity(unchecked) var readsAwaitingApply: [(index: LogIndex, request: ClientRequest)] = []
+    @exclusivity(unchecked) var nextReadContext: UInt64 = 1
+    @exclusivity(unchecked) var lastLeaderTerm: Term = .zero
+    /// The term in which this node, as leader, last saw its commit index move.
+    @exclusivity(unchecked) var lastCommitTerm: Term = .zero
+    @exclusivity(unchecked) var commitAtElection: LogIndex = .zero
+    @exclusivity(unchecked) var lastRole: RoleKind = .follower
 
     enum Inbound {
         case message(Message)
         case request(ClientRequest)
+    }
+
+    init(id: NodeID, index: Int, tickPeriod: Int64) {
+        self.id = id
+        self.index = index
+        self.tickPeriod = tickPeriod
     }
 
     var isUp: Bool { raft != nil }

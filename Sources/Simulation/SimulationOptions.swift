@@ -11,9 +11,14 @@ public struct SimulationOptions: Sendable {
     public var nodeCount: Int = 3
     /// Client operations in the whole run.
     public var operations: Int = 300
-    public var clients: Int = 6
-    public var keys: Int = 3
+    public var clients: Int = 16
+    public var keys: Int = 4
     public var faults: Bool = true
+    /// With the leader-fails fault kind: the chance that a new leader fails soon after its
+    /// election, and (separately) right after its first commit.
+    public var leaderFailureChance: Double = 0.35
+    /// Fault kinds to inject; nil lets each seed choose a random subset (swarm testing).
+    public var faultKinds: [FaultKind]?
     /// Rule-breaking switches handed to every Raft node (test-only).
     public var mutations: Mutations = Mutations()
     /// Record a human-readable trace of messages, state changes and operations.
@@ -27,9 +32,9 @@ public struct SimulationOptions: Sendable {
     public var clockDriftMax: Double = 0.3
     /// Fraction of reads that try the leader lease before falling back to ReadIndex.
     public var leaseReadShare: Double = 0.5
-    public var operationTimeoutMicros: Int64 = 500_000
+    public var operationTimeoutMicros: Int64 = 2_000_000
     /// The fault phase ends after this much simulated time or 80% of the operations.
-    public var faultPhaseMicros: Int64 = 4_000_000
+    public var faultPhaseMicros: Int64 = 3_000_000
     /// After faults stop, every remaining operation must complete within this time.
     public var healingBoundMicros: Int64 = 10_000_000
     /// Apply this many entries between snapshots.
@@ -42,9 +47,19 @@ public struct SimulationOptions: Sendable {
     public var replayCommand: String {
         var parts = ["trestle sim --seed \(seed) --nodes \(nodeCount) --ops \(operations)"]
         if !faults { parts.append("--no-faults") }
+        if let faultKinds { parts.append("--faults \(faultKinds.map(\.rawValue).joined(separator: ","))") }
+        if leaderFailureChance != 0.35 { parts.append("--leader-failure-chance \(leaderFailureChance)") }
         for name in Mutations.Name.allCases where mutations.contains(name) { parts.append("--mutation \(name.rawValue)") }
         return parts.joined(separator: " ")
     }
+}
+
+/// The kinds of fault a seed may inject. Each seed enables a random subset (swarm
+/// testing): runs dominated by a few fault kinds reach deeper into each.
+public enum FaultKind: String, Sendable, CaseIterable {
+    case crash, pause, partition, transfer, membership, heal
+    /// A new leader crashes or is cut off within 30 ms of winning.
+    case leaderFailsAfterElection = "leader-fails"
 }
 
 /// The outcome of one run.

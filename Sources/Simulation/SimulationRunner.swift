@@ -32,10 +32,19 @@ public enum SimulationRunner {
     public static func campaign(start: UInt64, count: Int, nodeCount: Int?, operations: Int,
                                 mutations: Mutations = Mutations(), stopAtFirstFailure: Bool = false,
                                 progress: ((SimulationReport) -> Void)? = nil) -> SimulationSummary {
+        campaign(start: start, count: count, stopAtFirstFailure: stopAtFirstFailure, progress: progress) { seed in
+            options(seed: seed, nodeCount: nodeCount, operations: operations, mutations: mutations)
+        }
+    }
+
+    /// Runs seeds start..<start+count with the options `make` gives each seed.
+    public static func campaign(start: UInt64, count: Int, stopAtFirstFailure: Bool = false,
+                                progress: ((SimulationReport) -> Void)? = nil,
+                                make: (UInt64) -> SimulationOptions) -> SimulationSummary {
         var summary = SimulationSummary()
         for offset in 0..<count {
             let seed = start &+ UInt64(offset)
-            let report = run(options(seed: seed, nodeCount: nodeCount, operations: operations, mutations: mutations))
+            let report = run(make(seed))
             summary.seedsRun += 1
             summary.operationsCompleted += report.operationsCompleted
             summary.operationsTimedOut += report.operationsTimedOut

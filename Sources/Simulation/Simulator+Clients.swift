@@ -22,7 +22,19 @@ extension Simulator {
         if clientRandom.chance(0.5) { clients[client].target = clientRandom.int(in: 0...(nodes.count - 1)) }
         trace("client \(client) invokes \(command) at n\(clients[client].target + 1)")
         schedule(.clientTimeout(client: client, operation: clients[client].operation), after: options.operationTimeoutMicros)
+        schedule(.clientRetransmit(client: client, operation: clients[client].operation), after: Self.retransmitMicros)
         sendRequest(client)
+    }
+
+    /// A client that hears nothing sends the same operation again, to a random node half
+    /// the time; sessions make a write that arrives twice take effect once.
+    static let retransmitMicros: Int64 = 150_000
+
+    func retransmit(client: Int, operation: Int) {
+        guard clients[client].operation == operation, clients[client].command != nil else { return }
+        if clientRandom.chance(0.5) { clients[client].target = clientRandom.int(in: 0...(nodes.count - 1)) }
+        sendRequest(client)
+        schedule(.clientRetransmit(client: client, operation: operation), after: Self.retransmitMicros)
     }
 
     func randomCommand(_ client: Int) -> KVCommand {
@@ -70,6 +82,7 @@ extension Simulator {
 
     func handleRead(_ request: ClientRequest, at index: Int) {
         if clientRandom.chance(options.leaseReadShare), let readIndex = try? nodes[index].raft?.leaseRead() {
+            checkLeaseExclusive(reader: index)
             nodes[index].readsAwaitingApply.append((readIndex, request))
             report.leaseReads += 1
             return
@@ -81,6 +94,17 @@ extension Simulator {
             nodes[index].readWaiters[context] = request
         } catch {
             reject(request, from: index, error)
+        }
+    }
+
+    /// While a leader holds a lease (and so may serve reads alone), no node may lead a
+    /// later term.
+    func checkLeaseExclusive(reader: Int) {
+        guard let term = nodes[reader].raft?.term else { return }
+        for node in nodes where node.raft?.roleKind == .leader {
+            guard let other = node.raft?.term, other > term else { continue }
+            invariants.fail("lease safety: \(nodes[reader].id) holds a lease in \(term) while \(node.id) leads \(other)")
+            return
         }
     }
 
@@ -132,6 +156,6 @@ extension Simulator {
         default: break
         }
         clients[client].command = nil
-        schedule(.clientStart(client: client), after: Int64(clientRandom.int(in: 0...2_000)))
+        schedule(.clientStart(client: client), after: Int64(clientRandom.int(in: 0...thinkMicrosMax)))
     }
 }

@@ -7,18 +7,28 @@ import Consensus
 import Core
 
 extension Simulator {
+    static func chooseFaultKinds(_ random: inout SeededRandom, forced: [FaultKind]?) -> [FaultKind] {
+        if let forced, !forced.isEmpty { return forced }
+        var kinds = FaultKind.allCases.filter { _ in random.chance(0.6) }
+        if kinds.isEmpty { kinds = [.partition] }
+        if !kinds.contains(.heal) { kinds.append(.heal) }
+        return kinds
+    }
+
     func injectFault() {
         guard !healing else { return }
         report.faultsInjected += 1
-        switch faultRandom.int(in: 0...99) {
-        case 0..<20: crashRandomNode()
-        case 20..<32: pauseRandomNode()
-        case 32..<55: partition()
-        case 55..<70: transferLeadership()
-        case 70..<85: changeMembership()
-        default: healPartitions()
+        let choices = faultKinds.filter { $0 != .leaderFailsAfterElection }
+        guard !choices.isEmpty else { return }
+        switch choices[faultRandom.int(in: 0...(choices.count - 1))] {
+        case .crash: crashRandomNode()
+        case .pause: pauseRandomNode()
+        case .partition: partition()
+        case .transfer: transferLeadership()
+        case .membership: changeMembership()
+        case .heal, .leaderFailsAfterElection: healPartitions()
         }
-        schedule(.fault, after: Int64(faultRandom.int(in: 30_000...250_000)))
+        schedule(.fault, after: Int64(faultRandom.int(in: 10_000...100_000)))
     }
 
     func randomUpNode() -> Int? {
@@ -50,6 +60,15 @@ extension Simulator {
         report.faultsInjected += 1
         crash(index)
         schedule(.restart(node: index), after: Int64(faultRandom.int(in: 20_000...300_000)))
+    }
+
+    func isolateScheduled(_ index: Int, incarnation: Int) {
+        guard !healing, nodes[index].isUp, nodes[index].incarnation == incarnation else { return }
+        trace("fault: isolate new leader \(nodes[index].id)")
+        report.faultsInjected += 1
+        healPartitions()
+        block { from, to in (from == index) != (to == index) }
+        schedule(.healPartition(epoch: partitionEpoch), after: Int64(faultRandom.int(in: 50_000...500_000)))
     }
 
     func crash(_ index: Int) {

@@ -19,12 +19,14 @@ public final class Simulator {
         case clientStart(client: Int)
         case clientResend(client: Int, operation: Int)
         case clientTimeout(client: Int, operation: Int)
+        case clientRetransmit(client: Int, operation: Int)
         case fault
         case restart(node: Int)
         case resume(node: Int)
         case healPartition(epoch: Int)
         case startHealing
         case crash(node: Int, incarnation: Int)
+        case isolate(node: Int, incarnation: Int)
     }
 
     struct Client {
@@ -37,28 +39,40 @@ public final class Simulator {
     }
 
     let options: SimulationOptions
-    var now: Int64 = 0
-    var queue = EventQueue<Event>()
-    var nodes: [SimulatedNode] = []
-    var clients: [Client] = []
-    var networkRandom: SeededRandom
-    var faultRandom: SeededRandom
-    var clientRandom: SeededRandom
-    var nodeRandom: SeededRandom
-    var invariants = InvariantChecker()
-    var report: SimulationReport
-    var history: [HistoryOperation] = []
-    var operationsStarted = 0
-    var healing = false
-    var healingStart: Int64 = 0
-    var lossRate: Double
-    var duplicateRate: Double
+    @exclusivity(unchecked) var now: Int64 = 0
+    @exclusivity(unchecked) var queue = EventQueue<Event>()
+    @exclusivity(unchecked) var nodes: [SimulatedNode] = []
+    @exclusivity(unchecked) var clients: [Client] = []
+    @exclusivity(unchecked) var networkRandom: SeededRandom
+    @exclusivity(unchecked) var faultRandom: SeededRandom
+    @exclusivity(unchecked) var clientRandom: SeededRandom
+    @exclusivity(unchecked) var nodeRandom: SeededRandom
+    @exclusivity(unchecked) var invariants = InvariantChecker()
+    @exclusivity(unchecked) var report: SimulationReport
+    @exclusivity(unchecked) var history: [HistoryOperation] = []
+    @exclusivity(unchecked) var operationsStarted = 0
+    @exclusivity(unchecked) var healing = false
+    @exclusivity(unchecked) var healingStart: Int64 = 0
+    @exclusivity(unchecked) var lossRate: Double
+    @exclusivity(unchecked) var duplicateRate: Double
     /// blocked[from][to]: messages from `from` to `to` are dropped.
-    var blocked: [[Bool]]
-    var partitionEpoch = 0
-    var eventsProcessed = 0
+    @exclusivity(unchecked) var blocked: [[Bool]]
+    @exclusivity(unchecked) var partitionEpoch = 0
+    @exclusivity(unchecked) var eventsProcessed = 0
+    /// The highest term any node has reached: bounds the term in which an entry applied
+    /// now was committed.
+    @exclusivity(unchecked) var highestTerm: Term = .zero
     /// Per-seed replication limits, so small batches and windows are exercised too.
     let entriesPerMessage: Int
+    /// Clients pause up to this long between operations, so that the operations spread
+    /// over the whole fault phase instead of finishing before the faults begin.
+    var thinkMicrosMax: Int {
+        guard options.faults, !healing else { return 2_000 }
+        let spacing = Double(options.faultPhaseMicros) * Double(options.clients) / (0.8 * Double(options.operations))
+        return max(2_000, Int(2 * spacing) - 10_000)
+    }
+    /// Fault kinds this seed injects.
+    let faultKinds: [FaultKind]
     let inflightMessages: Int
 
     public init(options: SimulationOptions) {
@@ -72,13 +86,20 @@ public final class Simulator {
         lossRate = options.faults ? Double(faultRandom.int(in: 0...5)) / 100 : 0
         duplicateRate = options.faults ? Double(faultRandom.int(in: 0...3)) / 100 : 0
         let slots = options.nodeCount + 1
+        var extremeClocks = false
+        if options.faults { extremeClocks = faultRandom.chance(0.5) }
         blocked = Array(repeating: Array(repeating: false, count: slots), count: slots)
         for index in 0..<slots {
-            let drift = options.clockDriftMax * (Double(faultRandom.int(in: -1000...1000)) / 1000)
-            let period = Int64((Double(options.tickMicros) * (1 + drift)).rounded())
+            // The clock runs at rate 1 + drift relative to true time: a faster clock ticks sooner.
+            // In some seeds every clock sits at an edge of the allowed band (worst case).
+            let drift = extremeClocks
+                ? (faultRandom.chance(0.5) ? options.clockDriftMax : -options.clockDriftMax)
+                : options.clockDriftMax * (Double(faultRandom.int(in: -1000...1000)) / 1000)
+            let period = Int64((Double(options.tickMicros) / (1 + drift)).rounded(.up))
             nodes.append(SimulatedNode(id: NodeID(UInt64(index + 1)), index: index, tickPeriod: period))
         }
         entriesPerMessage = [1, 2, 4, 16][faultRandom.int(in: 0...3)]
+        faultKinds = Self.chooseFaultKinds(&faultRandom, forced: options.faultKinds)
         inflightMessages = [1, 2, 8][faultRandom.int(in: 0...2)]
         clients = Array(repeating: Client(lastSeen: Array(repeating: nil, count: options.keys)), count: options.clients)
     }
@@ -102,6 +123,7 @@ public final class Simulator {
     // MARK: - Running
 
     public func run() -> SimulationReport {
+        trace("clock tick periods (us): \(nodes.map { "\($0.id)=\($0.tickPeriod)" }.joined(separator: " ")); faults: \(faultKinds.map(\.rawValue).joined(separator: ","))")
         for index in nodes.indices { start(node: index) }
         for client in clients.indices { schedule(.clientStart(client: client), after: Int64(client) * 1_000) }
         if options.faults { schedule(.fault, after: 200_000) }
@@ -160,12 +182,14 @@ public final class Simulator {
         case let .clientStart(client): startOperation(client)
         case let .clientResend(client, operation): resend(client: client, operation: operation)
         case let .clientTimeout(client, operation): timeOut(client: client, operation: operation)
+        case let .clientRetransmit(client, operation): retransmit(client: client, operation: operation)
         case .fault: injectFault()
         case let .restart(node): restart(node)
         case let .resume(node): resume(node)
         case let .healPartition(epoch): if epoch == partitionEpoch { healPartitions() }
         case .startHealing: startHealing()
         case let .crash(node, incarnation): crashScheduled(node, incarnation: incarnation)
+        case let .isolate(node, incarnation): isolateScheduled(node, incarnation: incarnation)
         }
     }
 
@@ -180,7 +204,7 @@ public final class Simulator {
             invariants.fail("node \(id) failed to start: \(error)")
             return
         }
-        nodes[index].machine = SimpleKV()
+        nodes[index].machine = SessionStateMachine<SimpleKV>()
         if let snapshot = recovered.snapshot { nodes[index].machine.restore(snapshot.data) }
         nodes[index].lastRole = .follower
         let phase = Int64(faultRandom.int(in: 0...Int(nodes[index].tickPeriod)))
@@ -229,6 +253,25 @@ public final class Simulator {
         serveReads(at: index)
         maybeSnapshot(index)
         observeRole(index)
+        maybeCrashAfterFirstCommit(index)
+    }
+
+    /// A leader that fails just after its first commit in a term (buggify-style): with a
+    /// correct commit rule nothing is lost; a leader that committed an entry of an
+    /// earlier term too early leaves it to be overwritten.
+    func maybeCrashAfterFirstCommit(_ index: Int) {
+        guard options.faults, !healing, faultKinds.contains(.leaderFailsAfterElection),
+              nodes[index].raft?.roleKind == .leader, let term = nodes[index].raft?.term,
+              nodes[index].lastCommitTerm != term, let commit = nodes[index].raft?.commitIndex,
+              nodes[index].raft?.term(at: commit) != nil, commit > nodes[index].commitAtElection
+        else { return }
+        nodes[index].lastCommitTerm = term
+        if faultRandom.chance(options.leaderFailureChance) {
+            trace("fault: crash \(nodes[index].id) right after its first commit in \(term)")
+            report.faultsInjected += 1
+            crash(index)
+            schedule(.restart(node: index), after: Int64(faultRandom.int(in: 20_000...300_000)))
+        }
     }
 
     func persist(_ ready: Ready, at index: Int) {
@@ -239,10 +282,10 @@ public final class Simulator {
     }
 
     func apply(_ entry: Entry, at index: Int) {
-        invariants.observeApplied(nodes[index].id, entry)
+        invariants.observeApplied(nodes[index].id, entry, termBound: highestTerm)
         mix(entry.index.rawValue << 20 | entry.term.rawValue)
         guard case let .command(bytes) = entry.payload, let envelope = CommandEnvelope.decode(bytes) else { return }
-        let output = nodes[index].machine.apply(envelope.command)
+        let output = nodes[index].machine.apply(envelope)
         let key = SimulatedNode.waiterKey(client: envelope.client, operation: envelope.operation)
         if let waiter = nodes[index].writeWaiters.removeValue(forKey: key) {
             reply(to: waiter, from: index, .output(output))
@@ -268,9 +311,8 @@ public final class Simulator {
     }
 
     func maybeSnapshot(_ index: Int) {
-        guard let raft = nodes[index].raft else { return }
-        let applied = raft.appliedIndex
-        guard applied.rawValue >= raft.snapshotIndex.rawValue + UInt64(options.snapshotEveryEntries) else { return }
+        guard let applied = nodes[index].raft?.appliedIndex, let snapshotIndex = nodes[index].raft?.snapshotIndex,
+              applied.rawValue >= snapshotIndex.rawValue + UInt64(options.snapshotEveryEntries) else { return }
         let data = nodes[index].machine.snapshot()
         do {
             try nodes[index].raft?.compact(through: applied, data: data)
@@ -284,22 +326,32 @@ public final class Simulator {
     }
 
     func observeRole(_ index: Int) {
-        guard let raft = nodes[index].raft else { return }
-        invariants.checkAnomalies(raft)
-        let role = raft.roleKind
+        guard let role = nodes[index].raft?.roleKind, let term = nodes[index].raft?.term else { return }
+        if nodes[index].raft?.anomalies ?? 0 > 0 {
+            invariants.fail("committed entry at risk: \(nodes[index].id) was asked to truncate committed entries")
+        }
+        highestTerm = max(highestTerm, term)
+        if role == .leader, nodes[index].raft?.holdsLease == true { checkLeaseExclusive(reader: index) }
         if role != nodes[index].lastRole {
-            trace("\(raft.id) became \(role.rawValue) in \(raft.term)")
+            trace("\(nodes[index].id) became \(role.rawValue) in \(term)")
             nodes[index].lastRole = role
         }
-        if role == .leader, raft.term != nodes[index].lastLeaderTerm {
+        guard role == .leader, term != nodes[index].lastLeaderTerm, let raft = nodes[index].raft else { return }
+        do {
             nodes[index].lastLeaderTerm = raft.term
+            nodes[index].commitAtElection = raft.commitIndex
             report.leaderChanges += 1
             invariants.observeLeader(raft.id, term: raft.term)
             invariants.checkLeaderCompleteness(raft)
-            if options.faults, !healing, faultRandom.chance(0.25) {
-                // Leaders that fail right after winning exercise the Figure 8 rule.
+            if options.faults, !healing, faultKinds.contains(.leaderFailsAfterElection), faultRandom.chance(options.leaderFailureChance) {
+                // Leaders that fail or are cut off right after winning leave logs that
+                // differ by term: the ground on which the Figure 8 rule matters.
                 let delay = Int64(faultRandom.int(in: 0...30_000))
-                schedule(.crash(node: index, incarnation: nodes[index].incarnation), after: delay)
+                if faultRandom.chance(0.5) {
+                    schedule(.crash(node: index, incarnation: nodes[index].incarnation), after: delay)
+                } else {
+                    schedule(.isolate(node: index, incarnation: nodes[index].incarnation), after: delay)
+                }
             }
         }
     }

@@ -160,3 +160,86 @@ struct CommandEnvelope: Equatable {
         return CommandEnvelope(client: Int(client), operation: Int(operation), command: command)
     }
 }
+
+/// Client sessions on top of a state machine (Raft thesis §6.3): each client's latest
+/// operation and its output are part of the replicated state, so a command that arrives
+/// twice (a client retransmitted it to another leader) takes effect once.
+///
+/// Invariant: for each client, commands apply in increasing operation order; an older or
+/// repeated operation is answered from the session and changes nothing.
+struct SessionStateMachine<Machine: ReplicatedStateMachine> {
+    var machine = Machine()
+    private var sessions: [(operation: Int, output: KVOutput)?] = []
+
+    mutating func apply(_ envelope: CommandEnvelope) -> KVOutput {
+        let client = envelope.client
+        guard client >= 0, client < 1 << 16 else { return machine.apply(envelope.command) }
+        while sessions.count <= client { sessions.append(nil) }
+        if let session = sessions[client], session.operation >= envelope.operation {
+            return session.operation == envelope.operation ? session.output : .ok
+        }
+        let output = machine.apply(envelope.command)
+        sessions[client] = (envelope.operation, output)
+        return output
+    }
+
+    func query(_ command: KVCommand) -> KVOutput { machine.query(command) }
+
+    /// Layout: machine length (u64), machine bytes, session count (u64), then per session
+    /// a presence byte, the operation (u64), an output tag byte and a value (u64).
+    func snapshot() -> [UInt8] {
+        var bytes: [UInt8] = []
+        func put(_ value: UInt64) { for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) } }
+        let image = machine.snapshot()
+        put(UInt64(image.count))
+        bytes.append(contentsOf: image)
+        put(UInt64(sessions.count))
+        for session in sessions {
+            guard let session else { bytes.append(0); put(0); bytes.append(0); put(0); continue }
+            bytes.append(1)
+            put(UInt64(session.operation))
+            switch session.output {
+            case .ok: bytes.append(0); put(0)
+            case .value(nil): bytes.append(1); put(0)
+            case .value(let value?): bytes.append(2); put(UInt64(bitPattern: value))
+            case .swapped(let swapped): bytes.append(3); put(swapped ? 1 : 0)
+            }
+        }
+        return bytes
+    }
+
+    mutating func restore(_ data: [UInt8]) {
+        var position = 0
+        func take() -> UInt64? {
+            guard position + 8 <= data.count else { return nil }
+            var value: UInt64 = 0
+            for byte in 0..<8 { value |= UInt64(data[position + byte]) << UInt64(byte * 8) }
+            position += 8
+            return value
+        }
+        machine = Machine()
+        sessions = []
+        guard let length = take(), position + Int(length) <= data.count else { return }
+        machine.restore(Array(data[position..<(position + Int(length))]))
+        position += Int(length)
+        guard let count = take() else { return }
+        for _ in 0..<count {
+            guard position < data.count else { return }
+            let present = data[position]
+            position += 1
+            guard let operation = take(), position < data.count else { return }
+            let tag = data[position]
+            position += 1
+            guard let value = take() else { return }
+            guard present == 1 else { sessions.append(nil); continue }
+            let output: KVOutput
+            switch tag {
+            case 0: output = .ok
+            case 1: output = .value(nil)
+            case 2: output = .value(Int64(bitPattern: value))
+            default: output = .swapped(value == 1)
+            }
+            sessions.append((Int(operation), output))
+        }
+    }
+}

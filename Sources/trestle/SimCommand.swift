@@ -19,6 +19,10 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Client operations per seed.") var ops: Int = 300
     @Flag(help: "Print the messages and state changes of the run (with --seed).") var trace = false
     @Flag(help: "Run without faults.") var noFaults = false
+    @Option(help: "Comma-separated fault kinds to inject (default: a random subset per seed): \(FaultKind.allCases.map(\.rawValue).joined(separator: ",")).")
+    var faults: String?
+    @Option(help: "Chance that a new leader fails soon after winning or after its first commit (with leader-fails).")
+    var leaderFailureChance: Double = 0.35
     @Option(help: "Enable a deliberately broken rule (test-only): \(Mutations.Name.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mutation: [String] = []
 
@@ -26,14 +30,24 @@ struct SimCommand: ParsableCommand {
         if let nodes, ![3, 5, 7].contains(nodes) { throw ValidationError("--nodes must be 3, 5 or 7") }
         guard seeds > 0, ops > 0 else { throw ValidationError("--seeds and --ops must be positive") }
         for name in mutation where Mutations.Name(rawValue: name) == nil { throw ValidationError("unknown mutation \(name)") }
+        for kind in faultKinds ?? [] where FaultKind(rawValue: kind) == nil { throw ValidationError("unknown fault kind \(kind)") }
+    }
+
+    var faultKinds: [String]? { faults.map { $0.split(separator: ",").map(String.init) } }
+
+    func options(seed: UInt64, mutations: Mutations) -> SimulationOptions {
+        var options = SimulationRunner.options(seed: seed, nodeCount: nodes, operations: ops, mutations: mutations)
+        options.faults = !noFaults
+        options.faultKinds = faultKinds?.compactMap(FaultKind.init(rawValue:))
+        options.leaderFailureChance = leaderFailureChance
+        return options
     }
 
     func run() throws {
         let mutations = Mutations(mutation.compactMap(Mutations.Name.init(rawValue:)))
         if let seed {
-            var options = SimulationRunner.options(seed: seed, nodeCount: nodes, operations: ops, mutations: mutations)
+            var options = options(seed: seed, mutations: mutations)
             options.trace = trace
-            options.faults = !noFaults
             let report = SimulationRunner.run(options)
             for line in report.trace { print(line) }
             printReport(report, options: options)
@@ -41,14 +55,15 @@ struct SimCommand: ParsableCommand {
             return
         }
         let started = DispatchTime.now().uptimeNanoseconds
-        let summary = SimulationRunner.campaign(start: startSeed, count: seeds, nodeCount: nodes, operations: ops,
-                                                mutations: mutations) { report in
+        var finished = 0
+        let summary = SimulationRunner.campaign(start: startSeed, count: seeds, progress: { report in
+            finished += 1
+            if finished % 10_000 == 0 { print("... \(finished) seeds done") }
             if !report.passed {
-                let options = SimulationRunner.options(seed: report.seed, nodeCount: nodes, operations: ops, mutations: mutations)
                 print("FAIL seed \(report.seed): \(report.violations.first ?? "")")
-                print("  replay: \(options.replayCommand) --trace")
+                print("  replay: \(options(seed: report.seed, mutations: mutations).replayCommand) --trace")
             }
-        }
+        }, make: { options(seed: $0, mutations: mutations) })
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let operations = summary.operationsCompleted + summary.operationsTimedOut
         print("seeds: \(summary.seedsRun) (from \(startSeed)), failures: \(summary.failures.count)")

@@ -79,6 +79,7 @@ final class InteractionHarness {
         var learners: [NodeID] = []
         var extra: [NodeID] = []
         var preVote = true, checkQuorum = true, drift = 0.0, entriesMax = 4
+        var mutations = Mutations()
         for arg in args {
             let parts = arg.split(separator: "=").map(String.init)
             guard parts.count == 2 else { continue }
@@ -91,6 +92,7 @@ final class InteractionHarness {
             case "checkquorum": checkQuorum = parts[1] == "true"
             case "lease": drift = Double(parts[1]) ?? 0
             case "maxentries": entriesMax = Int(parts[1]) ?? 4
+            case "mutations": mutations = Mutations(parts[1].split(separator: ",").compactMap { Mutations.Name(rawValue: String($0)) })
             default: say("unknown option \(parts[0])")
             }
         }
@@ -101,6 +103,7 @@ final class InteractionHarness {
             config.checkQuorum = checkQuorum
             config.leaseClockDriftBound = drift
             config.entriesPerMessageMax = entriesMax
+            config.mutations = mutations
             config.inflightMessagesMax = 2
             config.snapshotChunkBytesMax = 8
             configs[id] = config
@@ -122,7 +125,7 @@ final class InteractionHarness {
     }
 
     func withNode(_ args: [String], _ body: (inout RaftNode) -> Void) {
-        guard let id = args.first.flatMap(UInt64.init).map { NodeID($0) }, var node = nodes[id] else {
+        guard let id = args.first.flatMap(UInt64.init).map({ NodeID($0) }), var node = nodes[id] else {
             say("no such node")
             return
         }

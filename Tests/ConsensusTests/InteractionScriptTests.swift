@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 @Suite struct InteractionScriptTests {
-    static let scripts = ["election", "prevote_checkquorum", "figure8", "backtracking", "snapshot",
+    static let scripts = ["election", "prevote_checkquorum", "figure8", "figure8_mutated", "backtracking", "snapshot",
                           "membership", "readindex_lease", "transfer"]
 
     struct Block {

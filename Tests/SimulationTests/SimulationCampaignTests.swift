@@ -13,14 +13,23 @@ import Testing
     static var campaignSeeds: Int {
         if let text = getenvString("TRESTLE_SIM_SEEDS"), let value = Int(text) { return value }
         #if DEBUG
-        return 60
+        return 25
         #else
         return 2000
         #endif
     }
 
-    /// Seeds that once failed, with what they exposed. They must pass forever.
-    static let regressionSeeds: [UInt64] = []
+    /// Seeds that once failed (under the options of their day), with what they exposed.
+    /// They must pass forever.
+    ///  - 337 (5 nodes): a leader of a stale term was checked against entries committed in a
+    ///    later term; leader completeness is now bounded by the commit term.
+    ///  - 31 (3 nodes): liveness failure seen only with ack-before-persist (kept as a check
+    ///    that the correct code stays live).
+    ///  - 13547, 63864, 86103 (found by the 100,000-seed run): a TimeoutNow delivered after
+    ///    the leader had abandoned the transfer elected a new leader while the old one held
+    ///    a fresh lease. Fixed: a leader that starts a transfer holds no lease for the rest
+    ///    of its term.
+    static let regressionSeeds: [UInt64] = [31, 337, 13547, 63864, 86103]
 
     func describe(_ report: SimulationReport) -> String {
         let options = SimulationRunner.options(seed: report.seed, nodeCount: nil, operations: 300)
@@ -28,7 +37,10 @@ import Testing
     }
 
     @Test func mixedFaultCampaignHasNoViolations() {
+        let started = ContinuousClock.now
         let summary = SimulationRunner.campaign(start: 1, count: Self.campaignSeeds, nodeCount: nil, operations: 300)
+        let elapsed = ContinuousClock.now - started
+        print("campaign: \(elapsed)")
         print("campaign: \(summary.seedsRun) seeds, \(summary.operationsCompleted) ops completed, \(summary.operationsTimedOut) timed out, \(summary.unknownLinearizability) undecided")
         for failure in summary.failures { Issue.record("\(describe(failure))") }
         #expect(summary.seedsRun == Self.campaignSeeds)

@@ -1,0 +1,160 @@
+// Unit tests for the pieces the Raft node is built from: quorum arithmetic, the in-flight
+// window, the log's conflict handling and hints, configuration validation, the lease bound.
+
+import Core
+import Testing
+@testable import Consensus
+
+@Suite struct QuorumTests {
+    let voters = [NodeID(1), NodeID(2), NodeID(3), NodeID(4), NodeID(5)]
+
+    @Test func committedIndexIsTheMajorityMatch() {
+        let quorum = MajorityQuorum(voters: voters)
+        let match: [UInt64] = [9, 3, 7, 5, 1]
+        #expect(quorum.committedIndex { LogIndex(match[Int($0.rawValue) - 1]) } == LogIndex(5))
+    }
+
+    @Test func votesWinLoseOrWait() {
+        let quorum = MajorityQuorum(voters: voters)
+        #expect(quorum.voteResult([(NodeID(1), true), (NodeID(2), true)]) == .pending)
+        #expect(quorum.voteResult([(NodeID(1), true), (NodeID(2), true), (NodeID(9), true), (NodeID(3), true)]) == .won)
+        #expect(quorum.voteResult([(NodeID(1), false), (NodeID(2), false), (NodeID(3), false)]) == .lost)
+    }
+}
+
+@Suite struct InflightsTests {
+    @Test func windowIsBoundedByMessagesAndBytes() {
+        var window = Inflights(messagesMax: 3, bytesMax: 100)
+        window.add(lastIndex: LogIndex(1), bytes: 10)
+        window.add(lastIndex: LogIndex(2), bytes: 10)
+        #expect(!window.isFull)
+        window.add(lastIndex: LogIndex(3), bytes: 10)
+        #expect(window.isFull)
+        window.free(through: LogIndex(2))
+        #expect(window.count == 1 && !window.isFull)
+        window.add(lastIndex: LogIndex(4), bytes: 95)
+        #expect(window.isFull, "bytes bound")
+        window.freeFirst()
+        #expect(window.count == 1 && window.bytes == 95)
+    }
+}
+
+@Suite struct RaftLogTests {
+    func entries(_ terms: [UInt64], from first: UInt64 = 1) -> [Entry] {
+        terms.enumerated().map { Entry(term: Term($0.element), index: LogIndex(first + UInt64($0.offset)), payload: .empty) }
+    }
+
+    func log(_ terms: [UInt64]) -> RaftLog {
+        RaftLog(snapshot: nil, entries: entries(terms), committed: .zero, initialMembership: Membership(voters: [NodeID(1)]))
+    }
+
+    @Test func conflictingSuffixIsReplaced() {
+        var log = log([1, 1, 2, 2])
+        var anomaly = false
+        let last = log.tryAppend(prevIndex: LogIndex(2), prevTerm: Term(1), entries: entries([3, 3], from: 3), anomaly: &anomaly)
+        #expect(last == LogIndex(4) && !anomaly)
+        #expect(log.term(at: LogIndex(3)) == Term(3) && log.stable == LogIndex(2))
+    }
+
+    @Test func committedEntriesAreNeverTruncated() {
+        var log = log([1, 1, 2])
+        log.commit(to: LogIndex(3))
+        var anomaly = false
+        let last = log.tryAppend(prevIndex: LogIndex(1), prevTerm: Term(1), entries: entries([3], from: 2), anomaly: &anomaly)
+        #expect(last == nil && anomaly)
+        #expect(log.term(at: LogIndex(2)) == Term(1))
+    }
+
+    @Test func rejectionHintSkipsAWholeTerm() {
+        let log = log([1, 1, 4, 4, 4, 4])
+        let (index, term) = log.lastIndexWithTermAtMost(Term(2), atOrBelow: LogIndex(6))
+        #expect(index == LogIndex(2) && term == Term(1))
+    }
+
+    @Test func compactionKeepsTheMembershipAtThatIndex() {
+        var log = log([1, 1, 1])
+        let change = Membership(voters: [NodeID(1)], learners: [NodeID(2)])
+        log.append([Entry(term: Term(1), index: LogIndex(4), payload: .configChange(ConfigChange(.addLearner, NodeID(2)), change))])
+        log.commit(to: LogIndex(4))
+        log.applied = LogIndex(4)
+        let metadata = log.compact(through: LogIndex(4))
+        #expect(metadata?.membership == change && log.membership == change && log.firstIndex == LogIndex(5))
+    }
+}
+
+@Suite struct ConfigTests {
+    @Test func invalidConfigurationsAreRejected() {
+        var config = RaftConfig(id: NodeID(1), initialMembership: Membership(voters: [NodeID(1)]))
+        config.heartbeatTicks = 10
+        #expect(throws: RaftError.self) { try config.validate() }
+        config.heartbeatTicks = 1
+        config.leaseClockDriftBound = 0.1
+        config.checkQuorum = false
+        #expect(throws: RaftError.self) { try config.validate() }
+    }
+
+    @Test func leaseIsShortenedByTheDriftBound() {
+        var config = RaftConfig(id: NodeID(1), initialMembership: Membership(voters: [NodeID(1)]))
+        config.leaseClockDriftBound = 0.3
+        #expect(config.leaseTicks == 4) // floor(9 * 0.7 / 1.3)
+        config.mutations.leaseIgnoresDriftBound = true
+        #expect(config.leaseTicks == 10)
+    }
+
+    @Test func membershipChangesApplyOneServerAtATime() {
+        let base = Membership(voters: [NodeID(1), NodeID(2), NodeID(3)])
+        #expect(base.applying(ConfigChange(.promote, NodeID(4))) == nil)
+        let withLearner = base.applying(ConfigChange(.addLearner, NodeID(4)))
+        #expect(withLearner?.learners == [NodeID(4)])
+        #expect(withLearner?.applying(ConfigChange(.promote, NodeID(4)))?.voters.count == 4)
+    }
+}
+
+@Suite struct FlowControlTests {
+    /// A follower that never answers costs the leader at most its in-flight window, however
+    /// much is proposed.
+    @Test func slowFollowerCostsABoundedWindow() throws {
+        let ids = [NodeID(1), NodeID(2), NodeID(3)]
+        var nodes: [RaftNode] = []
+        for id in ids {
+            var config = RaftConfig(id: id, initialMembership: Membership(voters: ids))
+            config.inflightMessagesMax = 4
+            config.entriesPerMessageMax = 2
+            nodes.append(try RaftNode(config: config, random: SeededRandom(seed: id.rawValue)))
+        }
+        var inFlight: [Message] = []
+        var sentToSlow = 0
+        var unansweredToSlow = 0
+        func pump() {
+            var progressed = true
+            while progressed {
+                progressed = false
+                for position in nodes.indices {
+                    guard let ready = nodes[position].ready() else { continue }
+                    progressed = true
+                    inFlight.append(contentsOf: ready.messages)
+                    nodes[position].advance(ready)
+                }
+                while !inFlight.isEmpty {
+                    let message = inFlight.removeFirst()
+                    if message.to == NodeID(3), case .appendEntries = message.body {
+                        sentToSlow += 1
+                        unansweredToSlow += 1
+                        continue // node 3 is alive for elections but never answers appends
+                    }
+                    nodes[Int(message.to.rawValue) - 1].step(message)
+                    progressed = true
+                }
+            }
+        }
+        nodes[0].startElection(transfer: false)
+        pump()
+        #expect(nodes[0].roleKind == .leader)
+        for round in 0..<500 {
+            _ = try? nodes[0].propose(Array("entry \(round)".utf8))
+            pump()
+        }
+        #expect(nodes[0].commitIndex.rawValue > 400, "the healthy quorum keeps committing")
+        #expect(unansweredToSlow <= 4, "appends to the silent follower stay within the window (sent \(sentToSlow))")
+    }
+}
