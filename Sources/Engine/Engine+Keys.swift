@@ -87,7 +87,7 @@ extension Engine {
         guard let cursor = ScanOptions.cursor(arguments[1]) else { throw CommandError.message("ERR invalid cursor") }
         let options = try ScanOptions.parse(arguments, from: 2, allowType: true)
         var found: [RESPValue] = []
-        let next = cursor >= UInt64(HashSlot.count) ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now) { key, entry in
+        let next = cursor >= UInt64(keyspace.partitionCount) ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now) { key, entry in
             if let pattern = options.pattern, !Glob.matches(pattern: pattern, key) { return }
             if let type = options.type, entry.value.typeName != type { return }
             found.append(.bulk(key))

@@ -68,10 +68,7 @@ extension Keyspace {
     /// Every live entry as snapshot records, slot by slot. Call on a copy: the copy is
     /// immutable and may be read from another thread while the original keeps changing.
     public func snapshotRecords(now: Int64) -> AnySequence<[UInt8]> {
-        let slots = self.slots
-        return AnySequence(slots.lazy.flatMap { slot in
-            slot.lazy.filter { !$0.value.isExpired(at: now) }.map { EntryCodec.encode(key: $0.key.bytes, entry: $0.value) }
-        })
+        AnySequence(SnapshotRecords(slots: slots, now: now))
     }
 
     /// Loads one snapshot record.
@@ -79,4 +76,32 @@ extension Keyspace {
         let (key, entry) = try EntryCodec.decode(record)
         store(key, entry)
     }
+}
+
+/// The records of a keyspace copy, produced one at a time (a concrete iterator: generic
+/// lazy adaptors cost a metadata lookup per element across module boundaries).
+struct SnapshotRecords: Sequence {
+    let slots: [[Key: Entry]]
+    let now: Int64
+
+    struct Iterator: IteratorProtocol {
+        let slots: [[Key: Entry]]
+        let now: Int64
+        var slot = 0
+        var inner: Dictionary<Key, Entry>.Iterator? = nil
+
+        mutating func next() -> [UInt8]? {
+            while true {
+                if let (key, entry) = inner?.next() {
+                    if entry.isExpired(at: now) { continue }
+                    return EntryCodec.encode(key: key.bytes, entry: entry)
+                }
+                guard slot < slots.count else { return nil }
+                inner = slots[slot].makeIterator()
+                slot += 1
+            }
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(slots: slots, now: now) }
 }

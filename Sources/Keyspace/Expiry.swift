@@ -41,7 +41,7 @@ extension Keyspace {
         while examined < limit, let first = expiryQueue.min, first.expireAt <= now {
             _ = expiryQueue.popMin()
             examined += 1
-            let slot = Self.slot(of: first.key)
+            let slot = slot(of: first.key)
             guard let entry = slots[slot][Key(first.key)], entry.expireAt == first.expireAt else { continue }
             remove(first.key, slot: slot)
             expiredKeyCount += 1

@@ -28,19 +28,29 @@ public struct Keyspace: Sendable {
     public var touchedWatched: [Bytes] = []
     var expiryQueue = Heap<ExpiryMark>()
 
-    public init() {
-        slots = Array(repeating: [:], count: HashSlot.count)
+    /// Partitions are hash slots masked to the partition count: with the default 16384
+    /// each partition is exactly one Redis Cluster hash slot (the server, where SCAN
+    /// cursors and per-slot counts need that). A small replicated state machine, as in the
+    /// simulator, uses fewer partitions, so copying and dropping it stays cheap.
+    public let partitionMask: Int
+
+    /// - Parameter partitionCount: a power of two, at most 16384.
+    public init(partitionCount: Int = HashSlot.count) {
+        precondition(partitionCount > 0 && partitionCount <= HashSlot.count && partitionCount & (partitionCount - 1) == 0,
+                     "partition count must be a power of two up to 16384")
+        partitionMask = partitionCount - 1
+        slots = Array(repeating: [:], count: partitionCount)
     }
 
-    @inline(__always) static func slot(of key: Bytes) -> Int {
-        Int(HashSlot.of(key: key).rawValue)
+    @inline(__always) func slot(of key: Bytes) -> Int {
+        Int(HashSlot.of(key: key).rawValue) & partitionMask
     }
 
     // MARK: - Access with lazy expiry
 
     /// The live entry under `key`, deleting it first if it has expired.
     public mutating func lookup(_ key: Bytes, now: Int64) -> Entry? {
-        let slot = Self.slot(of: key)
+        let slot = slot(of: key)
         guard let entry = slots[slot][Key(key)] else { return nil }
         if entry.isExpired(at: now) {
             remove(key, slot: slot)
@@ -52,13 +62,13 @@ public struct Keyspace: Sendable {
 
     /// Read-only view of an entry honouring expiry without deleting (for snapshots and checks).
     public func peek(_ key: Bytes, now: Int64) -> Entry? {
-        guard let entry = slots[Self.slot(of: key)][Key(key)], !entry.isExpired(at: now) else { return nil }
+        guard let entry = slots[slot(of: key)][Key(key)], !entry.isExpired(at: now) else { return nil }
         return entry
     }
 
     /// Stores `entry` under `key`, replacing any previous entry.
     public mutating func store(_ key: Bytes, _ entry: Entry) {
-        let slot = Self.slot(of: key)
+        let slot = slot(of: key)
         let previous = slots[slot].updateValue(entry, forKey: Key(key))
         if previous == nil { keyCount += 1 }
         if previous?.expireAt != nil { expiringCount -= 1 }
@@ -71,7 +81,7 @@ public struct Keyspace: Sendable {
 
     /// Replaces the value under an existing key, keeping its expiry.
     public mutating func replaceValue(_ key: Bytes, _ value: Value) {
-        let slot = Self.slot(of: key)
+        let slot = slot(of: key)
         slots[slot][Key(key)]?.value = value
         touched(key)
     }
@@ -79,14 +89,14 @@ public struct Keyspace: Sendable {
     /// Replaces the value without recording a modification: only for moving a value out
     /// and back in around an in-place mutation.
     mutating func replaceValueUntracked(_ key: Bytes, _ value: Value) {
-        slots[Self.slot(of: key)][Key(key)]?.value = value
+        slots[slot(of: key)][Key(key)]?.value = value
     }
 
     /// Deletes `key`; returns whether it existed (expired keys count as absent).
     @discardableResult
     public mutating func delete(_ key: Bytes, now: Int64) -> Bool {
         guard lookup(key, now: now) != nil else { return false }
-        remove(key, slot: Self.slot(of: key))
+        remove(key, slot: slot(of: key))
         return true
     }
 
@@ -107,10 +117,10 @@ public struct Keyspace: Sendable {
     /// Removes every key.
     public mutating func removeAll() {
         if !watchedKeys.isEmpty {
-            for key in watchedKeys where slots[Self.slot(of: key)][Key(key)] != nil { touchedWatched.append(key) }
+            for key in watchedKeys where slots[slot(of: key)][Key(key)] != nil { touchedWatched.append(key) }
         }
         changeCount += keyCount
-        slots = Array(repeating: [:], count: HashSlot.count)
+        slots = Array(repeating: [:], count: slots.count)
         keyCount = 0
         expiringCount = 0
         expiryQueue = Heap()
@@ -124,13 +134,13 @@ public struct Keyspace: Sendable {
     public func scan(cursor: Int, count: Int, now: Int64, _ visit: (Bytes, Entry) -> Void) -> Int {
         var slot = cursor
         var visited = 0
-        while slot < HashSlot.count {
+        while slot < slots.count {
             for (key, entry) in slots[slot] where !entry.isExpired(at: now) { visit(key.bytes, entry) }
             visited += slots[slot].count
             slot += 1
             if visited >= count { break }
         }
-        return slot >= HashSlot.count ? 0 : slot
+        return slot >= slots.count ? 0 : slot
     }
 
     /// A random live key, drawing from `random`.
@@ -151,6 +161,13 @@ public struct Keyspace: Sendable {
         return nil
     }
 
-    /// Number of live keys in one slot (CLUSTER COUNTKEYSINSLOT).
-    public func keyCount(inSlot slot: HashSlot) -> Int { slots[Int(slot.rawValue)].count }
+    /// Number of keys in one hash slot (CLUSTER COUNTKEYSINSLOT); needs the default
+    /// partition count, where partitions are slots.
+    public func keyCount(inSlot slot: HashSlot) -> Int {
+        precondition(slots.count == HashSlot.count, "per-slot counts need one partition per slot")
+        return slots[Int(slot.rawValue)].count
+    }
+
+    /// Number of partitions (the SCAN cursor ranges over them).
+    public var partitionCount: Int { slots.count }
 }

@@ -9,7 +9,9 @@ import Core
 import Keyspace
 
 public struct KeyspaceStateMachine: ReplicatedStateMachine {
-    private var keyspace = Keyspace()
+    /// The workload touches a handful of keys: a few partitions keep copies cheap.
+    private static let partitionCount = 16
+    private var keyspace = Keyspace(partitionCount: partitionCount)
     private static let time: Int64 = 0
 
     public init() {}
@@ -39,22 +41,24 @@ public struct KeyspaceStateMachine: ReplicatedStateMachine {
     }
 
     public func query(_ command: KVCommand) -> KVOutput {
-        var copy = keyspace
-        guard let bytes = try? copy.getString(Self.key(command.key), now: Self.time) else { return .value(nil) }
+        guard case .string(let bytes)? = keyspace.peek(Self.key(command.key), now: Self.time)?.value else { return .value(nil) }
         return .value(Numbers.parseInteger(bytes))
     }
 
     /// Layout: a sequence of (u32 length, entry record) in ascending byte order of records.
     public func snapshot() -> [UInt8] {
-        var writer = ByteWriter()
-        for record in keyspace.snapshotRecords(now: Self.time).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            writer.writeBlob(record)
+        var records: [[UInt8]] = []
+        _ = keyspace.scan(cursor: 0, count: Int.max, now: Self.time) { key, entry in
+            records.append(EntryCodec.encode(key: key, entry: entry))
         }
+        records.sort { $0.lexicographicallyPrecedes($1) }
+        var writer = ByteWriter()
+        for record in records { writer.writeBlob(record) }
         return writer.bytes
     }
 
     public mutating func restore(_ data: [UInt8]) {
-        keyspace = Keyspace()
+        keyspace = Keyspace(partitionCount: Self.partitionCount)
         var reader = ByteReader(data)
         while !reader.isAtEnd {
             guard let record = try? reader.readBlob() else { return }

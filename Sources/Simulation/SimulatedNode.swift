@@ -25,7 +25,7 @@ final class SimulatedNode {
     let index: Int
     @exclusivity(unchecked) var raft: RaftNode?
     @exclusivity(unchecked) var disk = SimulatedDisk()
-    @exclusivity(unchecked) var machine = SessionStateMachine<SimpleKV>()
+    @exclusivity(unchecked) var machine = SessionStateMachine<KeyspaceStateMachine>()
     /// Local tick period: the node's clock rate relative to true time.
     @exclusivity(unchecked) var tickPeriod: Int64
     /// Bumped on crash, so stale tick chains stop.

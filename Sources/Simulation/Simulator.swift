@@ -204,7 +204,7 @@ public final class Simulator {
             invariants.fail("node \(id) failed to start: \(error)")
             return
         }
-        nodes[index].machine = SessionStateMachine<SimpleKV>()
+        nodes[index].machine = SessionStateMachine<KeyspaceStateMachine>()
         if let snapshot = recovered.snapshot { nodes[index].machine.restore(snapshot.data) }
         nodes[index].lastRole = .follower
         let phase = Int64(faultRandom.int(in: 0...Int(nodes[index].tickPeriod)))
