@@ -121,6 +121,8 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
     /// Replies are written to the socket once this many bytes are pending, so the channel's
     /// writability reflects a client that does not read.
     static let replyFlushBytes = 64 * 1024
+    /// Replies held for durability share chunks up to this size.
+    static let heldChunkBytesMax = 16 * 1024
     /// Most reply bytes held for durability before this connection's requests wait.
     static let heldReplyBytesMax = 1024 * 1024
 
@@ -175,9 +177,14 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
             RESPEncoder.write(reply, as: version, into: &ready)
             return
         }
-        if held.isEmpty || held[held.count - 1].sequence != sequence {
+        // Replies go out in order, so a reply may join the newest held chunk (raising the
+        // sequence it waits for) instead of costing a chunk of its own; chunks are capped so
+        // a steady stream of writes cannot keep the oldest replies waiting indefinitely.
+        if let last = held.last, last.bytes.readableBytes < Self.heldChunkBytesMax {
+            held[held.count - 1].sequence = max(last.sequence, sequence)
+        } else {
             let allocator = context?.channel.allocator ?? ByteBufferAllocator()
-            held.append((max(sequence, held.last?.sequence ?? 0), allocator.buffer(capacity: 64)))
+            held.append((max(sequence, held.last?.sequence ?? 0), allocator.buffer(capacity: 256)))
         }
         let before = held[held.count - 1].bytes.readableBytes
         RESPEncoder.write(reply, as: version, into: &held[held.count - 1].bytes)
