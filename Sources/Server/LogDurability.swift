@@ -9,7 +9,6 @@ final class LogDurability: Durability {
     let log: DurableLog
     private var lastAppended: UInt64
     private(set) var durableSequence: UInt64
-    private let repliesWaitForFsync: Bool
 
     private let eventLoop: EventLoop
     private var flushScheduled = false
@@ -19,10 +18,6 @@ final class LogDurability: Durability {
         self.eventLoop = eventLoop
         self.lastAppended = lastSequence
         self.durableSequence = lastSequence
-        // Under `always`, a reply may not reveal state that is not yet on disk. Under the
-        // other policies the log reports records durable right after write(), so waiting
-        // costs little and keeps replies in the order of their effects.
-        self.repliesWaitForFsync = true
     }
 
     func append(_ record: [UInt8]) -> UInt64 {
@@ -42,7 +37,10 @@ final class LogDurability: Durability {
 
     var isBacklogged: Bool { log.isOverSoftLimit }
 
-    var visibilityBarrier: UInt64 { repliesWaitForFsync && lastAppended > durableSequence ? lastAppended : 0 }
+    /// Every policy holds a reply until the records before it are written (and, under
+    /// `always`, fsynced): a reply never reveals state a crash could undo, and replies stay
+    /// in the order of their effects.
+    var visibilityBarrier: UInt64 { lastAppended > durableSequence ? lastAppended : 0 }
 
     /// Called after records were written on this thread (fsync always) to release replies.
     var onWrittenHere: (() -> Void)? = nil

@@ -58,7 +58,9 @@ public final class TrestleServer: Service, @unchecked Sendable {
     // MARK: - Start
 
     private func start() async throws -> Running {
-        let settings = configuration.settings
+        // The fsync policy has one source, the typed configuration; Settings only reports it.
+        var settings = configuration.settings
+        settings.fsync = configuration.fsync.rawValue
         let clock = SystemClock()
         let startedAt = clock.now().rawValue
         let engine = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: startedAt) ^ UInt64(getpid()), now: startedAt)
@@ -69,11 +71,15 @@ public final class TrestleServer: Service, @unchecked Sendable {
         let durability = LogDurability(log: log, lastSequence: 0, eventLoop: loop)
         let node = NodeContext(engine: engine, durability: durability, clock: clock, logger: logger, eventLoop: loop)
         let loop = self.loop
-        let bound = LoopConfined((durability, node))
-        log.setDurableHandler { sequence in
-            loop.execute {
-                bound.value.0.advance(to: sequence.rawValue)
-                bound.value.1.durabilityAdvanced()
+        if !log.writesOnCaller {
+            // Only the writer thread (everysec) reports progress from another thread; with
+            // writes on the loop, flushNow releases replies directly.
+            let bound = LoopConfined((durability, node))
+            log.setDurableHandler { sequence in
+                loop.execute {
+                    bound.value.0.advance(to: sequence.rawValue)
+                    bound.value.1.durabilityAdvanced()
+                }
             }
         }
         log.setFailureHandler { [logger] error in

@@ -79,7 +79,6 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.settings.port = port
         configuration.settings.bind = bind
         configuration.settings.directory = dir
-        configuration.settings.fsync = fsync.rawValue
         configuration.settings.requirePassword = requirepass
         configuration.settings.maxClients = maxclients
         configuration.settings.limits.bulkLengthBytesMax = protoMaxBulkLen
