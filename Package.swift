@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Keyspace", dependencies: ["Core", .product(name: "Collections", package: "swift-collections")], swiftSettings: fast),
         .target(name: "Storage", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Consensus", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "Cluster", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage"], swiftSettings: fast),
         .target(name: "Simulation", dependencies: ["Core", "Consensus", "Keyspace"], swiftSettings: fast),
         // Edges: sockets, threads, the real clock and disk.
@@ -61,6 +62,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Core"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Core"], resources: [.copy("testdata")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Consensus", "Core"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Transport", "Engine", "Wire", "Core",

@@ -23,6 +23,8 @@ public final class Engine {
     var watchers: [Bytes: Set<ClientID>] = [:]
     var random: SeededRandom
     private var nextClientID: UInt64 = 1
+    /// The session committed shard writes run under (see Engine+Shard.swift).
+    lazy var applySession = Session(id: ClientID(rawValue: 0), address: "raft", localAddress: "", now: 0, authenticated: true)
 
     public init(settings: Settings, seed: UInt64, now: Int64) {
         self.settings = settings
@@ -102,6 +104,9 @@ public final class Engine {
             return try runServerCommand(id, arguments, session, now: now)
         case .multi, .exec, .discard, .watch, .unwatch:
             return try runTransactionCommand(id, arguments, session, now: now)
+        case .cluster, .readonly, .readwrite, .asking, .trestle:
+            // A cluster node handles these before the engine; a standalone server has none.
+            throw .message("ERR This instance has cluster support disabled")
         case .hset, .hsetnx, .hget, .hmget, .hmset, .hdel, .hlen, .hexists, .hkeys, .hvals, .hgetall,
              .hincrby, .hincrbyfloat, .hstrlen, .hscan, .hrandfield:
             return Outcome(reply: try runHashCommand(id, arguments, session, now: now))

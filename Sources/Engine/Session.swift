@@ -32,6 +32,11 @@ public final class Session {
     var watched: [Bytes: Int64?] = [:]
     /// Set when a watched key was modified: EXEC then returns a null reply.
     var watchDirty = false
+    /// Cluster mode: watched keys with the digest of their value when watched; EXEC
+    /// carries them through the log and the shard checks them when it applies.
+    public var clusterWatches: [WatchedValue] = []
+    /// Cluster mode: READONLY was sent, so reads may be served by followers.
+    public var readOnlyReplicaReads = false
     /// Set by CLIENT KILL; the transport closes the connection.
     public internal(set) var killed = false
 

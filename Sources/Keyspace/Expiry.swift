@@ -50,6 +50,36 @@ extension Keyspace {
         return deleted
     }
 
+    /// Keys whose expiry is <= `now`, up to `limit`, without removing them: the shard
+    /// leader proposes their removal through the log. Their marks are consumed; a key whose
+    /// removal never commits stays stored (logically absent) until the next mark rebuild.
+    public mutating func dueExpirations(now: Int64, limit: Int = ExpiryLimits.keysPerCycleMax) -> [Bytes] {
+        var due: [Bytes] = []
+        var examined = 0
+        while examined < limit, let first = expiryQueue.min, first.expireAt <= now {
+            _ = expiryQueue.popMin()
+            examined += 1
+            guard let entry = slots[slot(of: first.key)][Key(first.key)], entry.expireAt == first.expireAt else { continue }
+            due.append(first.key)
+        }
+        return due
+    }
+
+    /// Removes those of `keys` that are expired at `now`; returns how many. Deterministic:
+    /// every replica applying the same call at the same `now` removes the same keys.
+    @discardableResult
+    public mutating func reclaimExpired(_ keys: [Bytes], now: Int64) -> Int {
+        var removed = 0
+        for key in keys {
+            let slot = slot(of: key)
+            guard let entry = slots[slot][Key(key)], entry.isExpired(at: now) else { continue }
+            remove(key, slot: slot)
+            expiredKeyCount += 1
+            removed += 1
+        }
+        return removed
+    }
+
     /// Number of expiry marks held (live and stale), for tests and INFO.
     public var expiryMarkCount: Int { expiryQueue.count }
 }

@@ -27,6 +27,11 @@ public struct Keyspace: Sendable {
     /// Watched keys modified since the engine last drained this list.
     public var touchedWatched: [Bytes] = []
     var expiryQueue = Heap<ExpiryMark>()
+    /// When false, an expired key found by `lookup` is reported absent but stays stored
+    /// until an explicit `reclaimExpired`. Raft replicas run this way: only the shard
+    /// leader decides (through the log) when expired keys are removed, so reads on any
+    /// replica never change its state and every replica stores the same keys.
+    public var deletesExpiredOnAccess = true
 
     /// Partitions are hash slots masked to the partition count: with the default 16384
     /// each partition is exactly one Redis Cluster hash slot (the server, where SCAN
@@ -53,8 +58,10 @@ public struct Keyspace: Sendable {
         let slot = slot(of: key)
         guard let entry = slots[slot][Key(key)] else { return nil }
         if entry.isExpired(at: now) {
-            remove(key, slot: slot)
-            expiredKeyCount += 1
+            if deletesExpiredOnAccess {
+                remove(key, slot: slot)
+                expiredKeyCount += 1
+            }
             return nil
         }
         return entry

@@ -18,6 +18,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
     // transactions
     case multi, exec, discard, watch, unwatch
+    // cluster
+    case cluster, readonly, readwrite, asking, trestle
 }
 
 /// Metadata of one command or subcommand.
@@ -139,6 +141,12 @@ public enum CommandTable {
             spec(.incrby, 3, "write denyoom fast", keys: one, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
             spec(.decrby, 3, "write denyoom fast", keys: one, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
+
+            spec(.cluster, -2, "loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),
+            spec(.readonly, 1, "loading stale fast", "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
+            spec(.readwrite, 1, "loading stale fast", "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
+            spec(.asking, 1, "fast", "cluster", "Signals that a cluster client is following an -ASK redirect.", since: "3.0.0"),
+            spec(.trestle, -2, "admin", "cluster", "Trestle cluster administration: STATUS, ADDNODE, REMOVENODE, REBALANCE.", since: "1.0.0"),
 
             spec(.del, -2, "write", keys: all, "generic", "Deletes one or more keys.", complexity: "O(N)"),
             spec(.unlink, -2, "write fast", keys: all, "generic", "Asynchronously deletes one or more keys.", since: "4.0.0", complexity: "O(N)"),

@@ -1,0 +1,143 @@
+// Binary encoding of the cluster map and of directory commands, for the directory's log,
+// its snapshots and the peer protocol. Format version 1; all integers little-endian.
+import Core
+
+public enum ClusterCodecError: Error, Equatable, Sendable {
+    case malformed(String)
+}
+
+extension ClusterMap {
+    static let formatVersion: UInt8 = 1
+
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 256 + nodes.count * 64 + shards.count * 64)
+        writer.write(Self.formatVersion)
+        writer.writeBlob(Array(name.utf8))
+        writer.write(version)
+        writer.write(UInt8(replicationFactor))
+        writer.write(UInt32(nodes.count))
+        for node in nodes { node.encode(into: &writer) }
+        writer.write(UInt32(shards.count))
+        for shard in shards {
+            writer.write(shard.id.rawValue)
+            writer.write(UInt32(shard.slots.count))
+            for range in shard.slots { writer.write(range.first); writer.write(range.last) }
+            writeIDs(shard.replicas, into: &writer)
+        }
+        writeIDs(directoryVoters, into: &writer)
+        return writer.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(ClusterCodecError) -> ClusterMap {
+        var reader = ByteReader(bytes)
+        do {
+            guard try reader.readByte() == formatVersion else { throw ClusterCodecError.malformed("unknown cluster map version") }
+            let name = String(decoding: try reader.readBlob(), as: UTF8.self)
+            let version = try reader.read(UInt64.self)
+            let factor = Int(try reader.readByte())
+            let nodeCount = Int(try reader.read(UInt32.self))
+            guard nodeCount <= reader.remaining else { throw ClusterCodecError.malformed("node count") }
+            var nodes: [NodeInfo] = []
+            for _ in 0..<nodeCount { nodes.append(try NodeInfo.decode(from: &reader)) }
+            let shardCount = Int(try reader.read(UInt32.self))
+            guard shardCount <= shardsMax else { throw ClusterCodecError.malformed("shard count") }
+            var shards: [ShardInfo] = []
+            for _ in 0..<shardCount {
+                let id = ShardID(try reader.read(UInt64.self))
+                let rangeCount = Int(try reader.read(UInt32.self))
+                guard rangeCount <= HashSlot.count else { throw ClusterCodecError.malformed("range count") }
+                var ranges: [SlotRange] = []
+                for _ in 0..<rangeCount {
+                    let first = try reader.read(UInt16.self)
+                    let last = try reader.read(UInt16.self)
+                    guard first <= last, Int(last) < HashSlot.count else { throw ClusterCodecError.malformed("slot range") }
+                    ranges.append(SlotRange(first, last))
+                }
+                shards.append(ShardInfo(id: id, slots: ranges, replicas: try readIDs(from: &reader)))
+            }
+            let voters = try readIDs(from: &reader)
+            return ClusterMap(name: name, version: version, replicationFactor: factor, nodes: nodes, shards: shards, directoryVoters: voters)
+        } catch let error as ClusterCodecError {
+            throw error
+        } catch {
+            throw .malformed("truncated cluster map")
+        }
+    }
+}
+
+func writeIDs(_ ids: [NodeID], into writer: inout ByteWriter) {
+    writer.write(UInt32(ids.count))
+    for id in ids { writer.write(id.rawValue) }
+}
+
+func readIDs(from reader: inout ByteReader) throws -> [NodeID] {
+    let count = Int(try reader.read(UInt32.self))
+    guard count <= reader.remaining / 8 else { throw ClusterCodecError.malformed("id count") }
+    var ids: [NodeID] = []
+    for _ in 0..<count { ids.append(NodeID(try reader.read(UInt64.self))) }
+    return ids
+}
+
+extension NodeInfo {
+    func encode(into writer: inout ByteWriter) {
+        writer.write(id.rawValue)
+        writer.writeBlob(Array(host.utf8))
+        writer.write(UInt16(port))
+        writer.write(UInt16(peerPort))
+        writer.writeBlob(Array(zone.utf8))
+        writer.write(state.rawValue)
+    }
+
+    static func decode(from reader: inout ByteReader) throws -> NodeInfo {
+        let id = NodeID(try reader.read(UInt64.self))
+        let host = String(decoding: try reader.readBlob(), as: UTF8.self)
+        let port = Int(try reader.read(UInt16.self))
+        let peerPort = Int(try reader.read(UInt16.self))
+        let zone = String(decoding: try reader.readBlob(), as: UTF8.self)
+        guard let state = NodeInfo.State(rawValue: try reader.readByte()) else { throw ClusterCodecError.malformed("node state") }
+        return NodeInfo(id: id, host: host, port: port, peerPort: peerPort, zone: zone, state: state)
+    }
+}
+
+extension DirectoryCommand {
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        switch self {
+        case .addNode(let info): writer.write(UInt8(1)); info.encode(into: &writer)
+        case .drainNode(let id): writer.write(UInt8(2)); writer.write(id.rawValue)
+        case .forgetNode(let id): writer.write(UInt8(3)); writer.write(id.rawValue)
+        case .setReplicas(let targets):
+            writer.write(UInt8(4))
+            writer.write(UInt32(targets.count))
+            for shard in targets.keys.sorted() {
+                writer.write(shard.rawValue)
+                writeIDs(targets[shard] ?? [], into: &writer)
+            }
+        case .setDirectoryVoters(let voters): writer.write(UInt8(5)); writeIDs(voters, into: &writer)
+        }
+        return writer.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(ClusterCodecError) -> DirectoryCommand {
+        var reader = ByteReader(bytes)
+        do {
+            switch try reader.readByte() {
+            case 1: return .addNode(try NodeInfo.decode(from: &reader))
+            case 2: return .drainNode(NodeID(try reader.read(UInt64.self)))
+            case 3: return .forgetNode(NodeID(try reader.read(UInt64.self)))
+            case 4:
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= ClusterMap.shardsMax else { throw ClusterCodecError.malformed("target count") }
+                var targets: [ShardID: [NodeID]] = [:]
+                for _ in 0..<count { targets[ShardID(try reader.read(UInt64.self))] = try readIDs(from: &reader) }
+                return .setReplicas(targets)
+            case 5: return .setDirectoryVoters(try readIDs(from: &reader))
+            default: throw ClusterCodecError.malformed("unknown directory command")
+            }
+        } catch let error as ClusterCodecError {
+            throw error
+        } catch {
+            throw .malformed("truncated directory command")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+// Changes to the cluster map, as the directory's Raft log carries them. Applying a command
+// is a pure function of (map, command); every node applies the same commands in the same
+// order and so holds the same map.
+import Core
+
+public enum DirectoryCommand: Sendable, Equatable {
+    /// A new node joins; placement then moves replicas onto it.
+    case addNode(NodeInfo)
+    /// Start removing a node: placement moves its replicas elsewhere.
+    case drainNode(NodeID)
+    /// Forget a drained node that no longer holds replicas.
+    case forgetNode(NodeID)
+    /// New target replica sets for some shards (placement's decision).
+    case setReplicas([ShardID: [NodeID]])
+    /// New directory voters.
+    case setDirectoryVoters([NodeID])
+
+    public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
+        case nodeExists(NodeID)
+        case addressInUse(String)
+        case unknownNode(NodeID)
+        case unknownShard(ShardID)
+        case stillHoldsReplicas(NodeID)
+        case tooFewNodes(needed: Int, available: Int)
+
+        public var description: String {
+            switch self {
+            case .nodeExists(let id): return "node \(id.rawValue) is already a member"
+            case .addressInUse(let address): return "another node already uses \(address)"
+            case .unknownNode(let id): return "node \(id.rawValue) is not a member"
+            case .unknownShard(let id): return "shard \(id.rawValue) does not exist"
+            case .stillHoldsReplicas(let id): return "node \(id.rawValue) still holds replicas"
+            case let .tooFewNodes(needed, available):
+                return "removing it would leave \(available) active nodes; replication factor needs \(needed)"
+            }
+        }
+    }
+}
+
+extension ClusterMap {
+    /// Applies `command`; on success the version grows by one. A rejected command changes
+    /// nothing (and still consumes no version), identically on every node.
+    public mutating func apply(_ command: DirectoryCommand) throws(DirectoryCommand.Rejection) {
+        switch command {
+        case .addNode(let info):
+            guard node(info.id) == nil else { throw .nodeExists(info.id) }
+            guard !nodes.contains(where: { $0.host == info.host && ($0.port == info.port || $0.peerPort == info.peerPort) }) else {
+                throw .addressInUse("\(info.host):\(info.port)")
+            }
+            nodes.append(info)
+            nodes.sort { $0.id < $1.id }
+        case .drainNode(let id):
+            guard let index = nodes.firstIndex(where: { $0.id == id }) else { throw .unknownNode(id) }
+            let remaining = activeNodes.count - (nodes[index].state == .active ? 1 : 0)
+            guard remaining >= replicationFactor else { throw .tooFewNodes(needed: replicationFactor, available: remaining) }
+            nodes[index].state = .draining
+        case .forgetNode(let id):
+            guard node(id) != nil else { throw .unknownNode(id) }
+            guard !shards.contains(where: { $0.replicas.contains(id) }), !directoryVoters.contains(id) else {
+                throw .stillHoldsReplicas(id)
+            }
+            nodes.removeAll { $0.id == id }
+        case .setReplicas(let targets):
+            for (shardID, replicas) in targets {
+                guard shard(shardID) != nil else { throw .unknownShard(shardID) }
+                for id in replicas where node(id) == nil { throw .unknownNode(id) }
+            }
+            for index in shards.indices {
+                if let replicas = targets[shards[index].id] { shards[index].replicas = replicas }
+            }
+        case .setDirectoryVoters(let voters):
+            for id in voters where node(id) == nil { throw .unknownNode(id) }
+            directoryVoters = voters.sorted()
+        }
+        version += 1
+    }
+}

@@ -1,0 +1,71 @@
+// TRESTLE administration on the client port: STATUS, ADDNODE, REMOVENODE, REBALANCE.
+// Changes go to the directory leader (forwarded there from any node) and are answered
+// once committed; replicas and leaders then move in the background.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Wire
+
+extension ClusterNode {
+    func administer(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink) {
+        let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
+        switch (sub, text.count) {
+        case ("status", 0):
+            reply(.verbatim(format: "txt", text: statusText()))
+        case ("addnode", 1):
+            guard let info = NodeInfo.parse(Substring(text[0])) else {
+                return reply(.error("ERR node must be given as ID@HOST:PORT[:PEERPORT][/ZONE]"))
+            }
+            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { $0.proposeDirectory(.addNode(info), reply: reply) }
+        case ("removenode", 1):
+            guard let id = UInt64(text[0]), id > 0 else { return reply(.error("ERR node id must be a positive integer")) }
+            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { $0.proposeDirectory(.drainNode(NodeID(id)), reply: reply) }
+        case ("rebalance", 0):
+            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in
+                node.lastPlacement = 0
+                for replica in node.replicas.values { replica.lastTransferAttempt = 0 }
+                reply(.ok)
+            }
+        default:
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, REBALANCE."))
+        }
+    }
+
+    private func viaDirectoryLeader(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink, _ body: (ClusterNode) -> Void) {
+        if directory.isLeader { return body(self) }
+        let leader = leader(of: ClusterMap.directoryShard)
+        guard leader != .none, leader != me, !forwarded else {
+            return reply(.error("TRYAGAIN the cluster directory has no leader reachable from this node; retry"))
+        }
+        forward(arguments, to: leader, reply: reply)
+    }
+
+    func statusText() -> String {
+        guard let map else { return "node \(me.rawValue): not part of a cluster yet (waiting to be added)\n" }
+        var lines: [String] = []
+        lines.append("cluster \(map.name), map version \(map.version), replication factor \(map.replicationFactor), \(map.shards.count) shards")
+        lines.append("directory: voters \(map.directoryVoters.map { "n\($0.rawValue)" }.joined(separator: ",")), leader n\(leader(of: ClusterMap.directoryShard).rawValue)")
+        lines.append("nodes:")
+        for node in map.nodes {
+            let led = map.shards.filter { leader(of: $0.id) == node.id }.count
+            let held = map.shards.filter { membership(of: $0.id).voters.contains(node.id) }.count
+            let state = node.state == .active ? "active" : "draining"
+            lines.append("  n\(node.id.rawValue) \(node.host):\(node.port) peer \(node.peerPort)\(node.zone.isEmpty ? "" : " zone \(node.zone)") \(state): leads \(led), holds \(held)")
+        }
+        lines.append("shards:")
+        for shard in map.shards {
+            let actual = membership(of: shard.id)
+            let leader = leader(of: shard.id)
+            let moving = Set(actual.voters) != Set(shard.replicas) || !actual.learners.isEmpty
+            var line = "  s\(shard.id.rawValue) slots \(shard.slots.map(\.description).joined(separator: ",")) leader \(leader == .none ? "none" : "n\(leader.rawValue)")"
+            line += " voters \(actual.voters.map { "n\($0.rawValue)" }.joined(separator: ","))"
+            if !actual.learners.isEmpty { line += " learners \(actual.learners.map { "n\($0.rawValue)" }.joined(separator: ","))" }
+            if moving { line += " -> target \(shard.replicas.map { "n\($0.rawValue)" }.joined(separator: ",")) (moving)" }
+            lines.append(line)
+        }
+        lines.append("moves pending: \(movesPending)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

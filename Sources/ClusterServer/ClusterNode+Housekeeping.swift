@@ -1,0 +1,214 @@
+// Time-driven work: Raft ticks, request deadlines, gossip, expiry decisions, snapshots,
+// and moving each shard's membership toward the directory's placement.
+import Cluster
+import Consensus
+import Core
+import Engine
+import NIOCore
+
+extension ClusterNode {
+    /// Ticks between gossip rounds, membership reconciliations and placement rounds.
+    static let gossipTicks: Int64 = 2
+    static let reconcileTicks: Int64 = 3
+    static let placementMilliseconds: Int64 = 1000
+    static let transferRetryMilliseconds: Int64 = 5000
+    /// Keys a leader proposes to reclaim per shard per tick.
+    static let reclaimKeysPerTickMax = 500
+    /// A replica the directory no longer places here, that hears from no leader, is dropped after this many ticks.
+    static let orphanTicksMax = 100
+
+    /// Delivers one Raft tick per elapsed tick period (including periods the process spent
+    /// paused), then does the periodic work.
+    func onTimer() {
+        let elapsed = (NIODeadline.now() - tickOrigin).nanoseconds / 1_000_000
+        let due = elapsed / configuration.tickMilliseconds - ticksDelivered
+        guard due > 0 else { return }
+        for _ in 0..<due {
+            ticksDelivered += 1
+            for replica in allReplicas { replica.raft.tick() }
+        }
+        let time = now()
+        for replica in allReplicas { replica.expire(now: time) }
+        expireForwards(now: time)
+        if ticksDelivered % Self.gossipTicks == 0 { broadcastGossip() }
+        if ticksDelivered % Self.reconcileTicks == 0 { reconcileAll(now: time) }
+        if ticksDelivered % 10 == 0 { dropOrphans() }
+        proposeReclaims(now: time)
+        takeSnapshots()
+        scheduleTurn()
+    }
+
+    // MARK: - Expiry
+
+    /// The leader decides which expired keys to remove and replicates the decision.
+    private func proposeReclaims(now time: Int64) {
+        for replica in replicas.values where replica.isLeader {
+            guard let data = replica.data else { continue }
+            let stamp = max(time, data.lastRecordTime)
+            let keys = data.engine.keyspace.dueExpirations(now: stamp, limit: Self.reclaimKeysPerTickMax)
+            guard !keys.isEmpty else { continue }
+            _ = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: keys).encoded())
+        }
+    }
+
+    // MARK: - Snapshots
+
+    private func takeSnapshots() {
+        for replica in allReplicas {
+            let applied = replica.raft.appliedIndex
+            let threshold = replica.shard == ClusterMap.directoryShard ? 1 : UInt64(configuration.snapshotEntries)
+            guard applied.rawValue >= replica.raft.snapshotIndex.rawValue + threshold else { continue }
+            do {
+                try replica.raft.compact(through: applied, data: replica.machine.snapshot())
+                if let snapshot = replica.raft.snapshot { try store.saveSnapshot(shard: replica.shard, snapshot) }
+            } catch {
+                logger.error("snapshot failed", metadata: ["shard": "\(replica.shard.rawValue)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - Membership
+
+    private func reconcileAll(now time: Int64) {
+        guard let map else { return }
+        if directory.isLeader {
+            let voters = map.directoryVoters
+            reconcile(directory, voters: voters, learners: map.nodes.map(\.id).filter { !voters.contains($0) }, now: time)
+            planPlacement(map, now: time)
+        }
+        for replica in replicas.values where replica.isLeader {
+            guard let target = map.shard(replica.shard) else { continue }
+            reconcile(replica, voters: target.replicas, learners: [], now: time)
+        }
+    }
+
+    /// Moves one step toward the target membership: add missing nodes as learners, promote
+    /// caught-up learners, then remove what is no longer wanted (the leader hands off its
+    /// leadership before it would remove itself); finally hand leadership to the preferred
+    /// leader once it is caught up. One configuration change at a time.
+    func reconcile(_ replica: Replica, voters: [NodeID], learners: [NodeID], now time: Int64) {
+        guard !voters.isEmpty else { return }
+        let membership = replica.raft.membership
+        let caughtUp = Set(replica.raft.progressSummary.filter { $0.1 >= replica.raft.commitIndex }.map(\.0))
+        func change(_ kind: ConfigChange.Kind, _ node: NodeID) {
+            do {
+                try replica.raft.proposeConfigChange(ConfigChange(kind, node))
+                logger.info("membership change", metadata: ["shard": "\(replica.shard.rawValue)", "change": "\(kind.rawValue) n\(node.rawValue)"])
+                scheduleTurn()
+            } catch {
+                logger.debug("membership change deferred", metadata: ["shard": "\(replica.shard.rawValue)", "reason": "\(error)"])
+            }
+        }
+        for node in voters + learners where !membership.contains(node) { change(.addLearner, node); return }
+        for node in membership.learners where voters.contains(node) {
+            if caughtUp.contains(node) { change(.promote, node) }
+            return
+        }
+        for node in membership.voters where !voters.contains(node) {
+            if node == me {
+                handOff(replica, to: voters.filter { membership.isVoter($0) && caughtUp.contains($0) }.first, now: time)
+            } else {
+                change(.remove, node)
+            }
+            return
+        }
+        for node in membership.learners where !voters.contains(node) && !learners.contains(node) { change(.remove, node); return }
+        if let preferred = voters.first, preferred != me, membership.isVoter(preferred), caughtUp.contains(preferred),
+           transport.linkState(preferred).isConnected {
+            handOff(replica, to: preferred, now: time)
+        }
+    }
+
+    private func handOff(_ replica: Replica, to target: NodeID?, now time: Int64) {
+        guard let target, time - replica.lastTransferAttempt >= Self.transferRetryMilliseconds else { return }
+        replica.lastTransferAttempt = time
+        do {
+            try replica.raft.transferLeadership(to: target)
+            logger.info("handing leadership over", metadata: ["shard": "\(replica.shard.rawValue)", "to": "n\(target.rawValue)"])
+            scheduleTurn()
+        } catch {
+            logger.debug("leadership transfer refused", metadata: ["shard": "\(replica.shard.rawValue)", "reason": "\(error)"])
+        }
+    }
+
+    /// On the directory leader: proposes the placement's targets when they differ from the
+    /// map's, rebuilds the replicas of nodes silent for too long, and forgets drained nodes
+    /// that no longer hold anything.
+    private func planPlacement(_ map: ClusterMap, now time: Int64) {
+        guard time - lastPlacement >= Self.placementMilliseconds else { return }
+        lastPlacement = time
+        if configuration.deadNodeSeconds > 0 {
+            for node in map.activeNodes where node.id != me {
+                let heard = lastHeard[node.id] ?? 0
+                if heard > 0, time - heard > configuration.deadNodeSeconds * 1000, map.activeNodes.count > map.replicationFactor {
+                    logger.warning("node silent too long; rebuilding its replicas elsewhere", metadata: ["node": "n\(node.id.rawValue)"])
+                    proposeDirectory(.drainNode(node.id), reply: { _ in })
+                    return
+                }
+            }
+        }
+        let planned = Placement.plan(map)
+        var changes: [ShardID: [NodeID]] = [:]
+        for shard in planned where map.shard(shard.id)?.replicas != shard.replicas { changes[shard.id] = shard.replicas }
+        if !changes.isEmpty {
+            logger.info("placement moves replicas", metadata: ["shards": "\(changes.count)"])
+            proposeDirectory(.setReplicas(changes), reply: { _ in })
+            return
+        }
+        let voters = Placement.directoryVoters(map)
+        if voters != map.directoryVoters {
+            proposeDirectory(.setDirectoryVoters(voters), reply: { _ in })
+            return
+        }
+        for node in map.nodes where node.state == .draining {
+            let holds = map.shards.contains { shard in membership(of: shard.id).voters.contains(node.id) || membership(of: shard.id).learners.contains(node.id) }
+            if !holds, !directory.raft.membership.contains(node.id) {
+                proposeDirectory(.forgetNode(node.id), reply: { _ in })
+                return
+            }
+        }
+    }
+
+    /// Drops data replicas the directory no longer places here once no leader talks to them.
+    private func dropOrphans() {
+        guard let map else { return }
+        for (shard, replica) in replicas {
+            let placedHere = map.shard(shard)?.replicas.contains(me) ?? false
+            if placedHere || replica.isLeader { replica.orphanTicks = 0; continue }
+            let stillMember = replica.raft.membership.contains(me) && replica.raft.leader != .none
+            replica.orphanTicks = stillMember ? 0 : replica.orphanTicks + 10
+            if replica.orphanTicks >= Self.orphanTicksMax { dropReplica(shard, reason: "no longer placed here") }
+        }
+    }
+
+    // MARK: - Directory proposals
+
+    /// Proposes a directory command on the directory leader (this node, or forwarded).
+    func proposeDirectory(_ command: DirectoryCommand, reply: @escaping ReplySink) {
+        guard directory.isLeader else {
+            reply(.error("TRYAGAIN this node does not lead the directory"))
+            return
+        }
+        let tag = RequestTag(origin: me, request: nextRequest)
+        nextRequest += 1
+        do {
+            let index = try directory.raft.propose(DirectoryEntry(tag: tag, command: command.encoded()).encoded())
+            directory.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+            lastDirectoryProposal = now()
+            scheduleTurn()
+        } catch {
+            reply(.error("TRYAGAIN the directory cannot take changes right now (\(error))"))
+        }
+    }
+
+    /// Called by the directory machine after every change of the map.
+    func mapChanged(_ map: ClusterMap) {
+        guard map.version != appliedMapVersion else { return }
+        appliedMapVersion = map.version
+        logger.info("cluster map changed", metadata: ["version": "\(map.version)", "nodes": "\(map.nodes.count)"])
+        for node in map.nodes where node.id != me {
+            let route = configuration.peerRoutes[node.id]
+            transport.setAddress(node.id, host: route?.host ?? node.host, port: route?.port ?? node.peerPort)
+        }
+    }
+}

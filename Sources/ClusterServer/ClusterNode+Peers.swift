@@ -1,0 +1,195 @@
+// Peer traffic: Raft messages in, leadership gossip, and forwarded client requests.
+//
+// Gossip: every few ticks each node tells every peer which shards it leads, in which term,
+// with which membership. Nodes that host no replica of a shard still learn its leader this
+// way (for -MOVED and CLUSTER SLOTS), and every node can tell whether replica moves are
+// still in progress. Hints are advisory: a stale hint costs a client one more redirect.
+import Cluster
+import Consensus
+import Core
+import Engine
+import NIOCore
+import Transport
+import Wire
+
+struct LeaderHint {
+    var term: Term
+    var leader: NodeID
+    var voters: [NodeID]
+    var learners: [NodeID]
+    var heardAt: Int64
+}
+
+/// A client request this node forwarded to a peer, waiting for the peer's reply.
+struct ForwardWait {
+    var deadline: Int64
+    var reply: ReplySink
+}
+
+extension ClusterNode {
+    /// Request id 0 on the peer protocol carries gossip, not a forwarded request.
+    static let gossipRequestID: UInt64 = 0
+    /// Hints older than this are ignored.
+    static let hintFreshMilliseconds: Int64 = 3000
+    /// Most forwarded requests waiting for replies at once.
+    static let forwardsMax = 65536
+
+    func receive(_ frame: PeerFrame, from peer: NodeID) {
+        switch frame {
+        case let .raft(shard, messages):
+            guard let replica = replicaForMessages(shard, messages) else { return }
+            for message in messages { replica.raft.step(message) }
+            scheduleTurn()
+        case let .request(id, payload) where id == Self.gossipRequestID:
+            receiveGossip(payload, from: peer)
+        case let .request(id, payload):
+            serveForwarded(id: id, payload: payload, from: peer)
+        case let .reply(id, payload):
+            guard let wait = forwards.removeValue(forKey: id) else { return }
+            var buffer = ByteBuffer(bytes: payload)
+            let value = (try? RESPReader().next(from: &buffer)) ?? nil
+            wait.reply(value ?? .error("ERR malformed reply from peer node \(peer.rawValue)"))
+        case .hello:
+            break
+        }
+    }
+
+    /// The replica messages for `shard` go to, created empty when a leader contacts this
+    /// node about a shard it does not host yet (it was just added as a learner).
+    private func replicaForMessages(_ shard: ShardID, _ messages: [Message]) -> Replica? {
+        if shard == ClusterMap.directoryShard { return directory }
+        if let replica = replicas[shard] { return replica }
+        let fromLeader = messages.contains { message in
+            switch message.body {
+            case .appendEntries, .heartbeat, .snapshotChunk: return true
+            default: return false
+            }
+        }
+        guard fromLeader, replicas.count < ClusterMap.shardsMax else { return nil }
+        do {
+            let replica = try makeEmptyReplica(shard)
+            replicas[shard] = replica
+            logger.info("creating replica at a leader's request", metadata: ["shard": "\(shard.rawValue)", "leader": "\(messages[0].from.rawValue)"])
+            return replica
+        } catch {
+            logger.error("cannot create replica", metadata: ["shard": "\(shard.rawValue)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    // MARK: - Gossip
+
+    func broadcastGossip() {
+        var writer = ByteWriter(capacity: 256)
+        let led = allReplicas.filter(\.isLeader)
+        writer.write(UInt32(led.count))
+        for replica in led {
+            writer.write(replica.shard.rawValue)
+            writer.write(replica.raft.term.rawValue)
+            let membership = replica.raft.membership
+            writer.write(UInt32(membership.voters.count))
+            for id in membership.voters { writer.write(id.rawValue) }
+            writer.write(UInt32(membership.learners.count))
+            for id in membership.learners { writer.write(id.rawValue) }
+        }
+        let payload = writer.bytes
+        for node in map?.nodes ?? [] where node.id != me {
+            transport.send(.request(id: Self.gossipRequestID, payload: payload), to: node.id)
+        }
+    }
+
+    private func receiveGossip(_ payload: [UInt8], from peer: NodeID) {
+        let heard = now()
+        lastHeard[peer] = heard
+        var reader = ByteReader(payload)
+        func ids() throws -> [NodeID] {
+            let count = Int(try reader.read(UInt32.self))
+            guard count <= 64 else { throw ByteReaderError(offset: 0) }
+            return try (0..<count).map { _ in NodeID(try reader.read(UInt64.self)) }
+        }
+        do {
+            let count = Int(try reader.read(UInt32.self))
+            guard count <= ClusterMap.shardsMax + 1 else { return }
+            for _ in 0..<count {
+                let shard = ShardID(try reader.read(UInt64.self))
+                let term = Term(try reader.read(UInt64.self))
+                let hint = LeaderHint(term: term, leader: peer, voters: try ids(), learners: try ids(), heardAt: heard)
+                if let existing = hints[shard], existing.term > term, heard - existing.heardAt < Self.hintFreshMilliseconds { continue }
+                hints[shard] = hint
+            }
+        } catch {
+            logger.debug("ignoring malformed gossip", metadata: ["peer": "\(peer.rawValue)"])
+        }
+    }
+
+    /// The leader of `shard` as this node best knows it, or `.none`.
+    func leader(of shard: ShardID) -> NodeID {
+        if let replica = shard == ClusterMap.directoryShard ? directory : replicas[shard] {
+            let local = replica.raft.leader
+            if local != .none { return local }
+        }
+        if let hint = hints[shard], now() - hint.heardAt < Self.hintFreshMilliseconds { return hint.leader }
+        return .none
+    }
+
+    /// The membership of `shard` as this node best knows it (local replica, else gossip,
+    /// else the directory's target).
+    func membership(of shard: ShardID) -> (voters: [NodeID], learners: [NodeID]) {
+        if let replica = replicas[shard], !replica.raft.membership.voters.isEmpty {
+            return (replica.raft.membership.voters, replica.raft.membership.learners)
+        }
+        if let hint = hints[shard], now() - hint.heardAt < Self.hintFreshMilliseconds { return (hint.voters, hint.learners) }
+        return (map?.shard(shard)?.replicas ?? [], [])
+    }
+
+    // MARK: - Forwarding
+
+    /// Sends a client request to `peer` and calls `reply` with its answer, or with an error
+    /// if the peer cannot be reached or does not answer in time.
+    func forward(_ arguments: [Bytes], to peer: NodeID, reply: @escaping ReplySink) {
+        guard forwards.count < Self.forwardsMax else {
+            reply(.error("TRYAGAIN too many forwarded requests in flight; retry"))
+            return
+        }
+        let id = nextRequest
+        nextRequest += 1
+        var buffer = ByteBuffer()
+        RESPEncoder.writeCommand(arguments, into: &buffer)
+        guard transport.send(.request(id: id, payload: Array(buffer.readableBytesView)), to: peer) else {
+            reply(.error("CLUSTERDOWN node \(peer.rawValue) is unreachable from this node"))
+            return
+        }
+        forwards[id] = ForwardWait(deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+        scheduleTurn()
+    }
+
+    /// Runs a request a peer forwarded, as that peer's proxy session, and sends the reply back.
+    private func serveForwarded(id: UInt64, payload: [UInt8], from peer: NodeID) {
+        var buffer = ByteBuffer(bytes: payload)
+        var decoder = RequestDecoder()
+        guard let arguments = (try? decoder.next(from: &buffer)) ?? nil, !arguments.isEmpty else {
+            transport.send(.reply(id: id, payload: Self.encode(.error("ERR malformed forwarded request"))), to: peer)
+            return
+        }
+        let session = proxySession(for: peer)
+        let sink: ReplySink = { [weak self] value in
+            guard let self else { return }
+            self.transport.send(.reply(id: id, payload: Self.encode(value)), to: peer)
+            self.scheduleTurn()
+        }
+        if let outcome = handle(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
+    }
+
+    static func encode(_ value: RESPValue) -> [UInt8] {
+        var buffer = ByteBuffer()
+        RESPEncoder.write(value, as: .resp3, into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    func expireForwards(now: Int64) {
+        for (id, wait) in forwards where wait.deadline <= now {
+            forwards.removeValue(forKey: id)
+            wait.reply(.error("ERR forwarded request not answered in time; it may or may not have been applied"))
+        }
+    }
+}

@@ -1,0 +1,259 @@
+// Client requests on a cluster node: connection-level commands run on the front engine;
+// keyed commands go to the shard owning their slot — proposed through its Raft log
+// (writes) or read under a confirmed lease (reads) when this node leads it, redirected
+// with -MOVED (or forwarded, in proxy mode) when another node does.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Wire
+
+extension ClusterNode {
+    /// Commands that run at once even inside MULTI (as Redis).
+    static let immediateInTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
+    /// Multi-key commands a proxy splits by slot and gathers.
+    static let splittable: Set<CommandID> = [.mget, .mset, .del, .unlink, .exists, .touch]
+
+    /// Handles one request. Returns an outcome when the answer is immediate; otherwise the
+    /// answer arrives later through `reply` (possibly before this returns).
+    func handle(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
+        let time = now()
+        guard let name = arguments.first, let spec = CommandTable.lookup(name), let id = spec.id,
+              spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
+            return front.execute(arguments, session: session, now: time)
+        }
+        if session.inTransaction, !Self.immediateInTransaction.contains(id) {
+            return front.execute(arguments, session: session, now: time)
+        }
+        switch id {
+        case .exec:
+            executeTransaction(session, forwarded: forwarded, reply: reply)
+            return nil
+        case .watch where !session.inTransaction:
+            watch(arguments, session: session, reply: reply)
+            return nil
+        case .unwatch, .discard, .reset:
+            session.clusterWatches = []
+            if id == .reset { session.readOnlyReplicaReads = false }
+            return front.execute(arguments, session: session, now: time)
+        case .cluster:
+            return Outcome(reply: clusterCommand(arguments, session: session))
+        case .readonly, .readwrite:
+            session.readOnlyReplicaReads = id == .readonly
+            return Outcome(reply: .ok)
+        case .asking:
+            return Outcome(reply: .ok)
+        case .trestle:
+            administer(arguments, forwarded: forwarded, reply: reply)
+            return nil
+        case .dbsize, .keys, .scan, .randomkey:
+            return Outcome(reply: nodeWideRead(id, arguments, session: session))
+        case .flushall, .flushdb:
+            flushLedShards(arguments, reply: reply)
+            return nil
+        default:
+            break
+        }
+        let positions = spec.keyPositions(argumentCount: arguments.count)
+        guard !positions.isEmpty else { return front.execute(arguments, session: session, now: time) }
+        return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, reply: reply)
+    }
+
+    private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
+                       forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
+        let slot = HashSlot.of(key: arguments[positions[0]])
+        for position in positions.dropFirst() where HashSlot.of(key: arguments[position]) != slot {
+            if configuration.proxy, !forwarded, Self.splittable.contains(id) {
+                splitAcrossSlots(arguments, id: id, positions: positions, session: session, reply: reply)
+                return nil
+            }
+            return Outcome(reply: .error("CROSSSLOT Keys in request don't hash to the same slot"))
+        }
+        switch locate(slot) {
+        case .here(let replica):
+            if spec.isWrite {
+                proposeWrite(replica, commands: [arguments], transaction: false, watches: [], reply: reply)
+            } else {
+                read(replica, session: session, reply: reply) { engine, now in engine.executeRead(arguments, session: session, now: now) }
+            }
+            return nil
+        case .elsewhere(let leader, let node, let shard):
+            if !spec.isWrite, session.readOnlyReplicaReads, let data = replicas[shard]?.data {
+                // READONLY: a follower answers from its applied state (may lag the leader).
+                return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
+            }
+            if configuration.proxy, !forwarded {
+                forward(arguments, to: leader) { [weak self] value in
+                    guard let self, case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
+                        reply(value)
+                        return
+                    }
+                    // The leader moved while the request travelled: one more try from here.
+                    if let outcome = self.route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: true, reply: reply) {
+                        reply(outcome.reply)
+                    }
+                }
+                return nil
+            }
+            return Outcome(reply: .error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+        case .down(let reason):
+            return Outcome(reply: .error(reason))
+        }
+    }
+
+    enum SlotLocation {
+        case here(Replica)
+        case elsewhere(leader: NodeID, node: NodeInfo, shard: ShardID)
+        case down(String)
+    }
+
+    func locate(_ slot: HashSlot) -> SlotLocation {
+        guard let map else { return .down("CLUSTERDOWN This node has not joined a cluster yet") }
+        guard let shard = map.shardID(forSlot: slot) else { return .down("CLUSTERDOWN Hash slot not served") }
+        if let replica = replicas[shard], replica.isLeader { return .here(replica) }
+        let leader = leader(of: shard)
+        guard leader != .none, leader != me, let node = map.node(leader) else {
+            return .down("CLUSTERDOWN The cluster is down: shard \(shard.rawValue) has no leader reachable from this node")
+        }
+        return .elsewhere(leader: leader, node: node, shard: shard)
+    }
+
+    // MARK: - Writes and reads
+
+    func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue], reply: @escaping ReplySink) {
+        guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
+        let time = max(now(), data.lastRecordTime, replica.lastStampedTime)
+        replica.lastStampedTime = time
+        let tag = RequestTag(origin: me, request: nextRequest)
+        nextRequest += 1
+        let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
+        do {
+            let index = try replica.raft.propose(command.encoded())
+            replica.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+            scheduleTurn()
+        } catch .proposalDropped {
+            reply(.error("TRYAGAIN shard \(replica.shard.rawValue) has too many uncommitted writes; retry"))
+        } catch {
+            reply(.error("TRYAGAIN shard \(replica.shard.rawValue) is changing leader; retry"))
+        }
+    }
+
+    /// A linearizable read on a replica this node leads: `body` runs against the applied
+    /// state once the leadership is confirmed.
+    func read(_ replica: Replica, session: Session, reply: @escaping ReplySink, _ body: @escaping (Engine, Int64) -> RESPValue) {
+        let run: () -> Void = { [weak self, weak replica] in
+            guard let self, let data = replica?.data else { return reply(.error("TRYAGAIN shard moved; retry")) }
+            reply(body(data.engine, max(self.now(), data.lastRecordTime)))
+        }
+        replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
+                     context: nextContext())
+        scheduleTurn()
+    }
+
+    // MARK: - Transactions
+
+    private func watch(_ arguments: [Bytes], session: Session, reply: @escaping ReplySink) {
+        let keys = Array(arguments.dropFirst())
+        let slot = HashSlot.of(key: keys[0])
+        guard keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else {
+            return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
+        }
+        switch locate(slot) {
+        case .here(let replica):
+            read(replica, session: session, reply: reply) { engine, now in
+                for key in keys { session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, now: now))) }
+                return .ok
+            }
+        case .elsewhere(_, let node, _):
+            reply(.error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+        case .down(let reason):
+            reply(.error(reason))
+        }
+    }
+
+    /// EXEC: the queued commands (one slot) become one log entry, applied atomically on
+    /// every replica; watched values are checked when it applies.
+    private func executeTransaction(_ session: Session, forwarded: Bool, reply: @escaping ReplySink) {
+        let watches = session.clusterWatches
+        session.clusterWatches = []
+        let commands: [[Bytes]]
+        switch front.takeQueuedTransaction(session) {
+        case .failure(let early): return reply(early.reply)
+        case .success(let queued): commands = queued
+        }
+        var slot: HashSlot? = watches.first.map { HashSlot.of(key: $0.key) }
+        var writes = false
+        for command in commands {
+            guard let spec = CommandTable.lookup(command[0]) else { continue }
+            writes = writes || spec.isWrite
+            for position in spec.keyPositions(argumentCount: command.count) {
+                let keySlot = HashSlot.of(key: command[position])
+                if let slot, slot != keySlot { return reply(.error("CROSSSLOT Keys in request don't hash to the same slot")) }
+                slot = keySlot
+            }
+        }
+        guard let slot else {
+            // No keys at all: nothing to replicate.
+            return reply(.array(commands.map { front.execute($0, session: session, now: now()).reply }))
+        }
+        switch locate(slot) {
+        case .here(let replica):
+            if writes || !watches.isEmpty {
+                proposeWrite(replica, commands: commands, transaction: true, watches: watches, reply: reply)
+            } else {
+                read(replica, session: session, reply: reply) { engine, now in
+                    .array(commands.map { engine.executeRead($0, session: session, now: now) })
+                }
+            }
+        case .elsewhere(_, let node, _):
+            reply(.error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+        case .down(let reason):
+            reply(.error(reason))
+        }
+    }
+
+    // MARK: - Proxy: multi-key commands across slots
+
+    private func splitAcrossSlots(_ arguments: [Bytes], id: CommandID, positions: [Int], session: Session, reply: @escaping ReplySink) {
+        let step = id == .mset ? 2 : 1
+        var groups: [HashSlot: [Int]] = [:]
+        var order: [HashSlot] = []
+        for position in positions {
+            let slot = HashSlot.of(key: arguments[position])
+            if groups[slot] == nil { order.append(slot) }
+            groups[slot, default: []].append(position)
+        }
+        var results: [HashSlot: RESPValue] = [:]
+        var remaining = order.count
+        for slot in order {
+            var part = [arguments[0]]
+            for position in groups[slot]! { part.append(contentsOf: arguments[position..<(position + step)]) }
+            let deliver: ReplySink = { value in
+                results[slot] = value
+                remaining -= 1
+                if remaining == 0 { reply(Self.gather(id: id, arguments: arguments, positions: positions, groups: groups, results: results)) }
+            }
+            if let outcome = handle(part, session: session, forwarded: false, reply: deliver) { deliver(outcome.reply) }
+        }
+    }
+
+    static func gather(id: CommandID, arguments: [Bytes], positions: [Int], groups: [HashSlot: [Int]], results: [HashSlot: RESPValue]) -> RESPValue {
+        if let error = results.values.first(where: \.isError) { return error }
+        switch id {
+        case .mget:
+            var byPosition: [Int: RESPValue] = [:]
+            for (slot, members) in groups {
+                guard case .array(let values) = results[slot] else { continue }
+                for (offset, position) in members.enumerated() where offset < values.count { byPosition[position] = values[offset] }
+            }
+            return .array(positions.map { byPosition[$0] ?? .null })
+        case .mset:
+            return .ok
+        default:
+            var total: Int64 = 0
+            for value in results.values { if case .integer(let count) = value { total += count } }
+            return .integer(total)
+        }
+    }
+}

@@ -1,0 +1,47 @@
+// Configuration of one cluster node process, with the defaults a user gets from
+// `trestle node` and `trestle local`.
+import Cluster
+import Core
+import Engine
+
+public struct PeerRoute: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) { self.host = host; self.port = port }
+}
+
+public struct NodeConfiguration: Sendable {
+    public var id: NodeID
+    public var host = "127.0.0.1"
+    public var port = 7001
+    public var peerPort = 17001
+    public var zone = ""
+    public var directory = "./trestle-data"
+    /// The initial members; used only when the data directory is empty.
+    public var bootstrap: [NodeInfo]? = nil
+    public var shardCount = 16
+    public var replicationFactor = 3
+    /// Forward requests for other nodes' slots instead of answering -MOVED.
+    public var proxy = false
+    /// Dial these peers at these addresses instead of their advertised peer ports.
+    public var peerRoutes: [NodeID: PeerRoute] = [:]
+    /// Fsync the Raft log before acknowledging (default). Off only for benchmarks.
+    public var fsync = true
+    public var clusterName = "trestle"
+    public var settings = Settings()
+    public var tickMilliseconds: Int64 = 100
+    public var electionTicks = 10
+    /// How long a client request may wait for its shard before it gets an error.
+    public var requestTimeoutMilliseconds: Int64 = 10_000
+    /// Applied entries after which a shard replica snapshots and compacts its log.
+    public var snapshotEntries = 50_000
+    /// A node silent this long has its replicas rebuilt elsewhere (0 disables).
+    public var deadNodeSeconds: Int64 = 300
+    public var repair = false
+    public var onListening: (@Sendable (Int) -> Void)? = nil
+
+    public init(id: NodeID) { self.id = id }
+
+    /// This node as the directory should record it.
+    public var info: NodeInfo { NodeInfo(id: id, host: host, port: port, peerPort: peerPort, zone: zone) }
+}

@@ -1,0 +1,180 @@
+// One shard replica on this node: a Raft node, its state machine, and the requests that
+// wait on it (writes proposed here until applied, reads until the leader is confirmed and
+// the state machine has caught up).
+//
+// Invariants:
+// - a proposal's waiter is keyed by the index it was proposed at; when that index is
+//   applied, the waiter gets the reply if the entry is its own, and a definite failure if
+//   another entry took the index (the proposal was overwritten and never applies);
+// - reads run only on a leader whose leadership was confirmed after the read arrived
+//   (lease or ReadIndex), against state that includes every write committed before.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Wire
+
+typealias ReplySink = (RESPValue) -> Void
+
+struct PendingWrite {
+    var tag: RequestTag
+    var deadline: Int64
+    var reply: ReplySink
+}
+
+/// A read waiting for its turn; `run` executes it against the applied state and replies.
+struct PendingRead {
+    var index: LogIndex
+    var deadline: Int64
+    var run: () -> Void
+    var fail: ReplySink
+}
+
+final class Replica {
+    let shard: ShardID
+    var raft: RaftNode
+    let machine: ReplicaMachine
+    var proposals: [LogIndex: PendingWrite] = [:]
+    /// Confirmed reads waiting for `applied >= index`, in arrival order.
+    var readsAwaitingApply: [PendingRead] = []
+    /// Reads waiting for a ReadIndex confirmation, by context.
+    var readsAwaitingConfirmation: [UInt64: PendingRead] = [:]
+    /// Reads that arrived before this leader committed an entry of its term.
+    var readsAwaitingLeadership: [PendingRead] = []
+    /// Set when a committed configuration change removed this node.
+    var removed = false
+    var lastReconcile: Int64 = 0
+    var lastTransferAttempt: Int64 = 0
+    var orphanTicks = 0
+    /// The newest time stamped on a proposal: stamps never run backwards.
+    var lastStampedTime: Int64 = 0
+
+    init(shard: ShardID, raft: RaftNode, machine: ReplicaMachine) {
+        self.shard = shard
+        self.raft = raft
+        self.machine = machine
+    }
+
+    var isLeader: Bool { raft.roleKind == .leader }
+    var data: DataMachine? { machine as? DataMachine }
+    var directory: DirectoryMachine? { machine as? DirectoryMachine }
+
+    var pendingCount: Int {
+        proposals.count + readsAwaitingApply.count + readsAwaitingConfirmation.count + readsAwaitingLeadership.count
+    }
+
+    // MARK: - Reads
+
+    /// Starts a linearizable read: runs it now if the lease holds and the state machine has
+    /// applied the commit index, else queues it.
+    func read(_ read: PendingRead, context: UInt64) {
+        var read = read
+        do {
+            read.index = try raft.leaseRead()
+            if raft.appliedIndex >= read.index { read.run() } else { readsAwaitingApply.append(read) }
+        } catch .readNotReady {
+            readsAwaitingLeadership.append(read)
+        } catch .notLeader {
+            read.fail(.error("TRYAGAIN shard \(shard.rawValue) changed leader; retry"))
+        } catch {
+            do {
+                try raft.readIndex(context: context)
+                readsAwaitingConfirmation[context] = read
+            } catch .readNotReady {
+                readsAwaitingLeadership.append(read)
+            } catch {
+                read.fail(.error("TRYAGAIN shard \(shard.rawValue) cannot serve reads right now (\(error)); retry"))
+            }
+        }
+    }
+
+    /// A ReadIndex confirmation arrived.
+    func confirmed(_ state: ReadState) {
+        guard var read = readsAwaitingConfirmation.removeValue(forKey: state.context) else { return }
+        read.index = state.index
+        if raft.appliedIndex >= read.index { read.run() } else { readsAwaitingApply.append(read) }
+    }
+
+    /// Runs queued reads whose index has been applied.
+    func runAppliedReads() {
+        guard !readsAwaitingApply.isEmpty else { return }
+        let applied = raft.appliedIndex
+        var remaining: [PendingRead] = []
+        for read in readsAwaitingApply {
+            if read.index <= applied { read.run() } else { remaining.append(read) }
+        }
+        readsAwaitingApply = remaining
+    }
+
+    /// Retries reads that waited for this leader to be ready; `nextContext` numbers them.
+    func retryReadsAwaitingLeadership(_ nextContext: () -> UInt64) {
+        guard !readsAwaitingLeadership.isEmpty, isLeader else { return }
+        let waiting = readsAwaitingLeadership
+        readsAwaitingLeadership = []
+        for read in waiting { self.read(read, context: nextContext()) }
+    }
+
+    // MARK: - Applying
+
+    /// Applies one committed entry and settles the waiter of its index.
+    func apply(_ entry: Entry, me: NodeID) {
+        var owed: OwedReply? = nil
+        switch entry.payload {
+        case .command(let payload): owed = machine.apply(payload, index: entry.index)
+        case .configChange(let change, _):
+            if change.kind == .remove, change.node == me { removed = true }
+        case .empty: break
+        }
+        guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
+        if let owed, owed.tag == waiter.tag {
+            waiter.reply(owed.reply)
+        } else {
+            waiter.reply(.error("ERR write not applied: shard \(shard.rawValue) changed leader before it was replicated; retry"))
+        }
+    }
+
+    /// Fails every request past its deadline. Writes get an "outcome unknown" error: they
+    /// may still commit later.
+    func expire(now: Int64) {
+        for (index, write) in proposals where write.deadline <= now {
+            proposals.removeValue(forKey: index)
+            write.reply(.error("ERR write not confirmed in time: shard \(shard.rawValue) could not reach a quorum; it may or may not be applied"))
+        }
+        func sweep(_ reads: inout [PendingRead]) {
+            guard reads.contains(where: { $0.deadline <= now }) else { return }
+            for read in reads where read.deadline <= now {
+                read.fail(.error("CLUSTERDOWN read not confirmed in time: shard \(shard.rawValue) could not reach a quorum"))
+            }
+            reads.removeAll { $0.deadline <= now }
+        }
+        sweep(&readsAwaitingApply)
+        sweep(&readsAwaitingLeadership)
+        for (context, read) in readsAwaitingConfirmation where read.deadline <= now {
+            readsAwaitingConfirmation.removeValue(forKey: context)
+            read.fail(.error("CLUSTERDOWN read not confirmed in time: shard \(shard.rawValue) could not reach a quorum"))
+        }
+    }
+
+    /// Fails reads that can no longer be served here because this node stopped leading.
+    func failReadsAfterLosingLeadership() {
+        let error = RESPValue.error("TRYAGAIN shard \(shard.rawValue) changed leader; retry")
+        for read in readsAwaitingApply { read.fail(error) }
+        for read in readsAwaitingConfirmation.values { read.fail(error) }
+        for read in readsAwaitingLeadership { read.fail(error) }
+        readsAwaitingApply = []
+        readsAwaitingConfirmation = [:]
+        readsAwaitingLeadership = []
+    }
+
+    /// Fails everything (the replica is being removed or the node is stopping).
+    func failAll(_ error: RESPValue) {
+        for write in proposals.values { write.reply(error) }
+        proposals = [:]
+        for read in readsAwaitingApply { read.fail(error) }
+        for read in readsAwaitingConfirmation.values { read.fail(error) }
+        for read in readsAwaitingLeadership { read.fail(error) }
+        readsAwaitingApply = []
+        readsAwaitingConfirmation = [:]
+        readsAwaitingLeadership = []
+    }
+}

@@ -1,0 +1,113 @@
+// The state machines a replica can run: a data shard (the engine over its keyspace) or the
+// cluster directory (the cluster map). Both apply committed entries deterministically,
+// say which proposer is owed which reply, and round-trip through snapshot bytes.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Wire
+
+/// A reply owed to whoever proposed an entry.
+struct OwedReply {
+    var tag: RequestTag
+    var reply: RESPValue
+}
+
+protocol ReplicaMachine: AnyObject {
+    /// Applies the command payload of the committed entry at `index`.
+    func apply(_ payload: [UInt8], index: LogIndex) -> OwedReply?
+    func snapshot() -> [UInt8]
+    func restore(_ data: [UInt8]) throws
+}
+
+/// A data shard: the engine (its keyspace holds only this shard's slots).
+final class DataMachine: ReplicaMachine {
+    private(set) var engine: Engine
+    /// The newest record time applied: the leader never stamps an older one, so time in a
+    /// shard's log never runs backwards (a key once expired stays expired).
+    private(set) var lastRecordTime: Int64 = 0
+    private let settings: Settings
+    static let snapshotVersion: UInt8 = 1
+
+    init(settings: Settings) {
+        self.settings = settings
+        engine = Engine.replica(settings: settings, now: 0)
+    }
+
+    func apply(_ payload: [UInt8], index: LogIndex) -> OwedReply? {
+        guard let command = try? ShardCommand.decode(payload) else { return nil }
+        switch command {
+        case let .write(tag, time, transaction, watches, commands):
+            lastRecordTime = max(lastRecordTime, time)
+            let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches)
+            return OwedReply(tag: tag, reply: reply)
+        case let .reclaim(time, keys):
+            lastRecordTime = max(lastRecordTime, time)
+            engine.keyspace.reclaimExpired(keys, now: time)
+            return nil
+        }
+    }
+
+    /// Layout: version byte, last record time (i64), record count (u64), then each
+    /// keyspace entry as an EntryCodec blob (expired entries included: replicas must store
+    /// the same keys).
+    func snapshot() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + engine.keyspace.keyCount * 48)
+        writer.write(Self.snapshotVersion)
+        writer.write(lastRecordTime)
+        writer.write(UInt64(engine.keyspace.keyCount))
+        for record in engine.keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+        return writer.bytes
+    }
+
+    func restore(_ data: [UInt8]) throws {
+        let fresh = Engine.replica(settings: settings, now: 0)
+        var time: Int64 = 0
+        if !data.isEmpty {
+            var reader = ByteReader(data)
+            guard try reader.readByte() == Self.snapshotVersion else { throw ShardCommand.DecodeError(reason: "unknown snapshot version") }
+            time = try reader.read(Int64.self)
+            let count = try reader.read(UInt64.self)
+            for _ in 0..<count { try fresh.keyspace.load(record: try reader.readBlob()) }
+        }
+        engine = fresh
+        lastRecordTime = time
+    }
+}
+
+/// The directory: the cluster map, changed only by committed directory commands.
+final class DirectoryMachine: ReplicaMachine {
+    private(set) var map: ClusterMap?
+    /// Called after every change of the map.
+    var onChange: ((ClusterMap) -> Void)?
+
+    init(map: ClusterMap? = nil) { self.map = map }
+
+    func apply(_ payload: [UInt8], index: LogIndex) -> OwedReply? {
+        guard let entry = DirectoryEntry.decode(payload) else { return nil }
+        guard var next = map else { return OwedReply(tag: entry.tag, reply: .error("ERR the directory has no cluster map yet")) }
+        let reply: RESPValue
+        do {
+            let command = try DirectoryCommand.decode(entry.command)
+            try next.apply(command)
+            map = next
+            onChange?(next)
+            reply = .ok
+        } catch let rejection as DirectoryCommand.Rejection {
+            reply = .error("ERR \(rejection.description)")
+        } catch {
+            reply = .error("ERR malformed directory command")
+        }
+        return OwedReply(tag: entry.tag, reply: reply)
+    }
+
+    func snapshot() -> [UInt8] { map?.encoded() ?? [] }
+
+    func restore(_ data: [UInt8]) throws {
+        guard !data.isEmpty else { map = nil; return }
+        let restored = try ClusterMap.decode(data)
+        map = restored
+        onChange?(restored)
+    }
+}

@@ -1,0 +1,116 @@
+// What a data shard's log entries carry. A client write names the node and request that
+// proposed it, so that whichever replica applies it can tell whether it owes a reply; the
+// leader's expiry decisions travel as reclaim records, so replicas never disagree about
+// which keys exist. Format version 1, little-endian; see docs/FORMAT.md.
+import Core
+import Engine
+import Keyspace
+
+/// Identifies one proposal: the proposing node and its request counter.
+struct RequestTag: Hashable, Sendable {
+    var origin: NodeID
+    var request: UInt64
+}
+
+enum ShardCommand: Equatable, Sendable {
+    /// Client commands run together at `time` (several for MULTI/EXEC).
+    case write(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue], commands: [[Bytes]])
+    /// Remove these keys if they are expired at `time`.
+    case reclaim(time: Int64, keys: [Bytes])
+
+    static let formatVersion: UInt8 = 1
+    /// Most commands or keys in one entry.
+    static let itemsMax = 1 << 20
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 64)
+        writer.write(Self.formatVersion)
+        switch self {
+        case let .write(tag, time, transaction, watches, commands):
+            writer.write(UInt8(1))
+            writer.write(tag.origin.rawValue)
+            writer.write(tag.request)
+            writer.write(time)
+            writer.write(UInt8(transaction ? 1 : 0))
+            writer.write(UInt32(watches.count))
+            for watch in watches { writer.writeBlob(watch.key); writer.write(watch.digest) }
+            writer.write(UInt32(commands.count))
+            for command in commands {
+                writer.write(UInt32(command.count))
+                for argument in command { writer.writeBlob(argument) }
+            }
+        case let .reclaim(time, keys):
+            writer.write(UInt8(2))
+            writer.write(time)
+            writer.write(UInt32(keys.count))
+            for key in keys { writer.writeBlob(key) }
+        }
+        return writer.bytes
+    }
+
+    struct DecodeError: Error, Equatable { var reason: String }
+
+    static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ShardCommand {
+        var reader = ByteReader(bytes)
+        do {
+            guard try reader.readByte() == formatVersion else { throw DecodeError(reason: "unknown shard command version") }
+            switch try reader.readByte() {
+            case 1:
+                let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
+                let time = try reader.read(Int64.self)
+                let transaction = try reader.readByte() == 1
+                let watchCount = Int(try reader.read(UInt32.self))
+                guard watchCount <= reader.remaining / 12 else { throw DecodeError(reason: "watch count") }
+                var watches: [WatchedValue] = []
+                for _ in 0..<watchCount { watches.append(WatchedValue(key: try reader.readBlob(), digest: try reader.read(UInt64.self))) }
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "command count") }
+                var commands: [[Bytes]] = []
+                commands.reserveCapacity(count)
+                for _ in 0..<count {
+                    let arguments = Int(try reader.read(UInt32.self))
+                    guard arguments >= 1, arguments <= reader.remaining / 4 else { throw DecodeError(reason: "argument count") }
+                    var command: [Bytes] = []
+                    command.reserveCapacity(arguments)
+                    for _ in 0..<arguments { command.append(try reader.readBlob()) }
+                    commands.append(command)
+                }
+                return .write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
+            case 2:
+                let time = try reader.read(Int64.self)
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "key count") }
+                var keys: [Bytes] = []
+                for _ in 0..<count { keys.append(try reader.readBlob()) }
+                return .reclaim(time: time, keys: keys)
+            default:
+                throw DecodeError(reason: "unknown shard command kind")
+            }
+        } catch let error as DecodeError {
+            throw error
+        } catch {
+            throw DecodeError(reason: "truncated shard command")
+        }
+    }
+}
+
+/// A directory entry: the command plus who proposed it (for the administrator's reply).
+struct DirectoryEntry: Equatable, Sendable {
+    var tag: RequestTag
+    var command: [UInt8]
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: command.count + 24)
+        writer.write(tag.origin.rawValue)
+        writer.write(tag.request)
+        writer.writeBlob(command)
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> DirectoryEntry? {
+        var reader = ByteReader(bytes)
+        guard let origin = try? reader.read(UInt64.self), let request = try? reader.read(UInt64.self),
+              let command = try? reader.readBlob() else { return nil }
+        return DirectoryEntry(tag: RequestTag(origin: NodeID(origin), request: request), command: command)
+    }
+}

@@ -1,0 +1,127 @@
+// The engine as a shard's replicated state machine. On a Raft replica, writes do not run
+// when they arrive: the leader proposes them, and every replica runs them here once they
+// are committed, in log order, at the time the leader stamped on the record. Reads run
+// against the replica's applied state. Nothing here depends on which replica runs it.
+//
+// Invariants: `applyCommitted` is a pure function of (state, record); WATCH conditions are
+// checked against value digests carried in the record, never against session state.
+import Core
+import Keyspace
+import Wire
+
+/// A watched key and the digest of its value when it was watched.
+public struct WatchedValue: Sendable, Equatable {
+    public var key: Bytes
+    public var digest: UInt64
+    public init(key: Bytes, digest: UInt64) { self.key = key; self.digest = digest }
+}
+
+/// A reply that ends a request early (an error, or a null EXEC).
+public struct CommandErrorReply: Error {
+    public var reply: RESPValue
+    public init(reply: RESPValue) { self.reply = reply }
+}
+
+extension Engine {
+    /// A replica engine: the keyspace keeps expired keys until the log says to reclaim them.
+    public static func replica(settings: Settings, now: Int64) -> Engine {
+        let engine = Engine(settings: settings, seed: 0x7265706c696361, now: now)
+        engine.keyspace.deletesExpiredOnAccess = false
+        return engine
+    }
+
+    /// Runs a committed write. For a transaction, every watched value must still have the
+    /// digest it had when watched, else nothing runs and the reply is a null array (as a
+    /// failed EXEC); the reply is the array of each command's reply. A single command
+    /// replies with its own reply.
+    public func applyCommitted(commands: [[Bytes]], time: Int64, transaction: Bool, watches: [WatchedValue]) -> RESPValue {
+        if transaction {
+            for watch in watches where watchDigest(watch.key, now: time) != watch.digest { return .nullArray }
+        }
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(commands.count)
+        for command in commands {
+            replies.append(runCommitted(command, time: time))
+        }
+        keyspace.touchedWatched.removeAll()
+        return transaction ? .array(replies) : (replies.first ?? .nullArray)
+    }
+
+    private func runCommitted(_ command: [Bytes], time: Int64) -> RESPValue {
+        guard let name = command.first, let spec = CommandTable.lookup(name), let id = spec.id,
+              spec.accepts(argumentCount: command.count) else {
+            return .error("ERR unknown command in replicated record")
+        }
+        stats.commandsProcessed += 1
+        do {
+            return try run(id, command, applySession, now: time).reply
+        } catch {
+            stats.errorReplies += 1
+            return error.reply
+        }
+    }
+
+    /// Runs a read-only command for `session` against the applied state at `now`.
+    public func executeRead(_ arguments: [Bytes], session: Session, now: Int64) -> RESPValue {
+        guard let name = arguments.first, let spec = CommandTable.lookup(name), let id = spec.id else {
+            return .error("ERR unknown command")
+        }
+        stats.commandsProcessed += 1
+        do {
+            return try run(id, arguments, session, now: now).reply
+        } catch {
+            stats.errorReplies += 1
+            return error.reply
+        }
+    }
+
+    /// A session for requests that another node forwards: authenticated, speaking RESP3 so
+    /// replies keep their full type (the origin lowers them for its own client). Not listed
+    /// in CLIENT LIST.
+    public func internalSession(address: String) -> Session {
+        let session = Session(id: ClientID(rawValue: 0), address: address, localAddress: "", now: startTime, authenticated: true)
+        session.protocolVersion = .resp3
+        return session
+    }
+
+    /// Ends the session's MULTI for a cluster EXEC: returns the queued commands, or the
+    /// reply EXEC gives when there is nothing to run (no MULTI, or a queuing error).
+    public func takeQueuedTransaction(_ session: Session) -> Result<[[Bytes]], CommandErrorReply> {
+        guard let queued = session.queued else { return .failure(CommandErrorReply(reply: .error("ERR EXEC without MULTI"))) }
+        let failed = session.transactionFailed
+        endTransaction(session)
+        if failed { return .failure(CommandErrorReply(reply: .error("EXECABORT Transaction discarded because of previous errors."))) }
+        return .success(queued)
+    }
+
+    /// A digest of the key's logical value at `now` (0 when absent): type, contents and
+    /// expiry. Hash fields are combined order-independently, because dictionary order
+    /// differs between processes.
+    public func watchDigest(_ key: Bytes, now: Int64) -> UInt64 {
+        guard let entry = keyspace.peek(key, now: now) else { return 0 }
+        var digest = Self.fnv(UInt64(bitPattern: entry.expireAt ?? Int64.min), Self.fnvOffset)
+        switch entry.value {
+        case .string(let bytes):
+            digest = Self.fnv(bytes, Self.fnv(1, digest))
+        case .hash(let fields):
+            var combined: UInt64 = 0
+            for (field, value) in fields { combined &+= Self.fnv(value, Self.fnv(field, Self.fnvOffset)) &* 0x9E3779B97F4A7C15 }
+            digest = Self.fnv(combined, Self.fnv(2, digest))
+        }
+        return digest == 0 ? 1 : digest
+    }
+
+    static let fnvOffset: UInt64 = 0xcbf29ce484222325
+
+    static func fnv(_ bytes: Bytes, _ seed: UInt64) -> UInt64 {
+        var hash = seed
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        return Self.fnv(UInt64(bytes.count), hash)
+    }
+
+    static func fnv(_ value: UInt64, _ seed: UInt64) -> UInt64 {
+        var hash = seed
+        for shift in stride(from: 0, to: 64, by: 8) { hash = (hash ^ ((value >> UInt64(shift)) & 0xff)) &* 0x100000001b3 }
+        return hash
+    }
+}

@@ -1,0 +1,104 @@
+// `trestle cluster`: administer a running cluster through any of its nodes.
+import ArgumentParser
+import Foundation
+import Wire
+
+struct ClusterAdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, rebalance.",
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, Rebalance.self])
+
+    struct Seed: ParsableArguments {
+        @Option(help: "Any node of the cluster, HOST:PORT (client port).")
+        var seed: String = "127.0.0.1:7001"
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show nodes, shards, leaders and moves in progress.")
+        @OptionGroup var seed: Seed
+        func run() throws {
+            print(try AdminClient.call(seed.seed, ["TRESTLE", "STATUS"]).text, terminator: "")
+        }
+    }
+
+    struct AddNode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-node",
+            abstract: "Add a node (already started without --bootstrap); replicas and leaders then move onto it online.")
+        @OptionGroup var seed: Seed
+        @Option(help: "The new node as ID@HOST:PORT[:PEERPORT][/ZONE].")
+        var node: String
+        @Option(help: "Seconds to wait for replicas to settle (0: do not wait).")
+        var wait: Int = 300
+        func run() throws {
+            let started = Date()
+            let reply = try AdminClient.call(seed.seed, ["TRESTLE", "ADDNODE", node])
+            guard !reply.isError else { throw ValidationError(reply.text) }
+            print("node \(node) added; moving replicas onto it")
+            try waitForSettled(seed.seed, seconds: wait, started: started)
+        }
+    }
+
+    struct RemoveNode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "remove-node",
+            abstract: "Drain a node: its replicas move to other nodes, then it leaves the cluster.")
+        @OptionGroup var seed: Seed
+        @Option(help: "The id of the node to remove.")
+        var node: UInt64
+        @Option(help: "Seconds to wait for the drain to finish (0: do not wait).")
+        var wait: Int = 300
+        func run() throws {
+            let started = Date()
+            let reply = try AdminClient.call(seed.seed, ["TRESTLE", "REMOVENODE", String(node)])
+            guard !reply.isError else { throw ValidationError(reply.text) }
+            print("node \(node) draining; moving its replicas away")
+            try waitForSettled(seed.seed, seconds: wait, started: started, gone: node)
+        }
+    }
+
+    struct Rebalance: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-plan replica placement and leader spread now.")
+        @OptionGroup var seed: Seed
+        @Option(help: "Seconds to wait for moves to settle (0: do not wait).")
+        var wait: Int = 300
+        func run() throws {
+            let started = Date()
+            let reply = try AdminClient.call(seed.seed, ["TRESTLE", "REBALANCE"])
+            guard !reply.isError else { throw ValidationError(reply.text) }
+            try waitForSettled(seed.seed, seconds: wait, started: started)
+        }
+    }
+}
+
+/// Polls CLUSTER INFO until no replica moves are pending (and node `gone`, if given, has
+/// left the map), printing progress; throws on timeout.
+func waitForSettled(_ seed: String, seconds: Int, started: Date, gone: UInt64? = nil) throws {
+    guard seconds > 0 else { return }
+    let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+    var lastPrinted = ""
+    Thread.sleep(forTimeInterval: 1.5)
+    while Date() < deadline {
+        if let info = try? AdminClient.call(seed, ["CLUSTER", "INFO"]).text {
+            let fields = Dictionary(info.split(whereSeparator: \.isNewline).compactMap { line -> (String, String)? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+            }, uniquingKeysWith: { $1 })
+            let pending = fields["trestle_moves_pending"] ?? "?"
+            let state = fields["cluster_state"] ?? "?"
+            var present = false
+            if let gone, let status = try? AdminClient.call(seed, ["TRESTLE", "STATUS"]).text {
+                present = status.contains("  n\(gone) ")
+            }
+            let line = "  moves pending \(pending), cluster_state \(state)\(present ? ", node \(gone!) still a member" : "")"
+            if line != lastPrinted { print(line); lastPrinted = line }
+            if pending == "0", state == "ok", !present {
+                print(String(format: "settled in %.1f s", Date().timeIntervalSince(started)))
+                return
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+    throw ValidationError("not settled after \(seconds) s; see `trestle cluster status --seed \(seed)`")
+}

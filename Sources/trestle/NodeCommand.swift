@@ -1,0 +1,130 @@
+// `trestle node`: run one node of a cluster.
+import ArgumentParser
+import Cluster
+import ClusterServer
+import Core
+import Logging
+import ServiceLifecycle
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run one node of a Trestle cluster (sharded, every shard replicated with Raft).",
+        discussion: """
+            The 16384 hash slots are split into shards; each shard is a Raft group with \
+            --replicas copies on distinct nodes. A write is acknowledged once it is fsynced \
+            on a majority of its shard's replicas; reads are linearizable.
+
+            Start a new cluster by giving every initial node the same --bootstrap list, e.g. \
+            --bootstrap 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003 (peer ports default \
+            to client port + 10000). A node whose --dir already holds data ignores --bootstrap \
+            and recovers. A node started without --bootstrap and with an empty --dir waits \
+            until `trestle cluster add-node` adds it. `trestle local --nodes 3` does all of \
+            this for you on one machine.
+            """)
+
+    @Option(help: "This node's id (a positive integer, unique in the cluster).")
+    var id: UInt64
+
+    @Option(help: "TCP port for Redis clients.")
+    var port: Int = 7001
+
+    @Option(name: .customLong("peer-port"), help: "TCP port for other nodes (default: port + 10000).")
+    var peerPort: Int?
+
+    @Option(help: "Address to listen on and to advertise to clients and peers.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Failure zone label: replicas of a shard go to distinct zones when possible.")
+    var zone: String = ""
+
+    @Option(help: "Directory for this node's Raft log and snapshots.")
+    var dir: String = "./trestle-data"
+
+    @Option(help: "Initial members ID@HOST:PORT[:PEERPORT][/ZONE],... (used only when --dir is empty).")
+    var bootstrap: String?
+
+    @Option(help: "Shards a new cluster is split into (with --bootstrap).")
+    var shards: Int = 16
+
+    @Option(help: "Copies of every shard: 1, 3 or 5 (with --bootstrap).")
+    var replicas: Int = 3
+
+    @Flag(help: "Forward requests for other nodes' slots instead of replying -MOVED, so clients that are not cluster-aware can use any node.")
+    var proxy = false
+
+    @Option(name: .customLong("peer-route"), help: "Dial peer ID at HOST:PORT instead of its advertised address (e.g. through a fault proxy): ID=HOST:PORT. Repeatable.")
+    var peerRoute: [String] = []
+
+    @Option(help: "always: acknowledge after fsync on a majority (default); no: skip fsync (benchmarks only: acknowledged writes can be lost).")
+    var fsync: String = "always"
+
+    @Option(name: .customLong("dead-node-timeout"), help: "Seconds a node may be silent before its replicas are rebuilt on other nodes (0: never).")
+    var deadNodeTimeout: Int64 = 300
+
+    @Option(name: .customLong("request-timeout"), help: "Milliseconds a request may wait for its shard before it gets an error.")
+    var requestTimeout: Int64 = 10_000
+
+    @Option(name: .customLong("tick-ms"), help: "Raft tick in milliseconds (election timeout is 10-20 ticks).")
+    var tickMilliseconds: Int64 = 100
+
+    @Flag(help: "Start even if the Raft log is corrupt in the middle, dropping everything after the corruption.")
+    var repair = false
+
+    @Option(name: .customLong("log-level"), help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("--id must be a positive integer") }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
+        guard [1, 3, 5].contains(replicas) else { throw ValidationError("--replicas must be 1, 3 or 5") }
+        guard (1...1024).contains(shards) else { throw ValidationError("--shards must be in 1...1024") }
+        guard fsync == "always" || fsync == "no" else { throw ValidationError("--fsync must be always or no") }
+        if let bootstrap, NodeInfo.parseList(bootstrap) == nil {
+            throw ValidationError("--bootstrap must be a list like 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003")
+        }
+        for route in peerRoute where Self.parseRoute(route) == nil {
+            throw ValidationError("--peer-route must look like 2=127.0.0.1:27002")
+        }
+    }
+
+    static func parseRoute(_ text: String) -> (NodeID, PeerRoute)? {
+        let parts = text.split(separator: "=")
+        guard parts.count == 2, let id = UInt64(parts[0]), id > 0 else { return nil }
+        let address = parts[1].split(separator: ":")
+        guard address.count == 2, let port = Int(address[1]), (1...65535).contains(port) else { return nil }
+        return (NodeID(id), PeerRoute(host: String(address[0]), port: port))
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        var logger = Logger(label: "trestle.node")
+        logger[metadataKey: "node"] = "\(id)"
+        var configuration = NodeConfiguration(id: NodeID(id))
+        configuration.host = host
+        configuration.port = port
+        configuration.peerPort = peerPort ?? port + 10000
+        configuration.zone = zone
+        configuration.directory = dir
+        configuration.bootstrap = bootstrap.flatMap(NodeInfo.parseList)
+        configuration.shardCount = shards
+        configuration.replicationFactor = replicas
+        configuration.proxy = proxy
+        configuration.fsync = fsync == "always"
+        configuration.deadNodeSeconds = deadNodeTimeout
+        configuration.requestTimeoutMilliseconds = requestTimeout
+        configuration.tickMilliseconds = tickMilliseconds
+        configuration.repair = repair
+        for route in peerRoute {
+            if let (node, address) = Self.parseRoute(route) { configuration.peerRoutes[node] = address }
+        }
+        let service = NodeService(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
