@@ -12,6 +12,7 @@
 import Collections
 import Core
 import Engine
+import Keyspace
 import NIOCore
 import Wire
 

@@ -5,6 +5,7 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import Keyspace
 import Wire
 
 extension ClusterNode {
@@ -18,10 +19,10 @@ extension ClusterNode {
             guard let info = NodeInfo.parse(Substring(text[0])) else {
                 return reply(.error("ERR node must be given as ID@HOST:PORT[:PEERPORT][/ZONE]"))
             }
-            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { $0.proposeDirectory(.addNode(info), reply: reply) }
+            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in node.proposeDirectory(DirectoryCommand.addNode(info), reply: reply) }
         case ("removenode", 1):
             guard let id = UInt64(text[0]), id > 0 else { return reply(.error("ERR node id must be a positive integer")) }
-            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { $0.proposeDirectory(.drainNode(NodeID(id)), reply: reply) }
+            viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in node.proposeDirectory(DirectoryCommand.drainNode(NodeID(id)), reply: reply) }
         case ("rebalance", 0):
             viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in
                 node.lastPlacement = 0

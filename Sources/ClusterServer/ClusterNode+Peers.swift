@@ -8,6 +8,7 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import Keyspace
 import NIOCore
 import Transport
 import Wire
@@ -178,6 +179,14 @@ extension ClusterNode {
             self.scheduleTurn()
         }
         if let outcome = handle(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
+    }
+
+    /// The session requests forwarded by `peer` run under (one per peer, RESP3).
+    func proxySession(for peer: NodeID) -> Session {
+        if let session = proxySessions[peer] { return session }
+        let session = front.internalSession(address: "node-\(peer.rawValue)")
+        proxySessions[peer] = session
+        return session
     }
 
     static func encode(_ value: RESPValue) -> [UInt8] {

@@ -84,7 +84,7 @@ extension ClusterNode {
                 return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
             }
             if configuration.proxy, !forwarded {
-                forward(arguments, to: leader) { [weak self] value in
+                forward(arguments, to: leader) { [weak self] (value: RESPValue) in
                     guard let self, case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
                         reply(value)
                         return

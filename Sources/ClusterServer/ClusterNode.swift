@@ -47,6 +47,7 @@ public final class ClusterNode: @unchecked Sendable {
     /// When each peer was last heard from (gossip), in wall milliseconds.
     var lastHeard: [NodeID: Int64] = [:]
     var forwards: [UInt64: ForwardWait] = [:]
+    var proxySessions: [NodeID: Session] = [:]
     var connections: [ClientID: ClusterClientHandler] = [:]
     var dirtyConnections: [ClusterClientHandler] = []
     var turnScheduled = false
@@ -64,23 +65,23 @@ public final class ClusterNode: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.loop = loop
-        self.clock = SystemClock()
+        self.clock = NodeClock()
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
         self.transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
         var settings = configuration.settings
         settings.port = configuration.port
         settings.directory = configuration.directory
-        self.front = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: Date().timeIntervalSince1970 * 1000) ^ configuration.id.rawValue,
-                            now: SystemClock().now().rawValue)
+        self.front = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000)) ^ configuration.id.rawValue,
+                            now: NodeClock().now().rawValue)
         let machine = DirectoryMachine()
-        self.directory = Replica(shard: ClusterMap.directoryShard, raft: try Self.makeRaft(configuration, shard: ClusterMap.directoryShard, recovered: RecoveredState()),
+        self.directory = Replica(shard: ClusterMap.directoryShard, raft: try Self.makeRaft(configuration, shard: ClusterMap.directoryShard, recovered: Consensus.RecoveredState()),
                                  machine: machine)
         machine.onChange = { [unowned self] map in self.mapChanged(map) }
     }
 
     // MARK: - Raft nodes
 
-    static func makeRaft(_ configuration: NodeConfiguration, shard: ShardID, recovered: RecoveredState) throws -> RaftNode {
+    static func makeRaft(_ configuration: NodeConfiguration, shard: ShardID, recovered: Consensus.RecoveredState) throws -> RaftNode {
         var config = RaftConfig(id: configuration.id, initialMembership: Membership(voters: []))
         config.electionTicks = configuration.electionTicks
         config.heartbeatTicks = 1
@@ -95,7 +96,7 @@ public final class ClusterNode: @unchecked Sendable {
 
     /// A new replica of `shard` with no state: it waits for its leader's snapshot or log.
     func makeEmptyReplica(_ shard: ShardID) throws -> Replica {
-        Replica(shard: shard, raft: try Self.makeRaft(configuration, shard: shard, recovered: RecoveredState()),
+        Replica(shard: shard, raft: try Self.makeRaft(configuration, shard: shard, recovered: Consensus.RecoveredState()),
                 machine: DataMachine(settings: front.settings))
     }
 
@@ -150,7 +151,7 @@ public final class ClusterNode: @unchecked Sendable {
     private func start(shard: ShardID, membership: Membership, data: [UInt8]) throws {
         let snapshot = Snapshot(metadata: SnapshotMetadata(index: LogIndex(1), term: Term(1), membership: membership), data: data)
         try store.saveSnapshot(shard: shard, snapshot)
-        let recovered = RecoveredState(hardState: HardState(term: Term(1), vote: .none, commit: LogIndex(1)), snapshot: snapshot, entries: [])
+        let recovered = Consensus.RecoveredState(hardState: HardState(term: Term(1), vote: .none, commit: LogIndex(1)), snapshot: snapshot, entries: [])
         store.stage(shard: shard, entries: [], hardState: recovered.hardState)
         try store.commit(sync: true)
         let raft = try Self.makeRaft(configuration, shard: shard, recovered: recovered)

@@ -44,7 +44,7 @@ struct AdminClient {
         }
         guard result == 0 else {
             let code = errno
-            close(descriptor)
+            Glibc.close(descriptor)
             throw Failure.connect(address, code)
         }
         socketDescriptor = descriptor

@@ -48,7 +48,7 @@ struct LocalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let spec = (1...nodes).map { "\($0)@127.0.0.1:\(port + $0 - 1):\(port + $0 - 1 + 10000)" }.joined(separator: ",")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var children: [(id: Int, process: Process)] = []
+        var started: [(id: Int, process: Process)] = []
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         for id in 1...nodes {
@@ -65,20 +65,20 @@ struct LocalCommand: ParsableCommand {
             process.standardOutput = log
             process.standardError = log
             try process.run()
-            children.append((id, process))
+            started.append((id, process))
         }
-        print("Trestle local cluster: \(nodes) nodes, \(shards) shards, \(factor) replicas each, data in \(dir)")
+        let children = started
+        say("Trestle local cluster: \(nodes) nodes, \(shards) shards, \(factor) replicas each, data in \(dir)")
         for (id, process) in children {
-            print("  node \(id): pid \(process.processIdentifier), clients 127.0.0.1:\(port + id - 1), log \(dir)/node-\(id).log")
+            say("  node \(id): pid \(process.processIdentifier), clients 127.0.0.1:\(port + id - 1), log \(dir)/node-\(id).log")
         }
         if proxy {
-            print("Connect with any Redis client to any node, e.g.: redis-cli -p \(port)")
+            say("Connect with any Redis client to any node, e.g.: redis-cli -p \(port)")
         } else {
-            print("Connect with a cluster-aware client, e.g.: redis-cli -c -p \(port)   (or redis-benchmark --cluster -p \(port))")
+            say("Connect with a cluster-aware client, e.g.: redis-cli -c -p \(port)   (or redis-benchmark --cluster -p \(port))")
         }
-        print("Status: trestle cluster status --seed 127.0.0.1:\(port)     Stop: Ctrl-C")
-        fflush(stdout)
-        let stop = DispatchSemaphore(value: 0)
+        say("Status: trestle cluster status --seed 127.0.0.1:\(port)     Stop: Ctrl-C")
+                let stop = DispatchSemaphore(value: 0)
         let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { stop.signal() }
@@ -88,9 +88,8 @@ struct LocalCommand: ParsableCommand {
         let watcher = Thread {
             while true {
                 for (id, process) in children where !process.isRunning {
-                    print("node \(id) exited with status \(process.terminationStatus); stopping the cluster (see \(dir)/node-\(id).log)")
-                    fflush(stdout)
-                    stop.signal()
+                    say("node \(id) exited with status \(process.terminationStatus); stopping the cluster (see \(dir)/node-\(id).log)")
+                                        stop.signal()
                     return
                 }
                 Thread.sleep(forTimeInterval: 0.5)
@@ -99,11 +98,16 @@ struct LocalCommand: ParsableCommand {
         watcher.start()
         stop.wait()
         _ = sources
-        print("stopping \(children.count) nodes")
+        say("stopping \(children.count) nodes")
         for (_, process) in children where process.isRunning { kill(process.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, children.contains(where: { $0.process.isRunning }) { Thread.sleep(forTimeInterval: 0.1) }
         for (_, process) in children where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        print("stopped")
+        say("stopped")
     }
+}
+
+/// Prints a line at once (stdout may be a pipe or a file).
+private func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
