@@ -24,7 +24,7 @@ struct CheckHistoryCommand: ParsableCommand {
 
     /// Largest history file accepted, in bytes.
     static let historyBytesMax = 2 * 1024 * 1024 * 1024
-    /// Most operations of the offending key printed in full (the counterexample is always printed).
+    /// Most operations of the offending key printed around the counterexample (which is always printed in full).
     static let offendingOperationsShownMax = 200
 
     @Argument(help: "The history file (JSON lines).") var file: String
@@ -103,9 +103,18 @@ struct CheckHistoryCommand: ParsableCommand {
             print("counterexample (\(counterexample.count) of its operations; no linearization exists even for these alone,")
             print("and only reads and unobserved writes were dropped, so the violation is real). Times in ms from the first operation:")
             for operation in counterexample { print("  " + line(operation, origin: origin)) }
-            guard all.count > counterexample.count else { return }
-            print("all checked operations on \"\(key)\"\(all.count > Self.offendingOperationsShownMax ? " (first \(Self.offendingOperationsShownMax))" : ""):")
-            for operation in all.prefix(Self.offendingOperationsShownMax) { print("  " + line(operation, origin: origin)) }
+            // Context: every checked operation on the key that overlaps the counterexample's span.
+            let spanStart = counterexample.map(\.start).min() ?? 0
+            let spanEnd = counterexample.map { $0.outcome == .info ? $0.start : $0.end }.max() ?? 0
+            let context = all.filter { $0.start <= spanEnd && ($0.outcome == .info || $0.end >= spanStart) }
+            guard context.count > counterexample.count else { return }
+            let half = Self.offendingOperationsShownMax / 2
+            let elided = context.count > Self.offendingOperationsShownMax
+            print("all \(context.count) checked operations on \"\(key)\" overlapping that span\(elided ? " (first and last \(half))" : ""):")
+            for operation in elided ? Array(context.prefix(half)) : context { print("  " + line(operation, origin: origin)) }
+            guard elided else { return }
+            print("  ... \(context.count - 2 * half) more ...")
+            for operation in context.suffix(half) { print("  " + line(operation, origin: origin)) }
         }
     }
 
