@@ -7,8 +7,8 @@ Usage in a test:
     try:
         client.set(key, value)
         recorder.record(worker, key, "set", value, start, time.monotonic_ns(), "ok")
-    except redis.exceptions.TimeoutError:
-        recorder.record(worker, key, "set", value, start, None, "info")
+    except redis.exceptions.RedisError as error:
+        recorder.record(worker, key, "set", value, start, time.monotonic_ns(), outcome_of_error(error))
     ...
     ok, output = recorder.check(trestle_binary())
     assert ok, output
@@ -107,6 +107,32 @@ class HistoryRecorder:
                 os.unlink(path)
         output = result.stdout + result.stderr
         return result.returncode == EXIT_LINEARIZABLE, f"(exit {result.returncode})\n{output}"
+
+
+# Error codes whose reply means the command was not executed: the server refused it before
+# it reached a log. Anything else (including -TRYAGAIN and -CLUSTERDOWN, which may be sent
+# while a proposed write's outcome is still open) is recorded as "info" unless a test knows
+# better and passes `not_executed`.
+NOT_EXECUTED_CODES = ("MOVED", "ASK", "CROSSSLOT")
+
+# redis-py strips the code from some error replies and raises a subclass instead.
+_CODE_OF_EXCEPTION = {"MovedError": "MOVED", "AskError": "ASK", "ClusterCrossSlotError": "CROSSSLOT",
+                      "TryAgainError": "TRYAGAIN", "ClusterDownError": "CLUSTERDOWN"}
+
+
+def outcome_of_error(error, not_executed=NOT_EXECUTED_CODES):
+    """The outcome to record for a command that raised `error`: "fail" only for an error
+    reply whose code (e.g. MOVED, from Redis's exact reply text) is in `not_executed`, else
+    "info". "info" is always safe (the checker lets the write happen or not); "fail" for a
+    write that did happen would be a false alarm, hence the short list."""
+    classes = [cls.__name__ for cls in type(error).__mro__]
+    if not type(error).__module__.startswith("redis") or "ResponseError" not in classes:
+        return "info"  # timeouts, lost connections, anything that is not an error reply
+    code = next((_CODE_OF_EXCEPTION[name] for name in classes if name in _CODE_OF_EXCEPTION), None)
+    if code is None:
+        words = str(error).split(maxsplit=1)
+        code = words[0] if words else ""
+    return "fail" if code in not_executed else "info"
 
 
 def _text(value):

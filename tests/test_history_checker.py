@@ -14,7 +14,7 @@ import time
 import redis
 
 from conftest import trestle_binary
-from history import EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE, HistoryRecorder
+from history import EXIT_ILLEGAL, EXIT_UNKNOWN, EXIT_UNREADABLE, HistoryRecorder, outcome_of_error
 
 CLIENTS = 6
 OPERATIONS_PER_CLIENT = 150
@@ -144,3 +144,33 @@ def test_unreadable_and_unknown_exit_statuses(tmp_path):
     assert not ok and f"(exit {EXIT_UNKNOWN})" in output, output
     ok, output = busy.check(trestle_binary())
     assert ok, output
+
+
+def test_error_outcomes_are_conservative():
+    assert outcome_of_error(redis.exceptions.ResponseError("MOVED 3999 127.0.0.1:7002")) == "fail"
+    assert outcome_of_error(redis.exceptions.ResponseError("CROSSSLOT Keys in request don't hash to the same slot")) == "fail"
+    assert outcome_of_error(redis.exceptions.ResponseError("TRYAGAIN outcome pending")) == "info"
+    assert outcome_of_error(redis.exceptions.ResponseError("CLUSTERDOWN no quorum")) == "info"
+    assert outcome_of_error(redis.exceptions.TimeoutError("Timeout reading from socket")) == "info"
+    assert outcome_of_error(redis.exceptions.ConnectionError("Connection reset by peer")) == "info"
+    assert outcome_of_error(ValueError("MOVED 1 x:1")) == "info"  # not an error reply
+    assert outcome_of_error(redis.exceptions.MovedError("3999 127.0.0.1:7002")) == "fail"  # code stripped by redis-py
+    assert outcome_of_error(redis.exceptions.AskError("3999 127.0.0.1:7002")) == "fail"
+    assert outcome_of_error(redis.exceptions.TryAgainError("")) == "info"
+    assert outcome_of_error(redis.exceptions.ClusterDownError("no quorum")) == "info"
+    assert outcome_of_error(redis.exceptions.ResponseError("ERR unknown")) == "info"
+    assert outcome_of_error(redis.exceptions.TryAgainError("x"), not_executed=("TRYAGAIN",)) == "fail"
+
+
+def test_recorder_rejects_bad_records():
+    recorder = HistoryRecorder()
+    for bad in [(1, "k", "del", "v", 0, 1, "ok"), (1, "k", "set", None, 0, 1, "ok"), (1, "k", "set", "v", 0, None, "ok"),
+                (1, "k", "set", "v", 5, 1, "ok"), (1, "k", "get", None, 0, 1, "maybe")]:
+        try:
+            recorder.record(*bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+    assert len(recorder) == 0
+    recorder.record(1, b"k", "get", b"v", 0, 1, "ok")  # bytes from redis-py are stored as str
+    assert recorder.operations()[0]["key"] == "k" and recorder.operations()[0]["value"] == "v"
