@@ -15,8 +15,9 @@ Usage in a test:
 
 Outcomes (Jepsen's terms): "ok" completed with a result (a get records the value it read,
 or None for a missing key); "fail" definitely not applied (an error reply meaning the command
-was not executed, e.g. -MOVED, -TRYAGAIN, -CLUSTERDOWN); "info" unknown (timeout, lost
-connection, an ambiguous error): it may or may not have taken effect.
+was not executed: -MOVED, -ASK, -CROSSSLOT; see `outcome_of_error`); "info" unknown (timeout,
+lost connection, an ambiguous error such as -TRYAGAIN or -CLUSTERDOWN while a write's
+outcome may be open): it may or may not have taken effect.
 
 Invariants: `record` is thread-safe and validates its arguments (a bad record raises
 immediately rather than making the checker fail later); times are monotonic nanoseconds
