@@ -8,7 +8,11 @@
 // line; nothing traps. Every returned `set` has a value; every `ok`/`fail` operation has
 // end >= start. Bounded by `lineBytesMax` and `operationsMax`.
 
+#if canImport(FoundationEssentials)
 import FoundationEssentials
+#else
+import Foundation
+#endif
 
 public enum RegisterHistoryReadError: Error, Equatable, CustomStringConvertible {
     case lineTooLong(line: Int, bytes: Int)

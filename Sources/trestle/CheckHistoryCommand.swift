@@ -14,12 +14,15 @@ struct CheckHistoryCommand: ParsableCommand {
         commandName: "check-history",
         abstract: "Check a recorded SET/GET history (JSON lines) for linearizability.",
         discussion: """
-            One operation per line:
-              {"client": 3, "key": "k17", "op": "set", "value": "v-3-88", "start": 123, "end": 456, "outcome": "ok"}
-            A get carries the value it read ("value": "..." or null). Times are monotonic
-            nanoseconds. outcome: ok (completed), fail (definitely not applied), info (unknown:
-            timeout, lost connection; "end" may be null).
-            Exit status: 0 linearizable, 1 not linearizable, 2 unreadable input, 3 unknown.
+            One operation per line (JSON lines), e.g.
+            {"client": 3, "key": "k17", "op": "set", "value": "v-3-88", "start": 123, "end": 456, "outcome": "ok"}
+
+            A get carries the value it read ("value": "..." or null). Times are
+            monotonic nanoseconds. outcome: ok (completed), fail (definitely not
+            applied), info (unknown: timeout, lost connection; "end" may be null).
+
+            Exit status: 0 linearizable, 1 not linearizable, 2 unreadable input,
+            3 unknown (search budget exhausted).
             """)
 
     /// Largest history file accepted, in bytes.
