@@ -86,8 +86,9 @@ public enum LinearizabilityChecker {
         var state: Int64?
     }
 
-    /// true: linearizable; false: not; nil: search budget exhausted.
-    static func checkKey(_ operations: [HistoryOperation]) -> Bool? {
+    /// true: linearizable; false: not; nil: more than `budget` (subset, state) pairs were
+    /// explored without an answer. All operations must be on one key.
+    static func checkKey(_ operations: [HistoryOperation], exploredStatesMax budget: Int = exploredStatesMax) -> Bool? {
         let count = operations.count
         guard count > 0 else { return true }
         // Entries 0..<2n: call of op i is 2i, return is 2i+1. Sentinel head is 2n.
@@ -136,7 +137,7 @@ public enum LinearizabilityChecker {
                 if let newState = step(state, operations[op]) {
                     linearized[op / 64] |= 1 << UInt64(op % 64)
                     if cache.insert(CacheKey(linearized: linearized, state: newState)).inserted {
-                        if cache.count > exploredStatesMax { return nil }
+                        if cache.count > budget { return nil }
                         stack.append((op, state))
                         state = newState
                         lift(op)

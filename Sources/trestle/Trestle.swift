@@ -7,7 +7,8 @@ struct Trestle: AsyncParsableCommand {
         commandName: "trestle",
         abstract: "A Redis-compatible key-value store that keeps every acknowledged write.",
         version: TrestleVersion.string,
-        subcommands: [ServerCommand.self, NodeCommand.self, LocalCommand.self, ClusterAdminCommand.self, SimCommand.self, BenchCommand.self],
+        subcommands: [ServerCommand.self, NodeCommand.self, LocalCommand.self, ClusterAdminCommand.self, SimCommand.self, BenchCommand.self,
+                      CheckHistoryCommand.self],
         defaultSubcommand: nil
     )
 }
