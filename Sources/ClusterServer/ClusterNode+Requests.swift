@@ -128,15 +128,9 @@ extension ClusterNode {
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1
         let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
-        do {
-            let index = try replica.raft.propose(command.encoded())
-            replica.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
-            scheduleTurn()
-        } catch .proposalDropped {
-            reply(.error("TRYAGAIN shard \(replica.shard.rawValue) has too many uncommitted writes; retry"))
-        } catch {
-            reply(.error("TRYAGAIN shard \(replica.shard.rawValue) is changing leader; retry"))
-        }
+        let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+        replica.queuedWrites.append((command.encoded(), write))
+        scheduleTurn()
     }
 
     /// A linearizable read on a replica this node leads: `body` runs against the applied

@@ -181,6 +181,7 @@ public final class ClusterNode: @unchecked Sendable {
         turnScheduled = false
         inTurn = true
         defer { inTurn = false }
+        for replica in replicas.values where !replica.queuedWrites.isEmpty { replica.proposeQueuedWrites() }
         for _ in 0..<Self.readyRoundsMax {
             guard processReadyRound() else { break }
         }
@@ -209,6 +210,15 @@ public final class ClusterNode: @unchecked Sendable {
                 work.append((replica, ready))
             }
             guard !work.isEmpty else { return false }
+            // A leader's replication messages may leave before its own fsync (its entries
+            // count toward a commit only once stable), so followers write in parallel.
+            var early = false
+            for index in work.indices where work[index].0.isLeader {
+                let (sendNow, later) = Self.splitLeaderMessages(work[index].1.messages)
+                if !sendNow.isEmpty { send(sendNow, shard: work[index].0.shard); early = true }
+                work[index].1.messages = later
+            }
+            if early { transport.flush() }
             try store.commit(sync: mustSync && configuration.fsync)
         } catch {
             logger.critical("the Raft log cannot be written; stopping so that no unsaved write is acknowledged", metadata: ["error": "\(error)"])
@@ -216,6 +226,20 @@ public final class ClusterNode: @unchecked Sendable {
         }
         for (replica, ready) in work { perform(ready, on: replica) }
         return true
+    }
+
+    /// Splits a leader's messages into those safe to send before its own log is durable
+    /// (replication, heartbeats, snapshots) and the rest.
+    static func splitLeaderMessages(_ messages: [Message]) -> (early: [Message], late: [Message]) {
+        var early: [Message] = []
+        var late: [Message] = []
+        for message in messages {
+            switch message.body {
+            case .appendEntries, .heartbeat, .snapshotChunk: early.append(message)
+            default: late.append(message)
+            }
+        }
+        return (early, late)
     }
 
     private func perform(_ ready: Ready, on replica: Replica) {

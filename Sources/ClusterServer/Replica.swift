@@ -35,6 +35,8 @@ final class Replica {
     var raft: RaftNode
     let machine: ReplicaMachine
     var proposals: [LogIndex: PendingWrite] = [:]
+    /// Writes accepted this event-loop turn, proposed together at the start of the turn.
+    var queuedWrites: [(payload: [UInt8], write: PendingWrite)] = []
     /// Confirmed reads waiting for `applied >= index`, in arrival order.
     var readsAwaitingApply: [PendingRead] = []
     /// Reads waiting for a ReadIndex confirmation, by context.
@@ -60,7 +62,7 @@ final class Replica {
     var directory: DirectoryMachine? { machine as? DirectoryMachine }
 
     var pendingCount: Int {
-        proposals.count + readsAwaitingApply.count + readsAwaitingConfirmation.count + readsAwaitingLeadership.count
+        proposals.count + queuedWrites.count + readsAwaitingApply.count + readsAwaitingConfirmation.count + readsAwaitingLeadership.count
     }
 
     // MARK: - Reads
@@ -166,8 +168,28 @@ final class Replica {
         readsAwaitingLeadership = []
     }
 
+    /// Proposes the writes queued this turn as one batch (one AppendEntries round).
+    func proposeQueuedWrites() {
+        guard !queuedWrites.isEmpty else { return }
+        let queued = queuedWrites
+        queuedWrites = []
+        do {
+            var index = try raft.propose(batch: queued.map(\.payload))
+            for item in queued {
+                proposals[index] = item.write
+                index = index.next
+            }
+        } catch .proposalDropped {
+            for item in queued { item.write.reply(.error("TRYAGAIN shard \(shard.rawValue) has too many uncommitted writes; retry")) }
+        } catch {
+            for item in queued { item.write.reply(.error("TRYAGAIN shard \(shard.rawValue) is changing leader; retry")) }
+        }
+    }
+
     /// Fails everything (the replica is being removed or the node is stopping).
     func failAll(_ error: RESPValue) {
+        for item in queuedWrites { item.write.reply(error) }
+        queuedWrites = []
         for write in proposals.values { write.reply(error) }
         proposals = [:]
         for read in readsAwaitingApply { read.fail(error) }

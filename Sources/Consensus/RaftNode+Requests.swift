@@ -14,6 +14,29 @@ extension RaftNode {
         return log.lastIndex
     }
 
+    /// Appends several commands as consecutive entries and sends one round of
+    /// AppendEntries for all of them; returns the index of the first. All or nothing: if
+    /// the batch would pass the uncommitted-entries bound, nothing is appended.
+    @discardableResult
+    public mutating func propose(batch commands: [[UInt8]]) throws(RaftError) -> LogIndex {
+        try checkCanPropose()
+        guard Int(log.lastIndex.rawValue - log.committed.rawValue) + commands.count <= config.uncommittedEntriesMax else {
+            throw .proposalDropped
+        }
+        let first = log.lastIndex.next
+        guard !commands.isEmpty else { return first }
+        var index = first
+        var entries: [Entry] = []
+        entries.reserveCapacity(commands.count)
+        for command in commands {
+            entries.append(Entry(term: term, index: index, payload: .command(command)))
+            index = index.next
+        }
+        log.append(entries)
+        broadcastAppend()
+        return first
+    }
+
     func checkCanPropose() throws(RaftError) {
         guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
         guard state.transferTarget == nil else { throw .transferInProgress }

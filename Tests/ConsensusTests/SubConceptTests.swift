@@ -158,3 +158,26 @@ import Testing
         #expect(unansweredToSlow <= 4, "appends to the silent follower stay within the window (sent \(sentToSlow))")
     }
 }
+
+@Suite struct BatchProposalTests {
+    /// A single-voter group elects itself; a batch lands as consecutive entries and commits.
+    @Test func batchIsConsecutiveAndAllOrNothing() throws {
+        var config = RaftConfig(id: NodeID(1), initialMembership: Membership(voters: [NodeID(1)]))
+        config.uncommittedEntriesMax = 8
+        var node = try RaftNode(config: config, random: SeededRandom(seed: 7))
+        for _ in 0..<(config.electionTicks * 2) { node.tick() }
+        while let ready = node.ready() { node.advance(ready) }
+        #expect(node.roleKind == .leader)
+        let first = try node.propose(batch: [[1], [2], [3]])
+        #expect(node.lastIndex == first.advanced(by: 2))
+        #expect(node.entry(at: first.next)?.payload == .command([2]))
+        // Uncommitted now: the three (their Ready is not yet processed) plus at most the no-op.
+        #expect(throws: RaftError.proposalDropped) { try node.propose(batch: Array(repeating: [9], count: 8)) }
+        var applied: [[UInt8]] = []
+        while let ready = node.ready() {
+            for entry in ready.committedEntries { if case .command(let bytes) = entry.payload { applied.append(bytes) } }
+            node.advance(ready)
+        }
+        #expect(applied == [[1], [2], [3]])
+    }
+}
