@@ -227,9 +227,10 @@ public final class RaftLogStore {
             failure = error
             throw error
         }
-        try commit(sync: true)
+        // Forgotten before the commit, so that a segment started by it does not list the shard.
         shards[shard] = nil
         unpin(shard, keepingActive: false)
+        try commit(sync: true)
         if let index = snapshotFiles.removeValue(forKey: shard) {
             try removeFiles([SnapshotFile.name(shard: shard, index: index)])
         }
