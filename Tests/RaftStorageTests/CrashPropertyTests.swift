@@ -109,9 +109,9 @@ struct CrashRun {
             let term = state.term(at: index) ?? 1
             snapshot = RaftStorageTests.snapshot(index, term: term, data: [UInt8(index & 0xFF)])
         } else {
-            // A leader's snapshot beyond or at odds with the log.
-            let index = state.lastIndex + UInt64(random.int(in: 0...3))
-            guard index > state.snapshotIndex else { return }
+            // A leader's snapshot of a newer term: inside the log (which then holds stale
+            // entries after it) or beyond it.
+            let index = UInt64(random.int(in: Int(state.snapshotIndex + 1)...Int(state.lastIndex + 3)))
             snapshot = RaftStorageTests.snapshot(index, term: state.lastTerm + 1, data: [0xEE])
         }
         try store.saveSnapshot(shard: shard, snapshot)
