@@ -66,14 +66,13 @@ public final class RaftLogStore {
             failure = error
             return
         }
-        var log = shards[shard] ?? ShardLog()
+        // Mutated in place: copying a ShardLog out and back would copy its terms each time.
         if let first = entries.first, let last = entries.last {
-            log.append(first: first.index, terms: entries.lazy.map(\.term))
+            shards[shard, default: ShardLog()].append(first: first.index, terms: entries.lazy.map(\.term))
             let active = segments.count - 1
             segments[active].pins[shard] = max(segments[active].pins[shard] ?? .zero, last.index)
         }
-        if let hardState { log.hardState = hardState }
-        shards[shard] = log
+        if let hardState { shards[shard, default: ShardLog()].hardState = hardState }
     }
 
     /// Writes everything staged, for all shards, with one write; fdatasyncs once if `sync`
@@ -193,14 +192,12 @@ public final class RaftLogStore {
     public func saveSnapshot(shard: ShardID, _ snapshot: Snapshot) throws(StorageError) {
         if let failure { throw failure }
         precondition(recovered, "recover(repair:) must run before saveSnapshot")
-        var log = shards[shard] ?? ShardLog()
         let index = snapshot.metadata.index
-        guard index > log.snapshotIndex else { return }
+        guard index > (shards[shard]?.snapshotIndex ?? .zero) else { return }
         let bytes = try SnapshotFile.write(snapshot, shard: shard, directory: directory, disk: disk, limits: limits)
         stats.snapshotsWritten += 1
         stats.snapshotBytesWritten += bytes
-        let discards = log.takeSnapshot(index: index, term: snapshot.metadata.term)
-        shards[shard] = log
+        let discards = shards[shard, default: ShardLog()].takeSnapshot(index: index, term: snapshot.metadata.term)
         if discards { unpin(shard, keepingActive: true) }
         do {
             try WALEncoder.snapshot(shard: shard, index: index, term: snapshot.metadata.term, discardsLog: discards, into: &pending)
@@ -263,6 +260,9 @@ public final class RaftLogStore {
     /// Opens a new active segment. Must be called exactly once, before anything else.
     public func recover(repair: Bool) throws(StorageError) -> RaftRecovery {
         precondition(!recovered, "recover(repair:) runs once")
+        shards = [:]
+        snapshotFiles = [:]
+        segments = []
         do { try disk.makeDirectory(directory) } catch { throw .disk(error) }
         var report = RaftRecoveryReport()
         let snapshots = try loadSnapshots(repair: repair, report: &report)

@@ -77,36 +77,32 @@ struct WALReplay {
         self.fileSnapshots = fileSnapshots
     }
 
+    /// Applies one record. Shards are mutated in place in the dictionary: copying one out
+    /// and back would copy its entries for every record (quadratic replay).
     mutating func apply(_ record: WALRecord) throws(WALDecodeError) {
         switch record {
         case .segmentStart(let generation, let baselines):
             self.generation = generation
             pins[generation] = [:]
             for baseline in baselines {
-                var shard = shards[baseline.shard] ?? ReplayShard()
-                shard.dropped = false
-                shard.hardState = baseline.hardState
-                shard.snapshotIndex = baseline.snapshotIndex
-                shard.snapshotTerm = baseline.snapshotTerm
-                shards[baseline.shard] = shard
+                shards[baseline.shard, default: ReplayShard()].dropped = false
+                shards[baseline.shard, default: ReplayShard()].hardState = baseline.hardState
+                shards[baseline.shard, default: ReplayShard()].snapshotIndex = baseline.snapshotIndex
+                shards[baseline.shard, default: ReplayShard()].snapshotTerm = baseline.snapshotTerm
             }
         case .append(let id, _, let entries, let hardState):
             guard let generation else { throw WALDecodeError(reason: "append record before any segment start") }
-            var shard = shards[id] ?? ReplayShard()
-            shard.dropped = false
-            shard.append(entries, keepFrom: fileSnapshots[id]?.index ?? .zero)
-            if let hardState { shard.hardState = hardState }
+            shards[id, default: ReplayShard()].dropped = false
+            shards[id, default: ReplayShard()].append(entries, keepFrom: fileSnapshots[id]?.index ?? .zero)
+            if let hardState { shards[id, default: ReplayShard()].hardState = hardState }
             if let last = entries.last { pins[generation, default: [:]][id] = max(pins[generation]?[id] ?? .zero, last.index) }
-            shards[id] = shard
         case .snapshot(let id, let index, let term, let discardsLog):
-            var shard = shards[id] ?? ReplayShard()
-            shard.dropped = false
-            if discardsLog { shard.entries.removeAll() }
-            if index > shard.snapshotIndex {
-                shard.snapshotIndex = index
-                shard.snapshotTerm = term
+            shards[id, default: ReplayShard()].dropped = false
+            if discardsLog { shards[id, default: ReplayShard()].entries.removeAll() }
+            if index > shards[id, default: ReplayShard()].snapshotIndex {
+                shards[id, default: ReplayShard()].snapshotIndex = index
+                shards[id, default: ReplayShard()].snapshotTerm = term
             }
-            shards[id] = shard
         case .dropShard(let id):
             var shard = ReplayShard()
             shard.dropped = true

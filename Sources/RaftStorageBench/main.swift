@@ -46,10 +46,15 @@ func run(name: String, entriesPerShardPerTurn: Int, sync: Bool) throws {
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let stats = store.stats
     let line = String(
-        format: "%-28@ %8d entries %6d turns %7.3f s %10.0f entries/s %7.1f MB/s  syncs %d segments %d",
+        format: "%@: %8d entries %6d turns %7.3f s %10.0f entries/s %7.1f MB/s  syncs %d segments %d",
         name as NSString, staged, turns, seconds, Double(staged) / seconds,
         Double(stats.bytesWritten) / seconds / 1e6, stats.syncs, stats.segmentsCreated)
     print(line)
+    let recoveryStart = DispatchTime.now().uptimeNanoseconds
+    let recovery = try RaftLogStore(directory: directory, disk: PosixDisk()).recover(repair: false)
+    let recoverySeconds = Double(DispatchTime.now().uptimeNanoseconds - recoveryStart) / 1e9
+    let recovered = recovery.shards.values.reduce(0) { $0 + $1.entries.count }
+    print(String(format: "    recovery: %d entries in %.3f s", recovered, recoverySeconds))
 }
 
 do {
