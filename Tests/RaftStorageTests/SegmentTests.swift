@@ -75,4 +75,27 @@ import Testing
         #expect(recovery.shards[ShardID(1)]?.entries == expected)
         #expect(recovery.report.truncations.isEmpty)
     }
+
+    @Test func segmentsWrittenBeforeARestartAreDeletedOnceCoveredAfterIt() throws {
+        let disk = makeDisk()
+        let a = ShardID(1), b = ShardID(2)
+        do {
+            let (store, _) = try openStore(disk, limits: limits)
+            store.stage(shard: a, entries: entries(1, 30, term: 1), hardState: nil)
+            try store.commit(sync: true)
+            try fill(store, b, after: 0, count: 200)
+        }
+        let (store, recovery) = try openStore(disk, limits: limits)
+        let segmentsAfterRestart = try walNames(disk).count
+        #expect(segmentsAfterRestart > 2)
+        #expect(recovery.shards[a]?.entries == entries(1, 30, term: 1))
+        try store.saveSnapshot(shard: b, snapshot(200, term: 1))
+        #expect(try walNames(disk).count == segmentsAfterRestart, "a's entries pin the first segment")
+        try store.saveSnapshot(shard: a, snapshot(30, term: 1))
+        #expect(try walNames(disk).count == 1)
+        let (_, again) = try openStore(disk, limits: limits)
+        #expect(again.shards[a]?.snapshot?.metadata.index == LogIndex(30))
+        #expect(again.shards[b]?.snapshot?.metadata.index == LogIndex(200))
+        #expect(again.report.anomalies.isEmpty)
+    }
 }
