@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "Consensus", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Cluster", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage"], swiftSettings: fast),
+        .target(name: "RaftStorage", dependencies: ["Core", "Storage", "Consensus"], swiftSettings: fast),
+        .executableTarget(name: "RaftStorageBench", dependencies: ["Core", "Storage", "Consensus", "RaftStorage"], swiftSettings: fast),
         .target(name: "Simulation", dependencies: ["Core", "Consensus", "Keyspace"], swiftSettings: fast),
         // Edges: sockets, threads, the real clock and disk.
         .target(name: "Transport", dependencies: [
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "KeyspaceTests", dependencies: ["Keyspace", "Core"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Core"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Core"], resources: [.copy("testdata")]),
+        .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Storage", "Consensus", "Core"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Consensus", "Core"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),

@@ -68,7 +68,7 @@ public enum Framing {
     }
 
     /// Checks a file header read from `file`; `bytes` must hold at least `fileHeaderBytes`.
-    static func checkFileHeader(
+    public static func checkFileHeader(
         _ bytes: [UInt8], kind: FileKind, generation: Generation, file: String
     ) -> StorageError? {
         precondition(bytes.count >= fileHeaderBytes, "caller reads a whole header")
@@ -124,7 +124,7 @@ public enum Framing {
     }
 
     /// The record count and body size of a trailer, or nil if it is damaged.
-    static func decodeTrailer(_ bytes: [UInt8]) -> (recordCount: UInt64, bodyBytes: UInt64)? {
+    public static func decodeTrailer(_ bytes: [UInt8]) -> (recordCount: UInt64, bodyBytes: UInt64)? {
         guard bytes.count == trailerBytes, bytes[0..<8].elementsEqual(trailerMagic) else { return nil }
         guard checksum(bytes, 0..<28) == get32(bytes, 28) else { return nil }
         return (get64(bytes, 8), get64(bytes, 16))

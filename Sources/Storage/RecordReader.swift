@@ -5,8 +5,8 @@
 
 import Core
 
-struct RecordReader {
-    enum Step {
+public struct RecordReader {
+    public enum Step {
         case record([UInt8])
         case end
         case damaged(offset: Int, reason: String)
@@ -15,14 +15,14 @@ struct RecordReader {
     private let disk: Disk
     private let file: DiskFile
     /// The file offset where records stop (the file size, or a snapshot's trailer).
-    let end: Int
+    public let end: Int
     /// The file offset of the next record.
-    private(set) var position: Int
+    public private(set) var position: Int
     private var buffer: [UInt8] = []
     /// The file offset of `buffer[0]`.
     private var bufferStart: Int
 
-    init(disk: Disk, file: DiskFile, start: Int, end: Int) {
+    public init(disk: Disk, file: DiskFile, start: Int, end: Int) {
         precondition(start <= end, "reader range is ordered")
         self.disk = disk
         self.file = file
@@ -48,7 +48,7 @@ struct RecordReader {
         }
     }
 
-    mutating func next() throws(StorageError) -> Step {
+    public mutating func next() throws(StorageError) -> Step {
         if position == end { return .end }
         if end - position < Framing.recordHeaderBytes {
             return .damaged(offset: position, reason: "incomplete record header")
@@ -76,7 +76,7 @@ struct RecordReader {
     /// The offset of the first complete, valid record starting after `offset`, or nil.
     /// Used to tell a torn tail (nothing valid follows) from damage in the middle. Each
     /// candidate offset costs one 8-byte checksum, so the scan is linear in the file.
-    static func firstValidRecord(disk: Disk, file: DiskFile, after offset: Int, end: Int) throws(StorageError) -> Int? {
+    public static func firstValidRecord(disk: Disk, file: DiskFile, after offset: Int, end: Int) throws(StorageError) -> Int? {
         var chunkStart = offset + 1
         while end - chunkStart >= Framing.recordHeaderBytes {
             let count = min(StorageLimits.readChunkBytes + Framing.recordHeaderBytes, end - chunkStart)

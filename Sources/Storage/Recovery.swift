@@ -51,6 +51,8 @@ public struct RecoveryReport: Sendable, Equatable {
     public var newestGeneration = Generation.zero
 
     public var bytesDropped: Int { truncations.reduce(0) { $0 + $1.bytesDropped } }
+
+    public init() {}
 }
 
 /// Everything recovered, for callers that want arrays rather than a stream.
