@@ -1,0 +1,338 @@
+// PeerTransport on real loopback sockets: ordering both ways, one connection per pair,
+// reconnect after a restart, breakers (peer down, peer not reading), bounded queues,
+// refusals, garbage and hello timeouts closing only the offending connection.
+import Consensus
+import Core
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+@testable import Transport
+
+@Suite(.serialized) struct PeerTransportTests {
+    @Test func framesArriveInOrderBothWays() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let one = try await startNode(1, on: group.next())
+        let two = try await startNode(2, on: group.next())
+        try await introduce(one, two)
+        // Queued before the link is up: delivered after the hellos, in order.
+        try await one.send(requests(0..<10), to: two.id)
+        #expect(try await eventually { try await connected(one, two) })
+        for batch in 0..<10 {
+            let start = UInt64(10 + batch * 50)
+            let sentForward = try await one.send(requests(start..<(start + 50)), to: two.id)
+            let sentBack = try await two.send(requests(start..<(start + 50)), to: one.id)
+            #expect(!sentForward.contains(false) && !sentBack.contains(false))
+        }
+        let raft = PeerFrame.raft(shard: ShardID(4), messages: Samples.messages)
+        try await one.send([raft], to: two.id)
+        #expect(try await eventually { two.inbox.frames.count == 511 && one.inbox.frames.count == 500 })
+        #expect(requestIDs(two.inbox.frames(from: one.id)) == Array(0..<510))
+        #expect(requestIDs(one.inbox.frames(from: two.id)) == Array(10..<510))
+        #expect(two.inbox.frames.last?.1 == raft)
+        let counters = try #require(try await one.run { $0.counters(two.id) })
+        #expect(counters.framesSent == 511 && counters.framesReceived == 500 && counters.framesDropped == 0)
+        #expect(counters.connects == 1 && counters.queuedBytes == 0)
+        let received = try #require(try await two.run { $0.counters(one.id) })
+        #expect(received.bytesReceived == counters.bytesSent)
+        try await one.shutdown()
+        try await two.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func threeNodesUseOneConnectionPerPair() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let nodes = [try await startNode(1, on: group.next()), try await startNode(2, on: group.next()),
+                     try await startNode(3, on: group.next())]
+        for (a, b) in [(0, 1), (0, 2), (1, 2)] { try await introduce(nodes[a], nodes[b]) }
+        for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+            #expect(try await eventually { try await connected(nodes[a], nodes[b]) })
+        }
+        for sender in nodes {
+            for receiver in nodes where receiver.id != sender.id {
+                try await sender.send(requests(sender.id.rawValue * 100..<(sender.id.rawValue * 100 + 20)), to: receiver.id)
+            }
+        }
+        for receiver in nodes {
+            #expect(try await eventually { receiver.inbox.frames.count == 40 })
+            for sender in nodes where sender.id != receiver.id {
+                let base = sender.id.rawValue * 100
+                #expect(requestIDs(receiver.inbox.frames(from: sender.id)) == Array(base..<(base + 20)))
+            }
+        }
+        // Still exactly one connection per pair after things settled.
+        try await Task.sleep(nanoseconds: 100_000_000)
+        for node in nodes {
+            let connects = try await node.run { transport in transport.peers.map { transport.counters($0)?.connects ?? 0 } }
+            #expect(connects == [1, 1])
+            #expect(try await node.run { $0.connections.count } == 2)
+        }
+        for node in nodes { try await node.shutdown() }
+        try await group.shutdownGracefully()
+    }
+
+    @Test func reconnectsAfterThePeerRestarts() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let one = try await startNode(1, on: group.next())
+        let two = try await startNode(2, on: group.next())
+        try await introduce(one, two)
+        #expect(try await eventually { try await connected(one, two) })
+        try await one.send(requests(0..<5), to: two.id)
+        #expect(try await eventually { two.inbox.frames.count == 5 })
+
+        try await two.shutdown()
+        #expect(try await eventually { try await !one.state(of: two).isConnected })
+        let again = try await startNode(2, on: group.next(), port: two.port)
+        try await again.run { $0.setAddress(one.id, host: "127.0.0.1", port: one.port) }
+        #expect(try await eventually { try await connected(one, again) })
+        try await one.send(requests(5..<10), to: again.id)
+        try await again.send(requests(50..<55), to: one.id)
+        #expect(try await eventually { again.inbox.frames.count == 5 && one.inbox.frames.count == 5 })
+        #expect(requestIDs(again.inbox.frames(from: one.id)) == Array(5..<10))
+        #expect(requestIDs(one.inbox.frames(from: again.id)) == Array(50..<55))
+        #expect(try await one.run { $0.counters(again.id)?.connects } == 2)
+        let states = one.inbox.states.filter { $0.0 == again.id }.map(\.1.connection)
+        #expect(states.contains(where: { if case .down = $0 { return true } else { return false } }))
+        #expect(states.last == .connected)
+        try await one.shutdown()
+        try await again.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func breakerOpensWhenThePeerIsDownAndClosesWhenItIsBack() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let one = try await startNode(1, on: group.next())
+        let two = try await startNode(2, on: group.next())
+        try await introduce(one, two)
+        #expect(try await eventually { try await connected(one, two) })
+        try await two.shutdown()
+        #expect(try await eventually { try await one.state(of: two).breakerOpen })
+        // Fails fast: a burst of sends all refused, without waiting for anything.
+        let started = Date()
+        let results = try await one.send(requests(0..<1000), to: two.id)
+        #expect(Date().timeIntervalSince(started) < 1)
+        #expect(!results.contains(true))
+        #expect(try await one.run { $0.counters(two.id)?.framesDropped } == 1000)
+        #expect(one.inbox.states.contains { $0.0 == two.id && $0.1.breakerOpen })
+
+        let again = try await startNode(2, on: group.next(), port: two.port)
+        #expect(try await eventually {
+            let state = try await one.state(of: again)
+            return !state.breakerOpen && state.isConnected
+        })
+        #expect(try await one.send(requests(7..<8), to: again.id) == [true])
+        #expect(try await eventually { requestIDs(again.inbox.frames(from: one.id)) == [7] })
+        try await one.shutdown()
+        try await again.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func breakerOpensForAPeerThatNeverAnswersAndForUnknownPeers() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let one = try await startNode(1, on: group.next())
+        let closedPort = try await unusedPort(group: group)
+        try await one.run { $0.setAddress(NodeID(5), host: "127.0.0.1", port: closedPort) }
+        #expect(try await one.send(requests(0..<1), to: NodeID(5)) == [true])
+        #expect(try await eventually { try await one.run { $0.linkState(NodeID(5)).breakerOpen } })
+        #expect(try await one.send(requests(1..<2), to: NodeID(5)) == [false])
+        #expect(try await one.send(requests(0..<1), to: NodeID(6)) == [false])
+        #expect(try await one.run { $0.linkState(NodeID(6)) } == .unknown)
+        try await one.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aFullQueueDropsInsteadOfGrowing() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var limits = PeerLimits.fast
+        limits.queueBytesMax = 64 * 1024
+        limits.breakerOpenAfter = .seconds(30)
+        let one = try await startNode(1, on: group.next(), limits: limits)
+        let closedPort = try await unusedPort(group: group)
+        try await one.run { $0.setAddress(NodeID(5), host: "127.0.0.1", port: closedPort) }
+        let results = try await one.send(requests(0..<200, size: 1000), to: NodeID(5))
+        let accepted = results.prefix { $0 }.count
+        #expect(accepted > 50 && accepted < 70)
+        #expect(!results.dropFirst(accepted).contains(true))
+        let counters = try #require(try await one.run { $0.counters(NodeID(5)) })
+        #expect(counters.queuedBytes <= limits.queueBytesMax)
+        #expect(counters.framesDropped == UInt64(200 - accepted))
+        #expect(try await one.send(requests(0..<1, size: 1000), to: NodeID(5)) == [false])
+        try await one.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aPeerThatStopsReadingOpensTheBreakerAndBoundsTheQueue() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var limits = PeerLimits.fast
+        limits.queueBytesMax = 256 * 1024
+        limits.writeBufferLowBytes = 16 * 1024
+        limits.writeBufferHighBytes = 64 * 1024
+        let one = try await startNode(1, on: group.next(), limits: limits)
+        let stalled = try await StalledPeer.start(node: NodeID(9), group: group)
+        try await one.run { $0.setAddress(NodeID(9), host: "127.0.0.1", port: stalled.port) }
+        #expect(try await eventually { try await one.run { $0.linkState(NodeID(9)).isConnected } })
+        let frame = PeerFrame.request(id: 1, payload: Array(repeating: 7, count: 16 * 1024))
+        let opened = try await eventually(within: 8) {
+            try await one.run { transport in
+                while transport.send(frame, to: NodeID(9)) {}
+                transport.flush()
+                return transport.linkState(NodeID(9)).breakerOpen
+            }
+        }
+        #expect(opened)
+        let state = try await one.run { $0.linkState(NodeID(9)) }
+        #expect(state.isConnected)
+        let counters = try #require(try await one.run { $0.counters(NodeID(9)) })
+        #expect(counters.framesDropped > 0)
+        #expect(counters.queuedBytes <= limits.queueBytesMax)
+        #expect(try await one.send([frame], to: NodeID(9)) == [false])
+        try await one.shutdown()
+        try await stalled.channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aWrongClusterNameIsRefused() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let one = try await startNode(1, on: group.next(), cluster: "alpha")
+        let two = try await startNode(2, on: group.next(), cluster: "beta")
+        try await introduce(one, two)
+        try await one.send(requests(0..<3), to: two.id)
+        #expect(try await eventually {
+            let refusedByTwo = try await two.run { $0.refusedConnections }
+            let refusedByOne = try await one.run { $0.refusedConnections }
+            return refusedByTwo >= 1 && refusedByOne >= 1
+        })
+        try await Task.sleep(nanoseconds: 100_000_000)
+        #expect(try await !one.state(of: two).isConnected)
+        #expect(two.inbox.frames.isEmpty && one.inbox.frames.isEmpty)
+        try await one.shutdown()
+        try await two.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func garbageClosesOnlyThatConnection() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let five = try await startNode(5, on: group.next())
+        let six = try await startNode(6, on: group.next())
+        try await introduce(five, six)
+        #expect(try await eventually { try await connected(five, six) })
+
+        let garbage = try await rawConnect(port: six.port, group: group)
+        try await garbage.writeAndFlush(ByteBuffer(bytes: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
+        #expect(try await eventually { !garbage.isActive })
+
+        // A proper hello, then a frame whose checksum is wrong.
+        let liar = try await rawConnect(port: six.port, group: group)
+        var bytes = try encoded([.hello(node: NodeID(3), cluster: "test"), .request(id: 1, payload: [1, 2, 3])])
+        bytes.setInteger(UInt8(0xEE), at: bytes.writerIndex - 1)
+        try await liar.writeAndFlush(bytes)
+        #expect(try await eventually { !liar.isActive })
+        #expect(try await six.run { $0.protocolErrors } == 2)
+        #expect(six.inbox.frames(from: NodeID(3)).isEmpty)
+
+        #expect(try await connected(five, six))
+        try await five.send(requests(0..<3), to: six.id)
+        #expect(try await eventually { requestIDs(six.inbox.frames(from: five.id)) == [0, 1, 2] })
+        try await five.shutdown()
+        try await six.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func silentAndMisdirectedConnectionsAreClosed() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let two = try await startNode(2, on: group.next())
+        let silent = try await rawConnect(port: two.port, group: group)
+        let higher = try await rawConnect(port: two.port, group: group)
+        try await higher.writeAndFlush(try encoded([.hello(node: NodeID(9), cluster: "test")]))
+        let itself = try await rawConnect(port: two.port, group: group)
+        try await itself.writeAndFlush(try encoded([.hello(node: NodeID(2), cluster: "test")]))
+        let notHello = try await rawConnect(port: two.port, group: group)
+        try await notHello.writeAndFlush(try encoded([.request(id: 1, payload: [])]))
+        #expect(try await eventually { !higher.isActive && !itself.isActive && !notHello.isActive })
+        #expect(try await eventually { !silent.isActive })
+        #expect(try await two.run { $0.refusedConnections } == 3)
+        #expect(try await two.run { $0.protocolErrors } == 1)
+        #expect(try await two.run { $0.peers }.isEmpty)
+        try await two.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aNewerConnectionFromAPeerReplacesTheOlder() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let two = try await startNode(2, on: group.next())
+        let first = try await rawConnect(port: two.port, group: group)
+        try await first.writeAndFlush(try encoded([.hello(node: NodeID(1), cluster: "test"), .request(id: 1, payload: [])]))
+        #expect(try await eventually { requestIDs(two.inbox.frames.map(\.1)) == [1] })
+        let second = try await rawConnect(port: two.port, group: group)
+        try await second.writeAndFlush(try encoded([.hello(node: NodeID(1), cluster: "test"), .request(id: 2, payload: [])]))
+        #expect(try await eventually { !first.isActive })
+        #expect(try await eventually { requestIDs(two.inbox.frames.map(\.1)) == [1, 2] })
+        #expect(second.isActive)
+        #expect(try await two.run { $0.counters(NodeID(1))?.connects } == 2)
+        #expect(try await two.run { $0.linkState(NodeID(1)).isConnected })
+        try await two.shutdown()
+        second.close(promise: nil)
+        try await group.shutdownGracefully()
+    }
+
+    @Test func removePeerClosesTheLinkAndForgetsIt() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let one = try await startNode(1, on: group.next())
+        let two = try await startNode(2, on: group.next())
+        try await introduce(one, two)
+        #expect(try await eventually { try await connected(one, two) })
+        try await one.run { $0.removePeer(NodeID(2)) }
+        #expect(try await one.state(of: two) == .unknown)
+        #expect(try await one.send(requests(0..<1), to: two.id) == [false])
+        #expect(try await eventually { try await !two.state(of: one).isConnected })
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(try await one.state(of: two) == .unknown)
+        try await one.shutdown()
+        try await two.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// A port that nothing listens on (bound, read, closed).
+func unusedPort(group: EventLoopGroup) async throws -> Int {
+    let channel = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+    let port = try #require(channel.localAddress?.port)
+    try await channel.close()
+    return port
+}
+
+/// A peer that says hello and then never reads: its socket buffers fill and our channel
+/// turns unwritable.
+struct StalledPeer {
+    let channel: Channel
+    let port: Int
+
+    static func start(node: NodeID, group: EventLoopGroup) async throws -> StalledPeer {
+        let hello = try encoded([.hello(node: node, cluster: "test")])
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SayHelloOnce(hello: hello))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(channel.localAddress?.port)
+        return StalledPeer(channel: channel, port: port)
+    }
+}
+
+/// Writes one buffer when the connection becomes active and reads nothing.
+final class SayHelloOnce: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let hello: ByteBuffer
+
+    init(hello: ByteBuffer) { self.hello = hello }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(hello), promise: nil)
+        context.fireChannelActive()
+    }
+}
