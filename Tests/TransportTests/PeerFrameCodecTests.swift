@@ -173,6 +173,15 @@ private func decodeInPieces(_ bytes: [UInt8], sizes: [Int], limits: PeerLimits =
         #expect(throws: PeerCodecError.invalidLength(UInt32.max)) { try PeerFrameDecoder().decodeFrame(from: &huge) }
     }
 
+    @Test func aLowerLengthLimitAppliesBeforeTheHello() throws {
+        var big = try Samples.encode([.request(id: 1, payload: Array(repeating: 0, count: 400))])
+        let helloMax = PeerWire.helloBytesMax(PeerLimits())
+        #expect(throws: PeerCodecError.self) { try PeerFrameDecoder().decodeFrame(from: &big, lengthMax: helloMax) }
+        var longestHello = try Samples.encode([.hello(node: NodeID(1), cluster: String(repeating: "x", count: 255))])
+        #expect(longestHello.readableBytes == PeerWire.headerBytes + helloMax)
+        #expect(try PeerFrameDecoder().decodeFrame(from: &longestHello, lengthMax: helloMax) != nil)
+    }
+
     @Test func everyFlippedBodyOrChecksumByteIsRejected() throws {
         let original = Array(try Samples.encode([.raft(shard: ShardID(3), messages: Array(Samples.messages.prefix(3)))]).readableBytesView)
         for position in 4..<original.count {

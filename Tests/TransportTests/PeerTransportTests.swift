@@ -161,6 +161,27 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func aFrameLargerThanTheQueueGoesIntoAnEmptyQueue() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var limits = PeerLimits.fast
+        limits.queueBytesMax = 64 * 1024
+        let one = try await startNode(1, on: group.next(), limits: limits)
+        let two = try await startNode(2, on: group.next(), limits: limits)
+        try await introduce(one, two)
+        #expect(try await eventually { try await connected(one, two) })
+        let big = PeerFrame.request(id: 1, payload: Array(repeating: 3, count: 200 * 1024))
+        let small = PeerFrame.request(id: 2, payload: [1])
+        // Into an empty queue: taken; behind it the queue is over its bound: dropped.
+        #expect(try await one.run { [$0.send(big, to: NodeID(2)), $0.send(small, to: NodeID(2))] } == [true, false])
+        try await one.run { $0.flush() }
+        #expect(try await one.send([small], to: two.id) == [true])
+        #expect(try await eventually { requestIDs(two.inbox.frames(from: one.id)) == [1, 2] })
+        #expect(two.inbox.frames.first?.1 == big)
+        try await one.shutdown()
+        try await two.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aPeerThatStopsReadingOpensTheBreakerAndBoundsTheQueue() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var limits = PeerLimits.fast
@@ -254,6 +275,48 @@ import Testing
         #expect(try await two.run { $0.protocolErrors } == 1)
         #expect(try await two.run { $0.peers }.isEmpty)
         try await two.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aLargeFrameBeforeTheHelloAndTooManyWaitingConnectionsAreRefused() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var limits = PeerLimits.fast
+        limits.helloTimeout = .seconds(30)
+        limits.inboundHandshakesMax = 2
+        let two = try await startNode(2, on: group.next(), limits: limits)
+        let large = try await rawConnect(port: two.port, group: group)
+        try await large.writeAndFlush(try encoded([.request(id: 1, payload: Array(repeating: 0, count: 4096))]))
+        #expect(try await eventually { !large.isActive })
+        #expect(try await two.run { $0.protocolErrors } == 1)
+        let waiting = [try await rawConnect(port: two.port, group: group), try await rawConnect(port: two.port, group: group)]
+        let extra = try await rawConnect(port: two.port, group: group)
+        #expect(try await eventually { !extra.isActive })
+        try await Task.sleep(nanoseconds: 50_000_000)
+        #expect(waiting[0].isActive && waiting[1].isActive)
+        #expect(try await two.run { $0.refusedConnections } == 1)
+        try await two.shutdown()
+        #expect(try await eventually { !waiting[0].isActive && !waiting[1].isActive })
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aChangedAddressRedialsAndShutdownStopsSending() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let one = try await startNode(1, on: group.next())
+        let two = try await startNode(2, on: group.next())
+        try await introduce(one, two)
+        #expect(try await eventually { try await connected(one, two) })
+        // Node 2 moves: a new process listens elsewhere; the old one stays up but is stale.
+        let moved = try await startNode(2, on: group.next())
+        try await one.run { $0.setAddress(NodeID(2), host: "127.0.0.1", port: moved.port) }
+        #expect(try await eventually { try await connected(one, moved) })
+        #expect(try await eventually { try await !two.state(of: one).isConnected })
+        try await one.send(requests(0..<2), to: moved.id)
+        #expect(try await eventually { requestIDs(moved.inbox.frames(from: one.id)) == [0, 1] })
+        #expect(two.inbox.frames.isEmpty)
+        try await one.shutdown()
+        #expect(try await one.send(requests(2..<3), to: moved.id) == [false])
+        try await two.shutdown()
+        try await moved.shutdown()
         try await group.shutdownGracefully()
     }
 

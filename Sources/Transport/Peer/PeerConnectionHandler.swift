@@ -5,7 +5,8 @@
 // Invariants: the first frame in each direction is a hello; no other frame is delivered
 // before the peer's hello was accepted; a decoding error or a hello timeout closes only
 // this connection. The inbound buffer never holds more than one partial frame beyond what
-// has been decoded, and a frame's length is checked before its bytes are awaited.
+// has been decoded, and a frame's length is checked before its bytes are awaited (before
+// the hello, against the size of the largest possible hello).
 import Core
 import NIOCore
 
@@ -23,6 +24,9 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     let role: Role
     private weak var transport: PeerTransport?
     private let decoder: PeerFrameDecoder
+    /// Length limit of the first frame, so a connection that has not said who it is cannot
+    /// make this node buffer a large frame.
+    private let helloBytesMax: Int
     private var context: ChannelHandlerContext?
     private var inbound: ByteBuffer?
     private var helloTimer: Scheduled<Void>?
@@ -38,6 +42,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         self.role = role
         self.transport = transport
         self.decoder = PeerFrameDecoder(limits: limits)
+        self.helloBytesMax = PeerWire.helloBytesMax(limits)
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
@@ -70,6 +75,10 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             return
         }
         transport.connectionOpened(self)
+        guard !isClosed else {
+            context.fireChannelActive()
+            return
+        }
         if let hello = transport.helloBuffer(allocator: context.channel.allocator) {
             context.writeAndFlush(wrapOutboundOut(hello), promise: nil)
         }
@@ -121,7 +130,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
         guard var buffer = inbound else { return }
         inbound = nil
         do {
-            while !isClosed, let decoded = try decoder.decodeFrame(from: &buffer) {
+            while !isClosed, let decoded = try decoder.decodeFrame(from: &buffer, lengthMax: peer == nil ? helloBytesMax : nil) {
                 deliver(decoded)
             }
         } catch {

@@ -21,11 +21,14 @@ public struct PeerFrameDecoder: Sendable {
         public var wireBytes: Int
     }
 
-    public func decodeFrame(from buffer: inout ByteBuffer) throws(PeerCodecError) -> Decoded? {
+    /// Decodes the frame at the front of `buffer`. `lengthMax`, if given, lowers the length
+    /// limit below `frameBytesMax` (a connection that has not said hello yet may only send
+    /// a hello-sized frame).
+    public func decodeFrame(from buffer: inout ByteBuffer, lengthMax: Int? = nil) throws(PeerCodecError) -> Decoded? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self) else {
             return nil
         }
-        guard length >= 1, Int(length) <= limits.frameBytesMax else { throw .invalidLength(length) }
+        guard length >= 1, Int(length) <= min(limits.frameBytesMax, lengthMax ?? Int.max) else { throw .invalidLength(length) }
         let total = PeerWire.headerBytes + Int(length)
         guard buffer.readableBytes >= total,
               let expected = buffer.getInteger(at: buffer.readerIndex + 4, endianness: .little, as: UInt32.self)

@@ -36,6 +36,10 @@ public enum PeerWire {
     public static let headerBytes = 8
     /// The hello protocol version this code speaks.
     public static let protocolVersion: UInt16 = 1
+
+    /// The largest hello under `limits` (kind, version, node, name length, name): the
+    /// length limit for a connection's first frame.
+    public static func helloBytesMax(_ limits: PeerLimits) -> Int { 1 + 2 + 8 + 4 + limits.clusterNameBytesMax }
 }
 
 public struct PeerFrameEncoder: Sendable {

@@ -17,8 +17,11 @@ public struct PeerLimits: Sendable, Equatable {
     /// Bytes of the cluster name in a hello (UTF-8).
     public var clusterNameBytesMax: Int = 255
     /// Encoded bytes queued for one peer and not yet handed to its socket. A frame that
-    /// would exceed it is dropped and counted.
+    /// would exceed it is dropped and counted, except that an empty queue always takes one
+    /// frame (up to `frameBytesMax`), so a frame larger than the queue can still be sent.
     public var queueBytesMax: Int = 8 * 1024 * 1024
+    /// Accepted connections that have not said hello yet; a new one beyond this is closed.
+    public var inboundHandshakesMax: Int = 64
     /// First reconnect delay; it doubles per failed attempt up to `reconnectDelayMax`, and
     /// each actual delay is drawn uniformly from [delay/2, delay] (jitter).
     public var reconnectDelayMin: TimeAmount = .milliseconds(50)

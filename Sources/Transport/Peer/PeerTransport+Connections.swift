@@ -103,7 +103,17 @@ extension PeerTransport {
 
     func connectionOpened(_ handler: PeerConnectionHandler) {
         connections[ObjectIdentifier(handler)] = handler
-        if isShutdown { handler.close() }
+        if isShutdown {
+            handler.close()
+            return
+        }
+        guard handler.role == .acceptor else { return }
+        let waiting = connections.values.count { $0.role == .acceptor && $0.peer == nil && !$0.isClosed }
+        if waiting > limits.inboundHandshakesMax {
+            refusedConnections += 1
+            logger.info("peer connection refused: too many connections awaiting hello", metadata: ["remote": "\(handler.remoteAddress)"])
+            handler.close()
+        }
     }
 
     func helloTimedOut(channel: Channel) {

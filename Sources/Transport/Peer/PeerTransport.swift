@@ -6,9 +6,10 @@
 // only accepts, and frames flow both ways on that connection. A newer accepted connection
 // from a peer replaces the older one.
 //
-// Bounds per peer: `queueBytesMax` of encoded frames in the queue, plus what sits in the
-// socket's NIO write buffer (frames are handed over only while the channel is writable, so
-// at most `writeBufferHighBytes` + one flush of the queue). A slow or dead peer only ever
+// Bounds per peer: `queueBytesMax` of encoded frames in the queue (or one larger frame in
+// an otherwise empty queue), plus what sits in the socket's NIO write buffer (the queue is
+// handed over only while the channel is writable, so at most `writeBufferHighBytes` plus
+// one queue's worth). A slow or dead peer only ever
 // fills its own queue; its breaker then makes `send` fail fast and empties that queue.
 import Consensus
 import Core
@@ -155,7 +156,7 @@ public final class PeerTransport: @unchecked Sendable {
     @discardableResult
     public func send(_ frame: PeerFrame, to node: NodeID) -> Bool {
         eventLoop.assertInEventLoop()
-        guard let link = links[node] else { return false }
+        guard !isShutdown, let link = links[node] else { return false }
         if case .hello = frame { return false }
         if !link.breaker.isOpen, !link.isHealthy { refresh(link) }
         guard !link.breaker.isOpen, link.pending.readableBytes < limits.queueBytesMax else {
@@ -164,13 +165,12 @@ public final class PeerTransport: @unchecked Sendable {
         }
         let start = link.pending.writerIndex
         do {
-            let size = try encoder.encode(frame, into: &link.pending)
-            guard link.pending.readableBytes <= limits.queueBytesMax else {
+            try encoder.encode(frame, into: &link.pending)
+            guard link.pendingFrames == 0 || link.pending.readableBytes <= limits.queueBytesMax else {
                 link.pending.moveWriterIndex(to: start)
                 link.counters.framesDropped += 1
                 return false
             }
-            _ = size
         } catch {
             logger.warning("peer frame not encodable", metadata: ["peer": "\(node)", "error": "\(error)"])
             link.counters.framesDropped += 1
