@@ -189,18 +189,29 @@ import Testing
         limits.writeBufferLowBytes = 16 * 1024
         limits.writeBufferHighBytes = 64 * 1024
         let one = try await startNode(1, on: group.next(), limits: limits)
+        let two = try await startNode(2, on: group.next(), limits: limits)
+        try await introduce(one, two)
         let stalled = try await StalledPeer.start(node: NodeID(9), group: group)
         try await one.run { $0.setAddress(NodeID(9), host: "127.0.0.1", port: stalled.port) }
         #expect(try await eventually { try await one.run { $0.linkState(NodeID(9)).isConnected } })
+        #expect(try await eventually { try await connected(one, two) })
         let frame = PeerFrame.request(id: 1, payload: Array(repeating: 7, count: 16 * 1024))
+        var healthySent: UInt64 = 0
         let opened = try await eventually(within: 8) {
-            try await one.run { transport in
+            // Every turn floods the stalled peer and sends one frame to the healthy one.
+            let id = healthySent
+            healthySent += 1
+            return try await one.run { transport in
                 while transport.send(frame, to: NodeID(9)) {}
+                _ = transport.send(.request(id: id, payload: [1]), to: NodeID(2))
                 transport.flush()
                 return transport.linkState(NodeID(9)).breakerOpen
             }
         }
         #expect(opened)
+        // The healthy peer got everything meanwhile, in order: the stall stayed with its peer.
+        #expect(try await eventually { requestIDs(two.inbox.frames(from: one.id)) == Array(0..<healthySent) })
+        #expect(try await one.run { $0.linkState(NodeID(2)) } == PeerLinkState(connection: .connected, breakerOpen: false))
         let state = try await one.run { $0.linkState(NodeID(9)) }
         #expect(state.isConnected)
         let counters = try #require(try await one.run { $0.counters(NodeID(9)) })
@@ -208,6 +219,7 @@ import Testing
         #expect(counters.queuedBytes <= limits.queueBytesMax)
         #expect(try await one.send([frame], to: NodeID(9)) == [false])
         try await one.shutdown()
+        try await two.shutdown()
         try await stalled.channel.close()
         try await group.shutdownGracefully()
     }
