@@ -25,7 +25,7 @@ extension PeerTransport {
         let port = link.port
         let limits = self.limits
         let waterMark = ChannelOptions.Types.WriteBufferWaterMark(low: limits.writeBufferLowBytes, high: limits.writeBufferHighBytes)
-        ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(limits.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.writeBufferWaterMark, value: waterMark)
@@ -35,7 +35,14 @@ extension PeerTransport {
                         PeerConnectionHandler(role: .dialer(expected: peer, attempt: attempt), transport: self, limits: limits))
                 }
             }
-            .connect(host: host, port: port)
+        // A numeric address skips name resolution; names go through NIO's resolver.
+        let connecting: EventLoopFuture<Channel>
+        if let address = try? SocketAddress(ipAddress: host, port: port) {
+            connecting = bootstrap.connect(to: address)
+        } else {
+            connecting = bootstrap.connect(host: host, port: port)
+        }
+        connecting
             .whenComplete { [self] result in
                 dialFinished(peer: peer, attempt: attempt, result: result)
             }
@@ -45,9 +52,15 @@ extension PeerTransport {
         let current = links[peer].map { $0.dialAttempt == attempt && $0.dialing } ?? false
         switch result {
         case .success(let channel):
-            if current, !isShutdown, let link = links[peer] {
+            guard !isShutdown, let link = links[peer] else {
+                channel.close(promise: nil)
+                return
+            }
+            if current {
                 link.dialChannel = channel
-            } else {
+            } else if link.connection?.channel !== channel {
+                // Abandoned while connecting (the hello may already have made it current,
+                // in which case it is kept).
                 channel.close(promise: nil)
             }
         case .failure(let error):

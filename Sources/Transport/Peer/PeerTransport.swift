@@ -52,6 +52,9 @@ public final class PeerTransport: @unchecked Sendable {
     var random = SystemRandomNumberGenerator()
     let encoder: PeerFrameEncoder
     let allocator = ByteBufferAllocator()
+    /// Capacity a fresh peer queue starts with after a flush (the last flush's size, capped),
+    /// so steady traffic does not regrow the buffer every turn.
+    static let pendingCapacityBytesMax = 64 * 1024
 
     /// `cluster` must fit `limits.clusterNameBytesMax` UTF-8 bytes (a configuration error
     /// otherwise, checked here).
@@ -248,7 +251,7 @@ public final class PeerTransport: @unchecked Sendable {
         link.counters.framesSent += UInt64(link.pendingFrames)
         link.counters.bytesSent += UInt64(buffer.readableBytes)
         link.counters.queuedBytes = 0
-        link.pending = allocator.buffer(capacity: 0)
+        link.pending = allocator.buffer(capacity: min(buffer.readableBytes, Self.pendingCapacityBytesMax))
         link.pendingFrames = 0
         connection.write(buffer)
     }
@@ -259,7 +262,7 @@ public final class PeerTransport: @unchecked Sendable {
         case .opened?:
             let dropped = link.pendingFrames
             link.counters.framesDropped += UInt64(dropped)
-            link.pending.clear()
+            link.pending = allocator.buffer(capacity: 0)
             link.pendingFrames = 0
             link.counters.queuedBytes = 0
             logger.info("peer breaker opened", metadata: ["peer": "\(link.node)", "state": "\(link.state)", "droppedFrames": "\(dropped)"])
