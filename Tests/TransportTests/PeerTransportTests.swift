@@ -332,6 +332,34 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func aDialledPeerThatIsSilentOrSomeoneElseIsRefusedAndRetried() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var limits = PeerLimits.fast
+        limits.helloTimeout = .milliseconds(100)
+        let one = try await startNode(1, on: group.next(), limits: limits)
+        let silent = try await StalledPeer.start(node: nil, group: group)
+        let impostor = try await StalledPeer.start(node: NodeID(4), group: group)
+        // Each is refused, then redialled and refused again.
+        try await one.run { $0.setAddress(NodeID(2), host: "127.0.0.1", port: silent.port) }
+        #expect(try await eventually { try await one.run { $0.refusedConnections } >= 2 })
+        try await one.run { $0.removePeer(NodeID(2)) }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        let refusedSilent = try await one.run { $0.refusedConnections }
+        try await one.run { $0.setAddress(NodeID(3), host: "127.0.0.1", port: impostor.port) }
+        #expect(try await eventually { try await one.run { $0.refusedConnections } >= refusedSilent + 2 })
+        try await one.run { $0.setAddress(NodeID(2), host: "127.0.0.1", port: silent.port) }
+        for peer in [NodeID(2), NodeID(3)] {
+            #expect(try await one.run { $0.counters(peer)?.connects } == 0)
+            #expect(try await !one.run { $0.linkState(peer).isConnected })
+        }
+        #expect(one.inbox.frames.isEmpty)
+        #expect(try await one.run { $0.peers } == [NodeID(2), NodeID(3)])
+        try await one.shutdown()
+        try await silent.channel.close()
+        try await impostor.channel.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aNewerConnectionFromAPeerReplacesTheOlder() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let two = try await startNode(2, on: group.next())
@@ -382,8 +410,9 @@ struct StalledPeer {
     let channel: Channel
     let port: Int
 
-    static func start(node: NodeID, group: EventLoopGroup) async throws -> StalledPeer {
-        let hello = try encoded([.hello(node: node, cluster: "test")])
+    /// `node` nil: the peer accepts and never says hello.
+    static func start(node: NodeID?, group: EventLoopGroup) async throws -> StalledPeer {
+        let hello = try encoded(node.map { [.hello(node: $0, cluster: "test")] } ?? [])
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
             .childChannelOption(ChannelOptions.autoRead, value: false)
