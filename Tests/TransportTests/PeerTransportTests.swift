@@ -224,6 +224,36 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func aConnectionThatSwallowsFramesIsRecycledButAnIdleOneIsNot() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var limits = PeerLimits.fast
+        limits.silentLinkTimeout = .milliseconds(200)
+        let one = try await startNode(1, on: group.next(), limits: limits)
+        let two = try await startNode(2, on: group.next(), limits: limits)
+        try await introduce(one, two)
+        let blackHole = try await StalledPeer.start(node: NodeID(9), reads: true, group: group)
+        try await one.run { $0.setAddress(NodeID(9), host: "127.0.0.1", port: blackHole.port) }
+        #expect(try await eventually { try await one.run { $0.linkState(NodeID(9)).isConnected } })
+        let recycled = try await eventually {
+            try await one.run { transport in
+                transport.send(.request(id: 1, payload: [1]), to: NodeID(9))
+                transport.flush()
+                return (transport.counters(NodeID(9))?.connects ?? 0) >= 2
+            }
+        }
+        #expect(recycled)
+        #expect(one.inbox.states.contains { state in
+            if state.0 == NodeID(9), case .down = state.1.connection { return true } else { return false }
+        })
+        // The idle pair sent nothing, so it was never suspected.
+        #expect(try await connected(one, two))
+        #expect(try await one.run { $0.counters(NodeID(2))?.connects } == 1)
+        try await one.shutdown()
+        try await two.shutdown()
+        try await blackHole.channel.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aWrongClusterNameIsRefused() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let one = try await startNode(1, on: group.next(), cluster: "alpha")
@@ -410,12 +440,13 @@ struct StalledPeer {
     let channel: Channel
     let port: Int
 
-    /// `node` nil: the peer accepts and never says hello.
-    static func start(node: NodeID?, group: EventLoopGroup) async throws -> StalledPeer {
+    /// `node` nil: the peer accepts and never says hello. `reads`: it reads (and discards)
+    /// everything instead of reading nothing, a black hole that TCP reports as healthy.
+    static func start(node: NodeID?, reads: Bool = false, group: EventLoopGroup) async throws -> StalledPeer {
         let hello = try encoded(node.map { [.hello(node: $0, cluster: "test")] } ?? [])
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
-            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.autoRead, value: reads)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(SayHelloOnce(hello: hello))

@@ -33,7 +33,14 @@ public struct PeerLimits: Sendable, Equatable {
     /// How long a link may be down, or connected but not draining (socket unwritable),
     /// before its breaker opens and `send` fails fast.
     public var breakerOpenAfter: TimeAmount = .seconds(1)
-    /// How often the transport re-evaluates breakers (they are also checked on every send).
+    /// A connection on which frames went out but nothing came back for this long is closed
+    /// (and redialled by the lower id). Raft answers every message but timeoutNow, and
+    /// forwarded requests get replies, so a healthy busy link is never silent this long;
+    /// this catches half-open connections and proxies that swallow traffic, which TCP alone
+    /// reports as healthy. Idle links (nothing sent) are left alone. nil disables it.
+    public var silentLinkTimeout: TimeAmount? = .seconds(5)
+    /// How often the transport re-evaluates breakers and silent links (breakers are also
+    /// checked on every send).
     public var breakerCheckInterval: TimeAmount = .milliseconds(50)
     /// NIO write-buffer water marks of a peer socket: above `high` the channel turns
     /// unwritable and queued frames stay in the peer queue; below `low` it drains again.

@@ -29,6 +29,9 @@ final class PeerLink {
     var pending: ByteBuffer
     var pendingFrames = 0
     var counters = PeerCounters()
+    /// When frames first went out on the current connection after the last frame received
+    /// on it; nil while nothing is awaited (see PeerLimits.silentLinkTimeout).
+    var unansweredSince: NIODeadline?
     /// The state last reported through onPeerStateChange.
     var reportedState: PeerLinkState
 

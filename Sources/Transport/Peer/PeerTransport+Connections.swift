@@ -84,6 +84,7 @@ extension PeerTransport {
     func dropConnection(_ link: PeerLink, reason: String) {
         guard let connection = link.connection else { return }
         link.connection = nil
+        link.unansweredSince = nil
         link.disconnectedSince = .now()
         connection.close()
         logger.info("peer disconnected", metadata: ["peer": "\(link.node)", "reason": "\(reason)"])
@@ -180,6 +181,7 @@ extension PeerTransport {
             link.dialChannel = nil
         }
         link.connection = handler
+        link.unansweredSince = nil
         link.counters.connects += 1
         link.backoff.reset()
         logger.info("peer connected", metadata: ["peer": "\(peer)", "remote": "\(handler.remoteAddress)"])
@@ -201,6 +203,7 @@ extension PeerTransport {
         }
         guard let link = links[peer], link.connection === handler else { return }
         link.connection = nil
+        link.unansweredSince = nil
         link.disconnectedSince = .now()
         logger.info("peer disconnected", metadata: ["peer": "\(peer)"])
         scheduleReconnect(link)
@@ -229,6 +232,7 @@ extension PeerTransport {
 
     func received(_ decoded: PeerFrameDecoder.Decoded, from peer: NodeID, on handler: PeerConnectionHandler) {
         guard let link = links[peer], link.connection === handler else { return }
+        link.unansweredSince = nil
         link.counters.framesReceived += 1
         link.counters.bytesReceived += UInt64(decoded.wireBytes)
         onFrame?(peer, decoded.frame)

@@ -9,8 +9,12 @@
 // Bounds per peer: `queueBytesMax` of encoded frames in the queue (or one larger frame in
 // an otherwise empty queue), plus what sits in the socket's NIO write buffer (the queue is
 // handed over only while the channel is writable, so at most `writeBufferHighBytes` plus
-// one queue's worth). A slow or dead peer only ever
-// fills its own queue; its breaker then makes `send` fail fast and empties that queue.
+// one queue's worth). A slow or dead peer only ever fills its own queue; its breaker then
+// makes `send` fail fast and empties that queue.
+//
+// Liveness: nothing extra is sent on idle links. A connection that carried frames out but
+// nothing back for `silentLinkTimeout` is closed and redialled (half-open sockets, proxies
+// that swallow traffic); a link down for `breakerOpenAfter` opens its breaker.
 import Consensus
 import Core
 import Logging
@@ -253,6 +257,7 @@ public final class PeerTransport: @unchecked Sendable {
         link.counters.queuedBytes = 0
         link.pending = allocator.buffer(capacity: min(buffer.readableBytes, Self.pendingCapacityBytesMax))
         link.pendingFrames = 0
+        if link.unansweredSince == nil { link.unansweredSince = .now() }
         connection.write(buffer)
     }
 
@@ -277,7 +282,16 @@ public final class PeerTransport: @unchecked Sendable {
         onPeerStateChange?(link.node, state)
     }
 
+    /// The periodic check: silent connections are dropped, then every breaker re-evaluated.
     func checkBreakers() {
-        for link in links.values { refresh(link) }
+        let now = NIODeadline.now()
+        for link in links.values {
+            if let timeout = limits.silentLinkTimeout, let since = link.unansweredSince,
+               link.connection != nil, now - since >= timeout {
+                dropConnection(link, reason: "no frame from the peer for \(timeout) after sending")
+                scheduleReconnect(link)
+            }
+            refresh(link)
+        }
     }
 }
