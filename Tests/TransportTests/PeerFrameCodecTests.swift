@@ -110,6 +110,15 @@ private func decodeInPieces(_ bytes: [UInt8], sizes: [Int], limits: PeerLimits =
         }
     }
 
+    @Test func messageSizesMatchTheEncoding() throws {
+        for message in Samples.messages {
+            let frame = try Samples.encode([.raft(shard: ShardID(1), messages: [message])])
+            #expect(frame.readableBytes == PeerWire.raftFrameOverheadBytes + PeerWire.encodedBytes(of: message), "\(message)")
+        }
+        let all = try Samples.encode([.raft(shard: ShardID(1), messages: Samples.messages)])
+        #expect(all.readableBytes == Samples.messages.reduce(PeerWire.raftFrameOverheadBytes) { $0 + PeerWire.encodedBytes(of: $1) })
+    }
+
     @Test func helloHasTheDocumentedBytes() throws {
         let buffer = try Samples.encode([.hello(node: NodeID(2), cluster: "t")])
         let payload: [UInt8] = [1, 1, 0] + Samples.le64(2) + Samples.le32(1) + [UInt8(ascii: "t")]

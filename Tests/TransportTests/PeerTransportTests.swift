@@ -254,6 +254,52 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func sendRaftSplitsByDestinationAndPacksFramesInOrder() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var limits = PeerLimits.fast
+        limits.messagesPerFrameMax = 3
+        limits.raftFrameBytesTarget = 600
+        let nodes = [try await startNode(1, on: group.next(), limits: limits), try await startNode(2, on: group.next(), limits: limits),
+                     try await startNode(3, on: group.next(), limits: limits)]
+        for (a, b) in [(0, 1), (0, 2), (1, 2)] { try await introduce(nodes[a], nodes[b]) }
+        for (a, b) in [(0, 1), (0, 2)] { #expect(try await eventually { try await connected(nodes[a], nodes[b]) }) }
+        // Twenty messages alternating between nodes 2 and 3, some large enough to force a split by bytes.
+        let messages = (0..<20).map { index -> Message in
+            let command = Entry(term: Term(1), index: LogIndex(UInt64(index)), payload: .command(Array(repeating: 1, count: index % 4 == 0 ? 500 : 10)))
+            return Message(from: NodeID(1), to: NodeID(UInt64(2 + index % 2)), term: Term(UInt64(index)),
+                           body: .appendEntries(prevIndex: .zero, prevTerm: .zero, entries: [command], commit: .zero))
+        }
+        let dropped = try await nodes[0].run { transport in
+            let dropped = transport.sendRaft(shard: ShardID(7), messages: messages)
+            transport.flush()
+            return dropped
+        }
+        #expect(dropped == 0)
+        for receiver in nodes.dropFirst() {
+            let expected = messages.filter { $0.to == receiver.id }
+            #expect(try await eventually {
+                receiver.inbox.frames.flatMap { frame -> [Message] in
+                    if case let .raft(_, batch) = frame.1 { return batch } else { return [] }
+                }.count == expected.count
+            })
+            var received: [Message] = []
+            for (_, frame) in receiver.inbox.frames {
+                guard case let .raft(shard, batch) = frame else { continue }
+                #expect(shard == ShardID(7))
+                #expect(batch.count <= 3 && !batch.isEmpty)
+                let bytes = batch.reduce(PeerWire.raftFrameOverheadBytes) { $0 + PeerWire.encodedBytes(of: $1) }
+                #expect(batch.count == 1 || bytes <= 600)
+                received += batch
+            }
+            #expect(received == expected)
+            #expect(receiver.inbox.frames.count >= 4)
+        }
+        let unknown = Message(from: NodeID(1), to: NodeID(8), term: Term(1), body: .timeoutNow)
+        #expect(try await nodes[0].run { $0.sendRaft(shard: ShardID(7), messages: [unknown, unknown]) } == 2)
+        for node in nodes { try await node.shutdown() }
+        try await group.shutdownGracefully()
+    }
+
     @Test func aWrongClusterNameIsRefused() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let one = try await startNode(1, on: group.next(), cluster: "alpha")

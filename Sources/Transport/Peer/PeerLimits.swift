@@ -10,6 +10,9 @@ public struct PeerLimits: Sendable, Equatable {
     public var frameBytesMax: Int = 32 * 1024 * 1024
     /// Raft messages in one `.raft` frame.
     public var messagesPerFrameMax: Int = 4096
+    /// `sendRaft` packs a destination's messages into one frame until it would pass this
+    /// many bytes (a single larger message still gets a frame of its own).
+    public var raftFrameBytesTarget: Int = 1024 * 1024
     /// Entries in one appendEntries message.
     public var entriesPerMessageMax: Int = 65_536
     /// Voters plus learners in one encoded Membership.
