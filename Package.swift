@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["Core", "Consensus", "Keyspace"], swiftSettings: fast),
         // Edges: sockets, threads, the real clock and disk.
         .target(name: "Transport", dependencies: [
-            "Core", "Wire", "Engine",
+            "Core", "Wire", "Engine", "Consensus",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -72,6 +72,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "TransportTests", dependencies: [
+            "Transport", "Consensus", "Core",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: [
             "Bench", "Core", "Wire",

@@ -1,0 +1,36 @@
+// What travels between two nodes of a cluster over their one peer connection. A frame is a
+// value; PeerFrameEncoder and PeerFrameDecoder own its bytes on the wire (docs in
+// PeerFrameEncoder.swift).
+import Consensus
+import Core
+
+public enum PeerFrame: Sendable, Equatable {
+    /// First frame on every connection, both directions: who is speaking, and a cluster name
+    /// that must match (a node dialling the wrong cluster is refused and logged).
+    case hello(node: NodeID, cluster: String)
+    /// Raft messages of one shard's group (ShardID 0 is the cluster directory's group).
+    case raft(shard: ShardID, messages: [Message])
+    /// A client request forwarded to another node, and the reply to it; payloads are opaque
+    /// bytes to the transport (the lead encodes RESP inside).
+    case request(id: UInt64, payload: [UInt8])
+    case reply(id: UInt64, payload: [UInt8])
+}
+
+/// The kind byte that follows a frame's header on the wire.
+enum PeerFrameKind: UInt8 {
+    case hello = 1
+    case raft = 2
+    case request = 3
+    case reply = 4
+}
+
+extension PeerFrame {
+    var kind: PeerFrameKind {
+        switch self {
+        case .hello: return .hello
+        case .raft: return .raft
+        case .request: return .request
+        case .reply: return .reply
+        }
+    }
+}
