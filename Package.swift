@@ -47,6 +47,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: fast),
+        .target(name: "ClusterServer", dependencies: [
+            "Core", "Wire", "Keyspace", "Storage", "Engine", "Consensus", "Cluster", "RaftStorage", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Collections", package: "swift-collections"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: fast),
         .target(name: "Bench", dependencies: [
             "Core", "Wire",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -54,7 +62,8 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         .executableTarget(name: "trestle", dependencies: [
-            "Core", "Server", "Simulation", "Bench",
+            "Core", "Wire", "Server", "Simulation", "Bench", "Cluster", "ClusterServer",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

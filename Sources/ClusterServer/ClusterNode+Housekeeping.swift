@@ -162,7 +162,7 @@ extension ClusterNode {
         }
         for node in map.nodes where node.state == .draining {
             let holds = map.shards.contains { shard in membership(of: shard.id).voters.contains(node.id) || membership(of: shard.id).learners.contains(node.id) }
-            if !holds, !directory.raft.membership.contains(node.id) {
+            if !holds, !directory.raft.membership.isVoter(node.id) {
                 proposeDirectory(.forgetNode(node.id), reply: { _ in })
                 return
             }
@@ -209,6 +209,10 @@ extension ClusterNode {
         for node in map.nodes where node.id != me {
             let route = configuration.peerRoutes[node.id]
             transport.setAddress(node.id, host: route?.host ?? node.host, port: route?.port ?? node.peerPort)
+        }
+        for peer in transport.peers where map.node(peer) == nil {
+            transport.removePeer(peer)
+            hints = hints.filter { $0.value.leader != peer }
         }
     }
 }

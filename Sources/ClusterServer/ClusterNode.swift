@@ -260,9 +260,8 @@ public final class ClusterNode: @unchecked Sendable {
 
     private func send(_ messages: [Message], shard: ShardID) {
         guard !messages.isEmpty else { return }
-        var byPeer: [NodeID: [Message]] = [:]
-        for message in messages { byPeer[message.to, default: []].append(message) }
-        for (peer, batch) in byPeer { transport.send(.raft(shard: shard, messages: batch), to: peer) }
+        // Dropped messages (breaker open, queue full) are Raft's to retransmit.
+        transport.sendRaft(shard: shard, messages: messages)
     }
 
     private func noteRoleChanges() {
