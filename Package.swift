@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Storage", "Consensus", "Core"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Consensus", "Core"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
+        .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "Cluster", "Engine", "Consensus", "Wire", "Core"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Transport", "Engine", "Wire", "Core",

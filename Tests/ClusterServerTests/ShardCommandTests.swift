@@ -1,0 +1,62 @@
+// The shard log's entry format and the proxy's gathering of split replies.
+import Consensus
+import Core
+import Engine
+import Testing
+import Wire
+@testable import ClusterServer
+
+@Suite struct ShardCommandTests {
+    @Test func writesAndReclaimsRoundTrip() throws {
+        let commands: [ShardCommand] = [
+            .write(tag: RequestTag(origin: NodeID(3), request: 77), time: 1_700_000_000_123, transaction: true,
+                   watches: [WatchedValue(key: Array("k".utf8), digest: 42)],
+                   commands: [[Array("SET".utf8), Array("k".utf8), [0, 255, 10]], [Array("INCR".utf8), Array("n".utf8)]]),
+            .write(tag: RequestTag(origin: NodeID(1), request: 1), time: 0, transaction: false, watches: [], commands: [[Array("DEL".utf8), []]]),
+            .reclaim(time: 5, keys: [Array("a".utf8), []]),
+        ]
+        for command in commands { #expect(try ShardCommand.decode(command.encoded()) == command) }
+    }
+
+    @Test func malformedEntriesAreErrorsNotCrashes() {
+        let valid = ShardCommand.reclaim(time: 5, keys: [Array("abc".utf8)]).encoded()
+        for length in 0..<valid.count {
+            #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode(Array(valid.prefix(length))) }
+        }
+        #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode([9, 1]) }
+        #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode([1, 7]) }
+        var huge = [UInt8]([1, 2]) + Array(repeating: 0, count: 8)
+        huge += [0xff, 0xff, 0xff, 0x7f]
+        #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode(huge) }
+    }
+
+    @Test func directoryEntriesRoundTrip() {
+        let entry = DirectoryEntry(tag: RequestTag(origin: NodeID(2), request: 9), command: [1, 2, 3])
+        #expect(DirectoryEntry.decode(entry.encoded()) == entry)
+        #expect(DirectoryEntry.decode([1, 2]) == nil)
+    }
+
+    @Test func splitRepliesAreGatheredInKeyOrder() {
+        let arguments = ["MGET", "a", "b", "c"].map { Array($0.utf8) }
+        let slotA = HashSlot.of(key: Array("a".utf8)), slotB = HashSlot.of(key: Array("b".utf8))
+        let groups: [HashSlot: [Int]] = [slotA: [1, 3], slotB: [2]]
+        let results: [HashSlot: RESPValue] = [slotA: .array([.bulk("1"), .null]), slotB: .array([.bulk("2")])]
+        #expect(ClusterNode.gather(id: .mget, arguments: arguments, positions: [1, 2, 3], groups: groups, results: results)
+                == .array([.bulk("1"), .bulk("2"), .null]))
+        #expect(ClusterNode.gather(id: .del, arguments: arguments, positions: [1, 2, 3], groups: groups,
+                                   results: [slotA: .integer(2), slotB: .integer(1)]) == .integer(3))
+        #expect(ClusterNode.gather(id: .mset, arguments: arguments, positions: [1, 3], groups: groups,
+                                   results: [slotA: .ok, slotB: .error("CLUSTERDOWN x")]) == .error("CLUSTERDOWN x"))
+    }
+
+    @Test func leaderSendsReplicationBeforeItsFsyncButNotVotes() {
+        let messages = [
+            Message(from: NodeID(1), to: NodeID(2), term: Term(3), body: .heartbeat(commit: LogIndex(4), readSequence: 1)),
+            Message(from: NodeID(1), to: NodeID(2), term: Term(3), body: .voteResponse(granted: true, preVote: false)),
+            Message(from: NodeID(1), to: NodeID(3), term: Term(3), body: .appendEntries(prevIndex: .zero, prevTerm: .zero, entries: [], commit: .zero)),
+        ]
+        let (early, late) = ClusterNode.splitLeaderMessages(messages)
+        #expect(early.count == 2)
+        #expect(late.count == 1)
+    }
+}
