@@ -89,7 +89,8 @@ extension ClusterNode {
     func reconcile(_ replica: Replica, voters: [NodeID], learners: [NodeID], now time: Int64) {
         guard !voters.isEmpty else { return }
         let membership = replica.raft.membership
-        let caughtUp = Set(replica.raft.progressSummary.filter { $0.1 >= replica.raft.commitIndex }.map(\.0))
+        let commit = replica.raft.commitIndex.rawValue
+        let caughtUp = Set(replica.raft.progressSummary.filter { $0.1.rawValue + UInt64(Self.promotionLagEntriesMax) >= commit }.map(\.0))
         func change(_ kind: ConfigChange.Kind, _ node: NodeID) {
             do {
                 try replica.raft.proposeConfigChange(ConfigChange(kind, node))

@@ -89,10 +89,14 @@ public final class ClusterNode: @unchecked Sendable {
         config.checkQuorum = true
         // Lease reads: every process on one machine shares a clock; 5% bounds drift.
         config.leaseClockDriftBound = 0.05
+        config.learnerPromotionLagMax = Self.promotionLagEntriesMax
         let seed = configuration.id.rawValue &* 0x9E3779B97F4A7C15 ^ shard.rawValue &* 0xBF58476D1CE4E5B9
             ^ UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1e6))
         return try RaftNode(config: config, recovered: recovered, random: SeededRandom(seed: seed))
     }
+
+    /// How far behind the commit index a learner may be when it is promoted.
+    static let promotionLagEntriesMax = 256
 
     /// A new replica of `shard` with no state: it waits for its leader's snapshot or log.
     func makeEmptyReplica(_ shard: ShardID) throws -> Replica {

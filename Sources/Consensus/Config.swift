@@ -38,6 +38,11 @@ public struct RaftConfig: Sendable {
     public var pendingReadsMax: Int = 4096
     /// Most committed entries handed to the host in one Ready.
     public var applyEntriesMax: Int = 256
+    /// A learner may be promoted once its log is within this many entries of the leader's
+    /// commit index. Zero demands it hold every committed entry; under a steady stream of
+    /// writes that moment may never come, so a busy host allows some lag (promoting a
+    /// slightly lagging voter is safe; it only catches up a little later).
+    public var learnerPromotionLagMax: Int = 0
     /// Lease reads: the largest relative deviation of any node's tick rate from true time
     /// (0.1 means every clock runs between 0.9x and 1.1x). Zero disables lease reads.
     public var leaseClockDriftBound: Double = 0

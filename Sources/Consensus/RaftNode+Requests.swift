@@ -58,7 +58,8 @@ extension RaftNode {
         guard let next = log.membership.applying(change) else { throw .invalidConfigChange }
         if change.kind == .remove && change.node == id { throw .cannotRemoveLeader }
         if change.kind == .promote {
-            guard let progress = state.progress[change.node], progress.match >= log.committed else {
+            guard let progress = state.progress[change.node],
+                  progress.match.rawValue + UInt64(config.learnerPromotionLagMax) >= log.committed.rawValue else {
                 throw .learnerNotCaughtUp
             }
         }
