@@ -223,12 +223,20 @@ public final class ClusterNode: @unchecked Sendable {
                 work[index].1.messages = later
             }
             if early { transport.flush() }
+            // Committed entries are already durable on a majority: apply them and release
+            // their replies while this node's own new entries are being fsynced.
+            for (replica, ready) in work { applyCommitted(ready, on: replica) }
+            flushConnections()
             try store.commit(sync: mustSync && configuration.fsync)
         } catch {
             logger.critical("the Raft log cannot be written; stopping so that no unsaved write is acknowledged", metadata: ["error": "\(error)"])
             exit(3)
         }
-        for (replica, ready) in work { perform(ready, on: replica) }
+        for (replica, ready) in work {
+            send(ready.messages, shard: replica.shard)
+            replica.raft.advance(ready)
+            replica.runAppliedReads()
+        }
         return true
     }
 
@@ -246,8 +254,8 @@ public final class ClusterNode: @unchecked Sendable {
         return (early, late)
     }
 
-    private func perform(_ ready: Ready, on replica: Replica) {
-        send(ready.messages, shard: replica.shard)
+    /// Installs a received snapshot, applies committed entries and serves confirmed reads.
+    private func applyCommitted(_ ready: Ready, on replica: Replica) {
         if let snapshot = ready.snapshot {
             do {
                 try replica.machine.restore(snapshot.data)
@@ -258,8 +266,6 @@ public final class ClusterNode: @unchecked Sendable {
         }
         for entry in ready.committedEntries { replica.apply(entry, me: me) }
         for state in ready.readStates { replica.confirmed(state) }
-        replica.raft.advance(ready)
-        replica.runAppliedReads()
     }
 
     private func send(_ messages: [Message], shard: ShardID) {
