@@ -38,6 +38,8 @@ public struct NodeConfiguration: Sendable {
     /// A node silent this long has its replicas rebuilt elsewhere (0 disables).
     public var deadNodeSeconds: Int64 = 300
     public var repair = false
+    /// Stop gracefully when this process (the `trestle local` that started us) is gone.
+    public var parentProcess: Int32? = nil
     public var onListening: (@Sendable (Int) -> Void)? = nil
 
     public init(id: NodeID) { self.id = id }

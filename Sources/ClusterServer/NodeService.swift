@@ -55,6 +55,15 @@ public final class NodeService: Service, @unchecked Sendable {
                                               delay: .milliseconds(max(10, configuration.tickMilliseconds / 2))) { _ in
             node.onTimer()
         }
+        if let parent = configuration.parentProcess {
+            // Started by `trestle local`: if it dies without stopping us, stop too.
+            loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [logger] task in
+                guard kill(parent, 0) != 0 else { return }
+                logger.warning("the trestle local process that started this node is gone; stopping")
+                task.cancel()
+                kill(getpid(), SIGTERM)
+            }
+        }
         let elapsed = Int(Date().timeIntervalSince(started) * 1000)
         printBanner(port: port, peerPort: peerPort, replicas: try await loop.submit { node.replicas.count }.get(), recoveryMilliseconds: elapsed)
         configuration.onListening?(port)

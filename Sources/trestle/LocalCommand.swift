@@ -49,13 +49,12 @@ struct LocalCommand: ParsableCommand {
         let spec = (1...nodes).map { "\($0)@127.0.0.1:\(port + $0 - 1):\(port + $0 - 1 + 10000)" }.joined(separator: ",")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var started: [(id: Int, process: Process)] = []
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
         for id in 1...nodes {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             var arguments = ["node", "--id", String(id), "--port", String(port + id - 1), "--dir", "\(dir)/node-\(id)",
-                             "--bootstrap", spec, "--shards", String(shards), "--replicas", String(factor), "--fsync", fsync]
+                             "--bootstrap", spec, "--shards", String(shards), "--replicas", String(factor), "--fsync", fsync,
+                             "--parent-pid", String(getpid())]
             if proxy { arguments.append("--proxy") }
             process.arguments = arguments
             let logPath = "\(dir)/node-\(id).log"
@@ -78,26 +77,16 @@ struct LocalCommand: ParsableCommand {
             say("Connect with a cluster-aware client, e.g.: redis-cli -c -p \(port)   (or redis-benchmark --cluster -p \(port))")
         }
         say("Status: trestle cluster status --seed 127.0.0.1:\(port)     Stop: Ctrl-C")
-                let stop = DispatchSemaphore(value: 0)
-        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        let watcher = Thread {
-            while true {
-                for (id, process) in children where !process.isRunning {
-                    say("node \(id) exited with status \(process.terminationStatus); stopping the cluster (see \(dir)/node-\(id).log)")
-                                        stop.signal()
-                    return
-                }
-                Thread.sleep(forTimeInterval: 0.5)
+                signal(SIGINT) { _ in localStopRequested = 1 }
+        signal(SIGTERM) { _ in localStopRequested = 1 }
+        // Wait for Ctrl-C / SIGTERM, or for a node to exit on its own.
+        waiting: while localStopRequested == 0 {
+            for (id, process) in children where !process.isRunning {
+                say("node \(id) exited with status \(process.terminationStatus); stopping the cluster (see \(dir)/node-\(id).log)")
+                break waiting
             }
+            usleep(100_000)
         }
-        watcher.start()
-        stop.wait()
-        _ = sources
         say("stopping \(children.count) nodes")
         for (_, process) in children where process.isRunning { kill(process.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(10)
@@ -111,3 +100,6 @@ struct LocalCommand: ParsableCommand {
 private func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
+
+/// Set by the SIGINT/SIGTERM handler; the main loop polls it.
+nonisolated(unsafe) private var localStopRequested: sig_atomic_t = 0

@@ -68,6 +68,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tick-ms"), help: "Raft tick in milliseconds (election timeout is 10-20 ticks).")
     var tickMilliseconds: Int64 = 100
 
+    @Option(name: .customLong("parent-pid"), help: .hidden)
+    var parentPid: Int32?
+
     @Flag(help: "Start even if the Raft log is corrupt in the middle, dropping everything after the corruption.")
     var repair = false
 
@@ -122,6 +125,7 @@ struct NodeCommand: AsyncParsableCommand {
         for route in peerRoute {
             if let (node, address) = Self.parseRoute(route) { configuration.peerRoutes[node] = address }
         }
+        configuration.parentProcess = parentPid
         let service = NodeService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
