@@ -18,6 +18,9 @@ struct RaftLog: Sendable {
     private(set) var stable: LogIndex
     /// The membership named by the latest configuration entry, or the snapshot's (cached).
     private(set) var membership: Membership
+    /// Index of the entry that set `membership`, or at most `snapshotIndex` when it came
+    /// from the snapshot; lets appends avoid rescanning the log.
+    private(set) var membershipIndex: LogIndex = .zero
 
     init(snapshot: SnapshotMetadata?, entries: [Entry], committed: LogIndex, initialMembership: Membership) {
         snapshotIndex = snapshot?.index ?? .zero
@@ -34,9 +37,11 @@ struct RaftLog: Sendable {
 
     private mutating func refreshMembership() {
         membership = snapshotMembership
+        membershipIndex = snapshotIndex
         for entry in entries.reversed() {
             if case let .configChange(_, latest) = entry.payload {
                 membership = latest
+                membershipIndex = entry.index
                 return
             }
         }
@@ -103,7 +108,10 @@ struct RaftLog: Sendable {
         for entry in newEntries {
             assert(entry.index == lastIndex.next, "leader append must be contiguous")
             entries.append(entry)
-            if case let .configChange(_, latest) = entry.payload { membership = latest }
+            if case let .configChange(_, latest) = entry.payload {
+                membership = latest
+                membershipIndex = entry.index
+            }
         }
     }
 
@@ -127,9 +135,18 @@ struct RaftLog: Sendable {
             anomaly = true
             return nil
         }
+        // Only a truncation that removes the entry the membership came from needs a rescan;
+        // otherwise the newest configuration among the new entries (if any) takes over.
+        let rescan = membershipIndex >= conflict.index
         truncate(after: conflict.index.previous)
-        for entry in newEntries where entry.index >= conflict.index { entries.append(entry) }
-        refreshMembership()
+        for entry in newEntries where entry.index >= conflict.index {
+            entries.append(entry)
+            if !rescan, case let .configChange(_, latest) = entry.payload {
+                membership = latest
+                membershipIndex = entry.index
+            }
+        }
+        if rescan { refreshMembership() }
         return lastNew
     }
 
@@ -170,6 +187,7 @@ struct RaftLog: Sendable {
         applied = metadata.index
         stable = metadata.index
         membership = metadata.membership
+        membershipIndex = metadata.index
     }
 
     /// Drops entries through `index`, which must be applied; returns the snapshot metadata.

@@ -3,18 +3,18 @@
 // allocating more than the bytes that are actually there.
 
 public struct ByteWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+    public var bytes: [UInt8] = []
 
     public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
 
-    public mutating func write(_ value: UInt8) { bytes.append(value) }
+    @inlinable public mutating func write(_ value: UInt8) { bytes.append(value) }
 
-    public mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
+    @inlinable public mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// A 32-bit length followed by the bytes.
-    public mutating func writeBlob(_ blob: [UInt8]) {
+    @inlinable public mutating func writeBlob(_ blob: [UInt8]) {
         write(UInt32(blob.count))
         bytes.append(contentsOf: blob)
     }
@@ -23,28 +23,28 @@ public struct ByteWriter: Sendable {
 /// Reading past the end or a length beyond the remaining bytes.
 public struct ByteReaderError: Error, Equatable, Sendable {
     public var offset: Int
-    public init(offset: Int) { self.offset = offset }
+    @inlinable public init(offset: Int) { self.offset = offset }
 }
 
 public struct ByteReader: Sendable {
     public let bytes: [UInt8]
-    public private(set) var offset: Int
+    public var offset: Int
 
     public init(_ bytes: [UInt8], offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
     }
 
-    public var remaining: Int { bytes.count - offset }
+    @inlinable public var remaining: Int { bytes.count - offset }
     public var isAtEnd: Bool { offset >= bytes.count }
 
-    public mutating func readByte() throws(ByteReaderError) -> UInt8 {
+    @inlinable public mutating func readByte() throws(ByteReaderError) -> UInt8 {
         guard offset < bytes.count else { throw ByteReaderError(offset: offset) }
         defer { offset += 1 }
         return bytes[offset]
     }
 
-    public mutating func read<Integer: FixedWidthInteger>(_ type: Integer.Type) throws(ByteReaderError) -> Integer {
+    @inlinable public mutating func read<Integer: FixedWidthInteger>(_ type: Integer.Type) throws(ByteReaderError) -> Integer {
         let size = MemoryLayout<Integer>.size
         guard remaining >= size else { throw ByteReaderError(offset: offset) }
         var value = Integer.zero
@@ -54,7 +54,7 @@ public struct ByteReader: Sendable {
     }
 
     /// Reads a 32-bit length and that many bytes.
-    public mutating func readBlob() throws(ByteReaderError) -> [UInt8] {
+    @inlinable public mutating func readBlob() throws(ByteReaderError) -> [UInt8] {
         let length = Int(try read(UInt32.self))
         guard length <= remaining else { throw ByteReaderError(offset: offset) }
         defer { offset += length }
