@@ -71,12 +71,23 @@ public final class ClusterNode: @unchecked Sendable {
         var settings = configuration.settings
         settings.port = configuration.port
         settings.directory = configuration.directory
+        settings.clusterEnabled = true
         self.front = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000)) ^ configuration.id.rawValue,
                             now: NodeClock().now().rawValue)
         let machine = DirectoryMachine()
         self.directory = Replica(shard: ClusterMap.directoryShard, raft: try Self.makeRaft(configuration, shard: ClusterMap.directoryShard, recovered: Consensus.RecoveredState()),
                                  machine: machine)
         machine.onChange = { [unowned self] map in self.mapChanged(map) }
+        front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
+    }
+
+    /// INFO fields the front engine cannot know: the keys of the shards this node leads.
+    private func infoFields(_ section: String) -> [(String, String)] {
+        guard section == "keyspace" else { return [] }
+        let led = replicas.values.filter(\.isLeader).compactMap { $0.data?.engine.keyspace }
+        let keys = led.reduce(0) { $0 + $1.keyCount }
+        let expiring = led.reduce(0) { $0 + $1.expiringCount }
+        return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
     }
 
     // MARK: - Raft nodes

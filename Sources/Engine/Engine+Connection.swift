@@ -88,7 +88,7 @@ extension Engine {
             RESPPair("version", .bulk(Self.compatibleRedisVersion)),
             RESPPair("proto", .integer(Int64(version.rawValue))),
             RESPPair("id", .integer(Int64(session.id.rawValue))),
-            RESPPair("mode", .bulk("standalone")),
+            RESPPair("mode", .bulk(settings.clusterEnabled ? "cluster" : "standalone")),
             RESPPair("role", .bulk("master")),
             RESPPair("modules", .array([])),
         ])

@@ -96,7 +96,7 @@ extension Engine {
 
     // MARK: - INFO
 
-    static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"]
+    static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"]
 
     func info(_ arguments: [Bytes], now: Int64) -> String {
         var requested = arguments.dropFirst().map(Arguments.lowercased)
@@ -116,7 +116,7 @@ extension Engine {
         var fields: [(String, String)]
         switch section {
         case "server":
-            fields = [("redis_version", Self.compatibleRedisVersion), ("redis_mode", "standalone"),
+            fields = [("redis_version", Self.compatibleRedisVersion), ("redis_mode", settings.clusterEnabled ? "cluster" : "standalone"),
                       ("tcp_port", String(settings.port)), ("uptime_in_seconds", String((now - startTime) / 1000)),
                       ("uptime_in_days", String((now - startTime) / 86_400_000)), ("hz", String(settings.hz))]
         case "clients":
@@ -135,6 +135,10 @@ extension Engine {
                       ("protocol_errors", String(stats.protocolErrors))]
         case "replication":
             fields = [("role", "master"), ("connected_slaves", "0")]
+        case "cluster":
+            fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
+        case "keyspace" where settings.clusterEnabled:
+            fields = []  // the node reports its shards' keys through its hooks
         case "keyspace":
             fields = keyspace.keyCount > 0
                 ? [("db0", "keys=\(keyspace.keyCount),expires=\(keyspace.expiringCount),avg_ttl=0")] : []

@@ -13,6 +13,8 @@ public struct Settings: Sendable {
     public var limits = ProtocolLimits()
     /// Active expiry cycles per second.
     public var hz: Int = 10
+    /// True on a cluster node: INFO and HELLO report cluster mode.
+    public var clusterEnabled = false
 
     public init() {}
 }
