@@ -20,11 +20,13 @@ CLUSTER_REQUIRED = os.environ.get("TRESTLE_CLUSTER_REQUIRED") == "1"
 
 
 def _has_node_subcommand(binary):
+    """`trestle node --help` describes the node's own flags (an older binary answers an
+    unknown subcommand's --help with the top-level help, exit 0)."""
     try:
-        done = subprocess.run([binary, "node", "--help"], capture_output=True, timeout=20)
+        done = subprocess.run([binary, "node", "--help"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return done.returncode == 0
+    return done.returncode == 0 and "--bootstrap" in done.stdout and "--peer-route" in done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +73,44 @@ def cluster_factory(request, tmp_path):
         if _failed(request):
             print(f"\n===== cluster logs ({cluster.base_dir}) =====\n{cluster.logs()}")
         cluster.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Measurements (failover time, rebalance time, ...) printed at the end of every run
+# ---------------------------------------------------------------------------------------
+
+_MEASUREMENTS = []
+
+
+@pytest.fixture
+def measure(request):
+    """`measure(name, value, unit)` records a number shown in the run's final summary."""
+
+    def record(name, value, unit=""):
+        line = f"{request.node.name}: {name} = {value:.3f} {unit}".rstrip()
+        _MEASUREMENTS.append(line)
+        print(line)
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASUREMENTS:
+        terminalreporter.section("cluster measurements")
+        for line in _MEASUREMENTS:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def assert_linearizable(tmp_path):
+    """`assert_linearizable(workload, binary)` dumps the workload's history next to the test
+    and asserts the checker accepts it (the checker's text is printed either way)."""
+
+    def check(workload, binary):
+        path = str(tmp_path / "history.jsonl")
+        workload.recorder.dump(path)
+        ok, text = workload.recorder.check(binary)
+        print(f"history ({len(workload.recorder)} operations, {path}): {text.strip()[:2000]}")
+        assert ok, f"history is not linearizable ({path}):\n{text[:4000]}"
+
+    return check

@@ -311,11 +311,14 @@ class Cluster:
 
         return self.wait_until(all_ok, seconds, f"cluster_state:ok on nodes {ids}")
 
-    def wait_settled(self, seconds=settleSecondsMax):
-        """Waits until every running node says `cluster_state:ok` and `trestle_moves_pending:0`."""
+    def wait_settled(self, node_ids=None, seconds=settleSecondsMax, also=None):
+        """Waits until each given node (default: every running node) says `cluster_state:ok`
+        and `trestle_moves_pending:0`, and `also()` (if given) is true."""
 
         def settled():
-            for node in self.running_nodes():
+            if also is not None and not also():
+                return False
+            for node in (self.nodes[i] for i in node_ids) if node_ids else self.running_nodes():
                 info = node.cluster_info()
                 if info.get("cluster_state") != "ok" or info.get("trestle_moves_pending") != "0":
                     return False
