@@ -30,16 +30,33 @@ except ImportError:  # the real recorder is on another branch; see history_stub.
 joinSecondsMax = 30.0
 verifyBatchKeysMax = 200
 verifyAttemptsMax = 20
-NEVER_EXECUTED_PREFIXES = ("MOVED", "ASK", "CROSSSLOT")
+NEVER_EXECUTED_CODES = ("MOVED", "ASK", "CROSSSLOT")
+# redis-py turns these replies into their own exception types and strips the code from the
+# message (`MovedError("3999 127.0.0.1:7002")`), so the code is recovered from the type.
+_CODE_BY_TYPE = ((redis.exceptions.MovedError, "MOVED"), (redis.exceptions.AskError, "ASK"),
+                 (redis.exceptions.TryAgainError, "TRYAGAIN"), (redis.exceptions.ClusterDownError, "CLUSTERDOWN"),
+                 (redis.exceptions.ClusterCrossSlotError, "CROSSSLOT"))
+
+
+def reply_error_code(error):
+    """The RESP error code of a server error reply (MOVED, TRYAGAIN, ERR, ...), else None."""
+    for error_type, code in _CODE_BY_TYPE:
+        if isinstance(error, error_type):
+            return code
+    if isinstance(error, redis.exceptions.ResponseError):
+        words = str(error).split(" ", 1)
+        return words[0] if words and words[0].isupper() else "ERR"
+    return None
 
 
 def _never_executed(error):
-    return isinstance(error, redis.exceptions.ResponseError) and str(error).startswith(NEVER_EXECUTED_PREFIXES)
+    return reply_error_code(error) in NEVER_EXECUTED_CODES
 
 
 def error_name(error):
-    text = str(error).split(" ", 1)[0] if isinstance(error, redis.exceptions.ResponseError) else ""
-    return f"{type(error).__name__}{':' + text if text else ''}"
+    """`TypeName` for client-side failures, `TypeName:CODE` for server error replies."""
+    code = reply_error_code(error)
+    return f"{type(error).__name__}{':' + code if code else ''}"
 
 
 class KeyState:
