@@ -38,6 +38,7 @@ clusterOkSecondsMax = 60.0
 settleSecondsMax = 120.0
 stopSecondsMax = 10.0
 adminSecondsMax = 30.0
+adminSettleSecondsMax = settleSecondsMax + 30.0
 logTailLinesMax = 60
 pollSeconds = 0.05
 
@@ -426,19 +427,21 @@ class Cluster:
 
     def add_node(self):
         """Starts a new node without --bootstrap (empty dir), then `trestle cluster add-node`.
-        Returns the node; the caller waits for `wait_settled()`."""
+        Returns the node; the caller waits for `wait_settled()`. (The admin command may
+        itself wait for the moves to settle, so it gets the settle bound.)"""
         node_id = max(self.nodes) + 1
         node = self._make_node(node_id)
         node.args = self._node_args(node_id, bootstrap=False)
         self.nodes[node_id] = node
         node.start()
-        self.admin("add-node", "--seed", self.seed(), "--node", node.spec)
+        self.admin("add-node", "--seed", self.seed(), "--node", node.spec, seconds=adminSettleSecondsMax)
         return node
 
     def remove_node(self, node_id):
         """`trestle cluster remove-node`; the node keeps running until the caller stops it."""
         seed = next(node for node in self.running_nodes() if node.id != node_id)
-        return self.admin("remove-node", "--seed", f"127.0.0.1:{seed.port}", "--node", str(node_id))
+        return self.admin("remove-node", "--seed", f"127.0.0.1:{seed.port}", "--node", str(node_id),
+                          seconds=adminSettleSecondsMax)
 
     # ---- diagnostics --------------------------------------------------------------------
 

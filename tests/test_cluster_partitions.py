@@ -24,12 +24,13 @@ pytestmark = pytest.mark.cluster
 THREADS = 3
 KEYS_PER_THREAD = 200
 LOAD_BEFORE_FAULT_SECONDS = 2.0
-PARTITION_SECONDS = 8.0
+PARTITION_SECONDS = 6.0
 ELECTION_GRACE_SECONDS = 3.0  # after this, the minority must answer with a clear error
 MAJORITY_WRITE_SECONDS_MAX = 15.0
 LOAD_AFTER_HEAL_SECONDS = 2.0
 HEAL_SECONDS_MAX = 30.0
 CLEAR_ERRORS = ("CLUSTERDOWN", "TRYAGAIN", "MOVED")
+MINORITY_REPLY_SECONDS_MAX = 5.0  # a write pending when the leader steps down may wait that long
 LINK_DELAY_MS = 100
 DELAY_SECONDS = 6.0
 DELAY_STALL_SECONDS_MAX = 3
@@ -50,7 +51,7 @@ def apply_fault(cluster, fault, node_id):
 def write_to_minority(node, key, seconds, recorder, since):
     """Writes `key` directly on `node` (no redirect following) for `seconds`; records each
     attempt and returns [(seconds since the fault, outcome text)]."""
-    client = node.client(socket_timeout=2.0)
+    client = node.client(socket_timeout=MINORITY_REPLY_SECONDS_MAX)
     outcomes = []
     deadline = time.monotonic() + seconds
     attempt = 0
