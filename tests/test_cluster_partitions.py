@@ -32,6 +32,7 @@ HEAL_SECONDS_MAX = 30.0
 CLEAR_ERRORS = ("CLUSTERDOWN", "TRYAGAIN", "MOVED")
 MINORITY_REPLY_SECONDS_MAX = 5.0  # a write pending when the leader steps down may wait that long
 LINK_DELAY_MS = 100
+MINORITY_CLIENT_ID = 2000  # its own client id in the history
 DELAY_SECONDS = 6.0
 DELAY_STALL_SECONDS_MAX = 3
 
@@ -66,7 +67,7 @@ def write_to_minority(node, key, seconds, recorder, since):
         except redis.exceptions.RedisError as error:
             code = reply_error_code(error)
             outcome, text = "info", (f"{code} {error}" if code else error_name(error))
-        recorder.record("minority", key, "set", value, start_ns, time.monotonic_ns(), outcome)
+        recorder.record(MINORITY_CLIENT_ID, key, "set", value, start_ns, time.monotonic_ns(), outcome)
         outcomes.append((started - since, text))
         time.sleep(0.1)
     client.close()

@@ -30,6 +30,7 @@ except ImportError:  # the real recorder is on another branch; see history_stub.
 joinSecondsMax = 30.0
 verifyBatchKeysMax = 200
 verifyAttemptsMax = 20
+VERIFY_CLIENT_ID = 1000  # client ids in the history: writer threads are 0..threads-1
 NEVER_EXECUTED_CODES = ("MOVED", "ASK", "CROSSSLOT")
 # redis-py turns these replies into their own exception types and strips the code from the
 # message (`MovedError("3999 127.0.0.1:7002")`), so the code is recovered from the type.
@@ -206,7 +207,7 @@ class Workload:
         return (f"{len(self.recorder)} ops, {self.total_acknowledged()} keys with an acked write, "
                 f"per second {self.per_second()}, errors {dict(self.errors)}")
 
-    def verify(self, client, client_id="verify"):
+    def verify(self, client, client_id=VERIFY_CLIENT_ID):
         """Reads every written key (pipelined, retried on errors, recorded as `get`s).
         Returns a list of problems; empty means every acknowledged write is readable with its
         last acknowledged value or a later unacknowledged one."""
