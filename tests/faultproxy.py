@@ -240,7 +240,10 @@ class FaultProxy:
             self._server.close()
             for connection in list(self._connections):
                 connection.reset()
-            await asyncio.sleep(0)
+            others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         try:
             self._call(shutdown())

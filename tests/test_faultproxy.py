@@ -291,3 +291,5 @@ def test_command_line_controls_a_running_proxy(echo):
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdin.close()
+        process.stdout.close()
