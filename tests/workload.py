@@ -200,6 +200,11 @@ class Workload:
             longest = max(longest, current)
         return longest
 
+    def successes(self):
+        """Successful operations so far."""
+        with self._lock:
+            return sum(self.successes_by_second.values())
+
     def total_acknowledged(self):
         return sum(1 for state in self.states.values() if state.acked is not None)
 
