@@ -43,10 +43,12 @@ class HistoryRecorder:
         assert op in OPS and outcome in OUTCOMES, (op, outcome)
         assert end_ns >= start_ns
         with self._lock:
-            self._events.append({"client": client, "key": key, "op": op, "value": value,
-                                 "start_ns": int(start_ns), "end_ns": int(end_ns), "outcome": outcome})
+            self._events.append({"client": int(client), "key": str(key), "op": op,
+                                 "value": None if value is None else str(value),
+                                 "start": int(start_ns), "end": int(end_ns), "outcome": outcome})
 
-    def events(self):
+    def operations(self):
+        """A copy of the recorded operations, in recording order (as the real recorder)."""
         with self._lock:
             return list(self._events)
 
@@ -55,9 +57,10 @@ class HistoryRecorder:
             return len(self._events)
 
     def dump(self, path):
-        """One JSON object per line, in completion order."""
+        """One JSON object per line, in completion order, with the real recorder's fields
+        (client, key, op, value, start, end, outcome)."""
         with open(path, "w") as out:
-            for event in self.events():
+            for event in self.operations():
                 out.write(json.dumps(event) + "\n")
         return path
 
@@ -69,7 +72,7 @@ class HistoryRecorder:
             done = subprocess.run([trestle_binary, "check-history", path], capture_output=True, text=True,
                                   timeout=checkSecondsMax)
             return done.returncode == 0, done.stdout + done.stderr
-        return check_registers(self.events())
+        return check_registers(self.operations())
 
 
 def _has_check_history(binary):
@@ -101,8 +104,8 @@ def check_registers(events):
 
 def _describe(key, events):
     lines = [f"{key}:"]
-    for e in sorted(events, key=lambda e: e["start_ns"]):
-        lines.append(f"  [{e['start_ns']}, {e['end_ns']}] client {e['client']} {e['op']} {e['value']!r} -> {e['outcome']}")
+    for e in sorted(events, key=lambda e: e["start"]):
+        lines.append(f"  [{e['start']}, {e['end']}] client {e['client']} {e['op']} {e['value']!r} -> {e['outcome']}")
     return "\n".join(lines[:80])
 
 
@@ -114,7 +117,7 @@ def _check_one_register(events):
         if e["outcome"] == "fail" or (e["op"] == "get" and e["outcome"] != "ok"):
             continue
         required = e["outcome"] == "ok"
-        ops.append((e["start_ns"], e["end_ns"] if required else infinity, e["op"], e["value"], required))
+        ops.append((e["start"], e["end"] if required else infinity, e["op"], e["value"], required))
     ops.sort(key=lambda op: op[0])
     required_mask = 0
     for index, op in enumerate(ops):

@@ -25,7 +25,7 @@ def test_workload_records_and_verifies_against_a_correct_server(redis_reference)
     assert sum(workload.per_second()) > 100
     assert workload.longest_stall_seconds() == 0
     assert workload.verify(redis_reference.client(decode_responses=True)) == []
-    ok, text = history_stub.check_registers(workload.recorder.events())
+    ok, text = history_stub.check_registers(workload.recorder.operations())
     assert ok, text
 
 
@@ -50,8 +50,7 @@ def test_verify_accepts_a_later_unacknowledged_value(redis_reference):
 
 
 def event(client, op, value, start, end, outcome="ok", key="k"):
-    return {"client": client, "key": key, "op": op, "value": value, "start_ns": start, "end_ns": end,
-            "outcome": outcome}
+    return {"client": client, "key": key, "op": op, "value": value, "start": start, "end": end, "outcome": outcome}
 
 
 def test_register_checker_accepts_concurrent_overlaps():
