@@ -205,6 +205,10 @@ class Workload:
         with self._lock:
             return sum(self.successes_by_second.values())
 
+    def keys_written(self):
+        """Keys with at least one write attempted (acknowledged or not)."""
+        return sum(1 for state in self.states.values() if state.written)
+
     def total_acknowledged(self):
         return sum(1 for state in self.states.values() if state.acked is not None)
 
