@@ -149,6 +149,7 @@ class ClusterNode:
             return None
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
+            os.kill(self.process.pid, signal.SIGCONT)  # a paused node must run to handle SIGTERM
             try:
                 self.process.wait(timeout=stopSecondsMax)
             except subprocess.TimeoutExpired:

@@ -17,6 +17,7 @@ import time
 
 import pytest
 import redis
+from redis.cluster import ClusterNode as Seed, RedisCluster
 
 from workload import Workload
 
@@ -46,7 +47,7 @@ def first_successful_write(client, key, since, seconds):
         except redis.exceptions.RedisError as error:
             last_error = error
             time.sleep(0.02)
-    raise AssertionError(f"no successful write to {key} within {seconds} s after the kill: {last_error!r}")
+    raise AssertionError(f"no successful write to {key} within {seconds} s after the fault: {last_error!r}")
 
 
 @pytest.mark.timeout(TEST_SECONDS)
@@ -86,3 +87,38 @@ def test_sigkill_of_the_busiest_leader_loses_no_acknowledged_write(cluster_facto
     assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
     assert_linearizable(workload, cluster_binary)
 
+
+
+@pytest.mark.timeout(120)
+def test_a_hung_leader_is_replaced_and_its_stale_leadership_acknowledges_nothing(cluster_factory, cluster_binary,
+                                                                                measure, assert_linearizable):
+    """SIGSTOP (not kill) the busiest leader: its connections stay open but it answers
+    nothing, as a hung process would. The others elect new leaders; after SIGCONT the old
+    leader must step down without acknowledging anything stale, and nothing acknowledged is
+    lost."""
+    cluster = cluster_factory(nodes=3)
+    victim, victim_slots = cluster.busiest_leader()
+    survivors = [node for node in cluster.nodes.values() if node is not victim]
+    workload = Workload(cluster.cluster_client, threads=THREADS, keys_per_thread=100).start()
+    try:
+        time.sleep(LOAD_BEFORE_KILL_SECONDS)
+        probe_key = cluster.key_in_slots(victim_slots, prefix=f"{workload.prefix}:probe")
+        paused_at = time.monotonic()
+        victim.pause()
+        probe_client = RedisCluster(startup_nodes=[Seed("127.0.0.1", node.port) for node in survivors],
+                                    dynamic_startup_nodes=False, decode_responses=True, protocol=2,
+                                    socket_timeout=2)
+        measure("hung leader (SIGSTOP -> first write to a slot it led)",
+                first_successful_write(probe_client, probe_key, paused_at, FAILOVER_SECONDS_MAX), "s")
+        time.sleep(LOAD_WHILE_DOWN_SECONDS)
+        victim.resume()
+        cluster.wait_ok()
+        time.sleep(LOAD_AFTER_RESTART_SECONDS)
+    finally:
+        if victim.running():
+            victim.resume()  # harmless if it already runs
+        workload.stop()
+    print(workload.summary())
+    problems = workload.verify(cluster.cluster_client())
+    assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
+    assert_linearizable(workload, cluster_binary)

@@ -123,3 +123,12 @@ def test_waits_are_bounded_and_include_logs(cluster_factory):
         cluster.wait_ok(seconds=2.0)
     assert time.monotonic() - started < 5.0
     assert "fake node 2 starting" in str(failure.value)  # node stderr is in the message
+
+
+def test_a_paused_node_goes_silent_and_still_stops_promptly(fake_cluster):
+    node = fake_cluster.nodes[2]
+    node.pause()
+    wait_state(fake_cluster, [1, 3], "fail")
+    started = time.monotonic()
+    assert node.stop() == 0  # SIGTERM is delivered once the harness resumes it
+    assert time.monotonic() - started < 5.0
