@@ -78,8 +78,8 @@ class FakeNode:
                 threading.Thread(target=self.dial_loop, args=(other,), daemon=True).start()
         print(f"Trestle fake node {self.id}, pid {os.getpid()}", flush=True)
         print(READY, flush=True)
-        while True:
-            time.sleep(3600)
+        while True:  # short sleeps: a signal caught by another thread is handled here soon
+            time.sleep(0.1)
 
     @staticmethod
     def accept_loop(listener, handler):

@@ -404,6 +404,7 @@ def main(argv=None):
     parser.add_argument("--listen", type=_parse_address, required=True, help="HOST:PORT to accept on")
     parser.add_argument("--target", type=_parse_address, required=True, help="HOST:PORT to forward to")
     options = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # before the banner: a caller may signal at once
     try:
         proxy = FaultProxy(options.target, listen=options.listen).start()
     except FaultProxyError as error:
@@ -412,7 +413,6 @@ def main(argv=None):
     print(f"proxy listening {proxy.address} -> {options.target[0]}:{options.target[1]}", flush=True)
     print("commands: pass | heal | delay MS [up|down|both] | blackhole [up|down|both] | cut | stats | quit",
           flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         quitting = False
         for line in sys.stdin:
@@ -426,8 +426,8 @@ def main(argv=None):
             except (FaultProxyError, ValueError) as error:
                 print(f"error: {error}", flush=True)
         if not quitting:  # stdin closed (run in the background): serve until a signal
-            while True:
-                time.sleep(3600)
+            while True:  # short sleeps: a signal caught by the proxy thread is handled here soon
+                time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:

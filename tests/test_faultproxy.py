@@ -4,6 +4,7 @@ No trestle binary is needed. Each test owns its echo server and proxy and stops 
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -237,9 +238,12 @@ def test_unreachable_target_resets_the_client():
         placeholder.bind(("127.0.0.1", 0))
         dead_port = placeholder.getsockname()[1]  # bound, never listening: connect is refused
         with FaultProxy(("127.0.0.1", dead_port)) as proxy:
-            with connect(proxy) as sock:
-                assert_reset(sock)
-            assert proxy.stats()["target_unreachable"] == 1
+            try:  # the reset may come before connect() returns
+                with connect(proxy) as sock:
+                    assert_reset(sock)
+            except ConnectionResetError:
+                pass
+            assert wait_for(lambda: proxy.stats()["target_unreachable"] == 1)
 
 
 def test_only_loopback_is_allowed():
@@ -293,3 +297,22 @@ def test_command_line_controls_a_running_proxy(echo):
             process.wait()
         process.stdin.close()
         process.stdout.close()
+
+
+def test_command_line_in_the_background_serves_until_sigterm(echo):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen_port = probe.getsockname()[1]
+    script = Path(__file__).with_name("faultproxy.py")
+    with subprocess.Popen([sys.executable, str(script), "--listen", f"127.0.0.1:{listen_port}", "--target",
+                           f"127.0.0.1:{echo.port}"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          text=True) as process:
+        try:
+            assert "proxy listening" in process.stdout.readline()
+            with socket.create_connection(("127.0.0.1", listen_port), timeout=SOCKET_SECONDS) as sock:
+                assert round_trip_seconds(sock) < 0.5  # stdin is closed, yet it keeps serving
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(timeout=SOCKET_SECONDS) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
