@@ -230,8 +230,7 @@ class Cluster:
                 for j in self.initial_ids:
                     if i < j:
                         self.links[(i, j)] = FaultProxy(("127.0.0.1", self.nodes[j].peer_port), name=f"link{i}-{j}")
-        for node_id, node in self.nodes.items():
-            node.args = self._node_args(node_id, bootstrap=True)
+        # Node arguments are set in start(), once the proxies have their ports.
 
     def _make_node(self, node_id):
         port, peer_port = free_port(), free_port()

@@ -48,7 +48,7 @@ def test_add_then_remove_a_node_under_load(cluster_factory, cluster_binary, meas
         cluster.wait_settled(seconds=SETTLE_SECONDS_MAX,
                              also=lambda: holdings(cluster, node4.id, via=cluster.nodes[1])[0] > 0)
         measure("rebalance after add-node (command -> settled)", time.monotonic() - added_at, "s")
-        led, replicated = holdings(cluster, node4.id, via=node4)
+        led, replicated = holdings(cluster, node4.id, via=cluster.nodes[1])
         print(f"node 4 leads {led} slots and follows {replicated} more")
         assert led > 0, "the added node leads no shard"
         assert led + replicated >= 16384 * cluster.replicas // 4 // 2, \
