@@ -150,9 +150,10 @@ class FakeNode:
             return bulk(text)
         if words == ["CLUSTER", "MYID"]:
             return bulk(str(self.id))
-        if words == ["CLUSTER", "SLOTS"]:
-            node = b"*3\r\n" + bulk("127.0.0.1") + b":%d\r\n" % self.options.port + bulk(str(self.id))
-            return b"*1\r\n*3\r\n:0\r\n:16383\r\n" + node
+        if words == ["CLUSTER", "SLOTS"]:  # one range, every member, the lowest id as "leader"
+            nodes = [b"*3\r\n" + bulk(host) + b":%d\r\n" % port + bulk(str(i))
+                     for i, (host, port, _) in sorted(self.members.items())]
+            return b"*1\r\n*%d\r\n:0\r\n:16383\r\n" % (2 + len(nodes)) + b"".join(nodes)
         if words == ["TRESTLE", "PEERS"]:
             return bulk(" ".join(map(str, self.peers_up())))
         return b"-ERR fake node: unknown command\r\n"

@@ -38,6 +38,8 @@ clusterOkSecondsMax = 60.0
 settleSecondsMax = 120.0
 stopSecondsMax = 10.0
 adminSecondsMax = 30.0
+leadersStableSecondsMax = 30.0
+leadersStablePollSeconds = 1.0
 adminSettleSecondsMax = settleSecondsMax + 30.0
 logTailLinesMax = 60
 pollSeconds = 0.05
@@ -253,7 +255,10 @@ class Cluster:
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    def start(self, wait_ok=True):
+    def start(self, wait_ok=True, stable_leaders=True):
+        """Starts the proxies and nodes; with wait_ok, waits for cluster_state:ok everywhere
+        and, with stable_leaders, until every node reports the same shard leaders twice in
+        a row (right after bootstrap, leaders are handed over to spread them)."""
         for proxy in self.links.values():
             proxy.start()
         for node_id in self.initial_ids:
@@ -263,6 +268,8 @@ class Cluster:
             self.nodes[node_id].wait_ready()
         if wait_ok:
             self.wait_ok()
+            if stable_leaders:
+                self.wait_leaders_stable()
         return self
 
     def stop(self):
@@ -311,6 +318,28 @@ class Cluster:
             return all(self.nodes[i].cluster_info().get("cluster_state") == "ok" for i in ids)
 
         return self.wait_until(all_ok, seconds, f"cluster_state:ok on nodes {ids}")
+
+    def leader_view(self):
+        """{node id: its CLUSTER SLOTS as ((first, last, master id), ...)} for running nodes."""
+        return {node.id: tuple((first, last, master) for first, last, master, _ in self.slot_table(via=node))
+                for node in self.running_nodes()}
+
+    def wait_leaders_stable(self, seconds=leadersStableSecondsMax):
+        """Waits until every running node reports the same slot leaders, unchanged over
+        `leadersStablePollSeconds`."""
+        previous = [None]
+
+        def stable():
+            views = self.leader_view()
+            agreed = len(set(views.values())) == 1
+            current = next(iter(views.values())) if agreed else None
+            same = agreed and current == previous[0]
+            previous[0] = current
+            if not same:
+                time.sleep(leadersStablePollSeconds)
+            return same
+
+        return self.wait_until(stable, seconds, "the same shard leaders on every node, twice in a row")
 
     def wait_settled(self, node_ids=None, seconds=settleSecondsMax, also=None):
         """Waits until each given node (default: every running node) says `cluster_state:ok`

@@ -88,9 +88,9 @@ def test_kill_and_restart_keep_ports_and_change_pid(fake_cluster):
 
 
 def test_slot_table_maps_ports_back_to_node_ids(fake_cluster):
-    assert fake_cluster.slot_table(via=fake_cluster.nodes[2]) == [(0, 16383, 2, [])]
+    assert fake_cluster.slot_table(via=fake_cluster.nodes[2]) == [(0, 16383, 1, [2, 3])]
     leader, slots = fake_cluster.busiest_leader(via=fake_cluster.nodes[3])
-    assert leader.id == 3 and len(slots) == 16384
+    assert leader.id == 1 and len(slots) == 16384
 
 
 def test_stop_ends_every_process_and_proxy(tmp_path):

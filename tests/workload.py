@@ -120,7 +120,8 @@ class Workload:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         alive = [thread.name for thread in self._threads if thread.is_alive()]
-        assert not alive, f"workload threads did not stop within {joinSecondsMax} s: {alive}"
+        assert not alive, (f"workload threads stuck in one client call for over {joinSecondsMax} s: {alive}; "
+                           f"{self.summary()}")
         assert not self.thread_failures, f"workload threads crashed: {self.thread_failures}"
 
     def _run(self, t):
