@@ -79,8 +79,8 @@ def test_sigkill_of_the_busiest_leader_loses_no_acknowledged_write(cluster_facto
         cluster.wait_until(lambda: workload.keys_written() == KEYS, KEY_WRITES_SECONDS_MAX,
                            f"all {KEYS} keys written ({workload.summary()})")
     finally:
-        workload.stop()
-    print(workload.summary())
+        workload.stop()  # raises with the summary if a client call is stuck
+        print(workload.summary())  # also when the test failed inside the try
     assert acked_before_kill > 0, "no write was acknowledged before the kill"
     assert workload.total_acknowledged() > acked_before_kill, "no write was acknowledged after the kill"
     problems = workload.verify(cluster.cluster_client())
@@ -117,8 +117,8 @@ def test_a_hung_leader_is_replaced_and_its_stale_leadership_acknowledges_nothing
     finally:
         if victim.running():
             victim.resume()  # harmless if it already runs
-        workload.stop()
-    print(workload.summary())
+        workload.stop()  # raises with the summary if a client call is stuck
+        print(workload.summary())  # also when the test failed inside the try
     problems = workload.verify(cluster.cluster_client())
     assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
     assert_linearizable(workload, cluster_binary)

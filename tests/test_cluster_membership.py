@@ -64,8 +64,8 @@ def test_add_then_remove_a_node_under_load(cluster_factory, cluster_binary, meas
         measure("rebalance after remove-node (command -> settled)", time.monotonic() - removed_at, "s")
         time.sleep(LOAD_AFTER_CHANGE_SECONDS)
     finally:
-        workload.stop()
-    print(workload.summary())
+        workload.stop()  # raises with the summary if a client call is stuck
+        print(workload.summary())  # also when the test failed inside the try
     stall = workload.longest_stall_seconds(since=change_second)
     assert stall <= STALL_SECONDS_MAX, f"throughput was zero for {stall} s in a row: {workload.per_second()}"
 

@@ -90,7 +90,6 @@ def first_write(client, key, seconds, since):
 
 def finish(cluster, workload, binary, assert_linearizable):
     """After the workload stopped: every acknowledged write readable, history linearizable."""
-    print(workload.summary())
     problems = workload.verify(cluster.cluster_client())
     assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
     assert_linearizable(workload, binary)
@@ -141,7 +140,8 @@ def test_a_partitioned_leader_refuses_writes_and_the_majority_goes_on(fault, clu
         measure(f"{fault}: heal -> cluster_state:ok everywhere", time.monotonic() - healed_at, "s")
         time.sleep(LOAD_AFTER_HEAL_SECONDS)
     finally:
-        workload.stop()
+        workload.stop()  # raises with the summary if a client call is stuck
+        print(workload.summary())  # also when the test failed inside the try
     assert majority_client.get(majority_key) == "majority"
     finish(cluster, workload, cluster_binary, assert_linearizable)
 
@@ -162,7 +162,8 @@ def test_slow_links_keep_the_cluster_serving(cluster_factory, cluster_binary, me
         cluster.wait_ok(seconds=HEAL_SECONDS_MAX)
         time.sleep(LOAD_AFTER_HEAL_SECONDS)
     finally:
-        workload.stop()
+        workload.stop()  # raises with the summary if a client call is stuck
+        print(workload.summary())  # also when the test failed inside the try
     counts = workload.per_second()
     measure(f"{LINK_DELAY_MS} ms links: mean ops/s while slowed",
             sum(counts[fault_second:fault_second + int(DELAY_SECONDS)]) / DELAY_SECONDS, "ops/s")
