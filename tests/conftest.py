@@ -30,6 +30,8 @@ STARTUP_SECONDS_MAX = 30.0
 STOP_SECONDS_MAX = 10.0
 TEST_SECONDS_DEFAULT = int(os.environ.get("TRESTLE_TEST_TIMEOUT", "60"))
 
+pytest_plugins = ["cluster_fixtures"]  # cluster harness fixtures (tests/test_cluster_*.py)
+
 
 def trestle_binary():
     """The binary under test: $TRESTLE_BIN, else the release build, else the debug build."""
