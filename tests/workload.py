@@ -22,10 +22,7 @@ from collections import Counter
 
 import redis
 
-try:
-    from history import HistoryRecorder
-except ImportError:  # the real recorder is on another branch; see history_stub.py
-    from history_stub import HistoryRecorder
+from history import HistoryRecorder
 
 joinSecondsMax = 30.0
 verifyBatchKeysMax = 200

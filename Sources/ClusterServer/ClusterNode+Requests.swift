@@ -61,7 +61,7 @@ extension ClusterNode {
     }
 
     private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
-                       forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
+                       forwarded: Bool, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
         let slot = HashSlot.of(key: arguments[positions[0]])
         for position in positions.dropFirst() where HashSlot.of(key: arguments[position]) != slot {
             if configuration.proxy, !forwarded, Self.splittable.contains(id) {
@@ -98,9 +98,23 @@ extension ClusterNode {
             }
             return Outcome(reply: .error("MOVED \(slot.rawValue) \(node.clientAddress)"))
         case .down(let reason):
-            return Outcome(reply: .error(reason))
+            guard configuration.proxy, !forwarded, attempt < Self.proxyRetriesMax else { return Outcome(reply: .error(reason)) }
+            // A plain client cannot retry by itself: wait out a leader change here.
+            loop.scheduleTask(in: .milliseconds(Self.proxyRetryMilliseconds)) { [weak self] in
+                guard let self else { return }
+                if let outcome = self.route(arguments, spec: spec, id: id, positions: positions, session: session,
+                                            forwarded: forwarded, reply: reply, attempt: attempt + 1) {
+                    reply(outcome.reply)
+                }
+            }
+            return nil
         }
     }
+
+    /// In proxy mode, a request for a shard without a known leader is retried this often
+    /// before the client gets -CLUSTERDOWN (about two election timeouts).
+    static let proxyRetriesMax = 60
+    static let proxyRetryMilliseconds: Int64 = 50
 
     enum SlotLocation {
         case here(Replica)
@@ -112,7 +126,12 @@ extension ClusterNode {
         guard let map else { return .down("CLUSTERDOWN This node has not joined a cluster yet") }
         guard let shard = map.shardID(forSlot: slot) else { return .down("CLUSTERDOWN Hash slot not served") }
         if let replica = replicas[shard], replica.isLeader { return .here(replica) }
-        let leader = leader(of: shard)
+        var leader = leader(of: shard)
+        if leader == .none, replicas[shard] == nil, let preferred = map.shard(shard)?.replicas.first(where: { $0 != me }) {
+            // Not hosting the shard and no fresh word of its leader: send the client to the
+            // node placement prefers; it answers or redirects with better knowledge.
+            leader = preferred
+        }
         guard leader != .none, leader != me, let node = map.node(leader) else {
             return .down("CLUSTERDOWN The cluster is down: shard \(shard.rawValue) has no leader reachable from this node")
         }
