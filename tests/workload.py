@@ -25,6 +25,7 @@ import redis
 from history import HistoryRecorder
 
 joinSecondsMax = 30.0
+clusterUnreachablePauseSeconds = 0.1
 verifyBatchKeysMax = 200
 verifyAttemptsMax = 20
 VERIFY_CLIENT_ID = 1000  # client ids in the history: writer threads are 0..threads-1
@@ -149,6 +150,12 @@ class Workload:
         except redis.exceptions.RedisError as error:
             outcome = "fail" if _never_executed(error) else "info"
             self._count_error(error)
+        except redis.exceptions.RedisClusterException as error:
+            # redis-py gives up on the whole cluster (every node unreachable, e.g. all
+            # restarting): the write may or may not have been sent.
+            outcome = "info"
+            self._count_error(error)
+            time.sleep(clusterUnreachablePauseSeconds)
         end = time.monotonic_ns()
         self.recorder.record(t, key, "set", value, start, end, outcome)
         if outcome == "ok":
@@ -166,6 +173,10 @@ class Workload:
         except redis.exceptions.RedisError as error:
             value, outcome = None, "fail"
             self._count_error(error)
+        except redis.exceptions.RedisClusterException as error:
+            value, outcome = None, "fail"
+            self._count_error(error)
+            time.sleep(clusterUnreachablePauseSeconds)
         end = time.monotonic_ns()
         self.recorder.record(t, key, "get", value, start, end, outcome)
         if outcome == "ok":
