@@ -24,6 +24,21 @@ extension ClusterNode {
             return front.execute(arguments, session: session, now: time)
         }
         if session.inTransaction, !Self.immediateInTransaction.contains(id) {
+            // As Redis Cluster: a queued command whose slot this node does not serve is
+            // redirected at once, and the transaction is flagged so EXEC aborts it.
+            let positions = spec.keyPositions(argumentCount: arguments.count)
+            if let first = positions.first {
+                let slot = HashSlot.of(key: arguments[first])
+                switch locate(slot) {
+                case .here: break
+                case .elsewhere(_, let node, _):
+                    front.flagTransactionFailed(session)
+                    return Outcome(reply: .error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+                case .down(let reason):
+                    front.flagTransactionFailed(session)
+                    return Outcome(reply: .error(reason))
+                }
+            }
             return front.execute(arguments, session: session, now: time)
         }
         switch id {

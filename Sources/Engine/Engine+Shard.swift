@@ -84,6 +84,12 @@ extension Engine {
         return session
     }
 
+    /// Marks the session's MULTI as failed (a queued command was redirected): EXEC will
+    /// answer EXECABORT, as Redis Cluster does.
+    public func flagTransactionFailed(_ session: Session) {
+        if session.queued != nil { session.transactionFailed = true }
+    }
+
     /// Ends the session's MULTI for a cluster EXEC: returns the queued commands, or the
     /// reply EXEC gives when there is nothing to run (no MULTI, or a queuing error).
     public func takeQueuedTransaction(_ session: Session) -> Result<[[Bytes]], CommandErrorReply> {
