@@ -227,7 +227,7 @@ public final class TrestleServer: Service, @unchecked Sendable {
 
     // MARK: - Banner
 
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
     private func printBanner(port: Int, keys: Int, report: RecoveryReport, recoveryMilliseconds: Int64) {
         let settings = configuration.settings

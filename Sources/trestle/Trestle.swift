@@ -14,5 +14,5 @@ struct Trestle: AsyncParsableCommand {
 }
 
 enum TrestleVersion {
-    static let string = "0.1.0"
+    static let string = "0.2.0"
 }
