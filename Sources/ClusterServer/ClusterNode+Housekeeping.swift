@@ -14,8 +14,8 @@ extension ClusterNode {
     static let transferRetryMilliseconds: Int64 = 5000
     /// Keys a leader proposes to reclaim per shard per tick.
     static let reclaimKeysPerTickMax = 500
-    /// A replica the directory no longer places here, that hears from no leader, is dropped after this many ticks.
-    static let orphanTicksMax = 100
+    /// A replica its shard's leader no longer counts is dropped after this many ticks.
+    static let orphanTicksMax = 30
 
     /// Delivers one Raft tick per elapsed tick period (including periods the process spent
     /// paused), then does the periodic work.
@@ -170,15 +170,30 @@ extension ClusterNode {
         }
     }
 
-    /// Drops data replicas the directory no longer places here once no leader talks to them.
+    /// Drops data replicas this node no longer belongs to: the shard's leader says so in
+    /// its gossip (a removed replica is usually never sent the entry that removes it), or
+    /// the replica never joined any membership (created by a stray message). A replica the
+    /// leader still counts is kept even if the directory places it elsewhere: dropping a
+    /// voter's data could lose committed writes.
     private func dropOrphans() {
-        guard let map else { return }
+        let time = now()
         for (shard, replica) in replicas {
-            let placedHere = map.shard(shard)?.replicas.contains(me) ?? false
-            if placedHere || replica.isLeader { replica.orphanTicks = 0; continue }
-            let stillMember = replica.raft.membership.contains(me) && replica.raft.leader != .none
-            replica.orphanTicks = stillMember ? 0 : replica.orphanTicks + 10
-            if replica.orphanTicks >= Self.orphanTicksMax { dropReplica(shard, reason: "no longer placed here") }
+            if replica.isLeader { replica.orphanTicks = 0; continue }
+            let membership = replica.raft.membership
+            let neverJoined = membership.voters.isEmpty && membership.learners.isEmpty
+            var removedByLeader = false
+            var countedByLeader = false
+            if let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds, hint.leader != me {
+                countedByLeader = hint.voters.contains(me) || hint.learners.contains(me)
+                removedByLeader = !countedByLeader
+            }
+            // A replica just added as a learner has no membership until its first snapshot
+            // arrives; the leader's gossip counting it keeps it.
+            let orphan = removedByLeader || (neverJoined && !countedByLeader)
+            replica.orphanTicks = orphan ? replica.orphanTicks + 10 : 0
+            if replica.orphanTicks >= Self.orphanTicksMax {
+                dropReplica(shard, reason: removedByLeader ? "the shard's leader no longer counts this node" : "never joined the shard")
+            }
         }
     }
 

@@ -136,10 +136,15 @@ extension ClusterNode {
     /// The membership of `shard` as this node best knows it (local replica, else gossip,
     /// else the directory's target).
     func membership(of shard: ShardID) -> (voters: [NodeID], learners: [NodeID]) {
+        if let replica = replicas[shard], replica.isLeader {
+            return (replica.raft.membership.voters, replica.raft.membership.learners)
+        }
+        // The leader's word beats a follower's copy, which may be stale (a removed replica
+        // is never told).
+        if let hint = hints[shard], now() - hint.heardAt < Self.hintFreshMilliseconds { return (hint.voters, hint.learners) }
         if let replica = replicas[shard], !replica.raft.membership.voters.isEmpty {
             return (replica.raft.membership.voters, replica.raft.membership.learners)
         }
-        if let hint = hints[shard], now() - hint.heardAt < Self.hintFreshMilliseconds { return (hint.voters, hint.learners) }
         return (map?.shard(shard)?.replicas ?? [], [])
     }
 
