@@ -159,7 +159,10 @@ final class Replica {
 
     /// Fails reads that can no longer be served here because this node stopped leading.
     func failReadsAfterLosingLeadership() {
-        let error = RESPValue.error("TRYAGAIN shard \(shard.rawValue) changed leader; retry")
+        failReads(.error("TRYAGAIN shard \(shard.rawValue) changed leader; retry"))
+    }
+
+    private func failReads(_ error: RESPValue) {
         for read in readsAwaitingApply { read.fail(error) }
         for read in readsAwaitingConfirmation.values { read.fail(error) }
         for read in readsAwaitingLeadership { read.fail(error) }
@@ -192,11 +195,6 @@ final class Replica {
         queuedWrites = []
         for write in proposals.values { write.reply(error) }
         proposals = [:]
-        for read in readsAwaitingApply { read.fail(error) }
-        for read in readsAwaitingConfirmation.values { read.fail(error) }
-        for read in readsAwaitingLeadership { read.fail(error) }
-        readsAwaitingApply = []
-        readsAwaitingConfirmation = [:]
-        readsAwaitingLeadership = []
+        failReads(error)
     }
 }
