@@ -86,6 +86,11 @@ def test_cluster_protocol_redis_cli_and_redis_benchmark(cluster_factory):
     assert on_leader.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) >= 1
     assert sample in on_leader.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
 
+    # redis-cli's own cluster checker agrees that every slot is served.
+    check = subprocess.run([shutil.which("redis-cli"), "--cluster", "check", f"127.0.0.1:{entry.port}"],
+                           capture_output=True, text=True, timeout=TOOL_SECONDS_MAX)
+    assert "[OK] All 16384 slots covered" in check.stdout, check.stdout + check.stderr
+
     benchmark = shutil.which("redis-benchmark")
     if benchmark is None:
         pytest.skip("redis-benchmark is not installed")
