@@ -54,9 +54,9 @@ public enum Placement {
     /// differ by at most one.
     private static func balance(_ shards: inout [ShardInfo], active: [NodeID], zones: [NodeID: String], load: inout [NodeID: Int]) {
         for _ in 0..<balancingMovesMax {
-            guard let heavy = active.max(by: { (load[$0]!, $1.rawValue) < (load[$1]!, $0.rawValue) }),
-                  let light = active.min(by: { (load[$0]!, $0.rawValue) < (load[$1]!, $1.rawValue) }),
-                  load[heavy]! - load[light]! > 1
+            guard let heavy = active.max(by: { (load[$0, default: 0], $1.rawValue) < (load[$1, default: 0], $0.rawValue) }),
+                  let light = active.min(by: { (load[$0, default: 0], $0.rawValue) < (load[$1, default: 0], $1.rawValue) }),
+                  load[heavy, default: 0] - load[light, default: 0] > 1
             else { return }
             let candidates = shards.indices.filter { shards[$0].replicas.contains(heavy) && !shards[$0].replicas.contains(light) }
             // Prefer a shard where the light node's zone is new, then one where the heavy
@@ -66,8 +66,8 @@ public enum Placement {
                 moveRank(shards[lhs], heavy, lightZone, zones) < moveRank(shards[rhs], heavy, lightZone, zones)
             }) else { return }
             if let position = shards[index].replicas.firstIndex(of: heavy) { shards[index].replicas[position] = light }
-            load[heavy]! -= 1
-            load[light]! += 1
+            load[heavy, default: 0] -= 1
+            load[light, default: 0] += 1
         }
     }
 

@@ -256,7 +256,7 @@ extension ClusterNode {
         var remaining = order.count
         for slot in order {
             var part = [arguments[0]]
-            for position in groups[slot]! { part.append(contentsOf: arguments[position..<(position + step)]) }
+            for position in groups[slot] ?? [] { part.append(contentsOf: arguments[position..<(position + step)]) }
             let deliver: ReplySink = { value in
                 results[slot] = value
                 remaining -= 1
