@@ -302,7 +302,12 @@ public final class ClusterNode: @unchecked Sendable {
     }
 
     private func dropRemovedReplicas() {
-        for (shard, replica) in replicas where replica.removed {
+        let time = now()
+        for (shard, replica) in replicas where replica.isRemoved(me: me) {
+            // The leader's word wins: a replica replaying old history may apply a removal
+            // that a later entry, not yet received, undoes.
+            if let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds,
+               hint.voters.contains(me) || hint.learners.contains(me) { continue }
             dropReplica(shard, reason: "removed from the shard's membership")
         }
     }

@@ -43,8 +43,12 @@ final class Replica {
     var readsAwaitingConfirmation: [UInt64: PendingRead] = [:]
     /// Reads that arrived before this leader committed an entry of its term.
     var readsAwaitingLeadership: [PendingRead] = []
-    /// Set when a committed configuration change removed this node.
-    var removed = false
+    /// Set when a committed configuration change removed this node. A replica that is
+    /// catching up replays old history (it may have been removed once and added again),
+    /// so the replica is dropped only while its log's latest membership also excludes it.
+    var removalApplied = false
+
+    func isRemoved(me: NodeID) -> Bool { removalApplied && !raft.membership.contains(me) }
     var lastReconcile: Int64 = 0
     var lastTransferAttempt: Int64 = 0
     var orphanTicks = 0
@@ -124,7 +128,7 @@ final class Replica {
         switch entry.payload {
         case .command(let payload): owed = machine.apply(payload, index: entry.index)
         case .configChange(let change, _):
-            if change.kind == .remove, change.node == me { removed = true }
+            if change.node == me { removalApplied = change.kind == .remove }
         case .empty: break
         }
         guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
