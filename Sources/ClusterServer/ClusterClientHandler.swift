@@ -14,6 +14,7 @@ import Core
 import Engine
 import Keyspace
 import NIOCore
+import Transport
 import Wire
 
 final class ReplySlot {
@@ -66,8 +67,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
             closed = true
             return
         }
-        let session = engine.connect(address: Self.describe(context.channel.remoteAddress),
-                                     localAddress: Self.describe(context.channel.localAddress), now: node.now())
+        let session = engine.connect(address: ClientConnectionHandler.describe(context.channel.remoteAddress),
+                                     localAddress: ClientConnectionHandler.describe(context.channel.localAddress), now: node.now())
         self.session = session
         node.register(self, id: session.id)
         context.fireChannelActive()
@@ -230,11 +231,6 @@ final class ClusterClientHandler: ChannelInboundHandler {
         guard var buffer = inbound, buffer.readerIndex > 64 * 1024 else { return }
         buffer.discardReadBytes()
         inbound = buffer
-    }
-
-    static func describe(_ address: SocketAddress?) -> String {
-        guard let address, let ip = address.ipAddress, let port = address.port else { return "?:0" }
-        return "\(ip):\(port)"
     }
 }
 

@@ -65,7 +65,7 @@ public final class ClusterNode: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.loop = loop
-        self.clock = NodeClock()
+        self.clock = SystemClock()
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
         self.transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
         var settings = configuration.settings
@@ -73,7 +73,7 @@ public final class ClusterNode: @unchecked Sendable {
         settings.directory = configuration.directory
         settings.clusterEnabled = true
         self.front = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000)) ^ configuration.id.rawValue,
-                            now: NodeClock().now().rawValue)
+                            now: SystemClock().now().rawValue)
         let machine = DirectoryMachine()
         self.directory = Replica(shard: ClusterMap.directoryShard, raft: try Self.makeRaft(configuration, shard: ClusterMap.directoryShard, recovered: Consensus.RecoveredState()),
                                  machine: machine)

@@ -258,7 +258,8 @@ public final class ClientConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    static func describe(_ address: SocketAddress?) -> String {
+    /// `ip:port` of a socket address, as CLIENT LIST prints it.
+    public static func describe(_ address: SocketAddress?) -> String {
         guard let address, let ip = address.ipAddress, let port = address.port else { return "?:0" }
         return "\(ip):\(port)"
     }

@@ -1,18 +1,9 @@
-// The real wall clock, for the edge of the system only.
+// Facts about this process, read from /proc and getrusage, for INFO and reports.
 import Foundation
 import Core
 #if canImport(Glibc)
 import Glibc
 #endif
-
-public struct SystemClock: WallClock {
-    public init() {}
-    public func now() -> UnixMillis {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return UnixMillis(Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
-    }
-}
 
 /// Facts about this process read from /proc, for INFO and the benchmark report.
 public enum ProcessStats {
