@@ -28,14 +28,14 @@ let package = Package(
         .target(name: "Keyspace", dependencies: ["Core", .product(name: "Collections", package: "swift-collections")], swiftSettings: fast),
         .target(name: "Storage", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Consensus", dependencies: ["Core"], swiftSettings: fast),
-        .target(name: "Cluster", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "Cluster", dependencies: ["Core", "Consensus"], swiftSettings: fast),
         .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage"], swiftSettings: fast),
         .target(name: "RaftStorage", dependencies: ["Core", "Storage", "Consensus"], swiftSettings: fast),
         .executableTarget(name: "RaftStorageBench", dependencies: ["Core", "Storage", "Consensus", "RaftStorage"], swiftSettings: fast),
         .target(name: "Simulation", dependencies: ["Core", "Consensus", "Keyspace"], swiftSettings: fast),
         // Edges: sockets, threads, the real clock and disk.
         .target(name: "Transport", dependencies: [
-            "Core", "Wire", "Engine", "Consensus",
+            "Core", "Wire", "Engine", "Consensus", "Cluster",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -47,8 +47,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: fast),
+        // The one deterministic node runtime: inputs in, outputs out; no clock reads, sockets,
+        // threads or exits (time, randomness and the disk are injected).
+        .target(name: "NodeRuntime", dependencies: [
+            "Core", "Wire", "Keyspace", "Storage", "Engine", "Consensus", "Cluster", "RaftStorage",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Collections", package: "swift-collections"),
+        ], swiftSettings: fast),
         .target(name: "ClusterServer", dependencies: [
-            "Core", "Wire", "Keyspace", "Storage", "Engine", "Consensus", "Cluster", "RaftStorage", "Transport",
+            "Core", "Wire", "Keyspace", "Storage", "Engine", "Consensus", "Cluster", "RaftStorage", "Transport", "NodeRuntime",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -62,7 +70,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         .executableTarget(name: "trestle", dependencies: [
-            "Core", "Wire", "Server", "Simulation", "Bench", "Cluster", "ClusterServer",
+            "Core", "Wire", "Server", "Simulation", "Bench", "Cluster", "ClusterServer", "NodeRuntime",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -75,7 +83,7 @@ let package = Package(
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Storage", "Consensus", "Core"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Consensus", "Core"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
-        .testTarget(name: "ClusterServerTests", dependencies: ["ClusterServer", "Cluster", "Engine", "Consensus", "Wire", "Core"]),
+        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Transport", "Engine", "Wire", "Core",
@@ -84,7 +92,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "TransportTests", dependencies: [
-            "Transport", "Consensus", "Core",
+            "Transport", "Consensus", "Cluster", "Core",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -12,6 +12,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import NodeRuntime
 import ServiceLifecycle
 import Storage
 import Transport
@@ -36,24 +37,28 @@ public final class NodeService: Service, @unchecked Sendable {
         try await stop(node, channel, timer)
     }
 
-    private func start() async throws -> (ClusterNode, Channel, RepeatedTask) {
+    private func start() async throws -> (NodeHost, Channel, RepeatedTask) {
         let configuration = self.configuration
         let logger = self.logger
         try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         let started = Date()
+        let loop = self.loop
         let node = try await loop.submit { () throws -> LoopConfinedNode in
-            let node = try ClusterNode(configuration: configuration, logger: logger, loop: self.loop, disk: PosixDisk())
+            // A fresh seed per process start: restarted nodes do not repeat election timeouts.
+            let seed = UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1e6)) ^ (configuration.id.rawValue &* 0x9E37_79B9_7F4A_7C15)
+            let node = try Node(configuration: configuration, clock: SystemClock(), seed: seed, disk: PosixDisk(), logger: logger)
+            let transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
+            let host = NodeHost(node: node, loop: loop, transport: transport, logger: logger)
             try node.recoverOrBootstrap()
-            node.transport.onFrame = { [unowned node] peer, frame in node.receive(frame, from: peer) }
-            if let map = node.map { node.mapChanged(map) }
-            return LoopConfinedNode(node: node)
+            host.perform()
+            return LoopConfinedNode(node: host)
         }.get().node
         let peerPort = try await loop.flatSubmit { node.transport.listen(host: configuration.host, port: configuration.peerPort) }.get()
         let channel = try await bind(node)
         let port = channel.localAddress?.port ?? configuration.port
         let timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(configuration.tickMilliseconds),
                                               delay: .milliseconds(max(10, configuration.tickMilliseconds / 2))) { _ in
-            node.onTimer()
+            node.timerFired()
         }
         if let parent = configuration.parentProcess {
             // Started by `trestle local`: if it dies without stopping us, stop too.
@@ -65,21 +70,21 @@ public final class NodeService: Service, @unchecked Sendable {
             }
         }
         let elapsed = Int(Date().timeIntervalSince(started) * 1000)
-        printBanner(port: port, peerPort: peerPort, replicas: try await loop.submit { node.replicas.count }.get(), recoveryMilliseconds: elapsed)
+        printBanner(port: port, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
         configuration.onListening?(port)
         return (node, channel, timer)
     }
 
-    private func bind(_ node: ClusterNode) async throws -> Channel {
+    private func bind(_ host: NodeHost) async throws -> Channel {
         let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 1024 * 1024))
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [bound = LoopConfinedNode(node: node)] channel in
+            .childChannelInitializer { [bound = LoopConfinedNode(node: host), limits = configuration.settings.limits] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClusterClientHandler(node: bound.node))
+                    try channel.pipeline.syncOperations.addHandler(ClusterClientHandler(host: bound.node, limits: limits))
                 }
             }
         do {
@@ -93,21 +98,21 @@ public final class NodeService: Service, @unchecked Sendable {
     /// Time allowed at shutdown for in-flight requests to be answered.
     static let drainMilliseconds: Int64 = 3000
 
-    private func stop(_ node: ClusterNode, _ channel: Channel, _ timer: RepeatedTask) async throws {
+    private func stop(_ host: NodeHost, _ channel: Channel, _ timer: RepeatedTask) async throws {
         logger.info("shutting down: no longer accepting connections")
-        let bound = LoopConfinedNode(node: node)
-        try await loop.submit { bound.node.draining = true }.get()
+        let bound = LoopConfinedNode(node: host)
+        try await loop.submit { bound.node.deliver(.drain) }.get()
         try? await channel.close()
         let deadline = Date().addingTimeInterval(Double(Self.drainMilliseconds) / 1000)
         while Date() < deadline {
-            let pending = try await loop.submit { bound.node.allReplicas.reduce(0) { $0 + $1.pendingCount } }.get()
+            let pending = try await loop.submit { bound.node.node.pendingCount }.get()
             if pending == 0 { break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         try await loop.submit {
             timer.cancel()
-            for connection in bound.node.connections.values { connection.close() }
-            for replica in bound.node.allReplicas { replica.failAll(.error("ERR server shutting down")) }
+            bound.node.deliver(.stop)
+            bound.node.closeAllConnections()
         }.get()
         try? await loop.flatSubmit { bound.node.transport.shutdown() }.get()
         logger.info("shutdown complete")
@@ -128,9 +133,9 @@ public final class NodeService: Service, @unchecked Sendable {
     }
 }
 
-/// Carries the loop-confined node into closures the compiler checks for Sendable.
+/// Carries the loop-confined node host into closures the compiler checks for Sendable.
 struct LoopConfinedNode: @unchecked Sendable {
-    let node: ClusterNode
+    let node: NodeHost
 }
 
 extension NodeService {

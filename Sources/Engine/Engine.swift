@@ -35,9 +35,16 @@ public final class Engine {
     // MARK: - Sessions
 
     public func connect(address: String, localAddress: String, now: Int64) -> Session {
-        let session = Session(id: ClientID(rawValue: nextClientID), address: address, localAddress: localAddress,
+        defer { nextClientID += 1 }
+        return connect(id: ClientID(rawValue: nextClientID), address: address, localAddress: localAddress, now: now)
+    }
+
+    /// A session with an id the caller chose (the node runtime's shell numbers connections);
+    /// the caller never reuses an id.
+    public func connect(id: ClientID, address: String, localAddress: String, now: Int64) -> Session {
+        assert(sessions[id] == nil, "client id \(id) reused")
+        let session = Session(id: id, address: address, localAddress: localAddress,
                               now: now, authenticated: settings.requirePassword.isEmpty)
-        nextClientID += 1
         sessions[session.id] = session
         stats.connectionsReceived += 1
         return session

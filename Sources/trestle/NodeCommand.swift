@@ -2,6 +2,7 @@
 import ArgumentParser
 import Cluster
 import ClusterServer
+import NodeRuntime
 import Core
 import Logging
 import ServiceLifecycle

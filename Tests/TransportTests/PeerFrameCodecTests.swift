@@ -1,6 +1,7 @@
 // The peer frame codec: round trips of every frame and message case, exact bytes of a
 // frame, incremental decoding byte by byte and at random splits, and rejection of bad
 // lengths, checksums, kinds, tags, counts and garbage.
+import Cluster
 import Consensus
 import Core
 import NIOCore

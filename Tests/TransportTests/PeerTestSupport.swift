@@ -1,6 +1,7 @@
 // Fixtures for PeerTransport tests: nodes on real loopback sockets (port 0), an inbox that
 // collects frames and state changes from the event loop, raw sockets that misbehave, and
 // polling with a deadline.
+import Cluster
 import Consensus
 import Core
 import Foundation

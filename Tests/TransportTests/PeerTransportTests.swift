@@ -1,6 +1,7 @@
 // PeerTransport on real loopback sockets: ordering both ways, one connection per pair,
 // reconnect after a restart, breakers (peer down, peer not reading), bounded queues,
 // refusals, garbage and hello timeouts closing only the offending connection.
+import Cluster
 import Consensus
 import Core
 import Foundation

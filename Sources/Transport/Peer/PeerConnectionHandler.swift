@@ -7,6 +7,7 @@
 // this connection. The inbound buffer never holds more than one partial frame beyond what
 // has been decoded, and a frame's length is checked before its bytes are awaited (before
 // the hello, against the size of the largest possible hello).
+import Cluster
 import Core
 import NIOCore
 

@@ -6,6 +6,7 @@
 // shows a bad length, so a peer cannot make us buffer more than `frameBytesMax + 8` bytes.
 // The checksum is verified before any field is parsed. Counts read off the wire never
 // reserve memory: elements are read one by one and each read is bounds-checked.
+import Cluster
 import Consensus
 import Core
 import NIOCore

@@ -27,6 +27,7 @@
 //
 // Invariant: the encoder never produces a frame its own decoder (same limits) rejects; a
 // frame over a limit throws and leaves the buffer as it was.
+import Cluster
 import Consensus
 import Core
 import NIOCore

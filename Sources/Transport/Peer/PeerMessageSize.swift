@@ -1,6 +1,7 @@
 // The exact number of bytes a Raft message takes inside a `.raft` frame, computed without
 // encoding it, so messages can be packed into frames of a target size. Mirrors the layout
 // documented in PeerFrameEncoder.swift; a test checks the two agree for every case.
+import Cluster
 import Consensus
 import Core
 

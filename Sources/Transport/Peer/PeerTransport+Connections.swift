@@ -4,6 +4,7 @@
 // Invariants: a connection becomes a link's current connection only after both hellos
 // matched (same cluster, expected node, lower id dialling); events from connections that
 // are no longer current (replaced, abandoned, removed) change nothing.
+import Cluster
 import Consensus
 import Core
 import Logging

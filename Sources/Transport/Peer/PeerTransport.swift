@@ -15,6 +15,7 @@
 // Liveness: nothing extra is sent on idle links. A connection that carried frames out but
 // nothing back for `silentLinkTimeout` is closed and redialled (half-open sockets, proxies
 // that swallow traffic); a link down for `breakerOpenAfter` opens its breaker.
+import Cluster
 import Consensus
 import Core
 import Logging

@@ -4,7 +4,7 @@ import Core
 import Engine
 import Testing
 import Wire
-@testable import ClusterServer
+@testable import NodeRuntime
 
 @Suite struct ShardCommandTests {
     @Test func writesAndReclaimsRoundTrip() throws {
@@ -41,11 +41,11 @@ import Wire
         let slotA = HashSlot.of(key: Array("a".utf8)), slotB = HashSlot.of(key: Array("b".utf8))
         let groups: [HashSlot: [Int]] = [slotA: [1, 3], slotB: [2]]
         let results: [HashSlot: RESPValue] = [slotA: .array([.bulk("1"), .null]), slotB: .array([.bulk("2")])]
-        #expect(ClusterNode.gather(id: .mget, arguments: arguments, positions: [1, 2, 3], groups: groups, results: results)
+        #expect(Node.gather(id: .mget, arguments: arguments, positions: [1, 2, 3], groups: groups, results: results)
                 == .array([.bulk("1"), .bulk("2"), .null]))
-        #expect(ClusterNode.gather(id: .del, arguments: arguments, positions: [1, 2, 3], groups: groups,
+        #expect(Node.gather(id: .del, arguments: arguments, positions: [1, 2, 3], groups: groups,
                                    results: [slotA: .integer(2), slotB: .integer(1)]) == .integer(3))
-        #expect(ClusterNode.gather(id: .mset, arguments: arguments, positions: [1, 3], groups: groups,
+        #expect(Node.gather(id: .mset, arguments: arguments, positions: [1, 3], groups: groups,
                                    results: [slotA: .ok, slotB: .error("CLUSTERDOWN x")]) == .error("CLUSTERDOWN x"))
     }
 
@@ -55,7 +55,7 @@ import Wire
             Message(from: NodeID(1), to: NodeID(2), term: Term(3), body: .voteResponse(granted: true, preVote: false)),
             Message(from: NodeID(1), to: NodeID(3), term: Term(3), body: .appendEntries(prevIndex: .zero, prevTerm: .zero, entries: [], commit: .zero)),
         ]
-        let (early, late) = ClusterNode.splitLeaderMessages(messages)
+        let (early, late) = Node.splitLeaderMessages(messages)
         #expect(early.count == 2)
         #expect(late.count == 1)
     }

@@ -10,7 +10,6 @@ import Core
 import Engine
 import Keyspace
 import NIOCore
-import Transport
 import Wire
 
 struct LeaderHint {
@@ -21,13 +20,19 @@ struct LeaderHint {
     var heardAt: Int64
 }
 
+/// A proxied request for a shard with no known leader, retried at `due`.
+struct DeferredRoute {
+    var due: Int64
+    var retry: () -> Void
+}
+
 /// A client request this node forwarded to a peer, waiting for the peer's reply.
 struct ForwardWait {
     var deadline: Int64
     var reply: ReplySink
 }
 
-extension ClusterNode {
+extension Node {
     /// Request id 0 on the peer protocol carries gossip, not a forwarded request.
     static let gossipRequestID: UInt64 = 0
     /// Hints older than this are ignored.
@@ -40,7 +45,7 @@ extension ClusterNode {
         case let .raft(shard, messages):
             guard let replica = replicaForMessages(shard, messages) else { return }
             for message in messages { replica.raft.step(message) }
-            scheduleTurn()
+            wantTurn()
         case let .request(id, payload) where id == Self.gossipRequestID:
             receiveGossip(payload, from: peer)
         case let .request(id, payload):
@@ -95,7 +100,7 @@ extension ClusterNode {
         }
         let payload = writer.bytes
         for node in map?.nodes ?? [] where node.id != me {
-            transport.send(.request(id: Self.gossipRequestID, payload: payload), to: node.id)
+            emit(.send(to: node.id, .request(id: Self.gossipRequestID, payload: payload)))
         }
     }
 
@@ -161,12 +166,8 @@ extension ClusterNode {
         nextRequest += 1
         var buffer = ByteBuffer()
         RESPEncoder.writeCommand(arguments, into: &buffer)
-        guard transport.send(.request(id: id, payload: Array(buffer.readableBytesView)), to: peer) else {
-            reply(.error("CLUSTERDOWN node \(peer.rawValue) is unreachable from this node"))
-            return
-        }
         forwards[id] = ForwardWait(deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
-        scheduleTurn()
+        emit(.send(to: peer, .request(id: id, payload: Array(buffer.readableBytesView))))
     }
 
     /// Runs a request a peer forwarded, as that peer's proxy session, and sends the reply back.
@@ -174,16 +175,15 @@ extension ClusterNode {
         var buffer = ByteBuffer(bytes: payload)
         var decoder = RequestDecoder()
         guard let arguments = (try? decoder.next(from: &buffer)) ?? nil, !arguments.isEmpty else {
-            transport.send(.reply(id: id, payload: Self.encode(.error("ERR malformed forwarded request"))), to: peer)
+            emit(.send(to: peer, .reply(id: id, payload: Self.encode(.error("ERR malformed forwarded request")))))
             return
         }
         let session = proxySession(for: peer)
         let sink: ReplySink = { [weak self] value in
             guard let self else { return }
-            self.transport.send(.reply(id: id, payload: Self.encode(value)), to: peer)
-            self.scheduleTurn()
+            self.emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))
         }
-        if let outcome = handle(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
+        if let outcome = serve(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
     }
 
     /// The session requests forwarded by `peer` run under (one per peer, RESP3).
@@ -200,8 +200,16 @@ extension ClusterNode {
         return Array(buffer.readableBytesView)
     }
 
+    /// The shell could not queue a frame: a forwarded request fails at once (the peer never
+    /// got it); Raft and gossip frames are retransmitted by their own timers.
+    func sendFailed(_ frame: PeerFrame, to peer: NodeID) {
+        guard case let .request(id, _) = frame, id != Self.gossipRequestID,
+              let wait = forwards.removeValue(forKey: id) else { return }
+        wait.reply(.error("CLUSTERDOWN node \(peer.rawValue) is unreachable from this node"))
+    }
+
     func expireForwards(now: Int64) {
-        for (id, wait) in forwards where wait.deadline <= now {
+        for (id, wait) in forwards.sorted(by: { $0.key < $1.key }) where wait.deadline <= now {
             forwards.removeValue(forKey: id)
             wait.reply(.error("ERR forwarded request not answered in time; it may or may not have been applied"))
         }

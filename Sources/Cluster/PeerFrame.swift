@@ -1,6 +1,6 @@
 // What travels between two nodes of a cluster over their one peer connection. A frame is a
-// value; PeerFrameEncoder and PeerFrameDecoder own its bytes on the wire (docs in
-// PeerFrameEncoder.swift).
+// value the node runtime consumes and produces; Transport's PeerFrameEncoder and
+// PeerFrameDecoder own its bytes on the wire (docs in PeerFrameEncoder.swift).
 import Consensus
 import Core
 
@@ -14,23 +14,4 @@ public enum PeerFrame: Sendable, Equatable {
     /// bytes to the transport (the lead encodes RESP inside).
     case request(id: UInt64, payload: [UInt8])
     case reply(id: UInt64, payload: [UInt8])
-}
-
-/// The kind byte that follows a frame's header on the wire.
-enum PeerFrameKind: UInt8 {
-    case hello = 1
-    case raft = 2
-    case request = 3
-    case reply = 4
-}
-
-extension PeerFrame {
-    var kind: PeerFrameKind {
-        switch self {
-        case .hello: return .hello
-        case .raft: return .raft
-        case .request: return .request
-        case .reply: return .reply
-        }
-    }
 }

@@ -9,7 +9,7 @@ import Engine
 import Keyspace
 import Wire
 
-extension ClusterNode {
+extension Node {
     /// Commands that run at once even inside MULTI (as Redis).
     static let immediateInTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
     /// Multi-key commands a proxy splits by slot and gathers.
@@ -17,7 +17,7 @@ extension ClusterNode {
 
     /// Handles one request. Returns an outcome when the answer is immediate; otherwise the
     /// answer arrives later through `reply` (possibly before this returns).
-    func handle(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
+    func serve(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
         let time = now()
         guard let name = arguments.first, let spec = CommandTable.lookup(name), let id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
@@ -115,13 +115,13 @@ extension ClusterNode {
         case .down(let reason):
             guard configuration.proxy, !forwarded, attempt < Self.proxyRetriesMax else { return Outcome(reply: .error(reason)) }
             // A plain client cannot retry by itself: wait out a leader change here.
-            loop.scheduleTask(in: .milliseconds(Self.proxyRetryMilliseconds)) { [weak self] in
-                guard let self else { return }
+            guard deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: .error(reason)) }
+            deferredRoutes.append(DeferredRoute(due: now() + Self.proxyRetryMilliseconds) { [unowned self] in
                 if let outcome = self.route(arguments, spec: spec, id: id, positions: positions, session: session,
                                             forwarded: forwarded, reply: reply, attempt: attempt + 1) {
                     reply(outcome.reply)
                 }
-            }
+            })
             return nil
         }
     }
@@ -130,6 +130,19 @@ extension ClusterNode {
     /// before the client gets -CLUSTERDOWN (about two election timeouts).
     static let proxyRetriesMax = 60
     static let proxyRetryMilliseconds: Int64 = 50
+    /// Most proxied requests waiting out a leader change at once.
+    static let deferredRoutesMax = 65536
+
+    /// Retries the proxied requests whose wait is over, in the order they were deferred.
+    func runDeferredRoutes() {
+        guard !deferredRoutes.isEmpty else { return }
+        let time = now()
+        let due = deferredRoutes.filter { $0.due <= time }
+        guard !due.isEmpty else { return }
+        deferredRoutes.removeAll { $0.due <= time }
+        for route in due { route.retry() }
+        wantTurn()
+    }
 
     enum SlotLocation {
         case here(Replica)
@@ -164,7 +177,7 @@ extension ClusterNode {
         let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
         let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
         replica.queuedWrites.append((command.encoded(), write))
-        scheduleTurn()
+        wantTurn()
     }
 
     /// A linearizable read on a replica this node leads: `body` runs against the applied
@@ -176,7 +189,7 @@ extension ClusterNode {
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
                      context: nextContext())
-        scheduleTurn()
+        wantTurn()
     }
 
     // MARK: - Transactions
@@ -262,7 +275,7 @@ extension ClusterNode {
                 remaining -= 1
                 if remaining == 0 { reply(Self.gather(id: id, arguments: arguments, positions: positions, groups: groups, results: results)) }
             }
-            if let outcome = handle(part, session: session, forwarded: false, reply: deliver) { deliver(outcome.reply) }
+            if let outcome = serve(part, session: session, forwarded: false, reply: deliver) { deliver(outcome.reply) }
         }
     }
 

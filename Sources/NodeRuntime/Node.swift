@@ -1,84 +1,164 @@
-// One node of a Trestle cluster, confined to a single event loop: it hosts shard replicas
+// One node of a Trestle cluster as a deterministic state machine: it hosts shard replicas
 // (each a Raft group plus its state machine) and a replica of the directory, persists all
-// of them through one Raft log store, exchanges Raft messages with peers, and serves
-// client requests by routing them to the shard that owns their slot.
+// of them through one Raft log store over the injected Disk, and serves client requests by
+// routing them to the shard that owns their slot. Inputs and outputs are in NodeIO.swift.
 //
-// Each event-loop turn: inputs (client requests, peer frames, ticks) step the Raft nodes;
-// then `turn()` collects every replica's Ready, stages it in the store and fsyncs once for
-// all shards (group commit), sends the messages, applies committed entries (which answers
-// the clients waiting on them) and acknowledges.
+// A turn (`NodeInput.turn`): queued writes are proposed; every replica's Ready is staged in
+// the store; a leader's replication messages go out before its own fsync; entries already
+// committed are applied (answering their clients); then `.persist` asks the shell to write
+// the staged state with one fsync for all shards (group commit). On `.persisted` the rest
+// of the messages leave and each Ready is acknowledged; further rounds follow while
+// replicas have work.
 //
 // Invariants:
 // - no reply that depends on a write leaves before that write is committed, i.e. on the
 //   disks of a majority of its shard's replicas;
-// - messages leave only after what they acknowledge is durable (Ready's contract);
-// - everything here runs on `loop`; nothing blocks it except the group fsync.
+// - messages other than a leader's replication leave only after what they acknowledge is
+//   durable (Ready's contract): they are held until `.persisted`;
+// - the node reads no clock but the injected one, draws no system randomness, performs
+//   no I/O but through the injected Disk, and never iterates a Dictionary where the order
+//   reaches an output.
 import Cluster
 import Consensus
 import Core
 import Engine
-import Foundation
 import Logging
-import NIOCore
 import RaftStorage
 import Storage
-import Transport
 import Wire
 
-public final class ClusterNode: @unchecked Sendable {
+public final class Node {
     let configuration: NodeConfiguration
     let logger: Logger
-    let loop: EventLoop
     let clock: WallClock
     let store: RaftLogStore
-    let transport: PeerTransport
+    var random: SeededRandom
     /// Sessions and connection-level commands (no keys live here).
     let front: Engine
-    var me: NodeID { configuration.id }
+    public var me: NodeID { configuration.id }
 
     var directory: Replica
     var replicas: [ShardID: Replica] = [:]
     var directoryMachine: DirectoryMachine { directory.directory! }
     var map: ClusterMap? { directoryMachine.map }
 
+    var outputs: [NodeOutput] = []
+    var clients: [ClientID: ClientPipeline] = [:]
     var nextRequest: UInt64 = 1
     var nextReadContext: UInt64 = 1
     var hints: [ShardID: LeaderHint] = [:]
     /// When each peer was last heard from (gossip), in wall milliseconds.
     var lastHeard: [NodeID: Int64] = [:]
+    /// Peers whose link the shell reports connected.
+    var connectedPeers: Set<NodeID> = []
+    /// Peers this node gave the shell an address for.
+    var knownPeers: Set<NodeID> = []
     var forwards: [UInt64: ForwardWait] = [:]
     var proxySessions: [NodeID: Session] = [:]
-    var connections: [ClientID: ClusterClientHandler] = [:]
-    var dirtyConnections: [ClusterClientHandler] = []
-    var turnScheduled = false
-    /// True while `turn()` runs: connections it marks dirty are flushed before it returns.
-    var inTurn = false
+    /// Proxied requests waiting out a leader change, retried by the timer.
+    var deferredRoutes: [DeferredRoute] = []
+    /// The round persisted by the shell right now, finished by `.persisted`.
+    var persisting: [(Replica, Ready)]? = nil
+    var readyRoundsThisTurn = 0
+    var turnWanted = false
     var ticksDelivered: Int64 = 0
-    var tickOrigin = NIODeadline.now()
+    var tickOrigin: Int64? = nil
     var lastRoles: [ShardID: RoleKind] = [:]
     var lastPlacement: Int64 = 0
     var lastDirectoryProposal: Int64 = 0
     var appliedMapVersion: UInt64 = 0
-    var draining = false
+    public private(set) var draining = false
+    /// Set once the node output `.fatal`: it takes no more inputs.
+    public private(set) var failed = false
 
-    init(configuration: NodeConfiguration, logger: Logger, loop: EventLoop, disk: Disk) throws {
+    /// `seed` drives every random choice of the node (election timeouts, engine sampling):
+    /// the simulator passes its run's seed, the process shell a fresh one.
+    public init(configuration: NodeConfiguration, clock: WallClock, seed: UInt64, disk: Disk, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.loop = loop
-        self.clock = SystemClock()
+        self.clock = clock
+        self.random = SeededRandom(seed: seed)
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
-        self.transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
         var settings = configuration.settings
         settings.port = configuration.port
         settings.directory = configuration.directory
         settings.clusterEnabled = true
-        self.front = Engine(settings: settings, seed: UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000)) ^ configuration.id.rawValue,
-                            now: SystemClock().now().rawValue)
+        self.front = Engine(settings: settings, seed: random.next(), now: clock.now().rawValue)
         let machine = DirectoryMachine()
-        self.directory = Replica(shard: ClusterMap.directoryShard, raft: try Self.makeRaft(configuration, shard: ClusterMap.directoryShard, recovered: Consensus.RecoveredState()),
+        let directoryRandom = SeededRandom(seed: random.next())
+        self.directory = Replica(shard: ClusterMap.directoryShard,
+                                 raft: try Self.makeRaft(configuration, recovered: Consensus.RecoveredState(), random: directoryRandom),
                                  machine: machine)
         machine.onChange = { [unowned self] map in self.mapChanged(map) }
         front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
+    }
+
+    /// Takes the outputs produced since the last call, in order.
+    public func takeOutputs() -> [NodeOutput] {
+        defer { outputs = [] }
+        return outputs
+    }
+
+    /// True when outputs wait to be taken.
+    public var hasOutputs: Bool { !outputs.isEmpty }
+
+    /// True when a `.turn` would do work: the shell should deliver one soon (at the end of
+    /// its current batch of inputs).
+    public var wantsTurn: Bool { turnWanted && persisting == nil && !failed }
+
+    /// Writes what the last turn staged; call when performing `.persist(sync:)`.
+    public func writeStaged(sync: Bool) throws(StorageError) {
+        _ = try store.commit(sync: sync)
+    }
+
+    /// Requests still waiting for an answer (for a graceful shutdown).
+    public var pendingCount: Int { allReplicas.reduce(0) { $0 + $1.pendingCount } + forwards.count }
+
+    /// The number of data shard replicas hosted here.
+    public var replicaCount: Int { replicas.count }
+
+    /// The current cluster map, if this node has one.
+    public var clusterMap: ClusterMap? { map }
+
+    // MARK: - Inputs
+
+    public func handle(_ input: NodeInput) {
+        guard !failed else { return }
+        switch input {
+        case let .clientOpened(id, address, localAddress): openClient(id, address: address, localAddress: localAddress)
+        case let .request(id, arguments): receiveRequest(id, arguments)
+        case let .protocolError(id, message): receiveProtocolError(id, message: message)
+        case let .clientClosed(id): closeClient(id)
+        case let .peerFrame(peer, frame): receive(frame, from: peer)
+        case let .peerLink(peer, connected):
+            if connected { connectedPeers.insert(peer) } else { connectedPeers.remove(peer) }
+        case let .sendFailed(peer, frame): sendFailed(frame, to: peer)
+        case let .timer(monotonic): onTimer(monotonicMilliseconds: monotonic)
+        case .turn: turn()
+        case .persisted: finishRound()
+        case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
+        case .drain: draining = true
+        case .stop: stopAll()
+        }
+    }
+
+    /// Asks the shell for a turn.
+    func wantTurn() { turnWanted = true }
+
+    func emit(_ output: NodeOutput) { outputs.append(output) }
+
+    private func fail(_ reason: String) {
+        logger.critical("\(reason)")
+        failed = true
+        persisting = nil
+        emit(.fatal(reason))
+    }
+
+    private func stopAll() {
+        for replica in allReplicas { replica.failAll(.error("ERR server shutting down")) }
+        for (_, wait) in forwards.sorted(by: { $0.key < $1.key }) { wait.reply(.error("ERR server shutting down")) }
+        forwards = [:]
+        for id in clients.keys.sorted() { emit(.close(id)) }
     }
 
     /// INFO fields the front engine cannot know: the keys of the shards this node leads.
@@ -92,7 +172,7 @@ public final class ClusterNode: @unchecked Sendable {
 
     // MARK: - Raft nodes
 
-    static func makeRaft(_ configuration: NodeConfiguration, shard: ShardID, recovered: Consensus.RecoveredState) throws -> RaftNode {
+    static func makeRaft(_ configuration: NodeConfiguration, recovered: Consensus.RecoveredState, random: SeededRandom) throws -> RaftNode {
         var config = RaftConfig(id: configuration.id, initialMembership: Membership(voters: []))
         config.electionTicks = configuration.electionTicks
         config.heartbeatTicks = 1
@@ -101,9 +181,11 @@ public final class ClusterNode: @unchecked Sendable {
         // Lease reads: every process on one machine shares a clock; 5% bounds drift.
         config.leaseClockDriftBound = 0.05
         config.learnerPromotionLagMax = Self.promotionLagEntriesMax
-        let seed = configuration.id.rawValue &* 0x9E3779B97F4A7C15 ^ shard.rawValue &* 0xBF58476D1CE4E5B9
-            ^ UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1e6))
-        return try RaftNode(config: config, recovered: recovered, random: SeededRandom(seed: seed))
+        return try RaftNode(config: config, recovered: recovered, random: random)
+    }
+
+    func makeRaft(recovered: Consensus.RecoveredState) throws -> RaftNode {
+        try Self.makeRaft(configuration, recovered: recovered, random: SeededRandom(seed: random.next()))
     }
 
     /// How far behind the commit index a learner may be when it is promoted.
@@ -111,15 +193,14 @@ public final class ClusterNode: @unchecked Sendable {
 
     /// A new replica of `shard` with no state: it waits for its leader's snapshot or log.
     func makeEmptyReplica(_ shard: ShardID) throws -> Replica {
-        Replica(shard: shard, raft: try Self.makeRaft(configuration, shard: shard, recovered: Consensus.RecoveredState()),
-                machine: DataMachine(settings: front.settings))
+        Replica(shard: shard, raft: try makeRaft(recovered: Consensus.RecoveredState()), machine: DataMachine(settings: front.settings))
     }
 
     // MARK: - Start-up
 
     /// Recovers every replica from disk, or bootstraps a new cluster from the configured
     /// members when the directory is empty.
-    func recoverOrBootstrap() throws {
+    public func recoverOrBootstrap() throws {
         let recovery = try store.recover(repair: configuration.repair)
         if recovery.shards.isEmpty {
             if let members = configuration.bootstrap {
@@ -130,7 +211,7 @@ public final class ClusterNode: @unchecked Sendable {
             return
         }
         for (shard, state) in recovery.shards.sorted(by: { $0.key < $1.key }) {
-            let raft = try Self.makeRaft(configuration, shard: shard, recovered: state)
+            let raft = try makeRaft(recovered: state)
             if shard == ClusterMap.directoryShard {
                 directory.raft = raft
                 if let snapshot = state.snapshot { try directory.machine.restore(snapshot.data) }
@@ -169,7 +250,7 @@ public final class ClusterNode: @unchecked Sendable {
         let recovered = Consensus.RecoveredState(hardState: HardState(term: Term(1), vote: .none, commit: LogIndex(1)), snapshot: snapshot, entries: [])
         store.stage(shard: shard, entries: [], hardState: recovered.hardState)
         try store.commit(sync: true)
-        let raft = try Self.makeRaft(configuration, shard: shard, recovered: recovered)
+        let raft = try makeRaft(recovered: recovered)
         if shard == ClusterMap.directoryShard {
             directory.raft = raft
             try directory.machine.restore(data)
@@ -182,36 +263,23 @@ public final class ClusterNode: @unchecked Sendable {
 
     // MARK: - The turn
 
-    /// Asks for a turn at the end of this event-loop iteration (once, however many inputs).
-    func scheduleTurn() {
-        guard !turnScheduled else { return }
-        turnScheduled = true
-        loop.execute { [self] in turn() }
-    }
-
     /// Most Ready rounds per turn; more work waits for the next turn.
     static let readyRoundsMax = 8
 
-    func turn() {
-        turnScheduled = false
-        inTurn = true
-        defer { inTurn = false }
-        for replica in replicas.values where !replica.queuedWrites.isEmpty { replica.proposeQueuedWrites() }
-        for _ in 0..<Self.readyRoundsMax {
-            guard processReadyRound() else { break }
-        }
-        noteRoleChanges()
-        dropRemovedReplicas()
-        transport.flush()
-        flushConnections()
-        if allReplicas.contains(where: { $0.raft.hasReady }) { scheduleTurn() }
+    private func turn() {
+        precondition(persisting == nil, "a turn started while the previous round was being persisted")
+        turnWanted = false
+        readyRoundsThisTurn = 0
+        for replica in allReplicas where !replica.queuedWrites.isEmpty { replica.proposeQueuedWrites() }
+        startRound()
     }
 
     var allReplicas: [Replica] { [directory] + replicas.keys.sorted().compactMap { replicas[$0] } }
 
-    /// One round: persist every replica's Ready with a single fsync, then send, apply and
-    /// acknowledge. Returns false when no replica had work.
-    private func processReadyRound() -> Bool {
+    /// Stages every replica's Ready, sends a leader's replication early, applies what is
+    /// already committed, and asks the shell to persist. With no work, ends the turn.
+    private func startRound() {
+        guard readyRoundsThisTurn < Self.readyRoundsMax else { return endTurn() }
         var work: [(Replica, Ready)] = []
         var mustSync = false
         do {
@@ -224,31 +292,48 @@ public final class ClusterNode: @unchecked Sendable {
                 mustSync = mustSync || ready.mustSync
                 work.append((replica, ready))
             }
-            guard !work.isEmpty else { return false }
-            // A leader's replication messages may leave before its own fsync (its entries
-            // count toward a commit only once stable), so followers write in parallel.
-            var early = false
-            for index in work.indices where work[index].0.isLeader {
-                let (sendNow, later) = Self.splitLeaderMessages(work[index].1.messages)
-                if !sendNow.isEmpty { send(sendNow, shard: work[index].0.shard); early = true }
-                work[index].1.messages = later
-            }
-            if early { transport.flush() }
-            // Committed entries are already durable on a majority: apply them and release
-            // their replies while this node's own new entries are being fsynced.
-            for (replica, ready) in work { applyCommitted(ready, on: replica) }
-            flushConnections()
-            try store.commit(sync: mustSync && configuration.fsync)
         } catch {
-            logger.critical("the Raft log cannot be written; stopping so that no unsaved write is acknowledged", metadata: ["error": "\(error)"])
-            exit(3)
+            return fail("the Raft log cannot be written (\(error)); stopping so that no unsaved write is acknowledged")
         }
+        guard !work.isEmpty else { return endTurn() }
+        readyRoundsThisTurn += 1
+        // A leader's replication messages may leave before its own fsync (its entries
+        // count toward a commit only once stable), so followers write in parallel.
+        var early = false
+        for index in work.indices where work[index].0.isLeader {
+            let (sendNow, later) = Self.splitLeaderMessages(work[index].1.messages)
+            if !sendNow.isEmpty { send(sendNow, shard: work[index].0.shard); early = true }
+            work[index].1.messages = later
+        }
+        if early { emit(.flushPeers) }
+        // Committed entries are already durable on a majority: apply them and release
+        // their replies while this node's own new entries are being fsynced.
+        for (replica, ready) in work { applyCommitted(ready, on: replica) }
+        persisting = work
+        emit(.persist(sync: mustSync && configuration.fsync))
+    }
+
+    /// The shell wrote the staged state: send what waited for it, acknowledge each Ready,
+    /// and start the next round.
+    private func finishRound() {
+        guard let work = persisting else {
+            assertionFailure("persisted without a round being persisted")
+            return
+        }
+        persisting = nil
         for (replica, ready) in work {
             send(ready.messages, shard: replica.shard)
             replica.raft.advance(ready)
             replica.runAppliedReads()
         }
-        return true
+        startRound()
+    }
+
+    private func endTurn() {
+        noteRoleChanges()
+        dropRemovedReplicas()
+        emit(.flushPeers)
+        if allReplicas.contains(where: { $0.raft.hasReady }) || allReplicas.contains(where: { !$0.queuedWrites.isEmpty }) { wantTurn() }
     }
 
     /// Splits a leader's messages into those safe to send before its own log is durable
@@ -282,7 +367,7 @@ public final class ClusterNode: @unchecked Sendable {
     private func send(_ messages: [Message], shard: ShardID) {
         guard !messages.isEmpty else { return }
         // Dropped messages (breaker open, queue full) are Raft's to retransmit.
-        transport.sendRaft(shard: shard, messages: messages)
+        emit(.raft(shard: shard, messages: messages))
     }
 
     private func noteRoleChanges() {
@@ -303,7 +388,8 @@ public final class ClusterNode: @unchecked Sendable {
 
     private func dropRemovedReplicas() {
         let time = now()
-        for (shard, replica) in replicas where replica.isRemoved(me: me) {
+        for shard in replicas.keys.sorted() {
+            guard let replica = replicas[shard], replica.isRemoved(me: me) else { continue }
             // The leader's word wins: a replica replaying old history may apply a removal
             // that a later entry, not yet received, undoes.
             if let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds,
@@ -326,33 +412,6 @@ public final class ClusterNode: @unchecked Sendable {
     }
 
     func now() -> Int64 { clock.now().rawValue }
-
-    // MARK: - Connections
-
-    func register(_ connection: ClusterClientHandler, id: ClientID) { connections[id] = connection }
-    func unregister(_ id: ClientID) { connections.removeValue(forKey: id) }
-
-    func markDirty(_ connection: ClusterClientHandler) {
-        if !connection.isMarkedDirty {
-            connection.isMarkedDirty = true
-            dirtyConnections.append(connection)
-        }
-        if !inTurn { scheduleTurn() }
-    }
-
-    /// Flushes connections with replies; a flush may start parked requests whose replies
-    /// mark connections again, so repeat a few times, then leave the rest to the next turn.
-    private func flushConnections() {
-        for _ in 0..<4 where !dirtyConnections.isEmpty {
-            let dirty = dirtyConnections
-            dirtyConnections = []
-            for connection in dirty {
-                connection.isMarkedDirty = false
-                connection.flushFromNode()
-            }
-        }
-        if !dirtyConnections.isEmpty { scheduleTurn() }
-    }
 }
 
 enum NodeError: Error, CustomStringConvertible {

@@ -13,7 +13,7 @@ import Foundation
 import Keyspace
 import Wire
 
-extension ClusterNode {
+extension Node {
     /// Redis Cluster node ids are 40 hex characters.
     static func nodeName(_ id: NodeID) -> String {
         let hex = String(id.rawValue, radix: 16)
@@ -156,7 +156,7 @@ extension ClusterNode {
         var lines: [String] = []
         for node in map.nodes {
             let flags = node.id == me ? "myself,master" : "master"
-            let linked = node.id == me || transport.linkState(node.id).isConnected
+            let linked = node.id == me || connectedPeers.contains(node.id)
             var line = "\(Self.nodeName(node.id)) \(node.host):\(node.port)@\(node.peerPort) \(flags) - 0 0 \(map.version) \(linked ? "connected" : "disconnected")"
             for range in ledRanges[node.id] ?? [] { line += " \(range)" }
             lines.append(line)

@@ -4,9 +4,8 @@ import Cluster
 import Consensus
 import Core
 import Engine
-import NIOCore
 
-extension ClusterNode {
+extension Node {
     /// Ticks between gossip rounds, membership reconciliations and placement rounds.
     static let gossipTicks: Int64 = 2
     static let reconcileTicks: Int64 = 3
@@ -19,9 +18,13 @@ extension ClusterNode {
 
     /// Delivers one Raft tick per elapsed tick period (including periods the process spent
     /// paused), then does the periodic work.
-    func onTimer() {
-        let elapsed = (NIODeadline.now() - tickOrigin).nanoseconds / 1_000_000
-        let due = elapsed / configuration.tickMilliseconds - ticksDelivered
+    func onTimer(monotonicMilliseconds monotonic: Int64) {
+        runDeferredRoutes()
+        guard let origin = tickOrigin else {
+            tickOrigin = monotonic
+            return
+        }
+        let due = max(0, monotonic - origin) / configuration.tickMilliseconds - ticksDelivered
         guard due > 0 else { return }
         for _ in 0..<due {
             ticksDelivered += 1
@@ -35,14 +38,14 @@ extension ClusterNode {
         if ticksDelivered % 10 == 0 { dropOrphans() }
         proposeReclaims(now: time)
         takeSnapshots()
-        scheduleTurn()
+        wantTurn()
     }
 
     // MARK: - Expiry
 
     /// The leader decides which expired keys to remove and replicates the decision.
     private func proposeReclaims(now time: Int64) {
-        for replica in replicas.values where replica.isLeader {
+        for replica in allReplicas where replica.isLeader {
             guard let data = replica.data else { continue }
             let stamp = max(time, data.lastRecordTime)
             let keys = data.engine.keyspace.dueExpirations(now: stamp, limit: Self.reclaimKeysPerTickMax)
@@ -76,7 +79,7 @@ extension ClusterNode {
             reconcile(directory, voters: voters, learners: map.nodes.map(\.id).filter { !voters.contains($0) }, now: time)
             planPlacement(map, now: time)
         }
-        for replica in replicas.values where replica.isLeader {
+        for replica in allReplicas where replica.isLeader {
             guard let target = map.shard(replica.shard) else { continue }
             reconcile(replica, voters: target.replicas, learners: [], now: time)
         }
@@ -95,7 +98,7 @@ extension ClusterNode {
             do {
                 try replica.raft.proposeConfigChange(ConfigChange(kind, node))
                 logger.info("membership change", metadata: ["shard": "\(replica.shard.rawValue)", "change": "\(kind.rawValue) n\(node.rawValue)"])
-                scheduleTurn()
+                wantTurn()
             } catch {
                 logger.debug("membership change deferred", metadata: ["shard": "\(replica.shard.rawValue)", "reason": "\(error)"])
             }
@@ -115,7 +118,7 @@ extension ClusterNode {
         }
         for node in membership.learners where !voters.contains(node) && !learners.contains(node) { change(.remove, node); return }
         if let preferred = voters.first, preferred != me, membership.isVoter(preferred), caughtUp.contains(preferred),
-           transport.linkState(preferred).isConnected {
+           connectedPeers.contains(preferred) {
             handOff(replica, to: preferred, now: time)
         }
     }
@@ -126,7 +129,7 @@ extension ClusterNode {
         do {
             try replica.raft.transferLeadership(to: target)
             logger.info("handing leadership over", metadata: ["shard": "\(replica.shard.rawValue)", "to": "n\(target.rawValue)"])
-            scheduleTurn()
+            wantTurn()
         } catch {
             logger.debug("leadership transfer refused", metadata: ["shard": "\(replica.shard.rawValue)", "reason": "\(error)"])
         }
@@ -177,7 +180,8 @@ extension ClusterNode {
     /// voter's data could lose committed writes.
     private func dropOrphans() {
         let time = now()
-        for (shard, replica) in replicas {
+        for shard in replicas.keys.sorted() {
+            guard let replica = replicas[shard] else { continue }
             if replica.isLeader { replica.orphanTicks = 0; continue }
             let membership = replica.raft.membership
             let neverJoined = membership.voters.isEmpty && membership.learners.isEmpty
@@ -211,7 +215,7 @@ extension ClusterNode {
             let index = try directory.raft.propose(DirectoryEntry(tag: tag, command: command.encoded()).encoded())
             directory.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
             lastDirectoryProposal = now()
-            scheduleTurn()
+            wantTurn()
         } catch {
             reply(.error("TRYAGAIN the directory cannot take changes right now (\(error))"))
         }
@@ -224,10 +228,13 @@ extension ClusterNode {
         logger.info("cluster map changed", metadata: ["version": "\(map.version)", "nodes": "\(map.nodes.count)"])
         for node in map.nodes where node.id != me {
             let route = configuration.peerRoutes[node.id]
-            transport.setAddress(node.id, host: route?.host ?? node.host, port: route?.port ?? node.peerPort)
+            knownPeers.insert(node.id)
+            emit(.peerAddress(node.id, host: route?.host ?? node.host, port: route?.port ?? node.peerPort))
         }
-        for peer in transport.peers where map.node(peer) == nil {
-            transport.removePeer(peer)
+        for peer in knownPeers.sorted() where map.node(peer) == nil {
+            knownPeers.remove(peer)
+            connectedPeers.remove(peer)
+            emit(.removePeer(peer))
             hints = hints.filter { $0.value.leader != peer }
         }
     }

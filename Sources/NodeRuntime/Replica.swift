@@ -142,7 +142,7 @@ final class Replica {
     /// Fails every request past its deadline. Writes get an "outcome unknown" error: they
     /// may still commit later.
     func expire(now: Int64) {
-        for (index, write) in proposals where write.deadline <= now {
+        for (index, write) in proposals.sorted(by: { $0.key < $1.key }) where write.deadline <= now {
             proposals.removeValue(forKey: index)
             write.reply(.error("ERR write not confirmed in time: shard \(shard.rawValue) could not reach a quorum; it may or may not be applied"))
         }
@@ -155,7 +155,7 @@ final class Replica {
         }
         sweep(&readsAwaitingApply)
         sweep(&readsAwaitingLeadership)
-        for (context, read) in readsAwaitingConfirmation where read.deadline <= now {
+        for (context, read) in readsAwaitingConfirmation.sorted(by: { $0.key < $1.key }) where read.deadline <= now {
             readsAwaitingConfirmation.removeValue(forKey: context)
             read.fail(.error("CLUSTERDOWN read not confirmed in time: shard \(shard.rawValue) could not reach a quorum"))
         }
@@ -168,7 +168,7 @@ final class Replica {
 
     private func failReads(_ error: RESPValue) {
         for read in readsAwaitingApply { read.fail(error) }
-        for read in readsAwaitingConfirmation.values { read.fail(error) }
+        for (_, read) in readsAwaitingConfirmation.sorted(by: { $0.key < $1.key }) { read.fail(error) }
         for read in readsAwaitingLeadership { read.fail(error) }
         readsAwaitingApply = []
         readsAwaitingConfirmation = [:]
@@ -197,7 +197,7 @@ final class Replica {
     func failAll(_ error: RESPValue) {
         for item in queuedWrites { item.write.reply(error) }
         queuedWrites = []
-        for write in proposals.values { write.reply(error) }
+        for (_, write) in proposals.sorted(by: { $0.key < $1.key }) { write.reply(error) }
         proposals = [:]
         failReads(error)
     }

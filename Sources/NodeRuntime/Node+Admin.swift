@@ -8,7 +8,7 @@ import Engine
 import Keyspace
 import Wire
 
-extension ClusterNode {
+extension Node {
     func administer(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink) {
         let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
         let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
@@ -34,7 +34,7 @@ extension ClusterNode {
         }
     }
 
-    private func viaDirectoryLeader(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink, _ body: (ClusterNode) -> Void) {
+    private func viaDirectoryLeader(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink, _ body: (Node) -> Void) {
         if directory.isLeader { return body(self) }
         let leader = leader(of: ClusterMap.directoryShard)
         guard leader != .none, leader != me, !forwarded else {

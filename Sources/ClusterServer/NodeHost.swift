@@ -1,0 +1,159 @@
+// The I/O shell around one `Node`: it turns socket events, peer frames and the timer into
+// node inputs and performs the node's outputs with real sockets and the real disk. All of
+// it runs on one event loop, so neither the node nor the host takes a lock.
+//
+// Order of effects (the contract in NodeIO.swift): outputs are performed in order; at a
+// `.persist` the host first writes out every client reply and queued peer frame, then
+// writes and fsyncs the staged Raft state, then feeds `.persisted` back. A turn is
+// requested at most once per event-loop iteration, so the inputs of one iteration share
+// one Ready round and one fsync (group commit).
+import Cluster
+import Consensus
+import Core
+import Engine
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NodeRuntime
+import Transport
+
+final class NodeHost {
+    let node: Node
+    let loop: EventLoop
+    let transport: PeerTransport
+    let logger: Logger
+    private var handlers: [ClientID: ClusterClientHandler] = [:]
+    private var dirtyHandlers: [ClusterClientHandler] = []
+    private var nextClientID: UInt64 = 1
+    private var turnScheduled = false
+    private var performing = false
+    private let monotonicOrigin = NIODeadline.now()
+
+    init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
+        self.node = node
+        self.loop = loop
+        self.transport = transport
+        self.logger = logger
+        transport.onFrame = { [unowned self] peer, frame in self.deliver(.peerFrame(from: peer, frame)) }
+        transport.onPeerStateChange = { [unowned self] peer, state in self.deliver(.peerLink(peer, connected: state.isConnected)) }
+    }
+
+    /// Hands one input to the node and performs what it asks for.
+    func deliver(_ input: NodeInput) {
+        loop.assertInEventLoop()
+        node.handle(input)
+        perform()
+    }
+
+    /// The timer: time since the host started, from the monotonic clock.
+    func timerFired() {
+        deliver(.timer(monotonicMilliseconds: (NIODeadline.now() - monotonicOrigin).nanoseconds / 1_000_000))
+    }
+
+    // MARK: - Clients
+
+    /// Registers a new connection and returns the id the node will know it by (the caller
+    /// then delivers `.clientOpened`).
+    func register(_ handler: ClusterClientHandler) -> ClientID {
+        let id = ClientID(rawValue: nextClientID)
+        nextClientID += 1
+        handlers[id] = handler
+        return id
+    }
+
+    func closed(_ id: ClientID) {
+        handlers.removeValue(forKey: id)
+        deliver(.clientClosed(id))
+    }
+
+    func markDirty(_ handler: ClusterClientHandler) {
+        guard !handler.isMarkedDirty else { return }
+        handler.isMarkedDirty = true
+        dirtyHandlers.append(handler)
+    }
+
+    /// Closes every connection (the end of a shutdown).
+    func closeAllConnections() {
+        for id in handlers.keys.sorted() { handlers[id]?.close() }
+    }
+
+    // MARK: - Performing outputs
+
+    /// Performs outputs until the node has none; re-entrant calls return at once (the
+    /// outer call picks up what they would have performed).
+    func perform() {
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        repeat {
+            performOutputs()
+            flushClients()
+        } while node.hasOutputs
+        if node.wantsTurn { scheduleTurn() }
+    }
+
+    private func performOutputs() {
+        while node.hasOutputs {
+            var failedSends: [(NodeID, PeerFrame)] = []
+            var persisted = false
+            for output in node.takeOutputs() {
+                switch output {
+                case let .reply(id, value, version):
+                    guard let handler = handlers[id] else { continue }
+                    handler.enqueue(value, as: version)
+                    markDirty(handler)
+                case let .close(id):
+                    handlers[id]?.closeWhenFlushed()
+                case let .raft(shard, messages):
+                    // Dropped messages (breaker open, queue full) are Raft's to retransmit.
+                    _ = transport.sendRaft(shard: shard, messages: messages)
+                case let .send(peer, frame):
+                    if !transport.send(frame, to: peer) { failedSends.append((peer, frame)) }
+                case .flushPeers:
+                    transport.flush()
+                case let .peerAddress(peer, host, port):
+                    transport.setAddress(peer, host: host, port: port)
+                case let .removePeer(peer):
+                    transport.removePeer(peer)
+                case let .persist(sync):
+                    // Replies of entries committed before this round leave while we fsync.
+                    flushClients()
+                    do {
+                        try node.writeStaged(sync: sync)
+                        persisted = true
+                    } catch {
+                        node.handle(.persistFailed("\(error)"))
+                    }
+                case let .fatal(reason):
+                    logger.critical("stopping: \(reason)")
+                    exit(3)
+                }
+            }
+            for (peer, frame) in failedSends { node.handle(.sendFailed(to: peer, frame)) }
+            if persisted { node.handle(.persisted) }
+        }
+    }
+
+    private func flushClients() {
+        while !dirtyHandlers.isEmpty {
+            let dirty = dirtyHandlers
+            dirtyHandlers = []
+            for handler in dirty {
+                handler.isMarkedDirty = false
+                handler.flushFromHost()
+            }
+        }
+    }
+
+    /// Asks for a turn at the end of this event-loop iteration (once, however many inputs).
+    private func scheduleTurn() {
+        guard !turnScheduled else { return }
+        turnScheduled = true
+        loop.execute { [self] in
+            turnScheduled = false
+            deliver(.turn)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+// Client connections as the node sees them: a session, the requests not started yet and a
+// reply slot per started request. Requests may be answered out of order by the shards (a
+// read on one shard can finish before a write on another), so each started request gets a
+// slot in arrival order and replies leave in that order.
+//
+// Ordering rule, so a connection always sees its own writes: a write may start while
+// earlier writes are still in flight (they enter their shard's log in order), but any
+// other request starts only when everything before it has been answered.
+//
+// Bounds: the shell stops reading a connection that has `clientRequestsMax` requests
+// without a reply; the node enforces the same bound by closing a client that exceeds it.
+import Collections
+import Core
+import Engine
+import Keyspace
+import Wire
+
+final class ReplySlot {
+    var reply: RESPValue?
+    var version: ProtocolVersion
+    let isWrite: Bool
+    init(version: ProtocolVersion, isWrite: Bool) { self.version = version; self.isWrite = isWrite }
+}
+
+/// A request the client sent that has not started yet, or the protocol error that ended
+/// its stream (answered in its turn, then the connection closes).
+enum WaitingRequest {
+    case request([Bytes])
+    case protocolError(String)
+}
+
+final class ClientPipeline {
+    let session: Session
+    var waiting = Deque<WaitingRequest>()
+    var slots = Deque<ReplySlot>()
+    var unansweredOthers = 0
+    var processing = false
+    var closeWhenAnswered = false
+    /// No more replies go out (the connection is closing or gone).
+    var closed = false
+
+    init(session: Session) { self.session = session }
+
+    var unanswered: Int { waiting.count + slots.count }
+}
+
+extension Node {
+    /// Most requests one client may have sent without a reply yet.
+    public static let clientRequestsMax = 4096
+
+    func openClient(_ id: ClientID, address: String, localAddress: String) {
+        guard clients[id] == nil else {
+            assertionFailure("client id \(id) opened twice")
+            return
+        }
+        if draining || front.sessions.count >= front.settings.maxClients {
+            emit(.reply(id, .error("ERR max number of clients reached"), .resp2))
+            emit(.close(id))
+            return
+        }
+        let session = front.connect(id: id, address: address, localAddress: localAddress, now: now())
+        clients[id] = ClientPipeline(session: session)
+    }
+
+    func receiveRequest(_ id: ClientID, _ arguments: [Bytes]) {
+        guard let client = clients[id], !client.closed, !client.closeWhenAnswered, !arguments.isEmpty else { return }
+        guard client.unanswered < Self.clientRequestsMax else {
+            return receiveProtocolError(id, message: "ERR Protocol error: too many requests without reading replies")
+        }
+        client.waiting.append(.request(arguments))
+        process(client)
+    }
+
+    func receiveProtocolError(_ id: ClientID, message: String) {
+        guard let client = clients[id], !client.closed, !client.closeWhenAnswered else { return }
+        front.stats.protocolErrors += 1
+        client.waiting.append(.protocolError(message))
+        process(client)
+    }
+
+    func closeClient(_ id: ClientID) {
+        guard let client = clients.removeValue(forKey: id) else { return }
+        client.closed = true
+        front.disconnect(client.session)
+    }
+
+    /// Closes other clients (CLIENT KILL): no more replies go to them.
+    func kill(_ ids: [ClientID]) {
+        for id in ids {
+            guard let client = clients[id], !client.closed else { continue }
+            client.closed = true
+            emit(.close(id))
+        }
+    }
+
+    /// Starts every waiting request that may start now; stops at the first that must wait.
+    private func process(_ client: ClientPipeline) {
+        guard !client.processing else { return }
+        client.processing = true
+        defer { client.processing = false }
+        while !client.closed, !client.closeWhenAnswered, let next = client.waiting.first {
+            switch next {
+            case .protocolError(let message):
+                client.waiting.removeFirst()
+                client.closeWhenAnswered = true
+                let slot = ReplySlot(version: client.session.protocolVersion, isWrite: true)
+                client.slots.append(slot)
+                fill(client, slot, with: .error(message))
+            case .request(let request):
+                let isWrite = !client.session.inTransaction && (CommandTable.lookup(request[0])?.isWrite ?? false)
+                let mayStart = isWrite ? client.unansweredOthers == 0 : client.slots.isEmpty
+                guard mayStart else { return }
+                client.waiting.removeFirst()
+                startRequest(request, isWrite: isWrite, on: client)
+            }
+        }
+    }
+
+    private func startRequest(_ request: [Bytes], isWrite: Bool, on client: ClientPipeline) {
+        let session = client.session
+        let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
+        client.slots.append(slot)
+        if !isWrite { client.unansweredOthers += 1 }
+        let outcome = serve(request, session: session, forwarded: false) { [unowned self] value in
+            self.fill(client, slot, with: value)
+        }
+        guard let outcome else { return }
+        slot.version = session.protocolVersion
+        if !outcome.killed.isEmpty { kill(outcome.killed.filter { $0 != session.id }) }
+        if outcome.close || session.killed { client.closeWhenAnswered = true }
+        fill(client, slot, with: outcome.reply)
+    }
+
+    /// Records a reply and outputs every answered reply at the head of the queue.
+    private func fill(_ client: ClientPipeline, _ slot: ReplySlot, with value: RESPValue) {
+        guard slot.reply == nil else { return }
+        slot.reply = value
+        if !slot.isWrite { client.unansweredOthers -= 1 }
+        assert(client.unansweredOthers >= 0, "more replies than requests")
+        while let head = client.slots.first, let reply = head.reply {
+            client.slots.removeFirst()
+            if !client.closed { emit(.reply(client.session.id, reply, head.version)) }
+        }
+        if client.closeWhenAnswered, client.slots.isEmpty, !client.closed {
+            client.closed = true
+            emit(.close(client.session.id))
+            return
+        }
+        if !client.processing, !client.waiting.isEmpty { process(client) }
+    }
+}

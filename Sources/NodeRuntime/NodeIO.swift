@@ -1,0 +1,73 @@
+// The node runtime's interface: every input is a typed value handed to `Node.handle`, and
+// everything the node wants done in the world comes back as a typed output from
+// `Node.takeOutputs()`. The shell (a process with sockets and a real disk, or the
+// simulator) performs outputs in the order given and feeds completions back as inputs.
+//
+// Contract for the performer:
+// - outputs are performed in order; in particular everything before a `.persist` (early
+//   Raft sends, replies of already committed writes) is performed before the persist, and
+//   `.persisted` (or `.persistFailed`) is fed back before the next `.turn`;
+// - replies to one client come out in the order its requests went in; `.close` follows
+//   the last reply the client is owed.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Wire
+
+public enum NodeInput {
+    /// A client connected: `id` is chosen by the shell and never reused by it.
+    case clientOpened(ClientID, address: String, localAddress: String)
+    /// One decoded request from a client.
+    case request(ClientID, [Bytes])
+    /// The client's bytes broke the protocol: reply `message` after the replies owed, then close.
+    case protocolError(ClientID, message: String)
+    /// The client's connection is gone; replies still owed to it are discarded.
+    case clientClosed(ClientID)
+    /// A frame from a peer node (after its hello).
+    case peerFrame(from: NodeID, PeerFrame)
+    /// A peer link came up or went down.
+    case peerLink(NodeID, connected: Bool)
+    /// A frame this node asked to send could not be queued (link down, breaker open).
+    case sendFailed(to: NodeID, PeerFrame)
+    /// Time passed. `monotonicMilliseconds` counts from any fixed origin and never runs
+    /// backwards (the shell's monotonic clock): Raft ticks, and so leases, are derived from
+    /// it, never from the wall clock, which may jump. Deliver it often enough for the tick
+    /// period; the node delivers every tick that is due, including those of a pause.
+    case timer(monotonicMilliseconds: Int64)
+    /// End of a batch of inputs: propose what was queued, collect every replica's Ready and
+    /// stage it; emits `.persist` when the staged state must be written.
+    case turn
+    /// The staged Raft state is written (and fsynced when the `.persist` said so).
+    case persisted
+    /// Writing the staged Raft state failed: the node stops (outputs `.fatal`).
+    case persistFailed(String)
+    /// The process is stopping: refuse new clients, let in-flight requests finish.
+    case drain
+    /// Fail everything still waiting (the end of a shutdown).
+    case stop
+}
+
+public enum NodeOutput {
+    /// A reply to the client, encoded in `version`.
+    case reply(ClientID, RESPValue, ProtocolVersion)
+    /// Close the client's connection once the replies before this are written.
+    case close(ClientID)
+    /// Raft messages of one shard's group, each to its `to`.
+    case raft(shard: ShardID, messages: [Message])
+    /// Any other frame to one peer.
+    case send(to: NodeID, PeerFrame)
+    /// Hand what was queued to peers to the network now (a leader's early sends).
+    case flushPeers
+    /// Dial `node` at this address from now on.
+    case peerAddress(NodeID, host: String, port: Int)
+    /// Forget `node`: close its link.
+    case removePeer(NodeID)
+    /// Write the staged Raft state (`Node.writeStaged`), fsync if `sync`, then feed back
+    /// `.persisted`.
+    case persist(sync: Bool)
+    /// The node cannot go on safely (its log cannot be written): the process must stop
+    /// without acknowledging anything more.
+    case fatal(String)
+}
