@@ -54,6 +54,7 @@ public enum CommandError: Error, Equatable, Sendable {
         case .stringTooLong: return "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
         case .offsetOutOfRange: return "ERR offset is out of range"
         case .invalidExpireTime: return "ERR invalid expire time"
+        case .countOutOfRange: return "ERR value is out of range"
         }
     }
 }
