@@ -27,8 +27,13 @@ enum Arguments {
 
     static func string(_ bytes: Bytes) -> String { String(decoding: bytes, as: UTF8.self) }
 
-    /// Converts a relative or absolute expiry argument into absolute milliseconds,
-    /// rejecting values Redis rejects (non-positive for relative forms, overflow).
+    /// Converts a relative or absolute expiry argument into absolute milliseconds with
+    /// Redis's checks, every step overflow-checked since the amount is the client's.
+    ///
+    /// SET's EX/PX/EXAT/PXAT, SETEX, PSETEX and GETEX (Redis's getExpireMillisecondsOrReply):
+    /// the amount must be positive and the resulting time positive. The EXPIRE family
+    /// (`allowNonPositive`, Redis's expireGenericCommand) takes any amount, a time in the
+    /// past deleting the key. Either way an overflow is "invalid expire time".
     static func expiry(_ bytes: Bytes, unitMilliseconds: Int64, relative: Bool, now: Int64, command: String,
                        allowNonPositive: Bool = false) throws(CommandError) -> Int64 {
         let amount = try integer(bytes)
@@ -38,6 +43,15 @@ enum Arguments {
         guard relative else { return scaled }
         let (absolute, overflowSum) = scaled.addingReportingOverflow(now)
         if overflowSum { throw .invalidExpireTime(command: command) }
+        if !allowNonPositive, absolute <= 0 { throw .invalidExpireTime(command: command) }
         return absolute
+    }
+
+    /// Milliseconds to whole seconds rounded half up, as Redis's TTL and EXPIRETIME print
+    /// them (`(ms + 500) / 1000`), without the addition that overflows near Int64.max.
+    static func roundedSeconds(milliseconds: Int64) -> Int64 {
+        if milliseconds < 0 { return (milliseconds + 500) / 1000 }  // cannot overflow below zero
+        let (seconds, remainder) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        return remainder >= 500 ? seconds + 1 : seconds
     }
 }

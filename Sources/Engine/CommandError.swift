@@ -12,6 +12,13 @@ public enum CommandError: Error, Equatable, Sendable {
     case unknownCommand(name: String, arguments: [String])
     case unknownSubcommand(command: String, subcommand: String)
     case invalidExpireTime(command: String)
+    /// A number outside what the command accepts, without a stated range (HRANDFIELD
+    /// WITHVALUES with a count beyond half of Int64's range).
+    case valueOutOfRange
+    /// A number outside `minimum...maximum` (Redis's getRangeLongFromObjectOrReply).
+    case valueOutOfRangeBetween(minimum: Int64, maximum: Int64)
+    /// A float argument that is itself infinite (HINCRBYFLOAT).
+    case notFiniteArgument
     case noAuth
     case wrongPassword
     case noPasswordConfigured
@@ -33,6 +40,10 @@ public enum CommandError: Error, Equatable, Sendable {
         case .unknownSubcommand(let command, let subcommand):
             return "ERR unknown subcommand '\(subcommand)'. Try \(command.uppercased()) HELP."
         case .invalidExpireTime(let command): return "ERR invalid expire time in '\(command)' command"
+        case .valueOutOfRange: return "ERR value is out of range"
+        case .valueOutOfRangeBetween(let minimum, let maximum):
+            return "ERR value is out of range, value must between \(minimum) and \(maximum)"
+        case .notFiniteArgument: return "ERR value is NaN or Infinity"
         case .noAuth: return "NOAUTH Authentication required."
         case .wrongPassword: return "WRONGPASS invalid username-password pair or user is disabled."
         case .noPasswordConfigured:
@@ -54,6 +65,7 @@ public enum CommandError: Error, Equatable, Sendable {
         case .stringTooLong: return "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
         case .offsetOutOfRange: return "ERR offset is out of range"
         case .invalidExpireTime: return "ERR invalid expire time"
+        case .countOutOfRange: return "ERR value is out of range"
         }
     }
 }

@@ -31,7 +31,10 @@ extension Engine {
         case .hincrby:
             return .integer(try keyspace.hashIncrement(key, arguments[2], by: try Arguments.integer(arguments[3]), now: now))
         case .hincrbyfloat:
-            return .bulk(try keyspace.hashIncrementFloat(key, arguments[2], by: try Arguments.longDouble(arguments[3]), now: now))
+            // Redis's string2ld accepts "inf"; HINCRBYFLOAT refuses it before the key's type.
+            let delta = try Arguments.longDouble(arguments[3])
+            guard delta.isFinite else { throw CommandError.notFiniteArgument }
+            return .bulk(try keyspace.hashIncrementFloat(key, arguments[2], by: delta, now: now))
         case .hstrlen: return .integer(try keyspace.hashGet(key, arguments[2], now: now)?.count ?? 0)
         case .hscan: return try hashScan(arguments, now: now)
         case .hrandfield: return try hashRandomField(arguments, session, now: now)
@@ -40,35 +43,42 @@ extension Engine {
     }
 
     /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. Every field is returned
-    /// in one reply with cursor 0, as Redis does for small hashes.
+    /// in one reply with cursor 0 whatever the cursor, as Redis does for small hashes. As
+    /// Redis, the cursor is read first (strtoul: "-1" is valid), then the key (absent:
+    /// an empty scan; another type: WRONGTYPE), then the options.
     private func hashScan(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
-        guard let cursor = Numbers.parseInteger(arguments[2]), cursor >= 0 else { throw CommandError.message("ERR invalid cursor") }
+        guard ScanOptions.cursor(arguments[2]) != nil else { throw CommandError.message("ERR invalid cursor") }
+        guard let fields = try keyspace.hash(arguments[1], now: now) else { return .array([.bulk("0"), .array([])]) }
         let options = try ScanOptions.parse(arguments, from: 3, allowType: false)
-        let fields = try keyspace.hash(arguments[1], now: now) ?? [:]
         var items: [RESPValue] = []
-        if cursor == 0 {
-            for (field, value) in fields {
-                if let pattern = options.pattern, !Glob.matches(pattern: pattern, field) { continue }
-                items.append(.bulk(field))
-                if !options.noValues { items.append(.bulk(value)) }
-            }
+        for (field, value) in fields {
+            if let pattern = options.pattern, !Glob.matches(pattern: pattern, field) { continue }
+            items.append(.bulk(field))
+            if !options.noValues { items.append(.bulk(value)) }
         }
         return .array([.bulk("0"), .array(items)])
     }
 
-    /// HRANDFIELD key [count [WITHVALUES]]
+    /// HRANDFIELD key [count [WITHVALUES]], checked in Redis's order: the count is an
+    /// integer in -Int64.max...Int64.max (so its negation cannot overflow), then the syntax,
+    /// then with WITHVALUES |count| <= Int64.max / 2 (the reply holds twice as many items).
     private func hashRandomField(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
-        guard arguments.count <= 4 else { throw CommandError.syntax }
         var count: Int? = nil
         if arguments.count >= 3 {
             let requested = try Arguments.integer(arguments[2])
-            guard requested > -Int64(Int32.max), requested < Int64(Int32.max) else {
-                throw CommandError.message("ERR value is out of range")
+            guard requested >= -Int64.max else {
+                throw CommandError.valueOutOfRangeBetween(minimum: -Int64.max, maximum: Int64.max)
             }
-            count = Int(requested)
+            guard arguments.count <= 4, arguments.count == 3 || Arguments.isKeyword(arguments[3], "withvalues") else {
+                throw CommandError.syntax
+            }
+            if arguments.count == 4, requested < -Int64.max / 2 || requested > Int64.max / 2 {
+                throw CommandError.valueOutOfRange
+            }
+            guard let exact = Int(exactly: requested) else { throw CommandError.valueOutOfRange }
+            count = exact
         }
         let withValues = arguments.count == 4
-        if withValues, !Arguments.isKeyword(arguments[3], "withvalues") { throw CommandError.syntax }
         let picked = try keyspace.hashRandomFields(arguments[1], count: count, now: now, using: &random)
         guard count != nil else { return picked.first.map { .bulk($0.0) } ?? .null }
         if withValues, session.protocolVersion == .resp3 {

@@ -27,10 +27,11 @@ extension Engine {
         case .expire, .pexpire, .expireat, .pexpireat: return try expire(id, arguments, now: now)
         case .ttl, .pttl:
             let ttl = keyspace.timeToLive(arguments[1], now: now)
-            return .integer(ttl < 0 || id == .pttl ? ttl : (ttl + 500) / 1000)
+            return .integer(ttl < 0 || id == .pttl ? ttl : Arguments.roundedSeconds(milliseconds: ttl))
         case .expiretime, .pexpiretime:
+            // Redis rounds EXPIRETIME as it rounds TTL; an expiry may be up to Int64.max ms.
             let time = keyspace.expireTime(arguments[1], now: now)
-            return .integer(time < 0 || id == .pexpiretime ? time : time / 1000)
+            return .integer(time < 0 || id == .pexpiretime ? time : Arguments.roundedSeconds(milliseconds: time))
         case .persist: return .integer(keyspace.persist(arguments[1], now: now) ? 1 : 0)
         default: throw CommandError.syntax
         }
@@ -103,9 +104,11 @@ struct ScanOptions {
     var type: String? = nil
     var noValues = false
 
-    /// Parses a cursor as Redis does (strtoull): digits with an optional sign, a negative
-    /// value wraps around; overflow and other text are invalid.
+    /// Parses a cursor as Redis does (strtoul): digits with an optional sign, a negative
+    /// value wraps around; overflow and other text are invalid. An empty cursor is 0 (strtoul
+    /// consumes nothing and stops at the end), a lone sign is invalid.
     static func cursor(_ bytes: Bytes) -> UInt64? {
+        if bytes.isEmpty { return 0 }
         var digits = bytes[...]
         let negative = digits.first == UInt8(ascii: "-")
         if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }

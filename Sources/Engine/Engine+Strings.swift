@@ -68,55 +68,96 @@ extension Engine {
 
     /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
     private func set(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
-        var condition = SetCondition.always
-        var expiry = ExpiryChange.clear
-        var expirySeen = false, returnOld = false
-        var index = 3
-        while index < arguments.count {
-            let option = arguments[index]
-            let hasNext = index + 1 < arguments.count
-            if Arguments.isKeyword(option, "nx"), condition == .always {
-                condition = .ifAbsent
-            } else if Arguments.isKeyword(option, "xx"), condition == .always {
-                condition = .ifPresent
-            } else if Arguments.isKeyword(option, "get"), !returnOld {
-                returnOld = true
-            } else if Arguments.isKeyword(option, "keepttl"), !expirySeen {
-                expirySeen = true
-                expiry = .keep
-            } else if !expirySeen, hasNext, let (unit, relative) = Self.expiryOption(option) {
-                expirySeen = true
-                expiry = .at(try Arguments.expiry(arguments[index + 1], unitMilliseconds: unit, relative: relative, now: now, command: "set"))
-                index += 1
-            } else {
-                throw CommandError.syntax
-            }
-            index += 1
-        }
-        let result = try keyspace.set(arguments[1], arguments[2], condition: condition, expiry: expiry, returnOld: returnOld, now: now)
-        if returnOld { return .bulkOrNull(result.old) }
+        let options = try StringOptions.parse(arguments, from: 3, for: .set)
+        // As Redis: every option is parsed before the expiry's number is read, and the
+        // expiry is checked before the key is looked at.
+        var expiry = options.keepTTL ? ExpiryChange.keep : .clear
+        if let time = try options.expiryTime(now: now, command: "set") { expiry = .at(time) }
+        let result = try keyspace.set(arguments[1], arguments[2], condition: options.condition, expiry: expiry,
+                                      returnOld: options.returnOld, now: now)
+        if options.returnOld { return .bulkOrNull(result.old) }
         return result.written ? .ok : .null
     }
 
-    /// EX / PX / EXAT / PXAT → (milliseconds per unit, relative?).
-    static func expiryOption(_ option: Bytes) -> (Int64, Bool)? {
-        if Arguments.isKeyword(option, "ex") { return (1000, true) }
-        if Arguments.isKeyword(option, "px") { return (1, true) }
-        if Arguments.isKeyword(option, "exat") { return (1000, false) }
-        if Arguments.isKeyword(option, "pxat") { return (1, false) }
-        return nil
+    /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]. As Redis, an absent key
+    /// answers nil and another type WRONGTYPE before the expiry's number is read.
+    private func getex(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let options = try StringOptions.parse(arguments, from: 2, for: .getex)
+        guard try keyspace.getString(arguments[1], now: now) != nil else { return .null }
+        var change = options.persist ? ExpiryChange.clear : .keep
+        if let time = try options.expiryTime(now: now, command: "getex") { change = .at(time) }
+        return .bulkOrNull(try keyspace.getAndChangeExpiry(arguments[1], change, now: now))
+    }
+}
+
+/// The options SET and GETEX share, read as Redis's parseExtendedStringArgumentsOrReply
+/// reads them: a flag may repeat, and so may one expiry form (the last amount wins), but
+/// NX excludes XX, the expiry forms exclude each other, KEEPTTL and PERSIST. The amount
+/// stays unparsed until `expiryTime`, so a syntax error anywhere wins over a bad number.
+struct StringOptions {
+    enum Command { case set, getex }
+
+    enum ExpiryForm {
+        case seconds, milliseconds, unixSeconds, unixMilliseconds
+
+        /// (milliseconds per unit, relative to now?)
+        var scale: (unitMilliseconds: Int64, relative: Bool) {
+            switch self {
+            case .seconds: return (1000, true)
+            case .milliseconds: return (1, true)
+            case .unixSeconds: return (1000, false)
+            case .unixMilliseconds: return (1, false)
+            }
+        }
+
+        init?(_ option: Bytes) {
+            if Arguments.isKeyword(option, "ex") { self = .seconds }
+            else if Arguments.isKeyword(option, "px") { self = .milliseconds }
+            else if Arguments.isKeyword(option, "exat") { self = .unixSeconds }
+            else if Arguments.isKeyword(option, "pxat") { self = .unixMilliseconds }
+            else { return nil }
+        }
     }
 
-    /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
-    private func getex(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
-        var change = ExpiryChange.keep
-        if arguments.count == 3, Arguments.isKeyword(arguments[2], "persist") {
-            change = .clear
-        } else if arguments.count == 4, let (unit, relative) = Self.expiryOption(arguments[2]) {
-            change = .at(try Arguments.expiry(arguments[3], unitMilliseconds: unit, relative: relative, now: now, command: "getex"))
-        } else if arguments.count != 2 {
-            throw CommandError.syntax
+    var ifAbsent = false, ifPresent = false, returnOld = false, keepTTL = false, persist = false
+    var expiryForm: ExpiryForm? = nil
+    var expiryAmount: Bytes? = nil
+
+    var condition: SetCondition { ifAbsent ? .ifAbsent : ifPresent ? .ifPresent : .always }
+
+    static func parse(_ arguments: [Bytes], from start: Int, for command: Command) throws(CommandError) -> StringOptions {
+        var options = StringOptions()
+        var index = start
+        while index < arguments.count {
+            let option = arguments[index]
+            let next = index + 1 < arguments.count ? arguments[index + 1] : nil
+            if command == .set, Arguments.isKeyword(option, "nx"), !options.ifPresent {
+                options.ifAbsent = true
+            } else if command == .set, Arguments.isKeyword(option, "xx"), !options.ifAbsent {
+                options.ifPresent = true
+            } else if command == .set, Arguments.isKeyword(option, "get") {
+                options.returnOld = true
+            } else if command == .set, Arguments.isKeyword(option, "keepttl"), options.expiryForm == nil {
+                options.keepTTL = true
+            } else if command == .getex, Arguments.isKeyword(option, "persist"), options.expiryForm == nil {
+                options.persist = true
+            } else if let form = ExpiryForm(option), let next, !options.keepTTL, !options.persist,
+                      options.expiryForm == nil || options.expiryForm == form {
+                options.expiryForm = form
+                options.expiryAmount = next
+                index += 1
+            } else {
+                throw .syntax
+            }
+            index += 1
         }
-        return .bulkOrNull(try keyspace.getAndChangeExpiry(arguments[1], change, now: now))
+        return options
+    }
+
+    /// The absolute expiry in milliseconds the options ask for, nil for none.
+    func expiryTime(now: Int64, command: String) throws(CommandError) -> Int64? {
+        guard let expiryForm, let expiryAmount else { return nil }
+        let (unit, relative) = expiryForm.scale
+        return try Arguments.expiry(expiryAmount, unitMilliseconds: unit, relative: relative, now: now, command: command)
     }
 }

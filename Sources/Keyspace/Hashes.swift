@@ -102,7 +102,8 @@ extension Keyspace {
     }
 
     /// HRANDFIELD: `count` nil returns one field; a positive count distinct fields; a
-    /// negative count may repeat fields.
+    /// negative count may repeat fields, at most `KeyspaceLimits.randomFieldsRepeatedMax`
+    /// (checked after the key, so an absent key or another type answers as in Redis).
     public mutating func hashRandomFields(_ key: Bytes, count: Int?, now: Int64, using random: inout SeededRandom) throws(KeyspaceError) -> [(Bytes, Bytes)] {
         guard let fields = try hash(key, now: now), !fields.isEmpty else { return [] }
         let all = Array(fields)
@@ -113,6 +114,8 @@ extension Keyspace {
             shuffled.shuffle(using: &random)
             return Array(shuffled.prefix(count))
         }
+        // `magnitude` is unsigned, so Int.min has one too; compare before converting back.
+        guard count.magnitude <= UInt(KeyspaceLimits.randomFieldsRepeatedMax) else { throw .countOutOfRange }
         return (0..<Int(count.magnitude)).map { _ in all[random.int(in: 0...(all.count - 1))] }
     }
 }

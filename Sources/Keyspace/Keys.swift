@@ -32,7 +32,11 @@ extension Keyspace {
     public mutating func timeToLive(_ key: Bytes, now: Int64) -> Int64 {
         guard let entry = lookup(key, now: now) else { return -2 }
         guard let expireAt = entry.expireAt else { return -1 }
-        return max(expireAt - now, 0)
+        // A live key expires after `now`; the subtraction can still overflow when `now`
+        // (a leader's or a log record's time) is far below zero, so it saturates.
+        let (remaining, overflow) = expireAt.subtractingReportingOverflow(now)
+        if overflow { return Int64.max }
+        return max(remaining, 0)
     }
 
     /// Absolute expiry in milliseconds: -2 if absent, -1 if none.

@@ -48,7 +48,8 @@ public enum Numbers {
         guard !isSpace(bytes[0]) else { return nil }
         let terminated = bytes + [0]
         return terminated.withUnsafeBufferPointer { buffer -> LongDouble? in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { start -> LongDouble? in
+            guard let base = buffer.baseAddress else { return nil }
+            return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { start -> LongDouble? in
                 var end: UnsafeMutablePointer<CChar>? = nil
                 errno = 0
                 #if arch(x86_64) || arch(i386)

@@ -86,7 +86,7 @@ extension Keyspace {
             return suffix.count
         }
         guard case .string(var bytes) = entry.value else { throw .wrongType }
-        guard bytes.count + suffix.count <= KeyspaceLimits.stringBytesMax else { throw .stringTooLong }
+        guard Self.fits(bytes.count, plus: suffix.count) else { throw .stringTooLong }
         entry.value = .string([])  // release the reference so the append does not copy
         bytes.append(contentsOf: suffix)
         replaceValue(key, .string(bytes))
@@ -111,21 +111,30 @@ extension Keyspace {
         return Array(bytes[Int(first)...Int(last)])
     }
 
+    /// SETRANGE. The offset comes from the client: it is range-checked before any
+    /// arithmetic, so an offset near Int64.max is an error reply, not an overflow.
     public mutating func setRange(_ key: Bytes, offset: Int64, _ value: Bytes, now: Int64) throws(KeyspaceError) -> Int {
         guard offset >= 0 else { throw .offsetOutOfRange }
         let existing = try getString(key, now: now)
         if value.isEmpty { return existing?.count ?? 0 }
-        guard offset + Int64(value.count) <= Int64(KeyspaceLimits.stringBytesMax) else { throw .stringTooLong }
+        guard let start = Int(exactly: offset), Self.fits(start, plus: value.count) else { throw .stringTooLong }
         var bytes = existing ?? []
-        let end = Int(offset) + value.count
+        let end = start + value.count
         if bytes.count < end { bytes.append(contentsOf: repeatElement(0, count: end - bytes.count)) }
-        bytes.replaceSubrange(Int(offset)..<end, with: value)
+        bytes.replaceSubrange(start..<end, with: value)
         if existing == nil {
             store(key, Entry(value: .string(bytes)))
         } else {
             replaceValue(key, .string(bytes))
         }
         return bytes.count
+    }
+
+    /// Redis's checkStringLength: whether a string of `size` bytes grown by `growth` bytes
+    /// stays within the limit. Both are non-negative; compared by subtraction, so it cannot
+    /// overflow whatever the client sent.
+    static func fits(_ size: Int, plus growth: Int) -> Bool {
+        size >= 0 && growth >= 0 && size <= KeyspaceLimits.stringBytesMax && growth <= KeyspaceLimits.stringBytesMax - size
     }
 
     /// INCRBY/DECRBY/INCR/DECR: adds `delta`, keeping the expiry.

@@ -60,12 +60,17 @@ public enum KeyspaceError: Error, Equatable, Sendable {
     case stringTooLong
     case offsetOutOfRange
     case invalidExpireTime
+    /// A count beyond what the command will build a reply from (HRANDFIELD's negative count).
+    case countOutOfRange
 }
 
 /// Named bounds of the keyspace.
 public enum KeyspaceLimits {
     /// Largest string a command may build (Redis proto-max-bulk-len, 512 MiB).
     public static let stringBytesMax = 512 * 1024 * 1024
+    /// Most fields HRANDFIELD returns for a negative count (fields may repeat, so the
+    /// count alone sizes the reply; Redis has no bound and would try to build it).
+    public static let randomFieldsRepeatedMax = Int(Int32.max) - 1
 }
 
 /// A key as stored in the keyspace's dictionaries. Hashes its bytes in one call (Array's

@@ -39,9 +39,11 @@ public struct RESPReader: Sendable {
                 throw .invalidBulkLength
             }
             if length < 0 { value = .null; break }
-            guard buffer.readableBytes(after: next) >= Int(length) + 2,
-                  let bytes = buffer.getBytes(at: next, length: Int(length)) else { return nil }
-            next += Int(length) + 2
+            // The limit may be as large as Int.max: compare without adding to the length.
+            guard let size = Int(exactly: length), buffer.readableBytes(after: next) >= 2,
+                  buffer.readableBytes(after: next) - 2 >= size,
+                  let bytes = buffer.getBytes(at: next, length: size) else { return nil }
+            next += size + 2
             if marker == UInt8(ascii: "!") {
                 value = .error(String(decoding: bytes, as: UTF8.self))
             } else if marker == UInt8(ascii: "=") {
@@ -55,7 +57,9 @@ public struct RESPReader: Sendable {
                 throw .invalidMultibulkLength
             }
             if count < 0 { value = .nullArray; break }
-            let elementCount = marker == UInt8(ascii: "%") ? Int(count) * 2 : Int(count)
+            let (doubled, overflow) = Int(count).multipliedReportingOverflow(by: 2)
+            if marker == UInt8(ascii: "%"), overflow { throw .invalidMultibulkLength }
+            let elementCount = marker == UInt8(ascii: "%") ? doubled : Int(count)
             var elements: [RESPValue] = []
             for _ in 0..<elementCount {
                 guard let element = try parse(buffer, &next, depth: depth + 1) else { return nil }

@@ -87,7 +87,9 @@ public struct RequestDecoder: Sendable {
             pendingBulkLength = Int(length)
         }
         guard let length = pendingBulkLength else { return nil }
-        guard buffer.readableBytes >= length + 2 else {
+        // `length` is at most proto-max-bulk-len, which CONFIG SET allows up to Int.max:
+        // compare without adding the terminator's two bytes to it.
+        guard buffer.readableBytes >= 2, buffer.readableBytes - 2 >= length else {
             if bufferedBytes + buffer.readableBytes > limits.queryBufferBytesMax { throw .queryBufferExceeded }
             return nil
         }

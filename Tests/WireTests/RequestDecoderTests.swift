@@ -104,6 +104,19 @@ private let sampleRequests: [[[UInt8]]] = [
         #expect(throws: ProtocolError.invalidBulkLength) { _ = try tooBig.next(from: &buffer) }
     }
 
+    /// CONFIG SET proto-max-bulk-len accepts up to Int.max; a bulk header of that length
+    /// used to trap adding the terminator's two bytes to it (issue 13).
+    @Test func bulkLengthAtIntMaxWaitsInsteadOfOverflowing() throws {
+        var limits = ProtocolLimits()
+        limits.bulkLengthBytesMax = Int.max
+        limits.queryBufferBytesMax = 64
+        var decoder = RequestDecoder(limits: limits)
+        var buffer = ByteBuffer(string: "*1\r\n$9223372036854775807\r\nabc")
+        #expect(try decoder.next(from: &buffer) == nil)
+        buffer.writeString(String(repeating: "a", count: 100))
+        #expect(throws: ProtocolError.queryBufferExceeded) { _ = try decoder.next(from: &buffer) }
+    }
+
     @Test func queryBufferLimitIsEnforced() throws {
         var limits = ProtocolLimits()
         limits.queryBufferBytesMax = 100
@@ -170,6 +183,20 @@ private let sampleRequests: [[[UInt8]]] = [
             #expect(try RESPReader().next(from: &buffer) == value)
             #expect(buffer.readableBytes == 0)
         }
+    }
+
+    /// Lengths and counts in replies come from a peer: at the limits' extremes they must
+    /// be waited for or refused, never overflow (issue 13).
+    @Test func readerSurvivesExtremeLengthsAndCounts() throws {
+        var limits = ProtocolLimits()
+        limits.bulkLengthBytesMax = Int.max
+        limits.multibulkCountMax = Int.max
+        var buffer = ByteBuffer(string: "$9223372036854775807\r\nabc")
+        #expect(try RESPReader(limits: limits).next(from: &buffer) == nil)
+        buffer = ByteBuffer(string: "%4611686018427387904\r\n")
+        #expect(throws: ProtocolError.invalidMultibulkLength) { _ = try RESPReader(limits: limits).next(from: &buffer) }
+        buffer = ByteBuffer(string: "%4611686018427387903\r\n:1\r\n")
+        #expect(try RESPReader(limits: limits).next(from: &buffer) == nil)
     }
 
     @Test func readerBoundsNesting() {
