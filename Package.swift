@@ -32,7 +32,10 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage"], swiftSettings: fast),
         .target(name: "RaftStorage", dependencies: ["Core", "Storage", "Consensus"], swiftSettings: fast),
         .executableTarget(name: "RaftStorageBench", dependencies: ["Core", "Storage", "Consensus", "RaftStorage"], swiftSettings: fast),
-        .target(name: "Simulation", dependencies: ["Core", "Consensus", "Keyspace"], swiftSettings: fast),
+        .target(name: "Simulation", dependencies: [
+            "Core", "Consensus", "Keyspace", "Wire", "Engine", "Storage", "Cluster", "NodeRuntime",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: fast),
         // Edges: sockets, threads, the real clock and disk.
         .target(name: "Transport", dependencies: [
             "Core", "Wire", "Engine", "Consensus", "Cluster",
@@ -81,7 +84,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Core"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Core"], resources: [.copy("testdata")]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Storage", "Consensus", "Core"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Consensus", "Core"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "NodeRuntime", "Consensus", "Core"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),

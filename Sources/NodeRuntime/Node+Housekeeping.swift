@@ -187,7 +187,8 @@ extension Node {
             let neverJoined = membership.voters.isEmpty && membership.learners.isEmpty
             var removedByLeader = false
             var countedByLeader = false
-            if let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds, hint.leader != me {
+            if let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds, hint.leader != me,
+               hint.heardAt > replica.countedSince || configuration.mutations.dropOnStaleRemoval {
                 countedByLeader = hint.voters.contains(me) || hint.learners.contains(me)
                 removedByLeader = !countedByLeader
             }

@@ -181,6 +181,7 @@ public final class Node {
         // Lease reads: every process on one machine shares a clock; 5% bounds drift.
         config.leaseClockDriftBound = 0.05
         config.learnerPromotionLagMax = Self.promotionLagEntriesMax
+        config.mutations = configuration.raftMutations
         return try RaftNode(config: config, recovered: recovered, random: random)
     }
 
@@ -193,8 +194,18 @@ public final class Node {
 
     /// A new replica of `shard` with no state: it waits for its leader's snapshot or log.
     func makeEmptyReplica(_ shard: ShardID) throws -> Replica {
-        Replica(shard: shard, raft: try makeRaft(recovered: Consensus.RecoveredState()), machine: DataMachine(settings: front.settings))
+        makeReplica(shard, raft: try makeRaft(recovered: Consensus.RecoveredState()))
     }
+
+    func makeReplica(_ shard: ShardID, raft: RaftNode) -> Replica {
+        let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings))
+        replica.mutations = configuration.mutations
+        replica.countedSince = now()
+        return replica
+    }
+
+    /// With the apply-twice mutation: how many client writes a restarted replica doubles.
+    static let doubleAppliesAfterRestart = 20
 
     // MARK: - Start-up
 
@@ -216,8 +227,9 @@ public final class Node {
                 directory.raft = raft
                 if let snapshot = state.snapshot { try directory.machine.restore(snapshot.data) }
             } else {
-                let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings))
+                let replica = makeReplica(shard, raft: raft)
                 if let snapshot = state.snapshot { try replica.machine.restore(snapshot.data) }
+                if configuration.mutations.applyTwiceAfterRestart { replica.doubleAppliesLeft = Self.doubleAppliesAfterRestart }
                 replicas[shard] = replica
             }
         }
@@ -255,7 +267,7 @@ public final class Node {
             directory.raft = raft
             try directory.machine.restore(data)
         } else {
-            let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings))
+            let replica = makeReplica(shard, raft: raft)
             try replica.machine.restore(data)
             replicas[shard] = replica
         }
@@ -282,6 +294,7 @@ public final class Node {
         guard readyRoundsThisTurn < Self.readyRoundsMax else { return endTurn() }
         var work: [(Replica, Ready)] = []
         var mustSync = false
+        var leaderSkipsFsync = false
         do {
             for replica in allReplicas where replica.raft.hasReady {
                 guard let ready = replica.raft.ready() else { continue }
@@ -290,6 +303,7 @@ public final class Node {
                     store.stage(shard: replica.shard, entries: ready.entries, hardState: ready.hardState)
                 }
                 mustSync = mustSync || ready.mustSync
+                if configuration.mutations.leaderSkipsFsync, replica.isLeader, !ready.entries.isEmpty { leaderSkipsFsync = true }
                 work.append((replica, ready))
             }
         } catch {
@@ -310,7 +324,7 @@ public final class Node {
         // their replies while this node's own new entries are being fsynced.
         for (replica, ready) in work { applyCommitted(ready, on: replica) }
         persisting = work
-        emit(.persist(sync: mustSync && configuration.fsync))
+        emit(.persist(sync: mustSync && configuration.fsync && !leaderSkipsFsync))
     }
 
     /// The shell wrote the staged state: send what waited for it, acknowledge each Ready,
@@ -360,7 +374,8 @@ public final class Node {
                 logger.error("cannot install snapshot", metadata: ["shard": "\(replica.shard.rawValue)", "error": "\(error)"])
             }
         }
-        for entry in ready.committedEntries { replica.apply(entry, me: me) }
+        let time = now()
+        for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
         for state in ready.readStates { replica.confirmed(state) }
     }
 
@@ -392,7 +407,7 @@ public final class Node {
             guard let replica = replicas[shard], replica.isRemoved(me: me) else { continue }
             // The leader's word wins: a replica replaying old history may apply a removal
             // that a later entry, not yet received, undoes.
-            if let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds,
+            if !configuration.mutations.dropOnStaleRemoval, let hint = hints[shard], time - hint.heardAt < Self.hintFreshMilliseconds,
                hint.voters.contains(me) || hint.learners.contains(me) { continue }
             dropReplica(shard, reason: "removed from the shard's membership")
         }

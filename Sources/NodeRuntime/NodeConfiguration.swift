@@ -1,6 +1,7 @@
 // Configuration of one cluster node process, with the defaults a user gets from
 // `trestle node` and `trestle local`.
 import Cluster
+import Consensus
 import Core
 import Engine
 
@@ -41,9 +42,45 @@ public struct NodeConfiguration: Sendable {
     /// Stop gracefully when this process (the `trestle local` that started us) is gone.
     public var parentProcess: Int32? = nil
     public var onListening: (@Sendable (Int) -> Void)? = nil
+    /// Test-only rule breakers (see NodeMutations); Raft's own are in `raftMutations`.
+    public var mutations = NodeMutations()
+    public var raftMutations = Mutations()
 
     public init(id: NodeID) { self.id = id }
 
     /// This node as the directory should record it.
     public var info: NodeInfo { NodeInfo(id: id, host: host, port: port, peerPort: peerPort, zone: zone) }
+}
+
+/// Test-only switches that each break one rule of the node runtime, so the simulator can
+/// show that its checkers notice. Never set outside tests and `trestle sim --mutation`.
+public struct NodeMutations: Sendable, Equatable {
+    /// A round that holds a leader's new entries is written without fsync: the leader
+    /// counts its own copy toward commits before it is durable.
+    public var leaderSkipsFsync = false
+    /// A leader serves reads at once from its applied state, without a lease or ReadIndex.
+    public var readWithoutLease = false
+    /// After a restart, the first committed client writes are applied twice.
+    public var applyTwiceAfterRestart = false
+    /// A replica is dropped as soon as it applies a removal of itself, even if its log's
+    /// latest membership (or its leader) still counts it (the bug fixed in 90b3657).
+    public var dropOnStaleRemoval = false
+
+    public init() {}
+
+    public enum Name: String, Sendable, CaseIterable {
+        case leaderSkipsFsync = "leader-skips-fsync"
+        case readWithoutLease = "read-without-lease"
+        case applyTwiceAfterRestart = "apply-twice-after-restart"
+        case dropOnStaleRemoval = "drop-on-stale-removal"
+    }
+
+    public mutating func enable(_ name: Name) {
+        switch name {
+        case .leaderSkipsFsync: leaderSkipsFsync = true
+        case .readWithoutLease: readWithoutLease = true
+        case .applyTwiceAfterRestart: applyTwiceAfterRestart = true
+        case .dropOnStaleRemoval: dropOnStaleRemoval = true
+        }
+    }
 }

@@ -1,16 +1,31 @@
 // `trestle sim`: runs the deterministic cluster simulator over many seeds, or replays one
-// seed with an optional trace. A failure prints the command that replays it.
+// seed with an optional trace. A failure prints the command that replays it. By default it
+// simulates clusters of the node runtime that ships (NodeRuntime's `Node`); `--raft-core`
+// runs the older campaign of the bare Raft core with a toy state machine.
 
 import ArgumentParser
 import Consensus
 import Core
 import Dispatch
+import NodeRuntime
 import Simulation
 
 struct SimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sim",
-        abstract: "Run the deterministic cluster simulator and check every history.")
+        abstract: "Run the deterministic cluster simulator and check every history.",
+        discussion: """
+        By default each seed runs a cluster of real node runtimes (3 nodes, 3 shards plus the \
+        directory, proxy mode) over simulated disks, clocks and network, with RESP clients \
+        doing SET, GET, INCR and WATCH/MULTI/EXEC compare-and-set; a node joins and one \
+        leaves mid-run. Histories are checked for linearizability and replicas for \
+        convergence. --raft-core runs the older campaign of the bare Raft core instead.
+        """)
+
+    @Flag(help: "Simulate the bare Raft core with a toy state machine (the older campaign) instead of node runtimes.")
+    var raftCore = false
+    @Flag(help: "Node runtime simulation: no node joins or leaves mid-run.")
+    var noMembership = false
 
     @Option(help: "Number of seeds to run.") var seeds: Int = 100
     @Option(help: "First seed of the campaign.") var startSeed: UInt64 = 1
@@ -19,18 +34,22 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Client operations per seed.") var ops: Int = 300
     @Flag(help: "Print the messages and state changes of the run (with --seed).") var trace = false
     @Flag(help: "Run without faults.") var noFaults = false
-    @Option(help: "Comma-separated fault kinds to inject (default: a random subset per seed): \(FaultKind.allCases.map(\.rawValue).joined(separator: ",")).")
+    @Option(help: "Comma-separated fault kinds to inject (default: a random subset per seed). Node runtimes: \(ClusterFaultKind.allCases.map(\.rawValue).joined(separator: ",")); --raft-core: \(FaultKind.allCases.map(\.rawValue).joined(separator: ",")).")
     var faults: String?
     @Option(help: "Chance that a new leader fails soon after winning or after its first commit (with leader-fails).")
     var leaderFailureChance: Double = 0.35
-    @Option(help: "Enable a deliberately broken rule (test-only): \(Mutations.Name.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Enable a deliberately broken rule (test-only): \((NodeMutations.Name.allCases.map(\.rawValue) + Mutations.Name.allCases.map(\.rawValue)).joined(separator: ", ")) (the node ones need node runtimes).")
     var mutation: [String] = []
 
     func validate() throws {
         if let nodes, ![3, 5, 7].contains(nodes) { throw ValidationError("--nodes must be 3, 5 or 7") }
         guard seeds > 0, ops > 0 else { throw ValidationError("--seeds and --ops must be positive") }
-        for name in mutation where Mutations.Name(rawValue: name) == nil { throw ValidationError("unknown mutation \(name)") }
-        for kind in faultKinds ?? [] where FaultKind(rawValue: kind) == nil { throw ValidationError("unknown fault kind \(kind)") }
+        for name in mutation where Mutations.Name(rawValue: name) == nil && (raftCore || NodeMutations.Name(rawValue: name) == nil) {
+            throw ValidationError("unknown mutation \(name)")
+        }
+        for kind in faultKinds ?? [] where raftCore ? FaultKind(rawValue: kind) == nil : ClusterFaultKind(rawValue: kind) == nil {
+            throw ValidationError("unknown fault kind \(kind)")
+        }
     }
 
     var faultKinds: [String]? { faults.map { $0.split(separator: ",").map(String.init) } }
@@ -44,6 +63,7 @@ struct SimCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard raftCore else { return try runNodeRuntimes() }
         let mutations = Mutations(mutation.compactMap(Mutations.Name.init(rawValue:)))
         if let seed {
             var options = options(seed: seed, mutations: mutations)

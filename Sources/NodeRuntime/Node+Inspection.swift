@@ -1,0 +1,34 @@
+// Read-only views of a node for checkers (the simulator's convergence check) and tests.
+import Consensus
+import Core
+
+/// One data replica as seen by a checker: two replicas of a shard at the same applied index
+/// must hold the same content.
+public struct ReplicaState: Sendable, Equatable {
+    public var shard: ShardID
+    public var appliedIndex: LogIndex
+    public var isLeader: Bool
+    /// CRC-32C of the replica's snapshot bytes (its whole state).
+    public var contentChecksum: UInt32
+    public var keyCount: Int
+}
+
+extension Node {
+    /// Every data replica hosted here, in shard order. Serializes each replica: for checks
+    /// at the end of a simulated run, never on a serving path.
+    public func replicaStates() -> [ReplicaState] {
+        replicas.keys.sorted().compactMap { shard in
+            guard let replica = replicas[shard], let data = replica.data else { return nil }
+            return ReplicaState(shard: shard, appliedIndex: replica.raft.appliedIndex, isLeader: replica.isLeader,
+                                contentChecksum: CRC32C.checksum(data.snapshot()), keyCount: data.engine.keyspace.keyCount)
+        }
+    }
+
+    /// The leader this node knows for each shard of its map (`.none` if unknown).
+    public func knownLeaders() -> [ShardID: NodeID] {
+        guard let map else { return [:] }
+        var leaders: [ShardID: NodeID] = [:]
+        for shard in map.shards { leaders[shard.id] = leader(of: shard.id) }
+        return leaders
+    }
+}

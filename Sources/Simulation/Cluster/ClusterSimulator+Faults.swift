@@ -1,0 +1,208 @@
+// Faults, membership changes and the end-of-run checks of the cluster simulator.
+//
+// Fault menu (each seed picks a subset unless told): crash (SIGKILL: the node's unsynced
+// disk writes are lost or torn; it restarts later over the same disk), isolate (a node cut
+// off both ways), one-way cuts, lossy links (loss and long delays, i.e. reordering), and
+// disk faults (the next fsync fails, so the node must stop without acknowledging). At
+// most a minority is down at once, so the cluster can make progress once faults stop.
+import Cluster
+import Consensus
+import Core
+import Engine
+import NodeRuntime
+import Wire
+
+extension ClusterSimulator {
+    static let adminOwner = -1
+
+    // MARK: - Faults
+
+    func injectFault() {
+        guard !healing, !faultKinds.isEmpty else { return }
+        defer { queue.push(.fault, at: now + Int64(faultRandom.int(in: 150_000...700_000))) }
+        let running = nodes.indices.filter { nodes[$0].isRunning && nodes[$0].started }
+        guard !running.isEmpty else { return }
+        let target = running[faultRandom.int(in: 0...(running.count - 1))]
+        switch faultKinds[faultRandom.int(in: 0...(faultKinds.count - 1))] {
+        case .crash:
+            let down = nodes.filter { $0.started && !$0.isRunning }.count
+            guard down < (nodes.filter(\.started).count - 1) / 2 else { return }
+            crash(target, restartAfterMicros: Int64(faultRandom.int(in: 100_000...2_000_000)))
+        case .isolate:
+            startPartition { from, to in from == target || to == target }
+            traceLine("partition: n\(target + 1) isolated")
+        case .oneWay:
+            let others = running.filter { $0 != target }
+            guard let other = others.isEmpty ? nil : others[faultRandom.int(in: 0...(others.count - 1))] else { return }
+            startPartition { from, to in from == target && to == other }
+            traceLine("partition: n\(target + 1) -> n\(other + 1) cut")
+        case .lossy:
+            lossRate = Double(faultRandom.int(in: 0...100)) / 1000
+            longDelayRate = Double(faultRandom.int(in: 0...80)) / 1000
+        case .diskFault:
+            nodes[target].disk.failNextSync = true
+            report.diskFaults += 1
+            traceLine("disk fault armed on n\(target + 1)")
+        }
+    }
+
+    private func startPartition(_ cut: (Int, Int) -> Bool) {
+        partitionEpoch += 1
+        report.partitions += 1
+        for from in nodes.indices {
+            for to in nodes.indices where from != to { blocked[from][to] = cut(from, to) }
+        }
+        queue.push(.heal(epoch: partitionEpoch), at: now + Int64(faultRandom.int(in: 200_000...3_000_000)))
+    }
+
+    func healPartitions() {
+        for from in nodes.indices { for to in nodes.indices { blocked[from][to] = false } }
+        traceLine("partitions healed")
+    }
+
+    /// SIGKILL: the process is gone, unsynced writes torn or lost, clients disconnected.
+    func crash(_ index: Int, restartAfterMicros delay: Int64) {
+        let slot = nodes[index]
+        guard slot.node != nil else { return }
+        slot.node = nil
+        slot.turnPending = false
+        slot.incarnation += 1
+        slot.disk.crash()
+        // An armed fault belongs to the process that died, not to the next one.
+        slot.disk.failNextSync = false
+        report.crashes += 1
+        traceLine("n\(index + 1) crashes")
+        dropConnections(of: index)
+        for peer in nodes where peer.index != index { input(peer.index, .peerLink(slot.info.id, connected: false)) }
+        queue.push(.restart(node: index), at: now + (healing ? 10_000 : delay))
+    }
+
+    func restart(_ index: Int) {
+        guard !nodes[index].isRunning else { return }
+        startNode(index)
+    }
+
+    func startHealing() {
+        healing = true
+        healingStart = now
+        lossRate = 0
+        longDelayRate = 0
+        healPartitions()
+        for slot in nodes where slot.started && !slot.isRunning { restart(slot.index) }
+        traceLine("healing starts")
+    }
+
+    // MARK: - Membership
+
+    /// Starts the spare node empty (it waits to be added) and asks the cluster to add it.
+    func addNode() {
+        let index = options.nodeCount
+        guard index < nodes.count, !nodes[index].started else { return }
+        startNode(index)
+        let info = nodes[index].info
+        admin.step = .adding(index)
+        admin.command = ["TRESTLE", "ADDNODE", "\(info.id.rawValue)@\(info.host):\(info.port):\(info.peerPort)"].map { Array($0.utf8) }
+        sendAdmin()
+    }
+
+    /// Asks the cluster to remove one of the original members.
+    func removeNode() {
+        let index = faultRandom.int(in: 0...(options.nodeCount - 1))
+        admin.step = .removing(index)
+        admin.command = ["TRESTLE", "REMOVENODE", "\(nodes[index].info.id.rawValue)"].map { Array($0.utf8) }
+        removedNodes.insert(index)
+        sendAdmin()
+    }
+
+    func sendAdmin() {
+        guard let command = admin.command else { return }
+        if let connection = admin.connection, connectionOwners[connection] != nil { closeConnection(node: admin.node, connection: connection) }
+        admin.connection = nil
+        guard let (node, connection) = openConnection(Self.adminOwner, preferred: nil) else {
+            queue.push(.adminRetry, at: now + 300_000)
+            return
+        }
+        admin.node = node
+        admin.connection = connection
+        traceLine("admin: \(command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")) via n\(node + 1)")
+        input(node, .request(connection, command))
+    }
+
+    func adminReceive(connection: ClientID, _ value: RESPValue) {
+        guard admin.connection == connection else { return }
+        closeConnection(node: admin.node, connection: connection)
+        admin.connection = nil
+        // A retry of a change that committed earlier (its first reply was lost) is refused
+        // as already done: that is success too.
+        var done = value == .ok
+        if case .error(let text) = value, text.contains("already") { done = true }
+        guard done else {
+            traceLine("admin: \(value); retrying")
+            queue.push(.adminRetry, at: now + 300_000)
+            return
+        }
+        admin.command = nil
+        switch admin.step {
+        case .adding(let index):
+            joinedNodes.insert(index)
+            report.nodesAdded += 1
+            admin.step = .idle
+            queue.push(.removeNode, at: now + Int64(faultRandom.int(in: 500_000...3_000_000)))
+        case .removing:
+            report.nodesRemoved += 1
+            admin.step = .done
+        case .idle, .done:
+            break
+        }
+    }
+
+    // MARK: - The end
+
+    /// Checks liveness, lets replicas catch up, then checks linearizability and convergence.
+    func finish() {
+        report.simulatedMilliseconds = now / 1000
+        for client in clients.indices {
+            guard let operation = clients[client].pending else { continue }
+            report.violations.append("liveness: c\(client) #\(operation.id) \(operation.command) never completed")
+            abandon(client)
+        }
+        settle(micros: 3_000_000)
+        switch LinearizabilityChecker.check(history) {
+        case .linearizable: break
+        case .illegal(let key):
+            report.violations.append("history not linearizable on key k\(key): " + history.filter { $0.command.key == key }.map(\.description).joined(separator: "; "))
+        case .unknown(let key):
+            traceLine("linearizability of k\(key) undecided within the search budget")
+        }
+        checkConvergence()
+        flushLogLines()
+    }
+
+    /// Runs the cluster without clients or faults so followers catch up.
+    private func settle(micros: Int64) {
+        let end = now + micros
+        var processed = 0
+        while let item = queue.pop(), item.time <= end, processed < options.eventsMax {
+            now = item.time
+            processed += 1
+            switch item.payload {
+            case .clientStart, .clientTimeout, .fault, .addNode, .removeNode, .adminRetry: continue
+            default: process(item.payload)
+            }
+        }
+    }
+
+    /// Replicas of one shard at the same applied index hold the same state.
+    private func checkConvergence() {
+        var seen: [ShardID: [LogIndex: (UInt32, Int)]] = [:]
+        for slot in nodes {
+            guard let node = slot.node else { continue }
+            for state in node.replicaStates() {
+                if let (checksum, holder) = seen[state.shard]?[state.appliedIndex], checksum != state.contentChecksum {
+                    report.violations.append("replicas diverge: shard \(state.shard.rawValue) at index \(state.appliedIndex.rawValue) differs between n\(holder + 1) and n\(slot.index + 1)")
+                }
+                seen[state.shard, default: [:]][state.appliedIndex] = (state.contentChecksum, slot.index)
+            }
+        }
+    }
+}
