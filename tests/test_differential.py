@@ -1297,6 +1297,7 @@ def test_known_bug_still_differs(name, index, server, redis_reference, request):
 
 FUZZ_KEYS = ["a", "b", "c", "h1", "h2", "n"]
 FUZZ_FIELDS = ["x", "y", "z"]
+FUZZ_MEMBERS = ["m", "n", "1", "-2", ""]
 FUZZ_SEQUENCES = int(os.environ.get("TRESTLE_FUZZ_SEQUENCES", "12"))
 FUZZ_COMMANDS = 250
 
@@ -1333,11 +1334,36 @@ def fuzz_command(generator, in_multi):
         ("HINCRBY", key, field, number), ("HINCRBYFLOAT", key, field, hash_increment),
         ("MULTI",), ("EXEC",), ("DISCARD",), ("WATCH", key), ("UNWATCH",),
     ]
+    commands += list_and_set_commands(generator, key, other, value, start, end)
     if key != other:
         commands += [("COPY", key, other), ("COPY", key, other, "REPLACE")]
     if in_multi:
         commands = [command for command in commands if not isinstance(command, unordered)]
     return generator.choice(commands)
+
+
+def list_and_set_commands(generator, key, other, value, start, end):
+    """List and set commands for the fuzzer: only deterministic ones (SPOP and SRANDMEMBER
+    with a count that takes every member, compared unordered)."""
+    member, member2 = generator.choice(FUZZ_MEMBERS), generator.choice(FUZZ_MEMBERS)
+    side, side2 = generator.choice(["LEFT", "RIGHT"]), generator.choice(["LEFT", "RIGHT"])
+    count = generator.choice(["0", "1", "2", "10", "-1"])
+    lpos_options = generator.choice([[], ["RANK", "-1"], ["RANK", "2"], ["COUNT", "0"], ["COUNT", "2", "RANK", "-2"],
+                                     ["MAXLEN", "2"], ["RANK", "0"]])
+    return [
+        ("LPUSH", key, member, member2), ("RPUSH", key, member), ("LPUSHX", key, member), ("RPUSHX", key, value),
+        ("LPOP", key), ("RPOP", key), ("LPOP", key, count), ("RPOP", key, count), ("LLEN", key),
+        ("LRANGE", key, start, end), ("LRANGE", key, "0", "-1"), ("LINDEX", key, start), ("LSET", key, start, member),
+        ("LINSERT", key, generator.choice(["BEFORE", "AFTER"]), member, member2), ("LREM", key, start, member),
+        ("LTRIM", key, start, end), ("LPOS", key, member, *lpos_options), ("LMOVE", key, other, side, side2),
+        ("RPOPLPUSH", key, other), ("LMPOP", "2", key, other, side, "COUNT", generator.choice(["1", "3"])),
+        ("SADD", key, member, member2), ("SREM", key, member, member2), unordered("SMEMBERS", key),
+        ("SISMEMBER", key, member), ("SMISMEMBER", key, member, member2), ("SCARD", key),
+        unordered("SPOP", key, "100"), unordered("SRANDMEMBER", key, "100"), ("SMOVE", key, other, member),
+        unordered("SINTER", key, other), unordered("SUNION", key, other), unordered("SDIFF", key, other),
+        ("SINTERSTORE", other, key, other), ("SUNIONSTORE", other, key, other), ("SDIFFSTORE", other, key, other),
+        ("SINTERCARD", "2", key, other, "LIMIT", generator.choice(["0", "1"])), unordered("SSCAN", key, "0"),
+    ]
 
 
 def fuzz_script(generator, count):
