@@ -46,24 +46,27 @@ extension Keyspace {
     /// without calling `body` when the key is absent and `create` is false.
     private mutating func modifyList<Result>(_ key: Bytes, now: Int64, create: Bool,
                                              _ body: (inout Deque<Bytes>, inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
-        let existing = try listValue(key, now: now)
-        guard existing != nil || create else { return nil }
-        var elements = existing ?? []
+        var stored = try listValue(key, now: now)
+        let existing = stored != nil
+        guard existing || create else { return nil }
+        // Take the value out of `stored` so `elements` holds the only reference besides the
+        // keyspace's, which is dropped next: the mutation must not copy the collection.
+        var elements = stored.take() ?? []
         // Drop the stored reference (untracked) so the mutation does not copy the list.
-        if existing != nil { replaceValueUntracked(key, .list([])) }
+        if existing { replaceValueUntracked(key, .list([])) }
         var changed = false
         let result: Result
         do {
             result = try body(&elements, &changed)
         } catch {
-            if existing != nil { replaceValueUntracked(key, .list(elements)) }
+            if existing { replaceValueUntracked(key, .list(elements)) }
             throw error
         }
         if !changed {
-            if existing != nil { replaceValueUntracked(key, .list(elements)) }
+            if existing { replaceValueUntracked(key, .list(elements)) }
         } else if elements.isEmpty {
-            if existing != nil { delete(key, now: now) }
-        } else if existing == nil {
+            if existing { delete(key, now: now) }
+        } else if !existing {
             store(key, Entry(value: .list(elements)))
         } else {
             replaceValue(key, .list(elements))

@@ -54,23 +54,26 @@ extension Keyspace {
     /// sets `changed`. Nil without calling `body` when absent and not `create`.
     private mutating func modifySet<Result>(_ key: Bytes, now: Int64, create: Bool,
                                             _ body: (inout OrderedSet<Key>, inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
-        let existing = try setValue(key, now: now)
-        guard existing != nil || create else { return nil }
-        var members = existing ?? []
-        if existing != nil { replaceValueUntracked(key, .set([])) }  // no copy on mutation
+        var stored = try setValue(key, now: now)
+        let existing = stored != nil
+        guard existing || create else { return nil }
+        // Take the value out of `stored` so `members` holds the only reference besides the
+        // keyspace's, which is dropped next: the mutation must not copy the collection.
+        var members = stored.take() ?? []
+        if existing { replaceValueUntracked(key, .set([])) }  // no copy on mutation
         var changed = false
         let result: Result
         do {
             result = try body(&members, &changed)
         } catch {
-            if existing != nil { replaceValueUntracked(key, .set(members)) }
+            if existing { replaceValueUntracked(key, .set(members)) }
             throw error
         }
         if !changed {
-            if existing != nil { replaceValueUntracked(key, .set(members)) }
+            if existing { replaceValueUntracked(key, .set(members)) }
         } else if members.isEmpty {
-            if existing != nil { delete(key, now: now) }
-        } else if existing == nil {
+            if existing { delete(key, now: now) }
+        } else if !existing {
             store(key, Entry(value: .set(members)))
         } else {
             replaceValue(key, .set(members))
