@@ -321,6 +321,51 @@ def test_hmset_and_hscan(server):
     client.close()
 
 
+def test_list_commands(client):
+    assert client.rpush("l", "a", "b", "c") == 3
+    assert client.lpush("l", "z") == 4
+    assert client.lrange("l", 0, -1) == ["z", "a", "b", "c"]
+    assert client.lpop("l") == "z"
+    assert client.rpop("l", 2) == ["c", "b"]
+    assert client.lpop("missing") is None
+    assert client.lpop("missing", 2) is None
+    client.rpush("l", "b", "a")
+    assert client.lpos("l", "a", rank=-1) == 2
+    assert client.lpos("l", "a", count=0) == [0, 2]
+    assert client.linsert("l", "BEFORE", "b", "x") == 4
+    assert client.lrem("l", 0, "a") == 2
+    assert client.lmove("l", "dst", "LEFT", "RIGHT") == "x"
+    assert client.rpoplpush("l", "dst") == "b"
+    assert client.exists("l") == 0, "an emptied list deletes its key"
+    assert client.lmpop(2, "l", "dst", direction="LEFT", count=5) == ["dst", ["b", "x"]]
+    assert client.type("dst") == "none"
+    client.set("s", "v")
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        client.lpush("s", "a")
+
+
+def test_set_commands(client):
+    assert client.sadd("s", "a", "b", "c") == 3
+    assert client.smembers("s") == {"a", "b", "c"}
+    assert client.sismember("s", "a") in (1, True)
+    assert [bool(flag) for flag in client.smismember("s", ["a", "z"])] == [True, False]
+    assert client.smove("s", "t", "a") in (1, True)
+    client.sadd("t", "b")
+    assert client.sinter("s", "t") == {"b"}
+    assert client.sunion("s", "t") == {"a", "b", "c"}
+    assert client.sdiff("s", "t") == {"c"}
+    assert client.sintercard(2, ["s", "t"]) == 1
+    assert client.sunionstore("u", ["s", "t"]) == 3
+    popped = client.spop("u", 2)
+    assert len(popped) == 2 and set(popped) <= {"a", "b", "c"}
+    assert client.srandmember("u") in {"a", "b", "c"}
+    assert client.spop("u") in {"a", "b", "c"}
+    assert client.exists("u") == 0, "an emptied set deletes its key"
+    cursor, members = client.sscan("s", 0)
+    assert cursor == 0 and sorted(members) == ["b", "c"]
+    assert client.type("s") == "set"
+
+
 def test_hrandfield(client):
     assert client.hrandfield("missing") is None
     client.hset("h", mapping={"a": "1", "b": "2", "c": "3"})

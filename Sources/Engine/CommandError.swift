@@ -66,6 +66,7 @@ public enum CommandError: Error, Equatable, Sendable {
         case .offsetOutOfRange: return "ERR offset is out of range"
         case .invalidExpireTime: return "ERR invalid expire time"
         case .countOutOfRange: return "ERR value is out of range"
+        case .indexOutOfRange: return "ERR index out of range"
         }
     }
 }

@@ -50,7 +50,7 @@ extension Engine {
             let target = Array(arguments.dropFirst(2))
             guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
             guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
-            let positions = spec.keyPositions(argumentCount: target.count)
+            let positions = spec.keyPositions(in: target)
             guard !positions.isEmpty else { throw .message("ERR The command has no key arguments") }
             return .array(positions.map { .bulk(target[$0]) })
         case "help":

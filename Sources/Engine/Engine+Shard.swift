@@ -101,8 +101,9 @@ extension Engine {
     }
 
     /// A digest of the key's logical value at `now` (0 when absent): type, contents and
-    /// expiry. Hash fields are combined order-independently, because dictionary order
-    /// differs between processes.
+    /// expiry. Hash fields and set members are combined order-independently (dictionary
+    /// order differs between processes; a set's value does not depend on its order); list
+    /// elements in order.
     public func watchDigest(_ key: Bytes, now: Int64) -> UInt64 {
         guard let entry = keyspace.peek(key, now: now) else { return 0 }
         var digest = Self.fnv(UInt64(bitPattern: entry.expireAt ?? Int64.min), Self.fnvOffset)
@@ -113,6 +114,15 @@ extension Engine {
             var combined: UInt64 = 0
             for (field, value) in fields { combined &+= Self.fnv(value, Self.fnv(field, Self.fnvOffset)) &* 0x9E3779B97F4A7C15 }
             digest = Self.fnv(combined, Self.fnv(2, digest))
+        case .list(let elements):
+            // Order matters in a list: chain the elements head to tail.
+            digest = Self.fnv(UInt64(elements.count), Self.fnv(3, digest))
+            for element in elements { digest = Self.fnv(element, digest) }
+        case .set(let members):
+            // A set's value is its members: combine them regardless of their stored order.
+            var combined: UInt64 = 0
+            for member in members { combined &+= Self.fnv(member.bytes, Self.fnvOffset) &* 0x9E3779B97F4A7C15 }
+            digest = Self.fnv(combined, Self.fnv(UInt64(members.count), Self.fnv(4, digest)))
         }
         return digest == 0 ? 1 : digest
     }

@@ -117,6 +117,12 @@ public final class Engine {
         case .hset, .hsetnx, .hget, .hmget, .hmset, .hdel, .hlen, .hexists, .hkeys, .hvals, .hgetall,
              .hincrby, .hincrbyfloat, .hstrlen, .hscan, .hrandfield:
             return Outcome(reply: try runHashCommand(id, arguments, session, now: now))
+        case .lpush, .rpush, .lpushx, .rpushx, .lpop, .rpop, .llen, .lrange, .lindex, .lset, .linsert, .lrem, .ltrim,
+             .lpos, .lmove, .rpoplpush, .lmpop:
+            return Outcome(reply: try runListCommand(id, arguments, session, now: now))
+        case .sadd, .srem, .smembers, .sismember, .smismember, .scard, .spop, .srandmember, .smove, .sinter,
+             .sintercard, .sinterstore, .sunion, .sunionstore, .sdiff, .sdiffstore, .sscan:
+            return Outcome(reply: try runSetCommand(id, arguments, session, now: now))
         case .del, .unlink, .exists, .type, .keys, .scan, .rename, .renamenx, .randomkey, .copy, .touch,
              .expire, .pexpire, .expireat, .pexpireat, .ttl, .pttl, .expiretime, .pexpiretime, .persist:
             return Outcome(reply: try runKeyCommand(id, arguments, session, now: now))

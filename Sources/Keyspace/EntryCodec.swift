@@ -1,11 +1,19 @@
 // The binary form of one key and its entry inside a snapshot (see docs/FORMAT.md,
 // "Snapshot records"). Decoding validates every length and tag; a malformed record is an
 // error, never a crash.
+//
+// The tag byte versions the value's encoding: a new type (or a new encoding of an old
+// one) takes a new tag, and a binary that does not know a tag refuses the record instead
+// of misreading it. Lists and sets are written in their stored order, so a replica loaded
+// from a snapshot holds exactly the order its leader had (SPOP's pick depends on it).
+import Collections
 import Core
 
 public enum EntryCodec {
     static let tagString: UInt8 = 1
     static let tagHash: UInt8 = 2
+    static let tagList: UInt8 = 3
+    static let tagSet: UInt8 = 4
 
     public struct DecodeError: Error, Equatable, Sendable {
         public var reason: String
@@ -28,8 +36,34 @@ public enum EntryCodec {
                 writer.writeBlob(field)
                 writer.writeBlob(value)
             }
+        case .list(let elements):
+            writeCollection(tagList, key: key, expireAt: entry.expireAt, elements, into: &writer)
+        case .set(let members):
+            writeCollection(tagSet, key: key, expireAt: entry.expireAt, members.lazy.map(\.bytes), into: &writer)
         }
         return writer.bytes
+    }
+
+    /// Tag, key, expiry, then a u32 count and one blob per element in order. A count
+    /// beyond u32 cannot be held in memory by one key (it would take over 64 GiB).
+    private static func writeCollection<Elements: Collection>(_ tag: UInt8, key: Bytes, expireAt: Int64?, _ elements: Elements,
+                                                             into writer: inout ByteWriter) where Elements.Element == Bytes {
+        writer.write(tag)
+        writer.writeBlob(key)
+        writer.write(expireAt ?? -1)
+        writer.write(UInt32(truncatingIfNeeded: elements.count))
+        for element in elements { writer.writeBlob(element) }
+    }
+
+    /// Reads a u32 count, then that many blobs, refusing a count the record cannot hold
+    /// (each blob needs at least its 4 length bytes).
+    private static func readElements(_ reader: inout ByteReader, kind: String) throws -> [Bytes] {
+        let count = Int(try reader.read(UInt32.self))
+        guard count <= reader.remaining / 4 else { throw DecodeError(reason: "\(kind) element count \(count) exceeds record") }
+        var elements: [Bytes] = []
+        elements.reserveCapacity(count)
+        for _ in 0..<count { elements.append(try reader.readBlob()) }
+        return elements
     }
 
     public static func decode(_ record: [UInt8]) throws(DecodeError) -> (key: Bytes, entry: Entry) {
@@ -51,6 +85,16 @@ public enum EntryCodec {
                 fields.reserveCapacity(count)
                 for _ in 0..<count { fields[try reader.readBlob()] = try reader.readBlob() }
                 value = .hash(fields)
+            case tagList:
+                let elements = try readElements(&reader, kind: "list")
+                guard !elements.isEmpty else { throw DecodeError(reason: "empty list") }
+                value = .list(Deque(elements))
+            case tagSet:
+                let elements = try readElements(&reader, kind: "set")
+                let members = OrderedSet(elements.map(Key.init))
+                guard !members.isEmpty else { throw DecodeError(reason: "empty set") }
+                guard members.count == elements.count else { throw DecodeError(reason: "duplicate set member") }
+                value = .set(members)
             default:
                 throw DecodeError(reason: "unknown value tag \(tag)")
             }

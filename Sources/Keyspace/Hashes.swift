@@ -15,25 +15,28 @@ extension Keyspace {
     /// log), so a failed or no-op command changes nothing observable.
     private mutating func modifyHash<Result>(_ key: Bytes, now: Int64, create: Bool,
                                              _ body: (inout [Bytes: Bytes], inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
-        let existing = try hash(key, now: now)
-        guard existing != nil || create else { return nil }
-        var fields = existing ?? [:]
+        var stored = try hash(key, now: now)
+        let existing = stored != nil
+        guard existing || create else { return nil }
+        // Take the value out of `stored`: a second live reference would make the mutation
+        // below copy the whole hash.
+        var fields = stored.take() ?? [:]
         // Drop the stored reference (without recording a change) so the mutation below
         // does not copy the whole hash.
-        if existing != nil { replaceValueUntracked(key, .hash([:])) }
+        if existing { replaceValueUntracked(key, .hash([:])) }
         var changed = false
         let result: Result
         do {
             result = try body(&fields, &changed)
         } catch {
-            if existing != nil { replaceValueUntracked(key, .hash(fields)) }
+            if existing { replaceValueUntracked(key, .hash(fields)) }
             throw error
         }
         if !changed {
-            if existing != nil { replaceValueUntracked(key, .hash(fields)) }
+            if existing { replaceValueUntracked(key, .hash(fields)) }
         } else if fields.isEmpty {
             delete(key, now: now)
-        } else if existing == nil {
+        } else if !existing {
             store(key, Entry(value: .hash(fields)))
         } else {
             replaceValue(key, .hash(fields))

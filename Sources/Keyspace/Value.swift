@@ -1,8 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Collections
 // Values stored under keys, and the typed errors of command semantics. The engine maps
 // each error to Redis's exact reply text in one place.
+//
+// Every container keeps an order that depends only on the commands applied to it, never
+// on per-process hash seeds: a list is a Deque (head first), a set an OrderedSet whose
+// order follows its insertions and swap-removals. Replicas that apply the same commands
+// therefore hold identical values, and a random pick by index (SPOP) is the same pick on
+// every replica.
 
 /// A binary-safe byte string: keys, values, fields.
 public typealias Bytes = [UInt8]
@@ -11,12 +18,18 @@ public typealias Bytes = [UInt8]
 public enum Value: Equatable, Sendable {
     case string(Bytes)
     case hash([Bytes: Bytes])
+    /// A list, head (LEFT) first. Never empty while stored.
+    case list(Deque<Bytes>)
+    /// A set in its deterministic stored order (see the file comment). Never empty while stored.
+    case set(OrderedSet<Key>)
 
     /// The name TYPE reports.
     public var typeName: String {
         switch self {
         case .string: return "string"
         case .hash: return "hash"
+        case .list: return "list"
+        case .set: return "set"
         }
     }
 }
@@ -62,6 +75,8 @@ public enum KeyspaceError: Error, Equatable, Sendable {
     case invalidExpireTime
     /// A count beyond what the command will build a reply from (HRANDFIELD's negative count).
     case countOutOfRange
+    /// LSET's index is outside the list.
+    case indexOutOfRange
 }
 
 /// Named bounds of the keyspace.

@@ -26,7 +26,7 @@ extension Node {
         if session.inTransaction, !Self.immediateInTransaction.contains(id) {
             // As Redis Cluster: a queued command whose slot this node does not serve is
             // redirected at once, and the transaction is flagged so EXEC aborts it.
-            let positions = spec.keyPositions(argumentCount: arguments.count)
+            let positions = spec.keyPositions(in: arguments)
             if let first = positions.first {
                 let slot = HashSlot.of(key: arguments[first])
                 switch locate(slot) {
@@ -70,7 +70,7 @@ extension Node {
         default:
             break
         }
-        let positions = spec.keyPositions(argumentCount: arguments.count)
+        let positions = spec.keyPositions(in: arguments)
         guard !positions.isEmpty else { return front.execute(arguments, session: session, now: time) }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, reply: reply)
     }
@@ -228,7 +228,7 @@ extension Node {
         for command in commands {
             guard let spec = CommandTable.lookup(command[0]) else { continue }
             writes = writes || spec.isWrite
-            for position in spec.keyPositions(argumentCount: command.count) {
+            for position in spec.keyPositions(in: command) {
                 let keySlot = HashSlot.of(key: command[position])
                 if let slot, slot != keySlot { return reply(.error("CROSSSLOT Keys in request don't hash to the same slot")) }
                 slot = keySlot

@@ -16,6 +16,12 @@ public enum CommandID: String, CaseIterable, Sendable {
     // hashes
     case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
+    // lists
+    case lpush, rpush, lpushx, rpushx, lpop, rpop, llen, lrange, lindex, lset, linsert, lrem, ltrim, lpos
+    case lmove, rpoplpush, lmpop
+    // sets
+    case sadd, srem, smembers, sismember, smismember, scard, spop, srandmember, smove
+    case sinter, sintercard, sinterstore, sunion, sunionstore, sdiff, sdiffstore, sscan
     // transactions
     case multi, exec, discard, watch, unwatch
     // cluster
@@ -31,6 +37,9 @@ public final class CommandSpec: Sendable {
     public let firstKey: Int
     public let lastKey: Int
     public let step: Int
+    /// For commands whose keys follow a count (LMPOP, SINTERCARD: Redis's "keynum" key
+    /// spec), the index of that count; 0 otherwise. Such commands have no fixed key range.
+    public let keyCountIndex: Int
     public let group: String
     public let summary: String
     public let since: String
@@ -43,8 +52,10 @@ public final class CommandSpec: Sendable {
     public let allowedWithoutAuth: Bool
 
     public init(id: CommandID?, name: String, arity: Int, flags: [String], firstKey: Int, lastKey: Int, step: Int,
-                group: String, summary: String, since: String, complexity: String, subcommands: [CommandSpec]) {
+                group: String, summary: String, since: String, complexity: String, subcommands: [CommandSpec],
+                keyCountIndex: Int = 0) {
         self.id = id
+        self.keyCountIndex = keyCountIndex
         self.name = name
         self.arity = arity
         self.flags = flags
@@ -65,7 +76,31 @@ public final class CommandSpec: Sendable {
         arity >= 0 ? argumentCount == arity : argumentCount >= -arity
     }
 
-    /// The positions of key arguments in `arguments` (index 0 is the command name).
+    /// The positions of the key arguments of `arguments` (index 0 is the command name).
+    /// Routing must use this form: for a command with a key count (`keyCountIndex`) the
+    /// positions depend on the count's value. A count that is not a positive integer or
+    /// names more keys than there are arguments gives no keys (the command itself then
+    /// answers with its error).
+    public func keyPositions(in arguments: [[UInt8]]) -> [Int] {
+        guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
+        guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
+              count <= arguments.count - keyCountIndex - 1 else { return [] }
+        return Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
+    }
+
+    /// A positive decimal count of at most 9 digits (no sign, no leading zero), else nil.
+    static func smallCount(_ bytes: [UInt8]) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 9, bytes[0] != UInt8(ascii: "0") else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// The positions of key arguments for a command with fixed key positions (index 0 is
+    /// the command name); empty for a command with a key count (see `keyPositions(in:)`).
     public func keyPositions(argumentCount: Int) -> [Int] {
         guard firstKey > 0, step > 0 else { return [] }
         let last = lastKey < 0 ? argumentCount + lastKey : lastKey
@@ -111,6 +146,14 @@ public enum CommandTable {
                     complexity: complexity, subcommands: subcommands)
     }
 
+    /// A command whose keys follow a count at `countIndex` (Redis's movablekeys commands).
+    private static func counted(_ id: CommandID, _ arity: Int, _ flags: String, countIndex: Int, _ group: String, _ summary: String,
+                                since: String, complexity: String) -> CommandSpec {
+        CommandSpec(id: id, name: id.rawValue, arity: arity, flags: (flags + " movablekeys").split(separator: " ").map(String.init),
+                    firstKey: 0, lastKey: 0, step: 0, group: group, summary: summary, since: since,
+                    complexity: complexity, subcommands: [], keyCountIndex: countIndex)
+    }
+
     private static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, _ summary: String) -> CommandSpec {
         CommandSpec(id: nil, name: "\(parent)|\(name)", arity: arity, flags: flags.split(separator: " ").map(String.init),
                     firstKey: 0, lastKey: 0, step: 0, group: parent == "config" || parent == "command" ? "server" : "connection",
@@ -119,7 +162,7 @@ public enum CommandTable {
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + [
+        return connectionAndServer() + lists() + sets() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -191,6 +234,52 @@ public enum CommandTable {
             spec(.discard, 1, "noscript loading stale fast allow_busy", "transactions", "Discards a transaction.", since: "2.0.0", complexity: "O(N)"),
             spec(.watch, -2, "noscript loading stale fast allow_busy", keys: all, "transactions", "Monitors changes to keys to determine the execution of a transaction.", since: "2.2.0"),
             spec(.unwatch, 1, "noscript loading stale fast allow_busy", "transactions", "Forgets about watched keys of a transaction.", since: "2.2.0"),
+        ]
+    }
+
+    private static func lists() -> [CommandSpec] {
+        let one = (1, 1, 1), two = (1, 2, 1)
+        return [
+            spec(.lpush, -3, "write denyoom fast", keys: one, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+            spec(.rpush, -3, "write denyoom fast", keys: one, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist."),
+            spec(.lpushx, -3, "write denyoom fast", keys: one, "list", "Prepends one or more elements to a list only when the list exists.", since: "2.2.0"),
+            spec(.rpushx, -3, "write denyoom fast", keys: one, "list", "Appends an element to a list only when the list exists.", since: "2.2.0"),
+            spec(.lpop, -2, "write fast", keys: one, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", complexity: "O(N)"),
+            spec(.rpop, -2, "write fast", keys: one, "list", "Returns and removes the last elements of the list. Deletes the list if the last element was popped.", complexity: "O(N)"),
+            spec(.llen, 2, "readonly fast", keys: one, "list", "Returns the length of a list."),
+            spec(.lrange, 4, "readonly", keys: one, "list", "Returns a range of elements from a list.", complexity: "O(S+N)"),
+            spec(.lindex, 3, "readonly", keys: one, "list", "Returns an element from a list by its index.", complexity: "O(N)"),
+            spec(.lset, 4, "write denyoom", keys: one, "list", "Sets the value of an element in a list by its index.", complexity: "O(N)"),
+            spec(.linsert, 5, "write denyoom", keys: one, "list", "Inserts an element before or after another element in a list.", since: "2.2.0", complexity: "O(N)"),
+            spec(.lrem, 4, "write", keys: one, "list", "Removes elements from a list. Deletes the list if the last element was removed.", complexity: "O(N+M)"),
+            spec(.ltrim, 4, "write", keys: one, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", complexity: "O(N)"),
+            spec(.lpos, -3, "readonly", keys: one, "list", "Returns the index of matching elements in a list.", since: "6.0.6", complexity: "O(N)"),
+            spec(.lmove, 5, "write denyoom", keys: two, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", since: "6.2.0"),
+            spec(.rpoplpush, 3, "write denyoom", keys: two, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", since: "1.2.0"),
+            counted(.lmpop, -4, "write", countIndex: 1, "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", since: "7.0.0", complexity: "O(N+M)"),
+        ]
+    }
+
+    private static func sets() -> [CommandSpec] {
+        let one = (1, 1, 1), all = (1, -1, 1), two = (1, 2, 1)
+        return [
+            spec(.sadd, -3, "write denyoom fast", keys: one, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", complexity: "O(N)"),
+            spec(.srem, -3, "write fast", keys: one, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", complexity: "O(N)"),
+            spec(.smembers, 2, "readonly", keys: one, "set", "Returns all members of a set.", complexity: "O(N)"),
+            spec(.sismember, 3, "readonly fast", keys: one, "set", "Determines whether a member belongs to a set."),
+            spec(.smismember, -3, "readonly fast", keys: one, "set", "Determines whether multiple members belong to a set.", since: "6.2.0", complexity: "O(N)"),
+            spec(.scard, 2, "readonly fast", keys: one, "set", "Returns the number of members in a set."),
+            spec(.spop, -2, "write fast", keys: one, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", complexity: "O(N)"),
+            spec(.srandmember, -2, "readonly", keys: one, "set", "Get one or multiple random members from a set", complexity: "O(N)"),
+            spec(.smove, 4, "write fast", keys: two, "set", "Moves a member from one set to another."),
+            spec(.sinter, -2, "readonly", keys: all, "set", "Returns the intersect of multiple sets.", complexity: "O(N*M)"),
+            counted(.sintercard, -3, "readonly", countIndex: 1, "set", "Returns the number of members of the intersect of multiple sets.", since: "7.0.0", complexity: "O(N*M)"),
+            spec(.sinterstore, -3, "write denyoom", keys: all, "set", "Stores the intersect of multiple sets in a key.", complexity: "O(N*M)"),
+            spec(.sunion, -2, "readonly", keys: all, "set", "Returns the union of multiple sets.", complexity: "O(N)"),
+            spec(.sunionstore, -3, "write denyoom", keys: all, "set", "Stores the union of multiple sets in a key.", complexity: "O(N)"),
+            spec(.sdiff, -2, "readonly", keys: all, "set", "Returns the difference of multiple sets.", complexity: "O(N)"),
+            spec(.sdiffstore, -3, "write denyoom", keys: all, "set", "Stores the difference of multiple sets in a key.", complexity: "O(N)"),
+            spec(.sscan, -3, "readonly", keys: one, "set", "Iterates over members of a set.", since: "2.8.0"),
         ]
     }
 
