@@ -29,7 +29,6 @@ final class NodeHost {
     private var nextClientID: UInt64 = 1
     private var turnScheduled = false
     private var performing = false
-    private let monotonicOrigin = NIODeadline.now()
 
     init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
         self.node = node
@@ -47,9 +46,8 @@ final class NodeHost {
         perform()
     }
 
-    /// The timer: time since the host started, from the monotonic clock.
     func timerFired() {
-        deliver(.timer(monotonicMilliseconds: (NIODeadline.now() - monotonicOrigin).nanoseconds / 1_000_000))
+        deliver(.timer)
     }
 
     // MARK: - Clients

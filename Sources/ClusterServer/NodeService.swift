@@ -46,7 +46,8 @@ public final class NodeService: Service, @unchecked Sendable {
         let node = try await loop.submit { () throws -> LoopConfinedNode in
             // A fresh seed per process start: restarted nodes do not repeat election timeouts.
             let seed = UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1e6)) ^ (configuration.id.rawValue &* 0x9E37_79B9_7F4A_7C15)
-            let node = try Node(configuration: configuration, clock: SystemClock(), seed: seed, disk: PosixDisk(), logger: logger)
+            let node = try Node(configuration: configuration, clock: SystemClock(), monotonicClock: SystemMonotonicClock(),
+                                seed: seed, disk: PosixDisk(), logger: logger)
             let transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
             let host = NodeHost(node: node, loop: loop, transport: transport, logger: logger)
             try node.recoverOrBootstrap()

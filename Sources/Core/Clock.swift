@@ -23,3 +23,9 @@ public final class ManualClock: WallClock, @unchecked Sendable {
     public func set(_ time: UnixMillis) { current = time }
     public func advance(milliseconds: Int64) { current = UnixMillis(current.rawValue + milliseconds) }
 }
+
+/// Time that never runs backwards, from any fixed origin (the shell's monotonic clock, or
+/// simulated time). The node runtime derives Raft ticks, and so leases, from it.
+public protocol MonotonicClock: Sendable {
+    func monotonicMilliseconds() -> Int64
+}

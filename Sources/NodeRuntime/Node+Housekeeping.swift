@@ -15,11 +15,15 @@ extension Node {
     static let reclaimKeysPerTickMax = 500
     /// A replica its shard's leader no longer counts is dropped after this many ticks.
     static let orphanTicksMax = 30
+    /// Ticks between orphan checks (each check adds this many to a replica's orphan ticks).
+    static let orphanCheckTicks: Int64 = 10
 
-    /// Delivers one Raft tick per elapsed tick period (including periods the process spent
-    /// paused), then does the periodic work.
-    func onTimer(monotonicMilliseconds monotonic: Int64) {
-        runDeferredRoutes()
+    /// Delivers one Raft tick per tick period elapsed on the monotonic clock (including
+    /// periods the process spent paused). Runs before every input, so Raft's view of time
+    /// (elections, check-quorum, the lease) is current before a request is served: a
+    /// leader resumed after a pause must not serve a lease read from before the pause.
+    func catchUpTicks() {
+        let monotonic = monotonicClock.monotonicMilliseconds()
         guard let origin = tickOrigin else {
             tickOrigin = monotonic
             return
@@ -30,12 +34,23 @@ extension Node {
             ticksDelivered += 1
             for replica in allReplicas { replica.raft.tick() }
         }
+        wantTurn()
+    }
+
+    /// The periodic work, when at least one tick passed since it last ran.
+    func onTimer() {
+        runDeferredRoutes()
+        catchUpTicks()
+        guard ticksDelivered > lastPeriodicTick else { return }
+        let previous = lastPeriodicTick
+        lastPeriodicTick = ticksDelivered
+        func crossed(_ every: Int64) -> Bool { ticksDelivered / every > previous / every }
         let time = now()
         for replica in allReplicas { replica.expire(now: time) }
         expireForwards(now: time)
-        if ticksDelivered % Self.gossipTicks == 0 { broadcastGossip() }
-        if ticksDelivered % Self.reconcileTicks == 0 { reconcileAll(now: time) }
-        if ticksDelivered % 10 == 0 { dropOrphans() }
+        if crossed(Self.gossipTicks) { broadcastGossip() }
+        if crossed(Self.reconcileTicks) { reconcileAll(now: time) }
+        if crossed(Self.orphanCheckTicks) { dropOrphans() }
         proposeReclaims(now: time)
         takeSnapshots()
         wantTurn()
@@ -195,7 +210,7 @@ extension Node {
             // A replica just added as a learner has no membership until its first snapshot
             // arrives; the leader's gossip counting it keeps it.
             let orphan = removedByLeader || (neverJoined && !countedByLeader)
-            replica.orphanTicks = orphan ? replica.orphanTicks + 10 : 0
+            replica.orphanTicks = orphan ? replica.orphanTicks + Int(Self.orphanCheckTicks) : 0
             if replica.orphanTicks >= Self.orphanTicksMax {
                 dropReplica(shard, reason: removedByLeader ? "the shard's leader no longer counts this node" : "never joined the shard")
             }

@@ -8,7 +8,7 @@ public struct ReplicaState: Sendable, Equatable {
     public var shard: ShardID
     public var appliedIndex: LogIndex
     public var isLeader: Bool
-    /// CRC-32C of the replica's snapshot bytes (its whole state).
+    /// CRC-32C over the replica's entries in key order and its newest record time.
     public var contentChecksum: UInt32
     public var keyCount: Int
 }
@@ -20,8 +20,16 @@ extension Node {
         replicas.keys.sorted().compactMap { shard in
             guard let replica = replicas[shard], let data = replica.data else { return nil }
             return ReplicaState(shard: shard, appliedIndex: replica.raft.appliedIndex, isLeader: replica.isLeader,
-                                contentChecksum: CRC32C.checksum(data.snapshot()), keyCount: data.engine.keyspace.keyCount)
+                                contentChecksum: Self.contentChecksum(data), keyCount: data.engine.keyspace.keyCount)
         }
+    }
+
+    /// Independent of the order a keyspace iterates in (which depends on insertion history).
+    static func contentChecksum(_ data: DataMachine) -> UInt32 {
+        let records = data.engine.keyspace.snapshotRecords(now: Int64.min).sorted { $0.lexicographicallyPrecedes($1) }
+        var crc = CRC32C.checksum(withUnsafeBytes(of: data.lastRecordTime.littleEndian) { Array($0) })
+        for record in records { crc = CRC32C.update(crc, record) }
+        return crc
     }
 
     /// The leader this node knows for each shard of its map (`.none` if unknown).

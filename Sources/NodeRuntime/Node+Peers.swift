@@ -20,6 +20,24 @@ struct LeaderHint {
     var heardAt: Int64
 }
 
+/// What a node remembers of a replica it dropped: only a leader that knows more than the
+/// dropped replica did (a later term, or the same term with a log past what it had
+/// committed) may create it again.
+struct Tombstone {
+    var term: Term
+    var commit: LogIndex
+
+    func admits(_ message: Message) -> Bool {
+        if message.term > term { return true }
+        guard message.term == term else { return false }
+        switch message.body {
+        case let .appendEntries(prevIndex, _, _, _): return prevIndex >= commit
+        case let .snapshotChunk(metadata, _, _, _): return metadata.index >= commit
+        default: return false
+        }
+    }
+}
+
 /// A proxied request for a shard with no known leader, retried at `due`.
 struct DeferredRoute {
     var due: Int64
@@ -72,6 +90,13 @@ extension Node {
             }
         }
         guard fromLeader, replicas.count < ClusterMap.shardsMax else { return nil }
+        if let tombstone = tombstones[shard], let stale = messages.first(where: { !tombstone.admits($0) }) {
+            // A leader that has not heard of this node's removal (it was paused or cut off)
+            // must not re-create it empty: an empty replica counted in that leader's old
+            // membership would let it win an election without the committed entries.
+            logger.debug("ignoring a stale leader's message for a dropped replica", metadata: ["shard": "\(shard.rawValue)", "leader": "n\(stale.from.rawValue)", "term": "\(stale.term.rawValue)"])
+            return nil
+        }
         do {
             let replica = try makeEmptyReplica(shard)
             replicas[shard] = replica

@@ -31,6 +31,7 @@ public final class Node {
     let configuration: NodeConfiguration
     let logger: Logger
     let clock: WallClock
+    let monotonicClock: MonotonicClock
     let store: RaftLogStore
     var random: SeededRandom
     /// Sessions and connection-level commands (no keys live here).
@@ -54,6 +55,8 @@ public final class Node {
     /// Peers this node gave the shell an address for.
     var knownPeers: Set<NodeID> = []
     var forwards: [UInt64: ForwardWait] = [:]
+    /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
+    var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [NodeID: Session] = [:]
     /// Proxied requests waiting out a leader change, retried by the timer.
     var deferredRoutes: [DeferredRoute] = []
@@ -63,6 +66,7 @@ public final class Node {
     var turnWanted = false
     var ticksDelivered: Int64 = 0
     var tickOrigin: Int64? = nil
+    var lastPeriodicTick: Int64 = 0
     var lastRoles: [ShardID: RoleKind] = [:]
     var lastPlacement: Int64 = 0
     var lastDirectoryProposal: Int64 = 0
@@ -73,10 +77,12 @@ public final class Node {
 
     /// `seed` drives every random choice of the node (election timeouts, engine sampling):
     /// the simulator passes its run's seed, the process shell a fresh one.
-    public init(configuration: NodeConfiguration, clock: WallClock, seed: UInt64, disk: Disk, logger: Logger) throws {
+    public init(configuration: NodeConfiguration, clock: WallClock, monotonicClock: MonotonicClock, seed: UInt64,
+                disk: Disk, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
+        self.monotonicClock = monotonicClock
         self.random = SeededRandom(seed: seed)
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
         var settings = configuration.settings
@@ -124,6 +130,7 @@ public final class Node {
 
     public func handle(_ input: NodeInput) {
         guard !failed else { return }
+        if persisting == nil { catchUpTicks() }
         switch input {
         case let .clientOpened(id, address, localAddress): openClient(id, address: address, localAddress: localAddress)
         case let .request(id, arguments): receiveRequest(id, arguments)
@@ -133,7 +140,7 @@ public final class Node {
         case let .peerLink(peer, connected):
             if connected { connectedPeers.insert(peer) } else { connectedPeers.remove(peer) }
         case let .sendFailed(peer, frame): sendFailed(frame, to: peer)
-        case let .timer(monotonic): onTimer(monotonicMilliseconds: monotonic)
+        case .timer: onTimer()
         case .turn: turn()
         case .persisted: finishRound()
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
@@ -415,6 +422,8 @@ public final class Node {
 
     func dropReplica(_ shard: ShardID, reason: String) {
         guard let replica = replicas.removeValue(forKey: shard) else { return }
+        let heardTerm = hints[shard]?.term ?? replica.raft.term
+        tombstones[shard] = Tombstone(term: max(replica.raft.term, heardTerm), commit: replica.raft.commitIndex)
         replica.failAll(.error("TRYAGAIN shard \(shard.rawValue) moved off this node; retry"))
         lastRoles.removeValue(forKey: shard)
         do { try store.dropShard(shard) } catch { logger.error("cannot drop shard data", metadata: ["shard": "\(shard.rawValue)", "error": "\(error)"]) }

@@ -31,11 +31,10 @@ public enum NodeInput {
     case peerLink(NodeID, connected: Bool)
     /// A frame this node asked to send could not be queued (link down, breaker open).
     case sendFailed(to: NodeID, PeerFrame)
-    /// Time passed. `monotonicMilliseconds` counts from any fixed origin and never runs
-    /// backwards (the shell's monotonic clock): Raft ticks, and so leases, are derived from
-    /// it, never from the wall clock, which may jump. Deliver it often enough for the tick
-    /// period; the node delivers every tick that is due, including those of a pause.
-    case timer(monotonicMilliseconds: Int64)
+    /// Time for periodic work (gossip, deadlines, membership, snapshots): deliver it about
+    /// twice per tick period. Raft ticks themselves come from the injected MonotonicClock,
+    /// caught up before every input, never from the wall clock, which may jump.
+    case timer
     /// End of a batch of inputs: propose what was queued, collect every replica's Ready and
     /// stage it; emits `.persist` when the staged state must be written.
     case turn

@@ -48,14 +48,19 @@ public struct ClusterSimulationOptions: Sendable {
 public enum ClusterFaultKind: String, Sendable, CaseIterable {
     /// SIGKILL of a node (unsynced disk writes torn or lost), restarted later.
     case crash
+    /// Every node killed at once (a power cut), each restarted after its own delay.
+    case crashAll = "crash-all"
+    /// A node frozen (SIGSTOP) and later resumed: what reached it meanwhile is handled on
+    /// resume, before its overdue timer fires (as an event loop runs ready I/O first).
+    case pause
     /// A node cut off from the others, both directions.
     case isolate
     /// Messages from one node to another dropped, one direction only.
-    case oneWay
+    case oneWay = "one-way"
     /// Random message loss and long delays (reordering).
     case lossy
     /// The next fsync of a node fails: it must stop without acknowledging.
-    case diskFault
+    case diskFault = "disk-fault"
 }
 
 /// What a run saw and what its checkers concluded.

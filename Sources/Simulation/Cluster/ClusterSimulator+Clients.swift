@@ -70,13 +70,17 @@ extension ClusterSimulator {
 
     func closeConnection(node: Int, connection: ClientID) {
         connectionOwners.removeValue(forKey: connection)
+        lastArrival.removeValue(forKey: connection)
         input(node, .clientClosed(connection))
     }
 
     func deliverReply(from node: Int, connection: ClientID, _ value: RESPValue) {
         guard let owner = connectionOwners[connection] else { return }
         traceLine("n\(node + 1) -> \(owner == Self.adminOwner ? "admin" : "c\(owner)"): \(value)")
-        let delay = Int64(networkRandom.int(in: 50...500))
+        // One TCP connection: replies arrive in the order they were sent.
+        let arrival = max(now + Int64(networkRandom.int(in: 50...500)), (lastArrival[connection] ?? 0) + 1)
+        lastArrival[connection] = arrival
+        let delay = arrival - now
         if owner == Self.adminOwner {
             queue.push(.adminReceive(connection: connection, value: value), at: now + delay)
         } else {
@@ -113,6 +117,11 @@ extension ClusterSimulator {
 
     func startOperation(_ client: Int) {
         guard clients[client].pending == nil, operationsStarted < options.operations else { return }
+        // Plain clients behind a load balancer land on any node: now and then move.
+        if let connection = clients[client].connection, clientRandom.chance(0.3) {
+            closeConnection(node: clients[client].node, connection: connection)
+            clients[client].connection = nil
+        }
         if clients[client].connection == nil {
             guard let (node, connection) = openConnection(client, preferred: clients[client].preferredNode) else {
                 queue.push(.clientStart(client: client), at: now + 100_000)
@@ -261,7 +270,14 @@ extension ClusterSimulator {
             history.append(HistoryOperation(client: client, command: operation.command, output: nil, invocation: operation.invocation, completion: now))
         }
         traceLine("c\(client) #\(operation.id) \(operation.command) -> \(refused ? "refused" : output?.description ?? "unknown")")
-        queue.push(.clientStart(client: client), at: now + Int64(clientRandom.int(in: 0...3000)))
+        queue.push(.clientStart(client: client), at: now + thinkTimeMicros())
+    }
+
+    /// A pause between a client's operations, so the workload spans the fault phase
+    /// (on average the phase's length over each client's share of the operations).
+    private func thinkTimeMicros() -> Int64 {
+        let mean = options.faultPhaseMilliseconds * 1000 * Int64(options.clients) / Int64(max(1, options.operations))
+        return Int64(clientRandom.int(in: 0...Int(max(2, 2 * mean * 8 / 10))))
     }
 
     /// The client gave up waiting, or lost its connection: a write's outcome is unknown.

@@ -28,6 +28,15 @@ extension ClusterSimulator {
             let down = nodes.filter { $0.started && !$0.isRunning }.count
             guard down < (nodes.filter(\.started).count - 1) / 2 else { return }
             crash(target, restartAfterMicros: Int64(faultRandom.int(in: 100_000...2_000_000)))
+        case .crashAll:
+            guard nodes.allSatisfy({ !$0.started || $0.isRunning }) else { return }
+            traceLine("power cut: every node crashes")
+            for slot in nodes where slot.isRunning { crash(slot.index, restartAfterMicros: Int64(faultRandom.int(in: 50_000...1_500_000))) }
+        case .pause:
+            guard nodes[target].held == nil else { return }
+            nodes[target].held = []
+            traceLine("n\(target + 1) paused")
+            queue.push(.resume(node: target, incarnation: nodes[target].incarnation), at: now + Int64(faultRandom.int(in: 100_000...1_500_000)))
         case .isolate:
             startPartition { from, to in from == target || to == target }
             traceLine("partition: n\(target + 1) isolated")
@@ -65,6 +74,7 @@ extension ClusterSimulator {
         let slot = nodes[index]
         guard slot.node != nil else { return }
         slot.node = nil
+        slot.held = nil
         slot.turnPending = false
         slot.incarnation += 1
         slot.disk.crash()
@@ -75,6 +85,23 @@ extension ClusterSimulator {
         dropConnections(of: index)
         for peer in nodes where peer.index != index { input(peer.index, .peerLink(slot.info.id, connected: false)) }
         queue.push(.restart(node: index), at: now + (healing ? 10_000 : delay))
+    }
+
+    /// SIGCONT: the inputs that queued up run first, then the overdue timer. An event loop
+    /// polls sockets in no particular order; the worst case for a stale leader is used:
+    /// client connections first, then peer links.
+    func resume(_ index: Int, incarnation: Int) {
+        let slot = nodes[index]
+        guard slot.incarnation == incarnation, let held = slot.held else { return }
+        slot.held = nil
+        traceLine("n\(index + 1) resumed with \(held.count) inputs waiting")
+        let fromPeers = held.filter { if case .peerFrame = $0 { return true } else { return false } }
+        for waiting in held {
+            if case .peerFrame = waiting { continue }
+            input(index, waiting)
+        }
+        for waiting in fromPeers { input(index, waiting) }
+        input(index, .timer)
     }
 
     func restart(_ index: Int) {
@@ -89,6 +116,7 @@ extension ClusterSimulator {
         longDelayRate = 0
         healPartitions()
         for slot in nodes where slot.started && !slot.isRunning { restart(slot.index) }
+        for slot in nodes where slot.held != nil { resume(slot.index, incarnation: slot.incarnation) }
         traceLine("healing starts")
     }
 

@@ -19,15 +19,15 @@ import Storage
 import Wire
 
 /// A node's clocks: wall time and monotonic time both run at the node's own rate.
-final class SimulatedNodeClock: WallClock, @unchecked Sendable {
+final class SimulatedNodeClock: WallClock, MonotonicClock, @unchecked Sendable {
     var trueMicros: Int64 = 0
     let rate: Double
     let epochMilliseconds: Int64 = 1_700_000_000_000
 
     init(rate: Double) { self.rate = rate }
 
-    var monotonicMilliseconds: Int64 { Int64(Double(trueMicros) * rate) / 1000 }
-    func now() -> UnixMillis { UnixMillis(epochMilliseconds + monotonicMilliseconds) }
+    func monotonicMilliseconds() -> Int64 { Int64(Double(trueMicros) * rate) / 1000 }
+    func now() -> UnixMillis { UnixMillis(epochMilliseconds + monotonicMilliseconds()) }
 }
 
 final class SimulatedClusterNode {
@@ -41,6 +41,8 @@ final class SimulatedClusterNode {
     /// Started at bootstrap or added later; false before it joins.
     var started = false
     var bootstrap: [NodeInfo]?
+    /// While paused: the inputs that reached the node, handled in order on resume.
+    var held: [NodeInput]?
 
     init(index: Int, info: NodeInfo, seed: UInt64, rate: Double) {
         self.index = index
@@ -63,6 +65,7 @@ public final class ClusterSimulator {
         case clientTimeout(client: Int, operation: Int)
         case fault
         case restart(node: Int)
+        case resume(node: Int, incarnation: Int)
         case heal(epoch: Int)
         case startHealing
         case addNode
@@ -94,6 +97,8 @@ public final class ClusterSimulator {
     var nextConnection: UInt64 = 1
     /// Which client owns each open connection (`adminOwner` for the administrator).
     var connectionOwners: [ClientID: Int] = [:]
+    /// When the last reply on each connection reaches its client (replies keep their order).
+    var lastArrival: [ClientID: Int64] = [:]
     /// Nodes clients may use: the bootstrap members, then the added node once it joined.
     var joinedNodes: Set<Int> = []
     /// Nodes asked to leave: clients stop using them.
@@ -144,7 +149,7 @@ public final class ClusterSimulator {
             longDelayRate = Double(faultRandom.int(in: 0...50)) / 1000
         }
         duplicateRate = Double(faultRandom.int(in: 0...20)) / 1000
-        if !faultKinds.isEmpty { queue.push(.fault, at: 500_000) }
+        if !faultKinds.isEmpty { queue.push(.fault, at: 300_000) }
         queue.push(.startHealing, at: options.faultPhaseMilliseconds * 1000)
         if options.membershipChanges {
             queue.push(.addNode, at: Int64(faultRandom.int(in: 500...Int(options.faultPhaseMilliseconds / 2))) * 1000)
@@ -178,7 +183,7 @@ public final class ClusterSimulator {
         switch event {
         case let .timer(index, incarnation):
             guard nodes[index].incarnation == incarnation, nodes[index].isRunning else { return }
-            input(index, .timer(monotonicMilliseconds: nodes[index].clock.monotonicMilliseconds))
+            input(index, .timer)
             queue.push(.timer(node: index, incarnation: incarnation), at: now + options.tickMilliseconds * 500)
         case let .turn(index, incarnation):
             guard nodes[index].incarnation == incarnation, nodes[index].isRunning else { return }
@@ -194,6 +199,7 @@ public final class ClusterSimulator {
         case let .clientTimeout(client, operation): timeout(client, operation: operation)
         case .fault: injectFault()
         case let .restart(index): restart(index)
+        case let .resume(index, incarnation): resume(index, incarnation: incarnation)
         case let .heal(epoch): if epoch == partitionEpoch { healPartitions() }
         case .startHealing: startHealing()
         case .addNode: addNode()
@@ -233,7 +239,7 @@ public final class ClusterSimulator {
         slot.clock.trueMicros = now
         do {
             try slot.disk.makeDirectory("/data")
-            let node = try Node(configuration: configuration(for: slot), clock: slot.clock,
+            let node = try Node(configuration: configuration(for: slot), clock: slot.clock, monotonicClock: slot.clock,
                                 seed: slot.info.id.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(slot.incarnation) ^ options.seed,
                                 disk: slot.disk, logger: logger(for: slot))
             try node.recoverOrBootstrap()
@@ -266,6 +272,11 @@ public final class ClusterSimulator {
     func input(_ index: Int, _ input: NodeInput) {
         let slot = nodes[index]
         guard let node = slot.node else { return }
+        if slot.held != nil {
+            if case .timer = input { return }
+            slot.held?.append(input)
+            return
+        }
         slot.clock.trueMicros = now
         node.handle(input)
         perform(index)
@@ -363,6 +374,7 @@ public final class ClusterSimulator {
         case .clientTimeout(let client, let operation): return 7 &+ UInt64(client) << 8 &+ UInt64(operation) << 24
         case .fault: return 8
         case .restart(let node): return 9 &+ UInt64(node) << 8
+        case .resume(let node, _): return 16 &+ UInt64(node) << 8
         case .heal: return 10
         case .startHealing: return 11
         case .addNode: return 12
