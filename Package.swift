@@ -86,7 +86,10 @@ let package = Package(
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Storage", "Consensus", "Core"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "NodeRuntime", "Consensus", "Core"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
-        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core"]),
+        .testTarget(name: "NodeRuntimeTests", dependencies: [
+            "NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core",
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.copy("testdata")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Transport", "Engine", "Wire", "Core",

@@ -1,0 +1,188 @@
+// An interpreter for node runtime scripts (testdata/*.txt): a few inputs in, every output
+// out, in the style of the Raft interaction scripts. Nodes run over simulated disks and
+// one shared manual clock; peer frames wait in flight until `deliver`.
+//
+// Commands:
+//   cluster nodes=N shards=S [proxy=true]    bootstrap N nodes (replication factor min(3,N))
+//   open nK cC                               client C connects to node K
+//   request nK cC ARG...                     one request from client C
+//   deliver [quiet]                          deliver frames in flight until none are left
+//                                            (quiet: without printing them)
+//   tick MS                                  advance the clock, deliver the timer to all
+//   settle                                   tick 10 ms and deliver quietly, 100 times
+//                                            (replies still print)
+//   leaders                                  each node's view of every shard's leader
+//   close nK cC                              client C disconnects
+// Outputs: replies and closes as `nK reply cC <value>`; with `deliver`, every frame as
+// `nA->nB <frame>`; a node's persists are performed at once (synced) and not printed.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Foundation
+import Logging
+@testable import NodeRuntime
+import Storage
+import Wire
+
+final class ScriptClock: WallClock, MonotonicClock, @unchecked Sendable {
+    var milliseconds: Int64 = 0
+    func now() -> UnixMillis { UnixMillis(1_700_000_000_000 + milliseconds) }
+    func monotonicMilliseconds() -> Int64 { milliseconds }
+}
+
+final class NodeScriptHarness {
+    var nodes: [Node] = []
+    var disks: [Storage.SimulatedDisk] = []
+    let clock = ScriptClock()
+    var inFlight: [(from: Int, to: Int, frame: PeerFrame)] = []
+    var output: [String] = []
+    var printFrames = false
+
+    func say(_ line: String) { output.append(line) }
+
+    func run(_ line: String) -> String {
+        output = []
+        let words = line.split(separator: " ").map(String.init)
+        switch words.first {
+        case "cluster": cluster(words.dropFirst())
+        case "open": input(node(words[1]), .clientOpened(client(words[2]), address: "script", localAddress: "script"))
+        case "close": input(node(words[1]), .clientClosed(client(words[2])))
+        case "request": input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.utf8) }))
+        case "deliver": deliver(quiet: words.count > 1)
+        case "tick": tick(Int64(words[1]) ?? 0)
+        case "settle":
+            for _ in 0..<100 { tick(10); deliver(quiet: true) }
+        case "leaders": leaders()
+        default: say("unknown command \(line)")
+        }
+        return output.joined(separator: "\n")
+    }
+
+    private func node(_ word: String) -> Int { (Int(word.dropFirst()) ?? 1) - 1 }
+    private func client(_ word: String) -> ClientID { ClientID(rawValue: UInt64(word.dropFirst()) ?? 1) }
+
+    private func cluster(_ arguments: ArraySlice<String>) {
+        var options: [String: String] = [:]
+        for argument in arguments {
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { options[parts[0]] = parts[1] }
+        }
+        let count = Int(options["nodes"] ?? "1") ?? 1
+        let members = (1...count).map { NodeInfo(id: NodeID(UInt64($0)), host: "127.0.0.1", port: 7000 + $0, peerPort: 17000 + $0, zone: "") }
+        for member in members {
+            var configuration = NodeConfiguration(id: member.id)
+            configuration.port = member.port
+            configuration.peerPort = member.peerPort
+            configuration.directory = "/data"
+            configuration.bootstrap = members
+            configuration.shardCount = Int(options["shards"] ?? "2") ?? 2
+            configuration.replicationFactor = min(3, count)
+            configuration.proxy = options["proxy"] == "true"
+            configuration.tickMilliseconds = 10
+            configuration.electionTicks = 10
+            let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
+            do {
+                try disk.makeDirectory("/data")
+                let node = try Node(configuration: configuration, clock: clock, monotonicClock: clock, seed: member.id.rawValue,
+                                    disk: disk, logger: Logger(label: "script") { _ in SwiftLogNoOpLogHandler() })
+                try node.recoverOrBootstrap()
+                nodes.append(node)
+                disks.append(disk)
+            } catch {
+                say("cannot start n\(member.id.rawValue): \(error)")
+            }
+        }
+        for index in nodes.indices {
+            for peer in nodes.indices where peer != index { nodes[index].handle(.peerLink(nodes[peer].me, connected: true)) }
+            perform(index)
+        }
+        say("cluster of \(nodes.count) node(s)")
+    }
+
+    private func input(_ index: Int, _ input: NodeInput) {
+        guard nodes.indices.contains(index) else { return say("no node n\(index + 1)") }
+        nodes[index].handle(input)
+        perform(index)
+    }
+
+    /// Performs a node's outputs: persists at once, runs turns until it wants none.
+    private func perform(_ index: Int) {
+        let node = nodes[index]
+        var rounds = 0
+        repeat {
+            while node.hasOutputs {
+                var persisted = false
+                for output in node.takeOutputs() {
+                    switch output {
+                    case let .reply(client, value, _): say("n\(index + 1) reply c\(client.rawValue) \(Self.describe(value))")
+                    case let .close(client): say("n\(index + 1) close c\(client.rawValue)")
+                    case let .raft(shard, messages):
+                        for message in messages { inFlight.append((index, Int(message.to.rawValue) - 1, .raft(shard: shard, messages: [message]))) }
+                    case let .send(peer, frame): inFlight.append((index, Int(peer.rawValue) - 1, frame))
+                    case .flushPeers, .peerAddress, .removePeer: break
+                    case let .persist(sync):
+                        do { try node.writeStaged(sync: sync); persisted = true } catch { say("n\(index + 1) persist failed: \(error)") }
+                    case let .fatal(reason): say("n\(index + 1) fatal: \(reason)")
+                    }
+                }
+                if persisted { node.handle(.persisted) }
+            }
+            if node.wantsTurn { node.handle(.turn) }
+            rounds += 1
+        } while node.hasOutputs && rounds < 64
+    }
+
+    private func deliver(quiet: Bool) {
+        var delivered = 0
+        while !inFlight.isEmpty, delivered < 100_000 {
+            let batch = inFlight
+            inFlight = []
+            for (from, to, frame) in batch where nodes.indices.contains(to) {
+                if !quiet, !Self.isGossip(frame) { say("n\(from + 1)->n\(to + 1) \(Self.describe(frame))") }
+                delivered += 1
+                input(to, .peerFrame(from: nodes[from].me, frame))
+            }
+        }
+    }
+
+    private func tick(_ milliseconds: Int64) {
+        clock.milliseconds += milliseconds
+        for index in nodes.indices { input(index, .timer) }
+    }
+
+    private func leaders() {
+        for (index, node) in nodes.enumerated() {
+            let known = node.knownLeaders().sorted { $0.key < $1.key }.map { "s\($0.key.rawValue)=n\($0.value.rawValue)" }
+            say("n\(index + 1): " + known.joined(separator: " "))
+        }
+    }
+
+    /// Gossip flows every other tick; scripts leave it out of their output.
+    static func isGossip(_ frame: PeerFrame) -> Bool {
+        if case .request(0, _) = frame { return true }
+        return false
+    }
+
+    static func describe(_ frame: PeerFrame) -> String {
+        switch frame {
+        case let .raft(shard, messages): return "raft s\(shard.rawValue) " + messages.map(\.description).joined(separator: "; ")
+        case let .request(id, payload): return id == 0 ? "gossip" : "forward #\(id) \(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
+        case let .reply(id, payload): return "forward-reply #\(id) \(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
+        case .hello: return "hello"
+        }
+    }
+
+    static func describe(_ value: RESPValue) -> String {
+        switch value {
+        case .simple(let text): return "+\(text)"
+        case .error(let text): return "-\(text)"
+        case .integer(let number): return ":\(number)"
+        case .bulk(let bytes): return "\"\(String(decoding: bytes, as: UTF8.self))\""
+        case .null: return "(nil)"
+        case .nullArray: return "(nil array)"
+        case .array(let items): return "[" + items.map(describe).joined(separator: ", ") + "]"
+        default: return "\(value)"
+        }
+    }
+}
