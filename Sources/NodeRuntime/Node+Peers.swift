@@ -90,7 +90,7 @@ extension Node {
             }
         }
         guard fromLeader, replicas.count < ClusterMap.shardsMax else { return nil }
-        if let tombstone = tombstones[shard], let stale = messages.first(where: { !tombstone.admits($0) }) {
+        if !configuration.mutations.noTombstones, let tombstone = tombstones[shard], let stale = messages.first(where: { !tombstone.admits($0) }) {
             // A leader that has not heard of this node's removal (it was paused or cut off)
             // must not re-create it empty: an empty replica counted in that leader's old
             // membership would let it win an election without the committed entries.

@@ -130,7 +130,7 @@ public final class Node {
 
     public func handle(_ input: NodeInput) {
         guard !failed else { return }
-        if persisting == nil { catchUpTicks() }
+        if persisting == nil, !configuration.mutations.ticksOnlyOnTimer { catchUpTicks() }
         switch input {
         case let .clientOpened(id, address, localAddress): openClient(id, address: address, localAddress: localAddress)
         case let .request(id, arguments): receiveRequest(id, arguments)

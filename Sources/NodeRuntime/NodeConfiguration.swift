@@ -65,6 +65,11 @@ public struct NodeMutations: Sendable, Equatable {
     /// A replica is dropped as soon as it applies a removal of itself, even if its log's
     /// latest membership (or its leader) still counts it (the bug fixed in 90b3657).
     public var dropOnStaleRemoval = false
+    /// Raft ticks are delivered only by the timer, not caught up before other inputs: a
+    /// leader resumed after a pause serves lease reads on time from before the pause.
+    public var ticksOnlyOnTimer = false
+    /// Dropped replicas leave no tombstone: a stale leader may re-create one empty.
+    public var noTombstones = false
 
     public init() {}
 
@@ -73,6 +78,8 @@ public struct NodeMutations: Sendable, Equatable {
         case readWithoutLease = "read-without-lease"
         case applyTwiceAfterRestart = "apply-twice-after-restart"
         case dropOnStaleRemoval = "drop-on-stale-removal"
+        case ticksOnlyOnTimer = "ticks-only-on-timer"
+        case noTombstones = "no-tombstones"
     }
 
     public mutating func enable(_ name: Name) {
@@ -81,6 +88,8 @@ public struct NodeMutations: Sendable, Equatable {
         case .readWithoutLease: readWithoutLease = true
         case .applyTwiceAfterRestart: applyTwiceAfterRestart = true
         case .dropOnStaleRemoval: dropOnStaleRemoval = true
+        case .ticksOnlyOnTimer: ticksOnlyOnTimer = true
+        case .noTombstones: noTombstones = true
         }
     }
 }
