@@ -1167,6 +1167,162 @@ SCRIPTS = {
         ("SSCAN", "str", "0"),
         ("SSCAN", "str", "abc"),
     ],
+    "zsets_add": [
+        ("ZADD", "z", "1", "a", "2", "b", "3", "c"),
+        ("ZADD", "z", "1", "a", "5", "d"),
+        ("ZADD", "z", "CH", "10", "a", "5", "d", "6", "e"),
+        ("ZADD", "z", "NX", "100", "a", "7", "f"),
+        ("ZADD", "z", "XX", "100", "a", "7", "g"),
+        ("ZADD", "z", "XX", "CH", "100", "a", "7", "g"),
+        ("ZADD", "z", "GT", "CH", "50", "a", "200", "b"),
+        ("ZADD", "z", "LT", "CH", "60", "a", "1", "b"),
+        ("ZADD", "z", "XX", "GT", "CH", "0", "c", "300", "c"),
+        ("ZADD", "z", "INCR", "2.5", "a"),
+        ("ZADD", "z", "INCR", "NX", "2.5", "a"),
+        ("ZADD", "z", "INCR", "XX", "1", "nope"),
+        ("ZADD", "z", "INCR", "GT", "-1", "a"),
+        ("ZADD", "z", "INCR", "LT", "-1", "a"),
+        ("ZADD", "z", "incr", "ch", "1", "new"),
+        ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+        ("ZADD", "z", "NX", "XX", "1", "a"),
+        ("ZADD", "z", "GT", "LT", "1", "a"),
+        ("ZADD", "z", "NX", "GT", "1", "a"),
+        ("ZADD", "z", "NX", "LT", "1", "a"),
+        ("ZADD", "z", "INCR", "1", "a", "2", "b"),
+        ("ZADD", "z", "1"),
+        ("ZADD", "z", "1", "a", "2"),
+        ("ZADD", "z", "NX"),
+        ("ZADD", "z", "abc", "a"),
+        ("ZADD", "z", "nan", "a"),
+        ("ZADD", "z", "1", "a", "x", "b"),
+        ("ZADD", "z", " 1", "a"),
+        ("ZADD", "z", "1 ", "a"),
+        ("ZADD", "z", "", "a"),
+        ("ZADD", "z", "BOGUS", "1", "a"),
+        ("ZADD", "xxonly", "XX", "1", "a"),
+        ("EXISTS", "xxonly"),
+        ("ZADD", "xxonly", "XX", "INCR", "1", "a"),
+        ("EXISTS", "xxonly"),
+        ("ZCARD", "z"),
+        ("ZCARD", "missing"),
+        ("ZSCORE", "z", "a"),
+        ("ZSCORE", "z", "nope"),
+        ("ZSCORE", "missing", "a"),
+        ("ZMSCORE", "z", "a", "nope", "b"),
+        ("ZMSCORE", "missing", "a", "b"),
+        ("ZINCRBY", "z", "1.5", "a"),
+        ("ZINCRBY", "z", "-1.5", "a"),
+        ("ZINCRBY", "z", "abc", "a"),
+        ("ZINCRBY", "z", "1", "fresh"),
+        ("ZINCRBY", "newkey", "4", "m"),
+        ("ZADD", "inf", "inf", "a", "-inf", "b", "+inf", "c"),
+        ("ZINCRBY", "inf", "-inf", "a"),
+        ("ZADD", "inf", "INCR", "inf", "b"),
+        ("ZINCRBY", "inf", "inf", "a"),
+        ("ZRANGE", "inf", "0", "-1", "WITHSCORES"),
+        ("ZREM", "z", "a", "nope", "b"),
+        ("ZREM", "missing", "a"),
+        ("TYPE", "z"),
+        ("SET", "str", "v"),
+        ("ZADD", "str", "1", "a"),
+        ("ZSCORE", "str", "a"),
+        ("ZCARD", "str"),
+        ("ZREM", "str", "a"),
+        ("ZINCRBY", "str", "1", "a"),
+        ("ZADD", "one", "1", "a"),
+        ("ZREM", "one", "a"),
+        ("EXISTS", "one"),
+    ],
+    "zsets_scores_format": [
+        # Scores whose shortest form is also what "%.17g" prints (Redis 7.0, the reference).
+        ("ZADD", "f", "1.5", "a", "3", "b", "1e20", "c", "-0", "d", "0.25", "e", "0.0001", "n"),
+        ("ZADD", "f", "123456789", "g", "1e16", "h", "1e17", "i", "0x10", "k", "1E3", "l", "12345678901234567890", "m"),
+        ("ZADD", "f", "-inf", "o", "+inf", "p", "4000000000000000000", "q", "-4000000000000000000", "r", "5000000000000000000", "s"),
+        ("ZRANGE", "f", "0", "-1", "WITHSCORES"),
+        ("ZSCORE", "f", "d"),
+        ("ZSCORE", "f", "c"),
+        ("ZSCAN", "f", "0"),
+        ("ZADD", "f", "1e400", "q"),
+        ("ZADD", "f", "1e-400", "q"),
+        ("ZADD", "f", "-1e400", "q"),
+        ("ZINCRBY", "f", "-0", "zero"),
+        ("ZSCORE", "f", "zero"),
+        # Redis 7.0 prints all 17 digits ("%.17g"); 7.2, which trestle follows, the shortest form.
+        ("ZADD", "g", "0.1", "a", "-2.5e-10", "b", "5e-324", "c", "1e-5", "d", "4.5e300", "e"),
+        intentional("7.0 prints %.17g, 7.2 the shortest form", "ZRANGE", "g", "0", "-1", "WITHSCORES"),
+        intentional("7.0 prints %.17g, 7.2 the shortest form", "ZINCRBY", "g", "0.2", "a"),
+        intentional("7.0 prints %.17g, 7.2 the shortest form", "ZSCAN", "g", "0"),
+        ("ZCARD", "g"),
+    ],
+    "zsets_rank_range": [
+        ("ZADD", "z", "1", "a", "2", "b", "2", "c", "3", "d", "4", "e", "4", "f", "5", "g"),
+        ("ZRANK", "z", "a"), ("ZRANK", "z", "g"), ("ZRANK", "z", "c"), ("ZRANK", "z", "nope"), ("ZRANK", "missing", "a"),
+        ("ZREVRANK", "z", "a"), ("ZREVRANK", "z", "g"), ("ZREVRANK", "z", "nope"),
+        intentional("ZRANK WITHSCORE is new in Redis 7.2", "ZRANK", "z", "c", "WITHSCORE"),
+        intentional("ZRANK WITHSCORE is new in Redis 7.2", "ZREVRANK", "z", "nope", "WITHSCORE"),
+        ("ZRANGE", "z", "0", "-1"), ("ZRANGE", "z", "2", "4", "WITHSCORES"), ("ZRANGE", "z", "-3", "-1"),
+        ("ZRANGE", "z", "5", "2"), ("ZRANGE", "z", "-100", "100"), ("ZRANGE", "z", "7", "10"),
+        ("ZRANGE", "z", INT64_MIN, INT64_MAX), ("ZRANGE", "z", "0", "-1", "REV"), ("ZRANGE", "z", "1", "2", "REV", "WITHSCORES"),
+        ("ZREVRANGE", "z", "0", "2"), ("ZREVRANGE", "z", "0", "2", "WITHSCORES"), ("ZREVRANGE", "z", "0", "2", "BYSCORE"),
+        ("ZRANGE", "z", "2", "4", "BYSCORE"), ("ZRANGE", "z", "(2", "4", "BYSCORE", "WITHSCORES"),
+        ("ZRANGE", "z", "2", "(4", "BYSCORE"), ("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "3"),
+        ("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "-1"), ("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "-1", "2"),
+        ("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "10", "2"), ("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "0", "0"),
+        ("ZRANGE", "z", "4", "2", "BYSCORE", "REV"), ("ZRANGE", "z", "4", "2", "BYSCORE", "REV", "LIMIT", "1", "2", "WITHSCORES"),
+        ("ZRANGE", "z", "2", "4", "BYSCORE", "REV"), ("ZRANGE", "z", "(2", "(2", "BYSCORE"), ("ZRANGE", "z", "2", "2", "BYSCORE"),
+        ("ZRANGE", "z", "0", "-1", "LIMIT", "0", "1"), ("ZRANGE", "z", "a", "b", "BYSCORE"), ("ZRANGE", "z", "(", "2", "BYSCORE"),
+        ("ZRANGE", "z", "nan", "2", "BYSCORE"), ("ZRANGE", "z", " 1", "2 ", "BYSCORE"), ("ZRANGE", "z", "", "2", "BYSCORE"),
+        ("ZRANGE", "z", "0", "-1", "BOGUS"), ("ZRANGE", "z", "0", "-1", "LIMIT", "1"), ("ZRANGE", "z", "0", "x"),
+        ("ZRANGE", "z", "0", "1", "BYSCORE", "BYLEX"), ("ZRANGE", "z", "0", "1", "REV", "REV"),
+        ("ZRANGE", "missing", "0", "-1"), ("ZRANGE", "missing", "0", "-1", "LIMIT", "0", "1"),
+        ("ZRANGEBYSCORE", "z", "2", "4"), ("ZRANGEBYSCORE", "z", "-inf", "inf", "WITHSCORES", "LIMIT", "2", "3"),
+        ("ZRANGEBYSCORE", "z", "2", "4", "REV"), ("ZRANGEBYSCORE", "z", "(1", "(5"),
+        ("ZREVRANGEBYSCORE", "z", "4", "2"), ("ZREVRANGEBYSCORE", "z", "+inf", "-inf", "WITHSCORES", "LIMIT", "1", "2"),
+        ("ZREVRANGEBYSCORE", "z", "2", "4"),
+        ("ZCOUNT", "z", "2", "4"), ("ZCOUNT", "z", "(2", "(4"), ("ZCOUNT", "z", "-inf", "+inf"), ("ZCOUNT", "z", "5", "1"),
+        ("ZCOUNT", "z", "x", "1"), ("ZCOUNT", "missing", "0", "1"),
+        ("SET", "str", "v"),
+        ("ZRANGE", "str", "0", "-1"), ("ZCOUNT", "str", "0", "1"), ("ZRANK", "str", "a"), ("ZRANGE", "str", "x", "-1"),
+        ("ZRANGEBYSCORE", "str", "0", "1"),
+    ],
+    "zsets_lex": [
+        ("ZADD", "l", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", "ab", "0", ""),
+        ("ZRANGEBYLEX", "l", "-", "+"), ("ZRANGEBYLEX", "l", "[a", "[c"), ("ZRANGEBYLEX", "l", "(a", "(c"),
+        ("ZRANGEBYLEX", "l", "[b", "+", "LIMIT", "1", "2"), ("ZRANGEBYLEX", "l", "-", "+", "LIMIT", "-1", "2"),
+        ("ZRANGEBYLEX", "l", "+", "-"), ("ZRANGEBYLEX", "l", "[", "[a"), ("ZRANGEBYLEX", "l", "(", "+"),
+        ("ZRANGEBYLEX", "l", "a", "c"), ("ZRANGEBYLEX", "l", "-", "+", "WITHSCORES"), ("ZRANGEBYLEX", "l", "-x", "+"),
+        ("ZREVRANGEBYLEX", "l", "+", "-"), ("ZREVRANGEBYLEX", "l", "[c", "(a"), ("ZREVRANGEBYLEX", "l", "+", "-", "LIMIT", "1", "3"),
+        ("ZRANGE", "l", "[b", "[d", "BYLEX"), ("ZRANGE", "l", "[d", "[b", "BYLEX", "REV"), ("ZRANGE", "l", "-", "+", "BYLEX", "WITHSCORES"),
+        ("ZLEXCOUNT", "l", "-", "+"), ("ZLEXCOUNT", "l", "[b", "(d"), ("ZLEXCOUNT", "l", "b", "d"), ("ZLEXCOUNT", "missing", "-", "+"),
+        ("ZREMRANGEBYLEX", "l", "[b", "[c"), ("ZRANGE", "l", "0", "-1"), ("ZREMRANGEBYLEX", "l", "x", "+"),
+        ("ZREMRANGEBYLEX", "l", "-", "+"), ("EXISTS", "l"), ("ZREMRANGEBYLEX", "missing", "-", "+"),
+    ],
+    "zsets_remove_ranges_and_pops": [
+        ("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"),
+        ("ZREMRANGEBYRANK", "z", "0", "0"), ("ZREMRANGEBYRANK", "z", "-1", "-1"), ("ZREMRANGEBYRANK", "z", "5", "10"),
+        ("ZREMRANGEBYRANK", "z", "x", "1"), ("ZRANGE", "z", "0", "-1"),
+        ("ZREMRANGEBYSCORE", "z", "(2", "3"), ("ZREMRANGEBYSCORE", "z", "x", "3"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+        ("ZREMRANGEBYRANK", "missing", "0", "-1"), ("ZREMRANGEBYSCORE", "missing", "0", "1"),
+        ("ZADD", "p", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"),
+        ("ZPOPMIN", "p"), ("ZPOPMAX", "p"), ("ZPOPMIN", "p", "2"), ("ZPOPMAX", "p", "0"), ("ZPOPMIN", "p", "-1"),
+        ("ZPOPMIN", "p", "x"), ("ZPOPMIN", "p", "1", "2"), ("ZPOPMAX", "p", "10"), ("EXISTS", "p"),
+        ("ZPOPMIN", "missing"), ("ZPOPMIN", "missing", "2"), ("ZPOPMAX", "missing", "0"),
+        ("SET", "str", "v"), ("ZPOPMIN", "str"), ("ZPOPMIN", "str", "0"), ("ZREMRANGEBYRANK", "str", "0", "1"),
+        ("ZADD", "q", "1", "a", "2", "b"), ("ZREMRANGEBYRANK", "q", "0", "-1"), ("EXISTS", "q"),
+    ],
+    "zsets_rangestore_scan": [
+        ("ZADD", "src", "1", "a", "2", "b", "3", "c", "4", "d"),
+        ("ZRANGESTORE", "dst", "src", "1", "2"), ("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+        ("ZRANGESTORE", "dst", "src", "(1", "+inf", "BYSCORE", "LIMIT", "0", "2"), ("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+        ("ZRANGESTORE", "dst", "src", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", "1"), ("ZRANGE", "dst", "0", "-1", "WITHSCORES"),
+        ("ZRANGESTORE", "dst", "src", "[a", "[b", "BYLEX"), ("ZRANGE", "dst", "0", "-1"),
+        ("ZRANGESTORE", "dst", "src", "0", "-1", "WITHSCORES"), ("ZRANGESTORE", "dst", "src", "5", "10"), ("EXISTS", "dst"),
+        ("SET", "str", "v"), ("ZRANGESTORE", "str", "src", "0", "0"), ("TYPE", "str"), ("ZRANGESTORE", "dst", "str", "0", "0"),
+        ("ZRANGESTORE", "dst", "missing", "0", "-1"), ("ZRANGESTORE", "src", "src", "0", "1"), ("ZRANGE", "src", "0", "-1"),
+        ("ZSCAN", "src", "0"), ("ZSCAN", "src", "0", "MATCH", "a*"), ("ZSCAN", "src", "0", "COUNT", "1"),
+        ("ZSCAN", "missing", "0"), ("ZSCAN", "src", "x"), ("ZSCAN", "str", "0"), ("ZSCAN", "src", "0", "BOGUS"),
+        ("TYPE", "src"), unordered("SCAN", "0", "TYPE", "zset"),
+    ],
     "new_types_keys": [
         ("RPUSH", "l", "a", "b"),
         ("SADD", "s", "x", "y"),
@@ -1335,6 +1491,7 @@ def fuzz_command(generator, in_multi):
         ("MULTI",), ("EXEC",), ("DISCARD",), ("WATCH", key), ("UNWATCH",),
     ]
     commands += list_and_set_commands(generator, key, other, value, start, end)
+    commands += sorted_set_commands(generator, key, other, start, end)
     if key != other:
         commands += [("COPY", key, other), ("COPY", key, other, "REPLACE")]
     if in_multi:
@@ -1364,6 +1521,37 @@ def list_and_set_commands(generator, key, other, value, start, end):
         ("SINTERSTORE", other, key, other), ("SUNIONSTORE", other, key, other), ("SDIFFSTORE", other, key, other),
         ("SINTERCARD", "2", key, other, "LIMIT", generator.choice(["0", "1"])), unordered("SSCAN", key, "0"),
     ]
+
+
+def sorted_set_commands(generator, key, other, start, end):
+    """Sorted-set commands for the fuzzer. Scores are ones that Redis 7.0 ("%.17g") and 7.2
+    (shortest form) print alike, so sums of them print alike too."""
+    member, member2 = generator.choice(FUZZ_MEMBERS), generator.choice(FUZZ_MEMBERS)
+    score, score2 = generator.choice(ZSCORES), generator.choice(ZSCORES)
+    low, high = generator.choice(ZBOUNDS), generator.choice(ZBOUNDS)
+    lex_low, lex_high = generator.choice(ZLEX_BOUNDS), generator.choice(ZLEX_BOUNDS)
+    options = generator.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["CH"], ["XX", "GT", "CH"], ["INCR"], ["NX", "INCR"]])
+    limit = generator.choice([[], ["LIMIT", "0", "2"], ["LIMIT", "1", "-1"], ["LIMIT", "-1", "1"]])
+    count = generator.choice(["0", "1", "3", "-1"])
+    pairs = [score, member] if "INCR" in options else [score, member, score2, member2]
+    return [
+        ("ZADD", key, *options, *pairs), ("ZINCRBY", key, score, member), ("ZREM", key, member, member2),
+        ("ZCARD", key), ("ZSCORE", key, member), ("ZMSCORE", key, member, member2), ("ZRANK", key, member),
+        ("ZREVRANK", key, member), ("ZCOUNT", key, low, high), ("ZLEXCOUNT", key, lex_low, lex_high),
+        ("ZRANGE", key, start, end, *generator.choice([[], ["WITHSCORES"], ["REV"], ["REV", "WITHSCORES"]])),
+        ("ZRANGE", key, low, high, "BYSCORE", *limit), ("ZRANGE", key, high, low, "BYSCORE", "REV", "WITHSCORES", *limit),
+        ("ZRANGE", key, lex_low, lex_high, "BYLEX", *limit), ("ZRANGEBYSCORE", key, low, high, "WITHSCORES", *limit),
+        ("ZREVRANGEBYSCORE", key, high, low, *limit), ("ZREVRANGE", key, start, end, "WITHSCORES"),
+        ("ZRANGEBYLEX", key, lex_low, lex_high, *limit), ("ZREVRANGEBYLEX", key, lex_high, lex_low, *limit),
+        ("ZREMRANGEBYRANK", key, start, end), ("ZREMRANGEBYSCORE", key, low, high), ("ZREMRANGEBYLEX", key, lex_low, lex_high),
+        ("ZPOPMIN", key), ("ZPOPMAX", key, count), ("ZSCAN", key, "0"),
+        ("ZRANGESTORE", other, key, low, high, "BYSCORE", *limit),
+    ]
+
+
+ZSCORES = ["1", "-2", "2.5", "0", "inf", "-inf", "1e20", "abc", "-0.25", "3"]
+ZBOUNDS = ["-inf", "+inf", "0", "(1", "2.5", "(3", "x", "-2"]
+ZLEX_BOUNDS = ["-", "+", "[m", "(n", "[", "(1", "x"]
 
 
 def fuzz_script(generator, count):
