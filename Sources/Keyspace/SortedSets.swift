@@ -6,6 +6,7 @@
 //   (score, member) order, the combining commands (ZUNIONSTORE, ...) walk their sources in
 //   that order, and pops take the ends. Nothing depends on hash seeds, so replicas agree.
 // - Read-only random picks (ZRANDMEMBER) take the engine's generator; they change nothing.
+import Collections
 import Core
 
 /// What ZADD does with members that exist or not, and how it compares scores.
@@ -244,5 +245,151 @@ extension Keyspace {
         for element in elements { sortedSet.set(element.member, score: element.score) }
         store(destination, Entry(value: .zset(sortedSet)))
         return sortedSet.count
+    }
+}
+
+// MARK: - Several keys: union, intersection, difference
+
+/// How ZUNION, ZINTER and ZDIFF (and their STORE forms) combine their sources.
+public enum SortedSetCombination: Sendable { case union, intersection, difference }
+
+/// One source of a combination: a sorted set, or a plain set whose members score 1.
+public enum SortedSetSource: Sendable {
+    case sorted(SortedSet)
+    case plain(OrderedSet<Key>)
+
+    public var count: Int {
+        switch self {
+        case .sorted(let sortedSet): return sortedSet.count
+        case .plain(let members): return members.count
+        }
+    }
+
+    func score(of member: Bytes) -> Double? {
+        switch self {
+        case .sorted(let sortedSet): return sortedSet.score(of: member)
+        case .plain(let members): return members.contains(Key(member)) ? 1 : nil
+        }
+    }
+
+    /// Every member with its score: ascending for a sorted set, stored order for a set.
+    var elements: [ScoredMember] {
+        switch self {
+        case .sorted(let sortedSet): return sortedSet.all
+        case .plain(let members): return members.map { ScoredMember(member: $0.bytes, score: 1) }
+        }
+    }
+}
+
+extension Keyspace {
+    /// The sources at `keys`, each type-checked in order (a sorted set or a set, else
+    /// `wrongType`); nil for an absent key.
+    public mutating func sortedSetSources(_ keys: [Bytes], now: Int64) throws(KeyspaceError) -> [SortedSetSource?] {
+        var sources: [SortedSetSource?] = []
+        sources.reserveCapacity(keys.count)
+        for key in keys {
+            guard let entry = lookup(key, now: now) else { sources.append(nil); continue }
+            switch entry.value {
+            case .zset(let sortedSet): sources.append(.sorted(sortedSet))
+            case .set(let members): sources.append(.plain(members))
+            default: throw .wrongType
+            }
+        }
+        return sources
+    }
+
+    /// Adds `value` into `target` as Redis's zunionInterAggregate does (a NaN sum is 0).
+    static func aggregate(_ target: Double, _ value: Double, _ aggregate: ScoreAggregate) -> Double {
+        switch aggregate {
+        case .sum:
+            let sum = target + value
+            return sum.isNaN ? 0 : sum
+        case .min: return value < target ? value : target
+        case .max: return value > target ? value : target
+        }
+    }
+
+    /// A source's score times its weight, 0 where that is NaN (0 × inf), as Redis does.
+    static func weighted(_ score: Double, _ weight: Double) -> Double {
+        let product = score * weight
+        return product.isNaN ? 0 : product
+    }
+
+    /// The combination of `sources` (weights parallel to them, ignored by a difference) as
+    /// a sorted set. As Redis, a union or an intersection walks the sources from the
+    /// smallest (ties in argument order), the intersection only the smallest's members;
+    /// the difference keeps the first source's members and scores. With `limit` > 0 an
+    /// intersection stops after that many members (ZINTERCARD).
+    public static func combine(_ sources: [SortedSetSource?], weights: [Double], _ combination: SortedSetCombination,
+                               aggregate: ScoreAggregate, limit: Int = 0) -> SortedSet {
+        assert(weights.count == sources.count, "one weight per source")
+        var result = SortedSet()
+        switch combination {
+        case .difference:
+            guard let first = sources.first, let first else { return result }
+            let others = sources.dropFirst().compactMap { $0 }
+            for element in first.elements where !others.contains(where: { $0.score(of: element.member) != nil }) {
+                result.set(element.member, score: element.score)
+            }
+        case .union:
+            let order = sources.indices.sorted { (sources[$0]?.count ?? 0, $0) < (sources[$1]?.count ?? 0, $1) }
+            for index in order {
+                guard let source = sources[index] else { continue }
+                for element in source.elements {
+                    let value = weighted(element.score, weights[index])
+                    if let current = result.score(of: element.member) {
+                        result.set(element.member, score: Self.aggregate(current, value, aggregate))
+                    } else {
+                        result.set(element.member, score: value)
+                    }
+                }
+            }
+        case .intersection:
+            var present: [(source: SortedSetSource, weight: Double)] = []
+            for (index, source) in sources.enumerated() {
+                guard let source, source.count > 0 else { return result }
+                present.append((source, weights[index]))
+            }
+            let order = present.indices.sorted { (present[$0].source.count, $0) < (present[$1].source.count, $1) }
+            guard let smallest = order.first else { return result }
+            for element in present[smallest].source.elements {
+                var score = weighted(element.score, present[smallest].weight)
+                var everywhere = true
+                for index in order.dropFirst() {
+                    guard let other = present[index].source.score(of: element.member) else { everywhere = false; break }
+                    score = Self.aggregate(score, weighted(other, present[index].weight), aggregate)
+                }
+                guard everywhere else { continue }
+                result.set(element.member, score: score)
+                if limit > 0, result.count >= limit { break }
+            }
+        }
+        return result
+    }
+
+    // MARK: - Random members
+
+    /// ZRANDMEMBER: `count` >= 0 gives distinct members (all, in ascending order, when
+    /// `count` reaches the size); a negative count gives |count| members that may repeat,
+    /// at most `KeyspaceLimits.randomFieldsRepeatedMax`. Empty for an absent key.
+    public mutating func sortedSetRandomMembers(_ key: Bytes, count: Int, now: Int64, using random: inout SeededRandom) throws(KeyspaceError) -> [ScoredMember] {
+        guard let sortedSet = try sortedSetValue(key, now: now), !sortedSet.isEmpty else { return [] }
+        let last = sortedSet.count - 1
+        if count >= 0 {
+            if count >= sortedSet.count { return sortedSet.all }
+            // A partial Fisher-Yates over ranks: O(count) draws, nothing copied.
+            var swapped: [Int: Int] = [:]
+            var picked: [ScoredMember] = []
+            picked.reserveCapacity(count)
+            for step in 0..<count {
+                let chosen = random.int(in: step...last)
+                let rank = swapped[chosen] ?? chosen
+                swapped[chosen] = swapped[step] ?? step
+                if let element = sortedSet.element(at: rank) { picked.append(element) }
+            }
+            return picked
+        }
+        guard count.magnitude <= UInt(KeyspaceLimits.randomFieldsRepeatedMax) else { throw .countOutOfRange }
+        return (0..<Int(count.magnitude)).compactMap { _ in sortedSet.element(at: random.int(in: 0...last)) }
     }
 }

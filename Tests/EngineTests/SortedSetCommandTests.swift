@@ -147,3 +147,78 @@ private let wrongType = RESPValue.error("WRONGTYPE Operation against a key holdi
         #expect(Engine.storedScoreText(2.5) == "2.5")
     }
 }
+
+@Suite struct SortedSetAlgebraCommandTests {
+    static func positions(_ line: String) -> [Int] {
+        let arguments = line.split(separator: " ").map { Array($0.utf8) }
+        return CommandTable.lookup(arguments[0])?.keyPositions(in: arguments) ?? []
+    }
+
+    @Test func everyKeyIsDeclared() {
+        #expect(Self.positions("ZUNIONSTORE d 2 a b WEIGHTS 1 2") == [1, 3, 4])
+        #expect(Self.positions("ZINTERSTORE d 1 a") == [1, 3])
+        #expect(Self.positions("ZDIFFSTORE d 2 a b") == [1, 3, 4])
+        #expect(Self.positions("ZUNION 2 a b WITHSCORES") == [2, 3])
+        #expect(Self.positions("ZINTERCARD 2 a b LIMIT 1") == [2, 3])
+        #expect(Self.positions("ZMPOP 2 a b MIN") == [2, 3])
+        #expect(Self.positions("ZRANGESTORE d s 0 -1") == [1, 2])
+        #expect(Self.positions("ZADD z 1 a") == [1])
+        // A count that is not a usable number names no keys; the command answers the error.
+        #expect(Self.positions("ZUNIONSTORE d 3 a b") == [])
+        #expect(Self.positions("ZINTER 0 a") == [])
+        #expect(CommandTable.lookup(Array("zunionstore".utf8))?.isWrite == true)
+        #expect(CommandTable.lookup(Array("zrandmember".utf8))?.isWrite == false)
+        #expect(CommandTable.lookup(Array("zmpop".utf8))?.flags.contains("movablekeys") == true)
+    }
+
+    @Test func combinationsAndTheirErrors() {
+        let h = Harness()
+        h.run("ZADD a 1 x 2 y")
+        h.run("ZADD b 10 y 20 z")
+        h.run("SADD s x")
+        h.run("SET str v")
+        #expect(h.run("ZUNION 3 a b s WITHSCORES") == .array([.bulk("x"), .double(2), .bulk("y"), .double(12), .bulk("z"), .double(20)]))
+        #expect(h.run("ZINTER 2 a b AGGREGATE MAX WITHSCORES") == .array([.bulk("y"), .double(10)]))
+        #expect(h.run("ZDIFF 2 a b") == bulks("x"))
+        #expect(h.run("ZINTERCARD 2 a b LIMIT 5") == .integer(1))
+        #expect(h.run("ZUNIONSTORE str 1 b") == .integer(2))
+        #expect(h.run("TYPE str") == .simple("zset"))
+        #expect(h.run("ZINTERSTORE str 2 a none") == .integer(0))
+        #expect(h.run("EXISTS str") == .integer(0))
+        #expect(h.run("ZUNION 0 a") == .error("ERR at least 1 input key is needed for 'zunion' command"))
+        #expect(h.run("ZUNIONSTORE d 3 a b") == .error("ERR syntax error"))
+        #expect(h.run("ZUNION 2 a b WEIGHTS 1 x") == .error("ERR weight value is not a float"))
+        #expect(h.run("ZDIFF 2 a b WEIGHTS 1 1") == .error("ERR syntax error"))
+        #expect(h.run("ZINTERCARD 1 a LIMIT -1") == .error("ERR LIMIT can't be negative"))
+        h.run("SET str v")
+        #expect(h.run("ZUNION 2 str a BOGUS") == wrongType)  // types are checked before options
+        #expect(h.run("ZMPOP 2 none a MAX COUNT 5") == .array([.bulk("a"), .array([.array([.bulk("y"), .double(2)]), .array([.bulk("x"), .double(1)])])]))
+        #expect(h.run("ZMPOP 1 a MIN") == .nullArray)
+        #expect(h.run("ZMPOP 1 a MIN COUNT 0") == .error("ERR count should be greater than 0"))
+        #expect(h.run("ZMPOP 0 a MIN") == .error("ERR numkeys should be greater than 0"))
+        #expect(h.run("ZRANDMEMBER b 5 WITHSCORES") == .array([.bulk("y"), .double(10), .bulk("z"), .double(20)]))
+        #expect(h.run("ZRANDMEMBER b -4611686018427387905 WITHSCORES") == .error("ERR value is out of range"))
+        #expect(h.run("ZRANDMEMBER none") == .null)
+    }
+
+    /// ZMPOP and the STORE forms are logged as sent; replaying them on another engine must
+    /// leave the same sorted sets, whatever ZRANDMEMBER reads drew meanwhile.
+    @Test func replayLeavesTheSameSortedSets() throws {
+        let h = Harness(seed: 5)
+        h.run("ZADD a " + (0..<30).map { "\($0 % 7) m\($0)" }.joined(separator: " "))
+        h.run("ZADD b " + (0..<30).map { "\($0 % 5) m\($0 * 2)" }.joined(separator: " "))
+        for round in 0..<5 {
+            h.run("ZRANDMEMBER a \(round + 1)")
+            h.run("ZMPOP 2 a b MIN COUNT 2")
+            h.run("ZUNIONSTORE c 2 a b WEIGHTS 1 \(round)")
+            h.run("ZINTERSTORE d 2 a b AGGREGATE MAX")
+            h.now += 1
+        }
+        let replayed = Engine(settings: Settings(), seed: 99, now: 0)
+        for record in h.records { try replayed.replay(record) }
+        for key in ["a", "b", "c", "d"] {
+            #expect(replayed.watchDigest(Array(key.utf8), now: h.now) == h.engine.watchDigest(Array(key.utf8), now: h.now))
+        }
+        #expect(h.run("ZCARD a") == .integer(20))
+    }
+}

@@ -135,4 +135,34 @@ private func members(_ elements: [ScoredMember]) -> [String] { elements.map { St
         #expect(Numbers.parseScoreBound(b("1 ")) == nil)
         #expect(Numbers.parseScoreBound(b("nan")) == nil)
     }
+
+    @Test func combinationsFollowRedisArithmetic() throws {
+        var keyspace = Keyspace()
+        _ = try keyspace.sortedSetAdd(b("a"), pairs((.infinity, "x"), (1, "y")), options: ZAddOptions(), now: 0)
+        _ = try keyspace.sortedSetAdd(b("b"), pairs((-.infinity, "x"), (2, "y")), options: ZAddOptions(), now: 0)
+        _ = try keyspace.setAdd(b("s"), [b("y"), b("z")], now: 0)
+        let sources = try keyspace.sortedSetSources([b("a"), b("b"), b("s"), b("none")], now: 0)
+        // inf + -inf is 0 in a sum; 0 × inf is 0 as a weighted score.
+        let union = Keyspace.combine(sources, weights: [1, 1, 1, 1], .union, aggregate: .sum)
+        #expect(union.score(of: b("x")) == 0 && union.score(of: b("y")) == 4 && union.score(of: b("z")) == 1)
+        let weighted = Keyspace.combine(sources, weights: [0, 1, 1, 1], .union, aggregate: .max)
+        #expect(weighted.score(of: b("x")) == 0)
+        let inter = Keyspace.combine(Array(sources.prefix(3)), weights: [1, 1, 1], .intersection, aggregate: .min)
+        #expect(inter.all == [ScoredMember(member: b("y"), score: 1)])
+        #expect(Keyspace.combine(sources, weights: [1, 1, 1, 1], .intersection, aggregate: .sum).isEmpty)
+        let difference = Keyspace.combine([sources[2], sources[0]], weights: [1, 1], .difference, aggregate: .sum)
+        #expect(difference.all == [ScoredMember(member: b("z"), score: 1)])
+        _ = try keyspace.listPush(b("l"), [b("x")], at: .tail, now: 0)
+        #expect(throws: KeyspaceError.wrongType) { try keyspace.sortedSetSources([b("a"), b("l")], now: 0) }
+    }
+
+    @Test func randomMembersAreDistinctOrBounded() throws {
+        var keyspace = try filled()
+        var random = SeededRandom(seed: 7)
+        let three = try keyspace.sortedSetRandomMembers(b("z"), count: 3, now: 0, using: &random)
+        #expect(Set(three.map { Key($0.member) }).count == 3)
+        #expect(members(try keyspace.sortedSetRandomMembers(b("z"), count: 9, now: 0, using: &random)) == ["a", "b", "c", "d", "e"])
+        #expect(try keyspace.sortedSetRandomMembers(b("z"), count: -8, now: 0, using: &random).count == 8)
+        #expect(try keyspace.sortedSetRandomMembers(b("none"), count: 3, now: 0, using: &random).isEmpty)
+    }
 }
