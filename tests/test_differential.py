@@ -1296,6 +1296,14 @@ SCRIPTS = {
         ("ZLEXCOUNT", "l", "-", "+"), ("ZLEXCOUNT", "l", "[b", "(d"), ("ZLEXCOUNT", "l", "b", "d"), ("ZLEXCOUNT", "missing", "-", "+"),
         ("ZREMRANGEBYLEX", "l", "[b", "[c"), ("ZRANGE", "l", "0", "-1"), ("ZREMRANGEBYLEX", "l", "x", "+"),
         ("ZREMRANGEBYLEX", "l", "-", "+"), ("EXISTS", "l"), ("ZREMRANGEBYLEX", "missing", "-", "+"),
+        # Mixed scores: undefined in Redis's documentation; trestle walks as Redis's small sets do.
+        ("ZADD", "mixed", "5", "a", "1", "b", "3", "c", "2", "d", "4", "e", "0", "f"),
+        ("ZRANGEBYLEX", "mixed", "[b", "[d"), ("ZRANGEBYLEX", "mixed", "-", "[c"), ("ZRANGEBYLEX", "mixed", "[c", "+"),
+        ("ZREVRANGEBYLEX", "mixed", "[d", "[b"), ("ZREVRANGEBYLEX", "mixed", "+", "[c"), ("ZREVRANGEBYLEX", "mixed", "[e", "-"),
+        ("ZRANGEBYLEX", "mixed", "[b", "+", "LIMIT", "1", "2"), ("ZREVRANGEBYLEX", "mixed", "+", "-", "LIMIT", "2", "3"),
+        ("ZRANGEBYLEX", "mixed", "(a", "(f"), ("ZLEXCOUNT", "mixed", "[b", "[e"), ("ZLEXCOUNT", "mixed", "-", "+"),
+        ("ZLEXCOUNT", "mixed", "[c", "[c"), ("ZRANGEBYLEX", "mixed", "[g", "+"), ("ZRANGEBYLEX", "mixed", "-", "(a"),
+        ("ZREMRANGEBYLEX", "mixed", "[c", "[e"), ("ZRANGE", "mixed", "0", "-1", "WITHSCORES"),
     ],
     "zsets_remove_ranges_and_pops": [
         ("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"),

@@ -80,6 +80,42 @@ struct ScoreTree: Sendable {
         countPrefix { Self.precedes($0, $1, score, member) }
     }
 
+    /// Calls `body` with up to `limit` pairs from ascending rank `start` on, ascending or,
+    /// with `descending`, descending from it: O(log n + limit). Nothing if `start` is
+    /// outside 0..<count.
+    func forEach(fromRank start: Int, limit: Int, descending: Bool, _ body: (Double, Bytes) -> Void) {
+        guard start >= 0, start < count, limit > 0 else { return }
+        // The path to `start`, keeping the ancestors still to visit after it: the greater
+        // ones going up, or the smaller ones going down.
+        var stack: [Int] = []
+        var index = root
+        var remaining = start
+        while index >= 0 {
+            let leftSize = size(nodes[index].left)
+            if remaining < leftSize {
+                if !descending { stack.append(index) }
+                index = nodes[index].left
+            } else if remaining == leftSize {
+                stack.append(index)
+                break
+            } else {
+                if descending { stack.append(index) }
+                remaining -= leftSize + 1
+                index = nodes[index].right
+            }
+        }
+        var visited = 0
+        while visited < limit, let top = stack.popLast() {
+            body(nodes[top].score, nodes[top].member)
+            visited += 1
+            var child = descending ? nodes[top].left : nodes[top].right
+            while child >= 0 {
+                stack.append(child)
+                child = descending ? nodes[child].right : nodes[child].left
+            }
+        }
+    }
+
     /// Calls `body` with each pair in ascending order.
     func forEach(_ body: (Double, Bytes) -> Void) {
         var stack: [Int] = []
@@ -102,12 +138,45 @@ struct ScoreTree: Sendable {
         root = insert(at: root, score, member)
     }
 
-    /// Removes a pair that is in the tree.
+    /// Removes a pair that is in the tree. When most slots are free the nodes are
+    /// rebuilt into a compact array (amortised O(1) per removal), so a set that shrank
+    /// does not keep the memory of its largest size.
     mutating func remove(score: Double, member: Bytes) {
         let before = count
         root = remove(at: root, score, member)
         assert(count == before - 1, "removed pair was not in the tree")
+        if freeSlots.count >= Self.compactionSlotsMin, freeSlots.count > 2 * count { compact() }
     }
+
+    /// Free slots below which a tree is never compacted (small trees are not worth it).
+    static let compactionSlotsMin = 64
+
+    /// Rebuilds the tree as a perfectly balanced one in a fresh array, without free slots.
+    private mutating func compact() {
+        var pairs: [(Double, Bytes)] = []
+        pairs.reserveCapacity(count)
+        forEach { pairs.append(($0, $1)) }
+        var rebuilt = ScoreTree()
+        rebuilt.nodes.reserveCapacity(pairs.count)
+        rebuilt.root = rebuilt.build(pairs, 0..<pairs.count)
+        self = rebuilt
+    }
+
+    /// Builds a balanced subtree of the sorted `pairs[range]`; returns its root.
+    private mutating func build(_ pairs: [(Double, Bytes)], _ range: Range<Int>) -> Int {
+        guard !range.isEmpty else { return -1 }
+        let middle = range.lowerBound + range.count / 2
+        let index = allocate(pairs[middle].0, pairs[middle].1)
+        let left = build(pairs, range.lowerBound..<middle)
+        let right = build(pairs, (middle + 1)..<range.upperBound)
+        nodes[index].left = left
+        nodes[index].right = right
+        update(index)
+        return index
+    }
+
+    /// Slots allocated, free ones included (for tests).
+    var slotCount: Int { nodes.count }
 
     private mutating func insert(at index: Int, _ score: Double, _ member: Bytes) -> Int {
         guard index >= 0 else { return allocate(score, member) }

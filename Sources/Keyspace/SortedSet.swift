@@ -20,6 +20,29 @@ public enum LexBound: Equatable, Sendable {
     case inclusive(Bytes)
     case exclusive(Bytes)
 
+    /// Redis's sdscmplex order of bounds: "-" below every member, "+" above; the
+    /// inclusive/exclusive flag does not take part.
+    static func precedes(_ lhs: LexBound, _ rhs: LexBound) -> Bool {
+        func rank(_ bound: LexBound) -> (Int, Bytes) {
+            switch bound {
+            case .negativeInfinity: return (0, [])
+            case .inclusive(let bytes), .exclusive(let bytes): return (1, bytes)
+            case .positiveInfinity: return (2, [])
+            }
+        }
+        let (left, right) = (rank(lhs), rank(rhs))
+        return left.0 != right.0 ? left.0 < right.0 : left.1.lexicographicallyPrecedes(right.1)
+    }
+
+    /// Whether a range from `minimum` to `maximum` can hold nothing (Redis's early exit:
+    /// min above max, or equal with either end exclusive; "-" and "+" count as exclusive).
+    static func isEmptyRange(_ minimum: LexBound, _ maximum: LexBound) -> Bool {
+        if precedes(maximum, minimum) { return true }
+        if precedes(minimum, maximum) { return false }
+        if case .inclusive = minimum, case .inclusive = maximum { return false }
+        return true
+    }
+
     /// Whether `member` is at or above this bound taken as a minimum.
     func admitsAsMinimum(_ member: Bytes) -> Bool {
         switch self {
@@ -103,15 +126,14 @@ public struct SortedSet: Equatable, Sendable {
     }
 
     /// The members at the ascending ranks `ranks`, in ascending order or, with `reverse`,
-    /// descending. Ranks outside 0..<count are skipped.
+    /// descending. Ranks outside 0..<count are skipped. O(log n + ranks.count).
     public func elements(_ ranks: Range<Int>, reverse: Bool = false) -> [ScoredMember] {
         let clamped = ranks.clamped(to: 0..<count)
+        guard !clamped.isEmpty else { return [] }
         var result: [ScoredMember] = []
         result.reserveCapacity(clamped.count)
-        if reverse {
-            for rank in clamped.reversed() { if let element = element(at: rank) { result.append(element) } }
-        } else {
-            for rank in clamped { if let element = element(at: rank) { result.append(element) } }
+        tree.forEach(fromRank: reverse ? clamped.upperBound - 1 : clamped.lowerBound, limit: clamped.count, descending: reverse) {
+            result.append(ScoredMember(member: $1, score: $0))
         }
         return result
     }
@@ -131,12 +153,51 @@ public struct SortedSet: Equatable, Sendable {
         return lower < upper ? lower..<upper : lower..<lower
     }
 
-    /// The ascending ranks of the members between `minimum` and `maximum` by bytes. As in
-    /// Redis, meaningful only when every score is equal.
+    /// Whether every member has the same score (the lowest equals the highest), the only
+    /// case where a range by bytes is a contiguous run of the order.
+    public var hasUniformScores: Bool {
+        guard let first = tree.element(at: 0), let last = tree.element(at: count - 1) else { return true }
+        return first.score == last.score
+    }
+
+    /// The ascending ranks of the members between `minimum` and `maximum` by bytes, found in
+    /// O(log n). Exact only when `hasUniformScores` (see `walkByLex` otherwise).
     public func ranks(membersFrom minimum: LexBound, to maximum: LexBound) -> Range<Int> {
         let lower = tree.countPrefix { _, member in !minimum.admitsAsMinimum(member) }
         let upper = tree.countPrefix { _, member in maximum.admitsAsMaximum(member) }
         return lower < upper ? lower..<upper : lower..<lower
+    }
+
+    /// The members a range by bytes selects when scores differ, walked as Redis walks its
+    /// small (listpack) sorted sets, in O(n): nothing if the range is empty, if the highest
+    /// member is below `minimum` or the lowest above `maximum`; else from the first member
+    /// at or above `minimum` (the last at or below `maximum` when `reverse`), which must
+    /// itself be in range, skip `offset` members (negative: nothing), then take up to
+    /// `limit` (negative: no limit) while they stay on the near side of the far bound.
+    public func walkByLex(from minimum: LexBound, to maximum: LexBound, reverse: Bool, offset: Int64, limit: Int64) -> [ScoredMember] {
+        let members = all
+        guard let first = members.first, let last = members.last, !LexBound.isEmptyRange(minimum, maximum),
+              minimum.admitsAsMinimum(last.member), maximum.admitsAsMaximum(first.member), offset >= 0 else { return [] }
+        let start: Int
+        if reverse {
+            guard let found = members.lastIndex(where: { maximum.admitsAsMaximum($0.member) }),
+                  minimum.admitsAsMinimum(members[found].member) else { return [] }
+            start = found
+        } else {
+            guard let found = members.firstIndex(where: { minimum.admitsAsMinimum($0.member) }),
+                  maximum.admitsAsMaximum(members[found].member) else { return [] }
+            start = found
+        }
+        guard offset < Int64(members.count) else { return [] }
+        var index = reverse ? start - Int(offset) : start + Int(offset)
+        var result: [ScoredMember] = []
+        while index >= 0, index < members.count, limit < 0 || Int64(result.count) < limit {
+            let member = members[index].member
+            guard reverse ? minimum.admitsAsMinimum(member) : maximum.admitsAsMaximum(member) else { break }
+            result.append(members[index])
+            index += reverse ? -1 : 1
+        }
+        return result
     }
 
     /// Checks the structure's invariants (for tests).

@@ -113,9 +113,14 @@ extension Keyspace {
         try sortedSetValue(key, now: now)?.ranks(scoresFrom: minimum, to: maximum).count ?? 0
     }
 
-    /// ZLEXCOUNT: how many members lie between the bounds.
+    /// ZLEXCOUNT: how many members lie between the bounds (as Redis walks them when the
+    /// scores differ, see `SortedSet.walkByLex`).
     public mutating func sortedSetLexCount(_ key: Bytes, from minimum: LexBound, to maximum: LexBound, now: Int64) throws(KeyspaceError) -> Int {
-        try sortedSetValue(key, now: now)?.ranks(membersFrom: minimum, to: maximum).count ?? 0
+        guard let sortedSet = try sortedSetValue(key, now: now) else { return 0 }
+        guard sortedSet.hasUniformScores else {
+            return sortedSet.walkByLex(from: minimum, to: maximum, reverse: false, offset: 0, limit: -1).count
+        }
+        return sortedSet.ranks(membersFrom: minimum, to: maximum).count
     }
 
     /// ZRANGE and its variants: the selected members in walking order; empty for an absent key.
@@ -147,6 +152,11 @@ extension Keyspace {
         case .score(let minimum, let maximum, let offset, let limit):
             return window(sortedSet.ranks(scoresFrom: minimum, to: maximum), reverse: reverse, offset: offset, limit: limit, in: sortedSet)
         case .lex(let minimum, let maximum, let offset, let limit):
+            // Only with one score throughout is a byte range a run of the order; otherwise
+            // (undefined in Redis's documentation) walk as Redis's small sorted sets do.
+            guard sortedSet.hasUniformScores else {
+                return sortedSet.walkByLex(from: minimum, to: maximum, reverse: reverse, offset: offset, limit: limit)
+            }
             return window(sortedSet.ranks(membersFrom: minimum, to: maximum), reverse: reverse, offset: offset, limit: limit, in: sortedSet)
         }
     }

@@ -86,4 +86,32 @@ import Testing
         #expect(tree.count == 1 && tree.element(at: 0)?.member == [1])
         #expect(copy.count == 1 && copy.element(at: 0)?.member == [2])
     }
+
+    @Test func walksFromARankInBothDirections() {
+        var tree = ScoreTree()
+        for index in 0..<100 { tree.insert(score: Double(index), member: []) }
+        for start in [0, 1, 37, 98, 99] {
+            var forward: [Double] = [], backward: [Double] = []
+            tree.forEach(fromRank: start, limit: 5, descending: false) { score, _ in forward.append(score) }
+            tree.forEach(fromRank: start, limit: 5, descending: true) { score, _ in backward.append(score) }
+            #expect(forward == (start..<min(start + 5, 100)).map(Double.init))
+            #expect(backward == stride(from: start, to: max(start - 5, -1), by: -1).map(Double.init))
+        }
+        var none = 0
+        tree.forEach(fromRank: 100, limit: 5, descending: false) { _, _ in none += 1 }
+        tree.forEach(fromRank: 3, limit: 0, descending: true) { _, _ in none += 1 }
+        #expect(none == 0)
+    }
+
+    @Test func shrinkingCompactsTheNodes() {
+        var tree = ScoreTree()
+        for index in 0..<1000 { tree.insert(score: Double(index), member: [UInt8(index % 256)]) }
+        for index in 0..<990 { tree.remove(score: Double(index), member: [UInt8(index % 256)]) }
+        #expect(tree.isValid())
+        #expect(tree.count == 10)
+        #expect(tree.slotCount < 200)
+        #expect(tree.element(at: 0)?.score == 990)
+        tree.insert(score: -1, member: [])
+        #expect(tree.isValid() && tree.rank(score: 995, member: [UInt8(995 % 256)]) == 6)
+    }
 }

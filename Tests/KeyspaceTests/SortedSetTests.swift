@@ -165,4 +165,23 @@ private func members(_ elements: [ScoredMember]) -> [String] { elements.map { St
         #expect(try keyspace.sortedSetRandomMembers(b("z"), count: -8, now: 0, using: &random).count == 8)
         #expect(try keyspace.sortedSetRandomMembers(b("none"), count: 3, now: 0, using: &random).isEmpty)
     }
+
+    /// Found by the differential fuzz: with mixed scores a range by bytes is not a run of
+    /// the order, and a binary search answered ZLEXCOUNT 2 where Redis answers 0.
+    @Test func lexRangesOverMixedScoresWalkAsRedisDoes() throws {
+        var keyspace = Keyspace()
+        _ = try keyspace.sortedSetAdd(b("m"), pairs((5, "a"), (1, "b"), (3, "c"), (2, "d"), (4, "e"), (0, "f")), options: ZAddOptions(), now: 0)
+        // Order: f b d c e a. Redis first requires the highest member (a) to be at or above
+        // the minimum and the lowest (f) at or below the maximum, so most ranges are empty.
+        #expect(members(try keyspace.sortedSetRange(b("m"), .lex(.inclusive(b("b")), .inclusive(b("d")), offset: 0, limit: -1), reverse: false, now: 0)) == [])
+        #expect(try keyspace.sortedSetLexCount(b("m"), from: .inclusive(b("c")), to: .positiveInfinity, now: 0) == 0)
+        #expect(try keyspace.sortedSetLexCount(b("m"), from: .negativeInfinity, to: .exclusive(b("a")), now: 0) == 0)
+        // From the first member at or above "[a" (f, itself at or below "[f"), while at or below "[f".
+        #expect(try keyspace.sortedSetLexCount(b("m"), from: .inclusive(b("a")), to: .inclusive(b("f")), now: 0) == 6)
+        #expect(members(try keyspace.sortedSetRange(b("m"), .lex(.negativeInfinity, .positiveInfinity, offset: 1, limit: 2), reverse: true, now: 0)) == ["e", "c"])
+        #expect(members(try keyspace.sortedSetRange(b("m"), .lex(.negativeInfinity, .inclusive(b("c")), offset: 0, limit: -1), reverse: true, now: 0)) == [])
+        #expect(LexBound.isEmptyRange(.inclusive(b("b")), .exclusive(b("b"))))
+        #expect(!LexBound.isEmptyRange(.inclusive(b("b")), .inclusive(b("b"))))
+        #expect(LexBound.isEmptyRange(.positiveInfinity, .positiveInfinity))
+    }
 }
