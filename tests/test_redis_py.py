@@ -366,6 +366,45 @@ def test_set_commands(client):
     assert client.type("s") == "set"
 
 
+def pairs(reply):
+    """[member, score] pairs as tuples (redis-py gives tuples in RESP2, lists in RESP3)."""
+    return [tuple(pair) for pair in reply]
+
+
+def test_sorted_set_commands(client):
+    """redis-py parses every score reply into a float, in RESP2 (bulk strings) and RESP3
+    (doubles and [member, score] pairs) alike."""
+    assert client.zadd("z", {"a": 1, "b": 2.5, "c": 3}) == 3
+    assert client.zadd("z", {"a": 5}, gt=True, ch=True) == 1
+    assert client.zadd("z", {"a": 1}, incr=True) == 6.0
+    assert client.zincrby("z", -0.5, "b") == 2.0
+    assert client.zscore("z", "a") == 6.0
+    assert client.zmscore("z", ["a", "none"]) == [6.0, None]
+    assert client.zcard("z") == 3
+    assert client.zrank("z", "c") == 1
+    assert client.zrevrank("z", "c") == 1
+    assert client.zrange("z", 0, -1) == ["b", "c", "a"]
+    assert pairs(client.zrange("z", 0, -1, withscores=True)) == [("b", 2.0), ("c", 3.0), ("a", 6.0)]
+    assert client.zrange("z", "(2", "+inf", byscore=True, offset=0, num=1) == ["c"]
+    assert pairs(client.zrangebyscore("z", 2, 3, withscores=True)) == [("b", 2.0), ("c", 3.0)]
+    assert pairs(client.zrevrange("z", 0, 0, withscores=True)) == [("a", 6.0)]
+    assert client.zcount("z", "-inf", "+inf") == 3
+    assert pairs(client.zpopmin("z", 1)) == [("b", 2.0)]
+    assert pairs(client.zpopmax("z", 1)) == [("a", 6.0)]
+    client.zadd("lex", {"a": 0, "b": 0, "c": 0})
+    assert client.zrangebylex("lex", "[b", "+") == ["b", "c"]
+    assert client.zlexcount("lex", "-", "(c") == 2
+    assert client.zunionstore("u", ["z", "lex"]) == 3
+    assert pairs(client.zinter(["u", "lex"], withscores=True)) == [("a", 0.0), ("b", 0.0), ("c", 3.0)]
+    assert client.zrangestore("r", "u", 0, 1) == 2
+    assert client.zremrangebyrank("r", 0, -1) == 2
+    assert client.exists("r") == 0, "an emptied sorted set deletes its key"
+    cursor, scanned = client.zscan("u", 0)
+    assert cursor == 0 and sorted(scanned) == [("a", 0.0), ("b", 0.0), ("c", 3.0)]
+    assert client.zrandmember("u", 10, withscores=True) is not None
+    assert client.type("u") == "zset"
+
+
 def test_hrandfield(client):
     assert client.hrandfield("missing") is None
     client.hset("h", mapping={"a": "1", "b": "2", "c": "3"})

@@ -67,6 +67,7 @@ public enum CommandError: Error, Equatable, Sendable {
         case .invalidExpireTime: return "ERR invalid expire time"
         case .countOutOfRange: return "ERR value is out of range"
         case .indexOutOfRange: return "ERR index out of range"
+        case .scoreNotANumber: return "ERR resulting score is not a number (NaN)"
         }
     }
 }

@@ -103,7 +103,7 @@ extension Engine {
     /// A digest of the key's logical value at `now` (0 when absent): type, contents and
     /// expiry. Hash fields and set members are combined order-independently (dictionary
     /// order differs between processes; a set's value does not depend on its order); list
-    /// elements in order.
+    /// elements in order, sorted-set pairs in ascending (score, member) order.
     public func watchDigest(_ key: Bytes, now: Int64) -> UInt64 {
         guard let entry = keyspace.peek(key, now: now) else { return 0 }
         var digest = Self.fnv(UInt64(bitPattern: entry.expireAt ?? Int64.min), Self.fnvOffset)
@@ -123,6 +123,10 @@ extension Engine {
             var combined: UInt64 = 0
             for member in members { combined &+= Self.fnv(member.bytes, Self.fnvOffset) &* 0x9E3779B97F4A7C15 }
             digest = Self.fnv(combined, Self.fnv(UInt64(members.count), Self.fnv(4, digest)))
+        case .zset(let sortedSet):
+            // Chained in (score, member) order, which is a function of the pairs alone.
+            digest = Self.fnv(UInt64(sortedSet.count), Self.fnv(5, digest))
+            for element in sortedSet.all { digest = Self.fnv(element.member, Self.fnv(element.score.bitPattern, digest)) }
         }
         return digest == 0 ? 1 : digest
     }

@@ -123,6 +123,11 @@ public final class Engine {
         case .sadd, .srem, .smembers, .sismember, .smismember, .scard, .spop, .srandmember, .smove, .sinter,
              .sintercard, .sinterstore, .sunion, .sunionstore, .sdiff, .sdiffstore, .sscan:
             return Outcome(reply: try runSetCommand(id, arguments, session, now: now))
+        case .zadd, .zincrby, .zrem, .zcard, .zscore, .zmscore, .zrank, .zrevrank, .zcount, .zlexcount, .zrange,
+             .zrangestore, .zrevrange, .zrangebyscore, .zrevrangebyscore, .zrangebylex, .zrevrangebylex,
+             .zremrangebyrank, .zremrangebyscore, .zremrangebylex, .zpopmin, .zpopmax, .zscan,
+             .zunion, .zunionstore, .zinter, .zinterstore, .zintercard, .zdiff, .zdiffstore, .zmpop, .zrandmember:
+            return Outcome(reply: try runSortedSetCommand(id, arguments, session, now: now))
         case .del, .unlink, .exists, .type, .keys, .scan, .rename, .renamenx, .randomkey, .copy, .touch,
              .expire, .pexpire, .expireat, .pexpireat, .ttl, .pttl, .expiretime, .pexpiretime, .persist:
             return Outcome(reply: try runKeyCommand(id, arguments, session, now: now))

@@ -4,7 +4,7 @@
 //
 // The tag byte versions the value's encoding: a new type (or a new encoding of an old
 // one) takes a new tag, and a binary that does not know a tag refuses the record instead
-// of misreading it. Lists and sets are written in their stored order, so a replica loaded
+// of misreading it. Sorted sets are written in ascending (score, member) order. Lists and sets are written in their stored order, so a replica loaded
 // from a snapshot holds exactly the order its leader had (SPOP's pick depends on it).
 import Collections
 import Core
@@ -14,6 +14,7 @@ public enum EntryCodec {
     static let tagHash: UInt8 = 2
     static let tagList: UInt8 = 3
     static let tagSet: UInt8 = 4
+    static let tagSortedSet: UInt8 = 5
 
     public struct DecodeError: Error, Equatable, Sendable {
         public var reason: String
@@ -40,6 +41,16 @@ public enum EntryCodec {
             writeCollection(tagList, key: key, expireAt: entry.expireAt, elements, into: &writer)
         case .set(let members):
             writeCollection(tagSet, key: key, expireAt: entry.expireAt, members.lazy.map(\.bytes), into: &writer)
+        case .zset(let sortedSet):
+            // Ascending (score, member) order: the order a reader can check in one pass.
+            writer.write(tagSortedSet)
+            writer.writeBlob(key)
+            writer.write(entry.expireAt ?? -1)
+            writer.write(UInt32(truncatingIfNeeded: sortedSet.count))
+            for element in sortedSet.all {
+                writer.writeBlob(element.member)
+                writer.write(element.score.bitPattern)
+            }
         }
         return writer.bytes
     }
@@ -64,6 +75,29 @@ public enum EntryCodec {
         elements.reserveCapacity(count)
         for _ in 0..<count { elements.append(try reader.readBlob()) }
         return elements
+    }
+
+    /// Reads a u32 count, then that many (member blob, u64 score bits) pairs in ascending
+    /// order; refuses a count the record cannot hold, NaN, a duplicate or out-of-order
+    /// member, and an empty set.
+    private static func readSortedSet(_ reader: inout ByteReader) throws -> SortedSet {
+        let count = Int(try reader.read(UInt32.self))
+        // Each pair needs at least 4 length bytes and 8 score bytes.
+        guard count <= reader.remaining / 12 else { throw DecodeError(reason: "sorted set member count \(count) exceeds record") }
+        guard count > 0 else { throw DecodeError(reason: "empty sorted set") }
+        var sortedSet = SortedSet()
+        var previous: ScoredMember? = nil
+        for _ in 0..<count {
+            let member = try reader.readBlob()
+            let score = Double(bitPattern: try reader.read(UInt64.self))
+            guard !score.isNaN else { throw DecodeError(reason: "sorted set score is NaN") }
+            if let previous, !ScoreTree.precedes(previous.score, previous.member, score, member) {
+                throw DecodeError(reason: "sorted set members out of order")
+            }
+            guard sortedSet.set(member, score: score) else { throw DecodeError(reason: "duplicate sorted set member") }
+            previous = ScoredMember(member: member, score: score)
+        }
+        return sortedSet
     }
 
     public static func decode(_ record: [UInt8]) throws(DecodeError) -> (key: Bytes, entry: Entry) {
@@ -95,6 +129,8 @@ public enum EntryCodec {
                 guard !members.isEmpty else { throw DecodeError(reason: "empty set") }
                 guard members.count == elements.count else { throw DecodeError(reason: "duplicate set member") }
                 value = .set(members)
+            case tagSortedSet:
+                value = .zset(try readSortedSet(&reader))
             default:
                 throw DecodeError(reason: "unknown value tag \(tag)")
             }

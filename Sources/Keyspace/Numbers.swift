@@ -88,6 +88,43 @@ public enum Numbers {
         return bytes
     }
 
+    /// Redis's string2d (scores of ZADD, ZINCRBY, WEIGHTS): strtod over the whole string;
+    /// rejects empty input, a leading space, trailing bytes (an embedded NUL included),
+    /// NaN, and an overflow to infinity or an underflow to zero. "inf", "+inf" and "-inf"
+    /// are accepted.
+    public static func parseDouble(_ bytes: Bytes) -> Double? {
+        guard !bytes.isEmpty, !isSpace(bytes[0]) else { return nil }
+        guard let (value, consumed, outOfRange) = scanDouble(bytes), consumed == bytes.count else { return nil }
+        if outOfRange, value.isInfinite || value == 0 { return nil }
+        return value.isNaN ? nil : value
+    }
+
+    /// A score bound's number as Redis's zslParseRange reads it: strtod must stop at the
+    /// end of the string or at a NUL byte (so leading spaces pass and an empty string is
+    /// 0); NaN is refused, an overflow becomes an infinity.
+    public static func parseScoreBound(_ bytes: Bytes) -> Double? {
+        guard let (value, consumed, _) = scanDouble(bytes) else { return nil }
+        guard consumed == bytes.count || bytes[consumed] == 0 else { return nil }
+        return value.isNaN ? nil : value
+    }
+
+    /// strtod over `bytes` (read up to the first NUL): the value, how many bytes it
+    /// consumed, and whether strtod reported ERANGE.
+    private static func scanDouble(_ bytes: Bytes) -> (Double, Int, Bool)? {
+        let terminated = bytes + [0]
+        return terminated.withUnsafeBufferPointer { buffer -> (Double, Int, Bool)? in
+            guard let base = buffer.baseAddress else { return nil }
+            return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { start -> (Double, Int, Bool)? in
+                var end: UnsafeMutablePointer<CChar>? = nil
+                errno = 0
+                let value = strtod(start, &end)
+                let outOfRange = errno == ERANGE
+                guard let end else { return nil }
+                return (value, end - UnsafeMutablePointer(mutating: start), outOfRange)
+            }
+        }
+    }
+
     /// Redis's MAX_LONG_DOUBLE_CHARS.
     public static let longDoubleCharactersMax = 5 * 1024
 

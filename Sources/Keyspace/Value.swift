@@ -7,7 +7,8 @@ import Collections
 //
 // Every container keeps an order that depends only on the commands applied to it, never
 // on per-process hash seeds: a list is a Deque (head first), a set an OrderedSet whose
-// order follows its insertions and swap-removals. Replicas that apply the same commands
+// order follows its insertions and swap-removals, a sorted set an AVL tree ordered by
+// (score, member bytes) beside a lookup dictionary that is never iterated. Replicas that apply the same commands
 // therefore hold identical values, and a random pick by index (SPOP) is the same pick on
 // every replica.
 
@@ -22,6 +23,8 @@ public enum Value: Equatable, Sendable {
     case list(Deque<Bytes>)
     /// A set in its deterministic stored order (see the file comment). Never empty while stored.
     case set(OrderedSet<Key>)
+    /// A sorted set (see SortedSet.swift). Never empty while stored.
+    case zset(SortedSet)
 
     /// The name TYPE reports.
     public var typeName: String {
@@ -30,6 +33,7 @@ public enum Value: Equatable, Sendable {
         case .hash: return "hash"
         case .list: return "list"
         case .set: return "set"
+        case .zset: return "zset"
         }
     }
 }
@@ -77,6 +81,8 @@ public enum KeyspaceError: Error, Equatable, Sendable {
     case countOutOfRange
     /// LSET's index is outside the list.
     case indexOutOfRange
+    /// ZINCRBY or ZADD INCR would make a score NaN (inf plus -inf).
+    case scoreNotANumber
 }
 
 /// Named bounds of the keyspace.

@@ -22,6 +22,11 @@ public enum CommandID: String, CaseIterable, Sendable {
     // sets
     case sadd, srem, smembers, sismember, smismember, scard, spop, srandmember, smove
     case sinter, sintercard, sinterstore, sunion, sunionstore, sdiff, sdiffstore, sscan
+    // sorted sets
+    case zadd, zincrby, zrem, zcard, zscore, zmscore, zrank, zrevrank, zcount, zlexcount
+    case zrange, zrangestore, zrevrange, zrangebyscore, zrevrangebyscore, zrangebylex, zrevrangebylex
+    case zremrangebyrank, zremrangebyscore, zremrangebylex, zpopmin, zpopmax, zscan
+    case zunion, zunionstore, zinter, zinterstore, zintercard, zdiff, zdiffstore, zmpop, zrandmember
     // transactions
     case multi, exec, discard, watch, unwatch
     // cluster
@@ -38,7 +43,8 @@ public final class CommandSpec: Sendable {
     public let lastKey: Int
     public let step: Int
     /// For commands whose keys follow a count (LMPOP, SINTERCARD: Redis's "keynum" key
-    /// spec), the index of that count; 0 otherwise. Such commands have no fixed key range.
+    /// spec), the index of that count; 0 otherwise. Such commands have no fixed key range,
+    /// except a destination key before the count (ZUNIONSTORE: `firstKey` 1, count at 2).
     public let keyCountIndex: Int
     public let group: String
     public let summary: String
@@ -85,7 +91,8 @@ public final class CommandSpec: Sendable {
         guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
         guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
               count <= arguments.count - keyCountIndex - 1 else { return [] }
-        return Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
+        let destination = firstKey > 0 && firstKey < keyCountIndex ? [firstKey] : []
+        return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
     }
 
     /// A positive decimal count of at most 9 digits (no sign, no leading zero), else nil.
@@ -146,11 +153,13 @@ public enum CommandTable {
                     complexity: complexity, subcommands: subcommands)
     }
 
-    /// A command whose keys follow a count at `countIndex` (Redis's movablekeys commands).
-    private static func counted(_ id: CommandID, _ arity: Int, _ flags: String, countIndex: Int, _ group: String, _ summary: String,
-                                since: String, complexity: String) -> CommandSpec {
-        CommandSpec(id: id, name: id.rawValue, arity: arity, flags: (flags + " movablekeys").split(separator: " ").map(String.init),
-                    firstKey: 0, lastKey: 0, step: 0, group: group, summary: summary, since: since,
+    /// A command whose keys follow a count at `countIndex` (Redis's movablekeys commands),
+    /// after a destination key at 1 when `destination`.
+    private static func counted(_ id: CommandID, _ arity: Int, _ flags: String, countIndex: Int, destination: Bool = false,
+                                _ group: String, _ summary: String, since: String, complexity: String) -> CommandSpec {
+        let fixed = destination ? 1 : 0
+        return CommandSpec(id: id, name: id.rawValue, arity: arity, flags: (flags + " movablekeys").split(separator: " ").map(String.init),
+                    firstKey: fixed, lastKey: fixed, step: fixed, group: group, summary: summary, since: since,
                     complexity: complexity, subcommands: [], keyCountIndex: countIndex)
     }
 
@@ -162,7 +171,7 @@ public enum CommandTable {
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + lists() + sets() + [
+        return connectionAndServer() + lists() + sets() + sortedSets() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -280,6 +289,45 @@ public enum CommandTable {
             spec(.sdiff, -2, "readonly", keys: all, "set", "Returns the difference of multiple sets.", complexity: "O(N)"),
             spec(.sdiffstore, -3, "write denyoom", keys: all, "set", "Stores the difference of multiple sets in a key.", complexity: "O(N)"),
             spec(.sscan, -3, "readonly", keys: one, "set", "Iterates over members of a set.", since: "2.8.0"),
+        ]
+    }
+
+    private static func sortedSets() -> [CommandSpec] {
+        let one = (1, 1, 1), two = (1, 2, 1)
+        let logN = "O(log(N))", range = "O(log(N)+M)"
+        return [
+            spec(.zadd, -4, "write denyoom fast", keys: one, "sorted_set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", since: "1.2.0", complexity: logN),
+            spec(.zincrby, 4, "write denyoom fast", keys: one, "sorted_set", "Increments the score of a member in a sorted set.", since: "1.2.0", complexity: logN),
+            spec(.zrem, -3, "write fast", keys: one, "sorted_set", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", since: "1.2.0", complexity: "O(M*log(N))"),
+            spec(.zcard, 2, "readonly fast", keys: one, "sorted_set", "Returns the number of members in a sorted set.", since: "1.2.0"),
+            spec(.zscore, 3, "readonly fast", keys: one, "sorted_set", "Returns the score of a member in a sorted set.", since: "1.2.0"),
+            spec(.zmscore, -3, "readonly fast", keys: one, "sorted_set", "Returns the score of one or more members in a sorted set.", since: "6.2.0", complexity: "O(N)"),
+            spec(.zrank, -3, "readonly fast", keys: one, "sorted_set", "Returns the index of a member in a sorted set ordered by ascending scores.", since: "2.0.0", complexity: logN),
+            spec(.zrevrank, -3, "readonly fast", keys: one, "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.", since: "2.0.0", complexity: logN),
+            spec(.zcount, 4, "readonly fast", keys: one, "sorted_set", "Returns the count of members in a sorted set that have scores within a range.", since: "2.0.0", complexity: logN),
+            spec(.zlexcount, 4, "readonly fast", keys: one, "sorted_set", "Returns the number of members in a sorted set within a lexicographical range.", since: "2.8.9", complexity: logN),
+            spec(.zrange, -4, "readonly", keys: one, "sorted_set", "Returns members in a sorted set within a range of indexes.", since: "1.2.0", complexity: range),
+            spec(.zrangestore, -5, "write denyoom", keys: two, "sorted_set", "Stores a range of members from sorted set in a key.", since: "6.2.0", complexity: range),
+            spec(.zrevrange, -4, "readonly", keys: one, "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.", since: "1.2.0", complexity: range),
+            spec(.zrangebyscore, -4, "readonly", keys: one, "sorted_set", "Returns members in a sorted set within a range of scores.", since: "1.0.5", complexity: range),
+            spec(.zrevrangebyscore, -4, "readonly", keys: one, "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.", since: "2.2.0", complexity: range),
+            spec(.zrangebylex, -4, "readonly", keys: one, "sorted_set", "Returns members in a sorted set within a lexicographical range.", since: "2.8.9", complexity: range),
+            spec(.zrevrangebylex, -4, "readonly", keys: one, "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", since: "2.8.9", complexity: range),
+            spec(.zremrangebyrank, 4, "write", keys: one, "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", since: "2.0.0", complexity: range),
+            spec(.zremrangebyscore, 4, "write", keys: one, "sorted_set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", since: "1.2.0", complexity: range),
+            spec(.zremrangebylex, 4, "write", keys: one, "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", since: "2.8.9", complexity: range),
+            spec(.zpopmin, -2, "write fast", keys: one, "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", since: "5.0.0", complexity: "O(log(N)*M)"),
+            spec(.zpopmax, -2, "write fast", keys: one, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", since: "5.0.0", complexity: "O(log(N)*M)"),
+            spec(.zscan, -3, "readonly", keys: one, "sorted_set", "Iterates over members and scores of a sorted set.", since: "2.8.0"),
+            counted(.zunion, -3, "readonly", countIndex: 1, "sorted_set", "Returns the union of multiple sorted sets.", since: "6.2.0", complexity: "O(N)+O(M*log(M))"),
+            counted(.zunionstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the union of multiple sorted sets in a key.", since: "2.0.0", complexity: "O(N)+O(M*log(M))"),
+            counted(.zinter, -3, "readonly", countIndex: 1, "sorted_set", "Returns the intersect of multiple sorted sets.", since: "6.2.0", complexity: "O(N*K)+O(M*log(M))"),
+            counted(.zinterstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the intersect of multiple sorted sets in a key.", since: "2.0.0", complexity: "O(N*K)+O(M*log(M))"),
+            counted(.zintercard, -3, "readonly", countIndex: 1, "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", since: "7.0.0", complexity: "O(N*K)"),
+            counted(.zdiff, -3, "readonly", countIndex: 1, "sorted_set", "Returns the difference between multiple sorted sets.", since: "6.2.0", complexity: "O(L + (N-K)log(N))"),
+            counted(.zdiffstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the difference of multiple sorted sets in a key.", since: "6.2.0", complexity: "O(L + (N-K)log(N))"),
+            counted(.zmpop, -4, "write", countIndex: 1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", since: "7.0.0", complexity: "O(K) + O(M*log(N))"),
+            spec(.zrandmember, -2, "readonly", keys: one, "sorted_set", "Returns one or more random members from a sorted set.", since: "6.2.0", complexity: "O(N)"),
         ]
     }
 

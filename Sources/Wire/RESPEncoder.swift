@@ -75,12 +75,47 @@ public enum RESPEncoder {
         }
     }
 
-    /// Redis formats doubles with up to 17 significant digits and spells infinities `inf`.
+    /// A double as Redis 7.2 prints it (addReplyDouble, fpconv_dtoa): the shortest digits
+    /// that read back as the same double, laid out as C's "%.17g" would lay them out
+    /// (plain notation for decimal exponents -4...16, else `d.ddde+XX`), `inf`/`-inf` for
+    /// infinities and `-0` for negative zero. Redis 7.0 printed all 17 significant digits
+    /// ("%.17g" itself), so 0.1 was `0.10000000000000001` there.
     public static func formatDouble(_ number: Double) -> String {
         if number.isInfinite { return number > 0 ? "inf" : "-inf" }
         if number.isNaN { return "nan" }
-        if number == number.rounded(), abs(number) < 1e17 { return String(Int64(number)) }
-        return "\(number)"
+        let sign = number.sign == .minus ? "-" : ""
+        if number == 0 { return sign + "0" }
+        // Swift's description is the shortest round-tripping form ("1.5", "1e-05",
+        // "1.2345e+17", "100.0"); take its digits and decimal exponent from it.
+        let text = number.magnitude.description
+        let parts = text.split(separator: "e", maxSplits: 1)
+        let exponentPart = parts.count == 2 ? Int(parts[1]) ?? 0 : 0
+        let mantissa = parts[0].split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let integerDigits = Array(mantissa[0].utf8)
+        let fractionDigits = mantissa.count == 2 ? Array(mantissa[1].utf8) : []
+        var digits = integerDigits + fractionDigits
+        var point = integerDigits.count + exponentPart
+        while let first = digits.first, first == UInt8(ascii: "0") { digits.removeFirst(); point -= 1 }
+        while let last = digits.last, last == UInt8(ascii: "0") { digits.removeLast() }
+        guard !digits.isEmpty else { return sign + "0" }
+        let exponent = point - 1
+        let zero = UInt8(ascii: "0")
+        var out: [UInt8]
+        if exponent < -4 || exponent >= 17 {
+            out = [digits[0]]
+            if digits.count > 1 { out += [UInt8(ascii: ".")] + digits[1...] }
+            out += Array((exponent < 0 ? "e-" : "e+").utf8)
+            let magnitude = Array(String(abs(exponent)).utf8)
+            if magnitude.count < 2 { out.append(zero) }
+            out += magnitude
+        } else if point <= 0 {
+            out = [zero, UInt8(ascii: ".")] + Array(repeating: zero, count: -point) + digits
+        } else if point >= digits.count {
+            out = digits + Array(repeating: zero, count: point - digits.count)
+        } else {
+            out = Array(digits[..<point]) + [UInt8(ascii: ".")] + Array(digits[point...])
+        }
+        return sign + String(decoding: out, as: UTF8.self)
     }
 
     private static func writeAggregate(_ marker: UInt8, _ elements: [RESPValue], as version: ProtocolVersion, into buffer: inout ByteBuffer) {

@@ -108,6 +108,6 @@ private func bs(_ texts: String...) -> [Bytes] { texts.map(b) }
         #expect(throws: EntryCodec.DecodeError.self) { try EntryCodec.decode(record(4, [255, 255, 255, 255])) }  // count too big
         let duplicate: [UInt8] = [2, 0, 0, 0, 1, 0, 0, 0, 120, 1, 0, 0, 0, 120]
         #expect(throws: EntryCodec.DecodeError.self) { try EntryCodec.decode(record(4, duplicate)) }
-        #expect(throws: EntryCodec.DecodeError.self) { try EntryCodec.decode(record(5, one)) }  // unknown tag
+        #expect(throws: EntryCodec.DecodeError.self) { try EntryCodec.decode(record(6, one)) }  // unknown tag
     }
 }
