@@ -72,7 +72,13 @@ final class ClusterClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .open = phase else { return }
         var incoming = unwrapInboundIn(data)
-        if inbound == nil { inbound = incoming } else { inbound!.writeBuffer(&incoming) }
+        if var existing = inbound {
+            inbound = nil
+            existing.writeBuffer(&incoming)
+            inbound = existing
+        } else {
+            inbound = incoming
+        }
         decodeRequests()
     }
 
