@@ -162,7 +162,10 @@ public final class Node {
     }
 
     private func stopAll() {
-        for replica in allReplicas { replica.failAll(.error("ERR server shutting down")) }
+        for replica in allReplicas {
+            replica.failAll(notApplied: .error("ERR server shutting down"),
+                            mayBeApplied: .error("ERR server shutting down: the write may or may not be applied"))
+        }
         for (_, wait) in forwards.sorted(by: { $0.key < $1.key }) { wait.reply(.error("ERR server shutting down")) }
         forwards = [:]
         for id in clients.keys.sorted() { emit(.close(id)) }
@@ -424,7 +427,8 @@ public final class Node {
         guard let replica = replicas.removeValue(forKey: shard) else { return }
         let heardTerm = hints[shard]?.term ?? replica.raft.term
         tombstones[shard] = Tombstone(term: max(replica.raft.term, heardTerm), commit: replica.raft.commitIndex)
-        replica.failAll(.error("TRYAGAIN shard \(shard.rawValue) moved off this node; retry"))
+        replica.failAll(notApplied: .error("TRYAGAIN shard \(shard.rawValue) moved off this node; retry"),
+                        mayBeApplied: .error("ERR write outcome unknown: shard \(shard.rawValue) moved off this node before the write was confirmed; it may or may not be applied"))
         lastRoles.removeValue(forKey: shard)
         do { try store.dropShard(shard) } catch { logger.error("cannot drop shard data", metadata: ["shard": "\(shard.rawValue)", "error": "\(error)"]) }
         logger.info("dropped replica", metadata: ["shard": "\(shard.rawValue)", "reason": "\(reason)"])

@@ -213,12 +213,14 @@ final class Replica {
         }
     }
 
-    /// Fails everything (the replica is being removed or the node is stopping).
-    func failAll(_ error: RESPValue) {
-        for item in queuedWrites { item.write.reply(error) }
+    /// Fails everything (the replica is being removed or the node is stopping). Writes not
+    /// proposed yet and reads get `notApplied`; writes already in the log may still commit
+    /// without this replica, so they get `mayBeApplied`: a definite answer only when known.
+    func failAll(notApplied: RESPValue, mayBeApplied: RESPValue) {
+        for item in queuedWrites { item.write.reply(notApplied) }
         queuedWrites = []
-        for (_, write) in proposals.sorted(by: { $0.key < $1.key }) { write.reply(error) }
+        for (_, write) in proposals.sorted(by: { $0.key < $1.key }) { write.reply(mayBeApplied) }
         proposals = [:]
-        failReads(error)
+        failReads(notApplied)
     }
 }
