@@ -82,12 +82,14 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "Core", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "KeyspaceTests", dependencies: ["Keyspace", "Core"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Core"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Core"], resources: [.copy("testdata")]),
+        // Parsing and re-recording of testdata/*.txt scripts, for the script-driven test targets.
+        .target(name: "ScriptTesting", path: "Tests/ScriptTesting"),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Core", "ScriptTesting"], resources: [.copy("testdata")]),
         .testTarget(name: "RaftStorageTests", dependencies: ["RaftStorage", "Storage", "Consensus", "Core"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "NodeRuntime", "Consensus", "Core"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Core"]),
         .testTarget(name: "NodeRuntimeTests", dependencies: [
-            "NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core",
+            "NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core", "ScriptTesting",
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("testdata")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
