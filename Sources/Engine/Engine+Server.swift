@@ -126,6 +126,7 @@ extension Engine {
             fields = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
                       ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
         case "stats":
+            let stats = hooks.nodeStats?() ?? stats
             fields = [("total_connections_received", String(stats.connectionsReceived)),
                       ("total_commands_processed", String(stats.commandsProcessed)),
                       ("rejected_connections", String(stats.rejectedConnections)),
@@ -183,6 +184,7 @@ extension Engine {
             return .ok
         case "resetstat":
             stats = Stats()
+            hooks.statsReset()
             return .ok
         case "help":
             return .array(["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -40,9 +40,13 @@ extension Engine {
         }
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
+        // Every replica applies a committed write: its hits and misses are not a client's
+        // lookups on this node, so they are not counted (reads are, where they are served).
+        let lookups = (stats.keyspaceHits, stats.keyspaceMisses)
         for command in commands {
             replies.append(runCommitted(command, time: time))
         }
+        (stats.keyspaceHits, stats.keyspaceMisses) = lookups
         keyspace.touchedWatched.removeAll()
         return transaction ? .array(replies) : (replies.first ?? .nullArray)
     }

@@ -40,6 +40,11 @@ public struct HostHooks {
     public var startSnapshot: () -> Bool = { false }
     /// Seconds since the epoch of the last successful snapshot.
     public var lastSnapshotTime: () -> Int64 = { 0 }
+    /// Node-wide counters for INFO stats when the engine is one of several on a node (a
+    /// cluster node's sessions engine): nil means the engine's own `stats`.
+    public var nodeStats: (() -> Stats)? = nil
+    /// CONFIG RESETSTAT ran: reset the counters kept outside the engine.
+    public var statsReset: () -> Void = {}
     /// Applies a changed setting outside the engine (limits on open connections, etc.).
     public var settingsChanged: (Settings) -> Void = { _ in }
 

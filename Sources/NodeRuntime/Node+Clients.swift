@@ -118,6 +118,7 @@ extension Node {
 
     private func startRequest(_ request: [Bytes], isWrite: Bool, on client: ClientPipeline) {
         let session = client.session
+        commandsServed += 1
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
         client.slots.append(slot)
         if !isWrite { client.unansweredOthers += 1 }

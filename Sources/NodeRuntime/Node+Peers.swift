@@ -204,6 +204,7 @@ extension Node {
             return
         }
         let session = proxySession(for: peer)
+        commandsServed += 1
         let sink: ReplySink = { [weak self] value in
             guard let self else { return }
             self.emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))

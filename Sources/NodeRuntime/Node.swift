@@ -46,6 +46,8 @@ public final class Node {
     var outputs: [NodeOutput] = []
     var clients: [ClientID: ClientPipeline] = [:]
     var nextRequest: UInt64 = 1
+    /// Requests served by this node (INFO's total_commands_processed).
+    var commandsServed = 0
     var nextReadContext: UInt64 = 1
     var hints: [ShardID: LeaderHint] = [:]
     /// When each peer was last heard from (gossip), in wall milliseconds.
@@ -97,6 +99,8 @@ public final class Node {
                                  machine: machine)
         machine.onChange = { [unowned self] map in self.mapChanged(map) }
         front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
+        front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
+        front.hooks.statsReset = { [unowned self] in self.resetStats() }
     }
 
     /// Takes the outputs produced since the last call, in order.
@@ -169,6 +173,25 @@ public final class Node {
         for (_, wait) in forwards.sorted(by: { $0.key < $1.key }) { wait.reply(.error("ERR server shutting down")) }
         forwards = [:]
         for id in clients.keys.sorted() { emit(.close(id)) }
+    }
+
+    /// INFO stats for the whole node: requests it served (its own clients' and those peers
+    /// forwarded), and the lookups its shard replicas answered, on top of the sessions
+    /// engine's connection counters.
+    private func nodeStats() -> Stats {
+        var stats = front.stats
+        stats.commandsProcessed = commandsServed
+        for replica in replicas.values {
+            guard let data = replica.data else { continue }
+            stats.keyspaceHits += data.engine.stats.keyspaceHits
+            stats.keyspaceMisses += data.engine.stats.keyspaceMisses
+        }
+        return stats
+    }
+
+    private func resetStats() {
+        commandsServed = 0
+        for replica in replicas.values { replica.data?.engine.stats = Stats() }
     }
 
     /// INFO fields the front engine cannot know: the keys of the shards this node leads.

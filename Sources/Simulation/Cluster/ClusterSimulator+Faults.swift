@@ -164,6 +164,8 @@ extension ClusterSimulator {
         // as already done: that is success too.
         var done = value == .ok
         if case .error(let text) = value, text.contains("already") { done = true }
+        // A removal that committed and finished (the node forgotten) before the retry.
+        if case .removing = admin.step, case .error(let text) = value, text.contains("is not a member") { done = true }
         guard done else {
             traceLine("admin: \(value); retrying")
             queue.push(.adminRetry, at: now + 300_000)
