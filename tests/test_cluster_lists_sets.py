@@ -21,6 +21,17 @@ def shard_nodes(cluster, key):
     raise AssertionError(f"slot {slot} not in CLUSTER SLOTS")
 
 
+def assert_followers_converge(followers, state, expected, seconds=10):
+    """Each follower, read with READONLY, reaches the leader's `state` within `seconds`."""
+    for follower in followers:
+        reader = follower.client()
+        assert reader.execute_command("READONLY") in ("OK", True)
+        deadline = time.monotonic() + seconds
+        while state(reader) != expected:
+            assert time.monotonic() < deadline, f"replica on node {follower} never matched the leader"
+            time.sleep(0.05)
+
+
 def state(client):
     """Lists and sets in their stored order (SSCAN returns a whole set, in order, as a list;
     redis-py turns SMEMBERS into an unordered Python set)."""
@@ -50,13 +61,7 @@ def test_replicas_hold_identical_lists_and_sets(cluster_factory):
     expected = state(client)
     assert expected[0] and expected[2]
 
-    for follower in followers:
-        reader = follower.client()
-        assert reader.execute_command("READONLY") in ("OK", True)
-        deadline = time.monotonic() + 10
-        while state(reader) != expected:
-            assert time.monotonic() < deadline, f"replica on node {follower} never matched the leader"
-            time.sleep(0.05)
+    assert_followers_converge(followers, state, expected)
 
 
 @pytest.mark.timeout(60)

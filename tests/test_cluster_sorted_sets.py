@@ -4,12 +4,11 @@ range removals and stores, with ZRANDMEMBER reads drawing randomness on the lead
 Multi-key sorted-set commands route by every key they name, the destination of
 ZUNIONSTORE and the counted keys of ZUNION, ZINTERCARD and ZMPOP included."""
 
-import time
 
 import pytest
 import redis
 
-from test_cluster_lists_sets import shard_nodes
+from test_cluster_lists_sets import assert_followers_converge, shard_nodes
 
 pytestmark = pytest.mark.cluster
 
@@ -43,13 +42,7 @@ def test_replicas_hold_identical_sorted_sets(cluster_factory):
     expected = state(client)
     assert expected[0] and expected[2]
 
-    for follower in followers:
-        reader = follower.client()
-        assert reader.execute_command("READONLY") in ("OK", True)
-        deadline = time.monotonic() + 10
-        while state(reader) != expected:
-            assert time.monotonic() < deadline, f"replica on node {follower} never matched the leader"
-            time.sleep(0.05)
+    assert_followers_converge(followers, state, expected)
 
 
 @pytest.mark.timeout(60)

@@ -29,7 +29,6 @@ private final class Client {
 }
 
 private let tooLong = RESPValue.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
-private let wrongType = RESPValue.error("WRONGTYPE Operation against a key holding the wrong kind of value")
 
 @Suite struct ClientNumberTests {
     /// The crash of issue 13: SETRANGE k 9223372036854775807 x trapped on an overflow.

@@ -5,26 +5,6 @@ import Testing
 import Wire
 @testable import Engine
 
-/// An engine with one connected session and a helper that runs space-separated commands.
-private final class Harness {
-    let engine: Engine
-    let session: Session
-    var now: Int64 = 1_700_000_000_000
-    var records: [[UInt8]] = []
-
-    init(settings: Settings = Settings()) {
-        engine = Engine(settings: settings, seed: 1, now: now)
-        session = engine.connect(address: "127.0.0.1:1", localAddress: "127.0.0.1:6379", now: now)
-    }
-
-    @discardableResult
-    func run(_ line: String, on other: Session? = nil) -> RESPValue {
-        let arguments = line.split(separator: " ").map { Array($0.utf8) }
-        let outcome = engine.execute(arguments, session: other ?? session, now: now)
-        if let record = outcome.record { records.append(record) }
-        return outcome.reply
-    }
-}
 
 @Suite struct DispatchTests {
     @Test func errorsUseRedisTexts() {
