@@ -43,13 +43,6 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: fast),
-        .target(name: "Server", dependencies: [
-            "Core", "Wire", "Keyspace", "Storage", "Engine", "Transport",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: fast),
         // The one deterministic node runtime: inputs in, outputs out; no clock reads, sockets,
         // threads or exits (time, randomness and the disk are injected).
         .target(name: "NodeRuntime", dependencies: [
@@ -73,7 +66,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         .executableTarget(name: "trestle", dependencies: [
-            "Core", "Wire", "Server", "Simulation", "Bench", "Cluster", "ClusterServer", "NodeRuntime",
+            "Core", "Wire", "Simulation", "Bench", "Cluster", "ClusterServer", "NodeRuntime",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -93,12 +86,6 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("testdata")]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
-        .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Transport", "Engine", "Wire", "Core",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOEmbedded", package: "swift-nio"),
-        ]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Consensus", "Cluster", "Core",
             .product(name: "NIOCore", package: "swift-nio"),

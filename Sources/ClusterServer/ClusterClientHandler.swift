@@ -57,8 +57,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         let id = host.register(self)
         phase = .open(id)
-        host.deliver(.clientOpened(id, address: ClientConnectionHandler.describe(context.channel.remoteAddress),
-                                   localAddress: ClientConnectionHandler.describe(context.channel.localAddress)))
+        host.deliver(.clientOpened(id, address: Self.describe(context.channel.remoteAddress),
+                                   localAddress: Self.describe(context.channel.localAddress)))
         context.fireChannelActive()
     }
 
@@ -191,5 +191,11 @@ final class ClusterClientHandler: ChannelInboundHandler {
         guard var buffer = inbound, buffer.readerIndex > 64 * 1024 else { return }
         buffer.discardReadBytes()
         inbound = buffer
+    }
+
+    /// `ip:port` of a socket address, as CLIENT LIST prints it.
+    static func describe(_ address: SocketAddress?) -> String {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return "?:0" }
+        return "\(ip):\(port)"
     }
 }

@@ -14,6 +14,7 @@ import Engine
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Logging
 import NIOCore
 import NodeRuntime
@@ -29,6 +30,8 @@ final class NodeHost {
     private var nextClientID: UInt64 = 1
     private var turnScheduled = false
     private var performing = false
+    /// Where snapshots are serialized and written: one at a time, off the event loop.
+    private let snapshotQueue = DispatchQueue(label: "trestle.snapshots")
 
     init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
         self.node = node
@@ -124,6 +127,10 @@ final class NodeHost {
                     } catch {
                         node.handle(.persistFailed("\(error)"))
                     }
+                case let .writeSnapshot(job):
+                    writeSnapshot(job)
+                case .syncLog:
+                    do { try node.syncLog() } catch { node.handle(.persistFailed("\(error)")) }
                 case let .fatal(reason):
                     logger.critical("stopping: \(reason)")
                     exit(3)
@@ -131,6 +138,28 @@ final class NodeHost {
             }
             for (peer, frame) in failedSends { node.handle(.sendFailed(to: peer, frame)) }
             if persisted { node.handle(.persisted) }
+        }
+    }
+
+    /// Serializes and writes a snapshot on the snapshot thread; the result comes back to the
+    /// event loop as an input. The node keeps serving meanwhile.
+    private func writeSnapshot(_ job: SnapshotJob) {
+        let bound = LoopConfinedNode(node: self)
+        snapshotQueue.async {
+            let started = DispatchTime.now()
+            let result = Result { try job.perform() }
+            let milliseconds = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
+            bound.node.loop.execute {
+                switch result {
+                case .success(let data):
+                    bound.node.logger.info("snapshot written", metadata: [
+                        "shard": "\(job.shard.rawValue)", "index": "\(job.metadata.index.rawValue)",
+                        "bytes": "\(data.count)", "ms": "\(milliseconds)"])
+                    bound.node.deliver(.snapshotWritten(job, data: data))
+                case .failure(let error):
+                    bound.node.deliver(.snapshotFailed(job, "\(error)"))
+                }
+            }
         }
     }
 

@@ -41,6 +41,7 @@ public final class NodeService: Service, @unchecked Sendable {
         let configuration = self.configuration
         let logger = self.logger
         try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
+        try DataDirectoryCheck.refuseStandaloneLog(in: configuration.directory)
         let started = Date()
         let loop = self.loop
         let node = try await loop.submit { () throws -> LoopConfinedNode in
@@ -48,19 +49,28 @@ public final class NodeService: Service, @unchecked Sendable {
             let seed = UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1e6)) ^ (configuration.id.rawValue &* 0x9E37_79B9_7F4A_7C15)
             let node = try Node(configuration: configuration, clock: SystemClock(), monotonicClock: SystemMonotonicClock(),
                                 seed: seed, disk: PosixDisk(), logger: logger)
+            node.processInfoFields = { section in Self.processInfoFields(section, directory: configuration.directory) }
             let transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
             let host = NodeHost(node: node, loop: loop, transport: transport, logger: logger)
             try node.recoverOrBootstrap()
             host.perform()
             return LoopConfinedNode(node: host)
         }.get().node
-        let peerPort = try await loop.flatSubmit { node.transport.listen(host: configuration.host, port: configuration.peerPort) }.get()
-        let channel = try await bind(node)
-        let port = channel.localAddress?.port ?? configuration.port
         let timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(configuration.tickMilliseconds),
-                                              delay: .milliseconds(max(10, configuration.tickMilliseconds / 2))) { _ in
+                                              delay: .milliseconds(max(1, configuration.tickMilliseconds / 2))) { _ in
             node.timerFired()
         }
+        // glibc keeps freed memory (request buffers after a burst) in its arenas; hand it
+        // back to the OS every few seconds so RSS reflects the data actually held.
+        loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in _ = releaseFreeMemory(0) }
+        var peerPort = 0
+        if configuration.standalone {
+            try await waitUntilLeading(node)
+        } else {
+            peerPort = try await loop.flatSubmit { node.transport.listen(host: configuration.host, port: configuration.peerPort) }.get()
+        }
+        let channel = try await bind(node)
+        let port = channel.localAddress?.port ?? configuration.port
         if let parent = configuration.parentProcess {
             // Started by `trestle local`: if it dies without stopping us, stop too.
             loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [logger] task in
@@ -71,9 +81,56 @@ public final class NodeService: Service, @unchecked Sendable {
             }
         }
         let elapsed = Int(Date().timeIntervalSince(started) * 1000)
-        printBanner(port: port, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
+        if configuration.standalone {
+            printStandaloneBanner(port: port, keys: try await loop.submit { node.node.keyCount }.get(), recoveryMilliseconds: elapsed)
+        } else {
+            printBanner(port: port, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
+        }
         configuration.onListening?(port)
         return (node, channel, timer)
+    }
+
+    /// Most time a standalone server waits after recovery to lead its shard before it
+    /// gives up (a single voter normally leads within one turn).
+    static let leadershipWaitMilliseconds = 10_000
+
+    /// A standalone server opens its client port only once it leads its one shard, so
+    /// its first client is served, not redirected.
+    private func waitUntilLeading(_ host: NodeHost) async throws {
+        let bound = LoopConfinedNode(node: host)
+        let deadline = Date().addingTimeInterval(Double(Self.leadershipWaitMilliseconds) / 1000)
+        while try await loop.submit({ !bound.node.node.leadsEveryShard }).get() {
+            guard Date() < deadline else {
+                logger.critical("the recovered log did not make this server the leader of its data in time")
+                throw NodeStartError.notLeading
+            }
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
+    }
+
+    /// INFO fields only the process knows.
+    static func processInfoFields(_ section: String, directory: String) -> [(String, String)] {
+        switch section {
+        case "server":
+            return [("trestle_version", version), ("process_id", String(getpid())),
+                    ("executable", CommandLine.arguments.first ?? "trestle"), ("data_dir", directory)]
+        case "memory":
+            let rss = ProcessStats.residentBytes()
+            return [("used_memory", String(rss)), ("used_memory_rss", String(rss)),
+                    ("used_memory_human", human(rss)), ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]
+        case "cpu":
+            let cpu = ProcessStats.cpuSeconds()
+            return [("used_cpu_sys", String(format: "%.6f", cpu.system)), ("used_cpu_user", String(format: "%.6f", cpu.user))]
+        default:
+            return []
+        }
+    }
+
+    static func human(_ bytes: Int) -> String {
+        let units = ["B", "K", "M", "G", "T"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return String(format: "%.2f%@", value, units[unit])
     }
 
     private func bind(_ host: NodeHost) async throws -> Channel {
@@ -83,9 +140,10 @@ public final class NodeService: Service, @unchecked Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 1024 * 1024))
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { [bound = LoopConfinedNode(node: host), limits = configuration.settings.limits] channel in
+            .childChannelInitializer { [bound = LoopConfinedNode(node: host)] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClusterClientHandler(host: bound.node, limits: limits))
+                    // The limits as CONFIG SET left them: a change applies to new connections.
+                    try channel.pipeline.syncOperations.addHandler(ClusterClientHandler(host: bound.node, limits: bound.node.node.protocolLimits))
                 }
             }
         do {
@@ -114,6 +172,12 @@ public final class NodeService: Service, @unchecked Sendable {
             timer.cancel()
             bound.node.deliver(.stop)
             bound.node.closeAllConnections()
+            // Under --fsync everysec or no, what was written reaches the disk now.
+            do {
+                try bound.node.node.syncLog()
+            } catch {
+                self.logger.error("the final fsync of the log failed", metadata: ["error": "\(error)"])
+            }
         }.get()
         try? await loop.flatSubmit { bound.node.transport.shutdown() }.get()
         logger.info("shutdown complete")
@@ -126,12 +190,42 @@ public final class NodeService: Service, @unchecked Sendable {
             "  clients      \(configuration.host):\(port)\(configuration.proxy ? " (proxy mode: any key on any node)" : " (Redis Cluster protocol: use a cluster-aware client, e.g. redis-cli -c)")",
             "  peers        \(configuration.host):\(peerPort)",
             "  data dir     \(configuration.directory)",
-            "  fsync        \(configuration.fsync ? "always (a write is acknowledged once a majority has it on disk)" : "no (benchmark mode: acknowledged writes may be lost)")",
+            "  fsync        \(Self.describe(configuration.fsync, standalone: false))",
             "  replicas     \(replicas) data shard replicas here, recovered or created in \(recoveryMilliseconds) ms",
             "Ready to accept connections: redis-cli -c -p \(port) cluster info",
         ]
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
+}
+
+extension NodeService {
+    private func printStandaloneBanner(port: Int, keys: Int, recoveryMilliseconds: Int) {
+        let lines = [
+            "Trestle \(NodeService.version) (Redis \(Engine.compatibleRedisVersion) protocol compatible), pid \(getpid())",
+            "  listening    \(configuration.host):\(port)",
+            "  data dir     \(configuration.directory)",
+            "  fsync        \(Self.describe(configuration.fsync, standalone: true))",
+            "  keys loaded  \(keys)",
+            "  recovery     \(recoveryMilliseconds) ms",
+            "Ready to accept connections: redis-cli -p \(port) ping",
+        ]
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    static func describe(_ policy: FsyncPolicy, standalone: Bool) -> String {
+        switch policy {
+        case .always:
+            return standalone ? "always (a write is acknowledged only after it is on disk)"
+                : "always (a write is acknowledged once a majority has it on disk)"
+        case .everysec: return "everysec (about the last second of acknowledged writes may be lost on power loss)"
+        case .no: return "no (the OS decides when to write: acknowledged writes may be lost on power loss)"
+        }
+    }
+}
+
+enum NodeStartError: Error, CustomStringConvertible {
+    case notLeading
+    var description: String { "the server did not become the leader of its own data" }
 }
 
 /// Carries the loop-confined node host into closures the compiler checks for Sendable.
@@ -140,5 +234,5 @@ struct LoopConfinedNode: @unchecked Sendable {
 }
 
 extension NodeService {
-    public static let version = "0.2.0"
+    public static let version = "0.3.0"
 }

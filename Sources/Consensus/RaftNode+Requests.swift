@@ -107,7 +107,9 @@ extension RaftNode {
 
     /// True if `leaseRead()` would succeed now (for invariant checks).
     public var holdsLease: Bool {
-        guard case .leader(let state) = role, log.hasCommittedEntry(ofTerm: term), state.transferTarget == nil else { return false }
+        guard case .leader(let state) = role, log.hasCommittedEntry(ofTerm: term) else { return false }
+        if log.membership.voters == [id] { return true }
+        guard state.transferTarget == nil else { return false }
         return state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
     }
 
@@ -116,9 +118,20 @@ extension RaftNode {
     public mutating func leaseRead() throws(RaftError) -> LogIndex {
         guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
         guard log.hasCommittedEntry(ofTerm: term) else { throw .readNotReady }
+        // The only voter cannot be deposed but through an entry of its own log: it needs
+        // no lease.
+        if log.membership.voters == [id] { return log.committed }
         guard state.transferTarget == nil,
               state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
         else { throw .leaseExpired }
         return log.committed
+    }
+
+    /// Starts an election now instead of waiting out the election timeout. For a group whose
+    /// only voter is this node (a standalone server after a restart), this makes it leader at
+    /// once; otherwise it is an ordinary (pre-)vote round. No-op for a leader or a learner.
+    public mutating func campaign() {
+        if case .leader = role { return }
+        startElection(transfer: false)
     }
 }

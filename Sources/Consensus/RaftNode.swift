@@ -167,6 +167,13 @@ public struct RaftNode: Sendable {
 
     /// The host has captured its state machine at `index` (already applied) as `data`.
     /// Entries through `index` are dropped; followers that need them get the snapshot.
+    /// What `compact(through: index, ...)` would record, without compacting: for a host that
+    /// writes the snapshot file before it compacts. Nil where `compact` would throw.
+    public func snapshotMetadata(through index: LogIndex) -> SnapshotMetadata? {
+        guard index > log.snapshotIndex, index <= log.applied, let term = log.term(at: index) else { return nil }
+        return SnapshotMetadata(index: index, term: term, membership: log.membership(at: index))
+    }
+
     public mutating func compact(through index: LogIndex, data: [UInt8]) throws(RaftError) {
         guard let metadata = log.compact(through: index) else { throw .compactionOutOfRange }
         snapshot = Snapshot(metadata: metadata, data: data)

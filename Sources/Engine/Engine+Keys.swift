@@ -98,7 +98,7 @@ extension Engine {
 }
 
 /// The MATCH / COUNT / TYPE options shared by SCAN and HSCAN.
-struct ScanOptions {
+public struct ScanOptions {
     var pattern: Bytes? = nil
     var count = 10
     var type: String? = nil
@@ -107,7 +107,7 @@ struct ScanOptions {
     /// Parses a cursor as Redis does (strtoul): digits with an optional sign, a negative
     /// value wraps around; overflow and other text are invalid. An empty cursor is 0 (strtoul
     /// consumes nothing and stops at the end), a lone sign is invalid.
-    static func cursor(_ bytes: Bytes) -> UInt64? {
+    public static func cursor(_ bytes: Bytes) -> UInt64? {
         if bytes.isEmpty { return 0 }
         var digits = bytes[...]
         let negative = digits.first == UInt8(ascii: "-")
@@ -122,6 +122,16 @@ struct ScanOptions {
             value = sum
         }
         return negative ? 0 &- value : value
+    }
+
+    /// The options' error reply, or nil when they parse (for a caller that scans by itself).
+    public static func validate(_ arguments: [Bytes], from start: Int, allowType: Bool) -> RESPValue? {
+        do {
+            _ = try parse(arguments, from: start, allowType: allowType)
+            return nil
+        } catch {
+            return error.reply
+        }
     }
 
     static func parse(_ arguments: [Bytes], from start: Int, allowType: Bool) throws(CommandError) -> ScanOptions {

@@ -138,8 +138,8 @@ extension Engine {
             fields = [("role", "master"), ("connected_slaves", "0")]
         case "cluster":
             fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
-        case "keyspace" where settings.clusterEnabled:
-            fields = []  // the node reports its shards' keys through its hooks
+        case "keyspace" where hooks.nodeStats != nil:
+            fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":
             fields = keyspace.keyCount > 0
                 ? [("db0", "keys=\(keyspace.keyCount),expires=\(keyspace.expiringCount),avg_ttl=0")] : []

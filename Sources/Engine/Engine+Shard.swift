@@ -34,7 +34,9 @@ extension Engine {
     /// digest it had when watched, else nothing runs and the reply is a null array (as a
     /// failed EXEC); the reply is the array of each command's reply. A single command
     /// replies with its own reply.
-    public func applyCommitted(commands: [[Bytes]], time: Int64, transaction: Bool, watches: [WatchedValue]) -> RESPValue {
+    public func applyCommitted(commands: [[Bytes]], time: Int64, transaction: Bool, watches: [WatchedValue],
+                               version: ProtocolVersion = .resp2) -> RESPValue {
+        applySession.protocolVersion = version
         if transaction {
             for watch in watches where watchDigest(watch.key, now: time) != watch.digest { return .nullArray }
         }
@@ -47,7 +49,7 @@ extension Engine {
             replies.append(runCommitted(command, time: time))
         }
         (stats.keyspaceHits, stats.keyspaceMisses) = lookups
-        keyspace.touchedWatched.removeAll()
+        // Watched keys this touched stay in `keyspace.touchedWatched` for the node to drain.
         return transaction ? .array(replies) : (replies.first ?? .nullArray)
     }
 

@@ -1,5 +1,5 @@
 // MULTI / EXEC / DISCARD / WATCH / UNWATCH. EXEC runs the queued commands back to back
-// (nothing else runs on the loop in between) and logs all their changes as one record,
+// (nothing else runs on the loop in between),
 // so a transaction is atomic on disk too.
 import Keyspace
 import Wire
@@ -43,11 +43,9 @@ extension Engine {
         }
         if session.watchDirty || watchedKeyExpired(session, now: now) { return Outcome(reply: .nullArray) }
         var replies: [RESPValue] = []
-        var logged: [[Bytes]] = []
         var close = false
         for command in queued {
             guard let spec = CommandTable.lookup(command[0]), let id = spec.id else { continue }
-            let before = keyspace.changeCount
             do {
                 let outcome = try run(id, command, session, now: now)
                 replies.append(outcome.reply)
@@ -56,12 +54,9 @@ extension Engine {
                 stats.errorReplies += 1
                 replies.append(error.reply)
             }
-            if spec.isWrite, keyspace.changeCount != before { logged.append(command) }
         }
         noteTouchedWatchedKeys()
-        var outcome = Outcome(reply: .array(replies), close: close)
-        if !logged.isEmpty { outcome.record = LogRecord(time: now, commands: logged).encoded() }
-        return outcome
+        return Outcome(reply: .array(replies), close: close)
     }
 
     private func watchedKeyExpired(_ session: Session, now: Int64) -> Bool {

@@ -1,11 +1,12 @@
 // The engine of one node: the keyspace, the connected sessions and command dispatch.
 //
-// Events in (a request from a session at a time), effects out (an Outcome: the reply,
-// the log record to persist first, connections to close). The engine reads no clock and
+// Events in (a request from a session at a time), effects out (an Outcome: the reply and
+// connections to close). The engine reads no clock and
 // does no I/O; it is confined to one event loop, so it takes no locks.
 //
 // Invariants:
-// - A write that changed state yields exactly one log record, produced before its reply.
+// - Commands are pure functions of (state, arguments, time, seeded generator): a shard's
+//   replicas that run the same committed writes reach the same state (Engine+Shard.swift).
 // - Inside MULTI only EXEC, DISCARD, MULTI, WATCH, QUIT and RESET run immediately; every
 //   other command is queued, and a queuing error makes EXEC fail with EXECABORT.
 // - `watchers[key]` lists exactly the sessions whose `watched` contains `key`.
@@ -73,16 +74,12 @@ public final class Engine {
             return Outcome(reply: .queued)
         }
         if id == .exec { return executeTransaction(session, now: now) }
-        let changesBefore = keyspace.changeCount
         var outcome: Outcome
         do {
             outcome = try run(id, arguments, session, now: now)
         } catch {
             stats.errorReplies += 1
             outcome = Outcome(reply: error.reply)
-        }
-        if keyspace.changeCount != changesBefore, spec.isWrite {
-            outcome.record = LogRecord(time: now, commands: [arguments]).encoded()
         }
         noteTouchedWatchedKeys()
         return outcome
@@ -134,24 +131,6 @@ public final class Engine {
         default:
             return Outcome(reply: try runStringCommand(id, arguments, session, now: now))
         }
-    }
-
-    // MARK: - Recovery
-
-    /// Re-applies a log record during start-up. Replies are discarded; the state change is
-    /// exactly the one the original execution made, because commands are pure functions of
-    /// (state, arguments, time).
-    public func replay(_ payload: [UInt8]) throws(LogRecord.DecodeError) {
-        let record = try LogRecord.decode(payload)
-        let session = Session(id: ClientID(rawValue: 0), address: "replay", localAddress: "", now: record.time, authenticated: true)
-        for command in record.commands {
-            guard let spec = CommandTable.lookup(command[0]), let id = spec.id, spec.isWrite,
-                  spec.accepts(argumentCount: command.count) else {
-                throw LogRecord.DecodeError(reason: "record holds a command that is not a known write")
-            }
-            _ = try? run(id, command, session, now: record.time)
-        }
-        keyspace.touchedWatched.removeAll()
     }
 
     /// One active-expiry pass; returns the number of keys reclaimed.

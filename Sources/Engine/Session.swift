@@ -35,6 +35,9 @@ public final class Session {
     /// Cluster mode: watched keys with the digest of their value when watched; EXEC
     /// carries them through the log and the shard checks them when it applies.
     public var clusterWatches: [WatchedValue] = []
+    /// Node runtime: a committed write touched a watched key after it was watched (Redis's
+    /// dirty-CAS flag): EXEC returns a null reply without proposing anything.
+    public var clusterWatchTouched = false
     /// Cluster mode: READONLY was sent, so reads may be served by followers.
     public var readOnlyReplicaReads = false
     /// Set by CLIENT KILL; the transport closes the connection.

@@ -55,16 +55,13 @@ public struct HostHooks {
 public struct Outcome {
     /// The reply to send.
     public var reply: RESPValue
-    /// A log record to persist before the reply may be released (nil for no change).
-    public var record: [UInt8]?
     /// Close the connection after sending the reply.
     public var close: Bool = false
     /// Other connections CLIENT KILL asked to close.
     public var killed: [ClientID] = []
 
-    public init(reply: RESPValue, record: [UInt8]? = nil, close: Bool = false) {
+    public init(reply: RESPValue, close: Bool = false) {
         self.reply = reply
-        self.record = record
         self.close = close
     }
 }

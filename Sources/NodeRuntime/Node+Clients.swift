@@ -81,6 +81,7 @@ extension Node {
     func closeClient(_ id: ClientID) {
         guard let client = clients.removeValue(forKey: id) else { return }
         client.closed = true
+        unwatchAll(client.session)
         front.disconnect(client.session)
     }
 

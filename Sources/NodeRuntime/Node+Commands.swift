@@ -195,7 +195,9 @@ extension Node {
     /// SCAN over the slots this node leads; the cursor is a slot number.
     private func scan(_ arguments: [Bytes], session: Session, now time: Int64) -> RESPValue {
         guard let map else { return .array([.bulk("0"), .array([])]) }
-        guard let start = UInt64(String(decoding: arguments[1], as: UTF8.self)) else { return .error("ERR invalid cursor") }
+        // The cursor and options are checked as a single engine's SCAN checks them.
+        guard let start = ScanOptions.cursor(arguments[1]) else { return .error("ERR invalid cursor") }
+        if let error = ScanOptions.validate(arguments, from: 2, allowType: true) { return error }
         var cursor = Int(min(start, UInt64(HashSlot.count)))
         var found: [RESPValue] = []
         let wanted = Self.scanCount(arguments)

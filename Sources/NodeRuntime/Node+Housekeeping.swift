@@ -4,6 +4,7 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import RaftStorage
 
 extension Node {
     /// Ticks between gossip rounds, membership reconciliations and placement rounds.
@@ -38,9 +39,14 @@ extension Node {
     }
 
     /// The periodic work, when at least one tick passed since it last ran.
+    /// How often `--fsync everysec` fsyncs the log.
+    static let everysecMilliseconds: Int64 = 1000
+
     func onTimer() {
         runDeferredRoutes()
         catchUpTicks()
+        syncLogIfDue()
+        if snapshotsRequested { takeSnapshots() }
         guard ticksDelivered > lastPeriodicTick else { return }
         let previous = lastPeriodicTick
         lastPeriodicTick = ticksDelivered
@@ -71,18 +77,92 @@ extension Node {
 
     // MARK: - Snapshots
 
+    /// Snapshots every replica that applied enough entries since its last snapshot (every
+    /// replica with anything new when BGSAVE or SAVE asked), and compacts its log.
     private func takeSnapshots() {
+        let requested = snapshotsRequested
+        snapshotsRequested = false
+        var failed = false
         for replica in allReplicas {
             let applied = replica.raft.appliedIndex
-            let threshold = replica.shard == ClusterMap.directoryShard ? 1 : UInt64(configuration.snapshotEntries)
+            // The directory snapshots after every change of the map (a joining node gets the
+            // map as a snapshot), not after a new leader's empty entry.
+            let mapChanged = replica.shard == ClusterMap.directoryShard && appliedMapVersion != snapshotMapVersion
+            let threshold = requested || mapChanged ? 1 : UInt64(configuration.snapshotEntries)
             guard applied.rawValue >= replica.raft.snapshotIndex.rawValue + threshold else { continue }
+            if let data = replica.data {
+                startSnapshotJob(replica, data)
+                continue
+            }
             do {
                 try replica.raft.compact(through: applied, data: replica.machine.snapshot())
                 if let snapshot = replica.raft.snapshot { try store.saveSnapshot(shard: replica.shard, snapshot) }
+                snapshotMapVersion = appliedMapVersion
             } catch {
+                failed = true
                 logger.error("snapshot failed", metadata: ["shard": "\(replica.shard.rawValue)", "error": "\(error)"])
             }
         }
+        // Nothing new to write also means the state on disk is current.
+        if requested, !failed, snapshotJobs.isEmpty { lastSnapshotMilliseconds = now() }
+    }
+
+    /// A data shard's snapshot is serialized and written by the shell away from the node's
+    /// thread, from an O(1) copy of its keyspace; one job per shard at a time. The log is
+    /// compacted once the file is published (`snapshotWritten`).
+    private func startSnapshotJob(_ replica: Replica, _ data: DataMachine) {
+        guard snapshotJobs[replica.shard] == nil,
+              let metadata = replica.raft.snapshotMetadata(through: replica.raft.appliedIndex) else { return }
+        let encode = data.capture()
+        let (shard, directory, disk, limits) = (replica.shard, store.directory, store.snapshotDisk, store.limits)
+        let job = SnapshotJob(shard: shard, metadata: metadata) {
+            let bytes = encode()
+            _ = try RaftLogStore.writeSnapshotFile(Snapshot(metadata: metadata, data: bytes), shard: shard,
+                                                   directory: directory, disk: disk, limits: limits)
+            return bytes
+        }
+        snapshotJobs[shard] = ObjectIdentifier(replica)
+        emit(.writeSnapshot(job))
+    }
+
+    /// A snapshot file is published: compact the shard's log through it and record it,
+    /// unless the replica moved on meanwhile (dropped, or a newer snapshot installed).
+    func snapshotWritten(_ job: SnapshotJob, data: [UInt8]) {
+        let owner = snapshotJobs.removeValue(forKey: job.shard)
+        guard let replica = replicas[job.shard], owner == ObjectIdentifier(replica),
+              replica.raft.snapshotIndex < job.metadata.index else {
+            return store.discardSnapshotFile(shard: job.shard, index: job.metadata.index)
+        }
+        do {
+            try replica.raft.compact(through: job.metadata.index, data: data)
+            try store.recordSnapshot(shard: job.shard, job.metadata, fileBytes: data.count)
+            lastSnapshotMilliseconds = now()
+        } catch {
+            logger.error("snapshot failed", metadata: ["shard": "\(job.shard.rawValue)", "error": "\(error)"])
+        }
+    }
+
+    func snapshotFailed(_ job: SnapshotJob, reason: String) {
+        snapshotJobs.removeValue(forKey: job.shard)
+        logger.error("snapshot failed", metadata: ["shard": "\(job.shard.rawValue)", "error": "\(reason)"])
+    }
+
+    /// BGSAVE and SAVE: every replica snapshots at the next timer. Never refused (a snapshot
+    /// already being written is followed by a newer one).
+    func requestSnapshots() -> Bool {
+        snapshotsRequested = true
+        return true
+    }
+
+    /// Under `--fsync everysec`, asks the shell to fsync the log about once a second while
+    /// it holds unsynced writes.
+    private func syncLogIfDue() {
+        guard configuration.fsync == .everysec, logUnsynced, persisting == nil else { return }
+        let time = monotonicClock.monotonicMilliseconds()
+        guard time - lastLogSync >= Self.everysecMilliseconds else { return }
+        logUnsynced = false
+        lastLogSync = time
+        emit(.syncLog)
     }
 
     // MARK: - Membership

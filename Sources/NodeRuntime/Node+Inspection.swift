@@ -1,6 +1,7 @@
 // Read-only views of a node for checkers (the simulator's convergence check) and tests.
 import Consensus
 import Core
+import Wire
 
 /// One data replica as seen by a checker: two replicas of a shard at the same applied index
 /// must hold the same content.
@@ -38,5 +39,13 @@ extension Node {
         var leaders: [ShardID: NodeID] = [:]
         for shard in map.shards { leaders[shard.id] = leader(of: shard.id) }
         return leaders
+    }
+
+    /// The protocol limits new client connections get (CONFIG SET may change them).
+    public var protocolLimits: ProtocolLimits { front.settings.limits }
+
+    /// Keys in the data replicas this node leads.
+    public var keyCount: Int {
+        replicas.values.filter(\.isLeader).reduce(0) { $0 + ($1.data?.engine.keyspace.keyCount ?? 0) }
     }
 }

@@ -14,6 +14,8 @@ extension Node {
     static let immediateInTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
     /// Multi-key commands a proxy splits by slot and gathers.
     static let splittable: Set<CommandID> = [.mget, .mset, .del, .unlink, .exists, .touch]
+    /// Commands of the Redis Cluster protocol, refused by a standalone server (as Redis).
+    static let clusterOnly: Set<CommandID> = [.cluster, .readonly, .readwrite, .asking]
 
     /// Handles one request. Returns an outcome when the answer is immediate; otherwise the
     /// answer arrives later through `reply` (possibly before this returns).
@@ -22,6 +24,9 @@ extension Node {
         guard let name = arguments.first, let spec = CommandTable.lookup(name), let id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
             return front.execute(arguments, session: session, now: time)
+        }
+        if configuration.standalone, Self.clusterOnly.contains(id) {
+            return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
         if session.inTransaction, !Self.immediateInTransaction.contains(id) {
             // As Redis Cluster: a queued command whose slot this node does not serve is
@@ -49,7 +54,7 @@ extension Node {
             watch(arguments, session: session, reply: reply)
             return nil
         case .unwatch, .discard, .reset:
-            session.clusterWatches = []
+            unwatchAll(session)
             if id == .reset { session.readOnlyReplicaReads = false }
             return front.execute(arguments, session: session, now: time)
         case .cluster:
@@ -78,7 +83,8 @@ extension Node {
     private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
                        forwarded: Bool, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
         let slot = HashSlot.of(key: arguments[positions[0]])
-        for position in positions.dropFirst() where HashSlot.of(key: arguments[position]) != slot {
+        // A standalone server has one shard: any keys may meet in one command.
+        for position in positions.dropFirst() where !configuration.standalone && HashSlot.of(key: arguments[position]) != slot {
             if configuration.proxy, !forwarded, Self.splittable.contains(id) {
                 splitAcrossSlots(arguments, id: id, positions: positions, session: session, reply: reply)
                 return nil
@@ -88,7 +94,7 @@ extension Node {
         switch locate(slot) {
         case .here(let replica):
             if spec.isWrite {
-                proposeWrite(replica, commands: [arguments], transaction: false, watches: [], reply: reply)
+                proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
             } else {
                 read(replica, session: session, reply: reply) { engine, now in engine.executeRead(arguments, session: session, now: now) }
             }
@@ -168,14 +174,15 @@ extension Node {
 
     // MARK: - Writes and reads
 
-    func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue], reply: @escaping ReplySink) {
+    func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue],
+                      version: ProtocolVersion = .resp2, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
         let time = max(now(), data.lastRecordTime, replica.lastStampedTime)
         replica.lastStampedTime = time
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1
         let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
-        let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+        let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply, version: version)
         replica.queuedWrites.append((command.encoded(), write))
         wantTurn()
     }
@@ -197,13 +204,17 @@ extension Node {
     private func watch(_ arguments: [Bytes], session: Session, reply: @escaping ReplySink) {
         let keys = Array(arguments.dropFirst())
         let slot = HashSlot.of(key: keys[0])
-        guard keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else {
+        guard configuration.standalone || keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else {
             return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
         }
         switch locate(slot) {
         case .here(let replica):
             read(replica, session: session, reply: reply) { engine, now in
-                for key in keys { session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, now: now))) }
+                for key in keys {
+                    session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, now: now)))
+                    self.watchers[key, default: []].insert(session.id)
+                    engine.keyspace.watchedKeys.insert(key)
+                }
                 return .ok
             }
         case .elsewhere(_, let node, _):
@@ -217,12 +228,17 @@ extension Node {
     /// every replica; watched values are checked when it applies.
     private func executeTransaction(_ session: Session, forwarded: Bool, reply: @escaping ReplySink) {
         let watches = session.clusterWatches
-        session.clusterWatches = []
+        let touched = session.clusterWatchTouched
+        unwatchAll(session)
         let commands: [[Bytes]]
         switch front.takeQueuedTransaction(session) {
         case .failure(let early): return reply(early.reply)
         case .success(let queued): commands = queued
         }
+        // As Redis: a watched key written since WATCH fails the transaction (after queueing
+        // errors, which EXECABORT first). The digests carried in the entry cover what this
+        // node cannot see: writes committed under another leader.
+        if touched { return reply(.nullArray) }
         var slot: HashSlot? = watches.first.map { HashSlot.of(key: $0.key) }
         var writes = false
         for command in commands {
@@ -230,8 +246,10 @@ extension Node {
             writes = writes || spec.isWrite
             for position in spec.keyPositions(in: command) {
                 let keySlot = HashSlot.of(key: command[position])
-                if let slot, slot != keySlot { return reply(.error("CROSSSLOT Keys in request don't hash to the same slot")) }
-                slot = keySlot
+                if let slot, slot != keySlot, !configuration.standalone {
+                    return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
+                }
+                slot = slot ?? keySlot
             }
         }
         guard let slot else {
@@ -241,7 +259,7 @@ extension Node {
         switch locate(slot) {
         case .here(let replica):
             if writes || !watches.isEmpty {
-                proposeWrite(replica, commands: commands, transaction: true, watches: watches, reply: reply)
+                proposeWrite(replica, commands: commands, transaction: true, watches: watches, version: session.protocolVersion, reply: reply)
             } else {
                 read(replica, session: session, reply: reply) { engine, now in
                     .array(commands.map { engine.executeRead($0, session: session, now: now) })
@@ -296,5 +314,37 @@ extension Node {
             for value in results.values { if case .integer(let count) = value { total += count } }
             return .integer(total)
         }
+    }
+}
+
+extension Node {
+    // MARK: - WATCH
+
+    /// Forgets a session's watches (UNWATCH, DISCARD, RESET, EXEC, disconnect).
+    func unwatchAll(_ session: Session) {
+        for watch in session.clusterWatches {
+            guard var sessions = watchers[watch.key] else { continue }
+            sessions.remove(session.id)
+            if sessions.isEmpty {
+                watchers.removeValue(forKey: watch.key)
+                if let shard = map?.shardID(forSlot: HashSlot.of(key: watch.key)) {
+                    replicas[shard]?.data?.engine.keyspace.watchedKeys.remove(watch.key)
+                }
+            } else {
+                watchers[watch.key] = sessions
+            }
+        }
+        session.clusterWatches = []
+        session.clusterWatchTouched = false
+    }
+
+    /// After a replica applied committed writes: every session watching a key they touched
+    /// will fail its EXEC.
+    func noteTouchedWatches(_ replica: Replica) {
+        guard let keyspace = replica.data?.engine.keyspace, !keyspace.touchedWatched.isEmpty else { return }
+        for key in keyspace.touchedWatched {
+            for id in watchers[key] ?? [] { clients[id]?.session.clusterWatchTouched = true }
+        }
+        replica.data?.engine.keyspace.touchedWatched.removeAll()
     }
 }

@@ -22,6 +22,7 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import Keyspace
 import Logging
 import RaftStorage
 import Storage
@@ -60,6 +61,8 @@ public final class Node {
     /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
     var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [NodeID: Session] = [:]
+    /// Sessions watching each key, for the keys of shards this node led when watched.
+    var watchers: [Bytes: Set<ClientID>] = [:]
     /// Proxied requests waiting out a leader change, retried by the timer.
     var deferredRoutes: [DeferredRoute] = []
     /// The round persisted by the shell right now, finished by `.persisted`.
@@ -73,7 +76,20 @@ public final class Node {
     var lastPlacement: Int64 = 0
     var lastDirectoryProposal: Int64 = 0
     var appliedMapVersion: UInt64 = 0
+    /// The map version in the directory's newest snapshot.
+    var snapshotMapVersion: UInt64 = 0
     public private(set) var draining = false
+    /// INFO fields only the process shell knows (memory, CPU, process id), by section.
+    public var processInfoFields: ((String) -> [(String, String)])? = nil
+    /// BGSAVE or SAVE asked for snapshots of every replica at the next timer.
+    var snapshotsRequested = false
+    /// Data shards whose snapshot job is out with the shell, and the replica that made it.
+    var snapshotJobs: [ShardID: ObjectIdentifier] = [:]
+    /// When a data replica last wrote a snapshot (LASTSAVE), in wall milliseconds.
+    var lastSnapshotMilliseconds: Int64 = 0
+    /// Under `--fsync everysec`: the log holds writes not yet fsynced, and when it was last.
+    var logUnsynced = false
+    var lastLogSync: Int64 = 0
     /// Set once the node output `.fatal`: it takes no more inputs.
     public private(set) var failed = false
 
@@ -90,7 +106,8 @@ public final class Node {
         var settings = configuration.settings
         settings.port = configuration.port
         settings.directory = configuration.directory
-        settings.clusterEnabled = true
+        settings.clusterEnabled = !configuration.standalone
+        settings.fsync = configuration.fsync.rawValue
         self.front = Engine(settings: settings, seed: random.next(), now: clock.now().rawValue)
         let machine = DirectoryMachine()
         let directoryRandom = SeededRandom(seed: random.next())
@@ -101,6 +118,9 @@ public final class Node {
         front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
+        front.hooks.startSnapshot = { [unowned self] in self.requestSnapshots() }
+        front.hooks.lastSnapshotTime = { [unowned self] in self.lastSnapshotMilliseconds / 1000 }
+        lastSnapshotMilliseconds = clock.now().rawValue
     }
 
     /// Takes the outputs produced since the last call, in order.
@@ -147,6 +167,8 @@ public final class Node {
         case .timer: onTimer()
         case .turn: turn()
         case .persisted: finishRound()
+        case let .snapshotWritten(job, data): snapshotWritten(job, data: data)
+        case let .snapshotFailed(job, reason): snapshotFailed(job, reason: reason)
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
         case .drain: draining = true
         case .stop: stopAll()
@@ -196,11 +218,20 @@ public final class Node {
 
     /// INFO fields the front engine cannot know: the keys of the shards this node leads.
     private func infoFields(_ section: String) -> [(String, String)] {
-        guard section == "keyspace" else { return [] }
-        let led = replicas.values.filter(\.isLeader).compactMap { $0.data?.engine.keyspace }
-        let keys = led.reduce(0) { $0 + $1.keyCount }
-        let expiring = led.reduce(0) { $0 + $1.expiringCount }
-        return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
+        let shell = processInfoFields?(section) ?? []
+        switch section {
+        case "keyspace":
+            let led = replicas.values.filter(\.isLeader).compactMap { $0.data?.engine.keyspace }
+            let keys = led.reduce(0) { $0 + $1.keyCount }
+            let expiring = led.reduce(0) { $0 + $1.expiringCount }
+            return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
+        case "persistence":
+            return [("loading", "0"), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
+                    ("aof_rewrite_in_progress", "0"), ("aof_last_write_status", failed ? "err" : "ok"),
+                    ("trestle_fsync", configuration.fsync.rawValue)] + shell
+        default:
+            return shell
+        }
     }
 
     // MARK: - Raft nodes
@@ -246,6 +277,7 @@ public final class Node {
     /// members when the directory is empty.
     public func recoverOrBootstrap() throws {
         let recovery = try store.recover(repair: configuration.repair)
+        defer { campaignWhereAlone() }
         if recovery.shards.isEmpty {
             if let members = configuration.bootstrap {
                 try bootstrap(members)
@@ -259,6 +291,7 @@ public final class Node {
             if shard == ClusterMap.directoryShard {
                 directory.raft = raft
                 if let snapshot = state.snapshot { try directory.machine.restore(snapshot.data) }
+                snapshotMapVersion = appliedMapVersion
             } else {
                 let replica = makeReplica(shard, raft: raft)
                 if let snapshot = state.snapshot { try replica.machine.restore(snapshot.data) }
@@ -267,6 +300,26 @@ public final class Node {
             }
         }
         logger.info("recovered replicas", metadata: ["shards": "\(recovery.shards.count)", "report": "\(recovery.report)"])
+    }
+
+    /// Groups whose only voter is this node elect it at once instead of after an election
+    /// timeout (a standalone server serves as soon as it has recovered).
+    private func campaignWhereAlone() {
+        for replica in allReplicas where replica.raft.membership.voters == [me] {
+            replica.raft.campaign()
+            wantTurn()
+        }
+    }
+
+    /// True when this node leads every shard of its map (a standalone server is ready).
+    public var leadsEveryShard: Bool {
+        guard let map, directory.isLeader else { return false }
+        return map.shards.allSatisfy { replicas[$0.id]?.isLeader == true }
+    }
+
+    /// Fsyncs what earlier `.persist(sync: false)` rounds wrote; call when performing `.syncLog`.
+    public func syncLog() throws(StorageError) {
+        _ = try store.commit(sync: true)
     }
 
     /// A new cluster: every initial member computes the same map and starts the directory
@@ -299,6 +352,7 @@ public final class Node {
         if shard == ClusterMap.directoryShard {
             directory.raft = raft
             try directory.machine.restore(data)
+            snapshotMapVersion = appliedMapVersion
         } else {
             let replica = makeReplica(shard, raft: raft)
             try replica.machine.restore(data)
@@ -357,7 +411,9 @@ public final class Node {
         // their replies while this node's own new entries are being fsynced.
         for (replica, ready) in work { applyCommitted(ready, on: replica) }
         persisting = work
-        emit(.persist(sync: mustSync && configuration.fsync && !leaderSkipsFsync))
+        let sync = mustSync && configuration.fsync == .always && !leaderSkipsFsync
+        if mustSync, !sync { logUnsynced = true }
+        emit(.persist(sync: sync))
     }
 
     /// The shell wrote the staged state: send what waited for it, acknowledge each Ready,
@@ -402,6 +458,7 @@ public final class Node {
         if let snapshot = ready.snapshot {
             do {
                 try replica.machine.restore(snapshot.data)
+                if replica.directory != nil { snapshotMapVersion = appliedMapVersion }
                 logger.info("installed snapshot from leader", metadata: ["shard": "\(replica.shard.rawValue)", "index": "\(snapshot.metadata.index.rawValue)"])
             } catch {
                 logger.error("cannot install snapshot", metadata: ["shard": "\(replica.shard.rawValue)", "error": "\(error)"])
@@ -409,6 +466,8 @@ public final class Node {
         }
         let time = now()
         for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
+        // Before any read of this round runs (a WATCH registers as a read).
+        noteTouchedWatches(replica)
         for state in ready.readStates { replica.confirmed(state) }
     }
 

@@ -4,6 +4,7 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import Storage
 
 public struct PeerRoute: Sendable, Equatable {
     public var host: String
@@ -26,8 +27,14 @@ public struct NodeConfiguration: Sendable {
     public var proxy = false
     /// Dial these peers at these addresses instead of their advertised peer ports.
     public var peerRoutes: [NodeID: PeerRoute] = [:]
-    /// Fsync the Raft log before acknowledging (default). Off only for benchmarks.
-    public var fsync = true
+    /// When the Raft log is fsynced: `always` before a write counts toward a commit (the
+    /// default); `everysec` about once a second (an acknowledged write may be lost if a
+    /// majority loses power within that second); `no` never explicitly.
+    public var fsync: FsyncPolicy = .always
+    /// One node serving every slot by itself (`trestle server`): one shard, replication
+    /// factor 1, no peers; clients see a standalone Redis (no CLUSTER commands, multi-key
+    /// commands need not share a slot).
+    public var standalone = false
     public var clusterName = "trestle"
     public var settings = Settings()
     public var tickMilliseconds: Int64 = 100
@@ -47,6 +54,24 @@ public struct NodeConfiguration: Sendable {
     public var raftMutations = Mutations()
 
     public init(id: NodeID) { self.id = id }
+
+    /// The `trestle server` preset: node 1 of a cluster of one, holding every slot in one
+    /// shard, with Raft ticks at the active-expiry rate `hz`.
+    public static func standalone(settings: Settings) -> NodeConfiguration {
+        var configuration = NodeConfiguration(id: NodeID(1))
+        configuration.standalone = true
+        configuration.settings = settings
+        configuration.host = settings.bind
+        configuration.port = settings.port
+        configuration.peerPort = 0
+        configuration.directory = settings.directory
+        configuration.shardCount = 1
+        configuration.replicationFactor = 1
+        configuration.tickMilliseconds = Int64(max(2, 1000 / max(1, settings.hz)))
+        configuration.deadNodeSeconds = 0
+        configuration.bootstrap = [configuration.info]
+        return configuration
+    }
 
     /// This node as the directory should record it.
     public var info: NodeInfo { NodeInfo(id: id, host: host, port: port, peerPort: peerPort, zone: zone) }

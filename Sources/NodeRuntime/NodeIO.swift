@@ -42,6 +42,10 @@ public enum NodeInput {
     case persisted
     /// Writing the staged Raft state failed: the node stops (outputs `.fatal`).
     case persistFailed(String)
+    /// A `.writeSnapshot` job finished: its file is published; `data` is the serialized state.
+    case snapshotWritten(SnapshotJob, data: [UInt8])
+    /// A `.writeSnapshot` job failed (nothing was recorded; the node tries again later).
+    case snapshotFailed(SnapshotJob, String)
     /// The process is stopping: refuse new clients, let in-flight requests finish.
     case drain
     /// Fail everything still waiting (the end of a shutdown).
@@ -66,7 +70,24 @@ public enum NodeOutput {
     /// Write the staged Raft state (`Node.writeStaged`), fsync if `sync`, then feed back
     /// `.persisted`.
     case persist(sync: Bool)
+    /// Run `job.perform()` on any thread (it serializes an O(1) copy of a shard's state and
+    /// writes the snapshot file), then feed back `.snapshotWritten` or `.snapshotFailed`.
+    case writeSnapshot(SnapshotJob)
+    /// Fsync what earlier unsynced `.persist` rounds wrote (`Node.syncLog`), under
+    /// `--fsync everysec`; nothing is fed back (a failure is fed back as `.persistFailed`).
+    case syncLog
     /// The node cannot go on safely (its log cannot be written): the process must stop
     /// without acknowledging anything more.
     case fatal(String)
+}
+
+/// A shard's snapshot to serialize and write away from the node's thread. It holds an O(1)
+/// copy of the shard's keyspace taken when the job was made, so the node goes on serving
+/// while the copy is encoded and written.
+public struct SnapshotJob: @unchecked Sendable {
+    public let shard: ShardID
+    public let metadata: SnapshotMetadata
+    /// Serializes the captured state, writes and publishes the snapshot file, and returns
+    /// the serialized state. Touches nothing the node uses.
+    public let perform: () throws -> [UInt8]
 }

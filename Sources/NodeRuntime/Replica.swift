@@ -20,6 +20,9 @@ struct PendingWrite {
     var tag: RequestTag
     var deadline: Int64
     var reply: ReplySink
+    /// The protocol the client speaks: a reply's shape (pairs or a flat array, doubles or
+    /// strings) is decided where the committed write runs.
+    var version: ProtocolVersion = .resp2
 }
 
 /// A read waiting for its turn; `run` executes it against the applied state and replies.
@@ -139,10 +142,11 @@ final class Replica {
         var owed: OwedReply? = nil
         switch entry.payload {
         case .command(let payload):
-            owed = machine.apply(payload, index: entry.index)
+            let version = proposals[entry.index]?.version ?? .resp2
+            owed = machine.apply(payload, index: entry.index, version: version)
             if doubleAppliesLeft > 0, owed != nil {
                 doubleAppliesLeft -= 1
-                _ = machine.apply(payload, index: entry.index)
+                _ = machine.apply(payload, index: entry.index, version: version)
             }
         case .configChange(let change, _):
             if change.node == me {

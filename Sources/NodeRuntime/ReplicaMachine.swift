@@ -15,8 +15,9 @@ struct OwedReply {
 }
 
 protocol ReplicaMachine: AnyObject {
-    /// Applies the command payload of the committed entry at `index`.
-    func apply(_ payload: [UInt8], index: LogIndex) -> OwedReply?
+    /// Applies the command payload of the committed entry at `index`; the owed reply is
+    /// shaped for a client speaking `version` (the state change never depends on it).
+    func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply?
     func snapshot() -> [UInt8]
     func restore(_ data: [UInt8]) throws
 }
@@ -35,12 +36,12 @@ final class DataMachine: ReplicaMachine {
         engine = Engine.replica(settings: settings, now: 0)
     }
 
-    func apply(_ payload: [UInt8], index: LogIndex) -> OwedReply? {
+    func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
         guard let command = try? ShardCommand.decode(payload) else { return nil }
         switch command {
         case let .write(tag, time, transaction, watches, commands):
             lastRecordTime = max(lastRecordTime, time)
-            let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches)
+            let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches, version: version)
             return OwedReply(tag: tag, reply: reply)
         case let .reclaim(time, keys):
             lastRecordTime = max(lastRecordTime, time)
@@ -53,11 +54,23 @@ final class DataMachine: ReplicaMachine {
     /// keyspace entry as an EntryCodec blob (expired entries included: replicas must store
     /// the same keys).
     func snapshot() -> [UInt8] {
-        var writer = ByteWriter(capacity: 64 + engine.keyspace.keyCount * 48)
+        Self.encode(engine.keyspace, lastRecordTime: lastRecordTime)
+    }
+
+    /// The state now, captured in O(1) (the keyspace is copy-on-write), to encode later on
+    /// any thread.
+    func capture() -> () -> [UInt8] {
+        let keyspace = engine.keyspace
+        let time = lastRecordTime
+        return { Self.encode(keyspace, lastRecordTime: time) }
+    }
+
+    static func encode(_ keyspace: Keyspace, lastRecordTime: Int64) -> [UInt8] {
+        var writer = ByteWriter(capacity: 64 + keyspace.keyCount * 48)
         writer.write(Self.snapshotVersion)
         writer.write(lastRecordTime)
-        writer.write(UInt64(engine.keyspace.keyCount))
-        for record in engine.keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+        writer.write(UInt64(keyspace.keyCount))
+        for record in keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
         return writer.bytes
     }
 
@@ -84,7 +97,7 @@ final class DirectoryMachine: ReplicaMachine {
 
     init(map: ClusterMap? = nil) { self.map = map }
 
-    func apply(_ payload: [UInt8], index: LogIndex) -> OwedReply? {
+    func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
         guard let entry = DirectoryEntry.decode(payload) else { return nil }
         guard var next = map else { return OwedReply(tag: entry.tag, reply: .error("ERR the directory has no cluster map yet")) }
         let reply: RESPValue

@@ -192,15 +192,43 @@ public final class RaftLogStore {
     public func saveSnapshot(shard: ShardID, _ snapshot: Snapshot) throws(StorageError) {
         if let failure { throw failure }
         precondition(recovered, "recover(repair:) must run before saveSnapshot")
-        let index = snapshot.metadata.index
-        guard index > (shards[shard]?.snapshotIndex ?? .zero) else { return }
+        guard snapshot.metadata.index > (shards[shard]?.snapshotIndex ?? .zero) else { return }
         let bytes = try SnapshotFile.write(snapshot, shard: shard, directory: directory, disk: disk, limits: limits)
+        try recordSnapshot(shard: shard, snapshot.metadata, fileBytes: bytes)
+    }
+
+    /// Writes, fsyncs and publishes a snapshot file without recording it in the WAL: it
+    /// touches nothing but its own file, so it may run on another thread than the store's
+    /// (a snapshot serialized off the event loop). Returns the bytes written. Follow it with
+    /// `recordSnapshot` on the store's thread, or `discardSnapshotFile`.
+    public static func writeSnapshotFile(_ snapshot: Snapshot, shard: ShardID, directory: String, disk: Disk,
+                                         limits: RaftStorageLimits) throws(StorageError) -> Int {
+        try SnapshotFile.write(snapshot, shard: shard, directory: directory, disk: disk, limits: limits)
+    }
+
+    /// Disk access for `writeSnapshotFile` (the store's own Disk).
+    public var snapshotDisk: Disk { disk }
+
+    /// A snapshot file written by `writeSnapshotFile` that will not be recorded (the shard
+    /// moved on meanwhile): removed unless it is the shard's recorded snapshot.
+    public func discardSnapshotFile(shard: ShardID, index: LogIndex) {
+        guard snapshotFiles[shard] != index else { return }
+        try? removeFiles([SnapshotFile.name(shard: shard, index: index)])
+    }
+
+    /// Records in the WAL (synced) a snapshot whose file is published, and removes the
+    /// shard's older snapshot file. A snapshot at or below the recorded one is discarded.
+    public func recordSnapshot(shard: ShardID, _ metadata: SnapshotMetadata, fileBytes bytes: Int) throws(StorageError) {
+        if let failure { throw failure }
+        precondition(recovered, "recover(repair:) must run before recordSnapshot")
+        let index = metadata.index
+        guard index > (shards[shard]?.snapshotIndex ?? .zero) else { return discardSnapshotFile(shard: shard, index: index) }
         stats.snapshotsWritten += 1
         stats.snapshotBytesWritten += bytes
-        let discards = shards[shard, default: ShardLog()].takeSnapshot(index: index, term: snapshot.metadata.term)
+        let discards = shards[shard, default: ShardLog()].takeSnapshot(index: index, term: metadata.term)
         if discards { unpin(shard, keepingActive: true) }
         do {
-            try WALEncoder.snapshot(shard: shard, index: index, term: snapshot.metadata.term, discardsLog: discards, into: &pending)
+            try WALEncoder.snapshot(shard: shard, index: index, term: metadata.term, discardsLog: discards, into: &pending)
         } catch {
             failure = error
             throw error

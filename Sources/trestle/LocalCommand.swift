@@ -1,6 +1,7 @@
 // `trestle local`: a whole cluster of real node processes on this machine, for trying
 // Trestle out and for benchmarks. Stops every node it started on Ctrl-C or SIGTERM.
 import ArgumentParser
+import Storage
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -34,8 +35,8 @@ struct LocalCommand: ParsableCommand {
     @Flag(help: "Proxy mode: any node accepts any key (for clients that are not cluster-aware).")
     var proxy = false
 
-    @Option(help: "always (default) or no (benchmarks only).")
-    var fsync: String = "always"
+    @Option(help: "always (default), everysec or no: see trestle node --help.")
+    var fsync: FsyncPolicy = .always
 
     func validate() throws {
         guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be in 1...64") }
@@ -53,7 +54,7 @@ struct LocalCommand: ParsableCommand {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             var arguments = ["node", "--id", String(id), "--port", String(port + id - 1), "--dir", "\(dir)/node-\(id)",
-                             "--bootstrap", spec, "--shards", String(shards), "--replicas", String(factor), "--fsync", fsync,
+                             "--bootstrap", spec, "--shards", String(shards), "--replicas", String(factor), "--fsync", fsync.rawValue,
                              "--parent-pid", String(getpid())]
             if proxy { arguments.append("--proxy") }
             process.arguments = arguments

@@ -1,5 +1,6 @@
 // `trestle node`: run one node of a cluster.
 import ArgumentParser
+import Storage
 import Cluster
 import ClusterServer
 import NodeRuntime
@@ -57,8 +58,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("peer-route"), help: "Dial peer ID at HOST:PORT instead of its advertised address (e.g. through a fault proxy): ID=HOST:PORT. Repeatable.")
     var peerRoute: [String] = []
 
-    @Option(help: "always: acknowledge after fsync on a majority (default); no: skip fsync (benchmarks only: acknowledged writes can be lost).")
-    var fsync: String = "always"
+    @Option(help: "always: acknowledge after fsync on a majority (default); everysec: fsync about once a second (a majority losing power together may lose the last second); no: never fsync explicitly (the OS decides).")
+    var fsync: FsyncPolicy = .always
 
     @Option(name: .customLong("dead-node-timeout"), help: "Seconds a node may be silent before its replicas are rebuilt on other nodes (0: never).")
     var deadNodeTimeout: Int64 = 300
@@ -83,7 +84,6 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
         guard [1, 3, 5].contains(replicas) else { throw ValidationError("--replicas must be 1, 3 or 5") }
         guard (1...1024).contains(shards) else { throw ValidationError("--shards must be in 1...1024") }
-        guard fsync == "always" || fsync == "no" else { throw ValidationError("--fsync must be always or no") }
         if let bootstrap, NodeInfo.parseList(bootstrap) == nil {
             throw ValidationError("--bootstrap must be a list like 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003")
         }
@@ -118,7 +118,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.shardCount = shards
         configuration.replicationFactor = replicas
         configuration.proxy = proxy
-        configuration.fsync = fsync == "always"
+        configuration.fsync = fsync
         configuration.deadNodeSeconds = deadNodeTimeout
         configuration.requestTimeoutMilliseconds = requestTimeout
         configuration.tickMilliseconds = tickMilliseconds

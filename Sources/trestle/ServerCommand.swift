@@ -1,22 +1,27 @@
-// `trestle server`: run one node.
+// `trestle server`: one standalone node (the node runtime's preset: one node, every slot in
+// one shard, replication factor 1, no peers).
 import ArgumentParser
+import ClusterServer
 import Engine
 import Logging
-import Server
+import NodeRuntime
 import ServiceLifecycle
 import Storage
 
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Run a Trestle server that speaks the Redis protocol.",
+        abstract: "Run a standalone Trestle server that speaks the Redis protocol.",
         discussion: """
-            Every write is appended to a checksummed log in --dir. With the default \
-            --fsync always, a write is acknowledged only after its log record is on disk, \
-            and writes arriving together share one fsync (group commit). On start-up the \
-            server loads the newest snapshot and replays the log; a torn tail is truncated \
-            and reported. Stop it with Ctrl-C or SIGTERM: it stops accepting, lets pending \
-            replies drain, fsyncs and exits.
+            A standalone server is a cluster of one: the same node runtime as `trestle node`, \
+            holding every key in one shard whose Raft log (a checksummed write-ahead log in \
+            --dir) has this node as its only voter. With the default --fsync always, a write \
+            is acknowledged only after its log record is on disk, and writes arriving \
+            together share one fsync (group commit). On start-up the server loads the newest \
+            snapshot and replays the log; a torn tail is truncated and reported. Clients see a \
+            standalone Redis: multi-key commands take any keys, and CLUSTER commands answer \
+            that cluster support is disabled. Stop it with Ctrl-C or SIGTERM: it stops \
+            accepting, lets pending replies drain, fsyncs and exits.
             """)
 
     @Option(help: "TCP port for Redis clients (0 picks a free port).")
@@ -49,7 +54,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-nesting-depth"), help: "Deepest nesting of RESP aggregates accepted.")
     var maxNestingDepth: Int = 32
 
-    @Option(help: "Active expiry cycles per second.")
+    @Option(help: "Timer rate in cycles per second: active expiry and the Raft tick run this often.")
     var hz: Int = 10
 
     @Flag(help: "Start even if the log is corrupt in the middle, dropping everything after the corruption.")
@@ -75,22 +80,23 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "trestle")
-        var configuration = ServerConfiguration()
-        configuration.settings.port = port
-        configuration.settings.bind = bind
-        configuration.settings.directory = dir
-        configuration.settings.requirePassword = requirepass
-        configuration.settings.maxClients = maxclients
-        configuration.settings.limits.bulkLengthBytesMax = protoMaxBulkLen
-        configuration.settings.limits.multibulkCountMax = maxMultibulkLen
-        configuration.settings.limits.queryBufferBytesMax = clientQueryBufferLimit
-        configuration.settings.limits.nestingDepthMax = maxNestingDepth
-        configuration.settings.hz = hz
+        var settings = Settings()
+        settings.port = port
+        settings.bind = bind
+        settings.directory = dir
+        settings.requirePassword = requirepass
+        settings.maxClients = maxclients
+        settings.limits.bulkLengthBytesMax = protoMaxBulkLen
+        settings.limits.multibulkCountMax = maxMultibulkLen
+        settings.limits.queryBufferBytesMax = clientQueryBufferLimit
+        settings.limits.nestingDepthMax = maxNestingDepth
+        settings.hz = hz
+        var configuration = NodeConfiguration.standalone(settings: settings)
         configuration.fsync = fsync
         configuration.repair = repair
-        let server = TrestleServer(configuration: configuration, logger: logger)
+        let service = NodeService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

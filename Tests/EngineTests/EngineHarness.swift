@@ -6,10 +6,18 @@ import Wire
 @testable import Engine
 
 final class Harness {
+    /// A write that changed the keyspace, as a shard's log would carry it: the time it ran
+    /// and its commands (every queued command of a transaction).
+    struct Write {
+        var time: Int64
+        var commands: [[Bytes]]
+    }
+
     let engine: Engine
     let session: Session
     var now: Int64 = 1_700_000_000_000
-    var records: [[UInt8]] = []
+    /// The writes that changed state, in order.
+    var records: [Write] = []
 
     init(settings: Settings = Settings(), seed: UInt64 = 1) {
         engine = Engine(settings: settings, seed: seed, now: now)
@@ -19,9 +27,26 @@ final class Harness {
     @discardableResult
     func run(_ line: String, on other: Session? = nil) -> RESPValue {
         let arguments = line.split(separator: " ").map { Array($0.utf8) }
-        let outcome = engine.execute(arguments, session: other ?? session, now: now)
-        if let record = outcome.record { records.append(record) }
+        let target = other ?? session
+        let queued = target.queued
+        let changes = engine.keyspace.changeCount
+        let outcome = engine.execute(arguments, session: target, now: now)
+        if engine.keyspace.changeCount != changes {
+            let isExec = CommandTable.lookup(arguments[0])?.id == .exec
+            if isExec, let queued {
+                records.append(Write(time: now, commands: queued))
+            } else if CommandTable.lookup(arguments[0])?.isWrite == true {
+                records.append(Write(time: now, commands: [arguments]))
+            }
+        }
         return outcome.reply
+    }
+
+    /// Applies the recorded writes to `replica` as committed log entries.
+    func replay(into replica: Engine) {
+        for write in records {
+            _ = replica.applyCommitted(commands: write.commands, time: write.time, transaction: true, watches: [])
+        }
     }
 }
 

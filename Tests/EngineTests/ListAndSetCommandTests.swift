@@ -118,7 +118,7 @@ import Wire
             h.now += 1
         }
         let replayed = Engine(settings: Settings(), seed: 99, now: 0)
-        for record in h.records { try replayed.replay(record) }
+        h.replay(into: replayed)
         let key = Array("s".utf8)
         #expect(try h.engine.keyspace.setMembers(key, now: h.now) == replayed.keyspace.setMembers(key, now: h.now))
         #expect(try h.engine.keyspace.setCardinality(key, now: h.now) == 20)

@@ -193,7 +193,7 @@ import Wire
             h.now += 1
         }
         let replayed = Engine(settings: Settings(), seed: 99, now: 0)
-        for record in h.records { try replayed.replay(record) }
+        h.replay(into: replayed)
         for key in ["a", "b", "c", "d"] {
             #expect(replayed.watchDigest(Array(key.utf8), now: h.now) == h.engine.watchDigest(Array(key.utf8), now: h.now))
         }

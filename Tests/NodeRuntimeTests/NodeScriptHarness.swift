@@ -113,6 +113,7 @@ final class NodeScriptHarness {
         repeat {
             while node.hasOutputs {
                 var persisted = false
+                var completions: [NodeInput] = []
                 for output in node.takeOutputs() {
                     switch output {
                     case let .reply(client, value, _): say("n\(index + 1) reply c\(client.rawValue) \(Self.describe(value))")
@@ -123,10 +124,19 @@ final class NodeScriptHarness {
                     case .flushPeers, .peerAddress, .removePeer: break
                     case let .persist(sync):
                         do { try node.writeStaged(sync: sync); persisted = true } catch { say("n\(index + 1) persist failed: \(error)") }
+                    case let .writeSnapshot(job):
+                        say("n\(index + 1) write snapshot shard \(job.shard.rawValue) index \(job.metadata.index.rawValue)")
+                        do { completions.append(.snapshotWritten(job, data: try job.perform())) } catch {
+                            completions.append(.snapshotFailed(job, "\(error)"))
+                        }
+                    case .syncLog:
+                        say("n\(index + 1) sync log")
+                        do { try node.syncLog() } catch { say("n\(index + 1) sync failed: \(error)") }
                     case let .fatal(reason): say("n\(index + 1) fatal: \(reason)")
                     }
                 }
                 if persisted { node.handle(.persisted) }
+                for completion in completions { node.handle(completion) }
             }
             if node.wantsTurn { node.handle(.turn) }
             rounds += 1

@@ -71,6 +71,8 @@ public final class ClusterSimulator {
         case addNode
         case removeNode
         case adminRetry
+        /// A snapshot job performed by the node's shell comes back (NodeInput.snapshotWritten/Failed).
+        case snapshotDone(node: Int, incarnation: Int, input: NodeInput)
         case adminReceive(connection: ClientID, value: RESPValue)
     }
 
@@ -185,6 +187,9 @@ public final class ClusterSimulator {
             guard nodes[index].incarnation == incarnation, nodes[index].isRunning else { return }
             input(index, .timer)
             queue.push(.timer(node: index, incarnation: incarnation), at: now + options.tickMilliseconds * 500)
+        case let .snapshotDone(index, incarnation, completion):
+            guard nodes[index].incarnation == incarnation, nodes[index].isRunning else { return }
+            input(index, completion)
         case let .turn(index, incarnation):
             guard nodes[index].incarnation == incarnation, nodes[index].isRunning else { return }
             nodes[index].turnPending = false
@@ -221,7 +226,7 @@ public final class ClusterSimulator {
         configuration.shardCount = options.shardCount
         configuration.replicationFactor = 3
         configuration.proxy = true
-        configuration.fsync = true
+        configuration.fsync = .always
         configuration.tickMilliseconds = options.tickMilliseconds
         configuration.electionTicks = options.electionTicks
         configuration.requestTimeoutMilliseconds = options.requestTimeoutMilliseconds
@@ -307,6 +312,16 @@ public final class ClusterSimulator {
                     } catch {
                         node.handle(.persistFailed("\(error)"))
                     }
+                case .syncLog:
+                    do { try node.syncLog() } catch { node.handle(.persistFailed("\(error)")) }
+                case let .writeSnapshot(job):
+                    // Written at once on the simulated disk; the node hears of it later, as
+                    // from the shell's snapshot thread, having served requests meanwhile.
+                    let completion: NodeInput
+                    do { completion = .snapshotWritten(job, data: try job.perform()) } catch {
+                        completion = .snapshotFailed(job, "\(error)")
+                    }
+                    queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: completion), at: now + Self.snapshotJobMicros)
                 case let .fatal(reason):
                     traceLine("n\(slot.info.id.rawValue) fatal: \(reason)")
                     crash(index, restartAfterMicros: Int64(faultRandom.int(in: 200_000...1_000_000)))
@@ -320,6 +335,9 @@ public final class ClusterSimulator {
             queue.push(.turn(node: index, incarnation: slot.incarnation), at: now + 50)
         }
     }
+
+    /// How long a snapshot job takes, in simulated microseconds.
+    static let snapshotJobMicros: Int64 = 3000
 
     func nodeIndex(_ id: NodeID) -> Int? {
         let index = Int(id.rawValue) - 1
@@ -381,6 +399,7 @@ public final class ClusterSimulator {
         case .removeNode: return 13
         case .adminRetry: return 14
         case .adminReceive: return 15
+        case .snapshotDone(let node, _, _): return 17 &+ UInt64(node) << 8
         }
     }
 }

@@ -6,9 +6,9 @@ import Glibc
 #endif
 
 /// Facts about this process read from /proc, for INFO and the benchmark report.
-public enum ProcessStats {
+enum ProcessStats {
     /// Resident set size in bytes.
-    public static func residentBytes() -> Int {
+    static func residentBytes() -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
@@ -16,7 +16,7 @@ public enum ProcessStats {
     }
 
     /// User and system CPU seconds consumed so far.
-    public static func cpuSeconds() -> (user: Double, system: Double) {
+    static func cpuSeconds() -> (user: Double, system: Double) {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
@@ -24,10 +24,7 @@ public enum ProcessStats {
     }
 }
 
-/// Carries a value that is only ever used on the engine's single event loop into a
-/// `@Sendable` closure that runs on that loop. Unlike NIOLoopBound it may be created off
-/// the loop (at start-up, before the loop touches the value).
-struct LoopConfined<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
+/// glibc's malloc_trim: returns free memory at the top of the heap and whole free pages
+/// inside it to the operating system. (Not exported by Swift's Glibc module.)
+@_silgen_name("malloc_trim")
+func releaseFreeMemory(_ padding: Int) -> Int32
