@@ -37,6 +37,11 @@ extension RaftNode {
         return first
     }
 
+    /// How many more entries may be proposed before the uncommitted-entries bound is reached.
+    public var uncommittedRoom: Int {
+        max(0, config.uncommittedEntriesMax - Int(log.lastIndex.rawValue - log.committed.rawValue))
+    }
+
     func checkCanPropose() throws(RaftError) {
         guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
         guard state.transferTarget == nil else { throw .transferInProgress }

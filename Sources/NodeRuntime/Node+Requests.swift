@@ -177,6 +177,9 @@ extension Node {
     func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue],
                       version: ProtocolVersion = .resp2, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
+        guard replica.queuedWrites.count < Replica.queuedWritesMax else {
+            return reply(.error("TRYAGAIN shard \(replica.shard.rawValue) has too many writes waiting; retry"))
+        }
         let time = max(now(), data.lastRecordTime, replica.lastStampedTime)
         replica.lastStampedTime = time
         let tag = RequestTag(origin: me, request: nextRequest)

@@ -436,7 +436,7 @@ public final class Node {
         noteRoleChanges()
         dropRemovedReplicas()
         emit(.flushPeers)
-        if allReplicas.contains(where: { $0.raft.hasReady }) || allReplicas.contains(where: { !$0.queuedWrites.isEmpty }) { wantTurn() }
+        if allReplicas.contains(where: { $0.raft.hasReady || $0.hasProposableWrites }) { wantTurn() }
     }
 
     /// Splits a leader's messages into those safe to send before its own log is durable

@@ -166,6 +166,13 @@ final class Replica {
     /// Fails every request past its deadline. Writes get an "outcome unknown" error: they
     /// may still commit later.
     func expire(now: Int64) {
+        if queuedWrites.contains(where: { $0.write.deadline <= now }) {
+            // Never proposed: definitely not applied.
+            for item in queuedWrites where item.write.deadline <= now {
+                item.write.reply(.error("TRYAGAIN shard \(shard.rawValue) had no room for the write in time; it was not applied"))
+            }
+            queuedWrites.removeAll { $0.write.deadline <= now }
+        }
         for (index, write) in proposals.sorted(by: { $0.key < $1.key }) where write.deadline <= now {
             proposals.removeValue(forKey: index)
             write.reply(.error("ERR write not confirmed in time: shard \(shard.rawValue) could not reach a quorum; it may or may not be applied"))
@@ -199,11 +206,23 @@ final class Replica {
         readsAwaitingLeadership = []
     }
 
-    /// Proposes the writes queued this turn as one batch (one AppendEntries round).
+    /// Most writes waiting for room in the log before new ones are refused with -TRYAGAIN.
+    static let queuedWritesMax = 65_536
+
+    /// True when a turn could make progress on the queued writes: there is room under
+    /// Raft's uncommitted-entries bound, or this replica no longer leads (they then fail).
+    var hasProposableWrites: Bool { !queuedWrites.isEmpty && (!isLeader || raft.uncommittedRoom > 0) }
+
+    /// Proposes the queued writes, oldest first, as one batch (one AppendEntries round), as
+    /// many as fit under Raft's uncommitted-entries bound; the rest wait for commits to make
+    /// room (backpressure instead of errors: each client's pipeline bounds what it queues).
     func proposeQueuedWrites() {
         guard !queuedWrites.isEmpty else { return }
-        let queued = queuedWrites
-        queuedWrites = []
+        let room = isLeader ? raft.uncommittedRoom : queuedWrites.count
+        guard room > 0 else { return }
+        let take = min(room, queuedWrites.count)
+        let queued = Array(queuedWrites.prefix(take))
+        queuedWrites.removeFirst(take)
         do {
             var index = try raft.propose(batch: queued.map(\.payload))
             for item in queued {
