@@ -58,6 +58,28 @@ INT64_MAX = "9223372036854775807"
 INT64_MIN = "-9223372036854775808"
 
 SCRIPTS = {
+    # Fuzz seed 670718067: EXEC without MULTI must keep the watches (Redis only errors).
+    "exec_without_multi_keeps_watches": [
+        ("WATCH", "w"),
+        ("EXEC",),
+        ("SET", "w", "1"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("WATCH", "w"),
+        ("MULTI",),
+        ("UNWATCH",),
+        ("EXEC",),
+    ],
+    # Fuzz seed 670718077: so must DISCARD without MULTI.
+    "discard_without_multi_keeps_watches": [
+        ("WATCH", "w"),
+        ("DISCARD",),
+        ("SET", "w", "2"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+    ],
     "set_options": [
         ("SET", "k", "v"),
         ("SET", "k", "w", "NX"),

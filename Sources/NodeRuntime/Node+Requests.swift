@@ -54,7 +54,8 @@ extension Node {
             watch(arguments, session: session, reply: reply)
             return nil
         case .unwatch, .discard, .reset:
-            unwatchAll(session)
+            // As Redis: DISCARD without MULTI is an error that keeps the watches.
+            if id != .discard || session.inTransaction { unwatchAll(session) }
             if id == .reset { session.readOnlyReplicaReads = false }
             return front.execute(arguments, session: session, now: time)
         case .cluster:
@@ -230,6 +231,8 @@ extension Node {
     /// EXEC: the queued commands (one slot) become one log entry, applied atomically on
     /// every replica; watched values are checked when it applies.
     private func executeTransaction(_ session: Session, forwarded: Bool, reply: @escaping ReplySink) {
+        // As Redis: EXEC without MULTI is an error that keeps the watches.
+        guard session.inTransaction else { return reply(.error("ERR EXEC without MULTI")) }
         let watches = session.clusterWatches
         let touched = session.clusterWatchTouched
         unwatchAll(session)
