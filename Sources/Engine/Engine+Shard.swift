@@ -72,6 +72,11 @@ extension Engine {
         guard let name = arguments.first, let spec = CommandTable.lookup(name), let id = spec.id else {
             return .error("ERR unknown command")
         }
+        return executeRead(arguments, id: id, session: session, now: now)
+    }
+
+    /// `executeRead` for a command the caller already looked up.
+    public func executeRead(_ arguments: [Bytes], id: CommandID, session: Session, now: Int64) -> RESPValue {
         stats.commandsProcessed += 1
         do {
             return try run(id, arguments, session, now: now).reply

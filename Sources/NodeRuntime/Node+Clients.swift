@@ -108,22 +108,24 @@ extension Node {
                 client.slots.append(slot)
                 fill(client, slot, with: .error(message))
             case .request(let request):
-                let isWrite = !client.session.inTransaction && (CommandTable.lookup(request[0])?.isWrite ?? false)
+                let spec = CommandTable.lookup(request[0])
+                let isWrite = !client.session.inTransaction && (spec?.isWrite ?? false)
                 let mayStart = isWrite ? client.unansweredOthers == 0 : client.slots.isEmpty
                 guard mayStart else { return }
                 client.waiting.removeFirst()
-                startRequest(request, isWrite: isWrite, on: client)
+                startRequest(request, spec: spec, isWrite: isWrite, on: client)
             }
         }
     }
 
-    private func startRequest(_ request: [Bytes], isWrite: Bool, on client: ClientPipeline) {
+    private func startRequest(_ request: [Bytes], spec: CommandSpec?, isWrite: Bool, on client: ClientPipeline) {
         let session = client.session
         commandsServed += 1
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
         client.slots.append(slot)
         if !isWrite { client.unansweredOthers += 1 }
-        let outcome = serve(request, session: session, forwarded: false) { [unowned self] value in
+        // A strong capture: the sink lives only until the request is answered.
+        let outcome = serve(request, spec: spec, session: session, forwarded: false) { [self] value in
             self.fill(client, slot, with: value)
         }
         guard let outcome else { return }

@@ -205,9 +205,8 @@ extension Node {
         }
         let session = proxySession(for: peer)
         commandsServed += 1
-        let sink: ReplySink = { [weak self] value in
-            guard let self else { return }
-            self.emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))
+        let sink: ReplySink = { [self] value in
+            emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))
         }
         if let outcome = serve(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
     }

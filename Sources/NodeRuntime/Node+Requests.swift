@@ -20,8 +20,14 @@ extension Node {
     /// Handles one request. Returns an outcome when the answer is immediate; otherwise the
     /// answer arrives later through `reply` (possibly before this returns).
     func serve(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
+        serve(arguments, spec: arguments.first.flatMap(CommandTable.lookup), session: session, forwarded: forwarded, reply: reply)
+    }
+
+    /// `serve` with the command already looked up (`spec` is nil for an unknown command):
+    /// the one lookup of a client's request.
+    func serve(_ arguments: [Bytes], spec: CommandSpec?, session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
         let time = now()
-        guard let name = arguments.first, let spec = CommandTable.lookup(name), let id = spec.id,
+        guard let spec, let id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
             return front.execute(arguments, session: session, now: time)
         }
@@ -97,7 +103,7 @@ extension Node {
             if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
             } else {
-                read(replica, session: session, reply: reply) { engine, now in engine.executeRead(arguments, session: session, now: now) }
+                read(replica, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
             }
             return nil
         case .elsewhere(let leader, let node, let shard):
@@ -106,8 +112,8 @@ extension Node {
                 return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
             }
             if configuration.proxy, !forwarded {
-                forward(arguments, to: leader) { [weak self] (value: RESPValue) in
-                    guard let self, case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
+                forward(arguments, to: leader) { [self] (value: RESPValue) in
+                    guard case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
                         reply(value)
                         return
                     }
@@ -123,7 +129,7 @@ extension Node {
             guard configuration.proxy, !forwarded, attempt < Self.proxyRetriesMax else { return Outcome(reply: .error(reason)) }
             // A plain client cannot retry by itself: wait out a leader change here.
             guard deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: .error(reason)) }
-            deferredRoutes.append(DeferredRoute(due: now() + Self.proxyRetryMilliseconds) { [unowned self] in
+            deferredRoutes.append(DeferredRoute(due: now() + Self.proxyRetryMilliseconds) { [self] in
                 if let outcome = self.route(arguments, spec: spec, id: id, positions: positions, session: session,
                                             forwarded: forwarded, reply: reply, attempt: attempt + 1) {
                     reply(outcome.reply)
@@ -194,9 +200,12 @@ extension Node {
     /// A linearizable read on a replica this node leads: `body` runs against the applied
     /// state once the leadership is confirmed.
     func read(_ replica: Replica, session: Session, reply: @escaping ReplySink, _ body: @escaping (Engine, Int64) -> RESPValue) {
-        let run: () -> Void = { [weak self, weak replica] in
-            guard let self, let data = replica?.data else { return reply(.error("TRYAGAIN shard moved; retry")) }
-            reply(body(data.engine, max(self.now(), data.lastRecordTime)))
+        // Strong captures: the closure lives only until the read runs or fails (a dropped
+        // replica fails its reads first). A weak reference would move the node's and the
+        // replica's reference counts to side tables, slowing every retain on the hot path.
+        let run: () -> Void = { [self] in
+            guard let data = replica.data else { return reply(.error("TRYAGAIN shard moved; retry")) }
+            reply(body(data.engine, max(now(), data.lastRecordTime)))
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
                      context: nextContext())
