@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from cluster_harness import key_slot
+from resp import RawConnection
 
 pytestmark = pytest.mark.cluster
 
@@ -126,3 +127,26 @@ def test_proxy_mode_serves_every_key_from_any_node(cluster_factory):
     half = every_key[::2]
     assert other.delete(*half) == len(half)
     assert plain.mget(every_key) == [None if key in half else values[key] for key in every_key]
+
+
+@pytest.mark.timeout(120)
+def test_proxied_replies_have_the_shape_of_the_clients_protocol(cluster_factory):
+    """A proxied request runs at the leader in the client's RESP version: RESP2 gets the flat
+    member/score arrays, RESP3 the nested pairs with doubles (they differ in shape, not only
+    in encoding, so the origin cannot convert one into the other)."""
+    cluster = cluster_factory(nodes=3, proxy_mode=True)
+    keys = keys_on_every_leader(cluster, "shape")
+    via = cluster.nodes[1]
+    remote = [key for leader, led in keys.items() if leader != 1 for key in led][:3]
+    assert remote, "no key led by another node: forwarding would go untested"
+    for key in remote:
+        with RawConnection(via.port) as resp2:
+            assert resp2.call("ZADD", key, "1", "a", "2.5", "b") == (":", 2)
+            assert resp2.call("ZRANGE", key, "0", "-1", "WITHSCORES") == (
+                "*", [("$", b"a"), ("$", b"1"), ("$", b"b"), ("$", b"2.5")])
+            assert resp2.call("ZPOPMIN", key, "1") == ("*", [("$", b"a"), ("$", b"1")])
+        with RawConnection(via.port) as resp3:
+            assert resp3.call("HELLO", "3")[0] == "%"
+            assert resp3.call("ZRANGE", key, "0", "-1", "WITHSCORES") == ("*", [("*", [("$", b"b"), (",", b"2.5")])])
+            assert resp3.call("ZADD", key, "3", "c") == (":", 1)
+            assert resp3.call("ZPOPMIN", key, "2") == ("*", [("*", [("$", b"b"), (",", b"2.5")]), ("*", [("$", b"c"), (",", b"3")])])

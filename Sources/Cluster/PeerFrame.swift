@@ -11,7 +11,8 @@ public enum PeerFrame: Sendable, Equatable {
     /// Raft messages of one shard's group (ShardID 0 is the cluster directory's group).
     case raft(shard: ShardID, messages: [Message])
     /// A client request forwarded to another node, and the reply to it; payloads are opaque
-    /// bytes to the transport (the lead encodes RESP inside).
+    /// bytes to the transport. The node runtime encodes a request as the client's RESP
+    /// version (one byte, 2 or 3) followed by the request in RESP, and a reply in RESP3.
     case request(id: UInt64, payload: [UInt8])
     case reply(id: UInt64, payload: [UInt8])
 }

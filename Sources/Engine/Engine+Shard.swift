@@ -86,12 +86,13 @@ extension Engine {
         }
     }
 
-    /// A session for requests that another node forwards: authenticated, speaking RESP3 so
-    /// replies keep their full type (the origin lowers them for its own client). Not listed
-    /// in CLIENT LIST.
-    public func internalSession(address: String) -> Session {
+    /// A session for requests that another node forwards: authenticated, speaking the
+    /// client's RESP version so replies have the shape that client expects (they travel
+    /// back in RESP3, which keeps every type, and the origin lowers them). Not listed in
+    /// CLIENT LIST.
+    public func internalSession(address: String, version: ProtocolVersion = .resp3) -> Session {
         let session = Session(id: ClientID(rawValue: 0), address: address, localAddress: "", now: startTime, authenticated: true)
-        session.protocolVersion = .resp3
+        session.protocolVersion = version
         return session
     }
 

@@ -182,7 +182,11 @@ extension Node {
 
     /// Sends a client request to `peer` and calls `reply` with its answer, or with an error
     /// if the peer cannot be reached or does not answer in time.
-    func forward(_ arguments: [Bytes], to peer: NodeID, reply: @escaping ReplySink) {
+    ///
+    /// The payload is one byte, the client's RESP version (2 or 3), then the request in RESP:
+    /// the peer runs it in a session of that version, so the reply has the shape the client
+    /// expects (RESP2 flattens what RESP3 nests), and the reply travels back in RESP3.
+    func forward(_ arguments: [Bytes], version: ProtocolVersion = .resp3, to peer: NodeID, reply: @escaping ReplySink) {
         guard forwards.count < Self.forwardsMax else {
             reply(.error("TRYAGAIN too many forwarded requests in flight; retry"))
             return
@@ -190,6 +194,7 @@ extension Node {
         let id = nextRequest
         nextRequest += 1
         var buffer = ByteBuffer()
+        buffer.writeInteger(version == .resp2 ? UInt8(2) : UInt8(3))
         RESPEncoder.writeCommand(arguments, into: &buffer)
         forwards[id] = ForwardWait(deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
         emit(.send(to: peer, .request(id: id, payload: Array(buffer.readableBytesView))))
@@ -198,12 +203,13 @@ extension Node {
     /// Runs a request a peer forwarded, as that peer's proxy session, and sends the reply back.
     private func serveForwarded(id: UInt64, payload: [UInt8], from peer: NodeID) {
         var buffer = ByteBuffer(bytes: payload)
+        let version: ProtocolVersion = buffer.readInteger(as: UInt8.self) == 2 ? .resp2 : .resp3
         var decoder = RequestDecoder()
         guard let arguments = (try? decoder.next(from: &buffer)) ?? nil, !arguments.isEmpty else {
             emit(.send(to: peer, .reply(id: id, payload: Self.encode(.error("ERR malformed forwarded request")))))
             return
         }
-        let session = proxySession(for: peer)
+        let session = proxySession(for: peer, version: version)
         commandsServed += 1
         let sink: ReplySink = { [self] value in
             emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))
@@ -211,11 +217,13 @@ extension Node {
         if let outcome = serve(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
     }
 
-    /// The session requests forwarded by `peer` run under (one per peer, RESP3).
-    func proxySession(for peer: NodeID) -> Session {
-        if let session = proxySessions[peer] { return session }
-        let session = front.internalSession(address: "node-\(peer.rawValue)")
-        proxySessions[peer] = session
+    /// The session requests forwarded by `peer` for clients of `version` run under (one per
+    /// peer and version).
+    func proxySession(for peer: NodeID, version: ProtocolVersion) -> Session {
+        let key = ProxySessionKey(peer: peer, resp3: version == .resp3)
+        if let session = proxySessions[key] { return session }
+        let session = front.internalSession(address: "node-\(peer.rawValue)", version: version)
+        proxySessions[key] = session
         return session
     }
 
@@ -239,4 +247,10 @@ extension Node {
             wait.reply(.error("ERR forwarded request not answered in time; it may or may not have been applied"))
         }
     }
+}
+
+/// A peer's proxy session is per client RESP version.
+struct ProxySessionKey: Hashable {
+    var peer: NodeID
+    var resp3: Bool
 }

@@ -112,7 +112,7 @@ extension Node {
                 return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
             }
             if configuration.proxy, !forwarded {
-                forward(arguments, to: leader) { [self] (value: RESPValue) in
+                forward(arguments, version: session.protocolVersion, to: leader) { [self] (value: RESPValue) in
                     guard case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
                         reply(value)
                         return

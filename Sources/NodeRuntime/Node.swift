@@ -60,7 +60,7 @@ public final class Node {
     var forwards: [UInt64: ForwardWait] = [:]
     /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
     var tombstones: [ShardID: Tombstone] = [:]
-    var proxySessions: [NodeID: Session] = [:]
+    var proxySessions: [ProxySessionKey: Session] = [:]
     /// Sessions watching each key, for the keys of shards this node led when watched.
     var watchers: [Bytes: Set<ClientID>] = [:]
     /// Proxied requests waiting out a leader change, retried by the timer.

@@ -177,7 +177,10 @@ final class NodeScriptHarness {
     static func describe(_ frame: PeerFrame) -> String {
         switch frame {
         case let .raft(shard, messages): return "raft s\(shard.rawValue) " + messages.map(\.description).joined(separator: "; ")
-        case let .request(id, payload): return id == 0 ? "gossip" : "forward #\(id) \(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
+        case let .request(id, payload):
+            // A forwarded request: the client's RESP version byte, then the request in RESP.
+            guard id != 0, let version = payload.first else { return "gossip" }
+            return "forward #\(id) resp\(version) \(String(decoding: payload.dropFirst(), as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
         case let .reply(id, payload): return "forward-reply #\(id) \(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
         case .hello: return "hello"
         }
