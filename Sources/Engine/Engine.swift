@@ -60,10 +60,18 @@ public final class Engine {
 
     /// Executes one request from `session` at time `now`.
     public func execute(_ arguments: [Bytes], session: Session, now: Int64) -> Outcome {
+        execute(arguments, spec: arguments.first.flatMap(CommandTable.lookup), session: session, now: now)
+    }
+
+    /// Executes one request whose command the caller already looked up (`spec` nil: not a
+    /// known command). This is the request prologue every request goes through: unknown
+    /// command, arity and AUTH are checked here, in this order, with Redis's error texts;
+    /// inside MULTI the command is queued.
+    public func execute(_ arguments: [Bytes], spec: CommandSpec?, session: Session, now: Int64) -> Outcome {
         stats.commandsProcessed += 1
         session.lastInteraction = now
         guard let name = arguments.first else { return Outcome(reply: .error("ERR empty command")) }
-        guard let spec = CommandTable.lookup(name), let id = spec.id else {
+        guard let spec, let id = spec.id else {
             return reject(.unknownCommand(name: Arguments.string(name), arguments: arguments.dropFirst().map(Arguments.string)), session)
         }
         session.lastCommand = spec.name

@@ -38,7 +38,7 @@ extension Node {
         if directory.isLeader { return body(self) }
         let leader = leader(of: ClusterMap.directoryShard)
         guard leader != .none, leader != me, !forwarded else {
-            return reply(.error("TRYAGAIN the cluster directory has no leader reachable from this node; retry"))
+            return reply(Redirect.tryAgain("the cluster directory has no leader reachable from this node; retry").reply)
         }
         forward(arguments, to: leader, reply: reply)
     }

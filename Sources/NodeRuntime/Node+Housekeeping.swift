@@ -302,7 +302,7 @@ extension Node {
     /// Proposes a directory command on the directory leader (this node, or forwarded).
     func proposeDirectory(_ command: DirectoryCommand, reply: @escaping ReplySink) {
         guard directory.isLeader else {
-            reply(.error("TRYAGAIN this node does not lead the directory"))
+            reply(Redirect.tryAgain("this node does not lead the directory").reply)
             return
         }
         let tag = RequestTag(origin: me, request: nextRequest)
@@ -313,7 +313,7 @@ extension Node {
             lastDirectoryProposal = now()
             wantTurn()
         } catch {
-            reply(.error("TRYAGAIN the directory cannot take changes right now (\(error))"))
+            reply(Redirect.tryAgain("the directory cannot take changes right now (\(error))").reply)
         }
     }
 

@@ -188,7 +188,7 @@ extension Node {
     /// expects (RESP2 flattens what RESP3 nests), and the reply travels back in RESP3.
     func forward(_ arguments: [Bytes], version: ProtocolVersion = .resp3, to peer: NodeID, reply: @escaping ReplySink) {
         guard forwards.count < Self.forwardsMax else {
-            reply(.error("TRYAGAIN too many forwarded requests in flight; retry"))
+            reply(Redirect.tryAgain("too many forwarded requests in flight; retry").reply)
             return
         }
         let id = nextRequest
@@ -238,7 +238,7 @@ extension Node {
     func sendFailed(_ frame: PeerFrame, to peer: NodeID) {
         guard case let .request(id, _) = frame, id != Self.gossipRequestID,
               let wait = forwards.removeValue(forKey: id) else { return }
-        wait.reply(.error("CLUSTERDOWN node \(peer.rawValue) is unreachable from this node"))
+        wait.reply(Redirect.clusterDown("node \(peer.rawValue) is unreachable from this node").reply)
     }
 
     func expireForwards(now: Int64) {

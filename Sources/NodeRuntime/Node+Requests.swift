@@ -29,7 +29,7 @@ extension Node {
         let time = now()
         guard let spec, let id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
-            return front.execute(arguments, session: session, now: time)
+            return front.execute(arguments, spec: spec, session: session, now: time)
         }
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
@@ -44,13 +44,13 @@ extension Node {
                 case .here: break
                 case .elsewhere(_, let node, _):
                     front.flagTransactionFailed(session)
-                    return Outcome(reply: .error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+                    return Outcome(reply: Redirect.moved(slot: slot, to: node).reply)
                 case .down(let reason):
                     front.flagTransactionFailed(session)
-                    return Outcome(reply: .error(reason))
+                    return Outcome(reply: reason.reply)
                 }
             }
-            return front.execute(arguments, session: session, now: time)
+            return front.execute(arguments, spec: spec, session: session, now: time)
         }
         switch id {
         case .exec:
@@ -63,7 +63,7 @@ extension Node {
             // As Redis: DISCARD without MULTI is an error that keeps the watches.
             if id != .discard || session.inTransaction { unwatchAll(session) }
             if id == .reset { session.readOnlyReplicaReads = false }
-            return front.execute(arguments, session: session, now: time)
+            return front.execute(arguments, spec: spec, session: session, now: time)
         case .cluster:
             return Outcome(reply: clusterCommand(arguments, session: session))
         case .readonly, .readwrite:
@@ -83,7 +83,7 @@ extension Node {
             break
         }
         let positions = spec.keyPositions(in: arguments)
-        guard !positions.isEmpty else { return front.execute(arguments, session: session, now: time) }
+        guard !positions.isEmpty else { return front.execute(arguments, spec: spec, session: session, now: time) }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, reply: reply)
     }
 
@@ -96,7 +96,7 @@ extension Node {
                 splitAcrossSlots(arguments, id: id, positions: positions, session: session, reply: reply)
                 return nil
             }
-            return Outcome(reply: .error("CROSSSLOT Keys in request don't hash to the same slot"))
+            return Outcome(reply: Redirect.crossSlot.reply)
         }
         switch locate(slot) {
         case .here(let replica):
@@ -124,11 +124,11 @@ extension Node {
                 }
                 return nil
             }
-            return Outcome(reply: .error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+            return Outcome(reply: Redirect.moved(slot: slot, to: node).reply)
         case .down(let reason):
-            guard configuration.proxy, !forwarded, attempt < Self.proxyRetriesMax else { return Outcome(reply: .error(reason)) }
+            guard configuration.proxy, !forwarded, attempt < Self.proxyRetriesMax else { return Outcome(reply: reason.reply) }
             // A plain client cannot retry by itself: wait out a leader change here.
-            guard deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: .error(reason)) }
+            guard deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: reason.reply) }
             deferredRoutes.append(DeferredRoute(due: now() + Self.proxyRetryMilliseconds) { [self] in
                 if let outcome = self.route(arguments, spec: spec, id: id, positions: positions, session: session,
                                             forwarded: forwarded, reply: reply, attempt: attempt + 1) {
@@ -160,12 +160,12 @@ extension Node {
     enum SlotLocation {
         case here(Replica)
         case elsewhere(leader: NodeID, node: NodeInfo, shard: ShardID)
-        case down(String)
+        case down(Redirect)
     }
 
     func locate(_ slot: HashSlot) -> SlotLocation {
-        guard let map else { return .down("CLUSTERDOWN This node has not joined a cluster yet") }
-        guard let shard = map.shardID(forSlot: slot) else { return .down("CLUSTERDOWN Hash slot not served") }
+        guard let map else { return .down(.clusterDown("This node has not joined a cluster yet")) }
+        guard let shard = map.shardID(forSlot: slot) else { return .down(.clusterDown("Hash slot not served")) }
         if let replica = replicas[shard], replica.isLeader { return .here(replica) }
         var leader = leader(of: shard)
         if leader == .none, replicas[shard] == nil, let preferred = map.shard(shard)?.replicas.first(where: { $0 != me }) {
@@ -174,7 +174,7 @@ extension Node {
             leader = preferred
         }
         guard leader != .none, leader != me, let node = map.node(leader) else {
-            return .down("CLUSTERDOWN The cluster is down: shard \(shard.rawValue) has no leader reachable from this node")
+            return .down(.clusterDown("The cluster is down: shard \(shard.rawValue) has no leader reachable from this node"))
         }
         return .elsewhere(leader: leader, node: node, shard: shard)
     }
@@ -185,7 +185,7 @@ extension Node {
                       version: ProtocolVersion = .resp2, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
         guard replica.queuedWrites.count < Replica.queuedWritesMax else {
-            return reply(.error("TRYAGAIN shard \(replica.shard.rawValue) has too many writes waiting; retry"))
+            return reply(Redirect.tryAgain("shard \(replica.shard.rawValue) has too many writes waiting; retry").reply)
         }
         let time = max(now(), data.lastRecordTime, replica.lastStampedTime)
         replica.lastStampedTime = time
@@ -204,7 +204,7 @@ extension Node {
         // replica fails its reads first). A weak reference would move the node's and the
         // replica's reference counts to side tables, slowing every retain on the hot path.
         let run: () -> Void = { [self] in
-            guard let data = replica.data else { return reply(.error("TRYAGAIN shard moved; retry")) }
+            guard let data = replica.data else { return reply(Redirect.tryAgain("shard moved; retry").reply) }
             reply(body(data.engine, max(now(), data.lastRecordTime)))
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
@@ -218,7 +218,7 @@ extension Node {
         let keys = Array(arguments.dropFirst())
         let slot = HashSlot.of(key: keys[0])
         guard configuration.standalone || keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else {
-            return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
+            return reply(Redirect.crossSlot.reply)
         }
         switch locate(slot) {
         case .here(let replica):
@@ -231,9 +231,9 @@ extension Node {
                 return .ok
             }
         case .elsewhere(_, let node, _):
-            reply(.error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+            reply(Redirect.moved(slot: slot, to: node).reply)
         case .down(let reason):
-            reply(.error(reason))
+            reply(reason.reply)
         }
     }
 
@@ -262,7 +262,7 @@ extension Node {
             for position in spec.keyPositions(in: command) {
                 let keySlot = HashSlot.of(key: command[position])
                 if let slot, slot != keySlot, !configuration.standalone {
-                    return reply(.error("CROSSSLOT Keys in request don't hash to the same slot"))
+                    return reply(Redirect.crossSlot.reply)
                 }
                 slot = slot ?? keySlot
             }
@@ -281,9 +281,9 @@ extension Node {
                 }
             }
         case .elsewhere(_, let node, _):
-            reply(.error("MOVED \(slot.rawValue) \(node.clientAddress)"))
+            reply(Redirect.moved(slot: slot, to: node).reply)
         case .down(let reason):
-            reply(.error(reason))
+            reply(reason.reply)
         }
     }
 

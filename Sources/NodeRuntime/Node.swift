@@ -509,7 +509,7 @@ public final class Node {
         guard let replica = replicas.removeValue(forKey: shard) else { return }
         let heardTerm = hints[shard]?.term ?? replica.raft.term
         tombstones[shard] = Tombstone(term: max(replica.raft.term, heardTerm), commit: replica.raft.commitIndex)
-        replica.failAll(notApplied: .error("TRYAGAIN shard \(shard.rawValue) moved off this node; retry"),
+        replica.failAll(notApplied: Redirect.tryAgain("shard \(shard.rawValue) moved off this node; retry").reply,
                         mayBeApplied: .error("ERR write outcome unknown: shard \(shard.rawValue) moved off this node before the write was confirmed; it may or may not be applied"))
         lastRoles.removeValue(forKey: shard)
         do { try store.dropShard(shard) } catch { logger.error("cannot drop shard data", metadata: ["shard": "\(shard.rawValue)", "error": "\(error)"]) }

@@ -96,7 +96,7 @@ final class Replica {
         } catch .readNotReady {
             readsAwaitingLeadership.append(read)
         } catch .notLeader {
-            read.fail(.error("TRYAGAIN shard \(shard.rawValue) changed leader; retry"))
+            read.fail(Redirect.tryAgain("shard \(shard.rawValue) changed leader; retry").reply)
         } catch {
             do {
                 try raft.readIndex(context: context)
@@ -104,7 +104,7 @@ final class Replica {
             } catch .readNotReady {
                 readsAwaitingLeadership.append(read)
             } catch {
-                read.fail(.error("TRYAGAIN shard \(shard.rawValue) cannot serve reads right now (\(error)); retry"))
+                read.fail(Redirect.tryAgain("shard \(shard.rawValue) cannot serve reads right now (\(error)); retry").reply)
             }
         }
     }
@@ -169,7 +169,7 @@ final class Replica {
         if queuedWrites.contains(where: { $0.write.deadline <= now }) {
             // Never proposed: definitely not applied.
             for item in queuedWrites where item.write.deadline <= now {
-                item.write.reply(.error("TRYAGAIN shard \(shard.rawValue) had no room for the write in time; it was not applied"))
+                item.write.reply(Redirect.tryAgain("shard \(shard.rawValue) had no room for the write in time; it was not applied").reply)
             }
             queuedWrites.removeAll { $0.write.deadline <= now }
         }
@@ -180,7 +180,7 @@ final class Replica {
         func sweep(_ reads: inout [PendingRead]) {
             guard reads.contains(where: { $0.deadline <= now }) else { return }
             for read in reads where read.deadline <= now {
-                read.fail(.error("CLUSTERDOWN read not confirmed in time: shard \(shard.rawValue) could not reach a quorum"))
+                read.fail(Redirect.clusterDown("read not confirmed in time: shard \(shard.rawValue) could not reach a quorum").reply)
             }
             reads.removeAll { $0.deadline <= now }
         }
@@ -188,13 +188,13 @@ final class Replica {
         sweep(&readsAwaitingLeadership)
         for (context, read) in readsAwaitingConfirmation.sorted(by: { $0.key < $1.key }) where read.deadline <= now {
             readsAwaitingConfirmation.removeValue(forKey: context)
-            read.fail(.error("CLUSTERDOWN read not confirmed in time: shard \(shard.rawValue) could not reach a quorum"))
+            read.fail(Redirect.clusterDown("read not confirmed in time: shard \(shard.rawValue) could not reach a quorum").reply)
         }
     }
 
     /// Fails reads that can no longer be served here because this node stopped leading.
     func failReadsAfterLosingLeadership() {
-        failReads(.error("TRYAGAIN shard \(shard.rawValue) changed leader; retry"))
+        failReads(Redirect.tryAgain("shard \(shard.rawValue) changed leader; retry").reply)
     }
 
     private func failReads(_ error: RESPValue) {
@@ -230,9 +230,9 @@ final class Replica {
                 index = index.next
             }
         } catch .proposalDropped {
-            for item in queued { item.write.reply(.error("TRYAGAIN shard \(shard.rawValue) has too many uncommitted writes; retry")) }
+            for item in queued { item.write.reply(Redirect.tryAgain("shard \(shard.rawValue) has too many uncommitted writes; retry").reply) }
         } catch {
-            for item in queued { item.write.reply(.error("TRYAGAIN shard \(shard.rawValue) is changing leader; retry")) }
+            for item in queued { item.write.reply(Redirect.tryAgain("shard \(shard.rawValue) is changing leader; retry").reply) }
         }
     }
 
