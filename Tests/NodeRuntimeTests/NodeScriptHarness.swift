@@ -4,6 +4,7 @@
 //
 // Commands:
 //   cluster nodes=N shards=S [proxy=true]    bootstrap N nodes (replication factor min(3,N))
+//   standalone [fsync=always|everysec|no]    one node as `trestle server` runs it
 //   open nK cC                               client C connects to node K
 //   request nK cC ARG...                     one request from client C
 //   deliver [quiet]                          deliver frames in flight until none are left
@@ -46,6 +47,7 @@ final class NodeScriptHarness {
         let words = line.split(separator: " ").map(String.init)
         switch words.first {
         case "cluster": cluster(words.dropFirst())
+        case "standalone": cluster(words.dropFirst(), standalone: true)
         case "open": input(node(words[1]), .clientOpened(client(words[2]), address: "script", localAddress: "script"))
         case "close": input(node(words[1]), .clientClosed(client(words[2])))
         case "request": input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.utf8) }))
@@ -62,7 +64,7 @@ final class NodeScriptHarness {
     private func node(_ word: String) -> Int { (Int(word.dropFirst()) ?? 1) - 1 }
     private func client(_ word: String) -> ClientID { ClientID(rawValue: UInt64(word.dropFirst()) ?? 1) }
 
-    private func cluster(_ arguments: ArraySlice<String>) {
+    private func cluster(_ arguments: ArraySlice<String>, standalone: Bool = false) {
         var options: [String: String] = [:]
         for argument in arguments {
             let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
@@ -72,13 +74,20 @@ final class NodeScriptHarness {
         let members = (1...count).map { NodeInfo(id: NodeID(UInt64($0)), host: "127.0.0.1", port: 7000 + $0, peerPort: 17000 + $0, zone: "") }
         for member in members {
             var configuration = NodeConfiguration(id: member.id)
-            configuration.port = member.port
-            configuration.peerPort = member.peerPort
-            configuration.directory = "/data"
-            configuration.bootstrap = members
-            configuration.shardCount = Int(options["shards"] ?? "2") ?? 2
-            configuration.replicationFactor = min(3, count)
-            configuration.proxy = options["proxy"] == "true"
+            if standalone {
+                var settings = Settings()
+                settings.directory = "/data"
+                configuration = NodeConfiguration.standalone(settings: settings)
+                configuration.fsync = FsyncPolicy(rawValue: options["fsync"] ?? "always") ?? .always
+            } else {
+                configuration.port = member.port
+                configuration.peerPort = member.peerPort
+                configuration.directory = "/data"
+                configuration.bootstrap = members
+                configuration.shardCount = Int(options["shards"] ?? "2") ?? 2
+                configuration.replicationFactor = min(3, count)
+                configuration.proxy = options["proxy"] == "true"
+            }
             configuration.tickMilliseconds = 10
             configuration.electionTicks = 10
             let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
