@@ -46,7 +46,13 @@ public final class Node {
 
     var outputs: [NodeOutput] = []
     var clients: [ClientID: ClientPipeline] = [:]
-    var nextRequest: UInt64 = 1
+    /// Numbers this node's proposals (the `request` of their RequestTag) and forwarded
+    /// requests. It starts from the start-up time in milliseconds shifted left by 16, not
+    /// from 1: a restarted node must not reuse a tag of an entry it proposed before the
+    /// restart, which may still commit at the index of a new proposal and would then be
+    /// taken for it (its reply given to the wrong client). Overlap would take 65,536
+    /// proposals per millisecond of the earlier run.
+    var nextRequest: UInt64
     /// Requests served by this node (INFO's total_commands_processed).
     var commandsServed = 0
     var nextReadContext: UInt64 = 1
@@ -103,6 +109,7 @@ public final class Node {
         self.monotonicClock = monotonicClock
         self.random = SeededRandom(seed: seed)
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
+        self.nextRequest = UInt64(max(1, clock.now().rawValue)) << 16
         var settings = configuration.settings
         settings.port = configuration.port
         settings.directory = configuration.directory
