@@ -181,3 +181,46 @@ import Testing
         #expect(applied == [[1], [2], [3]])
     }
 }
+
+@Suite struct ProgressTests {
+    static func probing(match: UInt64, next: UInt64) -> Progress {
+        var progress = Progress(next: LogIndex(next), inflights: Inflights(messagesMax: 8, bytesMax: 1 << 20))
+        progress.match = LogIndex(match)
+        progress.becomeProbe()
+        progress.next = LogIndex(next)
+        progress.probeSent = true
+        return progress
+    }
+
+    /// An ordinary rejection walks the probe down to the follower's hint.
+    @Test func rejectionLowersTheProbe() {
+        var progress = Self.probing(match: 3, next: 10)
+        let lowered = progress.maybeDecrease(rejected: LogIndex(9), hint: LogIndex(6))
+        #expect(lowered)
+        #expect(progress.next == LogIndex(7))
+        #expect(!progress.probeSent)
+        let stale = progress.maybeDecrease(rejected: LogIndex(4), hint: LogIndex(2))
+        #expect(!stale, "stale: not the probe's index")
+    }
+
+    /// A follower that lost entries it had acknowledged rejects at its old match. Before,
+    /// the leader set `next` to the same index and resent at once, forever; now it lowers
+    /// the follower's match to what the follower still has, and the probe walks on.
+    @Test func aFollowerThatLostItsLogIsProbedLowerNotResentForever() {
+        var progress = Self.probing(match: 5, next: 6)
+        let lowered = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(0))
+        #expect(lowered)
+        #expect(progress.match == LogIndex(0))
+        #expect(progress.next == LogIndex(1))
+    }
+
+    /// With no lower index to try, the rejection does not trigger an immediate resend: the
+    /// probe stays sent until a heartbeat response.
+    @Test func noLowerIndexMeansNoImmediateResend() {
+        var progress = Self.probing(match: 5, next: 6)
+        let resend = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(5))
+        #expect(!resend)
+        #expect(progress.next == LogIndex(6))
+        #expect(progress.probeSent)
+    }
+}

@@ -46,6 +46,20 @@ import Testing
         #expect(completed > Self.campaignSeeds * 150)
     }
 
+    /// Seeds that once failed, kept as regressions.
+    /// - 265: a follower rejected at its old match (its log no longer held entries it had
+    ///   acknowledged: a replica re-created empty, or a disk fault; not traced further), and
+    ///   the leader resent the same probe at once, forever (about 4M messages, no progress):
+    ///   Progress.maybeDecrease now lowers the match and never resends without a lower index.
+    static let regressionSeeds: [UInt64] = [265]
+
+    @Test(arguments: regressionSeeds)
+    func regressionSeedPasses(_ seed: UInt64) {
+        let report = Self.run(seed)
+        #expect(report.violations == [], "seed \(seed): replay with trestle sim --seed \(seed) --trace")
+        #expect(report.messagesDelivered < 1_000_000, "seed \(seed): \(report.messagesDelivered) messages")
+    }
+
     @Test func everyFaultKindIsExercised() {
         let report = Self.run(3, faults: ClusterFaultKind.allCases)
         #expect(report.violations == [])
