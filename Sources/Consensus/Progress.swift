@@ -89,13 +89,6 @@ struct Progress: Sendable, Equatable {
             return true
         }
         guard next.previous == rejected else { return false }
-        if rejected <= match, hint < match {
-            // The follower no longer holds entries it acknowledged (its data was lost or
-            // replaced, outside Raft's fault model): count only what it still has, which
-            // lets the probe walk down to it, or to a snapshot. Commits already made stand;
-            // later ones count this follower less, never more.
-            match = hint
-        }
         let lowered = max(min(rejected, hint.next), match.next)
         // No lower index to try: resending at once would repeat the same rejection forever.
         // The probe stays sent; the next heartbeat response allows one more.

@@ -204,14 +204,14 @@ import Testing
     }
 
     /// A follower that lost entries it had acknowledged rejects at its old match. Before,
-    /// the leader set `next` to the same index and resent at once, forever; now it lowers
-    /// the follower's match to what the follower still has, and the probe walks on.
-    @Test func aFollowerThatLostItsLogIsProbedLowerNotResentForever() {
+    /// the leader set `next` to the same index and resent at once, forever (seed 265's
+    /// reject storm); now it waits for the next heartbeat response before probing again.
+    @Test func aFollowerThatLostItsLogIsNotResentAtOnce() {
         var progress = Self.probing(match: 5, next: 6)
-        let lowered = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(0))
-        #expect(lowered)
-        #expect(progress.match == LogIndex(0))
-        #expect(progress.next == LogIndex(1))
+        let resend = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(0))
+        #expect(!resend)
+        #expect(progress.next == LogIndex(6))
+        #expect(progress.probeSent)
     }
 
     /// With no lower index to try, the rejection does not trigger an immediate resend: the

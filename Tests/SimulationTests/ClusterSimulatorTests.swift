@@ -50,7 +50,7 @@ import Testing
     /// - 265: a follower rejected at its old match (its log no longer held entries it had
     ///   acknowledged: a replica re-created empty, or a disk fault; not traced further), and
     ///   the leader resent the same probe at once, forever (about 4M messages, no progress):
-    ///   Progress.maybeDecrease now lowers the match and never resends without a lower index.
+    ///   Progress.maybeDecrease no longer resends without a lower index to try.
     static let regressionSeeds: [UInt64] = [265]
 
     @Test(arguments: regressionSeeds)
