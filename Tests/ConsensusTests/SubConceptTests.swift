@@ -203,22 +203,14 @@ import Testing
         #expect(!stale, "stale: not the probe's index")
     }
 
-    /// A follower that lost entries it had acknowledged rejects at its old match. Before,
-    /// the leader set `next` to the same index and resent at once, forever (seed 265's
-    /// reject storm); now it waits for the next heartbeat response before probing again.
-    @Test func aFollowerThatLostItsLogIsNotResentAtOnce() {
+    /// A rejection with no lower index to try does not trigger an immediate resend: the
+    /// probe stays sent until a heartbeat response. Hint 0 is a follower that lost entries
+    /// it had acknowledged and rejects at its old match: before, the leader set `next` to
+    /// the same index and resent at once, forever (seed 265's reject storm).
+    @Test(arguments: [UInt64(0), 5])
+    func noLowerIndexMeansNoImmediateResend(hint: UInt64) {
         var progress = Self.probing(match: 5, next: 6)
-        let resend = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(0))
-        #expect(!resend)
-        #expect(progress.next == LogIndex(6))
-        #expect(progress.probeSent)
-    }
-
-    /// With no lower index to try, the rejection does not trigger an immediate resend: the
-    /// probe stays sent until a heartbeat response.
-    @Test func noLowerIndexMeansNoImmediateResend() {
-        var progress = Self.probing(match: 5, next: 6)
-        let resend = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(5))
+        let resend = progress.maybeDecrease(rejected: LogIndex(5), hint: LogIndex(hint))
         #expect(!resend)
         #expect(progress.next == LogIndex(6))
         #expect(progress.probeSent)
