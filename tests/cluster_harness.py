@@ -23,7 +23,6 @@ Invariants:
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import redis
 
 from faultproxy import FaultProxy
+from ports import loopback_port
 
 READY_MARKER = "Ready to accept connections"
 nodeStartSecondsMax = 30.0
@@ -61,13 +61,6 @@ def find_trestle_binary():
 
 class ClusterError(Exception):
     """A node failed to start, a wait expired, or an admin command failed."""
-
-
-def free_port():
-    """A loopback port the kernel just handed out (the bootstrap SPEC needs numbers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def parse_info(text):
@@ -235,9 +228,7 @@ class Cluster:
         # Node arguments are set in start(), once the proxies have their ports.
 
     def _make_node(self, node_id):
-        port, peer_port = free_port(), free_port()
-        while peer_port == port:
-            peer_port = free_port()
+        port, peer_port = loopback_port(), loopback_port()
         return ClusterNode(self.binary, node_id, port, peer_port, self.base_dir / f"node-{node_id}",
                            self.base_dir / "logs")
 

@@ -15,7 +15,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -42,13 +41,6 @@ def trestle_binary():
         if candidate.exists():
             return str(candidate)
     pytest.exit("no trestle binary: run `swift build` or set TRESTLE_BIN", returncode=2)
-
-
-def free_port():
-    """A port the kernel just handed out on loopback (only for servers that need a number)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ServerFailedToStart(Exception):
@@ -287,7 +279,7 @@ class RedisReference:
         if binary is None:
             pytest.skip("redis-server is not installed")
         for _ in range(5):
-            self.port = free_port()
+            self.port = loopback_port()
             self.process = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", self.dir, "--protected-mode", "no", "--databases", "1", "--enable-debug-command", "no"],

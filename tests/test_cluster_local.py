@@ -6,7 +6,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import time
 
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from cluster_harness import parse_info
+from ports import port_is_free
 
 pytestmark = pytest.mark.cluster
 
@@ -23,19 +23,11 @@ STOP_SECONDS_MAX = 20.0
 PORT_TRIES_MAX = 50
 
 
-def port_is_free(port):
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def free_port_block():
     """A client port P such that P..P+n-1 and their peer ports (+10000) are free now."""
     for _ in range(PORT_TRIES_MAX):
-        base = random.randrange(20000, 30000)
+        # Client ports 20000-21999, peer ports 30000-31999: below the ephemeral range (ports.py).
+        base = random.randrange(20000, 22000 - NODES)
         ports = [base + i for i in range(NODES)] + [base + 10000 + i for i in range(NODES)]
         if all(port_is_free(port) for port in ports):
             return base
