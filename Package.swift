@@ -29,7 +29,13 @@ let package = Package(
         .target(name: "Storage", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Consensus", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Cluster", dependencies: ["Core", "Consensus"], swiftSettings: fast),
-        .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage"], swiftSettings: fast),
+        // Lua 5.1 (the interpreter Redis embeds) with cjson and bitop, from Debian's
+        // liblua5.1-0-dev, lua-cjson-dev and lua-bitop-dev (scripts/start installs them).
+        .target(name: "CLua", linkerSettings: [
+            .linkedLibrary("lua5.1"), .linkedLibrary("lua5.1-cjson"), .linkedLibrary("lua5.1-bitop"),
+        ]),
+        .target(name: "Scripting", dependencies: ["CLua", "Core", "Wire"], swiftSettings: fast),
+        .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage", "Scripting"], swiftSettings: fast),
         .target(name: "RaftStorage", dependencies: ["Core", "Storage", "Consensus"], swiftSettings: fast),
         .executableTarget(name: "RaftStorageBench", dependencies: ["Core", "Storage", "Consensus", "RaftStorage"], swiftSettings: fast),
         .target(name: "Simulation", dependencies: [
@@ -85,6 +91,7 @@ let package = Package(
             "NodeRuntime", "Cluster", "Engine", "Consensus", "Storage", "Wire", "Core", "ScriptTesting",
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("testdata")]),
+        .testTarget(name: "ScriptingTests", dependencies: ["Scripting", "Wire", "Core"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Wire", "Keyspace", "Core"]),
         .testTarget(name: "TransportTests", dependencies: [
             "Transport", "Consensus", "Cluster", "Core",

@@ -1,0 +1,194 @@
+// C support for Sources/Scripting (see include/CLua.h for the contracts).
+#include "CLua.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+int luaopen_cjson(lua_State *L);
+int luaopen_bit(lua_State *L);
+
+/// Instructions between two budget checks.
+#define TRESTLE_LUA_HOOK_STEP 10000
+
+const char *const trestle_lua_budget_error =
+    "ERR Script exceeded its instruction budget (lua-time-limit) and was stopped";
+
+/// Per-state bookkeeping, reachable from any lua_State through lua_getallocf.
+typedef struct {
+    size_t used;
+    size_t limit;
+    int64_t budget_left;   // instructions; INT64_MAX when unlimited
+    int exhausted;
+    uint64_t rand48;       // the generator's 48-bit state
+} trestle_lua_ud;
+
+static trestle_lua_ud *ud_of(lua_State *L) {
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return (trestle_lua_ud *)ud;
+}
+
+static void *limited_alloc(void *opaque, void *ptr, size_t osize, size_t nsize) {
+    trestle_lua_ud *ud = (trestle_lua_ud *)opaque;
+    if (nsize == 0) {
+        free(ptr);
+        ud->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && ud->used + (nsize - osize) > ud->limit) return NULL;
+    void *grown = realloc(ptr, nsize);
+    if (grown == NULL) return NULL;
+    ud->used = ud->used - osize + nsize;
+    return grown;
+}
+
+// MARK: - A 48-bit linear congruential generator (the rand48 family's constants)
+
+static int32_t next_rand48(trestle_lua_ud *ud) {
+    ud->rand48 = (ud->rand48 * 0x5DEECE66DULL + 0xBULL) & ((1ULL << 48) - 1);
+    return (int32_t)(ud->rand48 >> 17);  // the top 31 bits
+}
+
+void trestle_lua_reseed(lua_State *L, int32_t seed) {
+    ud_of(L)->rand48 = (((uint64_t)(uint32_t)seed) << 16) | 0x330EULL;
+}
+
+static int math_random(lua_State *L) {
+    const int32_t range = 0x7fffffff;
+    lua_Number r = (lua_Number)(next_rand48(ud_of(L)) % range) / (lua_Number)range;
+    switch (lua_gettop(L)) {
+    case 0:
+        lua_pushnumber(L, r);
+        break;
+    case 1: {
+        int upper = luaL_checkint(L, 1);
+        luaL_argcheck(L, 1 <= upper, 1, "interval is empty");
+        lua_pushnumber(L, floor(r * upper) + 1);
+        break;
+    }
+    case 2: {
+        int lower = luaL_checkint(L, 1);
+        int upper = luaL_checkint(L, 2);
+        luaL_argcheck(L, lower <= upper, 2, "interval is empty");
+        lua_pushnumber(L, floor(r * (upper - lower + 1)) + lower);
+        break;
+    }
+    default:
+        return luaL_error(L, "wrong number of arguments");
+    }
+    return 1;
+}
+
+static int math_randomseed(lua_State *L) {
+    trestle_lua_reseed(L, (int32_t)luaL_checkint(L, 1));
+    return 0;
+}
+
+// MARK: - Instruction budget
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    trestle_lua_ud *ud = ud_of(L);
+    if (ud->exhausted) {
+        lua_pushstring(L, trestle_lua_budget_error);
+        lua_error(L);
+        return;
+    }
+    ud->budget_left -= TRESTLE_LUA_HOOK_STEP;
+    if (ud->budget_left < 0) {
+        ud->exhausted = 1;
+        // From now on every instruction raises, so a pcall in the script cannot hold on.
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+        lua_pushstring(L, trestle_lua_budget_error);
+        lua_error(L);
+    }
+}
+
+void trestle_lua_set_budget(lua_State *L, int64_t instructions) {
+    trestle_lua_ud *ud = ud_of(L);
+    ud->exhausted = 0;
+    if (instructions <= 0) {
+        ud->budget_left = INT64_MAX;
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
+    ud->budget_left = instructions;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, TRESTLE_LUA_HOOK_STEP);
+}
+
+int trestle_lua_budget_exhausted(lua_State *L) { return ud_of(L)->exhausted; }
+
+// MARK: - Functions implemented in Swift
+
+static int call_swift(lua_State *L) {
+    trestle_lua_callback callback = (trestle_lua_callback)lua_touserdata(L, lua_upvalueindex(1));
+    void *context = lua_touserdata(L, lua_upvalueindex(2));
+    int kind = (int)lua_tointeger(L, lua_upvalueindex(3));
+    int raises = lua_toboolean(L, lua_upvalueindex(4));
+    int failed = callback(context, L, kind);
+    if (failed && raises) return lua_error(L);
+    return 1;
+}
+
+void trestle_lua_push_function(lua_State *L, trestle_lua_callback callback, void *context, int kind, int raises) {
+    lua_pushlightuserdata(L, (void *)callback);
+    lua_pushlightuserdata(L, context);
+    lua_pushinteger(L, kind);
+    lua_pushboolean(L, raises);
+    lua_pushcclosure(L, call_swift, 4);
+}
+
+// MARK: - State
+
+static void open_library(lua_State *L, lua_CFunction open, const char *name) {
+    lua_pushcfunction(L, open);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+}
+
+static int open_all(lua_State *L) {
+    open_library(L, luaopen_base, "");
+    open_library(L, luaopen_table, LUA_TABLIBNAME);
+    open_library(L, luaopen_string, LUA_STRLIBNAME);
+    open_library(L, luaopen_math, LUA_MATHLIBNAME);
+    open_library(L, luaopen_debug, LUA_DBLIBNAME);
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cjson");
+    lua_pushcfunction(L, luaopen_bit);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "bit");
+    lua_getglobal(L, LUA_MATHLIBNAME);
+    lua_pushcfunction(L, math_random);
+    lua_setfield(L, -2, "random");
+    lua_pushcfunction(L, math_randomseed);
+    lua_setfield(L, -2, "randomseed");
+    lua_pop(L, 1);
+    return 0;
+}
+
+lua_State *trestle_lua_open(size_t memory_limit) {
+    trestle_lua_ud *ud = calloc(1, sizeof(trestle_lua_ud));
+    if (ud == NULL) return NULL;
+    ud->limit = memory_limit;
+    ud->budget_left = INT64_MAX;
+    lua_State *L = lua_newstate(limited_alloc, ud);
+    if (L == NULL) {
+        free(ud);
+        return NULL;
+    }
+    if (lua_cpcall(L, open_all, NULL) != 0) {
+        trestle_lua_close(L);
+        return NULL;
+    }
+    trestle_lua_reseed(L, 0);
+    return L;
+}
+
+void trestle_lua_close(lua_State *L) {
+    trestle_lua_ud *ud = ud_of(L);
+    lua_close(L);
+    free(ud);
+}
+
+size_t trestle_lua_memory(lua_State *L) { return ud_of(L)->used; }

@@ -1,0 +1,56 @@
+// The Lua 5.1 interpreter Redis uses (Debian's liblua5.1-0-dev), with lua-cjson and
+// lua-bitop, plus the few C pieces Swift cannot write safely: Lua raises errors with
+// longjmp, which must never cross a Swift frame, so every function that may raise a Lua
+// error from native code lives here, in C.
+#ifndef TRESTLE_CLUA_H
+#define TRESTLE_CLUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua5.1/lua.h>
+#include <lua5.1/lauxlib.h>
+#include <lua5.1/lualib.h>
+
+/// Called by `redis.call` and friends: reads the arguments from the stack, pushes exactly
+/// one result and returns 0, or pushes an error value and returns 1. `kind` is the
+/// function's number (see trestle_lua_push_function); it must not raise Lua errors.
+typedef int (*trestle_lua_callback)(void *context, lua_State *L, int kind);
+
+/// A new state whose allocations stop at `memory_limit` bytes (allocations past it fail,
+/// which Lua reports as "not enough memory"), with the base, table, string, math and
+/// debug libraries, `cjson` and `bit` loaded as globals, and `math.random` /
+/// `math.randomseed` replaced by a 48-bit linear congruential generator owned by the state
+/// (see trestle_lua_reseed). NULL when the state cannot be created.
+lua_State *trestle_lua_open(size_t memory_limit);
+
+/// Closes a state from trestle_lua_open.
+void trestle_lua_close(lua_State *L);
+
+/// Bytes currently allocated by the state.
+size_t trestle_lua_memory(lua_State *L);
+
+/// Resets the state's generator to `seed` (Redis's redisSrand48: same seed, same sequence).
+void trestle_lua_reseed(lua_State *L, int32_t seed);
+
+/// Pushes a C function that calls `callback(context, L, kind)`; when the callback returns
+/// 1 and `raises` is non-zero, the function raises the pushed value as a Lua error.
+void trestle_lua_push_function(lua_State *L, trestle_lua_callback callback, void *context, int kind, int raises);
+
+/// Allows `instructions` more VM instructions (checked every TRESTLE_LUA_HOOK_STEP), after
+/// which every further instruction raises "ERR Script exceeded ..." until the call ends.
+/// 0 removes the limit.
+void trestle_lua_set_budget(lua_State *L, int64_t instructions);
+
+/// Whether the budget ran out during the last call.
+int trestle_lua_budget_exhausted(lua_State *L);
+
+/// The error text a script gets once its budget is spent.
+extern const char *const trestle_lua_budget_error;
+
+/// lua_pop, lua_newtable, lua_tostring and friends are macros Swift cannot see.
+static inline void trestle_lua_pop(lua_State *L, int n) { lua_settop(L, -(n) - 1); }
+static inline int trestle_lua_upvalue_index(int i) { return lua_upvalueindex(i); }
+static inline int trestle_lua_registry_index(void) { return LUA_REGISTRYINDEX; }
+static inline int trestle_lua_globals_index(void) { return LUA_GLOBALSINDEX; }
+
+#endif

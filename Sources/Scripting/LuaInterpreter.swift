@@ -1,0 +1,494 @@
+// One Lua 5.1 state running Redis scripts: compiles bodies once (by SHA-1), runs them with
+// KEYS and ARGV, and converts values between Lua and RESP by Redis's documented rules.
+//
+// Contracts:
+// - Deterministic: a run's result and the commands it issues depend only on the body,
+//   KEYS, ARGV and the host's replies (no clock, no system randomness; math.random restarts
+//   from one seed per run; the instruction budget is counted in VM instructions, not time).
+// - Lua errors never unwind Swift frames: native functions that may fail report to C,
+//   which raises (Sources/CLua).
+// - Confined to one thread, like the engine that owns it.
+import CLua
+import Core
+import Wire
+
+typealias Bytes = [UInt8]
+
+/// What a running script asks of its engine.
+public struct ScriptHost {
+    /// Runs one `redis.call` / `redis.pcall` command; `version` is the script's RESP
+    /// version (redis.setresp). Returns the reply, an error reply included.
+    public var call: (_ arguments: [[UInt8]], _ version: ProtocolVersion) -> RESPValue
+    /// `redis.log(level, message)`.
+    public var log: (_ level: Int, _ message: String) -> Void
+
+    public init(call: @escaping ([[UInt8]], ProtocolVersion) -> RESPValue, log: @escaping (Int, String) -> Void) {
+        self.call = call
+        self.log = log
+    }
+}
+
+public final class LuaInterpreter {
+    /// Bytes a state may allocate before allocations fail ("not enough memory").
+    public static let memoryLimitDefault = 512 << 20
+    /// Compiled scripts kept per state before the cache starts over.
+    public static let compiledScriptsMax = 10_000
+    /// Nesting of tables converted between Lua and RESP.
+    static let conversionDepthMax = 256
+
+    private let state: OpaquePointer
+    private var compiledCount = 0
+    private var environmentRef: Int32 = 0
+    private var currentRef: Int32 = 0
+    private var handlerRef: Int32 = 0
+    private var functionsRef: Int32 = 0
+    private var host: ScriptHost?
+    private var scriptVersion: ProtocolVersion = .resp2
+
+    private enum NativeFunction: Int32 {
+        case call = 0, pcall, sha1hex, log, setresp
+    }
+
+    /// A state with Redis's script environment, or nil when Lua cannot start one.
+    public init?(memoryLimit: Int = LuaInterpreter.memoryLimitDefault) {
+        guard let state = trestle_lua_open(memoryLimit) else { return nil }
+        self.state = state
+        guard installRedisTable(), installSandbox() else {
+            trestle_lua_close(state)
+            return nil
+        }
+        lua_createtable(state, 0, 0)
+        functionsRef = luaL_ref(state, trestle_lua_registry_index())
+    }
+
+    deinit { trestle_lua_close(state) }
+
+    /// Bytes the state holds now.
+    public var memoryUsed: Int { trestle_lua_memory(state) }
+
+    /// Forgets every compiled script (SCRIPT FLUSH).
+    public func flush() {
+        luaL_unref(state, trestle_lua_registry_index(), functionsRef)
+        lua_createtable(state, 0, 0)
+        functionsRef = luaL_ref(state, trestle_lua_registry_index())
+        compiledCount = 0
+    }
+
+    /// Compiles `body` (named by `sha`) unless it is compiled already. Returns Redis's
+    /// error reply when it does not compile.
+    public func compile(_ body: [UInt8], sha: String) -> RESPValue? {
+        if compiledFunction(sha) {
+            trestle_lua_pop(state, 1)
+            return nil
+        }
+        let status = body.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(buffer.count, 1)) {
+                luaL_loadbuffer(state, $0, buffer.count, "@user_script")
+            }
+        }
+        guard status == 0 else {
+            let message = string(at: -1) ?? "unknown error"
+            trestle_lua_pop(state, 1)
+            return .error("ERR Error compiling script (new function): \(message)")
+        }
+        if compiledCount >= Self.compiledScriptsMax { flushKeepingTop() }
+        lua_rawgeti(state, trestle_lua_registry_index(), functionsRef)
+        lua_pushvalue(state, -2)
+        lua_setfield(state, -2, sha)
+        trestle_lua_pop(state, 2)
+        compiledCount += 1
+        return nil
+    }
+
+    /// Runs the compiled script `sha` (compile it first) with KEYS and ARGV, `budget` VM
+    /// instructions at most (0: no limit), asking `host` for commands. The reply is in RESP
+    /// terms; the caller's encoder lowers RESP3 types for RESP2 clients.
+    public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, host: ScriptHost) -> RESPValue {
+        defer {
+            self.host = nil
+            lua_settop(state, 0)
+            setCurrent(keys: [], arguments: [])
+            trestle_lua_set_budget(state, 0)
+        }
+        lua_settop(state, 0)
+        guard lua_checkstack(state, 8) != 0 else { return .error("ERR Lua stack exhausted") }
+        self.host = host
+        scriptVersion = .resp2
+        trestle_lua_reseed(state, 0)
+        setCurrent(keys: keys, arguments: arguments)
+        lua_rawgeti(state, trestle_lua_registry_index(), handlerRef)
+        guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
+        trestle_lua_set_budget(state, budget)
+        let status = lua_pcall(state, 0, 1, 1)
+        let exhausted = trestle_lua_budget_exhausted(state) != 0
+        trestle_lua_set_budget(state, 0)
+        if status != 0 { return errorReply(sha: sha, exhausted: exhausted) }
+        return toRESP(at: lua_gettop(state), depth: 0)
+    }
+
+    // MARK: - Setup
+
+    private func installRedisTable() -> Bool {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        lua_createtable(state, 0, 16)
+        for (name, function, raises) in [("call", NativeFunction.call, true), ("pcall", .pcall, false),
+                                         ("sha1hex", .sha1hex, true), ("log", .log, true), ("setresp", .setresp, true)] {
+            trestle_lua_push_function(state, Self.trampoline, context, function.rawValue, raises ? 1 : 0)
+            lua_setfield(state, -2, name)
+        }
+        lua_pushstring(state, Self.compatibleVersion)
+        lua_setfield(state, -2, "REDIS_VERSION")
+        lua_pushinteger(state, Self.compatibleVersionNumber)
+        lua_setfield(state, -2, "REDIS_VERSION_NUM")
+        lua_pushvalue(state, -1)
+        lua_setfield(state, trestle_lua_globals_index(), "redis")
+        // The helpers written in Lua get the table, `type` and `error`.
+        guard load(Sandbox.redisHelpers, name: "=redis_helpers") else { return false }
+        lua_pushvalue(state, -2)
+        lua_getfield(state, trestle_lua_globals_index(), "type")
+        lua_getfield(state, trestle_lua_globals_index(), "error")
+        let status = lua_pcall(state, 3, 0, 0)
+        lua_settop(state, 0)
+        return status == 0
+    }
+
+    private func installSandbox() -> Bool {
+        guard load(Sandbox.setup, name: "=sandbox"), lua_pcall(state, 0, 3, 0) == 0 else { return false }
+        handlerRef = luaL_ref(state, trestle_lua_registry_index())
+        currentRef = luaL_ref(state, trestle_lua_registry_index())
+        // Every chunk compiled from now on, loadstring's included, sees the sandbox.
+        lua_pushvalue(state, -1)
+        environmentRef = luaL_ref(state, trestle_lua_registry_index())
+        lua_replace(state, trestle_lua_globals_index())
+        lua_settop(state, 0)
+        return true
+    }
+
+    private func load(_ source: String, name: String) -> Bool {
+        let bytes = Array(source.utf8)
+        return bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                luaL_loadbuffer(state, $0, buffer.count, name) == 0
+            }
+        }
+    }
+
+    /// Pushes the compiled function `sha` and returns true, or pushes nothing and returns false.
+    private func compiledFunction(_ sha: String) -> Bool {
+        lua_rawgeti(state, trestle_lua_registry_index(), functionsRef)
+        lua_getfield(state, -1, sha)
+        lua_remove(state, -2)
+        if lua_type(state, -1) == LUA_TFUNCTION { return true }
+        trestle_lua_pop(state, 1)
+        return false
+    }
+
+    private func flushKeepingTop() {
+        luaL_unref(state, trestle_lua_registry_index(), functionsRef)
+        lua_createtable(state, 0, 0)
+        functionsRef = luaL_ref(state, trestle_lua_registry_index())
+        compiledCount = 0
+    }
+
+    private func setCurrent(keys: [Bytes], arguments: [Bytes]) {
+        lua_rawgeti(state, trestle_lua_registry_index(), currentRef)
+        pushArray(keys)
+        lua_setfield(state, -2, "KEYS")
+        pushArray(arguments)
+        lua_setfield(state, -2, "ARGV")
+        trestle_lua_pop(state, 1)
+    }
+
+    private func pushArray(_ values: [Bytes]) {
+        lua_createtable(state, Int32(clamping: values.count), 0)
+        for (index, value) in values.enumerated() {
+            push(value)
+            lua_rawseti(state, -2, Int32(clamping: index + 1))
+        }
+    }
+
+    // MARK: - Native functions
+
+    private static let trampoline: trestle_lua_callback = { context, state, kind in
+        guard let context, let state else { return 1 }
+        let interpreter = Unmanaged<LuaInterpreter>.fromOpaque(context).takeUnretainedValue()
+        return interpreter.native(NativeFunction(rawValue: kind) ?? .call, state: state)
+    }
+
+    /// Runs a native function: pushes one value, and returns 1 when that value is an error.
+    private func native(_ function: NativeFunction, state: OpaquePointer) -> Int32 {
+        assert(state == self.state, "a native function ran on another state")
+        switch function {
+        case .call, .pcall: return redisCall()
+        case .sha1hex:
+            guard lua_gettop(state) == 1, let bytes = bytes(at: 1) else {
+                return pushError("wrong number of arguments")
+            }
+            lua_pushstring(state, SHA1.hex(bytes))
+            return 0
+        case .log:
+            guard lua_gettop(state) >= 2 else { return pushError("redis.log() requires two arguments or more.") }
+            guard lua_type(state, 1) == LUA_TNUMBER else { return pushError("First argument must be a number (log level).") }
+            let level = Int(lua_tointeger(state, 1))
+            guard (0...3).contains(level) else { return pushError("Invalid debug level.") }
+            var parts: [String] = []
+            for index in 2...lua_gettop(state) {
+                parts.append(string(at: index) ?? "")
+            }
+            host?.log(level, parts.joined(separator: " "))
+            lua_pushnil(state)
+            return 0
+        case .setresp:
+            guard lua_gettop(state) == 1 else { return pushError("redis.setresp() requires one argument.") }
+            let version = lua_tointeger(state, 1)
+            guard version == 2 || version == 3 else { return pushError("RESP version must be 2 or 3.") }
+            scriptVersion = version == 3 ? .resp3 : .resp2
+            lua_pushnil(state)
+            return 0
+        }
+    }
+
+    private func redisCall() -> Int32 {
+        let count = lua_gettop(state)
+        guard count > 0 else { return pushErrorTable("ERR Please specify at least one argument for this redis lib call") }
+        var arguments: [Bytes] = []
+        arguments.reserveCapacity(Int(count))
+        for index in 1...count {
+            let type = lua_type(state, index)
+            guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = bytes(at: index) else {
+                return pushErrorTable("ERR Lua redis lib command arguments must be strings or integers")
+            }
+            arguments.append(bytes)
+        }
+        guard let host else { return pushErrorTable("ERR redis.call outside a script") }
+        let reply = host.call(arguments, scriptVersion)
+        lua_settop(state, 0)
+        if case .error(let text) = reply { return pushErrorTable(text) }
+        guard lua_checkstack(state, 4) != 0 else { return pushErrorTable("ERR reached lua stack limit") }
+        push(reply, depth: 0)
+        return 0
+    }
+
+    /// Pushes a plain error message (Lua adds no position to it) and reports failure.
+    private func pushError(_ message: String) -> Int32 {
+        lua_pushstring(state, message)
+        return 1
+    }
+
+    private func pushErrorTable(_ text: String) -> Int32 {
+        lua_createtable(state, 0, 1)
+        push(Array(text.utf8))
+        lua_setfield(state, -2, "err")
+        return 1
+    }
+
+    // MARK: - Errors
+
+    private func errorReply(sha: String, exhausted: Bool) -> RESPValue {
+        if exhausted { return .error(String(cString: trestle_lua_budget_error)) }
+        guard lua_type(state, -1) == LUA_TTABLE else {
+            // Memory errors skip the handler: the value is Lua's message.
+            return .error("ERR \(string(at: -1) ?? "unknown Lua error") script: \(sha)")
+        }
+        var text = field("err", of: -1) ?? "ERR unknown error"
+        text += " script: \(sha)"
+        if let source = field("source", of: -1), let line = field("line", of: -1) {
+            text += ", on \(source):\(line)."
+        }
+        return .error(text)
+    }
+
+    private func field(_ name: String, of index: Int32) -> String? {
+        let table = lua_gettop(state) + 1 + index  // `index` is negative, relative to the top
+        lua_pushstring(state, name)
+        lua_rawget(state, table)
+        defer { trestle_lua_pop(state, 1) }
+        let type = lua_type(state, -1)
+        guard type == LUA_TSTRING || type == LUA_TNUMBER else { return nil }
+        return string(at: -1)
+    }
+
+    // MARK: - Values
+
+    private func bytes(at index: Int32) -> Bytes? {
+        var length = 0
+        guard let pointer = lua_tolstring(state, index, &length) else { return nil }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
+    private func string(at index: Int32) -> String? {
+        bytes(at: index).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private func push(_ bytes: Bytes) {
+        bytes.withUnsafeBufferPointer { buffer in
+            if let base = buffer.baseAddress {
+                base.withMemoryRebound(to: CChar.self, capacity: buffer.count) { lua_pushlstring(state, $0, buffer.count) }
+            } else {
+                lua_pushlstring(state, "", 0)
+            }
+        }
+    }
+
+    /// Pushes a command's reply as a script sees it (Redis's RESP-to-Lua rules for the
+    /// script's RESP version).
+    private func push(_ value: RESPValue, depth: Int) {
+        let resp3 = scriptVersion == .resp3
+        guard depth < Self.conversionDepthMax, lua_checkstack(state, 4) != 0 else {
+            lua_pushboolean(state, 0)
+            return
+        }
+        switch value {
+        case .simple(let text): pushSingleField("ok") { push(Array(text.utf8)) }
+        case .error(let text): pushSingleField("err") { push(Array(text.utf8)) }
+        case .integer(let number): lua_pushnumber(state, lua_Number(number))
+        case .bulk(let bytes): push(bytes)
+        case .null, .nullArray:
+            if resp3 { lua_pushnil(state) } else { lua_pushboolean(state, 0) }
+        case .array(let elements), .push(let elements):
+            pushList(elements, depth: depth)
+        case .set(let elements):
+            guard resp3 else { return pushList(elements, depth: depth) }
+            pushSingleField("set") {
+                lua_createtable(state, 0, Int32(clamping: elements.count))
+                for element in elements {
+                    push(element, depth: depth + 1)
+                    lua_pushboolean(state, 1)
+                    lua_rawset(state, -3)
+                }
+            }
+        case .map(let pairs):
+            guard resp3 else { return pushList(pairs.flatMap { [$0.key, $0.value] }, depth: depth) }
+            pushSingleField("map") {
+                lua_createtable(state, 0, Int32(clamping: pairs.count))
+                for pair in pairs {
+                    push(pair.key, depth: depth + 1)
+                    push(pair.value, depth: depth + 1)
+                    lua_rawset(state, -3)
+                }
+            }
+        case .double(let number):
+            if resp3 { pushSingleField("double") { lua_pushnumber(state, number) } } else { lua_pushstring(state, RESPEncoder.formatDouble(number)) }
+        case .boolean(let flag):
+            if resp3 { lua_pushboolean(state, flag ? 1 : 0) } else { lua_pushnumber(state, flag ? 1 : 0) }
+        case .verbatim(let format, let text):
+            guard resp3 else { return push(Array(text.utf8)) }
+            pushSingleField("verbatim_string") {
+                lua_createtable(state, 0, 2)
+                lua_pushstring(state, format)
+                lua_setfield(state, -2, "format")
+                lua_pushstring(state, text)
+                lua_setfield(state, -2, "string")
+            }
+        case .bigNumber(let digits):
+            if resp3 { pushSingleField("big_number") { lua_pushstring(state, digits) } } else { lua_pushstring(state, digits) }
+        }
+    }
+
+    private func pushList(_ elements: [RESPValue], depth: Int) {
+        lua_createtable(state, Int32(clamping: elements.count), 0)
+        for (index, element) in elements.enumerated() {
+            push(element, depth: depth + 1)
+            lua_rawseti(state, -2, Int32(clamping: index + 1))
+        }
+    }
+
+    private func pushSingleField(_ name: String, _ value: () -> Void) {
+        lua_createtable(state, 0, 1)
+        value()
+        lua_setfield(state, -2, name)
+    }
+
+    /// The Lua value at `index` as a reply (Redis's Lua-to-RESP rules).
+    private func toRESP(at index: Int32, depth: Int) -> RESPValue {
+        switch lua_type(state, index) {
+        case LUA_TSTRING:
+            return .bulk(bytes(at: index) ?? [])
+        case LUA_TNUMBER:
+            return .integer(Self.truncated(lua_tonumber(state, index)))
+        case LUA_TBOOLEAN:
+            let flag = lua_toboolean(state, index) != 0
+            if scriptVersion == .resp3 { return .boolean(flag) }
+            return flag ? .integer(1) : .null
+        case LUA_TTABLE:
+            guard depth < Self.conversionDepthMax, lua_checkstack(state, 4) != 0 else {
+                return .error("ERR reached lua stack limit")
+            }
+            return tableToRESP(at: index, depth: depth)
+        default:
+            return .null
+        }
+    }
+
+    private func tableToRESP(at index: Int32, depth: Int) -> RESPValue {
+        if let text = rawStringField("err", of: index) { return .error(text) }
+        if let text = rawStringField("ok", of: index) { return .simple(text) }
+        if let digits = rawStringField("big_number", of: index) { return .bigNumber(digits) }
+        lua_pushstring(state, "double")
+        lua_rawget(state, index)
+        if lua_type(state, -1) == LUA_TNUMBER {
+            let number = lua_tonumber(state, -1)
+            trestle_lua_pop(state, 1)
+            return .double(number)
+        }
+        trestle_lua_pop(state, 1)
+        if let pairs = rawTableField("map", of: index, depth: depth, { key, value in RESPPair(key, value) }) {
+            return .map(pairs)
+        }
+        if let members = rawTableField("set", of: index, depth: depth, { key, _ in key }) {
+            return .set(members)
+        }
+        var elements: [RESPValue] = []
+        var position: Int32 = 1
+        while true {
+            lua_rawgeti(state, index, position)
+            if lua_type(state, -1) == LUA_TNIL {
+                trestle_lua_pop(state, 1)
+                break
+            }
+            elements.append(toRESP(at: lua_gettop(state), depth: depth + 1))
+            trestle_lua_pop(state, 1)
+            position += 1
+        }
+        return .array(elements)
+    }
+
+    private func rawStringField(_ name: String, of index: Int32) -> String? {
+        lua_pushstring(state, name)
+        lua_rawget(state, index)
+        defer { trestle_lua_pop(state, 1) }
+        guard lua_type(state, -1) == LUA_TSTRING else { return nil }
+        return string(at: -1)
+    }
+
+    /// Converts every (key, value) of the table in field `name`, or nil when there is none.
+    private func rawTableField<T>(_ name: String, of index: Int32, depth: Int, _ make: (RESPValue, RESPValue) -> T) -> [T]? {
+        lua_pushstring(state, name)
+        lua_rawget(state, index)
+        defer { trestle_lua_pop(state, 1) }
+        guard lua_type(state, -1) == LUA_TTABLE else { return nil }
+        let table = lua_gettop(state)
+        var result: [T] = []
+        lua_pushnil(state)
+        while lua_next(state, table) != 0 {
+            let key = toRESP(at: lua_gettop(state) - 1, depth: depth + 1)
+            let value = toRESP(at: lua_gettop(state), depth: depth + 1)
+            result.append(make(key, value))
+            trestle_lua_pop(state, 1)
+        }
+        return result
+    }
+
+    /// A Lua number as Redis converts it (C's truncating cast); out-of-range values, which
+    /// are undefined in C, become the nearest bound here instead of trapping.
+    static func truncated(_ number: lua_Number) -> Int64 {
+        guard number.isFinite else { return number.isNaN ? 0 : (number > 0 ? .max : .min) }
+        if number >= 9.223372036854775807e18 { return .max }
+        if number <= -9.223372036854775808e18 { return .min }
+        return Int64(number)
+    }
+
+    /// The Redis version scripts see (redis.REDIS_VERSION).
+    public static let compatibleVersion = "7.2.0"
+    static let compatibleVersionNumber = 0x07_02_00
+}

@@ -1,0 +1,91 @@
+// The Lua code that turns a fresh state into Redis's script environment. It runs once per
+// state, with the real globals, and returns what the interpreter keeps in the registry.
+//
+// What a script sees (Redis 7's rules): the base, table, string and math libraries, cjson,
+// bit and redis; reading a global that does not exist and assigning any global raise
+// "Script attempted to access nonexistent global variable 'x'" and "Attempt to modify a
+// readonly table"; library tables are read-only. Gone: dofile, loadfile, print, require,
+// module, getfenv, setfenv, the io, os and debug libraries, and collectgarbage and gcinfo
+// (their answers depend on the state's history, which differs between replicas).
+// `math.random` restarts from the same seed for every script, so every replica draws the
+// same numbers (Redis 6's behaviour).
+
+enum Sandbox {
+    static let setup = """
+    local G = _G
+    local error, rawget, setmetatable, type, tostring, pairs = error, rawget, setmetatable, type, tostring, pairs
+    local getinfo = debug.getinfo
+
+    for _, name in pairs({'dofile', 'loadfile', 'print', 'require', 'module', 'getfenv', 'setfenv',
+                          'collectgarbage', 'gcinfo', 'debug', 'io', 'os', 'package', 'newproxy'}) do
+      G[name] = nil
+    end
+
+    local function readonly(t)
+      return setmetatable({}, {
+        __index = t,
+        __newindex = function() error('Attempt to modify a readonly table', 2) end,
+        __metatable = false,
+      })
+    end
+
+    local visible = {}
+    for name, value in pairs(G) do
+      if type(value) == 'table' and name ~= '_G' then visible[name] = readonly(value) else visible[name] = value end
+    end
+
+    -- KEYS and ARGV of the script being run; the interpreter replaces them for every call.
+    local current = {}
+    local env = setmetatable({}, {
+      __index = function(_, name)
+        local value = current[name]
+        if value ~= nil then return value end
+        value = visible[name]
+        if value == nil then
+          error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+        end
+        return value
+      end,
+      __newindex = function() error('Attempt to modify a readonly table', 2) end,
+      __metatable = false,
+    })
+    visible._G = env
+
+    -- Every error leaves a script as a table {err = text, source = ..., line = ...}.
+    local function handler(err)
+      -- The position is the script's: skip native functions and the sandbox's own.
+      local level, frame = 2, nil
+      repeat
+        frame = getinfo(level, 'Sl')
+        level = level + 1
+      until frame == nil or (frame.what ~= 'C' and frame.source ~= '=sandbox')
+      if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+      if frame and rawget(err, 'line') == nil then
+        err.source = frame.source
+        err.line = frame.currentline
+      end
+      return err
+    end
+
+    return env, current, handler
+    """
+
+    /// Functions of the `redis` table written in Lua (the rest are native: see LuaInterpreter).
+    static let redisHelpers = """
+    local redis, type, error = ...
+    redis.error_reply = function(text)
+      if type(text) ~= 'string' then error('wrong number or type of arguments', 2) end
+      return {err = text}
+    end
+    redis.status_reply = function(text)
+      if type(text) ~= 'string' then error('wrong number or type of arguments', 2) end
+      return {ok = text}
+    end
+    redis.set_repl = function() end
+    redis.replicate_commands = function() return true end
+    redis.breakpoint = function() return false end
+    redis.debug = function() end
+    redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+    redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+    """
+}

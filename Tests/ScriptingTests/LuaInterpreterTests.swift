@@ -1,0 +1,142 @@
+import Core
+import Scripting
+import Testing
+import Wire
+
+@Suite struct LuaInterpreterTests {
+    /// Runs `body` with a host that answers every command with `reply(arguments)`.
+    func eval(_ body: String, keys: [String] = [], arguments: [String] = [], budget: Int64 = 0,
+              reply: @escaping ([[UInt8]], ProtocolVersion) -> RESPValue = { _, _ in .ok }) -> RESPValue {
+        guard let interpreter = LuaInterpreter() else {
+            Issue.record("no Lua state")
+            return .null
+        }
+        let sha = SHA1.hex(Array(body.utf8))
+        if let error = interpreter.compile(Array(body.utf8), sha: sha) { return error }
+        return interpreter.run(sha: sha, keys: keys.map { Array($0.utf8) }, arguments: arguments.map { Array($0.utf8) },
+                               budget: budget, host: ScriptHost(call: reply, log: { _, _ in }))
+    }
+
+    @Test func luaValuesBecomeRedisReplies() {
+        #expect(eval("return 3.99") == .integer(3))
+        #expect(eval("return 'x'") == .bulk("x"))
+        #expect(eval("return true") == .integer(1))
+        #expect(eval("return false") == .null)
+        #expect(eval("return nil") == .null)
+        #expect(eval("return {1, 2, {3, 'x'}, nil, 4}") == .array([.integer(1), .integer(2), .array([.integer(3), .bulk("x")])]))
+        #expect(eval("return {err = 'boom'}") == .error("boom"))
+        #expect(eval("return {ok = 'fine'}") == .simple("fine"))
+        #expect(eval("return redis.error_reply('My Err')") == .error("My Err"))
+        #expect(eval("return redis.status_reply('STAT')") == .simple("STAT"))
+        #expect(eval("return {double = 3.5}") == .double(3.5))
+        #expect(eval("return {map = {a = 1}}") == .map([RESPPair("a", .integer(1))]))
+        #expect(eval("return 1/0") == .integer(Int64.max))
+    }
+
+    @Test func keysAndArgumentsAreGlobalTables() {
+        #expect(eval("return {KEYS[1], ARGV[1], #KEYS, #ARGV}", keys: ["k"], arguments: ["a", "b"])
+            == .array([.bulk("k"), .bulk("a"), .integer(1), .integer(2)]))
+    }
+
+    @Test func redisCallPassesCommandsAndConvertsReplies() {
+        var seen: [[[UInt8]]] = []
+        let result = eval("return {redis.call('get', KEYS[1]), redis.call('incr', 'n', 1.5), redis.call('ping')}", keys: ["k"]) { arguments, _ in
+            seen.append(arguments)
+            switch arguments.count {
+            case 2 where arguments[0] == Array("get".utf8): return .null
+            case 3: return .integer(7)
+            default: return .simple("PONG")
+            }
+        }
+        // A null bulk is false in Lua, and false in a returned table is a null again.
+        #expect(result == .array([.null, .integer(7), .simple("PONG")]))
+        #expect(seen == [["get", "k"], ["incr", "n", "1.5"], ["ping"]].map { $0.map { Array($0.utf8) } })
+        #expect(eval("return redis.call('ping')") { _, _ in .simple("PONG") } == .simple("PONG"))
+    }
+
+    @Test func redisCallErrorsRaiseAndPcallReturnsThem() {
+        let failing: ([[UInt8]], ProtocolVersion) -> RESPValue = { _, _ in .error("ERR value is not an integer or out of range") }
+        let sha = SHA1.hex(Array("return redis.call('incr','s')".utf8))
+        #expect(eval("return redis.call('incr','s')", reply: failing)
+            == .error("ERR value is not an integer or out of range script: \(sha), on @user_script:1."))
+        #expect(eval("return redis.pcall('incr','s')", reply: failing) == .error("ERR value is not an integer or out of range"))
+        #expect(eval("return redis.pcall('incr','s')['err']", reply: failing) == .bulk("ERR value is not an integer or out of range"))
+    }
+
+    @Test func theSandboxRefusesGlobalsAndMissingLibraries() {
+        let cases: [(String, String)] = [
+            ("x = 1", "ERR user_script:1: Attempt to modify a readonly table"),
+            ("return y", "ERR user_script:1: Script attempted to access nonexistent global variable 'y'"),
+            ("redis = nil", "ERR user_script:1: Attempt to modify a readonly table"),
+            ("string.len = nil", "ERR user_script:1: Attempt to modify a readonly table"),
+            ("return os.time()", "ERR user_script:1: Script attempted to access nonexistent global variable 'os'"),
+            ("return loadfile", "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile'"),
+            ("return io", "ERR user_script:1: Script attempted to access nonexistent global variable 'io'"),
+            ("return debug", "ERR user_script:1: Script attempted to access nonexistent global variable 'debug'"),
+        ]
+        for (body, prefix) in cases {
+            let sha = SHA1.hex(Array(body.utf8))
+            #expect(eval(body) == .error("\(prefix) script: \(sha), on @user_script:1."), "\(body)")
+        }
+    }
+
+    @Test func codeFromLoadstringIsSandboxedToo() {
+        guard case .error(let text) = eval("loadstring('z = 1')()") else { return #expect(Bool(false)) }
+        #expect(text.contains("Attempt to modify a readonly table"))
+    }
+
+    @Test func compileErrorsAreReportedAsRedisDoes() {
+        #expect(eval("syntax error here") == .error("ERR Error compiling script (new function): user_script:1: '=' expected near 'error'"))
+    }
+
+    @Test func librariesScriptsExpectAreThere() {
+        #expect(eval("return cjson.encode({a = 1})") == .bulk("{\"a\":1}"))
+        #expect(eval("return cjson.decode('[1,2]')[2]") == .integer(2))
+        #expect(eval("return bit.band(5, 3)") == .integer(1))
+        #expect(eval("return redis.sha1hex('')") == .bulk("da39a3ee5e6b4b0d3255bfef95601890afd80709"))
+        #expect(eval("return string.format('%d', 5)") == .bulk("5"))
+        #expect(eval("return table.concat({'a', 'b'}, ',')") == .bulk("a,b"))
+    }
+
+    @Test func randomNumbersRepeatFromRunToRun() {
+        let first = eval("return {math.random(1000), math.random(1000), math.random(1000)}")
+        #expect(first == eval("return {math.random(1000), math.random(1000), math.random(1000)}"))
+        guard case .array(let numbers) = first else { return #expect(Bool(false)) }
+        #expect(numbers[0] != numbers[1] || numbers[1] != numbers[2])
+    }
+
+    @Test func anEndlessLoopStopsAtItsBudgetEvenUnderPcall() {
+        let stopped = RESPValue.error("ERR Script exceeded its instruction budget (lua-time-limit) and was stopped")
+        #expect(eval("while true do end", budget: 1_000_000) == stopped)
+        #expect(eval("while true do pcall(function() while true do end end) end", budget: 1_000_000) == stopped)
+    }
+
+    @Test func memoryIsBounded() {
+        guard let interpreter = LuaInterpreter(memoryLimit: 8 << 20) else {
+            Issue.record("no Lua state")
+            return
+        }
+        let body = Array("local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end return #t".utf8)
+        let sha = SHA1.hex(body)
+        #expect(interpreter.compile(body, sha: sha) == nil)
+        let result = interpreter.run(sha: sha, keys: [], arguments: [], budget: 0, host: ScriptHost(call: { _, _ in .ok }, log: { _, _ in }))
+        guard case .error(let text) = result else {
+            Issue.record("expected an error, got \(result)")
+            return
+        }
+        #expect(text.contains("not enough memory"))
+        // The state stays usable.
+        let again = Array("return 1".utf8)
+        #expect(interpreter.compile(again, sha: SHA1.hex(again)) == nil)
+        #expect(interpreter.run(sha: SHA1.hex(again), keys: [], arguments: [], budget: 0, host: ScriptHost(call: { _, _ in .ok }, log: { _, _ in })) == .integer(1))
+    }
+
+    @Test func resp3RepliesAfterSetresp() {
+        let map = RESPValue.map([RESPPair("f", .bulk("v"))])
+        #expect(eval("redis.setresp(3); return redis.call('hgetall', 'h')") { _, version in version == .resp3 ? map : .array([.bulk("f"), .bulk("v")]) } == map)
+        #expect(eval("return redis.call('hgetall', 'h')") { _, version in version == .resp3 ? map : .array([.bulk("f"), .bulk("v")]) }
+            == .array([.bulk("f"), .bulk("v")]))
+        #expect(eval("redis.setresp(3); return type(redis.call('get', 'x'))") { _, _ in .null } == .bulk("nil"))
+        #expect(eval("return type(redis.call('get', 'x'))") { _, _ in .null } == .bulk("boolean"))
+    }
+}
