@@ -12,6 +12,7 @@
 // - `watchers[key]` lists exactly the sessions whose `watched` contains `key`.
 import Core
 import Keyspace
+import Scripting
 import Wire
 
 public final class Engine {
@@ -24,6 +25,15 @@ public final class Engine {
     var watchers: [Bytes: Set<ClientID>] = [:]
     var random: SeededRandom
     private var nextClientID: UInt64 = 1
+    /// Script bodies by lowercase hex SHA-1 (SCRIPT LOAD, EVAL), for EVALSHA.
+    var scriptBodies: [String: Bytes] = [:]
+    /// The Lua state scripts run in; nil when Lua could not start.
+    lazy var interpreter: LuaInterpreter? = LuaInterpreter()
+    /// A cluster node's sessions engine holds no keys: a script run there (one that
+    /// declared none) may not touch any.
+    public var scriptKeysForbidden = false
+    /// The session a script's commands run under.
+    lazy var scriptSession = Session(id: ClientID(rawValue: 0), address: "lua", localAddress: "", now: 0, authenticated: true)
     /// The session committed shard writes run under (see Engine+Shard.swift).
     lazy var applySession = Session(id: ClientID(rawValue: 0), address: "raft", localAddress: "", now: 0, authenticated: true)
 
@@ -116,6 +126,8 @@ public final class Engine {
             return try runServerCommand(id, arguments, session, now: now)
         case .multi, .exec, .discard, .watch, .unwatch:
             return try runTransactionCommand(id, arguments, session, now: now)
+        case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
+            return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
         case .cluster, .readonly, .readwrite, .asking, .trestle:
             // A cluster node handles these before the engine; a standalone server has none.
             throw .message("ERR This instance has cluster support disabled")

@@ -15,6 +15,9 @@ public struct Settings: Sendable {
     public var hz: Int = 10
     /// True on a cluster node: INFO and HELLO report cluster mode.
     public var clusterEnabled = false
+    /// Lua VM instructions one script may run before it is stopped with an error. Counted
+    /// in instructions, not time, so every replica stops a script at the same point.
+    public var scriptInstructionLimit: Int64 = 100_000_000
 
     public init() {}
 }
@@ -45,6 +48,8 @@ public struct HostHooks {
     public var nodeStats: (() -> Stats)? = nil
     /// CONFIG RESETSTAT ran: reset the counters kept outside the engine.
     public var statsReset: () -> Void = {}
+    /// `redis.log(level, message)` from a script (levels 0 debug ... 3 warning).
+    public var scriptLog: (Int, String) -> Void = { _, _ in }
     /// Applies a changed setting outside the engine (limits on open connections, etc.).
     public var settingsChanged: (Settings) -> Void = { _ in }
 

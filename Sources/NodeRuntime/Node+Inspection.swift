@@ -1,6 +1,7 @@
 // Read-only views of a node for checkers (the simulator's convergence check) and tests.
 import Consensus
 import Core
+import Logging
 import Wire
 
 /// One data replica as seen by a checker: two replicas of a shard at the same applied index
@@ -47,5 +48,20 @@ extension Node {
     /// Keys in the data replicas this node leads.
     public var keyCount: Int {
         replicas.values.filter(\.isLeader).reduce(0) { $0 + ($1.data?.engine.keyspace.keyCount ?? 0) }
+    }
+}
+
+extension Node {
+    /// Where `redis.log` from a script goes: the node's log, at the matching level. Every
+    /// replica that applies a script logs its lines (scripts run on each replica).
+    static func scriptLogger(_ logger: Logger) -> (Int, String) -> Void {
+        { level, message in
+            switch level {
+            case 0: logger.debug("\(message)", metadata: ["source": "script"])
+            case 1: logger.info("\(message)", metadata: ["source": "script"])
+            case 2: logger.notice("\(message)", metadata: ["source": "script"])
+            default: logger.warning("\(message)", metadata: ["source": "script"])
+            }
+        }
     }
 }

@@ -34,6 +34,15 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
+        var arguments = arguments
+        if Engine.scriptRuns.contains(id) {
+            // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
+            switch front.resolveScript(arguments, id: id) {
+            case .success(let resolved): arguments = resolved
+            case .failure(let early) where !session.inTransaction: return Outcome(reply: early.reply)
+            case .failure: break  // queued as sent; EXEC answers the error, as Redis
+            }
+        }
         if session.inTransaction, !Self.immediateInTransaction.contains(id) {
             // As Redis Cluster: a queued command whose slot this node does not serve is
             // redirected at once, and the transaction is flagged so EXEC aborts it.
@@ -83,13 +92,19 @@ extension Node {
             break
         }
         let positions = spec.keyPositions(in: arguments)
+        if positions.isEmpty, configuration.standalone, Engine.scriptRuns.contains(id) {
+            // A script that declares no keys may still touch any: the one shard runs it.
+            return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded, reply: reply)
+        }
         guard !positions.isEmpty else { return front.execute(arguments, spec: spec, session: session, now: time) }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, reply: reply)
     }
 
+    /// Routes a keyed request to its slot's shard. No positions (a keyless script on a
+    /// standalone server) means slot 0, the one shard's.
     private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
                        forwarded: Bool, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
-        let slot = HashSlot.of(key: arguments[positions[0]])
+        let slot = positions.first.map { HashSlot.of(key: arguments[$0]) } ?? HashSlot(0)
         // A standalone server has one shard: any keys may meet in one command.
         for position in positions.dropFirst() where !configuration.standalone && HashSlot.of(key: arguments[position]) != slot {
             if configuration.proxy, !forwarded, Self.splittable.contains(id) {
@@ -266,6 +281,9 @@ extension Node {
                 }
                 slot = slot ?? keySlot
             }
+        }
+        if slot == nil, configuration.standalone, commands.contains(where: { CommandTable.lookup($0[0])?.id.map(Engine.scriptRuns.contains) ?? false }) {
+            slot = HashSlot(0)  // keyless scripts on a standalone server run on its one shard
         }
         guard let slot else {
             // No keys at all: nothing to replicate.

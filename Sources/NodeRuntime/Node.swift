@@ -116,6 +116,8 @@ public final class Node {
         settings.clusterEnabled = !configuration.standalone
         settings.fsync = configuration.fsync.rawValue
         self.front = Engine(settings: settings, seed: random.next(), now: clock.now().rawValue)
+        // A cluster node's sessions engine holds no keys; a keyless script runs there.
+        front.scriptKeysForbidden = !configuration.standalone
         let machine = DirectoryMachine()
         let directoryRandom = SeededRandom(seed: random.next())
         self.directory = Replica(shard: ClusterMap.directoryShard,
@@ -123,6 +125,7 @@ public final class Node {
                                  machine: machine)
         machine.onChange = { [unowned self] map in self.mapChanged(map) }
         front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
+        front.hooks.scriptLog = Self.scriptLogger(logger)
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
         front.hooks.startSnapshot = { [unowned self] in self.requestSnapshots() }
@@ -269,7 +272,7 @@ public final class Node {
     }
 
     func makeReplica(_ shard: ShardID, raft: RaftNode) -> Replica {
-        let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings))
+        let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings, scriptLog: front.hooks.scriptLog))
         replica.mutations = configuration.mutations
         replica.countedSince = now()
         return replica

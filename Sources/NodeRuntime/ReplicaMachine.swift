@@ -29,11 +29,14 @@ final class DataMachine: ReplicaMachine {
     /// shard's log never runs backwards (a key once expired stays expired).
     private(set) var lastRecordTime: Int64 = 0
     private let settings: Settings
+    private let scriptLog: (Int, String) -> Void
     static let snapshotVersion: UInt8 = 1
 
-    init(settings: Settings) {
+    init(settings: Settings, scriptLog: @escaping (Int, String) -> Void = { _, _ in }) {
         self.settings = settings
+        self.scriptLog = scriptLog
         engine = Engine.replica(settings: settings, now: 0)
+        engine.hooks.scriptLog = scriptLog
     }
 
     func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
@@ -76,6 +79,7 @@ final class DataMachine: ReplicaMachine {
 
     func restore(_ data: [UInt8]) throws {
         let fresh = Engine.replica(settings: settings, now: 0)
+        fresh.hooks.scriptLog = scriptLog
         var time: Int64 = 0
         if !data.isEmpty {
             var reader = ByteReader(data)

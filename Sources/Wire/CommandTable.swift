@@ -29,6 +29,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     case zunion, zunionstore, zinter, zinterstore, zintercard, zdiff, zdiffstore, zmpop, zrandmember
     // transactions
     case multi, exec, discard, watch, unwatch
+    // scripting
+    case eval, evalsha, eval_ro, evalsha_ro, script
     // cluster
     case cluster, readonly, readwrite, asking, trestle
 }
@@ -52,8 +54,11 @@ public final class CommandSpec: Sendable {
     public let complexity: String
     public let subcommands: [CommandSpec]
 
-    /// Whether the command may change the keyspace (flag `write`).
+    /// Whether the command may change the keyspace (flag `write`, or `may_replicate` for
+    /// scripts, which go through the shard's log).
     public let isWrite: Bool
+    /// Whether scripts may call the command (no flag `noscript`).
+    public let allowedInScripts: Bool
     /// Whether the command runs before authentication (flag `no_auth`).
     public let allowedWithoutAuth: Bool
 
@@ -73,7 +78,8 @@ public final class CommandSpec: Sendable {
         self.since = since
         self.complexity = complexity
         self.subcommands = subcommands
-        self.isWrite = flags.contains("write")
+        self.isWrite = flags.contains("write") || flags.contains("may_replicate")
+        self.allowedInScripts = !flags.contains("noscript")
         self.allowedWithoutAuth = flags.contains("no_auth")
     }
 
@@ -113,6 +119,14 @@ public final class CommandSpec: Sendable {
         let last = lastKey < 0 ? argumentCount + lastKey : lastKey
         guard last >= firstKey else { return [] }
         return Array(stride(from: firstKey, through: min(last, argumentCount - 1), by: step))
+    }
+}
+
+extension CommandSpec {
+    /// The subcommand spec of a container command (`CLIENT ID`, `SCRIPT LOAD`), or nil.
+    public func subcommand(_ name: [UInt8]) -> CommandSpec? {
+        let wanted = CommandName(Array((self.name + "|").utf8) + name)
+        return subcommands.first { CommandName(Array($0.name.utf8)) == wanted }
     }
 }
 
@@ -165,13 +179,15 @@ public enum CommandTable {
 
     private static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, _ summary: String) -> CommandSpec {
         CommandSpec(id: nil, name: "\(parent)|\(name)", arity: arity, flags: flags.split(separator: " ").map(String.init),
-                    firstKey: 0, lastKey: 0, step: 0, group: parent == "config" || parent == "command" ? "server" : "connection",
+                    firstKey: 0, lastKey: 0, step: 0, group: Self.subcommandGroups[parent] ?? "connection",
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
+    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting"]
+
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + lists() + sets() + sortedSets() + [
+        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -194,11 +210,11 @@ public enum CommandTable {
             spec(.decrby, 3, "write denyoom fast", keys: one, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
-            spec(.cluster, -2, "loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),
-            spec(.readonly, 1, "loading stale fast", "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
-            spec(.readwrite, 1, "loading stale fast", "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
-            spec(.asking, 1, "fast", "cluster", "Signals that a cluster client is following an -ASK redirect.", since: "3.0.0"),
-            spec(.trestle, -2, "admin", "cluster", "Trestle cluster administration: STATUS, ADDNODE, REMOVENODE, REBALANCE.", since: "1.0.0"),
+            spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),
+            spec(.readonly, 1, "noscript loading stale fast", "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
+            spec(.readwrite, 1, "noscript loading stale fast", "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
+            spec(.asking, 1, "noscript fast", "cluster", "Signals that a cluster client is following an -ASK redirect.", since: "3.0.0"),
+            spec(.trestle, -2, "admin noscript", "cluster", "Trestle cluster administration: STATUS, ADDNODE, REMOVENODE, REBALANCE.", since: "1.0.0"),
 
             spec(.del, -2, "write", keys: all, "generic", "Deletes one or more keys.", complexity: "O(N)"),
             spec(.unlink, -2, "write fast", keys: all, "generic", "Asynchronously deletes one or more keys.", since: "4.0.0", complexity: "O(N)"),
@@ -328,6 +344,27 @@ public enum CommandTable {
             counted(.zdiffstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the difference of multiple sorted sets in a key.", since: "6.2.0", complexity: "O(L + (N-K)log(N))"),
             counted(.zmpop, -4, "write", countIndex: 1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", since: "7.0.0", complexity: "O(K) + O(M*log(N))"),
             spec(.zrandmember, -2, "readonly", keys: one, "sorted_set", "Returns one or more random members from a sorted set.", since: "6.2.0", complexity: "O(N)"),
+        ]
+    }
+
+    private static func scripting() -> [CommandSpec] {
+        let runs = "Depends on the script that is executed."
+        return [
+            counted(.eval, -3, "noscript stale skip_monitor may_replicate no_mandatory_keys", countIndex: 2, "scripting",
+                    "Executes a server-side Lua script.", since: "2.6.0", complexity: runs),
+            counted(.evalsha, -3, "noscript stale skip_monitor may_replicate no_mandatory_keys", countIndex: 2, "scripting",
+                    "Executes a server-side Lua script by SHA1 digest.", since: "2.6.0", complexity: runs),
+            counted(.eval_ro, -3, "readonly noscript stale skip_monitor no_mandatory_keys", countIndex: 2, "scripting",
+                    "Executes a read-only server-side Lua script.", since: "7.0.0", complexity: runs),
+            counted(.evalsha_ro, -3, "readonly noscript stale skip_monitor no_mandatory_keys", countIndex: 2, "scripting",
+                    "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0", complexity: runs),
+            spec(.script, -2, "", "scripting", "A container for Lua scripts management commands.", since: "2.6.0", subcommands: [
+                sub("script", "load", 3, "noscript stale", "Loads a server-side Lua script to the script cache."),
+                sub("script", "exists", -3, "noscript", "Determines whether server-side Lua scripts exist in the script cache."),
+                sub("script", "flush", -2, "noscript", "Removes all server-side Lua scripts from the script cache."),
+                sub("script", "kill", 2, "noscript allow_busy", "Terminates a server-side Lua script during execution."),
+                sub("script", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
         ]
     }
 

@@ -1,0 +1,196 @@
+// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Lua scripts run in the engine's
+// interpreter (Sources/Scripting), their commands through the same `run` as a client's.
+//
+// Invariants:
+// - A script is a pure function of (state, body, KEYS, ARGV, time): a shard's replicas that
+//   apply the same committed EVAL reach the same state (no clock, a per-run reseeded
+//   math.random, an instruction budget instead of a time limit).
+// - In a cluster every key a script touches hashes to one slot: its first declared key's,
+//   or, when it declared none, the first key it touches (as Redis Cluster).
+import Core
+import Keyspace
+import Scripting
+import Wire
+
+extension Engine {
+    /// Most script bodies the cache keeps (SCRIPT LOAD fails past it; EVAL runs uncached).
+    public static let scriptBodiesMax = 100_000
+
+    func runScriptCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        switch id {
+        case .eval, .eval_ro:
+            return try evaluate(body: arguments[1], arguments, readOnly: id == .eval_ro, session, now: now)
+        case .evalsha, .evalsha_ro:
+            let keyCount = try Self.scriptKeyCount(arguments)
+            guard let body = scriptBodies[Self.scriptName(arguments[1])] else { throw .message(Self.noScript) }
+            return try run(body: body, arguments, keyCount: keyCount, readOnly: id == .evalsha_ro, session, now: now)
+        default:
+            return try scriptCommand(arguments)
+        }
+    }
+
+    static let noScript = "NOSCRIPT No matching script. Please use EVAL."
+
+    /// EVALSHA and EVALSHA_RO as EVAL and EVAL_RO with the body from this engine's cache,
+    /// so another engine (a shard's replicas) can run them; EVAL's body is cached. Other
+    /// commands come back unchanged. A node calls this before routing a request.
+    public func resolveScript(_ arguments: [Bytes], id: CommandID) -> Result<[Bytes], CommandErrorReply> {
+        guard Self.scriptRuns.contains(id) else { return .success(arguments) }
+        do throws(CommandError) {
+            _ = try Self.scriptKeyCount(arguments)
+        } catch {
+            return .failure(CommandErrorReply(reply: error.reply))
+        }
+        switch id {
+        case .eval, .eval_ro:
+            cacheScript(arguments[1], sha: SHA1.hex(arguments[1]))
+            return .success(arguments)
+        default:
+            guard let body = scriptBodies[Self.scriptName(arguments[1])] else {
+                return .failure(CommandErrorReply(reply: .error(Self.noScript)))
+            }
+            var resolved = arguments
+            resolved[0] = Array((id == .evalsha ? "EVAL" : "EVAL_RO").utf8)
+            resolved[1] = body
+            return .success(resolved)
+        }
+    }
+
+    /// The commands that run a script.
+    public static let scriptRuns: Set<CommandID> = [.eval, .evalsha, .eval_ro, .evalsha_ro]
+
+    /// The number of keys an EVAL-family request declares, checked as Redis does.
+    static func scriptKeyCount(_ arguments: [Bytes]) throws(CommandError) -> Int {
+        let count = try Arguments.integer(arguments[2])
+        guard count >= 0 else { throw .message("ERR Number of keys can't be negative") }
+        guard count <= Int64(arguments.count - 3) else { throw .message("ERR Number of keys can't be greater than number of args") }
+        return Int(count)
+    }
+
+    static func scriptName(_ bytes: Bytes) -> String { Arguments.lowercased(bytes) }
+
+    private func cacheScript(_ body: Bytes, sha: String) {
+        guard scriptBodies[sha] == nil, scriptBodies.count < Self.scriptBodiesMax else { return }
+        scriptBodies[sha] = body
+    }
+
+    private func evaluate(body: Bytes, _ arguments: [Bytes], readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        let keyCount = try Self.scriptKeyCount(arguments)
+        return try run(body: body, arguments, keyCount: keyCount, readOnly: readOnly, session, now: now)
+    }
+
+    private func run(body: Bytes, _ arguments: [Bytes], keyCount: Int, readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        guard let interpreter else { throw .message("ERR Lua scripting is not available on this server") }
+        let sha = SHA1.hex(body)
+        if let error = interpreter.compile(body, sha: sha) { return error }
+        cacheScript(body, sha: sha)
+        let keys = Array(arguments[3..<(3 + keyCount)])
+        let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
+        let host = ScriptHost(
+            call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
+            log: hooks.scriptLog)
+        return interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
+                               budget: settings.scriptInstructionLimit, host: host)
+    }
+
+    /// What one script run has established: whether it may write, and its slot.
+    final class ScriptContext {
+        let readOnly: Bool
+        var slot: HashSlot?
+        init(readOnly: Bool, slot: HashSlot?) { self.readOnly = readOnly; self.slot = slot }
+    }
+
+    /// One `redis.call` from a script: the command table's checks with Redis's script
+    /// error texts, then the command itself.
+    private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
+        guard let spec = CommandTable.lookup(arguments[0]), let id = spec.id else {
+            return .error("ERR Unknown Redis command called from script")
+        }
+        guard spec.accepts(argumentCount: arguments.count) else {
+            return .error("ERR Wrong number of args calling Redis command from script")
+        }
+        let effective = arguments.count > 1 ? spec.subcommand(arguments[1]) ?? spec : spec
+        guard spec.allowedInScripts, effective.allowedInScripts else {
+            return .error("ERR This Redis command is not allowed from script")
+        }
+        if context.readOnly, spec.isWrite {
+            return .error("ERR Write commands are not allowed from read-only scripts.")
+        }
+        if let refusal = checkScriptKeys(spec.keyPositions(in: arguments).map { arguments[$0] }, context: context) {
+            return refusal
+        }
+        scriptSession.protocolVersion = version
+        do {
+            return try run(id, arguments, scriptSession, now: now).reply
+        } catch {
+            return error.reply
+        }
+    }
+
+    private func checkScriptKeys(_ keys: [Bytes], context: ScriptContext) -> RESPValue? {
+        guard !keys.isEmpty else { return nil }
+        if scriptKeysForbidden { return .error("ERR Script attempted to access a non local key in a cluster node script") }
+        guard settings.clusterEnabled else { return nil }
+        for key in keys {
+            let slot = HashSlot.of(key: key)
+            if context.slot == nil { context.slot = slot }
+            if context.slot != slot { return .error("ERR Script attempted to access keys that do not hash to the same slot") }
+        }
+        return nil
+    }
+
+    // MARK: - SCRIPT
+
+    private func scriptCommand(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        let subcommand = Arguments.lowercased(arguments[1])
+        switch subcommand {
+        case "load" where arguments.count == 3:
+            guard let interpreter else { throw .message("ERR Lua scripting is not available on this server") }
+            let body = arguments[2]
+            let sha = SHA1.hex(body)
+            if let error = interpreter.compile(body, sha: sha) { return error }
+            guard scriptBodies[sha] != nil || scriptBodies.count < Self.scriptBodiesMax else {
+                throw .message("ERR script cache is full (\(Self.scriptBodiesMax) scripts); SCRIPT FLUSH empties it")
+            }
+            scriptBodies[sha] = body
+            return .bulk(sha)
+        case "exists" where arguments.count >= 3:
+            return .array(arguments[2...].map { .integer(scriptBodies[Self.scriptName($0)] == nil ? 0 : 1) })
+        case "flush" where arguments.count <= 3:
+            if arguments.count == 3 {
+                let mode = Arguments.lowercased(arguments[2])
+                guard mode == "sync" || mode == "async" else { throw .message("ERR SCRIPT FLUSH only support SYNC|ASYNC option") }
+            }
+            scriptBodies.removeAll()
+            interpreter?.flush()
+            return .ok
+        case "kill" where arguments.count == 2:
+            // A script runs to its end (or its instruction budget) before anything else does.
+            return .error("NOTBUSY No scripts in execution right now.")
+        case "help" where arguments.count == 2:
+            return .array(Self.scriptHelp.map { .simple($0) })
+        case "load", "exists", "flush", "kill", "help":
+            throw .wrongArity(command: "script|\(subcommand)")
+        default:
+            throw .unknownSubcommand(command: "script", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    static let scriptHelp = [
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Print this help.",
+    ]
+}
