@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from ports import loopback_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_MARKER = "Ready to accept connections"
 STARTUP_SECONDS_MAX = 30.0
