@@ -19,6 +19,7 @@ typedef struct {
     size_t limit;
     int64_t budget_left;   // instructions; INT64_MAX when unlimited
     int exhausted;
+    int enforcing;         // the memory limit applies only while a script runs
     uint64_t rand48;       // the generator's 48-bit state
 } trestle_lua_ud;
 
@@ -35,7 +36,7 @@ static void *limited_alloc(void *opaque, void *ptr, size_t osize, size_t nsize) 
         ud->used -= osize;
         return NULL;
     }
-    if (nsize > osize && ud->used + (nsize - osize) > ud->limit) return NULL;
+    if (ud->enforcing && nsize > osize && ud->used + (nsize - osize) > ud->limit) return NULL;
     void *grown = realloc(ptr, nsize);
     if (grown == NULL) return NULL;
     ud->used = ud->used - osize + nsize;
@@ -125,7 +126,13 @@ static int call_swift(lua_State *L) {
     void *context = lua_touserdata(L, lua_upvalueindex(2));
     int kind = (int)lua_tointeger(L, lua_upvalueindex(3));
     int raises = lua_toboolean(L, lua_upvalueindex(4));
+    // Swift frames must never be unwound by a Lua error: while Swift runs, allocations
+    // cannot fail (the limit resumes when the script does).
+    trestle_lua_ud *ud = ud_of(L);
+    int enforcing = ud->enforcing;
+    ud->enforcing = 0;
     int failed = callback(context, L, kind);
+    ud->enforcing = enforcing;
     if (failed && raises) return lua_error(L);
     return 1;
 }
@@ -192,3 +199,5 @@ void trestle_lua_close(lua_State *L) {
 }
 
 size_t trestle_lua_memory(lua_State *L) { return ud_of(L)->used; }
+
+void trestle_lua_enforce_memory_limit(lua_State *L, int enforcing) { ud_of(L)->enforcing = enforcing; }

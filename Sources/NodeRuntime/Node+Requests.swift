@@ -27,7 +27,7 @@ extension Node {
     /// the one lookup of a client's request.
     func serve(_ arguments: [Bytes], spec: CommandSpec?, session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
         let time = now()
-        guard let spec, let id = spec.id,
+        guard var spec, var id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
             return front.execute(arguments, spec: spec, session: session, now: time)
         }
@@ -38,7 +38,11 @@ extension Node {
         if Engine.scriptRuns.contains(id) {
             // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
             switch front.resolveScript(arguments, id: id) {
-            case .success(let resolved): arguments = resolved
+            case .success(let resolved):
+                arguments = resolved
+                if let resolvedSpec = CommandTable.lookup(resolved[0]), let resolvedID = resolvedSpec.id {
+                    (spec, id) = (resolvedSpec, resolvedID)
+                }
             case .failure(let early) where !session.inTransaction: return Outcome(reply: early.reply)
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }

@@ -37,6 +37,7 @@ public final class LuaInterpreter {
     static let conversionDepthMax = 256
 
     private let state: OpaquePointer
+    private let memoryLimit: Int
     private var compiledCount = 0
     private var environmentRef: Int32 = 0
     private var currentRef: Int32 = 0
@@ -53,6 +54,7 @@ public final class LuaInterpreter {
     public init?(memoryLimit: Int = LuaInterpreter.memoryLimitDefault) {
         guard let state = trestle_lua_open(memoryLimit) else { return nil }
         self.state = state
+        self.memoryLimit = memoryLimit
         guard installRedisTable(), installSandbox() else {
             trestle_lua_close(state)
             return nil
@@ -109,6 +111,8 @@ public final class LuaInterpreter {
             lua_settop(state, 0)
             setCurrent(keys: [], arguments: [])
             trestle_lua_set_budget(state, 0)
+            // A script that filled the state leaves garbage the next one should not meet.
+            if memoryUsed > memoryLimit / 2 { lua_gc(state, LUA_GCCOLLECT, 0) }
         }
         lua_settop(state, 0)
         guard lua_checkstack(state, 8) != 0 else { return .error("ERR Lua stack exhausted") }
@@ -119,7 +123,9 @@ public final class LuaInterpreter {
         lua_rawgeti(state, trestle_lua_registry_index(), handlerRef)
         guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
         trestle_lua_set_budget(state, budget)
+        trestle_lua_enforce_memory_limit(state, 1)
         let status = lua_pcall(state, 0, 1, 1)
+        trestle_lua_enforce_memory_limit(state, 0)
         let exhausted = trestle_lua_budget_exhausted(state) != 0
         trestle_lua_set_budget(state, 0)
         if status != 0 { return errorReply(sha: sha, exhausted: exhausted) }

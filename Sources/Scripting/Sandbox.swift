@@ -21,6 +21,16 @@ enum Sandbox {
       G[name] = nil
     end
 
+    -- As Redis 7: an error table caught by pcall reaches the script as its text.
+    local pcall_raw = pcall
+    local function caught(ok, ...)
+      if ok then return ok, ... end
+      local err = ...
+      if type(err) == 'table' and type(rawget(err, 'err')) == 'string' then err = rawget(err, 'err') end
+      return false, err
+    end
+    G.pcall = function(...) return caught(pcall_raw(...)) end
+
     local function readonly(t)
       return setmetatable({}, {
         __index = t,

@@ -16,8 +16,9 @@
 /// function's number (see trestle_lua_push_function); it must not raise Lua errors.
 typedef int (*trestle_lua_callback)(void *context, lua_State *L, int kind);
 
-/// A new state whose allocations stop at `memory_limit` bytes (allocations past it fail,
-/// which Lua reports as "not enough memory"), with the base, table, string, math and
+/// A new state whose allocations stop at `memory_limit` bytes while the limit is enforced
+/// (allocations past it fail, which Lua reports as "not enough memory"; see
+/// trestle_lua_enforce_memory_limit), with the base, table, string, math and
 /// debug libraries, `cjson` and `bit` loaded as globals, and `math.random` /
 /// `math.randomseed` replaced by a 48-bit linear congruential generator owned by the state
 /// (see trestle_lua_reseed). NULL when the state cannot be created.
@@ -28,6 +29,10 @@ void trestle_lua_close(lua_State *L);
 
 /// Bytes currently allocated by the state.
 size_t trestle_lua_memory(lua_State *L);
+
+/// Turns the memory limit on (while a script runs inside lua_pcall) or off (everywhere
+/// else: an allocation failing outside a protected call would abort the process).
+void trestle_lua_enforce_memory_limit(lua_State *L, int enforcing);
 
 /// Resets the state's generator to `seed` (Redis's redisSrand48: same seed, same sequence).
 void trestle_lua_reseed(lua_State *L, int32_t seed);
