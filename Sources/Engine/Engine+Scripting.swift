@@ -34,7 +34,11 @@ extension Engine {
     /// EVALSHA and EVALSHA_RO as EVAL and EVAL_RO with the body from this engine's cache,
     /// so another engine (a shard's replicas) can run them; EVAL's body is cached. Other
     /// commands come back unchanged. A node calls this before routing a request.
-    public func resolveScript(_ arguments: [Bytes], id: CommandID) -> Result<[Bytes], CommandErrorReply> {
+    ///
+    /// `fallback` finds bodies this engine has not seen (a node asks its replicas' engines,
+    /// which learn every script their shard ran).
+    public func resolveScript(_ arguments: [Bytes], id: CommandID,
+                              fallback: (String) -> Bytes? = { _ in nil }) -> Result<[Bytes], CommandErrorReply> {
         guard Self.scriptRuns.contains(id) else { return .success(arguments) }
         do throws(CommandError) {
             _ = try Self.scriptKeyCount(arguments)
@@ -46,9 +50,10 @@ extension Engine {
             cacheScript(arguments[1], sha: SHA1.hex(arguments[1]))
             return .success(arguments)
         default:
-            guard let body = scriptBodies[Self.scriptName(arguments[1])] else {
+            guard let body = scriptBodies[Self.scriptName(arguments[1])] ?? fallback(Self.scriptName(arguments[1])) else {
                 return .failure(CommandErrorReply(reply: .error(Self.noScript)))
             }
+            cacheScript(body, sha: Self.scriptName(arguments[1]))
             var resolved = arguments
             resolved[0] = Array((id == .evalsha ? "EVAL" : "EVAL_RO").utf8)
             resolved[1] = body
@@ -68,6 +73,9 @@ extension Engine {
     }
 
     static func scriptName(_ bytes: Bytes) -> String { Arguments.lowercased(bytes) }
+
+    /// The cached body of the script named `sha` (lowercase hex), if any.
+    public func scriptBody(sha: String) -> Bytes? { scriptBodies[sha] }
 
     private func cacheScript(_ body: Bytes, sha: String) {
         guard scriptBodies[sha] == nil, scriptBodies.count < Self.scriptBodiesMax else { return }

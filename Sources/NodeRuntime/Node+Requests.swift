@@ -37,7 +37,10 @@ extension Node {
         var arguments = arguments
         if Engine.scriptRuns.contains(id) {
             // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
-            switch front.resolveScript(arguments, id: id) {
+            let fallback: (String) -> Bytes? = { [self] sha in
+                replicas.values.lazy.compactMap { $0.data?.engine.scriptBody(sha: sha) }.first
+            }
+            switch front.resolveScript(arguments, id: id, fallback: fallback) {
             case .success(let resolved):
                 arguments = resolved
                 if let resolvedSpec = CommandTable.lookup(resolved[0]), let resolvedID = resolvedSpec.id {
@@ -91,6 +94,21 @@ extension Node {
             return Outcome(reply: nodeWideRead(id, arguments, session: session))
         case .flushall, .flushdb:
             flushLedShards(arguments, reply: reply)
+            return nil
+        case .script where !forwarded && !configuration.standalone && arguments.count == 3
+            && String(decoding: arguments[1], as: UTF8.self).lowercased() == "load":
+            // Leaders move, and a client loads a script only where it thinks they are:
+            // every node learns a script loaded anywhere, before the client hears back (so
+            // an EVALSHA sent next finds it on whichever node leads the key's shard).
+            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
+            guard case .bulk = outcome.reply, let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else { return outcome }
+            var waiting = others.count
+            for node in others {
+                forward(arguments, to: node.id) { _ in
+                    waiting -= 1
+                    if waiting == 0 { reply(outcome.reply) }
+                }
+            }
             return nil
         default:
             break

@@ -1,0 +1,99 @@
+"""Lua scripts on a 3-node cluster: a script is one entry of its shard's log and every
+replica runs it, so replicas must end identical even when scripts draw math.random and read
+TIME; scripts keep to one slot as in Redis Cluster; EVALSHA works through a node that has
+the script, and redis-py's Lock (Lua inside) works through the cluster client and through a
+proxy node."""
+
+import time
+
+import pytest
+import redis
+
+from test_cluster_lists_sets import assert_followers_converge, shard_nodes
+
+pytestmark = pytest.mark.cluster
+
+DRAW = """
+local total = 0
+for i = 1, tonumber(ARGV[1]) do
+  local value = math.random(1000000)
+  total = total + value
+  redis.call('rpush', KEYS[1], value)
+end
+redis.call('hset', KEYS[2], 'total', total, 'time', redis.call('time')[1])
+return total
+"""
+
+COUNT_IF = """
+local current = tonumber(redis.call('get', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then
+  return redis.call('incr', KEYS[1])
+end
+return redis.error_reply('LIMIT reached ' .. current)
+"""
+
+
+def state(client):
+    return (client.lrange("{s}draws", 0, -1), client.hgetall("{s}summary"), client.get("{s}counter"))
+
+
+@pytest.mark.timeout(120)
+def test_scripted_writes_leave_every_replica_identical(cluster_factory):
+    cluster = cluster_factory(nodes=3)
+    leader, followers = shard_nodes(cluster, "{s}draws")
+    assert followers, "the shard has no follower"
+    client = leader.client()
+    draw = client.script_load(DRAW)
+    for round_number in range(20):
+        assert client.evalsha(draw, 2, "{s}draws", "{s}summary", 5) > 0
+        if round_number % 2:
+            client.eval(COUNT_IF, 1, "{s}counter", 15)
+    with pytest.raises(redis.exceptions.ResponseError, match="LIMIT reached 10"):
+        for _ in range(10):
+            client.eval(COUNT_IF, 1, "{s}counter", 10)
+    expected = state(client)
+    assert len(expected[0]) == 100 and expected[2] == "10"
+    assert_followers_converge(followers, state, expected)
+
+
+@pytest.mark.timeout(60)
+def test_scripts_keep_to_one_slot(cluster_factory):
+    cluster = cluster_factory(nodes=3)
+    leader, _ = shard_nodes(cluster, "{a}x")
+    client = leader.client()
+    with pytest.raises(redis.exceptions.ClusterCrossSlotError):
+        client.eval("return 1", 2, "{a}x", "{b}y")
+    with pytest.raises(redis.exceptions.ResponseError, match="do not hash to the same slot"):
+        client.eval("return redis.call('get', '{b}y')", 1, "{a}x")
+    # Declaring no keys: the script may not touch any (this node's sessions hold none).
+    with pytest.raises(redis.exceptions.ResponseError, match="non local key"):
+        client.eval("return redis.call('get', 'anything')", 0)
+    assert client.eval("return ARGV[1]", 0, "no keys") == "no keys"
+    assert client.eval("redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', '{a}other')", 1, "{a}x", "v") is None
+    assert client.get("{a}x") == "v"
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("proxy_mode", [False, True], ids=["cluster-client", "proxy"])
+def test_redis_py_lock_works_through_the_cluster(cluster_factory, proxy_mode):
+    cluster = cluster_factory(nodes=3, proxy_mode=proxy_mode)
+    if proxy_mode:
+        client = cluster.nodes[1].client()
+    else:
+        client = cluster.cluster_client()
+    lock = client.lock("{jobs}lock", timeout=10, blocking_timeout=2)
+    assert lock.acquire()
+    other = client.lock("{jobs}lock", timeout=10, blocking_timeout=0.2)
+    assert not other.acquire()
+    assert lock.extend(5)
+    assert lock.locked()
+    lock.release()
+    assert other.acquire()
+    other.release()
+    assert not client.exists("{jobs}lock")
+    # A script registered once, run on whichever node owns the key (EVALSHA, NOSCRIPT,
+    # SCRIPT LOAD and retry are redis-py's Script protocol).
+    increment = client.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
+    for key in ("{p}1", "{q}2", "{r}3"):
+        assert increment(keys=[key], args=[5]) == 5
+        assert increment(keys=[key], args=[2]) == 7
