@@ -98,7 +98,7 @@ extension Engine {
             call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
             log: hooks.scriptLog)
         return interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
-                               budget: settings.scriptInstructionLimit, host: host)
+                               budget: settings.scriptInstructionLimit, seed: settings.scriptRandomSeed, host: host)
     }
 
     /// What one script run has established: whether it may write, and its slot.

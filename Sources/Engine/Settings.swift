@@ -18,6 +18,9 @@ public struct Settings: Sendable {
     /// Lua VM instructions one script may run before it is stopped with an error. Counted
     /// in instructions, not time, so every replica stops a script at the same point.
     public var scriptInstructionLimit: Int64 = 100_000_000
+    /// The seed math.random restarts from for every script (Redis 6's fixed seed). Only a
+    /// test mutation changes it, to show that replicas diverging is noticed.
+    public var scriptRandomSeed: Int32 = 0
 
     public init() {}
 }

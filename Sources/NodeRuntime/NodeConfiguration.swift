@@ -95,6 +95,9 @@ public struct NodeMutations: Sendable, Equatable {
     public var ticksOnlyOnTimer = false
     /// Dropped replicas leave no tombstone: a stale leader may re-create one empty.
     public var noTombstones = false
+    /// Each node seeds scripts' math.random with its own id: replicas that run the same
+    /// committed script draw different numbers.
+    public var nondeterministicScripts = false
 
     public init() {}
 
@@ -105,6 +108,7 @@ public struct NodeMutations: Sendable, Equatable {
         case dropOnStaleRemoval = "drop-on-stale-removal"
         case ticksOnlyOnTimer = "ticks-only-on-timer"
         case noTombstones = "no-tombstones"
+        case nondeterministicScripts = "nondeterministic-scripts"
     }
 
     public mutating func enable(_ name: Name) {
@@ -115,6 +119,7 @@ public struct NodeMutations: Sendable, Equatable {
         case .dropOnStaleRemoval: dropOnStaleRemoval = true
         case .ticksOnlyOnTimer: ticksOnlyOnTimer = true
         case .noTombstones: noTombstones = true
+        case .nondeterministicScripts: nondeterministicScripts = true
         }
     }
 }

@@ -103,9 +103,10 @@ public final class LuaInterpreter {
     }
 
     /// Runs the compiled script `sha` (compile it first) with KEYS and ARGV, `budget` VM
-    /// instructions at most (0: no limit), asking `host` for commands. The reply is in RESP
+    /// instructions at most (0: no limit), math.random restarted from `seed`, asking `host`
+    /// for commands. The reply is in RESP
     /// terms; the caller's encoder lowers RESP3 types for RESP2 clients.
-    public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, host: ScriptHost) -> RESPValue {
+    public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, seed: Int32 = 0, host: ScriptHost) -> RESPValue {
         defer {
             self.host = nil
             lua_settop(state, 0)
@@ -118,7 +119,7 @@ public final class LuaInterpreter {
         guard lua_checkstack(state, 8) != 0 else { return .error("ERR Lua stack exhausted") }
         self.host = host
         scriptVersion = .resp2
-        trestle_lua_reseed(state, 0)
+        trestle_lua_reseed(state, seed)
         setCurrent(keys: keys, arguments: arguments)
         lua_rawgeti(state, trestle_lua_registry_index(), handlerRef)
         guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }

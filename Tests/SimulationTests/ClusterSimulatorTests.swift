@@ -94,6 +94,8 @@ import Testing
         PlantedBug(mutation: .ticksOnlyOnTimer, seed: 2, faults: [.pause]),
         // A stale leader re-creating a dropped replica empty: committed writes lost.
         PlantedBug(mutation: .noTombstones, seed: 8, faults: [.pause]),
+        // Scripts drawing different random numbers on different replicas: replicas diverge.
+        PlantedBug(mutation: .nondeterministicScripts, seed: 1, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)

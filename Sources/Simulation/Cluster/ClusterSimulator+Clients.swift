@@ -1,6 +1,7 @@
 // Simulated RESP clients of the cluster simulator. Each client holds one connection to one
 // node at a time (proxy mode: any node serves any key) and runs one operation at a time:
-// SET, GET, INCR, or a compare-and-set made of WATCH k, GET k, then MULTI, SET k new,
+// SET, GET, INCR (also as an EVAL script that stores a random draw beside the key), or a
+// compare-and-set made of WATCH k, GET k, then MULTI, SET k new,
 // EXEC — recorded as CAS(k, expected: the value GET saw, new). Values are unique per
 // operation, so no value ever comes back (no ABA) and the CAS reading is exact.
 //
@@ -146,9 +147,15 @@ extension ClusterSimulator {
         case 35..<60:
             operation = PendingOperation(id: id, command: .set(key: key, value: unique), invocation: now, phase: .simple, awaiting: 1)
             requests = [[Array("SET".utf8), name, Array(String(unique).utf8)]]
-        case 60..<85:
+        case 60..<75:
             operation = PendingOperation(id: id, command: .increment(key: key), invocation: now, phase: .simple, awaiting: 1)
             requests = [[Array("INCR".utf8), name]]
+        case 75..<85:
+            // The same increment as a script that also stores a random draw and the time
+            // beside the key: replicas run scripts themselves, so they converge only if
+            // scripts are deterministic.
+            operation = PendingOperation(id: id, command: .increment(key: key), invocation: now, phase: .simple, awaiting: 1)
+            requests = [[Array("EVAL".utf8), Self.incrementScript, Array("1".utf8), name]]
         default:
             operation = PendingOperation(id: id, command: .compareAndSet(key: key, expected: nil, new: unique), invocation: now, phase: .watch, awaiting: 2)
             requests = [[Array("WATCH".utf8), name], [Array("GET".utf8), name]]
@@ -158,6 +165,11 @@ extension ClusterSimulator {
         send(client, requests)
         queue.push(.clientTimeout(client: client, operation: id), at: now + options.operationTimeoutMilliseconds * 1000)
     }
+
+    static let incrementScript = Array("""
+        redis.call('set', '{' .. KEYS[1] .. '}:draw', math.random(1000000000) .. '@' .. redis.call('time')[2])
+        return redis.call('incr', KEYS[1])
+        """.utf8)
 
     private func send(_ client: Int, _ requests: [[Bytes]]) {
         guard let connection = clients[client].connection else { return }
