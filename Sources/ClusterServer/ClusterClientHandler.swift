@@ -37,6 +37,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
     private var phase = Phase.idle
     private var context: ChannelHandlerContext?
     private var inbound: ByteBuffer?
+    /// Push bytes queued since the socket last stopped being writable.
+    private var pushBytesWhileBlocked = 0
     private var out = ByteBuffer()
     /// Requests handed to the node and not answered yet.
     private var unanswered = 0
@@ -138,6 +140,29 @@ final class ClusterClientHandler: ChannelInboundHandler {
         unanswered = max(0, unanswered - 1)
         if out.readableBytes >= Self.replyFlushBytes { flush() }
     }
+
+    /// A pub/sub message or confirmation: not a reply, so `unanswered` stays. A subscriber
+    /// that stops reading is disconnected once `pushBytesWhileBlockedMax` bytes of pushes
+    /// piled up while its socket was not writable (Redis's client-output-buffer-limit
+    /// pubsub hard limit).
+    func push(_ value: RESPValue, as version: ProtocolVersion) {
+        let before = out.readableBytes
+        RESPEncoder.write(value, as: version, into: &out)
+        if let context, !context.channel.isWritable {
+            pushBytesWhileBlocked += out.readableBytes - before
+            if pushBytesWhileBlocked > Self.pushBytesWhileBlockedMax {
+                out.clear()
+                close()
+                return
+            }
+        } else {
+            pushBytesWhileBlocked = 0
+        }
+        if out.readableBytes >= Self.replyFlushBytes { flush() }
+    }
+
+    /// Pushes a connection may owe while it does not read (32 MiB, Redis's pub/sub default).
+    static let pushBytesWhileBlockedMax = 32 << 20
 
     func closeWhenFlushed() {
         guard let id = clientID else { return }

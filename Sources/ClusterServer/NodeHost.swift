@@ -105,6 +105,10 @@ final class NodeHost {
                     guard let handler = handlers[id] else { continue }
                     handler.enqueue(value, as: version)
                     markDirty(handler)
+                case let .push(id, value, version):
+                    guard let handler = handlers[id] else { continue }
+                    handler.push(value, as: version)
+                    markDirty(handler)
                 case let .close(id):
                     handlers[id]?.closeWhenFlushed()
                 case let .raft(shard, messages):

@@ -128,6 +128,9 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .publish, .pubsub, .ssubscribe, .sunsubscribe, .spublish:
+            // The node serves pub/sub before the engine; here they come only from EXEC.
+            throw .message("ERR \(id.rawValue.uppercased()) is not allowed inside a transaction on this server")
         case .cluster, .readonly, .readwrite, .asking, .trestle:
             // A cluster node handles these before the engine; a standalone server has none.
             throw .message("ERR This instance has cluster support disabled")

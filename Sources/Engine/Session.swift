@@ -43,7 +43,16 @@ public final class Session {
     /// Set by CLIENT KILL; the transport closes the connection.
     public internal(set) var killed = false
 
+    /// Pub/sub: the channels, patterns and shard channels this connection listens to (the
+    /// node keeps the reverse maps).
+    public var channels: Set<Bytes> = []
+    public var patterns: Set<Bytes> = []
+    public var shardChannels: Set<Bytes> = []
+
     public var inTransaction: Bool { queued != nil }
+    /// Subscribed to anything: a RESP2 connection then runs only pub/sub commands, PING,
+    /// QUIT and RESET.
+    public var isSubscribed: Bool { !channels.isEmpty || !patterns.isEmpty || !shardChannels.isEmpty }
 
     init(id: ClientID, address: String, localAddress: String, now: Int64, authenticated: Bool) {
         self.id = id

@@ -82,6 +82,7 @@ extension Node {
         guard let client = clients.removeValue(forKey: id) else { return }
         client.closed = true
         unwatchAll(client.session)
+        unsubscribeAll(client.session)
         front.disconnect(client.session)
     }
 

@@ -34,6 +34,12 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
+        if session.isSubscribed, session.protocolVersion == .resp2, !Self.allowedWhileSubscribed.contains(id) {
+            return Outcome(reply: .error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
+        }
+        if id == .ping, session.isSubscribed, session.protocolVersion == .resp2, arguments.count <= 2 {
+            return Outcome(reply: .array([.bulk("pong"), .bulk(arguments.count == 2 ? arguments[1] : [])]))
+        }
         var arguments = arguments
         if Engine.scriptRuns.contains(id) {
             // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
@@ -68,6 +74,7 @@ extension Node {
             }
             return front.execute(arguments, spec: spec, session: session, now: time)
         }
+        if let outcome = servePubSub(id, arguments, session: session, forwarded: forwarded, reply: reply) { return outcome }
         switch id {
         case .exec:
             executeTransaction(session, forwarded: forwarded, reply: reply)
@@ -78,7 +85,10 @@ extension Node {
         case .unwatch, .discard, .reset:
             // As Redis: DISCARD without MULTI is an error that keeps the watches.
             if id != .discard || session.inTransaction { unwatchAll(session) }
-            if id == .reset { session.readOnlyReplicaReads = false }
+            if id == .reset {
+                session.readOnlyReplicaReads = false
+                unsubscribeAll(session)
+            }
             return front.execute(arguments, spec: spec, session: session, now: time)
         case .cluster:
             return Outcome(reply: clusterCommand(arguments, session: session))

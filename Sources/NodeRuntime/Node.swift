@@ -69,6 +69,10 @@ public final class Node {
     var proxySessions: [ProxySessionKey: Session] = [:]
     /// Sessions watching each key, for the keys of shards this node led when watched.
     var watchers: [Bytes: Set<ClientID>] = [:]
+    /// Pub/sub listeners on this node: by channel, by pattern and by shard channel.
+    var channelSubscribers: [Bytes: Set<ClientID>] = [:]
+    var patternSubscribers: [Bytes: Set<ClientID>] = [:]
+    var shardChannelSubscribers: [Bytes: Set<ClientID>] = [:]
     /// Proxied requests waiting out a leader change, retried by the timer.
     var deferredRoutes: [DeferredRoute] = []
     /// The round persisted by the shell right now, finished by `.persisted`.

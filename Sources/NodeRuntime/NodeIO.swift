@@ -55,6 +55,9 @@ public enum NodeInput {
 public enum NodeOutput {
     /// A reply to the client, encoded in `version`.
     case reply(ClientID, RESPValue, ProtocolVersion)
+    /// An out-of-band message to the client (pub/sub): not a reply to a request, so the
+    /// shell does not count it as one. Bounded by the shell's pub/sub output limit.
+    case push(ClientID, RESPValue, ProtocolVersion)
     /// Close the client's connection once the replies before this are written.
     case close(ClientID)
     /// Raft messages of one shard's group, each to its `to`.

@@ -31,6 +31,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     case multi, exec, discard, watch, unwatch
     // scripting
     case eval, evalsha, eval_ro, evalsha_ro, script
+    // pub/sub
+    case subscribe, unsubscribe, psubscribe, punsubscribe, publish, pubsub, ssubscribe, sunsubscribe, spublish
     // cluster
     case cluster, readonly, readwrite, asking, trestle
 }
@@ -183,11 +185,11 @@ public enum CommandTable {
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
-    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting"]
+    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting", "pubsub": "pubsub"]
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + [
+        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + pubSub() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -344,6 +346,30 @@ public enum CommandTable {
             counted(.zdiffstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the difference of multiple sorted sets in a key.", since: "6.2.0", complexity: "O(L + (N-K)log(N))"),
             counted(.zmpop, -4, "write", countIndex: 1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", since: "7.0.0", complexity: "O(K) + O(M*log(N))"),
             spec(.zrandmember, -2, "readonly", keys: one, "sorted_set", "Returns one or more random members from a sorted set.", since: "6.2.0", complexity: "O(N)"),
+        ]
+    }
+
+    /// PUBLISH and SPUBLISH are `noscript` in Trestle (Redis allows them): every replica of
+    /// a shard runs a script, so a message published from one would go out once per replica.
+    private static func pubSub() -> [CommandSpec] {
+        let all = (1, -1, 1), one = (1, 1, 1)
+        return [
+            spec(.subscribe, -2, "pubsub noscript loading stale", "pubsub", "Listens for messages published to channels.", since: "2.0.0", complexity: "O(N)"),
+            spec(.unsubscribe, -1, "pubsub noscript loading stale", "pubsub", "Stops listening to messages posted to channels.", since: "2.0.0", complexity: "O(N)"),
+            spec(.psubscribe, -2, "pubsub noscript loading stale", "pubsub", "Listens for messages published to channels that match one or more patterns.", since: "2.0.0", complexity: "O(N)"),
+            spec(.punsubscribe, -1, "pubsub noscript loading stale", "pubsub", "Stops listening to messages published to channels that match one or more patterns.", since: "2.0.0", complexity: "O(N)"),
+            spec(.publish, 3, "pubsub noscript loading stale fast", "pubsub", "Posts a message to a channel.", since: "2.0.0", complexity: "O(N+M)"),
+            spec(.pubsub, -2, "", "pubsub", "A container for Pub/Sub commands.", since: "2.8.0", subcommands: [
+                sub("pubsub", "channels", -2, "pubsub loading stale", "Returns the active channels."),
+                sub("pubsub", "numpat", 2, "pubsub loading stale", "Returns a count of unique pattern subscriptions."),
+                sub("pubsub", "numsub", -2, "pubsub loading stale", "Returns a count of subscribers to channels."),
+                sub("pubsub", "shardchannels", -2, "pubsub loading stale", "Returns the active shard channels."),
+                sub("pubsub", "shardnumsub", -2, "pubsub loading stale", "Returns the count of subscribers of shard channels."),
+                sub("pubsub", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.ssubscribe, -2, "pubsub noscript loading stale", keys: all, "pubsub", "Listens for messages published to shard channels.", since: "7.0.0", complexity: "O(N)"),
+            spec(.sunsubscribe, -1, "pubsub noscript loading stale", keys: all, "pubsub", "Stops listening to messages posted to shard channels.", since: "7.0.0", complexity: "O(N)"),
+            spec(.spublish, 3, "pubsub noscript loading stale fast", keys: one, "pubsub", "Post a message to a shard channel", since: "7.0.0", complexity: "O(N)"),
         ]
     }
 

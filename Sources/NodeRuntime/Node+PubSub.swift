@@ -1,0 +1,220 @@
+// Pub/sub on a node: SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE register a connection here;
+// PUBLISH and SPUBLISH deliver to this node's listeners and, in a cluster, to every other
+// node's (forwarded over the peer links), and answer with the number of receivers once
+// every reachable node has delivered. Messages and (un)subscribe confirmations leave as
+// `.push` outputs: RESP3 push frames, or plain arrays for RESP2 connections.
+//
+// Invariants: `channelSubscribers[c]` holds exactly the clients whose session lists `c`
+// (likewise patterns and shard channels); a closed client is in none of them.
+import Cluster
+import Core
+import Engine
+import Keyspace
+import Wire
+
+extension Node {
+    enum SubscriptionKind {
+        case channel, pattern, shardChannel
+
+        var subscribeWord: String {
+            switch self {
+            case .channel: "subscribe"
+            case .pattern: "psubscribe"
+            case .shardChannel: "ssubscribe"
+            }
+        }
+
+        var unsubscribeWord: String {
+            switch self {
+            case .channel: "unsubscribe"
+            case .pattern: "punsubscribe"
+            case .shardChannel: "sunsubscribe"
+            }
+        }
+    }
+
+    /// What a RESP2 connection may run while it is subscribed to anything.
+    static let allowedWhileSubscribed: Set<CommandID> = [
+        .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .ssubscribe, .sunsubscribe, .ping, .quit, .reset,
+    ]
+
+    /// Serves a pub/sub command, or returns nil when `id` is not one. A command that ends
+    /// later (PUBLISH in a cluster) answers through `reply` and returns `.some(nil)`.
+    func servePubSub(_ id: CommandID, _ arguments: [Bytes], session: Session, forwarded: Bool,
+                     reply: @escaping ReplySink) -> Outcome?? {
+        switch id {
+        case .subscribe: return Outcome(reply: subscribe(Array(arguments.dropFirst()), .channel, session))
+        case .psubscribe: return Outcome(reply: subscribe(Array(arguments.dropFirst()), .pattern, session))
+        case .ssubscribe:
+            guard configuration.standalone || Self.sameSlot(arguments.dropFirst()) else { return Outcome(reply: Redirect.crossSlot.reply) }
+            return Outcome(reply: subscribe(Array(arguments.dropFirst()), .shardChannel, session))
+        case .unsubscribe: return Outcome(reply: unsubscribe(Array(arguments.dropFirst()), .channel, session))
+        case .punsubscribe: return Outcome(reply: unsubscribe(Array(arguments.dropFirst()), .pattern, session))
+        case .sunsubscribe:
+            guard configuration.standalone || Self.sameSlot(arguments.dropFirst()) else { return Outcome(reply: Redirect.crossSlot.reply) }
+            return Outcome(reply: unsubscribe(Array(arguments.dropFirst()), .shardChannel, session))
+        case .publish, .spublish:
+            let sharded = id == .spublish
+            let local = deliver(channel: arguments[1], message: arguments[2], sharded: sharded)
+            guard !forwarded, !configuration.standalone, let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else {
+                return Outcome(reply: .integer(local))
+            }
+            var total = local
+            var waiting = others.count
+            for node in others {
+                forward(arguments, to: node.id) { value in
+                    if case .integer(let count) = value { total += Int(count) }
+                    waiting -= 1
+                    if waiting == 0 { reply(.integer(total)) }
+                }
+            }
+            return .some(nil)
+        case .pubsub:
+            return Outcome(reply: pubsubCommand(arguments))
+        default:
+            return nil
+        }
+    }
+
+    private static func sameSlot(_ names: ArraySlice<Bytes>) -> Bool {
+        guard let first = names.first else { return true }
+        let slot = HashSlot.of(key: first)
+        return names.allSatisfy { HashSlot.of(key: $0) == slot }
+    }
+
+    /// Subscribes; every confirmation but the last leaves at once as a push, the last is
+    /// the request's reply (the request is the only one outstanding: see Node+Clients).
+    private func subscribe(_ names: [Bytes], _ kind: SubscriptionKind, _ session: Session) -> RESPValue {
+        var confirmations: [RESPValue] = []
+        for name in names {
+            switch kind {
+            case .channel:
+                if session.channels.insert(name).inserted { channelSubscribers[name, default: []].insert(session.id) }
+            case .pattern:
+                if session.patterns.insert(name).inserted { patternSubscribers[name, default: []].insert(session.id) }
+            case .shardChannel:
+                if session.shardChannels.insert(name).inserted { shardChannelSubscribers[name, default: []].insert(session.id) }
+            }
+            confirmations.append(.push([.bulk(kind.subscribeWord), .bulk(name), .integer(Self.count(kind, session))]))
+        }
+        return answer(confirmations, session)
+    }
+
+    /// Unsubscribes from `names`, or from every subscription of the kind when none given.
+    private func unsubscribe(_ names: [Bytes], _ kind: SubscriptionKind, _ session: Session) -> RESPValue {
+        let targets: [Bytes]
+        if !names.isEmpty {
+            targets = names
+        } else {
+            switch kind {
+            case .channel: targets = session.channels.sorted { $0.lexicographicallyPrecedes($1) }
+            case .pattern: targets = session.patterns.sorted { $0.lexicographicallyPrecedes($1) }
+            case .shardChannel: targets = session.shardChannels.sorted { $0.lexicographicallyPrecedes($1) }
+            }
+        }
+        guard !targets.isEmpty else {
+            return .push([.bulk(kind.unsubscribeWord), .null, .integer(Self.count(kind, session))])
+        }
+        var confirmations: [RESPValue] = []
+        for name in targets {
+            switch kind {
+            case .channel:
+                if session.channels.remove(name) != nil { Self.remove(session.id, from: &channelSubscribers, name) }
+            case .pattern:
+                if session.patterns.remove(name) != nil { Self.remove(session.id, from: &patternSubscribers, name) }
+            case .shardChannel:
+                if session.shardChannels.remove(name) != nil { Self.remove(session.id, from: &shardChannelSubscribers, name) }
+            }
+            confirmations.append(.push([.bulk(kind.unsubscribeWord), .bulk(name), .integer(Self.count(kind, session))]))
+        }
+        return answer(confirmations, session)
+    }
+
+    private func answer(_ confirmations: [RESPValue], _ session: Session) -> RESPValue {
+        for confirmation in confirmations.dropLast() { emit(.push(session.id, confirmation, session.protocolVersion)) }
+        return confirmations.last ?? .nullArray
+    }
+
+    /// Redis's count in a confirmation: channels and patterns together; shard channels alone.
+    private static func count(_ kind: SubscriptionKind, _ session: Session) -> Int {
+        kind == .shardChannel ? session.shardChannels.count : session.channels.count + session.patterns.count
+    }
+
+    private static func remove(_ id: ClientID, from subscribers: inout [Bytes: Set<ClientID>], _ name: Bytes) {
+        subscribers[name]?.remove(id)
+        if subscribers[name]?.isEmpty == true { subscribers.removeValue(forKey: name) }
+    }
+
+    /// Forgets every subscription of a session (RESET, a closed connection).
+    func unsubscribeAll(_ session: Session) {
+        for name in session.channels { Self.remove(session.id, from: &channelSubscribers, name) }
+        for name in session.patterns { Self.remove(session.id, from: &patternSubscribers, name) }
+        for name in session.shardChannels { Self.remove(session.id, from: &shardChannelSubscribers, name) }
+        session.channels = []
+        session.patterns = []
+        session.shardChannels = []
+    }
+
+    /// Delivers a message to this node's listeners; returns how many got it (a client
+    /// matching by channel and by two patterns counts three times, as in Redis).
+    func deliver(channel: Bytes, message: Bytes, sharded: Bool) -> Int {
+        var receivers = 0
+        let direct = sharded ? shardChannelSubscribers[channel] : channelSubscribers[channel]
+        let word: Bytes = Array((sharded ? "smessage" : "message").utf8)
+        for id in (direct ?? []).sorted() {
+            guard let client = clients[id] else { continue }
+            emit(.push(id, .push([.bulk(word), .bulk(channel), .bulk(message)]), client.session.protocolVersion))
+            receivers += 1
+        }
+        guard !sharded else { return receivers }
+        for (pattern, ids) in patternSubscribers where Glob.matches(pattern: pattern, channel) {
+            for id in ids.sorted() {
+                guard let client = clients[id] else { continue }
+                emit(.push(id, .push([.bulk("pmessage"), .bulk(pattern), .bulk(channel), .bulk(message)]), client.session.protocolVersion))
+                receivers += 1
+            }
+        }
+        return receivers
+    }
+
+    // MARK: - PUBSUB
+
+    private func pubsubCommand(_ arguments: [Bytes]) -> RESPValue {
+        let subcommand = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        switch subcommand {
+        case "channels" where arguments.count <= 3, "shardchannels" where arguments.count <= 3:
+            let source = subcommand == "channels" ? channelSubscribers : shardChannelSubscribers
+            let pattern = arguments.count == 3 ? arguments[2] : nil
+            let names = source.keys.filter { name in pattern.map { Glob.matches(pattern: $0, name) } ?? true }
+            return .array(names.sorted { $0.lexicographicallyPrecedes($1) }.map { RESPValue.bulk($0) })
+        case "numsub", "shardnumsub":
+            let source = subcommand == "numsub" ? channelSubscribers : shardChannelSubscribers
+            return .array(arguments.dropFirst(2).flatMap { [RESPValue.bulk($0), .integer(source[$0]?.count ?? 0)] })
+        case "numpat" where arguments.count == 2:
+            return .integer(patternSubscribers.count)
+        case "help" where arguments.count == 2:
+            return .array(Self.pubsubHelp.map { .simple($0) })
+        case "channels", "shardchannels", "numpat", "help":
+            return .error("ERR wrong number of arguments for 'pubsub|\(subcommand)' command")
+        default:
+            return .error("ERR unknown subcommand '\(String(decoding: arguments[1], as: UTF8.self))'. Try PUBSUB HELP.")
+        }
+    }
+
+    static let pubsubHelp = [
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
+        "HELP",
+        "    Prints this help.",
+    ]
+}

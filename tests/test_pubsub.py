@@ -1,0 +1,98 @@
+"""Pub/sub against a real redis-server: the same conversation between three connections
+(two listeners and a publisher) runs on both, in RESP2 and RESP3, and every byte each
+connection receives after each step must match: confirmations, messages, pattern
+messages, subscriber mode's refusals and PING, PUBSUB introspection, RESET."""
+
+import socket
+import time
+
+import pytest
+
+from resp import RawConnection, encode_command
+
+STEP_WAIT_SECONDS = 0.06
+
+# (connection, command...): connections 0 and 2 listen, 1 publishes.
+CONVERSATION = [
+    (0, "SUBSCRIBE", "news", "sports"),
+    (2, "PSUBSCRIBE", "n*"),
+    (2, "PSUBSCRIBE", "s?orts", "n*"),
+    (1, "PUBLISH", "news", "hello"),
+    (1, "PUBLISH", "sports", "goal"),
+    (1, "PUBLISH", "other", "nobody"),
+    (1, "PUBLISH", "nothing", "pattern only"),
+    (0, "GET", "x"),
+    (0, "PING"),
+    (0, "PING", "hi"),
+    (0, "SUBSCRIBE", "news"),
+    (1, "PUBSUB", "CHANNELS", "n*"),
+    (1, "PUBSUB", "NUMSUB", "news", "sports", "none"),
+    (1, "PUBSUB", "NUMPAT"),
+    (1, "PUBSUB", "NUMSUB"),
+    (1, "PUBSUB", "SHARDCHANNELS"),
+    (1, "PUBSUB", "BOGUS"),
+    (1, "PUBSUB", "NUMPAT", "extra"),
+    (0, "UNSUBSCRIBE", "news"),
+    (1, "PUBLISH", "news", "after unsubscribe"),
+    (0, "UNSUBSCRIBE"),
+    (0, "UNSUBSCRIBE"),
+    (0, "GET", "x"),
+    (2, "PUNSUBSCRIBE", "n*"),
+    (2, "PUNSUBSCRIBE"),
+    (2, "PUNSUBSCRIBE", "never"),
+    (0, "SSUBSCRIBE", "{s}a", "{s}b"),
+    (1, "SPUBLISH", "{s}a", "sharded"),
+    (1, "PUBLISH", "{s}a", "not sharded"),
+    (1, "PUBSUB", "SHARDNUMSUB", "{s}a", "{s}c"),
+    (0, "SUNSUBSCRIBE", "{s}a"),
+    (0, "SUNSUBSCRIBE"),
+    (0, "SUBSCRIBE", "reset-me"),
+    (0, "RESET"),
+    (1, "PUBLISH", "reset-me", "gone"),
+    (1, "SUBSCRIBE"),
+    (1, "PUBLISH", "only-two"),
+]
+
+
+def converse(port, protocol):
+    connections = [RawConnection(port) for _ in range(3)]
+    try:
+        for connection in connections:
+            if protocol == 3:
+                connection.call("HELLO", "3")
+            connection.read_available(wait=0.05)
+        transcript = []
+        for index, *command in CONVERSATION:
+            connections[index].send(encode_command(*command))
+            time.sleep(STEP_WAIT_SECONDS)
+            received = [connection.read_available(wait=0.01) for connection in connections]
+            transcript.append((" ".join(command), received))
+        return transcript
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_pubsub_conversation_matches_redis(protocol, server, redis_reference):
+    mine = converse(server.port, protocol)
+    theirs = converse(redis_reference.port, protocol)
+    differences = [f"  after {step!r}:\n    trestle {got!r}\n    redis   {want!r}"
+                   for (step, got), (_, want) in zip(mine, theirs) if got != want]
+    assert not differences, "pub/sub differs from redis-server:\n" + "\n".join(differences)
+
+
+def test_a_subscriber_that_never_reads_is_disconnected_not_the_server(server):
+    """Redis's pubsub output-buffer hard limit: a listener that stops reading is dropped
+    once 32 MiB of messages piled up; the publisher and the server go on."""
+    listener = RawConnection(server.port)
+    listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    listener.call("SUBSCRIBE", "flood")
+    publisher = server.client()
+    payload = "x" * 65536
+    delivered = []
+    for _ in range(1200):  # about 78 MiB offered
+        delivered.append(publisher.publish("flood", payload))
+    assert delivered[0] == 1
+    assert delivered[-1] == 0, "the stalled listener was never disconnected"
+    assert publisher.ping()
