@@ -150,3 +150,22 @@ def test_proxied_replies_have_the_shape_of_the_clients_protocol(cluster_factory)
             assert resp3.call("ZRANGE", key, "0", "-1", "WITHSCORES") == ("*", [("*", [("$", b"b"), (",", b"2.5")])])
             assert resp3.call("ZADD", key, "3", "c") == (":", 1)
             assert resp3.call("ZPOPMIN", key, "2") == ("*", [("*", [("$", b"b"), (",", b"2.5")]), ("*", [("$", b"c"), (",", b"3")])])
+
+
+@pytest.mark.timeout(90)
+def test_proxy_mode_scans_counts_and_flushes_the_whole_cluster(cluster_factory):
+    """A plain client on one proxy node sees one database: DBSIZE, KEYS, SCAN, RANDOMKEY
+    and FLUSHALL cover every shard, whichever node leads it (issue 12)."""
+    cluster = cluster_factory(nodes=3, proxy_mode=True)
+    client = cluster.nodes[1].client()
+    keys = {f"key:{index}" for index in range(300)}
+    for key in keys:
+        client.set(key, "v")
+    assert client.dbsize() == 300
+    assert set(client.keys("key:*")) == keys
+    assert set(client.scan_iter(match="key:*", count=50)) == keys
+    assert client.randomkey() in keys
+    assert client.flushall()
+    assert client.dbsize() == 0
+    assert client.randomkey() is None
+    assert list(client.scan_iter()) == []

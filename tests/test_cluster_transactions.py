@@ -77,3 +77,43 @@ def test_readonly_connections_read_from_a_follower(cluster_factory):
         time.sleep(0.05)
     with pytest.raises(redis.exceptions.MovedError):
         reader.set("{r}k", "v2")  # writes still go to the leader
+
+
+@pytest.mark.timeout(90)
+def test_proxy_mode_runs_transactions_and_watch_at_the_slots_leader(cluster_factory):
+    """A plain client on a node that does not lead the slot: WATCH reads the digests at the
+    leader, EXEC carries the transaction there as one request (issue 12)."""
+    cluster = cluster_factory(nodes=3, proxy_mode=True)
+    leader, follower = leader_and_follower(cluster, "{t}a")
+    client, other = follower.client(), leader.client()
+
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set("{t}a", "1").incr("{t}n").incr("{t}n").get("{t}a")
+        assert pipe.execute() == [True, 1, 2, "1"]
+
+    client.execute_command("WATCH", "{t}a")
+    other.set("{t}a", "changed")
+    client.execute_command("MULTI")
+    client.execute_command("SET", "{t}a", "mine")  # QUEUED
+    assert client.execute_command("EXEC") is None
+    assert other.get("{t}a") == "changed"
+
+    client.execute_command("WATCH", "{t}a", "{t}n")
+    client.execute_command("MULTI")
+    client.execute_command("INCR", "{t}n")
+    assert client.execute_command("EXEC") == [3]
+
+    # redis-py's optimistic-locking helper, as job queues use it.
+    def bump(pipe):
+        current = int(pipe.get("{t}n"))
+        pipe.multi()
+        pipe.set("{t}n", current + 10)
+    assert client.transaction(bump, "{t}n") == [True]
+    assert other.get("{t}n") == "13"
+
+    client.execute_command("MULTI")
+    client.execute_command("SET", "{t}x", "1")
+    client.execute_command("SET", "{other}y", "1")
+    with pytest.raises(redis.exceptions.ClusterCrossSlotError):
+        client.execute_command("EXEC")
+    assert other.get("{t}x") is None

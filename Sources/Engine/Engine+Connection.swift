@@ -117,6 +117,11 @@ extension Engine {
             else if attribute == "lib-ver" { session.libraryVersion = arguments[3] }
             else { throw .message("ERR Unrecognized option '\(Arguments.string(arguments[2]))'") }
             return Outcome(reply: .ok)
+        case ("no-evict", 3), ("no-touch", 3):
+            // Trestle evicts nothing and keeps no access times: the switches change nothing.
+            let mode = Arguments.lowercased(arguments[2])
+            guard mode == "on" || mode == "off" else { throw .syntax }
+            return Outcome(reply: .ok)
         case ("info", 2): return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now) + "\n"))
         case ("list", _): return Outcome(reply: .verbatim(format: "txt", text: try clientList(arguments, now: now)))
         case ("kill", _): return try clientKill(arguments, session)
@@ -130,10 +135,12 @@ extension Engine {
                 "INFO", "    Return information about the current client connection.",
                 "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]", "    Return information about client connections.",
                 "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]", "    Kill connections. Options: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
+                "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+                "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
                 "HELP", "    Print this help.",
             ].map { RESPValue.simple($0) }))
         default:
-            if ["id", "getname", "setname", "setinfo", "info", "help"].contains(subcommand) {
+            if ["id", "getname", "setname", "setinfo", "info", "help", "no-evict", "no-touch"].contains(subcommand) {
                 throw .message("ERR wrong number of arguments for 'client|\(subcommand)' command")
             }
             throw .unknownSubcommand(command: "client", subcommand: Arguments.string(arguments[1]))

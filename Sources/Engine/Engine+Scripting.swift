@@ -74,6 +74,12 @@ extension Engine {
 
     static func scriptName(_ bytes: Bytes) -> String { Arguments.lowercased(bytes) }
 
+    /// Forgets every script body and compiled script (SCRIPT FLUSH).
+    public func flushScripts() {
+        scriptBodies.removeAll()
+        interpreter?.flush()
+    }
+
     /// The cached body of the script named `sha` (lowercase hex), if any.
     public func scriptBody(sha: String) -> Bytes? { scriptBodies[sha] }
 
@@ -169,8 +175,7 @@ extension Engine {
                 let mode = Arguments.lowercased(arguments[2])
                 guard mode == "sync" || mode == "async" else { throw .message("ERR SCRIPT FLUSH only support SYNC|ASYNC option") }
             }
-            scriptBodies.removeAll()
-            interpreter?.flush()
+            flushScripts()
             return .ok
         case "kill" where arguments.count == 2:
             // A script runs to its end (or its instruction budget) before anything else does.

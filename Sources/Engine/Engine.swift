@@ -128,6 +128,8 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .wait:
+            return Outcome(reply: .integer(0))  // the node answers WAIT; an engine has no replicas
         case .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .publish, .pubsub, .ssubscribe, .sunsubscribe, .spublish:
             // The node serves pub/sub before the engine; here they come only from EXEC.
             throw .message("ERR \(id.rawValue.uppercased()) is not allowed inside a transaction on this server")

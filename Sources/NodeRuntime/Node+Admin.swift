@@ -9,8 +9,15 @@ import Keyspace
 import Wire
 
 extension Node {
-    func administer(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink) {
+    func administer(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) {
         let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        // What proxy nodes ask a shard's leader for their clients' transactions; only peers
+        // may send these (a client's own WATCH and EXEC do the same work).
+        switch sub {
+        case "watchdigests" where forwarded: return watchDigests(Array(arguments.dropFirst(2)), session: session, reply: reply)
+        case "transaction" where forwarded: return forwardedTransaction(arguments.dropFirst(2), session: session, reply: reply)
+        default: break
+        }
         let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
         switch (sub, text.count) {
         case ("status", 0):

@@ -64,6 +64,8 @@ extension Node {
                 let slot = HashSlot.of(key: arguments[first])
                 switch locate(slot) {
                 case .here: break
+                case .elsewhere where configuration.proxy && !forwarded:
+                    break  // EXEC forwards the whole transaction to the slot's leader
                 case .elsewhere(_, let node, _):
                     front.flagTransactionFailed(session)
                     return Outcome(reply: Redirect.moved(slot: slot, to: node).reply)
@@ -80,7 +82,7 @@ extension Node {
             executeTransaction(session, forwarded: forwarded, reply: reply)
             return nil
         case .watch where !session.inTransaction:
-            watch(arguments, session: session, reply: reply)
+            watch(arguments, session: session, forwarded: forwarded, reply: reply)
             return nil
         case .unwatch, .discard, .reset:
             // As Redis: DISCARD without MULTI is an error that keeps the watches.
@@ -98,13 +100,26 @@ extension Node {
         case .asking:
             return Outcome(reply: .ok)
         case .trestle:
-            administer(arguments, forwarded: forwarded, reply: reply)
+            administer(arguments, session: session, forwarded: forwarded, reply: reply)
             return nil
-        case .dbsize, .keys, .scan, .randomkey:
+        case .dbsize, .keys, .scan, .randomkey, .flushall, .flushdb:
+            if configuration.proxy, !forwarded {
+                clusterWide(id, arguments, session: session, reply: reply)
+                return nil
+            }
+            if id == .scan, forwarded { return Outcome(reply: scanRange(arguments, session: session)) }
+            if id == .flushall || id == .flushdb {
+                flushLedShards(arguments, reply: reply)
+                return nil
+            }
             return Outcome(reply: nodeWideRead(id, arguments, session: session))
-        case .flushall, .flushdb:
-            flushLedShards(arguments, reply: reply)
-            return nil
+        case .wait:
+            return waitForReplicas(arguments, reply: reply)
+        case .script where String(decoding: arguments[1], as: UTF8.self).lowercased() == "flush":
+            // The shards' engines learned the scripts they ran (EVALSHA falls back to them).
+            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
+            if outcome.reply == .ok { for replica in replicas.values { replica.data?.engine.flushScripts() } }
+            return outcome
         case .script where !forwarded && !configuration.standalone && arguments.count == 3
             && String(decoding: arguments[1], as: UTF8.self).lowercased() == "load":
             // Leaders move, and a client loads a script only where it thinks they are:
@@ -226,6 +241,28 @@ extension Node {
         return .elsewhere(leader: leader, node: node, shard: shard)
     }
 
+    /// WAIT numreplicas timeout. A write is acknowledged only once a majority of its shard's
+    /// replicas hold it, so the answer is known at once: the other replicas of that
+    /// majority. Asked for more, the reply comes after the timeout, as Redis's would (a
+    /// timeout of 0, which in Redis may block forever, answers at once).
+    private func waitForReplicas(_ arguments: [Bytes], reply: @escaping ReplySink) -> Outcome? {
+        guard let wanted = Int64(String(decoding: arguments[1], as: UTF8.self)),
+              let timeout = Int64(String(decoding: arguments[2], as: UTF8.self)) else {
+            return Outcome(reply: .error("ERR value is not an integer or out of range"))
+        }
+        guard timeout >= 0 else { return Outcome(reply: .error("ERR timeout is negative")) }
+        let holding = Int64(configuration.replicationFactor / 2)
+        guard wanted > holding, timeout > 0, deferredRoutes.count < Self.deferredRoutesMax else {
+            return Outcome(reply: .integer(holding))
+        }
+        deferredRoutes.append(DeferredRoute(due: now() + min(timeout, Self.waitMillisecondsMax)) { reply(.integer(holding)) })
+        wantTurn()
+        return nil
+    }
+
+    /// The longest a WAIT that cannot be satisfied is held (a day).
+    static let waitMillisecondsMax: Int64 = 86_400_000
+
     // MARK: - Writes and reads
 
     func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue],
@@ -261,7 +298,7 @@ extension Node {
 
     // MARK: - Transactions
 
-    private func watch(_ arguments: [Bytes], session: Session, reply: @escaping ReplySink) {
+    private func watch(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) {
         let keys = Array(arguments.dropFirst())
         let slot = HashSlot.of(key: keys[0])
         guard configuration.standalone || keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else {
@@ -277,11 +314,79 @@ extension Node {
                 }
                 return .ok
             }
+        case .elsewhere(let leader, _, _) where configuration.proxy && !forwarded:
+            // Proxy mode: the leader reads the digests; EXEC carries them there, and the
+            // shard compares them when the transaction applies.
+            forward([Array("TRESTLE".utf8), Array("WATCHDIGESTS".utf8)] + keys, to: leader) { value in
+                guard case .array(let digests) = value, digests.count == keys.count else { return reply(value) }
+                for (key, digest) in zip(keys, digests) {
+                    guard case .integer(let bits) = digest else { return reply(.error("ERR malformed WATCH digest from the leader")) }
+                    session.clusterWatches.append(WatchedValue(key: key, digest: UInt64(bitPattern: bits)))
+                }
+                reply(.ok)
+            }
         case .elsewhere(_, let node, _):
             reply(Redirect.moved(slot: slot, to: node).reply)
         case .down(let reason):
             reply(reason.reply)
         }
+    }
+
+    /// TRESTLE WATCHDIGESTS key... from a proxy node: the digests of the keys' values, read
+    /// as this shard's leader.
+    func watchDigests(_ keys: [Bytes], session: Session, reply: @escaping ReplySink) {
+        guard let first = keys.first else { return reply(.array([])) }
+        let slot = HashSlot.of(key: first)
+        guard keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else { return reply(Redirect.crossSlot.reply) }
+        switch locate(slot) {
+        case .here(let replica):
+            read(replica, session: session, reply: reply) { engine, now in
+                .array(keys.map { .integer(Int64(bitPattern: engine.watchDigest($0, now: now))) })
+            }
+        case .elsewhere(_, let node, _):
+            reply(Redirect.moved(slot: slot, to: node).reply)
+        case .down(let reason):
+            reply(reason.reply)
+        }
+    }
+
+    /// TRESTLE TRANSACTION from a proxy node: a client's EXEC, run as this shard's leader.
+    /// Layout after the subcommand: watch count, then key and digest per watch, then per
+    /// command its argument count and arguments.
+    func forwardedTransaction(_ arguments: ArraySlice<Bytes>, session: Session, reply: @escaping ReplySink) {
+        guard let decoded = Self.decodeTransaction(arguments) else { return reply(.error("ERR malformed forwarded transaction")) }
+        runTransaction(decoded.commands, watches: decoded.watches, session: session, forwarded: true, reply: reply)
+    }
+
+    static func encodeTransaction(_ commands: [[Bytes]], watches: [WatchedValue]) -> [Bytes] {
+        var arguments: [Bytes] = [Array("TRESTLE".utf8), Array("TRANSACTION".utf8), Array(String(watches.count).utf8)]
+        for watch in watches {
+            arguments.append(watch.key)
+            arguments.append(Array(String(watch.digest).utf8))
+        }
+        for command in commands {
+            arguments.append(Array(String(command.count).utf8))
+            arguments.append(contentsOf: command)
+        }
+        return arguments
+    }
+
+    static func decodeTransaction(_ arguments: ArraySlice<Bytes>) -> (commands: [[Bytes]], watches: [WatchedValue])? {
+        var rest = arguments
+        func number() -> Int? { rest.popFirst().flatMap { Int(String(decoding: $0, as: UTF8.self)) } }
+        guard let watchCount = number(), watchCount >= 0, watchCount <= rest.count / 2 else { return nil }
+        var watches: [WatchedValue] = []
+        for _ in 0..<watchCount {
+            guard let key = rest.popFirst(), let digest = rest.popFirst().flatMap({ UInt64(String(decoding: $0, as: UTF8.self)) }) else { return nil }
+            watches.append(WatchedValue(key: key, digest: digest))
+        }
+        var commands: [[Bytes]] = []
+        while !rest.isEmpty {
+            guard let count = number(), count > 0, count <= rest.count else { return nil }
+            commands.append(Array(rest.prefix(count)))
+            rest = rest.dropFirst(count)
+        }
+        return (commands, watches)
     }
 
     /// EXEC: the queued commands (one slot) become one log entry, applied atomically on
@@ -301,6 +406,13 @@ extension Node {
         // errors, which EXECABORT first). The digests carried in the entry cover what this
         // node cannot see: writes committed under another leader.
         if touched { return reply(.nullArray) }
+        runTransaction(commands, watches: watches, session: session, forwarded: forwarded, reply: reply)
+    }
+
+    /// Runs a transaction's commands (one slot) as one log entry at the slot's leader: here,
+    /// forwarded there in proxy mode, or redirected.
+    private func runTransaction(_ commands: [[Bytes]], watches: [WatchedValue], session: Session, forwarded: Bool,
+                                reply: @escaping ReplySink) {
         var slot: HashSlot? = watches.first.map { HashSlot.of(key: $0.key) }
         var writes = false
         for command in commands {
@@ -329,6 +441,11 @@ extension Node {
                 read(replica, session: session, reply: reply) { engine, now in
                     .array(commands.map { engine.executeRead($0, session: session, now: now) })
                 }
+            }
+        case .elsewhere(let leader, _, _) where configuration.proxy && !forwarded:
+            // A failed EXEC is a null array; the peer link's RESP3 has one null for both kinds.
+            forward(Self.encodeTransaction(commands, watches: watches), version: session.protocolVersion, to: leader) { value in
+                reply(value == .null ? .nullArray : value)
             }
         case .elsewhere(_, let node, _):
             reply(Redirect.moved(slot: slot, to: node).reply)

@@ -31,6 +31,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     case multi, exec, discard, watch, unwatch
     // scripting
     case eval, evalsha, eval_ro, evalsha_ro, script
+    // replication
+    case wait
     // pub/sub
     case subscribe, unsubscribe, psubscribe, punsubscribe, publish, pubsub, ssubscribe, sunsubscribe, spublish
     // cluster
@@ -411,6 +413,8 @@ public enum CommandTable {
                 sub("client", "info", 2, "noscript loading stale", "Returns information about the connection."),
                 sub("client", "kill", -3, "admin noscript loading stale", "Terminates open connections."),
                 sub("client", "setinfo", 4, "noscript loading stale", "Sets information specific to the client or connection."),
+                sub("client", "no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection."),
+                sub("client", "no-touch", 3, "noscript loading stale", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
                 sub("client", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
             spec(.command, -1, "loading stale", "server", "Returns detailed information about all commands.", since: "2.8.13", complexity: "O(N)", subcommands: [
@@ -431,6 +435,7 @@ public enum CommandTable {
                 sub("config", "resetstat", 2, "admin noscript loading stale", "Resets the server's statistics."),
                 sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
+            spec(.wait, 3, "noscript", "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0"),
             spec(.time, 1, "loading stale fast", "server", "Returns the server time.", since: "2.6.0"),
             spec(.lastsave, 1, "loading stale fast", "server", "Returns the Unix timestamp of the last successful save to disk."),
             spec(.bgsave, -1, "admin noscript", "server", "Asynchronously saves the database(s) to disk."),

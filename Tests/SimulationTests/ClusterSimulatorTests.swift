@@ -87,13 +87,13 @@ import Testing
 
     static let plantedBugs: [PlantedBug] = [
         // Acknowledging a write before the leader's own fsync: a crash loses it.
-        PlantedBug(mutation: .leaderSkipsFsync, seed: 39, faults: nil),
+        PlantedBug(mutation: .leaderSkipsFsync, seed: 6, faults: nil),
         // Applying committed entries twice after a restart: replicas diverge.
         PlantedBug(mutation: .applyTwiceAfterRestart, seed: 1, faults: nil),
         // Serving a lease read after the lease expired (ticks from before a pause): stale read.
-        PlantedBug(mutation: .ticksOnlyOnTimer, seed: 2, faults: [.pause]),
+        PlantedBug(mutation: .ticksOnlyOnTimer, seed: 3, faults: [.pause]),
         // A stale leader re-creating a dropped replica empty: committed writes lost.
-        PlantedBug(mutation: .noTombstones, seed: 8, faults: [.pause]),
+        PlantedBug(mutation: .noTombstones, seed: 41, faults: [.pause]),
         // Scripts drawing different random numbers on different replicas: replicas diverge.
         PlantedBug(mutation: .nondeterministicScripts, seed: 1, faults: nil),
     ]
