@@ -128,6 +128,8 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .blpop, .brpop, .brpoplpush, .blmove, .blmpop, .bzpopmin, .bzpopmax, .bzmpop:
+            return Outcome(reply: try runBlockingCommand(id, arguments, session, now: now))
         case .wait:
             return Outcome(reply: .integer(0))  // the node answers WAIT; an engine has no replicas
         case .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .publish, .pubsub, .ssubscribe, .sunsubscribe, .spublish:

@@ -83,6 +83,7 @@ extension Node {
         client.closed = true
         unwatchAll(client.session)
         unsubscribeAll(client.session)
+        unblockClosed(id)
         front.disconnect(client.session)
     }
 
@@ -110,7 +111,9 @@ extension Node {
                 fill(client, slot, with: .error(message))
             case .request(let request):
                 let spec = CommandTable.lookup(request[0])
-                let isWrite = !client.session.inTransaction && (spec?.isWrite ?? false)
+                // A blocking command holds the connection as Redis's does: nothing after it
+                // starts until it is answered.
+                let isWrite = !client.session.inTransaction && (spec?.isWrite ?? false) && !(spec?.isBlocking ?? false)
                 let mayStart = isWrite ? client.unansweredOthers == 0 : client.slots.isEmpty
                 guard mayStart else { return }
                 client.waiting.removeFirst()

@@ -44,6 +44,7 @@ extension Node {
 
     func onTimer() {
         runDeferredRoutes()
+        sweepBlocked()
         catchUpTicks()
         syncLogIfDue()
         if snapshotsRequested { takeSnapshots() }

@@ -47,6 +47,7 @@ struct DeferredRoute {
 /// A client request this node forwarded to a peer, waiting for the peer's reply.
 struct ForwardWait {
     var deadline: Int64
+    var peer: NodeID
     var reply: ReplySink
 }
 
@@ -186,7 +187,8 @@ extension Node {
     /// The payload is one byte, the client's RESP version (2 or 3), then the request in RESP:
     /// the peer runs it in a session of that version, so the reply has the shape the client
     /// expects (RESP2 flattens what RESP3 nests), and the reply travels back in RESP3.
-    func forward(_ arguments: [Bytes], version: ProtocolVersion = .resp3, to peer: NodeID, reply: @escaping ReplySink) {
+    func forward(_ arguments: [Bytes], version: ProtocolVersion = .resp3, to peer: NodeID, extraWait: Int64 = 0,
+                 reply: @escaping ReplySink) {
         guard forwards.count < Self.forwardsMax else {
             reply(Redirect.tryAgain("too many forwarded requests in flight; retry").reply)
             return
@@ -196,7 +198,7 @@ extension Node {
         var buffer = ByteBuffer()
         buffer.writeInteger(version == .resp2 ? UInt8(2) : UInt8(3))
         RESPEncoder.writeCommand(arguments, into: &buffer)
-        forwards[id] = ForwardWait(deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+        forwards[id] = ForwardWait(deadline: now() + configuration.requestTimeoutMilliseconds + extraWait, peer: peer, reply: reply)
         emit(.send(to: peer, .request(id: id, payload: Array(buffer.readableBytesView))))
     }
 
@@ -239,6 +241,15 @@ extension Node {
         guard case let .request(id, _) = frame, id != Self.gossipRequestID,
               let wait = forwards.removeValue(forKey: id) else { return }
         wait.reply(Redirect.clusterDown("node \(peer.rawValue) is unreachable from this node").reply)
+    }
+
+    /// The link to `peer` went down: requests forwarded there will not be answered. Their
+    /// outcome is unknown (a write may have committed before the link broke).
+    func failForwards(to peer: NodeID) {
+        for (id, wait) in forwards.sorted(by: { $0.key < $1.key }) where wait.peer == peer {
+            forwards.removeValue(forKey: id)
+            wait.reply(.error("ERR the link to node \(peer.rawValue) broke before it answered; the request may or may not have been applied"))
+        }
     }
 
     func expireForwards(now: Int64) {

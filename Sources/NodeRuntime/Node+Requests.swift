@@ -115,6 +115,9 @@ extension Node {
             return Outcome(reply: nodeWideRead(id, arguments, session: session))
         case .wait:
             return waitForReplicas(arguments, reply: reply)
+        case .client where arguments.count >= 3 && arguments.count <= 4
+            && String(decoding: arguments[1], as: UTF8.self).lowercased() == "unblock":
+            return Outcome(reply: clientUnblock(arguments))
         case .script where String(decoding: arguments[1], as: UTF8.self).lowercased() == "flush":
             // The shards' engines learned the scripts they ran (EVALSHA falls back to them).
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
@@ -162,7 +165,9 @@ extension Node {
         }
         switch locate(slot) {
         case .here(let replica):
-            if spec.isWrite {
+            if spec.isBlocking {
+                blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
+            } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
             } else {
                 read(replica, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
@@ -174,7 +179,7 @@ extension Node {
                 return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
             }
             if configuration.proxy, !forwarded {
-                forward(arguments, version: session.protocolVersion, to: leader) { [self] (value: RESPValue) in
+                forward(arguments, version: session.protocolVersion, to: leader, extraWait: Self.blockingWait(arguments, spec: spec, id: id)) { [self] (value: RESPValue) in
                     guard case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
                         reply(value)
                         return
@@ -199,6 +204,13 @@ extension Node {
             })
             return nil
         }
+    }
+
+    /// How much longer than a plain request a forwarded blocking command may take: its
+    /// timeout, or a day for "forever".
+    static func blockingWait(_ arguments: [Bytes], spec: CommandSpec, id: CommandID) -> Int64 {
+        guard spec.isBlocking, let timeout = try? Engine.blockingTimeout(arguments, id: id) else { return 0 }
+        return timeout == 0 ? 86_400_000 : timeout
     }
 
     /// In proxy mode, a request for a shard without a known leader is retried this often
@@ -509,7 +521,7 @@ extension Node {
             sessions.remove(session.id)
             if sessions.isEmpty {
                 watchers.removeValue(forKey: watch.key)
-                if let shard = map?.shardID(forSlot: HashSlot.of(key: watch.key)) {
+                if blockedByKey[watch.key] == nil, let shard = map?.shardID(forSlot: HashSlot.of(key: watch.key)) {
                     replicas[shard]?.data?.engine.keyspace.watchedKeys.remove(watch.key)
                 }
             } else {
@@ -524,6 +536,7 @@ extension Node {
     /// will fail its EXEC.
     func noteTouchedWatches(_ replica: Replica) {
         guard let keyspace = replica.data?.engine.keyspace, !keyspace.touchedWatched.isEmpty else { return }
+        wakeBlocked(touched: keyspace.touchedWatched, on: replica)
         for key in keyspace.touchedWatched {
             for id in watchers[key] ?? [] { clients[id]?.session.clusterWatchTouched = true }
         }

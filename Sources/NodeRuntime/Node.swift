@@ -69,6 +69,9 @@ public final class Node {
     var proxySessions: [ProxySessionKey: Session] = [:]
     /// Sessions watching each key, for the keys of shards this node led when watched.
     var watchers: [Bytes: Set<ClientID>] = [:]
+    /// Blocking pops waiting on this node, in the order they blocked, and by key.
+    var blocked: [BlockedRequest] = []
+    var blockedByKey: [Bytes: [BlockedRequest]] = [:]
     /// Pub/sub listeners on this node: by channel, by pattern and by shard channel.
     var channelSubscribers: [Bytes: Set<ClientID>] = [:]
     var patternSubscribers: [Bytes: Set<ClientID>] = [:]
@@ -177,7 +180,10 @@ public final class Node {
         case let .clientClosed(id): closeClient(id)
         case let .peerFrame(peer, frame): receive(frame, from: peer)
         case let .peerLink(peer, connected):
-            if connected { connectedPeers.insert(peer) } else { connectedPeers.remove(peer) }
+            if connected { connectedPeers.insert(peer) } else {
+                connectedPeers.remove(peer)
+                failForwards(to: peer)
+            }
         case let .sendFailed(peer, frame): sendFailed(frame, to: peer)
         case .timer: onTimer()
         case .turn: turn()

@@ -19,6 +19,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // lists
     case lpush, rpush, lpushx, rpushx, lpop, rpop, llen, lrange, lindex, lset, linsert, lrem, ltrim, lpos
     case lmove, rpoplpush, lmpop
+    case blpop, brpop, brpoplpush, blmove, blmpop
     // sets
     case sadd, srem, smembers, sismember, smismember, scard, spop, srandmember, smove
     case sinter, sintercard, sinterstore, sunion, sunionstore, sdiff, sdiffstore, sscan
@@ -27,6 +28,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case zrange, zrangestore, zrevrange, zrangebyscore, zrevrangebyscore, zrangebylex, zrevrangebylex
     case zremrangebyrank, zremrangebyscore, zremrangebylex, zpopmin, zpopmax, zscan
     case zunion, zunionstore, zinter, zinterstore, zintercard, zdiff, zdiffstore, zmpop, zrandmember
+    case bzpopmin, bzpopmax, bzmpop
     // transactions
     case multi, exec, discard, watch, unwatch
     // scripting
@@ -63,6 +65,8 @@ public final class CommandSpec: Sendable {
     public let isWrite: Bool
     /// Whether scripts may call the command (no flag `noscript`).
     public let allowedInScripts: Bool
+    /// Whether the command may wait for data (flag `blocking`: BLPOP and friends).
+    public let isBlocking: Bool
     /// Whether the command runs before authentication (flag `no_auth`).
     public let allowedWithoutAuth: Bool
 
@@ -84,6 +88,7 @@ public final class CommandSpec: Sendable {
         self.subcommands = subcommands
         self.isWrite = flags.contains("write") || flags.contains("may_replicate")
         self.allowedInScripts = !flags.contains("noscript")
+        self.isBlocking = flags.contains("blocking")
         self.allowedWithoutAuth = flags.contains("no_auth")
     }
 
@@ -191,7 +196,7 @@ public enum CommandTable {
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + pubSub() + [
+        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + pubSub() + blocking() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -348,6 +353,21 @@ public enum CommandTable {
             counted(.zdiffstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the difference of multiple sorted sets in a key.", since: "6.2.0", complexity: "O(L + (N-K)log(N))"),
             counted(.zmpop, -4, "write", countIndex: 1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", since: "7.0.0", complexity: "O(K) + O(M*log(N))"),
             spec(.zrandmember, -2, "readonly", keys: one, "sorted_set", "Returns one or more random members from a sorted set.", since: "6.2.0", complexity: "O(N)"),
+        ]
+    }
+
+    /// Blocking pops: the keys end one before the timeout (or follow a count after it).
+    private static func blocking() -> [CommandSpec] {
+        let beforeTimeout = (1, -2, 1), two = (1, 2, 1)
+        return [
+            spec(.blpop, -3, "write blocking", keys: beforeTimeout, "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", since: "2.0.0", complexity: "O(N)"),
+            spec(.brpop, -3, "write blocking", keys: beforeTimeout, "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", since: "2.0.0", complexity: "O(N)"),
+            spec(.brpoplpush, 4, "write denyoom blocking", keys: two, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", since: "2.2.0"),
+            spec(.blmove, 6, "write denyoom blocking", keys: two, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", since: "6.2.0"),
+            counted(.blmpop, -5, "write blocking", countIndex: 2, "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", since: "7.0.0", complexity: "O(N+M)"),
+            spec(.bzpopmin, -3, "write blocking fast", keys: beforeTimeout, "sorted_set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", since: "5.0.0", complexity: "O(log(N))"),
+            spec(.bzpopmax, -3, "write blocking fast", keys: beforeTimeout, "sorted_set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", since: "5.0.0", complexity: "O(log(N))"),
+            counted(.bzmpop, -5, "write blocking", countIndex: 2, "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last member was popped.", since: "7.0.0", complexity: "O(K) + O(M*log(N))"),
         ]
     }
 

@@ -1,0 +1,176 @@
+// Blocking pops (BLPOP and friends) on a shard's leader. The command first runs as a
+// committed write like any other; when every key was empty it comes back with the
+// "nothing to pop" reply, and the node keeps the request here, blocked on its keys. A
+// committed write that touches one of the keys (seen through the keyspace's touched-key
+// tracking, as WATCH is) runs the first request blocked on that key again, through the
+// log; so every pop is an entry every replica applies, and requests are served in the
+// order they blocked. A request ends when it pops, at its timeout (Redis's null reply),
+// when its client goes, on CLIENT UNBLOCK, or when this node stops leading the shard (the
+// client gets a redirect: it never loses an element, since nothing was popped for it).
+//
+// Invariants: `blockedByKey[k]` lists, in blocking order, exactly the live requests
+// blocked on `k`; a key with blocked requests is in its shard engine's `watchedKeys`.
+import Cluster
+import Core
+import Engine
+import Keyspace
+import Wire
+
+final class BlockedRequest {
+    let client: ClientID
+    let id: CommandID
+    let arguments: [Bytes]
+    let keys: [Bytes]
+    let shard: ShardID
+    let slot: HashSlot
+    /// Monotonic milliseconds at which the request times out; nil: never.
+    let deadline: Int64?
+    let version: ProtocolVersion
+    let reply: ReplySink
+    var retrying = false
+    var done = false
+
+    init(client: ClientID, id: CommandID, arguments: [Bytes], keys: [Bytes], shard: ShardID, slot: HashSlot,
+         deadline: Int64?, version: ProtocolVersion, reply: @escaping ReplySink) {
+        self.client = client
+        self.id = id
+        self.arguments = arguments
+        self.keys = keys
+        self.shard = shard
+        self.slot = slot
+        self.deadline = deadline
+        self.version = version
+        self.reply = reply
+    }
+}
+
+extension Node {
+    /// Most requests blocked on one node at once; more get an error at once.
+    static let blockedRequestsMax = 65_536
+
+    /// Runs a blocking command on a shard this node leads: once now, then again whenever
+    /// one of its keys is written, until it pops or times out.
+    func blockingWrite(_ replica: Replica, _ arguments: [Bytes], id: CommandID, spec: CommandSpec, slot: HashSlot,
+                       session: Session, reply: @escaping ReplySink) {
+        let timeout: Int64
+        do {
+            timeout = try Engine.blockingTimeout(arguments, id: id)
+        } catch {
+            return reply(error.reply)
+        }
+        let deadline = timeout == 0 ? nil : now() + timeout
+        let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
+        let client = session.id
+        let version = session.protocolVersion
+        proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: version) { [self] value in
+            guard value == Engine.nothingToPop(id), blocked.count < Self.blockedRequestsMax, clients[client] != nil || client.rawValue == 0 else {
+                return reply(value)
+            }
+            let request = BlockedRequest(client: client, id: id, arguments: arguments, keys: keys, shard: replica.shard, slot: slot,
+                                         deadline: deadline, version: version, reply: reply)
+            block(request)
+        }
+    }
+
+    private func block(_ request: BlockedRequest) {
+        blocked.append(request)
+        let engine = replicas[request.shard]?.data?.engine
+        for key in request.keys {
+            blockedByKey[key, default: []].append(request)
+            engine?.keyspace.watchedKeys.insert(key)
+        }
+        // A write may have landed between the attempt and now: look once.
+        if let engine, request.keys.contains(where: { engine.keyspace.peek($0, now: now()) != nil }) { retry(request) }
+        wantTurn()
+    }
+
+    /// After a replica applied writes: the first request blocked on each touched key runs again.
+    func wakeBlocked(touched keys: [Bytes], on replica: Replica) {
+        guard !blockedByKey.isEmpty, replica.isLeader else { return }
+        for key in keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard let first = blockedByKey[key]?.first(where: { !$0.done }) else { continue }
+            retry(first)
+        }
+    }
+
+    private func retry(_ request: BlockedRequest) {
+        guard !request.done, !request.retrying else { return }
+        guard let replica = replicas[request.shard], replica.isLeader else { return finish(request, redirect(request)) }
+        request.retrying = true
+        proposeWrite(replica, commands: [request.arguments], transaction: false, watches: [], version: request.version) { [self] value in
+            request.retrying = false
+            guard !request.done else { return }
+            if value != Engine.nothingToPop(request.id) { return finish(request, value) }
+            if let deadline = request.deadline, deadline <= now() { finish(request, .nullArray) }
+        }
+    }
+
+    private func redirect(_ request: BlockedRequest) -> RESPValue {
+        switch locate(request.slot) {
+        case .here: return Redirect.tryAgain("shard leadership changed while blocked; retry").reply
+        case .elsewhere(_, let node, _): return Redirect.moved(slot: request.slot, to: node).reply
+        case .down(let reason): return reason.reply
+        }
+    }
+
+    private func finish(_ request: BlockedRequest, _ value: RESPValue) {
+        guard !request.done else { return }
+        request.done = true
+        blocked.removeAll { $0 === request }
+        for key in request.keys {
+            blockedByKey[key]?.removeAll { $0 === request }
+            if blockedByKey[key]?.isEmpty == true {
+                blockedByKey.removeValue(forKey: key)
+                if watchers[key] == nil { replicas[request.shard]?.data?.engine.keyspace.watchedKeys.remove(key) }
+            }
+        }
+        request.reply(value)
+    }
+
+    /// Timer work: timeouts, and requests whose shard this node no longer leads.
+    func sweepBlocked() {
+        guard !blocked.isEmpty else { return }
+        let time = now()
+        for request in blocked where !request.retrying {
+            if let deadline = request.deadline, deadline <= time {
+                finish(request, .nullArray)
+            } else if replicas[request.shard]?.isLeader != true {
+                finish(request, redirect(request))
+            }
+        }
+    }
+
+    /// A client went away: its blocked requests end without a reply.
+    func unblockClosed(_ client: ClientID) {
+        for request in blocked where request.client == client {
+            request.done = true
+        }
+        let gone = blocked.filter { $0.client == client }
+        blocked.removeAll { $0.client == client }
+        for request in gone {
+            for key in request.keys {
+                blockedByKey[key]?.removeAll { $0 === request }
+                if blockedByKey[key]?.isEmpty == true { blockedByKey.removeValue(forKey: key) }
+            }
+        }
+    }
+
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when the client was blocked (it gets the
+    /// timeout reply, or an UNBLOCKED error), else 0.
+    func clientUnblock(_ arguments: [Bytes]) -> RESPValue {
+        guard let raw = UInt64(String(decoding: arguments[2], as: UTF8.self)) else {
+            return .error("ERR value is not an integer or out of range")
+        }
+        var withError = false
+        if arguments.count == 4 {
+            switch String(decoding: arguments[3], as: UTF8.self).lowercased() {
+            case "timeout": withError = false
+            case "error": withError = true
+            default: return .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+        }
+        guard let request = blocked.first(where: { $0.client == ClientID(rawValue: raw) && !$0.done }) else { return .integer(0) }
+        finish(request, withError ? .error("UNBLOCKED client unblocked via CLIENT UNBLOCK") : .nullArray)
+        return .integer(1)
+    }
+}

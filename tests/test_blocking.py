@@ -1,0 +1,145 @@
+"""Blocking pops (BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP) against a
+standalone server: served when another client pushes, first blocked first served, null at
+the timeout, ended by CLIENT UNBLOCK, and the same immediate replies and errors as
+redis-server (including inside MULTI, where nothing blocks)."""
+
+import threading
+import time
+
+import pytest
+import redis
+
+from resp import RawConnection
+
+
+def in_background(function):
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function()
+        except Exception as error:  # handed to the test thread
+            result["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_a_push_wakes_the_blocked_client(server):
+    waiter, pusher = server.client(decode_responses=True), server.client(decode_responses=True)
+    thread, result = in_background(lambda: waiter.blpop(["empty", "queue"], timeout=10))
+    time.sleep(0.3)
+    assert thread.is_alive(), "BLPOP returned before anything was pushed"
+    pusher.rpush("queue", "job-1")
+    thread.join(timeout=5)
+    assert result.get("value") == ("queue", "job-1")
+    assert pusher.exists("queue") == 0
+
+
+def test_first_blocked_first_served(server):
+    pusher = server.client(decode_responses=True)
+    order = []
+    threads = []
+    for name in ("first", "second", "third"):
+        client = server.client(decode_responses=True)
+        thread, result = in_background(lambda client=client, name=name: order.append((name, client.brpop("q", timeout=10))))
+        threads.append(thread)
+        time.sleep(0.2)
+    for value in ("a", "b", "c"):
+        pusher.lpush("q", value)
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(timeout=5)
+    assert order == [("first", ("q", "a")), ("second", ("q", "b")), ("third", ("q", "c"))]
+
+
+def test_timeouts_and_sorted_sets_and_moves(server):
+    client = server.client(decode_responses=True)
+    started = time.monotonic()
+    assert client.blpop("nothing", timeout=0.3) is None
+    assert 0.25 <= time.monotonic() - started < 3
+    assert client.execute_command("BLMOVE", "nothing", "dst", "LEFT", "RIGHT", "0.2") is None
+    other = server.client(decode_responses=True)
+    thread, result = in_background(lambda: client.bzpopmin("scores", timeout=10))
+    time.sleep(0.2)
+    other.zadd("scores", {"low": 1, "high": 2})
+    thread.join(timeout=5)
+    assert result.get("value") == ("scores", "low", 1.0)
+    thread, result = in_background(lambda: client.execute_command("BLMOVE", "src", "dst", "RIGHT", "LEFT", "10"))
+    time.sleep(0.2)
+    other.rpush("src", "x", "y")
+    thread.join(timeout=5)
+    assert result.get("value") == "y"
+    assert other.lrange("dst", 0, -1) == ["y"]
+    thread, result = in_background(lambda: client.execute_command("BLMPOP", "10", "2", "l1", "l2", "LEFT", "COUNT", "2"))
+    time.sleep(0.2)
+    other.rpush("l2", "p", "q", "r")
+    thread.join(timeout=5)
+    assert result.get("value") == ["l2", ["p", "q"]]
+
+
+def test_client_unblock_and_a_closed_waiter(server):
+    waiter = server.client(decode_responses=True)
+    waiter_id = waiter.client_id()
+    admin = server.client(decode_responses=True)
+    thread, result = in_background(lambda: waiter.blpop("never", timeout=0))
+    time.sleep(0.3)
+    assert admin.client_unblock(waiter_id) == 1
+    thread.join(timeout=5)
+    assert "value" in result and result["value"] is None
+    assert admin.client_unblock(waiter_id) == 0
+    # A waiter that disconnects is forgotten: the element goes to the next one.
+    gone = RawConnection(server.port)
+    gone.send(b"*3\r\n$5\r\nBLPOP\r\n$4\r\njobs\r\n$1\r\n0\r\n")
+    time.sleep(0.2)
+    gone.close()
+    time.sleep(0.2)
+    thread, result = in_background(lambda: waiter.blpop("jobs", timeout=10))
+    time.sleep(0.2)
+    admin.rpush("jobs", "only")
+    thread.join(timeout=5)
+    assert result.get("value") == ("jobs", "only")
+
+
+BLOCKING_SCRIPT = [
+    ("RPUSH", "l", "a", "b"),
+    ("BLPOP", "l", "0"),
+    ("BRPOP", "missing", "l", "0"),
+    ("BLPOP", "l", "0.05"),
+    ("SET", "s", "x"),
+    ("BLPOP", "s", "0"),
+    ("BLPOP", "l", "-1"),
+    ("BLPOP", "l", "nope"),
+    ("BLPOP", "l", "inf"),
+    ("BLPOP", "l"),
+    ("MULTI",),
+    ("BLPOP", "l", "0"),
+    ("BRPOPLPUSH", "l", "d", "0"),
+    ("BZPOPMIN", "z", "0"),
+    ("EXEC",),
+    ("ZADD", "z", "1.5", "m", "2", "n"),
+    ("BZPOPMAX", "z", "0"),
+    ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "5"),
+    ("BZMPOP", "0", "0", "z", "MIN"),
+    ("BLMPOP", "0", "1", "l", "UP"),
+    ("RPUSH", "src", "1", "2"),
+    ("BRPOPLPUSH", "src", "dst", "0"),
+    ("BLMOVE", "src", "dst", "LEFT", "LEFT", "0"),
+    ("LRANGE", "dst", "0", "-1"),
+    ("BLMOVE", "src", "dst", "UP", "LEFT", "0"),
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_immediate_replies_match_redis(protocol, server, redis_reference):
+    def run(port):
+        with RawConnection(port) as connection:
+            if protocol == 3:
+                connection.call("HELLO", "3")
+            connection.call("FLUSHALL")
+            return [connection.call(*command) for command in BLOCKING_SCRIPT]
+    mine, theirs = run(server.port), run(redis_reference.port)
+    differences = [f"  {' '.join(command)}: trestle {a!r}, redis {b!r}"
+                   for command, a, b in zip(BLOCKING_SCRIPT, mine, theirs) if a != b]
+    assert not differences, "\n".join(differences)
