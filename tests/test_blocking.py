@@ -143,3 +143,16 @@ def test_immediate_replies_match_redis(protocol, server, redis_reference):
     differences = [f"  {' '.join(command)}: trestle {a!r}, redis {b!r}"
                    for command, a, b in zip(BLOCKING_SCRIPT, mine, theirs) if a != b]
     assert not differences, "\n".join(differences)
+
+
+def test_xread_block_waits_for_new_entries(server):
+    reader, writer = server.client(decode_responses=True), server.client(decode_responses=True)
+    writer.xadd("events", {"n": "0"}, id="1-0")
+    thread, result = in_background(lambda: reader.xread({"events": "$"}, block=10000))
+    time.sleep(0.3)
+    assert thread.is_alive(), "XREAD BLOCK with $ returned the old entry"
+    writer.xadd("events", {"n": "1"}, id="2-0")
+    thread.join(timeout=5)
+    assert result.get("value") == [["events", [("2-0", {"n": "1"})]]]
+    assert reader.xread({"events": "2-0"}, block=200) in (None, [])
+    assert reader.xread({"events": "0"}, count=1) == [["events", [("1-0", {"n": "0"})]]]

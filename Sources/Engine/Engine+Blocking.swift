@@ -17,6 +17,7 @@ extension Engine {
     /// The timeout a blocking command names, in milliseconds (0: wait forever), checked as
     /// Redis checks it: a number of seconds, not negative, representable in milliseconds.
     public static func blockingTimeout(_ arguments: [Bytes], id: CommandID) throws(CommandError) -> Int64 {
+        if id == .xread { return try parseRead(arguments).block ?? 0 }
         let index = (id == .blmpop || id == .bzmpop) ? 1 : arguments.count - 1
         guard let seconds = Numbers.parseDouble(arguments[index]), !seconds.isNaN else {
             throw .message("ERR timeout is not a float or out of range")
@@ -24,6 +25,25 @@ extension Engine {
         let milliseconds = (seconds * 1000).rounded(.up)
         guard seconds >= 0, milliseconds.isFinite, milliseconds < 9.2e18 else { throw .message("ERR timeout is negative") }
         return Int64(milliseconds)
+    }
+
+    /// Whether this request waits when there is nothing to pop (XREAD only with BLOCK).
+    public static func blocks(_ arguments: [Bytes], id: CommandID) -> Bool {
+        guard id == .xread else { return true }
+        return (try? parseRead(arguments))?.block != nil
+    }
+
+    /// XREAD's `$` IDs replaced by each stream's last ID now, so a retry after new entries
+    /// reads what came after the moment it blocked.
+    public func resolvingLastIDs(_ arguments: [Bytes], now: Int64) -> [Bytes] {
+        guard let request = try? Self.parseRead(arguments) else { return arguments }
+        var resolved = arguments
+        for (offset, id) in request.ids.enumerated() where id == Array("$".utf8) {
+            let key = request.keys[offset]
+            let last = (try? keyspace.streamValue(key, now: now))??.lastID ?? .zero
+            resolved[request.keysStart + request.keys.count + offset] = Array(last.description.utf8)
+        }
+        return resolved
     }
 
     /// The reply that means "nothing to pop" for `id` (what EXEC shows for it).

@@ -139,6 +139,12 @@ extension Engine {
             // Chained in (score, member) order, which is a function of the pairs alone.
             digest = Self.fnv(UInt64(sortedSet.count), Self.fnv(5, digest))
             for element in sortedSet.all { digest = Self.fnv(element.member, Self.fnv(element.score.bitPattern, digest)) }
+        case .stream(let stream):
+            digest = Self.fnv(stream.entriesAdded, Self.fnv(stream.lastID.sequence, Self.fnv(stream.lastID.milliseconds, Self.fnv(6, digest))))
+            for element in stream.entries {
+                digest = Self.fnv(element.id.sequence, Self.fnv(element.id.milliseconds, digest))
+                for field in element.fields { digest = Self.fnv(field, digest) }
+            }
         }
         return digest == 0 ? 1 : digest
     }

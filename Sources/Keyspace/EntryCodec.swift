@@ -15,6 +15,7 @@ public enum EntryCodec {
     static let tagList: UInt8 = 3
     static let tagSet: UInt8 = 4
     static let tagSortedSet: UInt8 = 5
+    static let tagStream: UInt8 = 6
 
     public struct DecodeError: Error, Equatable, Sendable {
         public var reason: String
@@ -50,6 +51,24 @@ public enum EntryCodec {
             for element in sortedSet.all {
                 writer.writeBlob(element.member)
                 writer.write(element.score.bitPattern)
+            }
+        case .stream(let stream):
+            // Last ID, entries added, largest deleted ID, then each entry: its ID and a u32
+            // count of field/value blobs.
+            writer.write(tagStream)
+            writer.writeBlob(key)
+            writer.write(entry.expireAt ?? -1)
+            for id in [stream.lastID, stream.maxDeletedID] {
+                writer.write(id.milliseconds)
+                writer.write(id.sequence)
+            }
+            writer.write(stream.entriesAdded)
+            writer.write(UInt32(truncatingIfNeeded: stream.entries.count))
+            for element in stream.entries {
+                writer.write(element.id.milliseconds)
+                writer.write(element.id.sequence)
+                writer.write(UInt32(truncatingIfNeeded: element.fields.count))
+                for field in element.fields { writer.writeBlob(field) }
             }
         }
         return writer.bytes
@@ -100,6 +119,29 @@ public enum EntryCodec {
         return sortedSet
     }
 
+    private static func readStream(_ reader: inout ByteReader) throws -> Stream {
+        var stream = Stream()
+        stream.lastID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
+        stream.maxDeletedID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
+        stream.entriesAdded = try reader.read(UInt64.self)
+        let count = Int(try reader.read(UInt32.self))
+        // Each entry needs at least 20 bytes: never trust a count beyond that.
+        guard count <= reader.remaining / 20 else { throw DecodeError(reason: "stream entry count \(count) exceeds record") }
+        var previous: StreamID? = nil
+        for _ in 0..<count {
+            let id = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
+            guard previous.map({ $0 < id }) ?? true, id <= stream.lastID else { throw DecodeError(reason: "stream IDs out of order") }
+            previous = id
+            let fieldCount = Int(try reader.read(UInt32.self))
+            guard fieldCount <= reader.remaining / 4 else { throw DecodeError(reason: "stream field count \(fieldCount) exceeds record") }
+            var fields: [Bytes] = []
+            fields.reserveCapacity(fieldCount)
+            for _ in 0..<fieldCount { fields.append(try reader.readBlob()) }
+            stream.entries.append(StreamEntry(id: id, fields: fields))
+        }
+        return stream
+    }
+
     public static func decode(_ record: [UInt8]) throws(DecodeError) -> (key: Bytes, entry: Entry) {
         var reader = ByteReader(record)
         do {
@@ -131,6 +173,8 @@ public enum EntryCodec {
                 value = .set(members)
             case tagSortedSet:
                 value = .zset(try readSortedSet(&reader))
+            case tagStream:
+                value = .stream(try readStream(&reader))
             default:
                 throw DecodeError(reason: "unknown value tag \(tag)")
             }

@@ -25,6 +25,8 @@ public enum Value: Equatable, Sendable {
     case set(OrderedSet<Key>)
     /// A sorted set (see SortedSet.swift). Never empty while stored.
     case zset(SortedSet)
+    /// A stream (see Stream.swift); may be stored empty.
+    case stream(Stream)
 
     /// The name TYPE reports.
     public var typeName: String {
@@ -34,6 +36,7 @@ public enum Value: Equatable, Sendable {
         case .list: return "list"
         case .set: return "set"
         case .zset: return "zset"
+        case .stream: return "stream"
         }
     }
 }

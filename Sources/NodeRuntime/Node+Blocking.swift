@@ -60,6 +60,7 @@ extension Node {
         }
         let deadline = timeout == 0 ? nil : now() + timeout
         let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
+        let arguments = id == .xread ? (replica.data?.engine.resolvingLastIDs(arguments, now: now()) ?? arguments) : arguments
         let client = session.id
         let version = session.protocolVersion
         proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: version) { [self] value in

@@ -165,7 +165,7 @@ extension Node {
         }
         switch locate(slot) {
         case .here(let replica):
-            if spec.isBlocking {
+            if spec.isBlocking, Engine.blocks(arguments, id: id) {
                 blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
@@ -209,7 +209,7 @@ extension Node {
     /// How much longer than a plain request a forwarded blocking command may take: its
     /// timeout, or a day for "forever".
     static func blockingWait(_ arguments: [Bytes], spec: CommandSpec, id: CommandID) -> Int64 {
-        guard spec.isBlocking, let timeout = try? Engine.blockingTimeout(arguments, id: id) else { return 0 }
+        guard spec.isBlocking, Engine.blocks(arguments, id: id), let timeout = try? Engine.blockingTimeout(arguments, id: id) else { return 0 }
         return timeout == 0 ? 86_400_000 : timeout
     }
 

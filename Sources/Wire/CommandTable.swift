@@ -33,6 +33,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     case multi, exec, discard, watch, unwatch
     // scripting
     case eval, evalsha, eval_ro, evalsha_ro, script
+    // streams
+    case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread
     // replication
     case wait
     // pub/sub
@@ -103,11 +105,22 @@ public final class CommandSpec: Sendable {
     /// names more keys than there are arguments gives no keys (the command itself then
     /// answers with its error).
     public func keyPositions(in arguments: [[UInt8]]) -> [Int] {
+        if id == .xread { return Self.keysAfterStreams(arguments) }
         guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
         guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
               count <= arguments.count - keyCountIndex - 1 else { return [] }
         let destination = firstKey > 0 && firstKey < keyCountIndex ? [firstKey] : []
         return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
+    }
+
+    /// XREAD's keys: the first half of what follows the STREAMS keyword.
+    static func keysAfterStreams(_ arguments: [[UInt8]]) -> [Int] {
+        guard let streams = arguments.indices.dropFirst().first(where: { CommandName(arguments[$0]) == CommandName(Array("streams".utf8)) }) else {
+            return []
+        }
+        let rest = arguments.count - streams - 1
+        guard rest > 0, rest % 2 == 0 else { return [] }
+        return Array((streams + 1)...(streams + rest / 2))
     }
 
     /// A positive decimal count of at most 9 digits (no sign, no leading zero), else nil.
@@ -196,7 +209,7 @@ public enum CommandTable {
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + pubSub() + blocking() + [
+        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + pubSub() + blocking() + streams() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -353,6 +366,22 @@ public enum CommandTable {
             counted(.zdiffstore, -4, "write denyoom", countIndex: 2, destination: true, "sorted_set", "Stores the difference of multiple sorted sets in a key.", since: "6.2.0", complexity: "O(L + (N-K)log(N))"),
             counted(.zmpop, -4, "write", countIndex: 1, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", since: "7.0.0", complexity: "O(K) + O(M*log(N))"),
             spec(.zrandmember, -2, "readonly", keys: one, "sorted_set", "Returns one or more random members from a sorted set.", since: "6.2.0", complexity: "O(N)"),
+        ]
+    }
+
+    private static func streams() -> [CommandSpec] {
+        let one = (1, 1, 1)
+        return [
+            spec(.xadd, -5, "write denyoom fast", keys: one, "stream", "Appends a new message to a stream. Creates the key if it doesn't exist.", since: "5.0.0"),
+            spec(.xlen, 2, "readonly fast", keys: one, "stream", "Return the number of messages in a stream.", since: "5.0.0"),
+            spec(.xrange, -4, "readonly", keys: one, "stream", "Returns the messages from a stream within a range of IDs.", since: "5.0.0", complexity: "O(N)"),
+            spec(.xrevrange, -4, "readonly", keys: one, "stream", "Returns the messages from a stream within a range of IDs in reverse order.", since: "5.0.0", complexity: "O(N)"),
+            spec(.xdel, -3, "write fast", keys: one, "stream", "Returns the number of messages after removing them from a stream.", since: "5.0.0", complexity: "O(N)"),
+            spec(.xtrim, -4, "write", keys: one, "stream", "Deletes messages from the beginning of a stream.", since: "5.0.0", complexity: "O(N)"),
+            // Keys follow STREAMS: see keyPositions(in:).
+            CommandSpec(id: .xread, name: "xread", arity: -4, flags: ["readonly", "blocking", "movablekeys"], firstKey: 0, lastKey: 0, step: 0,
+                        group: "stream", summary: "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
+                        since: "5.0.0", complexity: "O(N)", subcommands: []),
         ]
     }
 

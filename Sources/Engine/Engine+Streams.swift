@@ -1,0 +1,222 @@
+// Stream commands: XADD XLEN XRANGE XREVRANGE XDEL XTRIM XREAD (Redis 7 replies and error
+// texts). XREAD BLOCK waits like the blocking pops (Node+Blocking.swift). Consumer groups
+// (XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM) and XINFO are not built yet.
+import Core
+import Keyspace
+import Wire
+
+extension Engine {
+    func runStreamCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        do {
+            return try runStreamCommandThrowing(id, arguments, session, now: now)
+        } catch let error as StreamError {
+            switch error {
+            case .idNotGreater: throw .message("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+            case .idZero: throw .message("ERR The ID specified in XADD must be greater than 0-0")
+            }
+        } catch let error as CommandError {
+            throw error
+        } catch let error as KeyspaceError {
+            throw error.command
+        } catch {
+            throw .syntax
+        }
+    }
+
+    static let invalidStreamID = CommandError.message("ERR Invalid stream ID specified as stream command argument")
+
+    private func runStreamCommandThrowing(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        let key = arguments[1]
+        switch id {
+        case .xadd: return try streamAdd(arguments, now: now)
+        case .xlen: return .integer(try keyspace.streamValue(key, now: now)?.entries.count ?? 0)
+        case .xrange, .xrevrange:
+            let reverse = id == .xrevrange
+            let (low, high) = reverse ? (arguments[3], arguments[2]) : (arguments[2], arguments[3])
+            guard let start = try Self.rangeBound(low, start: true), let end = try Self.rangeBound(high, start: false) else {
+                _ = try keyspace.streamValue(key, now: now)
+                return .array([])
+            }
+            var count: Int? = nil
+            if arguments.count > 4 {
+                guard arguments.count == 6, Arguments.isKeyword(arguments[4], "count") else { throw CommandError.syntax }
+                let value = try Arguments.integer(arguments[5])
+                count = value < 0 ? nil : Int(clamping: value)
+                if count == 0 { return .nullArray }  // as Redis 7.0
+            }
+            let entries = try keyspace.streamRange(key, start: start, end: end, count: count, reverse: reverse, now: now)
+            return .array(entries.map(Self.entryReply))
+        case .xdel:
+            let ids = try arguments[2...].map { bytes throws -> StreamID in
+                guard let parsed = Self.parseID(bytes, missingSequence: 0) else { throw Self.invalidStreamID }
+                return parsed
+            }
+            return .integer(try keyspace.streamDelete(key, ids: ids, now: now))
+        case .xtrim:
+            guard let (trim, next) = try Self.parseTrim(arguments, at: 2), next == arguments.count else { throw CommandError.syntax }
+            return .integer(try keyspace.streamTrim(key, trim, now: now))
+        default:
+            return try streamRead(arguments, session, now: now)
+        }
+    }
+
+    static func entryReply(_ entry: StreamEntry) -> RESPValue {
+        .array([.bulk(entry.id.description), .array(entry.fields.map(RESPValue.bulk))])
+    }
+
+    /// `ms-seq`, or `ms` with `missingSequence`; nil when malformed.
+    static func parseID(_ bytes: Bytes, missingSequence: UInt64) -> StreamID? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = parts.first, let milliseconds = UInt64(first), !first.hasPrefix("+") else { return nil }
+        guard parts.count == 2 else { return StreamID(milliseconds, missingSequence) }
+        guard let sequence = UInt64(parts[1]), !parts[1].hasPrefix("+") else { return nil }
+        return StreamID(milliseconds, sequence)
+    }
+
+    /// An XRANGE bound: `-`, `+`, an ID (a start's missing sequence is 0, an end's the
+    /// maximum), or `(ID` exclusive. Nil when the exclusive bound leaves nothing.
+    static func rangeBound(_ bytes: Bytes, start: Bool) throws(CommandError) -> StreamID? {
+        if bytes == Array("-".utf8) { return .zero }
+        if bytes == Array("+".utf8) { return .max }
+        if bytes.first == UInt8(ascii: "(") {
+            guard let id = parseID(Array(bytes.dropFirst()), missingSequence: start ? 0 : .max) else { throw invalidStreamID }
+            return start ? id.successor : id.predecessor
+        }
+        guard let id = parseID(bytes, missingSequence: start ? 0 : .max) else { throw invalidStreamID }
+        return id
+    }
+
+    /// MAXLEN|MINID [=|~] threshold [LIMIT count] at `index`; nil when no trim option is there.
+    static func parseTrim(_ arguments: [Bytes], at index: Int) throws(CommandError) -> (StreamTrim, Int)? {
+        guard index < arguments.count else { return nil }
+        let isMaxLength = Arguments.isKeyword(arguments[index], "maxlen")
+        guard isMaxLength || Arguments.isKeyword(arguments[index], "minid") else { return nil }
+        var position = index + 1
+        var approximate = false
+        if position < arguments.count, arguments[position] == Array("~".utf8) || arguments[position] == Array("=".utf8) {
+            approximate = arguments[position] == Array("~".utf8)
+            position += 1
+        }
+        guard position < arguments.count else { throw .syntax }
+        let strategy: StreamTrim.Strategy
+        if isMaxLength {
+            let length = try Arguments.integer(arguments[position])
+            guard length >= 0 else { throw .message("ERR The MAXLEN argument must be >= 0.") }
+            strategy = .maxLength(UInt64(length))
+        } else {
+            guard let id = parseID(arguments[position], missingSequence: 0) else { throw invalidStreamID }
+            strategy = .minimumID(id)
+        }
+        position += 1
+        var limit: Int? = nil
+        if position + 1 < arguments.count, Arguments.isKeyword(arguments[position], "limit") {
+            let value = try Arguments.integer(arguments[position + 1])
+            guard value >= 0 else { throw .message("ERR The LIMIT argument must be >= 0.") }
+            guard approximate else { throw .message("ERR syntax error, LIMIT cannot be used without the special ~ option") }
+            limit = Int(clamping: value)
+            position += 2
+        }
+        return (StreamTrim(strategy: strategy, approximate: approximate, limit: limit), position)
+    }
+
+    private func streamAdd(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        var index = 2
+        var createIfMissing = true
+        var trim: StreamTrim? = nil
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "nomkstream") {
+                createIfMissing = false
+                index += 1
+            } else if let (parsed, next) = try Self.parseTrim(arguments, at: index) {
+                trim = parsed
+                index = next
+            } else {
+                break
+            }
+        }
+        guard index < arguments.count else { throw CommandError.wrongArity(command: "xadd") }
+        let idArgument = arguments[index]
+        let fields = Array(arguments[(index + 1)...])
+        guard !fields.isEmpty, fields.count % 2 == 0 else { throw CommandError.wrongArity(command: "xadd") }
+        let request: StreamIDRequest
+        if idArgument == Array("*".utf8) {
+            request = .automatic
+        } else if idArgument.count > 2, idArgument.suffix(2) == Array("-*".utf8) {
+            guard let milliseconds = UInt64(String(decoding: idArgument.dropLast(2), as: UTF8.self)) else { throw Self.invalidStreamID }
+            request = .sequenceAutomatic(milliseconds)
+        } else {
+            guard let id = Self.parseID(idArgument, missingSequence: 0) else { throw Self.invalidStreamID }
+            request = .explicit(id)
+        }
+        guard let id = try keyspace.streamAdd(arguments[1], id: request, fields: fields, trim: trim,
+                                              createIfMissing: createIfMissing, now: now) else { return .null }
+        return .bulk(id.description)
+    }
+
+    /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key... id...: entries after each ID;
+    /// `$` means the stream's last ID. A null reply when nothing is there.
+    private func streamRead(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        let request = try Self.parseRead(arguments)
+        var results: [(Bytes, [StreamEntry])] = []
+        for (key, after) in zip(request.keys, request.ids) {
+            let stream = try keyspace.streamValue(key, now: now)
+            let from: StreamID
+            if after == Array("$".utf8) {
+                continue  // only entries added from now on: none yet
+            } else {
+                guard let id = Self.parseID(after, missingSequence: 0) else { throw Self.invalidStreamID }
+                guard let next = id.successor else { continue }
+                from = next
+            }
+            guard stream != nil else { continue }
+            let entries = try keyspace.streamRange(key, start: from, end: .max, count: request.count, reverse: false, now: now)
+            if !entries.isEmpty { results.append((key, entries)) }
+        }
+        guard !results.isEmpty else { return .nullArray }
+        if session.protocolVersion == .resp3 {
+            return .map(results.map { RESPPair(.bulk($0.0), .array($0.1.map(Self.entryReply))) })
+        }
+        return .array(results.map { .array([.bulk($0.0), .array($0.1.map(Self.entryReply))]) })
+    }
+
+    public struct StreamReadRequest {
+        public var count: Int?
+        /// Milliseconds to block; nil without BLOCK.
+        public var block: Int64?
+        public var keys: [Bytes]
+        public var ids: [Bytes]
+        /// Index of the first key.
+        public var keysStart: Int
+    }
+
+    public static func parseRead(_ arguments: [Bytes]) throws(CommandError) -> StreamReadRequest {
+        var index = 1
+        var count: Int? = nil
+        var block: Int64? = nil
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "count"), index + 1 < arguments.count {
+                let value = try Arguments.integer(arguments[index + 1])
+                count = value <= 0 ? nil : Int(clamping: value)
+                index += 2
+            } else if Arguments.isKeyword(arguments[index], "block"), index + 1 < arguments.count {
+                let value = try Arguments.integer(arguments[index + 1])
+                guard value >= 0 else { throw .message("ERR timeout is negative") }
+                block = value
+                index += 2
+            } else if Arguments.isKeyword(arguments[index], "streams") {
+                index += 1
+                break
+            } else {
+                throw .syntax
+            }
+        }
+        let rest = arguments.count - index
+        guard rest > 0, rest % 2 == 0 else {
+            throw .message("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+        }
+        let half = rest / 2
+        return StreamReadRequest(count: count, block: block, keys: Array(arguments[index..<(index + half)]),
+                                 ids: Array(arguments[(index + half)...]), keysStart: index)
+    }
+}

@@ -1,0 +1,220 @@
+// Streams: entries ordered by ID (milliseconds-sequence), each a flat list of field/value
+// pairs. Unlike the other containers a stream may be stored empty (XDEL of every entry,
+// trimming to 0), and it remembers its last ID, the entries ever added and the largest
+// deleted ID, as Redis does. Consumer groups are not built yet.
+//
+// Invariants: `entries` is in strictly increasing ID order and every ID is at most
+// `lastID`; IDs come from the command's time (the entry's stamp on a replica), never a
+// clock, so replicas generate the same IDs.
+import Collections
+
+/// A stream entry ID: milliseconds and a sequence number.
+public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public var milliseconds: UInt64
+    public var sequence: UInt64
+    public init(_ milliseconds: UInt64, _ sequence: UInt64) { self.milliseconds = milliseconds; self.sequence = sequence }
+
+    public static let zero = StreamID(0, 0)
+    public static let max = StreamID(.max, .max)
+
+    public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
+        (lhs.milliseconds, lhs.sequence) < (rhs.milliseconds, rhs.sequence)
+    }
+
+    public var description: String { "\(milliseconds)-\(sequence)" }
+
+    /// The next ID after this one, nil at the maximum.
+    public var successor: StreamID? {
+        if sequence < .max { return StreamID(milliseconds, sequence + 1) }
+        if milliseconds < .max { return StreamID(milliseconds + 1, 0) }
+        return nil
+    }
+
+    /// The ID before this one, nil at 0-0.
+    public var predecessor: StreamID? {
+        if sequence > 0 { return StreamID(milliseconds, sequence - 1) }
+        if milliseconds > 0 { return StreamID(milliseconds - 1, .max) }
+        return nil
+    }
+}
+
+public struct StreamEntry: Equatable, Sendable {
+    public var id: StreamID
+    /// Field, value, field, value...
+    public var fields: [Bytes]
+    public init(id: StreamID, fields: [Bytes]) { self.id = id; self.fields = fields }
+}
+
+public struct Stream: Equatable, Sendable {
+    public var entries: Deque<StreamEntry> = []
+    public var lastID = StreamID.zero
+    public var entriesAdded: UInt64 = 0
+    public var maxDeletedID = StreamID.zero
+    public init() {}
+
+    /// The index of the first entry with an ID at least `id`.
+    func lowerBound(_ id: StreamID) -> Int {
+        var low = 0, high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}
+
+/// How XADD names the new entry's ID.
+public enum StreamIDRequest: Sendable, Equatable {
+    /// `*`: from the time, after the last ID.
+    case automatic
+    /// `ms-*`: this millisecond, the next sequence.
+    case sequenceAutomatic(UInt64)
+    case explicit(StreamID)
+}
+
+/// XADD / XTRIM trimming: MAXLEN or MINID, exact or approximate (`~`, up to `limit` entries).
+public struct StreamTrim: Sendable, Equatable {
+    public enum Strategy: Sendable, Equatable { case maxLength(UInt64), minimumID(StreamID) }
+    public var strategy: Strategy
+    public var approximate: Bool
+    public var limit: Int?
+    public init(strategy: Strategy, approximate: Bool, limit: Int?) {
+        self.strategy = strategy
+        self.approximate = approximate
+        self.limit = limit
+    }
+
+    /// Approximate trimming removes only whole groups of this many entries (Redis trims
+    /// whole radix-tree nodes of up to 100 entries), so a stream may keep more.
+    static let approximateGranule = 100
+}
+
+public enum StreamError: Error, Equatable, Sendable {
+    case idNotGreater
+    case idZero
+}
+
+extension Keyspace {
+    /// The stream under `key`; nil if absent; `wrongType` for another type.
+    public mutating func streamValue(_ key: Bytes, now: Int64) throws(KeyspaceError) -> Stream? {
+        guard let entry = lookup(key, now: now) else { return nil }
+        guard case .stream(let stream) = entry.value else { throw .wrongType }
+        return stream
+    }
+
+    private mutating func modifyStream<Result>(_ key: Bytes, now: Int64, create: Bool,
+                                               _ body: (inout Stream, inout Bool) throws -> Result) throws -> Result? {
+        var stored = try streamValue(key, now: now)
+        let existing = stored != nil
+        guard existing || create else { return nil }
+        var stream = stored.take() ?? Stream()
+        if existing { replaceValueUntracked(key, .stream(Stream())) }
+        var changed = false
+        let result: Result
+        do {
+            result = try body(&stream, &changed)
+        } catch {
+            if existing { replaceValueUntracked(key, .stream(stream)) }
+            throw error
+        }
+        if !changed {
+            if existing { replaceValueUntracked(key, .stream(stream)) }
+        } else if !existing {
+            store(key, Entry(value: .stream(stream)))
+        } else {
+            replaceValue(key, .stream(stream))
+        }
+        return result
+    }
+
+    /// XADD: appends an entry and trims; returns its ID, or nil when `createIfMissing` is
+    /// false and the key is absent. Throws `StreamError` for an ID not after the last one.
+    public mutating func streamAdd(_ key: Bytes, id request: StreamIDRequest, fields: [Bytes], trim: StreamTrim?,
+                                   createIfMissing: Bool, now: Int64) throws -> StreamID? {
+        try modifyStream(key, now: now, create: createIfMissing) { stream, changed in
+            let id = try Self.nextID(stream.lastID, request, now: now)
+            stream.entries.append(StreamEntry(id: id, fields: fields))
+            stream.lastID = id
+            stream.entriesAdded &+= 1
+            if let trim { _ = Self.trim(&stream, trim) }
+            changed = true
+            return id
+        }
+    }
+
+    static func nextID(_ last: StreamID, _ request: StreamIDRequest, now: Int64) throws -> StreamID {
+        switch request {
+        case .automatic:
+            let milliseconds = UInt64(max(0, now))
+            if milliseconds > last.milliseconds { return StreamID(milliseconds, 0) }
+            guard let next = last.successor else { throw StreamError.idNotGreater }
+            return next
+        case .sequenceAutomatic(let milliseconds):
+            if milliseconds > last.milliseconds { return StreamID(milliseconds, milliseconds == 0 ? 1 : 0) }
+            guard milliseconds == last.milliseconds, last.sequence < .max else { throw StreamError.idNotGreater }
+            return StreamID(milliseconds, last.sequence + 1)
+        case .explicit(let id):
+            guard id > .zero else { throw StreamError.idZero }
+            guard id > last else { throw StreamError.idNotGreater }
+            return id
+        }
+    }
+
+    /// XTRIM: returns how many entries were removed.
+    public mutating func streamTrim(_ key: Bytes, _ trim: StreamTrim, now: Int64) throws -> Int {
+        try modifyStream(key, now: now, create: false) { stream, changed in
+            let removed = Self.trim(&stream, trim)
+            changed = removed > 0
+            return removed
+        } ?? 0
+    }
+
+    static func trim(_ stream: inout Stream, _ trim: StreamTrim) -> Int {
+        var excess: Int
+        switch trim.strategy {
+        case .maxLength(let length):
+            excess = stream.entries.count - Int(min(length, UInt64(stream.entries.count)))
+        case .minimumID(let id):
+            excess = stream.lowerBound(id)
+        }
+        if trim.approximate, excess < stream.entries.count {
+            // Whole groups only; the last, partial group goes only when everything goes.
+            excess -= excess % StreamTrim.approximateGranule
+            if let limit = trim.limit, limit > 0 { excess = min(excess, limit - limit % StreamTrim.approximateGranule) }
+        }
+        guard excess > 0 else { return 0 }
+        stream.entries.removeFirst(excess)
+        return excess
+    }
+
+    /// XDEL: removes the entries with these IDs; returns how many existed.
+    public mutating func streamDelete(_ key: Bytes, ids: [StreamID], now: Int64) throws -> Int {
+        try modifyStream(key, now: now, create: false) { stream, changed in
+            var removed = 0
+            for id in ids {
+                let index = stream.lowerBound(id)
+                guard index < stream.entries.count, stream.entries[index].id == id else { continue }
+                stream.entries.remove(at: index)
+                stream.maxDeletedID = max(stream.maxDeletedID, id)
+                removed += 1
+            }
+            changed = removed > 0
+            return removed
+        } ?? 0
+    }
+
+    /// XRANGE / XREVRANGE: entries with IDs in [start, end], ascending or descending, at most
+    /// `count` (nil: all).
+    public mutating func streamRange(_ key: Bytes, start: StreamID, end: StreamID, count: Int?, reverse: Bool,
+                                     now: Int64) throws -> [StreamEntry] {
+        guard let stream = try streamValue(key, now: now), start <= end, count != 0 else { return [] }
+        let first = stream.lowerBound(start)
+        let afterLast = end == .max ? stream.entries.count : stream.lowerBound(end.successor ?? .max)
+        guard first < afterLast else { return [] }
+        let limit = count ?? Int.max
+        if reverse {
+            return Array(stream.entries[first..<afterLast].reversed().prefix(limit))
+        }
+        return Array(stream.entries[first..<afterLast].prefix(limit))
+    }
+}

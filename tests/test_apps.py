@@ -1,0 +1,92 @@
+"""Real applications from PyPI against a standalone server: RQ's worker runs jobs end to end
+(enqueue through pipelines and transactions, BLPOP for new work, a stream for results,
+pub/sub for commands), and redis-py's Lock and Script helpers rely on Lua (issue 11, 12).
+RQ is not cluster-aware (its transactions span hash slots), so it runs standalone only."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+rq = pytest.importorskip("rq")
+
+JOBS_MODULE = textwrap.dedent("""
+    def add(a, b):
+        return a + b
+
+    def fail():
+        raise ValueError("planned failure")
+""")
+
+
+@pytest.fixture
+def job_module(tmp_path, monkeypatch):
+    (tmp_path / "trestle_jobs.py").write_text(JOBS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    return importlib.import_module("trestle_jobs"), tmp_path
+
+
+def worker_command(server):
+    return [sys.executable, "-m", "rq.cli", "worker", "--url", f"redis://127.0.0.1:{server.port}"]
+
+
+def wait_for(job, statuses, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.refresh()
+        if job.get_status() in statuses:
+            return job.get_status()
+        time.sleep(0.1)
+    return job.get_status()
+
+
+@pytest.mark.timeout(120)
+def test_rq_worker_runs_jobs(server, job_module):
+    module, directory = job_module
+    connection = server.client()
+    queue = rq.Queue(connection=connection)
+    done = queue.enqueue(module.add, 2, 3)
+    failed = queue.enqueue(module.fail)
+    burst = subprocess.run(worker_command(server) + ["--burst"], cwd=directory, capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=str(directory)))
+    assert burst.returncode == 0, burst.stderr[-2000:]
+    done.refresh()
+    assert done.get_status() == rq.job.JobStatus.FINISHED and done.return_value() == 5
+    failed.refresh()
+    assert failed.get_status() == rq.job.JobStatus.FAILED
+    assert "planned failure" in (failed.latest_result().exc_string or "")
+
+    # A long-running worker blocks on the queue (BLPOP) and picks up a job enqueued later.
+    worker = subprocess.Popen(worker_command(server), cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=dict(os.environ, PYTHONPATH=str(directory)))
+    try:
+        time.sleep(2)
+        later = queue.enqueue(module.add, 20, 22)
+        assert wait_for(later, {rq.job.JobStatus.FINISHED, rq.job.JobStatus.FAILED}) == rq.job.JobStatus.FINISHED
+        assert later.return_value() == 42
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def test_redis_py_lock_and_scripts(server):
+    client = server.client(decode_responses=True)
+    lock = client.lock("resource", timeout=5, blocking_timeout=1)
+    assert lock.acquire()
+    assert not client.lock("resource", blocking_timeout=0.1).acquire()
+    assert lock.extend(2) and lock.reacquire()
+    lock.release()
+    assert not client.exists("resource")
+    counter = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert counter(keys=["hits"], args=[3]) == 3
+    client.script_flush()
+    assert counter(keys=["hits"], args=[4]) == 7  # NOSCRIPT, then SCRIPT LOAD and retry
