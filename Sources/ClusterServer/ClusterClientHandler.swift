@@ -45,6 +45,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
     private var readingPaused = false
     private var decoding = false
     var isMarkedDirty = false
+    /// Holds pushes the host will flush at the end of this event-loop iteration.
+    var hasPendingPushes = false
 
     init(host: NodeHost, limits: ProtocolLimits) {
         self.host = host

@@ -27,6 +27,11 @@ final class NodeHost {
     let logger: Logger
     private var handlers: [ClientID: ClusterClientHandler] = [:]
     private var dirtyHandlers: [ClusterClientHandler] = []
+    /// Connections holding pub/sub pushes: flushed once per event-loop iteration, so a
+    /// subscriber gets one write for every message published meanwhile (a PUBLISH to 100
+    /// listeners would otherwise cost 100 writes each).
+    private var pushHandlers: [ClusterClientHandler] = []
+    private var pushFlushScheduled = false
     private var nextClientID: UInt64 = 1
     private var turnScheduled = false
     private var performing = false
@@ -108,7 +113,11 @@ final class NodeHost {
                 case let .push(id, value, version):
                     guard let handler = handlers[id] else { continue }
                     handler.push(value, as: version)
-                    markDirty(handler)
+                    if !handler.hasPendingPushes {
+                        handler.hasPendingPushes = true
+                        pushHandlers.append(handler)
+                    }
+                    schedulePushFlush()
                 case let .close(id):
                     handlers[id]?.closeWhenFlushed()
                 case let .raft(shard, messages):
@@ -173,6 +182,20 @@ final class NodeHost {
             dirtyHandlers = []
             for handler in dirty {
                 handler.isMarkedDirty = false
+                handler.flushFromHost()
+            }
+        }
+    }
+
+    private func schedulePushFlush() {
+        guard !pushFlushScheduled else { return }
+        pushFlushScheduled = true
+        loop.execute { [self] in
+            pushFlushScheduled = false
+            let pending = pushHandlers
+            pushHandlers = []
+            for handler in pending {
+                handler.hasPendingPushes = false
                 handler.flushFromHost()
             }
         }

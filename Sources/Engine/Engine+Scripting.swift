@@ -77,6 +77,7 @@ extension Engine {
     /// Forgets every script body and compiled script (SCRIPT FLUSH).
     public func flushScripts() {
         scriptBodies.removeAll()
+        scriptNames.removeAll()
         interpreter?.flush()
     }
 
@@ -86,6 +87,14 @@ extension Engine {
     private func cacheScript(_ body: Bytes, sha: String) {
         guard scriptBodies[sha] == nil, scriptBodies.count < Self.scriptBodiesMax else { return }
         scriptBodies[sha] = body
+        scriptNames[body] = sha
+    }
+
+    /// The SHA-1 name of a body, remembered for cached bodies (a shard applies EVALSHA as
+    /// EVAL with the body: hashing the body is cheaper than SHA-1 on every run).
+    private func scriptName(of body: Bytes) -> String {
+        if let known = scriptNames[body] { return known }
+        return SHA1.hex(body)
     }
 
     private func evaluate(body: Bytes, _ arguments: [Bytes], readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
@@ -95,7 +104,7 @@ extension Engine {
 
     private func run(body: Bytes, _ arguments: [Bytes], keyCount: Int, readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         guard let interpreter else { throw .message("ERR Lua scripting is not available on this server") }
-        let sha = SHA1.hex(body)
+        let sha = scriptName(of: body)
         if let error = interpreter.compile(body, sha: sha) { return error }
         cacheScript(body, sha: sha)
         let keys = Array(arguments[3..<(3 + keyCount)])
@@ -167,6 +176,7 @@ extension Engine {
                 throw .message("ERR script cache is full (\(Self.scriptBodiesMax) scripts); SCRIPT FLUSH empties it")
             }
             scriptBodies[sha] = body
+            scriptNames[body] = sha
             return .bulk(sha)
         case "exists" where arguments.count >= 3:
             return .array(arguments[2...].map { .integer(scriptBodies[Self.scriptName($0)] == nil ? 0 : 1) })

@@ -27,6 +27,8 @@ public final class Engine {
     private var nextClientID: UInt64 = 1
     /// Script bodies by lowercase hex SHA-1 (SCRIPT LOAD, EVAL), for EVALSHA.
     var scriptBodies: [String: Bytes] = [:]
+    /// The reverse of `scriptBodies`.
+    var scriptNames: [Bytes: String] = [:]
     /// The Lua state scripts run in; nil when Lua could not start.
     lazy var interpreter: LuaInterpreter? = LuaInterpreter()
     /// A cluster node's sessions engine holds no keys: a script run there (one that
