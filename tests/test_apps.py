@@ -90,3 +90,39 @@ def test_redis_py_lock_and_scripts(server):
     assert counter(keys=["hits"], args=[3]) == 3
     client.script_flush()
     assert counter(keys=["hits"], args=[4]) == 7  # NOSCRIPT, then SCRIPT LOAD and retry
+
+
+CELERY_APP = textwrap.dedent("""
+    from celery import Celery
+    app = Celery("trestle_tasks", broker="redis://127.0.0.1:{port}/0", backend="redis://127.0.0.1:{port}/0")
+    app.conf.broker_connection_retry_on_startup = True
+
+    @app.task
+    def add(x, y):
+        return x + y
+""")
+
+
+@pytest.mark.timeout(120)
+def test_celery_worker_runs_tasks_and_returns_results(server, tmp_path, monkeypatch):
+    """Celery's Redis broker (BRPOP on its queues, MULTI, pub/sub) and result backend
+    (a transaction that stores the result and PUBLISHes it) end to end."""
+    pytest.importorskip("celery")
+    (tmp_path / "trestle_tasks.py").write_text(CELERY_APP.format(port=server.port))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+    tasks = importlib.import_module("trestle_tasks")
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "trestle_tasks", "worker", "--pool", "solo",
+                               "--loglevel", "warning"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    try:
+        results = [tasks.add.delay(index, index) for index in range(5)]
+        assert [result.get(timeout=30) for result in results] == [0, 2, 4, 6, 8]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        tasks.app.close()

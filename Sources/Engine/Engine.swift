@@ -136,7 +136,11 @@ public final class Engine {
             return Outcome(reply: try runBlockingCommand(id, arguments, session, now: now))
         case .wait:
             return Outcome(reply: .integer(0))  // the node answers WAIT; an engine has no replicas
-        case .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .publish, .pubsub, .ssubscribe, .sunsubscribe, .spublish:
+        case .publish, .spublish:
+            // Inside EXEC: the node delivers the message once the transaction committed and
+            // puts the receiver count in this place (Node+PubSub.swift).
+            return Outcome(reply: .integer(0))
+        case .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .pubsub, .ssubscribe, .sunsubscribe:
             // The node serves pub/sub before the engine; here they come only from EXEC.
             throw .message("ERR \(id.rawValue.uppercased()) is not allowed inside a transaction on this server")
         case .cluster, .readonly, .readwrite, .asking, .trestle:

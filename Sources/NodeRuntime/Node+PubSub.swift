@@ -54,25 +54,59 @@ extension Node {
             guard configuration.standalone || Self.sameSlot(arguments.dropFirst()) else { return Outcome(reply: Redirect.crossSlot.reply) }
             return Outcome(reply: unsubscribe(Array(arguments.dropFirst()), .shardChannel, session))
         case .publish, .spublish:
-            let sharded = id == .spublish
-            let local = deliver(channel: arguments[1], message: arguments[2], sharded: sharded)
-            guard !forwarded, !configuration.standalone, let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else {
-                return Outcome(reply: .integer(local))
+            var answered: Int? = nil
+            publishEverywhere(arguments, forwarded: forwarded) { count in
+                answered = count
+                reply(.integer(count))
             }
-            var total = local
-            var waiting = others.count
-            for node in others {
-                forward(arguments, to: node.id) { value in
-                    if case .integer(let count) = value { total += Int(count) }
-                    waiting -= 1
-                    if waiting == 0 { reply(.integer(total)) }
-                }
-            }
+            // Delivered here only (standalone, forwarded): the answer is already known.
+            if let answered { return Outcome(reply: .integer(answered)) }
             return .some(nil)
         case .pubsub:
             return Outcome(reply: pubsubCommand(arguments))
         default:
             return nil
+        }
+    }
+
+    /// Delivers a PUBLISH / SPUBLISH here and, unless `forwarded` or standalone, on every
+    /// other node; `done` gets the total number of receivers once every node answered.
+    /// `done` may run before this returns.
+    func publishEverywhere(_ arguments: [Bytes], forwarded: Bool, done: @escaping (Int) -> Void) {
+        let sharded = CommandTable.lookup(arguments[0])?.id == .spublish
+        let local = deliver(channel: arguments[1], message: arguments[2], sharded: sharded)
+        guard !forwarded, !configuration.standalone, let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else {
+            return done(local)
+        }
+        var total = local
+        var waiting = others.count
+        for node in others {
+            forward(arguments, to: node.id) { value in
+                if case .integer(let count) = value { total += Int(count) }
+                waiting -= 1
+                if waiting == 0 { done(total) }
+            }
+        }
+    }
+
+    /// A committed transaction's replies with its PUBLISHes done: each is delivered now,
+    /// after the writes before it are visible, and its place holds the receiver count.
+    func completingPublishes(_ commands: [[Bytes]], reply: @escaping ReplySink) -> ReplySink {
+        let publishes = commands.indices.filter { index in
+            let id = CommandTable.lookup(commands[index][0])?.id
+            return (id == .publish || id == .spublish) && commands[index].count == 3
+        }
+        guard !publishes.isEmpty else { return reply }
+        return { [self] value in
+            guard case .array(var replies) = value, replies.count == commands.count else { return reply(value) }
+            var waiting = publishes.count
+            for index in publishes {
+                publishEverywhere(commands[index], forwarded: false) { count in
+                    replies[index] = .integer(count)
+                    waiting -= 1
+                    if waiting == 0 { reply(.array(replies)) }
+                }
+            }
         }
     }
 

@@ -425,6 +425,8 @@ extension Node {
     /// forwarded there in proxy mode, or redirected.
     private func runTransaction(_ commands: [[Bytes]], watches: [WatchedValue], session: Session, forwarded: Bool,
                                 reply: @escaping ReplySink) {
+        let original = reply
+        let reply = completingPublishes(commands, reply: reply)
         var slot: HashSlot? = watches.first.map { HashSlot.of(key: $0.key) }
         var writes = false
         for command in commands {
@@ -456,8 +458,9 @@ extension Node {
             }
         case .elsewhere(let leader, _, _) where configuration.proxy && !forwarded:
             // A failed EXEC is a null array; the peer link's RESP3 has one null for both kinds.
+            // The leader delivers the transaction's PUBLISHes (its reply has their counts).
             forward(Self.encodeTransaction(commands, watches: watches), version: session.protocolVersion, to: leader) { value in
-                reply(value == .null ? .nullArray : value)
+                original(value == .null ? .nullArray : value)
             }
         case .elsewhere(_, let node, _):
             reply(Redirect.moved(slot: slot, to: node).reply)
