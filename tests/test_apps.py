@@ -126,3 +126,63 @@ def test_celery_worker_runs_tasks_and_returns_results(server, tmp_path, monkeypa
             worker.kill()
             worker.wait()
         tasks.app.close()
+
+
+def test_dramatiq_worker_with_results(server):
+    """Dramatiq's Redis broker runs its Lua dispatch script (queues, acks, heartbeats)."""
+    dramatiq = pytest.importorskip("dramatiq")
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.results import Results
+    from dramatiq.results.backends import RedisBackend
+    broker = RedisBroker(host="127.0.0.1", port=server.port)
+    broker.add_middleware(Results(backend=RedisBackend(host="127.0.0.1", port=server.port)))
+    dramatiq.set_broker(broker)
+
+    @dramatiq.actor(store_results=True, broker=broker)
+    def multiply(x, y):
+        return x * y
+
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        messages = [multiply.send(index, 3) for index in range(4)]
+        assert [message.get_result(block=True, timeout=20000) for message in messages] == [0, 3, 6, 9]
+    finally:
+        worker.stop()
+        broker.close()
+
+
+def test_huey_task_and_result(server):
+    huey_module = pytest.importorskip("huey")
+    huey = huey_module.RedisHuey("trestle-test", host="127.0.0.1", port=server.port)
+
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    result = add(2, 5)
+    task = huey.dequeue()
+    assert task is not None
+    huey.execute(task)
+    assert result.get(blocking=True, timeout=10) == 7
+
+
+def test_arq_job_and_result(server):
+    arq = pytest.importorskip("arq")
+    import asyncio
+    from arq.connections import RedisSettings
+    from arq.worker import Worker
+
+    async def add(ctx, a, b):
+        return a + b
+
+    async def scenario():
+        pool = await arq.create_pool(RedisSettings(host="127.0.0.1", port=server.port))
+        job = await pool.enqueue_job("add", 20, 22)
+        worker = Worker(functions=[arq.worker.func(add, name="add")], redis_pool=pool, burst=True, poll_delay=0.1)
+        await worker.main()
+        value = await job.result(timeout=10)
+        await worker.close()
+        return value
+
+    assert asyncio.run(scenario()) == 42

@@ -130,6 +130,8 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .setbit, .getbit, .bitcount, .bitpos, .bitop:
+            return Outcome(reply: try runBitmapCommand(id, arguments, session, now: now))
         case .xadd, .xlen, .xrange, .xrevrange, .xdel, .xtrim, .xread:
             return Outcome(reply: try runStreamCommand(id, arguments, session, now: now))
         case .blpop, .brpop, .brpoplpush, .blmove, .blmpop, .bzpopmin, .bzpopmax, .bzmpop:

@@ -10,6 +10,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
+    case setbit, getbit, bitcount, bitpos, bitop
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
@@ -230,6 +231,11 @@ public enum CommandTable {
             spec(.decr, 2, "write denyoom fast", keys: one, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
             spec(.incrby, 3, "write denyoom fast", keys: one, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
             spec(.decrby, 3, "write denyoom fast", keys: one, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+            spec(.setbit, 4, "write denyoom", keys: one, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", since: "2.2.0"),
+            spec(.getbit, 3, "readonly fast", keys: one, "bitmap", "Returns a bit value by offset.", since: "2.2.0"),
+            spec(.bitcount, -2, "readonly", keys: one, "bitmap", "Counts the number of set bits (population counting) in a string.", since: "2.6.0", complexity: "O(N)"),
+            spec(.bitpos, -3, "readonly", keys: one, "bitmap", "Finds the first set (1) or clear (0) bit in a string.", since: "2.8.7", complexity: "O(N)"),
+            spec(.bitop, -4, "write denyoom", keys: (2, -1, 1), "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", since: "2.6.0", complexity: "O(N)"),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
             spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),
