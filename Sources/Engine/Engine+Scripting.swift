@@ -157,7 +157,9 @@ extension Engine {
         for key in keys {
             let slot = HashSlot.of(key: key)
             if context.slot == nil { context.slot = slot }
-            if context.slot != slot { return .error("ERR Script attempted to access keys that do not hash to the same slot") }
+            if let first = context.slot, first != slot, !(scriptSlotsMayMeet?(first, slot) ?? false) {
+                return .error("ERR Script attempted to access keys that do not hash to the same slot")
+            }
         }
         return nil
     }

@@ -34,6 +34,9 @@ public final class Engine {
     /// A cluster node's sessions engine holds no keys: a script run there (one that
     /// declared none) may not touch any.
     public var scriptKeysForbidden = false
+    /// Whether a script may touch keys of two different slots (a proxy-mode node lets keys
+    /// of one shard meet); nil: only keys of one slot, as Redis Cluster.
+    public var scriptSlotsMayMeet: ((HashSlot, HashSlot) -> Bool)? = nil
     /// The session a script's commands run under.
     lazy var scriptSession = Session(id: ClientID(rawValue: 0), address: "lua", localAddress: "", now: 0, authenticated: true)
     /// The session committed shard writes run under (see Engine+Shard.swift).

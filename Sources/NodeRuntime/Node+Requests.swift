@@ -156,7 +156,7 @@ extension Node {
                        forwarded: Bool, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
         let slot = positions.first.map { HashSlot.of(key: arguments[$0]) } ?? HashSlot(0)
         // A standalone server has one shard: any keys may meet in one command.
-        for position in positions.dropFirst() where !configuration.standalone && HashSlot.of(key: arguments[position]) != slot {
+        for position in positions.dropFirst() where !mayMeet(slot, HashSlot.of(key: arguments[position])) {
             if configuration.proxy, !forwarded, Self.splittable.contains(id) {
                 splitAcrossSlots(arguments, id: id, positions: positions, session: session, reply: reply)
                 return nil
@@ -211,6 +211,16 @@ extension Node {
     static func blockingWait(_ arguments: [Bytes], spec: CommandSpec, id: CommandID) -> Int64 {
         guard spec.isBlocking, Engine.blocks(arguments, id: id), let timeout = try? Engine.blockingTimeout(arguments, id: id) else { return 0 }
         return timeout == 0 ? 86_400_000 : timeout
+    }
+
+    /// Whether keys of these two slots may meet in one command or transaction: on a
+    /// standalone server always; in proxy mode when one shard holds both (clients that are
+    /// not cluster-aware do not place keys by slot, and one shard applies the command
+    /// atomically); otherwise, as in Redis Cluster, only within one slot.
+    func mayMeet(_ first: HashSlot, _ second: HashSlot) -> Bool {
+        if first == second || configuration.standalone { return true }
+        guard configuration.proxy, let map, let shard = map.shardID(forSlot: first) else { return false }
+        return map.shardID(forSlot: second) == shard
     }
 
     /// In proxy mode, a request for a shard without a known leader is retried this often
@@ -313,7 +323,7 @@ extension Node {
     private func watch(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) {
         let keys = Array(arguments.dropFirst())
         let slot = HashSlot.of(key: keys[0])
-        guard configuration.standalone || keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else {
+        guard keys.allSatisfy({ mayMeet(slot, HashSlot.of(key: $0)) }) else {
             return reply(Redirect.crossSlot.reply)
         }
         switch locate(slot) {
@@ -349,7 +359,7 @@ extension Node {
     func watchDigests(_ keys: [Bytes], session: Session, reply: @escaping ReplySink) {
         guard let first = keys.first else { return reply(.array([])) }
         let slot = HashSlot.of(key: first)
-        guard keys.allSatisfy({ HashSlot.of(key: $0) == slot }) else { return reply(Redirect.crossSlot.reply) }
+        guard keys.allSatisfy({ mayMeet(slot, HashSlot.of(key: $0)) }) else { return reply(Redirect.crossSlot.reply) }
         switch locate(slot) {
         case .here(let replica):
             read(replica, session: session, reply: reply) { engine, now in
@@ -434,7 +444,7 @@ extension Node {
             writes = writes || spec.isWrite
             for position in spec.keyPositions(in: command) {
                 let keySlot = HashSlot.of(key: command[position])
-                if let slot, slot != keySlot, !configuration.standalone {
+                if let slot, !mayMeet(slot, keySlot) {
                     return reply(Redirect.crossSlot.reply)
                 }
                 slot = slot ?? keySlot

@@ -283,7 +283,8 @@ public final class Node {
     }
 
     func makeReplica(_ shard: ShardID, raft: RaftNode) -> Replica {
-        let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings, scriptLog: front.hooks.scriptLog))
+        let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings, scriptLog: front.hooks.scriptLog,
+                                                                              slotsMayMeet: configuration.proxy ? { [unowned self] in self.mayMeet($0, $1) } : nil))
         replica.mutations = configuration.mutations
         replica.countedSince = now()
         return replica

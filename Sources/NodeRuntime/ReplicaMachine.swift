@@ -30,13 +30,17 @@ final class DataMachine: ReplicaMachine {
     private(set) var lastRecordTime: Int64 = 0
     private let settings: Settings
     private let scriptLog: (Int, String) -> Void
+    private let slotsMayMeet: ((HashSlot, HashSlot) -> Bool)?
     static let snapshotVersion: UInt8 = 1
 
-    init(settings: Settings, scriptLog: @escaping (Int, String) -> Void = { _, _ in }) {
+    init(settings: Settings, scriptLog: @escaping (Int, String) -> Void = { _, _ in },
+         slotsMayMeet: ((HashSlot, HashSlot) -> Bool)? = nil) {
         self.settings = settings
         self.scriptLog = scriptLog
+        self.slotsMayMeet = slotsMayMeet
         engine = Engine.replica(settings: settings, now: 0)
         engine.hooks.scriptLog = scriptLog
+        engine.scriptSlotsMayMeet = slotsMayMeet
     }
 
     func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
@@ -80,6 +84,7 @@ final class DataMachine: ReplicaMachine {
     func restore(_ data: [UInt8]) throws {
         let fresh = Engine.replica(settings: settings, now: 0)
         fresh.hooks.scriptLog = scriptLog
+        fresh.scriptSlotsMayMeet = slotsMayMeet
         var time: Int64 = 0
         if !data.isEmpty {
             var reader = ByteReader(data)
