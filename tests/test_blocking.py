@@ -156,3 +156,21 @@ def test_xread_block_waits_for_new_entries(server):
     assert result.get("value") == [["events", [("2-0", {"n": "1"})]]]
     assert reader.xread({"events": "2-0"}, block=200) in (None, [])
     assert reader.xread({"events": "0"}, count=1) == [["events", [("1-0", {"n": "0"})]]]
+
+
+def test_xreadgroup_block_delivers_new_entries_to_one_consumer(server):
+    admin = server.client(decode_responses=True)
+    admin.xgroup_create("jobs", "workers", id="$", mkstream=True)
+    first, second = server.client(decode_responses=True), server.client(decode_responses=True)
+    one, result_one = in_background(lambda: first.xreadgroup("workers", "w1", {"jobs": ">"}, count=1, block=10000))
+    time.sleep(0.2)
+    two, result_two = in_background(lambda: second.xreadgroup("workers", "w2", {"jobs": ">"}, count=1, block=10000))
+    time.sleep(0.2)
+    admin.xadd("jobs", {"n": "1"}, id="1-0")
+    admin.xadd("jobs", {"n": "2"}, id="2-0")
+    one.join(timeout=5)
+    two.join(timeout=5)
+    assert result_one.get("value") == [["jobs", [("1-0", {"n": "1"})]]]
+    assert result_two.get("value") == [["jobs", [("2-0", {"n": "2"})]]]
+    assert admin.xpending("jobs", "workers")["pending"] == 2
+    assert admin.xack("jobs", "workers", "1-0", "2-0") == 2

@@ -18,6 +18,7 @@ extension Engine {
     /// Redis checks it: a number of seconds, not negative, representable in milliseconds.
     public static func blockingTimeout(_ arguments: [Bytes], id: CommandID) throws(CommandError) -> Int64 {
         if id == .xread { return try parseRead(arguments).block ?? 0 }
+        if id == .xreadgroup { return try parseReadGroup(arguments).block ?? 0 }
         let index = (id == .blmpop || id == .bzmpop) ? 1 : arguments.count - 1
         guard let seconds = Numbers.parseDouble(arguments[index]), !seconds.isNaN else {
             throw .message("ERR timeout is not a float or out of range")
@@ -29,6 +30,7 @@ extension Engine {
 
     /// Whether this request waits when there is nothing to pop (XREAD only with BLOCK).
     public static func blocks(_ arguments: [Bytes], id: CommandID) -> Bool {
+        if id == .xreadgroup { return (try? parseReadGroup(arguments))?.block != nil }
         guard id == .xread else { return true }
         return (try? parseRead(arguments))?.block != nil
     }

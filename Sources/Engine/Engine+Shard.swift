@@ -145,6 +145,12 @@ extension Engine {
                 digest = Self.fnv(element.id.sequence, Self.fnv(element.id.milliseconds, digest))
                 for field in element.fields { digest = Self.fnv(field, digest) }
             }
+            for group in stream.groups {
+                digest = Self.fnv(group.name, Self.fnv(group.lastDeliveredID.sequence, Self.fnv(group.lastDeliveredID.milliseconds, digest)))
+                for item in group.pending {
+                    digest = Self.fnv(item.entry.consumer, Self.fnv(item.entry.deliveries, Self.fnv(item.id.sequence, Self.fnv(item.id.milliseconds, digest))))
+                }
+            }
         }
         return digest == 0 ? 1 : digest
     }

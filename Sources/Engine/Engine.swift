@@ -135,6 +135,8 @@ public final class Engine {
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
         case .setbit, .getbit, .bitcount, .bitpos, .bitop:
             return Outcome(reply: try runBitmapCommand(id, arguments, session, now: now))
+        case .xgroup, .xreadgroup, .xack, .xpending, .xclaim, .xautoclaim, .xinfo:
+            return Outcome(reply: try runStreamGroupCommand(id, arguments, session, now: now))
         case .xadd, .xlen, .xrange, .xrevrange, .xdel, .xtrim, .xread:
             return Outcome(reply: try runStreamCommand(id, arguments, session, now: now))
         case .blpop, .brpop, .brpoplpush, .blmove, .blmpop, .bzpopmin, .bzpopmax, .bzmpop:

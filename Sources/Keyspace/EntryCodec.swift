@@ -70,6 +70,28 @@ public enum EntryCodec {
                 writer.write(UInt32(truncatingIfNeeded: element.fields.count))
                 for field in element.fields { writer.writeBlob(field) }
             }
+            // Consumer groups: name, last delivered ID, entries read, consumers, pending list.
+            writer.write(UInt32(truncatingIfNeeded: stream.groups.count))
+            for group in stream.groups {
+                writer.writeBlob(group.name)
+                writer.write(group.lastDeliveredID.milliseconds)
+                writer.write(group.lastDeliveredID.sequence)
+                writer.write(group.entriesRead)
+                writer.write(UInt32(truncatingIfNeeded: group.consumers.count))
+                for consumer in group.consumers {
+                    writer.writeBlob(consumer.name)
+                    writer.write(consumer.seenAt)
+                    writer.write(consumer.activeAt)
+                }
+                writer.write(UInt32(truncatingIfNeeded: group.pending.count))
+                for item in group.pending {
+                    writer.write(item.id.milliseconds)
+                    writer.write(item.id.sequence)
+                    writer.writeBlob(item.entry.consumer)
+                    writer.write(item.entry.deliveredAt)
+                    writer.write(item.entry.deliveries)
+                }
+            }
         }
         return writer.bytes
     }
@@ -138,6 +160,31 @@ public enum EntryCodec {
             fields.reserveCapacity(fieldCount)
             for _ in 0..<fieldCount { fields.append(try reader.readBlob()) }
             stream.entries.append(StreamEntry(id: id, fields: fields))
+        }
+        let groupCount = Int(try reader.read(UInt32.self))
+        guard groupCount <= reader.remaining / 28 else { throw DecodeError(reason: "stream group count \(groupCount) exceeds record") }
+        for _ in 0..<groupCount {
+            let name = try reader.readBlob()
+            var group = ConsumerGroup(name: name, lastDeliveredID: StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self)),
+                                      entriesRead: try reader.read(Int64.self))
+            let consumerCount = Int(try reader.read(UInt32.self))
+            guard consumerCount <= reader.remaining / 20 else { throw DecodeError(reason: "consumer count \(consumerCount) exceeds record") }
+            for _ in 0..<consumerCount {
+                group.consumers.append(StreamConsumer(name: try reader.readBlob(), seenAt: try reader.read(Int64.self),
+                                                      activeAt: try reader.read(Int64.self)))
+            }
+            let pendingCount = Int(try reader.read(UInt32.self))
+            guard pendingCount <= reader.remaining / 36 else { throw DecodeError(reason: "pending count \(pendingCount) exceeds record") }
+            var previous: StreamID? = nil
+            for _ in 0..<pendingCount {
+                let id = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
+                guard previous.map({ $0 < id }) ?? true else { throw DecodeError(reason: "pending IDs out of order") }
+                previous = id
+                let entry = PendingEntry(consumer: try reader.readBlob(), deliveredAt: try reader.read(Int64.self),
+                                         deliveries: try reader.read(UInt64.self))
+                group.pending.append((id, entry))
+            }
+            stream.groups.append(group)
         }
         return stream
     }

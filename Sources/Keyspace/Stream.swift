@@ -45,12 +45,83 @@ public struct StreamEntry: Equatable, Sendable {
     public init(id: StreamID, fields: [Bytes]) { self.id = id; self.fields = fields }
 }
 
+/// A delivered, unacknowledged entry of a consumer group.
+public struct PendingEntry: Equatable, Sendable {
+    public var consumer: Bytes
+    /// Milliseconds (the command's time) of the last delivery.
+    public var deliveredAt: Int64
+    public var deliveries: UInt64
+    public init(consumer: Bytes, deliveredAt: Int64, deliveries: UInt64) {
+        self.consumer = consumer
+        self.deliveredAt = deliveredAt
+        self.deliveries = deliveries
+    }
+}
+
+public struct StreamConsumer: Equatable, Sendable {
+    public var name: Bytes
+    /// Last time the consumer was seen (any group command naming it) and last time it read.
+    public var seenAt: Int64
+    public var activeAt: Int64
+    public init(name: Bytes, seenAt: Int64, activeAt: Int64) { self.name = name; self.seenAt = seenAt; self.activeAt = activeAt }
+}
+
+/// A consumer group: its last delivered ID, its pending entries list (by ID) and its
+/// consumers (by name). Kept in sorted arrays, so every replica iterates them alike.
+public struct ConsumerGroup: Equatable, Sendable {
+    public var name: Bytes
+    public var lastDeliveredID: StreamID
+    /// Entries read by the group (-1: unknown), as Redis 7 keeps it for XINFO's lag.
+    public var entriesRead: Int64
+    public var pending: [(id: StreamID, entry: PendingEntry)] = []
+    public var consumers: [StreamConsumer] = []
+
+    public init(name: Bytes, lastDeliveredID: StreamID, entriesRead: Int64) {
+        self.name = name
+        self.lastDeliveredID = lastDeliveredID
+        self.entriesRead = entriesRead
+    }
+
+    public static func == (lhs: ConsumerGroup, rhs: ConsumerGroup) -> Bool {
+        lhs.name == rhs.name && lhs.lastDeliveredID == rhs.lastDeliveredID && lhs.entriesRead == rhs.entriesRead
+            && lhs.consumers == rhs.consumers && lhs.pending.count == rhs.pending.count
+            && zip(lhs.pending, rhs.pending).allSatisfy { $0.id == $1.id && $0.entry == $1.entry }
+    }
+
+    func pendingIndex(_ id: StreamID) -> Int {
+        var low = 0, high = pending.count
+        while low < high {
+            let middle = (low + high) / 2
+            if pending[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// The consumer's index, creating it (seen now) when absent.
+    mutating func consumer(_ name: Bytes, now: Int64, create: Bool = true) -> Int? {
+        if let index = consumers.firstIndex(where: { $0.name == name }) {
+            consumers[index].seenAt = now
+            return index
+        }
+        guard create else { return nil }
+        let index = consumers.firstIndex(where: { !$0.name.lexicographicallyPrecedes(name) }) ?? consumers.count
+        consumers.insert(StreamConsumer(name: name, seenAt: now, activeAt: -1), at: index)
+        return index
+    }
+
+    public func pendingCount(of consumer: Bytes) -> Int { pending.reduce(0) { $0 + ($1.entry.consumer == consumer ? 1 : 0) } }
+}
+
 public struct Stream: Equatable, Sendable {
     public var entries: Deque<StreamEntry> = []
     public var lastID = StreamID.zero
     public var entriesAdded: UInt64 = 0
     public var maxDeletedID = StreamID.zero
+    /// Consumer groups in name order.
+    public var groups: [ConsumerGroup] = []
     public init() {}
+
+    public func groupIndex(_ name: Bytes) -> Int? { groups.firstIndex { $0.name == name } }
 
     /// The index of the first entry with an ID at least `id`.
     func lowerBound(_ id: StreamID) -> Int {

@@ -36,6 +36,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case eval, evalsha, eval_ro, evalsha_ro, script
     // streams
     case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread
+    case xgroup, xreadgroup, xack, xpending, xclaim, xautoclaim, xinfo
     // replication
     case wait
     // pub/sub
@@ -106,7 +107,7 @@ public final class CommandSpec: Sendable {
     /// names more keys than there are arguments gives no keys (the command itself then
     /// answers with its error).
     public func keyPositions(in arguments: [[UInt8]]) -> [Int] {
-        if id == .xread { return Self.keysAfterStreams(arguments) }
+        if id == .xread || id == .xreadgroup { return Self.keysAfterStreams(arguments) }
         guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
         guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
               count <= arguments.count - keyCountIndex - 1 else { return [] }
@@ -384,6 +385,15 @@ public enum CommandTable {
             spec(.xrevrange, -4, "readonly", keys: one, "stream", "Returns the messages from a stream within a range of IDs in reverse order.", since: "5.0.0", complexity: "O(N)"),
             spec(.xdel, -3, "write fast", keys: one, "stream", "Returns the number of messages after removing them from a stream.", since: "5.0.0", complexity: "O(N)"),
             spec(.xtrim, -4, "write", keys: one, "stream", "Deletes messages from the beginning of a stream.", since: "5.0.0", complexity: "O(N)"),
+            spec(.xgroup, -2, "write denyoom", keys: (2, 2, 1), "stream", "A container for consumer groups commands.", since: "5.0.0"),
+            spec(.xack, -4, "write fast", keys: one, "stream", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", since: "5.0.0"),
+            spec(.xpending, -3, "readonly", keys: one, "stream", "Returns the information and entries from a stream consumer group's pending entries list.", since: "5.0.0"),
+            spec(.xclaim, -6, "write fast", keys: one, "stream", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", since: "5.0.0"),
+            spec(.xautoclaim, -6, "write fast", keys: one, "stream", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", since: "6.2.0"),
+            spec(.xinfo, -2, "readonly", keys: (2, 2, 1), "stream", "A container for stream introspection commands.", since: "5.0.0"),
+            CommandSpec(id: .xreadgroup, name: "xreadgroup", arity: -7, flags: ["write", "blocking", "movablekeys"], firstKey: 0, lastKey: 0, step: 0,
+                        group: "stream", summary: "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
+                        since: "5.0.0", complexity: "O(M)", subcommands: []),
             // Keys follow STREAMS: see keyPositions(in:).
             CommandSpec(id: .xread, name: "xread", arity: -4, flags: ["readonly", "blocking", "movablekeys"], firstKey: 0, lastKey: 0, step: 0,
                         group: "stream", summary: "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",

@@ -54,11 +54,16 @@ private func b(_ text: String) -> Bytes { Array(text.utf8) }
         var keyspace = Keyspace()
         _ = try keyspace.streamAdd(b("s"), id: .explicit(StreamID(7, 1)), fields: [b("a"), b("1"), b("b"), b("")], trim: nil, createIfMissing: true, now: 0)
         _ = try keyspace.streamAdd(b("s"), id: .explicit(StreamID(9, 0)), fields: [b("c"), b("3")], trim: nil, createIfMissing: true, now: 0)
+        try keyspace.groupCreate(b("s"), group: b("g"), id: .zero, makeStream: false, entriesRead: nil, now: 5)
+        let delivered = try keyspace.groupRead(b("s"), group: b("g"), consumer: b("c"), after: nil, count: nil, noAck: false, now: 10)
+        #expect(delivered.map(\.id) == [StreamID(7, 1), StreamID(9, 0)])
         _ = try keyspace.streamDelete(b("s"), ids: [StreamID(7, 1)], now: 0)
         guard let entry = keyspace.peek(b("s"), now: 0) else { return #expect(Bool(false)) }
         let record = EntryCodec.encode(key: b("s"), entry: entry)
         let decoded = try EntryCodec.decode(record)
         #expect(decoded.key == b("s") && decoded.entry == entry)
+        guard case .stream(let restored) = decoded.entry.value else { return #expect(Bool(false)) }
+        #expect(restored.groups.first?.pending.map(\.id) == [StreamID(7, 1), StreamID(9, 0)])
         #expect(throws: EntryCodec.DecodeError.self) { try EntryCodec.decode(Array(record.dropLast(3))) }
         var huge = record
         // The entry count sits after tag, key blob, expiry and five u64s.

@@ -1,0 +1,333 @@
+// Consumer-group commands: XGROUP (CREATE SETID DESTROY CREATECONSUMER DELCONSUMER),
+// XREADGROUP (BLOCK waits like XREAD), XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO GROUPS.
+// XINFO STREAM and CONSUMERS answer a subset of Redis's fields.
+import Core
+import Keyspace
+import Wire
+
+extension Engine {
+    func runStreamGroupCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        do {
+            return try runStreamGroupCommandThrowing(id, arguments, session, now: now)
+        } catch let error as StreamGroupError {
+            throw Self.groupError(error, id: id, arguments: arguments)
+        } catch let error as CommandError {
+            throw error
+        } catch let error as KeyspaceError {
+            throw error.command
+        } catch {
+            throw .syntax
+        }
+    }
+
+    private static func groupError(_ error: StreamGroupError, id: CommandID, arguments: [Bytes]) -> CommandError {
+        let text = { (index: Int) in index < arguments.count ? Arguments.string(arguments[index]) : "" }
+        switch error {
+        case .noKey:
+            return .message("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+        case .groupExists:
+            return .message("BUSYGROUP Consumer Group name already exists")
+        case .noGroup:
+            switch id {
+            case .xgroup: return .message("NOGROUP No such consumer group '\(text(3))' for key name '\(text(2))'")
+            default: return .message("NOGROUP No such key '\(text(1))' or consumer group '\(text(2))'")
+            }
+        }
+    }
+
+    private static func groupStartID(_ bytes: Bytes) throws(CommandError) -> StreamID? {
+        if bytes == Array("$".utf8) { return nil }
+        guard let id = parseID(bytes, missingSequence: 0) else { throw invalidStreamID }
+        return id
+    }
+
+    private func runStreamGroupCommandThrowing(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        switch id {
+        case .xgroup: return try xgroup(arguments, now: now)
+        case .xreadgroup: return try readGroup(arguments, session, now: now)
+        case .xack:
+            let ids = try arguments[3...].map { bytes throws -> StreamID in
+                guard let parsed = Self.parseID(bytes, missingSequence: 0) else { throw Self.invalidStreamID }
+                return parsed
+            }
+            return .integer(try keyspace.groupAcknowledge(arguments[1], group: arguments[2], ids: ids, now: now))
+        case .xpending: return try pending(arguments, now: now)
+        case .xclaim: return try claim(arguments, now: now)
+        case .xautoclaim: return try autoclaim(arguments, now: now)
+        default: return try info(arguments, session, now: now)
+        }
+    }
+
+    private func xgroup(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let subcommand = Arguments.lowercased(arguments[1])
+        func need(_ count: ClosedRange<Int>) throws {
+            guard count.contains(arguments.count) else { throw CommandError.wrongArity(command: "xgroup|\(subcommand)") }
+        }
+        switch subcommand {
+        case "create":
+            try need(5...8)
+            var makeStream = false
+            var entriesRead: Int64? = nil
+            var index = 5
+            while index < arguments.count {
+                if Arguments.isKeyword(arguments[index], "mkstream") {
+                    makeStream = true
+                    index += 1
+                } else if Arguments.isKeyword(arguments[index], "entriesread"), index + 1 < arguments.count {
+                    entriesRead = try Arguments.integer(arguments[index + 1])
+                    index += 2
+                } else {
+                    throw CommandError.syntax
+                }
+            }
+            try keyspace.groupCreate(arguments[2], group: arguments[3], id: try Self.groupStartID(arguments[4]),
+                                     makeStream: makeStream, entriesRead: entriesRead, now: now)
+            return .ok
+        case "setid":
+            try need(5...7)
+            var entriesRead: Int64? = nil
+            if arguments.count == 7 {
+                guard Arguments.isKeyword(arguments[5], "entriesread") else { throw CommandError.syntax }
+                entriesRead = try Arguments.integer(arguments[6])
+            } else if arguments.count == 6 {
+                throw CommandError.syntax
+            }
+            try keyspace.groupSetID(arguments[2], group: arguments[3], id: try Self.groupStartID(arguments[4]), entriesRead: entriesRead, now: now)
+            return .ok
+        case "destroy":
+            try need(4...4)
+            return .integer(try keyspace.groupDestroy(arguments[2], group: arguments[3], now: now) ? 1 : 0)
+        case "createconsumer":
+            try need(5...5)
+            return .integer(try keyspace.groupCreateConsumer(arguments[2], group: arguments[3], consumer: arguments[4], now: now) ? 1 : 0)
+        case "delconsumer":
+            try need(5...5)
+            return .integer(try keyspace.groupDeleteConsumer(arguments[2], group: arguments[3], consumer: arguments[4], now: now))
+        case "help":
+            return .array(["XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "CREATE <key> <groupname> <id|$> [option]", "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+                           "DESTROY <key> <groupname>", "CREATECONSUMER <key> <groupname> <consumer>",
+                           "DELCONSUMER <key> <groupname> <consumername>", "HELP"].map { RESPValue.simple($0) })
+        default:
+            throw CommandError.unknownSubcommand(command: "xgroup", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    private static func entryReply(_ item: (id: StreamID, fields: [Bytes]?)) -> RESPValue {
+        .array([.bulk(item.id.description), item.fields.map { .array($0.map(RESPValue.bulk)) } ?? .nullArray])
+    }
+
+    /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...
+    private func readGroup(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        let request = try Self.parseReadGroup(arguments)
+        var results: [(Bytes, [RESPValue])] = []
+        for (key, after) in zip(request.keys, request.ids) {
+            let startAfter: StreamID?
+            if after == Array(">".utf8) {
+                startAfter = nil
+            } else {
+                guard let id = Self.parseID(after, missingSequence: 0) else { throw Self.invalidStreamID }
+                startAfter = id
+            }
+            let missing = CommandError.message("NOGROUP No such key '\(Arguments.string(key))' or consumer group '\(Arguments.string(request.group))' in XREADGROUP with GROUP option")
+            guard try keyspace.streamValue(key, now: now)?.groupIndex(request.group) != nil else { throw missing }
+            let items = try keyspace.groupRead(key, group: request.group, consumer: request.consumer, after: startAfter,
+                                               count: request.count, noAck: request.noAck, now: now)
+            // New entries: only streams that had some. History: every stream, even empty.
+            if startAfter == nil, items.isEmpty { continue }
+            results.append((key, items.map(Self.entryReply)))
+        }
+        guard !results.isEmpty else { return .nullArray }
+        if session.protocolVersion == .resp3 {
+            return .map(results.map { RESPPair(.bulk($0.0), .array($0.1)) })
+        }
+        return .array(results.map { .array([.bulk($0.0), .array($0.1)]) })
+    }
+
+    public struct ReadGroupRequest {
+        public var group: Bytes
+        public var consumer: Bytes
+        public var count: Int?
+        public var block: Int64?
+        public var noAck: Bool
+        public var keys: [Bytes]
+        public var ids: [Bytes]
+    }
+
+    public static func parseReadGroup(_ arguments: [Bytes]) throws(CommandError) -> ReadGroupRequest {
+        guard arguments.count >= 7, Arguments.isKeyword(arguments[1], "group") else {
+            throw .message("ERR Missing GROUP option for XREADGROUP")
+        }
+        var index = 4
+        var count: Int? = nil
+        var block: Int64? = nil
+        var noAck = false
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "count"), index + 1 < arguments.count {
+                let value = try Arguments.integer(arguments[index + 1])
+                count = value <= 0 ? nil : Int(clamping: value)
+                index += 2
+            } else if Arguments.isKeyword(arguments[index], "block"), index + 1 < arguments.count {
+                let value = try Arguments.integer(arguments[index + 1])
+                guard value >= 0 else { throw .message("ERR timeout is negative") }
+                block = value
+                index += 2
+            } else if Arguments.isKeyword(arguments[index], "noack") {
+                noAck = true
+                index += 1
+            } else if Arguments.isKeyword(arguments[index], "streams") {
+                index += 1
+                break
+            } else {
+                throw .syntax
+            }
+        }
+        let rest = arguments.count - index
+        guard rest > 0, rest % 2 == 0 else {
+            throw .message("ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified.")
+        }
+        let half = rest / 2
+        return ReadGroupRequest(group: arguments[2], consumer: arguments[3], count: count, block: block, noAck: noAck,
+                                keys: Array(arguments[index..<(index + half)]), ids: Array(arguments[(index + half)...]))
+    }
+
+    /// XPENDING key group [[IDLE min-idle] start end count [consumer]]
+    private func pending(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let group = try keyspace.group(arguments[1], arguments[2], now: now)
+        guard arguments.count > 3 else {
+            guard let first = group.pending.first, let last = group.pending.last else {
+                return .array([.integer(0), .null, .null, .nullArray])
+            }
+            var perConsumer: [(Bytes, Int)] = []
+            for consumer in group.consumers {
+                let count = group.pendingCount(of: consumer.name)
+                if count > 0 { perConsumer.append((consumer.name, count)) }
+            }
+            return .array([.integer(group.pending.count), .bulk(first.id.description), .bulk(last.id.description),
+                           .array(perConsumer.map { .array([.bulk($0.0), .bulk(String($0.1))]) })])
+        }
+        var index = 3
+        var minIdle: Int64 = 0
+        if Arguments.isKeyword(arguments[index], "idle") {
+            guard index + 1 < arguments.count else { throw CommandError.syntax }
+            minIdle = try Arguments.integer(arguments[index + 1])
+            index += 2
+        }
+        guard arguments.count - index == 3 || arguments.count - index == 4 else { throw CommandError.syntax }
+        guard let start = try Self.rangeBound(arguments[index], start: true), let end = try Self.rangeBound(arguments[index + 1], start: false) else {
+            return .array([])
+        }
+        let count = try Arguments.integer(arguments[index + 2])
+        let consumer = arguments.count - index == 4 ? arguments[index + 3] : nil
+        guard count > 0 else { return .array([]) }
+        var rows: [RESPValue] = []
+        for item in group.pending where item.id >= start && item.id <= end {
+            guard rows.count < count else { break }
+            if let consumer, item.entry.consumer != consumer { continue }
+            let idle = max(0, now &- item.entry.deliveredAt)
+            guard idle >= minIdle else { continue }
+            rows.append(.array([.bulk(item.id.description), .bulk(item.entry.consumer), .integer(idle),
+                                .integer(Int64(clamping: item.entry.deliveries))]))
+        }
+        return .array(rows)
+    }
+
+    /// XCLAIM key group consumer min-idle-time id... [JUSTID] (IDLE, TIME, RETRYCOUNT, FORCE
+    /// and LASTID are accepted and ignored).
+    private func claim(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let minIdle = try Arguments.integer(arguments[4])
+        var ids: [StreamID] = []
+        var index = 5
+        while index < arguments.count, let id = Self.parseID(arguments[index], missingSequence: 0) {
+            ids.append(id)
+            index += 1
+        }
+        guard !ids.isEmpty else { throw Self.invalidStreamID }
+        var justIDs = false
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "justid") || Arguments.isKeyword(arguments[index], "force") {
+                justIDs = justIDs || Arguments.isKeyword(arguments[index], "justid")
+                index += 1
+            } else if ["idle", "time", "retrycount", "lastid"].contains(Arguments.lowercased(arguments[index])), index + 1 < arguments.count {
+                index += 2
+            } else {
+                throw CommandError.message("ERR Unrecognized XCLAIM option '\(Arguments.string(arguments[index]))'")
+            }
+        }
+        let result = try keyspace.groupClaim(arguments[1], group: arguments[2], consumer: arguments[3], minIdle: max(0, minIdle),
+                                             ids: ids, justIDs: justIDs, now: now)
+        return .array(result.claimed.map { justIDs ? .bulk($0.id.description) : Self.entryReply($0) })
+    }
+
+    /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+    private func autoclaim(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let minIdle = try Arguments.integer(arguments[4])
+        guard let start = try Self.rangeBound(arguments[5], start: true) else { return .array([.bulk("0-0"), .array([]), .array([])]) }
+        var count = 100
+        var justIDs = false
+        var index = 6
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "count"), index + 1 < arguments.count {
+                let value = try Arguments.integer(arguments[index + 1])
+                guard value >= 1 else { throw CommandError.message("ERR COUNT must be > 0") }
+                count = Int(clamping: value)
+                index += 2
+            } else if Arguments.isKeyword(arguments[index], "justid") {
+                justIDs = true
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+        }
+        let group = try keyspace.group(arguments[1], arguments[2], now: now)
+        let candidates = group.pending.filter { $0.id >= start && now &- $0.entry.deliveredAt >= minIdle }
+        let batch = Array(candidates.prefix(count))
+        let next = candidates.count > count ? candidates[count].id.description : "0-0"
+        let result = try keyspace.groupClaim(arguments[1], group: arguments[2], consumer: arguments[3], minIdle: max(0, minIdle),
+                                             ids: batch.map(\.id), justIDs: justIDs, now: now)
+        let claimed: [RESPValue] = result.claimed.map { justIDs ? .bulk($0.id.description) : Self.entryReply($0) }
+        return .array([.bulk(next), .array(claimed), .array(result.deleted.map { .bulk($0.description) })])
+    }
+
+    /// XINFO GROUPS key | CONSUMERS key group | STREAM key.
+    private func info(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
+        let subcommand = Arguments.lowercased(arguments[1])
+        guard subcommand != "help" else {
+            return .array(["XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "CONSUMERS <key> <groupname>",
+                           "GROUPS <key>", "STREAM <key> [FULL [COUNT <count>]", "HELP"].map { RESPValue.simple($0) })
+        }
+        guard arguments.count >= 3 else { throw CommandError.wrongArity(command: "xinfo|\(subcommand)") }
+        guard let stream = try keyspace.streamValue(arguments[2], now: now) else { throw CommandError.message("ERR no such key") }
+        switch subcommand {
+        case "groups":
+            return .array(stream.groups.map { group in
+                let lag: RESPValue = group.entriesRead >= 0 ? .integer(Int64(clamping: stream.entriesAdded) - group.entriesRead) : .null
+                return .map([RESPPair("name", .bulk(group.name)), RESPPair("consumers", .integer(group.consumers.count)),
+                             RESPPair("pending", .integer(group.pending.count)),
+                             RESPPair("last-delivered-id", .bulk(group.lastDeliveredID.description)),
+                             RESPPair("entries-read", group.entriesRead >= 0 ? .integer(group.entriesRead) : .null),
+                             RESPPair("lag", lag)])
+            })
+        case "consumers":
+            guard arguments.count == 4 else { throw CommandError.wrongArity(command: "xinfo|consumers") }
+            guard let index = stream.groupIndex(arguments[3]) else {
+                throw CommandError.message("NOGROUP No such consumer group '\(Arguments.string(arguments[3]))' for key name '\(Arguments.string(arguments[2]))'")
+            }
+            let group = stream.groups[index]
+            return .array(group.consumers.map { consumer in
+                .map([RESPPair("name", .bulk(consumer.name)), RESPPair("pending", .integer(group.pendingCount(of: consumer.name))),
+                      RESPPair("idle", .integer(max(0, now &- consumer.seenAt))),
+                      RESPPair("inactive", .integer(consumer.activeAt < 0 ? -1 : max(0, now &- consumer.activeAt)))])
+            })
+        case "stream":
+            let first = stream.entries.first.map { Self.entryReply(($0.id, $0.fields)) } ?? .null
+            let last = stream.entries.last.map { Self.entryReply(($0.id, $0.fields)) } ?? .null
+            return .map([RESPPair("length", .integer(stream.entries.count)), RESPPair("last-generated-id", .bulk(stream.lastID.description)),
+                         RESPPair("max-deleted-entry-id", .bulk(stream.maxDeletedID.description)),
+                         RESPPair("entries-added", .integer(Int64(clamping: stream.entriesAdded))),
+                         RESPPair("groups", .integer(stream.groups.count)), RESPPair("first-entry", first), RESPPair("last-entry", last)])
+        default:
+            throw CommandError.unknownSubcommand(command: "xinfo", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+}
