@@ -33,7 +33,8 @@ def test_rq_and_celery_through_a_proxy_node(cluster_factory, tmp_path, monkeypat
     cluster = cluster_factory(nodes=3, shards=1, proxy_mode=True)
     entry = cluster.nodes[2]
     (tmp_path / "trestle_jobs.py").write_text(JOBS_MODULE)
-    (tmp_path / "trestle_tasks.py").write_text(CELERY_APP.format(port=entry.port))
+    # Its own module names: test_apps imported trestle_tasks for another server already.
+    (tmp_path / "trestle_cluster_tasks.py").write_text(CELERY_APP.format(port=entry.port).replace('"trestle_tasks"', '"trestle_cluster_tasks"'))
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib
     jobs = importlib.import_module("trestle_jobs")
@@ -47,8 +48,8 @@ def test_rq_and_celery_through_a_proxy_node(cluster_factory, tmp_path, monkeypat
     job.refresh()
     assert job.get_status() == rq.job.JobStatus.FINISHED and job.return_value() == 5
 
-    tasks = importlib.import_module("trestle_tasks")
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "trestle_tasks", "worker", "--pool", "solo",
+    tasks = importlib.import_module("trestle_cluster_tasks")
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "trestle_cluster_tasks", "worker", "--pool", "solo",
                                "--loglevel", "warning"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         results = [tasks.add.delay(index, 1) for index in range(3)]

@@ -133,6 +133,10 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .lcs:
+            return Outcome(reply: try runLCS(arguments, session, now: now))
+        case .dump, .restore, .object, .memory:
+            return Outcome(reply: try runObjectCommand(id, arguments, session, now: now))
         case .setbit, .getbit, .bitcount, .bitpos, .bitop:
             return Outcome(reply: try runBitmapCommand(id, arguments, session, now: now))
         case .xgroup, .xreadgroup, .xack, .xpending, .xclaim, .xautoclaim, .xinfo:

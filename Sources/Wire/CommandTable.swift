@@ -10,10 +10,11 @@ public enum CommandID: String, CaseIterable, Sendable {
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
-    case setbit, getbit, bitcount, bitpos, bitop
+    case setbit, getbit, bitcount, bitpos, bitop, lcs
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
+    case dump, restore, object, memory
     // hashes
     case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
@@ -232,6 +233,7 @@ public enum CommandTable {
             spec(.decr, 2, "write denyoom fast", keys: one, "string", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
             spec(.incrby, 3, "write denyoom fast", keys: one, "string", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
             spec(.decrby, 3, "write denyoom fast", keys: one, "string", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+            spec(.lcs, -3, "readonly", keys: (1, 2, 1), "string", "Finds the longest common substring.", since: "7.0.0", complexity: "O(N*M)"),
             spec(.setbit, 4, "write denyoom", keys: one, "bitmap", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", since: "2.2.0"),
             spec(.getbit, 3, "readonly fast", keys: one, "bitmap", "Returns a bit value by offset.", since: "2.2.0"),
             spec(.bitcount, -2, "readonly", keys: one, "bitmap", "Counts the number of set bits (population counting) in a string.", since: "2.6.0", complexity: "O(N)"),
@@ -265,6 +267,10 @@ public enum CommandTable {
             spec(.expiretime, 2, "readonly fast", keys: one, "generic", "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0"),
             spec(.pexpiretime, 2, "readonly fast", keys: one, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0"),
             spec(.persist, 2, "write fast", keys: one, "generic", "Removes the expiration time of a key.", since: "2.2.0"),
+            spec(.dump, 2, "readonly", keys: one, "generic", "Returns a serialized representation of the value stored at a key.", since: "2.6.0"),
+            spec(.restore, -4, "write denyoom", keys: one, "generic", "Creates a key from the serialized representation of a value.", since: "2.6.0"),
+            spec(.object, -2, "readonly", keys: (2, 2, 1), "generic", "A container for object introspection commands.", since: "2.2.3"),
+            spec(.memory, -2, "readonly", keys: (2, 2, 1), "server", "A container for memory diagnostics commands.", since: "4.0.0"),
 
             spec(.hset, -4, "write denyoom fast", keys: one, "hash", "Creates or modifies the value of a field in a hash.", since: "2.0.0"),
             spec(.hsetnx, 4, "write denyoom fast", keys: one, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", since: "2.0.0"),

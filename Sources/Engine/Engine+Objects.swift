@@ -1,0 +1,175 @@
+// DUMP, RESTORE, OBJECT and MEMORY USAGE.
+//
+// A DUMP payload is Trestle's own, not Redis's RDB encoding (docs/FORMAT.md, "DUMP
+// payloads"): the value as a snapshot entry record (EntryCodec) with an empty key and no
+// expiry, then the bytes "TR", a format version byte (1) and a CRC-32C of everything
+// before it (4 bytes, little endian). RESTORE refuses any payload whose trailer or
+// checksum does not match, as Redis refuses a foreign RDB version.
+//
+// OBJECT ENCODING names the encoding Redis 7.2 would use for a value of this shape (its
+// default listpack and intset limits); Trestle stores every value one way, so the name is
+// what a client tuning for Redis expects, not a description of Trestle's memory.
+import Core
+import Keyspace
+import Wire
+
+extension Engine {
+    static let dumpVersion: UInt8 = 1
+    static let dumpTrailer: [UInt8] = [UInt8(ascii: "T"), UInt8(ascii: "R"), dumpVersion]
+
+    func runObjectCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        try mappingErrors { try runObjectCommandThrowing(id, arguments, now: now) }
+    }
+
+    private func runObjectCommandThrowing(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        switch id {
+        case .dump:
+            guard let entry = keyspace.peek(arguments[1], now: now) else { return .null }
+            return .bulk(Self.dumpPayload(entry.value))
+        case .restore: return try restore(arguments, now: now)
+        case .object: return try object(arguments, now: now)
+        default: return try memory(arguments, now: now)
+        }
+    }
+
+    static func dumpPayload(_ value: Value) -> Bytes {
+        var payload = EntryCodec.encode(key: [], entry: Entry(value: value))
+        payload += dumpTrailer
+        let crc = CRC32C.checksum(payload)
+        for shift in stride(from: 0, to: 32, by: 8) { payload.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
+        return payload
+    }
+
+    static func restoredValue(_ payload: Bytes) -> Value? {
+        guard payload.count > dumpTrailer.count + 4 else { return nil }
+        let body = payload.dropLast(4)
+        var crc: UInt32 = 0
+        for (offset, byte) in payload.suffix(4).enumerated() { crc |= UInt32(byte) << UInt32(offset * 8) }
+        guard CRC32C.checksum(body) == crc, Array(body.suffix(dumpTrailer.count)) == dumpTrailer else { return nil }
+        guard let decoded = try? EntryCodec.decode(Array(body.dropLast(dumpTrailer.count))), decoded.key.isEmpty else { return nil }
+        return decoded.entry.value
+    }
+
+    /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+    private func restore(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        var replace = false, absolute = false
+        var index = 4
+        while index < arguments.count {
+            if Arguments.isKeyword(arguments[index], "replace") {
+                replace = true
+            } else if Arguments.isKeyword(arguments[index], "absttl") {
+                absolute = true
+            } else if Arguments.isKeyword(arguments[index], "idletime"), index + 1 < arguments.count {
+                guard try Arguments.integer(arguments[index + 1]) >= 0 else { throw CommandError.message("ERR Invalid IDLETIME value, must be >= 0") }
+                index += 1
+            } else if Arguments.isKeyword(arguments[index], "freq"), index + 1 < arguments.count {
+                let frequency = try Arguments.integer(arguments[index + 1])
+                guard (0...255).contains(frequency) else { throw CommandError.message("ERR Invalid FREQ value, must be >= 0 and <= 255") }
+                index += 1
+            } else {
+                throw CommandError.syntax
+            }
+            index += 1
+        }
+        let ttl = try Arguments.integer(arguments[2])
+        guard ttl >= 0 else { throw CommandError.message("ERR Invalid TTL value, must be >= 0") }
+        if !replace, keyspace.exists(arguments[1], now: now) { throw CommandError.message("BUSYKEY Target key name already exists.") }
+        guard let value = Self.restoredValue(arguments[3]) else { throw CommandError.message("ERR DUMP payload version or checksum are wrong") }
+        var expireAt: Int64? = nil
+        if ttl > 0 {
+            let (sum, overflow) = now.addingReportingOverflow(ttl)
+            expireAt = absolute ? ttl : (overflow ? Int64.max : sum)
+        }
+        if let expireAt, expireAt <= now {
+            // Already expired: as Redis, the key is not created (a replaced one is deleted).
+            _ = keyspace.delete(arguments[1], now: now)
+            return .ok
+        }
+        _ = keyspace.delete(arguments[1], now: now)
+        keyspace.store(arguments[1], Entry(value: value, expireAt: expireAt))
+        return .ok
+    }
+
+    private func object(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let subcommand = Arguments.lowercased(arguments[1])
+        if subcommand == "help" {
+            return .array(["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+                           "    associated with a <key>.", "FREQ <key>", "    Return the access frequency index of the <key>. The returned",
+                           "    integer is proportional to the logarithm of the recent access frequency of the key.",
+                           "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of",
+                           "    seconds elapsed since the last access to the key.", "REFCOUNT <key>",
+                           "    Return the number of references of the value associated with the specified", "    <key>.",
+                           "HELP", "    Print this help."].map { RESPValue.simple($0) })
+        }
+        guard ["encoding", "freq", "idletime", "refcount"].contains(subcommand) else {
+            throw CommandError.unknownSubcommand(command: "object", subcommand: Arguments.string(arguments[1]))
+        }
+        guard arguments.count == 3 else { throw CommandError.wrongArity(command: "object|\(subcommand)") }
+        guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
+        switch subcommand {
+        case "encoding": return .bulk(Self.encodingName(entry.value))
+        case "refcount": return .integer(1)
+        case "idletime": return .integer(0)  // access times are not kept
+        default:
+            throw CommandError.message("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+        }
+    }
+
+    /// The name of the encoding Redis 7.2 would use (default limits: 128 entries of at most
+    /// 64 bytes for listpacks, 512 integers for an intset, 44 bytes for embstr).
+    static func encodingName(_ value: Value) -> String {
+        func small(_ items: some Collection<Bytes>) -> Bool { items.count <= 128 && items.allSatisfy { $0.count <= 64 } }
+        switch value {
+        case .string(let bytes):
+            if bytes.count <= 20, Numbers.parseInteger(bytes) != nil { return "int" }
+            return bytes.count <= 44 ? "embstr" : "raw"
+        case .list(let elements):
+            return elements.reduce(0) { $0 + $1.count + 11 } <= 8192 ? "listpack" : "quicklist"
+        case .set(let members):
+            if members.count <= 512, members.allSatisfy({ $0.bytes.count <= 20 && Numbers.parseInteger($0.bytes) != nil }) { return "intset" }
+            return small(members.lazy.map(\.bytes)) ? "listpack" : "hashtable"
+        case .hash(let fields):
+            return fields.count <= 128 && fields.allSatisfy({ $0.key.count <= 64 && $0.value.count <= 64 }) ? "listpack" : "hashtable"
+        case .zset(let sortedSet):
+            return small(sortedSet.all.lazy.map(\.member)) ? "listpack" : "skiplist"
+        case .stream:
+            return "stream"
+        }
+    }
+
+    /// MEMORY USAGE key [SAMPLES count]: the bytes of the key and its value plus a fixed
+    /// overhead per element (an estimate; Trestle does not count its allocations per key).
+    private func memory(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let subcommand = Arguments.lowercased(arguments[1])
+        switch subcommand {
+        case "usage":
+            guard arguments.count == 3 || (arguments.count == 5 && Arguments.isKeyword(arguments[3], "samples")) else {
+                throw CommandError.syntax
+            }
+            if arguments.count == 5 { _ = try Arguments.integer(arguments[4]) }
+            guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
+            return .integer(Self.estimatedBytes(key: arguments[2], entry.value))
+        case "help":
+            return .array(["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "USAGE <key> [SAMPLES <count>]",
+                           "    Return memory in bytes used by <key> and its value. Nested values are", "    sampled up to <count> times (default: 5, 0 means sample all).",
+                           "HELP", "    Print this help."].map { RESPValue.simple($0) })
+        default:
+            throw CommandError.unknownSubcommand(command: "memory", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    static func estimatedBytes(key: Bytes, _ value: Value) -> Int {
+        let entryOverhead = 56, elementOverhead = 16
+        var bytes = entryOverhead + key.count
+        switch value {
+        case .string(let string): bytes += string.count
+        case .list(let elements): bytes += elements.reduce(0) { $0 + $1.count + elementOverhead }
+        case .set(let members): bytes += members.reduce(0) { $0 + $1.bytes.count + elementOverhead }
+        case .hash(let fields): bytes += fields.reduce(0) { $0 + $1.key.count + $1.value.count + 2 * elementOverhead }
+        case .zset(let sortedSet): bytes += sortedSet.all.reduce(0) { $0 + $1.member.count + 8 + 3 * elementOverhead }
+        case .stream(let stream): bytes += stream.entries.reduce(0) { $0 + 16 + $1.fields.reduce(0) { $0 + $1.count + 8 } }
+        }
+        return bytes
+    }
+}
