@@ -133,6 +133,8 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .sort, .sort_ro:
+            return Outcome(reply: try runSort(id, arguments, session, now: now))
         case .lcs:
             return Outcome(reply: try runLCS(arguments, session, now: now))
         case .dump, .restore, .object, .memory:

@@ -93,7 +93,7 @@ extension Keyspace {
                                    now: Int64) throws -> [(id: StreamID, fields: [Bytes]?)] {
         try withStream(key, now: now) { stream in
             guard let index = stream.groupIndex(group) else { throw StreamGroupError.noGroup }
-            let consumerIndex = stream.groups[index].consumer(consumer, now: now)!
+            guard let consumerIndex = stream.groups[index].consumer(consumer, now: now) else { return [] }  // created when absent
             let limit = count ?? Int.max
             guard let after else {
                 let first = stream.lowerBound(stream.groups[index].lastDeliveredID.successor ?? .max)

@@ -83,10 +83,9 @@ public final class LuaInterpreter {
             trestle_lua_pop(state, 1)
             return nil
         }
-        let status = body.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(buffer.count, 1)) {
-                luaL_loadbuffer(state, $0, buffer.count, "@user_script")
-            }
+        // An empty body has no buffer address: Lua gets an empty C string instead.
+        let status = body.isEmpty ? luaL_loadbuffer(state, "", 0, "@user_script") : body.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(state, $0.baseAddress, buffer.count, "@user_script") }
         }
         guard status == 0 else {
             let message = string(at: -1) ?? "unknown error"
@@ -174,9 +173,7 @@ public final class LuaInterpreter {
     private func load(_ source: String, name: String) -> Bool {
         let bytes = Array(source.utf8)
         return bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                luaL_loadbuffer(state, $0, buffer.count, name) == 0
-            }
+            buffer.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(state, $0.baseAddress, buffer.count, name) == 0 }
         }
     }
 

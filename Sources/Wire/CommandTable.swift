@@ -14,7 +14,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
-    case dump, restore, object, memory
+    case dump, restore, object, memory, sort, sort_ro
     // hashes
     case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
@@ -109,6 +109,13 @@ public final class CommandSpec: Sendable {
     /// answers with its error).
     public func keyPositions(in arguments: [[UInt8]]) -> [Int] {
         if id == .xread || id == .xreadgroup { return Self.keysAfterStreams(arguments) }
+        if id == .sort, arguments.count > 1 {
+            // The source, and the destination after STORE.
+            var positions = [1]
+            for index in 2..<arguments.count where index + 1 < arguments.count
+                && CommandName(arguments[index]) == CommandName(Array("store".utf8)) { positions.append(index + 1) }
+            return positions
+        }
         guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
         guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
               count <= arguments.count - keyCountIndex - 1 else { return [] }
@@ -267,6 +274,10 @@ public enum CommandTable {
             spec(.expiretime, 2, "readonly fast", keys: one, "generic", "Returns the expiration time of a key as a Unix timestamp.", since: "7.0.0"),
             spec(.pexpiretime, 2, "readonly fast", keys: one, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", since: "7.0.0"),
             spec(.persist, 2, "write fast", keys: one, "generic", "Removes the expiration time of a key.", since: "2.2.0"),
+            CommandSpec(id: .sort, name: "sort", arity: -2, flags: ["write", "denyoom", "movablekeys"], firstKey: 1, lastKey: 1, step: 1,
+                        group: "generic", summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+                        since: "1.0.0", complexity: "O(N+M*log(M))", subcommands: []),
+            spec(.sort_ro, -2, "readonly", keys: one, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", since: "7.0.0", complexity: "O(N+M*log(M))"),
             spec(.dump, 2, "readonly", keys: one, "generic", "Returns a serialized representation of the value stored at a key.", since: "2.6.0"),
             spec(.restore, -4, "write denyoom", keys: one, "generic", "Creates a key from the serialized representation of a value.", since: "2.6.0"),
             spec(.object, -2, "readonly", keys: (2, 2, 1), "generic", "A container for object introspection commands.", since: "2.2.3"),

@@ -85,6 +85,10 @@ import Wire
         #expect(text.contains("Attempt to modify a readonly table"))
     }
 
+    @Test func anEmptyScriptReturnsNil() {
+        #expect(eval("") == .null)
+    }
+
     @Test func compileErrorsAreReportedAsRedisDoes() {
         #expect(eval("syntax error here") == .error("ERR Error compiling script (new function): user_script:1: '=' expected near 'error'"))
     }
