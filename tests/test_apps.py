@@ -31,6 +31,16 @@ def job_module(tmp_path, monkeypatch):
     return importlib.import_module("trestle_jobs"), tmp_path
 
 
+def stop_worker(worker):
+    """SIGTERM (a warm shutdown), then SIGKILL if the worker is still there after 20 s."""
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
 def worker_command(server):
     return [sys.executable, "-m", "rq.cli", "worker", "--url", f"redis://127.0.0.1:{server.port}"]
 
@@ -70,12 +80,7 @@ def test_rq_worker_runs_jobs(server, job_module):
         assert wait_for(later, {rq.job.JobStatus.FINISHED, rq.job.JobStatus.FAILED}) == rq.job.JobStatus.FINISHED
         assert later.return_value() == 42
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
 
 
 def test_redis_py_lock_and_scripts(server):
@@ -119,12 +124,7 @@ def test_celery_worker_runs_tasks_and_returns_results(server, tmp_path, monkeypa
         results = [tasks.add.delay(index, index) for index in range(5)]
         assert [result.get(timeout=30) for result in results] == [0, 2, 4, 6, 8]
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
         tasks.app.close()
 
 

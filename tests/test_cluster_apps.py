@@ -5,25 +5,15 @@ scaling) runs RQ and Celery unchanged. With more shards their transactions get C
 as on Redis Cluster."""
 
 import os
-import signal
 import subprocess
 import sys
-import textwrap
-import time
 
 import pytest
 import redis
 
-from test_apps import JOBS_MODULE, CELERY_APP
+from test_apps import CELERY_APP, JOBS_MODULE, stop_worker
 
 pytestmark = pytest.mark.cluster
-
-
-class NodeAddress:
-    """What test_apps' helpers need of a server: its port."""
-
-    def __init__(self, port):
-        self.port = port
 
 
 @pytest.mark.timeout(180)
@@ -55,12 +45,7 @@ def test_rq_and_celery_through_a_proxy_node(cluster_factory, tmp_path, monkeypat
         results = [tasks.add.delay(index, 1) for index in range(3)]
         assert [result.get(timeout=45) for result in results] == [1, 2, 3]
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
         tasks.app.close()
 
 

@@ -158,37 +158,9 @@ extension Engine {
         guard arguments.count >= 7, Arguments.isKeyword(arguments[1], "group") else {
             throw .message("ERR Missing GROUP option for XREADGROUP")
         }
-        var index = 4
-        var count: Int? = nil
-        var block: Int64? = nil
-        var noAck = false
-        while index < arguments.count {
-            if Arguments.isKeyword(arguments[index], "count"), index + 1 < arguments.count {
-                let value = try Arguments.integer(arguments[index + 1])
-                count = value <= 0 ? nil : Int(clamping: value)
-                index += 2
-            } else if Arguments.isKeyword(arguments[index], "block"), index + 1 < arguments.count {
-                let value = try Arguments.integer(arguments[index + 1])
-                guard value >= 0 else { throw .message("ERR timeout is negative") }
-                block = value
-                index += 2
-            } else if Arguments.isKeyword(arguments[index], "noack") {
-                noAck = true
-                index += 1
-            } else if Arguments.isKeyword(arguments[index], "streams") {
-                index += 1
-                break
-            } else {
-                throw .syntax
-            }
-        }
-        let rest = arguments.count - index
-        guard rest > 0, rest % 2 == 0 else {
-            throw .message("ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '>' must be specified.")
-        }
-        let half = rest / 2
-        return ReadGroupRequest(group: arguments[2], consumer: arguments[3], count: count, block: block, noAck: noAck,
-                                keys: Array(arguments[index..<(index + half)]), ids: Array(arguments[(index + half)...]))
+        let read = try parseStreamRead(arguments, from: 4, command: "XREADGROUP", idHint: "'>'")
+        return ReadGroupRequest(group: arguments[2], consumer: arguments[3], count: read.count, block: read.block, noAck: read.noAck,
+                                keys: read.keys, ids: read.ids)
     }
 
     /// XPENDING key group [[IDLE min-idle] start end count [consumer]]

@@ -184,6 +184,8 @@ extension Engine {
         public var count: Int?
         /// Milliseconds to block; nil without BLOCK.
         public var block: Int64?
+        /// XREADGROUP's NOACK.
+        public var noAck = false
         public var keys: [Bytes]
         public var ids: [Bytes]
         /// Index of the first key.
@@ -191,19 +193,27 @@ extension Engine {
     }
 
     public static func parseRead(_ arguments: [Bytes]) throws(CommandError) -> StreamReadRequest {
-        var index = 1
-        var count: Int? = nil
-        var block: Int64? = nil
+        try parseStreamRead(arguments, from: 1, command: "XREAD", idHint: "'$'")
+    }
+
+    /// The options and STREAMS part shared by XREAD and XREADGROUP, from `index` on:
+    /// [COUNT n] [BLOCK ms] [NOACK (XREADGROUP only)] STREAMS key... id...
+    static func parseStreamRead(_ arguments: [Bytes], from start: Int, command: String, idHint: String) throws(CommandError) -> StreamReadRequest {
+        var index = start
+        var request = StreamReadRequest(count: nil, block: nil, keys: [], ids: [], keysStart: 0)
         while index < arguments.count {
             if Arguments.isKeyword(arguments[index], "count"), index + 1 < arguments.count {
                 let value = try Arguments.integer(arguments[index + 1])
-                count = value <= 0 ? nil : Int(clamping: value)
+                request.count = value <= 0 ? nil : Int(clamping: value)
                 index += 2
             } else if Arguments.isKeyword(arguments[index], "block"), index + 1 < arguments.count {
                 let value = try Arguments.integer(arguments[index + 1])
                 guard value >= 0 else { throw .message("ERR timeout is negative") }
-                block = value
+                request.block = value
                 index += 2
+            } else if command == "XREADGROUP", Arguments.isKeyword(arguments[index], "noack") {
+                request.noAck = true
+                index += 1
             } else if Arguments.isKeyword(arguments[index], "streams") {
                 index += 1
                 break
@@ -213,10 +223,12 @@ extension Engine {
         }
         let rest = arguments.count - index
         guard rest > 0, rest % 2 == 0 else {
-            throw .message("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+            throw .message("ERR Unbalanced \(command) list of streams: for each stream key an ID or \(idHint) must be specified.")
         }
         let half = rest / 2
-        return StreamReadRequest(count: count, block: block, keys: Array(arguments[index..<(index + half)]),
-                                 ids: Array(arguments[(index + half)...]), keysStart: index)
+        request.keys = Array(arguments[index..<(index + half)])
+        request.ids = Array(arguments[(index + half)...])
+        request.keysStart = index
+        return request
     }
 }

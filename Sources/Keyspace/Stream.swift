@@ -45,6 +45,17 @@ public struct StreamEntry: Equatable, Sendable {
     public init(id: StreamID, fields: [Bytes]) { self.id = id; self.fields = fields }
 }
 
+/// Binary search: the first position in `items` (ascending by `id`) whose ID is at least `id`.
+func firstIndex<Items: RandomAccessCollection>(in items: Items, notBelow id: StreamID, _ idOf: (Items.Element) -> StreamID) -> Int
+where Items.Index == Int {
+    var low = items.startIndex, high = items.endIndex
+    while low < high {
+        let middle = low + (high - low) / 2
+        if idOf(items[middle]) < id { low = middle + 1 } else { high = middle }
+    }
+    return low - items.startIndex
+}
+
 /// A delivered, unacknowledged entry of a consumer group.
 public struct PendingEntry: Equatable, Sendable {
     public var consumer: Bytes
@@ -88,14 +99,7 @@ public struct ConsumerGroup: Equatable, Sendable {
             && zip(lhs.pending, rhs.pending).allSatisfy { $0.id == $1.id && $0.entry == $1.entry }
     }
 
-    func pendingIndex(_ id: StreamID) -> Int {
-        var low = 0, high = pending.count
-        while low < high {
-            let middle = (low + high) / 2
-            if pending[middle].id < id { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
+    func pendingIndex(_ id: StreamID) -> Int { firstIndex(in: pending, notBelow: id) { $0.id } }
 
     /// The consumer's index, creating it (seen now) when absent.
     mutating func consumer(_ name: Bytes, now: Int64, create: Bool = true) -> Int? {
@@ -124,14 +128,7 @@ public struct Stream: Equatable, Sendable {
     public func groupIndex(_ name: Bytes) -> Int? { groups.firstIndex { $0.name == name } }
 
     /// The index of the first entry with an ID at least `id`.
-    func lowerBound(_ id: StreamID) -> Int {
-        var low = 0, high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle].id < id { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
+    func lowerBound(_ id: StreamID) -> Int { firstIndex(in: entries, notBelow: id) { $0.id } }
 }
 
 /// How XADD names the new entry's ID.
