@@ -3,6 +3,7 @@
 connection receives after each step must match: confirmations, messages, pattern
 messages, subscriber mode's refusals and PING, PUBSUB introspection, RESET."""
 
+import re
 import socket
 import time
 
@@ -100,3 +101,17 @@ def test_a_subscriber_that_never_reads_is_disconnected_not_the_server(server):
     assert delivered[0] == 1
     assert delivered[-1] == 0, "the stalled listener was never disconnected"
     assert publisher.ping()
+
+
+def test_monitor_shows_every_request_with_redis_quoting(server):
+    watcher = RawConnection(server.port)
+    assert watcher.call("MONITOR") == ("+", b"OK")
+    client = server.client()
+    client.set("a b", 'x"y\nz\x01')
+    client.get("a b")
+    time.sleep(0.3)
+    lines = [line for line in watcher.read_available(wait=0.5).split(b"\r\n") if line]
+    watcher.close()
+    assert len(lines) >= 2, lines
+    assert re.fullmatch(rb'\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "a b" "x\\"y\\nz\\x01"', lines[-2]), lines
+    assert re.fullmatch(rb'\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "GET" "a b"', lines[-1]), lines

@@ -148,7 +148,9 @@ public final class Engine {
         case .blpop, .brpop, .brpoplpush, .blmove, .blmpop, .bzpopmin, .bzpopmax, .bzmpop:
             return Outcome(reply: try runBlockingCommand(id, arguments, session, now: now))
         case .wait:
-            return Outcome(reply: .integer(0))  // the node answers WAIT; an engine has no replicas
+            return Outcome(reply: .integer(0))
+        case .monitor:
+            throw .message("ERR MONITOR is not allowed inside a transaction on this server")  // the node answers WAIT; an engine has no replicas
         case .publish, .spublish:
             // Inside EXEC: the node delivers the message once the transaction committed and
             // puts the receiver count in this place (Node+PubSub.swift).

@@ -84,6 +84,7 @@ extension Node {
         unwatchAll(client.session)
         unsubscribeAll(client.session)
         unblockClosed(id)
+        monitors.removeAll { $0 == id }
         front.disconnect(client.session)
     }
 
@@ -125,6 +126,7 @@ extension Node {
     private func startRequest(_ request: [Bytes], spec: CommandSpec?, isWrite: Bool, on client: ClientPipeline) {
         let session = client.session
         commandsServed += 1
+        if !monitors.isEmpty { feedMonitors(request, spec: spec, session: session) }
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
         client.slots.append(slot)
         if !isWrite { client.unansweredOthers += 1 }
@@ -137,6 +139,41 @@ extension Node {
         if !outcome.killed.isEmpty { kill(outcome.killed.filter { $0 != session.id }) }
         if outcome.close || session.killed { client.closeWhenAnswered = true }
         fill(client, slot, with: outcome.reply)
+    }
+
+    /// MONITOR: each request this node's clients send, as Redis prints it (`<seconds>.<us>
+    /// [0 <address>] "arg" ...`), except commands flagged admin or skip_monitor.
+    private func feedMonitors(_ request: [Bytes], spec: CommandSpec?, session: Session) {
+        guard let spec, !spec.flags.contains("admin"), !spec.flags.contains("skip_monitor") else { return }
+        let time = now()
+        let micros = String((time % 1000) * 1000)
+        var line = "\(time / 1000).\(String(repeating: "0", count: max(0, 6 - micros.count)))\(micros) [0 \(session.address)]"
+        for argument in request { line += " " + Self.quoted(argument) }
+        for id in monitors where id != session.id {
+            guard let monitor = clients[id] else { continue }
+            emit(.push(id, .simple(line), monitor.session.protocolVersion))
+        }
+    }
+
+    /// Redis's sdscatrepr: a double-quoted string with C escapes and \xHH for other bytes.
+    static func quoted(_ bytes: Bytes) -> String {
+        var text = "\""
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\\"): text += "\\\\"
+            case UInt8(ascii: "\""): text += "\\\""
+            case 0x0a: text += "\\n"
+            case 0x0d: text += "\\r"
+            case 0x09: text += "\\t"
+            case 0x07: text += "\\a"
+            case 0x08: text += "\\b"
+            case 0x20...0x7e: text.append(Character(Unicode.Scalar(byte)))
+            default:
+                let hex = Array("0123456789abcdef")
+                text += "\\x" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 0x0f)])
+            }
+        }
+        return text + "\""
     }
 
     /// Records a reply and outputs every answered reply at the head of the queue.

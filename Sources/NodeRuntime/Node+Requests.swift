@@ -90,6 +90,7 @@ extension Node {
             if id == .reset {
                 session.readOnlyReplicaReads = false
                 unsubscribeAll(session)
+                monitors.removeAll { $0 == session.id }
             }
             return front.execute(arguments, spec: spec, session: session, now: time)
         case .cluster:
@@ -113,6 +114,9 @@ extension Node {
                 return nil
             }
             return Outcome(reply: nodeWideRead(id, arguments, session: session))
+        case .monitor:
+            if !monitors.contains(session.id) { monitors.append(session.id) }
+            return Outcome(reply: .ok)
         case .wait:
             return waitForReplicas(arguments, reply: reply)
         case .client where arguments.count >= 3 && arguments.count <= 4

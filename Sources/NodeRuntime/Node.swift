@@ -69,6 +69,8 @@ public final class Node {
     var proxySessions: [ProxySessionKey: Session] = [:]
     /// Sessions watching each key, for the keys of shards this node led when watched.
     var watchers: [Bytes: Set<ClientID>] = [:]
+    /// Connections that sent MONITOR, in the order they did.
+    var monitors: [ClientID] = []
     /// Blocking pops waiting on this node, in the order they blocked, and by key.
     var blocked: [BlockedRequest] = []
     var blockedByKey: [Bytes: [BlockedRequest]] = [:]

@@ -38,8 +38,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     // streams
     case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread
     case xgroup, xreadgroup, xack, xpending, xclaim, xautoclaim, xinfo
-    // replication
-    case wait
+    // replication and debugging
+    case wait, monitor
     // pub/sub
     case subscribe, unsubscribe, psubscribe, punsubscribe, publish, pubsub, ssubscribe, sunsubscribe, spublish
     // cluster
@@ -517,6 +517,7 @@ public enum CommandTable {
                 sub("config", "resetstat", 2, "admin noscript loading stale", "Resets the server's statistics."),
                 sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
+            spec(.monitor, 1, "admin noscript loading stale", "server", "Listens for all requests received by the server in real-time.", since: "1.0.0"),
             spec(.wait, 3, "noscript", "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0"),
             spec(.time, 1, "loading stale fast", "server", "Returns the server time.", since: "2.6.0"),
             spec(.lastsave, 1, "loading stale fast", "server", "Returns the Unix timestamp of the last successful save to disk."),
