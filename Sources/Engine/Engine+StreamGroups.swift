@@ -7,16 +7,12 @@ import Wire
 
 extension Engine {
     func runStreamGroupCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
-        do {
-            return try runStreamGroupCommandThrowing(id, arguments, session, now: now)
-        } catch let error as StreamGroupError {
-            throw Self.groupError(error, id: id, arguments: arguments)
-        } catch let error as CommandError {
-            throw error
-        } catch let error as KeyspaceError {
-            throw error.command
-        } catch {
-            throw .syntax
+        try mappingErrors {
+            do {
+                return try runStreamGroupCommandThrowing(id, arguments, session, now: now)
+            } catch let error as StreamGroupError {
+                throw Self.groupError(error, id: id, arguments: arguments)
+            }
         }
     }
 

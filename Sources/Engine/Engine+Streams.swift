@@ -7,19 +7,15 @@ import Wire
 
 extension Engine {
     func runStreamCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
-        do {
-            return try runStreamCommandThrowing(id, arguments, session, now: now)
-        } catch let error as StreamError {
-            switch error {
-            case .idNotGreater: throw .message("ERR The ID specified in XADD is equal or smaller than the target stream top item")
-            case .idZero: throw .message("ERR The ID specified in XADD must be greater than 0-0")
+        try mappingErrors {
+            do {
+                return try runStreamCommandThrowing(id, arguments, session, now: now)
+            } catch let error as StreamError {
+                switch error {
+                case .idNotGreater: throw CommandError.message("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+                case .idZero: throw CommandError.message("ERR The ID specified in XADD must be greater than 0-0")
+                }
             }
-        } catch let error as CommandError {
-            throw error
-        } catch let error as KeyspaceError {
-            throw error.command
-        } catch {
-            throw .syntax
         }
     }
 
