@@ -437,10 +437,22 @@ class Cluster:
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=seconds)
         except subprocess.TimeoutExpired as error:
-            raise ClusterError(f"{' '.join(command)} did not finish in {seconds} s") from error
+            printed = error.stdout.decode(errors="replace") if isinstance(error.stdout, bytes) else (error.stdout or "")
+            status = self._status_or_why()
+            raise ClusterError(f"{' '.join(command)} did not finish in {seconds} s; it printed:\n{printed}\n"
+                               f"trestle cluster status:\n{status}") from error
         if done.returncode != 0:
             raise ClusterError(f"{' '.join(command)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done.stdout
+
+    def _status_or_why(self):
+        """`TRESTLE STATUS` from the first running node, or why it could not be had."""
+        try:
+            done = subprocess.run([self.binary, "cluster", "status", "--seed", self.seed()],
+                                  capture_output=True, text=True, timeout=10)
+            return done.stdout + done.stderr
+        except Exception as error:  # a diagnostic must never hide the real failure
+            return f"(no status: {error})"
 
     def seed(self):
         return f"127.0.0.1:{self.running_nodes()[0].port}"

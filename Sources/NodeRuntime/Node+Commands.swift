@@ -65,7 +65,7 @@ extension Node {
     private var shardsWithLeader: Int { map?.shards.filter { leader(of: $0.id) != .none }.count ?? 0 }
 
     /// Shards whose actual membership differs from the directory's target.
-    var movesPending: Int {
+    public var movesPending: Int {
         guard let map else { return 0 }
         return map.shards.filter { shard in
             let actual = membership(of: shard.id)

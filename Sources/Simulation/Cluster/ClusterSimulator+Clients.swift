@@ -41,6 +41,8 @@ struct AdminClient {
     var connection: ClientID?
     var command: [Bytes]?
     var done: Bool { if case .done = step { return true } else { return false } }
+    /// The node whose removal was asked for, once asked.
+    var removedIndex: Int?
 }
 
 extension ClusterSimulator {

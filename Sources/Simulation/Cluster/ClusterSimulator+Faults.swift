@@ -137,6 +137,7 @@ extension ClusterSimulator {
     func removeNode() {
         let index = faultRandom.int(in: 0...(options.nodeCount - 1))
         admin.step = .removing(index)
+        admin.removedIndex = index
         admin.command = ["TRESTLE", "REMOVENODE", "\(nodes[index].info.id.rawValue)"].map { Array($0.utf8) }
         removedNodes.insert(index)
         sendAdmin()

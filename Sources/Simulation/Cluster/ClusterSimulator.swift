@@ -168,7 +168,10 @@ public final class ClusterSimulator {
             process(item.payload)
             if finished { break }
             if healing, now - healingStart > options.healingBoundMilliseconds * 1000 {
-                report.violations.append("liveness: operations still pending \(options.healingBoundMilliseconds) ms after faults stopped")
+                let what = clients.allSatisfy({ $0.pending == nil }) && operationsStarted >= options.operations
+                    ? (admin.done ? "the drain of the removed node unfinished" : "the membership change not committed")
+                    : "operations still pending"
+                report.violations.append("liveness: \(what) \(options.healingBoundMilliseconds) ms after faults stopped")
                 break
             }
         }
@@ -177,7 +180,19 @@ public final class ClusterSimulator {
     }
 
     var finished: Bool {
-        healing && operationsStarted >= options.operations && clients.allSatisfy { $0.pending == nil } && (admin.done || !options.membershipChanges)
+        healing && operationsStarted >= options.operations && clients.allSatisfy { $0.pending == nil }
+            && (!options.membershipChanges || (admin.done && drainFinished))
+    }
+
+    /// The removed node has left the map and every shard holds its target replicas, as
+    /// seen by the serving node with the newest map (what `trestle cluster remove-node`
+    /// waits for): a drain that stalls fails the run on the healing bound.
+    var drainFinished: Bool {
+        guard case .done = admin.step, let removed = admin.removedIndex else { return true }
+        let serving = nodes.indices.filter { nodes[$0].isRunning && joinedNodes.contains($0) && !removedNodes.contains($0) }
+        guard let newest = serving.compactMap({ nodes[$0].node }).max(by: { ($0.clusterMap?.version ?? 0) < ($1.clusterMap?.version ?? 0) }),
+              let map = newest.clusterMap else { return false }
+        return map.node(nodes[removed].info.id) == nil && newest.movesPending == 0
     }
 
     func process(_ event: Event) {
