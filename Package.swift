@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // Deterministic core: no clocks, threads, sockets or system randomness.
@@ -45,6 +46,7 @@ let package = Package(
         // Edges: sockets, threads, the real clock and disk.
         .target(name: "Transport", dependencies: [
             "Core", "Wire", "Engine", "Consensus", "Cluster",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -72,7 +74,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         .executableTarget(name: "trestle", dependencies: [
-            "Core", "Wire", "Simulation", "Bench", "Cluster", "ClusterServer", "NodeRuntime",
+            "Core", "Wire", "Simulation", "Bench", "Cluster", "ClusterServer", "NodeRuntime", "Transport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -89,6 +89,7 @@ class ClusterNode:
         self.log_dir = Path(log_dir)
         self.args = list(args)  # everything after --dir: bootstrap, shards, routes, ...
         self.process = None
+        self.password = None  # the cluster's --requirepass: every client this harness opens sends it
         self.runs = 0
         self.stdout_path = None
         self.stderr_path = None
@@ -183,6 +184,7 @@ class ClusterNode:
         kwargs.setdefault("socket_connect_timeout", 2)
         kwargs.setdefault("protocol", 2)
         kwargs.setdefault("decode_responses", True)
+        kwargs.setdefault("password", self.password)
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def command_reply(self, *args, timeout=2.0):
@@ -206,9 +208,17 @@ class Cluster:
     """
 
     def __init__(self, binary, base_dir, nodes=3, shards=16, replicas=3, proxy_mode=False,
-                 fault_proxies=False, fsync="always", extra_args=()):
+                 fault_proxies=False, fsync="always", extra_args=(), password=None):
         self.binary = binary
         self.base_dir = Path(base_dir)
+        self.password = password
+        # Every test cluster authenticates its peer links with a shared secret, as a
+        # cluster spread over machines must.
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.secret_file = self.base_dir / "cluster.secret"
+        if not self.secret_file.exists():
+            self.secret_file.write_text(os.urandom(32).hex() + "\n")
+            os.chmod(self.secret_file, 0o600)
         self.shards = shards
         self.replicas = replicas
         self.proxy_mode = proxy_mode
@@ -229,14 +239,19 @@ class Cluster:
 
     def _make_node(self, node_id):
         port, peer_port = loopback_port(), loopback_port()
-        return ClusterNode(self.binary, node_id, port, peer_port, self.base_dir / f"node-{node_id}",
+        node = ClusterNode(self.binary, node_id, port, peer_port, self.base_dir / f"node-{node_id}",
                            self.base_dir / "logs")
+        node.password = self.password
+        return node
 
     def _node_args(self, node_id, bootstrap):
         args = []
         if bootstrap:
             args += ["--bootstrap", self.bootstrap]
-        args += ["--shards", str(self.shards), "--replicas", str(self.replicas), "--fsync", self.fsync]
+        args += ["--shards", str(self.shards), "--replicas", str(self.replicas), "--fsync", self.fsync,
+                 "--cluster-secret-file", str(self.secret_file)]
+        if self.password:
+            args += ["--requirepass", self.password]
         if self.proxy_mode:
             args.append("--proxy")
         for (i, j), proxy in sorted(self.links.items()):
@@ -395,6 +410,7 @@ class Cluster:
         kwargs.setdefault("socket_connect_timeout", 2)
         kwargs.setdefault("decode_responses", True)
         kwargs.setdefault("protocol", 2)
+        kwargs.setdefault("password", self.password)
         seeds = [Seed("127.0.0.1", node.port) for node in self.running_nodes()]
         return RedisCluster(startup_nodes=seeds, **kwargs)
 
@@ -434,6 +450,8 @@ class Cluster:
     def admin(self, *args, seconds=adminSecondsMax):
         """Runs `trestle cluster ARGS...`; returns its stdout, raises with output on failure."""
         command = [self.binary, "cluster", *args]
+        if self.password:
+            command += ["--password", self.password]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=seconds)
         except subprocess.TimeoutExpired as error:
@@ -448,7 +466,8 @@ class Cluster:
     def _status_or_why(self):
         """`TRESTLE STATUS` from the first running node, or why it could not be had."""
         try:
-            done = subprocess.run([self.binary, "cluster", "status", "--seed", self.seed()],
+            done = subprocess.run([self.binary, "cluster", "status", "--seed", self.seed(),
+                                   *(["--password", self.password] if self.password else [])],
                                   capture_output=True, text=True, timeout=10)
             return done.stdout + done.stderr
         except Exception as error:  # a diagnostic must never hide the real failure

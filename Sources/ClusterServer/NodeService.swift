@@ -14,6 +14,7 @@ import NIOCore
 import NIOPosix
 import NodeRuntime
 import ServiceLifecycle
+import Transport
 import Storage
 import Transport
 
@@ -42,6 +43,7 @@ public final class NodeService: Service, @unchecked Sendable {
         let logger = self.logger
         try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         try DataDirectoryCheck.refuseStandaloneLog(in: configuration.directory)
+        let secret = try configuration.clusterSecretFile.map(ClusterSecret.load(path:))
         let started = Date()
         let loop = self.loop
         let node = try await loop.submit { () throws -> LoopConfinedNode in
@@ -51,6 +53,7 @@ public final class NodeService: Service, @unchecked Sendable {
                                 seed: seed, disk: PosixDisk(), logger: logger)
             node.processInfoFields = { section in Self.processInfoFields(section, directory: configuration.directory) }
             let transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
+            transport.secret = secret
             let host = NodeHost(node: node, loop: loop, transport: transport, logger: logger)
             try node.recoverOrBootstrap()
             host.perform()
@@ -188,7 +191,8 @@ public final class NodeService: Service, @unchecked Sendable {
         let lines = [
             "Trestle \(NodeService.version) cluster node \(configuration.id.rawValue), pid \(getpid())",
             "  clients      \(configuration.host):\(port)\(configuration.proxy ? " (proxy mode: any key on any node)" : " (Redis Cluster protocol: use a cluster-aware client, e.g. redis-cli -c)")",
-            "  peers        \(configuration.host):\(peerPort)",
+            "  peers        \(configuration.host):\(peerPort) (\(configuration.clusterSecretFile == nil ? "NOT authenticated: no --cluster-secret-file, keep it on loopback" : "authenticated with the cluster secret"))",
+            "  clients auth \(Self.describeAuth(configuration.settings))",
             "  data dir     \(configuration.directory)",
             "  fsync        \(Self.describe(configuration.fsync, standalone: false))",
             "  replicas     \(replicas) data shard replicas here, recovered or created in \(recoveryMilliseconds) ms",
@@ -199,10 +203,16 @@ public final class NodeService: Service, @unchecked Sendable {
 }
 
 extension NodeService {
+    static func describeAuth(_ settings: Settings) -> String {
+        if !settings.requirePassword.isEmpty { return "password required (AUTH)" }
+        return settings.protectedMode ? "none (protected mode: loopback clients only)" : "none, from any address (protected mode off)"
+    }
+
     private func printStandaloneBanner(port: Int, keys: Int, recoveryMilliseconds: Int) {
         let lines = [
             "Trestle \(NodeService.version) (Redis \(Engine.compatibleRedisVersion) protocol compatible), pid \(getpid())",
             "  listening    \(configuration.host):\(port)",
+            "  clients auth \(Self.describeAuth(configuration.settings))",
             "  data dir     \(configuration.directory)",
             "  fsync        \(Self.describe(configuration.fsync, standalone: true))",
             "  keys loaded  \(keys)",

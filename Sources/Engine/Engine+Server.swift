@@ -157,7 +157,8 @@ extension Engine {
             ("port", String(settings.port), false), ("bind", settings.bind, false), ("dir", settings.directory, false),
             ("appendonly", "yes", false), ("appendfsync", settings.fsync, false), ("save", "", false),
             ("databases", "1", false), ("cluster-enabled", "no", false),
-            ("requirepass", settings.requirePassword, true), ("maxclients", String(settings.maxClients), true),
+            ("requirepass", settings.requirePassword, true), ("protected-mode", settings.protectedMode ? "yes" : "no", true),
+            ("maxclients", String(settings.maxClients), true),
             ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),
             ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
             ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", "0", false),
@@ -217,6 +218,12 @@ extension Engine {
         }
         switch name {
         case "requirepass": settings.requirePassword = value
+        case "protected-mode":
+            switch value.lowercased() {
+            case "yes": settings.protectedMode = true
+            case "no": settings.protectedMode = false
+            default: throw failure("argument must be 'yes' or 'no'")
+            }
         case "maxclients": settings.maxClients = try integer(in: 1...Int.max, memory: false)
         case "proto-max-bulk-len": settings.limits.bulkLengthBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
         case "client-query-buffer-limit": settings.limits.queryBufferBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)

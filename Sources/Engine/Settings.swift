@@ -9,6 +9,8 @@ public struct Settings: Sendable {
     /// `always`, `everysec` or `no`.
     public var fsync: String = "always"
     public var requirePassword: String = ""
+    /// With no password set, refuse clients that are not on the loopback interface.
+    public var protectedMode = true
     public var maxClients: Int = 10000
     public var limits = ProtocolLimits()
     /// Active expiry cycles per second.

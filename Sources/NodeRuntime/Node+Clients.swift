@@ -58,6 +58,12 @@ extension Node {
             emit(.close(id))
             return
         }
+        if ProtectedMode.refuses(address, settings: front.settings) {
+            logger.warning("client refused: protected mode (no password set) and not on loopback", metadata: ["address": "\(address)"])
+            emit(.reply(id, .error(ProtectedMode.deniedMessage), .resp2))
+            emit(.close(id))
+            return
+        }
         let session = front.connect(id: id, address: address, localAddress: localAddress, now: now())
         clients[id] = ClientPipeline(session: session)
     }

@@ -74,8 +74,8 @@ extension Node {
             var buffer = ByteBuffer(bytes: payload)
             let value = (try? RESPReader().next(from: &buffer)) ?? nil
             wait.reply(value ?? .error("ERR malformed reply from peer node \(peer.rawValue)"))
-        case .hello:
-            break
+        case .hello, .proof:
+            break  // the transport's handshake; never delivered to the node
         }
     }
 

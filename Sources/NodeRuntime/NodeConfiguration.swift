@@ -48,6 +48,9 @@ public struct NodeConfiguration: Sendable {
     public var repair = false
     /// Stop gracefully when this process (the `trestle local` that started us) is gone.
     public var parentProcess: Int32? = nil
+    /// The file holding the cluster's shared secret (the shell reads it; peers must prove
+    /// they know it). Nil: peers are trusted on naming the cluster (loopback only).
+    public var clusterSecretFile: String? = nil
     public var onListening: (@Sendable (Int) -> Void)? = nil
     /// Test-only rule breakers (see NodeMutations); Raft's own are in `raftMutations`.
     public var mutations = NodeMutations()

@@ -12,13 +12,27 @@ struct ClusterAdminCommand: ParsableCommand {
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
         var seed: String = "127.0.0.1:7001"
+
+        @Option(help: "The nodes' --requirepass, if set (default: the REDISCLI_AUTH environment variable).")
+        var password: String?
+
+        /// One command on a fresh connection, after AUTH when a password is known.
+        func call(_ arguments: [String]) throws -> RESPValue {
+            let client = try AdminClient(seed)
+            defer { client.close() }
+            if let password = password ?? ProcessInfo.processInfo.environment["REDISCLI_AUTH"], !password.isEmpty {
+                let reply = try client.call(["AUTH", password])
+                guard !reply.isError else { throw ValidationError("AUTH at \(seed) failed: \(reply.text)") }
+            }
+            return try client.call(arguments)
+        }
     }
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show nodes, shards, leaders and moves in progress.")
         @OptionGroup var seed: Seed
         func run() throws {
-            print(try AdminClient.call(seed.seed, ["TRESTLE", "STATUS"]).text, terminator: "")
+            print(try seed.call(["TRESTLE", "STATUS"]).text, terminator: "")
         }
     }
 
@@ -33,10 +47,10 @@ struct ClusterAdminCommand: ParsableCommand {
         var wait: Int = 300
         func run() throws {
             let started = Date()
-            let reply = try AdminClient.call(seed.seed, ["TRESTLE", "ADDNODE", node])
+            let reply = try seed.call(["TRESTLE", "ADDNODE", node])
             guard !reply.isError else { throw ValidationError(reply.text) }
             print("node \(node) added; moving replicas onto it")
-            try waitForSettled(seed.seed, seconds: wait, started: started)
+            try waitForSettled(seed, seconds: wait, started: started)
         }
     }
 
@@ -51,10 +65,10 @@ struct ClusterAdminCommand: ParsableCommand {
         var wait: Int = 300
         func run() throws {
             let started = Date()
-            let reply = try AdminClient.call(seed.seed, ["TRESTLE", "REMOVENODE", String(node)])
+            let reply = try seed.call(["TRESTLE", "REMOVENODE", String(node)])
             guard !reply.isError else { throw ValidationError(reply.text) }
             print("node \(node) draining; moving its replicas away")
-            try waitForSettled(seed.seed, seconds: wait, started: started, gone: node)
+            try waitForSettled(seed, seconds: wait, started: started, gone: node)
         }
     }
 
@@ -65,22 +79,22 @@ struct ClusterAdminCommand: ParsableCommand {
         var wait: Int = 300
         func run() throws {
             let started = Date()
-            let reply = try AdminClient.call(seed.seed, ["TRESTLE", "REBALANCE"])
+            let reply = try seed.call(["TRESTLE", "REBALANCE"])
             guard !reply.isError else { throw ValidationError(reply.text) }
-            try waitForSettled(seed.seed, seconds: wait, started: started)
+            try waitForSettled(seed, seconds: wait, started: started)
         }
     }
 }
 
 /// Polls CLUSTER INFO until no replica moves are pending (and node `gone`, if given, has
 /// left the map), printing progress; throws on timeout.
-func waitForSettled(_ seed: String, seconds: Int, started: Date, gone: UInt64? = nil) throws {
+func waitForSettled(_ seed: ClusterAdminCommand.Seed, seconds: Int, started: Date, gone: UInt64? = nil) throws {
     guard seconds > 0 else { return }
     let deadline = Date().addingTimeInterval(TimeInterval(seconds))
     var lastPrinted = ""
     Thread.sleep(forTimeInterval: 1.5)
     while Date() < deadline {
-        if let info = try? AdminClient.call(seed, ["CLUSTER", "INFO"]).text {
+        if let info = try? seed.call(["CLUSTER", "INFO"]).text {
             let fields = Dictionary(info.split(whereSeparator: \.isNewline).compactMap { line -> (String, String)? in
                 let parts = line.split(separator: ":", maxSplits: 1)
                 return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
@@ -88,7 +102,7 @@ func waitForSettled(_ seed: String, seconds: Int, started: Date, gone: UInt64? =
             let pending = fields["trestle_moves_pending"] ?? "?"
             let state = fields["cluster_state"] ?? "?"
             var present = false
-            if let gone, let status = try? AdminClient.call(seed, ["TRESTLE", "STATUS"]).text {
+            if let gone, let status = try? seed.call(["TRESTLE", "STATUS"]).text {
                 present = status.contains("  n\(gone) ")
             }
             let line = "  moves pending \(pending), cluster_state \(state)\(present ? ", node \(gone!) still a member" : "")"
@@ -100,5 +114,5 @@ func waitForSettled(_ seed: String, seconds: Int, started: Date, gone: UInt64? =
         }
         Thread.sleep(forTimeInterval: 0.5)
     }
-    throw ValidationError("not settled after \(seconds) s; see `trestle cluster status --seed \(seed)`")
+    throw ValidationError("not settled after \(seconds) s; see `trestle cluster status --seed \(seed.seed)`")
 }

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Storage
 import Foundation
+import Transport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,6 +48,9 @@ struct LocalCommand: ParsableCommand {
     @Option(help: "always (default), everysec or no: see trestle node --help.")
     var fsync: FsyncPolicy = .always
 
+    @Option(help: "Password clients must send with AUTH (empty: none); every node gets it.")
+    var requirepass: String = ""
+
     @Option(help: "What to do when a node dies: always (start it again after a backoff) or never (leave it down).")
     var restart: RestartPolicy = .always
 
@@ -61,12 +65,18 @@ struct LocalCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let spec = (1...nodes).map { "\($0)@127.0.0.1:\(port + $0 - 1):\(port + $0 - 1 + 10000)" }.joined(separator: ",")
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        // The nodes prove to each other that they know this secret (made once, kept with
+        // the data), so nothing else on the machine can speak to their peer ports.
+        let secretPath = "\(dir)/cluster.secret"
+        try ClusterSecret.createIfMissing(path: secretPath)
         var children: [LocalNode] = []
         for id in 1...nodes {
             var arguments = ["node", "--id", String(id), "--port", String(port + id - 1), "--dir", "\(dir)/node-\(id)",
                              "--bootstrap", spec, "--shards", String(shards), "--replicas", String(factor), "--fsync", fsync.rawValue,
                              "--parent-pid", String(getpid())]
             if proxy { arguments.append("--proxy") }
+            if !requirepass.isEmpty { arguments += ["--requirepass", requirepass] }
+            arguments += ["--cluster-secret-file", secretPath]
             let child = LocalNode(id: id, executable: executable, arguments: arguments, logPath: "\(dir)/node-\(id).log")
             try child.start()
             children.append(child)

@@ -7,6 +7,7 @@ import NodeRuntime
 import Core
 import Logging
 import ServiceLifecycle
+import Transport
 
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,15 @@ struct NodeCommand: AsyncParsableCommand {
     @Flag(help: "Forward requests for other nodes' slots instead of replying -MOVED, so clients that are not cluster-aware can use any node.")
     var proxy = false
 
+    @Option(help: "Password clients must send with AUTH before other commands (empty: none). Give every node the same one.")
+    var requirepass: String = ""
+
+    @Option(name: .customLong("protected-mode"), help: "yes: with no --requirepass, refuse clients that are not on loopback (as Redis does); no: accept them.")
+    var protectedMode: YesNo = .yes
+
+    @Option(name: .customLong("cluster-secret-file"), help: "File holding the cluster's shared secret: peers must prove they know it (HMAC challenge-response) before any Raft or forwarded traffic is accepted. Every node needs the same file; set it before listening beyond loopback.")
+    var clusterSecretFile: String?
+
     @Option(name: .customLong("peer-route"), help: "Dial peer ID at HOST:PORT instead of its advertised address (e.g. through a fault proxy): ID=HOST:PORT. Repeatable.")
     var peerRoute: [String] = []
 
@@ -86,6 +96,9 @@ struct NodeCommand: AsyncParsableCommand {
         guard (1...1024).contains(shards) else { throw ValidationError("--shards must be in 1...1024") }
         if let bootstrap, NodeInfo.parseList(bootstrap) == nil {
             throw ValidationError("--bootstrap must be a list like 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003")
+        }
+        if let clusterSecretFile {
+            do { _ = try ClusterSecret.load(path: clusterSecretFile) } catch { throw ValidationError("\(error)") }
         }
         for route in peerRoute where Self.parseRoute(route) == nil {
             throw ValidationError("--peer-route must look like 2=127.0.0.1:27002")
@@ -123,6 +136,9 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.requestTimeoutMilliseconds = requestTimeout
         configuration.tickMilliseconds = tickMilliseconds
         configuration.repair = repair
+        configuration.settings.requirePassword = requirepass
+        configuration.settings.protectedMode = protectedMode == .yes
+        configuration.clusterSecretFile = clusterSecretFile
         for route in peerRoute {
             if let (node, address) = Self.parseRoute(route) { configuration.peerRoutes[node] = address }
         }

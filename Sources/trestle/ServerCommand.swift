@@ -39,6 +39,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Password clients must send with AUTH before other commands (empty: none).")
     var requirepass: String = ""
 
+    @Option(name: .customLong("protected-mode"), help: "yes: with no --requirepass, refuse clients that are not on loopback (as Redis does); no: accept them.")
+    var protectedMode: YesNo = .yes
+
     @Option(help: "Most simultaneous client connections; more are refused with an error.")
     var maxclients: Int = 10000
 
@@ -85,6 +88,7 @@ struct ServerCommand: AsyncParsableCommand {
         settings.bind = bind
         settings.directory = dir
         settings.requirePassword = requirepass
+        settings.protectedMode = protectedMode == .yes
         settings.maxClients = maxclients
         settings.limits.bulkLengthBytesMax = protoMaxBulkLen
         settings.limits.multibulkCountMax = maxMultibulkLen
@@ -102,3 +106,8 @@ struct ServerCommand: AsyncParsableCommand {
 }
 
 extension FsyncPolicy: ExpressibleByArgument {}
+
+/// A Redis-style yes/no option value.
+enum YesNo: String, ExpressibleByArgument, CaseIterable {
+    case yes, no
+}

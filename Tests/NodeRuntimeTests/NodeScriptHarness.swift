@@ -48,7 +48,9 @@ final class NodeScriptHarness {
         switch words.first {
         case "cluster": cluster(words.dropFirst())
         case "standalone": cluster(words.dropFirst(), standalone: true)
-        case "open": input(node(words[1]), .clientOpened(client(words[2]), address: "script", localAddress: "script"))
+        case "open":  // open NODE CLIENT [ADDRESS]: a client connecting from ADDRESS (loopback by default)
+            let address = words.count > 3 ? words[3] : "127.0.0.1:40000"
+            input(node(words[1]), .clientOpened(client(words[2]), address: address, localAddress: "127.0.0.1:6379"))
         case "close": input(node(words[1]), .clientClosed(client(words[2])))
         case "request": input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.utf8) }))
         case "deliver": deliver(quiet: words.count > 1)
@@ -88,6 +90,7 @@ final class NodeScriptHarness {
                 configuration.replicationFactor = min(3, count)
                 configuration.proxy = options["proxy"] == "true"
             }
+            if let password = options["requirepass"] { configuration.settings.requirePassword = password }
             configuration.tickMilliseconds = 10
             configuration.electionTicks = 10
             let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
@@ -193,6 +196,7 @@ final class NodeScriptHarness {
             return "forward #\(id) resp\(version) \(String(decoding: payload.dropFirst(), as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
         case let .reply(id, payload): return "forward-reply #\(id) \(String(decoding: payload, as: UTF8.self).replacingOccurrences(of: "\r\n", with: " "))"
         case .hello: return "hello"
+        case .proof: return "proof"
         }
     }
 

@@ -48,6 +48,9 @@ enum Samples {
             .hello(node: NodeID(5), cluster: "trestle-test"),
             .hello(node: NodeID(UInt64.max), cluster: ""),
             .hello(node: NodeID(2), cluster: "ünïcode ✓"),
+            .hello(node: NodeID(3), cluster: "c", nonce: Array(0..<32)),
+            .proof(mac: Array(100..<132)),
+            .proof(mac: []),
             .raft(shard: ShardID(0), messages: []),
             .raft(shard: ShardID(3), messages: messages),
             .request(id: 1, payload: Array("*1\r\n$4\r\nPING\r\n".utf8)),
@@ -121,8 +124,21 @@ private func decodeInPieces(_ bytes: [UInt8], sizes: [Int], limits: PeerLimits =
     }
 
     @Test func helloHasTheDocumentedBytes() throws {
-        let buffer = try Samples.encode([.hello(node: NodeID(2), cluster: "t")])
+        let buffer = try Samples.encode([.hello(node: NodeID(2), cluster: "t", nonce: [7, 8])])
+        let payload: [UInt8] = [1, 2, 0] + Samples.le64(2) + Samples.le32(1) + [UInt8(ascii: "t")] + Samples.le32(2) + [7, 8]
+        let expected = Samples.le32(UInt32(payload.count)) + Samples.le32(CRC32C.checksum(payload)) + payload
+        #expect(Array(buffer.readableBytesView) == expected)
+    }
+
+    @Test func aVersionOneHelloIsStillReadWithoutANonce() throws {
         let payload: [UInt8] = [1, 1, 0] + Samples.le64(2) + Samples.le32(1) + [UInt8(ascii: "t")]
+        var buffer = ByteBuffer(bytes: Samples.le32(UInt32(payload.count)) + Samples.le32(CRC32C.checksum(payload)) + payload)
+        #expect(try PeerFrameDecoder().decodeFrame(from: &buffer)?.frame == .hello(node: NodeID(2), cluster: "t", nonce: []))
+    }
+
+    @Test func proofHasTheDocumentedBytes() throws {
+        let buffer = try Samples.encode([.proof(mac: [1, 2, 3])])
+        let payload: [UInt8] = [5] + Samples.le32(3) + [1, 2, 3]
         let expected = Samples.le32(UInt32(payload.count)) + Samples.le32(CRC32C.checksum(payload)) + payload
         #expect(Array(buffer.readableBytesView) == expected)
     }
@@ -187,7 +203,8 @@ private func decodeInPieces(_ bytes: [UInt8], sizes: [Int], limits: PeerLimits =
         var big = try Samples.encode([.request(id: 1, payload: Array(repeating: 0, count: 400))])
         let helloMax = PeerWire.helloBytesMax(PeerLimits())
         #expect(throws: PeerCodecError.self) { try PeerFrameDecoder().decodeFrame(from: &big, lengthMax: helloMax) }
-        var longestHello = try Samples.encode([.hello(node: NodeID(1), cluster: String(repeating: "x", count: 255))])
+        var longestHello = try Samples.encode([.hello(node: NodeID(1), cluster: String(repeating: "x", count: 255),
+                                                      nonce: Array(repeating: 1, count: PeerWire.authBytesMax))])
         #expect(longestHello.readableBytes == PeerWire.headerBytes + helloMax)
         #expect(try PeerFrameDecoder().decodeFrame(from: &longestHello, lengthMax: helloMax) != nil)
     }
@@ -225,8 +242,8 @@ private func decodeInPieces(_ bytes: [UInt8], sizes: [Int], limits: PeerLimits =
     }
 
     @Test func unsupportedHelloVersionIsRejected() {
-        var buffer = Samples.rawFrame(kind: 1, body: [2, 0] + Samples.le64(1) + Samples.le32(0))
-        #expect(throws: PeerCodecError.unsupportedVersion(2)) { try PeerFrameDecoder().decodeFrame(from: &buffer) }
+        var buffer = Samples.rawFrame(kind: 1, body: [3, 0] + Samples.le64(1) + Samples.le32(0))
+        #expect(throws: PeerCodecError.unsupportedVersion(3)) { try PeerFrameDecoder().decodeFrame(from: &buffer) }
     }
 
     @Test func truncatedAndTrailingBodiesAreRejected() {

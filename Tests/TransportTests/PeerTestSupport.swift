@@ -93,11 +93,12 @@ func testLogger(_ label: String) -> Logger {
 }
 
 func startNode(_ id: UInt64, on loop: EventLoop, cluster: String = "test", limits: PeerLimits = .fast,
-               port: Int = 0) async throws -> TestNode {
+               port: Int = 0, secret: ClusterSecret? = nil) async throws -> TestNode {
     let transport = PeerTransport(node: NodeID(id), cluster: cluster, eventLoop: loop, limits: limits,
                                   logger: testLogger("peer.n\(id)"))
     let inbox = Inbox()
     try await loop.submit {
+        transport.secret = secret
         transport.onFrame = { inbox.received($0, $1) }
         transport.onPeerStateChange = { inbox.changed($0, $1) }
     }.get()

@@ -67,7 +67,8 @@ extension ClusterSimulator {
         let connection = ClientID(rawValue: nextConnection)
         nextConnection += 1
         connectionOwners[connection] = owner
-        input(node, .clientOpened(connection, address: "sim-\(owner)", localAddress: "sim"))
+        // Loopback addresses: the simulated clients run beside the nodes (protected mode).
+        input(node, .clientOpened(connection, address: "127.0.0.1:\(40000 + owner)", localAddress: "127.0.0.1:7000"))
         return (node, connection)
     }
 

@@ -2,8 +2,9 @@
 // moves bytes: it says hello on activation, decodes frames, and reports everything to its
 // PeerTransport, which owns every decision (who may connect, which connection is current).
 //
-// Invariants: the first frame in each direction is a hello; no other frame is delivered
-// before the peer's hello was accepted; a decoding error or a hello timeout closes only
+// Invariants: the first frame in each direction is a hello; when the cluster has a secret,
+// the second is a proof that the sender knows it (an HMAC over this connection's nonces);
+// no other frame is delivered before the peer's hello (and proof) were accepted; a decoding error or a hello timeout closes only
 // this connection. The inbound buffer never holds more than one partial frame beyond what
 // has been decoded, and a frame's length is checked before its bytes are awaited (before
 // the hello, against the size of the largest possible hello).
@@ -31,8 +32,12 @@ final class PeerConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var inbound: ByteBuffer?
     private var helloTimer: Scheduled<Void>?
-    /// The peer, once its hello was accepted.
+    /// The peer, once its hello (and, with a secret, its proof) was accepted.
     private(set) var peer: NodeID?
+    /// This side's nonce, sent in its hello: the peer's proof must sign it.
+    let nonce = ClusterSecret.nonce()
+    /// A peer whose hello was accepted and whose proof is awaited, with its nonce.
+    private var awaitingProof: (node: NodeID, nonce: [UInt8])?
     /// True once closing was requested or the channel went inactive: read nothing more.
     private(set) var isClosed = false
 
@@ -80,7 +85,7 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             context.fireChannelActive()
             return
         }
-        if let hello = transport.helloBuffer(allocator: context.channel.allocator) {
+        if let hello = transport.helloBuffer(allocator: context.channel.allocator, nonce: nonce) {
             context.writeAndFlush(wrapOutboundOut(hello), promise: nil)
         }
         let channel = context.channel
@@ -149,27 +154,50 @@ final class PeerConnectionHandler: ChannelInboundHandler {
             close()
             return
         }
-        guard let peer else {
-            guard case let .hello(node, cluster) = decoded.frame else {
-                transport.protocolViolation(self, reason: "first frame is not a hello")
-                close()
-                return
-            }
-            if transport.handshake(self, node: node, cluster: cluster) {
-                self.peer = node
-                helloTimer?.cancel()
-                helloTimer = nil
-                transport.handshakeCompleted(self, node: node)
-            } else {
-                close()
-            }
-            return
-        }
-        if case .hello = decoded.frame {
+        guard let peer else { return handshake(decoded.frame, transport: transport) }
+        switch decoded.frame {
+        case .hello:
             transport.protocolViolation(self, reason: "second hello")
             close()
-            return
+        case .proof:
+            break  // a peer with a secret proving itself to a node that asks for no proof
+        case .raft, .request, .reply:
+            transport.received(decoded, from: peer, on: self)
         }
-        transport.received(decoded, from: peer, on: self)
+    }
+
+    /// The peer's hello, then (when this node has a secret) its proof.
+    private func handshake(_ frame: PeerFrame, transport: PeerTransport) {
+        if let awaiting = awaitingProof {
+            guard case let .proof(mac) = frame else {
+                transport.refuseUnproven(self, peer: awaiting.node, reason: "sent another frame instead of proving it knows the cluster secret")
+                return close()
+            }
+            guard transport.verifyProof(mac, from: awaiting.node, peerNonce: awaiting.nonce, ourNonce: nonce, on: self) else {
+                return close()
+            }
+            awaitingProof = nil
+            return complete(awaiting.node, transport: transport)
+        }
+        guard case let .hello(node, cluster, peerNonce) = frame else {
+            transport.protocolViolation(self, reason: "first frame is not a hello")
+            return close()
+        }
+        guard transport.handshake(self, node: node, cluster: cluster) else { return close() }
+        guard let proof = transport.proofBuffer(allocator: channel?.allocator ?? ByteBufferAllocator(), to: node,
+                                                peerNonce: peerNonce, ourNonce: nonce) else {
+            return complete(node, transport: transport)
+        }
+        awaitingProof = (node, peerNonce)
+        write(proof)
+    }
+
+    private func complete(_ node: NodeID, transport: PeerTransport) {
+        // The link may have moved on while the proof was awaited: check again.
+        guard transport.handshake(self, node: node, cluster: transport.cluster) else { return close() }
+        peer = node
+        helloTimer?.cancel()
+        helloTimer = nil
+        transport.handshakeCompleted(self, node: node)
     }
 }

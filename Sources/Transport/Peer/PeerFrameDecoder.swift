@@ -52,12 +52,15 @@ public struct PeerFrameDecoder: Sendable {
         switch kind {
         case .hello:
             let version = try readU16(&body, "hello version")
-            guard version == PeerWire.protocolVersion else { throw .unsupportedVersion(version) }
+            guard PeerWire.protocolVersionsRead.contains(version) else { throw .unsupportedVersion(version) }
             let node = NodeID(try readU64(&body, "hello node"))
             let name = try readBlob(&body, "cluster name", limit: limits.clusterNameBytesMax)
             let cluster = String(decoding: name, as: UTF8.self)
             guard Array(cluster.utf8) == name else { throw .invalidValue(field: "cluster name is not UTF-8") }
-            return .hello(node: node, cluster: cluster)
+            let nonce = version >= 2 ? try readBlob(&body, "hello nonce", limit: PeerWire.authBytesMax) : []
+            return .hello(node: node, cluster: cluster, nonce: nonce)
+        case .proof:
+            return .proof(mac: try readBlob(&body, "proof", limit: PeerWire.authBytesMax))
         case .raft:
             let shard = ShardID(try readU64(&body, "raft shard"))
             let count = try readCount(&body, "messages per frame", limit: limits.messagesPerFrameMax)

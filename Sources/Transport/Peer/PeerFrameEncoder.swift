@@ -3,10 +3,12 @@
 // Frame on the wire (all integers little-endian):
 //   length  u32   bytes after this 8-byte header: the kind byte plus the body (>= 1)
 //   crc     u32   CRC-32C (Castagnoli) over those `length` bytes
-//   kind    u8    1 hello, 2 raft, 3 request, 4 reply
+//   kind    u8    1 hello, 2 raft, 3 request, 4 reply, 5 proof
 //   body
 // Bodies:
-//   hello    version u16 (= 1), node u64, cluster name: u32 length + UTF-8 bytes
+//   hello    version u16 (= 2), node u64, cluster name: u32 length + UTF-8 bytes,
+//            nonce: u32 length + bytes (version 1 had no nonce; it is still read)
+//   proof    mac: u32 length + bytes
 //   raft     shard u64, message count u32, messages
 //   request  id u64, payload: u32 length + bytes
 //   reply    id u64, payload: u32 length + bytes
@@ -35,12 +37,17 @@ import NIOCore
 public enum PeerWire {
     /// Bytes of the frame header: length u32 + crc u32.
     public static let headerBytes = 8
-    /// The hello protocol version this code speaks.
-    public static let protocolVersion: UInt16 = 1
+    /// The hello protocol version this code speaks (2 added the nonce).
+    public static let protocolVersion: UInt16 = 2
+    /// Hello versions this code reads.
+    public static let protocolVersionsRead: ClosedRange<UInt16> = 1...2
+    /// Most bytes of a hello nonce or a proof's MAC.
+    public static let authBytesMax = 64
 
-    /// The largest hello under `limits` (kind, version, node, name length, name): the
-    /// length limit for a connection's first frame.
-    public static func helloBytesMax(_ limits: PeerLimits) -> Int { 1 + 2 + 8 + 4 + limits.clusterNameBytesMax }
+    /// The largest hello under `limits` (kind, version, node, name length, name, nonce
+    /// length, nonce): the length limit for a connection's frames before it is trusted
+    /// (a proof is smaller).
+    public static func helloBytesMax(_ limits: PeerLimits) -> Int { 1 + 2 + 8 + 4 + limits.clusterNameBytesMax + 4 + authBytesMax }
 }
 
 public struct PeerFrameEncoder: Sendable {
@@ -85,12 +92,17 @@ public struct PeerFrameEncoder: Sendable {
 
     private func writeBody(_ frame: PeerFrame, into buffer: inout ByteBuffer) throws(PeerCodecError) {
         switch frame {
-        case let .hello(node, cluster):
+        case let .hello(node, cluster, nonce):
             let name = Array(cluster.utf8)
             try check("cluster name bytes", name.count, limits.clusterNameBytesMax)
+            try check("hello nonce bytes", nonce.count, PeerWire.authBytesMax)
             buffer.writeInteger(PeerWire.protocolVersion, endianness: .little)
             buffer.writeInteger(node.rawValue, endianness: .little)
             writeBlob(name, into: &buffer)
+            writeBlob(nonce, into: &buffer)
+        case let .proof(mac):
+            try check("proof bytes", mac.count, PeerWire.authBytesMax)
+            writeBlob(mac, into: &buffer)
         case let .raft(shard, messages):
             try check("messages per frame", messages.count, limits.messagesPerFrameMax)
             buffer.writeInteger(shard.rawValue, endianness: .little)

@@ -8,6 +8,7 @@ enum PeerFrameKind: UInt8 {
     case raft = 2
     case request = 3
     case reply = 4
+    case proof = 5
 }
 
 extension PeerFrame {
@@ -17,6 +18,7 @@ extension PeerFrame {
         case .raft: return .raft
         case .request: return .request
         case .reply: return .reply
+        case .proof: return .proof
         }
     }
 }

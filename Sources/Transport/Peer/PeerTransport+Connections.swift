@@ -105,15 +105,52 @@ extension PeerTransport {
 
     // MARK: - Handler events
 
-    func helloBuffer(allocator: ByteBufferAllocator) -> ByteBuffer? {
-        var buffer = allocator.buffer(capacity: 32 + cluster.utf8.count)
+    func helloBuffer(allocator: ByteBufferAllocator, nonce: [UInt8]) -> ByteBuffer? {
+        var buffer = allocator.buffer(capacity: 64 + cluster.utf8.count + nonce.count)
         do {
-            try encoder.encode(.hello(node: node, cluster: cluster), into: &buffer)
+            try encoder.encode(.hello(node: node, cluster: cluster, nonce: nonce), into: &buffer)
         } catch {
             logger.error("cannot encode hello", metadata: ["error": "\(error)"])
             return nil
         }
         return buffer
+    }
+
+    /// With a cluster secret: this node's proof for `peer`, signing the peer's nonce. Nil
+    /// without a secret (no proof is sent or asked for).
+    func proofBuffer(allocator: ByteBufferAllocator, to peer: NodeID, peerNonce: [UInt8], ourNonce: [UInt8]) -> ByteBuffer? {
+        guard let secret else { return nil }
+        let mac = secret.proof(cluster: cluster, sender: node.rawValue, receiver: peer.rawValue,
+                               receiverNonce: peerNonce, senderNonce: ourNonce)
+        var buffer = allocator.buffer(capacity: 64)
+        do {
+            try encoder.encode(.proof(mac: mac), into: &buffer)
+        } catch {
+            logger.error("cannot encode proof", metadata: ["error": "\(error)"])
+        }
+        return buffer
+    }
+
+    /// Checks the proof `peer` sent for this node's nonce; refuses (and logs) a wrong one.
+    func verifyProof(_ mac: [UInt8], from peer: NodeID, peerNonce: [UInt8], ourNonce: [UInt8], on handler: PeerConnectionHandler) -> Bool {
+        guard let secret else { return true }
+        guard ourNonce.count == ClusterSecret.nonceBytes,
+              secret.verify(mac, cluster: cluster, sender: peer.rawValue, receiver: node.rawValue,
+                            receiverNonce: ourNonce, senderNonce: peerNonce) else {
+            return refuseUnproven(handler, peer: peer, reason: "wrong cluster secret (its proof does not verify)")
+        }
+        return true
+    }
+
+    /// Refuses a connection that did not prove it knows the cluster secret; logged as a
+    /// warning (someone without the secret is talking to the peer port).
+    @discardableResult
+    func refuseUnproven(_ handler: PeerConnectionHandler, peer: NodeID, reason: String) -> Bool {
+        refusedConnections += 1
+        unauthenticatedPeers += 1
+        logger.warning("peer connection refused: not authenticated", metadata: [
+            "peer": "\(peer)", "remote": "\(handler.remoteAddress)", "reason": "\(reason)"])
+        return false
     }
 
     func connectionOpened(_ handler: PeerConnectionHandler) {
@@ -134,7 +171,7 @@ extension PeerTransport {
     func helloTimedOut(channel: Channel) {
         guard let handler = connections.values.first(where: { $0.isAwaitingHello(on: channel) }) else { return }
         refusedConnections += 1
-        logger.info("peer connection refused: no hello in time", metadata: ["remote": "\(handler.remoteAddress)"])
+        logger.info("peer connection refused: no hello (or no proof of the cluster secret) in time", metadata: ["remote": "\(handler.remoteAddress)"])
         handler.close()
     }
 

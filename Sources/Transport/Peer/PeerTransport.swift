@@ -47,6 +47,11 @@ public final class PeerTransport: @unchecked Sendable {
     public internal(set) var refusedConnections: UInt64 = 0
     /// Connections closed for bytes that were not valid frames or broke the protocol.
     public internal(set) var protocolErrors: UInt64 = 0
+    /// Connections refused because they did not prove they know the cluster secret.
+    public internal(set) var unauthenticatedPeers: UInt64 = 0
+    /// The cluster's shared secret: with one, every peer must prove it knows it before
+    /// anything it sends is delivered. Set before `listen` and the first dial.
+    public var secret: ClusterSecret?
 
     var links: [NodeID: PeerLink] = [:]
     /// Every open connection, current or not yet said hello, so shutdown can close them.
@@ -160,12 +165,15 @@ public final class PeerTransport: @unchecked Sendable {
 
     /// Queues a frame for `node`; returns false (frame dropped) if the peer's breaker is open,
     /// the peer is unknown, or its bounded queue is full. Never blocks. A frame over a codec
-    /// limit (PeerLimits) is also dropped. Hellos are the transport's own and are refused.
+    /// limit (PeerLimits) is also dropped. Hellos and proofs are the transport's own and are refused.
     @discardableResult
     public func send(_ frame: PeerFrame, to node: NodeID) -> Bool {
         eventLoop.assertInEventLoop()
         guard !isShutdown, let link = links[node] else { return false }
-        if case .hello = frame { return false }
+        switch frame {
+        case .hello, .proof: return false
+        case .raft, .request, .reply: break
+        }
         if !link.breaker.isOpen, !link.isHealthy { refresh(link) }
         guard !link.breaker.isOpen, link.pending.readableBytes < limits.queueBytesMax else {
             link.counters.framesDropped += 1
