@@ -36,7 +36,9 @@ let package = Package(
             .linkedLibrary("lua5.1"), .linkedLibrary("lua5.1-cjson"), .linkedLibrary("lua5.1-bitop"),
         ]),
         .target(name: "Scripting", dependencies: ["CLua", "Core", "Wire"], swiftSettings: fast),
-        .target(name: "Engine", dependencies: ["Core", "Wire", "Keyspace", "Storage", "Scripting"], swiftSettings: fast),
+        .target(name: "Engine", dependencies: [
+            "Core", "Wire", "Keyspace", "Storage", "Scripting", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: fast),
         .target(name: "RaftStorage", dependencies: ["Core", "Storage", "Consensus"], swiftSettings: fast),
         .executableTarget(name: "RaftStorageBench", dependencies: ["Core", "Storage", "Consensus", "RaftStorage"], swiftSettings: fast),
         .target(name: "Simulation", dependencies: [

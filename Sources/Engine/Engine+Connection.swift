@@ -25,23 +25,25 @@ extension Engine {
             endTransaction(session)
             session.name = []
             session.protocolVersion = .resp2
-            session.authenticated = settings.requirePassword.isEmpty
+            session.authenticated = acl.defaultNeedsNoPassword
+            session.user = "default"
             return Outcome(reply: .simple("RESET"))
         case .client: return try client(arguments, session, now: now)
         default: throw .syntax
         }
     }
 
-    /// AUTH [username] password. Only the `default` user exists.
+    /// AUTH [username] password: the user must exist, be on, and have the password (or
+    /// `nopass`). A failure is recorded in ACL LOG.
     private func authenticate(_ session: Session, user: Bytes?, password: Bytes) throws(CommandError) {
-        let configured = Array(settings.requirePassword.utf8)
-        if let user, user != Array("default".utf8) { throw .wrongPassword }
-        if configured.isEmpty {
-            guard user != nil else { throw .noPasswordConfigured }
-            session.authenticated = true
-            return
+        let name = user.map { String(decoding: $0, as: UTF8.self) } ?? "default"
+        if user == nil, acl.users["default"]?.noPassword == true { throw .noPasswordConfigured }
+        guard acl.authenticate(name, password: password) else {
+            acl.record(reason: "auth", context: session.inTransaction ? "multi" : "toplevel", object: "auth", username: name,
+                       clientInfo: clientLine(session, now: session.lastInteraction), now: session.lastInteraction)
+            throw .wrongPassword
         }
-        guard Self.constantTimeEqual(configured, password) else { throw .wrongPassword }
+        session.user = name
         session.authenticated = true
     }
 
@@ -154,7 +156,7 @@ extension Engine {
         return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
             + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : "N") db=0 sub=0 psub=0 ssub=0 multi=\(multi) "
             + "watch=\(session.watched.count) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
-            + "events=r cmd=\(session.lastCommand) user=default redir=-1 resp=\(session.protocolVersion.rawValue) "
+            + "events=r cmd=\(session.lastCommand) user=\(session.user ?? "default") redir=-1 resp=\(session.protocolVersion.rawValue) "
             + "lib-name=\(Arguments.string(session.libraryName)) lib-ver=\(Arguments.string(session.libraryVersion))"
     }
 

@@ -180,6 +180,7 @@ extension Engine {
             for index in stride(from: 2, to: arguments.count, by: 2) {
                 try apply(Arguments.lowercased(arguments[index]), Arguments.string(arguments[index + 1]), to: &updated)
             }
+            if updated.requirePassword != settings.requirePassword { acl.setDefaultPassword(updated.requirePassword) }
             settings = updated
             hooks.settingsChanged(settings)
             return .ok

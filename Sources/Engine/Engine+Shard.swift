@@ -92,6 +92,7 @@ extension Engine {
     /// CLIENT LIST.
     public func internalSession(address: String, version: ProtocolVersion = .resp3) -> Session {
         let session = Session(id: ClientID(rawValue: 0), address: address, localAddress: "", now: startTime, authenticated: true)
+        session.user = nil
         session.protocolVersion = version
         return session
     }

@@ -24,6 +24,8 @@ public final class Engine {
     public private(set) var sessions: [ClientID: Session] = [:]
     var watchers: [Bytes: Set<ClientID>] = [:]
     var random: SeededRandom
+    /// Users and their permissions (the `default` user's password is `requirepass`).
+    public internal(set) var acl = AccessControl()
     private var nextClientID: UInt64 = 1
     /// Script bodies by lowercase hex SHA-1 (SCRIPT LOAD, EVAL), for EVALSHA.
     var scriptBodies: [String: Bytes] = [:]
@@ -46,6 +48,7 @@ public final class Engine {
         self.settings = settings
         self.random = SeededRandom(seed: seed)
         self.startTime = now
+        acl.setDefaultPassword(settings.requirePassword)
     }
 
     // MARK: - Sessions
@@ -60,7 +63,7 @@ public final class Engine {
     public func connect(id: ClientID, address: String, localAddress: String, now: Int64) -> Session {
         assert(sessions[id] == nil, "client id \(id) reused")
         let session = Session(id: id, address: address, localAddress: localAddress,
-                              now: now, authenticated: settings.requirePassword.isEmpty)
+                              now: now, authenticated: acl.defaultNeedsNoPassword)
         sessions[session.id] = session
         stats.connectionsReceived += 1
         return session
@@ -92,6 +95,7 @@ public final class Engine {
         session.lastCommand = spec.name
         guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session, id: id) }
         if !session.authenticated, !spec.allowedWithoutAuth { return reject(.noAuth, session, id: id) }
+        if let denial = permissionDenial(spec, arguments, session, now: now) { return reject(denial, session, id: id) }
         if session.queued != nil, !Self.runsInsideTransaction.contains(id) {
             session.queued?.append(arguments)
             return Outcome(reply: .queued)
@@ -129,6 +133,8 @@ public final class Engine {
             return try runConnectionCommand(id, arguments, session, now: now)
         case .command, .info, .dbsize, .flushdb, .flushall, .config, .time, .lastsave, .bgsave, .bgrewriteaof, .save:
             return try runServerCommand(id, arguments, session, now: now)
+        case .acl:
+            return Outcome(reply: try runACL(arguments, session, now: now))
         case .multi, .exec, .discard, .watch, .unwatch:
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:

@@ -19,6 +19,9 @@ public final class Session {
     public let createdAt: Int64
     public internal(set) var lastInteraction: Int64
     public internal(set) var lastCommand: String = "NULL"
+    /// The ACL user this connection acts as; nil for the node's own sessions (forwarded
+    /// requests, scripts, replication), which no ACL restricts.
+    public internal(set) var user: String? = "default"
     public internal(set) var name: Bytes = []
     public internal(set) var libraryName: Bytes = []
     public internal(set) var libraryVersion: Bytes = []

@@ -28,7 +28,9 @@ extension Node {
     func serve(_ arguments: [Bytes], spec: CommandSpec?, session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
         let time = now()
         guard var spec, var id = spec.id,
-              spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth else {
+              spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth,
+              session.user == nil || front.acl.denial(user: session.user!, spec: spec, arguments: arguments) == nil else {
+            // The front engine's prologue answers the error (and logs an ACL refusal).
             return front.execute(arguments, spec: spec, session: session, now: time)
         }
         if configuration.standalone, Self.clusterOnly.contains(id) {

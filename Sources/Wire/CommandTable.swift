@@ -5,7 +5,7 @@
 /// Every command Trestle implements.
 public enum CommandID: String, CaseIterable, Sendable {
     // connection and server
-    case ping, echo, hello, auth, select, quit, reset, client, command, info, dbsize, flushdb, flushall, config, time
+    case ping, echo, hello, auth, select, quit, reset, client, command, info, dbsize, flushdb, flushall, config, time, acl
     case lastsave, bgsave, bgrewriteaof, save
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
@@ -215,7 +215,7 @@ public enum CommandTable {
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
-    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting", "pubsub": "pubsub"]
+    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server"]
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
@@ -468,6 +468,21 @@ public enum CommandTable {
                     "Executes a read-only server-side Lua script.", since: "7.0.0", complexity: runs),
             counted(.evalsha_ro, -3, "readonly noscript stale skip_monitor no_mandatory_keys", countIndex: 2, "scripting",
                     "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0", complexity: runs),
+            spec(.acl, -2, "", "server", "A container for Access List Control commands.", since: "6.0.0", subcommands: [
+                sub("acl", "cat", -2, "noscript loading stale", "Lists the ACL categories, or the commands inside a category."),
+                sub("acl", "deluser", -3, "admin noscript loading stale", "Deletes ACL users, and terminates their connections."),
+                sub("acl", "dryrun", -4, "admin noscript loading stale", "Simulates the execution of a command by a user, without executing the command."),
+                sub("acl", "genpass", -2, "noscript loading stale", "Generates a pseudorandom, secure password that can be used to identify ACL users."),
+                sub("acl", "getuser", 3, "admin noscript loading stale", "Lists the ACL rules of a user."),
+                sub("acl", "list", 2, "admin noscript loading stale", "Dumps the effective rules in ACL file format."),
+                sub("acl", "load", 2, "admin noscript loading stale", "Reloads the rules from the configured ACL file."),
+                sub("acl", "log", -2, "admin noscript loading stale", "Lists recent security events generated due to ACL rules."),
+                sub("acl", "save", 2, "admin noscript loading stale", "Saves the effective ACL rules in the configured ACL file."),
+                sub("acl", "setuser", -3, "admin noscript loading stale", "Creates and modifies an ACL user and its rules."),
+                sub("acl", "users", 2, "admin noscript loading stale", "Lists all ACL users."),
+                sub("acl", "whoami", 2, "noscript loading stale", "Returns the authenticated username of the current connection."),
+                sub("acl", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
             spec(.script, -2, "", "scripting", "A container for Lua scripts management commands.", since: "2.6.0", subcommands: [
                 sub("script", "load", 3, "noscript stale", "Loads a server-side Lua script to the script cache."),
                 sub("script", "exists", -3, "noscript", "Determines whether server-side Lua scripts exist in the script cache."),

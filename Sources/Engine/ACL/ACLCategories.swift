@@ -1,0 +1,49 @@
+// Redis's ACL command categories (`+@read`, `-@dangerous`), derived from each command's
+// flags and group in the command table, with Redis's fixed list of dangerous commands.
+import Keyspace
+import Wire
+
+public enum ACLCategories {
+    /// Every category name, in Redis's `ACL CAT` order.
+    public static let all = [
+        "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
+        "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
+        "transaction", "scripting",
+    ]
+
+    /// Commands Redis marks dangerous besides every `admin` one.
+    static let dangerousCommands: Set<String> = [
+        "keys", "flushall", "flushdb", "sort", "sort_ro", "info", "config", "client", "monitor", "cluster",
+        "command", "lastsave", "bgsave", "bgrewriteaof", "save", "restore", "role", "trestle",
+    ]
+
+    static let groupCategory = [
+        "generic": "keyspace", "string": "string", "hash": "hash", "list": "list", "set": "set",
+        "sorted_set": "sortedset", "stream": "stream", "bitmap": "bitmap", "pubsub": "pubsub",
+        "connection": "connection", "transactions": "transaction", "scripting": "scripting",
+        "hyperloglog": "hyperloglog", "geo": "geo",
+    ]
+
+    /// The categories of one command (a top-level spec; subcommands take their parent's).
+    public static func of(_ spec: CommandSpec) -> Set<String> {
+        var categories: Set<String> = []
+        if let category = groupCategory[spec.group] { categories.insert(category) }
+        let flags = Set(spec.flags)
+        if flags.contains("readonly") && !flags.contains("admin") && spec.group != "connection" && spec.group != "server" {
+            categories.insert("read")
+        }
+        if flags.contains("write") { categories.insert("write") }
+        if flags.contains("admin") { categories.formUnion(["admin", "dangerous"]) }
+        if flags.contains("pubsub") { categories.insert("pubsub") }
+        if flags.contains("blocking") { categories.insert("blocking") }
+        categories.insert(flags.contains("fast") ? "fast" : "slow")
+        if dangerousCommands.contains(spec.name) { categories.insert("dangerous") }
+        if spec.group == "bitmap" { categories.insert("bitmap") }
+        return categories
+    }
+
+    /// Top-level command names in `category`, sorted.
+    public static func commands(in category: String) -> [String] {
+        CommandTable.all.filter { of($0).contains(category) }.map(\.name).sorted()
+    }
+}

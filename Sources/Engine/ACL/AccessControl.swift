@@ -1,0 +1,159 @@
+// A node's ACL: its users (the `default` user always exists), the checks every client
+// request passes, and the ACL LOG of refusals. Redis's semantics and error texts.
+import Core
+import Keyspace
+import Wire
+
+public struct AccessControl: Sendable {
+    public private(set) var users: [String: ACLUser] = ["default": ACLUser.makeDefault()]
+    public private(set) var log: [LogEntry] = []
+    private var nextEntryID = 0
+
+    /// Most entries ACL LOG keeps (Redis's acllog-max-len default).
+    public static let logEntriesMax = 128
+
+    public struct LogEntry: Sendable {
+        public var count: Int
+        public var reason: String
+        public var context: String
+        public var object: String
+        public var username: String
+        public var clientInfo: String
+        public var entryID: Int
+        public var created: Int64
+        public var updated: Int64
+    }
+
+    /// Why a request was refused.
+    public enum Denial: Sendable {
+        case command(String)
+        case key(Bytes)
+        case channel(Bytes)
+
+        /// The error reply (Redis 7.2's texts).
+        public func error(user: String) -> CommandError {
+            switch self {
+            case .command(let name): return .message("NOPERM User \(user) has no permissions to run the '\(name)' command")
+            case .key: return .message("NOPERM No permissions to access a key")
+            case .channel: return .message("NOPERM No permissions to access a channel")
+            }
+        }
+
+        /// ACL DRYRUN's explanation.
+        public var explanation: String {
+            switch self {
+            case .command(let name): return "This user has no permissions to run the '\(name)' command"
+            case .key(let key): return "This user has no permissions to access the '\(String(decoding: key, as: UTF8.self))' key"
+            case .channel(let channel): return "This user has no permissions to access the '\(String(decoding: channel, as: UTF8.self))' channel"
+            }
+        }
+
+        /// ACL LOG's reason and object.
+        var logged: (reason: String, object: String) {
+            switch self {
+            case .command(let name): return ("command", name)
+            case .key(let key): return ("key", String(decoding: key, as: UTF8.self))
+            case .channel(let channel): return ("channel", String(decoding: channel, as: UTF8.self))
+            }
+        }
+    }
+
+    public init() {}
+
+    // MARK: - Users
+
+    public mutating func setUser(_ name: String, rules: [Bytes]) throws(CommandError) {
+        var user = users[name] ?? ACLUser(name: name)
+        for rule in rules {
+            do { try user.apply(rule) } catch {
+                throw .message("ERR Error in ACL SETUSER modifier '\(String(decoding: rule, as: UTF8.self))': \(error.reason)")
+            }
+        }
+        users[name] = user
+    }
+
+    /// Removes users; returns how many existed.
+    public mutating func deleteUsers(_ names: [String]) throws(CommandError) -> Int {
+        guard !names.contains("default") else { throw .message("ERR The 'default' user cannot be removed") }
+        return names.reduce(0) { count, name in users.removeValue(forKey: name) == nil ? count : count + 1 }
+    }
+
+    /// `requirepass`: the default user's one password, or none.
+    public mutating func setDefaultPassword(_ password: String) {
+        var user = users["default"] ?? ACLUser.makeDefault()
+        user.passwords = []
+        user.noPassword = password.isEmpty
+        if !password.isEmpty { user.passwords = [ACLUser.hash(Array(password.utf8))] }
+        users["default"] = user
+    }
+
+    /// Whether a new connection starts authenticated as `default` (on, no password).
+    public var defaultNeedsNoPassword: Bool {
+        guard let user = users["default"] else { return false }
+        return user.enabled && user.noPassword
+    }
+
+    /// The user `name` if it exists, is on, and `password` is one of its passwords.
+    public func authenticate(_ name: String, password: Bytes) -> Bool {
+        guard let user = users[name], user.enabled else { return false }
+        return user.checkPassword(password)
+    }
+
+    // MARK: - Checks
+
+    /// Why `user` may not run this request, if it may not: the command (or subcommand),
+    /// then every key it names (write access for commands that write), then the channels
+    /// of pub/sub commands.
+    public func denial(user name: String, spec: CommandSpec, arguments: [Bytes]) -> Denial? {
+        guard let user = users[name] else { return .command(spec.name) }
+        let subcommand = spec.subcommands.isEmpty || arguments.count < 2 ? nil : Arguments.lowercased(arguments[1])
+        guard user.allows(spec, subcommand: subcommand) else {
+            return .command(subcommand.map { "\(spec.name)|\($0)" } ?? spec.name)
+        }
+        if !user.allKeys {
+            for position in spec.keyPositions(in: arguments) where position < arguments.count {
+                let key = arguments[position]
+                if !user.allowsKey(key, read: !spec.isWrite || Self.readsToo(spec), write: spec.isWrite) { return .key(key) }
+            }
+        }
+        if !user.allChannels, let channels = Self.channels(spec, arguments) {
+            let isPattern = spec.name == "psubscribe"
+            for channel in channels where !user.allowsChannel(channel, isPattern: isPattern) { return .channel(channel) }
+        }
+        return nil
+    }
+
+    /// Write commands that also read their keys' values (a `%W~` key alone does not do).
+    static func readsToo(_ spec: CommandSpec) -> Bool {
+        !["set", "mset", "msetnx", "del", "unlink", "expire", "pexpire", "expireat", "pexpireat", "persist",
+          "setex", "psetex", "setnx", "hset", "hmset", "lpush", "rpush", "sadd", "zadd", "xadd", "restore"].contains(spec.name)
+    }
+
+    /// The channels a pub/sub command names (nil for other commands).
+    static func channels(_ spec: CommandSpec, _ arguments: [Bytes]) -> [Bytes]? {
+        switch spec.name {
+        case "publish", "spublish": return arguments.count > 1 ? [arguments[1]] : []
+        case "subscribe", "psubscribe", "ssubscribe": return Array(arguments.dropFirst())
+        default: return nil
+        }
+    }
+
+    // MARK: - Log
+
+    public mutating func record(reason: String, context: String, object: String, username: String, clientInfo: String, now: Int64) {
+        if let index = log.firstIndex(where: { $0.reason == reason && $0.context == context && $0.object == object && $0.username == username }) {
+            log[index].count += 1
+            log[index].updated = now
+            log[index].clientInfo = clientInfo
+            let entry = log.remove(at: index)
+            log.insert(entry, at: 0)
+            return
+        }
+        log.insert(LogEntry(count: 1, reason: reason, context: context, object: object, username: username,
+                            clientInfo: clientInfo, entryID: nextEntryID, created: now, updated: now), at: 0)
+        nextEntryID += 1
+        if log.count > Self.logEntriesMax { log.removeLast() }
+    }
+
+    public mutating func resetLog() { log = [] }
+}

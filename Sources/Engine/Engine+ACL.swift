@@ -1,0 +1,131 @@
+// ACL SETUSER/GETUSER/DELUSER/USERS/LIST/WHOAMI/CAT/LOG/DRYRUN/GENPASS/HELP, and the
+// permission check of the request prologue. Users live on this node (see AccessControl).
+import Core
+import Keyspace
+import Wire
+
+extension Engine {
+    /// Whether `session`'s user may run this request; a refusal is logged in ACL LOG.
+    /// Sessions of the node itself (forwarded requests, scripts) are not restricted.
+    public func permissionDenial(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session, now: Int64) -> CommandError? {
+        guard let user = session.user, !spec.allowedWithoutAuth,
+              let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
+        let logged = denial.logged
+        acl.record(reason: logged.reason, context: session.inTransaction ? "multi" : "toplevel", object: logged.object,
+                   username: user, clientInfo: clientLine(session, now: now), now: now)
+        return denial.error(user: user)
+    }
+
+    func runACL(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        let sub = Arguments.lowercased(arguments[1])
+        let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
+        switch (sub, text.count) {
+        case ("setuser", 1...):
+            try acl.setUser(text[0], rules: Array(arguments.dropFirst(3)))
+            return .ok
+        case ("getuser", 1):
+            guard let user = acl.users[text[0]] else { return .null }
+            return .map([
+                RESPPair("flags", .array(user.flags.map { .bulk($0) })),
+                RESPPair("passwords", .array(user.passwords.map { .bulk($0) })),
+                RESPPair("commands", .bulk(user.commandsDescription)),
+                RESPPair("keys", .bulk(user.keysDescription)),
+                RESPPair("channels", .bulk(user.channelsDescription)),
+                RESPPair("selectors", .array([])),
+            ])
+        case ("deluser", 1...):
+            return .integer(try acl.deleteUsers(text))
+        case ("users", 0):
+            return .array(acl.users.keys.sorted().map { .bulk($0) })
+        case ("list", 0):
+            return .array(acl.users.keys.sorted().compactMap { acl.users[$0] }.map { .bulk($0.description) })
+        case ("whoami", 0):
+            return .bulk(session.user ?? "default")
+        case ("cat", 0):
+            return .array(ACLCategories.all.map { .bulk($0) })
+        case ("cat", 1):
+            let category = text[0].lowercased()
+            guard ACLCategories.all.contains(category) else { throw .message("ERR Unknown category '\(text[0])'") }
+            return .array(ACLCategories.commands(in: category).map { .bulk($0) })
+        case ("log", 0), ("log", 1):
+            return try aclLog(text.first, now: now)
+        case ("dryrun", 2...):
+            guard acl.users[text[0]] != nil else { throw .message("ERR User '\(text[0])' not found") }
+            let command = Array(arguments.dropFirst(3))
+            guard let spec = CommandTable.lookup(command[0]) else { throw .message("ERR Command '\(text[1])' not found") }
+            guard spec.accepts(argumentCount: command.count) else { throw .wrongArity(command: spec.name) }
+            if let denial = acl.denial(user: text[0], spec: spec, arguments: command) { return .bulk(denial.explanation) }
+            return .ok
+        case ("genpass", 0), ("genpass", 1):
+            let bits = try text.first.map { value throws(CommandError) -> Int in
+                guard let bits = Int(value), (1...4096).contains(bits) else {
+                    throw .message("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")
+                }
+                return bits
+            } ?? 256
+            var hex = ""
+            while hex.count * 4 < bits { hex += String(format: "%016llx", random.next()) }
+            return .bulk(String(hex.prefix((bits + 3) / 4)))
+        case ("load", 0), ("save", 0):
+            throw .message("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
+        case ("help", 0):
+            return .array(Self.aclHelp.map { .simple($0) })
+        default:
+            throw .unknownSubcommand(command: "acl", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    private func aclLog(_ argument: String?, now: Int64) throws(CommandError) -> RESPValue {
+        if let argument, argument.lowercased() == "reset" {
+            acl.resetLog()
+            return .ok
+        }
+        var count = 10
+        if let argument {
+            guard let parsed = Int(argument), parsed >= 0 else { throw .message("ERR value is out of range, must be positive") }
+            count = parsed
+        }
+        return .array(acl.log.prefix(count).map { entry in
+            .map([
+                RESPPair("count", .integer(entry.count)),
+                RESPPair("reason", .bulk(entry.reason)),
+                RESPPair("context", .bulk(entry.context)),
+                RESPPair("object", .bulk(entry.object)),
+                RESPPair("username", .bulk(entry.username)),
+                RESPPair("age-seconds", .double(Double(now - entry.created) / 1000)),
+                RESPPair("client-info", .bulk(entry.clientInfo)),
+                RESPPair("entry-id", .integer(entry.entryID)),
+                RESPPair("timestamp-created", .integer(Int(entry.created))),
+                RESPPair("timestamp-last-updated", .integer(Int(entry.updated))),
+            ])
+        })
+    }
+
+    static let aclHelp = [
+        "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CAT [<category>]",
+        "    List all commands that belong to <category>, or all command categories",
+        "    when no category is specified.",
+        "DELUSER <username> [<username> ...]",
+        "    Delete a list of users.",
+        "DRYRUN <username> <command> [<arg> ...]",
+        "    Returns whether the user can execute the given command without executing the command.",
+        "GETUSER <username>",
+        "    Get the user's details.",
+        "GENPASS [<bits>]",
+        "    Generate a secure 256-bit user password. The optional `bits` argument can",
+        "    be used to specify a different size.",
+        "LIST",
+        "    Show users details in config file format.",
+        "LOG [<count> | RESET]",
+        "    Show the ACL log entries.",
+        "SETUSER <username> <attribute> [<attribute> ...]",
+        "    Create or modify a user with the specified attributes.",
+        "USERS",
+        "    List all the registered usernames.",
+        "WHOAMI",
+        "    Return the current connection username.",
+        "HELP",
+        "    Prints this help.",
+    ]
+}

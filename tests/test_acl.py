@@ -1,0 +1,148 @@
+"""ACL users on a standalone server, driven by redis-py as an application would: users
+with passwords, command categories and single commands, key patterns (read-only and
+write-only ones), channel patterns, AUTH user pass and HELLO AUTH, ACL LIST/GETUSER/
+USERS/WHOAMI/DELUSER/CAT/LOG/DRYRUN/GENPASS, and requirepass as the default user's
+password. Texts are Redis 7.2's."""
+
+import pytest
+import redis
+import redis.backoff
+import redis.retry
+
+NO_RETRY = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
+
+
+def user_client(server, user, password, **kwargs):
+    return server.client(decode_responses=True, username=user, password=password, retry=NO_RETRY, **kwargs)
+
+
+@pytest.fixture
+def admin(server):
+    client = server.client(decode_responses=True)
+    yield client
+    client.close()
+
+
+def test_a_user_runs_only_its_commands_on_its_keys(server, admin):
+    assert admin.acl_setuser("alice", enabled=True, passwords=["+wonderland"], keys=["app:*"],
+                             commands=["+@all", "-@dangerous", "-flushdb"])
+    alice = user_client(server, "alice", "wonderland")
+    assert alice.acl_whoami() == "alice"
+    assert alice.set("app:1", "v") is True
+    assert alice.get("app:1") == "v"
+    with pytest.raises(redis.exceptions.NoPermissionError, match="No permissions to access a key"):
+        alice.get("other")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="User alice has no permissions to run the 'keys' command"):
+        alice.keys("*")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="'flushdb' command"):
+        alice.flushdb()
+    # A multi-key command needs every key.
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        alice.mget("app:1", "other")
+    assert admin.get("other") is None and admin.dbsize() == 1
+
+
+def test_read_only_and_write_only_key_patterns(server, admin):
+    admin.set("ro:1", "x")
+    admin.execute_command("ACL", "SETUSER", "bob", "on", ">pw", "%R~ro:*", "%W~wo:*", "+@all")
+    bob = user_client(server, "bob", "pw")
+    assert bob.get("ro:1") == "x"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        bob.set("ro:1", "y")
+    assert bob.set("wo:1", "z") is True
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        bob.get("wo:1")
+    assert admin.get("wo:1") == "z" and admin.get("ro:1") == "x"
+
+
+def test_channel_patterns_gate_publish_and_subscribe(server, admin):
+    admin.execute_command("ACL", "SETUSER", "carol", "on", ">pw", "~*", "&news.*", "+@all")
+    carol = user_client(server, "carol", "pw")
+    assert carol.publish("news.today", "hi") == 0
+    with pytest.raises(redis.exceptions.NoPermissionError, match="No permissions to access a channel"):
+        carol.publish("gossip", "psst")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        carol.execute_command("SUBSCRIBE", "gossip")
+
+
+def test_authentication_of_users(server, admin):
+    admin.execute_command("ACL", "SETUSER", "dave", "on", ">one", ">two", "~*", "+@all")
+    for password in ("one", "two"):
+        assert user_client(server, "dave", password).ping() is True
+    with pytest.raises(redis.AuthenticationError, match="invalid username-password pair"):
+        user_client(server, "dave", "three").ping()
+    with pytest.raises(redis.AuthenticationError):
+        user_client(server, "nobody", "one").ping()
+    admin.execute_command("ACL", "SETUSER", "dave", "off")
+    with pytest.raises(redis.AuthenticationError):
+        user_client(server, "dave", "one").ping()
+    admin.execute_command("ACL", "SETUSER", "dave", "on", "<one")
+    with pytest.raises(redis.AuthenticationError):
+        user_client(server, "dave", "one").ping()
+    assert user_client(server, "dave", "two").ping() is True
+    hello = server.client(decode_responses=True, protocol=3).execute_command("HELLO", "3", "AUTH", "dave", "two")
+    assert hello["proto"] == 3
+    log = admin.acl_log()
+    assert any(entry["reason"] == "auth" and entry["username"] == "dave" for entry in log), log
+
+
+def test_acl_introspection_matches_redis(server, admin):
+    assert admin.acl_list() == ["user default on nopass ~* &* +@all"]
+    admin.execute_command("ACL", "SETUSER", "alice", "on", ">p1", "~app:*", "%R~ro:*", "&chan", "-@all", "+@read", "+set")
+    assert admin.acl_users() == ["alice", "default"]
+    user = admin.acl_getuser("alice")
+    assert user["flags"] == ["on"]
+    assert user["keys"] == ["~app:*", "%R~ro:*"] or user["keys"] == "~app:* %R~ro:*"
+    # redis-py splits the commands string into categories and commands.
+    assert user["categories"] == ["-@all", "+@read"] and user["commands"] == ["+set"]
+    line = [entry for entry in admin.acl_list() if entry.startswith("user alice")][0]
+    assert line.startswith("user alice on #") and "~app:* %R~ro:* resetchannels &chan -@all +@read +set" in line
+    assert admin.execute_command("ACL", "SETUSER", "bob") == "OK"
+    assert "user bob off resetchannels -@all" in admin.acl_list()
+    with pytest.raises(redis.ResponseError, match="The 'default' user cannot be removed"):
+        admin.acl_deluser("default")
+    assert admin.acl_deluser("bob", "ghost") == 1
+    assert admin.acl_getuser("bob") is None
+    with pytest.raises(redis.ResponseError, match="Error in ACL SETUSER modifier 'bogus': Syntax error"):
+        admin.execute_command("ACL", "SETUSER", "x", "bogus")
+    with pytest.raises(redis.ResponseError, match="Unknown command or category name in ACL"):
+        admin.execute_command("ACL", "SETUSER", "x", "+nosuchcommand")
+    with pytest.raises(redis.ResponseError, match="Adding a pattern after the \\* pattern"):
+        admin.execute_command("ACL", "SETUSER", "x", "~*", "~a")
+    categories = admin.acl_cat()
+    assert "dangerous" in categories and "read" in categories and len(categories) == 21
+    assert "get" in admin.acl_cat("read") and "flushall" in admin.acl_cat("dangerous")
+    assert "set" not in admin.acl_cat("read")
+    assert admin.execute_command("ACL", "DRYRUN", "alice", "get", "app:1") == "OK"
+    assert "no permissions to access the 'other' key" in admin.execute_command("ACL", "DRYRUN", "alice", "get", "other")
+    assert len(admin.acl_genpass()) == 64 and len(admin.acl_genpass(32)) == 8
+    assert admin.acl_whoami() == "default"
+
+
+def test_refusals_are_logged_and_the_log_resets(server, admin):
+    admin.execute_command("ACL", "SETUSER", "erin", "on", ">pw", "~mine:*", "+get")
+    erin = user_client(server, "erin", "pw")
+    for _ in range(3):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            erin.get("yours")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        erin.set("mine:1", "x")
+    log = admin.acl_log()
+    assert log[0]["reason"] == "command" and log[0]["object"] == "set" and log[0]["username"] == "erin"
+    assert log[1]["reason"] == "key" and log[1]["object"] == "yours" and log[1]["count"] == 3
+    assert log[0]["client-info"]["user"] == "erin"
+    assert admin.acl_log(count=1) == log[:1]
+    assert admin.acl_log_reset() is True
+    assert admin.acl_log() == []
+
+
+def test_requirepass_is_the_default_users_password(server, admin):
+    admin.config_set("requirepass", "sesame")
+    with pytest.raises(redis.AuthenticationError):
+        server.client(decode_responses=True).get("k")
+    client = server.client(decode_responses=True, password="sesame")
+    assert client.ping() is True
+    assert user_client(server, "default", "sesame").acl_whoami() == "default"
+    assert client.acl_getuser("default")["flags"] == ["on"]
+    client.config_set("requirepass", "")
+    assert server.client(decode_responses=True).ping() is True
