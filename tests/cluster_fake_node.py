@@ -205,6 +205,8 @@ def main():
     parser.add_argument("--proxy", action="store_true")
     parser.add_argument("--peer-route", action="append", default=[])
     parser.add_argument("--fsync", choices=("always", "no"), default="always")
+    parser.add_argument("--cluster-secret-file")  # accepted; the fake has no peer links to protect
+    parser.add_argument("--requirepass")
     options = parser.parse_args(sys.argv[2:])
     if options.peer_port is None:
         options.peer_port = options.port + 10000

@@ -90,6 +90,7 @@ class ClusterNode:
         self.args = list(args)  # everything after --dir: bootstrap, shards, routes, ...
         self.process = None
         self.password = None  # the cluster's --requirepass: every client this harness opens sends it
+        self.extra_node_args = []  # flags for this node only (e.g. its --tls-port)
         self.runs = 0
         self.stdout_path = None
         self.stderr_path = None
@@ -257,7 +258,7 @@ class Cluster:
         for (i, j), proxy in sorted(self.links.items()):
             if i == node_id:
                 args += ["--peer-route", f"{j}={proxy.address}"]
-        return args + self.extra_args
+        return args + self.extra_args + self.nodes[node_id].extra_node_args
 
     # ---- lifecycle ----------------------------------------------------------------------
 

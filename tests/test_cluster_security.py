@@ -198,3 +198,55 @@ def test_the_peer_port_delivers_nothing_without_proof_of_the_secret(cluster_fact
             time.sleep(0.1)
         assert accepted in target.stderr(), "a correctly signed hello was refused: the test's frames are wrong"
     cluster.wait_ok()
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    assert predicate(), f"not within {seconds} s: {what}"
+
+
+def can_auth(node, user, password):
+    try:
+        return node.client(username=user, password=password).ping() is True
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.timeout(240)
+def test_acl_users_are_replicated_through_the_directory_and_survive_restarts(cluster_factory):
+    cluster = cluster_factory(nodes=3)
+    one, two, three = (cluster.nodes[i] for i in (1, 2, 3))
+    assert one.client().execute_command("ACL", "SETUSER", "alice", "on", ">wonderland", "~app:*", "+@all",
+                                        "-@dangerous") == "OK"
+    for node in (one, two, three):
+        wait_for(lambda: can_auth(node, "alice", "wonderland"), 10, f"alice can AUTH on node {node.id}")
+    assert "user alice on #" in " ".join(three.client().execute_command("ACL", "LIST"))
+
+    client = cluster.cluster_client(username="alice", password="wonderland")
+    for n in range(50):
+        client.set(f"app:{n}", n)
+    assert [client.get(f"app:{n}") for n in range(50)] == [str(n) for n in range(50)]
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        client.set("elsewhere", 1)
+    client.close()
+
+    # The users live in the directory's log: a restart of every node keeps them.
+    for node in (one, two, three):
+        node.stop()
+    for node in (one, two, three):
+        node.launch()
+    for node in (one, two, three):
+        node.wait_ready()
+    cluster.wait_ok()
+    for node in (one, two, three):
+        wait_for(lambda: can_auth(node, "alice", "wonderland"), 20, f"alice can AUTH on node {node.id} after restart")
+
+    assert three.client().execute_command("ACL", "DELUSER", "alice", "ghost") == 1
+    for node in (one, two, three):
+        wait_for(lambda: not can_auth(node, "alice", "wonderland"), 10, f"alice is gone on node {node.id}")
+    with pytest.raises(redis.ResponseError, match="Error in ACL SETUSER modifier 'bogus'"):
+        two.client().execute_command("ACL", "SETUSER", "bob", "bogus")

@@ -12,6 +12,8 @@ import pytest
 from resp import RawConnection, encode_command
 
 STEP_WAIT_SECONDS = 0.06
+# Most time one step may take on a slow machine (an EXEC waits for its fsync).
+STEP_WAIT_SECONDS_MAX = 3.0
 
 # (connection, command...): connections 0 and 2 listen, 1 publishes.
 CONVERSATION = [
@@ -59,7 +61,11 @@ CONVERSATION = [
 ]
 
 
-def converse(port, protocol):
+def converse(port, protocol, expected=None):
+    """Runs CONVERSATION; returns (step, bytes each connection received) per step. With
+    `expected` (redis-server's transcript), each step waits (bounded) until every
+    connection has received as many bytes as redis-server sent it, so a slow machine
+    does not shift replies into the next step."""
     connections = [RawConnection(port) for _ in range(3)]
     try:
         for connection in connections:
@@ -67,10 +73,15 @@ def converse(port, protocol):
                 connection.call("HELLO", "3")
             connection.read_available(wait=0.05)
         transcript = []
-        for index, *command in CONVERSATION:
+        for step, (index, *command) in enumerate(CONVERSATION):
             connections[index].send(encode_command(*command))
             time.sleep(STEP_WAIT_SECONDS)
             received = [connection.read_available(wait=0.01) for connection in connections]
+            if expected is not None:
+                deadline = time.monotonic() + STEP_WAIT_SECONDS_MAX
+                wanted = [len(data) for data in expected[step][1]]
+                while time.monotonic() < deadline and any(len(got) < want for got, want in zip(received, wanted)):
+                    received = [got + connection.read_available(wait=0.02) for got, connection in zip(received, connections)]
             transcript.append((" ".join(command), received))
         return transcript
     finally:
@@ -80,8 +91,8 @@ def converse(port, protocol):
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_pubsub_conversation_matches_redis(protocol, server, redis_reference):
-    mine = converse(server.port, protocol)
     theirs = converse(redis_reference.port, protocol)
+    mine = converse(server.port, protocol, expected=theirs)
     differences = [f"  after {step!r}:\n    trestle {got!r}\n    redis   {want!r}"
                    for (step, got), (_, want) in zip(mine, theirs) if got != want]
     assert not differences, "pub/sub differs from redis-server:\n" + "\n".join(differences)

@@ -46,6 +46,12 @@ public struct ClusterMap: Sendable, Equatable {
     public var shards: [ShardInfo]
     /// Voters of the directory group.
     public var directoryVoters: [NodeID]
+    /// ACL users every node enforces, by name: each an ACL file line ("user alice on
+    /// #<sha256> ~app:* +@all"). Empty: each node has only its own `default` user.
+    public var aclUsers: [String: String] = [:]
+    /// Most ACL users the directory holds, and the longest line of one.
+    public static let aclUsersMax = 10_000
+    public static let aclLineBytesMax = 64 * 1024
     /// Shard index (into `shards`) for every slot; derived from `shards`.
     public private(set) var slotOwner: [UInt16]
 

@@ -25,6 +25,15 @@ extension ClusterMap {
             writeIDs(shard.replicas, into: &writer)
         }
         writeIDs(directoryVoters, into: &writer)
+        // Added after format 1's last field: a map without ACL users encodes as before,
+        // and an older map (nothing left to read) decodes with none.
+        if !aclUsers.isEmpty {
+            writer.write(UInt32(aclUsers.count))
+            for name in aclUsers.keys.sorted() {
+                writer.writeBlob(Array(name.utf8))
+                writer.writeBlob(Array((aclUsers[name] ?? "").utf8))
+            }
+        }
         return writer.bytes
     }
 
@@ -56,13 +65,30 @@ extension ClusterMap {
                 shards.append(ShardInfo(id: id, slots: ranges, replicas: try readIDs(from: &reader)))
             }
             let voters = try readIDs(from: &reader)
-            return ClusterMap(name: name, version: version, replicationFactor: factor, nodes: nodes, shards: shards, directoryVoters: voters)
+            var map = ClusterMap(name: name, version: version, replicationFactor: factor, nodes: nodes, shards: shards, directoryVoters: voters)
+            if reader.remaining > 0 { map.aclUsers = try readACLUsers(from: &reader) }
+            guard reader.remaining == 0 else { throw ClusterCodecError.malformed("trailing bytes after the cluster map") }
+            return map
         } catch let error as ClusterCodecError {
             throw error
         } catch {
             throw .malformed("truncated cluster map")
         }
     }
+}
+
+/// ACL users: count u32, then name and line blobs.
+func readACLUsers(from reader: inout ByteReader) throws -> [String: String] {
+    let count = Int(try reader.read(UInt32.self))
+    guard count <= ClusterMap.aclUsersMax, count <= reader.remaining / 8 else { throw ClusterCodecError.malformed("ACL user count") }
+    var users: [String: String] = [:]
+    for _ in 0..<count {
+        let name = String(decoding: try reader.readBlob(), as: UTF8.self)
+        let line = try reader.readBlob()
+        guard line.count <= ClusterMap.aclLineBytesMax else { throw ClusterCodecError.malformed("ACL line length") }
+        users[name] = String(decoding: line, as: UTF8.self)
+    }
+    return users
 }
 
 func writeIDs(_ ids: [NodeID], into writer: inout ByteWriter) {
@@ -114,6 +140,14 @@ extension DirectoryCommand {
                 writeIDs(targets[shard] ?? [], into: &writer)
             }
         case .setDirectoryVoters(let voters): writer.write(UInt8(5)); writeIDs(voters, into: &writer)
+        case let .putACLUser(name, line):
+            writer.write(UInt8(6))
+            writer.writeBlob(Array(name.utf8))
+            writer.writeBlob(Array(line.utf8))
+        case .deleteACLUsers(let names):
+            writer.write(UInt8(7))
+            writer.write(UInt32(names.count))
+            for name in names { writer.writeBlob(Array(name.utf8)) }
         }
         return writer.bytes
     }
@@ -132,6 +166,17 @@ extension DirectoryCommand {
                 for _ in 0..<count { targets[ShardID(try reader.read(UInt64.self))] = try readIDs(from: &reader) }
                 return .setReplicas(targets)
             case 5: return .setDirectoryVoters(try readIDs(from: &reader))
+            case 6:
+                let name = String(decoding: try reader.readBlob(), as: UTF8.self)
+                let line = try reader.readBlob()
+                guard line.count <= ClusterMap.aclLineBytesMax else { throw ClusterCodecError.malformed("ACL line length") }
+                return .putACLUser(name: name, line: String(decoding: line, as: UTF8.self))
+            case 7:
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= reader.remaining / 4 else { throw ClusterCodecError.malformed("ACL user count") }
+                var names: [String] = []
+                for _ in 0..<count { names.append(String(decoding: try reader.readBlob(), as: UTF8.self)) }
+                return .deleteACLUsers(names)
             default: throw ClusterCodecError.malformed("unknown directory command")
             }
         } catch let error as ClusterCodecError {

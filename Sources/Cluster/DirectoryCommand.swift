@@ -14,6 +14,10 @@ public enum DirectoryCommand: Sendable, Equatable {
     case setReplicas([ShardID: [NodeID]])
     /// New directory voters.
     case setDirectoryVoters([NodeID])
+    /// Create or replace an ACL user (its full ACL file line).
+    case putACLUser(name: String, line: String)
+    /// Delete ACL users (unknown names are ignored).
+    case deleteACLUsers([String])
 
     public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
         case nodeExists(NodeID)
@@ -22,6 +26,7 @@ public enum DirectoryCommand: Sendable, Equatable {
         case unknownShard(ShardID)
         case stillHoldsReplicas(NodeID)
         case tooFewNodes(needed: Int, available: Int)
+        case tooManyUsers
 
         public var description: String {
             switch self {
@@ -30,6 +35,7 @@ public enum DirectoryCommand: Sendable, Equatable {
             case .unknownNode(let id): return "node \(id.rawValue) is not a member"
             case .unknownShard(let id): return "shard \(id.rawValue) does not exist"
             case .stillHoldsReplicas(let id): return "node \(id.rawValue) still holds replicas"
+            case .tooManyUsers: return "the cluster holds \(ClusterMap.aclUsersMax) ACL users already"
             case let .tooFewNodes(needed, available):
                 return "removing it would leave \(available) active nodes; replication factor needs \(needed)"
             }
@@ -71,6 +77,11 @@ extension ClusterMap {
         case .setDirectoryVoters(let voters):
             for id in voters where node(id) == nil { throw .unknownNode(id) }
             directoryVoters = voters.sorted()
+        case let .putACLUser(name, line):
+            guard aclUsers[name] != nil || aclUsers.count < Self.aclUsersMax else { throw .tooManyUsers }
+            aclUsers[name] = line
+        case .deleteACLUsers(let names):
+            for name in names { aclUsers.removeValue(forKey: name) }
         }
         version += 1
     }

@@ -14,6 +14,7 @@ import NIOCore
 import NIOPosix
 import NodeRuntime
 import ServiceLifecycle
+import NIOSSL
 import Transport
 import Storage
 import Transport
@@ -33,17 +34,18 @@ public final class NodeService: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        let (node, channel, timer) = try await start()
+        let (node, channels, timer) = try await start()
         try? await gracefulShutdown()
-        try await stop(node, channel, timer)
+        try await stop(node, channels, timer)
     }
 
-    private func start() async throws -> (NodeHost, Channel, RepeatedTask) {
+    private func start() async throws -> (NodeHost, [Channel], RepeatedTask) {
         let configuration = self.configuration
         let logger = self.logger
         try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         try DataDirectoryCheck.refuseStandaloneLog(in: configuration.directory)
         let secret = try configuration.clusterSecretFile.map(ClusterSecret.load(path:))
+        let tlsContext = try configuration.tls.map(ClientTLS.makeContext)
         let started = Date()
         let loop = self.loop
         let node = try await loop.submit { () throws -> LoopConfinedNode in
@@ -72,8 +74,12 @@ public final class NodeService: Service, @unchecked Sendable {
         } else {
             peerPort = try await loop.flatSubmit { node.transport.listen(host: configuration.host, port: configuration.peerPort) }.get()
         }
-        let channel = try await bind(node)
+        let channel = try await bind(node, port: configuration.port, tls: nil)
         let port = channel.localAddress?.port ?? configuration.port
+        var channels = [channel]
+        if let tls = configuration.tls, let tlsContext {
+            channels.append(try await bind(node, port: tls.port, tls: tlsContext))
+        }
         if let parent = configuration.parentProcess {
             // Started by `trestle local`: if it dies without stopping us, stop too.
             loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [logger] task in
@@ -85,12 +91,12 @@ public final class NodeService: Service, @unchecked Sendable {
         }
         let elapsed = Int(Date().timeIntervalSince(started) * 1000)
         if configuration.standalone {
-            printStandaloneBanner(port: port, keys: try await loop.submit { node.node.keyCount }.get(), recoveryMilliseconds: elapsed)
+            printStandaloneBanner(port: port, tlsPort: channels.dropFirst().first?.localAddress?.port, keys: try await loop.submit { node.node.keyCount }.get(), recoveryMilliseconds: elapsed)
         } else {
-            printBanner(port: port, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
+            printBanner(port: port, tlsPort: channels.dropFirst().first?.localAddress?.port, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
         }
         configuration.onListening?(port)
-        return (node, channel, timer)
+        return (node, channels, timer)
     }
 
     /// Most time a standalone server waits after recovery to lead its shard before it
@@ -136,7 +142,8 @@ public final class NodeService: Service, @unchecked Sendable {
         return String(format: "%.2f%@", value, units[unit])
     }
 
-    private func bind(_ host: NodeHost) async throws -> Channel {
+    /// Listens for clients on `port`, through TLS with `tls`.
+    private func bind(_ host: NodeHost, port: Int, tls: NIOSSLContext?) async throws -> Channel {
         let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -145,14 +152,15 @@ public final class NodeService: Service, @unchecked Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [bound = LoopConfinedNode(node: host)] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     // The limits as CONFIG SET left them: a change applies to new connections.
                     try channel.pipeline.syncOperations.addHandler(ClusterClientHandler(host: bound.node, limits: bound.node.node.protocolLimits))
                 }
             }
         do {
-            return try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            return try await bootstrap.bind(host: configuration.host, port: port).get()
         } catch {
-            logger.critical("cannot listen on \(configuration.host):\(configuration.port): \(error)")
+            logger.critical("cannot listen on \(configuration.host):\(port)\(tls == nil ? "" : " (TLS)"): \(error)")
             throw error
         }
     }
@@ -160,11 +168,11 @@ public final class NodeService: Service, @unchecked Sendable {
     /// Time allowed at shutdown for in-flight requests to be answered.
     static let drainMilliseconds: Int64 = 3000
 
-    private func stop(_ host: NodeHost, _ channel: Channel, _ timer: RepeatedTask) async throws {
+    private func stop(_ host: NodeHost, _ channels: [Channel], _ timer: RepeatedTask) async throws {
         logger.info("shutting down: no longer accepting connections")
         let bound = LoopConfinedNode(node: host)
         try await loop.submit { bound.node.deliver(.drain) }.get()
-        try? await channel.close()
+        for channel in channels { try? await channel.close() }
         let deadline = Date().addingTimeInterval(Double(Self.drainMilliseconds) / 1000)
         while Date() < deadline {
             let pending = try await loop.submit { bound.node.node.pendingCount }.get()
@@ -187,8 +195,8 @@ public final class NodeService: Service, @unchecked Sendable {
         try await group.shutdownGracefully()
     }
 
-    private func printBanner(port: Int, peerPort: Int, replicas: Int, recoveryMilliseconds: Int) {
-        let lines = [
+    private func printBanner(port: Int, tlsPort: Int?, peerPort: Int, replicas: Int, recoveryMilliseconds: Int) {
+        var lines = [
             "Trestle \(NodeService.version) cluster node \(configuration.id.rawValue), pid \(getpid())",
             "  clients      \(configuration.host):\(port)\(configuration.proxy ? " (proxy mode: any key on any node)" : " (Redis Cluster protocol: use a cluster-aware client, e.g. redis-cli -c)")",
             "  peers        \(configuration.host):\(peerPort) (\(configuration.clusterSecretFile == nil ? "NOT authenticated: no --cluster-secret-file, keep it on loopback" : "authenticated with the cluster secret"))",
@@ -198,18 +206,25 @@ public final class NodeService: Service, @unchecked Sendable {
             "  replicas     \(replicas) data shard replicas here, recovered or created in \(recoveryMilliseconds) ms",
             "Ready to accept connections: redis-cli -c -p \(port) cluster info",
         ]
+        if let tlsPort { lines.insert(tlsLine(tlsPort), at: 2) }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
 
 extension NodeService {
+    private func tlsLine(_ port: Int) -> String {
+        let auth = configuration.tls?.authClients ?? .no
+        let described = auth == .yes ? "required" : auth == .optional ? "checked if presented" : "not asked for"
+        return "  tls          \(configuration.host):\(port) (client certificates \(described))"
+    }
+
     static func describeAuth(_ settings: Settings) -> String {
         if !settings.requirePassword.isEmpty { return "password required (AUTH)" }
         return settings.protectedMode ? "none (protected mode: loopback clients only)" : "none, from any address (protected mode off)"
     }
 
-    private func printStandaloneBanner(port: Int, keys: Int, recoveryMilliseconds: Int) {
-        let lines = [
+    private func printStandaloneBanner(port: Int, tlsPort: Int?, keys: Int, recoveryMilliseconds: Int) {
+        var lines = [
             "Trestle \(NodeService.version) (Redis \(Engine.compatibleRedisVersion) protocol compatible), pid \(getpid())",
             "  listening    \(configuration.host):\(port)",
             "  clients auth \(Self.describeAuth(configuration.settings))",
@@ -219,6 +234,7 @@ extension NodeService {
             "  recovery     \(recoveryMilliseconds) ms",
             "Ready to accept connections: redis-cli -p \(port) ping",
         ]
+        if let tlsPort { lines.insert(tlsLine(tlsPort), at: 2) }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 

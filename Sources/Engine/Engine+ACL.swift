@@ -16,6 +16,13 @@ extension Engine {
         return denial.error(user: user)
     }
 
+    /// Enforces the cluster directory's users (see AccessControl.adopt); a `default` user
+    /// the directory does not hold follows this node's requirepass.
+    public func adoptACLUsers(_ lines: [String: String]) {
+        if lines["default"] == nil { acl.setDefaultPassword(settings.requirePassword) }
+        acl.adopt(lines)
+    }
+
     func runACL(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         let sub = Arguments.lowercased(arguments[1])
         let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }

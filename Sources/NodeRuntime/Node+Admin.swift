@@ -41,7 +41,8 @@ extension Node {
         }
     }
 
-    private func viaDirectoryLeader(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink, _ body: (Node) -> Void) {
+    /// Runs `body` on the directory leader: here if this node leads it, else forwarded.
+    func viaDirectoryLeader(_ arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink, _ body: (Node) -> Void) {
         if directory.isLeader { return body(self) }
         let leader = leader(of: ClusterMap.directoryShard)
         guard leader != .none, leader != me, !forwarded else {

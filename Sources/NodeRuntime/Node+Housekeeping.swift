@@ -322,6 +322,7 @@ extension Node {
     func mapChanged(_ map: ClusterMap) {
         guard map.version != appliedMapVersion else { return }
         appliedMapVersion = map.version
+        adoptACLUsers(map)
         logger.info("cluster map changed", metadata: ["version": "\(map.version)", "nodes": "\(map.nodes.count)"])
         for node in map.nodes where node.id != me {
             let route = configuration.peerRoutes[node.id]

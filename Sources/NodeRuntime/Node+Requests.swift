@@ -105,6 +105,8 @@ extension Node {
         case .trestle:
             administer(arguments, session: session, forwarded: forwarded, reply: reply)
             return nil
+        case .acl where replicateACLChange(arguments, session: session, forwarded: forwarded, reply: reply):
+            return nil
         case .dbsize, .keys, .scan, .randomkey, .flushall, .flushdb:
             if configuration.proxy, !forwarded {
                 clusterWide(id, arguments, session: session, reply: reply)

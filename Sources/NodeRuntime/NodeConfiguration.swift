@@ -12,6 +12,32 @@ public struct PeerRoute: Sendable, Equatable {
     public init(host: String, port: Int) { self.host = host; self.port = port }
 }
 
+/// TLS for clients on a port of its own (Redis's option names): the shell loads the files.
+public struct TLSSettings: Sendable, Equatable {
+    public enum ClientAuth: String, Sendable, CaseIterable {
+        /// Clients must present a certificate signed by the CA.
+        case yes
+        /// Clients present no certificate.
+        case no
+        /// A certificate, if presented, must be signed by the CA.
+        case optional
+    }
+
+    public var port: Int
+    public var certFile: String
+    public var keyFile: String
+    public var caCertFile: String?
+    public var authClients: ClientAuth
+
+    public init(port: Int, certFile: String, keyFile: String, caCertFile: String?, authClients: ClientAuth) {
+        self.port = port
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.caCertFile = caCertFile
+        self.authClients = authClients
+    }
+}
+
 public struct NodeConfiguration: Sendable {
     public var id: NodeID
     public var host = "127.0.0.1"
@@ -51,6 +77,8 @@ public struct NodeConfiguration: Sendable {
     /// The file holding the cluster's shared secret (the shell reads it; peers must prove
     /// they know it). Nil: peers are trusted on naming the cluster (loopback only).
     public var clusterSecretFile: String? = nil
+    /// Clients may also connect with TLS on a port of their own.
+    public var tls: TLSSettings? = nil
     public var onListening: (@Sendable (Int) -> Void)? = nil
     /// Test-only rule breakers (see NodeMutations); Raft's own are in `raftMutations`.
     public var mutations = NodeMutations()

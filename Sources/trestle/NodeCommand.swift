@@ -80,6 +80,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tick-ms"), help: "Raft tick in milliseconds (election timeout is 10-20 ticks).")
     var tickMilliseconds: Int64 = 100
 
+    @OptionGroup var tls: TLSOptions
+
     @Option(name: .customLong("parent-pid"), help: .hidden)
     var parentPid: Int32?
 
@@ -139,6 +141,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.settings.requirePassword = requirepass
         configuration.settings.protectedMode = protectedMode == .yes
         configuration.clusterSecretFile = clusterSecretFile
+        configuration.tls = tls.settings
         for route in peerRoute {
             if let (node, address) = Self.parseRoute(route) { configuration.peerRoutes[node] = address }
         }

@@ -60,6 +60,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Timer rate in cycles per second: active expiry and the Raft tick run this often.")
     var hz: Int = 10
 
+    @OptionGroup var tls: TLSOptions
+
     @Flag(help: "Start even if the log is corrupt in the middle, dropping everything after the corruption.")
     var repair = false
 
@@ -98,6 +100,7 @@ struct ServerCommand: AsyncParsableCommand {
         var configuration = NodeConfiguration.standalone(settings: settings)
         configuration.fsync = fsync
         configuration.repair = repair
+        configuration.tls = tls.settings
         let service = NodeService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -89,6 +89,23 @@ import Testing
         #expect(throws: ClusterCodecError.self) { try ClusterMap.decode([1, 2, 3]) }
     }
 
+    @Test func aclUsersRoundTripAndOlderMapsStillDecode() throws {
+        var map = ClusterMap.initial(name: "t", nodes: Self.nodes(3), shardCount: 2, replicationFactor: 3)
+        let before = map.encoded()
+        try map.apply(.putACLUser(name: "alice", line: "user alice on ~app:* +@all"))
+        try map.apply(.putACLUser(name: "bob", line: "user bob off -@all"))
+        try map.apply(.deleteACLUsers(["bob", "ghost"]))
+        #expect(map.aclUsers == ["alice": "user alice on ~app:* +@all"])
+        #expect(try ClusterMap.decode(map.encoded()) == map)
+        // A map without users encodes exactly as format 1 did, and decodes with none.
+        let plain = try ClusterMap.decode(before)
+        #expect(plain.aclUsers.isEmpty && plain.encoded() == before)
+        for command: DirectoryCommand in [.putACLUser(name: "x", line: "user x on nopass"), .deleteACLUsers(["x", "y"])] {
+            #expect(try DirectoryCommand.decode(command.encoded()) == command)
+        }
+        #expect(throws: ClusterCodecError.self) { try ClusterMap.decode(map.encoded() + [0]) }
+    }
+
     @Test func nodeSpecsParse() {
         let nodes = NodeInfo.parseList("1@127.0.0.1:7001,2@127.0.0.1:7002:17999/z2")
         #expect(nodes?.count == 2)

@@ -72,6 +72,35 @@ public struct AccessControl: Sendable {
         users[name] = user
     }
 
+    /// The ACL line `name` would have after `rules` (the user is not changed).
+    public func line(of name: String, afterApplying rules: [Bytes]) throws(CommandError) -> String {
+        var copy = self
+        try copy.setUser(name, rules: rules)
+        return copy.users[name]?.description ?? ""
+    }
+
+    /// Replaces every user with those of `lines` (ACL file lines by user name), keeping
+    /// this node's `default` user unless `lines` has one. A line that does not parse
+    /// leaves its user with no permissions (off), never with more.
+    public mutating func adopt(_ lines: [String: String]) {
+        var fresh: [String: ACLUser] = ["default": users["default"] ?? ACLUser.makeDefault()]
+        for (name, line) in lines {
+            var user = ACLUser(name: name)
+            let words = line.split(separator: " ").map { Array($0.utf8) }
+            guard words.count >= 2, words[0] == Array("user".utf8), words[1] == Array(name.utf8) else {
+                fresh[name] = user
+                continue
+            }
+            do {
+                for word in words.dropFirst(2) { try user.apply(word) }
+            } catch {
+                user = ACLUser(name: name)
+            }
+            fresh[name] = user
+        }
+        users = fresh
+    }
+
     /// Removes users; returns how many existed.
     public mutating func deleteUsers(_ names: [String]) throws(CommandError) -> Int {
         guard !names.contains("default") else { throw .message("ERR The 'default' user cannot be removed") }

@@ -1,0 +1,83 @@
+// ACL users (issue 13): rules, checks, descriptions and the adoption of a cluster
+// directory's users, on the engine alone.
+import Keyspace
+import Testing
+import Wire
+@testable import Engine
+
+@Suite struct ACLTests {
+    static func bytes(_ words: String) -> [Bytes] { words.split(separator: " ").map { Array($0.utf8) } }
+
+    @Test func rulesBuildTheUserRedisDescribes() throws {
+        var acl = AccessControl()
+        try acl.setUser("alice", rules: Self.bytes("on >pw ~app:* %R~ro:* &chan -@all +@read +set -keys"))
+        let alice = try #require(acl.users["alice"])
+        #expect(alice.description == "user alice on #\(ACLUser.hash(Array("pw".utf8))) ~app:* %R~ro:* resetchannels &chan -@all +@read +set -keys")
+        #expect(alice.checkPassword(Array("pw".utf8)) && !alice.checkPassword(Array("px".utf8)))
+        #expect(acl.users["default"]?.description == "user default on nopass ~* &* +@all")
+        try acl.setUser("bob", rules: [])
+        #expect(acl.users["bob"]?.description == "user bob off resetchannels -@all")
+    }
+
+    @Test func checksFollowCommandsKeysAndChannels() throws {
+        var acl = AccessControl()
+        try acl.setUser("u", rules: Self.bytes("on nopass ~app:* %R~ro:* %W~wo:* &news.* +@all -@dangerous +info -config|set"))
+        func denial(_ line: String) -> AccessControl.Denial? {
+            let arguments = Self.bytes(line)
+            return acl.denial(user: "u", spec: CommandTable.lookup(arguments[0])!, arguments: arguments)
+        }
+        #expect(denial("GET app:1") == nil)
+        #expect(denial("GET ro:1") == nil)
+        #expect(denial("SET ro:1 x") != nil)
+        #expect(denial("SET wo:1 x") == nil)
+        #expect(denial("GET wo:1") != nil)
+        #expect(denial("MGET app:1 other") != nil)
+        #expect(denial("KEYS *") != nil)           // @dangerous
+        #expect(denial("INFO") == nil)             // re-allowed by name after the category
+        #expect(denial("CONFIG GET hz") != nil)   // @admin and @dangerous in Redis too
+        #expect(denial("CONFIG SET hz 10") != nil) // one subcommand denied
+        #expect(denial("PUBLISH news.today x") == nil)
+        #expect(denial("PUBLISH gossip x") != nil)
+        #expect(denial("FLUSHALL") != nil)
+        if case .command(let name)? = denial("CONFIG SET hz 10") { #expect(name == "config|set") } else { Issue.record("not a command denial") }
+    }
+
+    @Test func badRulesAreRefusedWithRedisTexts() {
+        var acl = AccessControl()
+        for (rule, reason) in [("bogus", "Syntax error"), ("+nosuch", "Unknown command or category name in ACL"),
+                               ("+@nosuch", "Unknown command or category name in ACL"), ("%X~a", "Syntax error"),
+                               ("#abc", "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"),
+                               ("<never", "The password you are trying to remove from the user does not exist")] {
+            #expect(throws: CommandError.self) { try acl.setUser("x", rules: [Array(rule.utf8)]) }
+            do { try acl.setUser("x", rules: [Array(rule.utf8)]) } catch {
+                #expect(error.reply == .error("ERR Error in ACL SETUSER modifier '\(rule)': \(reason)"))
+            }
+        }
+        #expect(throws: CommandError.self) { try acl.setUser("x", rules: Self.bytes("~* ~a")) }
+        #expect(throws: CommandError.self) { _ = try acl.deleteUsers(["default"]) }
+    }
+
+    @Test func adoptingDirectoryLinesReplacesUsersAndNeverWidensOnGarbage() throws {
+        var acl = AccessControl()
+        try acl.setUser("local", rules: Self.bytes("on nopass +@all ~*"))
+        let line = try acl.line(of: "alice", afterApplying: Self.bytes("on >pw ~app:* +get"))
+        #expect(acl.users["alice"] == nil)  // computing a line changes nothing
+        acl.adopt(["alice": line, "mallory": "user mallory on nopass +@all ~* garbage!"])
+        #expect(acl.users["local"] == nil)
+        #expect(acl.users["alice"]?.description == line)
+        #expect(acl.users["mallory"]?.enabled == false && acl.users["mallory"]?.commandRules.isEmpty == true)
+        #expect(acl.users["default"] != nil)
+    }
+
+    @Test func categoriesComeFromTheCommandTable() {
+        #expect(ACLCategories.commands(in: "read").contains("get"))
+        #expect(!ACLCategories.commands(in: "read").contains("set"))
+        #expect(ACLCategories.commands(in: "write").contains("set"))
+        #expect(ACLCategories.commands(in: "dangerous").contains("flushall"))
+        #expect(ACLCategories.commands(in: "list").contains("lpush"))
+        #expect(ACLCategories.commands(in: "sortedset").contains("zadd"))
+        for category in ACLCategories.all where !["hyperloglog", "geo"].contains(category) {
+            #expect(!ACLCategories.commands(in: category).isEmpty, "\(category)")
+        }
+    }
+}
