@@ -50,6 +50,7 @@ let package = Package(
         .target(name: "Transport", dependencies: [
             "Core", "Wire", "Engine", "Consensus", "Cluster",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

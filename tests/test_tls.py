@@ -126,3 +126,33 @@ def test_a_cluster_node_serves_tls_clients(cluster_factory, pki):
     plain = cluster.cluster_client()
     assert all(plain.get(key) == "v" for key in served)
     plain.close()
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(180)
+def test_peer_links_use_mutual_tls_with_tls_cluster(cluster_factory, pki):
+    files = ["--tls-cert-file", str(pki / "server.crt"), "--tls-key-file", str(pki / "server.key"),
+             "--tls-ca-cert-file", str(pki / "ca.crt")]
+    cluster = cluster_factory(nodes=3, extra_args=["--tls-cluster", *files])
+    assert "mutual TLS" in cluster.nodes[1].stdout()
+    client = cluster.cluster_client()
+    for n in range(100):
+        client.set(f"mtls:{n}", n)
+    assert [client.get(f"mtls:{n}") for n in range(100)] == [str(n) for n in range(100)]
+    client.close()
+    # A peer that does not speak TLS gets no further than the handshake.
+    import socket
+    with socket.create_connection(("127.0.0.1", cluster.nodes[2].peer_port), timeout=5) as sock:
+        sock.sendall(b"\x10\x00\x00\x00plaintext hello, no TLS")
+        sock.settimeout(5)
+        data = b""
+        try:
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ConnectionError):
+            pass
+        assert b"trestle" not in data  # no hello in the clear
+    cluster.wait_ok()

@@ -46,6 +46,7 @@ public final class NodeService: Service, @unchecked Sendable {
         try DataDirectoryCheck.refuseStandaloneLog(in: configuration.directory)
         let secret = try configuration.clusterSecretFile.map(ClusterSecret.load(path:))
         let tlsContext = try configuration.tls.map(ClientTLS.makeContext)
+        let peerTLS = try configuration.clusterTLS.map { try PeerTLS(certFile: $0.certFile, keyFile: $0.keyFile, caCertFile: $0.caCertFile) }
         let started = Date()
         let loop = self.loop
         let node = try await loop.submit { () throws -> LoopConfinedNode in
@@ -56,6 +57,7 @@ public final class NodeService: Service, @unchecked Sendable {
             node.processInfoFields = { section in Self.processInfoFields(section, directory: configuration.directory) }
             let transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
             transport.secret = secret
+            transport.tls = peerTLS
             let host = NodeHost(node: node, loop: loop, transport: transport, logger: logger)
             try node.recoverOrBootstrap()
             host.perform()
@@ -199,7 +201,7 @@ public final class NodeService: Service, @unchecked Sendable {
         var lines = [
             "Trestle \(NodeService.version) cluster node \(configuration.id.rawValue), pid \(getpid())",
             "  clients      \(configuration.host):\(port)\(configuration.proxy ? " (proxy mode: any key on any node)" : " (Redis Cluster protocol: use a cluster-aware client, e.g. redis-cli -c)")",
-            "  peers        \(configuration.host):\(peerPort) (\(configuration.clusterSecretFile == nil ? "NOT authenticated: no --cluster-secret-file, keep it on loopback" : "authenticated with the cluster secret"))",
+            "  peers        \(configuration.host):\(peerPort) (\(configuration.clusterSecretFile == nil ? "NOT authenticated: no --cluster-secret-file, keep it on loopback" : "authenticated with the cluster secret")\(configuration.clusterTLS == nil ? ", not encrypted" : ", mutual TLS"))",
             "  clients auth \(Self.describeAuth(configuration.settings))",
             "  data dir     \(configuration.directory)",
             "  fsync        \(Self.describe(configuration.fsync, standalone: false))",

@@ -38,6 +38,18 @@ public struct TLSSettings: Sendable, Equatable {
     }
 }
 
+/// Mutual TLS between nodes (`--tls-cluster`): this node's certificate, key and the CA.
+public struct ClusterTLSFiles: Sendable, Equatable {
+    public var certFile: String
+    public var keyFile: String
+    public var caCertFile: String
+    public init(certFile: String, keyFile: String, caCertFile: String) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.caCertFile = caCertFile
+    }
+}
+
 public struct NodeConfiguration: Sendable {
     public var id: NodeID
     public var host = "127.0.0.1"
@@ -79,6 +91,8 @@ public struct NodeConfiguration: Sendable {
     public var clusterSecretFile: String? = nil
     /// Clients may also connect with TLS on a port of their own.
     public var tls: TLSSettings? = nil
+    /// Peer links use mutual TLS.
+    public var clusterTLS: ClusterTLSFiles? = nil
     public var onListening: (@Sendable (Int) -> Void)? = nil
     /// Test-only rule breakers (see NodeMutations); Raft's own are in `raftMutations`.
     public var mutations = NodeMutations()

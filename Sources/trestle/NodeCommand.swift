@@ -142,6 +142,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.settings.protectedMode = protectedMode == .yes
         configuration.clusterSecretFile = clusterSecretFile
         configuration.tls = tls.settings
+        configuration.clusterTLS = tls.clusterFiles
         for route in peerRoute {
             if let (node, address) = Self.parseRoute(route) { configuration.peerRoutes[node] = address }
         }

@@ -69,6 +69,7 @@ struct ServerCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
+        guard !tls.tlsCluster else { throw ValidationError("--tls-cluster is for trestle node (a standalone server has no peers)") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxclients >= 1 else { throw ValidationError("--maxclients must be at least 1") }
         guard protoMaxBulkLen >= 1 else { throw ValidationError("--proto-max-bulk-len must be positive") }

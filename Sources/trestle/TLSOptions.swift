@@ -15,13 +15,19 @@ struct TLSOptions: ParsableArguments {
     @Option(name: .customLong("tls-ca-cert-file"), help: "CA certificates (PEM) that client certificates must chain to.")
     var tlsCACertFile: String?
 
+    @Flag(name: .customLong("tls-cluster"), help: "trestle node: peer links use mutual TLS with --tls-cert-file, --tls-key-file and --tls-ca-cert-file (every node needs it).")
+    var tlsCluster = false
+
     @Option(name: .customLong("tls-auth-clients"), help: "yes: clients must present a certificate the CA signed (default); optional: checked if presented; no: not asked for.")
     var tlsAuthClients: String = "yes"
 
     func validate() throws {
+        if tlsCluster, tlsCertFile == nil || tlsKeyFile == nil || tlsCACertFile == nil {
+            throw ValidationError("--tls-cluster needs --tls-cert-file, --tls-key-file and --tls-ca-cert-file")
+        }
         guard let tlsPort else {
-            guard tlsCertFile == nil, tlsKeyFile == nil, tlsCACertFile == nil else {
-                throw ValidationError("--tls-cert-file, --tls-key-file and --tls-ca-cert-file need --tls-port")
+            guard tlsCluster || (tlsCertFile == nil && tlsKeyFile == nil && tlsCACertFile == nil) else {
+                throw ValidationError("--tls-cert-file, --tls-key-file and --tls-ca-cert-file need --tls-port or --tls-cluster")
             }
             return
         }
@@ -33,6 +39,12 @@ struct TLSOptions: ParsableArguments {
         if auth != .no, tlsCACertFile == nil {
             throw ValidationError("--tls-auth-clients \(auth.rawValue) needs --tls-ca-cert-file (or pass --tls-auth-clients no)")
         }
+    }
+
+    /// The peer links' files, under --tls-cluster.
+    var clusterFiles: ClusterTLSFiles? {
+        guard tlsCluster, let tlsCertFile, let tlsKeyFile, let tlsCACertFile else { return nil }
+        return ClusterTLSFiles(certFile: tlsCertFile, keyFile: tlsKeyFile, caCertFile: tlsCACertFile)
     }
 
     /// The settings, when TLS was asked for.

@@ -9,6 +9,7 @@ import Consensus
 import Core
 import Logging
 import NIOCore
+import NIOSSL
 import NIOPosix
 
 extension PeerTransport {
@@ -32,6 +33,9 @@ extension PeerTransport {
             .channelOption(ChannelOptions.writeBufferWaterMark, value: waterMark)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls.client, serverHostname: nil))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         PeerConnectionHandler(role: .dialer(expected: peer, attempt: attempt), transport: self, limits: limits))
                 }

@@ -21,6 +21,7 @@ import Core
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 public enum PeerTransportError: Error, Equatable, Sendable {
     /// The listener bound but reported no local port.
@@ -52,6 +53,8 @@ public final class PeerTransport: @unchecked Sendable {
     /// The cluster's shared secret: with one, every peer must prove it knows it before
     /// anything it sends is delivered. Set before `listen` and the first dial.
     public var secret: ClusterSecret?
+    /// Mutual TLS on every peer connection, dialled and accepted. Set before `listen`.
+    public var tls: PeerTLS?
 
     var links: [NodeID: PeerLink] = [:]
     /// Every open connection, current or not yet said hello, so shutdown can close them.
@@ -99,6 +102,7 @@ public final class PeerTransport: @unchecked Sendable {
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: waterMark)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server)) }
                     try channel.pipeline.syncOperations.addHandler(
                         PeerConnectionHandler(role: .acceptor, transport: self, limits: limits))
                 }
