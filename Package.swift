@@ -78,6 +78,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
+        // libFuzzer targets (scripts/fuzz builds them with --sanitize=fuzzer; a normal build
+        // links them as programs that do nothing).
+        .executableTarget(name: "FuzzRequestDecoder", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio")],
+                          linkerSettings: [.linkedLibrary("m")]),
+        .executableTarget(name: "FuzzClusterCodec", dependencies: ["Cluster"], linkerSettings: [.linkedLibrary("m")]),
+        .executableTarget(name: "FuzzRaftLog", dependencies: ["Core", "Consensus", "Storage", "RaftStorage"],
+                          linkerSettings: [.linkedLibrary("m")]),
         .executableTarget(name: "trestle", dependencies: [
             "Core", "Wire", "Simulation", "Bench", "Cluster", "ClusterServer", "NodeRuntime", "Transport",
             .product(name: "NIOCore", package: "swift-nio"),
