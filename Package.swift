@@ -46,9 +46,12 @@ let package = Package(
             "Core", "Consensus", "Keyspace", "Wire", "Engine", "Storage", "Cluster", "NodeRuntime",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: fast),
+        // The peer protocol's frames on the wire, apart from sockets (a fuzz target links it).
+        .target(name: "PeerCodec", dependencies: ["Core", "Consensus", "Cluster", .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: fast),
         // Edges: sockets, threads, the real clock and disk.
         .target(name: "Transport", dependencies: [
-            "Core", "Wire", "Engine", "Consensus", "Cluster",
+            "Core", "Wire", "Engine", "Consensus", "Cluster", "PeerCodec",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -83,6 +86,8 @@ let package = Package(
         .executableTarget(name: "FuzzRequestDecoder", dependencies: ["Wire", .product(name: "NIOCore", package: "swift-nio")],
                           linkerSettings: [.linkedLibrary("m")]),
         .executableTarget(name: "FuzzClusterCodec", dependencies: ["Cluster"], linkerSettings: [.linkedLibrary("m")]),
+        .executableTarget(name: "FuzzPeerFrame", dependencies: ["PeerCodec", "Cluster", .product(name: "NIOCore", package: "swift-nio")],
+                          linkerSettings: [.linkedLibrary("m")]),
         .executableTarget(name: "FuzzRaftLog", dependencies: ["Core", "Consensus", "Storage", "RaftStorage"],
                           linkerSettings: [.linkedLibrary("m")]),
         .executableTarget(name: "trestle", dependencies: [

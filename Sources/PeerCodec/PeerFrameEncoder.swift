@@ -80,6 +80,13 @@ public struct PeerFrameEncoder: Sendable {
         return length + PeerWire.headerBytes
     }
 
+    /// The checksum a frame of `length` body bytes at the start of `buffer` needs (nil if
+    /// the buffer is shorter): lets a fuzzer reach the body parsers.
+    public static func checksumForFuzzing(of buffer: ByteBuffer, length: Int) -> UInt32? {
+        guard length >= 1, buffer.readableBytes >= PeerWire.headerBytes + length else { return nil }
+        return checksum(of: buffer, at: buffer.readerIndex + PeerWire.headerBytes, length: length)
+    }
+
     /// CRC-32C of `length` bytes at absolute index `index` of `buffer`.
     static func checksum(of buffer: ByteBuffer, at index: Int, length: Int) -> UInt32 {
         buffer.withUnsafeReadableBytes { raw in
