@@ -23,6 +23,30 @@ extension Engine {
         acl.adopt(lines)
     }
 
+    /// Replaces every user with those of an ACL file's `text` (`user NAME RULES...` lines;
+    /// blank lines and `#` comments skipped); a missing `default` user keeps requirepass.
+    /// On an error nothing changes; the error names the file and line, as Redis does.
+    public func loadACLFile(_ text: String, path: String) throws(CommandError) {
+        var fresh = AccessControl()
+        fresh.setDefaultPassword(settings.requirePassword)
+        var seen: Set<String> = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            guard let first = words.first, !first.hasPrefix("#") else { continue }
+            guard first == "user", words.count >= 2 else {
+                throw .message("ERR \(path):\(number + 1): should start with user keyword")
+            }
+            let name = String(words[1])
+            guard seen.insert(name).inserted else { throw .message("ERR \(path):\(number + 1): Duplicate user '\(name)' found") }
+            do {
+                try fresh.setUser(name, rules: [Array("reset".utf8)] + words.dropFirst(2).map { Array($0.utf8) })
+            } catch {
+                throw .message("ERR \(path):\(number + 1): \(error.text.hasPrefix("ERR ") ? String(error.text.dropFirst(4)) : error.text)")
+            }
+        }
+        acl = fresh
+    }
+
     func runACL(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         let sub = Arguments.lowercased(arguments[1])
         let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }

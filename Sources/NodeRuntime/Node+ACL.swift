@@ -12,8 +12,17 @@ extension Node {
     /// Handles ACL SETUSER/DELUSER on a cluster node; returns false for anything else (the
     /// front engine answers it).
     func replicateACLChange(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Bool {
-        guard !configuration.standalone, !session.inTransaction, arguments.count >= 3 else { return false }
         let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        if configuration.aclFile != nil, arguments.count == 2, sub == "load" || sub == "save" {
+            do throws(CommandError) {
+                try sub == "load" ? loadACLFile() : saveACLFile()
+                reply(.ok)
+            } catch {
+                reply(error.reply)
+            }
+            return true
+        }
+        guard !configuration.standalone, !session.inTransaction, arguments.count >= 3 else { return false }
         let name = String(decoding: arguments[2], as: UTF8.self)
         switch sub {
         case "setuser":
@@ -41,9 +50,45 @@ extension Node {
         }
     }
 
+    /// Replaces the users with those of `--aclfile`; on any error the users stay as they were.
+    func loadACLFile() throws(CommandError) {
+        guard let path = configuration.aclFile else { return }
+        let bytes: [UInt8]
+        do { bytes = try disk.readAll(path) } catch {
+            throw .message("ERR Error loading ACLs, opening file '\(path)': \(error)")
+        }
+        try front.loadACLFile(String(decoding: bytes, as: UTF8.self), path: path)
+        logger.info("ACL users loaded", metadata: ["file": "\(path)", "users": "\(front.acl.users.count)"])
+    }
+
+    /// Writes every user to `--aclfile` (a new file renamed over the old one, fsynced).
+    func saveACLFile() throws(CommandError) {
+        guard let path = configuration.aclFile else { return }
+        let text = front.acl.users.keys.sorted().compactMap { front.acl.users[$0]?.description }.joined(separator: "\n") + "\n"
+        let temporary = path + ".tmp"
+        do {
+            let file = try disk.open(temporary, mode: .createTruncate)
+            defer { disk.close(file) }
+            try disk.append(file, Array(text.utf8))
+            try disk.sync(file)
+            try disk.rename(temporary, to: path)
+            let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            try disk.syncDirectory(directory.isEmpty ? "/" : directory)
+        } catch {
+            throw .message("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+        }
+    }
+
     /// After the map changed: enforce its ACL users (this node's `default` user, with its
     /// --requirepass, unless the directory holds one).
     func adoptACLUsers(_ map: ClusterMap) {
+        guard !configuration.standalone else { return }  // a standalone server's users are its own
         front.adoptACLUsers(map.aclUsers)
     }
+}
+
+/// Why a node could not start (a configuration it was given does not load).
+public struct NodeStartFailure: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
 }

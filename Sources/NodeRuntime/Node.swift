@@ -107,6 +107,8 @@ public final class Node {
     var lastLogSync: Int64 = 0
     /// Set once the node output `.fatal`: it takes no more inputs.
     public private(set) var failed = false
+    /// The disk the log lives on; also the ACL file's (small files read and written whole).
+    let disk: Disk
 
     /// `seed` drives every random choice of the node (election timeouts, engine sampling):
     /// the simulator passes its run's seed, the process shell a fresh one.
@@ -118,6 +120,7 @@ public final class Node {
         self.monotonicClock = monotonicClock
         self.random = SeededRandom(seed: seed)
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
+        self.disk = disk
         self.nextRequest = UInt64(max(1, clock.now().rawValue)) << 16
         var settings = configuration.settings
         settings.port = configuration.port
@@ -302,6 +305,9 @@ public final class Node {
     public func recoverOrBootstrap() throws {
         let recovery = try store.recover(repair: configuration.repair)
         defer { campaignWhereAlone() }
+        if configuration.aclFile != nil {
+            do { try loadACLFile() } catch { throw NodeStartFailure(reason: error.text) }
+        }
         if recovery.shards.isEmpty {
             if let members = configuration.bootstrap {
                 try bootstrap(members)

@@ -89,6 +89,9 @@ public struct NodeConfiguration: Sendable {
     /// The file holding the cluster's shared secret (the shell reads it; peers must prove
     /// they know it). Nil: peers are trusted on naming the cluster (loopback only).
     public var clusterSecretFile: String? = nil
+    /// Redis's ACL file (`--aclfile`): users loaded at start-up and by ACL LOAD, written
+    /// by ACL SAVE.
+    public var aclFile: String? = nil
     /// Clients may also connect with TLS on a port of their own.
     public var tls: TLSSettings? = nil
     /// Peer links use mutual TLS.

@@ -42,6 +42,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("protected-mode"), help: "yes: with no --requirepass, refuse clients that are not on loopback (as Redis does); no: accept them.")
     var protectedMode: YesNo = .yes
 
+    @Option(help: "Redis's ACL file: users (`user NAME RULES...` lines) loaded at start and by ACL LOAD, written by ACL SAVE.")
+    var aclfile: String?
+
     @Option(help: "Most simultaneous client connections; more are refused with an error.")
     var maxclients: Int = 10000
 
@@ -102,6 +105,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.fsync = fsync
         configuration.repair = repair
         configuration.tls = tls.settings
+        configuration.aclFile = aclfile
         let service = NodeService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
