@@ -1,5 +1,5 @@
-// SETBIT GETBIT BITCOUNT BITPOS BITOP, with Redis 7.0's argument order (BITCOUNT and BITPOS
-// look the key up before parsing their range) and error texts. BITFIELD is not built yet.
+// SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD BITFIELD_RO, with Redis 7.0's argument order
+// (BITCOUNT and BITPOS look the key up before parsing their range) and error texts.
 import Core
 import Keyspace
 import Wire
@@ -13,6 +13,66 @@ extension Engine {
 
     private static func bitOffset(_ argument: Bytes) throws(CommandError) -> Int64 {
         guard let offset = Numbers.parseInteger(argument), offset >= 0, offset <= Keyspace.bitOffsetMax else { throw bitOffsetError }
+        return offset
+    }
+
+    /// BITFIELD's GET/SET/INCRBY/OVERFLOW words, all checked before anything runs.
+    static func bitfieldOperations(_ arguments: [Bytes], readOnly: Bool) throws(CommandError) -> [BitfieldOperation] {
+        var operations: [BitfieldOperation] = []
+        var overflow = BitfieldOverflow.wrap
+        var index = 2
+        while index < arguments.count {
+            let word = Arguments.lowercased(arguments[index])
+            if readOnly, word != "get" { throw .message("ERR BITFIELD_RO only supports the GET subcommand") }
+            switch word {
+            case "get" where index + 2 < arguments.count:
+                let type = try bitfieldType(arguments[index + 1])
+                operations.append(.get(type, offset: try bitfieldOffset(arguments[index + 2], type)))
+                index += 3
+            case "set" where index + 3 < arguments.count, "incrby" where index + 3 < arguments.count:
+                let type = try bitfieldType(arguments[index + 1])
+                let offset = try bitfieldOffset(arguments[index + 2], type)
+                guard let value = Numbers.parseInteger(arguments[index + 3]) else { throw .notInteger }
+                operations.append(word == "set" ? .set(type, offset: offset, value: value, overflow: overflow)
+                                                : .incrby(type, offset: offset, increment: value, overflow: overflow))
+                index += 4
+            case "overflow" where index + 1 < arguments.count:
+                switch Arguments.lowercased(arguments[index + 1]) {
+                case "wrap": overflow = .wrap
+                case "sat": overflow = .sat
+                case "fail": overflow = .fail
+                default: throw .message("ERR Invalid OVERFLOW type specified")
+                }
+                index += 2
+            default:
+                throw .syntax
+            }
+        }
+        return operations
+    }
+
+    private static func bitfieldType(_ argument: Bytes) throws(CommandError) -> BitfieldType {
+        let invalid = CommandError.message("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")
+        guard let sign = argument.first, sign == UInt8(ascii: "i") || sign == UInt8(ascii: "u"),
+              argument.count >= 2, argument.count <= 3, argument.dropFirst().allSatisfy({ (48...57).contains($0) }),
+              let bits = Int(String(decoding: argument.dropFirst(), as: UTF8.self)),
+              let type = BitfieldType(signed: sign == UInt8(ascii: "i"), bits: bits) else { throw invalid }
+        return type
+    }
+
+    /// A bit offset, or `#N` for the N-th field of the type's width.
+    private static func bitfieldOffset(_ argument: Bytes, _ type: BitfieldType) throws(CommandError) -> Int64 {
+        var offset: Int64
+        if argument.first == UInt8(ascii: "#") {
+            guard let fields = Numbers.parseInteger(Array(argument.dropFirst())), fields >= 0 else { throw bitOffsetError }
+            let (product, overflowed) = fields.multipliedReportingOverflow(by: Int64(type.bits))
+            guard !overflowed else { throw bitOffsetError }
+            offset = product
+        } else {
+            guard let parsed = Numbers.parseInteger(argument), parsed >= 0 else { throw bitOffsetError }
+            offset = parsed
+        }
+        guard offset <= Keyspace.bitOffsetMax - Int64(type.bits) + 1 else { throw bitOffsetError }
         return offset
     }
 
@@ -44,6 +104,9 @@ extension Engine {
             default: throw CommandError.syntax
             }
             return .integer(try keyspace.bitCount(key, range: range, now: now))
+        case .bitfield, .bitfield_ro:
+            let operations = try Self.bitfieldOperations(arguments, readOnly: id == .bitfield_ro)
+            return .array(try keyspace.bitfield(key, operations, now: now).map { $0.map { .integer(Int($0)) } ?? .null })
         case .bitpos:
             let bit = try Arguments.integer(arguments[2])
             guard bit == 0 || bit == 1 else { throw CommandError.message("ERR The bit argument must be 1 or 0.") }

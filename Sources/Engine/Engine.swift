@@ -145,7 +145,7 @@ public final class Engine {
             return Outcome(reply: try runLCS(arguments, session, now: now))
         case .dump, .restore, .object, .memory:
             return Outcome(reply: try runObjectCommand(id, arguments, session, now: now))
-        case .setbit, .getbit, .bitcount, .bitpos, .bitop:
+        case .setbit, .getbit, .bitcount, .bitpos, .bitop, .bitfield, .bitfield_ro:
             return Outcome(reply: try runBitmapCommand(id, arguments, session, now: now))
         case .xgroup, .xreadgroup, .xack, .xpending, .xclaim, .xautoclaim, .xinfo:
             return Outcome(reply: try runStreamGroupCommand(id, arguments, session, now: now))

@@ -10,7 +10,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
-    case setbit, getbit, bitcount, bitpos, bitop, lcs
+    case setbit, getbit, bitcount, bitpos, bitop, bitfield, bitfield_ro, lcs
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
@@ -245,6 +245,8 @@ public enum CommandTable {
             spec(.getbit, 3, "readonly fast", keys: one, "bitmap", "Returns a bit value by offset.", since: "2.2.0"),
             spec(.bitcount, -2, "readonly", keys: one, "bitmap", "Counts the number of set bits (population counting) in a string.", since: "2.6.0", complexity: "O(N)"),
             spec(.bitpos, -3, "readonly", keys: one, "bitmap", "Finds the first set (1) or clear (0) bit in a string.", since: "2.8.7", complexity: "O(N)"),
+            spec(.bitfield, -2, "write denyoom", keys: one, "bitmap", "Performs arbitrary bitfield integer operations on strings.", since: "3.2.0"),
+            spec(.bitfield_ro, -2, "readonly fast", keys: one, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", since: "6.0.0"),
             spec(.bitop, -4, "write denyoom", keys: (2, -1, 1), "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", since: "2.6.0", complexity: "O(N)"),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
