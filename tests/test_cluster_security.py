@@ -250,3 +250,22 @@ def test_acl_users_are_replicated_through_the_directory_and_survive_restarts(clu
         wait_for(lambda: not can_auth(node, "alice", "wonderland"), 10, f"alice is gone on node {node.id}")
     with pytest.raises(redis.ResponseError, match="Error in ACL SETUSER modifier 'bogus'"):
         two.client().execute_command("ACL", "SETUSER", "bob", "bogus")
+
+
+@pytest.mark.timeout(180)
+def test_a_write_too_large_for_replication_is_refused_not_fatal(cluster_factory):
+    cluster = cluster_factory(nodes=3)
+    client = cluster.cluster_client()
+    big = "x" * (31 * 1024 * 1024)
+    with pytest.raises(redis.ResponseError, match="too large for one log entry"):
+        client.set("big", big)
+    # A transaction is one entry: two 16 MiB values together are refused the same way.
+    pipe = client.pipeline(transaction=True)
+    pipe.set("{t}a", big[: 16 * 1024 * 1024])
+    pipe.set("{t}b", big[: 16 * 1024 * 1024])
+    with pytest.raises(redis.RedisError):
+        pipe.execute()
+    client.set("small", "ok")
+    assert client.get("small") == "ok"
+    assert all(node.running() for node in cluster.nodes.values())
+    cluster.wait_ok()

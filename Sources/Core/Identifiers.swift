@@ -27,7 +27,9 @@ public struct Term: RawRepresentable, Hashable, Comparable, Sendable, CustomStri
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public static let zero = Term(0)
     public static func < (lhs: Term, rhs: Term) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var next: Term { Term(rawValue + 1) }
+    /// Saturates at the largest term instead of trapping: a term that large can only come
+    /// from a hostile peer or file, and must not take the process down.
+    public var next: Term { Term(rawValue == .max ? .max : rawValue + 1) }
     public var description: String { "t\(rawValue)" }
 }
 
@@ -38,9 +40,13 @@ public struct LogIndex: RawRepresentable, Hashable, Comparable, Sendable, Custom
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     public static let zero = LogIndex(0)
     public static func < (lhs: LogIndex, rhs: LogIndex) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var next: LogIndex { LogIndex(rawValue + 1) }
+    /// Saturating, as `Term.next` (indexes near 2^64 come only from hostile input).
+    public var next: LogIndex { LogIndex(rawValue == .max ? .max : rawValue + 1) }
     public var previous: LogIndex { LogIndex(rawValue == 0 ? 0 : rawValue - 1) }
-    public func advanced(by count: UInt64) -> LogIndex { LogIndex(rawValue + count) }
+    public func advanced(by count: UInt64) -> LogIndex {
+        let (sum, overflowed) = rawValue.addingReportingOverflow(count)
+        return LogIndex(overflowed ? .max : sum)
+    }
     public var description: String { "i\(rawValue)" }
 }
 

@@ -186,6 +186,8 @@ extension Engine {
 
     /// CLIENT KILL ip:port, or CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [USER name] [TYPE type]
     private func clientKill(_ arguments: [Bytes], _ session: Session) throws(CommandError) -> Outcome {
+        // With no filter at all every other client would match: Redis refuses it.
+        guard arguments.count >= 3 else { throw .wrongArity(command: "client|kill") }
         if arguments.count == 3 {
             let address = Arguments.string(arguments[2])
             guard let victim = sessions.values.first(where: { $0.address == address }) else { throw .message("ERR No such client") }

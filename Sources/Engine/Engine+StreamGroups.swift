@@ -6,6 +6,13 @@ import Keyspace
 import Wire
 
 extension Engine {
+    /// ENTRIESREAD: a count, or -1 for unknown (Redis's check and text).
+    static func entriesRead(_ argument: Bytes) throws(CommandError) -> Int64 {
+        let value = try Arguments.integer(argument)
+        guard value >= -1 else { throw .message("ERR value for ENTRIESREAD must be positive or -1") }
+        return value
+    }
+
     func runStreamGroupCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         try mappingErrors {
             do {
@@ -70,7 +77,7 @@ extension Engine {
                     makeStream = true
                     index += 1
                 } else if Arguments.isKeyword(arguments[index], "entriesread"), index + 1 < arguments.count {
-                    entriesRead = try Arguments.integer(arguments[index + 1])
+                    entriesRead = try Self.entriesRead(arguments[index + 1])
                     index += 2
                 } else {
                     throw CommandError.syntax
@@ -84,7 +91,7 @@ extension Engine {
             var entriesRead: Int64? = nil
             if arguments.count == 7 {
                 guard Arguments.isKeyword(arguments[5], "entriesread") else { throw CommandError.syntax }
-                entriesRead = try Arguments.integer(arguments[6])
+                entriesRead = try Self.entriesRead(arguments[6])
             } else if arguments.count == 6 {
                 throw CommandError.syntax
             }

@@ -38,7 +38,10 @@ extension Engine {
                 guard arguments.count == 6, Arguments.isKeyword(arguments[4], "count") else { throw CommandError.syntax }
                 let value = try Arguments.integer(arguments[5])
                 count = value < 0 ? nil : Int(clamping: value)
-                if count == 0 { return .nullArray }  // as Redis 7.0
+                if count == 0 {  // as Redis 7.0: nil, after the type check
+                    _ = try keyspace.streamValue(key, now: now)
+                    return .nullArray
+                }
             }
             let entries = try keyspace.streamRange(key, start: start, end: end, count: count, reverse: reverse, now: now)
             return .array(entries.map(Self.entryReply))
@@ -192,6 +195,10 @@ extension Engine {
         try parseStreamRead(arguments, from: 1, command: "XREAD", idHint: "'$'")
     }
 
+    /// The longest BLOCK accepted (about 292 million years): a deadline of now plus this
+    /// cannot overflow.
+    static let blockMillisecondsMax = Int64.max / 4
+
     /// The options and STREAMS part shared by XREAD and XREADGROUP, from `index` on:
     /// [COUNT n] [BLOCK ms] [NOACK (XREADGROUP only)] STREAMS key... id...
     static func parseStreamRead(_ arguments: [Bytes], from start: Int, command: String, idHint: String) throws(CommandError) -> StreamReadRequest {
@@ -205,6 +212,7 @@ extension Engine {
             } else if Arguments.isKeyword(arguments[index], "block"), index + 1 < arguments.count {
                 let value = try Arguments.integer(arguments[index + 1])
                 guard value >= 0 else { throw .message("ERR timeout is negative") }
+                guard value <= Self.blockMillisecondsMax else { throw .message("ERR timeout is out of range") }
                 request.block = value
                 index += 2
             } else if command == "XREADGROUP", Arguments.isKeyword(arguments[index], "noack") {

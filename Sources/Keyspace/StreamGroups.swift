@@ -101,7 +101,11 @@ extension Keyspace {
                 guard let last = delivered.last else { return [] }
                 stream.groups[index].consumers[consumerIndex].activeAt = now
                 stream.groups[index].lastDeliveredID = last.id
-                if stream.groups[index].entriesRead >= 0 { stream.groups[index].entriesRead += Int64(delivered.count) }
+                if stream.groups[index].entriesRead >= 0 {
+                    // Saturating: ENTRIESREAD may have been set to any value up to Int64.max.
+                    let (sum, overflowed) = stream.groups[index].entriesRead.addingReportingOverflow(Int64(delivered.count))
+                    stream.groups[index].entriesRead = overflowed ? .max : sum
+                }
                 if !noAck {
                     for entry in delivered {
                         let position = stream.groups[index].pendingIndex(entry.id)

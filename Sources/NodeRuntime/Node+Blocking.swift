@@ -45,6 +45,14 @@ final class BlockedRequest {
 }
 
 extension Node {
+    /// A deadline from client-chosen waits: the sum, or Int64.max where it would overflow.
+    static func saturatingSum(_ values: Int64...) -> Int64 {
+        values.reduce(0) { total, value in
+            let (sum, overflowed) = total.addingReportingOverflow(value)
+            return overflowed ? (value > 0 ? .max : .min) : sum
+        }
+    }
+
     /// Most requests blocked on one node at once; more get an error at once.
     static let blockedRequestsMax = 65_536
 
@@ -58,7 +66,7 @@ extension Node {
         } catch {
             return reply(error.reply)
         }
-        let deadline = timeout == 0 ? nil : now() + timeout
+        let deadline = timeout == 0 ? nil : Self.saturatingSum(now(), timeout)
         let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
         let arguments = id == .xread ? (replica.data?.engine.resolvingLastIDs(arguments, now: now()) ?? arguments) : arguments
         let client = session.id

@@ -198,7 +198,7 @@ extension Node {
         var buffer = ByteBuffer()
         buffer.writeInteger(version == .resp2 ? UInt8(2) : UInt8(3))
         RESPEncoder.writeCommand(arguments, into: &buffer)
-        forwards[id] = ForwardWait(deadline: now() + configuration.requestTimeoutMilliseconds + extraWait, peer: peer, reply: reply)
+        forwards[id] = ForwardWait(deadline: Self.saturatingSum(now(), configuration.requestTimeoutMilliseconds, extraWait), peer: peer, reply: reply)
         emit(.send(to: peer, .request(id: id, payload: Array(buffer.readableBytesView))))
     }
 

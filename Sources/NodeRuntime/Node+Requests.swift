@@ -108,6 +108,10 @@ extension Node {
         case .acl where replicateACLChange(arguments, session: session, forwarded: forwarded, reply: reply):
             return nil
         case .dbsize, .keys, .scan, .randomkey, .flushall, .flushdb:
+            if id == .flushall || id == .flushdb, arguments.count > 2
+                || (arguments.count == 2 && !["async", "sync"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased())) {
+                return Outcome(reply: CommandError.syntax.reply)
+            }
             if configuration.proxy, !forwarded {
                 clusterWide(id, arguments, session: session, reply: reply)
                 return nil
@@ -295,11 +299,24 @@ extension Node {
 
     // MARK: - Writes and reads
 
+    /// The largest write (one command, or one transaction) a shard's log takes: a log
+    /// record's limit for a shard with one replica; under the peer frame limit (32 MiB)
+    /// when the entry must reach other replicas. Larger writes are refused, never queued
+    /// (one would fail the log, or stall the shard's replication).
+    static let localEntryBytesMax = 511 * 1024 * 1024
+    static let replicatedEntryBytesMax = 30 * 1024 * 1024
+
     func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue],
                       version: ProtocolVersion = .resp2, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
         guard replica.queuedWrites.count < Replica.queuedWritesMax else {
             return reply(Redirect.tryAgain("shard \(replica.shard.rawValue) has too many writes waiting; retry").reply)
+        }
+        let bytes = commands.reduce(0) { total, command in command.reduce(total + 16) { $0 + $1.count + 16 } }
+        let replicated = replica.raft.membership.voters.count + replica.raft.membership.learners.count > 1
+        let limit = replicated ? Self.replicatedEntryBytesMax : Self.localEntryBytesMax
+        guard bytes <= limit else {
+            return reply(.error("ERR the write is too large for one log entry: about \(bytes) bytes, at most \(limit)\(replicated ? " when a shard is replicated" : "")"))
         }
         let time = max(now(), data.lastRecordTime, replica.lastStampedTime)
         replica.lastStampedTime = time

@@ -23,7 +23,8 @@ public struct Generation: RawRepresentable, Hashable, Comparable, Sendable, Cust
     public static let zero = Generation(0)
     public static let first = Generation(1)
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
-    public var next: Self { Self(rawValue + 1) }
+    /// Saturating: a generation near 2^64 comes only from a hostile file name.
+    public var next: Self { Self(rawValue == .max ? .max : rawValue + 1) }
     public var description: String { "gen\(rawValue)" }
 }
 
