@@ -74,6 +74,7 @@ let package = Package(
             .product(name: "Collections", package: "swift-collections"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ], swiftSettings: fast),
         .target(name: "Bench", dependencies: [
             "Core", "Wire",

@@ -258,7 +258,8 @@ class Cluster:
         for (i, j), proxy in sorted(self.links.items()):
             if i == node_id:
                 args += ["--peer-route", f"{j}={proxy.address}"]
-        return args + self.extra_args + self.nodes[node_id].extra_node_args
+        own = self.nodes[node_id].extra_node_args if node_id in self.nodes else []  # add_node asks before adding
+        return args + self.extra_args + own
 
     # ---- lifecycle ----------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ def test_a_huge_entries_read_saturates_instead_of_overflowing(r, server):
 def test_blocking_timeouts_that_would_overflow_are_out_of_range(r, server):
     with pytest.raises(redis.ResponseError, match="timeout is out of range"):
         r.execute_command("XREAD", "BLOCK", INT64_MAX, "STREAMS", "s", "$")
-    with pytest.raises(redis.ResponseError, match="timeout is out of range"):
+    with pytest.raises(redis.ResponseError, match="timeout is negative"):  # Redis 7.0's text for too large
         r.execute_command("BLPOP", "list", "1e300")
     with pytest.raises(redis.ResponseError, match="timeout is negative"):
         r.execute_command("BLPOP", "list", "-1")

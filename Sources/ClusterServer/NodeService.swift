@@ -82,6 +82,17 @@ public final class NodeService: Service, @unchecked Sendable {
         if let tls = configuration.tls, let tlsContext {
             channels.append(try await bind(node, port: tls.port, tls: tlsContext))
         }
+        var adminPort: Int? = nil
+        if let port = configuration.adminPort {
+            do {
+                let admin = try await AdminHTTPServer.bind(host: configuration.adminHost, port: port, node: node, loop: loop)
+                adminPort = admin.localAddress?.port
+                channels.append(admin)
+            } catch {
+                logger.critical("cannot listen for admin HTTP on \(configuration.adminHost):\(port): \(error)")
+                throw error
+            }
+        }
         if let parent = configuration.parentProcess {
             // Started by `trestle local`: if it dies without stopping us, stop too.
             loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [logger] task in
@@ -93,9 +104,9 @@ public final class NodeService: Service, @unchecked Sendable {
         }
         let elapsed = Int(Date().timeIntervalSince(started) * 1000)
         if configuration.standalone {
-            printStandaloneBanner(port: port, tlsPort: channels.dropFirst().first?.localAddress?.port, keys: try await loop.submit { node.node.keyCount }.get(), recoveryMilliseconds: elapsed)
+            printStandaloneBanner(port: port, tlsPort: configuration.tls == nil ? nil : channels[1].localAddress?.port, adminPort: adminPort, keys: try await loop.submit { node.node.keyCount }.get(), recoveryMilliseconds: elapsed)
         } else {
-            printBanner(port: port, tlsPort: channels.dropFirst().first?.localAddress?.port, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
+            printBanner(port: port, tlsPort: configuration.tls == nil ? nil : channels[1].localAddress?.port, adminPort: adminPort, peerPort: peerPort, replicas: try await loop.submit { node.node.replicaCount }.get(), recoveryMilliseconds: elapsed)
         }
         configuration.onListening?(port)
         return (node, channels, timer)
@@ -197,7 +208,7 @@ public final class NodeService: Service, @unchecked Sendable {
         try await group.shutdownGracefully()
     }
 
-    private func printBanner(port: Int, tlsPort: Int?, peerPort: Int, replicas: Int, recoveryMilliseconds: Int) {
+    private func printBanner(port: Int, tlsPort: Int?, adminPort: Int?, peerPort: Int, replicas: Int, recoveryMilliseconds: Int) {
         var lines = [
             "Trestle \(NodeService.version) cluster node \(configuration.id.rawValue), pid \(getpid())",
             "  clients      \(configuration.host):\(port)\(configuration.proxy ? " (proxy mode: any key on any node)" : " (Redis Cluster protocol: use a cluster-aware client, e.g. redis-cli -c)")",
@@ -209,6 +220,7 @@ public final class NodeService: Service, @unchecked Sendable {
             "Ready to accept connections: redis-cli -c -p \(port) cluster info",
         ]
         if let tlsPort { lines.insert(tlsLine(tlsPort), at: 2) }
+        if let adminPort { lines.insert("  admin        http://\(configuration.adminHost):\(adminPort)/metrics (also /health /ready /cluster)", at: 2) }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
@@ -225,7 +237,7 @@ extension NodeService {
         return settings.protectedMode ? "none (protected mode: loopback clients only)" : "none, from any address (protected mode off)"
     }
 
-    private func printStandaloneBanner(port: Int, tlsPort: Int?, keys: Int, recoveryMilliseconds: Int) {
+    private func printStandaloneBanner(port: Int, tlsPort: Int?, adminPort: Int?, keys: Int, recoveryMilliseconds: Int) {
         var lines = [
             "Trestle \(NodeService.version) (Redis \(Engine.compatibleRedisVersion) protocol compatible), pid \(getpid())",
             "  listening    \(configuration.host):\(port)",
@@ -237,6 +249,7 @@ extension NodeService {
             "Ready to accept connections: redis-cli -p \(port) ping",
         ]
         if let tlsPort { lines.insert(tlsLine(tlsPort), at: 2) }
+        if let adminPort { lines.insert("  admin        http://\(configuration.adminHost):\(adminPort)/metrics (also /health /ready /cluster)", at: 2) }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 

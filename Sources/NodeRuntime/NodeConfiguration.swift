@@ -94,6 +94,10 @@ public struct NodeConfiguration: Sendable {
     public var aclFile: String? = nil
     /// Clients may also connect with TLS on a port of their own.
     public var tls: TLSSettings? = nil
+    /// The admin HTTP port (/metrics, /health, /ready, /cluster); nil: none. It listens on
+    /// `adminHost`, loopback unless asked otherwise.
+    public var adminPort: Int? = nil
+    public var adminHost = "127.0.0.1"
     /// Peer links use mutual TLS.
     public var clusterTLS: ClusterTLSFiles? = nil
     public var onListening: (@Sendable (Int) -> Void)? = nil

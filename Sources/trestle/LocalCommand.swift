@@ -51,6 +51,9 @@ struct LocalCommand: ParsableCommand {
     @Option(help: "Password clients must send with AUTH (empty: none); every node gets it.")
     var requirepass: String = ""
 
+    @Option(name: .customLong("admin-port"), help: "Give node i an admin HTTP port BASE+i-1 (/metrics, /health, /ready, /cluster).")
+    var adminPort: Int?
+
     @Option(help: "What to do when a node dies: always (start it again after a backoff) or never (leave it down).")
     var restart: RestartPolicy = .always
 
@@ -76,6 +79,7 @@ struct LocalCommand: ParsableCommand {
                              "--parent-pid", String(getpid())]
             if proxy { arguments.append("--proxy") }
             if !requirepass.isEmpty { arguments += ["--requirepass", requirepass] }
+            if let adminPort { arguments += ["--admin-port", String(adminPort + id - 1)] }
             arguments += ["--cluster-secret-file", secretPath]
             let child = LocalNode(id: id, executable: executable, arguments: arguments, logPath: "\(dir)/node-\(id).log")
             try child.start()
@@ -83,7 +87,8 @@ struct LocalCommand: ParsableCommand {
         }
         say("Trestle local cluster: \(nodes) nodes, \(shards) shards, \(factor) replicas each, data in \(dir)")
         for child in children {
-            say("  node \(child.id): pid \(child.pid), clients 127.0.0.1:\(port + child.id - 1), log \(child.logPath)")
+            say("  node \(child.id): pid \(child.pid), clients 127.0.0.1:\(port + child.id - 1), log \(child.logPath)"
+                + (adminPort.map { ", admin http://127.0.0.1:\($0 + child.id - 1)/metrics" } ?? ""))
         }
         if proxy {
             say("Connect with any Redis client to any node, e.g.: redis-cli -p \(port)")

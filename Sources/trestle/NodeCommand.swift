@@ -82,6 +82,8 @@ struct NodeCommand: AsyncParsableCommand {
 
     @OptionGroup var tls: TLSOptions
 
+    @OptionGroup var admin: AdminOptions
+
     @Option(name: .customLong("parent-pid"), help: .hidden)
     var parentPid: Int32?
 
@@ -142,6 +144,8 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.settings.protectedMode = protectedMode == .yes
         configuration.clusterSecretFile = clusterSecretFile
         configuration.tls = tls.settings
+        configuration.adminPort = admin.adminPort
+        configuration.adminHost = admin.adminHost
         configuration.clusterTLS = tls.clusterFiles
         for route in peerRoute {
             if let (node, address) = Self.parseRoute(route) { configuration.peerRoutes[node] = address }

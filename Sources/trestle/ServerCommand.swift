@@ -65,6 +65,8 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var tls: TLSOptions
 
+    @OptionGroup var admin: AdminOptions
+
     @Flag(help: "Start even if the log is corrupt in the middle, dropping everything after the corruption.")
     var repair = false
 
@@ -105,6 +107,8 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.fsync = fsync
         configuration.repair = repair
         configuration.tls = tls.settings
+        configuration.adminPort = admin.adminPort
+        configuration.adminHost = admin.adminHost
         configuration.aclFile = aclfile
         let service = NodeService(configuration: configuration, logger: logger)
         let group = ServiceGroup(

@@ -1,0 +1,94 @@
+"""The admin HTTP port (`--admin-port`, issue 14): /health, /ready, /metrics in
+Prometheus text format (checked with the prometheus_client parser, the reference
+implementation's), /cluster as JSON; on a standalone server and on a 3-node cluster,
+where the metrics agree with what the cluster does (one leader per shard, commands
+counted) and readiness follows a node's loss."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from ports import loopback_port
+
+parser = pytest.importorskip("prometheus_client.parser")
+
+
+def get(port, path, method="GET"):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+
+
+def metrics(port):
+    status, content_type, text = get(port, "/metrics")
+    assert status == 200 and content_type.startswith("text/plain; version=0.0.4"), (status, content_type)
+    samples = {}
+    for family in parser.text_string_to_metric_families(text):  # raises on malformed text
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def test_a_standalone_server_reports_health_readiness_metrics_and_layout(server_factory):
+    admin = loopback_port()
+    server = server_factory("--admin-port", str(admin))
+    assert f"http://127.0.0.1:{admin}/metrics" in server.stdout()
+    assert get(admin, "/health")[:1] == (200,)
+    assert get(admin, "/ready")[0] == 200
+    before = value(metrics(admin), "trestle_commands_processed_total")
+    client = server.client(decode_responses=True)
+    for n in range(25):
+        client.set(f"k{n}", n)
+    samples = metrics(admin)
+    assert value(samples, "trestle_commands_processed_total") >= before + 25
+    assert value(samples, "trestle_keys") == 25
+    assert value(samples, "trestle_up") == 1 and value(samples, "trestle_ready") == 1
+    assert value(samples, "process_resident_memory_bytes") > 1_000_000
+    layout = json.loads(get(admin, "/cluster")[2])
+    assert layout["ready"] is True and len(layout["shards"]) == 1
+    assert layout["shards"][0]["slots"] == [[0, 16383]]
+    assert get(admin, "/nope")[0] == 404
+    assert get(admin, "/metrics", method="POST")[0] == 405
+    assert client.ping() is True
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(180)
+def test_a_cluster_reports_one_leader_per_shard_and_readiness_follows_failover(cluster_factory):
+    ports = {node_id: loopback_port() for node_id in (1, 2, 3)}
+    cluster = cluster_factory(nodes=3, start=False)
+    for node_id, port in ports.items():
+        cluster.nodes[node_id].extra_node_args = ["--admin-port", str(port)]
+    cluster.start()
+    for port in ports.values():
+        assert get(port, "/ready")[0] == 200
+    leaders = {}
+    for node_id, port in ports.items():
+        samples = metrics(port)
+        for (name, labels), sample in samples.items():
+            if name == "trestle_raft_is_leader" and sample == 1:
+                shard = dict(labels)["shard"]
+                assert shard not in leaders, f"shard {shard} led by two nodes"
+                leaders[shard] = node_id
+        assert value(samples, "trestle_cluster_nodes") == 3
+        assert value(samples, "trestle_peer_connected", peer=str(1 if node_id != 1 else 2)) == 1
+    assert len(leaders) == 17  # 16 data shards and the directory
+    layout = json.loads(get(ports[1], "/cluster")[2])
+    assert len(layout["nodes"]) == 3 and len(layout["shards"]) == 16
+    assert sum(node["leads"] for node in layout["nodes"]) == 16
+    assert all(shard["leader"] in (1, 2, 3) and len(shard["replicas"]) == 3 for shard in layout["shards"])
+
+    cluster.nodes[3].kill()
+    cluster.wait_ok(node_ids=[1, 2])
+    for port in (ports[1], ports[2]):
+        assert get(port, "/ready")[0] == 200
+        assert value(metrics(port), "trestle_peer_connected", peer="3") == 0
