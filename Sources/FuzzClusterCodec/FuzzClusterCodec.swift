@@ -28,6 +28,8 @@ let seedsWritten: Bool = {
     return true
 }()
 
+// fatalError below is the fuzzer's oracle: a value that does not round-trip is a bug
+// libFuzzer must report (this target is never part of the server).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzClusterCodec(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = seedsWritten

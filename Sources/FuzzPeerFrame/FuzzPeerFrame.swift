@@ -5,6 +5,8 @@ import Cluster
 import NIOCore
 import PeerCodec
 
+// fatalError below is the fuzzer's oracle: a value that does not round-trip is a bug
+// libFuzzer must report (this target is never part of the server).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPeerFrame(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var limits = PeerLimits()

@@ -72,7 +72,7 @@ extension Node {
             try disk.append(file, Array(text.utf8))
             try disk.sync(file)
             try disk.rename(temporary, to: path)
-            let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
             try disk.syncDirectory(directory.isEmpty ? "/" : directory)
         } catch {
             throw .message("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
