@@ -39,6 +39,8 @@ import random
 import socket
 import time
 
+from resp import parse_reply
+
 KEYS = ["k1", "k2", "k3", "k4", "k5", "k6", "{t}a", "{t}b"]
 RARE_KEYS = ["", "\x00", "k" * 300, "*", "k1 ", "K1"]
 MEMBERS = ["m1", "m2", "m3", "a", "b", "c", "1", "2", "-1", "1.5", "10"]
@@ -338,28 +340,7 @@ class Client:
         return data
 
     def read(self):
-        line = self._line()
-        if not line:
-            raise ConnectionClosed("empty reply line")
-        kind, rest = chr(line[0]), line[1:]
-        if kind in "+-(,":
-            return (kind, rest)
-        if kind == ":":
-            return (kind, int(rest))
-        if kind == "_":
-            return (kind, None)
-        if kind == "#":
-            return (kind, rest == b"t")
-        if kind in "$=!":
-            length = int(rest)
-            return (kind, None) if length < 0 else (kind, self._exact(length))
-        if kind in "*~>|":
-            count = int(rest)
-            return (kind, None) if count < 0 else (kind, [self.read() for _ in range(count)])
-        if kind == "%":
-            count = int(rest)
-            return (kind, [(self.read(), self.read()) for _ in range(count)])
-        raise ConnectionClosed(f"unknown RESP type byte in {line[:80]!r}")
+        return parse_reply(self._line, self._exact, error=ConnectionClosed)
 
 
 # In RESP2 and RESP3 alike these answer once per channel named (once with none), so a

@@ -19,6 +19,35 @@ class ConnectionClosed(Exception):
     pass
 
 
+def parse_reply(read_line, read_exact, error=AssertionError):
+    """One RESP2/RESP3 value as (type byte, payload): aggregates as lists, maps as lists of
+    pairs, null as None. `read_line` returns the next line without CRLF, `read_exact(n)`
+    the next n bytes and consumes their CRLF; malformed input raises `error`."""
+    line = read_line()
+    if not line:
+        raise error("empty reply line")
+    kind, rest = chr(line[0]), line[1:]
+    if kind in "+-(,":
+        return (kind, rest)
+    if kind == ":":
+        return (kind, int(rest))
+    if kind == "_":
+        return (kind, None)
+    if kind == "#":
+        return (kind, rest == b"t")
+    if kind in "$=!":
+        length = int(rest)
+        return (kind, None) if length < 0 else (kind, read_exact(length))
+    if kind in "*~>|":
+        count = int(rest)
+        return (kind, None) if count < 0 else (kind, [parse_reply(read_line, read_exact, error) for _ in range(count)])
+    if kind == "%":
+        count = int(rest)
+        return (kind, [(parse_reply(read_line, read_exact, error), parse_reply(read_line, read_exact, error))
+                       for _ in range(count)])
+    raise error(f"unknown RESP type byte in {line[:80]!r}")
+
+
 def encode_command(*args):
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
@@ -75,28 +104,7 @@ class RawConnection:
         return data
 
     def read_reply(self):
-        line = self._line()
-        kind, rest = chr(line[0]), line[1:]
-        if kind in "+-(,":
-            return (kind, rest)
-        if kind == ":":
-            return (kind, int(rest))
-        if kind == "_":
-            return (kind, None)
-        if kind == "#":
-            return (kind, rest == b"t")
-        if kind in "$=!":
-            length = int(rest)
-            return (kind, None) if length < 0 else (kind, self._exact(length))
-        if kind in "*~>|":
-            count = int(rest)
-            if count < 0:
-                return (kind, None)
-            return (kind, [self.read_reply() for _ in range(count)])
-        if kind == "%":
-            count = int(rest)
-            return (kind, [(self.read_reply(), self.read_reply()) for _ in range(count)])
-        raise AssertionError(f"unknown RESP type byte in {line!r}")
+        return parse_reply(self._line, self._exact)
 
     def read_available(self, wait=0.5):
         """Everything the server sends within `wait` seconds, or until it closes."""
