@@ -5,7 +5,8 @@
 // Invariants:
 // - every one of the 16384 slots belongs to exactly one shard;
 // - a shard's `replicas` are distinct, known nodes; the first is its preferred leader;
-// - `version` grows by one with every applied directory command.
+// - `version` grows by one with every applied directory command;
+// - slots change owner only when a pending move finishes (SlotMove.swift).
 import Core
 
 /// A contiguous, inclusive range of hash slots.
@@ -52,6 +53,8 @@ public struct ClusterMap: Sendable, Equatable {
     /// Most ACL users the directory holds, and the longest line of one.
     public static let aclUsersMax = 10_000
     public static let aclLineBytesMax = 64 * 1024
+    /// Slot moves begun and not yet finished, oldest first.
+    public var moves: [SlotMove] = []
     /// Shard index (into `shards`) for every slot; derived from `shards`.
     public private(set) var slotOwner: [UInt16]
 

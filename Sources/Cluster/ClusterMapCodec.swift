@@ -27,12 +27,17 @@ extension ClusterMap {
         writeIDs(directoryVoters, into: &writer)
         // Added after format 1's last field: a map without ACL users encodes as before,
         // and an older map (nothing left to read) decodes with none.
-        if !aclUsers.isEmpty {
+        if !aclUsers.isEmpty || !moves.isEmpty {
             writer.write(UInt32(aclUsers.count))
             for name in aclUsers.keys.sorted() {
                 writer.writeBlob(Array(name.utf8))
                 writer.writeBlob(Array((aclUsers[name] ?? "").utf8))
             }
+        }
+        // After the ACL users (written, perhaps empty, whenever moves follow).
+        if !moves.isEmpty {
+            writer.write(UInt32(moves.count))
+            for move in moves { move.encode(into: &writer) }
         }
         return writer.bytes
     }
@@ -67,6 +72,11 @@ extension ClusterMap {
             let voters = try readIDs(from: &reader)
             var map = ClusterMap(name: name, version: version, replicationFactor: factor, nodes: nodes, shards: shards, directoryVoters: voters)
             if reader.remaining > 0 { map.aclUsers = try readACLUsers(from: &reader) }
+            if reader.remaining > 0 {
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= movesMax else { throw ClusterCodecError.malformed("move count") }
+                for _ in 0..<count { map.moves.append(try SlotMove.decode(from: &reader)) }
+            }
             guard reader.remaining == 0 else { throw ClusterCodecError.malformed("trailing bytes after the cluster map") }
             return map
         } catch let error as ClusterCodecError {
@@ -125,6 +135,29 @@ extension NodeInfo {
     }
 }
 
+extension SlotMove {
+    func encode(into writer: inout ByteWriter) {
+        writer.write(id)
+        writer.write(slots.first)
+        writer.write(slots.last)
+        writer.write(source.rawValue)
+        writer.write(target.rawValue)
+    }
+
+    static func decode(from reader: inout ByteReader) throws -> SlotMove {
+        let id = try reader.read(UInt64.self)
+        let slots = try readSlotRange(from: &reader)
+        return SlotMove(id: id, slots: slots, source: ShardID(try reader.read(UInt64.self)), target: ShardID(try reader.read(UInt64.self)))
+    }
+}
+
+func readSlotRange(from reader: inout ByteReader) throws -> SlotRange {
+    let first = try reader.read(UInt16.self)
+    let last = try reader.read(UInt16.self)
+    guard first <= last, Int(last) < HashSlot.count else { throw ClusterCodecError.malformed("slot range") }
+    return SlotRange(first, last)
+}
+
 extension DirectoryCommand {
     public func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 128)
@@ -148,6 +181,14 @@ extension DirectoryCommand {
             writer.write(UInt8(7))
             writer.write(UInt32(names.count))
             for name in names { writer.writeBlob(Array(name.utf8)) }
+        case let .beginMove(slots, target):
+            writer.write(UInt8(8))
+            writer.write(slots.first)
+            writer.write(slots.last)
+            writer.write(target.rawValue)
+        case .finishMove(let id):
+            writer.write(UInt8(9))
+            writer.write(id)
         }
         return writer.bytes
     }
@@ -177,6 +218,10 @@ extension DirectoryCommand {
                 var names: [String] = []
                 for _ in 0..<count { names.append(String(decoding: try reader.readBlob(), as: UTF8.self)) }
                 return .deleteACLUsers(names)
+            case 8:
+                let slots = try readSlotRange(from: &reader)
+                return .beginMove(slots: slots, target: ShardID(try reader.read(UInt64.self)))
+            case 9: return .finishMove(id: try reader.read(UInt64.self))
             default: throw ClusterCodecError.malformed("unknown directory command")
             }
         } catch let error as ClusterCodecError {

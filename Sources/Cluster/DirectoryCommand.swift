@@ -18,6 +18,10 @@ public enum DirectoryCommand: Sendable, Equatable {
     case putACLUser(name: String, line: String)
     /// Delete ACL users (unknown names are ignored).
     case deleteACLUsers([String])
+    /// Start moving `slots` to `target` (the move's id is the map version it begins at).
+    case beginMove(slots: SlotRange, target: ShardID)
+    /// The source handed the move's slots off: they now belong to its target.
+    case finishMove(id: UInt64)
 
     public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
         case nodeExists(NodeID)
@@ -27,6 +31,12 @@ public enum DirectoryCommand: Sendable, Equatable {
         case stillHoldsReplicas(NodeID)
         case tooFewNodes(needed: Int, available: Int)
         case tooManyUsers
+        case badSlots(SlotRange)
+        case slotsSpanShards(SlotRange)
+        case alreadyOwned(SlotRange, ShardID)
+        case tooManyMoves
+        case shardBusy(SlotMove)
+        case unknownMove(UInt64)
 
         public var description: String {
             switch self {
@@ -36,6 +46,12 @@ public enum DirectoryCommand: Sendable, Equatable {
             case .unknownShard(let id): return "shard \(id.rawValue) does not exist"
             case .stillHoldsReplicas(let id): return "node \(id.rawValue) still holds replicas"
             case .tooManyUsers: return "the cluster holds \(ClusterMap.aclUsersMax) ACL users already"
+            case .badSlots(let range): return "slots \(range) are not a valid range of 0-\(HashSlot.count - 1)"
+            case .slotsSpanShards(let range): return "slots \(range) are not all owned by one shard; move each shard's part separately"
+            case let .alreadyOwned(range, shard): return "slots \(range) already belong to shard \(shard.rawValue)"
+            case .tooManyMoves: return "\(ClusterMap.movesMax) slot moves are pending already"
+            case .shardBusy(let move): return "a shard involved is busy with \(move); wait for it to finish"
+            case .unknownMove(let id): return "move \(id) is not pending (it finished already or never began)"
             case let .tooFewNodes(needed, available):
                 return "removing it would leave \(available) active nodes; replication factor needs \(needed)"
             }
@@ -82,6 +98,13 @@ extension ClusterMap {
             aclUsers[name] = line
         case .deleteACLUsers(let names):
             for name in names { aclUsers.removeValue(forKey: name) }
+        case let .beginMove(slots, target):
+            let source = try validateMove(slots, to: target)
+            moves.append(SlotMove(id: version + 1, slots: slots, source: source, target: target))
+        case .finishMove(let id):
+            guard let move = move(id) else { throw .unknownMove(id) }
+            transfer(move.slots, from: move.source, to: move.target)
+            moves.removeAll { $0.id == id }
         }
         version += 1
     }

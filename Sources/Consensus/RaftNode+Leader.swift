@@ -178,9 +178,16 @@ extension RaftNode {
             return (progress.match, nil)
         }
         guard let (match, resend) = outcome else { return }
-        if let (index, offset) = resend, let snapshot, snapshot.metadata.index == index {
-            // A chunk or its answer may have been lost: send the next one again.
-            sendSnapshotChunk(to: id, snapshot, offset: offset)
+        if let (index, offset) = resend {
+            if let snapshot, snapshot.metadata.index == index {
+                // A chunk or its answer may have been lost: send the next one again.
+                sendSnapshotChunk(to: id, snapshot, offset: offset)
+            } else {
+                // The snapshot being sent was replaced by a newer one (the log was compacted
+                // again) before the member finished it: start over from a probe, which sends
+                // the current snapshot. Waiting would leave the member paused for good.
+                state.progress.update(id) { $0.becomeProbe() }
+            }
         }
         confirmReads(&state)
         if match < log.lastIndex { sendAppends(to: id, &state, allowEmpty: true) }

@@ -63,7 +63,10 @@ extension RaftNode {
         guard let next = log.membership.applying(change) else { throw .invalidConfigChange }
         if change.kind == .remove && change.node == id { throw .cannotRemoveLeader }
         if change.kind == .promote {
-            guard let progress = state.progress[change.node],
+            // A learner that never acknowledged anything (match 0: it may be down, or have
+            // no replica at all) is not caught up however short the log is: promoted, it
+            // would count toward quorums it cannot help form.
+            guard let progress = state.progress[change.node], progress.match > .zero,
                   progress.match.rawValue + UInt64(config.learnerPromotionLagMax) >= log.committed.rawValue else {
                 throw .learnerNotCaughtUp
             }

@@ -43,6 +43,8 @@ public final class Session {
     public var clusterWatchTouched = false
     /// Cluster mode: READONLY was sent, so reads may be served by followers.
     public var readOnlyReplicaReads = false
+    /// ASKING was sent: the next command may be served for a slot being imported here.
+    public var asking = false
     /// Set by CLIENT KILL; the transport closes the connection.
     public internal(set) var killed = false
 

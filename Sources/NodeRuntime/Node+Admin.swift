@@ -16,6 +16,15 @@ extension Node {
         switch sub {
         case "watchdigests" where forwarded: return watchDigests(Array(arguments.dropFirst(2)), session: session, reply: reply)
         case "transaction" where forwarded: return forwardedTransaction(arguments.dropFirst(2), session: session, reply: reply)
+        case "importbatch" where forwarded: return receiveImport(arguments.dropFirst(2), reply: reply)
+        case "finishmove" where forwarded && arguments.count == 3:
+            guard let id = UInt64(String(decoding: arguments[2], as: UTF8.self)) else { return reply(.error("ERR malformed move id")) }
+            return viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in node.proposeDirectory(.finishMove(id: id), reply: reply) }
+        case "asking" where forwarded && arguments.count > 2:
+            // A proxy following -ASK: the wrapped command runs as if ASKING preceded it.
+            session.asking = true
+            if let outcome = serve(Array(arguments.dropFirst(2)), session: session, forwarded: true, reply: reply) { reply(outcome.reply) }
+            return
         default: break
         }
         let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
@@ -30,6 +39,8 @@ extension Node {
         case ("removenode", 1):
             guard let id = UInt64(text[0]), id > 0 else { return reply(.error("ERR node id must be a positive integer")) }
             viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in node.proposeDirectory(DirectoryCommand.drainNode(NodeID(id)), reply: reply) }
+        case ("moveslots", 3):
+            beginMove(text, arguments: arguments, forwarded: forwarded, reply: reply)
         case ("rebalance", 0):
             viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in
                 node.lastPlacement = 0
@@ -37,7 +48,7 @@ extension Node {
                 reply(.ok)
             }
         default:
-            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, REBALANCE."))
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, REBALANCE."))
         }
     }
 
@@ -75,6 +86,12 @@ extension Node {
             lines.append(line)
         }
         lines.append("moves pending: \(movesPending)")
+        for move in map.moves {
+            let here = replicas[move.source]?.data
+            let phase = here?.migration.outgoing.flatMap { $0.move == move.id ? $0.phase : nil }
+            let state = here == nil ? "in progress" : phase == .handedOff ? "handed off" : phase == .fenced ? "copying" : "starting"
+            lines.append("slot move \(move.id): slots \(move.slots) s\(move.source.rawValue) -> s\(move.target.rawValue) (\(state))")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -59,6 +59,7 @@ extension Node {
         if crossed(Self.reconcileTicks) { reconcileAll(now: time) }
         if crossed(Self.orphanCheckTicks) { dropOrphans() }
         proposeReclaims(now: time)
+        driveMoves(now: time)
         takeSnapshots()
         wantTurn()
     }
@@ -189,7 +190,8 @@ extension Node {
         guard !voters.isEmpty else { return }
         let membership = replica.raft.membership
         let commit = replica.raft.commitIndex.rawValue
-        let caughtUp = Set(replica.raft.progressSummary.filter { $0.1.rawValue + UInt64(Self.promotionLagEntriesMax) >= commit }.map(\.0))
+        // Match 0: the node never acknowledged anything (it may be down or hold no replica).
+        let caughtUp = Set(replica.raft.progressSummary.filter { $0.1 > .zero && $0.1.rawValue + UInt64(Self.promotionLagEntriesMax) >= commit }.map(\.0))
         func change(_ kind: ConfigChange.Kind, _ node: NodeID) {
             do {
                 try replica.raft.proposeConfigChange(ConfigChange(kind, node))

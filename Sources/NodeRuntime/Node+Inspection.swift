@@ -1,6 +1,8 @@
 // Read-only views of a node for checkers (the simulator's convergence check) and tests.
+import Cluster
 import Consensus
 import Core
+import Keyspace
 import Logging
 import Wire
 
@@ -31,7 +33,24 @@ extension Node {
         let records = data.engine.keyspace.snapshotRecords(now: Int64.min).sorted { $0.lexicographicallyPrecedes($1) }
         var crc = CRC32C.checksum(withUnsafeBytes(of: data.lastRecordTime.littleEndian) { Array($0) })
         for record in records { crc = CRC32C.update(crc, record) }
-        return crc
+        var migration = ByteWriter(capacity: 64)
+        data.migration.encode(into: &migration)
+        return CRC32C.update(crc, migration.bytes)
+    }
+
+    /// Keys held by a data replica here whose slot `map` assigns to another shard, with
+    /// the replica's shard and applied index (a checker compares the most advanced
+    /// replica of each shard against the final map).
+    public func keysOutsideOwnedSlots(_ map: ClusterMap) -> [(shard: ShardID, applied: LogIndex, key: Bytes)] {
+        var misplaced: [(ShardID, LogIndex, Bytes)] = []
+        for shard in replicas.keys.sorted() {
+            guard let replica = replicas[shard], let data = replica.data else { continue }
+            for record in data.engine.keyspace.snapshotRecords(now: Int64.min) {
+                guard let (key, _) = try? EntryCodec.decode(record), map.shardID(forSlot: HashSlot.of(key: key)) != shard else { continue }
+                misplaced.append((shard, replica.raft.appliedIndex, key))
+            }
+        }
+        return misplaced
     }
 
     /// The leader this node knows for each shard of its map (`.none` if unknown).

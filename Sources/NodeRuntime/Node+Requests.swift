@@ -36,6 +36,9 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
+        // As Redis: ASKING lasts for the one command that follows it.
+        let asking = session.asking
+        session.asking = false
         if session.isSubscribed, session.protocolVersion == .resp2, !Self.allowedWhileSubscribed.contains(id) {
             return Outcome(reply: .error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
         }
@@ -101,6 +104,7 @@ extension Node {
             session.readOnlyReplicaReads = id == .readonly
             return Outcome(reply: .ok)
         case .asking:
+            session.asking = true
             return Outcome(reply: .ok)
         case .trestle:
             administer(arguments, session: session, forwarded: forwarded, reply: reply)
@@ -159,13 +163,13 @@ extension Node {
             return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded, reply: reply)
         }
         guard !positions.isEmpty else { return front.execute(arguments, spec: spec, session: session, now: time) }
-        return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, reply: reply)
+        return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking, reply: reply)
     }
 
     /// Routes a keyed request to its slot's shard. No positions (a keyless script on a
     /// standalone server) means slot 0, the one shard's.
     private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
-                       forwarded: Bool, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
+                       forwarded: Bool, asking: Bool = false, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
         let slot = positions.first.map { HashSlot.of(key: arguments[$0]) } ?? HashSlot(0)
         // A standalone server has one shard: any keys may meet in one command.
         for position in positions.dropFirst() where !mayMeet(slot, HashSlot.of(key: arguments[position])) {
@@ -175,14 +179,26 @@ extension Node {
             }
             return Outcome(reply: Redirect.crossSlot.reply)
         }
-        switch locate(slot) {
+        var location = locate(slot)
+        if asking, case .elsewhere = location, let importer = importedHere(slot) { location = .here(importer) }
+        switch location {
         case .here(let replica):
+            switch migrationRedirect(replica, slot: slot, write: spec.isWrite) {
+            case .ask(_, let node)? where configuration.proxy && !forwarded:
+                forward([Array("TRESTLE".utf8), Array("ASKING".utf8)] + arguments, version: session.protocolVersion, to: node.id,
+                        extraWait: Self.blockingWait(arguments, spec: spec, id: id), reply: reply)
+                return nil
+            case let redirect?:
+                return Outcome(reply: redirect.reply)
+            case nil:
+                break
+            }
             if spec.isBlocking, Engine.blocks(arguments, id: id) {
                 blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
             } else {
-                read(replica, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
+                read(replica, slot: slot, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
             }
             return nil
         case .elsewhere(let leader, let node, let shard):
@@ -192,8 +208,14 @@ extension Node {
             }
             if configuration.proxy, !forwarded {
                 forward(arguments, version: session.protocolVersion, to: leader, extraWait: Self.blockingWait(arguments, spec: spec, id: id)) { [self] (value: RESPValue) in
-                    guard case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") else {
+                    guard case .error(let text) = value, text.hasPrefix("MOVED ") || text.hasPrefix("TRYAGAIN") || text.hasPrefix("ASK ") else {
                         reply(value)
+                        return
+                    }
+                    if text.hasPrefix("ASK "), let target = self.askTarget(text) {
+                        // The slot was handed off and is not yet flipped: the target serves it.
+                        self.forward([Array("TRESTLE".utf8), Array("ASKING".utf8)] + arguments, version: session.protocolVersion, to: target,
+                                     extraWait: Self.blockingWait(arguments, spec: spec, id: id), reply: reply)
                         return
                     }
                     // The leader moved while the request travelled: one more try from here.
@@ -251,6 +273,19 @@ extension Node {
         deferredRoutes.removeAll { $0.due <= time }
         for route in due { route.retry() }
         wantTurn()
+    }
+
+    /// Transactions and WATCH do not follow -ASK (the short window between a hand-off and
+    /// the ownership flip): they are told to try again.
+    static func withoutAsk(_ redirect: Redirect) -> Redirect {
+        if case .ask(let slot, _) = redirect { return .tryAgain("slot \(slot.rawValue) is moving to another shard; retry") }
+        return redirect
+    }
+
+    /// The node an `ASK slot host:port` error names.
+    func askTarget(_ text: String) -> NodeID? {
+        guard let address = text.split(separator: " ").last else { return nil }
+        return map?.nodes.first { $0.clientAddress == address }?.id
     }
 
     enum SlotLocation {
@@ -330,12 +365,16 @@ extension Node {
 
     /// A linearizable read on a replica this node leads: `body` runs against the applied
     /// state once the leadership is confirmed.
-    func read(_ replica: Replica, session: Session, reply: @escaping ReplySink, _ body: @escaping (Engine, Int64) -> RESPValue) {
+    /// With `slot`: the read is refused if the slot was handed off to another shard while
+    /// it waited (its keys are gone from here).
+    func read(_ replica: Replica, slot: HashSlot? = nil, session: Session, reply: @escaping ReplySink,
+              _ body: @escaping (Engine, Int64) -> RESPValue) {
         // Strong captures: the closure lives only until the read runs or fails (a dropped
         // replica fails its reads first). A weak reference would move the node's and the
         // replica's reference counts to side tables, slowing every retain on the hot path.
         let run: () -> Void = { [self] in
             guard let data = replica.data else { return reply(Redirect.tryAgain("shard moved; retry").reply) }
+            if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
             reply(body(data.engine, max(now(), data.lastRecordTime)))
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
@@ -353,7 +392,8 @@ extension Node {
         }
         switch locate(slot) {
         case .here(let replica):
-            read(replica, session: session, reply: reply) { engine, now in
+            if let redirect = migrationRedirect(replica, slot: slot, write: false) { return reply(Self.withoutAsk(redirect).reply) }
+            read(replica, slot: slot, session: session, reply: reply) { engine, now in
                 for key in keys {
                     session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, now: now)))
                     self.watchers[key, default: []].insert(session.id)
@@ -387,7 +427,8 @@ extension Node {
         guard keys.allSatisfy({ mayMeet(slot, HashSlot.of(key: $0)) }) else { return reply(Redirect.crossSlot.reply) }
         switch locate(slot) {
         case .here(let replica):
-            read(replica, session: session, reply: reply) { engine, now in
+            if let redirect = migrationRedirect(replica, slot: slot, write: false) { return reply(Self.withoutAsk(redirect).reply) }
+            read(replica, slot: slot, session: session, reply: reply) { engine, now in
                 .array(keys.map { .integer(Int64(bitPattern: engine.watchDigest($0, now: now))) })
             }
         case .elsewhere(_, let node, _):
@@ -484,10 +525,11 @@ extension Node {
         }
         switch locate(slot) {
         case .here(let replica):
+            if let redirect = migrationRedirect(replica, slot: slot, write: writes) { return reply(Self.withoutAsk(redirect).reply) }
             if writes || !watches.isEmpty {
                 proposeWrite(replica, commands: commands, transaction: true, watches: watches, version: session.protocolVersion, reply: reply)
             } else {
-                read(replica, session: session, reply: reply) { engine, now in
+                read(replica, slot: slot, session: session, reply: reply) { engine, now in
                     .array(commands.map { engine.executeRead($0, session: session, now: now) })
                 }
             }

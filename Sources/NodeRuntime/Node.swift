@@ -64,6 +64,8 @@ public final class Node {
     /// Peers this node gave the shell an address for.
     var knownPeers: Set<NodeID> = []
     var forwards: [UInt64: ForwardWait] = [:]
+    /// Slot moves this node drives as its source shard's leader, by move id.
+    var moveDrives: [UInt64: MoveDrive] = [:]
     /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
     var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [ProxySessionKey: Session] = [:]
@@ -291,6 +293,7 @@ public final class Node {
         let replica = Replica(shard: shard, raft: raft, machine: DataMachine(settings: front.settings, scriptLog: front.hooks.scriptLog,
                                                                               slotsMayMeet: configuration.proxy ? { [unowned self] in self.mayMeet($0, $1) } : nil))
         replica.mutations = configuration.mutations
+        replica.data?.mutations = configuration.mutations
         replica.countedSince = now()
         return replica
     }

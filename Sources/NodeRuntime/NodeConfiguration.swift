@@ -150,6 +150,12 @@ public struct NodeMutations: Sendable, Equatable {
     /// Each node seeds scripts' math.random with its own id: replicas that run the same
     /// committed script draw different numbers.
     public var nondeterministicScripts = false
+    /// A moving slot's source hands it off without copying it to the target first.
+    public var handOffBeforeCopy = false
+    /// A source keeps the keys it handed off and goes on serving reads of them.
+    public var serveAfterHandOff = false
+    /// Writes proposed before a fence but applied after it still change the source.
+    public var writesIgnoreFence = false
 
     public init() {}
 
@@ -161,6 +167,9 @@ public struct NodeMutations: Sendable, Equatable {
         case ticksOnlyOnTimer = "ticks-only-on-timer"
         case noTombstones = "no-tombstones"
         case nondeterministicScripts = "nondeterministic-scripts"
+        case handOffBeforeCopy = "hand-off-before-copy"
+        case serveAfterHandOff = "serve-after-hand-off"
+        case writesIgnoreFence = "writes-ignore-fence"
     }
 
     public mutating func enable(_ name: Name) {
@@ -172,6 +181,9 @@ public struct NodeMutations: Sendable, Equatable {
         case .ticksOnlyOnTimer: ticksOnlyOnTimer = true
         case .noTombstones: noTombstones = true
         case .nondeterministicScripts: nondeterministicScripts = true
+        case .handOffBeforeCopy: handOffBeforeCopy = true
+        case .serveAfterHandOff: serveAfterHandOff = true
+        case .writesIgnoreFence: writesIgnoreFence = true
         }
     }
 }

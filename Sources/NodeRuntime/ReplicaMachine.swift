@@ -31,7 +31,12 @@ final class DataMachine: ReplicaMachine {
     private let settings: Settings
     private let scriptLog: (Int, String) -> Void
     private let slotsMayMeet: ((HashSlot, HashSlot) -> Bool)?
-    static let snapshotVersion: UInt8 = 1
+    /// This shard's part in moving slots (replicated; in the snapshot).
+    var migration = MigrationState()
+    /// Test-only rule breakers (the planted migration bugs).
+    var mutations = NodeMutations()
+    /// Version 2 adds the migration state after the records; version 1 is still read.
+    static let snapshotVersion: UInt8 = 2
 
     init(settings: Settings, scriptLog: @escaping (Int, String) -> Void = { _, _ in },
          slotsMayMeet: ((HashSlot, HashSlot) -> Bool)? = nil) {
@@ -48,20 +53,25 @@ final class DataMachine: ReplicaMachine {
         switch command {
         case let .write(tag, time, transaction, watches, commands):
             lastRecordTime = max(lastRecordTime, time)
+            if refusesWrite(commands) {
+                return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
+            }
             let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches, version: version)
             return OwedReply(tag: tag, reply: reply)
         case let .reclaim(time, keys):
             lastRecordTime = max(lastRecordTime, time)
             engine.keyspace.reclaimExpired(keys, now: time)
             return nil
+        case let .migrate(tag, step):
+            return OwedReply(tag: tag, reply: apply(step))
         }
     }
 
     /// Layout: version byte, last record time (i64), record count (u64), then each
     /// keyspace entry as an EntryCodec blob (expired entries included: replicas must store
-    /// the same keys).
+    /// the same keys), then the migration state.
     func snapshot() -> [UInt8] {
-        Self.encode(engine.keyspace, lastRecordTime: lastRecordTime)
+        Self.encode(engine.keyspace, lastRecordTime: lastRecordTime, migration: migration)
     }
 
     /// The state now, captured in O(1) (the keyspace is copy-on-write), to encode later on
@@ -69,15 +79,17 @@ final class DataMachine: ReplicaMachine {
     func capture() -> () -> [UInt8] {
         let keyspace = engine.keyspace
         let time = lastRecordTime
-        return { Self.encode(keyspace, lastRecordTime: time) }
+        let migration = migration
+        return { Self.encode(keyspace, lastRecordTime: time, migration: migration) }
     }
 
-    static func encode(_ keyspace: Keyspace, lastRecordTime: Int64) -> [UInt8] {
+    static func encode(_ keyspace: Keyspace, lastRecordTime: Int64, migration: MigrationState) -> [UInt8] {
         var writer = ByteWriter(capacity: 64 + keyspace.keyCount * 48)
         writer.write(Self.snapshotVersion)
         writer.write(lastRecordTime)
         writer.write(UInt64(keyspace.keyCount))
         for record in keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+        migration.encode(into: &writer)
         return writer.bytes
     }
 
@@ -86,15 +98,19 @@ final class DataMachine: ReplicaMachine {
         fresh.hooks.scriptLog = scriptLog
         fresh.scriptSlotsMayMeet = slotsMayMeet
         var time: Int64 = 0
+        var restoredMigration = MigrationState()
         if !data.isEmpty {
             var reader = ByteReader(data)
-            guard try reader.readByte() == Self.snapshotVersion else { throw ShardCommand.DecodeError(reason: "unknown snapshot version") }
+            let version = try reader.readByte()
+            guard version == 1 || version == Self.snapshotVersion else { throw ShardCommand.DecodeError(reason: "unknown snapshot version") }
             time = try reader.read(Int64.self)
             let count = try reader.read(UInt64.self)
             for _ in 0..<count { try fresh.keyspace.load(record: try reader.readBlob()) }
+            if version >= 2 { restoredMigration = try MigrationState.decode(from: &reader) }
         }
         engine = fresh
         lastRecordTime = time
+        migration = restoredMigration
     }
 }
 

@@ -17,6 +17,8 @@ enum ShardCommand: Equatable, Sendable {
     case write(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue], commands: [[Bytes]])
     /// Remove these keys if they are expired at `time`.
     case reclaim(time: Int64, keys: [Bytes])
+    /// A step of moving slots to or from this shard (SlotMigration.swift).
+    case migrate(tag: RequestTag, step: MigrationStep)
 
     static let formatVersion: UInt8 = 1
     /// Most commands or keys in one entry.
@@ -44,6 +46,11 @@ enum ShardCommand: Equatable, Sendable {
             writer.write(time)
             writer.write(UInt32(keys.count))
             for key in keys { writer.writeBlob(key) }
+        case let .migrate(tag, step):
+            writer.write(UInt8(3))
+            writer.write(tag.origin.rawValue)
+            writer.write(tag.request)
+            step.encode(into: &writer)
         }
         return writer.bytes
     }
@@ -83,6 +90,9 @@ enum ShardCommand: Equatable, Sendable {
                 var keys: [Bytes] = []
                 for _ in 0..<count { keys.append(try reader.readBlob()) }
                 return .reclaim(time: time, keys: keys)
+            case 3:
+                let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
+                return .migrate(tag: tag, step: try MigrationStep.decode(from: &reader))
             default:
                 throw DecodeError(reason: "unknown shard command kind")
             }

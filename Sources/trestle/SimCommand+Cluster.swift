@@ -3,6 +3,7 @@ import ArgumentParser
 import Consensus
 import Core
 import Dispatch
+import Foundation
 import NodeRuntime
 import Simulation
 
@@ -13,6 +14,7 @@ extension SimCommand {
         options.operations = ops
         options.faults = !noFaults
         options.membershipChanges = !noMembership
+        options.slotMoves = slotMoves
         options.faultKinds = faultKinds?.compactMap(ClusterFaultKind.init(rawValue:))
         options.raftMutations = Mutations(mutation.compactMap(Mutations.Name.init(rawValue:)))
         for name in mutation.compactMap(NodeMutations.Name.init(rawValue:)) { options.mutations.enable(name) }
@@ -24,6 +26,7 @@ extension SimCommand {
         if let nodes { parts.append("--nodes \(nodes)") }
         if noFaults { parts.append("--no-faults") }
         if noMembership { parts.append("--no-membership") }
+        if slotMoves != 2 { parts.append("--slot-moves \(slotMoves)") }
         if let faults { parts.append("--faults \(faults)") }
         for name in mutation { parts.append("--mutation \(name)") }
         return parts.joined(separator: " ")
@@ -33,6 +36,7 @@ extension SimCommand {
         if let seed {
             var options = clusterOptions(seed: seed)
             options.trace = trace
+            options.traceEvents = ProcessInfo.processInfo.environment["TRESTLE_SIM_TRACE_EVENTS"] == "1"
             let report = ClusterSimulator(options: options).run()
             for line in report.trace { print(line) }
             printClusterReport(report)
@@ -41,7 +45,7 @@ extension SimCommand {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         var failures: [UInt64] = []
-        var completed = 0, unknown = 0, crashes = 0, partitions = 0, messages = 0
+        var completed = 0, unknown = 0, crashes = 0, partitions = 0, messages = 0, moves = 0
         var simulatedMilliseconds: Int64 = 0
         for offset in 0..<seeds {
             let seed = startSeed &+ UInt64(offset)
@@ -51,6 +55,7 @@ extension SimCommand {
             crashes += report.crashes
             partitions += report.partitions
             messages += report.messagesDelivered
+            moves += report.slotMovesBegun
             simulatedMilliseconds += report.simulatedMilliseconds
             if !report.passed {
                 failures.append(seed)
@@ -61,7 +66,7 @@ extension SimCommand {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         print("node runtime clusters: seeds \(seeds) (from \(startSeed)), failures: \(failures.count)")
-        print("operations: \(completed) completed, \(unknown) with unknown outcome; crashes \(crashes), partitions \(partitions), messages \(messages)")
+        print("operations: \(completed) completed, \(unknown) with unknown outcome; crashes \(crashes), partitions \(partitions), slot moves \(moves), messages \(messages)")
         print("simulated time: \(simulatedMilliseconds / 1000) s; wall time: \(formatted(seconds)) s")
         if !failures.isEmpty { throw ExitCode(1) }
     }
@@ -69,7 +74,7 @@ extension SimCommand {
     func printClusterReport(_ report: ClusterSimulationReport) {
         print("seed \(report.seed): \(report.passed ? "PASS" : "FAIL")")
         for violation in report.violations { print("  violation: \(violation)") }
-        print("  fault kinds: \(report.faultKinds.map(\.rawValue).joined(separator: ",")); crashes \(report.crashes), partitions \(report.partitions), disk faults \(report.diskFaults), nodes added \(report.nodesAdded), removed \(report.nodesRemoved)")
+        print("  fault kinds: \(report.faultKinds.map(\.rawValue).joined(separator: ",")); crashes \(report.crashes), partitions \(report.partitions), disk faults \(report.diskFaults), nodes added \(report.nodesAdded), removed \(report.nodesRemoved), slot moves \(report.slotMovesBegun)")
         print("  operations: \(report.operationsCompleted) completed, \(report.operationsUnknown) unknown, \(report.operationsRefused) refused")
         print("  simulated: \(report.simulatedMilliseconds) ms, messages: \(report.messagesDelivered)")
         print("  fingerprint: \(String(report.fingerprint, radix: 16))")

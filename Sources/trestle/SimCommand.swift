@@ -26,6 +26,8 @@ struct SimCommand: ParsableCommand {
     var raftCore = false
     @Flag(help: "Node runtime simulation: no node joins or leaves mid-run.")
     var noMembership = false
+    @Option(help: "Node runtime simulation: slot moves between shards begun during the fault phase.")
+    var slotMoves = 2
 
     @Option(help: "Number of seeds to run.") var seeds: Int = 100
     @Option(help: "First seed of the campaign.") var startSeed: UInt64 = 1

@@ -78,7 +78,7 @@ final class InteractionHarness {
         var voters: [NodeID] = []
         var learners: [NodeID] = []
         var extra: [NodeID] = []
-        var preVote = true, checkQuorum = true, drift = 0.0, entriesMax = 4
+        var preVote = true, checkQuorum = true, drift = 0.0, entriesMax = 4, promotionLag = 0
         var mutations = Mutations()
         for arg in args {
             let parts = arg.split(separator: "=").map(String.init)
@@ -92,6 +92,7 @@ final class InteractionHarness {
             case "checkquorum": checkQuorum = parts[1] == "true"
             case "lease": drift = Double(parts[1]) ?? 0
             case "maxentries": entriesMax = Int(parts[1]) ?? 4
+            case "promotionlag": promotionLag = Int(parts[1]) ?? 0
             case "mutations": mutations = Mutations(parts[1].split(separator: ",").compactMap { Mutations.Name(rawValue: String($0)) })
             default: say("unknown option \(parts[0])")
             }
@@ -103,6 +104,7 @@ final class InteractionHarness {
             config.checkQuorum = checkQuorum
             config.leaseClockDriftBound = drift
             config.entriesPerMessageMax = entriesMax
+            config.learnerPromotionLagMax = promotionLag
             config.mutations = mutations
             config.inflightMessagesMax = 2
             config.snapshotChunkBytesMax = 8

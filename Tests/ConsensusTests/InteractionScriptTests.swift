@@ -7,7 +7,7 @@ import ScriptTesting
 import Testing
 
 @Suite struct InteractionScriptTests {
-    static let scripts = ["election", "prevote_checkquorum", "figure8", "figure8_mutated", "backtracking", "snapshot",
+    static let scripts = ["election", "prevote_checkquorum", "figure8", "figure8_mutated", "backtracking", "snapshot", "snapshot_replaced", "learner_promotion",
                           "membership", "readindex_lease", "transfer"]
 
     @Test(arguments: scripts)

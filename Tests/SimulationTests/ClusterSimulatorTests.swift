@@ -46,6 +46,16 @@ import Testing
         #expect(completed > Self.campaignSeeds * 150)
     }
 
+    @Test func slotMovesUnderFaultsPass() {
+        var moves = 0
+        for seed in 1...UInt64(max(4, Self.campaignSeeds / 2)) {
+            let report = Self.run(1000 + seed) { $0.slotMoves = 5 }
+            #expect(report.violations == [], "seed \(1000 + seed): replay with trestle sim --seed \(1000 + seed) --slot-moves 5 --trace")
+            moves += report.slotMovesBegun
+        }
+        #expect(moves > 0)
+    }
+
     /// Seeds that once failed, kept as regressions.
     /// - 265: a follower rejected at its old match (its log no longer held entries it had
     ///   acknowledged: a replica re-created empty, or a disk fault; not traced further), and
@@ -87,15 +97,21 @@ import Testing
 
     static let plantedBugs: [PlantedBug] = [
         // Acknowledging a write before the leader's own fsync: a crash loses it.
-        PlantedBug(mutation: .leaderSkipsFsync, seed: 6, faults: nil),
+        PlantedBug(mutation: .leaderSkipsFsync, seed: 5, faults: nil),
         // Applying committed entries twice after a restart: replicas diverge.
-        PlantedBug(mutation: .applyTwiceAfterRestart, seed: 1, faults: nil),
+        PlantedBug(mutation: .applyTwiceAfterRestart, seed: 2, faults: nil),
         // Serving a lease read after the lease expired (ticks from before a pause): stale read.
         PlantedBug(mutation: .ticksOnlyOnTimer, seed: 3, faults: [.pause]),
         // A stale leader re-creating a dropped replica empty: committed writes lost.
-        PlantedBug(mutation: .noTombstones, seed: 41, faults: [.pause]),
+        PlantedBug(mutation: .noTombstones, seed: 48, faults: [.pause]),
         // Scripts drawing different random numbers on different replicas: replicas diverge.
         PlantedBug(mutation: .nondeterministicScripts, seed: 1, faults: nil),
+        // Handing moving slots off before the target has a copy: their writes are lost.
+        PlantedBug(mutation: .handOffBeforeCopy, seed: 1, faults: nil),
+        // A source serving (and keeping) slots after handing them off: two shards hold a key.
+        PlantedBug(mutation: .serveAfterHandOff, seed: 1, faults: nil),
+        // Writes proposed before the fence applied after it: lost when the slots move.
+        PlantedBug(mutation: .writesIgnoreFence, seed: 17, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)

@@ -18,6 +18,8 @@ public struct ClusterSimulationOptions: Sendable {
     public var faultKinds: [ClusterFaultKind]? = nil
     /// Add a node mid-run and remove one of the original nodes later.
     public var membershipChanges = true
+    /// Slot moves between shards begun at random moments of the fault phase.
+    public var slotMoves = 2
     public var mutations = NodeMutations()
     public var raftMutations = Mutations()
     /// Record a readable trace of inputs, outputs and operations.
@@ -78,6 +80,8 @@ public struct ClusterSimulationReport: Sendable {
     public var diskFaults = 0
     public var nodesAdded = 0
     public var nodesRemoved = 0
+    /// Slot moves begun (committed by the directory); every one must finish.
+    public var slotMovesBegun = 0
     public var faultKinds: [ClusterFaultKind] = []
     /// A hash of every event the run processed: equal for equal seeds.
     public var fingerprint: UInt64 = 0

@@ -80,13 +80,15 @@ extension ClusterSimulator {
 
     func deliverReply(from node: Int, connection: ClientID, _ value: RESPValue) {
         guard let owner = connectionOwners[connection] else { return }
-        traceLine("n\(node + 1) -> \(owner == Self.adminOwner ? "admin" : "c\(owner)"): \(value)")
+        traceLine("n\(node + 1) -> \(owner == Self.adminOwner ? "admin" : owner == Self.moverOwner ? "mover" : "c\(owner)"): \(value)")
         // One TCP connection: replies arrive in the order they were sent.
         let arrival = max(now + Int64(networkRandom.int(in: 50...500)), (lastArrival[connection] ?? 0) + 1)
         lastArrival[connection] = arrival
         let delay = arrival - now
         if owner == Self.adminOwner {
             queue.push(.adminReceive(connection: connection, value: value), at: now + delay)
+        } else if owner == Self.moverOwner {
+            queue.push(.moverReceive(connection: connection, value: value), at: now + delay)
         } else {
             queue.push(.clientReceive(client: owner, connection: connection, value: value), at: now + delay)
         }
@@ -97,6 +99,9 @@ extension ClusterSimulator {
         if owner == Self.adminOwner {
             queue.push(.adminRetry, at: now + 300_000)
             admin.connection = nil
+        } else if owner == Self.moverOwner {
+            queue.push(.moverRetry, at: now + 300_000)
+            mover.connection = nil
         } else {
             queue.push(.clientDisconnected(client: owner, connection: connection), at: now)
         }
@@ -114,6 +119,11 @@ extension ClusterSimulator {
             connectionOwners.removeValue(forKey: connection)
             admin.connection = nil
             queue.push(.adminRetry, at: now + 300_000)
+        }
+        if mover.node == node, let connection = mover.connection {
+            connectionOwners.removeValue(forKey: connection)
+            mover.connection = nil
+            queue.push(.moverRetry, at: now + 300_000)
         }
     }
 

@@ -206,6 +206,7 @@ extension ClusterSimulator {
             traceLine("linearizability of k\(key) undecided within the search budget")
         }
         checkConvergence()
+        checkSlotOwnership()
         flushLogLines()
     }
 
@@ -217,7 +218,7 @@ extension ClusterSimulator {
             now = item.time
             processed += 1
             switch item.payload {
-            case .clientStart, .clientTimeout, .fault, .addNode, .removeNode, .adminRetry: continue
+            case .clientStart, .clientTimeout, .fault, .addNode, .removeNode, .adminRetry, .moveSlots, .moverRetry: continue
             default: process(item.payload)
             }
         }

@@ -74,6 +74,10 @@ public final class ClusterSimulator {
         /// A snapshot job performed by the node's shell comes back (NodeInput.snapshotWritten/Failed).
         case snapshotDone(node: Int, incarnation: Int, input: NodeInput)
         case adminReceive(connection: ClientID, value: RESPValue)
+        /// The slot mover begins its next move, retries it, or hears back.
+        case moveSlots
+        case moverRetry
+        case moverReceive(connection: ClientID, value: RESPValue)
     }
 
     let options: ClusterSimulationOptions
@@ -82,6 +86,8 @@ public final class ClusterSimulator {
     var nodes: [SimulatedClusterNode] = []
     var clients: [SimulatedClient] = []
     var admin = AdminClient()
+    /// The administrator that moves slots between shards.
+    var mover = SlotMover()
     var networkRandom: SeededRandom
     var faultRandom: SeededRandom
     var clientRandom: SeededRandom
@@ -153,6 +159,9 @@ public final class ClusterSimulator {
         duplicateRate = Double(faultRandom.int(in: 0...20)) / 1000
         if !faultKinds.isEmpty { queue.push(.fault, at: 300_000) }
         queue.push(.startHealing, at: options.faultPhaseMilliseconds * 1000)
+        for _ in 0..<options.slotMoves {
+            queue.push(.moveSlots, at: Int64(faultRandom.int(in: 300...Int(options.faultPhaseMilliseconds))) * 1000)
+        }
         if options.membershipChanges {
             queue.push(.addNode, at: Int64(faultRandom.int(in: 500...Int(options.faultPhaseMilliseconds / 2))) * 1000)
         }
@@ -169,7 +178,7 @@ public final class ClusterSimulator {
             if finished { break }
             if healing, now - healingStart > options.healingBoundMilliseconds * 1000 {
                 let what = clients.allSatisfy({ $0.pending == nil }) && operationsStarted >= options.operations
-                    ? (admin.done ? "the drain of the removed node unfinished" : "the membership change not committed")
+                    ? (!movesFinished ? "slot moves unfinished" : admin.done ? "the drain of the removed node unfinished" : "the membership change not committed")
                     : "operations still pending"
                 report.violations.append("liveness: \(what) \(options.healingBoundMilliseconds) ms after faults stopped")
                 break
@@ -181,7 +190,7 @@ public final class ClusterSimulator {
 
     var finished: Bool {
         healing && operationsStarted >= options.operations && clients.allSatisfy { $0.pending == nil }
-            && (!options.membershipChanges || (admin.done && drainFinished))
+            && (!options.membershipChanges || (admin.done && drainFinished)) && movesFinished
     }
 
     /// The removed node has left the map and every shard holds its target replicas, as
@@ -226,6 +235,9 @@ public final class ClusterSimulator {
         case .removeNode: removeNode()
         case .adminRetry: sendAdmin()
         case let .adminReceive(connection, value): adminReceive(connection: connection, value)
+        case .moveSlots: beginSlotMove()
+        case .moverRetry: sendMover()
+        case let .moverReceive(connection, value): moverReceive(connection: connection, value)
         }
     }
 
@@ -415,6 +427,9 @@ public final class ClusterSimulator {
         case .removeNode: return 13
         case .adminRetry: return 14
         case .adminReceive: return 15
+        case .moveSlots: return 19
+        case .moverRetry: return 20
+        case .moverReceive: return 21
         case .snapshotDone(let node, _, _): return 17 &+ UInt64(node) << 8
         }
     }

@@ -1,0 +1,204 @@
+// Moving slots between shards (SlotMove.swift, SlotMigration.swift), driven by the node
+// that leads the source shard: on the timer it takes the next step its shard's state
+// calls for — fence, copy to the target's leader batch by batch, hand off, then ask the
+// directory to flip ownership. Every step is a committed log entry, so a new leader (or
+// this one after a restart) resumes from the state its log left; a step that fails or
+// times out is simply taken again later.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Wire
+
+/// What this node is doing for one move it drives.
+struct MoveDrive {
+    /// A step is in flight since this time (node wall milliseconds); nil: idle.
+    var busySince: Int64?
+}
+
+extension Node {
+    /// Most bytes of records in one import batch (one log entry of the target; well under
+    /// the 30 MiB replicated entry limit and the 32 MiB peer frame limit).
+    static let importBatchBytesMax = 4 * 1024 * 1024
+    /// Most records in one import batch.
+    static let importBatchRecordsMax = 50_000
+    /// A step with no answer after this long is taken again.
+    static let moveStepTimeoutMilliseconds: Int64 = 10_000
+
+    /// Takes the next step of every move whose source shard this node leads.
+    func driveMoves(now time: Int64) {
+        guard let map else { return }
+        for id in moveDrives.keys.sorted() where map.move(id) == nil { moveDrives.removeValue(forKey: id) }
+        for move in map.moves {
+            guard let source = replicas[move.source], source.isLeader, let data = source.data else { continue }
+            var drive = moveDrives[move.id] ?? MoveDrive()
+            if let since = drive.busySince, time - since < Self.moveStepTimeoutMilliseconds { continue }
+            drive.busySince = time
+            moveDrives[move.id] = drive
+            let done: ReplySink = { [self] value in
+                moveDrives[move.id]?.busySince = nil
+                if case .error(let text) = value {
+                    logger.info("slot move step failed; it will be retried", metadata: ["move": "\(move.id)", "error": "\(text)"])
+                }
+            }
+            guard let outgoing = data.migration.outgoing, outgoing.move == move.id else {
+                logger.info("slot move: fencing", metadata: ["move": "\(move)"])
+                proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
+                continue
+            }
+            switch outgoing.phase {
+            case .fenced where configuration.mutations.handOffBeforeCopy:
+                proposeMigration(source, .handOff(move: move.id), reply: done)
+            case .fenced:
+                copy(move, from: data, then: { [self] value in
+                    guard value == .ok, source.isLeader else { return done(value) }
+                    logger.info("slot move: copied; handing off", metadata: ["move": "\(move)"])
+                    proposeMigration(source, .handOff(move: move.id), reply: done)
+                })
+            case .handedOff:
+                finishMove(move.id, reply: done)
+            }
+        }
+    }
+
+    /// Proposes a migration step to a shard this node leads; `reply` gets its outcome.
+    func proposeMigration(_ replica: Replica, _ step: MigrationStep, reply: @escaping ReplySink) {
+        guard replica.isLeader else { return reply(Redirect.tryAgain("this node no longer leads shard \(replica.shard.rawValue)").reply) }
+        let tag = RequestTag(origin: me, request: nextRequest)
+        nextRequest += 1
+        let command = ShardCommand.migrate(tag: tag, step: step)
+        replica.queuedWrites.append((command.encoded(), PendingWrite(tag: tag, deadline: now() + Self.moveStepTimeoutMilliseconds, reply: reply)))
+        wantTurn()
+    }
+
+    /// Sends the fenced slots' records to the target shard's leader, batch by batch, each
+    /// answered once committed there; `then` gets OK after the last one.
+    private func copy(_ move: SlotMove, from data: DataMachine, then: @escaping ReplySink) {
+        let records = data.engine.keyspace.records(inSlots: move.slots.first...move.slots.last)
+        var batches: [[[UInt8]]] = [[]]
+        var bytes = 0
+        for record in records {
+            if bytes + record.count > Self.importBatchBytesMax || batches[batches.count - 1].count >= Self.importBatchRecordsMax,
+               !batches[batches.count - 1].isEmpty {
+                batches.append([])
+                bytes = 0
+            }
+            batches[batches.count - 1].append(record)
+            bytes += record.count + 8
+        }
+        logger.info("slot move: copying", metadata: ["move": "\(move)", "keys": "\(records.count)", "batches": "\(batches.count)"])
+        sendBatch(0, of: batches, move: move, then: then)
+    }
+
+    private func sendBatch(_ index: Int, of batches: [[[UInt8]]], move: SlotMove, then: @escaping ReplySink) {
+        guard index < batches.count else { return then(.ok) }
+        let step = MigrationStep.importBatch(move: move.id, slots: move.slots, index: UInt32(index), count: UInt32(batches.count),
+                                             records: batches[index])
+        let next: ReplySink = { [self] value in
+            guard value == .ok else { return then(value) }
+            sendBatch(index + 1, of: batches, move: move, then: then)
+        }
+        if let target = replicas[move.target], target.isLeader { return proposeMigration(target, step, reply: next) }
+        guard let node = shardLeaderOrPreferred(move.target) else {
+            return then(Redirect.tryAgain("shard \(move.target.rawValue) has no known leader").reply)
+        }
+        forward(Self.encodeImport(step), to: node, reply: next)
+    }
+
+    /// The shard's leader as this node knows it, or else a replica placement prefers.
+    func shardLeaderOrPreferred(_ shard: ShardID) -> NodeID? {
+        let known = leader(of: shard)
+        if known != .none { return known }
+        return map?.shard(shard)?.replicas.first
+    }
+
+    /// TRESTLE IMPORTBATCH move first last index count record... (between nodes only).
+    static func encodeImport(_ step: MigrationStep) -> [Bytes] {
+        guard case let .importBatch(move, slots, index, count, records) = step else { return [] }
+        let head = ["TRESTLE", "IMPORTBATCH", String(move), String(slots.first), String(slots.last), String(index), String(count)]
+        return head.map { Array($0.utf8) } + records
+    }
+
+    /// A peer's import batch: proposed to the target shard if this node leads it and the
+    /// move is pending in this node's map.
+    func receiveImport(_ arguments: ArraySlice<Bytes>, reply: @escaping ReplySink) {
+        let numbers = arguments.prefix(5).map { UInt64(String(decoding: $0, as: UTF8.self)) }
+        guard numbers.count == 5, let move = numbers[0], let first = numbers[1], let last = numbers[2], let index = numbers[3],
+              let count = numbers[4], first <= last, last < UInt64(HashSlot.count), index < count, count <= UInt64(UInt32.max) else {
+            return reply(.error("ERR malformed import batch"))
+        }
+        guard let pending = map?.move(move), pending.slots == SlotRange(UInt16(first), UInt16(last)) else {
+            return reply(Redirect.tryAgain("move \(move) is not pending in this node's cluster map").reply)
+        }
+        guard let target = replicas[pending.target], target.isLeader else {
+            return reply(Redirect.tryAgain("this node does not lead shard \(pending.target.rawValue)").reply)
+        }
+        let step = MigrationStep.importBatch(move: move, slots: pending.slots, index: UInt32(index), count: UInt32(count),
+                                             records: Array(arguments.dropFirst(5)))
+        proposeMigration(target, step, reply: reply)
+    }
+
+    /// Asks the directory to flip the slots of a handed-off move to its target.
+    private func finishMove(_ id: UInt64, reply: @escaping ReplySink) {
+        let done: ReplySink = { [self] value in
+            if value == .ok { logger.info("slot move finished: ownership flipped", metadata: ["move": "\(id)"]) }
+            reply(value)
+        }
+        if directory.isLeader { return proposeDirectory(.finishMove(id: id), reply: done) }
+        let leader = leader(of: ClusterMap.directoryShard)
+        guard leader != .none, leader != me else { return reply(Redirect.tryAgain("no directory leader known").reply) }
+        forward(["TRESTLE", "FINISHMOVE", String(id)].map { Array($0.utf8) }, to: leader, reply: done)
+    }
+
+    // MARK: - Routing while slots move
+
+    /// Why a shard this node leads must not serve `slot` for this request right now: the
+    /// slot was handed off (-ASK to the target's leader) or is fenced and this is a write.
+    func migrationRedirect(_ replica: Replica, slot: HashSlot, write: Bool) -> Redirect? {
+        guard let data = replica.data else { return nil }
+        guard let outgoing = data.migration.outgoing, outgoing.slots.contains(slot.rawValue) else {
+            // Handed off in a finished move, and this node's map has not caught up yet.
+            guard let given = data.migration.givenAway(slot.rawValue) else { return nil }
+            return .tryAgain("slot \(slot.rawValue) moved to shard \(given.target.rawValue); this node's cluster map is behind; retry")
+        }
+        if outgoing.phase == .handedOff {
+            if configuration.mutations.serveAfterHandOff { return nil }
+            guard let leader = shardLeaderOrPreferred(outgoing.target), let node = map?.node(leader) else {
+                return .tryAgain("slot \(slot.rawValue) is moving to shard \(outgoing.target.rawValue); retry")
+            }
+            return .ask(slot: slot, to: node)
+        }
+        return write && !configuration.mutations.writesIgnoreFence ? .tryAgain("slot \(slot.rawValue) is moving to shard \(outgoing.target.rawValue); retry") : nil
+    }
+
+    /// After ASKING: the shard this node leads that has imported `slot` completely.
+    func importedHere(_ slot: HashSlot) -> Replica? {
+        for shard in replicas.keys.sorted() {
+            guard let replica = replicas[shard], replica.isLeader, let incoming = replica.data?.migration.incoming,
+                  incoming.complete, incoming.slots.contains(slot.rawValue) else { continue }
+            return replica
+        }
+        return nil
+    }
+
+    /// True when `slot`'s keys are no longer in this replica (handed off): a read that
+    /// waited for confirmation must not run against it.
+    func handedOff(_ replica: Replica, _ slot: HashSlot?) -> Bool {
+        guard let slot, !configuration.mutations.serveAfterHandOff else { return false }
+        return replica.data?.migration.givenAway(slot.rawValue) != nil
+    }
+
+    /// TRESTLE MOVESLOTS first last shard: begins a move (answered once committed).
+    func beginMove(_ text: [String], arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink) {
+        guard let first = UInt16(text[0]), let last = UInt16(text[1]), first <= last, Int(last) < HashSlot.count else {
+            return reply(.error("ERR slots must be given as two numbers FIRST LAST with 0 <= FIRST <= LAST <= \(HashSlot.count - 1)"))
+        }
+        guard let target = UInt64(text[2].hasPrefix("s") ? String(text[2].dropFirst()) : text[2]), target > 0 else {
+            return reply(.error("ERR shard must be a positive integer"))
+        }
+        viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in
+            node.proposeDirectory(.beginMove(slots: SlotRange(first, last), target: ShardID(target)), reply: reply)
+        }
+    }
+}

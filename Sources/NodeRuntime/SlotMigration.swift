@@ -1,0 +1,241 @@
+// A data shard's part in moving slots, as entries of its own log (so every replica takes
+// the same steps at the same index, and a new leader picks up where the old one stopped):
+//
+//   source: fence          writes to the slots are refused from here on (reads go on);
+//   target: import 0..n-1  batch 0 clears the slots, each batch loads a copy's records;
+//   source: hand off       the slots' keys are deleted; requests for them are sent to
+//                          the target with -ASK until the directory flips ownership.
+//
+// A step for an older move than the newest one the shard took part in is refused: a
+// delayed copy must never clear slots that have since changed hands.
+import Cluster
+import Core
+import Engine
+import Keyspace
+import Wire
+
+enum MigrationStep: Equatable, Sendable {
+    case fence(move: UInt64, slots: SlotRange, target: ShardID)
+    case importBatch(move: UInt64, slots: SlotRange, index: UInt32, count: UInt32, records: [[UInt8]])
+    case handOff(move: UInt64)
+
+    var move: UInt64 {
+        switch self {
+        case .fence(let move, _, _), .importBatch(let move, _, _, _, _), .handOff(let move): return move
+        }
+    }
+
+    func encode(into writer: inout ByteWriter) {
+        switch self {
+        case let .fence(move, slots, target):
+            writer.write(UInt8(1)); writer.write(move); writer.write(slots.first); writer.write(slots.last); writer.write(target.rawValue)
+        case let .importBatch(move, slots, index, count, records):
+            writer.write(UInt8(2)); writer.write(move); writer.write(slots.first); writer.write(slots.last)
+            writer.write(index); writer.write(count)
+            writer.write(UInt32(records.count))
+            for record in records { writer.writeBlob(record) }
+        case .handOff(let move):
+            writer.write(UInt8(3)); writer.write(move)
+        }
+    }
+
+    static func decode(from reader: inout ByteReader) throws -> MigrationStep {
+        func range() throws -> SlotRange {
+            let first = try reader.read(UInt16.self)
+            let last = try reader.read(UInt16.self)
+            guard first <= last, Int(last) < HashSlot.count else { throw ShardCommand.DecodeError(reason: "slot range") }
+            return SlotRange(first, last)
+        }
+        switch try reader.readByte() {
+        case 1:
+            let move = try reader.read(UInt64.self)
+            let slots = try range()
+            return .fence(move: move, slots: slots, target: ShardID(try reader.read(UInt64.self)))
+        case 2:
+            let move = try reader.read(UInt64.self)
+            let slots = try range()
+            let index = try reader.read(UInt32.self)
+            let count = try reader.read(UInt32.self)
+            let records = Int(try reader.read(UInt32.self))
+            guard index < count, records <= ShardCommand.itemsMax, records <= reader.remaining / 4 else {
+                throw ShardCommand.DecodeError(reason: "import batch")
+            }
+            var items: [[UInt8]] = []
+            items.reserveCapacity(records)
+            for _ in 0..<records { items.append(try reader.readBlob()) }
+            return .importBatch(move: move, slots: slots, index: index, count: count, records: items)
+        case 3:
+            return .handOff(move: try reader.read(UInt64.self))
+        default:
+            throw ShardCommand.DecodeError(reason: "unknown migration step")
+        }
+    }
+}
+
+/// What a shard remembers of its newest move: replicated state, kept in its snapshots.
+struct MigrationState: Equatable, Sendable {
+    enum Phase: UInt8, Sendable { case fenced = 1, handedOff = 2 }
+    struct Outgoing: Equatable, Sendable {
+        var move: UInt64
+        var slots: SlotRange
+        var target: ShardID
+        var phase: Phase
+    }
+    struct Incoming: Equatable, Sendable {
+        var move: UInt64
+        var slots: SlotRange
+        var applied: UInt32
+        var count: UInt32
+        var complete: Bool { applied == count }
+    }
+
+    struct GivenAway: Equatable, Sendable {
+        var slots: SlotRange
+        var target: ShardID
+    }
+
+    /// The newest move this shard took part in; steps of older moves are refused.
+    var newestMove: UInt64 = 0
+    var outgoing: Outgoing?
+    var incoming: Incoming?
+    /// Every slot range this shard handed off and has not imported back since: a node
+    /// whose cluster map lags may still route such a slot here, and it must not be served
+    /// (its keys are gone) nor written (the write would be lost to the new owner).
+    var givenAway: [GivenAway] = []
+
+    /// Slots this shard takes no writes for: fenced, or handed off.
+    func refusesWrites(_ slot: UInt16) -> Bool {
+        if let outgoing, outgoing.slots.contains(slot) { return true }
+        return givenAway(slot) != nil
+    }
+
+    /// The range holding `slot` that this shard handed off, if any.
+    func givenAway(_ slot: UInt16) -> GivenAway? {
+        givenAway.first { $0.slots.contains(slot) }
+    }
+
+    /// Records that `slots` went to `target` (replacing what is recorded for them).
+    mutating func giveAway(_ slots: SlotRange, to target: ShardID) {
+        takeBack(slots)
+        givenAway.append(GivenAway(slots: slots, target: target))
+        givenAway.sort { $0.slots.first < $1.slots.first }
+    }
+
+    /// Forgets that `slots` were handed off (they are being imported back).
+    mutating func takeBack(_ slots: SlotRange) {
+        givenAway = givenAway.flatMap { entry in
+            ClusterMap.subtract(slots, from: [entry.slots]).map { GivenAway(slots: $0, target: entry.target) }
+        }
+    }
+
+    var isEmpty: Bool { self == MigrationState() }
+
+    func encode(into writer: inout ByteWriter) {
+        writer.write(newestMove)
+        if let outgoing {
+            writer.write(UInt8(1)); writer.write(outgoing.move); writer.write(outgoing.slots.first); writer.write(outgoing.slots.last)
+            writer.write(outgoing.target.rawValue); writer.write(outgoing.phase.rawValue)
+        } else {
+            writer.write(UInt8(0))
+        }
+        if let incoming {
+            writer.write(UInt8(1)); writer.write(incoming.move); writer.write(incoming.slots.first); writer.write(incoming.slots.last)
+            writer.write(incoming.applied); writer.write(incoming.count)
+        } else {
+            writer.write(UInt8(0))
+        }
+        writer.write(UInt32(givenAway.count))
+        for entry in givenAway {
+            writer.write(entry.slots.first); writer.write(entry.slots.last); writer.write(entry.target.rawValue)
+        }
+    }
+
+    static func decode(from reader: inout ByteReader) throws -> MigrationState {
+        var state = MigrationState()
+        state.newestMove = try reader.read(UInt64.self)
+        if try reader.readByte() == 1 {
+            let move = try reader.read(UInt64.self)
+            let slots = SlotRange(try reader.read(UInt16.self), try reader.read(UInt16.self))
+            let target = ShardID(try reader.read(UInt64.self))
+            guard let phase = Phase(rawValue: try reader.readByte()) else { throw ShardCommand.DecodeError(reason: "migration phase") }
+            state.outgoing = Outgoing(move: move, slots: slots, target: target, phase: phase)
+        }
+        if try reader.readByte() == 1 {
+            let move = try reader.read(UInt64.self)
+            let slots = SlotRange(try reader.read(UInt16.self), try reader.read(UInt16.self))
+            state.incoming = Incoming(move: move, slots: slots, applied: try reader.read(UInt32.self), count: try reader.read(UInt32.self))
+        }
+        let given = Int(try reader.read(UInt32.self))
+        guard given <= HashSlot.count else { throw ShardCommand.DecodeError(reason: "given-away range count") }
+        for _ in 0..<given {
+            let slots = SlotRange(try reader.read(UInt16.self), try reader.read(UInt16.self))
+            state.givenAway.append(GivenAway(slots: slots, target: ShardID(try reader.read(UInt64.self))))
+        }
+        return state
+    }
+}
+
+extension DataMachine {
+    /// Applies one migration step (identically on every replica) and answers its proposer.
+    func apply(_ step: MigrationStep) -> RESPValue {
+        let move = step.move
+        guard move >= migration.newestMove else {
+            return .error("ERR stale migration step: move \(move) is older than move \(migration.newestMove)")
+        }
+        switch step {
+        case let .fence(move, slots, target):
+            if let outgoing = migration.outgoing, outgoing.move == move { return .ok }
+            guard move > migration.newestMove else { return .error("ERR move \(move) cannot be fenced here") }
+            migration.newestMove = move
+            migration.incoming = nil
+            migration.outgoing = .init(move: move, slots: slots, target: target, phase: .fenced)
+            return .ok
+        case let .importBatch(move, slots, index, count, records):
+            if index == 0 {
+                if let incoming = migration.incoming, incoming.move == move, incoming.complete { return .ok }
+                migration.newestMove = move
+                migration.outgoing = nil
+                migration.incoming = .init(move: move, slots: slots, applied: 0, count: count)
+                migration.takeBack(slots)
+                engine.keyspace.removeAll(inSlots: slots.first...slots.last)
+            }
+            guard var incoming = migration.incoming, incoming.move == move, incoming.count == count else {
+                return .error("ERR import batch \(index) of move \(move) arrived without its first batch")
+            }
+            if incoming.complete { return .ok }
+            guard incoming.applied == index else {
+                return .error("ERR import batch \(index) of move \(move) out of order (expected \(incoming.applied))")
+            }
+            for record in records {
+                guard let (key, _) = try? EntryCodec.decode(record), slots.contains(HashSlot.of(key: key).rawValue) else { continue }
+                try? engine.keyspace.load(record: record)
+            }
+            incoming.applied += 1
+            migration.incoming = incoming
+            return .ok
+        case .handOff(let move):
+            guard var outgoing = migration.outgoing, outgoing.move == move else {
+                return .error("ERR move \(move) was never fenced here")
+            }
+            if outgoing.phase == .handedOff { return .ok }
+            if !mutations.serveAfterHandOff { engine.keyspace.removeAll(inSlots: outgoing.slots.first...outgoing.slots.last) }
+            outgoing.phase = .handedOff
+            migration.outgoing = outgoing
+            if !mutations.serveAfterHandOff { migration.giveAway(outgoing.slots, to: outgoing.target) }
+            return .ok
+        }
+    }
+
+    /// A write whose keys lie in slots this shard no longer takes writes for is refused
+    /// when it applies (it may have been proposed before the fence).
+    func refusesWrite(_ commands: [[Bytes]]) -> Bool {
+        guard migration.outgoing != nil, !mutations.writesIgnoreFence else { return false }
+        for command in commands {
+            guard let spec = command.first.flatMap(CommandTable.lookup) else { continue }
+            for position in spec.keyPositions(in: command) where migration.refusesWrites(HashSlot.of(key: command[position]).rawValue) {
+                return true
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,123 @@
+// A shard's side of moving slots, applied as its log would apply it: the fence refuses
+// writes that were proposed before it, an import clears then loads, steps of older moves
+// are refused, the hand-off deletes the slots and remembers where they went, and all of
+// it survives a snapshot. Then a whole move through the node runtime.
+import Cluster
+import Core
+import Engine
+import Foundation
+import Keyspace
+import Testing
+import Wire
+@testable import NodeRuntime
+
+@Suite struct SlotMigrationTests {
+    static let tag = RequestTag(origin: NodeID(1), request: 1)
+
+    static func write(_ machine: DataMachine, _ words: String...) -> RESPValue? {
+        let command = ShardCommand.write(tag: tag, time: 1, transaction: false, watches: [], commands: [words.map { Array($0.utf8) }])
+        return machine.apply(command.encoded(), index: LogIndex(1), version: .resp2)?.reply
+    }
+
+    static func step(_ machine: DataMachine, _ step: MigrationStep) -> RESPValue? {
+        machine.apply(ShardCommand.migrate(tag: tag, step: step).encoded(), index: LogIndex(1), version: .resp2)?.reply
+    }
+
+    static func slot(_ key: String) -> UInt16 { HashSlot.of(key: Array(key.utf8)).rawValue }
+
+    @Test func fenceCopyHandOffAndSnapshot() throws {
+        let source = DataMachine(settings: Settings())
+        let target = DataMachine(settings: Settings())
+        let moving = Self.slot("a")
+        let range = SlotRange(moving, moving)
+        #expect(Self.write(source, "SET", "a", "1") == .ok)
+        #expect(Self.write(source, "SET", "b", "2") == .ok)
+        #expect(Self.step(source, .fence(move: 5, slots: range, target: ShardID(2))) == .ok)
+        // A write to the fenced slot, proposed before the fence, applies after it: refused.
+        guard case .error(let refusal)? = Self.write(source, "SET", "a", "lost") else { Issue.record("write not refused"); return }
+        #expect(refusal.hasPrefix("TRYAGAIN"))
+        #expect(Self.write(source, "SET", "b", "3") == .ok)
+
+        let records = source.engine.keyspace.records(inSlots: moving...moving)
+        #expect(records.count == 1)
+        // The target had a stale key in the slot: the first batch clears it.
+        #expect(Self.write(target, "SET", "{a}stale", "x") == .ok)
+        #expect(Self.step(target, .importBatch(move: 5, slots: range, index: 1, count: 2, records: [])) != .ok)
+        #expect(Self.step(target, .importBatch(move: 5, slots: range, index: 0, count: 2, records: records)) == .ok)
+        #expect(target.migration.incoming?.complete == false)
+        #expect(Self.step(target, .importBatch(move: 5, slots: range, index: 1, count: 2, records: [])) == .ok)
+        #expect(target.migration.incoming?.complete == true)
+        // A copy retried from the start after it completed changes nothing.
+        #expect(Self.step(target, .importBatch(move: 5, slots: range, index: 0, count: 2, records: [])) == .ok)
+        #expect(target.engine.keyspace.keyCount(inSlots: moving...moving) == 1)
+        #expect(Self.write(target, "GET", "a") == .bulk(Array("1".utf8)))
+
+        #expect(Self.step(source, .handOff(move: 5)) == .ok)
+        #expect(source.engine.keyspace.keyCount(inSlots: moving...moving) == 0)
+        #expect(source.migration.givenAway(moving)?.target == ShardID(2))
+        // Steps of an older move are refused.
+        guard case .error(let stale)? = Self.step(source, .fence(move: 4, slots: range, target: ShardID(3))) else { Issue.record("stale step applied"); return }
+        #expect(stale.contains("stale"))
+        // A later move of other slots keeps the record of what was given away.
+        let other = Self.slot("b")
+        #expect(Self.step(source, .fence(move: 9, slots: SlotRange(other, other), target: ShardID(3))) == .ok)
+        #expect(source.migration.refusesWrites(moving))
+
+        let restored = DataMachine(settings: Settings())
+        try restored.restore(source.snapshot())
+        #expect(restored.migration == source.migration)
+        #expect(restored.engine.keyspace.keyCount == source.engine.keyspace.keyCount)
+        // Importing the slots back forgets that they were given away.
+        #expect(Self.step(restored, .importBatch(move: 12, slots: range, index: 0, count: 1, records: records)) == .ok)
+        #expect(restored.migration.givenAway(moving) == nil)
+    }
+
+    @Test func stepsRoundTripAndMalformedOnesAreErrors() throws {
+        let steps: [MigrationStep] = [
+            .fence(move: 3, slots: SlotRange(0, 16383), target: ShardID(2)),
+            .importBatch(move: 3, slots: SlotRange(5, 5), index: 1, count: 4, records: [[1, 2, 3], []]),
+            .handOff(move: 3),
+        ]
+        for step in steps {
+            let command = ShardCommand.migrate(tag: Self.tag, step: step)
+            let encoded = command.encoded()
+            #expect(try ShardCommand.decode(encoded) == command)
+            for length in 0..<encoded.count {
+                #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode(Array(encoded.prefix(length))) }
+            }
+        }
+    }
+
+    @Test func aVersionOneSnapshotStillLoads() throws {
+        var writer = ByteWriter(capacity: 32)
+        writer.write(UInt8(1))
+        writer.write(Int64(7))
+        writer.write(UInt64(0))
+        let machine = DataMachine(settings: Settings())
+        try machine.restore(writer.bytes)
+        #expect(machine.lastRecordTime == 7)
+        #expect(machine.migration.isEmpty)
+    }
+
+    @Test func aMoveThroughTheNodeRuntime() throws {
+        let harness = NodeScriptHarness()
+        _ = harness.run("cluster nodes=3 shards=2 proxy=true")
+        _ = harness.run("settle")
+        _ = harness.run("open n1 c1")
+        func ask(_ request: String) -> String { harness.run("request n1 c1 " + request) + "\n" + harness.run("settle") }
+        // "a" hashes to slot 15495, in shard 2 of two: move it and its neighbours to shard 1.
+        #expect(ask("SET a 1").contains("reply c1 +OK"))
+        #expect(ask("TRESTLE MOVESLOTS 15000 15999 9").contains("shard 9 does not exist"))
+        #expect(ask("TRESTLE MOVESLOTS 15000 15999 1").contains("reply c1 +OK"))
+        _ = harness.run("settle")
+        let status = ask("TRESTLE STATUS")
+        #expect(status.contains("s1 slots 0-8191,15000-15999"), "\(status)")
+        #expect(status.contains("s2 slots 8192-14999,16000-16383"), "\(status)")
+        #expect(!status.contains("slot move "), "\(status)")
+        #expect(ask("GET a").contains("reply c1 \"1\""))
+        #expect(ask("INCR a").contains("reply c1 :2"))
+        let map = try #require(harness.nodes[0].clusterMap)
+        #expect(map.moves.isEmpty)
+        for node in harness.nodes { #expect(node.keysOutsideOwnedSlots(map).isEmpty) }
+    }
+}
