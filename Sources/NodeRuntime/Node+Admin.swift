@@ -62,7 +62,8 @@ extension Node {
         forward(arguments, to: leader, reply: reply)
     }
 
-    func statusText() -> String {
+    /// What `TRESTLE STATUS` answers: nodes, shards, leaders and moves as this node sees them.
+    public func statusText() -> String {
         guard let map else { return "node \(me.rawValue): not part of a cluster yet (waiting to be added)\n" }
         var lines: [String] = []
         lines.append("cluster \(map.name), map version \(map.version), replication factor \(map.replicationFactor), \(map.shards.count) shards")

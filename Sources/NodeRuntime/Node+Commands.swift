@@ -97,6 +97,7 @@ extension Node {
             "trestle_shards_led_here:\(replicas.values.filter(\.isLeader).count)",
             "trestle_replicas_here:\(replicas.count)",
             "trestle_moves_pending:\(movesPending)",
+            "trestle_slot_moves_pending:\(map.moves.count)",
             "trestle_map_version:\(map.version)",
             "trestle_directory_leader:\(leader(of: ClusterMap.directoryShard).rawValue)",
         ]

@@ -22,10 +22,20 @@ struct LeaderHint {
 
 /// What a node remembers of a replica it dropped: only a leader that knows more than the
 /// dropped replica did (a later term, or the same term with a log past what it had
-/// committed) may create it again.
+/// committed) may create it again — or the leader of the tombstone's term (or a later
+/// one) whose gossip, heard after the drop, counts this node again (it re-added the node,
+/// or the drop followed gossip that its membership change had already overtaken).
 struct Tombstone {
     var term: Term
     var commit: LogIndex
+    /// When the replica was dropped (node wall milliseconds).
+    var droppedAt: Int64 = 0
+
+    /// True when `hint`, from `leader`, says that leader counts `me` now.
+    func readmittedBy(_ hint: LeaderHint?, leader: NodeID, me: NodeID) -> Bool {
+        guard let hint, hint.heardAt > droppedAt, hint.leader == leader, hint.term >= term else { return false }
+        return hint.voters.contains(me) || hint.learners.contains(me)
+    }
 
     func admits(_ message: Message) -> Bool {
         if message.term > term { return true }
@@ -91,7 +101,8 @@ extension Node {
             }
         }
         guard fromLeader, replicas.count < ClusterMap.shardsMax else { return nil }
-        if !configuration.mutations.noTombstones, let tombstone = tombstones[shard], let stale = messages.first(where: { !tombstone.admits($0) }) {
+        if !configuration.mutations.noTombstones, let tombstone = tombstones[shard], let stale = messages.first(where: { !tombstone.admits($0) }),
+           !tombstone.readmittedBy(hints[shard], leader: stale.from, me: me) {
             // A leader that has not heard of this node's removal (it was paused or cut off)
             // must not re-create it empty: an empty replica counted in that leader's old
             // membership would let it win an election without the committed entries.

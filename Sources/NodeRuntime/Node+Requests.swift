@@ -180,7 +180,7 @@ extension Node {
             return Outcome(reply: Redirect.crossSlot.reply)
         }
         var location = locate(slot)
-        if asking, case .elsewhere = location, let importer = importedHere(slot) { location = .here(importer) }
+        if asking, let importer = importedHere(slot) { location = .here(importer) }
         switch location {
         case .here(let replica):
             switch migrationRedirect(replica, slot: slot, write: spec.isWrite) {
@@ -298,6 +298,12 @@ extension Node {
         guard let map else { return .down(.clusterDown("This node has not joined a cluster yet")) }
         guard let shard = map.shardID(forSlot: slot) else { return .down(.clusterDown("Hash slot not served")) }
         if let replica = replicas[shard], replica.isLeader { return .here(replica) }
+        if importedHere(slot) != nil {
+            // This node leads the shard the slot was copied to, and its map has not flipped
+            // yet: redirecting to the source (which has handed the slot off) would bounce
+            // the client between the two until the map arrives.
+            return .down(.tryAgain("slot \(slot.rawValue) is moving to a shard led here; this node's cluster map is behind; retry"))
+        }
         var leader = leader(of: shard)
         if leader == .none, replicas[shard] == nil, let preferred = map.shard(shard)?.replicas.first(where: { $0 != me }) {
             // Not hosting the shard and no fresh word of its leader: send the client to the

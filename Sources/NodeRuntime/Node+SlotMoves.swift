@@ -39,7 +39,15 @@ extension Node {
             let done: ReplySink = { [self] value in
                 moveDrives[move.id]?.busySince = nil
                 if case .error(let text) = value {
+                    // A repeated flip (this node's map had not shown the first yet) finds
+                    // the move finished: nothing to retry.
+                    guard !text.contains("is not pending") else { return }
                     logger.info("slot move step failed; it will be retried", metadata: ["move": "\(move.id)", "error": "\(text)"])
+                } else {
+                    // The next step at the next turn, not the next timer: writes to the
+                    // slots wait out the fence, so every step's delay counts.
+                    movesWantDriving = true
+                    wantTurn()
                 }
             }
             guard let outgoing = data.migration.outgoing, outgoing.move == move.id else {

@@ -66,6 +66,8 @@ public final class Node {
     var forwards: [UInt64: ForwardWait] = [:]
     /// Slot moves this node drives as its source shard's leader, by move id.
     var moveDrives: [UInt64: MoveDrive] = [:]
+    /// A move step finished: take the next one at the start of the next turn.
+    var movesWantDriving = false
     /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
     var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [ProxySessionKey: Session] = [:]
@@ -402,6 +404,10 @@ public final class Node {
         precondition(persisting == nil, "a turn started while the previous round was being persisted")
         turnWanted = false
         readyRoundsThisTurn = 0
+        if movesWantDriving {
+            movesWantDriving = false
+            driveMoves(now: now())
+        }
         for replica in allReplicas where !replica.queuedWrites.isEmpty { replica.proposeQueuedWrites() }
         startRound()
     }
@@ -541,7 +547,7 @@ public final class Node {
     func dropReplica(_ shard: ShardID, reason: String) {
         guard let replica = replicas.removeValue(forKey: shard) else { return }
         let heardTerm = hints[shard]?.term ?? replica.raft.term
-        tombstones[shard] = Tombstone(term: max(replica.raft.term, heardTerm), commit: replica.raft.commitIndex)
+        tombstones[shard] = Tombstone(term: max(replica.raft.term, heardTerm), commit: replica.raft.commitIndex, droppedAt: now())
         replica.failAll(notApplied: Redirect.tryAgain("shard \(shard.rawValue) moved off this node; retry").reply,
                         mayBeApplied: .error("ERR write outcome unknown: shard \(shard.rawValue) moved off this node before the write was confirmed; it may or may not be applied"))
         lastRoles.removeValue(forKey: shard)

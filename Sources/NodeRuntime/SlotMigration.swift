@@ -177,7 +177,16 @@ struct MigrationState: Equatable, Sendable {
 
 extension DataMachine {
     /// Applies one migration step (identically on every replica) and answers its proposer.
+    /// Keys that move are not modified: WATCHes on them are not touched (a transaction on a
+    /// handed-off slot is refused anyway, and one that reaches the target compares values).
     func apply(_ step: MigrationStep) -> RESPValue {
+        let watched = engine.keyspace.watchedKeys
+        engine.keyspace.watchedKeys = []
+        defer { engine.keyspace.watchedKeys = watched }
+        return applyUnwatched(step)
+    }
+
+    private func applyUnwatched(_ step: MigrationStep) -> RESPValue {
         let move = step.move
         guard move >= migration.newestMove else {
             return .error("ERR stale migration step: move \(move) is older than move \(migration.newestMove)")

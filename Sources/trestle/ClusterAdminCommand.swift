@@ -6,8 +6,8 @@ import Wire
 struct ClusterAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, rebalance.",
-        subcommands: [Status.self, AddNode.self, RemoveNode.self, Rebalance.self])
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, rebalance.",
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Rebalance.self])
 
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
@@ -72,6 +72,37 @@ struct ClusterAdminCommand: ParsableCommand {
         }
     }
 
+    struct Move: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a range of hash slots to another shard, online.",
+            discussion: """
+                The slots must all belong to one shard now. Its leader fences them (writes to them \
+                get -TRYAGAIN, reads go on), copies their keys into the target shard's log, hands \
+                them off (-ASK sends clients to the target) and the directory then gives them to \
+                the target in one committed step. A crash at any step resumes where it stopped. \
+                `trestle cluster status` lists the shards and their slots.
+                """)
+        @OptionGroup var seed: Seed
+        @Option(help: "The slots to move: FIRST-LAST (or one slot).")
+        var slots: String
+        @Option(name: .customLong("to-shard"), help: "The shard that receives them (its number, as `status` shows: s3 is 3).")
+        var toShard: String
+        @Option(help: "Seconds to wait for the move to finish (0: do not wait).")
+        var wait: Int = 300
+        func run() throws {
+            let bounds = slots.split(separator: "-").map(String.init)
+            guard (1...2).contains(bounds.count), let first = UInt16(bounds[0]), let last = UInt16(bounds.last!), first <= last, last < 16384 else {
+                throw ValidationError("--slots must be FIRST-LAST with 0 <= FIRST <= LAST <= 16383")
+            }
+            let shard = toShard.hasPrefix("s") ? String(toShard.dropFirst()) : toShard
+            let started = Date()
+            let reply = try seed.call(["TRESTLE", "MOVESLOTS", String(first), String(last), shard])
+            guard !reply.isError else { throw ValidationError(reply.text) }
+            print("moving slots \(first == last ? "\(first)" : "\(first)-\(last)") to shard \(shard)")
+            try waitForMove(seed, range: first == last ? "\(first)" : "\(first)-\(last)", seconds: wait, started: started)
+        }
+    }
+
     struct Rebalance: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Re-plan replica placement and leader spread now.")
         @OptionGroup var seed: Seed
@@ -115,4 +146,22 @@ func waitForSettled(_ seed: ClusterAdminCommand.Seed, seconds: Int, started: Dat
         Thread.sleep(forTimeInterval: 0.5)
     }
     throw ValidationError("not settled after \(seconds) s; see `trestle cluster status --seed \(seed.seed)`")
+}
+
+/// Polls TRESTLE STATUS until the move of `range` no longer shows, printing its phase.
+func waitForMove(_ seed: ClusterAdminCommand.Seed, range: String, seconds: Int, started: Date) throws {
+    guard seconds > 0 else { return }
+    let deadline = Date().addingTimeInterval(TimeInterval(seconds))
+    var lastPrinted = ""
+    while Date() < deadline {
+        if let status = try? seed.call(["TRESTLE", "STATUS"]).text {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("slot move ") && $0.contains(" slots \(range) ") }) else {
+                print(String(format: "moved in %.1f s", Date().timeIntervalSince(started)))
+                return
+            }
+            if line != lastPrinted { print("  \(line)"); lastPrinted = String(line) }
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+    throw ValidationError("the move of slots \(range) did not finish in \(seconds) s; see `trestle cluster status --seed \(seed.seed)`")
 }

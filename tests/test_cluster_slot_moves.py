@@ -1,0 +1,118 @@
+"""Slots moving between shards of a running cluster (`trestle cluster move`), while a
+redis-py RedisCluster workload writes and reads: one move runs undisturbed, a second one
+has its source shard's leader SIGKILLed right after it begins and restarted. Both must
+finish, every node's CLUSTER SLOTS must name the new owners, every acknowledged write must
+stay readable and the history must be linearizable. Move times are measured.
+"""
+
+import subprocess
+import time
+
+import pytest
+
+from workload import Workload
+
+pytestmark = pytest.mark.cluster
+
+THREADS = 3
+KEYS_PER_THREAD = 300
+LOAD_BEFORE_MOVE_SECONDS = 2.0
+LOAD_AFTER_MOVE_SECONDS = 2.0
+MOVE_SECONDS_MAX = 60.0
+RESTART_AFTER_SECONDS = 1.0
+
+
+def master_of(cluster, slot, via):
+    for first, last, master, _ in cluster.slot_table(via=via):
+        if first <= slot <= last:
+            return master
+    return None
+
+
+def slot_moves_pending(node):
+    return node.cluster_info().get("trestle_slot_moves_pending")
+
+
+@pytest.mark.timeout(240)
+def test_slots_move_under_load_and_a_kill(cluster_factory, cluster_binary, measure, assert_linearizable):
+    # Four shards: s1 0-4095, s2 4096-8191, s3 8192-12287, s4 12288-16383.
+    cluster = cluster_factory(nodes=3, shards=4)
+    workload = Workload(cluster.cluster_client, threads=THREADS, keys_per_thread=KEYS_PER_THREAD).start()
+    try:
+        time.sleep(LOAD_BEFORE_MOVE_SECONDS)
+        started = time.monotonic()
+        printed = cluster.admin("move", "--seed", cluster.seed(), "--slots", "0-2047", "--to-shard", "4",
+                                seconds=MOVE_SECONDS_MAX)
+        measure("move of 2048 slots under load (command -> flipped)", time.monotonic() - started, "s")
+        assert "moved in" in printed, printed
+
+        # The second move's source leader dies just after the move begins.
+        victim = cluster.nodes[master_of(cluster, 4096, via=cluster.nodes[1])]
+        seed = next(node for node in cluster.running_nodes() if node.id != victim.id)
+        started = time.monotonic()
+        cluster.admin("move", "--seed", f"127.0.0.1:{seed.port}", "--slots", "4096-6143", "--to-shard", "3",
+                      "--wait", "0")
+        victim.kill()
+        time.sleep(RESTART_AFTER_SECONDS)
+        victim.start()
+        cluster.wait_until(lambda: all(slot_moves_pending(node) == "0" for node in cluster.running_nodes()),
+                           MOVE_SECONDS_MAX, "the interrupted move finished on every node")
+        measure("move of 2048 slots with its source leader killed (command -> flipped)", time.monotonic() - started, "s")
+        time.sleep(LOAD_AFTER_MOVE_SECONDS)
+    finally:
+        workload.stop()
+        print(workload.summary())
+
+    cluster.wait_ok()
+    for node in cluster.running_nodes():
+        assert master_of(cluster, 0, via=node) == master_of(cluster, 16383, via=node), f"slot 0 on node {node.id}"
+        assert master_of(cluster, 2047, via=node) == master_of(cluster, 12288, via=node), f"slot 2047 on node {node.id}"
+        assert master_of(cluster, 4096, via=node) == master_of(cluster, 8192, via=node), f"slot 4096 on node {node.id}"
+        assert master_of(cluster, 6144, via=node) != master_of(cluster, 8192, via=node) or \
+            master_of(cluster, 6144, via=node) == master_of(cluster, 8191, via=node)
+    status = cluster.admin("status", "--seed", cluster.seed())
+    assert "s4 slots 0-2047,12288-16383" in status, status
+    assert "s3 slots 4096-6143,8192-12287" in status, status
+    assert "slot move " not in status, status
+
+    problems = workload.verify(cluster.cluster_client())
+    assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
+    assert workload.total_acknowledged() > 0
+    assert_linearizable(workload, cluster_binary)
+
+
+def test_moves_that_cannot_be_done_are_refused_clearly(cluster_factory, cluster_binary):
+    cluster = cluster_factory(nodes=3, shards=4)
+
+    def move(*args):
+        return subprocess.run([cluster_binary, "cluster", "move", "--seed", cluster.seed(), *args, "--wait", "5"],
+                              capture_output=True, text=True, timeout=30)
+
+    spanning = move("--slots", "4000-4200", "--to-shard", "3")
+    assert spanning.returncode != 0
+    assert "not all owned by one shard" in spanning.stderr, spanning.stderr
+    unknown = move("--slots", "1-2", "--to-shard", "9")
+    assert unknown.returncode != 0 and "shard 9 does not exist" in unknown.stderr, unknown.stderr
+    owned = move("--slots", "1-2", "--to-shard", "1")
+    assert owned.returncode != 0 and "already belong to shard 1" in owned.stderr, owned.stderr
+    malformed = move("--slots", "9-3", "--to-shard", "2")
+    assert malformed.returncode != 0 and "FIRST-LAST" in malformed.stderr, malformed.stderr
+
+    # A key moves with its slot, and a client that is not cluster-aware is redirected to it.
+    client = cluster.cluster_client()
+    client.set("{mover}key", "value")
+    slot = client.keyslot("{mover}key")
+    target = 4 if slot < 12288 else 1
+    done = move("--slots", f"{slot}-{slot}", "--to-shard", str(target))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert client.get("{mover}key") == "value"
+    owner = cluster.nodes[master_of(cluster, slot, via=cluster.nodes[1])]
+    others = [node for node in cluster.running_nodes() if node.id != owner.id]
+    plain = others[0].client()
+    try:
+        plain.get("{mover}key")
+        assert False, "a node that does not lead the slot answered for it"
+    except Exception as error:  # redis-py raises MovedError for a plain client
+        assert f"{slot} 127.0.0.1:{owner.port}" in str(error), str(error)
+    # ASKING does not let a node serve a slot it is not importing.
+    assert others[0].command_reply("ASKING") in ("OK", b"OK", True)
