@@ -116,3 +116,33 @@ def test_moves_that_cannot_be_done_are_refused_clearly(cluster_factory, cluster_
         assert f"{slot} 127.0.0.1:{owner.port}" in str(error), str(error)
     # ASKING does not let a node serve a slot it is not importing.
     assert others[0].command_reply("ASKING") in ("OK", b"OK", True)
+
+
+@pytest.mark.timeout(240)
+def test_a_split_adds_a_shard_under_load(cluster_factory, cluster_binary, measure, assert_linearizable):
+    # Two shards: s1 0-8191, s2 8192-16383; splitting s1 creates s3 with 4096-8191.
+    cluster = cluster_factory(nodes=3, shards=2)
+    workload = Workload(cluster.cluster_client, threads=THREADS, keys_per_thread=KEYS_PER_THREAD).start()
+    try:
+        time.sleep(LOAD_BEFORE_MOVE_SECONDS)
+        started = time.monotonic()
+        printed = cluster.admin("split", "--seed", cluster.seed(), "--shard", "1", seconds=MOVE_SECONDS_MAX)
+        measure("split of a 8192-slot shard under load (command -> flipped)", time.monotonic() - started, "s")
+        assert "moved in" in printed, printed
+        time.sleep(LOAD_AFTER_MOVE_SECONDS)
+    finally:
+        workload.stop()
+        print(workload.summary())
+
+    status = cluster.admin("status", "--seed", cluster.seed())
+    assert "3 shards" in status, status
+    assert "s1 slots 0-4095 " in status and "s3 slots 4096-8191 " in status, status
+    cluster.wait_ok()
+    for node in cluster.running_nodes():
+        table = cluster.slot_table(via=node)
+        assert [(first, last) for first, last, _, _ in sorted(table)] == [(0, 4095), (4096, 8191), (8192, 16383)], table
+        assert all(master is not None for _, _, master, _ in table), table
+    assert workload.longest_stall_seconds() <= 1, workload.per_second()
+    problems = workload.verify(cluster.cluster_client())
+    assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
+    assert_linearizable(workload, cluster_binary)

@@ -24,6 +24,10 @@ public struct ShardInfo: Sendable, Equatable {
     public var slots: [SlotRange]
     /// Where the shard's voting replicas should live; first = preferred leader.
     public var replicas: [NodeID]
+    /// For a shard made by a split: the nodes that start its Raft group (empty, with
+    /// these voters) on their own; others join it as learners. Empty for the shards a
+    /// cluster was bootstrapped with.
+    public var genesis: [NodeID] = []
 
     public init(id: ShardID, slots: [SlotRange], replicas: [NodeID]) {
         self.id = id
@@ -55,6 +59,15 @@ public struct ClusterMap: Sendable, Equatable {
     public static let aclLineBytesMax = 64 * 1024
     /// Slot moves begun and not yet finished, oldest first.
     public var moves: [SlotMove] = []
+    /// The highest shard id ever used: ids are never reused (a node's tombstone of a
+    /// shard it dropped must never match a new shard).
+    public var shardIDHigh: UInt64 = 0
+    /// Splits owed to nodes added while every node could already lead a shard: each such
+    /// addition owes one, each split pays one (the directory leader splits while any are
+    /// owed and the cluster is settled, unless its node runs with --no-auto-split).
+    public var splitsOwed: UInt32 = 0
+    /// The id a new shard gets.
+    public var nextShardID: ShardID { ShardID(max(shardIDHigh, shards.map(\.id.rawValue).max() ?? 0) + 1) }
     /// Shard index (into `shards`) for every slot; derived from `shards`.
     public private(set) var slotOwner: [UInt16]
 

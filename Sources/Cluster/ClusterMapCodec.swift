@@ -27,18 +27,32 @@ extension ClusterMap {
         writeIDs(directoryVoters, into: &writer)
         // Added after format 1's last field: a map without ACL users encodes as before,
         // and an older map (nothing left to read) decodes with none.
-        if !aclUsers.isEmpty || !moves.isEmpty {
+        // Optional trailing sections, in this order; each is written (perhaps empty)
+        // whenever a later one is: ACL users, slot moves, the shard id high-water mark,
+        // the genesis replicas of split shards, the splits owed.
+        let geneses = shards.filter { !$0.genesis.isEmpty }
+        let sections = [!aclUsers.isEmpty, !moves.isEmpty, shardIDHigh != 0, !geneses.isEmpty, splitsOwed != 0]
+        let written = (sections.lastIndex(of: true) ?? -1) + 1
+        if written > 0 {
             writer.write(UInt32(aclUsers.count))
             for name in aclUsers.keys.sorted() {
                 writer.writeBlob(Array(name.utf8))
                 writer.writeBlob(Array((aclUsers[name] ?? "").utf8))
             }
         }
-        // After the ACL users (written, perhaps empty, whenever moves follow).
-        if !moves.isEmpty {
+        if written > 1 {
             writer.write(UInt32(moves.count))
             for move in moves { move.encode(into: &writer) }
         }
+        if written > 2 { writer.write(shardIDHigh) }
+        if written > 3 {
+            writer.write(UInt32(geneses.count))
+            for shard in geneses {
+                writer.write(shard.id.rawValue)
+                writeIDs(shard.genesis, into: &writer)
+            }
+        }
+        if written > 4 { writer.write(splitsOwed) }
         return writer.bytes
     }
 
@@ -77,6 +91,18 @@ extension ClusterMap {
                 guard count <= movesMax else { throw ClusterCodecError.malformed("move count") }
                 for _ in 0..<count { map.moves.append(try SlotMove.decode(from: &reader)) }
             }
+            if reader.remaining > 0 { map.shardIDHigh = try reader.read(UInt64.self) }
+            if reader.remaining > 0 {
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= shardsMax else { throw ClusterCodecError.malformed("genesis count") }
+                for _ in 0..<count {
+                    let id = ShardID(try reader.read(UInt64.self))
+                    let genesis = try readIDs(from: &reader)
+                    guard let index = map.shards.firstIndex(where: { $0.id == id }) else { throw ClusterCodecError.malformed("genesis of an unknown shard") }
+                    map.shards[index].genesis = genesis
+                }
+            }
+            if reader.remaining > 0 { map.splitsOwed = try reader.read(UInt32.self) }
             guard reader.remaining == 0 else { throw ClusterCodecError.malformed("trailing bytes after the cluster map") }
             return map
         } catch let error as ClusterCodecError {
@@ -189,6 +215,13 @@ extension DirectoryCommand {
         case .finishMove(let id):
             writer.write(UInt8(9))
             writer.write(id)
+        case let .splitShard(source, slots, newShard, replicas):
+            writer.write(UInt8(10))
+            writer.write(source.rawValue)
+            writer.write(slots.first)
+            writer.write(slots.last)
+            writer.write(newShard.rawValue)
+            writeIDs(replicas, into: &writer)
         }
         return writer.bytes
     }
@@ -222,6 +255,11 @@ extension DirectoryCommand {
                 let slots = try readSlotRange(from: &reader)
                 return .beginMove(slots: slots, target: ShardID(try reader.read(UInt64.self)))
             case 9: return .finishMove(id: try reader.read(UInt64.self))
+            case 10:
+                let source = ShardID(try reader.read(UInt64.self))
+                let slots = try readSlotRange(from: &reader)
+                let newShard = ShardID(try reader.read(UInt64.self))
+                return .splitShard(source: source, slots: slots, newShard: newShard, replicas: try readIDs(from: &reader))
             default: throw ClusterCodecError.malformed("unknown directory command")
             }
         } catch let error as ClusterCodecError {

@@ -22,6 +22,10 @@ public enum DirectoryCommand: Sendable, Equatable {
     case beginMove(slots: SlotRange, target: ShardID)
     /// The source handed the move's slots off: they now belong to its target.
     case finishMove(id: UInt64)
+    /// Split `slots` off `source` into a new shard `newShard` (which must be the map's
+    /// next id) whose group `replicas` start: the shard is created without slots and a
+    /// move of `slots` to it begins, in one step.
+    case splitShard(source: ShardID, slots: SlotRange, newShard: ShardID, replicas: [NodeID])
 
     public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
         case nodeExists(NodeID)
@@ -37,6 +41,9 @@ public enum DirectoryCommand: Sendable, Equatable {
         case tooManyMoves
         case shardBusy(SlotMove)
         case unknownMove(UInt64)
+        case badShardID(ShardID, expected: ShardID)
+        case badReplicas
+        case tooManyShards
 
         public var description: String {
             switch self {
@@ -52,6 +59,9 @@ public enum DirectoryCommand: Sendable, Equatable {
             case .tooManyMoves: return "\(ClusterMap.movesMax) slot moves are pending already"
             case .shardBusy(let move): return "a shard involved is busy with \(move); wait for it to finish"
             case .unknownMove(let id): return "move \(id) is not pending (it finished already or never began)"
+            case let .badShardID(id, expected): return "a new shard must get id \(expected.rawValue), not \(id.rawValue)"
+            case .badReplicas: return "a new shard needs distinct, active member nodes as replicas"
+            case .tooManyShards: return "the cluster has \(ClusterMap.shardsMax) shards already"
             case let .tooFewNodes(needed, available):
                 return "removing it would leave \(available) active nodes; replication factor needs \(needed)"
             }
@@ -71,6 +81,7 @@ extension ClusterMap {
             }
             nodes.append(info)
             nodes.sort { $0.id < $1.id }
+            if activeNodes.count > shards.count + Int(splitsOwed), splitsOwed < UInt32(Self.shardsMax) { splitsOwed += 1 }
         case .drainNode(let id):
             guard let index = nodes.firstIndex(where: { $0.id == id }) else { throw .unknownNode(id) }
             let remaining = activeNodes.count - (nodes[index].state == .active ? 1 : 0)
@@ -105,6 +116,22 @@ extension ClusterMap {
             guard let move = move(id) else { throw .unknownMove(id) }
             transfer(move.slots, from: move.source, to: move.target)
             moves.removeAll { $0.id == id }
+        case let .splitShard(source, slots, newShard, replicas):
+            guard newShard == nextShardID else { throw .badShardID(newShard, expected: nextShardID) }
+            guard shards.count < Self.shardsMax else { throw .tooManyShards }
+            guard !replicas.isEmpty, Set(replicas).count == replicas.count,
+                  replicas.allSatisfy({ node($0)?.state == .active }) else { throw .badReplicas }
+            var next = self
+            var shard = ShardInfo(id: newShard, slots: [], replicas: replicas)
+            shard.genesis = replicas
+            next.shards.append(shard)
+            next.shards.sort { $0.id < $1.id }
+            next.rebuildSlotOwners()
+            guard try next.validateMove(slots, to: newShard) == source else { throw .slotsSpanShards(slots) }
+            next.moves.append(SlotMove(id: version + 1, slots: slots, source: source, target: newShard))
+            next.shardIDHigh = newShard.rawValue
+            if next.splitsOwed > 0 { next.splitsOwed -= 1 }
+            self = next
         }
         version += 1
     }

@@ -39,6 +39,8 @@ extension Node {
         case ("removenode", 1):
             guard let id = UInt64(text[0]), id > 0 else { return reply(.error("ERR node id must be a positive integer")) }
             viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in node.proposeDirectory(DirectoryCommand.drainNode(NodeID(id)), reply: reply) }
+        case ("split", 1):
+            splitShard(text[0], arguments: arguments, forwarded: forwarded, reply: reply)
         case ("moveslots", 3):
             beginMove(text, arguments: arguments, forwarded: forwarded, reply: reply)
         case ("rebalance", 0):
@@ -48,7 +50,7 @@ extension Node {
                 reply(.ok)
             }
         default:
-            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, REBALANCE."))
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, REBALANCE."))
         }
     }
 
@@ -80,7 +82,7 @@ extension Node {
             let actual = membership(of: shard.id)
             let leader = leader(of: shard.id)
             let moving = Set(actual.voters) != Set(shard.replicas) || !actual.learners.isEmpty
-            var line = "  s\(shard.id.rawValue) slots \(shard.slots.map(\.description).joined(separator: ",")) leader \(leader == .none ? "none" : "n\(leader.rawValue)")"
+            var line = "  s\(shard.id.rawValue) slots \(shard.slots.isEmpty ? "none" : shard.slots.map(\.description).joined(separator: ",")) leader \(leader == .none ? "none" : "n\(leader.rawValue)")"
             line += " voters \(actual.voters.map { "n\($0.rawValue)" }.joined(separator: ","))"
             if !actual.learners.isEmpty { line += " learners \(actual.learners.map { "n\($0.rawValue)" }.joined(separator: ","))" }
             if moving { line += " -> target \(shard.replicas.map { "n\($0.rawValue)" }.joined(separator: ",")) (moving)" }

@@ -56,7 +56,10 @@ extension Node {
         for replica in allReplicas { replica.expire(now: time) }
         expireForwards(now: time)
         if crossed(Self.gossipTicks) { broadcastGossip() }
-        if crossed(Self.reconcileTicks) { reconcileAll(now: time) }
+        if crossed(Self.reconcileTicks) {
+            startGenesisReplicas()
+            reconcileAll(now: time)
+        }
         if crossed(Self.orphanCheckTicks) { dropOrphans() }
         proposeReclaims(now: time)
         driveMoves(now: time)
@@ -269,6 +272,26 @@ extension Node {
                 return
             }
         }
+        if let source = autoSplitCandidate(map), case .success(let command) = splitCommand(source) {
+            logger.info("nodes were added: splitting a shard so that they can lead one", metadata: [
+                "shard": "\(source.rawValue)", "shards": "\(map.shards.count)", "splits_owed": "\(map.splitsOwed)",
+            ])
+            proposeDirectory(command, reply: { _ in })
+        }
+    }
+
+    /// With `autoSplit`: while splits are owed (nodes were added to a cluster whose every
+    /// node could already lead a shard) and the cluster is settled (no replica or slot
+    /// moves pending), the shard with the most slots (the lowest id among equals) is
+    /// split, one split per placement round, so that the new nodes can lead shards and
+    /// write capacity grows with the nodes.
+    func autoSplitCandidate(_ map: ClusterMap) -> ShardID? {
+        guard configuration.autoSplit, map.splitsOwed > 0, map.moves.isEmpty, movesPending == 0,
+              map.shards.count < ClusterMap.shardsMax else { return nil }
+        let slots: (ShardInfo) -> Int = { $0.slots.reduce(0) { $0 + $1.count } }
+        guard let largest = map.shards.max(by: { slots($0) < slots($1) || (slots($0) == slots($1) && $0.id > $1.id) }),
+              slots(largest) >= 2 else { return nil }
+        return largest.id
     }
 
     /// Drops data replicas this node no longer belongs to: the shard's leader says so in

@@ -51,6 +51,12 @@ extension Node {
                 }
             }
             guard let outgoing = data.migration.outgoing, outgoing.move == move.id else {
+                // Fence only once the target has a leader (a split's new group must elect
+                // one first): the fence makes writes to the slots wait, so it waits instead.
+                guard replicas[move.target]?.isLeader == true || leader(of: move.target) != .none else {
+                    moveDrives[move.id]?.busySince = nil
+                    continue
+                }
                 logger.info("slot move: fencing", metadata: ["move": "\(move)"])
                 proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
                 continue

@@ -310,6 +310,7 @@ public final class Node {
     public func recoverOrBootstrap() throws {
         let recovery = try store.recover(repair: configuration.repair)
         defer { campaignWhereAlone() }
+        if !configuration.standalone { loadTombstones() }
         if configuration.aclFile != nil {
             do { try loadACLFile() } catch { throw NodeStartFailure(reason: error.text) }
         }
@@ -377,7 +378,7 @@ public final class Node {
         ])
     }
 
-    private func start(shard: ShardID, membership: Membership, data: [UInt8]) throws {
+    func start(shard: ShardID, membership: Membership, data: [UInt8]) throws {
         let snapshot = Snapshot(metadata: SnapshotMetadata(index: LogIndex(1), term: Term(1), membership: membership), data: data)
         try store.saveSnapshot(shard: shard, snapshot)
         let recovered = Consensus.RecoveredState(hardState: HardState(term: Term(1), vote: .none, commit: LogIndex(1)), snapshot: snapshot, entries: [])
@@ -548,6 +549,7 @@ public final class Node {
         guard let replica = replicas.removeValue(forKey: shard) else { return }
         let heardTerm = hints[shard]?.term ?? replica.raft.term
         tombstones[shard] = Tombstone(term: max(replica.raft.term, heardTerm), commit: replica.raft.commitIndex, droppedAt: now())
+        saveTombstones()
         replica.failAll(notApplied: Redirect.tryAgain("shard \(shard.rawValue) moved off this node; retry").reply,
                         mayBeApplied: .error("ERR write outcome unknown: shard \(shard.rawValue) moved off this node before the write was confirmed; it may or may not be applied"))
         lastRoles.removeValue(forKey: shard)

@@ -75,6 +75,9 @@ public struct NodeConfiguration: Sendable {
     public var standalone = false
     public var clusterName = "trestle"
     public var settings = Settings()
+    /// The directory leader splits shards that nodes added to the cluster are owed
+    /// (ClusterMap.splitsOwed, Node.autoSplitCandidate).
+    public var autoSplit = true
     public var tickMilliseconds: Int64 = 100
     public var electionTicks = 10
     /// How long a client request may wait for its shard before it gets an error.

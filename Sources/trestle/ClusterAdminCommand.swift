@@ -6,8 +6,8 @@ import Wire
 struct ClusterAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, rebalance.",
-        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Rebalance.self])
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, rebalance.",
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Rebalance.self])
 
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
@@ -100,6 +100,37 @@ struct ClusterAdminCommand: ParsableCommand {
             guard !reply.isError else { throw ValidationError(reply.text) }
             print("moving slots \(first == last ? "\(first)" : "\(first)-\(last)") to shard \(shard)")
             try waitForMove(seed, range: first == last ? "\(first)" : "\(first)-\(last)", seconds: wait, started: started)
+        }
+    }
+
+    struct Split: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Split a shard in two: a new shard (a new Raft group on the least loaded nodes) takes half its slots.",
+            discussion: """
+                The upper half of the shard's largest slot range moves to the new shard, as \
+                `trestle cluster move` moves slots. Waits until the move has finished.
+                """)
+        @OptionGroup var seed: Seed
+        @Option(help: "The shard to split (its number, as `status` shows: s3 is 3).")
+        var shard: String
+        @Option(help: "Seconds to wait for the split to finish (0: do not wait).")
+        var wait: Int = 300
+        func run() throws {
+            let number = shard.hasPrefix("s") ? String(shard.dropFirst()) : shard
+            let before = try seed.call(["TRESTLE", "STATUS"]).text
+            let started = Date()
+            let reply = try seed.call(["TRESTLE", "SPLIT", number])
+            guard !reply.isError else { throw ValidationError(reply.text) }
+            let status = try seed.call(["TRESTLE", "STATUS"]).text
+            // The new move is the one from this shard that was not pending before.
+            guard let line = status.split(separator: "\n").first(where: {
+                $0.hasPrefix("slot move ") && $0.contains(" s\(number) -> ") && !before.contains(String($0.prefix(while: { $0 != ":" })))
+            }), let range = line.split(separator: " ").dropFirst(4).first else {
+                print("shard \(number) split")
+                return
+            }
+            print("splitting shard \(number): \(line)")
+            try waitForMove(seed, range: String(range), seconds: wait, started: started)
         }
     }
 

@@ -71,6 +71,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "always: acknowledge after fsync on a majority (default); everysec: fsync about once a second (a majority losing power together may lose the last second); no: never fsync explicitly (the OS decides).")
     var fsync: FsyncPolicy = .always
 
+    @Flag(name: .customLong("no-auto-split"), help: "As directory leader, do not split shards on its own when nodes are added to a cluster whose every node could already lead a shard (split by hand with `trestle cluster split`).")
+    var noAutoSplit = false
     @Option(name: .customLong("dead-node-timeout"), help: "Seconds a node may be silent before its replicas are rebuilt on other nodes (0: never).")
     var deadNodeTimeout: Int64 = 300
 
@@ -137,6 +139,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.proxy = proxy
         configuration.fsync = fsync
         configuration.deadNodeSeconds = deadNodeTimeout
+        configuration.autoSplit = !noAutoSplit
         configuration.requestTimeoutMilliseconds = requestTimeout
         configuration.tickMilliseconds = tickMilliseconds
         configuration.repair = repair

@@ -15,6 +15,7 @@ extension SimCommand {
         options.faults = !noFaults
         options.membershipChanges = !noMembership
         options.slotMoves = slotMoves
+        options.autoSplit = autoSplit
         options.faultKinds = faultKinds?.compactMap(ClusterFaultKind.init(rawValue:))
         options.raftMutations = Mutations(mutation.compactMap(Mutations.Name.init(rawValue:)))
         for name in mutation.compactMap(NodeMutations.Name.init(rawValue:)) { options.mutations.enable(name) }
@@ -27,6 +28,7 @@ extension SimCommand {
         if noFaults { parts.append("--no-faults") }
         if noMembership { parts.append("--no-membership") }
         if slotMoves != 2 { parts.append("--slot-moves \(slotMoves)") }
+        if autoSplit { parts.append("--auto-split") }
         if let faults { parts.append("--faults \(faults)") }
         for name in mutation { parts.append("--mutation \(name)") }
         return parts.joined(separator: " ")

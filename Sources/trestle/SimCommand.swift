@@ -28,6 +28,8 @@ struct SimCommand: ParsableCommand {
     var noMembership = false
     @Option(help: "Node runtime simulation: slot moves between shards begun during the fault phase.")
     var slotMoves = 2
+    @Flag(help: "Node runtime simulation: the directory leader splits shards when the added node exceeds the shard count (as nodes do by default).")
+    var autoSplit = false
 
     @Option(help: "Number of seeds to run.") var seeds: Int = 100
     @Option(help: "First seed of the campaign.") var startSeed: UInt64 = 1

@@ -65,4 +65,33 @@ import Testing
         }
         #expect(throws: ClusterCodecError.self) { try DirectoryCommand.decode([8, 9, 0, 1, 0]) }
     }
+
+    @Test func aSplitCreatesAnEmptyShardAndMovesHalfToIt() throws {
+        var map = Self.map()
+        let nodes = map.nodes.map(\.id)
+        let next = map.nextShardID
+        #expect(next == ShardID(5))
+        #expect(throws: DirectoryCommand.Rejection.badShardID(ShardID(9), expected: next)) {
+            try map.apply(.splitShard(source: ShardID(1), slots: SlotRange(2048, 4095), newShard: ShardID(9), replicas: nodes))
+        }
+        #expect(throws: DirectoryCommand.Rejection.badReplicas) {
+            try map.apply(.splitShard(source: ShardID(1), slots: SlotRange(2048, 4095), newShard: next, replicas: [nodes[0], nodes[0]]))
+        }
+        #expect(throws: DirectoryCommand.Rejection.self) {
+            try map.apply(.splitShard(source: ShardID(1), slots: SlotRange(4000, 4200), newShard: next, replicas: nodes))
+        }
+        #expect(map.shards.count == 4)
+        try map.apply(.splitShard(source: ShardID(1), slots: SlotRange(2048, 4095), newShard: next, replicas: nodes))
+        let created = try #require(map.shard(next))
+        #expect(created.slots.isEmpty && created.genesis == nodes && created.replicas == nodes)
+        #expect(map.shardIDHigh == 5 && map.nextShardID == ShardID(6))
+        let move = try #require(map.move(forSlot: HashSlot(3000)))
+        #expect(move.source == ShardID(1) && move.target == next)
+        #expect(try ClusterMap.decode(map.encoded()) == map)
+        try map.apply(.finishMove(id: move.id))
+        #expect(map.shardID(forSlot: HashSlot(3000)) == next)
+        #expect(map.shardID(forSlot: HashSlot(2047)) == ShardID(1))
+        let command = DirectoryCommand.splitShard(source: ShardID(2), slots: SlotRange(1, 9), newShard: ShardID(7), replicas: nodes)
+        #expect(try DirectoryCommand.decode(command.encoded()) == command)
+    }
 }

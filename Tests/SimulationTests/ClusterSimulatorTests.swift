@@ -56,6 +56,13 @@ import Testing
         #expect(moves > 0)
     }
 
+    @Test func automaticSplitsOnAddNodePass() {
+        for seed in 1...UInt64(4) {
+            let report = Self.run(2000 + seed) { $0.autoSplit = true }
+            #expect(report.violations == [], "seed \(2000 + seed): replay with trestle sim --seed \(2000 + seed) --auto-split --trace")
+        }
+    }
+
     /// Seeds that once failed, kept as regressions.
     /// - 265: a follower rejected at its old match (its log no longer held entries it had
     ///   acknowledged: a replica re-created empty, or a disk fault; not traced further), and
@@ -111,7 +118,7 @@ import Testing
         // A source serving (and keeping) slots after handing them off: two shards hold a key.
         PlantedBug(mutation: .serveAfterHandOff, seed: 1, faults: nil),
         // Writes proposed before the fence applied after it: lost when the slots move.
-        PlantedBug(mutation: .writesIgnoreFence, seed: 4, faults: nil),
+        PlantedBug(mutation: .writesIgnoreFence, seed: 2, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)

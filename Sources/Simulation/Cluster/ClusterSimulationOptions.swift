@@ -20,6 +20,11 @@ public struct ClusterSimulationOptions: Sendable {
     public var membershipChanges = true
     /// Slot moves between shards begun at random moments of the fault phase.
     public var slotMoves = 2
+    /// Some of those moves are splits of a shard into a new one.
+    public var splits = true
+    /// The directory leader splits shards when nodes are added beyond the shard count (as
+    /// shipped); off by default here so that runs keep their schedules and pinned seeds.
+    public var autoSplit = false
     public var mutations = NodeMutations()
     public var raftMutations = Mutations()
     /// Record a readable trace of inputs, outputs and operations.

@@ -1,6 +1,8 @@
 // The slot mover: an administrator that, at random moments of the fault phase, moves a
 // range of hash slots holding some of the workload's keys to another shard (TRESTLE
-// MOVESLOTS on any node), while clients run and faults strike. Every move the directory
+// MOVESLOTS on any node) or splits a key's shard in two (TRESTLE SPLIT: a new Raft group
+// starts and half the shard's largest range moves to it), while clients run and faults
+// strike. Every move the directory
 // committed must finish (liveness), and at the end no shard holds a key of a slot the
 // final map gives to another (so no key is served by two shards, or by none).
 import Cluster
@@ -18,6 +20,8 @@ struct SlotMover {
 
 extension ClusterSimulator {
     static let moverOwner = -2
+    /// Splits stop once a run has this many shards.
+    static let shardsMaxInRun = 8
 
     /// The newest map among the running members.
     var newestMap: ClusterMap? {
@@ -40,6 +44,11 @@ extension ClusterSimulator {
         let spread = UInt16(faultRandom.int(in: 0...200))
         let first = max(range.first, slot.rawValue >= spread ? slot.rawValue - spread : 0)
         let last = min(range.last, slot.rawValue &+ spread < slot.rawValue ? UInt16(HashSlot.count - 1) : slot.rawValue + spread)
+        if options.splits, map.shards.count < Self.shardsMaxInRun, faultRandom.chance(0.4) {
+            // Split the key's shard: a new Raft group starts and half its largest range moves there.
+            mover.command = ["TRESTLE", "SPLIT", "\(source.id.rawValue)"].map { Array($0.utf8) }
+            return sendMover()
+        }
         let others = map.shards.filter { $0.id != source.id }
         let target = others[faultRandom.int(in: 0...(others.count - 1))]
         mover.command = ["TRESTLE", "MOVESLOTS", "\(first)", "\(last)", "\(target.id.rawValue)"].map { Array($0.utf8) }

@@ -254,6 +254,7 @@ public final class ClusterSimulator {
         configuration.shardCount = options.shardCount
         configuration.replicationFactor = 3
         configuration.proxy = true
+        configuration.autoSplit = options.autoSplit
         configuration.fsync = .always
         configuration.tickMilliseconds = options.tickMilliseconds
         configuration.electionTicks = options.electionTicks
