@@ -146,3 +146,25 @@ def test_a_split_adds_a_shard_under_load(cluster_factory, cluster_binary, measur
     problems = workload.verify(cluster.cluster_client())
     assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
     assert_linearizable(workload, cluster_binary)
+
+
+@pytest.mark.timeout(240)
+def test_adding_a_node_splits_a_shard_for_it(cluster_factory, measure):
+    # Three nodes, three shards: every node leads one. A fourth node owes the cluster a
+    # split; once placed, the new node leads a shard (write capacity grows with it).
+    cluster = cluster_factory(nodes=3, shards=3)
+    client = cluster.cluster_client()
+    for n in range(300):
+        client.set(f"grow:{n}", n)
+    started = time.monotonic()
+    node4 = cluster.add_node()
+
+    def split_and_led():
+        status = cluster.admin("status", "--seed", cluster.seed())
+        led = {master for _, _, master, _ in cluster.slot_table(via=cluster.nodes[1])}
+        return "4 shards" in status and "slot move " not in status and node4.id in led and status
+
+    status = cluster.wait_until(split_and_led, 120, "a split after add-node, and the new node leading a shard")
+    measure("add-node to split, moved and led by the new node", time.monotonic() - started, "s")
+    print(status)
+    assert all(client.get(f"grow:{n}") == str(n) for n in range(300))

@@ -1,8 +1,9 @@
 // `trestle bench`: the scalability lab. Thin subcommands over the Bench module: `run` (one
 // measured phase, closed or open loop), `sweep` (raise the offered rate to the breaking
-// point at a p99 SLO, with cost), `connections` (the C10K test) and `scaleout` (needs the
-// cluster). Works against Trestle and any RESP server on this machine; every target must
-// be a loopback address. Results print as a table and optionally as JSON and HTML.
+// point at a p99 SLO, with cost), `connections` (the C10K test) and `scaleout` (runs
+// scripts/bench-scaleout: throughput as capped nodes are added). Works against Trestle and
+// any RESP server on this machine; every target must be a loopback address. Results print
+// as a table and optionally as JSON and HTML.
 import ArgumentParser
 import Bench
 import Foundation
@@ -232,13 +233,56 @@ struct BenchReport: AsyncParsableCommand {
     }
 }
 
-struct BenchScaleout: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "scaleout", abstract: "Throughput as nodes are added (needs the cluster).")
-    @Option(help: "Node counts, e.g. 1,2,4,8.") var nodes = "1,2,4,8"
+struct BenchScaleout: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scaleout",
+        abstract: "Throughput and scaling efficiency as nodes are added, each node capped to the same CPU share (Trestle and Redis Cluster).",
+        discussion: """
+            Runs scripts/bench-scaleout from the source tree this binary was built in (it \
+            starts `trestle local --nodes N --shards N` and Redis Cluster with N masters for \
+            each N, caps every server process with cgroup v1, drives redis-benchmark --cluster \
+            and prints throughput and efficiency per node count; see its --help). Needs \
+            python3 and redis-benchmark (Debian's redis-tools).
+            """)
+    @Option(help: "Node counts, e.g. 3,6,9,12.") var nodes = "3,6,9,12"
+    @Option(help: "CPU share of a core per server process.") var share = 0.05
+    @Option(help: "Requests per test.") var requests = 20_000
+    @Option(help: "redis-benchmark connections.") var clients = 50
+    @Option(help: "Targets: trestle, redis.") var only = "trestle,redis"
+    @Option(help: "Write the rows as JSON here.") var json: String?
+    @Option(help: "Write an HTML page with the charts here.") var html: String?
 
-    func run() async throws {
-        print("trestle bench scaleout needs the cluster (multi-node Trestle), which has not landed yet.")
-        print("Until then, measure one node with `trestle bench sweep`.")
-        throw ExitCode(2)
+    func run() throws {
+        guard let script = Self.script() else {
+            throw ValidationError("scripts/bench-scaleout was not found next to this binary's source tree; run it from a checkout of Trestle")
+        }
+        var arguments = [script, "--nodes", nodes, "--share", String(share), "--requests", String(requests),
+                         "--clients", String(clients), "--only", only, "--no-build"]
+        if let json { arguments += ["--json", json] }
+        if let html { arguments += ["--html", html] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["TRESTLE_BIN"] = environment["TRESTLE_BIN"] ?? Self.executable()
+        process.environment = environment
+        try process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
+    }
+
+    static func executable() -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+    }
+
+    /// scripts/bench-scaleout of the checkout holding this binary (.build/<config>/trestle).
+    static func script() -> String? {
+        var directory = URL(fileURLWithPath: executable()).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("scripts/bench-scaleout").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return nil
     }
 }
