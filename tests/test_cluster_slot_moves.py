@@ -168,3 +168,26 @@ def test_adding_a_node_splits_a_shard_for_it(cluster_factory, measure):
     measure("add-node to split, moved and led by the new node", time.monotonic() - started, "s")
     print(status)
     assert all(client.get(f"grow:{n}") == str(n) for n in range(300))
+
+
+@pytest.mark.timeout(240)
+def test_a_merge_moves_a_shard_away_and_removes_it(cluster_factory, cluster_binary, assert_linearizable, measure):
+    cluster = cluster_factory(nodes=3, shards=3)
+    workload = Workload(cluster.cluster_client, threads=THREADS, keys_per_thread=KEYS_PER_THREAD).start()
+    try:
+        time.sleep(LOAD_BEFORE_MOVE_SECONDS)
+        started = time.monotonic()
+        printed = cluster.admin("merge", "--seed", cluster.seed(), "--shard", "2", "--into", "3", seconds=MOVE_SECONDS_MAX)
+        measure("merge of a 5461-slot shard under load (command -> removed)", time.monotonic() - started, "s")
+        assert "merged in" in printed, printed
+        time.sleep(LOAD_AFTER_MOVE_SECONDS)
+    finally:
+        workload.stop()
+        print(workload.summary())
+    status = cluster.admin("status", "--seed", cluster.seed())
+    assert "2 shards" in status and "s3 slots 5461-16383 " in status, status
+    cluster.wait_until(lambda: all(node.cluster_info().get("trestle_replicas_here") == "2" for node in cluster.running_nodes()),
+                       30, "every node dropped its replica of the merged shard")
+    problems = workload.verify(cluster.cluster_client())
+    assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
+    assert_linearizable(workload, cluster_binary)

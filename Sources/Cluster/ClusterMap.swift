@@ -28,6 +28,9 @@ public struct ShardInfo: Sendable, Equatable {
     /// these voters) on their own; others join it as learners. Empty for the shards a
     /// cluster was bootstrapped with.
     public var genesis: [NodeID] = []
+    /// Set while the shard is being merged into another: its slots move there, range by
+    /// range, and then the shard is removed.
+    public var mergeInto: ShardID? = nil
 
     public init(id: ShardID, slots: [SlotRange], replicas: [NodeID]) {
         self.id = id

@@ -29,9 +29,10 @@ extension ClusterMap {
         // and an older map (nothing left to read) decodes with none.
         // Optional trailing sections, in this order; each is written (perhaps empty)
         // whenever a later one is: ACL users, slot moves, the shard id high-water mark,
-        // the genesis replicas of split shards, the splits owed.
+        // the genesis replicas of split shards, the splits owed, the merges in progress.
         let geneses = shards.filter { !$0.genesis.isEmpty }
-        let sections = [!aclUsers.isEmpty, !moves.isEmpty, shardIDHigh != 0, !geneses.isEmpty, splitsOwed != 0]
+        let merging = shards.filter { $0.mergeInto != nil }
+        let sections = [!aclUsers.isEmpty, !moves.isEmpty, shardIDHigh != 0, !geneses.isEmpty, splitsOwed != 0, !merging.isEmpty]
         let written = (sections.lastIndex(of: true) ?? -1) + 1
         if written > 0 {
             writer.write(UInt32(aclUsers.count))
@@ -53,6 +54,13 @@ extension ClusterMap {
             }
         }
         if written > 4 { writer.write(splitsOwed) }
+        if written > 5 {
+            writer.write(UInt32(merging.count))
+            for shard in merging {
+                writer.write(shard.id.rawValue)
+                writer.write(shard.mergeInto?.rawValue ?? 0)
+            }
+        }
         return writer.bytes
     }
 
@@ -103,6 +111,16 @@ extension ClusterMap {
                 }
             }
             if reader.remaining > 0 { map.splitsOwed = try reader.read(UInt32.self) }
+            if reader.remaining > 0 {
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= shardsMax else { throw ClusterCodecError.malformed("merge count") }
+                for _ in 0..<count {
+                    let id = ShardID(try reader.read(UInt64.self))
+                    let into = ShardID(try reader.read(UInt64.self))
+                    guard let index = map.shards.firstIndex(where: { $0.id == id }) else { throw ClusterCodecError.malformed("merge of an unknown shard") }
+                    map.shards[index].mergeInto = into
+                }
+            }
             guard reader.remaining == 0 else { throw ClusterCodecError.malformed("trailing bytes after the cluster map") }
             return map
         } catch let error as ClusterCodecError {
@@ -222,6 +240,13 @@ extension DirectoryCommand {
             writer.write(slots.last)
             writer.write(newShard.rawValue)
             writeIDs(replicas, into: &writer)
+        case let .mergeShard(source, into):
+            writer.write(UInt8(11))
+            writer.write(source.rawValue)
+            writer.write(into.rawValue)
+        case .removeShard(let id):
+            writer.write(UInt8(12))
+            writer.write(id.rawValue)
         }
         return writer.bytes
     }
@@ -260,6 +285,10 @@ extension DirectoryCommand {
                 let slots = try readSlotRange(from: &reader)
                 let newShard = ShardID(try reader.read(UInt64.self))
                 return .splitShard(source: source, slots: slots, newShard: newShard, replicas: try readIDs(from: &reader))
+            case 11:
+                let source = ShardID(try reader.read(UInt64.self))
+                return .mergeShard(source: source, into: ShardID(try reader.read(UInt64.self)))
+            case 12: return .removeShard(ShardID(try reader.read(UInt64.self)))
             default: throw ClusterCodecError.malformed("unknown directory command")
             }
         } catch let error as ClusterCodecError {

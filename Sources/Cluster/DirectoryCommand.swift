@@ -26,6 +26,11 @@ public enum DirectoryCommand: Sendable, Equatable {
     /// next id) whose group `replicas` start: the shard is created without slots and a
     /// move of `slots` to it begins, in one step.
     case splitShard(source: ShardID, slots: SlotRange, newShard: ShardID, replicas: [NodeID])
+    /// Start merging `source` into `into`: the directory leader then moves the source's
+    /// ranges to `into` one by one and removes the source once it owns nothing.
+    case mergeShard(source: ShardID, into: ShardID)
+    /// Forget a shard that owns no slots and takes part in no move (a merged one).
+    case removeShard(ShardID)
 
     public enum Rejection: Error, Equatable, Sendable, CustomStringConvertible {
         case nodeExists(NodeID)
@@ -44,6 +49,8 @@ public enum DirectoryCommand: Sendable, Equatable {
         case badShardID(ShardID, expected: ShardID)
         case badReplicas
         case tooManyShards
+        case merging(ShardID)
+        case stillOwnsSlots(ShardID)
 
         public var description: String {
             switch self {
@@ -62,6 +69,8 @@ public enum DirectoryCommand: Sendable, Equatable {
             case let .badShardID(id, expected): return "a new shard must get id \(expected.rawValue), not \(id.rawValue)"
             case .badReplicas: return "a new shard needs distinct, active member nodes as replicas"
             case .tooManyShards: return "the cluster has \(ClusterMap.shardsMax) shards already"
+            case .merging(let id): return "shard \(id.rawValue) is being merged, or being merged into"
+            case .stillOwnsSlots(let id): return "shard \(id.rawValue) still owns slots or takes part in a move"
             case let .tooFewNodes(needed, available):
                 return "removing it would leave \(available) active nodes; replication factor needs \(needed)"
             }
@@ -132,6 +141,22 @@ extension ClusterMap {
             next.shardIDHigh = newShard.rawValue
             if next.splitsOwed > 0 { next.splitsOwed -= 1 }
             self = next
+        case let .mergeShard(source, into):
+            guard let from = shard(source) else { throw .unknownShard(source) }
+            guard let to = shard(into) else { throw .unknownShard(into) }
+            guard source != into else { throw .alreadyOwned(from.slots.first ?? SlotRange(0, 0), into) }
+            let targets = Set(shards.compactMap(\.mergeInto))
+            guard from.mergeInto == nil, !targets.contains(source) else { throw .merging(source) }
+            guard to.mergeInto == nil else { throw .merging(into) }
+            shards[shards.firstIndex { $0.id == source }!].mergeInto = into
+        case .removeShard(let id):
+            guard let index = shards.firstIndex(where: { $0.id == id }) else { throw .unknownShard(id) }
+            guard shards[index].slots.isEmpty, move(involving: id) == nil else { throw .stillOwnsSlots(id) }
+            guard shards.count > 1 else { throw .stillOwnsSlots(id) }
+            shardIDHigh = max(shardIDHigh, shards.map(\.id.rawValue).max() ?? 0)
+            shards.remove(at: index)
+            for other in shards.indices where shards[other].mergeInto == id { shards[other].mergeInto = nil }
+            rebuildSlotOwners()
         }
         version += 1
     }

@@ -39,6 +39,8 @@ extension Node {
         case ("removenode", 1):
             guard let id = UInt64(text[0]), id > 0 else { return reply(.error("ERR node id must be a positive integer")) }
             viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in node.proposeDirectory(DirectoryCommand.drainNode(NodeID(id)), reply: reply) }
+        case ("merge", 2):
+            mergeShard(text, arguments: arguments, forwarded: forwarded, reply: reply)
         case ("split", 1):
             splitShard(text[0], arguments: arguments, forwarded: forwarded, reply: reply)
         case ("moveslots", 3):
@@ -50,7 +52,7 @@ extension Node {
                 reply(.ok)
             }
         default:
-            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, REBALANCE."))
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, REBALANCE."))
         }
     }
 
@@ -86,6 +88,7 @@ extension Node {
             line += " voters \(actual.voters.map { "n\($0.rawValue)" }.joined(separator: ","))"
             if !actual.learners.isEmpty { line += " learners \(actual.learners.map { "n\($0.rawValue)" }.joined(separator: ","))" }
             if moving { line += " -> target \(shard.replicas.map { "n\($0.rawValue)" }.joined(separator: ",")) (moving)" }
+            if let into = shard.mergeInto { line += " (merging into s\(into.rawValue))" }
             lines.append(line)
         }
         lines.append("moves pending: \(movesPending)")

@@ -58,6 +58,7 @@ extension Node {
         if crossed(Self.gossipTicks) { broadcastGossip() }
         if crossed(Self.reconcileTicks) {
             startGenesisReplicas()
+            dropMergedReplicas()
             reconcileAll(now: time)
         }
         if crossed(Self.orphanCheckTicks) { dropOrphans() }
@@ -272,6 +273,10 @@ extension Node {
                 return
             }
         }
+        if let command = nextMergeStep(map) {
+            proposeDirectory(command, reply: { _ in })
+            return
+        }
         if let source = autoSplitCandidate(map), case .success(let command) = splitCommand(source) {
             logger.info("nodes were added: splitting a shard so that they can lead one", metadata: [
                 "shard": "\(source.rawValue)", "shards": "\(map.shards.count)", "splits_owed": "\(map.splitsOwed)",
@@ -287,7 +292,7 @@ extension Node {
     /// write capacity grows with the nodes.
     func autoSplitCandidate(_ map: ClusterMap) -> ShardID? {
         guard configuration.autoSplit, map.splitsOwed > 0, map.moves.isEmpty, movesPending == 0,
-              map.shards.count < ClusterMap.shardsMax else { return nil }
+              map.shards.count < ClusterMap.shardsMax, !map.shards.contains(where: { $0.mergeInto != nil }) else { return nil }
         let slots: (ShardInfo) -> Int = { $0.slots.reduce(0) { $0 + $1.count } }
         guard let largest = map.shards.max(by: { slots($0) < slots($1) || (slots($0) == slots($1) && $0.id > $1.id) }),
               slots(largest) >= 2 else { return nil }

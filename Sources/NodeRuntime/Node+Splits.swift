@@ -1,6 +1,8 @@
 // Splitting a shard: the directory creates a new shard without slots, with the nodes that
 // start its Raft group (its genesis voters), and begins moving half of the source's
 // largest slot range to it; the move then runs as any other (Node+SlotMoves.swift).
+// Merging one: the directory marks the shard, its leader moves the shard's ranges to the
+// other one by one, then removes it; every node drops its replicas of removed shards.
 //
 // A genesis node starts the new group empty on its own — unless it ever dropped a replica
 // of that shard: tombstones are kept on disk (`shard-tombstones` in the data directory), so
@@ -50,6 +52,7 @@ extension Node {
     /// by placement.
     func splitCommand(_ source: ShardID) -> Result<DirectoryCommand, DirectoryCommand.Rejection> {
         guard let map, let shard = map.shard(source) else { return .failure(.unknownShard(source)) }
+        guard shard.mergeInto == nil, !map.shards.contains(where: { $0.mergeInto == source }) else { return .failure(.merging(source)) }
         guard let range = shard.slots.max(by: { $0.count < $1.count }), range.count >= 2 else {
             return .failure(.badSlots(shard.slots.first ?? SlotRange(0, 0)))
         }
@@ -59,6 +62,42 @@ extension Node {
         planned.shards.append(ShardInfo(id: newShard, slots: [], replicas: []))
         let replicas = Placement.plan(planned).first { $0.id == newShard }?.replicas ?? []
         return .success(.splitShard(source: source, slots: half, newShard: newShard, replicas: replicas))
+    }
+
+    // MARK: - Merges
+
+    /// TRESTLE MERGE shard into: marks the shard for merging (answered once committed).
+    func mergeShard(_ text: [String], arguments: [Bytes], forwarded: Bool, reply: @escaping ReplySink) {
+        let ids = text.map { UInt64($0.hasPrefix("s") ? String($0.dropFirst()) : $0) }
+        guard ids.count == 2, let source = ids[0], let into = ids[1], source > 0, into > 0 else {
+            return reply(.error("ERR shards must be positive integers: MERGE SHARD INTO"))
+        }
+        viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in
+            node.proposeDirectory(.mergeShard(source: ShardID(source), into: ShardID(into)), reply: reply)
+        }
+    }
+
+    /// On the directory leader: the next step of a merge in progress, if one can be taken
+    /// now — move a merging shard's first range to its target, or remove it once it owns
+    /// nothing.
+    func nextMergeStep(_ map: ClusterMap) -> DirectoryCommand? {
+        for shard in map.shards {
+            guard let into = shard.mergeInto, map.move(involving: shard.id) == nil, map.move(involving: into) == nil else { continue }
+            if let range = shard.slots.first { return .beginMove(slots: range, target: into) }
+            logger.info("shard merged: removing it", metadata: ["shard": "\(shard.id.rawValue)", "into": "\(into.rawValue)"])
+            return .removeShard(shard.id)
+        }
+        return nil
+    }
+
+    /// Drops the replicas of shards the map has removed (merged away). A shard id the map
+    /// has never allocated is a shard this node's map does not know yet, not a removed one.
+    func dropMergedReplicas() {
+        guard let map else { return }
+        let allocated = max(map.shardIDHigh, map.shards.map(\.id.rawValue).max() ?? 0)
+        for shard in replicas.keys.sorted() where shard.rawValue <= allocated && map.shard(shard) == nil {
+            dropReplica(shard, reason: "the shard was merged into another and removed")
+        }
     }
 
     // MARK: - Durable tombstones

@@ -6,8 +6,8 @@ import Wire
 struct ClusterAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, rebalance.",
-        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Rebalance.self])
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, rebalance.",
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Merge.self, Rebalance.self])
 
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
@@ -131,6 +131,37 @@ struct ClusterAdminCommand: ParsableCommand {
             }
             print("splitting shard \(number): \(line)")
             try waitForMove(seed, range: String(range), seconds: wait, started: started)
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge a shard into another: its slots move there range by range, then it is removed.",
+            discussion: "Waits until the shard is gone from `trestle cluster status`.")
+        @OptionGroup var seed: Seed
+        @Option(help: "The shard to merge away (its number, as `status` shows: s3 is 3).")
+        var shard: String
+        @Option(help: "The shard that takes its slots.")
+        var into: String
+        @Option(help: "Seconds to wait for the merge to finish (0: do not wait).")
+        var wait: Int = 300
+        func run() throws {
+            let source = shard.hasPrefix("s") ? String(shard.dropFirst()) : shard
+            let target = into.hasPrefix("s") ? String(into.dropFirst()) : into
+            let started = Date()
+            let reply = try seed.call(["TRESTLE", "MERGE", source, target])
+            guard !reply.isError else { throw ValidationError(reply.text) }
+            print("merging shard \(source) into shard \(target)")
+            guard wait > 0 else { return }
+            let deadline = Date().addingTimeInterval(TimeInterval(wait))
+            while Date() < deadline {
+                if let status = try? seed.call(["TRESTLE", "STATUS"]).text, !status.contains("  s\(source) slots ") {
+                    print(String(format: "merged in %.1f s", Date().timeIntervalSince(started)))
+                    return
+                }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            throw ValidationError("shard \(source) was not merged within \(wait) s; see `trestle cluster status --seed \(seed.seed)`")
         }
     }
 

@@ -94,4 +94,27 @@ import Testing
         let command = DirectoryCommand.splitShard(source: ShardID(2), slots: SlotRange(1, 9), newShard: ShardID(7), replicas: nodes)
         #expect(try DirectoryCommand.decode(command.encoded()) == command)
     }
+
+    @Test func aMergedShardIsRemovedOnceItOwnsNothing() throws {
+        var map = Self.map()
+        #expect(throws: DirectoryCommand.Rejection.self) { try map.apply(.mergeShard(source: ShardID(1), into: ShardID(1))) }
+        #expect(throws: DirectoryCommand.Rejection.unknownShard(ShardID(9))) { try map.apply(.mergeShard(source: ShardID(1), into: ShardID(9))) }
+        try map.apply(.mergeShard(source: ShardID(1), into: ShardID(2)))
+        #expect(map.shard(ShardID(1))?.mergeInto == ShardID(2))
+        // Neither side may take part in another merge meanwhile.
+        #expect(throws: DirectoryCommand.Rejection.merging(ShardID(2))) { try map.apply(.mergeShard(source: ShardID(2), into: ShardID(3))) }
+        #expect(throws: DirectoryCommand.Rejection.stillOwnsSlots(ShardID(1))) { try map.apply(.removeShard(ShardID(1))) }
+        #expect(try ClusterMap.decode(map.encoded()) == map)
+        try map.apply(.beginMove(slots: SlotRange(0, 4095), target: ShardID(2)))
+        try map.apply(.finishMove(id: map.moves[0].id))
+        try map.apply(.removeShard(ShardID(1)))
+        #expect(map.shard(ShardID(1)) == nil && map.shards.count == 3)
+        #expect(map.shardID(forSlot: HashSlot(0)) == ShardID(2))
+        #expect(map.shards.reduce(0) { $0 + $1.slots.reduce(0) { $0 + $1.count } } == HashSlot.count)
+        #expect(map.nextShardID == ShardID(5))
+        #expect(try ClusterMap.decode(map.encoded()) == map)
+        for command in [DirectoryCommand.mergeShard(source: ShardID(3), into: ShardID(4)), .removeShard(ShardID(3))] {
+            #expect(try DirectoryCommand.decode(command.encoded()) == command)
+        }
+    }
 }

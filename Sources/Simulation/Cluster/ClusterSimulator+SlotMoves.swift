@@ -31,7 +31,8 @@ extension ClusterSimulator {
     /// Every move the directory committed has finished, in the newest map.
     var movesFinished: Bool {
         guard options.slotMoves > 0 else { return true }
-        return mover.command == nil && (newestMap?.moves.isEmpty ?? true)
+        guard mover.command == nil, let map = newestMap else { return mover.command == nil }
+        return map.moves.isEmpty && !map.shards.contains { $0.mergeInto != nil }
     }
 
     /// Picks a workload key and moves a range of slots around it (within its shard's
@@ -44,6 +45,13 @@ extension ClusterSimulator {
         let spread = UInt16(faultRandom.int(in: 0...200))
         let first = max(range.first, slot.rawValue >= spread ? slot.rawValue - spread : 0)
         let last = min(range.last, slot.rawValue &+ spread < slot.rawValue ? UInt16(HashSlot.count - 1) : slot.rawValue + spread)
+        if options.splits, map.shards.count > 2, faultRandom.chance(0.2) {
+            // Merge the key's shard into another: its ranges move there, then it is removed.
+            let others = map.shards.filter { $0.id != source.id }
+            let into = others[faultRandom.int(in: 0...(others.count - 1))]
+            mover.command = ["TRESTLE", "MERGE", "\(source.id.rawValue)", "\(into.id.rawValue)"].map { Array($0.utf8) }
+            return sendMover()
+        }
         if options.splits, map.shards.count < Self.shardsMaxInRun, faultRandom.chance(0.4) {
             // Split the key's shard: a new Raft group starts and half its largest range moves there.
             mover.command = ["TRESTLE", "SPLIT", "\(source.id.rawValue)"].map { Array($0.utf8) }
@@ -90,16 +98,17 @@ extension ClusterSimulator {
     }
 
     /// No shard's most advanced replica holds a key of a slot the final map gives to
-    /// another shard.
+    /// another shard. Only members of the final map count, and only its shards: a removed
+    /// node, or a merged shard's replica that no member hosts any more, serves nothing.
     func checkSlotOwnership() {
         guard let map = newestMap else { return }
         var newest: [ShardID: (applied: LogIndex, keys: [Bytes], holder: Int)] = [:]
         for slot in nodes {
-            guard let node = slot.node else { continue }
+            guard let node = slot.node, map.node(slot.info.id) != nil else { continue }
             var held: [ShardID: (LogIndex, [Bytes])] = [:]
             for state in node.replicaStates() { held[state.shard] = (state.appliedIndex, []) }
             for item in node.keysOutsideOwnedSlots(map) { held[item.shard]?.1.append(item.key) }
-            for (shard, (applied, keys)) in held where applied > (newest[shard]?.applied ?? .zero) {
+            for (shard, (applied, keys)) in held where map.shard(shard) != nil && applied > (newest[shard]?.applied ?? .zero) {
                 newest[shard] = (applied, keys, slot.index)
             }
         }
