@@ -191,3 +191,30 @@ def test_a_merge_moves_a_shard_away_and_removes_it(cluster_factory, cluster_bina
     problems = workload.verify(cluster.cluster_client())
     assert not problems, f"{len(problems)} acknowledged writes lost or wrong:\n" + "\n".join(problems[:20])
     assert_linearizable(workload, cluster_binary)
+
+
+@pytest.mark.timeout(120)
+def test_hot_keys_and_shard_load_are_reported(cluster_factory, cluster_binary):
+    cluster = cluster_factory(nodes=3, shards=3)
+    client = cluster.cluster_client()
+    client.set("hotspot", "x")
+    deadline = time.monotonic() + 11.5  # longer than one 10 s window
+    n = 0
+    while time.monotonic() < deadline:
+        client.get("hotspot")
+        if n % 4 == 0:
+            client.get(f"lukewarm:{n}")
+        n += 1
+    report = cluster.admin("hotkeys", "--seed", cluster.seed())
+    print(report)
+    lines = report.splitlines()
+    keys = lines[lines.index(next(line for line in lines if line.startswith("hottest keys"))) + 1:]
+    assert keys and keys[0].strip().startswith("hotspot (slot "), report
+    hot_slot = client.keyslot("hotspot")
+    slots = lines[1:lines.index(next(line for line in lines if line.startswith("hottest keys")))]
+    assert slots and slots[0].strip().startswith(f"slot {hot_slot} "), report
+    status = cluster.admin("status", "--seed", cluster.seed())
+    print(status)
+    shard_lines = [line for line in status.splitlines() if line.strip().startswith("s") and " ops/s " in line]
+    assert len(shard_lines) == 3, status
+    assert any(float(line.split(" ops/s ")[1].split()[0]) > 10 for line in shard_lines), status

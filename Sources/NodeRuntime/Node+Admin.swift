@@ -30,7 +30,13 @@ extension Node {
         let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
         switch (sub, text.count) {
         case ("status", 0):
-            reply(.verbatim(format: "txt", text: statusText()))
+            gatherShardStats { [self] stats in reply(.verbatim(format: "txt", text: statusText(stats: stats))) }
+        case ("shardstats", 0) where forwarded:
+            reply(localShardStats())
+        case ("hotkeys", 0):
+            gatherHotspots { reply(.verbatim(format: "txt", text: $0)) }
+        case ("hotkeys", 1) where forwarded:
+            reply(localHotspots())
         case ("addnode", 1):
             guard let info = NodeInfo.parse(Substring(text[0])) else {
                 return reply(.error("ERR node must be given as ID@HOST:PORT[:PEERPORT][/ZONE]"))
@@ -52,7 +58,7 @@ extension Node {
                 reply(.ok)
             }
         default:
-            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, REBALANCE."))
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, HOTKEYS, REBALANCE."))
         }
     }
 
@@ -67,7 +73,7 @@ extension Node {
     }
 
     /// What `TRESTLE STATUS` answers: nodes, shards, leaders and moves as this node sees them.
-    public func statusText() -> String {
+    public func statusText(stats: [ShardID: ShardStats] = [:]) -> String {
         guard let map else { return "node \(me.rawValue): not part of a cluster yet (waiting to be added)\n" }
         var lines: [String] = []
         lines.append("cluster \(map.name), map version \(map.version), replication factor \(map.replicationFactor), \(map.shards.count) shards")
@@ -89,6 +95,7 @@ extension Node {
             if !actual.learners.isEmpty { line += " learners \(actual.learners.map { "n\($0.rawValue)" }.joined(separator: ","))" }
             if moving { line += " -> target \(shard.replicas.map { "n\($0.rawValue)" }.joined(separator: ",")) (moving)" }
             if let into = shard.mergeInto { line += " (merging into s\(into.rawValue))" }
+            if let figures = stats[shard.id] { line += String(format: " keys %d ops/s %.0f", figures.keys, figures.opsPerSecond) }
             lines.append(line)
         }
         lines.append("moves pending: \(movesPending)")

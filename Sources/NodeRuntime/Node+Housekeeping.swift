@@ -63,6 +63,7 @@ extension Node {
         }
         if crossed(Self.orphanCheckTicks) { dropOrphans() }
         proposeReclaims(now: time)
+        load.roll(now: time)
         driveMoves(now: time)
         takeSnapshots()
         wantTurn()

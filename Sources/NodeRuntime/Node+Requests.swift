@@ -193,6 +193,7 @@ extension Node {
             case nil:
                 break
             }
+            if let first = positions.first { load.record(slot: slot, key: arguments[first]) }
             if spec.isBlocking, Engine.blocks(arguments, id: id) {
                 blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
             } else if spec.isWrite {

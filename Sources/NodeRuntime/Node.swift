@@ -68,6 +68,8 @@ public final class Node {
     var moveDrives: [UInt64: MoveDrive] = [:]
     /// A move step finished: take the next one at the start of the next turn.
     var movesWantDriving = false
+    /// Requests per slot and sampled keys of the shards this node leads.
+    var load = LoadTracker()
     /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
     var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [ProxySessionKey: Session] = [:]

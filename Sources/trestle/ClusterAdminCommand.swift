@@ -6,8 +6,8 @@ import Wire
 struct ClusterAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, rebalance.",
-        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Merge.self, Rebalance.self])
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, hotkeys, rebalance.",
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Merge.self, Hotkeys.self, Rebalance.self])
 
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
@@ -162,6 +162,21 @@ struct ClusterAdminCommand: ParsableCommand {
                 Thread.sleep(forTimeInterval: 0.2)
             }
             throw ValidationError("shard \(source) was not merged within \(wait) s; see `trestle cluster status --seed \(seed.seed)`")
+        }
+    }
+
+    struct Hotkeys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the busiest hash slots and keys over every node (the last 10 s window).",
+            discussion: """
+                Each shard leader counts the requests it serves per slot and samples one key in \
+                8; the node asked gathers every node's counts. A hot slot can be moved to a shard \
+                of its own with `trestle cluster move` (or its shard split); a hot read key can be \
+                read from followers by clients that send READONLY.
+                """)
+        @OptionGroup var seed: Seed
+        func run() throws {
+            print(try seed.call(["TRESTLE", "HOTKEYS"]).text, terminator: "")
         }
     }
 

@@ -1,0 +1,106 @@
+// Per-shard figures and hot spots, gathered from every node: each node reports what the
+// shards it leads hold and serve (TRESTLE SHARDSTATS, TRESTLE HOTKEYS LOCAL, between nodes
+// only); the node asked combines them (TRESTLE STATUS, TRESTLE HOTKEYS).
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Wire
+
+/// What the leader of a shard reports about it.
+public struct ShardStats: Sendable, Equatable {
+    public var keys: Int
+    public var opsPerSecond: Double
+}
+
+extension Node {
+    /// Slots and keys a hot-spot report lists.
+    static let hotspotsListed = 10
+
+    /// This node's led shards: [shard id, keys, ops/s as text] each.
+    func localShardStats() -> RESPValue {
+        .array(leadShardStats().sorted { $0.key < $1.key }.map { shard, stats in
+            .array([.integer(Int64(shard.rawValue)), .integer(Int64(stats.keys)), .bulk(String(format: "%.1f", stats.opsPerSecond))])
+        })
+    }
+
+    func leadShardStats() -> [ShardID: ShardStats] {
+        guard let map else { return [:] }
+        var stats: [ShardID: ShardStats] = [:]
+        for (shard, replica) in replicas where replica.isLeader {
+            guard let data = replica.data, let info = map.shard(shard) else { continue }
+            stats[shard] = ShardStats(keys: data.engine.keyspace.keyCount, opsPerSecond: load.rate(of: info.slots))
+        }
+        return stats
+    }
+
+    /// Every node's led shards' figures (a node that does not answer in time is left out).
+    func gatherShardStats(_ done: @escaping ([ShardID: ShardStats]) -> Void) {
+        var stats = leadShardStats()
+        let others = (map?.nodes ?? []).map(\.id).filter { $0 != me }
+        guard !others.isEmpty else { return done(stats) }
+        var waiting = others.count
+        for node in others {
+            forward(["TRESTLE", "SHARDSTATS"].map { Array($0.utf8) }, to: node) { value in
+                if case .array(let rows) = value {
+                    for case .array(let row) in rows where row.count == 3 {
+                        guard case .integer(let shard) = row[0], case .integer(let keys) = row[1], case .bulk(let rate) = row[2],
+                              let ops = Double(String(decoding: rate, as: UTF8.self)) else { continue }
+                        stats[ShardID(UInt64(shard))] = ShardStats(keys: Int(keys), opsPerSecond: ops)
+                    }
+                }
+                waiting -= 1
+                if waiting == 0 { done(stats) }
+            }
+        }
+    }
+
+    /// [[slot, ops/s]...] and [[key, ops/s]...] of this node's last window.
+    func localHotspots() -> RESPValue {
+        let slots = load.hottestSlots(Self.hotspotsListed).map { RESPValue.array([.integer(Int64($0.slot)), .bulk(String(format: "%.1f", $0.rate))]) }
+        let keys = load.hottestKeys(Self.hotspotsListed).map { RESPValue.array([.bulk($0.key), .bulk(String(format: "%.1f", $0.rate))]) }
+        return .array([.array(slots), .array(keys)])
+    }
+
+    /// The hottest slots and keys over every node, as text.
+    func gatherHotspots(_ done: @escaping (String) -> Void) {
+        var slots: [UInt16: Double] = [:]
+        var keys: [Bytes: Double] = [:]
+        func add(_ value: RESPValue) {
+            guard case .array(let parts) = value, parts.count == 2, case .array(let slotRows) = parts[0], case .array(let keyRows) = parts[1] else { return }
+            for case .array(let row) in slotRows where row.count == 2 {
+                guard case .integer(let slot) = row[0], case .bulk(let rate) = row[1], let ops = Double(String(decoding: rate, as: UTF8.self)),
+                      slot >= 0, slot < HashSlot.count else { continue }
+                slots[UInt16(slot), default: 0] += ops
+            }
+            for case .array(let row) in keyRows where row.count == 2 {
+                guard case .bulk(let key) = row[0], case .bulk(let rate) = row[1], let ops = Double(String(decoding: rate, as: UTF8.self)) else { continue }
+                keys[key, default: 0] += ops
+            }
+        }
+        let render = { [self] in
+            var lines = ["hottest slots (requests/s over the last \(LoadTracker.windowMilliseconds / 1000) s window, at their shard's leader):"]
+            for (slot, rate) in slots.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }).prefix(Self.hotspotsListed) {
+                let shard = map?.shardID(forSlot: HashSlot(slot)).map { "s\($0.rawValue)" } ?? "?"
+                lines.append(String(format: "  slot %d (%@): %.1f", Int(slot), shard, rate))
+            }
+            lines.append("hottest keys (sampled 1 in \(LoadTracker.sampleEvery); estimated requests/s):")
+            for (key, rate) in keys.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key.lexicographicallyPrecedes($1.key)) }).prefix(Self.hotspotsListed) {
+                lines.append(String(format: "  %@ (slot %d): %.1f", String(decoding: key, as: UTF8.self), Int(HashSlot.of(key: key).rawValue), rate))
+            }
+            done(lines.joined(separator: "\n") + "\n")
+        }
+        add(localHotspots())
+        let others = (map?.nodes ?? []).map(\.id).filter { $0 != me }
+        guard !others.isEmpty else { return render() }
+        var waiting = others.count
+        for node in others {
+            forward(["TRESTLE", "HOTKEYS", "LOCAL"].map { Array($0.utf8) }, to: node) { value in
+                add(value)
+                waiting -= 1
+                if waiting == 0 { render() }
+            }
+        }
+    }
+}
