@@ -218,3 +218,36 @@ def test_hot_keys_and_shard_load_are_reported(cluster_factory, cluster_binary):
     shard_lines = [line for line in status.splitlines() if line.strip().startswith("s") and " ops/s " in line]
     assert len(shard_lines) == 3, status
     assert any(float(line.split(" ops/s ")[1].split()[0]) > 10 for line in shard_lines), status
+    # This node's own view, in INFO's hotspots section (asked for by name).
+    owner = cluster.nodes[master_of(cluster, hot_slot, via=cluster.nodes[1])]
+    info = owner.client().info("hotspots")
+    assert info.get("hot_key_1", {}).get("key") == "hotspot" or "key=hotspot" in str(info.get("hot_key_1")), info
+
+
+@pytest.mark.timeout(120)
+def test_a_client_blocked_on_a_moving_key_is_told_to_retry(cluster_factory):
+    import threading
+    cluster = cluster_factory(nodes=3, shards=2)
+    client = cluster.cluster_client()
+    key = "{blocked}queue"
+    slot = client.keyslot(key)
+    owner = cluster.nodes[master_of(cluster, slot, via=cluster.nodes[1])]
+    outcome = {}
+
+    def block():
+        connection = owner.client(socket_timeout=60)
+        try:
+            outcome["reply"] = connection.blpop([key], timeout=0)
+        except Exception as error:  # the reply is an error: what we expect
+            outcome["error"] = str(error)
+
+    waiter = threading.Thread(target=block, daemon=True)
+    waiter.start()
+    time.sleep(0.5)
+    target = 2 if slot < 8192 else 1
+    cluster.admin("move", "--seed", cluster.seed(), "--slots", f"{slot}-{slot}", "--to-shard", str(target), seconds=MOVE_SECONDS_MAX)
+    waiter.join(timeout=10)
+    assert not waiter.is_alive(), "the blocked client was never told its key moved"
+    assert "TRYAGAIN" in outcome.get("error", "") or "moved" in outcome.get("error", ""), outcome
+    client.rpush(key, "job")
+    assert tuple(client.blpop([key], timeout=5)) == (key, "job")

@@ -97,14 +97,18 @@ extension Engine {
     // MARK: - INFO
 
     static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"]
+    /// Sections shown only when asked for by name (or with `everything`): a cluster node's
+    /// `hotspots` (the busiest slots and sampled keys of the shards it leads).
+    static let namedInfoSections = ["hotspots"]
 
     func info(_ arguments: [Bytes], now: Int64) -> String {
         var requested = arguments.dropFirst().map(Arguments.lowercased)
+        if requested.contains("everything") { requested += Self.namedInfoSections }
         if requested.isEmpty || requested.contains("all") || requested.contains("everything") || requested.contains("default") {
-            requested = Self.defaultInfoSections
+            requested += Self.defaultInfoSections
         }
         var text = ""
-        for section in Self.defaultInfoSections where requested.contains(section) {
+        for section in Self.defaultInfoSections + Self.namedInfoSections where requested.contains(section) {
             if !text.isEmpty { text += "\r\n" }
             text += "# \(section.prefix(1).uppercased() + section.dropFirst())\r\n"
             for (name, value) in infoFields(section, now: now) { text += "\(name):\(value)\r\n" }

@@ -5,8 +5,9 @@
 // tracking, as WATCH is) runs the first request blocked on that key again, through the
 // log; so every pop is an entry every replica applies, and requests are served in the
 // order they blocked. A request ends when it pops, at its timeout (Redis's null reply),
-// when its client goes, on CLIENT UNBLOCK, or when this node stops leading the shard (the
-// client gets a redirect: it never loses an element, since nothing was popped for it).
+// when its client goes, on CLIENT UNBLOCK, or when this node stops leading the shard or
+// the shard hands the key's slot to another (the client gets a redirect or -TRYAGAIN: it
+// never loses an element, since nothing was popped for it).
 //
 // Invariants: `blockedByKey[k]` lists, in blocking order, exactly the live requests
 // blocked on `k`; a key with blocked requests is in its shard engine's `watchedKeys`.
@@ -145,6 +146,9 @@ extension Node {
                 finish(request, .nullArray)
             } else if replicas[request.shard]?.isLeader != true {
                 finish(request, redirect(request))
+            } else if replicas[request.shard]?.data?.migration.givenAway(request.slot.rawValue) != nil {
+                // The slot moved to another shard: no write here will ever wake it.
+                finish(request, Redirect.tryAgain("slot \(request.slot.rawValue) moved to another shard while blocked; retry").reply)
             }
         }
     }

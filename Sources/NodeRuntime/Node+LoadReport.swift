@@ -17,6 +17,34 @@ public struct ShardStats: Sendable, Equatable {
 extension Node {
     /// Slots and keys a hot-spot report lists.
     static let hotspotsListed = 10
+    /// How long a report waits for the other nodes' figures: a node down must not hold up
+    /// `trestle cluster status` (its shards are then shown without figures).
+    static let reportWaitMilliseconds: Int64 = 700
+
+    /// Asks every other node for `request`, hands each answer to `collect`, and calls
+    /// `finish` once all answered or the wait is over, whichever comes first.
+    func gather(_ request: [String], collect: @escaping (RESPValue) -> Void, finish: @escaping () -> Void) {
+        let others = (map?.nodes ?? []).map(\.id).filter { $0 != me }
+        guard !others.isEmpty else { return finish() }
+        var waiting = others.count
+        var finished = false
+        let end = {
+            guard !finished else { return }
+            finished = true
+            finish()
+        }
+        for node in others {
+            forward(request.map { Array($0.utf8) }, to: node) { value in
+                guard !finished else { return }
+                collect(value)
+                waiting -= 1
+                if waiting == 0 { end() }
+            }
+        }
+        if deferredRoutes.count < Self.deferredRoutesMax {
+            deferredRoutes.append(DeferredRoute(due: now() + Self.reportWaitMilliseconds, retry: end))
+        }
+    }
 
     /// This node's led shards: [shard id, keys, ops/s as text] each.
     func localShardStats() -> RESPValue {
@@ -38,22 +66,14 @@ extension Node {
     /// Every node's led shards' figures (a node that does not answer in time is left out).
     func gatherShardStats(_ done: @escaping ([ShardID: ShardStats]) -> Void) {
         var stats = leadShardStats()
-        let others = (map?.nodes ?? []).map(\.id).filter { $0 != me }
-        guard !others.isEmpty else { return done(stats) }
-        var waiting = others.count
-        for node in others {
-            forward(["TRESTLE", "SHARDSTATS"].map { Array($0.utf8) }, to: node) { value in
-                if case .array(let rows) = value {
-                    for case .array(let row) in rows where row.count == 3 {
-                        guard case .integer(let shard) = row[0], case .integer(let keys) = row[1], case .bulk(let rate) = row[2],
-                              let ops = Double(String(decoding: rate, as: UTF8.self)) else { continue }
-                        stats[ShardID(UInt64(shard))] = ShardStats(keys: Int(keys), opsPerSecond: ops)
-                    }
-                }
-                waiting -= 1
-                if waiting == 0 { done(stats) }
+        gather(["TRESTLE", "SHARDSTATS"], collect: { value in
+            guard case .array(let rows) = value else { return }
+            for case .array(let row) in rows where row.count == 3 {
+                guard case .integer(let shard) = row[0], case .integer(let keys) = row[1], case .bulk(let rate) = row[2],
+                      let ops = Double(String(decoding: rate, as: UTF8.self)) else { continue }
+                stats[ShardID(UInt64(shard))] = ShardStats(keys: Int(keys), opsPerSecond: ops)
             }
-        }
+        }, finish: { done(stats) })
     }
 
     /// [[slot, ops/s]...] and [[key, ops/s]...] of this node's last window.
@@ -92,15 +112,20 @@ extension Node {
             done(lines.joined(separator: "\n") + "\n")
         }
         add(localHotspots())
-        let others = (map?.nodes ?? []).map(\.id).filter { $0 != me }
-        guard !others.isEmpty else { return render() }
-        var waiting = others.count
-        for node in others {
-            forward(["TRESTLE", "HOTKEYS", "LOCAL"].map { Array($0.utf8) }, to: node) { value in
-                add(value)
-                waiting -= 1
-                if waiting == 0 { render() }
-            }
+        gather(["TRESTLE", "HOTKEYS", "LOCAL"], collect: add, finish: render)
+    }
+
+    /// INFO hotspots: this node's busiest slots and sampled keys over the last window.
+    func hotspotInfoFields() -> [(String, String)] {
+        var fields: [(String, String)] = [("hotspots_window_seconds", String(LoadTracker.windowMilliseconds / 1000))]
+        for (rank, entry) in load.hottestSlots(Self.hotspotsListed).enumerated() {
+            let shard = map?.shardID(forSlot: HashSlot(entry.slot)).map { String($0.rawValue) } ?? "?"
+            fields.append(("hot_slot_\(rank + 1)", String(format: "slot=%d,shard=%@,ops_per_sec=%.1f", Int(entry.slot), shard, entry.rate)))
         }
+        for (rank, entry) in load.hottestKeys(Self.hotspotsListed).enumerated() {
+            let key = String(decoding: entry.key, as: UTF8.self).replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
+            fields.append(("hot_key_\(rank + 1)", String(format: "key=%@,slot=%d,ops_per_sec=%.1f", key, Int(HashSlot.of(key: entry.key).rawValue), entry.rate)))
+        }
+        return fields
     }
 }

@@ -257,6 +257,8 @@ public final class Node {
             let keys = led.reduce(0) { $0 + $1.keyCount }
             let expiring = led.reduce(0) { $0 + $1.expiringCount }
             return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
+        case "hotspots":
+            return hotspotInfoFields()
         case "persistence":
             return [("loading", "0"), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
                     ("aof_rewrite_in_progress", "0"), ("aof_last_write_status", failed ? "err" : "ok"),
