@@ -251,3 +251,33 @@ def test_a_client_blocked_on_a_moving_key_is_told_to_retry(cluster_factory):
     assert "TRYAGAIN" in outcome.get("error", "") or "moved" in outcome.get("error", ""), outcome
     client.rpush(key, "job")
     assert tuple(client.blpop([key], timeout=5)) == (key, "job")
+
+
+@pytest.mark.timeout(240)
+def test_a_move_of_many_keys_is_copied_in_batches(cluster_factory, measure):
+    # About 40 MB in slots 0-999: the copy takes several 4 MiB batches.
+    cluster = cluster_factory(nodes=3, shards=2)
+    client = cluster.cluster_client()
+    value = "v" * 1000
+    keys = []
+    n = 0
+    while len(keys) < 40_000:
+        key = f"bulk:{n}"
+        n += 1
+        if client.keyslot(key) < 1000:
+            keys.append(key)
+    for first in range(0, len(keys), 2000):
+        pipe = client.pipeline(transaction=False)
+        for key in keys[first:first + 2000]:
+            pipe.set(key, value + key)
+        pipe.execute()
+    started = time.monotonic()
+    printed = cluster.admin("move", "--seed", cluster.seed(), "--slots", "0-999", "--to-shard", "2", seconds=MOVE_SECONDS_MAX)
+    measure(f"move of 1000 slots holding {len(keys)} keys of 1 KB (command -> flipped)", time.monotonic() - started, "s")
+    assert "moved in" in printed, printed
+    status = cluster.admin("status", "--seed", cluster.seed())
+    assert "s2 slots 0-999,8192-16383 " in status, status
+    target_keys = int(next(line for line in status.splitlines() if line.strip().startswith("s2 ")).split(" keys ")[1].split()[0])
+    assert target_keys >= len(keys), status
+    sample = keys[::97]
+    assert client.mget_nonatomic(sample) == [value + key for key in sample]

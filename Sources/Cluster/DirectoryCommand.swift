@@ -148,7 +148,7 @@ extension ClusterMap {
             let targets = Set(shards.compactMap(\.mergeInto))
             guard from.mergeInto == nil, !targets.contains(source) else { throw .merging(source) }
             guard to.mergeInto == nil else { throw .merging(into) }
-            shards[shards.firstIndex { $0.id == source }!].mergeInto = into
+            if let index = shards.firstIndex(where: { $0.id == source }) { shards[index].mergeInto = into }
         case .removeShard(let id):
             guard let index = shards.firstIndex(where: { $0.id == id }) else { throw .unknownShard(id) }
             guard shards[index].slots.isEmpty, move(involving: id) == nil else { throw .stillOwnsSlots(id) }

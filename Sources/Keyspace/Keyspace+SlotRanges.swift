@@ -41,3 +41,54 @@ extension Keyspace {
         return removed
     }
 }
+
+/// Reads the entries of some slots out of a keyspace copy in batches, one batch per call,
+/// so that a large copy is spread over many turns of the caller instead of one. The copy
+/// is immutable (copy-on-write): the original may change meanwhile.
+public final class SlotRecordsReader {
+    private let slots: [[Key: Entry]]
+    private let range: ClosedRange<UInt16>
+    private let partitions: [Int]
+    private var position = 0
+    private var index: Dictionary<Key, Entry>.Index?
+    public private(set) var recordsRead = 0
+
+    public init(_ keyspace: Keyspace, slots range: ClosedRange<UInt16>) {
+        slots = keyspace.slots
+        self.range = range
+        if range.count >= keyspace.slots.count {
+            partitions = Array(keyspace.slots.indices)
+        } else {
+            partitions = Array(Set(range.map { Int($0) & keyspace.partitionMask })).sorted()
+        }
+    }
+
+    /// The next records, up to about `bytesMax` bytes or `recordsMax` records (at least
+    /// one record when any is left); `last` is true when nothing is left after them.
+    public func next(bytesMax: Int, recordsMax: Int) -> (records: [[UInt8]], last: Bool) {
+        var records: [[UInt8]] = []
+        var bytes = 0
+        while position < partitions.count {
+            let partition = slots[partitions[position]]
+            var current = index ?? partition.startIndex
+            while current != partition.endIndex {
+                let (key, entry) = partition[current]
+                current = partition.index(after: current)
+                guard range.contains(HashSlot.of(key: key.bytes).rawValue) else { continue }
+                let record = EntryCodec.encode(key: key.bytes, entry: entry)
+                records.append(record)
+                bytes += record.count + 8
+                if bytes >= bytesMax || records.count >= recordsMax {
+                    index = current
+                    recordsRead += records.count
+                    return (records, current == partition.endIndex && position == partitions.count - 1)
+                }
+            }
+            index = nil
+            position += 1
+        }
+        recordsRead += records.count
+        return (records, true)
+    }
+}
+

@@ -67,7 +67,7 @@ extension Node {
             case .fenced:
                 copy(move, from: data, then: { [self] value in
                     guard value == .ok, source.isLeader else { return done(value) }
-                    logger.info("slot move: copied; handing off", metadata: ["move": "\(move)"])
+                    logger.info("slot move: handing off", metadata: ["move": "\(move)"])
                     proposeMigration(source, .handOff(move: move.id), reply: done)
                 })
             case .handedOff:
@@ -87,31 +87,26 @@ extension Node {
     }
 
     /// Sends the fenced slots' records to the target shard's leader, batch by batch, each
-    /// answered once committed there; `then` gets OK after the last one.
+    /// answered once committed there; `then` gets OK after the last one. The batches are
+    /// read one at a time from an O(1) copy of the keyspace (the slots are frozen by the
+    /// fence), so a large copy does not stall this node's other work.
     private func copy(_ move: SlotMove, from data: DataMachine, then: @escaping ReplySink) {
-        let records = data.engine.keyspace.records(inSlots: move.slots.first...move.slots.last)
-        var batches: [[[UInt8]]] = [[]]
-        var bytes = 0
-        for record in records {
-            if bytes + record.count > Self.importBatchBytesMax || batches[batches.count - 1].count >= Self.importBatchRecordsMax,
-               !batches[batches.count - 1].isEmpty {
-                batches.append([])
-                bytes = 0
-            }
-            batches[batches.count - 1].append(record)
-            bytes += record.count + 8
-        }
-        logger.info("slot move: copying", metadata: ["move": "\(move)", "keys": "\(records.count)", "batches": "\(batches.count)"])
-        sendBatch(0, of: batches, move: move, then: then)
+        let reader = SlotRecordsReader(data.engine.keyspace, slots: move.slots.first...move.slots.last)
+        logger.info("slot move: copying", metadata: ["move": "\(move)"])
+        sendBatch(0, from: reader, move: move, then: then)
     }
 
-    private func sendBatch(_ index: Int, of batches: [[[UInt8]]], move: SlotMove, then: @escaping ReplySink) {
-        guard index < batches.count else { return then(.ok) }
-        let step = MigrationStep.importBatch(move: move.id, slots: move.slots, index: UInt32(index), count: UInt32(batches.count),
-                                             records: batches[index])
+    private func sendBatch(_ index: UInt32, from reader: SlotRecordsReader, move: SlotMove, then: @escaping ReplySink) {
+        let (records, last) = reader.next(bytesMax: Self.importBatchBytesMax, recordsMax: Self.importBatchRecordsMax)
+        let step = MigrationStep.importBatch(move: move.id, slots: move.slots, index: index,
+                                             count: last ? index + 1 : MigrationStep.countUnknown, records: records)
         let next: ReplySink = { [self] value in
             guard value == .ok else { return then(value) }
-            sendBatch(index + 1, of: batches, move: move, then: then)
+            guard !last else {
+                logger.info("slot move: copied", metadata: ["move": "\(move)", "keys": "\(reader.recordsRead)", "batches": "\(index + 1)"])
+                return then(.ok)
+            }
+            sendBatch(index + 1, from: reader, move: move, then: then)
         }
         if let target = replicas[move.target], target.isLeader { return proposeMigration(target, step, reply: next) }
         guard let node = shardLeaderOrPreferred(move.target) else {

@@ -2,7 +2,8 @@
 // the same steps at the same index, and a new leader picks up where the old one stopped):
 //
 //   source: fence          writes to the slots are refused from here on (reads go on);
-//   target: import 0..n-1  batch 0 clears the slots, each batch loads a copy's records;
+//   target: import 0..n-1  batch 0 clears the slots, each batch loads a copy's records,
+//                          the last one says how many there were;
 //   source: hand off       the slots' keys are deleted; requests for them are sent to
 //                          the target with -ASK until the directory flips ownership.
 //
@@ -16,8 +17,13 @@ import Wire
 
 enum MigrationStep: Equatable, Sendable {
     case fence(move: UInt64, slots: SlotRange, target: ShardID)
+    /// Batch `index` of a copy. `count` is the number of batches when this is the last one
+    /// (index + 1), else `countUnknown`: the source reads its copy a batch at a time.
     case importBatch(move: UInt64, slots: SlotRange, index: UInt32, count: UInt32, records: [[UInt8]])
     case handOff(move: UInt64)
+
+    /// The `count` of every batch but the last.
+    static let countUnknown = UInt32.max
 
     var move: UInt64 {
         switch self {
@@ -208,7 +214,7 @@ extension DataMachine {
                 migration.takeBack(slots)
                 engine.keyspace.removeAll(inSlots: slots.first...slots.last)
             }
-            guard var incoming = migration.incoming, incoming.move == move, incoming.count == count else {
+            guard var incoming = migration.incoming, incoming.move == move else {
                 return .error("ERR import batch \(index) of move \(move) arrived without its first batch")
             }
             if incoming.complete { return .ok }
@@ -220,6 +226,7 @@ extension DataMachine {
                 try? engine.keyspace.load(record: record)
             }
             incoming.applied += 1
+            incoming.count = count  // the last batch says how many there were
             migration.incoming = incoming
             return .ok
         case .handOff(let move):

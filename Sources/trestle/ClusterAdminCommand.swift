@@ -91,7 +91,7 @@ struct ClusterAdminCommand: ParsableCommand {
         var wait: Int = 300
         func run() throws {
             let bounds = slots.split(separator: "-").map(String.init)
-            guard (1...2).contains(bounds.count), let first = UInt16(bounds[0]), let last = UInt16(bounds.last!), first <= last, last < 16384 else {
+            guard (1...2).contains(bounds.count), let first = UInt16(bounds[0]), let last = UInt16(bounds[bounds.count - 1]), first <= last, last < 16384 else {
                 throw ValidationError("--slots must be FIRST-LAST with 0 <= FIRST <= LAST <= 16383")
             }
             let shard = toShard.hasPrefix("s") ? String(toShard.dropFirst()) : toShard

@@ -72,6 +72,41 @@ import Wire
         #expect(restored.migration.givenAway(moving) == nil)
     }
 
+    @Test func aCopyIsReadInBatchesCoveringEachKeyOnce() throws {
+        var keyspace = Keyspace()
+        for n in 0..<2000 { keyspace.store(Array("k\(n)".utf8), Entry(value: .string(Array(repeating: 7, count: 100)))) }
+        let range: ClosedRange<UInt16> = 0...8191
+        let expected = keyspace.keyCount(inSlots: range)
+        let reader = SlotRecordsReader(keyspace, slots: range)
+        keyspace.removeAll(inSlots: 0...16383)  // the copy is unaffected
+        var seen: Set<[UInt8]> = []
+        var batches = 0
+        while true {
+            let (records, last) = reader.next(bytesMax: 10_000, recordsMax: 1000)
+            batches += 1
+            for record in records {
+                let (key, _) = try EntryCodec.decode(record)
+                #expect(range.contains(HashSlot.of(key: key).rawValue))
+                #expect(seen.insert(key).inserted)
+            }
+            if last { break }
+            #expect(!records.isEmpty)
+        }
+        #expect(seen.count == expected && expected > 500)
+        #expect(batches > 5 && reader.recordsRead == expected)
+    }
+
+    @Test func theLastBatchSaysHowManyThereWere() {
+        let target = DataMachine(settings: Settings())
+        let range = SlotRange(0, 16383)
+        let unknown = MigrationStep.countUnknown
+        #expect(Self.step(target, .importBatch(move: 3, slots: range, index: 0, count: unknown, records: [])) == .ok)
+        #expect(Self.step(target, .importBatch(move: 3, slots: range, index: 1, count: unknown, records: [])) == .ok)
+        #expect(target.migration.incoming?.complete == false)
+        #expect(Self.step(target, .importBatch(move: 3, slots: range, index: 2, count: 3, records: [])) == .ok)
+        #expect(target.migration.incoming?.complete == true)
+    }
+
     @Test func stepsRoundTripAndMalformedOnesAreErrors() throws {
         let steps: [MigrationStep] = [
             .fence(move: 3, slots: SlotRange(0, 16383), target: ShardID(2)),

@@ -9,6 +9,8 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import Keyspace
+import Engine
 import NodeRuntime
 import Wire
 
@@ -145,16 +147,24 @@ extension ClusterSimulator {
 
     func sendAdmin() {
         guard let command = admin.command else { return }
-        if let connection = admin.connection, connectionOwners[connection] != nil { closeConnection(node: admin.node, connection: connection) }
-        admin.connection = nil
-        guard let (node, connection) = openConnection(Self.adminOwner, preferred: nil) else {
-            queue.push(.adminRetry, at: now + 300_000)
-            return
+        let sent = sendAdministrative(command, owner: Self.adminOwner, name: "admin", previous: (admin.node, admin.connection), retry: .adminRetry)
+        admin.connection = sent?.connection
+        if let sent { admin.node = sent.node }
+    }
+
+    /// Sends an administrator's command on a fresh connection to a serving node, closing
+    /// its previous one. Returns the node and connection; nil when no node serves (then
+    /// `retry` comes later).
+    func sendAdministrative(_ command: [Bytes], owner: Int, name: String, previous: (node: Int, connection: ClientID?),
+                            retry: Event) -> (node: Int, connection: ClientID)? {
+        if let connection = previous.connection, connectionOwners[connection] != nil { closeConnection(node: previous.node, connection: connection) }
+        guard let (node, connection) = openConnection(owner, preferred: nil) else {
+            queue.push(retry, at: now + 300_000)
+            return nil
         }
-        admin.node = node
-        admin.connection = connection
-        traceLine("admin: \(command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")) via n\(node + 1)")
+        traceLine("\(name): \(command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")) via n\(node + 1)")
         input(node, .request(connection, command))
+        return (node, connection)
     }
 
     func adminReceive(connection: ClientID, _ value: RESPValue) {

@@ -65,16 +65,9 @@ extension ClusterSimulator {
 
     func sendMover() {
         guard let command = mover.command else { return }
-        if let connection = mover.connection, connectionOwners[connection] != nil { closeConnection(node: mover.node, connection: connection) }
-        mover.connection = nil
-        guard let (node, connection) = openConnection(Self.moverOwner, preferred: nil) else {
-            queue.push(.moverRetry, at: now + 300_000)
-            return
-        }
-        mover.node = node
-        mover.connection = connection
-        traceLine("mover: \(command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")) via n\(node + 1)")
-        input(node, .request(connection, command))
+        let sent = sendAdministrative(command, owner: Self.moverOwner, name: "mover", previous: (mover.node, mover.connection), retry: .moverRetry)
+        mover.connection = sent?.connection
+        if let sent { mover.node = sent.node }
     }
 
     /// OK: the move began. A refusal (busy shard, slots that changed owner meanwhile) ends

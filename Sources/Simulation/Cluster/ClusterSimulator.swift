@@ -181,7 +181,7 @@ public final class ClusterSimulator {
                     ? (!movesFinished ? "slot moves unfinished" : admin.done ? "the drain of the removed node unfinished" : "the membership change not committed")
                     : "operations still pending"
                 report.violations.append("liveness: \(what) \(options.healingBoundMilliseconds) ms after faults stopped")
-                for slot in nodes where slot.node != nil { traceLine("status at n\(slot.index + 1):\n\(slot.node!.statusText())") }
+                for slot in nodes { if let node = slot.node { traceLine("status at n\(slot.index + 1):\n\(node.statusText())") } }
                 break
             }
         }
