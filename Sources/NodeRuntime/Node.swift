@@ -70,7 +70,7 @@ public final class Node {
     var movesWantDriving = false
     /// Requests per slot and sampled keys of the shards this node leads.
     var load = LoadTracker()
-    /// Replicas dropped from this node, by shard (in memory: a restart forgets them).
+    /// Replicas dropped from this node, by shard (also on disk: `shard-tombstones`).
     var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [ProxySessionKey: Session] = [:]
     /// Sessions watching each key, for the keys of shards this node led when watched.
