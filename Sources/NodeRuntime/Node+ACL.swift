@@ -65,15 +65,8 @@ extension Node {
     func saveACLFile() throws(CommandError) {
         guard let path = configuration.aclFile else { return }
         let text = front.acl.users.keys.sorted().compactMap { front.acl.users[$0]?.description }.joined(separator: "\n") + "\n"
-        let temporary = path + ".tmp"
         do {
-            let file = try disk.open(temporary, mode: .createTruncate)
-            defer { disk.close(file) }
-            try disk.append(file, Array(text.utf8))
-            try disk.sync(file)
-            try disk.rename(temporary, to: path)
-            let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-            try disk.syncDirectory(directory.isEmpty ? "/" : directory)
+            try disk.replaceFile(path, with: Array(text.utf8))
         } catch {
             throw .message("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
         }

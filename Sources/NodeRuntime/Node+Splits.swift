@@ -119,14 +119,8 @@ extension Node {
         let text = tombstones.keys.sorted().compactMap { shard in
             tombstones[shard].map { "\(shard.rawValue) \($0.term.rawValue) \($0.commit.rawValue)" }
         }.joined(separator: "\n") + "\n"
-        let temporary = tombstonesPath + ".tmp"
         do {
-            let file = try disk.open(temporary, mode: .createTruncate)
-            defer { disk.close(file) }
-            try disk.append(file, Array(text.utf8))
-            try disk.sync(file)
-            try disk.rename(temporary, to: tombstonesPath)
-            try disk.syncDirectory(configuration.directory)
+            try disk.replaceFile(tombstonesPath, with: Array(text.utf8))
         } catch {
             logger.error("cannot save the tombstones of dropped replicas", metadata: ["error": "\(error)"])
         }

@@ -46,6 +46,19 @@ extension Disk {
         defer { close(file) }
         return try read(file, offset: 0, count: try size(file))
     }
+
+    /// Replaces a small file whole and durably: writes `bytes` to PATH.tmp, fsyncs it,
+    /// renames it over `path` and fsyncs the directory (a crash leaves the old or the new).
+    public func replaceFile(_ path: String, with bytes: [UInt8]) throws(DiskError) {
+        let temporary = path + ".tmp"
+        let file = try open(temporary, mode: .createTruncate)
+        defer { close(file) }
+        try append(file, bytes)
+        try sync(file)
+        try rename(temporary, to: path)
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        try syncDirectory(directory.isEmpty ? "/" : directory)
+    }
 }
 
 /// Joins a directory and a file name.

@@ -152,16 +152,9 @@ struct ClusterAdminCommand: ParsableCommand {
             let reply = try seed.call(["TRESTLE", "MERGE", source, target])
             guard !reply.isError else { throw ValidationError(reply.text) }
             print("merging shard \(source) into shard \(target)")
-            guard wait > 0 else { return }
-            let deadline = Date().addingTimeInterval(TimeInterval(wait))
-            while Date() < deadline {
-                if let status = try? seed.call(["TRESTLE", "STATUS"]).text, !status.contains("  s\(source) slots ") {
-                    print(String(format: "merged in %.1f s", Date().timeIntervalSince(started)))
-                    return
-                }
-                Thread.sleep(forTimeInterval: 0.2)
+            try pollStatus(seed, seconds: wait, started: started, done: "merged", what: "shard \(source) was not merged") { status in
+                status.split(separator: "\n").first { $0.hasPrefix("  s\(source) slots ") }.map(String.init)
             }
-            throw ValidationError("shard \(source) was not merged within \(wait) s; see `trestle cluster status --seed \(seed.seed)`")
         }
     }
 
@@ -227,18 +220,27 @@ func waitForSettled(_ seed: ClusterAdminCommand.Seed, seconds: Int, started: Dat
 
 /// Polls TRESTLE STATUS until the move of `range` no longer shows, printing its phase.
 func waitForMove(_ seed: ClusterAdminCommand.Seed, range: String, seconds: Int, started: Date) throws {
+    try pollStatus(seed, seconds: seconds, started: started, done: "moved", what: "the move of slots \(range) did not finish") { status in
+        status.split(separator: "\n").first { $0.hasPrefix("slot move ") && $0.contains(" slots \(range) ") }.map(String.init)
+    }
+}
+
+/// Polls TRESTLE STATUS every 0.2 s while `pending` finds the status line of the work
+/// still going on (printed when it changes); prints "DONE in N s" once it finds none.
+func pollStatus(_ seed: ClusterAdminCommand.Seed, seconds: Int, started: Date, done: String, what: String,
+                pending: (String) -> String?) throws {
     guard seconds > 0 else { return }
     let deadline = Date().addingTimeInterval(TimeInterval(seconds))
     var lastPrinted = ""
     while Date() < deadline {
         if let status = try? seed.call(["TRESTLE", "STATUS"]).text {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("slot move ") && $0.contains(" slots \(range) ") }) else {
-                print(String(format: "moved in %.1f s", Date().timeIntervalSince(started)))
+            guard let line = pending(status) else {
+                print(String(format: "\(done) in %.1f s", Date().timeIntervalSince(started)))
                 return
             }
-            if line != lastPrinted { print("  \(line)"); lastPrinted = String(line) }
+            if line != lastPrinted { print("  \(line.trimmingCharacters(in: .whitespaces))"); lastPrinted = line }
         }
         Thread.sleep(forTimeInterval: 0.2)
     }
-    throw ValidationError("the move of slots \(range) did not finish in \(seconds) s; see `trestle cluster status --seed \(seed.seed)`")
+    throw ValidationError("\(what) within \(seconds) s; see `trestle cluster status --seed \(seed.seed)`")
 }
