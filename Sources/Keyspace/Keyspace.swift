@@ -26,6 +26,9 @@ public struct Keyspace: Sendable {
     public var watchedKeys: Set<Bytes> = []
     /// Watched keys modified since the engine last drained this list.
     public var touchedWatched: [Bytes] = []
+    /// When set, records every key of its slots that changes (a slot move's catch-up:
+    /// what changed since the copy was taken). Local to one node, never replicated.
+    public var changeTracker: ChangeTracker?
     var expiryQueue = Heap<ExpiryMark>()
     /// When false, an expired key found by `lookup` is reported absent but stays stored
     /// until an explicit `reclaimExpired`. Raft replicas run this way: only the shard
@@ -113,12 +116,14 @@ public struct Keyspace: Sendable {
         if previous.expireAt != nil { expiringCount -= 1 }
         changeCount += 1
         if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
+        if changeTracker != nil { changeTracker?.record(key) }
     }
 
     /// Records a modification of `key`.
     @inline(__always) mutating func touched(_ key: Bytes) {
         changeCount += 1
         if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
+        if changeTracker != nil { changeTracker?.record(key) }
     }
 
     /// Removes every key.
@@ -127,6 +132,7 @@ public struct Keyspace: Sendable {
             for key in watchedKeys where slots[slot(of: key)][Key(key)] != nil { touchedWatched.append(key) }
         }
         changeCount += keyCount
+        if keyCount > 0 { changeTracker?.overflow() }
         slots = Array(repeating: [:], count: slots.count)
         keyCount = 0
         expiringCount = 0

@@ -1,9 +1,12 @@
 // Moving slots between shards (SlotMove.swift, SlotMigration.swift), driven by the node
 // that leads the source shard: on the timer it takes the next step its shard's state
-// calls for — fence, copy to the target's leader batch by batch, hand off, then ask the
-// directory to flip ownership. Every step is a committed log entry, so a new leader (or
-// this one after a restart) resumes from the state its log left; a step that fails or
-// times out is simply taken again later.
+// calls for — copy the slots to the target's leader batch by batch while writes go on,
+// fence, send the keys that changed meanwhile, hand off, then ask the directory to flip
+// ownership. Writes to the slots wait only for the catch-up, not for the whole copy.
+// Every step is a committed log entry, so a new leader (or this one after a restart)
+// resumes from the state its log left; a step that fails or times out is simply taken
+// again later. A leader that did not take the live copy itself (or whose record of the
+// changes overflowed) copies the fenced slots whole instead.
 import Cluster
 import Consensus
 import Core
@@ -15,6 +18,12 @@ import Wire
 struct MoveDrive {
     /// A step is in flight since this time (node wall milliseconds); nil: idle.
     var busySince: Int64?
+    /// The live copy this node sent before the fence: its attempt and how many batches
+    /// it took (the catch-up's batches follow on). Its changes are tracked in the source
+    /// replica's keyspace (`Keyspace.changeTracker`).
+    var liveCopy: (attempt: UInt64, batches: UInt32)?
+    /// The attempt whose changes the source replica's keyspace is recording.
+    var trackingAttempt: UInt64?
 }
 
 extension Node {
@@ -30,6 +39,7 @@ extension Node {
     func driveMoves(now time: Int64) {
         guard let map else { return }
         for id in moveDrives.keys.sorted() where map.move(id) == nil { moveDrives.removeValue(forKey: id) }
+        stopStaleChangeTracking()
         for move in map.moves {
             guard let source = replicas[move.source], source.isLeader, let data = source.data else { continue }
             var drive = moveDrives[move.id] ?? MoveDrive()
@@ -51,28 +61,111 @@ extension Node {
                 }
             }
             guard let outgoing = data.migration.outgoing, outgoing.move == move.id else {
-                // Fence only once the target has a leader (a split's new group must elect
-                // one first): the fence makes writes to the slots wait, so it waits instead.
+                // Copy only once the target has a leader (a split's new group must elect
+                // one first).
                 guard replicas[move.target]?.isLeader == true || leader(of: move.target) != .none else {
                     moveDrives[move.id]?.busySince = nil
                     continue
                 }
-                logger.info("slot move: fencing", metadata: ["move": "\(move)"])
-                proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
+                if configuration.mutations.handOffBeforeCopy {
+                    proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
+                    continue
+                }
+                liveCopy(move, from: data, then: { [self] value in
+                    guard value == .ok, source.isLeader else { return done(value) }
+                    logger.info("slot move: fencing", metadata: ["move": "\(move)"])
+                    proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
+                })
                 continue
+            }
+            let handOff: ReplySink = { [self] value in
+                guard value == .ok, source.isLeader else { return done(value) }
+                logger.info("slot move: handing off", metadata: ["move": "\(move)"])
+                proposeMigration(source, .handOff(move: move.id), reply: done)
             }
             switch outgoing.phase {
             case .fenced where configuration.mutations.handOffBeforeCopy:
                 proposeMigration(source, .handOff(move: move.id), reply: done)
             case .fenced:
-                copy(move, from: data, then: { [self] value in
-                    guard value == .ok, source.isLeader else { return done(value) }
-                    logger.info("slot move: handing off", metadata: ["move": "\(move)"])
-                    proposeMigration(source, .handOff(move: move.id), reply: done)
-                })
+                if let live = drive.liveCopy, let tracker = data.engine.keyspace.changeTracker, tracker.attempt == live.attempt, !tracker.overflowed {
+                    catchUp(move, from: data, attempt: live.attempt, firstBatch: live.batches, keys: tracker.keys, then: handOff)
+                } else {
+                    if data.engine.keyspace.changeTracker?.overflowed == true {
+                        logger.info("slot move: too many keys changed during the copy; copying the fenced slots again", metadata: ["move": "\(move)"])
+                    }
+                    data.engine.keyspace.changeTracker = nil
+                    copy(move, from: data, attempt: random.next() | 1, fenced: true, then: handOff)
+                }
             case .handedOff:
+                data.engine.keyspace.changeTracker = nil
                 finishMove(move.id, reply: done)
             }
+        }
+    }
+
+    /// Sends the slots' records to the target before the fence, from a copy taken now,
+    /// and starts recording which of the slots' keys change from now on.
+    private func liveCopy(_ move: SlotMove, from data: DataMachine, then: @escaping ReplySink) {
+        let attempt = random.next() | 1
+        data.engine.keyspace.changeTracker = ChangeTracker(slots: move.slots.first...move.slots.last, attempt: attempt)
+        moveDrives[move.id]?.liveCopy = nil
+        moveDrives[move.id]?.trackingAttempt = attempt
+        copy(move, from: data, attempt: attempt, fenced: false, then: { [self] value in
+            if case .integer(let batches) = value {
+                moveDrives[move.id]?.liveCopy = (attempt, UInt32(batches))
+                return then(.ok)
+            }
+            then(value)
+        })
+    }
+
+    /// Stops recording changes in replicas that no live copy of a move this node drives
+    /// needs any more (the move finished, or this node no longer leads the source).
+    private func stopStaleChangeTracking() {
+        let wanted = Set(moveDrives.values.compactMap(\.trackingAttempt))
+        for (_, replica) in replicas {
+            guard let data = replica.data, let tracker = data.engine.keyspace.changeTracker else { continue }
+            if !replica.isLeader || !wanted.contains(tracker.attempt) { data.engine.keyspace.changeTracker = nil }
+        }
+    }
+
+    /// After the fence: sends the current records of the keys that changed since the
+    /// live copy (and the keys deleted meanwhile) as the copy's last batches.
+    private func catchUp(_ move: SlotMove, from data: DataMachine, attempt: UInt64, firstBatch: UInt32, keys: Set<Bytes>,
+                         then: @escaping ReplySink) {
+        data.engine.keyspace.changeTracker = nil
+        let changed = configuration.mutations.skipCatchUp ? [] : keys.sorted { $0.lexicographicallyPrecedes($1) }
+        let (records, deleted) = data.engine.keyspace.currentRecords(of: changed)
+        logger.info("slot move: catching up", metadata: ["move": "\(move)", "changed": "\(records.count)", "deleted": "\(deleted.count)"])
+        var batches: [(records: [[UInt8]], deleted: [Bytes])] = []
+        var current: (records: [[UInt8]], deleted: [Bytes]) = ([], [])
+        var bytes = 0
+        for record in records {
+            current.records.append(record)
+            bytes += record.count + 8
+            if bytes >= Self.importBatchBytesMax || current.records.count >= Self.importBatchRecordsMax {
+                batches.append(current)
+                current = ([], [])
+                bytes = 0
+            }
+        }
+        for key in deleted {
+            if current.deleted.count >= Self.importBatchRecordsMax { batches.append(current); current = ([], []) }
+            current.deleted.append(key)
+        }
+        batches.append(current)
+        sendCatchUp(batches[...], index: firstBatch, move: move, attempt: attempt, then: then)
+    }
+
+    private func sendCatchUp(_ batches: ArraySlice<(records: [[UInt8]], deleted: [Bytes])>, index: UInt32, move: SlotMove, attempt: UInt64,
+                             then: @escaping ReplySink) {
+        guard let batch = batches.first else { return then(.ok) }
+        let last = batches.count == 1
+        let step = MigrationStep.importBatch(move: move.id, slots: move.slots, attempt: attempt, index: index,
+                                             count: last ? index + 1 : MigrationStep.countUnknown, records: batch.records, deleted: batch.deleted)
+        sendImport(step, move: move) { [self] value in
+            guard value == .ok else { return then(value) }
+            sendCatchUp(batches.dropFirst(), index: index + 1, move: move, attempt: attempt, then: then)
         }
     }
 
@@ -86,33 +179,40 @@ extension Node {
         wantTurn()
     }
 
-    /// Sends the fenced slots' records to the target shard's leader, batch by batch, each
-    /// answered once committed there; `then` gets OK after the last one. The batches are
-    /// read one at a time from an O(1) copy of the keyspace (the slots are frozen by the
-    /// fence), so a large copy does not stall this node's other work.
-    private func copy(_ move: SlotMove, from data: DataMachine, then: @escaping ReplySink) {
+    /// Sends the slots' records to the target shard's leader, batch by batch from batch
+    /// 0, each answered once committed there. The batches are read one at a time from an
+    /// O(1) copy of the keyspace taken now, so a large copy does not stall this node's
+    /// other work. A copy of fenced slots is the whole copy: its last batch completes the
+    /// import, and `then` gets OK. A live copy leaves the import open for the catch-up:
+    /// `then` gets the number of batches sent.
+    private func copy(_ move: SlotMove, from data: DataMachine, attempt: UInt64, fenced: Bool, then: @escaping ReplySink) {
         let reader = SlotRecordsReader(data.engine.keyspace, slots: move.slots.first...move.slots.last)
-        logger.info("slot move: copying", metadata: ["move": "\(move)"])
-        sendBatch(0, from: reader, move: move, then: then)
+        logger.info(fenced ? "slot move: copying the fenced slots" : "slot move: copying while writes go on", metadata: ["move": "\(move)"])
+        sendBatch(0, from: reader, move: move, attempt: attempt, fenced: fenced, then: then)
     }
 
-    private func sendBatch(_ index: UInt32, from reader: SlotRecordsReader, move: SlotMove, then: @escaping ReplySink) {
+    private func sendBatch(_ index: UInt32, from reader: SlotRecordsReader, move: SlotMove, attempt: UInt64, fenced: Bool,
+                           then: @escaping ReplySink) {
         let (records, last) = reader.next(bytesMax: Self.importBatchBytesMax, recordsMax: Self.importBatchRecordsMax)
-        let step = MigrationStep.importBatch(move: move.id, slots: move.slots, index: index,
-                                             count: last ? index + 1 : MigrationStep.countUnknown, records: records)
-        let next: ReplySink = { [self] value in
+        let step = MigrationStep.importBatch(move: move.id, slots: move.slots, attempt: attempt, index: index,
+                                             count: last && fenced ? index + 1 : MigrationStep.countUnknown, records: records)
+        sendImport(step, move: move) { [self] value in
             guard value == .ok else { return then(value) }
             guard !last else {
                 logger.info("slot move: copied", metadata: ["move": "\(move)", "keys": "\(reader.recordsRead)", "batches": "\(index + 1)"])
-                return then(.ok)
+                return then(fenced ? .ok : .integer(Int64(index) + 1))
             }
-            sendBatch(index + 1, from: reader, move: move, then: then)
+            sendBatch(index + 1, from: reader, move: move, attempt: attempt, fenced: fenced, then: then)
         }
-        if let target = replicas[move.target], target.isLeader { return proposeMigration(target, step, reply: next) }
+    }
+
+    /// Proposes an import batch to the target shard, here or through its leader.
+    private func sendImport(_ step: MigrationStep, move: SlotMove, reply: @escaping ReplySink) {
+        if let target = replicas[move.target], target.isLeader { return proposeMigration(target, step, reply: reply) }
         guard let node = shardLeaderOrPreferred(move.target) else {
-            return then(Redirect.tryAgain("shard \(move.target.rawValue) has no known leader").reply)
+            return reply(Redirect.tryAgain("shard \(move.target.rawValue) has no known leader").reply)
         }
-        forward(Self.encodeImport(step), to: node, reply: next)
+        forward(Self.encodeImport(step), to: node, reply: reply)
     }
 
     /// The shard's leader as this node knows it, or else a replica placement prefers.
@@ -122,19 +222,22 @@ extension Node {
         return map?.shard(shard)?.replicas.first
     }
 
-    /// TRESTLE IMPORTBATCH move first last index count record... (between nodes only).
+    /// TRESTLE IMPORTBATCH move first last index count attempt deleted-count key... record...
+    /// (between nodes only).
     static func encodeImport(_ step: MigrationStep) -> [Bytes] {
-        guard case let .importBatch(move, slots, index, count, records) = step else { return [] }
-        let head = ["TRESTLE", "IMPORTBATCH", String(move), String(slots.first), String(slots.last), String(index), String(count)]
-        return head.map { Array($0.utf8) } + records
+        guard case let .importBatch(move, slots, attempt, index, count, records, deleted) = step else { return [] }
+        let head = ["TRESTLE", "IMPORTBATCH", String(move), String(slots.first), String(slots.last), String(index), String(count),
+                    String(attempt), String(deleted.count)]
+        return head.map { Array($0.utf8) } + deleted + records
     }
 
     /// A peer's import batch: proposed to the target shard if this node leads it and the
     /// move is pending in this node's map.
     func receiveImport(_ arguments: ArraySlice<Bytes>, reply: @escaping ReplySink) {
-        let numbers = arguments.prefix(5).map { UInt64(String(decoding: $0, as: UTF8.self)) }
-        guard numbers.count == 5, let move = numbers[0], let first = numbers[1], let last = numbers[2], let index = numbers[3],
-              let count = numbers[4], first <= last, last < UInt64(HashSlot.count), index < count, count <= UInt64(UInt32.max) else {
+        let numbers = arguments.prefix(7).map { UInt64(String(decoding: $0, as: UTF8.self)) }
+        guard numbers.count == 7, let move = numbers[0], let first = numbers[1], let last = numbers[2], let index = numbers[3],
+              let count = numbers[4], let attempt = numbers[5], let deletedCount = numbers[6], first <= last, last < UInt64(HashSlot.count),
+              index < count, count <= UInt64(UInt32.max), deletedCount <= UInt64(arguments.count - 7) else {
             return reply(.error("ERR malformed import batch"))
         }
         guard let pending = map?.move(move), pending.slots == SlotRange(UInt16(first), UInt16(last)) else {
@@ -143,8 +246,9 @@ extension Node {
         guard let target = replicas[pending.target], target.isLeader else {
             return reply(Redirect.tryAgain("this node does not lead shard \(pending.target.rawValue)").reply)
         }
-        let step = MigrationStep.importBatch(move: move, slots: pending.slots, index: UInt32(index), count: UInt32(count),
-                                             records: Array(arguments.dropFirst(5)))
+        let rest = arguments.dropFirst(7)
+        let step = MigrationStep.importBatch(move: move, slots: pending.slots, attempt: attempt, index: UInt32(index), count: UInt32(count),
+                                             records: Array(rest.dropFirst(Int(deletedCount))), deleted: Array(rest.prefix(Int(deletedCount))))
         proposeMigration(target, step, reply: reply)
     }
 

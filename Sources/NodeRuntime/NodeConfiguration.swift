@@ -159,6 +159,9 @@ public struct NodeMutations: Sendable, Equatable {
     public var serveAfterHandOff = false
     /// Writes proposed before a fence but applied after it still change the source.
     public var writesIgnoreFence = false
+    /// A move's source hands off after its live copy without sending the keys that
+    /// changed during it: ownership flips before the target has caught up.
+    public var skipCatchUp = false
 
     public init() {}
 
@@ -173,6 +176,7 @@ public struct NodeMutations: Sendable, Equatable {
         case handOffBeforeCopy = "hand-off-before-copy"
         case serveAfterHandOff = "serve-after-hand-off"
         case writesIgnoreFence = "writes-ignore-fence"
+        case skipCatchUp = "skip-catch-up"
     }
 
     public mutating func enable(_ name: Name) {
@@ -187,6 +191,7 @@ public struct NodeMutations: Sendable, Equatable {
         case .handOffBeforeCopy: handOffBeforeCopy = true
         case .serveAfterHandOff: serveAfterHandOff = true
         case .writesIgnoreFence: writesIgnoreFence = true
+        case .skipCatchUp: skipCatchUp = true
         }
     }
 }

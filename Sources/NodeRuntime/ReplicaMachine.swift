@@ -35,8 +35,9 @@ final class DataMachine: ReplicaMachine {
     var migration = MigrationState()
     /// Test-only rule breakers (the planted migration bugs).
     var mutations = NodeMutations()
-    /// Version 2 adds the migration state after the records; version 1 is still read.
-    static let snapshotVersion: UInt8 = 2
+    /// Version 2 adds the migration state after the records, version 3 the incoming
+    /// copy's attempt after it; versions 1 and 2 are still read.
+    static let snapshotVersion: UInt8 = 3
 
     init(settings: Settings, scriptLog: @escaping (Int, String) -> Void = { _, _ in },
          slotsMayMeet: ((HashSlot, HashSlot) -> Bool)? = nil) {
@@ -90,6 +91,7 @@ final class DataMachine: ReplicaMachine {
         writer.write(UInt64(keyspace.keyCount))
         for record in keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
         migration.encode(into: &writer)
+        writer.write(migration.incoming?.attempt ?? 0)
         return writer.bytes
     }
 
@@ -102,11 +104,15 @@ final class DataMachine: ReplicaMachine {
         if !data.isEmpty {
             var reader = ByteReader(data)
             let version = try reader.readByte()
-            guard version == 1 || version == Self.snapshotVersion else { throw ShardCommand.DecodeError(reason: "unknown snapshot version") }
+            guard (1...Self.snapshotVersion).contains(version) else { throw ShardCommand.DecodeError(reason: "unknown snapshot version") }
             time = try reader.read(Int64.self)
             let count = try reader.read(UInt64.self)
             for _ in 0..<count { try fresh.keyspace.load(record: try reader.readBlob()) }
             if version >= 2 { restoredMigration = try MigrationState.decode(from: &reader) }
+            if version >= 3 {
+                let attempt = try reader.read(UInt64.self)
+                restoredMigration.incoming?.attempt = attempt
+            }
         }
         engine = fresh
         lastRecordTime = time

@@ -1,12 +1,19 @@
 // A data shard's part in moving slots, as entries of its own log (so every replica takes
 // the same steps at the same index, and a new leader picks up where the old one stopped):
 //
+//   target: import 0..k-1  the live copy: batch 0 clears the slots, each batch loads
+//                          records of a copy the source took while writes went on;
 //   source: fence          writes to the slots are refused from here on (reads go on);
-//   target: import 0..n-1  batch 0 clears the slots, each batch loads a copy's records,
-//                          the last one says how many there were;
+//   target: import k..n-1  the catch-up: the keys that changed since the copy was taken
+//                          (their records, and the keys deleted); the last batch says how
+//                          many there were. A source that lost track of the changes (a new
+//                          leader, too many changes) copies the fenced slots whole instead,
+//                          starting again at batch 0.
 //   source: hand off       the slots' keys are deleted; requests for them are sent to
 //                          the target with -ASK until the directory flips ownership.
 //
+// Every copy has an attempt number, set by its batch 0: a batch of another attempt is
+// refused, so batches of two copies (an old leader's and a new one's) never mix.
 // A step for an older move than the newest one the shard took part in is refused: a
 // delayed copy must never clear slots that have since changed hands.
 import Cluster
@@ -17,9 +24,11 @@ import Wire
 
 enum MigrationStep: Equatable, Sendable {
     case fence(move: UInt64, slots: SlotRange, target: ShardID)
-    /// Batch `index` of a copy. `count` is the number of batches when this is the last one
-    /// (index + 1), else `countUnknown`: the source reads its copy a batch at a time.
-    case importBatch(move: UInt64, slots: SlotRange, index: UInt32, count: UInt32, records: [[UInt8]])
+    /// Batch `index` of copy `attempt`. `count` is the number of batches when this is the
+    /// last one (index + 1), else `countUnknown`: the source reads its copy a batch at a
+    /// time. `deleted` are keys to remove (a catch-up's deletions).
+    case importBatch(move: UInt64, slots: SlotRange, attempt: UInt64 = 0, index: UInt32, count: UInt32,
+                     records: [[UInt8]], deleted: [Bytes] = [])
     case handOff(move: UInt64)
 
     /// The `count` of every batch but the last.
@@ -27,7 +36,7 @@ enum MigrationStep: Equatable, Sendable {
 
     var move: UInt64 {
         switch self {
-        case .fence(let move, _, _), .importBatch(let move, _, _, _, _), .handOff(let move): return move
+        case .fence(let move, _, _), .importBatch(let move, _, _, _, _, _, _), .handOff(let move): return move
         }
     }
 
@@ -35,11 +44,14 @@ enum MigrationStep: Equatable, Sendable {
         switch self {
         case let .fence(move, slots, target):
             writer.write(UInt8(1)); writer.write(move); writer.write(slots.first); writer.write(slots.last); writer.write(target.rawValue)
-        case let .importBatch(move, slots, index, count, records):
-            writer.write(UInt8(2)); writer.write(move); writer.write(slots.first); writer.write(slots.last)
-            writer.write(index); writer.write(count)
+        case let .importBatch(move, slots, attempt, index, count, records, deleted):
+            // Tag 2 (no attempt, no deletions) is still read from older logs.
+            writer.write(UInt8(4)); writer.write(move); writer.write(slots.first); writer.write(slots.last)
+            writer.write(attempt); writer.write(index); writer.write(count)
             writer.write(UInt32(records.count))
             for record in records { writer.writeBlob(record) }
+            writer.write(UInt32(deleted.count))
+            for key in deleted { writer.writeBlob(key) }
         case .handOff(let move):
             writer.write(UInt8(3)); writer.write(move)
         }
@@ -52,24 +64,29 @@ enum MigrationStep: Equatable, Sendable {
             guard first <= last, Int(last) < HashSlot.count else { throw ShardCommand.DecodeError(reason: "slot range") }
             return SlotRange(first, last)
         }
+        func blobs() throws -> [[UInt8]] {
+            let count = Int(try reader.read(UInt32.self))
+            guard count <= ShardCommand.itemsMax, count <= reader.remaining / 4 else { throw ShardCommand.DecodeError(reason: "import batch") }
+            var items: [[UInt8]] = []
+            items.reserveCapacity(count)
+            for _ in 0..<count { items.append(try reader.readBlob()) }
+            return items
+        }
         switch try reader.readByte() {
         case 1:
             let move = try reader.read(UInt64.self)
             let slots = try range()
             return .fence(move: move, slots: slots, target: ShardID(try reader.read(UInt64.self)))
-        case 2:
+        case let tag where tag == 2 || tag == 4:
             let move = try reader.read(UInt64.self)
             let slots = try range()
+            let attempt = tag == 4 ? try reader.read(UInt64.self) : 0
             let index = try reader.read(UInt32.self)
             let count = try reader.read(UInt32.self)
-            let records = Int(try reader.read(UInt32.self))
-            guard index < count, records <= ShardCommand.itemsMax, records <= reader.remaining / 4 else {
-                throw ShardCommand.DecodeError(reason: "import batch")
-            }
-            var items: [[UInt8]] = []
-            items.reserveCapacity(records)
-            for _ in 0..<records { items.append(try reader.readBlob()) }
-            return .importBatch(move: move, slots: slots, index: index, count: count, records: items)
+            guard index < count else { throw ShardCommand.DecodeError(reason: "import batch") }
+            let records = try blobs()
+            let deleted = tag == 4 ? try blobs() : []
+            return .importBatch(move: move, slots: slots, attempt: attempt, index: index, count: count, records: records, deleted: deleted)
         case 3:
             return .handOff(move: try reader.read(UInt64.self))
         default:
@@ -92,6 +109,8 @@ struct MigrationState: Equatable, Sendable {
         var slots: SlotRange
         var applied: UInt32
         var count: UInt32
+        /// The copy whose batches are taken (set by batch 0).
+        var attempt: UInt64 = 0
         var complete: Bool { applied == count }
     }
 
@@ -205,12 +224,12 @@ extension DataMachine {
             migration.incoming = nil
             migration.outgoing = .init(move: move, slots: slots, target: target, phase: .fenced)
             return .ok
-        case let .importBatch(move, slots, index, count, records):
+        case let .importBatch(move, slots, attempt, index, count, records, deleted):
             if index == 0 {
                 if let incoming = migration.incoming, incoming.move == move, incoming.complete { return .ok }
                 migration.newestMove = move
                 migration.outgoing = nil
-                migration.incoming = .init(move: move, slots: slots, applied: 0, count: count)
+                migration.incoming = .init(move: move, slots: slots, applied: 0, count: count, attempt: attempt)
                 migration.takeBack(slots)
                 engine.keyspace.removeAll(inSlots: slots.first...slots.last)
             }
@@ -218,12 +237,18 @@ extension DataMachine {
                 return .error("ERR import batch \(index) of move \(move) arrived without its first batch")
             }
             if incoming.complete { return .ok }
+            guard incoming.attempt == attempt else {
+                return .error("ERR import batch \(index) of move \(move) belongs to copy \(attempt), not to copy \(incoming.attempt)")
+            }
             guard incoming.applied == index else {
                 return .error("ERR import batch \(index) of move \(move) out of order (expected \(incoming.applied))")
             }
             for record in records {
                 guard let (key, _) = try? EntryCodec.decode(record), slots.contains(HashSlot.of(key: key).rawValue) else { continue }
                 try? engine.keyspace.load(record: record)
+            }
+            for key in deleted where slots.contains(HashSlot.of(key: key).rawValue) {
+                engine.keyspace.removeStored(key)
             }
             incoming.applied += 1
             incoming.count = count  // the last batch says how many there were

@@ -107,10 +107,67 @@ import Wire
         #expect(target.migration.incoming?.complete == true)
     }
 
+    /// The live copy, then the catch-up: keys changed and deleted during the copy reach
+    /// the target, and batches of another copy attempt never mix in.
+    @Test func aLiveCopyCatchesUpOnChangesMadeDuringIt() throws {
+        let source = DataMachine(settings: Settings())
+        let target = DataMachine(settings: Settings())
+        let range = SlotRange(0, 16383)
+        let all: ClosedRange<UInt16> = 0...16383
+        for key in ["a", "b", "c"] { #expect(Self.write(source, "SET", key, "old") == .ok) }
+        // The live copy is taken, and changes are recorded from then on.
+        source.engine.keyspace.changeTracker = ChangeTracker(slots: all, attempt: 41)
+        let copy = source.engine.keyspace.records(inSlots: all)
+        #expect(Self.write(source, "SET", "a", "new") == .ok)
+        #expect(Self.write(source, "DEL", "b") == .integer(1))
+        #expect(Self.write(source, "SET", "d", "born") == .ok)
+        let unknown = MigrationStep.countUnknown
+        #expect(Self.step(target, .importBatch(move: 8, slots: range, attempt: 41, index: 0, count: unknown, records: copy)) == .ok)
+        // Another attempt's batch (an old leader's) is refused, and changes nothing.
+        guard case .error(let other)? = Self.step(target, .importBatch(move: 8, slots: range, attempt: 40, index: 1, count: 2, records: [])) else {
+            Issue.record("a batch of another copy was taken"); return
+        }
+        #expect(other.contains("copy 40"))
+        #expect(target.migration.incoming?.complete == false)
+        #expect(Self.step(source, .fence(move: 8, slots: range, target: ShardID(2))) == .ok)
+        let tracker = try #require(source.engine.keyspace.changeTracker)
+        #expect(!tracker.overflowed)
+        #expect(tracker.keys == Set(["a", "b", "d"].map { Array($0.utf8) }))
+        let (records, deleted) = source.engine.keyspace.currentRecords(of: tracker.keys.sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(records.count == 2 && deleted == [Array("b".utf8)])
+        #expect(Self.step(target, .importBatch(move: 8, slots: range, attempt: 41, index: 1, count: 2, records: records, deleted: deleted)) == .ok)
+        #expect(target.migration.incoming?.complete == true)
+        #expect(target.engine.keyspace.records(inSlots: all).sorted { $0.lexicographicallyPrecedes($1) }
+            == source.engine.keyspace.records(inSlots: all).sorted { $0.lexicographicallyPrecedes($1) })
+        // The attempt survives a snapshot (replicas restored from one refuse the same batches).
+        let restored = DataMachine(settings: Settings())
+        try restored.restore(target.snapshot())
+        #expect(restored.migration == target.migration)
+    }
+
+    @Test func aChangeTrackerOverflowsInsteadOfGrowingWithoutBound() {
+        var keyspace = Keyspace()
+        keyspace.changeTracker = ChangeTracker(slots: 0...16383, attempt: 1)
+        keyspace.store(Array("x".utf8), Entry(value: .string([1])))
+        #expect(keyspace.changeTracker?.keys.count == 1)
+        keyspace.removeAll()
+        #expect(keyspace.changeTracker?.overflowed == true)
+        #expect(keyspace.changeTracker?.keys.isEmpty == true)
+        // Only the tracked slots count.
+        let slot = HashSlot.of(key: Array("x".utf8)).rawValue
+        var narrow = Keyspace()
+        narrow.changeTracker = ChangeTracker(slots: slot...slot, attempt: 2)
+        narrow.store(Array("x".utf8), Entry(value: .string([1])))
+        narrow.store(Array("{other}".utf8), Entry(value: .string([1])))
+        #expect(narrow.changeTracker?.keys == [Array("x".utf8)])
+    }
+
     @Test func stepsRoundTripAndMalformedOnesAreErrors() throws {
         let steps: [MigrationStep] = [
             .fence(move: 3, slots: SlotRange(0, 16383), target: ShardID(2)),
             .importBatch(move: 3, slots: SlotRange(5, 5), index: 1, count: 4, records: [[1, 2, 3], []]),
+            .importBatch(move: 3, slots: SlotRange(5, 9), attempt: 77, index: 2, count: MigrationStep.countUnknown,
+                         records: [[4]], deleted: [[5, 6], []]),
             .handOff(move: 3),
         ]
         for step in steps {

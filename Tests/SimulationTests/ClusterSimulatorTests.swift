@@ -123,6 +123,8 @@ import Testing
         PlantedBug(mutation: .serveAfterHandOff, first: 1, bound: 10, faults: nil),
         // Writes proposed before the fence applied after it: lost when the slots move.
         PlantedBug(mutation: .writesIgnoreFence, first: 1, bound: 60, faults: nil),
+        // Flipping ownership before the target caught up on writes made during the copy.
+        PlantedBug(mutation: .skipCatchUp, first: 1, bound: 40, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)
