@@ -281,3 +281,46 @@ def test_a_move_of_many_keys_is_copied_in_batches(cluster_factory, measure):
     assert target_keys >= len(keys), status
     sample = keys[::97]
     assert client.mget_nonatomic(sample) == [value + key for key in sample]
+
+
+def shard_lines(status):
+    return [line.strip() for line in status.splitlines() if line.strip().startswith("s") and " slots " in line]
+
+
+@pytest.mark.timeout(240)
+def test_shards_split_by_size_and_merge_back_when_emptied(cluster_factory, measure):
+    """With --split-keys 3000, two shards of 4,000 keys each split on their own; emptied,
+    a shard that a split made merges back (down to one shard per node). Every key written
+    stays readable throughout."""
+    cluster = cluster_factory(nodes=3, shards=2, extra_args=["--split-keys", "3000", "--load-window", "2"])
+    client = cluster.cluster_client()
+    keys = [f"size:{n}" for n in range(8000)]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, key)
+    pipe.execute()
+
+    started = time.monotonic()
+
+    def settled_shards():
+        status = cluster.admin("status", "--seed", cluster.seed())
+        return None if "slot move " in status or "(moving)" in status else len(shard_lines(status))
+
+    cluster.wait_until(lambda: settled_shards() == 4, 120, "both shards split on their own")
+    measure("automatic splits of 2 shards of 4000 keys (written -> 4 shards)", time.monotonic() - started, "s")
+    status = cluster.admin("status", "--seed", cluster.seed())
+    assert all(" keys " in line and " bytes " in line for line in shard_lines(status)), status
+    values = [client.get(key) for key in keys[::16]]
+    assert values == keys[::16]
+
+    started = time.monotonic()
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.delete(key)
+    pipe.execute()
+    client.set("survivor", "here")
+    cluster.wait_until(lambda: settled_shards() == 3, 120, "a split shard merged back once emptied")
+    measure("automatic merge of an emptied split shard (deleted -> 3 shards)", time.monotonic() - started, "s")
+    time.sleep(3)  # no further merge below one shard per node
+    assert settled_shards() == 3
+    assert client.get("survivor") == "here"

@@ -159,7 +159,7 @@ extension Engine {
         }
     }
 
-    static func estimatedBytes(key: Bytes, _ value: Value) -> Int {
+    public static func estimatedBytes(key: Bytes, _ value: Value) -> Int {
         let entryOverhead = 56, elementOverhead = 16
         var bytes = entryOverhead + key.count
         switch value {

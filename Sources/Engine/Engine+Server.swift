@@ -240,7 +240,7 @@ extension Engine {
 
     /// Redis's memtoull: a non-negative integer with an optional unit b, k, kb, m, mb, g,
     /// gb (k = 1000, kb = 1024), case-insensitive.
-    static func parseMemory(_ text: String) -> Int? {
+    public static func parseMemory(_ text: String) -> Int? {
         let lowered = text.lowercased()
         let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
         var digits = Substring(lowered), multiplier = 1

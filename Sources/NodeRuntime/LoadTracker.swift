@@ -9,8 +9,9 @@ import Core
 import Keyspace
 
 struct LoadTracker {
-    /// Length of one window; rates are over the last complete window.
-    static let windowMilliseconds: Int64 = 10_000
+    /// Length of one window by default; rates are over the last complete window.
+    static let defaultWindowMilliseconds: Int64 = 10_000
+    let windowMilliseconds: Int64
     /// One request in this many has its key sampled.
     static let sampleEvery = 8
     static let sampledKeysMax = 1024
@@ -20,8 +21,14 @@ struct LoadTracker {
     private(set) var sampledKeys: [Bytes: UInt32] = [:]
     private(set) var previousKeys: [Bytes: UInt32] = [:]
     private var windowStart: Int64 = 0
-    private var previousLength: Int64 = windowMilliseconds
+    private var previousLength: Int64
     private var sampler: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    init(windowMilliseconds: Int64 = defaultWindowMilliseconds) {
+        precondition(windowMilliseconds > 0, "a load window has a length")
+        self.windowMilliseconds = windowMilliseconds
+        previousLength = windowMilliseconds
+    }
 
     /// Counts one request on `slot`, sampling `key`.
     mutating func record(slot: HashSlot, key: Bytes) {
@@ -48,7 +55,7 @@ struct LoadTracker {
     /// Closes the window once it is over.
     mutating func roll(now: Int64) {
         if windowStart == 0 { windowStart = now }
-        guard now - windowStart >= Self.windowMilliseconds else { return }
+        guard now - windowStart >= windowMilliseconds else { return }
         previousLength = max(1, now - windowStart)
         previous = current
         current = [UInt32](repeating: 0, count: HashSlot.count)

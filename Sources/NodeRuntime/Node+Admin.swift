@@ -95,16 +95,27 @@ extension Node {
             if !actual.learners.isEmpty { line += " learners \(actual.learners.map { "n\($0.rawValue)" }.joined(separator: ","))" }
             if moving { line += " -> target \(shard.replicas.map { "n\($0.rawValue)" }.joined(separator: ",")) (moving)" }
             if let into = shard.mergeInto { line += " (merging into s\(into.rawValue))" }
-            if let figures = stats[shard.id] { line += String(format: " keys %d ops/s %.0f", figures.keys, figures.opsPerSecond) }
+            if let figures = stats[shard.id] {
+                line += String(format: " keys %d bytes %@ ops/s %.0f", figures.keys, Self.humanBytes(figures.bytes), figures.opsPerSecond)
+            }
             lines.append(line)
         }
         lines.append("moves pending: \(movesPending)")
         for move in map.moves {
             let here = replicas[move.source]?.data
             let phase = here?.migration.outgoing.flatMap { $0.move == move.id ? $0.phase : nil }
-            let state = here == nil ? "in progress" : phase == .handedOff ? "handed off" : phase == .fenced ? "copying" : "starting"
+            let state = here == nil ? "in progress" : phase == .handedOff ? "handed off" : phase == .fenced ? "fenced, catching up" : "copying"
             lines.append("slot move \(move.id): slots \(move.slots) s\(move.source.rawValue) -> s\(move.target.rawValue) (\(state))")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// 1536 -> "1.5K" (binary units, as INFO's used_memory_human).
+    static func humanBytes(_ bytes: Int) -> String {
+        let units = ["B", "K", "M", "G", "T"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes)B" : String(format: "%.1f%@", value, units[unit])
     }
 }

@@ -283,6 +283,10 @@ extension Node {
                 "shard": "\(source.rawValue)", "shards": "\(map.shards.count)", "splits_owed": "\(map.splitsOwed)",
             ])
             proposeDirectory(command, reply: { _ in })
+            return
+        }
+        if let command = autoReshapeCommand(map, now: time) {
+            proposeDirectory(command, reply: { _ in })
         }
     }
 

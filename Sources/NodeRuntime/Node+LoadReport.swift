@@ -11,7 +11,11 @@ import Wire
 /// What the leader of a shard reports about it.
 public struct ShardStats: Sendable, Equatable {
     public var keys: Int
+    /// Estimated (Node.bytesSampleKeys keys sampled).
+    public var bytes: Int = 0
     public var opsPerSecond: Double
+    /// Where the shard's load is halved (LoadTracker.loadMedianSlot).
+    public var loadMedianSlot: UInt16? = nil
 }
 
 extension Node {
@@ -46,10 +50,12 @@ extension Node {
         }
     }
 
-    /// This node's led shards: [shard id, keys, ops/s as text] each.
+    /// This node's led shards: [shard id, keys, ops/s as text, bytes, load median slot
+    /// or -1] each.
     func localShardStats() -> RESPValue {
         .array(leadShardStats().sorted { $0.key < $1.key }.map { shard, stats in
-            .array([.integer(Int64(shard.rawValue)), .integer(Int64(stats.keys)), .bulk(String(format: "%.1f", stats.opsPerSecond))])
+            .array([.integer(Int64(shard.rawValue)), .integer(Int64(stats.keys)), .bulk(String(format: "%.1f", stats.opsPerSecond)),
+                    .integer(Int64(stats.bytes)), .integer(stats.loadMedianSlot.map { Int64($0) } ?? -1)])
         })
     }
 
@@ -58,7 +64,8 @@ extension Node {
         var stats: [ShardID: ShardStats] = [:]
         for (shard, replica) in replicas where replica.isLeader {
             guard let data = replica.data, let info = map.shard(shard) else { continue }
-            stats[shard] = ShardStats(keys: data.engine.keyspace.keyCount, opsPerSecond: load.rate(of: info.slots))
+            stats[shard] = ShardStats(keys: data.engine.keyspace.keyCount, bytes: data.engine.keyspace.estimatedBytes(sample: Self.bytesSampleKeys),
+                                      opsPerSecond: load.rate(of: info.slots), loadMedianSlot: load.loadMedianSlot(of: info.slots))
         }
         return stats
     }
@@ -68,10 +75,15 @@ extension Node {
         var stats = leadShardStats()
         gather(["TRESTLE", "SHARDSTATS"], collect: { value in
             guard case .array(let rows) = value else { return }
-            for case .array(let row) in rows where row.count == 3 {
-                guard case .integer(let shard) = row[0], case .integer(let keys) = row[1], case .bulk(let rate) = row[2],
-                      let ops = Double(String(decoding: rate, as: UTF8.self)) else { continue }
-                stats[ShardID(UInt64(shard))] = ShardStats(keys: Int(keys), opsPerSecond: ops)
+            for case .array(let row) in rows where row.count >= 3 {
+                guard case .integer(let shard) = row[0], shard > 0, case .integer(let keys) = row[1], case .bulk(let rate) = row[2],
+                      let ops = Double(String(decoding: rate, as: UTF8.self)), ops.isFinite else { continue }
+                var figures = ShardStats(keys: Int(keys), opsPerSecond: ops)
+                if row.count >= 5, case .integer(let bytes) = row[3], case .integer(let median) = row[4] {
+                    figures.bytes = Int(bytes)
+                    figures.loadMedianSlot = median >= 0 && median < HashSlot.count ? UInt16(median) : nil
+                }
+                stats[ShardID(UInt64(shard))] = figures
             }
         }, finish: { done(stats) })
     }
@@ -100,7 +112,7 @@ extension Node {
             }
         }
         let render = { [self] in
-            var lines = ["hottest slots (requests/s over the last \(LoadTracker.windowMilliseconds / 1000) s window, at their shard's leader):"]
+            var lines = ["hottest slots (requests/s over the last \(load.windowMilliseconds / 1000) s window, at their shard's leader):"]
             for (slot, rate) in slots.sorted(by: { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }).prefix(Self.hotspotsListed) {
                 let shard = map?.shardID(forSlot: HashSlot(slot)).map { "s\($0.rawValue)" } ?? "?"
                 lines.append(String(format: "  slot %d (%@): %.1f", Int(slot), shard, rate))
@@ -117,7 +129,7 @@ extension Node {
 
     /// INFO hotspots: this node's busiest slots and sampled keys over the last window.
     func hotspotInfoFields() -> [(String, String)] {
-        var fields: [(String, String)] = [("hotspots_window_seconds", String(LoadTracker.windowMilliseconds / 1000))]
+        var fields: [(String, String)] = [("hotspots_window_seconds", String(load.windowMilliseconds / 1000))]
         for (rank, entry) in load.hottestSlots(Self.hotspotsListed).enumerated() {
             let shard = map?.shardID(forSlot: HashSlot(entry.slot)).map { String($0.rawValue) } ?? "?"
             fields.append(("hot_slot_\(rank + 1)", String(format: "slot=%d,shard=%@,ops_per_sec=%.1f", Int(entry.slot), shard, entry.rate)))

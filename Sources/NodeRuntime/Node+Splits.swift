@@ -49,14 +49,20 @@ extension Node {
     }
 
     /// The directory command that splits `source`, with the new shard's replicas chosen
-    /// by placement.
-    func splitCommand(_ source: ShardID) -> Result<DirectoryCommand, DirectoryCommand.Rejection> {
+    /// by placement: the upper half of its largest slot range moves to the new shard, or,
+    /// given the slot `at` which the shard's load is halved, the part of that slot's range
+    /// from it upward (from the next slot when it is the range's first).
+    func splitCommand(_ source: ShardID, at median: UInt16? = nil) -> Result<DirectoryCommand, DirectoryCommand.Rejection> {
         guard let map, let shard = map.shard(source) else { return .failure(.unknownShard(source)) }
         guard shard.mergeInto == nil, !map.shards.contains(where: { $0.mergeInto == source }) else { return .failure(.merging(source)) }
-        guard let range = shard.slots.max(by: { $0.count < $1.count }), range.count >= 2 else {
+        let half: SlotRange
+        if let median, let range = shard.slots.first(where: { $0.contains(median) }), range.count >= 2 {
+            half = SlotRange(median > range.first ? median : median + 1, range.last)
+        } else if let range = shard.slots.max(by: { $0.count < $1.count }), range.count >= 2 {
+            half = SlotRange(range.first + UInt16(range.count / 2), range.last)
+        } else {
             return .failure(.badSlots(shard.slots.first ?? SlotRange(0, 0)))
         }
-        let half = SlotRange(range.first + UInt16(range.count / 2), range.last)
         let newShard = map.nextShardID
         var planned = map
         planned.shards.append(ShardInfo(id: newShard, slots: [], replicas: []))

@@ -69,7 +69,12 @@ public final class Node {
     /// A move step finished: take the next one at the start of the next turn.
     var movesWantDriving = false
     /// Requests per slot and sampled keys of the shards this node leads.
-    var load = LoadTracker()
+    var load: LoadTracker
+    /// Automatic splits and merges (Node+Reshaping.swift), on the directory leader: when
+    /// the cluster last became settled, whether figures are being gathered, the last ones.
+    var reshapeSettledSince: Int64?
+    var reshapeGathering = false
+    var reshapeStats: (at: Int64, stats: [ShardID: ShardStats])?
     /// Replicas dropped from this node, by shard (also on disk: `shard-tombstones`).
     var tombstones: [ShardID: Tombstone] = [:]
     var proxySessions: [ProxySessionKey: Session] = [:]
@@ -125,6 +130,7 @@ public final class Node {
         self.clock = clock
         self.monotonicClock = monotonicClock
         self.random = SeededRandom(seed: seed)
+        self.load = LoadTracker(windowMilliseconds: max(1, configuration.loadWindowMilliseconds))
         self.store = RaftLogStore(directory: configuration.directory, disk: disk)
         self.disk = disk
         self.nextRequest = UInt64(max(1, clock.now().rawValue)) << 16

@@ -76,8 +76,13 @@ public struct NodeConfiguration: Sendable {
     public var clusterName = "trestle"
     public var settings = Settings()
     /// The directory leader splits shards that nodes added to the cluster are owed
-    /// (ClusterMap.splitsOwed, Node.autoSplitCandidate).
+    /// (ClusterMap.splitsOwed, Node.autoSplitCandidate), and splits and merges shards by
+    /// size and load (Node+Reshaping.swift, with these thresholds).
     public var autoSplit = true
+    public var reshaping = ReshapeThresholds()
+    /// The window over which load (requests per slot) is measured (the simulator's runs
+    /// are shorter than the default).
+    public var loadWindowMilliseconds = LoadTracker.defaultWindowMilliseconds
     public var tickMilliseconds: Int64 = 100
     public var electionTicks = 10
     /// How long a client request may wait for its shard before it gets an error.

@@ -5,6 +5,7 @@ import Cluster
 import ClusterServer
 import NodeRuntime
 import Core
+import Engine
 import Logging
 import ServiceLifecycle
 import Transport
@@ -71,8 +72,16 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "always: acknowledge after fsync on a majority (default); everysec: fsync about once a second (a majority losing power together may lose the last second); no: never fsync explicitly (the OS decides).")
     var fsync: FsyncPolicy = .always
 
-    @Flag(name: .customLong("no-auto-split"), help: "As directory leader, do not split shards on its own when nodes are added to a cluster whose every node could already lead a shard (split by hand with `trestle cluster split`).")
+    @Flag(name: .customLong("no-auto-split"), help: "As directory leader, never split or merge shards on its own (when nodes are added, or by size and load); split and merge by hand with `trestle cluster split` and `merge`.")
     var noAutoSplit = false
+    @Option(name: .customLong("split-keys"), help: "As directory leader, split a shard holding more keys than this.")
+    var splitKeys = ReshapeThresholds().splitKeys
+    @Option(name: .customLong("split-bytes"), help: "As directory leader, split a shard whose keys and values take about this much memory (e.g. 512mb, 1gb; estimated from a sample of keys).")
+    var splitBytes = "1gb"
+    @Option(name: .customLong("split-ops"), help: "As directory leader, split a shard serving more requests per second than this over a 10 s window, where its load is halved (at most 4 shards per node); two shards a split made merge again when both are below 1/8 of every split threshold.")
+    var splitOps = ReshapeThresholds().splitOpsPerSecond
+    @Option(name: .customLong("load-window"), help: "Seconds over which load per slot and shard is measured (hot spots, status, load splits).")
+    var loadWindow = 10
     @Option(name: .customLong("dead-node-timeout"), help: "Seconds a node may be silent before its replicas are rebuilt on other nodes (0: never).")
     var deadNodeTimeout: Int64 = 300
 
@@ -109,6 +118,10 @@ struct NodeCommand: AsyncParsableCommand {
         for route in peerRoute where Self.parseRoute(route) == nil {
             throw ValidationError("--peer-route must look like 2=127.0.0.1:27002")
         }
+        guard splitKeys >= 1 else { throw ValidationError("--split-keys must be a positive integer") }
+        guard (Engine.parseMemory(splitBytes) ?? 0) >= 1 else { throw ValidationError("--split-bytes must be a size like 1048576, 512mb or 1gb") }
+        guard splitOps.isFinite, splitOps > 0 else { throw ValidationError("--split-ops must be a positive number") }
+        guard (1...3600).contains(loadWindow) else { throw ValidationError("--load-window must be in 1...3600 seconds") }
     }
 
     static func parseRoute(_ text: String) -> (NodeID, PeerRoute)? {
@@ -140,6 +153,10 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.fsync = fsync
         configuration.deadNodeSeconds = deadNodeTimeout
         configuration.autoSplit = !noAutoSplit
+        configuration.reshaping.splitKeys = splitKeys
+        configuration.reshaping.splitBytes = Engine.parseMemory(splitBytes) ?? configuration.reshaping.splitBytes
+        configuration.reshaping.splitOpsPerSecond = splitOps
+        configuration.loadWindowMilliseconds = Int64(loadWindow) * 1000
         configuration.requestTimeoutMilliseconds = requestTimeout
         configuration.tickMilliseconds = tickMilliseconds
         configuration.repair = repair

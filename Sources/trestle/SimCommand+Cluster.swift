@@ -47,7 +47,7 @@ extension SimCommand {
         }
         let started = DispatchTime.now().uptimeNanoseconds
         var failures: [UInt64] = []
-        var completed = 0, unknown = 0, crashes = 0, partitions = 0, messages = 0, moves = 0
+        var completed = 0, unknown = 0, crashes = 0, partitions = 0, messages = 0, moves = 0, splits = 0, merges = 0
         var simulatedMilliseconds: Int64 = 0
         for offset in 0..<seeds {
             let seed = startSeed &+ UInt64(offset)
@@ -58,6 +58,8 @@ extension SimCommand {
             partitions += report.partitions
             messages += report.messagesDelivered
             moves += report.slotMovesBegun
+            splits += report.shardsSplit
+            merges += report.shardsMerged
             simulatedMilliseconds += report.simulatedMilliseconds
             if !report.passed {
                 failures.append(seed)
@@ -68,7 +70,7 @@ extension SimCommand {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         print("node runtime clusters: seeds \(seeds) (from \(startSeed)), failures: \(failures.count)")
-        print("operations: \(completed) completed, \(unknown) with unknown outcome; crashes \(crashes), partitions \(partitions), slot moves \(moves), messages \(messages)")
+        print("operations: \(completed) completed, \(unknown) with unknown outcome; crashes \(crashes), partitions \(partitions), slot moves \(moves), splits \(splits), merges \(merges), messages \(messages)")
         print("simulated time: \(simulatedMilliseconds / 1000) s; wall time: \(formatted(seconds)) s")
         if !failures.isEmpty { throw ExitCode(1) }
     }
@@ -76,7 +78,7 @@ extension SimCommand {
     func printClusterReport(_ report: ClusterSimulationReport) {
         print("seed \(report.seed): \(report.passed ? "PASS" : "FAIL")")
         for violation in report.violations { print("  violation: \(violation)") }
-        print("  fault kinds: \(report.faultKinds.map(\.rawValue).joined(separator: ",")); crashes \(report.crashes), partitions \(report.partitions), disk faults \(report.diskFaults), nodes added \(report.nodesAdded), removed \(report.nodesRemoved), slot moves \(report.slotMovesBegun)")
+        print("  fault kinds: \(report.faultKinds.map(\.rawValue).joined(separator: ",")); crashes \(report.crashes), partitions \(report.partitions), disk faults \(report.diskFaults), nodes added \(report.nodesAdded), removed \(report.nodesRemoved), slot moves \(report.slotMovesBegun), splits \(report.shardsSplit), merges \(report.shardsMerged)")
         print("  operations: \(report.operationsCompleted) completed, \(report.operationsUnknown) unknown, \(report.operationsRefused) refused")
         print("  simulated: \(report.simulatedMilliseconds) ms, messages: \(report.messagesDelivered)")
         print("  fingerprint: \(String(report.fingerprint, radix: 16))")

@@ -14,7 +14,7 @@ import Testing
             tracker.record(slot: HashSlot.of(key: key), key: key)
         }
         #expect(tracker.hottestSlots(1).isEmpty)  // nothing until a window closes
-        tracker.roll(now: 1 + LoadTracker.windowMilliseconds)
+        tracker.roll(now: 1 + LoadTracker.defaultWindowMilliseconds)
         let slots = tracker.hottestSlots(3)
         #expect(slots.first?.slot == HashSlot.of(key: hot).rawValue)
         #expect(abs((slots.first?.rate ?? 0) - 4000) < 1)  // 40,000 requests over 10 s

@@ -87,6 +87,10 @@ public struct ClusterSimulationReport: Sendable {
     public var nodesRemoved = 0
     /// Slot moves begun (committed by the directory); every one must finish.
     public var slotMovesBegun = 0
+    /// Shards created by splits and removed by merges (by the mover or on their own),
+    /// as the newest map at the end shows.
+    public var shardsSplit = 0
+    public var shardsMerged = 0
     public var faultKinds: [ClusterFaultKind] = []
     /// A hash of every event the run processed: equal for equal seeds.
     public var fingerprint: UInt64 = 0

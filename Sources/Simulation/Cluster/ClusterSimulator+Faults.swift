@@ -217,6 +217,11 @@ extension ClusterSimulator {
         }
         checkConvergence()
         checkSlotOwnership()
+        if let map = newestMap {
+            let allocated = Int(map.nextShardID.rawValue) - 1
+            report.shardsSplit = allocated - options.shardCount
+            report.shardsMerged = allocated - map.shards.count
+        }
         flushLogLines()
     }
 

@@ -100,7 +100,12 @@ extension ClusterSimulator {
             guard let node = slot.node, map.node(slot.info.id) != nil else { continue }
             var held: [ShardID: (LogIndex, [Bytes])] = [:]
             for state in node.replicaStates() { held[state.shard] = (state.appliedIndex, []) }
-            for item in node.keysOutsideOwnedSlots(map) { held[item.shard]?.1.append(item.key) }
+            // A move still pending (one the directory began on its own as the run ended)
+            // may have copied some of its slots' keys to its target already.
+            for item in node.keysOutsideOwnedSlots(map) {
+                if let move = map.move(forSlot: HashSlot.of(key: item.key)), move.target == item.shard { continue }
+                held[item.shard]?.1.append(item.key)
+            }
             for (shard, (applied, keys)) in held where map.shard(shard) != nil && applied > (newest[shard]?.applied ?? .zero) {
                 newest[shard] = (applied, keys, slot.index)
             }

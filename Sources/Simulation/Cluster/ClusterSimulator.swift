@@ -255,6 +255,14 @@ public final class ClusterSimulator {
         configuration.replicationFactor = 3
         configuration.proxy = true
         configuration.autoSplit = options.autoSplit
+        if options.autoSplit {
+            // Runs last seconds and hold a few keys: thresholds that make shards split by
+            // size and load, and merge again when cold, within one run.
+            configuration.loadWindowMilliseconds = 1_000
+            configuration.reshaping.splitKeys = 6
+            configuration.reshaping.splitOpsPerSecond = 5
+            configuration.reshaping.mergeFraction = 0.5
+        }
         configuration.fsync = .always
         configuration.tickMilliseconds = options.tickMilliseconds
         configuration.electionTicks = options.electionTicks
