@@ -68,6 +68,9 @@ public struct RaftNode: Sendable {
     public var membership: Membership { log.membership }
     public var commitIndex: LogIndex { log.committed }
     public var appliedIndex: LogIndex { log.applied }
+    /// Ticks since a follower last heard from its leader (an append, heartbeat or
+    /// snapshot); grows on candidates too. Bounds how stale a follower read may be.
+    public var ticksSinceLeaderContact: Int { electionElapsed }
     public var lastIndex: LogIndex { log.lastIndex }
     public var lastTerm: Term { log.lastTerm }
     public var snapshotIndex: LogIndex { log.snapshotIndex }

@@ -203,8 +203,10 @@ extension Node {
             }
             return nil
         case .elsewhere(let leader, let node, let shard):
-            if !spec.isWrite, session.readOnlyReplicaReads, let data = replicas[shard]?.data {
-                // READONLY: a follower answers from its applied state (may lag the leader).
+            if !spec.isWrite, session.readOnlyReplicaReads, let follower = replicas[shard], let data = follower.data,
+               followerMayServe(follower, slot: slot) {
+                // READONLY: a follower answers from its applied state (may lag the leader
+                // by up to `followerReadLagMilliseconds`).
                 return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
             }
             if configuration.proxy, !forwarded {
@@ -239,6 +241,16 @@ extension Node {
             })
             return nil
         }
+    }
+
+    /// Whether a follower may answer a READONLY read of `slot`: it follows a known leader
+    /// and heard from it within `followerReadLagMilliseconds` (a candidate has not), has
+    /// applied every entry it knows committed, and still holds the slot (else the client
+    /// is redirected to the leader).
+    func followerMayServe(_ replica: Replica, slot: HashSlot) -> Bool {
+        guard replica.raft.roleKind == .follower, replica.raft.leader != .none, !handedOff(replica, slot),
+              replica.raft.appliedIndex >= replica.raft.commitIndex else { return false }
+        return Int64(replica.raft.ticksSinceLeaderContact) * configuration.tickMilliseconds <= configuration.followerReadLagMilliseconds
     }
 
     /// How much longer than a plain request a forwarded blocking command may take: its

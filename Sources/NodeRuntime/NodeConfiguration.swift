@@ -84,6 +84,9 @@ public struct NodeConfiguration: Sendable {
     /// are shorter than the default).
     public var loadWindowMilliseconds = LoadTracker.defaultWindowMilliseconds
     public var tickMilliseconds: Int64 = 100
+    /// A follower answers READONLY reads only if it heard from its leader within this
+    /// long (else the client gets -MOVED to the leader).
+    public var followerReadLagMilliseconds: Int64 = 500
     public var electionTicks = 10
     /// How long a client request may wait for its shard before it gets an error.
     public var requestTimeoutMilliseconds: Int64 = 10_000

@@ -80,6 +80,8 @@ struct NodeCommand: AsyncParsableCommand {
     var splitBytes = "1gb"
     @Option(name: .customLong("split-ops"), help: "As directory leader, split a shard serving more requests per second than this over a 10 s window, where its load is halved (at most 4 shards per node); two shards a split made merge again when both are below 1/8 of every split threshold.")
     var splitOps = ReshapeThresholds().splitOpsPerSecond
+    @Option(name: .customLong("replica-read-lag"), help: "Milliseconds: a replica answers a READONLY client's reads only if it heard from its shard's leader within this long (else -MOVED to the leader).")
+    var replicaReadLag: Int64 = 500
     @Option(name: .customLong("load-window"), help: "Seconds over which load per slot and shard is measured (hot spots, status, load splits).")
     var loadWindow = 10
     @Option(name: .customLong("dead-node-timeout"), help: "Seconds a node may be silent before its replicas are rebuilt on other nodes (0: never).")
@@ -121,6 +123,7 @@ struct NodeCommand: AsyncParsableCommand {
         guard splitKeys >= 1 else { throw ValidationError("--split-keys must be a positive integer") }
         guard (Engine.parseMemory(splitBytes) ?? 0) >= 1 else { throw ValidationError("--split-bytes must be a size like 1048576, 512mb or 1gb") }
         guard splitOps.isFinite, splitOps > 0 else { throw ValidationError("--split-ops must be a positive number") }
+        guard (0...60_000).contains(replicaReadLag) else { throw ValidationError("--replica-read-lag must be in 0...60000 milliseconds") }
         guard (1...3600).contains(loadWindow) else { throw ValidationError("--load-window must be in 1...3600 seconds") }
     }
 
@@ -157,6 +160,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.reshaping.splitBytes = Engine.parseMemory(splitBytes) ?? configuration.reshaping.splitBytes
         configuration.reshaping.splitOpsPerSecond = splitOps
         configuration.loadWindowMilliseconds = Int64(loadWindow) * 1000
+        configuration.followerReadLagMilliseconds = replicaReadLag
         configuration.requestTimeoutMilliseconds = requestTimeout
         configuration.tickMilliseconds = tickMilliseconds
         configuration.repair = repair

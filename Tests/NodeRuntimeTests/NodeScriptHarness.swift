@@ -93,6 +93,7 @@ final class NodeScriptHarness {
             if let password = options["requirepass"] { configuration.settings.requirePassword = password }
             configuration.tickMilliseconds = 10
             configuration.electionTicks = 10
+            if let lag = options["readlag"].flatMap(Int64.init) { configuration.followerReadLagMilliseconds = lag }
             let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
             do {
                 try disk.makeDirectory("/data")
