@@ -324,3 +324,39 @@ def test_shards_split_by_size_and_merge_back_when_emptied(cluster_factory, measu
     time.sleep(3)  # no further merge below one shard per node
     assert settled_shards() == 3
     assert client.get("survivor") == "here"
+
+
+@pytest.mark.timeout(600)
+def test_a_cluster_grown_from_3_to_12_nodes_splits_and_spreads_on_its_own(cluster_factory, measure):
+    """Created with --shards 3 on 3 nodes and loaded, then grown to 12 nodes with
+    add-node alone: the cluster splits to 12 shards and every node leads one, and every
+    key written before and during the growth stays readable."""
+    cluster = cluster_factory(nodes=3, shards=3)
+    client = cluster.cluster_client()
+    for n in range(2000):
+        client.set(f"twelve:{n}", n)
+    started = time.monotonic()
+    for _ in range(9):
+        cluster.add_node()
+        for n in range(2000, 2050):
+            client.set(f"twelve:{n}:{len(cluster.nodes)}", n)
+
+    last = {}
+
+    def spread():
+        status = last["status"] = cluster.admin("status", "--seed", cluster.seed())
+        led = {master for _, _, master, _ in cluster.slot_table(via=cluster.nodes[1])}
+        settled = "slot move " not in status and "(moving)" not in status
+        return settled and len(shard_lines(status)) == 12 and led == set(cluster.nodes) and status
+
+    try:
+        status = cluster.wait_until(spread, 240, "12 shards, each node leading one")
+    except Exception:
+        print(last.get("status"))
+        raise
+    measure("growth from 3 to 12 nodes (first add-node -> 12 shards, each node leading one)", time.monotonic() - started, "s")
+    print(status)
+    client = cluster.cluster_client()
+    assert all(client.get(f"twelve:{n}") == str(n) for n in range(0, 2000, 7))
+    for size in range(4, 13):
+        assert all(client.get(f"twelve:{n}:{size}") == str(n) for n in range(2000, 2050, 5))

@@ -77,21 +77,94 @@ public enum Placement {
         return (zoneClash, shard.replicas.first == heavy ? 1 : 0, shard.id.rawValue)
     }
 
-    /// Orders each shard's replicas so preferred leaders are spread evenly: a shard keeps
-    /// its current preferred leader while that node is under its quota.
+    /// Orders each shard's replicas so preferred leaders are spread evenly: every node
+    /// leads at least ⌊shards/nodes⌋ shards (at least one while there are as many shards
+    /// as nodes) and at most ⌈shards/nodes⌉, whenever the replicas allow it. A greedy
+    /// choice can leave a node leading nothing while another leads two (its shards'
+    /// other replicas all lead already), so leaders are assigned as a bipartite matching
+    /// with augmenting paths, in two rounds (floor, then ceiling). A shard keeps its
+    /// current preferred leader whenever that node has room (fewer leadership moves).
     private static func spreadLeaders(_ shards: inout [ShardInfo], active: [NodeID]) {
-        let quota = (shards.count + active.count - 1) / active.count
-        var leaders = Dictionary(uniqueKeysWithValues: active.map { ($0, 0) })
-        var unassigned: [Int] = []
+        guard !active.isEmpty else { return }
+        var matching = LeaderMatching(shards: shards, active: Set(active))
+        let floor = max(1, shards.count / active.count)
+        let ceiling = (shards.count + active.count - 1) / active.count
+        for capacity in Set([floor, ceiling]).sorted() { matching.assign(capacity: capacity) }
         for index in shards.indices {
-            guard let first = shards[index].replicas.first else { continue }
-            if leaders[first, default: 0] < quota { leaders[first, default: 0] += 1 } else { unassigned.append(index) }
+            guard let leader = matching.leaderOf[index] else { continue }
+            shards[index].replicas = [leader] + shards[index].replicas.filter { $0 != leader }
         }
-        for index in unassigned {
-            let replicas = shards[index].replicas
-            guard let pick = replicas.min(by: { (leaders[$0] ?? 0, $0.rawValue) < (leaders[$1] ?? 0, $1.rawValue) }) else { continue }
-            leaders[pick, default: 0] += 1
-            shards[index].replicas = [pick] + replicas.filter { $0 != pick }
+    }
+
+    /// Preferred leaders as a capacity-bounded matching of shards to their replicas.
+    private struct LeaderMatching {
+        let replicas: [[NodeID]]
+        let active: Set<NodeID>
+        var leaderOf: [Int: NodeID] = [:]
+        var led: [NodeID: [Int]] = [:]
+
+        init(shards: [ShardInfo], active: Set<NodeID>) {
+            replicas = shards.map(\.replicas)
+            self.active = active
+        }
+
+        /// Keeps current preferred leaders with room, then finds a leader for every other
+        /// shard, moving others' leadership along an augmenting path when needed.
+        mutating func assign(capacity: Int) {
+            for index in replicas.indices where leaderOf[index] == nil {
+                if let first = replicas[index].first, active.contains(first), led[first, default: []].count < capacity { set(index, first) }
+            }
+            for index in replicas.indices where leaderOf[index] == nil { _ = augment(index, capacity: capacity) }
+        }
+
+        /// Candidate leaders of shard `index`: its current preferred leader first, then
+        /// the replicas leading the fewest shards.
+        private func candidates(_ index: Int) -> [NodeID] {
+            let first = replicas[index].first
+            return replicas[index].filter { active.contains($0) }.sorted { lhs, rhs in
+                (lhs == first ? 0 : 1, led[lhs, default: []].count, lhs.rawValue) < (rhs == first ? 0 : 1, led[rhs, default: []].count, rhs.rawValue)
+            }
+        }
+
+        /// Finds a leader for shard `index` along the shortest augmenting path (breadth
+        /// first: the fewest leadership changes), and applies the path.
+        private mutating func augment(_ index: Int, capacity: Int) -> Bool {
+            // How each reached node is reached: by moving `shard` to it from `from` (nil:
+            // the shard being placed).
+            var parent: [NodeID: (shard: Int, from: NodeID?)] = [:]
+            var queue: [NodeID] = []
+            for node in candidates(index) where parent[node] == nil {
+                parent[node] = (index, nil)
+                queue.append(node)
+            }
+            var head = 0
+            while head < queue.count {
+                let node = queue[head]
+                head += 1
+                if led[node, default: []].count < capacity {
+                    var current = node
+                    while let step = parent[current] {
+                        set(step.shard, current)
+                        guard let from = step.from else { break }
+                        current = from
+                    }
+                    return true
+                }
+                for other in led[node, default: []].sorted() {
+                    for next in candidates(other) where parent[next] == nil {
+                        parent[next] = (other, node)
+                        queue.append(next)
+                    }
+                }
+            }
+            return false
+        }
+
+        /// Makes `node` the leader of shard `index` (moving it from its previous leader).
+        private mutating func set(_ index: Int, _ node: NodeID) {
+            if let previous = leaderOf[index] { led[previous]?.removeAll { $0 == index } }
+            leaderOf[index] = node
+            led[node, default: []].append(index)
         }
     }
 

@@ -34,6 +34,22 @@ import Testing
         #expect(leaders.values.max()! - leaders.values.min()! <= 1)
     }
 
+    /// Seen on a cluster grown from 3 to 12 nodes: a greedy choice left n2 leading two
+    /// shards and n11 none (n11's shards' other replicas all led one already).
+    @Test func everyNodeLeadsAShardWhenTheReplicasAllowIt() {
+        let lists: [[UInt64]] = [[1, 4, 6], [2, 3, 6], [3, 5, 7], [4, 5, 7], [8, 3, 9], [2, 4, 8],
+                                 [5, 9, 10], [6, 10, 11], [7, 11, 12], [12, 1, 8], [9, 1, 2], [10, 11, 12]]
+        var map = ClusterMap.initial(name: "t", nodes: Self.nodes(12), shardCount: 12, replicationFactor: 3)
+        for (index, list) in lists.enumerated() { map.shards[index].replicas = list.map { NodeID($0) } }
+        let planned = Placement.plan(map)
+        let leaders = planned.map { $0.replicas[0] }
+        #expect(Set(leaders).count == 12, "\(leaders)")
+        // Only the shards on the augmenting path change leader.
+        let changed = zip(map.shards, planned).filter { $0.replicas[0] != $1.replicas[0] }.count
+        #expect(changed <= 6)
+        for (before, after) in zip(map.shards, planned) { #expect(Set(before.replicas) == Set(after.replicas)) }
+    }
+
     @Test func addingANodeMovesReplicasOntoItAndKeepsBalance() throws {
         var map = ClusterMap.initial(name: "t", nodes: Self.nodes(3), shardCount: 16, replicationFactor: 3)
         let before = map.shards
