@@ -30,14 +30,46 @@ extension Keyspace {
     }
 
     /// Removes every key whose hash slot is in `slots`; returns how many there were.
+    /// With one partition per slot (16384), whole partitions are dropped at once instead
+    /// of key by key (a slot move hands off a million keys in one log entry).
     @discardableResult
     public mutating func removeAll(inSlots slots: ClosedRange<UInt16>) -> Int {
+        if partitionMask == HashSlot.count - 1 { return dropPartitions(slots) }
         var removed = 0
         for partition in partitions(covering: slots) {
             let doomed = self.slots[partition].keys.filter { slots.contains(HashSlot.of(key: $0.bytes).rawValue) }
             for key in doomed { remove(key.bytes, slot: partition) }
             removed += doomed.count
         }
+        return removed
+    }
+}
+
+extension Keyspace {
+    /// `removeAll(inSlots:)` when every partition is one slot.
+    private mutating func dropPartitions(_ range: ClosedRange<UInt16>) -> Int {
+        precondition(partitionMask == HashSlot.count - 1, "one partition per slot")
+        if let tracker = changeTracker, tracker.slots.overlaps(range) { changeTracker?.overflow() }
+        if !watchedKeys.isEmpty {
+            for key in watchedKeys where range.contains(HashSlot.of(key: key).rawValue) && slots[slot(of: key)][Key(key)] != nil {
+                touchedWatched.append(key)
+            }
+        }
+        var removed = 0
+        for slot in range {
+            let partition = Int(slot)
+            guard !slots[partition].isEmpty else { continue }
+            let count = slots[partition].count
+            var expiring = 0
+            for entry in slots[partition].values where entry.expireAt != nil { expiring += 1 }
+            slots[partition] = [:]
+            keyCount -= count
+            expiringCount -= expiring
+            changeCount += count
+            removed += count
+        }
+        // Expiry marks of the dropped keys stay queued; they are skipped when they come
+        // up (the key is gone), as marks of deleted keys always are.
         return removed
     }
 }

@@ -24,15 +24,20 @@ struct MoveDrive {
     var liveCopy: (attempt: UInt64, batches: UInt32)?
     /// The attempt whose changes the source replica's keyspace is recording.
     var trackingAttempt: UInt64?
+    /// Numbers the steps taken: a step's callbacks act only while it is the newest one
+    /// (a step taken again after a timeout makes the older one's answers moot).
+    var generation: UInt64 = 0
 }
 
 extension Node {
     /// Most bytes of records in one import batch (one log entry of the target; well under
-    /// the 30 MiB replicated entry limit and the 32 MiB peer frame limit).
-    static let importBatchBytesMax = 4 * 1024 * 1024
+    /// the 30 MiB replicated entry limit and the 32 MiB peer frame limit). Small enough
+    /// that reading one at the source and applying one at the target each take a few
+    /// milliseconds: other requests on both nodes wait for them.
+    static let importBatchBytesMax = 256 * 1024
     /// Most records in one import batch.
-    static let importBatchRecordsMax = 50_000
-    /// A step with no answer after this long is taken again.
+    static let importBatchRecordsMax = 2_500
+    /// A step with no progress (no batch answered) for this long is taken again.
     static let moveStepTimeoutMilliseconds: Int64 = 10_000
 
     /// Takes the next step of every move whose source shard this node leads.
@@ -45,8 +50,17 @@ extension Node {
             var drive = moveDrives[move.id] ?? MoveDrive()
             if let since = drive.busySince, time - since < Self.moveStepTimeoutMilliseconds { continue }
             drive.busySince = time
+            drive.generation &+= 1
+            let generation = drive.generation
             moveDrives[move.id] = drive
+            // True while this step is the newest; each call counts as progress.
+            let live: () -> Bool = { [self] in
+                guard moveDrives[move.id]?.generation == generation else { return false }
+                moveDrives[move.id]?.busySince = now()
+                return true
+            }
             let done: ReplySink = { [self] value in
+                guard live() else { return }
                 moveDrives[move.id]?.busySince = nil
                 if case .error(let text) = value {
                     // A repeated flip (this node's map had not shown the first yet) finds
@@ -71,7 +85,7 @@ extension Node {
                     proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
                     continue
                 }
-                liveCopy(move, from: data, then: { [self] value in
+                liveCopy(move, from: data, live: live, then: { [self] value in
                     guard value == .ok, source.isLeader else { return done(value) }
                     logger.info("slot move: fencing", metadata: ["move": "\(move)"])
                     proposeMigration(source, .fence(move: move.id, slots: move.slots, target: move.target), reply: done)
@@ -87,14 +101,14 @@ extension Node {
             case .fenced where configuration.mutations.handOffBeforeCopy:
                 proposeMigration(source, .handOff(move: move.id), reply: done)
             case .fenced:
-                if let live = drive.liveCopy, let tracker = data.engine.keyspace.changeTracker, tracker.attempt == live.attempt, !tracker.overflowed {
-                    catchUp(move, from: data, attempt: live.attempt, firstBatch: live.batches, keys: tracker.keys, then: handOff)
+                if let copied = drive.liveCopy, let tracker = data.engine.keyspace.changeTracker, tracker.attempt == copied.attempt, !tracker.overflowed {
+                    catchUp(move, from: data, attempt: copied.attempt, firstBatch: copied.batches, keys: tracker.keys, live: live, then: handOff)
                 } else {
                     if data.engine.keyspace.changeTracker?.overflowed == true {
                         logger.info("slot move: too many keys changed during the copy; copying the fenced slots again", metadata: ["move": "\(move)"])
                     }
                     data.engine.keyspace.changeTracker = nil
-                    copy(move, from: data, attempt: random.next() | 1, fenced: true, then: handOff)
+                    copy(move, from: data, attempt: random.next() | 1, fenced: true, live: live, then: handOff)
                 }
             case .handedOff:
                 data.engine.keyspace.changeTracker = nil
@@ -105,12 +119,12 @@ extension Node {
 
     /// Sends the slots' records to the target before the fence, from a copy taken now,
     /// and starts recording which of the slots' keys change from now on.
-    private func liveCopy(_ move: SlotMove, from data: DataMachine, then: @escaping ReplySink) {
+    private func liveCopy(_ move: SlotMove, from data: DataMachine, live: @escaping () -> Bool, then: @escaping ReplySink) {
         let attempt = random.next() | 1
         data.engine.keyspace.changeTracker = ChangeTracker(slots: move.slots.first...move.slots.last, attempt: attempt)
         moveDrives[move.id]?.liveCopy = nil
         moveDrives[move.id]?.trackingAttempt = attempt
-        copy(move, from: data, attempt: attempt, fenced: false, then: { [self] value in
+        copy(move, from: data, attempt: attempt, fenced: false, live: live, then: { [self] value in
             if case .integer(let batches) = value {
                 moveDrives[move.id]?.liveCopy = (attempt, UInt32(batches))
                 return then(.ok)
@@ -132,7 +146,7 @@ extension Node {
     /// After the fence: sends the current records of the keys that changed since the
     /// live copy (and the keys deleted meanwhile) as the copy's last batches.
     private func catchUp(_ move: SlotMove, from data: DataMachine, attempt: UInt64, firstBatch: UInt32, keys: Set<Bytes>,
-                         then: @escaping ReplySink) {
+                         live: @escaping () -> Bool, then: @escaping ReplySink) {
         data.engine.keyspace.changeTracker = nil
         let changed = configuration.mutations.skipCatchUp ? [] : keys.sorted { $0.lexicographicallyPrecedes($1) }
         let (records, deleted) = data.engine.keyspace.currentRecords(of: changed)
@@ -154,18 +168,19 @@ extension Node {
             current.deleted.append(key)
         }
         batches.append(current)
-        sendCatchUp(batches[...], index: firstBatch, move: move, attempt: attempt, then: then)
+        sendCatchUp(batches[...], index: firstBatch, move: move, attempt: attempt, live: live, then: then)
     }
 
     private func sendCatchUp(_ batches: ArraySlice<(records: [[UInt8]], deleted: [Bytes])>, index: UInt32, move: SlotMove, attempt: UInt64,
-                             then: @escaping ReplySink) {
+                             live: @escaping () -> Bool, then: @escaping ReplySink) {
         guard let batch = batches.first else { return then(.ok) }
         let last = batches.count == 1
         let step = MigrationStep.importBatch(move: move.id, slots: move.slots, attempt: attempt, index: index,
                                              count: last ? index + 1 : MigrationStep.countUnknown, records: batch.records, deleted: batch.deleted)
         sendImport(step, move: move) { [self] value in
+            guard live() else { return }
             guard value == .ok else { return then(value) }
-            sendCatchUp(batches.dropFirst(), index: index + 1, move: move, attempt: attempt, then: then)
+            sendCatchUp(batches.dropFirst(), index: index + 1, move: move, attempt: attempt, live: live, then: then)
         }
     }
 
@@ -185,24 +200,26 @@ extension Node {
     /// other work. A copy of fenced slots is the whole copy: its last batch completes the
     /// import, and `then` gets OK. A live copy leaves the import open for the catch-up:
     /// `then` gets the number of batches sent.
-    private func copy(_ move: SlotMove, from data: DataMachine, attempt: UInt64, fenced: Bool, then: @escaping ReplySink) {
+    private func copy(_ move: SlotMove, from data: DataMachine, attempt: UInt64, fenced: Bool, live: @escaping () -> Bool,
+                      then: @escaping ReplySink) {
         let reader = SlotRecordsReader(data.engine.keyspace, slots: move.slots.first...move.slots.last)
         logger.info(fenced ? "slot move: copying the fenced slots" : "slot move: copying while writes go on", metadata: ["move": "\(move)"])
-        sendBatch(0, from: reader, move: move, attempt: attempt, fenced: fenced, then: then)
+        sendBatch(0, from: reader, move: move, attempt: attempt, fenced: fenced, live: live, then: then)
     }
 
     private func sendBatch(_ index: UInt32, from reader: SlotRecordsReader, move: SlotMove, attempt: UInt64, fenced: Bool,
-                           then: @escaping ReplySink) {
+                           live: @escaping () -> Bool, then: @escaping ReplySink) {
         let (records, last) = reader.next(bytesMax: Self.importBatchBytesMax, recordsMax: Self.importBatchRecordsMax)
         let step = MigrationStep.importBatch(move: move.id, slots: move.slots, attempt: attempt, index: index,
                                              count: last && fenced ? index + 1 : MigrationStep.countUnknown, records: records)
         sendImport(step, move: move) { [self] value in
+            guard live() else { return }
             guard value == .ok else { return then(value) }
             guard !last else {
                 logger.info("slot move: copied", metadata: ["move": "\(move)", "keys": "\(reader.recordsRead)", "batches": "\(index + 1)"])
                 return then(fenced ? .ok : .integer(Int64(index) + 1))
             }
-            sendBatch(index + 1, from: reader, move: move, attempt: attempt, fenced: fenced, then: then)
+            sendBatch(index + 1, from: reader, move: move, attempt: attempt, fenced: fenced, live: live, then: then)
         }
     }
 

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure response time under load, breaking points, connections and cost.",
-        subcommands: [BenchRun.self, BenchSweep.self, BenchConnections.self, BenchScaleout.self, BenchReport.self],
+        subcommands: [BenchRun.self, BenchSweep.self, BenchConnections.self, BenchScaleout.self, BenchMove.self, BenchReport.self],
         defaultSubcommand: BenchRun.self)
 }
 
@@ -253,18 +253,24 @@ struct BenchScaleout: ParsableCommand {
     @Option(help: "Write an HTML page with the charts here.") var html: String?
 
     func run() throws {
-        guard let script = Self.script() else {
-            throw ValidationError("scripts/bench-scaleout was not found next to this binary's source tree; run it from a checkout of Trestle")
-        }
-        var arguments = [script, "--nodes", nodes, "--share", String(share), "--requests", String(requests),
+        var arguments = ["--nodes", nodes, "--share", String(share), "--requests", String(requests),
                          "--clients", String(clients), "--only", only, "--no-build"]
         if let json { arguments += ["--json", json] }
         if let html { arguments += ["--html", html] }
+        try Self.runScript("bench-scaleout", arguments)
+    }
+
+    /// Runs scripts/`name` of the checkout holding this binary with python3, with
+    /// TRESTLE_BIN set to this binary; fails with the script's exit status.
+    static func runScript(_ name: String, _ arguments: [String]) throws {
+        guard let script = script(name) else {
+            throw ValidationError("scripts/\(name) was not found next to this binary's source tree; run it from a checkout of Trestle")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+        process.arguments = ["python3", script] + arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["TRESTLE_BIN"] = environment["TRESTLE_BIN"] ?? Self.executable()
+        environment["TRESTLE_BIN"] = environment["TRESTLE_BIN"] ?? executable()
         process.environment = environment
         try process.run()
         process.waitUntilExit()
@@ -275,14 +281,41 @@ struct BenchScaleout: ParsableCommand {
         URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
     }
 
-    /// scripts/bench-scaleout of the checkout holding this binary (.build/<config>/trestle).
-    static func script() -> String? {
+    /// scripts/`name` of the checkout holding this binary (.build/<config>/trestle).
+    static func script(_ name: String) -> String? {
         var directory = URL(fileURLWithPath: executable()).deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("scripts/bench-scaleout").path
+            let candidate = directory.appendingPathComponent("scripts/\(name)").path
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
             directory.deleteLastPathComponent()
         }
         return nil
+    }
+}
+
+struct BenchMove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "move",
+        abstract: "A move of slots holding many keys under load: its duration and the latency of requests to slots that do not move (Trestle and Redis Cluster).",
+        discussion: """
+            Runs scripts/bench-move from the source tree this binary was built in: it loads \
+            --keys keys over slots 0..--slots-1 of `trestle local --nodes 3 --shards 2` and of \
+            a 3-master Redis Cluster, moves those slots (`trestle cluster move`, `redis-cli \
+            --cluster reshard`) while probe connections time GET and SET on other slots, and \
+            prints the move's duration and the probes' percentiles before and during it; see \
+            its --help. Needs python3 (and redis-server for the comparison).
+            """)
+    @Option(help: "Keys loaded into the moving slots.") var keys = 1_000_000
+    @Option(help: "Slots moved (0..N-1).") var slots = 1000
+    @Option(name: .customLong("value-size"), help: "Bytes per value.") var valueSize = 32
+    @Option(help: "Probe connections.") var probes = 4
+    @Option(help: "Targets: trestle, redis.") var only = "trestle,redis"
+    @Option(help: "Write the rows as JSON here.") var json: String?
+
+    func run() throws {
+        var arguments = ["--keys", String(keys), "--slots", String(slots), "--value-size", String(valueSize),
+                         "--probes", String(probes), "--only", only, "--no-build"]
+        if let json { arguments += ["--json", json] }
+        try BenchScaleout.runScript("bench-move", arguments)
     }
 }

@@ -54,6 +54,8 @@ struct LocalCommand: ParsableCommand {
     @Option(name: .customLong("admin-port"), help: "Give node i an admin HTTP port BASE+i-1 (/metrics, /health, /ready, /cluster).")
     var adminPort: Int?
 
+    @Option(name: .customLong("node-arg"), parsing: .unconditionalSingleValue, help: "A flag given to every node as is (repeatable), e.g. --node-arg --no-auto-split or --node-arg --split-keys=100000: see trestle node --help.")
+    var nodeArg: [String] = []
     @Option(help: "What to do when a node dies: always (start it again after a backoff) or never (leave it down).")
     var restart: RestartPolicy = .always
 
@@ -81,6 +83,7 @@ struct LocalCommand: ParsableCommand {
             if !requirepass.isEmpty { arguments += ["--requirepass", requirepass] }
             if let adminPort { arguments += ["--admin-port", String(adminPort + id - 1)] }
             arguments += ["--cluster-secret-file", secretPath]
+            arguments += nodeArg
             let child = LocalNode(id: id, executable: executable, arguments: arguments, logPath: "\(dir)/node-\(id).log")
             try child.start()
             children.append(child)
