@@ -40,6 +40,7 @@ stopSecondsMax = 10.0
 adminSecondsMax = 30.0
 leadersStableSecondsMax = 30.0
 leadersStablePollSeconds = 1.0
+leadersSpreadSecondsMax = 10.0
 adminSettleSecondsMax = settleSecondsMax + 30.0
 logTailLinesMax = 60
 pollSeconds = 0.05
@@ -334,14 +335,23 @@ class Cluster:
 
     def wait_leaders_stable(self, seconds=leadersStableSecondsMax):
         """Waits until every running node reports the same slot leaders, unchanged over
-        `leadersStablePollSeconds`."""
+        `leadersStablePollSeconds`, and (for up to `leadersSpreadSecondsMax` of that) spread
+        evenly over the nodes: right after bootstrap, leaders are handed over to the nodes
+        placement prefers, and a view taken mid-way is stable for a moment too."""
         previous = [None]
+        spread_deadline = time.monotonic() + leadersSpreadSecondsMax
+
+        def even(view):
+            counts = {node.id: 0 for node in self.running_nodes()}
+            for master in {(first, last): master for first, last, master in view}.values():
+                counts[master] = counts.get(master, 0) + 1
+            return max(counts.values()) - min(counts.values()) <= 1
 
         def stable():
             views = self.leader_view()
             agreed = len(set(views.values())) == 1
             current = next(iter(views.values())) if agreed else None
-            same = agreed and current == previous[0]
+            same = agreed and current == previous[0] and (even(current) or time.monotonic() > spread_deadline)
             previous[0] = current
             if not same:
                 time.sleep(leadersStablePollSeconds)

@@ -19,6 +19,20 @@ def leader_and_follower(cluster, key):
     raise AssertionError(f"slot {slot} not in CLUSTER SLOTS")
 
 
+def key_on_same_leader(cluster, key):
+    """A key of another slot whose shard has the same leader as `key`'s."""
+    table = cluster.slot_table()
+
+    def master(slot):
+        return next(m for first, last, m, _ in table if first <= slot <= last)
+
+    for n in range(10_000):
+        candidate = f"{{other{n}}}y"
+        if key_slot(candidate) != key_slot(key) and master(key_slot(candidate)) == master(key_slot(key)):
+            return candidate
+    raise AssertionError("no key of another slot on the same leader")
+
+
 @pytest.mark.timeout(90)
 def test_transactions_and_watch_within_a_slot(cluster_factory):
     cluster = cluster_factory(nodes=3)
@@ -43,10 +57,11 @@ def test_transactions_and_watch_within_a_slot(cluster_factory):
     client.execute_command("INCR", "{t}n")
     assert client.execute_command("EXEC") == [3]
 
-    # Across slots: CROSSSLOT, nothing runs.
+    # Across slots (both led by this node, so neither is redirected): CROSSSLOT, nothing runs.
+    other_key = key_on_same_leader(cluster, "{t}a")
     client.execute_command("MULTI")
     client.execute_command("SET", "{t}x", "1")
-    client.execute_command("SET", "{other}y", "1")
+    client.execute_command("SET", other_key, "1")
     with pytest.raises(redis.exceptions.ClusterCrossSlotError):
         client.execute_command("EXEC")
     assert other.get("{t}x") is None

@@ -50,6 +50,23 @@ import Testing
         for (before, after) in zip(map.shards, planned) { #expect(Set(before.replicas) == Set(after.replicas)) }
     }
 
+    /// Placement is a fixed point: the directory leader re-plans every second, and a plan
+    /// that changed its own answer would move leaders back and forth.
+    @Test func planningAgainChangesNothing() {
+        for nodes in 1...12 {
+            for shards in [1, 2, 3, 4, 5, 7, 12, 16, 20] {
+                let map = ClusterMap.initial(name: "t", nodes: Self.nodes(nodes), shardCount: shards, replicationFactor: min(3, nodes))
+                var again = map
+                again.shards = Placement.plan(map)
+                #expect(again.shards.map(\.replicas) == map.shards.map(\.replicas), "\(nodes) nodes, \(shards) shards")
+                var leaders: [NodeID: Int] = [:]
+                for shard in map.shards { leaders[shard.replicas[0], default: 0] += 1 }
+                if shards >= nodes { #expect(leaders.count == nodes, "\(nodes) nodes, \(shards) shards: \(leaders)") }
+                #expect((leaders.values.max() ?? 0) - (leaders.values.min() ?? 0) <= 1)
+            }
+        }
+    }
+
     @Test func addingANodeMovesReplicasOntoItAndKeepsBalance() throws {
         var map = ClusterMap.initial(name: "t", nodes: Self.nodes(3), shardCount: 16, replicationFactor: 3)
         let before = map.shards
