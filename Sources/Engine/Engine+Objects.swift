@@ -164,7 +164,7 @@ extension Engine {
         var bytes = entryOverhead + key.count
         switch value {
         case .string(let string): bytes += string.count
-        case .list(let elements): bytes += elements.reduce(0) { $0 + $1.count + elementOverhead }
+        case .list(let elements): bytes += elements.packedBytes + elements.chunkCount * 48
         case .set(let members): bytes += members.reduce(0) { $0 + $1.bytes.count + elementOverhead }
         case .hash(let fields): bytes += fields.reduce(0) { $0 + $1.key.count + $1.value.count + 2 * elementOverhead }
         case .zset(let sortedSet): bytes += sortedSet.all.reduce(0) { $0 + $1.member.count + 8 + 3 * elementOverhead }

@@ -211,7 +211,7 @@ public enum EntryCodec {
             case tagList:
                 let elements = try readElements(&reader, kind: "list")
                 guard !elements.isEmpty else { throw DecodeError(reason: "empty list") }
-                value = .list(Deque(elements))
+                value = .list(PackedList(elements))
             case tagSet:
                 let elements = try readElements(&reader, kind: "set")
                 let members = OrderedSet(elements.map(Key.init))

@@ -1,4 +1,4 @@
-// List commands over a Deque of elements, head (LEFT) first. Argument parsing happens in
+// List commands over a PackedList (PackedList.swift), head (LEFT) first. Argument parsing happens in
 // the engine; these functions take typed, already validated arguments.
 //
 // Invariants: a stored list is never empty (a command that removes the last element
@@ -6,8 +6,6 @@
 // so it neither aborts a WATCH nor produces a log record. Index arithmetic on client
 // numbers cannot overflow: a negative index is added to a non-negative length, and every
 // range is clamped to the list before it is used.
-import Collections
-
 /// Which end of a list a command works on: LEFT is the head, RIGHT the tail.
 public enum ListEnd: Sendable, Equatable {
     case head, tail
@@ -17,7 +15,7 @@ extension Keyspace {
     // MARK: - Access
 
     /// The list under `key`; nil if absent; `wrongType` for another type.
-    mutating func listValue(_ key: Bytes, now: Int64) throws(KeyspaceError) -> Deque<Bytes>? {
+    mutating func listValue(_ key: Bytes, now: Int64) throws(KeyspaceError) -> PackedList? {
         guard let entry = lookup(key, now: now) else { return nil }
         guard case .list(let elements) = entry.value else { throw .wrongType }
         return elements
@@ -45,7 +43,7 @@ extension Keyspace {
     /// when it modified the list; only then is the key recorded as modified. Returns nil
     /// without calling `body` when the key is absent and `create` is false.
     private mutating func modifyList<Result>(_ key: Bytes, now: Int64, create: Bool,
-                                             _ body: (inout Deque<Bytes>, inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
+                                             _ body: (inout PackedList, inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
         var stored = try listValue(key, now: now)
         let existing = stored != nil
         guard existing || create else { return nil }
@@ -136,7 +134,7 @@ extension Keyspace {
         guard let list = try listValue(key, now: now), let range = Self.clampedRange(start: start, end: end, count: list.count) else {
             return []
         }
-        return Array(list[range])
+        return list.elements(in: range)
     }
 
     /// The indexes `start...end` select in a collection of `count` elements (Redis's
@@ -162,7 +160,7 @@ extension Keyspace {
     /// LINDEX: nil for an absent key or an index outside the list.
     public mutating func listIndex(_ key: Bytes, _ index: Int64, now: Int64) throws(KeyspaceError) -> Bytes? {
         guard let list = try listValue(key, now: now), let position = Self.position(of: index, count: list.count) else { return nil }
-        return list[position]
+        return list.element(at: position)
     }
 
     // MARK: - Editing
@@ -171,7 +169,7 @@ extension Keyspace {
     public mutating func listSet(_ key: Bytes, index: Int64, _ element: Bytes, now: Int64) throws(KeyspaceError) {
         let done: Void? = try modifyList(key, now: now, create: false) { list, changed throws(KeyspaceError) in
             guard let position = Self.position(of: index, count: list.count) else { throw .indexOutOfRange }
-            list[position] = element
+            list.replace(at: position, with: element)
             changed = true
         }
         if done == nil { throw .noSuchKey }
@@ -181,7 +179,7 @@ extension Keyspace {
     /// the new length, 0 for an absent key, -1 when the pivot is not found.
     public mutating func listInsert(_ key: Bytes, before: Bool, pivot: Bytes, _ element: Bytes, now: Int64) throws(KeyspaceError) -> Int {
         try modifyList(key, now: now, create: false) { list, changed in
-            guard let position = list.firstIndex(of: pivot) else { return -1 }
+            guard let position = list.enumerated().first(where: { $0.element == pivot })?.offset else { return -1 }
             list.insert(element, at: before ? position : position + 1)
             changed = true
             return list.count
@@ -194,16 +192,17 @@ extension Keyspace {
         try modifyList(key, now: now, create: false) { list, changed in
             let limit = count.magnitude  // UInt64: Int64.min has a magnitude too
             var removed: UInt64 = 0
-            var kept = Deque<Bytes>()
-            kept.reserveCapacity(list.count)
+            var kept = PackedList()
             if count >= 0 {
                 for item in list {
                     if item == element, limit == 0 || removed < limit { removed += 1 } else { kept.append(item) }
                 }
             } else {
+                var keptFromTail: [Bytes] = []
                 for item in list.reversed() {
-                    if item == element, removed < limit { removed += 1 } else { kept.prepend(item) }
+                    if item == element, removed < limit { removed += 1 } else { keptFromTail.append(item) }
                 }
+                kept = PackedList(keptFromTail.reversed())
             }
             if removed > 0 {
                 list = kept
@@ -245,11 +244,13 @@ extension Keyspace {
         var found: [Int] = []
         var compared: Int64 = 0
         let length = list.count
-        for step in 0..<length {
+        // Walk the list once in scan order (a packed list has no O(1) index).
+        let scan: AnySequence<Bytes> = rank > 0 ? AnySequence(list) : AnySequence(list.reversed())
+        for (step, item) in scan.enumerated() {
             if maxLength != 0, compared >= maxLength { break }
             compared += 1
             let index = rank > 0 ? step : length - 1 - step
-            guard list[index] == element else { continue }
+            guard item == element else { continue }
             matches += 1
             guard matches > skip else { continue }
             found.append(index)

@@ -6,7 +6,7 @@ import Collections
 // each error to Redis's exact reply text in one place.
 //
 // Every container keeps an order that depends only on the commands applied to it, never
-// on per-process hash seeds: a list is a Deque (head first), a set an OrderedSet whose
+// on per-process hash seeds: a list is a PackedList (head first), a set an OrderedSet whose
 // order follows its insertions and swap-removals, a sorted set an AVL tree ordered by
 // (score, member bytes) beside a lookup dictionary that is never iterated. Replicas that apply the same commands
 // therefore hold identical values, and a random pick by index (SPOP) is the same pick on
@@ -20,7 +20,7 @@ public enum Value: Equatable, Sendable {
     case string(Bytes)
     case hash([Bytes: Bytes])
     /// A list, head (LEFT) first. Never empty while stored.
-    case list(Deque<Bytes>)
+    case list(PackedList)
     /// A set in its deterministic stored order (see the file comment). Never empty while stored.
     case set(OrderedSet<Key>)
     /// A sorted set (see SortedSet.swift). Never empty while stored.
