@@ -39,7 +39,10 @@ extension Engine {
             let count = try Arguments.integer(arguments[2])
             return .integer(try keyspace.listRemove(key, count: count, arguments[3], now: now))
         case .ltrim:
-            let start = try Arguments.integer(arguments[2]), end = try Arguments.integer(arguments[3])
+            var start = try Arguments.integer(arguments[2]), end = try Arguments.integer(arguments[3])
+            if settings.plantedTrimFromHead, start < 0, end < 0, start <= end {
+                (start, end) = (0, end - start)  // planted: a tail range resolved from the head
+            }
             try keyspace.listTrim(key, start: start, end: end, now: now)
             return .ok
         case .lpos: return try position(arguments, now: now)

@@ -1,6 +1,6 @@
 // Consumer-group commands: XGROUP (CREATE SETID DESTROY CREATECONSUMER DELCONSUMER),
 // XREADGROUP (BLOCK waits like XREAD), XACK, XPENDING, XCLAIM, XAUTOCLAIM, XINFO GROUPS.
-// XINFO STREAM and CONSUMERS answer a subset of Redis's fields.
+// XINFO STREAM (FULL too) and CONSUMERS answer Redis 7.2's fields; the radix-tree figures are estimates.
 import Core
 import Keyspace
 import Wire
@@ -264,7 +264,64 @@ extension Engine {
         return .array([.bulk(next), .array(claimed), .array(result.deleted.map { .bulk($0.description) })])
     }
 
-    /// XINFO GROUPS key | CONSUMERS key group | STREAM key.
+    /// XINFO STREAM key [FULL [COUNT n]], with Redis 7.2's fields in its order. The radix
+    /// tree's figures are estimated as Redis would lay the entries out (100 per node).
+    private static func streamInfo(_ stream: Stream, options: [Bytes], subcommand: String) throws -> RESPValue {
+        var full = false, count = 10
+        // Redis's addReplySubcommandSyntaxError text.
+        let misuse = CommandError.message("ERR unknown subcommand or wrong number of arguments for '\(subcommand)'. Try XINFO HELP.")
+        if !options.isEmpty {
+            guard Arguments.lowercased(options[0]) == "full" else { throw misuse }
+            full = true
+            if options.count > 1 {
+                guard options.count == 3, Arguments.lowercased(options[1]) == "count" else { throw misuse }
+                count = max(0, Int(clamping: try Arguments.integer(options[2])))
+            }
+        }
+        let limit = count == 0 ? Int.max : count
+        let treeKeys = (stream.entries.count + 99) / 100
+        var fields: [RESPPair] = [RESPPair("length", .integer(stream.entries.count)),
+                                  RESPPair("radix-tree-keys", .integer(treeKeys)),
+                                  RESPPair("radix-tree-nodes", .integer(treeKeys + 1)),
+                                  RESPPair("last-generated-id", .bulk(stream.lastID.description)),
+                                  RESPPair("max-deleted-entry-id", .bulk(stream.maxDeletedID.description)),
+                                  RESPPair("entries-added", .integer(Int64(clamping: stream.entriesAdded))),
+                                  RESPPair("recorded-first-entry-id", .bulk((stream.entries.first?.id ?? .zero).description))]
+        guard full else {
+            fields.append(RESPPair("groups", .integer(stream.groups.count)))
+            fields.append(RESPPair("first-entry", stream.entries.first.map(entryReply) ?? .null))
+            fields.append(RESPPair("last-entry", stream.entries.last.map(entryReply) ?? .null))
+            return .map(fields)
+        }
+        fields.append(RESPPair("entries", .array(stream.entries.prefix(limit).map(entryReply))))
+        fields.append(RESPPair("groups", .array(stream.groups.map { fullGroupInfo($0, stream, limit: limit) })))
+        return .map(fields)
+    }
+
+    /// One group of XINFO STREAM FULL: its PEL and its consumers' PELs, `limit` entries each.
+    private static func fullGroupInfo(_ group: ConsumerGroup, _ stream: Stream, limit: Int) -> RESPValue {
+        let lag: RESPValue = stream.groupIndex(group.name).flatMap(stream.lag(ofGroup:)).map(RESPValue.integer) ?? .null
+        let pending: [RESPValue] = group.pending.prefix(limit).map { item in
+            .array([.bulk(item.id.description), .bulk(item.entry.consumer), .integer(item.entry.deliveredAt),
+                    .integer(Int64(clamping: item.entry.deliveries))])
+        }
+        let consumers: [RESPValue] = group.consumers.map { consumer in
+            let owned = group.pending.lazy.filter { $0.entry.consumer == consumer.name }
+            let listed: [RESPValue] = owned.prefix(limit).map { item in
+                .array([.bulk(item.id.description), .integer(item.entry.deliveredAt), .integer(Int64(clamping: item.entry.deliveries))])
+            }
+            return .map([RESPPair("name", .bulk(consumer.name)), RESPPair("seen-time", .integer(consumer.seenAt)),
+                         RESPPair("active-time", .integer(consumer.activeAt)),
+                         RESPPair("pel-count", .integer(group.pendingCount(of: consumer.name))),
+                         RESPPair("pending", .array(listed))])
+        }
+        return .map([RESPPair("name", .bulk(group.name)), RESPPair("last-delivered-id", .bulk(group.lastDeliveredID.description)),
+                     RESPPair("entries-read", group.entriesRead >= 0 ? .integer(group.entriesRead) : .null),
+                     RESPPair("lag", lag), RESPPair("pel-count", .integer(group.pending.count)),
+                     RESPPair("pending", .array(pending)), RESPPair("consumers", .array(consumers))])
+    }
+
+    /// XINFO GROUPS key | CONSUMERS key group | STREAM key [FULL [COUNT n]].
     private func info(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
         let subcommand = Arguments.lowercased(arguments[1])
         guard subcommand != "help" else {
@@ -275,8 +332,9 @@ extension Engine {
         guard let stream = try keyspace.streamValue(arguments[2], now: now) else { throw CommandError.message("ERR no such key") }
         switch subcommand {
         case "groups":
-            return .array(stream.groups.map { group in
-                let lag: RESPValue = group.entriesRead >= 0 ? .integer(Int64(clamping: stream.entriesAdded) - group.entriesRead) : .null
+            return .array(stream.groups.indices.map { index in
+                let group = stream.groups[index]
+                let lag: RESPValue = stream.lag(ofGroup: index).map(RESPValue.integer) ?? .null
                 return .map([RESPPair("name", .bulk(group.name)), RESPPair("consumers", .integer(group.consumers.count)),
                              RESPPair("pending", .integer(group.pending.count)),
                              RESPPair("last-delivered-id", .bulk(group.lastDeliveredID.description)),
@@ -295,12 +353,7 @@ extension Engine {
                       RESPPair("inactive", .integer(consumer.activeAt < 0 ? -1 : max(0, now &- consumer.activeAt)))])
             })
         case "stream":
-            let first = stream.entries.first.map { Self.entryReply(($0.id, $0.fields)) } ?? .null
-            let last = stream.entries.last.map { Self.entryReply(($0.id, $0.fields)) } ?? .null
-            return .map([RESPPair("length", .integer(stream.entries.count)), RESPPair("last-generated-id", .bulk(stream.lastID.description)),
-                         RESPPair("max-deleted-entry-id", .bulk(stream.maxDeletedID.description)),
-                         RESPPair("entries-added", .integer(Int64(clamping: stream.entriesAdded))),
-                         RESPPair("groups", .integer(stream.groups.count)), RESPPair("first-entry", first), RESPPair("last-entry", last)])
+            return try Self.streamInfo(stream, options: Array(arguments[3...]), subcommand: Arguments.string(arguments[1]))
         default:
             throw CommandError.unknownSubcommand(command: "xinfo", subcommand: Arguments.string(arguments[1]))
         }

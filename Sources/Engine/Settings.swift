@@ -23,6 +23,9 @@ public struct Settings: Sendable {
     /// The seed math.random restarts from for every script (Redis 6's fixed seed). Only a
     /// test mutation changes it, to show that replicas diverging is noticed.
     public var scriptRandomSeed: Int32 = 0
+    /// A planted bug for the simulator only: LTRIM resolves a range of negative indexes
+    /// from the head, keeping the oldest elements instead of the newest.
+    public var plantedTrimFromHead = false
 
     public init() {}
 }

@@ -127,6 +127,52 @@ public struct Stream: Equatable, Sendable {
 
     public func groupIndex(_ name: Bytes) -> Int? { groups.firstIndex { $0.name == name } }
 
+    /// Advances group `index`'s entries-read counter past the delivered entry `id`, as
+    /// Redis 7 does: one more while the counter is known and no deleted entry lies at or
+    /// after `id`; otherwise an estimate of `id`'s distance from the first entry ever added.
+    mutating func countRead(_ id: StreamID, group index: Int) {
+        if groups[index].entriesRead >= 0, !hasTombstone(from: id) {
+            // Saturating: ENTRIESREAD may have been set to any value up to Int64.max.
+            let (sum, overflowed) = groups[index].entriesRead.addingReportingOverflow(1)
+            groups[index].entriesRead = overflowed ? .max : sum
+        } else if entriesAdded > 0 {
+            groups[index].entriesRead = estimatedEntriesRead(through: id)
+        }
+    }
+
+    /// XINFO's lag of group `index`: entries added but not yet read by it; nil when the
+    /// stream's deletions make it unknowable (Redis's streamReplyWithCGLag).
+    public func lag(ofGroup index: Int) -> Int64? {
+        let added = Int64(clamping: entriesAdded)
+        guard entriesAdded > 0 else { return 0 }
+        let group = groups[index]
+        if group.entriesRead >= 0, !hasTombstone(from: group.lastDeliveredID) { return added - group.entriesRead }
+        let read = estimatedEntriesRead(through: group.lastDeliveredID)
+        return read >= 0 ? added - read : nil
+    }
+
+    /// Whether an entry deleted from the stream may lie at or after `id`.
+    func hasTombstone(from id: StreamID) -> Bool {
+        guard let first = entries.first, maxDeletedID != .zero, first.id <= maxDeletedID else { return false }
+        return id <= maxDeletedID
+    }
+
+    /// How many entries were added up to and including `id` (-1: unknown), Redis's
+    /// streamEstimateDistanceFromFirstEverEntry.
+    func estimatedEntriesRead(through id: StreamID) -> Int64 {
+        let added = Int64(clamping: entriesAdded)
+        guard entriesAdded > 0 else { return 0 }
+        if entries.isEmpty, id <= lastID { return added }
+        if id == lastID { return added }
+        if id > lastID { return -1 }
+        guard let first = entries.first?.id else { return -1 }
+        if maxDeletedID == .zero || maxDeletedID < first {
+            if id < first { return added - Int64(entries.count) }
+            if id == first { return added - Int64(entries.count) + 1 }
+        }
+        return -1
+    }
+
     /// The index of the first entry with an ID at least `id`.
     func lowerBound(_ id: StreamID) -> Int { firstIndex(in: entries, notBelow: id) { $0.id } }
 }

@@ -42,7 +42,7 @@ extension Keyspace {
         try withStream(key, now: now, create: makeStream) { stream in
             guard stream.groupIndex(group) == nil else { throw StreamGroupError.groupExists }
             let start = id ?? stream.lastID
-            let read = entriesRead ?? (id == nil ? Int64(clamping: stream.entriesAdded) : -1)
+            let read = entriesRead ?? -1  // unknown until the group reads, as in Redis
             let index = stream.groups.firstIndex { !$0.name.lexicographicallyPrecedes(group) } ?? stream.groups.count
             stream.groups.insert(ConsumerGroup(name: group, lastDeliveredID: start, entriesRead: read), at: index)
         }
@@ -101,11 +101,7 @@ extension Keyspace {
                 guard let last = delivered.last else { return [] }
                 stream.groups[index].consumers[consumerIndex].activeAt = now
                 stream.groups[index].lastDeliveredID = last.id
-                if stream.groups[index].entriesRead >= 0 {
-                    // Saturating: ENTRIESREAD may have been set to any value up to Int64.max.
-                    let (sum, overflowed) = stream.groups[index].entriesRead.addingReportingOverflow(Int64(delivered.count))
-                    stream.groups[index].entriesRead = overflowed ? .max : sum
-                }
+                for entry in delivered { stream.countRead(entry.id, group: index) }
                 if !noAck {
                     for entry in delivered {
                         let position = stream.groups[index].pendingIndex(entry.id)

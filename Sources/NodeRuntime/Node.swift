@@ -139,6 +139,7 @@ public final class Node {
         settings.directory = configuration.directory
         settings.clusterEnabled = !configuration.standalone
         settings.fsync = configuration.fsync.rawValue
+        if configuration.mutations.trimFromHead { settings.plantedTrimFromHead = true }
         if configuration.mutations.nondeterministicScripts { settings.scriptRandomSeed = Int32(truncatingIfNeeded: configuration.id.rawValue) }
         self.front = Engine(settings: settings, seed: random.next(), now: clock.now().rawValue)
         // A cluster node's sessions engine holds no keys; a keyless script runs there.

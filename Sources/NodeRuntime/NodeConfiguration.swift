@@ -170,6 +170,9 @@ public struct NodeMutations: Sendable, Equatable {
     /// A move's source hands off after its live copy without sending the keys that
     /// changed during it: ownership flips before the target has caught up.
     public var skipCatchUp = false
+    /// LTRIM with negative indexes keeps the list's head instead of its tail (the
+    /// simulator's list model notices the tail going back to an older element).
+    public var trimFromHead = false
 
     public init() {}
 
@@ -185,6 +188,7 @@ public struct NodeMutations: Sendable, Equatable {
         case serveAfterHandOff = "serve-after-hand-off"
         case writesIgnoreFence = "writes-ignore-fence"
         case skipCatchUp = "skip-catch-up"
+        case trimFromHead = "trim-from-head"
     }
 
     public mutating func enable(_ name: Name) {
@@ -200,6 +204,7 @@ public struct NodeMutations: Sendable, Equatable {
         case .serveAfterHandOff: serveAfterHandOff = true
         case .writesIgnoreFence: writesIgnoreFence = true
         case .skipCatchUp: skipCatchUp = true
+        case .trimFromHead: trimFromHead = true
         }
     }
 }

@@ -125,6 +125,8 @@ import Testing
         PlantedBug(mutation: .writesIgnoreFence, first: 1, bound: 60, faults: nil),
         // Flipping ownership before the target caught up on writes made during the copy.
         PlantedBug(mutation: .skipCatchUp, first: 1, bound: 40, faults: nil),
+        // LTRIM of a negative range keeping the list's head: the list model sees old tails.
+        PlantedBug(mutation: .trimFromHead, first: 1, bound: 30, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)

@@ -5,6 +5,13 @@
 // EXEC — recorded as CAS(k, expected: the value GET saw, new). Values are unique per
 // operation, so no value ever comes back (no ABA) and the CAS reading is exact.
 //
+// Lists and sorted sets are checked as registers too, under register numbers past the
+// string keys (see `RegisterSpace`): a list's tail element is a register that RPUSH writes
+// (followed by an LTRIM that keeps the tail, so lists stay short and trimming is exercised)
+// and LINDEX -1 reads; a member's score is a register that ZADD writes, ZINCRBY increments
+// and ZSCORE reads. A push or a score lost, applied twice or applied out of order breaks
+// linearizability like any lost SET.
+//
 // Outcomes: a reply is an observed output; an error that says nothing was applied (a
 // redirect, TRYAGAIN, CLUSTERDOWN, EXECABORT, "write not applied") drops the operation from
 // the history — so a dishonest "nothing applied" shows up as a linearizability violation;
@@ -163,7 +170,30 @@ extension ClusterSimulator {
         case 60..<75:
             operation = PendingOperation(id: id, command: .increment(key: key), invocation: now, phase: .simple, awaiting: 1)
             requests = [[Array("INCR".utf8), name]]
-        case 75..<85:
+        case 75..<79:
+            let register = RegisterSpace.listTail.register(key, keys: options.keys)
+            operation = PendingOperation(id: id, command: .set(key: register, value: unique), invocation: now, phase: .simple, awaiting: 2)
+            let list = RegisterSpace.listTail.name(key)
+            requests = [[Array("RPUSH".utf8), list, Array(String(unique).utf8)], [Array("LTRIM".utf8), list, Array("-3".utf8), Array("-1".utf8)]]
+        case 79..<82:
+            let register = RegisterSpace.listTail.register(key, keys: options.keys)
+            operation = PendingOperation(id: id, command: .get(key: register), invocation: now, phase: .simple, awaiting: 1)
+            requests = [[Array("LINDEX".utf8), RegisterSpace.listTail.name(key), Array("-1".utf8)]]
+        case 82..<85:
+            let register = RegisterSpace.memberScore.register(key, keys: options.keys)
+            let zset = RegisterSpace.memberScore.name(key)
+            switch clientRandom.int(in: 0...2) {
+            case 0:
+                operation = PendingOperation(id: id, command: .set(key: register, value: unique), invocation: now, phase: .simple, awaiting: 1)
+                requests = [[Array("ZADD".utf8), zset, Array(String(unique).utf8), Array("m".utf8)]]
+            case 1:
+                operation = PendingOperation(id: id, command: .increment(key: register), invocation: now, phase: .simple, awaiting: 1)
+                requests = [[Array("ZINCRBY".utf8), zset, Array("1".utf8), Array("m".utf8)]]
+            default:
+                operation = PendingOperation(id: id, command: .get(key: register), invocation: now, phase: .simple, awaiting: 1)
+                requests = [[Array("ZSCORE".utf8), zset, Array("m".utf8)]]
+            }
+        case 85..<90:
             // The same increment as a script that also stores a random draw and the time
             // beside the key: replicas run scripts themselves, so they converge only if
             // scripts are deterministic.
@@ -177,6 +207,19 @@ extension ClusterSimulator {
         traceLine("c\(client) #\(id) \(operation.command) on n\(clients[client].node + 1)")
         send(client, requests)
         queue.push(.clientTimeout(client: client, operation: id), at: now + options.operationTimeoutMilliseconds * 1000)
+    }
+
+    /// Which register numbers name what: string keys are 0..<keys, then each key's list
+    /// tail, then each key's sorted-set member score. All of a key's registers share its
+    /// hash tag, so they live in one slot.
+    enum RegisterSpace: Int {
+        case listTail = 1, memberScore = 2
+
+        func register(_ key: Int, keys: Int) -> Int { rawValue * keys + key }
+
+        func name(_ key: Int) -> Bytes {
+            Array((self == .listTail ? "{k\(key)}:list" : "{k\(key)}:zset").utf8)
+        }
     }
 
     static let incrementScript = Array("""
@@ -266,7 +309,14 @@ extension ClusterSimulator {
             guard let value = Int64(String(decoding: bytes, as: UTF8.self)) else { return nil }
             return .value(value)
         case (.set, .simple("OK")): return .ok
+        case (.set, .integer): return .ok  // RPUSH's length, ZADD's count of added members
         case (.increment, .integer(let value)): return .value(value)
+        case (.increment, .bulk(let bytes)):  // ZINCRBY's new score (RESP2), an integer here
+            guard let value = Int64(String(decoding: bytes, as: UTF8.self)) else { return nil }
+            return .value(value)
+        case (.increment, .double(let score)), (.get, .double(let score)):  // ZINCRBY and ZSCORE on RESP3
+            guard let value = Int64(exactly: score) else { return nil }
+            return .value(value)
         default: return nil
         }
     }
