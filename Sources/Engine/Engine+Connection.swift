@@ -3,7 +3,10 @@ import Keyspace
 import Wire
 
 extension Engine {
-    public static let compatibleRedisVersion = "7.2.0"
+    /// The Redis version HELLO and INFO report. 7.4 because client libraries gate features
+    /// on it (redis-py's client-side cache needs 7.4 and CLIENT TRACKING); the commands
+    /// follow Redis 7.2, and INFO's `trestle_version` says what the server really is.
+    public static let compatibleRedisVersion = "7.4.0"
 
     func runConnectionCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
         switch id {
@@ -127,6 +130,10 @@ extension Engine {
         case ("info", 2): return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now) + "\n"))
         case ("list", _): return Outcome(reply: .verbatim(format: "txt", text: try clientList(arguments, now: now)))
         case ("kill", _): return try clientKill(arguments, session)
+        case ("tracking", 3...): return Outcome(reply: try clientTracking(arguments, session))
+        case ("caching", 3): return Outcome(reply: try clientCaching(arguments, session))
+        case ("getredir", 2): return Outcome(reply: clientGetRedirect(session))
+        case ("trackinginfo", 2): return Outcome(reply: clientTrackingInfo(session))
         case ("help", 2):
             return Outcome(reply: .array([
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -139,10 +146,16 @@ extension Engine {
                 "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]", "    Kill connections. Options: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
                 "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
                 "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
+                "TRACKINGINFO", "    Return information about the current client's tracking status.",
                 "HELP", "    Print this help.",
             ].map { RESPValue.simple($0) }))
         default:
-            if ["id", "getname", "setname", "setinfo", "info", "help", "no-evict", "no-touch"].contains(subcommand) {
+            if ["id", "getname", "setname", "setinfo", "info", "help", "no-evict", "no-touch", "tracking", "caching", "getredir",
+                "trackinginfo"].contains(subcommand) {
                 throw .message("ERR wrong number of arguments for 'client|\(subcommand)' command")
             }
             throw .unknownSubcommand(command: "client", subcommand: Arguments.string(arguments[1]))

@@ -166,6 +166,7 @@ extension Engine {
             ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),
             ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
             ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", "0", false),
+            ("notify-keyspace-events", settings.notifyKeyspaceEvents.configText, true),
         ]
     }
 
@@ -234,6 +235,11 @@ extension Engine {
         case "client-query-buffer-limit": settings.limits.queryBufferBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
         // Redis accepts any non-negative hz and clamps it to 1...500.
         case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
+        case "notify-keyspace-events":
+            guard let events = KeyspaceEvents(parsing: value) else {
+                throw failure("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            }
+            settings.notifyKeyspaceEvents = events
         default: throw failure("argument couldn't be parsed into an integer")
         }
     }

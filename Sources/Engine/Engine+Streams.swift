@@ -148,8 +148,13 @@ extension Engine {
             guard let id = Self.parseID(idArgument, missingSequence: 0) else { throw Self.invalidStreamID }
             request = .explicit(id)
         }
+        let notifying = trim != nil && keyspace.changeJournal != nil
+        let lengthBefore = notifying ? (try keyspace.streamValue(arguments[1], now: now))?.entries.count ?? 0 : 0
         guard let id = try keyspace.streamAdd(arguments[1], id: request, fields: fields, trim: trim,
                                               createIfMissing: createIfMissing, now: now) else { return .null }
+        if notifying, let stream = try keyspace.streamValue(arguments[1], now: now), stream.entries.count <= lengthBefore {
+            laterNotifications.append((.stream, "xtrim", arguments[1]))  // the add trimmed entries
+        }
         return .bulk(id.description)
     }
 

@@ -20,6 +20,15 @@ public final class Engine {
     public var settings: Settings
     public var stats = Stats()
     public var hooks = HostHooks()
+    /// Keyspace notifications published by the commands run since the node last drained
+    /// this list (Engine+Notifications.swift).
+    public var keyspaceNotifications: [KeyspaceNotification] = []
+    /// Set by the node while clients track keys: every command's key changes are kept in
+    /// `changedKeys` for the node to invalidate (Node+Tracking.swift).
+    public var journalsChanges = false
+    public var changedKeys: [KeyChange] = []
+    /// Events a running command adds after its own (XADD's trimming), published with it.
+    var laterNotifications: [(KeyspaceEvents, String, Bytes)] = []
     public let startTime: Int64
     public private(set) var sessions: [ClientID: Session] = [:]
     var watchers: [Bytes: Set<ClientID>] = [:]
@@ -126,8 +135,13 @@ public final class Engine {
         return Outcome(reply: error.reply)
     }
 
-    /// Runs one command that is not EXEC. Throws the command's error reply.
+    /// Runs one command that is not EXEC, publishing its keyspace notifications when they
+    /// are on. Throws the command's error reply.
     func run(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
+        try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
+    }
+
+    private func dispatch(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
         switch id {
         case .ping, .echo, .hello, .auth, .select, .quit, .reset, .client:
             return try runConnectionCommand(id, arguments, session, now: now)

@@ -54,6 +54,11 @@ public final class Session {
     public var patterns: Set<Bytes> = []
     public var shardChannels: Set<Bytes> = []
 
+    /// CLIENT TRACKING: nil while off (Engine+Tracking.swift; the node keeps the tables).
+    public var tracking: TrackingState?
+    /// CLIENT CACHING YES (OPTIN) or NO (OPTOUT) was sent: applies to the next command.
+    public var trackingCaching = false
+
     public var inTransaction: Bool { queued != nil }
     /// Subscribed to anything: a RESP2 connection then runs only pub/sub commands, PING,
     /// QUIT and RESET.

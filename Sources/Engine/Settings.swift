@@ -26,6 +26,8 @@ public struct Settings: Sendable {
     /// A planted bug for the simulator only: LTRIM resolves a range of negative indexes
     /// from the head, keeping the oldest elements instead of the newest.
     public var plantedTrimFromHead = false
+    /// Which keyspace notifications committed writes publish (`notify-keyspace-events`).
+    public var notifyKeyspaceEvents: KeyspaceEvents = []
 
     public init() {}
 }

@@ -26,6 +26,9 @@ public struct Keyspace: Sendable {
     public var watchedKeys: Set<Bytes> = []
     /// Watched keys modified since the engine last drained this list.
     public var touchedWatched: [Bytes] = []
+    /// When set (keyspace notifications are on), every key change is appended here, in
+    /// order, for the engine to turn into events; nil costs nothing.
+    public var changeJournal: [KeyChange]?
     /// When set, records every key of its slots that changes (a slot move's catch-up:
     /// what changed since the copy was taken). Local to one node, never replicated.
     public var changeTracker: ChangeTracker?
@@ -80,7 +83,10 @@ public struct Keyspace: Sendable {
     public mutating func store(_ key: Bytes, _ entry: Entry) {
         let slot = slot(of: key)
         let previous = slots[slot].updateValue(entry, forKey: Key(key))
-        if previous == nil { keyCount += 1 }
+        if previous == nil {
+            keyCount += 1
+            if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .created)) }
+        }
         if previous?.expireAt != nil { expiringCount -= 1 }
         if let expireAt = entry.expireAt {
             expiringCount += 1
@@ -117,6 +123,7 @@ public struct Keyspace: Sendable {
         changeCount += 1
         if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
         if changeTracker != nil { changeTracker?.record(key) }
+        if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .deleted)) }
     }
 
     /// Records a modification of `key`.
@@ -124,6 +131,7 @@ public struct Keyspace: Sendable {
         changeCount += 1
         if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
         if changeTracker != nil { changeTracker?.record(key) }
+        if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .modified)) }
     }
 
     /// Removes every key.
@@ -133,6 +141,7 @@ public struct Keyspace: Sendable {
         }
         changeCount += keyCount
         if keyCount > 0 { changeTracker?.overflow() }
+        if changeJournal != nil { changeJournal?.append(KeyChange(key: [], kind: .flushed)) }
         slots = Array(repeating: [:], count: slots.count)
         keyCount = 0
         expiringCount = 0
@@ -183,4 +192,12 @@ public struct Keyspace: Sendable {
 
     /// Number of partitions (the SCAN cursor ranges over them).
     public var partitionCount: Int { slots.count }
+}
+
+/// One entry of `Keyspace.changeJournal`.
+public struct KeyChange: Sendable, Equatable {
+    /// `flushed`: every key was removed (FLUSHALL); its key is empty.
+    public enum Kind: Sendable, Equatable { case created, modified, deleted, flushed }
+    public var key: Bytes
+    public var kind: Kind
 }

@@ -91,6 +91,7 @@ extension Node {
         unsubscribeAll(client.session)
         unblockClosed(id)
         monitors.removeAll { $0 == id }
+        trackingClients.remove(id)
         front.disconnect(client.session)
     }
 

@@ -69,6 +69,14 @@ extension Node {
         }
     }
 
+    /// Delivers the keyspace notifications a replica's applied writes produced to this
+    /// node's subscribers (each node publishes the events of the replicas it holds).
+    func publishKeyspaceNotifications(_ engine: Engine) {
+        let notifications = engine.keyspaceNotifications
+        engine.keyspaceNotifications.removeAll()
+        for notification in notifications { _ = deliver(channel: notification.channel, message: notification.message, sharded: false) }
+    }
+
     /// Delivers a PUBLISH / SPUBLISH here and, unless `forwarded` or standalone, on every
     /// other node; `done` gets the total number of receivers once every node answered.
     /// `done` may run before this returns.

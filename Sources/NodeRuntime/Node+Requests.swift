@@ -36,9 +36,12 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
-        // As Redis: ASKING lasts for the one command that follows it.
+        // As Redis: ASKING lasts for the one command that follows it, and so does CLIENT
+        // CACHING (any CLIENT subcommand keeps it; a transaction keeps it to its end).
         let asking = session.asking
         session.asking = false
+        let caching = session.trackingCaching
+        if id != .client, !session.inTransaction { session.trackingCaching = false }
         if session.isSubscribed, session.protocolVersion == .resp2, !Self.allowedWhileSubscribed.contains(id) {
             return Outcome(reply: .error("ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"))
         }
@@ -134,6 +137,10 @@ extension Node {
         case .client where arguments.count >= 3 && arguments.count <= 4
             && String(decoding: arguments[1], as: UTF8.self).lowercased() == "unblock":
             return Outcome(reply: clientUnblock(arguments))
+        case .client where arguments.count >= 3 && String(decoding: arguments[1], as: UTF8.self).lowercased() == "tracking":
+            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
+            trackingChanged(session)
+            return outcome
         case .script where String(decoding: arguments[1], as: UTF8.self).lowercased() == "flush":
             // The shards' engines learned the scripts they ran (EVALSHA falls back to them).
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
@@ -163,6 +170,10 @@ extension Node {
             return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded, reply: reply)
         }
         guard !positions.isEmpty else { return front.execute(arguments, spec: spec, session: session, now: time) }
+        if session.tracking != nil {
+            let keys = positions.map { arguments[$0] }
+            if spec.isWrite { noteTrackedWrite(keys, session: session) } else { rememberReads(keys, session: session, caching: caching) }
+        }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking, reply: reply)
     }
 

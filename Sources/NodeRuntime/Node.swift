@@ -80,6 +80,11 @@ public final class Node {
     var proxySessions: [ProxySessionKey: Session] = [:]
     /// Sessions watching each key, for the keys of shards this node led when watched.
     var watchers: [Bytes: Set<ClientID>] = [:]
+    /// Client-side caching (Node+Tracking.swift): clients with tracking on, the clients
+    /// that read each remembered key, and NOLOOP clients' proposed writes by key.
+    var trackingClients: Set<ClientID> = []
+    var trackingTable: [Bytes: Set<ClientID>] = [:]
+    var noLoopWriters: [Bytes: Set<ClientID>] = [:]
     /// Connections that sent MONITOR, in the order they did.
     var monitors: [ClientID] = []
     /// Blocking pops waiting on this node, in the order they blocked, and by key.
@@ -266,6 +271,13 @@ public final class Node {
             return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
         case "hotspots":
             return hotspotInfoFields()
+        case "clients":
+            return [("tracking_clients", String(trackingClients.count))] + shell
+        case "stats":
+            let prefixes = trackingClients.reduce(0) { $0 + (clients[$1]?.session.tracking?.prefixes.count ?? 0) }
+            return [("tracking_total_keys", String(trackingTable.count)),
+                    ("tracking_total_items", String(trackingTable.values.reduce(0) { $0 + $1.count })),
+                    ("tracking_total_prefixes", String(prefixes))] + shell
         case "persistence":
             return [("loading", "0"), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
                     ("aof_rewrite_in_progress", "0"), ("aof_last_write_status", failed ? "err" : "ok"),
@@ -516,9 +528,18 @@ public final class Node {
             }
         }
         let time = now()
+        let engine = replica.data?.engine
+        engine?.settings.notifyKeyspaceEvents = front.settings.notifyKeyspaceEvents
+        engine?.journalsChanges = !trackingClients.isEmpty
         for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
         // Before any read of this round runs (a WATCH registers as a read).
         noteTouchedWatches(replica)
+        if let engine, !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
+        if let engine, !engine.changedKeys.isEmpty {
+            let changes = engine.changedKeys
+            engine.changedKeys.removeAll()
+            invalidate(changes)
+        }
         for state in ready.readStates { replica.confirmed(state) }
     }
 

@@ -61,7 +61,7 @@ final class DataMachine: ReplicaMachine {
             return OwedReply(tag: tag, reply: reply)
         case let .reclaim(time, keys):
             lastRecordTime = max(lastRecordTime, time)
-            engine.keyspace.reclaimExpired(keys, now: time)
+            engine.reclaimExpired(keys, now: time)
             return nil
         case let .migrate(tag, step):
             return OwedReply(tag: tag, reply: apply(step))

@@ -493,6 +493,6 @@ public final class LuaInterpreter {
     }
 
     /// The Redis version scripts see (redis.REDIS_VERSION).
-    public static let compatibleVersion = "7.2.0"
-    static let compatibleVersionNumber = 0x07_02_00
+    public static let compatibleVersion = "7.4.0"
+    static let compatibleVersionNumber = 0x07_04_00
 }

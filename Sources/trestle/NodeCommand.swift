@@ -82,6 +82,9 @@ struct NodeCommand: AsyncParsableCommand {
     var splitOps = ReshapeThresholds().splitOpsPerSecond
     @Option(name: .customLong("replica-read-lag"), help: "Milliseconds: a replica answers a READONLY client's reads only if it heard from its shard's leader within this long (else -MOVED to the leader).")
     var replicaReadLag: Int64 = 500
+    @Option(name: .customLong("notify-keyspace-events"),
+            help: "Keyspace notification classes, as Redis's setting (e.g. KEA or Ex; empty: none). CONFIG SET changes it on one node.")
+    var notifyKeyspaceEvents: String = ""
     @Option(name: .customLong("load-window"), help: "Seconds over which load per slot and shard is measured (hot spots, status, load splits).")
     var loadWindow = 10
     @Option(name: .customLong("dead-node-timeout"), help: "Seconds a node may be silent before its replicas are rebuilt on other nodes (0: never).")
@@ -110,6 +113,9 @@ struct NodeCommand: AsyncParsableCommand {
         guard id > 0 else { throw ValidationError("--id must be a positive integer") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
         guard [1, 3, 5].contains(replicas) else { throw ValidationError("--replicas must be 1, 3 or 5") }
+        guard KeyspaceEvents(parsing: notifyKeyspaceEvents) != nil else {
+            throw ValidationError("--notify-keyspace-events: invalid event class character; use 'Ag$lshzxeKEtmdn'")
+        }
         guard (1...1024).contains(shards) else { throw ValidationError("--shards must be in 1...1024") }
         if let bootstrap, NodeInfo.parseList(bootstrap) == nil {
             throw ValidationError("--bootstrap must be a list like 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003")
@@ -166,6 +172,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.repair = repair
         configuration.settings.requirePassword = requirepass
         configuration.settings.protectedMode = protectedMode == .yes
+        configuration.settings.notifyKeyspaceEvents = KeyspaceEvents(parsing: notifyKeyspaceEvents) ?? []
         configuration.clusterSecretFile = clusterSecretFile
         configuration.tls = tls.settings
         configuration.adminPort = admin.adminPort

@@ -63,6 +63,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Timer rate in cycles per second: active expiry and the Raft tick run this often.")
     var hz: Int = 10
 
+    @Option(name: .customLong("notify-keyspace-events"),
+            help: "Keyspace notification classes, as Redis's setting (e.g. KEA or Ex; empty: none). CONFIG SET changes it.")
+    var notifyKeyspaceEvents: String = ""
+
     @OptionGroup var tls: TLSOptions
 
     @OptionGroup var admin: AdminOptions
@@ -81,6 +85,9 @@ struct ServerCommand: AsyncParsableCommand {
         guard maxMultibulkLen >= 1 else { throw ValidationError("--max-multibulk-len must be positive") }
         guard clientQueryBufferLimit >= 1024 else { throw ValidationError("--client-query-buffer-limit must be at least 1024") }
         guard (1...500).contains(hz) else { throw ValidationError("--hz must be between 1 and 500") }
+        guard KeyspaceEvents(parsing: notifyKeyspaceEvents) != nil else {
+            throw ValidationError("--notify-keyspace-events: invalid event class character; use 'Ag$lshzxeKEtmdn'")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -103,6 +110,7 @@ struct ServerCommand: AsyncParsableCommand {
         settings.limits.queryBufferBytesMax = clientQueryBufferLimit
         settings.limits.nestingDepthMax = maxNestingDepth
         settings.hz = hz
+        settings.notifyKeyspaceEvents = KeyspaceEvents(parsing: notifyKeyspaceEvents) ?? []
         var configuration = NodeConfiguration.standalone(settings: settings)
         configuration.fsync = fsync
         configuration.repair = repair

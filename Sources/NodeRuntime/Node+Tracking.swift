@@ -1,0 +1,113 @@
+// Server-assisted client-side caching, the node's half (Redis's tracking.c): the keys each
+// tracking client read through this node, and the invalidations sent when a committed
+// write changes them.
+//
+// Reads are remembered when the request is routed (a read redirected elsewhere is
+// remembered too: an extra invalidation is harmless, a missed one is not). Changes come
+// from the change journals of the shard replicas this node holds (Keyspace.changeJournal,
+// turned on while any client tracks), after each round of applied entries: a key read
+// through this node is invalidated once, then forgotten until read again; a BCAST client
+// gets the changed keys under its prefixes in one message per prefix. A FLUSHALL sends
+// every tracking client a null invalidation. With three replicas on three nodes every node
+// sees every write; in a larger cluster a client must read through nodes holding the
+// keys' shards (a cluster-aware client reads at the leaders, which do).
+//
+// Invariants: `trackingTable` holds at most `trackingKeysMax` keys; `trackingClients` is
+// exactly the connected clients with tracking on.
+import Core
+import Engine
+import Keyspace
+import Wire
+
+extension Node {
+    /// Most keys remembered for all clients (Redis's tracking-table-max-keys default);
+    /// past it an arbitrary remembered key is invalidated and forgotten (Redis evicts
+    /// random keys).
+    static let trackingKeysMax = 1_000_000
+    /// Most keys waiting to be matched against NOLOOP writers (written, not yet applied).
+    static let noLoopKeysMax = 100_000
+
+    /// After CLIENT TRACKING ran for `session`: keep `trackingClients` in step.
+    func trackingChanged(_ session: Session) {
+        if session.tracking != nil { trackingClients.insert(session.id) } else { trackingClients.remove(session.id) }
+    }
+
+    /// A tracking client read `keys`: remember them for it (default mode only, and in
+    /// OPTIN/OPTOUT as CLIENT CACHING said).
+    func rememberReads(_ keys: [Bytes], session: Session, caching: Bool) {
+        guard let tracking = session.tracking, tracking.remembersReads(caching: caching) else { return }
+        for key in keys {
+            if trackingTable[key] == nil, trackingTable.count >= Self.trackingKeysMax, let victim = trackingTable.keys.first {
+                evictTracked(victim)
+            }
+            trackingTable[key, default: []].insert(session.id)
+        }
+    }
+
+    /// A NOLOOP client proposed a write to `keys`: it gets no invalidation for them.
+    func noteTrackedWrite(_ keys: [Bytes], session: Session) {
+        guard session.tracking?.noLoop == true, noLoopWriters.count < Self.noLoopKeysMax else { return }
+        for key in keys { noLoopWriters[key, default: []].insert(session.id) }
+    }
+
+    /// Sends the invalidations the applied changes call for (see the file comment).
+    func invalidate(_ changes: [KeyChange]) {
+        var broadcast: [ClientID: [Bytes: [Bytes]]] = [:]
+        var flushed = false
+        var seen: Set<Bytes> = []
+        for change in changes {
+            if change.kind == .flushed { flushed = true; continue }
+            guard seen.insert(change.key).inserted else { continue }
+            let writers = noLoopWriters.removeValue(forKey: change.key) ?? []
+            if let readers = trackingTable.removeValue(forKey: change.key) {
+                for id in readers.sorted() where !writers.contains(id) {
+                    guard let tracking = clients[id]?.session.tracking, !tracking.broadcast else { continue }
+                    sendInvalidation(to: id, .array([.bulk(change.key)]))
+                }
+            }
+            for id in trackingClients.sorted() where !writers.contains(id) {
+                guard let tracking = clients[id]?.session.tracking, tracking.broadcasts(change.key) else { continue }
+                for prefix in tracking.prefixes where change.key.starts(with: prefix) {
+                    broadcast[id, default: [:]][prefix, default: []].append(change.key)
+                }
+            }
+        }
+        for (id, byPrefix) in broadcast.sorted(by: { $0.key < $1.key }) {
+            for (_, keys) in byPrefix.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                sendInvalidation(to: id, .array(keys.map { .bulk($0) }))
+            }
+        }
+        if flushed {
+            trackingTable.removeAll()
+            for id in trackingClients.sorted() { sendInvalidation(to: id, .null) }
+        }
+    }
+
+    /// Forgets a remembered key, telling its readers to drop it (the table is full).
+    private func evictTracked(_ key: Bytes) {
+        for id in (trackingTable.removeValue(forKey: key) ?? []).sorted() { sendInvalidation(to: id, .array([.bulk(key)])) }
+    }
+
+    /// One invalidation message to `id`, or to the client it redirects to (Redis's
+    /// sendTrackingMessage): a RESP3 push, or on RESP2 a `__redis__:invalidate` message to
+    /// a subscribed redirect target. A missing target marks the redirect broken.
+    private func sendInvalidation(to id: ClientID, _ keys: RESPValue) {
+        guard let session = clients[id]?.session, let tracking = session.tracking else { return }
+        guard let redirect = tracking.redirect else {
+            if session.protocolVersion == .resp3 { emit(.push(id, .push([.bulk("invalidate"), keys]), .resp3)) }
+            return
+        }
+        guard let target = clients[redirect]?.session else {
+            session.tracking?.redirectBroken = true
+            if session.protocolVersion == .resp3 {
+                emit(.push(id, .push([.bulk("tracking-redir-broken"), .integer(Int64(redirect.rawValue))]), .resp3))
+            }
+            return
+        }
+        if target.protocolVersion == .resp3 {
+            emit(.push(redirect, .push([.bulk("invalidate"), keys]), .resp3))
+        } else if target.isSubscribed {
+            emit(.push(redirect, .push([.bulk("message"), .bulk("__redis__:invalidate"), keys]), .resp2))
+        }
+    }
+}

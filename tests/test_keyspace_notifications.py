@@ -1,0 +1,194 @@
+"""Keyspace notifications against a real redis-server: with `notify-keyspace-events` on,
+the same commands run on both, and a pattern subscriber must receive the same
+(channel, message) sequence, in order: `new`, each command's own event, `del` when a
+command empties a key, nothing for a command that changes nothing. Expiry publishes
+`expired`; on a 3-node cluster a subscriber on any node hears writes made through
+another."""
+
+import time
+
+import pytest
+import redis
+
+# The script: every command below that changes a key publishes on both channels.
+SCRIPT = [
+    ("SET", "s", "1"),
+    ("SET", "s", "2", "EX", "100"),
+    ("SETNX", "s", "3"),
+    ("INCR", "s"),
+    ("INCRBYFLOAT", "s", "1.5"),
+    ("APPEND", "s", "x"),
+    ("SETRANGE", "s", "0", "y"),
+    ("GETSET", "s", "z"),
+    ("MSET", "m1", "a", "m2", "b"),
+    ("SETEX", "t", "100", "v"),
+    ("PERSIST", "t"),
+    ("EXPIRE", "t", "100"),
+    ("EXPIRE", "t", "-1"),
+    ("GETDEL", "m1"),
+    ("DEL", "m2", "missing"),
+    ("SETBIT", "b", "3", "1"),
+    ("RPUSH", "l", "a", "b", "c"),
+    ("LPUSH", "l", "z"),
+    ("LINSERT", "l", "BEFORE", "b", "x"),
+    ("LSET", "l", "0", "q"),
+    ("LREM", "l", "1", "x"),
+    ("LTRIM", "l", "0", "1"),
+    ("LMOVE", "l", "l2", "LEFT", "RIGHT"),
+    ("RPOPLPUSH", "l", "l"),
+    ("LPOP", "l"),
+    ("RPOP", "l2"),
+    ("LPOP", "nolist"),
+    ("HSET", "h", "f", "1", "g", "2"),
+    ("HINCRBY", "h", "f", "2"),
+    ("HINCRBYFLOAT", "h", "f", "0.5"),
+    ("HDEL", "h", "f"),
+    ("HDEL", "h", "g"),
+    ("SADD", "st", "a", "b"),
+    ("SADD", "st", "a"),
+    ("SREM", "st", "a"),
+    ("SMOVE", "st", "st2", "b"),
+    ("SADD", "st", "c"),
+    ("SINTERSTORE", "dst", "st", "st2"),
+    ("SUNIONSTORE", "dst", "st", "st2"),
+    ("ZADD", "z", "1", "a", "2", "b", "3", "c"),
+    ("ZADD", "z", "INCR", "5", "a"),
+    ("ZINCRBY", "z", "1", "b"),
+    ("ZREM", "z", "c"),
+    ("ZPOPMIN", "z"),
+    ("ZUNIONSTORE", "z2", "1", "z"),
+    ("ZREMRANGEBYSCORE", "z2", "-inf", "+inf"),
+    ("ZPOPMAX", "z"),
+    ("RENAME", "st", "st3"),
+    ("COPY", "st3", "st4"),
+    ("XADD", "x", "1-0", "f", "v"),
+    ("XGROUP", "CREATE", "x", "g", "0"),
+    ("XDEL", "x", "1-0"),
+    ("FLUSHALL",),
+    # Second part: multi-pops, blocking pops served at once, stores and stream groups.
+    ("RPUSH", "q", "1", "2", "3"),
+    ("BLPOP", "q", "0"),
+    ("BRPOP", "q", "0"),
+    ("LMPOP", "2", "none", "q", "LEFT"),
+    ("RPUSH", "q", "a", "b"),
+    ("LMPOP", "1", "q", "RIGHT", "COUNT", "5"),
+    ("ZADD", "zz", "1", "a", "2", "b", "3", "c"),
+    ("ZMPOP", "1", "zz", "MIN"),
+    ("BZPOPMAX", "zz", "0"),
+    ("ZRANGESTORE", "zr", "zz", "0", "-1"),
+    ("ZADD", "zz", "NX", "CH", "9", "incr"),
+    ("ZINTERSTORE", "zr", "2", "zz", "nothing"),
+    ("SADD", "p", "a", "b", "c"),
+    ("SPOP", "p"),
+    ("SPOP", "p", "5"),
+    ("SADD", "d1", "a"),
+    ("SDIFFSTORE", "d2", "d1", "d1"),
+    ("SADD", "d2", "x"),
+    ("SDIFFSTORE", "d2", "d1", "d1"),
+    ("RPUSH", "srt", "3", "1", "2"),
+    ("SORT", "srt", "STORE", "sorted"),
+    ("SET", "b1", "ab"),
+    ("BITOP", "NOT", "b2", "b1"),
+    ("BITFIELD", "b1", "SET", "u8", "0", "1"),
+    ("GETEX", "b1", "EX", "100"),
+    ("GETEX", "b1", "PERSIST"),
+    ("SET", "b1", "v", "KEEPTTL"),
+    ("SET", "ex", "ex"),
+    ("PEXPIREAT", "b1", "1"),
+    ("MSETNX", "n1", "a", "n2", "b"),
+    ("MSETNX", "n1", "a", "n3", "b"),
+    ("DECRBY", "c", "5"),
+    ("HSETNX", "hh", "f", "v"),
+    ("HSETNX", "hh", "f", "v"),
+    ("HMSET", "hh", "g", "w"),
+    ("XADD", "xs", "MAXLEN", "1", "1-0", "f", "v"),
+    ("XADD", "xs", "MAXLEN", "1", "2-0", "f", "v"),
+    ("XTRIM", "xs", "MAXLEN", "0"),
+    ("XGROUP", "CREATE", "xs", "grp", "$"),
+    ("XGROUP", "CREATECONSUMER", "xs", "grp", "alice"),
+    ("XGROUP", "DELCONSUMER", "xs", "grp", "alice"),
+    ("XGROUP", "SETID", "xs", "grp", "0"),
+    ("XGROUP", "DESTROY", "xs", "grp"),
+    ("XGROUP", "CREATE", "xnew", "grp", "$", "MKSTREAM"),
+    ("LPUSHX", "nolist", "a"),
+    ("RENAMENX", "hh", "hh2"),
+    ("COPY", "hh2", "hh3"),
+    ("COPY", "hh2", "hh3", "REPLACE"),
+    ("UNLINK", "hh2", "hh3"),
+]
+
+PATTERN = "__key*__:*"
+
+
+def events_of(client, script, classes):
+    """Runs `script` on `client` with `classes` on and returns every (channel, message)
+    a pattern subscriber received, up to a sentinel published last."""
+    client.execute_command("CONFIG", "SET", "notify-keyspace-events", classes)
+    pubsub = client.pubsub()
+    pubsub.psubscribe(PATTERN)
+    assert pubsub.get_message(timeout=5)["type"] == "psubscribe"
+    for command in script:
+        try:
+            client.execute_command(*command)
+        except redis.ResponseError:
+            pass
+    client.publish("__keyspace@0__:sentinel", "end")
+    received = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=1)
+        if message is None or message["type"] != "pmessage":
+            continue
+        if message["channel"] == b"__keyspace@0__:sentinel":
+            break
+        received.append((message["channel"].decode(), message["data"].decode()))
+    pubsub.close()
+    client.execute_command("CONFIG", "SET", "notify-keyspace-events", "")
+    return received
+
+
+@pytest.mark.parametrize("classes", ["KEA", "Kl", "E$gn", "Kz", "KEt", "Ex"])
+def test_same_events_as_redis(server, redis_reference, classes):
+    trestle = server.client()
+    reference = redis_reference.client()
+    reference.flushall()
+    expected = events_of(reference, SCRIPT, classes)
+    got = events_of(trestle, SCRIPT, classes)
+    assert got == expected
+
+
+def test_config_get_and_set(server, redis_reference):
+    for client in (server.client(decode_responses=True), redis_reference.client(decode_responses=True)):
+        for classes, shown in (("KEA", "AKE"), ("Elgn$m", "g$lnEm"), ("g$lshzxetd", "A"), ("AnKE", "AKE"), ("", "")):
+            client.config_set("notify-keyspace-events", classes)
+            assert client.config_get("notify-keyspace-events") == {"notify-keyspace-events": shown}
+        with pytest.raises(redis.ResponseError, match="Invalid event class character. Use 'Ag\\$lshzxeKEtmdn'."):
+            client.config_set("notify-keyspace-events", "Kq")
+
+
+def test_expired_keys_publish_expired(server):
+    client = server.client()
+    client.config_set("notify-keyspace-events", "Ex")
+    pubsub = client.pubsub()
+    pubsub.subscribe("__keyevent@0__:expired")
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    client.set("short", "v", px=50)
+    deadline = time.monotonic() + 10
+    message = None
+    while time.monotonic() < deadline and message is None:
+        candidate = pubsub.get_message(timeout=1)
+        if candidate and candidate["type"] == "message":
+            message = candidate
+    assert message is not None and message["data"] == b"short"
+    pubsub.close()
+
+
+def test_nothing_is_published_while_off(server):
+    client = server.client()
+    pubsub = client.pubsub()
+    pubsub.psubscribe(PATTERN)
+    assert pubsub.get_message(timeout=5)["type"] == "psubscribe"
+    client.set("k", "v")
+    client.delete("k")
+    assert pubsub.get_message(timeout=0.5) is None
+    pubsub.close()

@@ -1,0 +1,173 @@
+"""Server-assisted client-side caching against a real redis-server: the same conversation
+between six connections (RESP3 and RESP2, tracking in default, NOLOOP, OPTIN, OPTOUT,
+REDIRECT and BCAST modes, and a writer) runs on both, and every byte each connection
+receives after each step must match: replies, error texts and invalidation messages.
+Client IDs differ between the servers, so `{idN}` in a command is connection N's ID and
+IDs in replies are compared by connection. Then redis-py's client-side cache runs against
+the standalone server, and a 3-node cluster invalidates a key written through another
+node."""
+
+import re
+import time
+
+import pytest
+import redis
+
+from resp import RawConnection, encode_command
+
+STEP_WAIT_SECONDS = 0.06
+STEP_WAIT_SECONDS_MAX = 3.0
+PROTOCOLS = [3, 2, 2, 3, 3, 3]
+
+# (connection, command...): 0 tracks, 1 writes, 2 is a RESP2 subscriber for REDIRECT,
+# 3 tracks in BCAST mode, 4 redirects to 5, which goes away.
+CONVERSATION = [
+    (0, "CLIENT", "GETREDIR"),
+    (0, "CLIENT", "TRACKINGINFO"),
+    (0, "CLIENT", "CACHING", "YES"),
+    (0, "CLIENT", "TRACKING", "ON"),
+    (0, "GET", "a"),
+    (1, "SET", "a", "1"),
+    (1, "SET", "a", "2"),
+    (0, "MGET", "a", "b"),
+    (1, "DEL", "a", "b"),
+    (0, "GET", "a"),
+    (0, "SET", "a", "mine"),
+    (0, "HGET", "h", "f"),
+    (1, "HSET", "h", "f", "v"),
+    (0, "LRANGE", "l", "0", "-1"),
+    (1, "RPUSH", "l", "x"),
+    (1, "RPUSH", "l", "y"),
+    (0, "CLIENT", "GETREDIR"),
+    (0, "CLIENT", "TRACKINGINFO"),
+    (0, "CLIENT", "TRACKING", "ON", "BCAST"),
+    (0, "CLIENT", "TRACKING", "OFF"),
+    (0, "CLIENT", "TRACKING", "ON", "NOLOOP"),
+    (0, "GET", "n"),
+    (0, "SET", "n", "1"),
+    (1, "SET", "n", "2"),
+    (0, "GET", "n"),
+    (1, "SET", "n", "3"),
+    (0, "CLIENT", "TRACKING", "OFF"),
+    (0, "CLIENT", "TRACKING", "ON", "OPTIN"),
+    (0, "GET", "o"),
+    (1, "SET", "o", "1"),
+    (0, "CLIENT", "CACHING", "YES"),
+    (0, "CLIENT", "TRACKINGINFO"),
+    (0, "GET", "o"),
+    (1, "SET", "o", "2"),
+    (0, "CLIENT", "CACHING", "NO"),
+    (0, "CLIENT", "TRACKING", "ON", "OPTOUT"),
+    (0, "CLIENT", "TRACKING", "OFF"),
+    (0, "CLIENT", "TRACKING", "ON", "OPTOUT"),
+    (0, "CLIENT", "CACHING", "NO"),
+    (0, "GET", "p"),
+    (1, "SET", "p", "1"),
+    (0, "GET", "p"),
+    (1, "SET", "p", "2"),
+    (0, "CLIENT", "TRACKING", "OFF"),
+    (2, "SUBSCRIBE", "__redis__:invalidate"),
+    (0, "CLIENT", "TRACKING", "ON", "REDIRECT", "{id2}"),
+    (0, "GET", "r"),
+    (1, "SET", "r", "1"),
+    (0, "CLIENT", "GETREDIR"),
+    (0, "CLIENT", "TRACKINGINFO"),
+    (0, "CLIENT", "TRACKING", "OFF"),
+    (3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "PREFIX", "session:"),
+    (1, "MSET", "user:1", "a", "session:9", "b", "other", "c"),
+    (1, "SET", "user:2", "z"),
+    (3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "us"),
+    (3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "x", "PREFIX", "xy"),
+    (3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "cart:"),
+    (3, "CLIENT", "TRACKINGINFO"),
+    (1, "SET", "cart:1", "z"),
+    (1, "FLUSHALL"),
+    (3, "CLIENT", "TRACKING", "OFF"),
+    (4, "CLIENT", "TRACKING", "ON", "REDIRECT", "{id5}"),
+    (4, "GET", "k"),
+    (5, "CLOSE"),
+    (1, "SET", "k", "1"),
+    (4, "CLIENT", "TRACKINGINFO"),
+    (0, "CLIENT", "TRACKING", "ON", "PREFIX", "x"),
+    (0, "CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"),
+    (0, "CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"),
+    (0, "CLIENT", "TRACKING", "ON", "REDIRECT", "999999"),
+    (0, "CLIENT", "TRACKING", "ON", "REDIRECT", "abc"),
+    (0, "CLIENT", "TRACKING", "ON", "REDIRECT", "{id2}", "REDIRECT", "{id2}"),
+    (0, "CLIENT", "TRACKING", "MAYBE"),
+    (0, "CLIENT", "TRACKING", "ON", "BOGUS"),
+    (0, "CLIENT", "TRACKING"),
+    (0, "CLIENT", "CACHING", "MAYBE"),
+    (0, "CLIENT", "GETREDIR", "extra"),
+]
+
+
+def converse(port, expected=None):
+    """Runs CONVERSATION; returns (step, bytes each connection received) per step, with
+    client IDs replaced by `{idN}`."""
+    connections = [RawConnection(port) for _ in PROTOCOLS]
+    closed = set()
+    ids = []
+    try:
+        for connection, protocol in zip(connections, PROTOCOLS):
+            if protocol == 3:
+                connection.call("HELLO", "3")
+            ids.append(connection.call("CLIENT", "ID")[1])
+            connection.read_available(wait=0.05)
+        transcript = []
+        for step, (index, *command) in enumerate(CONVERSATION):
+            if command == ["CLOSE"]:
+                connections[index].close()
+                closed.add(index)
+                time.sleep(STEP_WAIT_SECONDS)
+                transcript.append(("CLOSE", [b""] * len(connections)))
+                continue
+            command = [re.sub(r"\{id(\d)\}", lambda m: str(ids[int(m.group(1))]), part) for part in command]
+            connections[index].send(encode_command(*command))
+            time.sleep(STEP_WAIT_SECONDS)
+            received = [connection.read_available(wait=0.01) if number not in closed else b""
+                        for number, connection in enumerate(connections)]
+            if expected is not None:
+                deadline = time.monotonic() + STEP_WAIT_SECONDS_MAX
+                wanted = [len(data) for data in expected[step][1]]
+                while time.monotonic() < deadline and any(len(got) < want for got, want in zip(received, wanted)):
+                    received = [got + (connection.read_available(wait=0.02) if number not in closed else b"")
+                                for number, (got, connection) in enumerate(zip(received, connections))]
+            if "GETREDIR" in command or "TRACKINGINFO" in command:
+                for number, client_id in enumerate(ids):
+                    received = [data.replace(b":%d\r\n" % client_id, b":{id%d}\r\n" % number) for data in received]
+            for number, client_id in enumerate(ids):
+                received = [data.replace(b"tracking-redir-broken\r\n:%d\r\n" % client_id,
+                                         b"tracking-redir-broken\r\n:{id%d}\r\n" % number) for data in received]
+            transcript.append((" ".join(CONVERSATION[step][1:]), received))
+        return transcript
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def test_tracking_conversation_matches_redis(server, redis_reference):
+    theirs = converse(redis_reference.port)
+    mine = converse(server.port, expected=theirs)
+    differences = [f"  after {step!r}:\n    trestle {got!r}\n    redis   {want!r}"
+                   for (step, got), (_, want) in zip(mine, theirs) if got != want]
+    assert not differences, "tracking differs from redis-server:\n" + "\n".join(differences)
+
+
+def test_redis_py_client_side_cache(server):
+    """redis-py 5.1+'s client-side cache (RESP3, server version 7.4 or later): a cached
+    read is served locally until a write through another client invalidates it."""
+    cache_config = pytest.importorskip("redis.cache").CacheConfig
+    cached = redis.Redis(host="127.0.0.1", port=server.port, protocol=3, cache_config=cache_config())
+    writer = server.client()
+    writer.set("cached", "1")
+    assert cached.get("cached") == b"1"
+    assert cached.get("cached") == b"1"  # from the local cache
+    writer.set("cached", "2")
+    deadline = time.monotonic() + 5
+    value = cached.get("cached")
+    while value != b"2" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = cached.get("cached")
+    assert value == b"2"
+    cached.close()
