@@ -97,3 +97,40 @@ def test_redis_py_lock_works_through_the_cluster(cluster_factory, proxy_mode):
     for key in ("{p}1", "{q}2", "{r}3"):
         assert increment(keys=[key], args=[5]) == 5
         assert increment(keys=[key], args=[2]) == 7
+
+
+FUNCTIONS = """#!lua name=drawlib
+local function draw(keys, args)
+  local value = math.random(1000000)
+  redis.call('rpush', keys[1], value)
+  return value
+end
+redis.register_function('draw', draw)
+redis.register_function{function_name='count', callback=function(keys) return redis.call('llen', keys[1]) end,
+                        flags={'no-writes'}}
+"""
+
+
+@pytest.mark.timeout(120)
+def test_functions_loaded_through_one_node_run_everywhere(cluster_factory):
+    """FUNCTION LOAD through one node reaches every node; FCALL runs as one entry of the
+    key's shard log on every replica (which converge), FCALL_RO reads at the leader."""
+    cluster = cluster_factory(nodes=3)
+    leader, followers = shard_nodes(cluster, "{f}draws")
+    assert cluster.nodes[1].client().function_load(FUNCTIONS) == "drawlib"
+    for node in cluster.nodes.values():
+        assert node.client().function_list()[0][:2] == ["library_name", "drawlib"]
+    client = leader.client()
+    for _ in range(10):
+        assert client.fcall("draw", 1, "{f}draws") > 0
+    assert client.fcall_ro("count", 1, "{f}draws") == 10
+    with pytest.raises(redis.exceptions.ResponseError, match="Can not execute a script with write flag"):
+        client.fcall_ro("draw", 1, "{f}draws")
+
+    def draws(reader):
+        return reader.lrange("{f}draws", 0, -1)
+
+    assert_followers_converge(followers, draws, draws(client))
+    cluster.nodes[2].client().function_delete("drawlib")
+    for node in cluster.nodes.values():
+        assert node.client().function_list() == []

@@ -41,7 +41,7 @@ extension Engine {
                               fallback: (String) -> Bytes? = { _ in nil }) -> Result<[Bytes], CommandErrorReply> {
         guard Self.scriptRuns.contains(id) else { return .success(arguments) }
         do throws(CommandError) {
-            _ = try Self.scriptKeyCount(arguments)
+            _ = try Self.scriptKeyCount(arguments, function: id == .fcall || id == .fcall_ro)
         } catch {
             return .failure(CommandErrorReply(reply: error.reply))
         }
@@ -49,6 +49,8 @@ extension Engine {
         case .eval, .eval_ro:
             cacheScript(arguments[1], sha: SHA1.hex(arguments[1]))
             return .success(arguments)
+        case .fcall, .fcall_ro:
+            return resolveFunctionCall(arguments, id: id)
         default:
             guard let body = scriptBodies[Self.scriptName(arguments[1])] ?? fallback(Self.scriptName(arguments[1])) else {
                 return .failure(CommandErrorReply(reply: .error(Self.noScript)))
@@ -62,11 +64,13 @@ extension Engine {
     }
 
     /// The commands that run a script.
-    public static let scriptRuns: Set<CommandID> = [.eval, .evalsha, .eval_ro, .evalsha_ro]
+    public static let scriptRuns: Set<CommandID> = [.eval, .evalsha, .eval_ro, .evalsha_ro, .fcall, .fcall_ro]
 
     /// The number of keys an EVAL-family request declares, checked as Redis does.
-    static func scriptKeyCount(_ arguments: [Bytes]) throws(CommandError) -> Int {
-        let count = try Arguments.integer(arguments[2])
+    static func scriptKeyCount(_ arguments: [Bytes], function: Bool = false) throws(CommandError) -> Int {
+        guard let count = Numbers.parseInteger(arguments[2]) else {
+            throw function ? .message("ERR Bad number of keys provided") : .notInteger
+        }
         guard count >= 0 else { throw .message("ERR Number of keys can't be negative") }
         guard count <= Int64(arguments.count - 3) else { throw .message("ERR Number of keys can't be greater than number of args") }
         return Int(count)
@@ -112,8 +116,10 @@ extension Engine {
         let host = ScriptHost(
             call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
             log: hooks.scriptLog)
-        return interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
-                               budget: settings.scriptInstructionLimit, seed: settings.scriptRandomSeed, host: host)
+        let reply = interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
+                                    budget: settings.scriptInstructionLimit, seed: settings.scriptRandomSeed, host: host)
+        guard case .error = reply, let function = Self.calledFunction(body) else { return reply }
+        return Self.functionError(reply, sha: sha, function: function)
     }
 
     /// What one script run has established: whether it may write, and its slot.

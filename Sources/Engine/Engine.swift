@@ -40,6 +40,9 @@ public final class Engine {
     var scriptBodies: [String: Bytes] = [:]
     /// The reverse of `scriptBodies`.
     var scriptNames: [Bytes: String] = [:]
+    /// FUNCTION libraries by name, and each function's library by lowercase function name.
+    public internal(set) var libraries: [String: FunctionLibrary] = [:]
+    var functionLibraries: [String: String] = [:]
     /// The Lua state scripts run in; nil when Lua could not start.
     lazy var interpreter: LuaInterpreter? = LuaInterpreter()
     /// A cluster node's sessions engine holds no keys: a script run there (one that
@@ -153,6 +156,16 @@ public final class Engine {
             return try runTransactionCommand(id, arguments, session, now: now)
         case .eval, .evalsha, .eval_ro, .evalsha_ro, .script:
             return Outcome(reply: try runScriptCommand(id, arguments, session, now: now))
+        case .function:
+            return Outcome(reply: try functionCommand(arguments, session, now: now))
+        case .fcall, .fcall_ro:
+            // Reached here only unresolved (inside MULTI): run as the EVAL it stands for.
+            switch resolveFunctionCall(arguments, id: id) {
+            case .success(let resolved):
+                return Outcome(reply: try runScriptCommand(resolved[0] == Array("EVAL".utf8) ? .eval : .eval_ro, resolved, session, now: now))
+            case .failure(let refusal):
+                return Outcome(reply: refusal.reply)
+            }
         case .sort, .sort_ro:
             return Outcome(reply: try runSort(id, arguments, session, now: now))
         case .lcs:

@@ -146,6 +146,20 @@ extension Node {
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
             if outcome.reply == .ok { for replica in replicas.values { replica.data?.engine.flushScripts() } }
             return outcome
+        case .function where !forwarded && !configuration.standalone
+            && ["load", "delete", "flush", "restore"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
+            // Libraries live on every node (FCALL is resolved where the client sends it).
+            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
+            if case .error = outcome.reply { return outcome }
+            guard let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else { return outcome }
+            var waiting = others.count
+            for node in others {
+                forward(arguments, to: node.id) { _ in
+                    waiting -= 1
+                    if waiting == 0 { reply(outcome.reply) }
+                }
+            }
+            return nil
         case .script where !forwarded && !configuration.standalone && arguments.count == 3
             && String(decoding: arguments[1], as: UTF8.self).lowercased() == "load":
             // Leaders move, and a client loads a script only where it thinks they are:

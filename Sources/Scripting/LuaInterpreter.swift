@@ -76,6 +76,14 @@ public final class LuaInterpreter {
         compiledCount = 0
     }
 
+    /// Forgets one compiled script (a body run once, such as FUNCTION LOAD's registering run).
+    public func forget(sha: String) {
+        lua_rawgeti(state, trestle_lua_registry_index(), functionsRef)
+        lua_pushnil(state)
+        lua_setfield(state, -2, sha)
+        trestle_lua_pop(state, 1)
+    }
+
     /// Compiles `body` (named by `sha`) unless it is compiled already. Returns Redis's
     /// error reply when it does not compile.
     public func compile(_ body: [UInt8], sha: String) -> RESPValue? {

@@ -34,7 +34,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // transactions
     case multi, exec, discard, watch, unwatch
     // scripting
-    case eval, evalsha, eval_ro, evalsha_ro, script
+    case eval, evalsha, eval_ro, evalsha_ro, script, fcall, fcall_ro, function
     // streams
     case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread
     case xgroup, xreadgroup, xack, xpending, xclaim, xautoclaim, xinfo
@@ -215,7 +215,8 @@ public enum CommandTable {
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
-    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server"]
+    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
+                                           "function": "scripting"]
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
@@ -470,6 +471,21 @@ public enum CommandTable {
                     "Executes a read-only server-side Lua script.", since: "7.0.0", complexity: runs),
             counted(.evalsha_ro, -3, "readonly noscript stale skip_monitor no_mandatory_keys", countIndex: 2, "scripting",
                     "Executes a read-only server-side Lua script by SHA1 digest.", since: "7.0.0", complexity: runs),
+            counted(.fcall, -3, "noscript stale skip_monitor may_replicate no_mandatory_keys", countIndex: 2, "scripting",
+                    "Invokes a function.", since: "7.0.0", complexity: "Depends on the function that is executed."),
+            counted(.fcall_ro, -3, "readonly noscript stale skip_monitor no_mandatory_keys", countIndex: 2, "scripting",
+                    "Invokes a read-only function.", since: "7.0.0", complexity: "Depends on the function that is executed."),
+            spec(.function, -2, "", "scripting", "A container for function commands.", since: "7.0.0", subcommands: [
+                sub("function", "delete", 3, "noscript write", "Deletes a library and its functions."),
+                sub("function", "dump", 2, "noscript", "Dumps all libraries into a serialized binary payload."),
+                sub("function", "flush", -2, "noscript write", "Deletes all libraries and functions."),
+                sub("function", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+                sub("function", "kill", 2, "noscript allow_busy", "Terminates a function during execution."),
+                sub("function", "list", -2, "noscript", "Returns information about all libraries."),
+                sub("function", "load", -3, "noscript write denyoom", "Creates a library."),
+                sub("function", "restore", -3, "noscript write denyoom", "Restores all libraries from a payload."),
+                sub("function", "stats", 2, "noscript allow_busy", "Returns information about a function during execution."),
+            ]),
             spec(.acl, -2, "", "server", "A container for Access List Control commands.", since: "6.0.0", subcommands: [
                 sub("acl", "cat", -2, "noscript loading stale", "Lists the ACL categories, or the commands inside a category."),
                 sub("acl", "deluser", -3, "admin noscript loading stale", "Deletes ACL users, and terminates their connections."),
@@ -514,6 +530,10 @@ public enum CommandTable {
                 sub("client", "setinfo", 4, "noscript loading stale", "Sets information specific to the client or connection."),
                 sub("client", "no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection."),
                 sub("client", "no-touch", 3, "noscript loading stale", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
+                sub("client", "tracking", -3, "noscript loading stale", "Controls server-assisted client-side caching for the connection."),
+                sub("client", "caching", 3, "noscript loading stale", "Instructs the server whether to track the keys in the next request."),
+                sub("client", "getredir", 2, "noscript loading stale", "Returns the client ID to which the connection's tracking notifications are redirected."),
+                sub("client", "trackinginfo", 2, "noscript loading stale", "Returns information about server-assisted client-side caching for the connection."),
                 sub("client", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
             spec(.command, -1, "loading stale", "server", "Returns detailed information about all commands.", since: "2.8.13", complexity: "O(N)", subcommands: [

@@ -1,0 +1,123 @@
+"""Redis 7 functions against a real redis-server: FUNCTION LOAD/LIST/DELETE/FLUSH/DUMP/
+RESTORE/STATS/KILL and FCALL/FCALL_RO give the same replies and error texts (DUMP's payload
+is Trestle's own, so it is only restored, never compared). On a 3-node cluster a library
+loaded through one node is callable through every node and replicas converge."""
+
+import pytest
+import redis
+
+LIBRARY = """#!lua name=mylib
+local function my_hset(keys, args)
+  local hash = keys[1]
+  local time = redis.call('TIME')[1]
+  return redis.call('HSET', hash, '_last_modified_', time, unpack(args))
+end
+local function my_get(keys, args) return redis.call('GET', keys[1]) end
+local function my_incr(keys, args) return redis.call('INCRBY', keys[1], args[1]) end
+redis.register_function('my_hset', my_hset)
+redis.register_function('my_incr', my_incr)
+redis.register_function{function_name='my_get', callback=my_get, flags={'no-writes'}, description='reads'}
+"""
+
+# (command..., ) each run in order; a payload placeholder is replaced by this server's DUMP.
+SCRIPT = [
+    ("FUNCTION", "LOAD", LIBRARY),
+    ("FUNCTION", "LOAD", LIBRARY),
+    ("FUNCTION", "LOAD", "REPLACE", LIBRARY),
+    ("FUNCTION", "LOAD", "BOGUS", LIBRARY),
+    ("FUNCTION", "LOAD", "REPLACE"),
+    ("FCALL", "my_hset", "1", "h", "a", "1"),
+    ("HGET", "h", "a"),
+    ("SET", "k", "v"),
+    ("FCALL", "my_get", "1", "k"),
+    ("FCALL", "MY_GET", "1", "k"),
+    ("FCALL_RO", "my_get", "1", "k"),
+    ("FCALL_RO", "my_hset", "1", "h", "a", "1"),
+    ("FCALL", "my_incr", "1", "n", "5"),
+    ("FCALL", "my_incr", "1", "k", "5"),
+    ("FCALL", "nope", "0"),
+    ("FCALL", "my_get", "5", "k"),
+    ("FCALL", "my_get", "-1", "k"),
+    ("FCALL", "my_get", "x", "k"),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"),
+    ("FUNCTION", "LIST", "LIBRARYNAME", "other*"),
+    ("FUNCTION", "LIST", "LIBRARYNAME"),
+    ("FUNCTION", "LIST", "BOGUS"),
+    ("FUNCTION", "STATS"),
+    ("FUNCTION", "LOAD", "return 1"),
+    ("FUNCTION", "LOAD", "#!lua\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=x foo=bar\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=x name=y\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=x\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function('my_get', function() end)"),
+    ("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='f', callback=function() end, flags={'bogus'}}"),
+    ("FUNCTION", "LOAD", "#!lua name=x\nsyntax error here"),
+    ("FUNCTION", "LOAD", "#!js name=x\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"),
+    ("FUNCTION", "DUMP-AND-KEEP",),
+    ("FUNCTION", "DELETE", "mylib"),
+    ("FUNCTION", "DELETE", "mylib"),
+    ("FCALL", "my_get", "1", "k"),
+    ("FUNCTION", "RESTORE", "{payload}"),
+    ("FCALL", "my_get", "1", "k"),
+    ("FUNCTION", "RESTORE", "{payload}"),
+    ("FUNCTION", "RESTORE", "{payload}", "BOGUS"),
+    ("FUNCTION", "RESTORE", "{payload}", "REPLACE"),
+    ("FUNCTION", "RESTORE", "{payload}", "FLUSH"),
+    ("FUNCTION", "RESTORE", "garbage"),
+    ("FUNCTION", "FLUSH", "x"),
+    ("FUNCTION", "KILL"),
+    ("FUNCTION", "FLUSH", "SYNC"),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "BOGUS"),
+]
+
+
+def sorted_functions(value):
+    """FUNCTION LIST's reply with every library's function list sorted."""
+    if isinstance(value, dict):
+        return {key: (sorted(map(repr, item)) if key in (b"functions", "functions") else sorted_functions(item))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        if len(value) >= 6 and value[4] in (b"functions", "functions"):
+            return value[:5] + [sorted(map(repr, value[5]))] + value[6:]
+        return [sorted_functions(item) for item in value]
+    return value
+
+
+def transcript(client):
+    client.flushall()
+    client.function_flush()
+    payload = None
+    replies = []
+    for command in SCRIPT:
+        if command == ("FUNCTION", "DUMP-AND-KEEP"):
+            payload = client.execute_command("FUNCTION", "DUMP")
+            continue
+        command = tuple(payload if part == "{payload}" else part for part in command)
+        try:
+            reply = client.execute_command(*command)
+            if command[:2] == ("FUNCTION", "LIST"):
+                reply = repr(sorted_functions(reply))  # a library's functions come in hash order in Redis
+            replies.append((command[:3], reply))
+        except redis.ResponseError as error:
+            replies.append((command[:3], f"error: {error}"))
+    return replies
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_same_replies_as_redis(server, redis_reference, protocol):
+    theirs = transcript(redis_reference.client(protocol=protocol))
+    mine = transcript(server.client(protocol=protocol))
+    differences = [f"  {command!r}:\n    trestle {got!r}\n    redis   {want!r}"
+                   for (command, got), (_, want) in zip(mine, theirs) if got != want]
+    assert not differences, "functions differ from redis-server:\n" + "\n".join(differences)
+
+
+def test_redis_py_function_api(server):
+    client = server.client(decode_responses=True)
+    assert client.function_load(LIBRARY, replace=True) == "mylib"
+    assert client.fcall("my_incr", 1, "counter", 7) == 7
+    assert client.fcall_ro("my_get", 1, "counter") == "7"
+    assert client.function_list()[0][:2] == ["library_name", "mylib"]
