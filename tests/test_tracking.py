@@ -15,7 +15,7 @@ import redis
 
 from resp import RawConnection, encode_command
 
-STEP_WAIT_SECONDS = 0.06
+STEP_WAIT_SECONDS = 0.03
 STEP_WAIT_SECONDS_MAX = 3.0
 PROTOCOLS = [3, 2, 2, 3, 3, 3]
 
