@@ -27,6 +27,9 @@ struct NodeCommand: AsyncParsableCommand {
             this for you on one machine.
             """)
 
+    @Option(help: ArgumentHelp("Read settings from FILE first: one per line, the option's name then its value (`port 7001`, `proxy yes`). TRESTLE_<NAME> environment variables (TRESTLE_PORT=7001) come next; the command line wins over both.", valueName: "file"))
+    var config: String?
+
     @Option(help: "This node's id (a positive integer, unique in the cluster).")
     var id: UInt64
 

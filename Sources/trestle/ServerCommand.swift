@@ -24,6 +24,9 @@ struct ServerCommand: AsyncParsableCommand {
             accepting, lets pending replies drain, fsyncs and exits.
             """)
 
+    @Option(help: ArgumentHelp("Read settings from FILE first: one per line, the option's name then its value (`port 7001`, `proxy yes`). TRESTLE_<NAME> environment variables (TRESTLE_PORT=7001) come next; the command line wins over both.", valueName: "file"))
+    var config: String?
+
     @Option(help: "TCP port for Redis clients (0 picks a free port).")
     var port: Int = 6379
 
