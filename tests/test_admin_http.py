@@ -5,6 +5,9 @@ where the metrics agree with what the cluster does (one leader per shard, comman
 counted) and readiness follows a node's loss."""
 
 import json
+import os
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 
@@ -34,6 +37,19 @@ def metrics(port):
     return samples
 
 
+def promtool_accepts(port):
+    """`promtool check metrics` (Prometheus's own linter) finds nothing to complain about.
+    Required in CI (.ci/run installs it); skipped where it is not installed."""
+    if shutil.which("promtool") is None:
+        if os.environ.get("CI_REQUIRES_PROMTOOL"):
+            pytest.fail("promtool is not installed")
+        return True
+    text = get(port, "/metrics")[2]
+    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), result.stdout + result.stderr
+    return True
+
+
 def value(samples, name, **labels):
     return samples[(name, tuple(sorted(labels.items())))]
 
@@ -53,6 +69,16 @@ def test_a_standalone_server_reports_health_readiness_metrics_and_layout(server_
     assert value(samples, "trestle_keys") == 25
     assert value(samples, "trestle_up") == 1 and value(samples, "trestle_ready") == 1
     assert value(samples, "process_resident_memory_bytes") > 1_000_000
+    # Latency histograms: 25 writes, each fsynced (fsync always), and the reads below.
+    for n in range(10):
+        client.get(f"k{n}")
+    samples = metrics(admin)
+    assert value(samples, "trestle_request_duration_seconds_count", **{"class": "write"}) >= 25
+    assert value(samples, "trestle_request_duration_seconds_count", **{"class": "read"}) >= 10
+    assert value(samples, "trestle_request_duration_seconds_bucket", **{"class": "read", "le": "+Inf"}) >= 10
+    assert value(samples, "trestle_fsync_duration_seconds_count") >= 1
+    assert value(samples, "trestle_fsync_duration_seconds_sum") > 0
+    assert promtool_accepts(admin)
     layout = json.loads(get(admin, "/cluster")[2])
     assert layout["ready"] is True and len(layout["shards"]) == 1
     assert layout["shards"][0]["slots"] == [[0, 16383]]
@@ -81,6 +107,7 @@ def test_a_cluster_reports_one_leader_per_shard_and_readiness_follows_failover(c
                 leaders[shard] = node_id
         assert value(samples, "trestle_cluster_nodes") == 3
         assert value(samples, "trestle_peer_connected", peer=str(1 if node_id != 1 else 2)) == 1
+        assert promtool_accepts(port)
     assert len(leaders) == 17  # 16 data shards and the directory
     layout = json.loads(get(ports[1], "/cluster")[2])
     assert len(layout["nodes"]) == 3 and len(layout["shards"]) == 16

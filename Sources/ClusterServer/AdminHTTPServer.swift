@@ -94,6 +94,16 @@ final class AdminHTTPHandler: ChannelInboundHandler {
                    Double(transport.refusedConnections))
         out.single("trestle_peer_unauthenticated_total", .counter, "Peer connections refused for not proving the cluster secret.",
                    Double(transport.unauthenticatedPeers))
+        out.histogram("trestle_request_duration_seconds",
+                      "Time from a request's arrival to its reply being queued, by command class (read, write, other).",
+                      RequestClass.allCases.map { kind in
+                          let histogram = host.requestLatency[kind] ?? LatencyHistogram()
+                          return ([("class", kind.rawValue)], histogram.cumulative, histogram.sum, histogram.count)
+                      })
+        out.histogram("trestle_fsync_duration_seconds", "Time to write and fsync the staged Raft log (group commits).",
+                      [([], host.fsyncLatency.cumulative, host.fsyncLatency.sum, host.fsyncLatency.count)])
+        out.histogram("trestle_snapshot_duration_seconds", "Time to serialize and write a shard snapshot (off the event loop).",
+                      [([], host.snapshotDuration.cumulative, host.snapshotDuration.sum, host.snapshotDuration.count)])
     }
 }
 

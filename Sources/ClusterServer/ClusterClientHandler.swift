@@ -6,6 +6,7 @@
 // reading. A protocol error goes to the node (which answers it after the replies owed and
 // then closes this connection only).
 import Core
+import Dispatch
 import Engine
 import NIOCore
 import NodeRuntime
@@ -40,8 +41,10 @@ final class ClusterClientHandler: ChannelInboundHandler {
     /// Push bytes queued since the socket last stopped being writable.
     private var pushBytesWhileBlocked = 0
     private var out = ByteBuffer()
-    /// Requests handed to the node and not answered yet.
+    /// Requests handed to the node and not answered yet, and when each arrived (monotonic
+    /// nanoseconds) with its class, oldest first: replies come in request order.
     private var unanswered = 0
+    private var arrivals = CircularBuffer<(UInt64, RequestClass)>()
     private var readingPaused = false
     private var decoding = false
     var isMarkedDirty = false
@@ -121,6 +124,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
                 inbound = buffer.readableBytes > 0 ? buffer : nil
                 guard let request = next else { break }
                 unanswered += 1
+                arrivals.append((DispatchTime.now().uptimeNanoseconds, RequestClass.of(request)))
                 host.node.handle(.request(id, request))
             }
             compactInbound()
@@ -129,6 +133,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
             inbound = nil
             phase = .ending(id)
             unanswered += 1
+            arrivals.append((DispatchTime.now().uptimeNanoseconds, .other))
             pauseReading()
             host.node.handle(.protocolError(id, message: error.message))
         }
@@ -140,6 +145,9 @@ final class ClusterClientHandler: ChannelInboundHandler {
     func enqueue(_ value: RESPValue, as version: ProtocolVersion) {
         RESPEncoder.write(value, as: version, into: &out)
         unanswered = max(0, unanswered - 1)
+        if let (arrived, kind) = arrivals.popFirst() {
+            host.requestLatency[kind, default: LatencyHistogram()].record(nanoseconds: DispatchTime.now().uptimeNanoseconds &- arrived)
+        }
         if out.readableBytes >= Self.replyFlushBytes { flush() }
     }
 

@@ -35,6 +35,10 @@ final class NodeHost {
     private var nextClientID: UInt64 = 1
     private var turnScheduled = false
     private var performing = false
+    /// Latencies measured here (LatencyHistogram.swift), shown on /metrics.
+    var requestLatency = [RequestClass: LatencyHistogram]()
+    var fsyncLatency = LatencyHistogram()
+    var snapshotDuration = LatencyHistogram()
     /// Where snapshots are serialized and written: one at a time, off the event loop.
     private let snapshotQueue = DispatchQueue(label: "trestle.snapshots")
 
@@ -135,7 +139,9 @@ final class NodeHost {
                     // Replies of entries committed before this round leave while we fsync.
                     flushClients()
                     do {
+                        let started = DispatchTime.now().uptimeNanoseconds
                         try node.writeStaged(sync: sync)
+                        if sync { fsyncLatency.record(nanoseconds: DispatchTime.now().uptimeNanoseconds &- started) }
                         persisted = true
                     } catch {
                         node.handle(.persistFailed("\(error)"))
@@ -161,10 +167,12 @@ final class NodeHost {
         snapshotQueue.async {
             let started = DispatchTime.now()
             let result = Result { try job.perform() }
-            let milliseconds = (DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000
+            let nanoseconds = DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds
+            let milliseconds = nanoseconds / 1_000_000
             bound.node.loop.execute {
                 switch result {
                 case .success(let data):
+                    bound.node.snapshotDuration.record(nanoseconds: nanoseconds)
                     bound.node.logger.info("snapshot written", metadata: [
                         "shard": "\(job.shard.rawValue)", "index": "\(job.metadata.index.rawValue)",
                         "bytes": "\(data.count)", "ms": "\(milliseconds)"])

@@ -22,6 +22,21 @@ public struct PrometheusText {
         }
     }
 
+    /// A histogram family: per label set, cumulative (le, count) buckets (+Inf last), the
+    /// sum and the count.
+    public mutating func histogram(_ name: String, _ help: String,
+                                   _ series: [(labels: [(String, String)], buckets: [(Double, UInt64)], sum: Double, count: UInt64)]) {
+        text += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for entry in series {
+            let labels = entry.labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }
+            for (bound, count) in entry.buckets {
+                text += "\(name)_bucket{" + (labels + ["le=\"\(Self.format(bound))\""]).joined(separator: ",") + "} \(count)\n"
+            }
+            let suffix = labels.isEmpty ? "" : "{" + labels.joined(separator: ",") + "}"
+            text += "\(name)_sum\(suffix) \(Self.format(entry.sum))\n\(name)_count\(suffix) \(entry.count)\n"
+        }
+    }
+
     /// A family with one unlabelled sample.
     public mutating func single(_ name: String, _ kind: Kind, _ help: String, _ value: Double) {
         family(name, kind, help, [([], value)])
