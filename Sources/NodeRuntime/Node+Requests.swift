@@ -149,32 +149,13 @@ extension Node {
         case .function where !forwarded && !configuration.standalone
             && ["load", "delete", "flush", "restore"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
             // Libraries live on every node (FCALL is resolved where the client sends it).
-            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
-            if case .error = outcome.reply { return outcome }
-            guard let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else { return outcome }
-            var waiting = others.count
-            for node in others {
-                forward(arguments, to: node.id) { _ in
-                    waiting -= 1
-                    if waiting == 0 { reply(outcome.reply) }
-                }
-            }
-            return nil
+            return runEverywhere(arguments, outcome: front.execute(arguments, spec: spec, session: session, now: time), reply: reply)
         case .script where !forwarded && !configuration.standalone && arguments.count == 3
             && String(decoding: arguments[1], as: UTF8.self).lowercased() == "load":
             // Leaders move, and a client loads a script only where it thinks they are:
             // every node learns a script loaded anywhere, before the client hears back (so
             // an EVALSHA sent next finds it on whichever node leads the key's shard).
-            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
-            guard case .bulk = outcome.reply, let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else { return outcome }
-            var waiting = others.count
-            for node in others {
-                forward(arguments, to: node.id) { _ in
-                    waiting -= 1
-                    if waiting == 0 { reply(outcome.reply) }
-                }
-            }
-            return nil
+            return runEverywhere(arguments, outcome: front.execute(arguments, spec: spec, session: session, now: time), reply: reply)
         default:
             break
         }
@@ -189,6 +170,22 @@ extension Node {
             if spec.isWrite { noteTrackedWrite(keys, session: session) } else { rememberReads(keys, session: session, caching: caching) }
         }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking, reply: reply)
+    }
+
+    /// A node-local command that every node must also run (SCRIPT LOAD, FUNCTION LOAD...):
+    /// when it succeeded here, it is forwarded to every other node and answered once all
+    /// of them did; an error here is the answer at once.
+    private func runEverywhere(_ arguments: [Bytes], outcome: Outcome, reply: @escaping ReplySink) -> Outcome? {
+        if case .error = outcome.reply { return outcome }
+        guard let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else { return outcome }
+        var waiting = others.count
+        for node in others {
+            forward(arguments, to: node.id) { _ in
+                waiting -= 1
+                if waiting == 0 { reply(outcome.reply) }
+            }
+        }
+        return nil
     }
 
     /// Routes a keyed request to its slot's shard. No positions (a keyless script on a

@@ -51,6 +51,7 @@ enum ConfigurationSources {
     static func optionKinds(_ command: ParsableCommand.Type) -> [String: Bool] {
         var kinds: [String: Bool] = [:]
         let help = command.helpMessage(columns: 10_000)
+        // A constant pattern: it compiles, or every start would fail in tests.
         let pattern = try! NSRegularExpression(pattern: #"^\s+(?:-\w, )?--([a-z][a-z0-9-]*)( <[^>]+>)?"#, options: .anchorsMatchLines)
         for match in pattern.matches(in: help, range: NSRange(help.startIndex..., in: help)) {
             guard let name = Range(match.range(at: 1), in: help).map({ String(help[$0]) }) else { continue }
