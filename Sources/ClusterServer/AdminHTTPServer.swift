@@ -4,6 +4,7 @@
 //   GET /health   200 while the process runs
 //   GET /ready    200 when this node can serve (map known, every shard's leader known), else 503
 //   GET /cluster  JSON: nodes, shards, slot ranges, leaders, replicas
+//   GET /         the dashboard page (Dashboard.swift), fed by GET /stats (JSON)
 // Requests are small and bounded: a body is refused, anything but GET/HEAD gets 405.
 import NIOCore
 import NIOHTTP1
@@ -67,7 +68,9 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         case "/cluster":
             return (.ok, "application/json", node.clusterJSON() + "\n")
         case "/":
-            return (.ok, "text/plain; charset=utf-8", "Trestle node \(node.me.rawValue): /metrics /health /ready /cluster\n")
+            return (.ok, "text/html; charset=utf-8", Dashboard.page)
+        case "/stats":
+            return (.ok, "application/json", Dashboard.statsJSON(host) + "\n")
         default:
             return (.notFound, "text/plain; charset=utf-8", "not found: \(path)\n")
         }

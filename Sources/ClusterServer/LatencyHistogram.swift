@@ -24,6 +24,13 @@ struct LatencyHistogram {
         count &+= 1
     }
 
+    /// Adds another histogram's samples (same buckets) to this one.
+    mutating func merge(_ other: LatencyHistogram) {
+        for index in counts.indices { counts[index] &+= other.counts[index] }
+        sum += other.sum
+        count &+= other.count
+    }
+
     /// Cumulative (le, count) pairs, +Inf last.
     var cumulative: [(Double, UInt64)] {
         var running: UInt64 = 0

@@ -16,6 +16,12 @@ extension Node {
         return leaderless.isEmpty ? (true, "ok") : (false, "shards without a known leader: \(leaderless.joined(separator: ","))")
     }
 
+    /// Client connections open now.
+    public var connectedClientCount: Int { clients.count }
+
+    /// Requests served since start (own clients' and forwarded ones).
+    public var commandsProcessed: Int { (front.hooks.nodeStats?() ?? front.stats).commandsProcessed }
+
     /// The node's metrics in Prometheus text format; `extra` adds the shell's families
     /// (process, peer links).
     public func metricsText(extra: (inout PrometheusText) -> Void = { _ in }) -> String {
