@@ -41,6 +41,8 @@ final class NodeHost {
     var snapshotDuration = LatencyHistogram()
     /// Where snapshots are serialized and written: one at a time, off the event loop.
     private let snapshotQueue = DispatchQueue(label: "trestle.snapshots")
+    /// Encodes backups (`.encode`), one at a time, away from the event loop.
+    private let encodeQueue = DispatchQueue(label: "trestle.backups")
 
     init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
         self.node = node
@@ -148,6 +150,12 @@ final class NodeHost {
                     }
                 case let .writeSnapshot(job):
                     writeSnapshot(job)
+                case let .encode(job):
+                    let bound = LoopConfinedNode(node: self)
+                    encodeQueue.async {
+                        let data = job.perform()
+                        bound.node.loop.execute { bound.node.deliver(.encoded(job, data: data)) }
+                    }
                 case .syncLog:
                     do { try node.syncLog() } catch { node.handle(.persistFailed("\(error)")) }
                 case let .fatal(reason):

@@ -1,4 +1,5 @@
-// TRESTLE administration on the client port: STATUS, ADDNODE, REMOVENODE, REBALANCE.
+// TRESTLE administration on the client port: STATUS, ADDNODE, REMOVENODE, REBALANCE,
+// BACKUP (Node+Backup.swift).
 // Changes go to the directory leader (forwarded there from any node) and are answered
 // once committed; replicas and leaders then move in the background.
 import Cluster
@@ -51,6 +52,10 @@ extension Node {
             splitShard(text[0], arguments: arguments, forwarded: forwarded, reply: reply)
         case ("moveslots", 3):
             beginMove(text, arguments: arguments, forwarded: forwarded, reply: reply)
+        case ("backup", 1) where text[0].lowercased() == "plan":
+            backupPlan(reply: reply)
+        case ("backup", 2) where text[0].lowercased() == "shard":
+            backupShard(text[1], reply: reply)
         case ("rebalance", 0):
             viaDirectoryLeader(arguments, forwarded: forwarded, reply: reply) { node in
                 node.lastPlacement = 0
@@ -58,7 +63,7 @@ extension Node {
                 reply(.ok)
             }
         default:
-            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, HOTKEYS, REBALANCE."))
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, HOTKEYS, REBALANCE, BACKUP PLAN, BACKUP SHARD ID."))
         }
     }
 

@@ -116,6 +116,9 @@ public final class Node {
     var snapshotsRequested = false
     /// Data shards whose snapshot job is out with the shell, and the replica that made it.
     var snapshotJobs: [ShardID: ObjectIdentifier] = [:]
+    /// Backups being encoded by the shell (`.encode`), by job id: what to do with the bytes.
+    var encodeWaiters: [UInt64: ([UInt8]) -> Void] = [:]
+    var nextEncodeJob: UInt64 = 1
     /// When a data replica last wrote a snapshot (LASTSAVE), in wall milliseconds.
     var lastSnapshotMilliseconds: Int64 = 0
     /// Under `--fsync everysec`: the log holds writes not yet fsynced, and when it was last.
@@ -213,6 +216,7 @@ public final class Node {
         case .persisted: finishRound()
         case let .snapshotWritten(job, data): snapshotWritten(job, data: data)
         case let .snapshotFailed(job, reason): snapshotFailed(job, reason: reason)
+        case let .encoded(job, data): encodeWaiters.removeValue(forKey: job.id)?(data)
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
         case .drain: draining = true
         case .stop: stopAll()
@@ -238,6 +242,7 @@ public final class Node {
         }
         for (_, wait) in forwards.sorted(by: { $0.key < $1.key }) { wait.reply(.error("ERR server shutting down")) }
         forwards = [:]
+        encodeWaiters = [:]
         for id in clients.keys.sorted() { emit(.close(id)) }
     }
 
@@ -345,6 +350,9 @@ public final class Node {
             }
             return
         }
+        if configuration.restore != nil {
+            logger.notice("--restore ignored: the data directory already holds this node's state")
+        }
         for (shard, state) in recovery.shards.sorted(by: { $0.key < $1.key }) {
             let raft = try makeRaft(recovered: state)
             if shard == ClusterMap.directoryShard {
@@ -393,12 +401,27 @@ public final class Node {
         let learners = map.nodes.map(\.id).filter { !map.directoryVoters.contains($0) }
         try start(shard: ClusterMap.directoryShard, membership: Membership(voters: map.directoryVoters, learners: learners), data: map.encoded())
         let emptyData = DataMachine(settings: front.settings).snapshot()
+        let restored = try restoredShards(map.shards(on: me))
         for shard in map.shards(on: me) {
-            try start(shard: shard.id, membership: Membership(voters: shard.replicas), data: emptyData)
+            try start(shard: shard.id, membership: Membership(voters: shard.replicas), data: restored[shard.id] ?? emptyData)
         }
         logger.info("bootstrapped a new cluster", metadata: [
             "nodes": "\(members.count)", "shards": "\(map.shards.count)", "replicas_here": "\(replicas.count)",
         ])
+    }
+
+    /// With `--restore`: the initial state of each of these new shards, dealt from the backup.
+    private func restoredShards(_ shards: [ShardInfo]) throws -> [ShardID: [UInt8]] {
+        guard let restore = configuration.restore else { return [:] }
+        let started = now()
+        do {
+            let partitioned = try restore().partition(into: shards, settings: front.settings)
+            logger.info("restored the backup into this node's new shards", metadata: [
+                "shards": "\(partitioned.count)", "ms": "\(now() - started)"])
+            return partitioned
+        } catch {
+            throw NodeStartFailure(reason: "cannot restore the backup: \(error)")
+        }
     }
 
     func start(shard: ShardID, membership: Membership, data: [UInt8]) throws {

@@ -59,6 +59,9 @@ public struct NodeConfiguration: Sendable {
     public var directory = "./trestle-data"
     /// The initial members; used only when the data directory is empty.
     public var bootstrap: [NodeInfo]? = nil
+    /// With `bootstrap`: the backup a new cluster starts from (`--restore DIR`), read only
+    /// when the directory is empty. Every initial member must be given the same backup.
+    public var restore: (@Sendable () throws -> RestoreImage)? = nil
     public var shardCount = 16
     public var replicationFactor = 3
     /// Forward requests for other nodes' slots instead of answering -MOVED.

@@ -46,6 +46,8 @@ public enum NodeInput {
     case snapshotWritten(SnapshotJob, data: [UInt8])
     /// A `.writeSnapshot` job failed (nothing was recorded; the node tries again later).
     case snapshotFailed(SnapshotJob, String)
+    /// An `.encode` job finished with these bytes.
+    case encoded(EncodeJob, data: [UInt8])
     /// The process is stopping: refuse new clients, let in-flight requests finish.
     case drain
     /// Fail everything still waiting (the end of a shutdown).
@@ -76,6 +78,9 @@ public enum NodeOutput {
     /// Run `job.perform()` on any thread (it serializes an O(1) copy of a shard's state and
     /// writes the snapshot file), then feed back `.snapshotWritten` or `.snapshotFailed`.
     case writeSnapshot(SnapshotJob)
+    /// Run `job.perform()` on any thread (it serializes an O(1) copy of a shard's state for
+    /// a backup), then feed back `.encoded`. Nothing is written to disk.
+    case encode(EncodeJob)
     /// Fsync what earlier unsynced `.persist` rounds wrote (`Node.syncLog`), under
     /// `--fsync everysec`; nothing is fed back (a failure is fed back as `.persistFailed`).
     case syncLog
@@ -93,4 +98,11 @@ public struct SnapshotJob: @unchecked Sendable {
     /// Serializes the captured state, writes and publishes the snapshot file, and returns
     /// the serialized state. Touches nothing the node uses.
     public let perform: () throws -> [UInt8]
+}
+
+/// State to serialize away from the node's thread (a shard's backup): `perform` encodes an
+/// O(1) copy taken when the job was made and touches nothing the node uses.
+public struct EncodeJob: @unchecked Sendable {
+    public let id: UInt64
+    public let perform: () -> [UInt8]
 }

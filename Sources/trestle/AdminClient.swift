@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 #endif
 import NIOCore
+import ClusterServer
 import Wire
 
 struct AdminClient {
@@ -59,8 +60,11 @@ struct AdminClient {
         let sent = bytes.withUnsafeBytes { send(socketDescriptor, $0.baseAddress, $0.count, 0) }
         guard sent == bytes.count else { throw Failure.io("cannot send to \(address)") }
         var inbound = ByteBuffer()
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        let reader = RESPReader()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        // A backup's reply is one shard's whole state.
+        var limits = ProtocolLimits()
+        limits.bulkLengthBytesMax = BackupArchive.shardFileBytesMax
+        let reader = RESPReader(limits: limits)
         while true {
             if let value = try reader.next(from: &inbound) { return value }
             let count = chunk.withUnsafeMutableBytes { recv(socketDescriptor, $0.baseAddress, $0.count, 0) }

@@ -6,8 +6,9 @@ import Wire
 struct ClusterAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, hotkeys, rebalance.",
-        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Merge.self, Hotkeys.self, Rebalance.self])
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, hotkeys, rebalance, backup.",
+        subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Merge.self, Hotkeys.self, Rebalance.self,
+                      Backup.self, CheckBackup.self])
 
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
@@ -16,13 +17,14 @@ struct ClusterAdminCommand: ParsableCommand {
         @Option(help: "The nodes' --requirepass, if set (default: the REDISCLI_AUTH environment variable).")
         var password: String?
 
-        /// One command on a fresh connection, after AUTH when a password is known.
-        func call(_ arguments: [String]) throws -> RESPValue {
-            let client = try AdminClient(seed)
+        /// One command on a fresh connection (to `address`, default the seed), after AUTH
+        /// when a password is known.
+        func call(_ arguments: [String], at address: String? = nil) throws -> RESPValue {
+            let client = try AdminClient(address ?? seed)
             defer { client.close() }
             if let password = password ?? ProcessInfo.processInfo.environment["REDISCLI_AUTH"], !password.isEmpty {
                 let reply = try client.call(["AUTH", password])
-                guard !reply.isError else { throw ValidationError("AUTH at \(seed) failed: \(reply.text)") }
+                guard !reply.isError else { throw ValidationError("AUTH at \(address ?? seed) failed: \(reply.text)") }
             }
             return try client.call(arguments)
         }

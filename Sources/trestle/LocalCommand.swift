@@ -4,6 +4,7 @@ import ArgumentParser
 import Storage
 import Foundation
 import Transport
+import ClusterServer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,6 +57,9 @@ struct LocalCommand: ParsableCommand {
 
     @Option(name: .customLong("node-arg"), parsing: .unconditionalSingleValue, help: "A flag given to every node as is (repeatable), e.g. --node-arg --no-auto-split or --node-arg --split-keys=100000: see trestle node --help.")
     var nodeArg: [String] = []
+    @Option(help: ArgumentHelp("Start the new cluster from this backup (`trestle cluster backup --to DIR`); checked before any node starts. Ignored by nodes whose data directory already holds data.", valueName: "dir"))
+    var restore: String?
+
     @Option(help: "What to do when a node dies: always (start it again after a backoff) or never (leave it down).")
     var restart: RestartPolicy = .always
 
@@ -74,12 +78,24 @@ struct LocalCommand: ParsableCommand {
         // the data), so nothing else on the machine can speak to their peer ports.
         let secretPath = "\(dir)/cluster.secret"
         try ClusterSecret.createIfMissing(path: secretPath)
+        var restoreDirectory: String?
+        if let restore {
+            let absolute = URL(fileURLWithPath: restore).standardizedFileURL.path
+            do {
+                let (manifest, image) = try BackupArchive.check(absolute)
+                say("restoring \(image.shards.count) backed-up shards (\(manifest.keys) keys, taken \(manifest.createdAt)) from \(absolute)")
+            } catch {
+                throw ValidationError("--restore: \(error)")
+            }
+            restoreDirectory = absolute
+        }
         var children: [LocalNode] = []
         for id in 1...nodes {
             var arguments = ["node", "--id", String(id), "--port", String(port + id - 1), "--dir", "\(dir)/node-\(id)",
                              "--bootstrap", spec, "--shards", String(shards), "--replicas", String(factor), "--fsync", fsync.rawValue,
                              "--parent-pid", String(getpid())]
             if proxy { arguments.append("--proxy") }
+            if let restoreDirectory { arguments += ["--restore", restoreDirectory] }
             if !requirepass.isEmpty { arguments += ["--requirepass", requirepass] }
             if let adminPort { arguments += ["--admin-port", String(adminPort + id - 1)] }
             arguments += ["--cluster-secret-file", secretPath]

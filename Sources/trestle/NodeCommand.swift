@@ -51,6 +51,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Initial members ID@HOST:PORT[:PEERPORT][/ZONE],... (used only when --dir is empty).")
     var bootstrap: String?
 
+    @Option(help: ArgumentHelp("With --bootstrap and an empty --dir: start the new cluster from this backup (`trestle cluster backup --to DIR`). Give every initial node the same backup; keys are dealt to the new shards by slot, so --shards may differ from the backed-up cluster's.", valueName: "dir"))
+    var restore: String?
+
     @Option(help: "Shards a new cluster is split into (with --bootstrap).")
     var shards: Int = 16
 
@@ -123,6 +126,7 @@ struct NodeCommand: AsyncParsableCommand {
         if let bootstrap, NodeInfo.parseList(bootstrap) == nil {
             throw ValidationError("--bootstrap must be a list like 1@127.0.0.1:7001,2@127.0.0.1:7002,3@127.0.0.1:7003")
         }
+        if restore != nil, bootstrap == nil { throw ValidationError("--restore starts a new cluster: give --bootstrap too") }
         if let clusterSecretFile {
             do { _ = try ClusterSecret.load(path: clusterSecretFile) } catch { throw ValidationError("\(error)") }
         }
@@ -160,6 +164,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.directory = dir
         configuration.bootstrap = bootstrap.flatMap(NodeInfo.parseList)
         configuration.shardCount = shards
+        configuration.restore = restore.map(BackupArchive.restoreSource)
         configuration.replicationFactor = replicas
         configuration.proxy = proxy
         configuration.fsync = fsync

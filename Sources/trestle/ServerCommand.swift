@@ -74,6 +74,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @OptionGroup var admin: AdminOptions
 
+    @Option(help: ArgumentHelp("With an empty --dir: start from this backup (`trestle cluster backup --to DIR`, taken from a server or a cluster). Ignored when --dir holds data.", valueName: "dir"))
+    var restore: String?
+
     @Flag(help: "Start even if the log is corrupt in the middle, dropping everything after the corruption.")
     var repair = false
 
@@ -117,6 +120,7 @@ struct ServerCommand: AsyncParsableCommand {
         var configuration = NodeConfiguration.standalone(settings: settings)
         configuration.fsync = fsync
         configuration.repair = repair
+        configuration.restore = restore.map(BackupArchive.restoreSource)
         configuration.tls = tls.settings
         configuration.adminPort = admin.adminPort
         configuration.adminHost = admin.adminHost

@@ -143,6 +143,9 @@ final class NodeScriptHarness {
                         do { completions.append(.snapshotWritten(job, data: try job.perform())) } catch {
                             completions.append(.snapshotFailed(job, "\(error)"))
                         }
+                    case let .encode(job):
+                        say("n\(index + 1) encode job \(job.id)")
+                        completions.append(.encoded(job, data: job.perform()))
                     case .syncLog:
                         say("n\(index + 1) sync log")
                         do { try node.syncLog() } catch { say("n\(index + 1) sync failed: \(error)") }

@@ -360,6 +360,9 @@ public final class ClusterSimulator {
                         completion = .snapshotFailed(job, "\(error)")
                     }
                     queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: completion), at: now + Self.snapshotJobMicros)
+                case let .encode(job):
+                    queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .encoded(job, data: job.perform())),
+                               at: now + Self.snapshotJobMicros)
                 case let .fatal(reason):
                     traceLine("n\(slot.info.id.rawValue) fatal: \(reason)")
                     crash(index, restartAfterMicros: Int64(faultRandom.int(in: 200_000...1_000_000)))
