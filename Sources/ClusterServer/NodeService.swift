@@ -180,12 +180,35 @@ public final class NodeService: Service, @unchecked Sendable {
 
     /// Time allowed at shutdown for in-flight requests to be answered.
     static let drainMilliseconds: Int64 = 3000
+    /// Time allowed at shutdown for the groups this node leads to elect another leader.
+    static let handOverMilliseconds: Int64 = 5000
+
+    /// Waits (bounded) until the node leads no group that another voter could lead; the
+    /// node keeps serving meanwhile, answering -MOVED for what it handed over.
+    private func handOverLeadership(_ bound: LoopConfinedNode) async throws {
+        let started = Date()
+        let deadline = started.addingTimeInterval(Double(Self.handOverMilliseconds) / 1000)
+        var left = try await loop.submit { bound.node.node.leadershipToHandOff }.get()
+        guard left > 0 else { return }
+        let total = left
+        while left > 0, Date() < deadline {
+            try await Task.sleep(nanoseconds: 20_000_000)
+            left = try await loop.submit { bound.node.node.leadershipToHandOff }.get()
+        }
+        let milliseconds = Int(Date().timeIntervalSince(started) * 1000)
+        if left == 0 {
+            logger.info("handed over the leadership of \(total) groups in \(milliseconds) ms")
+        } else {
+            logger.warning("still leading \(left) of \(total) groups after \(milliseconds) ms; stopping anyway (their other replicas elect a leader)")
+        }
+    }
 
     private func stop(_ host: NodeHost, _ channels: [Channel], _ timer: RepeatedTask) async throws {
         logger.info("shutting down: no longer accepting connections")
         let bound = LoopConfinedNode(node: host)
         try await loop.submit { bound.node.deliver(.drain) }.get()
         for channel in channels { try? await channel.close() }
+        try await handOverLeadership(bound)
         let deadline = Date().addingTimeInterval(Double(Self.drainMilliseconds) / 1000)
         while Date() < deadline {
             let pending = try await loop.submit { bound.node.node.pendingCount }.get()

@@ -52,6 +52,8 @@ extension Node {
             splitShard(text[0], arguments: arguments, forwarded: forwarded, reply: reply)
         case ("moveslots", 3):
             beginMove(text, arguments: arguments, forwarded: forwarded, reply: reply)
+        case ("health", 0):
+            reply(healthReply())
         case ("backup", 1) where text[0].lowercased() == "plan":
             backupPlan(reply: reply)
         case ("backup", 2) where text[0].lowercased() == "shard":
@@ -63,7 +65,7 @@ extension Node {
                 reply(.ok)
             }
         default:
-            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, HOTKEYS, REBALANCE, BACKUP PLAN, BACKUP SHARD ID."))
+            reply(.error("ERR unknown TRESTLE subcommand '\(sub)' or wrong arguments. Try STATUS, ADDNODE ID@HOST:PORT[:PEERPORT], REMOVENODE ID, MOVESLOTS FIRST LAST SHARD, SPLIT SHARD, MERGE SHARD INTO, HOTKEYS, REBALANCE, HEALTH, BACKUP PLAN, BACKUP SHARD ID."))
         }
     }
 

@@ -48,6 +48,7 @@ extension Node {
         catchUpTicks()
         syncLogIfDue()
         if snapshotsRequested { takeSnapshots() }
+        if draining { handOffLeadership() }
         guard ticksDelivered > lastPeriodicTick else { return }
         let previous = lastPeriodicTick
         lastPeriodicTick = ticksDelivered

@@ -73,7 +73,7 @@ extension Node {
         switch frame {
         case let .raft(shard, messages):
             guard let replica = replicaForMessages(shard, messages) else { return }
-            for message in messages { replica.raft.step(message) }
+            for message in refusingLeadership(messages) { replica.raft.step(message) }
             wantTurn()
         case let .request(id, payload) where id == Self.gossipRequestID:
             receiveGossip(payload, from: peer)

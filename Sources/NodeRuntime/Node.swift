@@ -109,7 +109,7 @@ public final class Node {
     var appliedMapVersion: UInt64 = 0
     /// The map version in the directory's newest snapshot.
     var snapshotMapVersion: UInt64 = 0
-    public private(set) var draining = false
+    public internal(set) var draining = false
     /// INFO fields only the process shell knows (memory, CPU, process id), by section.
     public var processInfoFields: ((String) -> [(String, String)])? = nil
     /// BGSAVE or SAVE asked for snapshots of every replica at the next timer.
@@ -218,7 +218,7 @@ public final class Node {
         case let .snapshotFailed(job, reason): snapshotFailed(job, reason: reason)
         case let .encoded(job, data): encodeWaiters.removeValue(forKey: job.id)?(data)
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
-        case .drain: draining = true
+        case .drain: beginDrain()
         case .stop: stopAll()
         }
     }

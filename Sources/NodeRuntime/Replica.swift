@@ -211,13 +211,16 @@ final class Replica {
 
     /// True when a turn could make progress on the queued writes: there is room under
     /// Raft's uncommitted-entries bound, or this replica no longer leads (they then fail).
-    var hasProposableWrites: Bool { !queuedWrites.isEmpty && (!isLeader || raft.uncommittedRoom > 0) }
+    var hasProposableWrites: Bool { !queuedWrites.isEmpty && (!isLeader || (raft.uncommittedRoom > 0 && raft.transferTarget == nil)) }
 
     /// Proposes the queued writes, oldest first, as one batch (one AppendEntries round), as
     /// many as fit under Raft's uncommitted-entries bound; the rest wait for commits to make
     /// room (backpressure instead of errors: each client's pipeline bounds what it queues).
+    /// While the leadership is being handed over they wait too: the hand-over ends within
+    /// an election timeout, and then they are proposed here or refused with a redirect,
+    /// instead of being refused at once (a client retrying at once would use up its tries).
     func proposeQueuedWrites() {
-        guard !queuedWrites.isEmpty else { return }
+        guard !queuedWrites.isEmpty, !isLeader || raft.transferTarget == nil else { return }
         let room = isLeader ? raft.uncommittedRoom : queuedWrites.count
         guard room > 0 else { return }
         let take = min(room, queuedWrites.count)

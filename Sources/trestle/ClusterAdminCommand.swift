@@ -6,9 +6,9 @@ import Wire
 struct ClusterAdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, hotkeys, rebalance, backup.",
+        abstract: "Administer a running Trestle cluster: status, add-node, remove-node, move, split, merge, hotkeys, rebalance, backup, restart-plan, wait-healthy.",
         subcommands: [Status.self, AddNode.self, RemoveNode.self, Move.self, Split.self, Merge.self, Hotkeys.self, Rebalance.self,
-                      Backup.self, CheckBackup.self])
+                      Backup.self, CheckBackup.self, RestartPlan.self, WaitHealthy.self])
 
     struct Seed: ParsableArguments {
         @Option(help: "Any node of the cluster, HOST:PORT (client port).")
