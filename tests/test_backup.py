@@ -125,6 +125,7 @@ def test_a_cluster_backs_up_online_and_restores_into_a_cluster_of_another_shape(
     source = cluster_factory(nodes=3, shards=8)
     client = source.cluster_client()
     expected = preload(client)
+    source.nodes[1].client().function_load("#!lua name=clusterlib\nredis.register_function('one', function() return 1 end)")
     writer = CounterWriter(source.cluster_client())
     writer.start()
     deadline = time.monotonic() + 20
@@ -155,6 +156,7 @@ def test_a_cluster_backs_up_online_and_restores_into_a_cluster_of_another_shape(
     restored = cluster_factory(nodes=3, shards=4, extra_args=["--restore", str(backup)])
     restored_client = restored.cluster_client()
     check_contents(restored_client, expected)
+    assert restored.nodes[3].client().function_list()[0][:2] == ["library_name", "clusterlib"]
     for key, low in before.items():
         value = int(restored_client.get(key) or 0)
         assert low <= value <= after[key], f"{key}: restored {value}, acknowledged {low} before the backup and {after[key]} at the end"
@@ -220,12 +222,15 @@ def test_a_standalone_server_restores_a_backup_and_keeps_it_across_restarts(serv
     server = server_factory()
     client = redis.Redis(port=server.port, decode_responses=True)
     expected = preload(client)
+    client.function_load("#!lua name=tools\nredis.register_function('double', function(keys, args) return args[1] * 2 end)")
     backup = tmp_path / "backup"
     done = run_trestle(cluster_binary, "cluster", "backup", "--seed", f"127.0.0.1:{server.port}", "--to", str(backup))
     assert done.returncode == 0, done.stdout + done.stderr
     restored = server_factory("--restore", str(backup))
     restored_client = redis.Redis(port=restored.port, decode_responses=True)
     check_contents(restored_client, expected)
+    # The function libraries come back with the keys.
+    assert restored_client.fcall("double", 0, 21) == 42
     restored_client.set("new", "1")
     # Restarted over its data, the server recovers it and ignores --restore.
     restored.stop()

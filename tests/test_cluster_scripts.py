@@ -131,6 +131,37 @@ def test_functions_loaded_through_one_node_run_everywhere(cluster_factory):
         return reader.lrange("{f}draws", 0, -1)
 
     assert_followers_converge(followers, draws, draws(client))
+    # Every node keeps the libraries in its data directory: a restarted node has them.
+    cluster.nodes[3].stop()
+    cluster.nodes[3].start()
+    assert cluster.nodes[3].client().function_list()[0][:2] == ["library_name", "drawlib"]
+    cluster.wait_ok()
     cluster.nodes[2].client().function_delete("drawlib")
     for node in cluster.nodes.values():
         assert node.client().function_list() == []
+
+
+def test_a_script_publishes_once_to_subscribers_on_every_node(cluster_factory):
+    """Every replica of the shard applies the script; the message still reaches each
+    subscriber, on every node, exactly once."""
+    cluster = cluster_factory(nodes=3)
+    listeners = []
+    for node in cluster.running_nodes():
+        listener = node.client().pubsub()
+        listener.subscribe("jobs")
+        assert listener.get_message(timeout=2)["type"] == "subscribe"
+        listeners.append(listener)
+    client = cluster.cluster_client()
+    for i in range(5):
+        client.eval("redis.call('INCR', KEYS[1]); redis.call('PUBLISH', 'jobs', ARGV[1])", 1, "{q}count", f"m{i}")
+    for listener in listeners:
+        got = []
+        deadline = time.monotonic() + 10
+        while len(got) < 5 and time.monotonic() < deadline:
+            message = listener.get_message(timeout=0.5)
+            if message and message["type"] == "message":
+                got.append(message["data"])
+        time.sleep(0.5)
+        while (message := listener.get_message(timeout=0.2)) is not None:
+            got.append(message["data"])
+        assert got == [f"m{i}" for i in range(5)], got

@@ -121,3 +121,21 @@ def test_redis_py_function_api(server):
     assert client.fcall("my_incr", 1, "counter", 7) == 7
     assert client.fcall_ro("my_get", 1, "counter") == "7"
     assert client.function_list()[0][:2] == ["library_name", "mylib"]
+
+
+def test_libraries_survive_a_restart_and_a_crash(server):
+    """As Redis keeps functions in its RDB/AOF: a library loaded is there after a graceful
+    restart and after kill -9; a deleted one stays deleted."""
+    client = server.client(decode_responses=True)
+    assert client.function_load(LIBRARY) == "mylib"
+    assert client.fcall("my_incr", 1, "counter", 2) == 2
+    server.restart()
+    client = server.client(decode_responses=True)
+    assert client.function_list()[0][:2] == ["library_name", "mylib"]
+    assert client.fcall("my_incr", 1, "counter", 3) == 5
+    server.crash_restart()
+    client = server.client(decode_responses=True)
+    assert client.fcall_ro("my_get", 1, "counter") == "5"
+    client.function_delete("mylib")
+    server.crash_restart()
+    assert server.client(decode_responses=True).function_list() == []

@@ -126,3 +126,32 @@ def test_monitor_shows_every_request_with_redis_quoting(server):
     assert len(lines) >= 2, lines
     assert re.fullmatch(rb'\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "a b" "x\\"y\\nz\\x01"', lines[-2]), lines
     assert re.fullmatch(rb'\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "GET" "a b"', lines[-1]), lines
+
+
+def test_scripts_publish_once_after_their_writes(server):
+    """PUBLISH from EVAL, EVAL_RO, a keyless script and FCALL reaches subscribers once,
+    after the script's writes are visible (the message can be acted on at once)."""
+    client = server.client(decode_responses=True)
+    listener = client.pubsub()
+    listener.subscribe("events")
+    assert listener.get_message(timeout=2)["type"] == "subscribe"
+    reader = server.client(decode_responses=True)
+
+    def next_message():
+        message = listener.get_message(timeout=5)
+        assert message is not None, "no message from the script"
+        return message["data"]
+
+    client.eval("redis.call('SET', KEYS[1], ARGV[1]); return redis.call('PUBLISH', 'events', ARGV[1])", 1, "job", "first")
+    assert next_message() == "first"
+    assert reader.get("job") == "first"
+    client.eval_ro("return redis.call('PUBLISH', 'events', redis.call('GET', KEYS[1]))", 1, "job")
+    assert next_message() == "first"
+    client.eval("return redis.call('PUBLISH', 'events', 'keyless')", 0)
+    assert next_message() == "keyless"
+    client.function_load("#!lua name=notes\nredis.register_function('note', function(keys, args) "
+                         "redis.call('SET', keys[1], args[1]) redis.call('PUBLISH', 'events', args[1]) end)", replace=True)
+    client.fcall("note", 1, "job", "second")
+    assert next_message() == "second"
+    assert reader.get("job") == "second"
+    assert listener.get_message(timeout=0.5) is None, "a script's message was delivered twice"

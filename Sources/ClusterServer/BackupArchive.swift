@@ -45,11 +45,16 @@ public struct BackupManifest: Codable, Sendable {
     public var mapVersion: UInt64
     public var keys: Int
     public var shards: [Shard]
+    /// The function libraries (FUNCTION DUMP of the node the backup went through), if any.
+    public var functionsFile: String?
+    public var functionsSha256: String?
 
-    public init(createdAt: String, mapVersion: UInt64, shards: [Shard]) {
+    public init(createdAt: String, mapVersion: UInt64, shards: [Shard], functionsFile: String? = nil, functionsSha256: String? = nil) {
         self.createdAt = createdAt
         self.mapVersion = mapVersion
         self.shards = shards
+        self.functionsFile = functionsFile
+        self.functionsSha256 = functionsSha256
         keys = shards.reduce(0) { $0 + $1.keys }
     }
 }
@@ -125,7 +130,18 @@ public enum BackupArchive {
             }
             shards.append(RestoreImage.Shard(source: path, slots: ranges, data: Array(data)))
         }
-        return (manifest, RestoreImage(shards: shards))
+        var functions: [UInt8]?
+        if let file = manifest.functionsFile {
+            guard !file.contains("/"), !file.hasPrefix(".") else { throw Failure("\(manifestPath) names a file outside the backup: \(file)") }
+            let path = (directory as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: path) else { throw Failure("backup file \(path) is missing or unreadable") }
+            let digest = sha256(data)
+            guard digest == manifest.functionsSha256 else {
+                throw Failure("backup file \(path) is corrupt: its SHA-256 is \(digest), the manifest says \(manifest.functionsSha256 ?? "nothing")")
+            }
+            functions = Array(data)
+        }
+        return (manifest, RestoreImage(shards: shards, functions: functions))
     }
 
     /// What `NodeConfiguration.restore` runs: reads and checks the backup in `directory`.

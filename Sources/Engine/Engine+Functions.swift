@@ -305,6 +305,30 @@ extension Engine {
         return .ok
     }
 
+    // MARK: - Persistence
+
+    /// Every library as a FUNCTION DUMP payload (what the node keeps in its data directory).
+    public func dumpedFunctions() -> Bytes {
+        Self.dumpLibraries(libraries.keys.sorted().compactMap { libraries[$0] })
+    }
+
+    /// Replaces every library with those of a FUNCTION DUMP payload (a node starting up);
+    /// all or nothing.
+    public func loadFunctions(_ payload: Bytes, now: Int64) throws(CommandError) {
+        guard let codes = Self.undumpLibraries(payload) else { throw .message("ERR DUMP payload version or checksum are wrong") }
+        var restored: [FunctionLibrary] = []
+        for code in codes { restored.append(try compileLibrary(code, now: now)) }
+        let saved = (libraries, functionLibraries)
+        libraries.removeAll()
+        functionLibraries.removeAll()
+        do {
+            for library in restored { try install(library, replace: true, restoring: true) }
+        } catch {
+            (libraries, functionLibraries) = saved
+            throw error
+        }
+    }
+
     // MARK: - DUMP payload
 
     /// Trestle's own FUNCTION DUMP payload (not Redis's RDB): "TRFN", version 1, a u32

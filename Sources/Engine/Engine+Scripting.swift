@@ -148,6 +148,12 @@ extension Engine {
         if let refusal = checkScriptKeys(spec.keyPositions(in: arguments).map { arguments[$0] }, context: context) {
             return refusal
         }
+        if id == .publish || id == .spublish {
+            // Sent by the node once the script's entry is applied; the number of receivers
+            // is not known here, so the script sees 0.
+            scriptPublishes.append(arguments)
+            return .integer(0)
+        }
         scriptSession.protocolVersion = version
         do {
             return try run(id, arguments, scriptSession, now: now).reply

@@ -23,6 +23,9 @@ public final class Engine {
     /// Keyspace notifications published by the commands run since the node last drained
     /// this list (Engine+Notifications.swift).
     public var keyspaceNotifications: [KeyspaceNotification] = []
+    /// PUBLISH and SPUBLISH calls made by scripts applied since the node last took them:
+    /// a replica records them, and only the node that proposed the entry sends them.
+    public var scriptPublishes: [[Bytes]] = []
     /// Set by the node while clients track keys: every command's key changes are kept in
     /// `changedKeys` for the node to invalidate (Node+Tracking.swift).
     public var journalsChanges = false

@@ -77,6 +77,25 @@ extension Node {
         for notification in notifications { _ = deliver(channel: notification.channel, message: notification.message, sharded: false) }
     }
 
+    /// Sends the PUBLISH calls of scripts this node proposed, now that they are applied.
+    func publishOwed(_ replica: Replica) {
+        let owed = replica.publishesOwed
+        replica.publishesOwed.removeAll()
+        send(scriptPublishes: owed)
+    }
+
+    /// Sends what scripts run outside the log (keyless, or read-only on a leader) published.
+    func publishFromScripts(_ engine: Engine) {
+        guard !engine.scriptPublishes.isEmpty else { return }
+        let owed = engine.scriptPublishes
+        engine.scriptPublishes.removeAll()
+        send(scriptPublishes: owed)
+    }
+
+    private func send(scriptPublishes: [[Bytes]]) {
+        for arguments in scriptPublishes { publishEverywhere(arguments, forwarded: false) { _ in } }
+    }
+
     /// Delivers a PUBLISH / SPUBLISH here and, unless `forwarded` or standalone, on every
     /// other node; `done` gets the total number of receivers once every node answered.
     /// `done` may run before this returns.

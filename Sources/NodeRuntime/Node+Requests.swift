@@ -146,10 +146,13 @@ extension Node {
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
             if outcome.reply == .ok { for replica in replicas.values { replica.data?.engine.flushScripts() } }
             return outcome
-        case .function where !forwarded && !configuration.standalone
-            && ["load", "delete", "flush", "restore"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
-            // Libraries live on every node (FCALL is resolved where the client sends it).
-            return runEverywhere(arguments, outcome: front.execute(arguments, spec: spec, session: session, now: time), reply: reply)
+        case .function where ["load", "delete", "flush", "restore"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
+            // Libraries live on every node (FCALL is resolved where the client sends it),
+            // each keeping them in its data directory.
+            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
+            if !outcome.reply.isError { saveFunctions() }
+            if forwarded || configuration.standalone { return outcome }
+            return runEverywhere(arguments, outcome: outcome, reply: reply)
         case .script where !forwarded && !configuration.standalone && arguments.count == 3
             && String(decoding: arguments[1], as: UTF8.self).lowercased() == "load":
             // Leaders move, and a client loads a script only where it thinks they are:
@@ -164,7 +167,11 @@ extension Node {
             // A script that declares no keys may still touch any: the one shard runs it.
             return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded, reply: reply)
         }
-        guard !positions.isEmpty else { return front.execute(arguments, spec: spec, session: session, now: time) }
+        guard !positions.isEmpty else {
+            let outcome = front.execute(arguments, spec: spec, session: session, now: time)
+            publishFromScripts(front)
+            return outcome
+        }
         if session.tracking != nil {
             let keys = positions.map { arguments[$0] }
             if spec.isWrite { noteTrackedWrite(keys, session: session) } else { rememberReads(keys, session: session, caching: caching) }
@@ -416,7 +423,9 @@ extension Node {
         let run: () -> Void = { [self] in
             guard let data = replica.data else { return reply(Redirect.tryAgain("shard moved; retry").reply) }
             if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
-            reply(body(data.engine, max(now(), data.lastRecordTime)))
+            let answer = body(data.engine, max(now(), data.lastRecordTime))
+            publishFromScripts(data.engine)  // a read-only script's PUBLISH runs on this leader only
+            reply(answer)
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
                      context: nextContext())

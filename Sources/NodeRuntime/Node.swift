@@ -342,6 +342,7 @@ public final class Node {
         if configuration.aclFile != nil {
             do { try loadACLFile() } catch { throw NodeStartFailure(reason: error.text) }
         }
+        try loadFunctions()
         if recovery.shards.isEmpty {
             if let members = configuration.bootstrap {
                 try bootstrap(members)
@@ -415,7 +416,12 @@ public final class Node {
         guard let restore = configuration.restore else { return [:] }
         let started = now()
         do {
-            let partitioned = try restore().partition(into: shards, settings: front.settings)
+            let image = try restore()
+            if let functions = image.functions {
+                try front.loadFunctions(functions, now: now())
+                saveFunctions()
+            }
+            let partitioned = try image.partition(into: shards, settings: front.settings)
             logger.info("restored the backup into this node's new shards", metadata: [
                 "shards": "\(partitioned.count)", "ms": "\(now() - started)"])
             return partitioned
@@ -558,6 +564,7 @@ public final class Node {
         // Before any read of this round runs (a WATCH registers as a read).
         noteTouchedWatches(replica)
         if let engine, !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
+        if !replica.publishesOwed.isEmpty { publishOwed(replica) }
         if let engine, !engine.changedKeys.isEmpty {
             let changes = engine.changedKeys
             engine.changedKeys.removeAll()

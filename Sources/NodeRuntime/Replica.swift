@@ -65,6 +65,8 @@ final class Replica {
     var countedSince: Int64 = 0
     /// The newest time stamped on a proposal: stamps never run backwards.
     var lastStampedTime: Int64 = 0
+    /// PUBLISH calls of scripts in entries this node proposed, applied and not yet sent.
+    var publishesOwed: [[[UInt8]]] = []
 
     init(shard: ShardID, raft: RaftNode, machine: ReplicaMachine) {
         self.shard = shard
@@ -155,12 +157,21 @@ final class Replica {
             }
         case .empty: break
         }
+        takeScriptPublishes(owedHere: owed != nil && owed?.tag == proposals[entry.index]?.tag)
         guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
         if let owed, owed.tag == waiter.tag {
             waiter.reply(owed.reply)
         } else {
             waiter.reply(.error("ERR write not applied: shard \(shard.rawValue) changed leader before it was replicated; retry"))
         }
+    }
+
+    /// A script's PUBLISH goes out from the node that proposed its entry, once; the other
+    /// replicas drop theirs (a proposer that crashed loses it: pub/sub is at most once).
+    private func takeScriptPublishes(owedHere: Bool) {
+        guard let engine = data?.engine, !engine.scriptPublishes.isEmpty else { return }
+        if owedHere { publishesOwed += engine.scriptPublishes }
+        engine.scriptPublishes.removeAll()
     }
 
     /// Fails every request past its deadline. Writes get an "outcome unknown" error: they

@@ -28,7 +28,12 @@ public struct RestoreImage: Sendable {
     }
 
     public var shards: [Shard]
-    public init(shards: [Shard]) { self.shards = shards }
+    /// The function libraries, as a FUNCTION DUMP payload, if the backup has them.
+    public var functions: [UInt8]?
+    public init(shards: [Shard], functions: [UInt8]? = nil) {
+        self.shards = shards
+        self.functions = functions
+    }
 
     /// Checks that the shards' slots partition the slot space and that every shard's bytes
     /// decode; returns the number of keys.

@@ -436,8 +436,9 @@ public enum CommandTable {
         ]
     }
 
-    /// PUBLISH and SPUBLISH are `noscript` in Trestle (Redis allows them): every replica of
-    /// a shard runs a script, so a message published from one would go out once per replica.
+    /// PUBLISH and SPUBLISH may run in scripts, as in Redis: every replica of a shard runs a
+    /// script, so the engine only records the message and the node that proposed the
+    /// script's entry sends it, once (Engine.scriptPublishes, Node.publishOwed).
     private static func pubSub() -> [CommandSpec] {
         let all = (1, -1, 1), one = (1, 1, 1)
         return [
@@ -445,7 +446,7 @@ public enum CommandTable {
             spec(.unsubscribe, -1, "pubsub noscript loading stale", "pubsub", "Stops listening to messages posted to channels.", since: "2.0.0", complexity: "O(N)"),
             spec(.psubscribe, -2, "pubsub noscript loading stale", "pubsub", "Listens for messages published to channels that match one or more patterns.", since: "2.0.0", complexity: "O(N)"),
             spec(.punsubscribe, -1, "pubsub noscript loading stale", "pubsub", "Stops listening to messages published to channels that match one or more patterns.", since: "2.0.0", complexity: "O(N)"),
-            spec(.publish, 3, "pubsub noscript loading stale fast", "pubsub", "Posts a message to a channel.", since: "2.0.0", complexity: "O(N+M)"),
+            spec(.publish, 3, "pubsub loading stale fast", "pubsub", "Posts a message to a channel.", since: "2.0.0", complexity: "O(N+M)"),
             spec(.pubsub, -2, "", "pubsub", "A container for Pub/Sub commands.", since: "2.8.0", subcommands: [
                 sub("pubsub", "channels", -2, "pubsub loading stale", "Returns the active channels."),
                 sub("pubsub", "numpat", 2, "pubsub loading stale", "Returns a count of unique pattern subscriptions."),
@@ -456,7 +457,7 @@ public enum CommandTable {
             ]),
             spec(.ssubscribe, -2, "pubsub noscript loading stale", keys: all, "pubsub", "Listens for messages published to shard channels.", since: "7.0.0", complexity: "O(N)"),
             spec(.sunsubscribe, -1, "pubsub noscript loading stale", keys: all, "pubsub", "Stops listening to messages posted to shard channels.", since: "7.0.0", complexity: "O(N)"),
-            spec(.spublish, 3, "pubsub noscript loading stale fast", keys: one, "pubsub", "Post a message to a shard channel", since: "7.0.0", complexity: "O(N)"),
+            spec(.spublish, 3, "pubsub loading stale fast", keys: one, "pubsub", "Post a message to a shard channel", since: "7.0.0", complexity: "O(N)"),
         ]
     }
 

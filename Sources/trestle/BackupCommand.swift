@@ -46,8 +46,10 @@ extension ClusterAdminCommand {
                     try removeShardFiles(captured)
                     continue
                 }
+                let (functionsFile, functionsSha256) = try backUpFunctions()
                 let formatter = ISO8601DateFormatter()
-                let manifest = BackupManifest(createdAt: formatter.string(from: Date()), mapVersion: mapVersion, shards: captured)
+                let manifest = BackupManifest(createdAt: formatter.string(from: Date()), mapVersion: mapVersion, shards: captured,
+                                              functionsFile: functionsFile, functionsSha256: functionsSha256)
                 try BackupArchive.writeManifest(manifest, in: to)
                 let bytes = captured.reduce(0) { $0 + $1.bytes }
                 print(String(format: "backup of %d shards, %d keys, %.1f MB written to %@ in %.1f s",
@@ -67,6 +69,18 @@ extension ClusterAdminCommand {
             } else {
                 try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
             }
+        }
+
+        /// The function libraries (every node has them all), through the seed.
+        private func backUpFunctions() throws -> (String?, String?) {
+            let reply = try seed.call(["FUNCTION", "DUMP"])
+            guard case .bulk(let payload) = reply else {
+                if case .error(let text) = reply { throw ValidationError("FUNCTION DUMP at \(seed.seed): \(text)") }
+                return (nil, nil)
+            }
+            let file = "functions.trfn"
+            try BackupArchive.writeFile(payload, named: file, in: to)
+            return (file, BackupArchive.sha256(payload))
         }
 
         private func removeShardFiles(_ captured: [BackupManifest.Shard]) throws {
