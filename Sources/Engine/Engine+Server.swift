@@ -100,6 +100,8 @@ extension Engine {
     /// Sections shown only when asked for by name (or with `everything`): a cluster node's
     /// `hotspots` (the busiest slots and sampled keys of the shards it leads).
     static let namedInfoSections = ["hotspots"]
+    /// Sections in `all` and `everything` but not in the default INFO, as Redis's.
+    static let allInfoSections = ["commandstats", "errorstats"]
 
     func info(_ arguments: [Bytes], now: Int64) -> String {
         var requested = arguments.dropFirst().map(Arguments.lowercased)
@@ -107,8 +109,10 @@ extension Engine {
         if requested.isEmpty || requested.contains("all") || requested.contains("everything") || requested.contains("default") {
             requested += Self.defaultInfoSections
         }
+        if requested.contains("all") || requested.contains("everything") { requested += Self.allInfoSections }
         var text = ""
-        for section in Self.defaultInfoSections + Self.namedInfoSections where requested.contains(section) {
+        let order = Self.defaultInfoSections.prefix(7) + Self.allInfoSections + Self.defaultInfoSections.dropFirst(7) + Self.namedInfoSections
+        for section in order where requested.contains(section) {
             if !text.isEmpty { text += "\r\n" }
             text += "# \(section.prefix(1).uppercased() + section.dropFirst())\r\n"
             for (name, value) in infoFields(section, now: now) { text += "\(name):\(value)\r\n" }

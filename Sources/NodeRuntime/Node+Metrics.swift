@@ -61,6 +61,16 @@ extension Node {
                    perReplica { Double($0.pendingCount) })
         out.family("trestle_shard_keys", .gauge, "Keys in each data shard replica here.",
                    perReplica { Double($0.data?.engine.keyspace.keyCount ?? 0) })
+        let commands = commandStats.commands.sorted { $0.key < $1.key }
+        out.family("trestle_commands_total", .counter, "Requests of this node's clients by command (rejected ones excluded).",
+                   commands.map { ([("command", $0.key)], Double($0.value.calls)) })
+        out.family("trestle_command_errors_total", .counter,
+                   "Error replies by command: rejected before running (arity, auth, redirects) or failed while running.",
+                   commands.flatMap { [([("command", $0.key), ("kind", "rejected")], Double($0.value.rejected)),
+                                       ([("command", $0.key), ("kind", "failed")], Double($0.value.failed))] })
+        out.family("trestle_redirects_total", .counter, "Redirects and retry answers sent to this node's clients, by kind.",
+                   ["MOVED", "ASK", "TRYAGAIN", "CROSSSLOT", "CLUSTERDOWN"].map { ([("kind", $0.lowercased())], Double(commandStats.errors[$0] ?? 0)) })
+        out.single("trestle_raft_leadership_won_total", .counter, "Times a replica here became its group's leader.", Double(leadershipsWon))
         out.single("trestle_forwarded_requests_pending", .gauge, "Requests forwarded to other nodes awaiting replies.", Double(forwards.count))
         extra(&out)
         return out.text

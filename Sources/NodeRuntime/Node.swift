@@ -55,6 +55,10 @@ public final class Node {
     var nextRequest: UInt64
     /// Requests served by this node (INFO's total_commands_processed).
     var commandsServed = 0
+    /// INFO commandstats and errorstats (this node's clients' requests).
+    var commandStats = CommandStats()
+    /// Times a replica here became its group's leader (trestle_raft_leadership_won_total).
+    var leadershipsWon = 0
     var nextReadContext: UInt64 = 1
     var hints: [ShardID: LeaderHint] = [:]
     /// When each peer was last heard from (gossip), in wall milliseconds.
@@ -262,6 +266,7 @@ public final class Node {
 
     private func resetStats() {
         commandsServed = 0
+        commandStats = CommandStats()
         for replica in replicas.values { replica.data?.engine.stats = Stats() }
     }
 
@@ -276,6 +281,10 @@ public final class Node {
             return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
         case "hotspots":
             return hotspotInfoFields()
+        case "commandstats":
+            return commandStats.commandFields
+        case "errorstats":
+            return commandStats.errorFields
         case "clients":
             return [("tracking_clients", String(trackingClients.count))] + shell
         case "stats":
@@ -586,6 +595,7 @@ public final class Node {
             guard previous != role else { continue }
             lastRoles[replica.shard] = role
             if role == .leader {
+                leadershipsWon += 1
                 logger.info("leading shard", metadata: ["shard": "\(replica.shard.rawValue)", "term": "\(replica.raft.term.rawValue)"])
                 replica.retryReadsAwaitingLeadership { nextContext() }
             } else if previous == .leader {

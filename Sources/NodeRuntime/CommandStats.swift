@@ -1,0 +1,64 @@
+// Per-command and per-error counters of the requests this node's clients sent, as Redis's
+// INFO commandstats and errorstats show them, and as the admin port's
+// trestle_commands_total and trestle_command_errors_total.
+//
+// Differences from Redis (README): `usec` is measured on the node's millisecond clock
+// from arrival to reply (Redis: execution time in microseconds), and commands inside
+// MULTI count as EXEC.
+import Foundation
+import Wire
+
+struct CommandStats {
+    struct Counts {
+        var calls = 0
+        var milliseconds: Int64 = 0
+        var rejected = 0
+        var failed = 0
+    }
+
+    /// Most distinct error codes counted (Redis's errorstats bound); later new codes are
+    /// not counted by code, only in total.
+    static let errorCodesMax = 128
+
+    private(set) var commands: [String: Counts] = [:]
+    private(set) var errors: [String: Int] = [:]
+
+    /// Errors Redis gives before a command runs (its rejected_calls).
+    static let rejectionPrefixes = ["ERR wrong number of arguments", "NOAUTH", "NOPERM", "MOVED", "ASK ", "CROSSSLOT",
+                                    "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "BUSY", "MISCONF", "OOM", "EXECABORT"]
+
+    /// Counts one answered request of `command` (nil: not a known command).
+    mutating func record(_ command: String?, reply: RESPValue, milliseconds: Int64) {
+        var code: String?
+        if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
+        if let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
+        guard let command else { return }
+        var counts = commands[command] ?? Counts()
+        if let code, case .error(let text) = reply {
+            if Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK" { counts.rejected += 1 } else {
+                counts.calls += 1
+                counts.failed += 1
+            }
+        } else {
+            counts.calls += 1
+        }
+        counts.milliseconds += max(0, milliseconds)
+        commands[command] = counts
+    }
+
+    /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
+    var commandFields: [(String, String)] {
+        commands.keys.sorted().map { name in
+            let counts = commands[name]!
+            let usec = counts.milliseconds * 1000
+            let perCall = counts.calls > 0 ? Double(usec) / Double(counts.calls) : 0
+            return ("cmdstat_\(name)", "calls=\(counts.calls),usec=\(usec),usec_per_call=\(String(format: "%.2f", perCall)),"
+                        + "rejected_calls=\(counts.rejected),failed_calls=\(counts.failed)")
+        }
+    }
+
+    /// INFO errorstats: `errorstat_<CODE>:count=..`.
+    var errorFields: [(String, String)] {
+        errors.keys.sorted().map { ("errorstat_\($0)", "count=\(errors[$0]!)") }
+    }
+}

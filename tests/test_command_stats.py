@@ -1,0 +1,59 @@
+"""INFO commandstats and errorstats: the same calls, rejected_calls and failed_calls (and
+error codes) as redis-server for the same requests; shown by INFO all and by name, not by
+the default INFO; emptied by CONFIG RESETSTAT; and on the admin port as
+trestle_commands_total, trestle_command_errors_total and trestle_redirects_total."""
+
+import urllib.request
+
+import redis
+
+from ports import loopback_port
+
+
+def conversation(client):
+    client.set("a", "b")
+    client.get("a")
+    client.get("missing")
+    for arguments in (("GET",), ("INCR", "a"), ("HSET", "a", "f", "v"), ("NOSUCHCOMMAND",), ("SET", "a")):
+        try:
+            client.execute_command(*arguments)
+        except redis.ResponseError:
+            pass
+    client.incr("n")
+
+
+def stats(client, section):
+    """{name: {field: value}} without the timing fields."""
+    parsed = {}
+    for name, value in client.info(section).items():
+        fields = value if isinstance(value, dict) else {"value": value}
+        parsed[name] = {k: v for k, v in fields.items() if k not in ("usec", "usec_per_call")}
+    return parsed
+
+
+def test_counts_match_redis(server, redis_reference):
+    mine, theirs = server.client(), redis_reference.client()
+    for client in (mine, theirs):
+        client.config_resetstat()
+        conversation(client)
+    wanted = ["cmdstat_set", "cmdstat_get", "cmdstat_incr", "cmdstat_hset"]
+    got_commands, want_commands = stats(mine, "commandstats"), stats(theirs, "commandstats")
+    assert {k: got_commands.get(k) for k in wanted} == {k: want_commands.get(k) for k in wanted}
+    got_errors, want_errors = stats(mine, "errorstats"), stats(theirs, "errorstats")
+    assert got_errors == want_errors
+    assert "cmdstat_get" in mine.info("all")
+    assert "cmdstat_get" not in mine.info()
+    mine.config_resetstat()
+    assert "cmdstat_set" not in mine.info("commandstats")
+
+
+def test_the_admin_port_counts_commands_and_errors(server_factory):
+    admin = loopback_port()
+    server = server_factory("--admin-port", str(admin))
+    conversation(server.client())
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
+    assert 'trestle_commands_total{command="set"} 1' in text
+    assert 'trestle_command_errors_total{command="get",kind="rejected"} 1' in text
+    assert 'trestle_command_errors_total{command="incr",kind="failed"} 1' in text
+    assert 'trestle_redirects_total{kind="moved"} 0' in text
+    assert "trestle_raft_leadership_won_total" in text
