@@ -49,7 +49,7 @@ struct CommandStats {
     /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
     var commandFields: [(String, String)] {
         commands.keys.sorted().map { name in
-            let counts = commands[name]!
+            let counts = commands[name]!  // `name` is one of the dictionary's own keys
             let usec = counts.milliseconds * 1000
             let perCall = counts.calls > 0 ? Double(usec) / Double(counts.calls) : 0
             return ("cmdstat_\(name)", "calls=\(counts.calls),usec=\(usec),usec_per_call=\(String(format: "%.2f", perCall)),"

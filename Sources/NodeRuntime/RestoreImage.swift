@@ -72,6 +72,7 @@ public struct RestoreImage: Sendable {
                         let first = max(owned.first, wanted.first), last = min(owned.last, wanted.last)
                         guard first <= last else { continue }
                         for record in decoded.keyspace.records(inSlots: first...last) {
+                            // Every target's keyspace was made before this loop.
                             do { try keyspaces[target.id]!.load(record: record) } catch {
                                 throw Invalid(description: "\(shard.source): a key record does not decode (\(error))")
                             }
