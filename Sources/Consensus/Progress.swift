@@ -80,6 +80,32 @@ struct Progress: Sendable, Equatable {
         return updated
     }
 
+    /// True when a rejection shows that the member lost the entries it acknowledged: it
+    /// rejected an AppendEntries at or past its match, and its log is empty (`memberHint`,
+    /// the last index it could offer, is zero; a member that kept its log never offers less
+    /// than its match). Trestle causes this when a node drops its replica of a shard and a
+    /// leader adds the node back moments later: the new replica starts empty under the same
+    /// node ID. Progress otherwise assumes acknowledged entries stay, and would probe at
+    /// match + 1 forever without ever sending the snapshot the member needs. Only an empty
+    /// log counts, so that a duplicated or late rejection from a member that still holds
+    /// its log (its hint is then at least as high as what it held) does not reset it.
+    func lostAcknowledgedEntries(rejected: LogIndex, memberHint: LogIndex) -> Bool {
+        if case .snapshot = state { return false }
+        return match > .zero && rejected >= match && memberHint == .zero
+    }
+
+    /// Starts over with a member that lost its log: nothing counts as matched, and probing
+    /// resumes at `next` (at least 1), which sends a snapshot when the log no longer holds
+    /// the entries before it. Lowering a match never lowers the commit index; the member
+    /// just stops counting toward quorums until it acknowledges again.
+    mutating func forgetAcknowledgements(probingAt next: LogIndex) {
+        match = .zero
+        state = .probe
+        probeSent = false
+        inflights.reset()
+        self.next = max(next, LogIndex(1))
+    }
+
     /// Handles a rejection of the AppendEntries whose prevIndex was `rejected`; `hint` is
     /// where the leader should try next. False if the rejection is stale.
     mutating func maybeDecrease(rejected: LogIndex, hint: LogIndex) -> Bool {

@@ -138,6 +138,10 @@ extension RaftNode {
         // Skip every entry of the follower's conflicting term in one step.
         let (next, _) = log.lastIndexWithTermAtMost(hintTerm, atOrBelow: hintIndex)
         let decreased = state.progress.update(id) { progress -> Bool in
+            if progress.lostAcknowledgedEntries(rejected: rejected, memberHint: hintIndex) {
+                progress.forgetAcknowledgements(probingAt: next.next)
+                return true
+            }
             guard progress.maybeDecrease(rejected: rejected, hint: next) else { return false }
             if progress.state == .replicate { progress.becomeProbe() }
             return true

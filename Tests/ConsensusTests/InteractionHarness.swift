@@ -56,6 +56,7 @@ final class InteractionHarness {
         case "compact": compact(args)
         case "crash": crash(args)
         case "restart": restart(args)
+        case "wipe": wipe(args)
         case "status": for id in nodeArgs(args) { say(describeStatus(id)) }
         case "log": for id in nodeArgs(args) { say(describeLog(id)) }
         case "progress": for id in nodeArgs(args) { progress(id) }
@@ -229,6 +230,18 @@ final class InteractionHarness {
         for id in nodeArgs(args) where nodes[id] == nil {
             start(id)
             say("\(id) restarted")
+        }
+    }
+
+    /// Replaces a node by an empty one with the same ID, as when a Trestle node drops its
+    /// replica of a shard and creates it again at a leader's request.
+    func wipe(_ args: [String]) {
+        for id in nodeArgs(args) {
+            inFlight.removeAll { $0.to == id }
+            stores[id] = Stored()
+            applied[id] = nil
+            start(id)
+            say("\(id) wiped: started again with nothing stored")
         }
     }
 

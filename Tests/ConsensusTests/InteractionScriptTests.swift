@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct InteractionScriptTests {
     static let scripts = ["election", "prevote_checkquorum", "figure8", "figure8_mutated", "backtracking", "snapshot", "snapshot_replaced", "learner_promotion",
-                          "membership", "readindex_lease", "transfer"]
+                          "membership", "readindex_lease", "transfer", "replica_recreated"]
 
     @Test(arguments: scripts)
     func script(_ name: String) throws {
