@@ -57,6 +57,9 @@ FAR_FUTURE_SECONDS = 4102444800  # 2100-01-01, deterministic for EXPIRETIME and 
 INT64_MAX = "9223372036854775807"
 INT64_MIN = "-9223372036854775808"
 
+# Lua that defines hex(s), for scripts that compare packed bytes.
+HEX_LUA = "local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', string.byte(c)) end)) end "
+
 SCRIPTS = {
     # Fuzz seed 670718067: EXEC without MULTI must keep the watches (Redis only errors).
     "exec_without_multi_keeps_watches": [
@@ -1491,6 +1494,66 @@ SCRIPTS = {
         ("EVAL", "return redis.call('lrange', KEYS[1], 0, -1)", "1", "list"),
         ("EVAL", "return redis.call('exists', 'k', 'list', 'nope')", "0"),
         ("EVAL", "return redis.call('del', 'k')", "0"),
+    ],
+    # cmsgpack and struct, the two libraries Redis loads besides cjson and bit. Packed bytes
+    # come back as hex, so that every encoding choice (smallest integer, float32 when
+    # exact, str8, array or map) is compared byte for byte.
+    "lua_cmsgpack_struct": [
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack(0.1))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack(-1099511627776))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack(0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295, "
+                 "4294967296, 9007199254740992, -1, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack(1.5, -0.25, 1e300, 3.14, -1e-300, 1/0, -1/0))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack('', 'abc', string.rep('x', 31), string.rep('y', 32), "
+                 "string.rep('z', 255), string.rep('w', 256)):sub(1, 200))", "0"),
+        ("EVAL", "return #cmsgpack.pack(string.rep('v', 70000))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack({}, {1, 2, 3}, {a = 1}, {1, 2, nil, 4}, {[1] = 1, [3] = 3}, "
+                 "{{1}, {x = {y = {}}}}, {[0] = 'zero'}, {[1.5] = 'half'}))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack(true, false, nil, print == nil and 1 or 2))", "0"),
+        ("EVAL", HEX_LUA + "local t = {} for i = 1, 20 do t[i] = i end return hex(cmsgpack.pack(t))", "0"),
+        ("EVAL", HEX_LUA + "return hex(cmsgpack.pack(function() end))", "0"),
+        ("EVAL", "local t = {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1, 2, {x = 3}}, true, -7, 2.5))} "
+                 "return {t[1], t[2], t[3][3].x, tostring(t[4]), t[5], tostring(t[6]), #t}", "0"),
+        ("EVAL", "local s = cmsgpack.pack(1, 2, 3) local o, v = cmsgpack.unpack_one(s) "
+                 "local o2, a, b = cmsgpack.unpack_limit(s, 2, o) local o3, c = cmsgpack.unpack_one(s, o2) "
+                 "return {o, v, o2, a, b, o3, c}", "0"),
+        ("EVAL", "return {cmsgpack.unpack_limit(cmsgpack.pack(5, 6, 7), 0)}", "0"),
+        ("EVAL", "return {cmsgpack.unpack('')}", "0"),
+        ("EVAL", "local v = cmsgpack.unpack('\\196\\3abc') return v", "0"),
+        ("EVAL", "return {cmsgpack.unpack('\\217\\2de\\218\\0\\1f\\205\\1\\0\\208\\255\\211\\255\\255\\255\\255\\255\\255\\255\\254\\202\\63\\192\\0\\0')}", "0"),
+        ("EVAL", "return {cmsgpack.unpack('\\222\\0\\1\\161k\\220\\0\\2\\1\\2')}", "0"),
+        ("EVAL", "return cmsgpack.unpack('\\129\\192\\1')", "0"),
+        ("EVAL", "return cmsgpack.unpack('\\217')", "0"),
+        ("EVAL", "return cmsgpack.unpack('\\220\\255\\255')", "0"),
+        ("EVAL", "return cmsgpack.unpack('\\193')", "0"),
+        ("EVAL", "return cmsgpack.pack()", "0"),
+        ("EVAL", "return cmsgpack.unpack_one('\\1', 5)", "0"),
+        ("EVAL", "cmsgpack.pack = function() return 1 end", "0"),
+        ("EVAL", HEX_LUA + "local a = {x = nil, y = 5} local b = {x = a} a['x'] = b local e = cmsgpack.pack(a) "
+                 "local re = cmsgpack.unpack(e) return {hex(e), re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.y, "
+                 "tostring(re.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x.x)}", "0"),
+        ("EVAL", HEX_LUA + "return {hex(struct.pack('>iH', 1, 2)), hex(struct.pack('<iH', -5, 65535)), "
+                 "hex(struct.pack('bBhHlLT', -1, 255, -2, 65534, -3, 3, 4))}", "0"),
+        ("EVAL", HEX_LUA + "return {hex(struct.pack('>I3i5', 70000, -2)), hex(struct.pack('<d>f', 0.5, -2.25)), "
+                 "hex(struct.pack('!4 b i b d', 1, 2, 3, 4)), hex(struct.pack('s c2 c0 x', 'ab', 'xyz', 'q'))}", "0"),
+        ("EVAL", "return {struct.unpack('>iH', struct.pack('>iH', -5, 65535))}", "0"),
+        ("EVAL", "return {struct.unpack('<I3i5dfs', struct.pack('<I3i5dfs', 70000, -2, 1.25, 0.5, 'hi'))}", "0"),
+        ("EVAL", "return {struct.unpack('c3', 'abcdef', 2)}", "0"),
+        ("EVAL", "return {struct.unpack('Bc0', '\\3abcd')}", "0"),
+        ("EVAL", "return {struct.unpack('!4 b i', struct.pack('!4 b i', 7, 8))}", "0"),
+        ("EVAL", "return {struct.size('>iH'), struct.size('!8 b d'), struct.size('i16c3x')}", "0"),
+        ("EVAL", "return struct.pack('i33', 1)", "0"),
+        ("EVAL", "return struct.pack('q', 1)", "0"),
+        ("EVAL", "return struct.pack('ii', 1)", "0"),
+        ("EVAL", "return struct.pack('c5', 'abc')", "0"),
+        ("EVAL", "return struct.unpack('>I4', 'ab')", "0"),
+        ("EVAL", "return struct.unpack('s', 'abc')", "0"),
+        ("EVAL", "return struct.unpack('c0', 'abc')", "0"),
+        ("EVAL", "return struct.size('s')", "0"),
+        ("EVAL", "return struct.pack('!3 i', 1)", "0"),
+        ("EVAL", "return struct.pack('!3')", "0"),
+        ("EVAL", "return struct.size('c0')", "0"),
+        ("EVAL", "return struct.pack('ic3', 1)", "0"),
     ],
     "lua_errors": [
         ("SET", "s", "x"),

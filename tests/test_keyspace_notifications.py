@@ -157,6 +157,67 @@ def test_same_events_as_redis(server, redis_reference, classes):
     assert got == expected
 
 
+# Reads: each key a read looks up is a hit or a miss (INFO's keyspace_hits and
+# keyspace_misses), and a miss publishes `keymiss` (class m), as Redis's lookupKeyRead.
+READ_SCRIPT = [
+    ("SET", "s", "v"),
+    ("HSET", "h", "f", "v"),
+    ("RPUSH", "l", "a"),
+    ("GET", "s"),
+    ("GET", "missing"),
+    ("MGET", "s", "nope", "s"),
+    ("EXISTS", "s", "nope2"),
+    ("TYPE", "nope3"),
+    ("TTL", "nope4"),
+    ("STRLEN", "nope5"),
+    ("HGET", "h", "f"),
+    ("HGET", "nohash", "f"),
+    ("HGETALL", "nohash2"),
+    ("LRANGE", "nolist", "0", "-1"),
+    ("LRANGE", "l", "0", "-1"),
+    ("SMEMBERS", "noset"),
+    ("ZRANGE", "nozset", "0", "-1"),
+    ("SUNION", "noset1", "noset2"),
+    ("SINTERCARD", "2", "noset3", "noset4"),
+    ("GETDEL", "nope6"),
+    ("GETEX", "nope7"),
+    ("OBJECT", "ENCODING", "nope8"),
+    ("GET", "h"),
+    ("XRANGE", "nostream", "-", "+"),
+    ("DUMP", "nope9"),
+    ("TOUCH", "nope10"),
+    ("LCS", "s", "nope11"),
+    ("ZSCORE", "nozset2", "m"),
+    ("HRANDFIELD", "nohash3"),
+    ("INCR", "counter"),
+    ("LPOP", "nolist2"),
+    ("EVAL", "return redis.call('GET', KEYS[1])", "1", "nope12"),
+    ("EVAL_RO", "return redis.call('EXISTS', KEYS[1])", "1", "s"),
+]
+
+
+def lookups(client):
+    stats = client.info("stats")
+    return stats["keyspace_hits"], stats["keyspace_misses"]
+
+
+@pytest.mark.parametrize("classes", ["KEm", "Em", "KA"])
+def test_reads_count_hits_and_misses_and_publish_keymiss(server, redis_reference, classes):
+    trestle = server.client()
+    reference = redis_reference.client()
+    reference.flushall()
+    results = {}
+    for name, client in (("redis", reference), ("trestle", trestle)):
+        before = lookups(client)
+        events = events_of(client, READ_SCRIPT, classes)
+        after = lookups(client)
+        results[name] = (events, (after[0] - before[0], after[1] - before[1]))
+    assert results["trestle"][0] == results["redis"][0], "keymiss events differ"
+    assert results["trestle"][1] == results["redis"][1], "(hits, misses) differ"
+    if "m" in classes:
+        assert results["trestle"][0], "no keymiss event at all"
+
+
 def test_config_get_and_set(server, redis_reference):
     for client in (server.client(decode_responses=True), redis_reference.client(decode_responses=True)):
         for classes, shown in (("KEA", "AKE"), ("Elgn$m", "g$lnEm"), ("g$lshzxetd", "A"), ("AnKE", "AKE"), ("", "")):

@@ -29,7 +29,9 @@ def client(request, server):
 def wire_text(error):
     """The error line as the server sent it (redis-py strips codes such as ERR)."""
     code = getattr(error, "status_code", None)
-    return f"{code} {error}" if code else str(error)
+    text = str(error)
+    # redis-py 8 keeps some codes (WRONGTYPE) in the message and also sets status_code.
+    return f"{code} {text}" if code and not text.startswith(f"{code} ") else text
 
 
 def error_text(callable_, *args, **kwargs):

@@ -6,6 +6,8 @@
 
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
+int trestle_luaopen_cmsgpack(lua_State *L);
+int trestle_luaopen_struct(lua_State *L);
 
 /// Instructions between two budget checks.
 #define TRESTLE_LUA_HOOK_STEP 10000
@@ -165,6 +167,12 @@ static int open_all(lua_State *L) {
     lua_pushcfunction(L, luaopen_bit);
     lua_call(L, 0, 1);
     lua_setglobal(L, "bit");
+    lua_pushcfunction(L, trestle_luaopen_cmsgpack);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "cmsgpack");
+    lua_pushcfunction(L, trestle_luaopen_struct);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, "struct");
     lua_getglobal(L, LUA_MATHLIBNAME);
     lua_pushcfunction(L, math_random);
     lua_setfield(L, -2, "random");

@@ -37,20 +37,32 @@ extension Engine {
     public func applyCommitted(commands: [[Bytes]], time: Int64, transaction: Bool, watches: [WatchedValue],
                                version: ProtocolVersion = .resp2) -> RESPValue {
         applySession.protocolVersion = version
+        lastApplyLookups = (0, 0)
         if transaction {
             for watch in watches where watchDigest(watch.key, now: time) != watch.digest { return .nullArray }
         }
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
-        // Every replica applies a committed write: its hits and misses are not a client's
-        // lookups on this node, so they are not counted (reads are, where they are served).
+        // Every replica applies a committed write: its hits and misses count only on the
+        // node that proposed it (`countAppliedLookups`), where the client sent it.
         let lookups = (stats.keyspaceHits, stats.keyspaceMisses)
         for command in commands {
             replies.append(runCommitted(command, time: time))
         }
+        lastApplyLookups = (stats.keyspaceHits - lookups.0, stats.keyspaceMisses - lookups.1)
         (stats.keyspaceHits, stats.keyspaceMisses) = lookups
         // Watched keys this touched stay in `keyspace.touchedWatched` for the node to drain.
         return transaction ? .array(replies) : (replies.first ?? .nullArray)
+    }
+
+    /// Counts the lookups of the write applied last when `here` (this node proposed it,
+    /// so a script's or a transaction's reads count once), and forgets them either way.
+    public func countAppliedLookups(here: Bool) {
+        if here {
+            stats.keyspaceHits += lastApplyLookups.hits
+            stats.keyspaceMisses += lastApplyLookups.misses
+        }
+        lastApplyLookups = (0, 0)
     }
 
     private func runCommitted(_ command: [Bytes], time: Int64) -> RESPValue {

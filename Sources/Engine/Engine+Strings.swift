@@ -10,8 +10,14 @@ extension Engine {
     private func runStringCommandThrowing(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
         switch id {
         case .get:
-            let value = try keyspace.getString(arguments[1], now: now)
-            countHit(value != nil)
+            let value: Bytes?
+            do {
+                value = try keyspace.getString(arguments[1], now: now)
+            } catch {
+                countLookup(arguments[1], hit: true)  // a key of another type is a hit, as in Redis
+                throw error
+            }
+            countLookup(arguments[1], hit: value != nil)
             return .bulkOrNull(value)
         case .set: return try set(arguments, now: now)
         case .setnx:
@@ -60,10 +66,6 @@ extension Engine {
         default:
             throw CommandError.syntax
         }
-    }
-
-    func countHit(_ hit: Bool) {
-        if hit { stats.keyspaceHits += 1 } else { stats.keyspaceMisses += 1 }
     }
 
     /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]

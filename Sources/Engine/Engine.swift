@@ -32,6 +32,10 @@ public final class Engine {
     public var changedKeys: [KeyChange] = []
     /// Events a running command adds after its own (XADD's trimming), published with it.
     var laterNotifications: [(KeyspaceEvents, String, Bytes)] = []
+    /// Keys the running command missed, published as `keymiss` after it (Engine+Lookups.swift).
+    var pendingKeyMisses: [Bytes] = []
+    /// Hits and misses of the last committed write applied, not yet counted (Engine+Shard.swift).
+    var lastApplyLookups: (hits: Int, misses: Int) = (0, 0)
     public let startTime: Int64
     public private(set) var sessions: [ClientID: Session] = [:]
     var watchers: [Bytes: Set<ClientID>] = [:]
@@ -143,8 +147,11 @@ public final class Engine {
 
     /// Runs one command that is not EXEC, publishing its keyspace notifications when they
     /// are on. Throws the command's error reply.
+    /// Counts the keys it reads as hits or misses (Engine+Lookups.swift).
     func run(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
-        try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
+        countLookups(id, arguments, now: now)
+        defer { if !pendingKeyMisses.isEmpty { publishKeyMisses() } }
+        return try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
     }
 
     private func dispatch(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {

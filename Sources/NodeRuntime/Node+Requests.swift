@@ -236,7 +236,9 @@ extension Node {
                followerMayServe(follower, slot: slot) {
                 // READONLY: a follower answers from its applied state (may lag the leader
                 // by up to `followerReadLagMilliseconds`).
-                return Outcome(reply: data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime)))
+                let answer = data.engine.executeRead(arguments, session: session, now: max(now(), data.lastRecordTime))
+                if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
+                return Outcome(reply: answer)
             }
             if configuration.proxy, !forwarded {
                 forward(arguments, version: session.protocolVersion, to: leader, extraWait: Self.blockingWait(arguments, spec: spec, id: id)) { [self] (value: RESPValue) in
@@ -425,6 +427,9 @@ extension Node {
             if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
             let answer = body(data.engine, max(now(), data.lastRecordTime))
             publishFromScripts(data.engine)  // a read-only script's PUBLISH runs on this leader only
+            // A read's `keymiss` events, published by the node that served it (as each
+            // Redis Cluster node publishes its own).
+            if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
             reply(answer)
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),

@@ -157,7 +157,9 @@ final class Replica {
             }
         case .empty: break
         }
-        takeScriptPublishes(owedHere: owed != nil && owed?.tag == proposals[entry.index]?.tag)
+        let owedHere = owed != nil && owed?.tag == proposals[entry.index]?.tag
+        takeScriptPublishes(owedHere: owedHere)
+        data?.engine.countAppliedLookups(here: owedHere)
         guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
         if let owed, owed.tag == waiter.tag {
             waiter.reply(owed.reply)

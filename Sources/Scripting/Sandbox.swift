@@ -2,7 +2,7 @@
 // state, with the real globals, and returns what the interpreter keeps in the registry.
 //
 // What a script sees (Redis 7's rules): the base, table, string and math libraries, cjson,
-// bit and redis; reading a global that does not exist and assigning any global raise
+// cmsgpack, struct, bit and redis; reading a global that does not exist and assigning any global raise
 // "Script attempted to access nonexistent global variable 'x'" and "Attempt to modify a
 // readonly table"; library tables are read-only. Gone: dofile, loadfile, print, require,
 // module, getfenv, setfenv, the io, os and debug libraries, and collectgarbage and gcinfo

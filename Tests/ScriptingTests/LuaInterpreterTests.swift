@@ -102,6 +102,47 @@ import Wire
         #expect(eval("return table.concat({'a', 'b'}, ',')") == .bulk("a,b"))
     }
 
+    @Test func cmsgpackAndStructRoundTrip() {
+        #expect(eval("return cmsgpack.unpack(cmsgpack.pack({1, 2, {x = 'y'}}))[3].x") == .bulk("y"))
+        #expect(eval("local a, b, c = cmsgpack.unpack(cmsgpack.pack(-70000, 'z', 2.5)) return {a, b, tostring(c)}")
+                == .array([.integer(-70000), .bulk("z"), .bulk("2.5")]))
+        #expect(eval("return {struct.unpack('>i2 I3 s', struct.pack('>i2 I3 s', -3, 65536, 'ab'))}")
+                == .array([.integer(-3), .integer(65536), .bulk("ab"), .integer(9)]))
+        #expect(eval("return struct.size('!8 b d')") == .integer(16))
+    }
+
+    /// Inputs built to make a decoder read past its input, allocate without bound or
+    /// recurse without bound: each must end in a Lua error and leave the state usable.
+    @Test func hostileMessagePackAndStructInputsAreRefused() {
+        let hostile = [
+            "return cmsgpack.unpack('\\221\\255\\255\\255\\255')",  // array32 claiming 4G elements
+            "return cmsgpack.unpack('\\223\\127\\255\\255\\255')",  // map32 claiming 2G pairs
+            "return cmsgpack.unpack('\\219\\255\\255\\255\\255ab')",  // str32 claiming 4 GiB
+            "return cmsgpack.unpack(string.rep('\\145', 100000) .. '\\1')",  // 100000 nested arrays
+            "return cmsgpack.unpack('\\203\\0\\0')",  // a truncated float64
+            "return cmsgpack.unpack('\\199\\1\\1\\0')",  // ext, unsupported
+            "return cmsgpack.unpack_limit('\\1', -1)",
+            "return cmsgpack.unpack_one('\\1', 2)",
+            "return struct.unpack('i4', 'abcd', -5)",
+            "return struct.unpack('i4', 'abcd', 4)",
+            "return struct.unpack('c9999999999', 'abc')",
+            "return struct.unpack('B c0', '\\255ab')",
+            "return struct.unpack('s', 'no terminator')",
+            "return struct.pack('i' .. string.rep('9', 30), 1)",
+            "return struct.pack('!3 i4', 1)",
+            "return struct.pack('d')",
+        ]
+        for body in hostile {
+            guard case .error = eval(body) else {
+                Issue.record("no error for \(body)")
+                continue
+            }
+        }
+        // Numbers outside an integer's range are converted, not trapped on.
+        #expect(eval("return #struct.pack('i8 I8 b', 1e300, -1e300, 0/0)") == .integer(17))
+        #expect(eval("return {cmsgpack.unpack(cmsgpack.pack(1e300, -1e300, 2^63, -2^63))}") != .null)
+    }
+
     @Test func randomNumbersRepeatFromRunToRun() {
         let first = eval("return {math.random(1000), math.random(1000), math.random(1000)}")
         #expect(first == eval("return {math.random(1000), math.random(1000), math.random(1000)}"))

@@ -1,7 +1,7 @@
 // The Lua 5.1 interpreter Redis uses (Debian's liblua5.1-0-dev), with lua-cjson and
-// lua-bitop, plus the few C pieces Swift cannot write safely: Lua raises errors with
-// longjmp, which must never cross a Swift frame, so every function that may raise a Lua
-// error from native code lives here, in C.
+// lua-bitop, `cmsgpack` (msgpack.c) and `struct` (struct.c), plus the few C pieces Swift
+// cannot write safely: Lua raises errors with longjmp, which must never cross a Swift
+// frame, so every function that may raise a Lua error from native code lives here, in C.
 #ifndef TRESTLE_CLUA_H
 #define TRESTLE_CLUA_H
 
@@ -19,9 +19,9 @@ typedef int (*trestle_lua_callback)(void *context, lua_State *L, int kind);
 /// A new state whose allocations stop at `memory_limit` bytes while the limit is enforced
 /// (allocations past it fail, which Lua reports as "not enough memory"; see
 /// trestle_lua_enforce_memory_limit), with the base, table, string, math and
-/// debug libraries, `cjson` and `bit` loaded as globals, and `math.random` /
-/// `math.randomseed` replaced by a 48-bit linear congruential generator owned by the state
-/// (see trestle_lua_reseed). NULL when the state cannot be created.
+/// debug libraries, `cjson`, `bit`, `cmsgpack` and `struct` loaded as globals, and
+/// `math.random` / `math.randomseed` replaced by a 48-bit linear congruential generator
+/// owned by the state (see trestle_lua_reseed). NULL when the state cannot be created.
 lua_State *trestle_lua_open(size_t memory_limit);
 
 /// Closes a state from trestle_lua_open.
