@@ -10,10 +10,12 @@
 // gets the changed keys under its prefixes in one message per prefix. A FLUSHALL sends
 // every tracking client a null invalidation. With three replicas on three nodes every node
 // sees every write; in a larger cluster a client must read through nodes holding the
-// keys' shards (a cluster-aware client reads at the leaders, which do).
+// keys' shards (a cluster-aware client reads at the leaders, which do). When a replica
+// leaves this node, the keys of its shard read here are invalidated at once.
 //
 // Invariants: `trackingTable` holds at most `trackingKeysMax` keys; `trackingClients` is
 // exactly the connected clients with tracking on.
+import Cluster
 import Core
 import Engine
 import Keyspace
@@ -83,7 +85,26 @@ extension Node {
         }
     }
 
-    /// Forgets a remembered key, telling its readers to drop it (the table is full).
+    /// After this node dropped a shard replica it no longer sees that shard's writes: each
+    /// key a client read through it whose shard it now holds no replica of is invalidated
+    /// at once (and forgotten, as after a write), and each BCAST client, whose prefixes may
+    /// cover any key of the shard, gets a null invalidation (drop everything), as after a
+    /// FLUSHALL. Without this a client could keep serving a cached value that a later
+    /// write, applied only on other nodes, changed.
+    func invalidateKeysNoLongerHeld() {
+        guard !trackingClients.isEmpty, let map else { return }
+        let unheld = trackingTable.keys.filter { key in
+            guard let shard = map.shardID(forSlot: HashSlot.of(key: key)) else { return true }
+            return replicas[shard] == nil
+        }
+        for key in unheld.sorted(by: { $0.lexicographicallyPrecedes($1) }) { evictTracked(key) }
+        for id in trackingClients.sorted() where clients[id]?.session.tracking?.broadcast == true {
+            sendInvalidation(to: id, .null)
+        }
+    }
+
+    /// Forgets a remembered key, telling its readers to drop it (the table is full, or its
+    /// shard left this node).
     private func evictTracked(_ key: Bytes) {
         for id in (trackingTable.removeValue(forKey: key) ?? []).sorted() { sendInvalidation(to: id, .array([.bulk(key)])) }
     }

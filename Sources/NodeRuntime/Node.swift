@@ -626,6 +626,7 @@ public final class Node {
                         mayBeApplied: .error("ERR write outcome unknown: shard \(shard.rawValue) moved off this node before the write was confirmed; it may or may not be applied"))
         lastRoles.removeValue(forKey: shard)
         do { try store.dropShard(shard) } catch { logger.error("cannot drop shard data", metadata: ["shard": "\(shard.rawValue)", "error": "\(error)"]) }
+        invalidateKeysNoLongerHeld()
         logger.info("dropped replica", metadata: ["shard": "\(shard.rawValue)", "reason": "\(reason)"])
     }
 

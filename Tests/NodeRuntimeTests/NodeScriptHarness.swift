@@ -120,7 +120,7 @@ final class NodeScriptHarness {
     }
 
     /// Performs a node's outputs: persists at once, runs turns until it wants none.
-    private func perform(_ index: Int) {
+    func perform(_ index: Int) {
         let node = nodes[index]
         var rounds = 0
         repeat {
