@@ -148,12 +148,7 @@ public final class NodeService: Service, @unchecked Sendable {
         }
     }
 
-    static func human(_ bytes: Int) -> String {
-        let units = ["B", "K", "M", "G", "T"]
-        var value = Double(bytes), unit = 0
-        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
-        return String(format: "%.2f%@", value, units[unit])
-    }
+    static func human(_ bytes: Int) -> String { redisHumanBytes(bytes) }
 
     /// Listens for clients on `port`, through TLS with `tls`.
     private func bind(_ host: NodeHost, port: Int, tls: NIOSSLContext?) async throws -> Channel {

@@ -116,10 +116,24 @@ extension Engine {
         let host = ScriptHost(
             call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
             log: hooks.scriptLog)
+        let seed = Self.scriptSeed(now: now, entry: scriptEntrySeed, base: settings.scriptRandomSeed)
         let reply = interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
-                                    budget: settings.scriptInstructionLimit, seed: settings.scriptRandomSeed, host: host)
+                                    budget: settings.scriptInstructionLimit, seed: seed, host: host)
         guard case .error = reply, let function = Self.calledFunction(body) else { return reply }
         return Self.functionError(reply, sha: sha, function: function)
+    }
+
+    /// math.random's seed for one script run, from the time and the log entry it runs at:
+    /// scripts draw different numbers from run to run (Redis 7), and every replica of a
+    /// shard, applying the same entry at the same stamped time, draws the same ones.
+    static func scriptSeed(now: Int64, entry: UInt64, base: Int32) -> Int32 {
+        var mixed = UInt64(bitPattern: now) &* 0x9E37_79B9_7F4A_7C15
+        mixed ^= entry &* 0xC2B2_AE3D_27D4_EB4F
+        mixed ^= UInt64(UInt32(bitPattern: base))
+        mixed ^= mixed >> 31
+        mixed &*= 0xBF58_476D_1CE4_E5B9
+        mixed ^= mixed >> 29
+        return Int32(truncatingIfNeeded: mixed)
     }
 
     /// What one script run has established: whether it may write, and its slot.

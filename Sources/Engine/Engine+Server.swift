@@ -1,5 +1,6 @@
 // Server commands: COMMAND, INFO, DBSIZE, FLUSHDB/FLUSHALL, CONFIG, TIME, LASTSAVE,
 // BGSAVE/BGREWRITEAOF/SAVE.
+import Core
 import Keyspace
 import Wire
 
@@ -146,6 +147,9 @@ extension Engine {
             fields = [("role", "master"), ("connected_slaves", "0")]
         case "cluster":
             fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
+        case "memory":
+            // After the process's used_memory fields (hooks), as Redis orders them.
+            return hooks.infoFields(section) + scriptMemoryFields()
         case "keyspace" where hooks.nodeStats != nil:
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":
@@ -155,6 +159,22 @@ extension Engine {
             fields = []
         }
         return fields + hooks.infoFields(section)
+    }
+
+    /// INFO memory's scripting fields (Redis 7's names): the Lua state, the script cache
+    /// and the function libraries of this engine.
+    private func scriptMemoryFields() -> [(String, String)] {
+        let lua = interpreter?.memoryUsed ?? 0
+        let scripts = scriptBodies.values.reduce(0) { $0 + $1.count }
+        let functions = libraries.values.reduce(0) { $0 + $1.code.count }
+        return [("used_memory_lua", String(lua)), ("used_memory_vm_eval", String(lua)),
+                ("used_memory_lua_human", redisHumanBytes(lua)), ("used_memory_scripts_eval", String(scripts)),
+                ("number_of_cached_scripts", String(scriptBodies.count)),
+                ("number_of_functions", String(functionLibraries.count)), ("number_of_libraries", String(libraries.count)),
+                ("used_memory_vm_functions", "0"), ("used_memory_vm_total", String(lua)),
+                ("used_memory_vm_total_human", redisHumanBytes(lua)), ("used_memory_functions", String(functions)),
+                ("used_memory_scripts", String(scripts + functions)),
+                ("used_memory_scripts_human", redisHumanBytes(scripts + functions))]
     }
 
     // MARK: - CONFIG
@@ -171,6 +191,8 @@ extension Engine {
             ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
             ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", "0", false),
             ("notify-keyspace-events", settings.notifyKeyspaceEvents.configText, true),
+            ("busy-reply-threshold", String(settings.busyReplyThresholdMilliseconds), true),
+            ("lua-time-limit", String(settings.busyReplyThresholdMilliseconds), true),
         ]
     }
 
@@ -239,6 +261,8 @@ extension Engine {
         case "client-query-buffer-limit": settings.limits.queryBufferBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
         // Redis accepts any non-negative hz and clamps it to 1...500.
         case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
+        case "busy-reply-threshold", "lua-time-limit":
+            settings.busyReplyThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
         case "notify-keyspace-events":
             guard let events = KeyspaceEvents(parsing: value) else {
                 throw failure("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

@@ -36,6 +36,9 @@ public final class Engine {
     var pendingKeyMisses: [Bytes] = []
     /// Hits and misses of the last committed write applied, not yet counted (Engine+Shard.swift).
     var lastApplyLookups: (hits: Int, misses: Int) = (0, 0)
+    /// The index of the log entry a shard replica is applying, set by the replica: with the
+    /// entry's time it seeds a script's math.random, the same on every replica.
+    public var scriptEntrySeed: UInt64 = 0
     public let startTime: Int64
     public private(set) var sessions: [ClientID: Session] = [:]
     var watchers: [Bytes: Set<ClientID>] = [:]

@@ -20,9 +20,14 @@ public struct Settings: Sendable {
     /// Lua VM instructions one script may run before it is stopped with an error. Counted
     /// in instructions, not time, so every replica stops a script at the same point.
     public var scriptInstructionLimit: Int64 = 100_000_000
-    /// The seed math.random restarts from for every script (Redis 6's fixed seed). Only a
-    /// test mutation changes it, to show that replicas diverging is noticed.
+    /// Mixed into the seed math.random restarts from for every script (Engine+Scripting.swift).
+    /// Only a test mutation changes it (per node), to show that replicas diverging is noticed.
     public var scriptRandomSeed: Int32 = 0
+    /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds: kept and reported
+    /// for clients that set it. Trestle bounds scripts by `scriptInstructionLimit` instead
+    /// (a replicated script must stop at the same point on every replica), and a script
+    /// blocks its node until it ends, so there is no -BUSY state to enter.
+    public var busyReplyThresholdMilliseconds: Int = 5000
     /// A planted bug for the simulator only: LTRIM resolves a range of negative indexes
     /// from the head, keeping the oldest elements instead of the newest.
     public var plantedTrimFromHead = false

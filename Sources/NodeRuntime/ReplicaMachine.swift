@@ -57,6 +57,7 @@ final class DataMachine: ReplicaMachine {
             if refusesWrite(commands) {
                 return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
             }
+            engine.scriptEntrySeed = index.rawValue
             let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches, version: version)
             return OwedReply(tag: tag, reply: reply)
         case let .reclaim(time, keys):

@@ -7,8 +7,8 @@
 // readonly table"; library tables are read-only. Gone: dofile, loadfile, print, require,
 // module, getfenv, setfenv, the io, os and debug libraries, and collectgarbage and gcinfo
 // (their answers depend on the state's history, which differs between replicas).
-// `math.random` restarts from the same seed for every script, so every replica draws the
-// same numbers (Redis 6's behaviour).
+// `math.random` restarts every script from the seed the engine passes (made of the log
+// entry's index and time), so every replica draws the same numbers.
 
 enum Sandbox {
     static let setup = """
