@@ -435,7 +435,9 @@ public final class LuaInterpreter {
     private func tableToRESP(at index: Int32, depth: Int) -> RESPValue {
         if let text = rawStringField("err", of: index) { return .error(text) }
         if let text = rawStringField("ok", of: index) { return .simple(text) }
-        if let digits = rawStringField("big_number", of: index) { return .bigNumber(digits) }
+        // As Redis: CR and LF in a big number become spaces (each one), so the reply's
+        // framing cannot be broken from a script.
+        if let digits = rawStringField("big_number", of: index) { return .bigNumber(Self.spacingLineBreaks(digits)) }
         lua_pushstring(state, "double")
         lua_rawget(state, index)
         if lua_type(state, -1) == LUA_TNUMBER {
@@ -450,6 +452,7 @@ public final class LuaInterpreter {
         if let members = rawTableField("set", of: index, depth: depth, { key, _ in key }) {
             return .set(members)
         }
+        if let verbatim = verbatimField(of: index) { return verbatim }
         var elements: [RESPValue] = []
         var position: Int32 = 1
         while true {
@@ -471,6 +474,27 @@ public final class LuaInterpreter {
         defer { trestle_lua_pop(state, 1) }
         guard lua_type(state, -1) == LUA_TSTRING else { return nil }
         return string(at: -1)
+    }
+
+    /// `{verbatim_string = {format = 'txt', string = '...'}}` as a verbatim string (Redis 7):
+    /// the format is cut or padded with spaces to 3 characters, as Redis writes it. Nil when
+    /// the field, its format or its string is missing.
+    private func verbatimField(of index: Int32) -> RESPValue? {
+        lua_pushstring(state, "verbatim_string")
+        lua_rawget(state, index)
+        defer { trestle_lua_pop(state, 1) }
+        guard lua_type(state, -1) == LUA_TTABLE else { return nil }
+        let table = lua_gettop(state)
+        guard let format = rawStringField("format", of: table), let text = rawStringField("string", of: table) else { return nil }
+        var threeBytes = Array(format.utf8.prefix(3))
+        while threeBytes.count < 3 { threeBytes.append(32) }
+        return .verbatim(format: String(decoding: threeBytes, as: UTF8.self), text: text)
+    }
+
+    /// `text` with every CR and LF byte replaced by a space.
+    static func spacingLineBreaks(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 13 || $0 == 10 }) else { return text }
+        return String(decoding: text.utf8.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self)
     }
 
     /// Converts every (key, value) of the table in field `name`, or nil when there is none.

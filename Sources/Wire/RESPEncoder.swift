@@ -58,7 +58,7 @@ public enum RESPEncoder {
         case .bigNumber(let digits):
             if version == .resp3 {
                 buffer.writeInteger(UInt8(ascii: "("))
-                writeLine(digits, into: &buffer)
+                writeLine(sanitized(digits), into: &buffer)
             } else {
                 write(.bulk(Array(digits.utf8)), as: version, into: &buffer)
             }
@@ -169,9 +169,10 @@ public enum RESPEncoder {
         buffer.writeStaticString(crlf)
     }
 
-    /// Simple strings and errors may not contain CR or LF; Redis replaces them with spaces.
+    /// Simple strings and errors may not contain CR or LF; Redis replaces each with a space
+    /// (byte by byte: "\r\n" becomes two spaces).
     private static func sanitized(_ text: String) -> String {
         guard text.utf8.contains(where: { $0 == 13 || $0 == 10 }) else { return text }
-        return String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
+        return String(decoding: text.utf8.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self)
     }
 }

@@ -168,7 +168,9 @@ private let sampleRequests: [[[UInt8]]] = [
         #expect(encode(.double(1.5), .resp3) == ",1.5\r\n")
         #expect(encode(.integer(-1234567), .resp2) == ":-1234567\r\n")
         #expect(encode(.integer(Int64.min), .resp2) == ":-9223372036854775808\r\n")
-        #expect(encode(.error("ERR a\r\nb"), .resp2) == "-ERR a b\r\n")
+        // Each CR and LF becomes a space, as redis-server writes them.
+        #expect(encode(.error("ERR a\r\nb"), .resp2) == "-ERR a  b\r\n")
+        #expect(encode(.bigNumber("12\r\n3"), .resp3) == "(12  3\r\n")
     }
 
     @Test func readerRoundTripsEncoderOutput() throws {
