@@ -14,6 +14,14 @@ struct CommandStats {
         var milliseconds: Int64 = 0
         var rejected = 0
         var failed = 0
+
+        /// A rejected call counts only as rejected (Redis's rejected_calls); a failed one
+        /// as a call and a failure.
+        mutating func add(rejected wasRejected: Bool, failed wasFailed: Bool, milliseconds elapsed: Int64) {
+            if wasRejected { rejected += 1 } else { calls += 1 }
+            if wasFailed { failed += 1 }
+            milliseconds += elapsed
+        }
     }
 
     /// Most distinct error codes counted (Redis's errorstats bound); later new codes are
@@ -33,17 +41,13 @@ struct CommandStats {
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
         if let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
         guard let command else { return }
-        var counts = commands[command] ?? Counts()
+        var rejected = false
         if let code, case .error(let text) = reply {
-            if Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK" { counts.rejected += 1 } else {
-                counts.calls += 1
-                counts.failed += 1
-            }
-        } else {
-            counts.calls += 1
+            rejected = Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK"
         }
-        counts.milliseconds += max(0, milliseconds)
-        commands[command] = counts
+        let failed = code != nil && !rejected
+        // One hash of the name per request: the counts are updated in place.
+        commands[command, default: Counts()].add(rejected: rejected, failed: failed, milliseconds: max(0, milliseconds))
     }
 
     /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
