@@ -182,6 +182,15 @@ public struct RaftNode: Sendable {
         snapshot = Snapshot(metadata: metadata, data: data)
     }
 
+    /// Drops the newest snapshot's bytes from memory, keeping its metadata. Only for a group
+    /// that can never have another member (a standalone server, whose snapshot is on disk
+    /// and read back only at start): a leader sends these bytes to members that need them.
+    public mutating func releaseSnapshotBytes() {
+        guard let snapshot, !snapshot.data.isEmpty else { return }
+        assert(log.membership.voters == [id] && log.membership.learners.isEmpty, "a group with members needs its snapshot bytes")
+        self.snapshot = Snapshot(metadata: snapshot.metadata, data: [])
+    }
+
     // MARK: - Messages
 
     mutating func send(to: NodeID, term messageTerm: Term? = nil, _ body: MessageBody) {

@@ -143,6 +143,8 @@ extension Node {
         }
         do {
             try replica.raft.compact(through: job.metadata.index, data: data)
+            // A standalone server has no follower to send the bytes to: keep only the file.
+            if configuration.standalone { replica.raft.releaseSnapshotBytes() }
             try store.recordSnapshot(shard: job.shard, job.metadata, fileBytes: data.count)
             lastSnapshotMilliseconds = now()
         } catch {

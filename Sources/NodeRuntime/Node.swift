@@ -372,6 +372,8 @@ public final class Node {
             } else {
                 let replica = makeReplica(shard, raft: raft)
                 if let snapshot = state.snapshot { try replica.machine.restore(snapshot.data) }
+                // A standalone server has no follower to send them to.
+                if configuration.standalone { replica.raft.releaseSnapshotBytes() }
                 if configuration.mutations.applyTwiceAfterRestart { replica.doubleAppliesLeft = Self.doubleAppliesAfterRestart }
                 replicas[shard] = replica
             }
