@@ -38,7 +38,8 @@ public final class LuaInterpreter {
 
     private let state: OpaquePointer
     private let memoryLimit: Int
-    private var compiledCount = 0
+    /// Scripts compiled and not forgotten: SCRIPT's cache flushes itself past `compiledScriptsMax`.
+    public private(set) var compiledCount = 0
     private var environmentRef: Int32 = 0
     private var currentRef: Int32 = 0
     private var handlerRef: Int32 = 0
@@ -79,8 +80,14 @@ public final class LuaInterpreter {
     /// Forgets one compiled script (a body run once, such as FUNCTION LOAD's registering run).
     public func forget(sha: String) {
         lua_rawgeti(state, trestle_lua_registry_index(), functionsRef)
-        lua_pushnil(state)
-        lua_setfield(state, -2, sha)
+        lua_getfield(state, -1, sha)
+        let known = lua_type(state, -1) != LUA_TNIL
+        trestle_lua_pop(state, 1)
+        if known {
+            lua_pushnil(state)
+            lua_setfield(state, -2, sha)
+            compiledCount -= 1  // counted when compiled: the flush threshold sees only live scripts
+        }
         trestle_lua_pop(state, 1)
     }
 

@@ -17,6 +17,21 @@ import Wire
                                budget: budget, host: ScriptHost(call: reply, log: { _, _ in }))
     }
 
+    /// Forgetting a script that is not compiled changes nothing: the count of compiled
+    /// scripts once went below the real number, so the cache outgrew its bound.
+    @Test func forgettingAnUnknownScriptKeepsTheCount() throws {
+        let interpreter = try #require(LuaInterpreter())
+        let body = Array("return 1".utf8)
+        let sha = SHA1.hex(body)
+        #expect(interpreter.compile(body, sha: sha) == nil)
+        #expect(interpreter.compiledCount == 1)
+        interpreter.forget(sha: String(repeating: "0", count: 40))
+        #expect(interpreter.compiledCount == 1)
+        interpreter.forget(sha: sha)
+        interpreter.forget(sha: sha)
+        #expect(interpreter.compiledCount == 0)
+    }
+
     @Test func luaValuesBecomeRedisReplies() {
         #expect(eval("return 3.99") == .integer(3))
         #expect(eval("return 'x'") == .bulk("x"))
