@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -82,6 +83,9 @@ def test_a_standalone_server_reports_health_readiness_metrics_and_layout(server_
     layout = json.loads(get(admin, "/cluster")[2])
     assert layout["ready"] is True and len(layout["shards"]) == 1
     assert layout["shards"][0]["slots"] == [[0, 16383]]
+    nodes = json.loads(get(admin, "/nodes")[2])
+    assert [figures["node"] for figures in nodes] == [1]
+    assert nodes[0]["rss_bytes"] > 1_000_000 and nodes[0]["keys"] == 25 and nodes[0]["commands"] >= 35
     assert get(admin, "/nope")[0] == 404
     assert get(admin, "/metrics", method="POST")[0] == 405
     assert client.ping() is True
@@ -114,8 +118,22 @@ def test_a_cluster_reports_one_leader_per_shard_and_readiness_follows_failover(c
     assert sum(node["leads"] for node in layout["nodes"]) == 16
     assert all(shard["leader"] in (1, 2, 3) and len(shard["replicas"]) == 3 for shard in layout["shards"])
 
+    # /nodes: every node's own figures, asked of it through the node the page talks to.
+    before = {figures["node"]: figures for figures in json.loads(get(ports[2], "/nodes")[2])}
+    assert sorted(before) == [1, 2, 3]
+    assert all(figures["rss_bytes"] > 1_000_000 and figures["cpu_seconds"] > 0 for figures in before.values())
+    client = cluster.nodes[1].client()
+    for _ in range(50):
+        client.ping()
+    after = {figures["node"]: figures for figures in json.loads(get(ports[2], "/nodes")[2])}
+    assert after[1]["commands"] >= before[1]["commands"] + 50
+    assert after[1]["time_ms"] > before[1]["time_ms"]
+
     cluster.nodes[3].kill()
     cluster.wait_ok(node_ids=[1, 2])
     for port in (ports[1], ports[2]):
         assert get(port, "/ready")[0] == 200
         assert value(metrics(port), "trestle_peer_connected", peer="3") == 0
+    started = time.monotonic()
+    assert [figures["node"] for figures in json.loads(get(ports[1], "/nodes")[2])] == [1, 2], "a node down is left out"
+    assert time.monotonic() - started < 5, "a node down must not hold up /nodes for long"

@@ -73,6 +73,17 @@ def test_dashboard_shows_the_live_cluster(cluster_factory, tmp_path):
     assert int(shown("ops")) > 0, "no request rate shown while the node served requests"
     assert shown("memory").endswith("MiB") and int(shown("memory").split()[0]) > 1
     assert dom.count('title="s') == 16, "the slot map should have one block per shard's range"
+    # Every node's row carries its own figures (asked of it through node 1's /nodes).
+    for node_id in (1, 2, 3):
+        match = re.search(rf'<tr id="node-row-{node_id}">((?:<td>[^<]*</td>)+)</tr>', dom)
+        assert match, f"no row for node {node_id}"
+        cells = re.findall(r"<td>([^<]*)</td>", match.group(1))
+        assert cells[0] == f"n{node_id}"
+        assert cells[6].endswith("%"), f"node {node_id} shows no CPU: {cells}"
+        assert cells[7].endswith("MiB") and int(cells[7].split()[0]) > 1, f"node {node_id} shows no memory: {cells}"
+        if node_id == 1:
+            assert int(cells[5]) > 0, "node 1 served requests but shows no rate"
+    assert int(shown("cluster-ops")) > 0, "no cluster-wide request rate shown"
     assert "watching node 1: 3 nodes, 16 shards" in dom
     assert "http://" not in dom.split("<script", 1)[1].split("</script>", 1)[0], "the page fetches nothing external"
     size = screenshot.stat().st_size

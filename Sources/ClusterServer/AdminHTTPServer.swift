@@ -4,7 +4,8 @@
 //   GET /health   200 while the process runs
 //   GET /ready    200 when this node can serve (map known, every shard's leader known), else 503
 //   GET /cluster  JSON: nodes, shards, slot ranges, leaders, replicas
-//   GET /         the dashboard page (Dashboard.swift), fed by GET /stats (JSON)
+//   GET /nodes    JSON: every node's counters, CPU and memory (asked of each node)
+//   GET /         the dashboard page (Dashboard.swift), fed by /cluster, /stats and /nodes
 // Requests are small and bounded: a body is refused, anything but GET/HEAD gets 405.
 import NIOCore
 import NIOHTTP1
@@ -30,20 +31,34 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let request = head else { return }
             head = nil
-            let (status, type, body) = respond(to: request)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: type)
-            headers.add(name: "Content-Length", value: String(body.utf8.count))
-            headers.add(name: "Cache-Control", value: "no-store")
-            if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-            if request.method != .HEAD {
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            if request.method == .GET || request.method == .HEAD, path(of: request) == "/nodes" {
+                // Every node's figures: answered once the other nodes did (or the wait ended).
+                host.node.gatherNodeFiguresJSON { [self] json in send((.ok, "application/json", json + "\n"), for: request, context: context) }
+                host.perform()
+                return
             }
-            let keepAlive = request.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
-            }
+            send(respond(to: request), for: request, context: context)
+        }
+    }
+
+    private func path(of request: HTTPRequestHead) -> String {
+        request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+    }
+
+    private func send(_ response: (HTTPResponseStatus, String, String), for request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let (status, type, body) = response
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: type)
+        headers.add(name: "Content-Length", value: String(body.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if request.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        }
+        let keepAlive = request.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
         }
     }
 
@@ -55,7 +70,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         guard request.method == .GET || request.method == .HEAD else {
             return (.methodNotAllowed, "text/plain; charset=utf-8", "only GET and HEAD\n")
         }
-        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        let path = path(of: request)
         let node = host.node
         switch path {
         case "/metrics":

@@ -1,8 +1,9 @@
 // The admin port's dashboard (GET /): one self-contained page, no network fetches beyond
-// this node's own /cluster and /stats, that polls both every second and draws the cluster
-// as this node sees it: nodes, shards and their leaders on a slot map, this node's
-// throughput, p99 latency, CPU and memory over the last five minutes, and the events it
-// noticed between polls (leader changes, nodes joining or leaving, readiness changes).
+// this node's own /cluster, /stats and /nodes, that polls them every second and draws the
+// cluster as this node sees it: nodes with their request rate, CPU and memory, shards and
+// their leaders on a slot map, the cluster's throughput and this node's p99 latency, CPU
+// and memory over the last five minutes, and the events it noticed between polls (leader
+// changes, nodes joining or leaving, readiness changes).
 // GET /stats is the page's feed: this node's counters and latency buckets as JSON.
 import Dispatch
 import NodeRuntime
@@ -43,6 +44,7 @@ enum Dashboard {
     <div class="cards">
       <div class="card">nodes<b id="node-count">-</b></div>
       <div class="card">shards<b id="shard-count">-</b></div>
+      <div class="card">ops/s, cluster<b id="cluster-ops">-</b></div>
       <div class="card">ops/s here<b id="ops">-</b></div>
       <div class="card">p99 latency (bucket bound)<b id="p99">-</b></div>
       <div class="card">CPU<b id="cpu">-</b></div>
@@ -52,16 +54,18 @@ enum Dashboard {
     </div>
     <h2>Slot map (colour: the shard's leader)</h2>
     <div id="slotmap"></div><div class="legend" id="legend"></div>
+    <h2>Throughput (ops/s), last 5 minutes, whole cluster</h2>
+    <svg id="chart-cluster-ops" width="600" height="120"><polyline fill="none" stroke="#26a" stroke-width="2" points=""/></svg>
     <h2>Throughput (ops/s) and p99 latency (ms), last 5 minutes, this node</h2>
     <svg id="chart-ops" width="600" height="120"><polyline fill="none" stroke="#2a6" stroke-width="2" points=""/></svg>
     <svg id="chart-p99" width="600" height="120"><polyline fill="none" stroke="#c62" stroke-width="2" points=""/></svg>
-    <h2>Nodes</h2><table id="nodes"><tr><th>node</th><th>address</th><th>zone</th><th>state</th><th>leads</th></tr></table>
+    <h2>Nodes</h2><table id="nodes"><tr><th>node</th><th>address</th><th>zone</th><th>state</th><th>leads</th><th>ops/s</th><th>CPU</th><th>memory (RSS)</th><th>clients</th><th>keys led</th></tr></table>
     <h2>Shards</h2><table id="shards"><tr><th>shard</th><th>slots</th><th>leader</th><th>replicas</th></tr></table>
     <h2>Events seen by this page</h2><pre id="events"></pre>
     <script>
     "use strict";
     const colours = ["#4e79a7","#f28e2b","#e15759","#76b7b2","#59a14f","#edc948","#b07aa1","#ff9da7","#9c755f","#bab0ac"];
-    const history = []; let last = null, lastCluster = null;
+    const history = [], clusterHistory = []; let last = null, lastCluster = null, lastNodes = new Map(), nodeRates = new Map();
     const $ = id => document.getElementById(id);
     function event(text) {
       const line = new Date().toLocaleTimeString() + "  " + text + "\n";
@@ -95,7 +99,13 @@ enum Dashboard {
       $("ready-state").textContent = c.ready ? "ready" : "not ready";
       $("ready-state").className = c.ready ? "" : "bad";
       clearTable($("nodes"));
-      for (const n of c.nodes) row($("nodes"), ["n" + n.id, n.host + ":" + n.port, n.zone || "-", n.state, n.leads]);
+      for (const n of c.nodes) {
+        const r = nodeRates.get(n.id);
+        row($("nodes"), ["n" + n.id, n.host + ":" + n.port, n.zone || "-", n.state, n.leads,
+                         r ? Math.round(r.ops) : "-", r ? r.cpu.toFixed(0) + "%" : "-", r ? (r.rss / 1048576).toFixed(0) + " MiB" : "-",
+                         r ? r.clients : "-", r ? r.keys : "-"]);
+        $("nodes").rows[$("nodes").rows.length - 1].id = "node-row-" + n.id;
+      }
       clearTable($("shards"));
       const map = $("slotmap"); map.textContent = "";
       const ranges = [];
@@ -151,10 +161,32 @@ enum Dashboard {
       $("clients").textContent = s.clients;
       last = s;
     }
+    function showNodes(figures) {
+      let total = 0, known = 0;
+      for (const f of figures) {
+        const before = lastNodes.get(f.node);
+        const rate = { ops: 0, cpu: 0, rss: f.rss_bytes, clients: f.clients, keys: f.keys };
+        if (before && f.time_ms > before.time_ms) {
+          const seconds = (f.time_ms - before.time_ms) / 1000;
+          rate.ops = (f.commands - before.commands) / seconds;
+          rate.cpu = (f.cpu_seconds - before.cpu_seconds) / seconds * 100;
+          total += rate.ops; known++;
+        }
+        nodeRates.set(f.node, rate);
+        lastNodes.set(f.node, f);
+      }
+      if (known > 0) {
+        $("cluster-ops").textContent = Math.round(total);
+        clusterHistory.push(total);
+        if (clusterHistory.length > 300) clusterHistory.shift();
+        draw("chart-cluster-ops", clusterHistory);
+      }
+    }
     async function poll() {
       try {
-        const [cluster, stats] = await Promise.all([fetch("/cluster").then(r => r.json()), fetch("/stats").then(r => r.json())]);
-        showCluster(cluster); showStats(stats);
+        const [cluster, stats, nodes] = await Promise.all([fetch("/cluster").then(r => r.json()), fetch("/stats").then(r => r.json()),
+                                                          fetch("/nodes").then(r => r.json())]);
+        showNodes(nodes); showCluster(cluster); showStats(stats);
       } catch (error) {
         $("ready-state").textContent = "unreachable"; $("ready-state").className = "bad";
       }

@@ -34,6 +34,8 @@ extension Node {
             gatherShardStats { [self] stats in reply(.verbatim(format: "txt", text: statusText(stats: stats))) }
         case ("shardstats", 0) where forwarded:
             reply(localShardStats())
+        case ("nodestats", 0) where forwarded:
+            reply(localNodeFigures().reply)
         case ("hotkeys", 0):
             gatherHotspots { reply(.verbatim(format: "txt", text: $0)) }
         case ("hotkeys", 1) where forwarded:
