@@ -129,11 +129,26 @@ def test_a_cluster_reports_one_leader_per_shard_and_readiness_follows_failover(c
     assert after[1]["commands"] >= before[1]["commands"] + 50
     assert after[1]["time_ms"] > before[1]["time_ms"]
 
+    # A split is counted once, by the directory leader that committed it.
+    writer = cluster.cluster_client()
+    for n in range(200):
+        writer.set(f"key:{n}", "v" * 20)
+    writer.close()
+    assert sum(value(metrics(port), "trestle_shard_memory_bytes", shard="1") for port in ports.values()) > 0
+    assert client.execute_command("TRESTLE", "SPLIT", "1") == "OK"
+    splits = sum(value(metrics(port), "trestle_reshapings_total", kind="split") for port in ports.values())
+    assert splits == 1, f"one split committed, {splits} counted"
+
     cluster.nodes[3].kill()
     cluster.wait_ok(node_ids=[1, 2])
     for port in (ports[1], ports[2]):
         assert get(port, "/ready")[0] == 200
         assert value(metrics(port), "trestle_peer_connected", peer="3") == 0
+    deadline = time.monotonic() + 15  # the breaker opens after the link is down for 1 s
+    while value(metrics(ports[1]), "trestle_peer_breaker_trips_total", peer="3") < 1:
+        assert time.monotonic() < deadline, "the link to a dead node never tripped its breaker"
+        time.sleep(0.2)
+    assert promtool_accepts(ports[1])
     started = time.monotonic()
     assert [figures["node"] for figures in json.loads(get(ports[1], "/nodes")[2])] == [1, 2], "a node down is left out"
     assert time.monotonic() - started < 5, "a node down must not hold up /nodes for long"

@@ -108,6 +108,10 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         out.family("trestle_peer_dropped_frames_total", .counter, "Frames to the peer dropped (breaker open, queue full).",
                    perPeer { Double($0.framesDropped) })
         out.family("trestle_peer_connects_total", .counter, "Connections established with the peer.", perPeer { Double($0.connects) })
+        out.family("trestle_peer_breaker_open", .gauge, "1 while sends to the peer fail fast (its link stayed unhealthy).",
+                   peers.map { ([("peer", "\($0.rawValue)")], transport.linkState($0).breakerOpen ? 1 : 0) })
+        out.family("trestle_peer_breaker_trips_total", .counter, "Times the breaker of the link to the peer opened.",
+                   perPeer { Double($0.breakerTrips) })
         out.single("trestle_peer_refused_connections_total", .counter, "Peer connections refused at the handshake.",
                    Double(transport.refusedConnections))
         out.single("trestle_peer_unauthenticated_total", .counter, "Peer connections refused for not proving the cluster secret.",

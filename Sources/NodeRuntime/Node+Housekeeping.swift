@@ -348,11 +348,27 @@ extension Node {
         nextRequest += 1
         do {
             let index = try directory.raft.propose(DirectoryEntry(tag: tag, command: command.encoded()).encoded())
-            directory.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply)
+            let kind = Self.reshapingKind(command)
+            let counted: ReplySink = kind == nil ? reply : { [unowned self] value in
+                if value == .ok, let kind { reshapingsCommitted[kind, default: 0] += 1 }
+                reply(value)
+            }
+            directory.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: counted)
             lastDirectoryProposal = now()
             wantTurn()
         } catch {
             reply(Redirect.tryAgain("the directory cannot take changes right now (\(error))").reply)
+        }
+    }
+
+    /// The metric label of a directory command that reshapes the data (nil for others).
+    static func reshapingKind(_ command: DirectoryCommand) -> String? {
+        switch command {
+        case .beginMove: return "move_begun"
+        case .finishMove: return "move_finished"
+        case .splitShard: return "split"
+        case .mergeShard: return "merge"
+        default: return nil
         }
     }
 

@@ -71,6 +71,11 @@ extension Node {
         out.family("trestle_redirects_total", .counter, "Redirects and retry answers sent to this node's clients, by kind.",
                    ["MOVED", "ASK", "TRYAGAIN", "CROSSSLOT", "CLUSTERDOWN"].map { ([("kind", $0.lowercased())], Double(commandStats.errors[$0] ?? 0)) })
         out.single("trestle_raft_leadership_won_total", .counter, "Times a replica here became its group's leader.", Double(leadershipsWon))
+        out.family("trestle_reshapings_total", .counter,
+                   "Slot moves begun and finished, shard splits and merges this node proposed and saw committed.",
+                   ["move_begun", "move_finished", "split", "merge"].map { ([("kind", $0)], Double(reshapingsCommitted[$0] ?? 0)) })
+        out.family("trestle_shard_memory_bytes", .gauge, "Estimated bytes of keys and values in each data shard replica here (sampled).",
+                   hosted.filter { $0.data != nil }.map { ([("shard", "\($0.shard.rawValue)")], Double($0.data?.engine.keyspace.estimatedBytes(sample: Self.bytesSampleKeys) ?? 0)) })
         out.single("trestle_forwarded_requests_pending", .gauge, "Requests forwarded to other nodes awaiting replies.", Double(forwards.count))
         extra(&out)
         return out.text

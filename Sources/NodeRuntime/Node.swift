@@ -59,6 +59,9 @@ public final class Node {
     var commandStats = CommandStats()
     /// Times a replica here became its group's leader (trestle_raft_leadership_won_total).
     var leadershipsWon = 0
+    /// Slot moves begun and finished, splits and merges this node proposed and saw
+    /// committed, by `reshapingKind` (a cluster's total is the sum over its nodes).
+    var reshapingsCommitted: [String: Int] = [:]
     var nextReadContext: UInt64 = 1
     var hints: [ShardID: LeaderHint] = [:]
     /// When each peer was last heard from (gossip), in wall milliseconds.

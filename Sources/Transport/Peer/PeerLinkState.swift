@@ -50,6 +50,8 @@ public struct PeerCounters: Sendable, Equatable {
     public var framesDropped: UInt64 = 0
     /// Connections established (hellos exchanged) with this peer.
     public var connects: UInt64 = 0
+    /// Times the breaker opened (the link stayed unhealthy for `breakerOpenAfter`).
+    public var breakerTrips: UInt64 = 0
     public var queuedBytes: Int = 0
 
     public init() {}

@@ -279,6 +279,7 @@ public final class PeerTransport: @unchecked Sendable {
         switch link.breaker.observe(healthy: link.isHealthy, now: .now()) {
         case .opened?:
             let dropped = link.pendingFrames
+            link.counters.breakerTrips += 1
             link.counters.framesDropped += UInt64(dropped)
             link.pending = allocator.buffer(capacity: 0)
             link.pendingFrames = 0
