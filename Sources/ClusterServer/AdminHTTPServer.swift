@@ -116,6 +116,8 @@ final class AdminHTTPHandler: ChannelInboundHandler {
                    Double(transport.refusedConnections))
         out.single("trestle_peer_unauthenticated_total", .counter, "Peer connections refused for not proving the cluster secret.",
                    Double(transport.unauthenticatedPeers))
+        out.single("trestle_client_received_bytes_total", .counter, "Bytes read from client connections.", Double(host.clientBytesReceived))
+        out.single("trestle_client_sent_bytes_total", .counter, "Bytes written to client connections.", Double(host.clientBytesSent))
         out.histogram("trestle_request_duration_seconds",
                       "Time from a request's arrival to its reply being queued, by command class (read, write, other).",
                       RequestClass.allCases.map { kind in

@@ -79,6 +79,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .open = phase else { return }
         var incoming = unwrapInboundIn(data)
+        host.clientBytesReceived &+= UInt64(incoming.readableBytes)
         if var existing = inbound {
             inbound = nil
             existing.writeBuffer(&incoming)
@@ -190,6 +191,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
     private func flush() {
         guard let context else { return }
         if out.readableBytes > 0 {
+            host.clientBytesSent &+= UInt64(out.readableBytes)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
             out = context.channel.allocator.buffer(capacity: 1024)
         }

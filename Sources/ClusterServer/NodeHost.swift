@@ -39,6 +39,11 @@ final class NodeHost {
     var requestLatency = [RequestClass: LatencyHistogram]()
     var fsyncLatency = LatencyHistogram()
     var snapshotDuration = LatencyHistogram()
+    /// Bytes read from and written to client sockets since start (never reset: /metrics
+    /// counters); INFO's totals count from the last CONFIG RESETSTAT (`netBaseline`).
+    var clientBytesReceived: UInt64 = 0
+    var clientBytesSent: UInt64 = 0
+    var netBaseline: (received: UInt64, sent: UInt64) = (0, 0)
     /// Where snapshots are serialized and written: one at a time, off the event loop.
     private let snapshotQueue = DispatchQueue(label: "trestle.snapshots")
     /// Encodes backups (`.encode`), one at a time, away from the event loop.

@@ -54,11 +54,22 @@ public final class NodeService: Service, @unchecked Sendable {
             let seed = UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1e6)) ^ (configuration.id.rawValue &* 0x9E37_79B9_7F4A_7C15)
             let node = try Node(configuration: configuration, clock: SystemClock(), monotonicClock: SystemMonotonicClock(),
                                 seed: seed, disk: PosixDisk(), logger: logger)
-            node.processInfoFields = { section in Self.processInfoFields(section, directory: configuration.directory) }
             let transport = PeerTransport(node: configuration.id, cluster: configuration.clusterName, eventLoop: loop, logger: logger)
             transport.secret = secret
             transport.tls = peerTLS
             let host = NodeHost(node: node, loop: loop, transport: transport, logger: logger)
+            node.processInfoFields = { [weak host] section in
+                var fields = Self.processInfoFields(section, directory: configuration.directory)
+                if section == "stats", let host {
+                    fields += [("total_net_input_bytes", String(host.clientBytesReceived &- host.netBaseline.received)),
+                               ("total_net_output_bytes", String(host.clientBytesSent &- host.netBaseline.sent))]
+                }
+                return fields
+            }
+            node.onStatsReset = { [weak host] in
+                guard let host else { return }
+                host.netBaseline = (host.clientBytesReceived, host.clientBytesSent)
+            }
             try node.recoverOrBootstrap()
             host.perform()
             return LoopConfinedNode(node: host)

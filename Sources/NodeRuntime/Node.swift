@@ -119,6 +119,8 @@ public final class Node {
     public internal(set) var draining = false
     /// INFO fields only the process shell knows (memory, CPU, process id), by section.
     public var processInfoFields: ((String) -> [(String, String)])? = nil
+    /// Called by CONFIG RESETSTAT, for the counters the shell keeps.
+    public var onStatsReset: (() -> Void)? = nil
     /// BGSAVE or SAVE asked for snapshots of every replica at the next timer.
     var snapshotsRequested = false
     /// Data shards whose snapshot job is out with the shell, and the replica that made it.
@@ -271,6 +273,7 @@ public final class Node {
         commandsServed = 0
         commandStats = CommandStats()
         for replica in replicas.values { replica.data?.engine.stats = Stats() }
+        onStatsReset?()
     }
 
     /// INFO fields the front engine cannot know: the keys of the shards this node leads.
