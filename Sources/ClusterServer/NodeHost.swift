@@ -166,6 +166,9 @@ final class NodeHost {
                 case let .fatal(reason):
                     logger.critical("stopping: \(reason)")
                     exit(3)
+                case .shutdown:
+                    logger.notice("SHUTDOWN from a client: stopping as on SIGTERM")
+                    kill(getpid(), SIGTERM)
                 }
             }
             for (peer, frame) in failedSends { node.handle(.sendFailed(to: peer, frame)) }

@@ -28,4 +28,11 @@ public final class ManualClock: WallClock, @unchecked Sendable {
 /// simulated time). The node runtime derives Raft ticks, and so leases, from it.
 public protocol MonotonicClock: Sendable {
     func monotonicMilliseconds() -> Int64
+    /// The same clock in microseconds (what command durations are measured in).
+    func monotonicMicroseconds() -> Int64
+}
+
+extension MonotonicClock {
+    /// A clock that knows only milliseconds (the simulator's) reports them scaled.
+    public func monotonicMicroseconds() -> Int64 { monotonicMilliseconds() * 1000 }
 }

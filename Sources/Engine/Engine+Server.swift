@@ -193,6 +193,9 @@ extension Engine {
             ("notify-keyspace-events", settings.notifyKeyspaceEvents.configText, true),
             ("busy-reply-threshold", String(settings.busyReplyThresholdMilliseconds), true),
             ("lua-time-limit", String(settings.busyReplyThresholdMilliseconds), true),
+            ("slowlog-log-slower-than", String(settings.slowlogLogSlowerThanMicroseconds), true),
+            ("slowlog-max-len", String(settings.slowlogMaxLength), true),
+            ("latency-monitor-threshold", String(settings.latencyMonitorThresholdMilliseconds), true),
         ]
     }
 
@@ -263,6 +266,10 @@ extension Engine {
         case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
         case "busy-reply-threshold", "lua-time-limit":
             settings.busyReplyThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
+        case "slowlog-log-slower-than":
+            settings.slowlogLogSlowerThanMicroseconds = Int64(try integer(in: -1...Int.max, memory: false))
+        case "slowlog-max-len": settings.slowlogMaxLength = try integer(in: 0...Int.max, memory: false)
+        case "latency-monitor-threshold": settings.latencyMonitorThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
         case "notify-keyspace-events":
             guard let events = KeyspaceEvents(parsing: value) else {
                 throw failure("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

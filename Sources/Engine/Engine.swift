@@ -196,7 +196,12 @@ public final class Engine {
         case .wait:
             return Outcome(reply: .integer(0))
         case .monitor:
-            throw .message("ERR MONITOR is not allowed inside a transaction on this server")  // the node answers WAIT; an engine has no replicas
+            throw .message("ERR MONITOR is not allowed inside a transaction on this server")
+        case .shutdown:
+            throw .message("ERR Command not allowed inside a transaction")
+        case .slowlog, .latency, .role, .lolwut:
+            // The node answers these before the engine; here they come only from EXEC.
+            throw .message("ERR \(id.rawValue.uppercased()) is not allowed inside a transaction on this server")  // the node answers WAIT; an engine has no replicas
         case .publish, .spublish:
             // Inside EXEC: the node delivers the message once the transaction committed and
             // puts the receiver count in this place (Node+PubSub.swift).

@@ -31,6 +31,12 @@ public struct Settings: Sendable {
     /// A planted bug for the simulator only: LTRIM resolves a range of negative indexes
     /// from the head, keeping the oldest elements instead of the newest.
     public var plantedTrimFromHead = false
+    /// SLOWLOG: requests taking at least this many microseconds are logged (negative: none).
+    public var slowlogLogSlowerThanMicroseconds: Int64 = 10_000
+    /// SLOWLOG: entries kept.
+    public var slowlogMaxLength: Int = 128
+    /// LATENCY: requests taking at least this many milliseconds are recorded (0: off).
+    public var latencyMonitorThresholdMilliseconds: Int = 0
     /// Which keyspace notifications committed writes publish (`notify-keyspace-events`).
     public var notifyKeyspaceEvents: KeyspaceEvents = []
 

@@ -2,26 +2,43 @@
 // INFO commandstats and errorstats show them, and as the admin port's
 // trestle_commands_total and trestle_command_errors_total.
 //
-// Differences from Redis (README): `usec` is measured on the node's millisecond clock
-// from arrival to reply (Redis: execution time in microseconds), and commands inside
-// MULTI count as EXEC.
+// Differences from Redis (README): `usec` is measured on the node's monotonic clock from a
+// request's start to its reply, so a write's includes replication and fsync (Redis:
+// execution time), and commands inside MULTI count as EXEC. Each command also keeps a
+// latency histogram in power-of-two microsecond buckets for LATENCY HISTOGRAM.
 import Foundation
 import Wire
 
 struct CommandStats {
     struct Counts {
         var calls = 0
-        var milliseconds: Int64 = 0
+        var microseconds: Int64 = 0
         var rejected = 0
         var failed = 0
+        /// Calls by duration: bucket i holds those of at most 2^i µs (and more than 2^(i-1)).
+        var buckets = [Int](repeating: 0, count: CommandStats.bucketCount)
 
         /// A rejected call counts only as rejected (Redis's rejected_calls); a failed one
         /// as a call and a failure.
-        mutating func add(rejected wasRejected: Bool, failed wasFailed: Bool, milliseconds elapsed: Int64) {
-            if wasRejected { rejected += 1 } else { calls += 1 }
+        mutating func add(rejected wasRejected: Bool, failed wasFailed: Bool, microseconds elapsed: Int64) {
+            if wasRejected {
+                rejected += 1
+            } else {
+                calls += 1
+                buckets[CommandStats.bucket(of: elapsed)] += 1
+            }
             if wasFailed { failed += 1 }
-            milliseconds += elapsed
+            microseconds &+= elapsed
         }
+    }
+
+    /// Histogram buckets per command: up to 2^39 µs (about six days); longer calls land in the last.
+    static let bucketCount = 40
+
+    /// The bucket of a duration: the smallest i with 2^i >= microseconds.
+    static func bucket(of microseconds: Int64) -> Int {
+        guard microseconds > 1 else { return 0 }
+        return min(bucketCount - 1, 64 - (microseconds - 1).leadingZeroBitCount)
     }
 
     /// Most distinct error codes counted (Redis's errorstats bound); later new codes are
@@ -36,7 +53,7 @@ struct CommandStats {
                                     "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "BUSY", "MISCONF", "OOM", "EXECABORT"]
 
     /// Counts one answered request of `command` (nil: not a known command).
-    mutating func record(_ command: String?, reply: RESPValue, milliseconds: Int64) {
+    mutating func record(_ command: String?, reply: RESPValue, microseconds: Int64) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
         if let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
@@ -47,18 +64,39 @@ struct CommandStats {
         }
         let failed = code != nil && !rejected
         // One hash of the name per request: the counts are updated in place.
-        commands[command, default: Counts()].add(rejected: rejected, failed: failed, milliseconds: max(0, milliseconds))
+        commands[command, default: Counts()].add(rejected: rejected, failed: failed, microseconds: max(0, microseconds))
     }
 
     /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
     var commandFields: [(String, String)] {
         commands.keys.sorted().map { name in
             let counts = commands[name]!  // `name` is one of the dictionary's own keys
-            let usec = counts.milliseconds * 1000
+            let usec = counts.microseconds
             let perCall = counts.calls > 0 ? Double(usec) / Double(counts.calls) : 0
             return ("cmdstat_\(name)", "calls=\(counts.calls),usec=\(usec),usec_per_call=\(String(format: "%.2f", perCall)),"
                         + "rejected_calls=\(counts.rejected),failed_calls=\(counts.failed)")
         }
+    }
+
+    /// LATENCY HISTOGRAM: for `names` (every command called when empty; unknown names are
+    /// left out, as Redis), `calls` and the cumulative counts of the buckets from the first
+    /// one used to the last one used, keyed by their bound in microseconds.
+    func histogram(_ names: [String]) -> RESPValue {
+        let chosen = names.isEmpty ? commands.keys.sorted() : names.map { $0.lowercased() }
+        var seen = Set<String>()
+        var pairs: [RESPPair] = []
+        for name in chosen where seen.insert(name).inserted {
+            guard let counts = commands[name], counts.calls > 0,
+                  let first = counts.buckets.firstIndex(where: { $0 > 0 }), let last = counts.buckets.lastIndex(where: { $0 > 0 }) else { continue }
+            var total = 0
+            var buckets: [RESPPair] = []
+            for index in 0...last {
+                total += counts.buckets[index]
+                if index >= first { buckets.append(RESPPair(.integer(Int64(1) << index), .integer(Int64(total)))) }
+            }
+            pairs.append(RESPPair(.bulk(name), .map([RESPPair("calls", .integer(Int64(counts.calls))), RESPPair("histogram_usec", .map(buckets))])))
+        }
+        return .map(pairs)
     }
 
     /// INFO errorstats: `errorstat_<CODE>:count=..`.

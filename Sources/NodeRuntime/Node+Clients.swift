@@ -137,18 +137,17 @@ extension Node {
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
         client.slots.append(slot)
         if !isWrite { client.unansweredOthers += 1 }
-        let started = now()
-        let name = spec?.name
+        let started = monotonicClock.monotonicMicroseconds()
         // A strong capture: the sink lives only until the request is answered.
         let outcome = serve(request, spec: spec, session: session, forwarded: false) { [self] value in
-            if slot.reply == nil { commandStats.record(name, reply: value, milliseconds: now() - started) }
+            if slot.reply == nil { finished(request, spec: spec, session: session, reply: value, startedMicroseconds: started) }
             self.fill(client, slot, with: value)
         }
         guard let outcome else { return }
         slot.version = session.protocolVersion
         if !outcome.killed.isEmpty { kill(outcome.killed.filter { $0 != session.id }) }
         if outcome.close || session.killed { client.closeWhenAnswered = true }
-        if slot.reply == nil { commandStats.record(name, reply: outcome.reply, milliseconds: now() - started) }
+        if slot.reply == nil { finished(request, spec: spec, session: session, reply: outcome.reply, startedMicroseconds: started) }
         fill(client, slot, with: outcome.reply)
     }
 

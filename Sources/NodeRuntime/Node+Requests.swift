@@ -64,6 +64,10 @@ extension Node {
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }
         }
+        if session.inTransaction, spec.flags.contains("no_multi") {
+            front.flagTransactionFailed(session)
+            return Outcome(reply: .error("ERR Command not allowed inside a transaction"))
+        }
         if session.inTransaction, !Self.immediateInTransaction.contains(id) {
             // As Redis Cluster: a queued command whose slot this node does not serve is
             // redirected at once, and the transaction is flagged so EXEC aborts it.
@@ -132,6 +136,16 @@ extension Node {
         case .monitor:
             if !monitors.contains(session.id) { monitors.append(session.id) }
             return Outcome(reply: .ok)
+        case .slowlog:
+            return Outcome(reply: slowlogCommand(arguments))
+        case .latency:
+            return Outcome(reply: latencyCommand(arguments))
+        case .role:
+            return Outcome(reply: roleReply)
+        case .lolwut:
+            return Outcome(reply: lolwut(arguments))
+        case .shutdown:
+            return shutdown(arguments)
         case .wait:
             return waitForReplicas(arguments, reply: reply)
         case .client where arguments.count >= 3 && arguments.count <= 4

@@ -57,6 +57,9 @@ public final class Node {
     var commandsServed = 0
     /// INFO commandstats and errorstats (this node's clients' requests).
     var commandStats = CommandStats()
+    /// SLOWLOG and LATENCY (Node+Diagnostics.swift).
+    var slowLog = SlowLog()
+    var latencyMonitor = LatencyMonitor()
     /// Times a replica here became its group's leader (trestle_raft_leadership_won_total).
     var leadershipsWon = 0
     /// Slot moves begun and finished, splits and merges this node proposed and saw

@@ -87,6 +87,9 @@ public enum NodeOutput {
     /// The node cannot go on safely (its log cannot be written): the process must stop
     /// without acknowledging anything more.
     case fatal(String)
+    /// A client asked the process to stop (SHUTDOWN): stop as on SIGTERM (hand leaderships
+    /// over, answer what is in flight, fsync, exit).
+    case shutdown
 }
 
 /// A shard's snapshot to serialize and write away from the node's thread. It holds an O(1)

@@ -20,4 +20,5 @@ public struct SystemMonotonicClock: MonotonicClock {
     private let origin = NIODeadline.now()
     public init() {}
     public func monotonicMilliseconds() -> Int64 { (NIODeadline.now() - origin).nanoseconds / 1_000_000 }
+    public func monotonicMicroseconds() -> Int64 { (NIODeadline.now() - origin).nanoseconds / 1000 }
 }

@@ -7,6 +7,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // connection and server
     case ping, echo, hello, auth, select, quit, reset, client, command, info, dbsize, flushdb, flushall, config, time, acl
     case lastsave, bgsave, bgrewriteaof, save
+    case slowlog, latency, role, lolwut, shutdown
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
@@ -215,7 +216,7 @@ public enum CommandTable {
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
-    private static let subcommandGroups = ["config": "server", "command": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
+    private static let subcommandGroups = ["config": "server", "command": "server", "slowlog": "server", "latency": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
                                            "function": "scripting"]
 
     private static func makeTable() -> [CommandSpec] {
@@ -562,6 +563,24 @@ public enum CommandTable {
             spec(.bgsave, -1, "admin noscript", "server", "Asynchronously saves the database(s) to disk."),
             spec(.bgrewriteaof, 1, "admin noscript", "server", "Asynchronously rewrites the append-only file to disk."),
             spec(.save, 1, "admin noscript", "server", "Synchronously saves the database(s) to disk."),
+            spec(.slowlog, -2, "", "server", "A container for slow log commands.", since: "2.2.12", subcommands: [
+                sub("slowlog", "get", -2, "admin loading stale", "Returns the slow log's entries."),
+                sub("slowlog", "len", 2, "admin loading stale", "Returns the number of entries in the slow log."),
+                sub("slowlog", "reset", 2, "admin loading stale", "Clears all entries from the slow log."),
+                sub("slowlog", "help", 2, "loading stale", "Show helpful text about the different subcommands"),
+            ]),
+            spec(.latency, -2, "", "server", "A container for latency diagnostics commands.", since: "2.8.13", subcommands: [
+                sub("latency", "doctor", 2, "admin noscript loading stale", "Returns a human-readable latency analysis report."),
+                sub("latency", "graph", 3, "admin noscript loading stale", "Returns a latency graph for an event."),
+                sub("latency", "history", 3, "admin noscript loading stale", "Returns timestamp-latency samples for an event."),
+                sub("latency", "latest", 2, "admin noscript loading stale", "Returns the latest latency samples for all events."),
+                sub("latency", "reset", -2, "admin noscript loading stale", "Resets the latency data for one or more events."),
+                sub("latency", "histogram", -2, "admin noscript loading stale", "Returns the cumulative distribution of latencies of a subset or all commands."),
+                sub("latency", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.role, 1, "noscript loading stale fast", "server", "Returns the replication role.", since: "2.8.12"),
+            spec(.lolwut, -1, "readonly fast", "server", "Displays computer art and the Redis version", since: "5.0.0"),
+            spec(.shutdown, -1, "admin noscript loading stale no_multi allow_busy", "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
         ]
     }
 }

@@ -150,6 +150,7 @@ final class NodeScriptHarness {
                         say("n\(index + 1) sync log")
                         do { try node.syncLog() } catch { say("n\(index + 1) sync failed: \(error)") }
                     case let .fatal(reason): say("n\(index + 1) fatal: \(reason)")
+                    case .shutdown: say("n\(index + 1) shutdown")
                     }
                 }
                 if persisted { node.handle(.persisted) }

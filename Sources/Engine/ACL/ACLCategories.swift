@@ -16,7 +16,7 @@ public enum ACLCategories {
     /// dangerous subcommands are refused to non-admin users by other means or absent.)
     static let dangerousCommands: Set<String> = [
         "keys", "flushall", "flushdb", "sort", "sort_ro", "info", "config", "monitor",
-        "lastsave", "bgsave", "bgrewriteaof", "save", "restore", "role", "trestle",
+        "lastsave", "bgsave", "bgrewriteaof", "save", "restore", "role", "trestle", "slowlog", "latency",
     ]
 
     static let groupCategory = [

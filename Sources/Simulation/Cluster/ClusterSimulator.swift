@@ -363,6 +363,8 @@ public final class ClusterSimulator {
                 case let .encode(job):
                     queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .encoded(job, data: job.perform())),
                                at: now + Self.snapshotJobMicros)
+                case .shutdown:
+                    traceLine("n\(slot.info.id.rawValue) asked to shut down (the simulator's clients never send SHUTDOWN)")
                 case let .fatal(reason):
                     traceLine("n\(slot.info.id.rawValue) fatal: \(reason)")
                     crash(index, restartAfterMicros: Int64(faultRandom.int(in: 200_000...1_000_000)))

@@ -1,0 +1,130 @@
+// What the node learns from each answered request (command stats, the slow log, the
+// latency monitor) and the commands that show it: SLOWLOG, LATENCY, plus ROLE and LOLWUT.
+import Core
+import Engine
+import Keyspace
+import Wire
+
+extension Node {
+    /// Counts one answered request that started at `startedMicroseconds` (the node's
+    /// monotonic clock).
+    func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64) {
+        let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
+        commandStats.record(spec?.name, reply: reply, microseconds: elapsed)
+        guard let spec, spec.accepts(argumentCount: request.count), !spec.flags.contains("skip_slowlog") else { return }
+        let settings = front.settings
+        let seconds = now() / 1000
+        slowLog.record(request, microseconds: elapsed, unixSeconds: seconds, address: session.address,
+                       clientName: String(decoding: session.name, as: UTF8.self),
+                       threshold: settings.slowlogLogSlowerThanMicroseconds, lengthMax: settings.slowlogMaxLength)
+        let threshold = Int64(settings.latencyMonitorThresholdMilliseconds)
+        if threshold > 0, elapsed / 1000 >= threshold {
+            latencyMonitor.record(spec.flags.contains("fast") ? "fast-command" : "command", milliseconds: elapsed / 1000, unixSeconds: seconds)
+        }
+    }
+
+    /// SLOWLOG GET|LEN|RESET|HELP.
+    func slowlogCommand(_ arguments: [Bytes]) -> RESPValue {
+        let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        if let wrong = Self.subcommandArityError("slowlog", sub, count: arguments.count) { return wrong }
+        switch (sub, arguments.count) {
+        case ("get", 2), ("get", 3):
+            var count = SlowLog.defaultCount
+            if arguments.count == 3 {
+                guard let parsed = Int(String(decoding: arguments[2], as: UTF8.self)), parsed >= -1 else {
+                    return .error("ERR count should be greater than or equal to -1")
+                }
+                count = parsed
+            }
+            return slowLog.reply(count: count)
+        case ("len", 2): return .integer(Int64(slowLog.entries.count))
+        case ("reset", 2):
+            slowLog.reset()
+            return .ok
+        case ("help", 2):
+            return .array(["SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                           "    Entries are made of:", "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                           "    client name", "LEN", "    Return the length of the slowlog.", "RESET", "    Reset the slowlog.",
+                           "HELP", "    Prints this help."].map { .simple($0) })
+        default:
+            return Self.subcommandError("slowlog", arguments[1], known: ["get", "len", "reset", "help"].contains(sub))
+        }
+    }
+
+    /// LATENCY DOCTOR|GRAPH|HISTORY|LATEST|RESET|HISTOGRAM|HELP.
+    func latencyCommand(_ arguments: [Bytes]) -> RESPValue {
+        let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        if let wrong = Self.subcommandArityError("latency", sub, count: arguments.count) { return wrong }
+        let names = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
+        switch (sub, arguments.count) {
+        case ("doctor", 2): return .verbatim(format: "txt", text: latencyMonitor.doctor(threshold: front.settings.latencyMonitorThresholdMilliseconds))
+        case ("graph", 3):
+            guard let graph = latencyMonitor.graph(names[0]) else {
+                return .error("ERR No samples available for event '\(names[0])'")
+            }
+            return .verbatim(format: "txt", text: graph)
+        case ("history", 3): return latencyMonitor.history(names[0])
+        case ("latest", 2): return latencyMonitor.latest
+        case ("reset", _): return .integer(Int64(latencyMonitor.reset(names)))
+        case ("histogram", _): return commandStats.histogram(names)
+        case ("help", 2):
+            return .array(["LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "DOCTOR", "    Return a human readable latency analysis report.",
+                           "GRAPH <event>", "    Return an ASCII latency graph for the <event> class.",
+                           "HISTORY <event>", "    Return time-latency samples for the <event> class.",
+                           "LATEST", "    Return the latest latency samples for all events.",
+                           "RESET [<event> ...]", "    Reset latency data of one or more <event> classes.",
+                           "    (default: reset all data for all event classes)",
+                           "HISTOGRAM [COMMAND ...]",
+                           "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                           "    If no commands are specified then all histograms are replied.",
+                           "HELP", "    Prints this help."].map { .simple($0) })
+        default:
+            return Self.subcommandError("latency", arguments[1], known: ["doctor", "graph", "history", "latest", "help"].contains(sub))
+        }
+    }
+
+    /// Redis's arity error for a known subcommand given a count its table entry refuses.
+    static func subcommandArityError(_ command: String, _ sub: String, count: Int) -> RESPValue? {
+        let name = "\(command)|\(sub)"
+        guard let spec = CommandTable.lookup(Array(command.utf8))?.subcommands.first(where: { $0.name == name }),
+              !spec.accepts(argumentCount: count) else { return nil }
+        return CommandError.wrongArity(command: name).reply
+    }
+
+    /// Redis's reply to an unknown subcommand, or to a known one given the wrong arguments.
+    static func subcommandError(_ command: String, _ subcommand: Bytes, known: Bool) -> RESPValue {
+        let name = String(decoding: subcommand, as: UTF8.self)
+        guard known else { return CommandError.unknownSubcommand(command: command, subcommand: name).reply }
+        return .error("ERR unknown subcommand or wrong number of arguments for '\(name)'. Try \(command.uppercased()) HELP.")
+    }
+
+    /// ROLE: every Trestle node answers as a primary with no Redis replicas (its shards'
+    /// copies are Raft replicas, not Redis replication).
+    var roleReply: RESPValue { .array([.bulk("master"), .integer(0), .array([])]) }
+
+    /// LOLWUT [VERSION v]: no art, the version line.
+    func lolwut(_ arguments: [Bytes]) -> RESPValue {
+        .verbatim(format: "txt", text: "Trestle ver. \(Engine.compatibleRedisVersion) (Redis-compatible)\n")
+    }
+}
+
+extension Node {
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: the shell stops the process as on
+    /// SIGTERM; the client gets no reply (its connection closes), as with Redis. Every
+    /// acknowledged write is already in the fsynced log, so SAVE and NOSAVE stop alike.
+    func shutdown(_ arguments: [Bytes]) -> Outcome? {
+        let options = arguments.dropFirst().map { String(decoding: $0, as: UTF8.self).lowercased() }
+        guard options.allSatisfy({ ["nosave", "save", "now", "force", "abort"].contains($0) }),
+              !(options.contains("save") && options.contains("nosave")) else {
+            return Outcome(reply: CommandError.syntax.reply)
+        }
+        if options.contains("abort") {
+            return Outcome(reply: options.count == 1 ? .error("ERR No shutdown in progress.") : CommandError.syntax.reply)
+        }
+        logger.notice("SHUTDOWN asked by a client", metadata: ["options": "\(options.joined(separator: " "))"])
+        emit(.shutdown)
+        return nil
+    }
+}

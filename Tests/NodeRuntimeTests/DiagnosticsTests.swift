@@ -1,0 +1,78 @@
+// SLOWLOG, LATENCY and per-command histograms: what is kept, trimmed and hidden.
+import Core
+import Testing
+import Wire
+@testable import NodeRuntime
+
+@Suite struct DiagnosticsTests {
+    func bytes(_ texts: [String]) -> [[UInt8]] { texts.map { Array($0.utf8) } }
+
+    @Test func theSlowLogKeepsTheNewestEntriesOverTheThreshold() {
+        var log = SlowLog()
+        for n in 0..<5 {
+            log.record(bytes(["SET", "k\(n)", "v"]), microseconds: Int64(n * 10), unixSeconds: 100, address: "1.2.3.4:5",
+                       clientName: "", threshold: 10, lengthMax: 3)
+        }
+        #expect(log.entries.map(\.microseconds) == [20, 30, 40], "0 µs is under the threshold; the oldest is dropped past 3")
+        guard case .array(let newest) = log.reply(count: 1), case .array(let entry) = newest.first else {
+            Issue.record("GET 1 is not one entry")
+            return
+        }
+        #expect(entry[0] == .integer(3) && entry[2] == .integer(40) && entry[4] == .bulk("1.2.3.4:5"))
+        log.record(bytes(["GET", "k"]), microseconds: 1, unixSeconds: 100, address: "", clientName: "", threshold: -1, lengthMax: 3)
+        #expect(log.entries.count == 3, "a negative threshold logs nothing")
+        log.record(bytes(["GET", "k"]), microseconds: 1, unixSeconds: 100, address: "", clientName: "", threshold: 0, lengthMax: 0)
+        #expect(log.entries.isEmpty, "a zero length keeps nothing")
+    }
+
+    @Test func longRequestsAreTrimmedAsRedisTrimsThem() {
+        let many = bytes(["SADD", "set"] + (3...33).map(String.init))
+        let kept = SlowLog.trimmed(many)
+        #expect(kept.count == 32)
+        #expect(kept.last == Array("... (2 more arguments)".utf8))
+        #expect(kept[30] == Array("31".utf8))
+        let long = SlowLog.trimmed(bytes(["SET", String(repeating: "A", count: 129)]))
+        #expect(long[1] == Array((String(repeating: "A", count: 128) + "... (1 more bytes)").utf8))
+    }
+
+    @Test func passwordsNeverReachTheSlowLog() {
+        #expect(SlowLog.redacted(bytes(["AUTH", "user", "secret"])) == bytes(["AUTH", "(redacted)", "(redacted)"]))
+        #expect(SlowLog.redacted(bytes(["HELLO", "3", "AUTH", "u", "p", "SETNAME", "x"]))
+                == bytes(["HELLO", "3", "AUTH", "(redacted)", "(redacted)", "SETNAME", "x"]))
+        #expect(SlowLog.redacted(bytes(["CONFIG", "SET", "hz", "10", "requirepass", "pw"]))
+                == bytes(["CONFIG", "SET", "hz", "10", "requirepass", "(redacted)"]))
+        #expect(SlowLog.redacted(bytes(["ACL", "SETUSER", "bob", ">pw", "on"])) == bytes(["ACL", "SETUSER", "bob", "(redacted)", "(redacted)"]))
+        #expect(SlowLog.redacted(bytes(["HELLO", "3", "AUTH"])) == bytes(["HELLO", "3", "AUTH"]), "a short HELLO does not trap")
+    }
+
+    @Test func theLatencyMonitorKeepsTheWorstSamplePerSecond() {
+        var monitor = LatencyMonitor()
+        monitor.record("command", milliseconds: 5, unixSeconds: 10)
+        monitor.record("command", milliseconds: 9, unixSeconds: 10)
+        monitor.record("command", milliseconds: 2, unixSeconds: 11)
+        #expect(monitor.history("command") == .array([.array([.integer(10), .integer(9)]), .array([.integer(11), .integer(2)])]))
+        #expect(monitor.latest == .array([.array([.bulk("command"), .integer(11), .integer(2), .integer(9)])]))
+        for second in 0..<200 { monitor.record("fast-command", milliseconds: 1, unixSeconds: Int64(100 + second)) }
+        guard case .array(let samples) = monitor.history("fast-command") else { return }
+        #expect(samples.count == LatencyMonitor.samplesMax)
+        #expect(monitor.reset(["command", "nope", "command"]) == 1)
+        #expect(monitor.reset([]) == 1)
+        #expect(monitor.latest == .array([]))
+    }
+
+    @Test func histogramBucketsArePowersOfTwoAndCumulative() {
+        #expect(CommandStats.bucket(of: 0) == 0 && CommandStats.bucket(of: 1) == 0 && CommandStats.bucket(of: 2) == 1)
+        #expect(CommandStats.bucket(of: 3) == 2 && CommandStats.bucket(of: 4) == 2 && CommandStats.bucket(of: 5) == 3)
+        #expect(CommandStats.bucket(of: .max) == CommandStats.bucketCount - 1)
+        var stats = CommandStats()
+        for micros: Int64 in [3, 4, 100] { stats.record("get", reply: .null, microseconds: micros) }
+        stats.record("get", reply: .error("ERR wrong number of arguments for 'get' command"), microseconds: 1)
+        let expected: RESPValue = .map([RESPPair(.bulk("get"), .map([
+            RESPPair("calls", .integer(3)),
+            RESPPair("histogram_usec", .map([RESPPair(.integer(4), .integer(2)), RESPPair(.integer(8), .integer(2)),
+                                             RESPPair(.integer(16), .integer(2)), RESPPair(.integer(32), .integer(2)),
+                                             RESPPair(.integer(64), .integer(2)), RESPPair(.integer(128), .integer(3))])),
+        ]))])
+        #expect(stats.histogram(["GET", "nope"]) == expected)
+    }
+}

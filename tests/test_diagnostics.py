@@ -1,0 +1,94 @@
+"""SLOWLOG, LATENCY, ROLE and SHUTDOWN on a standalone server, as a Redis user sees them:
+what is logged and how (arguments trimmed, passwords hidden, the newest first, bounded),
+latency events and histograms, and SHUTDOWN stopping the server with every write kept.
+The replies' shapes and error texts are also compared with redis-server in
+test_differential.py ("diagnostics")."""
+
+import time
+
+import pytest
+import redis
+
+SLOW_LUA = "local i = 0 while i < 3000000 do i = i + 1 end return i"
+
+
+def test_the_slow_log_records_requests_as_redis_does(server):
+    client = server.client(decode_responses=True)
+    client.config_set("slowlog-log-slower-than", 0)
+    client.slowlog_reset()
+    client.client_setname("logger")
+    client.sadd("set", *range(3, 34))
+    client.set("long", "A" * 129)
+    entries = client.execute_command("SLOWLOG", "GET", "-1")
+    newest = entries[0]
+    assert newest[3] == ["SET", "long", "A" * 128 + "... (1 more bytes)"]
+    assert newest[5] == "logger" and newest[4].startswith("127.0.0.1:")
+    assert newest[0] > entries[1][0], "ids grow, newest first"
+    assert entries[1][3] == ["SADD", "set"] + [str(n) for n in range(3, 32)] + ["... (2 more arguments)"]
+    assert abs(newest[1] - time.time()) < 60
+
+    client.config_set("requirepass", "secret-pw")
+    client.execute_command("AUTH", "secret-pw")
+    logged = [entry[3] for entry in client.execute_command("SLOWLOG", "GET", "-1")]
+    assert ["AUTH", "(redacted)"] in logged
+    assert ["CONFIG", "SET", "requirepass", "(redacted)"] in logged
+    assert not any("secret-pw" in argument for arguments in logged for argument in arguments)
+
+    client.config_set("slowlog-max-len", 3)
+    for n in range(10):
+        client.get(f"k{n}")
+    assert client.slowlog_len() == 3
+    # SLOWLOG LEN itself was logged too, as Redis logs it.
+    assert [entry[3] for entry in client.execute_command("SLOWLOG", "GET", "2")] == [["SLOWLOG", "LEN"], ["GET", "k9"]]
+    client.config_set("slowlog-log-slower-than", -1)
+    client.slowlog_reset()
+    client.get("x")
+    assert client.slowlog_len() == 0
+
+
+def test_a_slow_script_is_seen_by_slowlog_latency_and_histograms(server):
+    client = server.client(decode_responses=True)
+    client.config_set("latency-monitor-threshold", 1)
+    client.config_set("slowlog-log-slower-than", 1000)
+    client.slowlog_reset()
+    assert client.eval(SLOW_LUA, 0) == 3000000
+    entry = client.execute_command("SLOWLOG", "GET", "1")[0]
+    assert entry[3][0] == "EVAL" and entry[2] >= 1000
+    latest = client.execute_command("LATENCY", "LATEST")
+    assert [event[0] for event in latest] == ["command"]
+    assert latest[0][2] >= 1 and latest[0][3] >= latest[0][2]
+    assert len(client.execute_command("LATENCY", "HISTORY", "command")) == 1
+    assert "command" in client.execute_command("LATENCY", "DOCTOR")
+    assert client.execute_command("LATENCY", "RESET", "command") == 1
+    assert client.execute_command("LATENCY", "LATEST") == []
+
+    for n in range(5):
+        client.set(f"h{n}", n)
+    histogram = client.execute_command("LATENCY", "HISTOGRAM", "set", "nope")
+    # RESP2: [name, [calls, n, histogram_usec, [bound, cumulative, ...]]]
+    assert histogram[0] == "set"
+    fields = dict(zip(histogram[1][0::2], histogram[1][1::2]))
+    assert fields["calls"] == 5
+    bounds = fields["histogram_usec"][0::2]
+    counts = fields["histogram_usec"][1::2]
+    assert all(bound & (bound - 1) == 0 for bound in bounds), "bounds are powers of two"
+    assert counts == sorted(counts) and counts[-1] == 5, "counts are cumulative"
+
+
+def test_role_answers_as_a_primary(server):
+    assert server.client().execute_command("ROLE") == [b"master", 0, []]
+
+
+@pytest.mark.timeout(60)
+def test_shutdown_stops_the_server_and_keeps_every_write(server):
+    client = server.client(decode_responses=True)
+    for n in range(100):
+        client.set(f"key:{n}", n)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        client.execute_command("SHUTDOWN", "NOSAVE")
+    assert server.process.wait(timeout=20) == 0
+    server.start()
+    restarted = server.client(decode_responses=True)
+    assert restarted.dbsize() == 100 and restarted.get("key:99") == "99"
+    with pytest.raises(redis.exceptions.ResponseError, match="No shutdown in progress"):
+        restarted.execute_command("SHUTDOWN", "ABORT")
