@@ -46,7 +46,7 @@ class intentional(tuple):
         return command
 
 
-CLUSTER_TEXT = "trestle answers with Redis's cluster-mode error text (it has one database); lead to decide"
+ONE_DATABASE = "trestle has one database: it answers as a redis-server with `databases 1` (the reference has 16)"
 
 
 FAR_FUTURE_SECONDS = 4102444800  # 2100-01-01, deterministic for EXPIRETIME and EXPIREAT
@@ -353,7 +353,7 @@ SCRIPTS = {
         ("COPY", "f", "c", "REPLACE"),
         ("GET", "c"),
         ("COPY", "nothere", "z"),
-        intentional(CLUSTER_TEXT, "COPY", "f", "z", "DB", "1"),
+        intentional(ONE_DATABASE, "COPY", "f", "z", "DB", "1"),
         ("COPY", "f", "z", "DB", "0"),
         ("COPY", "f", "z", "BOGUS"),
         ("HSET", "h", "f1", "v1", "f2", "v2"),
@@ -663,7 +663,12 @@ SCRIPTS = {
         ("PING", "a", "b"),
         ("ECHO",),
         ("SELECT", "0"),
-        intentional(CLUSTER_TEXT, "SELECT", "1"),
+        intentional(ONE_DATABASE, "SELECT", "1"),
+        intentional(ONE_DATABASE, "MOVE", "s", "1"),
+        intentional(ONE_DATABASE, "SWAPDB", "0", "1"),
+        ("MOVE", "s", "x"),
+        ("SWAPDB", "x", "0"),
+        ("SWAPDB", "0", "x"),
         ("SELECT", "x"),
         ("CONFIG", "BOGUS"),
         ("CLIENT", "BOGUS"),

@@ -21,7 +21,9 @@ extension Engine {
             return Outcome(reply: .ok)
         case .select:
             let index = try Arguments.integer(arguments[1])
-            guard index == 0 else { throw .message("ERR SELECT is not allowed in cluster mode") }
+            guard index == 0 else {
+                throw .message(settings.clusterEnabled ? "ERR SELECT is not allowed in cluster mode" : Self.databaseOutOfRange)
+            }
             return Outcome(reply: .ok)
         case .quit: return Outcome(reply: .ok, close: true)
         case .reset:

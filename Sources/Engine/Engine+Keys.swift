@@ -24,6 +24,8 @@ extension Engine {
         case .randomkey:
             return .bulkOrNull(keyspace.randomKey(now: now, using: &random))
         case .copy: return try copy(arguments, now: now)
+        case .move: return try move(arguments)
+        case .swapdb: return try swapDatabases(arguments)
         case .expire, .pexpire, .expireat, .pexpireat: return try expire(id, arguments, now: now)
         case .ttl, .pttl:
             let ttl = keyspace.timeToLive(arguments[1], now: now)
@@ -71,7 +73,9 @@ extension Engine {
                 replace = true
             } else if Arguments.isKeyword(arguments[index], "db"), index + 1 < arguments.count {
                 let database = try Arguments.integer(arguments[index + 1])
-                guard database == 0 else { throw CommandError.message("ERR Copying to another database is not allowed in cluster mode") }
+                guard database == 0 else {
+                    throw CommandError.message(settings.clusterEnabled ? "ERR Copying to another database is not allowed in cluster mode" : Self.databaseOutOfRange)
+                }
                 index += 1
             } else {
                 throw CommandError.syntax
@@ -94,6 +98,30 @@ extension Engine {
             found.append(.bulk(key))
         }
         return .array([.bulk(String(next)), .array(found)])
+    }
+
+    // MARK: - One database
+
+    /// Redis's answer for a database other than 0: Trestle has one (`databases` is 1).
+    static let databaseOutOfRange = "ERR DB index is out of range"
+
+    /// MOVE key db: with one database there is nowhere to move to; the errors are those
+    /// of a Redis with `databases 1` (or of Redis Cluster on a cluster node).
+    private func move(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        if settings.clusterEnabled { throw .message("ERR MOVE is not allowed in cluster mode") }
+        let database = try Arguments.integer(arguments[2])
+        guard database >= Int64(Int32.min), database <= Int64(Int32.max) else { throw .notInteger }
+        guard database == 0 else { throw .message(Self.databaseOutOfRange) }
+        throw .message("ERR source and destination objects are the same")
+    }
+
+    /// SWAPDB a b: only 0 with 0 exists, and swapping it with itself changes nothing.
+    private func swapDatabases(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        if settings.clusterEnabled { throw .message("ERR SWAPDB is not allowed in cluster mode") }
+        guard let first = Numbers.parseInteger(arguments[1]) else { throw .message("ERR invalid first DB index") }
+        guard let second = Numbers.parseInteger(arguments[2]) else { throw .message("ERR invalid second DB index") }
+        guard first == 0, second == 0 else { throw .message(Self.databaseOutOfRange) }
+        return .ok
     }
 }
 

@@ -226,7 +226,7 @@ public final class Engine {
              .zremrangebyrank, .zremrangebyscore, .zremrangebylex, .zpopmin, .zpopmax, .zscan,
              .zunion, .zunionstore, .zinter, .zinterstore, .zintercard, .zdiff, .zdiffstore, .zmpop, .zrandmember:
             return Outcome(reply: try runSortedSetCommand(id, arguments, session, now: now))
-        case .del, .unlink, .exists, .type, .keys, .scan, .rename, .renamenx, .randomkey, .copy, .touch,
+        case .del, .unlink, .exists, .type, .keys, .scan, .rename, .renamenx, .randomkey, .copy, .touch, .move, .swapdb,
              .expire, .pexpire, .expireat, .pexpireat, .ttl, .pttl, .expiretime, .pexpiretime, .persist:
             return Outcome(reply: try runKeyCommand(id, arguments, session, now: now))
         default:

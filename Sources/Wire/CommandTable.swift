@@ -15,7 +15,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
-    case dump, restore, object, memory, sort, sort_ro
+    case dump, restore, object, memory, sort, sort_ro, move, swapdb
     // hashes
     case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
@@ -267,6 +267,9 @@ public enum CommandTable {
             spec(.rename, 3, "write", keys: two, "generic", "Renames a key and overwrites the destination."),
             spec(.renamenx, 3, "write fast", keys: two, "generic", "Renames a key only when the target key name doesn't exist."),
             spec(.randomkey, 1, "readonly", "generic", "Returns a random key name from the database."),
+            spec(.move, 3, "write fast", keys: one, "generic", "Moves a key to another database."),
+            spec(.swapdb, 3, "write fast", "server", "Swaps two Redis databases.", since: "4.0.0",
+                 complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases."),
             spec(.copy, -3, "write denyoom", keys: two, "generic", "Copies the value of a key to a new key.", since: "6.2.0", complexity: "O(N)"),
             spec(.touch, -2, "readonly fast", keys: all, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", since: "3.2.1", complexity: "O(N)"),
             spec(.expire, -3, "write fast", keys: one, "generic", "Sets the expiration time of a key in seconds."),
