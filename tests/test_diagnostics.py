@@ -1,9 +1,10 @@
-"""SLOWLOG, LATENCY, ROLE and SHUTDOWN on a standalone server, as a Redis user sees them:
+"""SLOWLOG, LATENCY, ROLE, DEBUG and SHUTDOWN on a standalone server, as a Redis user sees them:
 what is logged and how (arguments trimmed, passwords hidden, the newest first, bounded),
 latency events and histograms, and SHUTDOWN stopping the server with every write kept.
 The replies' shapes and error texts are also compared with redis-server in
 test_differential.py ("diagnostics")."""
 
+import threading
 import time
 
 import pytest
@@ -92,3 +93,43 @@ def test_shutdown_stops_the_server_and_keeps_every_write(server):
     assert restarted.dbsize() == 100 and restarted.get("key:99") == "99"
     with pytest.raises(redis.exceptions.ResponseError, match="No shutdown in progress"):
         restarted.execute_command("SHUTDOWN", "ABORT")
+
+
+def test_debug_sleep_delays_only_its_caller(server):
+    sleeper = server.client()
+    other = server.client()
+    done = []
+    thread = threading.Thread(target=lambda: done.append(sleeper.execute_command("DEBUG", "SLEEP", "1")))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.2)
+    assert other.ping() is True and time.monotonic() - started < 0.9, "the node kept serving others"
+    thread.join(timeout=10)
+    assert done == [b"OK"] and time.monotonic() - started >= 0.95
+
+
+def test_debug_digest_follows_the_data_and_active_expiry_can_pause(server):
+    client = server.client(decode_responses=True)
+    empty = client.execute_command("DEBUG", "DIGEST")
+    assert empty == "0" * 40
+    client.set("k", "v")
+    client.rpush("l", "a", "b")
+    full = client.execute_command("DEBUG", "DIGEST")
+    assert full != empty and len(full) == 40
+    assert client.execute_command("DEBUG", "DIGEST-VALUE", "k", "nothere")[1] == "0" * 40
+    client.rpush("l", "c")
+    assert client.execute_command("DEBUG", "DIGEST") != full
+    client.rpop("l")
+    assert client.execute_command("DEBUG", "DIGEST") == full, "equal data, equal digest"
+
+    client.flushall()
+    client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for n in range(20):
+        client.set(f"e{n}", n, px=10)
+    time.sleep(0.6)
+    assert client.info("keyspace")["db0"]["keys"] == 20, "expired keys stay until touched"
+    client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    deadline = time.monotonic() + 5
+    while "db0" in client.info("keyspace"):
+        assert time.monotonic() < deadline, "active expiry did not resume"
+        time.sleep(0.1)

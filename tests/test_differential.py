@@ -46,7 +46,6 @@ class intentional(tuple):
         return command
 
 
-ONE_DATABASE = "trestle has one database: it answers as a redis-server with `databases 1` (the reference has 16)"
 
 
 FAR_FUTURE_SECONDS = 4102444800  # 2100-01-01, deterministic for EXPIRETIME and EXPIREAT
@@ -316,6 +315,29 @@ SCRIPTS = {
         ("SHUTDOWN",),
         ("EXEC",),
     ],
+    "debug": [
+        ("DEBUG", "PROTOCOL", "string"),
+        ("DEBUG", "PROTOCOL", "integer"),
+        ("DEBUG", "PROTOCOL", "double"),
+        ("DEBUG", "PROTOCOL", "bignum"),
+        ("DEBUG", "PROTOCOL", "null"),
+        ("DEBUG", "PROTOCOL", "array"),
+        ("DEBUG", "PROTOCOL", "set"),
+        ("DEBUG", "PROTOCOL", "map"),
+        ("DEBUG", "PROTOCOL", "verbatim"),
+        ("DEBUG", "PROTOCOL", "true"),
+        ("DEBUG", "PROTOCOL", "false"),
+        ("DEBUG", "PROTOCOL", "nope"),
+        ("DEBUG", "NOPE"),
+        ("DEBUG", "SLEEP", "0"),
+        ("DEBUG", "SLEEP", "0.01"),
+        ("DEBUG", "RELOAD"),
+        ("FLUSHALL",),
+        ("DEBUG", "DIGEST"),
+        ("DEBUG", "DIGEST-VALUE", "nothere"),
+        ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+        ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+    ],
     "keys_basic": [
         ("MSET", "a", "1", "b", "2", "c", "3"),
         ("HSET", "h", "f", "v"),
@@ -353,7 +375,7 @@ SCRIPTS = {
         ("COPY", "f", "c", "REPLACE"),
         ("GET", "c"),
         ("COPY", "nothere", "z"),
-        intentional(ONE_DATABASE, "COPY", "f", "z", "DB", "1"),
+        ("COPY", "f", "z", "DB", "1"),
         ("COPY", "f", "z", "DB", "0"),
         ("COPY", "f", "z", "BOGUS"),
         ("HSET", "h", "f1", "v1", "f2", "v2"),
@@ -663,9 +685,9 @@ SCRIPTS = {
         ("PING", "a", "b"),
         ("ECHO",),
         ("SELECT", "0"),
-        intentional(ONE_DATABASE, "SELECT", "1"),
-        intentional(ONE_DATABASE, "MOVE", "s", "1"),
-        intentional(ONE_DATABASE, "SWAPDB", "0", "1"),
+        ("SELECT", "1"),
+        ("MOVE", "s", "1"),
+        ("SWAPDB", "0", "1"),
         ("MOVE", "s", "x"),
         ("SWAPDB", "x", "0"),
         ("SWAPDB", "0", "x"),

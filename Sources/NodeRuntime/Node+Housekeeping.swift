@@ -74,6 +74,7 @@ extension Node {
 
     /// The leader decides which expired keys to remove and replicates the decision.
     private func proposeReclaims(now time: Int64) {
+        guard activeExpiry else { return }  // DEBUG SET-ACTIVE-EXPIRE 0: keys expire when touched
         for replica in allReplicas where replica.isLeader {
             guard let data = replica.data else { continue }
             let stamp = max(time, data.lastRecordTime)

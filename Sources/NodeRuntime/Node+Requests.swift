@@ -142,6 +142,8 @@ extension Node {
             return Outcome(reply: latencyCommand(arguments))
         case .role:
             return Outcome(reply: roleReply)
+        case .debug:
+            return debugCommand(arguments, session: session, reply: reply)
         case .lolwut:
             return Outcome(reply: lolwut(arguments))
         case .shutdown:

@@ -59,6 +59,8 @@ public final class Node {
     var commandStats = CommandStats()
     /// SLOWLOG and LATENCY (Node+Diagnostics.swift).
     var slowLog = SlowLog()
+    /// False after DEBUG SET-ACTIVE-EXPIRE 0: led shards stop reclaiming expired keys.
+    var activeExpiry = true
     var latencyMonitor = LatencyMonitor()
     /// Times a replica here became its group's leader (trestle_raft_leadership_won_total).
     var leadershipsWon = 0

@@ -7,7 +7,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // connection and server
     case ping, echo, hello, auth, select, quit, reset, client, command, info, dbsize, flushdb, flushall, config, time, acl
     case lastsave, bgsave, bgrewriteaof, save
-    case slowlog, latency, role, lolwut, shutdown
+    case slowlog, latency, role, lolwut, shutdown, debug
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
@@ -581,6 +581,7 @@ public enum CommandTable {
                 sub("latency", "histogram", -2, "admin noscript loading stale", "Returns the cumulative distribution of latencies of a subset or all commands."),
                 sub("latency", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
+            spec(.debug, -2, "admin noscript loading stale", "server", "A container for debugging commands."),
             spec(.role, 1, "noscript loading stale fast", "server", "Returns the replication role.", since: "2.8.12"),
             spec(.lolwut, -1, "readonly fast", "server", "Displays computer art and the Redis version", since: "5.0.0"),
             spec(.shutdown, -1, "admin noscript loading stale no_multi allow_busy", "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),

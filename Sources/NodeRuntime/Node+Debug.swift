@@ -1,0 +1,130 @@
+// DEBUG: the subcommands Redis's own test suite and client libraries' tests lean on, for
+// connections from loopback only (Redis's `enable-debug-command local`; nothing here can
+// crash or stall the node). Differences from Redis: SLEEP delays only the caller's reply
+// (the node keeps serving everyone else), RELOAD answers OK at once (every acknowledged
+// write is already in the fsynced log and nothing needs reloading), DIGEST is Trestle's
+// own function of the data (equal data, equal digest; an empty dataset all zeros).
+import Cluster
+import Core
+import Engine
+import Keyspace
+import Wire
+
+extension Node {
+    /// Longest DEBUG SLEEP honoured (a longer one sleeps this long).
+    static let debugSleepMillisecondsMax: Int64 = 3_600_000
+
+    static let debugNotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it "
+        + "from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+
+    func debugCommand(_ arguments: [Bytes], session: Session, reply: @escaping ReplySink) -> Outcome? {
+        guard Self.isLoopback(session.address) else { return Outcome(reply: .error(Self.debugNotAllowed)) }
+        let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        let text = arguments.dropFirst(2).map { String(decoding: $0, as: UTF8.self) }
+        switch (sub, text.count) {
+        case ("help", 0): return Outcome(reply: .array(Self.debugHelp.map { .simple($0) }))
+        case ("sleep", 1):
+            let milliseconds = min(Self.debugSleepMillisecondsMax, Int64(max(0, (Double(text[0]) ?? 0) * 1000)))
+            guard milliseconds > 0, deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: .ok) }
+            deferredRoutes.append(DeferredRoute(due: now() + milliseconds, retry: { reply(.ok) }))
+            return nil
+        case ("reload", _), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
+        case ("log", 1):
+            logger.warning("DEBUG LOG: \(text[0])")
+            return Outcome(reply: .ok)
+        case ("set-active-expire", 1):
+            guard let flag = Int(text[0]) else { return Outcome(reply: CommandError.notInteger.reply) }
+            activeExpiry = flag != 0
+            return Outcome(reply: .ok)
+        case ("digest", 0): return Outcome(reply: .simple(Self.digestText(datasetDigest())))
+        case ("digest-value", _):
+            return Outcome(reply: .array(arguments.dropFirst(2).map { .simple(Self.digestText(keyDigest($0))) }))
+        case ("protocol", 1): return Outcome(reply: protocolSample(text[0], session: session))
+        default:
+            return Outcome(reply: Self.subcommandError("debug", arguments[1], known: true))
+        }
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address.hasPrefix("::1") || address.hasPrefix("[::1]") || address.hasPrefix("/")
+            || address.hasPrefix("::ffff:127.") || address.isEmpty
+    }
+
+    /// The keys of the shards this node leads, order-independently combined.
+    private func datasetDigest() -> UInt64 {
+        var digest: UInt64 = 0
+        for replica in replicas.values where replica.isLeader {
+            guard let engine = replica.data?.engine else { continue }
+            let time = max(now(), replica.data?.lastRecordTime ?? 0)
+            for key in engine.keyspace.keys(matching: Array("*".utf8), now: time) {
+                digest ^= Self.mix(engine.watchDigest(key, now: time), key: key)
+            }
+        }
+        return digest
+    }
+
+    /// One key's digest, from whichever shard replica here holds its slot (0: absent).
+    private func keyDigest(_ key: Bytes) -> UInt64 {
+        guard let shard = map?.shardID(forSlot: HashSlot.of(key: key)), let data = replicas[shard]?.data else { return 0 }
+        let digest = data.engine.watchDigest(key, now: max(now(), data.lastRecordTime))
+        return digest == 0 ? 0 : Self.mix(digest, key: key)
+    }
+
+    private static func mix(_ digest: UInt64, key: Bytes) -> UInt64 {
+        var value = digest
+        for byte in key { value = (value ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return value
+    }
+
+    /// 40 hex digits as Redis prints a digest; all zeros for 0 (no data).
+    static func digestText(_ digest: UInt64) -> String {
+        guard digest != 0 else { return String(repeating: "0", count: 40) }
+        return SHA1.hex(SHA1.digest((0..<8).map { UInt8(truncatingIfNeeded: digest >> ($0 * 8)) }))
+    }
+
+    /// DEBUG PROTOCOL <type>: one reply of each RESP3 type, as Redis sends them.
+    private func protocolSample(_ name: String, session: Session) -> RESPValue {
+        let resp3 = session.protocolVersion == .resp3
+        switch name.lowercased() {
+        case "string": return .bulk("Hello World")
+        case "integer": return .integer(12345)
+        case "double": return .double(3.141)
+        case "bignum": return .bigNumber("1234567999999999999999999999999999999")
+        case "null": return .null
+        case "array": return .array((0..<3).map { .integer($0) })
+        case "set": return .set((0..<3).map { .integer($0) })
+        case "map": return .map((0..<3).map { RESPPair(.integer($0), .boolean($0 == 1)) })
+        case "attrib":
+            // Trestle sends no RESP3 attributes: the reply that follows one in Redis.
+            return .bulk("Some real reply following the attribute")
+        case "push":
+            guard resp3 else { return .error("ERR RESP2 is not supported by this command") }
+            emit(.push(session.id, .push([.bulk("server-cpu-usage"), .integer(42)]), .resp3))
+            return .bulk("Some real reply following the push reply")
+        case "verbatim": return .verbatim(format: "txt", text: "This is a verbatim\nstring")
+        case "true": return .boolean(true)
+        case "false": return .boolean(false)
+        default:
+            return .error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+        }
+    }
+
+    static let debugHelp = [
+        "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANGE-REPL-ID", "    Accepted; Trestle has no Redis replication ID.",
+        "DIGEST", "    Output a hex signature representing the current DB content.",
+        "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
+        "JMAP", "    Accepted; nothing to do.",
+        "LOG <message>", "    Write <message> to the server log.",
+        "PROTOCOL <type>",
+        "    Reply with a test value of the specified type. <type> can be: string,",
+        "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+        "    true, false.",
+        "RELOAD [option ...]", "    Answered at once: every acknowledged write is already in the fsynced log.",
+        "SET-ACTIVE-EXPIRE <0|1>", "    Setting it to 0 disables expiring keys in the background when they are not",
+        "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+        "    default.",
+        "SLEEP <seconds>", "    Delay this connection's reply for <seconds> (the node goes on serving others).",
+        "HELP", "    Prints this help.",
+    ]
+}
