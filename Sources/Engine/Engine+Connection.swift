@@ -147,6 +147,9 @@ extension Engine {
                 "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]", "    Return information about client connections.",
                 "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]", "    Kill connections. Options: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
                 "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+                "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
                 "NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
                 "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]] [OPTIN] [OPTOUT] [NOLOOP]",
                 "    Control server assisted client side caching.",
@@ -157,7 +160,7 @@ extension Engine {
             ].map { RESPValue.simple($0) }))
         default:
             if ["id", "getname", "setname", "setinfo", "info", "help", "no-evict", "no-touch", "tracking", "caching", "getredir",
-                "trackinginfo"].contains(subcommand) {
+                "trackinginfo", "pause", "unpause", "unblock"].contains(subcommand) {
                 throw .message("ERR wrong number of arguments for 'client|\(subcommand)' command")
             }
             throw .unknownSubcommand(command: "client", subcommand: Arguments.string(arguments[1]))

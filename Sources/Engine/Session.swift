@@ -29,6 +29,8 @@ public final class Session {
     public internal(set) var authenticated: Bool
     /// Commands queued since MULTI; nil outside a transaction.
     var queued: [[Bytes]]? = nil
+    /// The commands queued by MULTI so far (nil outside a transaction).
+    public var queuedCommands: [[Bytes]]? { queued }
     /// Set when a command failed to queue: EXEC then aborts with EXECABORT.
     var transactionFailed = false
     /// Watched keys and the expiry each had when watched.

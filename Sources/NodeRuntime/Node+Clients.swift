@@ -92,6 +92,7 @@ extension Node {
         unblockClosed(id)
         monitors.removeAll { $0 == id }
         trackingClients.remove(id)
+        pausedClients.remove(id)
         front.disconnect(client.session)
     }
 
@@ -102,6 +103,11 @@ extension Node {
             client.closed = true
             emit(.close(id))
         }
+    }
+
+    /// Starts what a client had waiting (after a pause).
+    func resumeClient(_ id: ClientID) {
+        if let client = clients[id] { process(client) }
     }
 
     /// Starts every waiting request that may start now; stops at the first that must wait.
@@ -124,6 +130,10 @@ extension Node {
                 let isWrite = !client.session.inTransaction && (spec?.isWrite ?? false) && !(spec?.isBlocking ?? false)
                 let mayStart = isWrite ? client.unansweredOthers == 0 : client.slots.isEmpty
                 guard mayStart else { return }
+                if clientPause != nil, pausePostpones(request, spec: spec, session: client.session) {
+                    pausedClients.insert(client.session.id)  // CLIENT PAUSE: started when it ends
+                    return
+                }
                 client.waiting.removeFirst()
                 startRequest(request, spec: spec, isWrite: isWrite, on: client)
             }

@@ -44,6 +44,7 @@ extension Node {
 
     func onTimer() {
         runDeferredRoutes()
+        checkClientPause()
         sweepBlocked()
         catchUpTicks()
         syncLogIfDue()
@@ -74,7 +75,8 @@ extension Node {
 
     /// The leader decides which expired keys to remove and replicates the decision.
     private func proposeReclaims(now time: Int64) {
-        guard activeExpiry else { return }  // DEBUG SET-ACTIVE-EXPIRE 0: keys expire when touched
+        // DEBUG SET-ACTIVE-EXPIRE 0, or a CLIENT PAUSE (as Redis): keys expire when touched.
+        guard activeExpiry, clientPause == nil else { return }
         for replica in allReplicas where replica.isLeader {
             guard let data = replica.data else { continue }
             let stamp = max(time, data.lastRecordTime)

@@ -150,6 +150,9 @@ extension Node {
             return shutdown(arguments)
         case .wait:
             return waitForReplicas(arguments, reply: reply)
+        case .client where arguments.count >= 2 && ["pause", "unpause"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
+            if let answer = clientPauseCommand(arguments) { return Outcome(reply: answer) }
+            return front.execute(arguments, spec: spec, session: session, now: time)  // wrong arity: its error
         case .client where arguments.count >= 3 && arguments.count <= 4
             && String(decoding: arguments[1], as: UTF8.self).lowercased() == "unblock":
             return Outcome(reply: clientUnblock(arguments))

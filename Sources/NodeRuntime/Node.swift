@@ -61,6 +61,9 @@ public final class Node {
     var slowLog = SlowLog()
     /// False after DEBUG SET-ACTIVE-EXPIRE 0: led shards stop reclaiming expired keys.
     var activeExpiry = true
+    /// CLIENT PAUSE in force, and the clients whose next request waits for its end.
+    var clientPause: ClientPause?
+    var pausedClients: Set<ClientID> = []
     var latencyMonitor = LatencyMonitor()
     /// Times a replica here became its group's leader (trestle_raft_leadership_won_total).
     var leadershipsWon = 0
