@@ -35,7 +35,7 @@ extension Node {
                 switch String(decoding: arguments[3], as: UTF8.self).lowercased() {
                 case "write": writesOnly = true
                 case "all": writesOnly = false
-                default: return CommandError.syntax.reply
+                default: return .error("ERR CLIENT PAUSE mode must be WRITE or ALL")
                 }
             }
             let (end, overflow) = now().addingReportingOverflow(timeout)
