@@ -133,3 +133,13 @@ def test_debug_digest_follows_the_data_and_active_expiry_can_pause(server):
     while "db0" in client.info("keyspace"):
         assert time.monotonic() < deadline, "active expiry did not resume"
         time.sleep(0.1)
+
+
+def test_memory_stats_reports_the_process_and_its_keys(server):
+    client = server.client(decode_responses=True)
+    for n in range(50):
+        client.set(f"m{n}", "x" * 100)
+    stats = client.memory_stats()
+    assert stats["keys.count"] == 50
+    assert stats["total.allocated"] > 1_000_000 and stats["dataset.bytes"] >= 50 * 100
+    assert "Sam" in client.execute_command("MEMORY", "DOCTOR")

@@ -151,9 +151,14 @@ extension Engine {
             guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
             return .integer(Self.estimatedBytes(key: arguments[2], entry.value))
         case "help":
-            return .array(["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "USAGE <key> [SAMPLES <count>]",
+            return .array(["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "DOCTOR",
+                           "    Return memory problems reports.", "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
+                           "PURGE", "    Attempt to purge dirty pages for reclamation by the allocator.", "STATS",
+                           "    Return information about the memory usage of the server.", "USAGE <key> [SAMPLES <count>]",
                            "    Return memory in bytes used by <key> and its value. Nested values are", "    sampled up to <count> times (default: 5, 0 means sample all).",
-                           "HELP", "    Print this help."].map { RESPValue.simple($0) })
+                           "HELP", "    Prints this help."].map { RESPValue.simple($0) })
+        case "stats", "doctor", "purge", "malloc-stats":
+            throw CommandError.wrongArity(command: "memory|\(subcommand)")  // the node answers the right arity
         default:
             throw CommandError.unknownSubcommand(command: "memory", subcommand: Arguments.string(arguments[1]))
         }

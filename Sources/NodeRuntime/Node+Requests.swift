@@ -144,6 +144,8 @@ extension Node {
             return Outcome(reply: roleReply)
         case .debug:
             return debugCommand(arguments, session: session, reply: reply)
+        case .memory where arguments.count == 2:
+            if let answer = memoryCommand(arguments) { return Outcome(reply: answer) }
         case .lolwut:
             return Outcome(reply: lolwut(arguments))
         case .shutdown:
