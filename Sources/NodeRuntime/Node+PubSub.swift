@@ -221,17 +221,19 @@ extension Node {
     func deliver(channel: Bytes, message: Bytes, sharded: Bool) -> Int {
         var receivers = 0
         let direct = sharded ? shardChannelSubscribers[channel] : channelSubscribers[channel]
-        let word: Bytes = Array((sharded ? "smessage" : "message").utf8)
+        // One value per message (per pattern), shared by every receiver's output.
+        let value = RESPValue.push([.bulk(sharded ? "smessage" : "message"), .bulk(channel), .bulk(message)])
         for id in (direct ?? []).sorted() {
             guard let client = clients[id] else { continue }
-            emit(.push(id, .push([.bulk(word), .bulk(channel), .bulk(message)]), client.session.protocolVersion))
+            emit(.push(id, value, client.session.protocolVersion))
             receivers += 1
         }
         guard !sharded else { return receivers }
         for (pattern, ids) in patternSubscribers where Glob.matches(pattern: pattern, channel) {
+            let value = RESPValue.push([.bulk("pmessage"), .bulk(pattern), .bulk(channel), .bulk(message)])
             for id in ids.sorted() {
                 guard let client = clients[id] else { continue }
-                emit(.push(id, .push([.bulk("pmessage"), .bulk(pattern), .bulk(channel), .bulk(message)]), client.session.protocolVersion))
+                emit(.push(id, value, client.session.protocolVersion))
                 receivers += 1
             }
         }
