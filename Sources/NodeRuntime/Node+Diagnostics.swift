@@ -23,6 +23,21 @@ extension Node {
         }
     }
 
+    /// SLOWLOG, LATENCY, ROLE, LOLWUT, SHUTDOWN and DEBUG: node-local, never routed.
+    func serveDiagnostics(_ id: CommandID, _ arguments: [Bytes], session: Session, reply: @escaping ReplySink) -> Outcome? {
+        switch id {
+        case .slowlog: return Outcome(reply: slowlogCommand(arguments))
+        case .latency: return Outcome(reply: latencyCommand(arguments))
+        case .role: return Outcome(reply: roleReply)
+        case .lolwut: return Outcome(reply: lolwut(arguments))
+        case .shutdown: return shutdown(arguments)
+        case .debug: return debugCommand(arguments, session: session, reply: reply)
+        default:
+            assertionFailure("\(id) is not a diagnostics command")
+            return Outcome(reply: .error("ERR unknown command"))
+        }
+    }
+
     /// SLOWLOG GET|LEN|RESET|HELP.
     func slowlogCommand(_ arguments: [Bytes]) -> RESPValue {
         let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()

@@ -136,20 +136,10 @@ extension Node {
         case .monitor:
             if !monitors.contains(session.id) { monitors.append(session.id) }
             return Outcome(reply: .ok)
-        case .slowlog:
-            return Outcome(reply: slowlogCommand(arguments))
-        case .latency:
-            return Outcome(reply: latencyCommand(arguments))
-        case .role:
-            return Outcome(reply: roleReply)
-        case .debug:
-            return debugCommand(arguments, session: session, reply: reply)
+        case .slowlog, .latency, .role, .lolwut, .shutdown, .debug:
+            return serveDiagnostics(id, arguments, session: session, reply: reply)
         case .memory where arguments.count == 2:
             if let answer = memoryCommand(arguments) { return Outcome(reply: answer) }
-        case .lolwut:
-            return Outcome(reply: lolwut(arguments))
-        case .shutdown:
-            return shutdown(arguments)
         case .wait:
             return waitForReplicas(arguments, reply: reply)
         case .client where arguments.count >= 2 && ["pause", "unpause"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
