@@ -190,17 +190,21 @@ final class Replica {
             proposals.removeValue(forKey: index)
             write.reply(.error("ERR write not confirmed in time: shard \(shard.rawValue) could not reach a quorum; it may or may not be applied"))
         }
-        func sweep(_ reads: inout [PendingRead]) {
-            guard reads.contains(where: { $0.deadline <= now }) else { return }
-            for read in reads where read.deadline <= now {
-                read.fail(Redirect.clusterDown("read not confirmed in time: shard \(shard.rawValue) could not reach a quorum").reply)
-            }
+        // The expired reads leave their queues before any is answered: an answer may start
+        // the client's next request, which can queue a read here again (a reentrant access
+        // to a queue still being swept, caught by Swift's exclusivity check in debug builds).
+        func takeExpired(_ reads: inout [PendingRead]) -> [PendingRead] {
+            guard reads.contains(where: { $0.deadline <= now }) else { return [] }
+            let expired = reads.filter { $0.deadline <= now }
             reads.removeAll { $0.deadline <= now }
+            return expired
         }
-        sweep(&readsAwaitingApply)
-        sweep(&readsAwaitingLeadership)
+        var expired = takeExpired(&readsAwaitingApply) + takeExpired(&readsAwaitingLeadership)
         for (context, read) in readsAwaitingConfirmation.sorted(by: { $0.key < $1.key }) where read.deadline <= now {
             readsAwaitingConfirmation.removeValue(forKey: context)
+            expired.append(read)
+        }
+        for read in expired {
             read.fail(Redirect.clusterDown("read not confirmed in time: shard \(shard.rawValue) could not reach a quorum").reply)
         }
     }
@@ -210,13 +214,14 @@ final class Replica {
         failReads(Redirect.tryAgain("shard \(shard.rawValue) changed leader; retry").reply)
     }
 
+    /// Empties the read queues first, then answers: a read an answer's client queues here
+    /// meanwhile stays queued (it was once cleared with the rest and never answered).
     private func failReads(_ error: RESPValue) {
-        for read in readsAwaitingApply { read.fail(error) }
-        for (_, read) in readsAwaitingConfirmation.sorted(by: { $0.key < $1.key }) { read.fail(error) }
-        for read in readsAwaitingLeadership { read.fail(error) }
+        let failing = readsAwaitingApply + readsAwaitingConfirmation.sorted(by: { $0.key < $1.key }).map(\.value) + readsAwaitingLeadership
         readsAwaitingApply = []
         readsAwaitingConfirmation = [:]
         readsAwaitingLeadership = []
+        for read in failing { read.fail(error) }
     }
 
     /// Most writes waiting for room in the log before new ones are refused with -TRYAGAIN.
