@@ -79,9 +79,23 @@ extension Engine {
         return .array([text(longitude), text(latitude)])
     }
 
-    /// A distance as Redis prints it: four decimals, as a bulk string in both protocols.
+    /// A distance as Redis prints it, as a bulk string in both protocols: four decimals,
+    /// rounded from the value times 10^4 with halves up (so 15242319.788549999, which is
+    /// 152423197885.5 times 10^4 in doubles, prints ...7886 where "%.4f" gives ...7885).
     static func distanceReply(_ distance: Double) -> RESPValue {
-        .bulk(Array(Numbers.formatFixed(distance, decimals: 4).utf8))
+        .bulk(Array(distanceText(distance).utf8))
+    }
+
+    /// Scaled values up to this are exact integers in a double; beyond, "%.4f".
+    static let distanceScaledMax = 9e15
+
+    static func distanceText(_ distance: Double) -> String {
+        let scaled = distance.magnitude * 10000
+        guard scaled.isFinite, scaled < distanceScaledMax else { return Numbers.formatFixed(distance, decimals: 4) }
+        let units = Int64((scaled + 0.5).rounded(.down))
+        let fraction = String(units % 10000)
+        let sign = distance < 0 && units != 0 ? "-" : ""
+        return sign + String(units / 10000) + "." + String(repeating: "0", count: 4 - fraction.count) + fraction
     }
 
     // MARK: - GEOADD, GEODIST

@@ -81,9 +81,9 @@ public enum GeoSearch {
             let distance = GeoHash.distance(longitude1: query.longitude, latitude1: query.latitude, longitude2: longitude, latitude2: latitude)
             return distance > radius ? nil : distance
         case .box(let width, let height):
-            // The cheaper north-south test first, then east-west along the centre's parallel.
+            // The cheaper north-south test first, then east-west along the point's parallel.
             guard GeoHash.latitudeDistance(latitude, query.latitude) <= height / 2 else { return nil }
-            let eastWest = GeoHash.distance(longitude1: longitude, latitude1: query.latitude, longitude2: query.longitude, latitude2: query.latitude)
+            let eastWest = GeoHash.distance(longitude1: longitude, latitude1: latitude, longitude2: query.longitude, latitude2: latitude)
             guard eastWest <= width / 2 else { return nil }
             return GeoHash.distance(longitude1: query.longitude, latitude1: query.latitude, longitude2: longitude, latitude2: latitude)
         }
