@@ -129,10 +129,23 @@ public enum GeoHash {
                 Swift.min(Swift.max(latitude, latitudeRange.min), latitudeRange.max))
     }
 
-    /// A stored score as the full-precision cell it names.
+    /// A stored score as the full-precision cell it names. A sorted set not made by GEOADD
+    /// may hold any score: it converts as a C double-to-uint64 conversion does on x86-64
+    /// (what redis-server answers there): below 2^63 a signed truncation, from 2^63 a
+    /// truncation of the value less 2^63 with the top bit flipped, and a value out of the
+    /// signed range (infinities included) truncating to 2^63.
     public static func cell(score: Double) -> GeoCell {
-        let bits = score >= 0 && score < 18_446_744_073_709_551_616 ? UInt64(score) : 0
-        return GeoCell(bits: bits, step: stepMax)
+        GeoCell(bits: unsignedTruncation(score), step: stepMax)
+    }
+
+    static func unsignedTruncation(_ value: Double) -> UInt64 {
+        let twoTo63 = 9_223_372_036_854_775_808.0
+        func signedTruncation(_ value: Double) -> UInt64 {
+            guard value >= -twoTo63, value < twoTo63 else { return UInt64(1) << 63 }
+            return UInt64(bitPattern: Int64(value))
+        }
+        if value < twoTo63 { return signedTruncation(value) }
+        return signedTruncation(value - twoTo63) ^ (UInt64(1) << 63)
     }
 
     /// The score GEOADD stores for a valid point.
