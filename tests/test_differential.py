@@ -2128,6 +2128,13 @@ SCRIPTS = {
         ("GEOSEARCHSTORE", "d", "g", "FROMLONLAT", "0", "0", "COUNT", "1"),
         ("GEOSEARCHSTORE", "d", "g", "FROMLONLAT", "1", "1", "WITHDIST"),
         ("EXISTS", "d", "x"),
+        ("COMMAND", "GETKEYS", "GEORADIUS", "src", "1", "2", "3", "km", "STORE", "dst"),
+        ("COMMAND", "GETKEYS", "GEORADIUS", "src", "1", "2", "3", "km", "STOREDIST", "d1", "STORE", "d2"),
+        ("COMMAND", "GETKEYS", "GEORADIUSBYMEMBER", "src", "m", "3", "km", "STOREDIST", "dst"),
+        ("COMMAND", "GETKEYS", "GEOSEARCHSTORE", "dst", "src", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+        ("COMMAND", "GETKEYS", "GEORADIUS_RO", "src", "1", "2", "3", "km"),
+        ("EVAL", "return redis.call('GEOPOS', KEYS[1], ARGV[1], 'none')", "1", "g", "a"),
+        ("EVAL", "return redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', 0, 0, 'BYRADIUS', 200, 'km', 'WITHCOORD', 'WITHDIST')", "1", "g"),
     ],
     # Sorted sets not made by GEOADD: any score decodes as redis-server on x86-64 decodes it.
     "geo_on_plain_sorted_sets": [

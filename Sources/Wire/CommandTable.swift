@@ -124,13 +124,16 @@ public final class CommandSpec: Sendable {
         return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
     }
 
-    /// The source key at 1, and each argument that follows one of `keywords` among the
-    /// options from `optionsFrom` (SORT's STORE, GEORADIUS's STORE and STOREDIST).
+    /// The source key at 1, then each argument that follows one of `keywords` among the
+    /// options from `optionsFrom` (SORT's STORE, GEORADIUS's STORE and STOREDIST), keyword
+    /// by keyword as Redis's key specs list them. Every occurrence counts, so a request
+    /// naming two destinations is routed (or refused) by both.
     static func keysWithStore(_ arguments: [[UInt8]], optionsFrom: Int, keywords: [String]) -> [Int] {
         var positions = [1]
-        let names = keywords.map { CommandName(Array($0.utf8)) }
-        for index in optionsFrom..<max(optionsFrom, arguments.count) where index + 1 < arguments.count
-            && names.contains(CommandName(arguments[index])) { positions.append(index + 1) }
+        for keyword in keywords.map({ CommandName(Array($0.utf8)) }) {
+            for index in optionsFrom..<max(optionsFrom, arguments.count) where index + 1 < arguments.count
+                && CommandName(arguments[index]) == keyword { positions.append(index + 1) }
+        }
         return positions
     }
 

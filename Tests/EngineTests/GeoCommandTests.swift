@@ -59,7 +59,7 @@ import Wire
             return CommandTable.lookup(arguments[0])?.keyPositions(in: arguments) ?? []
         }
         #expect(keys("GEORADIUS src 1 2 3 km STORE dst") == [1, 7])
-        #expect(keys("GEORADIUS src 1 2 3 km STOREDIST d1 STORE d2") == [1, 7, 9])
+        #expect(keys("GEORADIUS src 1 2 3 km STOREDIST d1 STORE d2") == [1, 9, 7])
         #expect(keys("GEORADIUSBYMEMBER src m 3 km STOREDIST dst") == [1, 6])
         #expect(keys("GEORADIUS src 1 2 3 km") == [1])
         #expect(keys("GEORADIUS_RO src 1 2 3 km") == [1])
