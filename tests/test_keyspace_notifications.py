@@ -204,6 +204,17 @@ READ_SCRIPT = [
     ("LPOP", "nolist2"),
     ("EVAL", "return redis.call('GET', KEYS[1])", "1", "nope12"),
     ("EVAL_RO", "return redis.call('EXISTS', KEYS[1])", "1", "s"),
+    ("GEOADD", "geo", "13.361389", "38.115556", "Palermo"),
+    ("GEOPOS", "geo", "Palermo"),
+    ("GEOPOS", "nogeo", "Palermo"),
+    ("GEODIST", "nogeo", "a", "b"),
+    ("GEOHASH", "geo", "x"),
+    ("GEOSEARCH", "nogeo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+    ("GEOSEARCH", "geo", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km"),
+    ("GEORADIUS_RO", "nogeo", "0", "0", "1", "km"),
+    ("GEORADIUSBYMEMBER", "nogeo", "x", "1", "km"),
+    ("GEOSEARCHSTORE", "geo2", "nogeo", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+    ("GEOSEARCHSTORE", "geo2", "geo", "FROMLONLAT", "13", "38", "BYRADIUS", "100", "km"),
 ]
 
 
