@@ -53,3 +53,29 @@ def test_xrevrange_count_zero_still_checks_the_type(r):
     r.set("str", "x")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r.execute_command("XREVRANGE", "str", "+", "-", "COUNT", "0")
+
+
+def test_geo_commands_answer_every_extreme_number(r, server):
+    r.execute_command("GEOADD", "g", "13.361389", "38.115556", "Palermo", "180", "85.05112878", "ne",
+                      "-180", "-85.05112878", "sw")
+    r.zadd("g", {"odd-inf": float("inf"), "odd-neg": -2, "odd-huge": 1e300})
+    numbers = ["nan", "inf", "-inf", "1e308", "-1e308", "1e400", "5e-324", "-0", "0x7fffffffffffffff", INT64_MAX,
+               "-9223372036854775808", "180", "-180", "85.05112878", "-85.05112878", "abc", ""]
+    for value in numbers:
+        for command in (("GEOADD", "h", value, "0", "m"), ("GEOADD", "h", "0", value, "m"),
+                        ("GEOSEARCH", "g", "FROMLONLAT", value, "0", "BYRADIUS", "1", "km"),
+                        ("GEOSEARCH", "g", "FROMLONLAT", "0", value, "BYBOX", "1", "1", "km"),
+                        ("GEOSEARCH", "g", "FROMMEMBER", "ne", "BYRADIUS", value, "m", "WITHDIST", "WITHHASH", "WITHCOORD"),
+                        ("GEOSEARCH", "g", "FROMMEMBER", "sw", "BYBOX", value, value, "mi", "DESC"),
+                        ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "inf", "m", "COUNT", value),
+                        ("GEOSEARCH", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "inf", "m", "COUNT", value, "ANY"),
+                        ("GEORADIUS", "g", value, value, value, "km", "STORE", "d"),
+                        ("GEORADIUSBYMEMBER", "g", "odd-huge", value, "ft", "STOREDIST", "d"),
+                        ("GEOSEARCHSTORE", "d", "g", "FROMMEMBER", "odd-neg", "BYBOX", value, "1", "m", "STOREDIST")):
+            try:
+                r.execute_command(*command)
+            except redis.ResponseError:
+                pass
+    assert r.execute_command("GEOPOS", "g", "odd-inf", "odd-neg", "odd-huge")[0] is not None
+    assert r.execute_command("GEODIST", "g", "ne", "odd-inf") is not None
+    still_serving(server)

@@ -37,9 +37,17 @@ extension Engine {
         return table
     }()
 
+    /// Write commands that read one source key as Redis's lookupKeyRead does (the GEO
+    /// searches that may store), by the source's position; the destination counts nothing.
+    static let storingSearchSource: [CommandID: Int] = [.georadius: 1, .georadiusbymember: 1, .geosearchstore: 2]
+
     /// Counts the keys `arguments` reads, if command `id` counts lookups. Runs before the
     /// command, so that a key of the wrong type counts as the hit it is in Redis.
     func countLookups(_ id: CommandID, _ arguments: [Bytes], now: Int64) {
+        if let source = Self.storingSearchSource[id], source < arguments.count {
+            countLookup(arguments[source], hit: keyspace.peek(arguments[source], now: now) != nil)
+            return
+        }
         guard let counting = Self.lookupCounting[id] else { return }
         for position in counting.spec.keyPositions(in: arguments) where position < arguments.count {
             let key = arguments[position]

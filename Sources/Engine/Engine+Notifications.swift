@@ -110,6 +110,7 @@ extension Engine {
     private static let deletionIsTheEvent: Set<CommandID> = [
         .del, .unlink, .getdel, .expire, .pexpire, .expireat, .pexpireat, .getex, .set, .sort,
         .sinterstore, .sunionstore, .sdiffstore, .zunionstore, .zinterstore, .zdiffstore, .zrangestore, .bitop,
+        .georadius, .georadiusbymember, .geosearchstore,
     ]
 
     /// The events `id` publishes for a key it changed (besides `new` and `del`).
@@ -182,6 +183,9 @@ extension Engine {
         case .zunionstore: return [(.zset, "zunionstore")]
         case .zinterstore: return [(.zset, "zinterstore")]
         case .zdiffstore: return [(.zset, "zdiffstore")]
+        case .geoadd: return [(.zset, "zadd")]
+        case .georadius, .georadiusbymember: return [(.zset, "georadiusstore")]
+        case .geosearchstore: return [(.zset, "geosearchstore")]
         case .xadd: return [(.stream, "xadd")]
         case .xdel: return [(.stream, "xdel")]
         case .xtrim: return [(.stream, "xtrim")]

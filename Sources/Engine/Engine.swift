@@ -226,6 +226,9 @@ public final class Engine {
              .zremrangebyrank, .zremrangebyscore, .zremrangebylex, .zpopmin, .zpopmax, .zscan,
              .zunion, .zunionstore, .zinter, .zinterstore, .zintercard, .zdiff, .zdiffstore, .zmpop, .zrandmember:
             return Outcome(reply: try runSortedSetCommand(id, arguments, session, now: now))
+        case .geoadd, .geodist, .geohash, .geopos, .georadius, .georadius_ro, .georadiusbymember, .georadiusbymember_ro,
+             .geosearch, .geosearchstore:
+            return Outcome(reply: try runGeoCommand(id, arguments, session, now: now))
         case .del, .unlink, .exists, .type, .keys, .scan, .rename, .renamenx, .randomkey, .copy, .touch, .move, .swapdb,
              .expire, .pexpire, .expireat, .pexpireat, .ttl, .pttl, .expiretime, .pexpiretime, .persist:
             return Outcome(reply: try runKeyCommand(id, arguments, session, now: now))

@@ -130,3 +130,18 @@ public enum Numbers {
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 32 || (9...13).contains(byte) }
 }
+
+extension Numbers {
+    /// `value` as C's "%.<decimals>f" writes it ("inf" for infinity): the GEO commands'
+    /// distances and the coordinates in their error texts.
+    public static func formatFixed(_ value: Double, decimals: Int) -> String {
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        if value.isNaN { return "nan" }
+        var buffer = [CChar](repeating: 0, count: 400)
+        let written = withVaList([Int32(decimals), value]) { arguments in
+            vsnprintf(&buffer, buffer.count, "%.*f", arguments)
+        }
+        let length = Int(max(0, min(Int32(buffer.count - 1), written)))
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -52,6 +52,12 @@ extension Keyspace {
         return sortedSet
     }
 
+    /// The sorted set under `key` for a read-only pass (the GEO searches); nil if absent,
+    /// `wrongType` for another type.
+    public mutating func sortedSetForReading(_ key: Bytes, now: Int64) throws(KeyspaceError) -> SortedSet? {
+        try sortedSetValue(key, now: now)
+    }
+
     /// Whether a sorted set is stored under `key` (false if absent); `wrongType` otherwise.
     public mutating func isSortedSet(_ key: Bytes, now: Int64) throws(KeyspaceError) -> Bool {
         try sortedSetValue(key, now: now) != nil

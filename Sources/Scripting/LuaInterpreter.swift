@@ -388,6 +388,8 @@ public final class LuaInterpreter {
             }
         case .double(let number):
             if resp3 { pushSingleField("double") { lua_pushnumber(state, number) } } else { lua_pushstring(state, RESPEncoder.formatDouble(number)) }
+        case .humanDouble(let text):
+            if resp3 { pushSingleField("double") { lua_pushnumber(state, Double(text) ?? 0) } } else { lua_pushstring(state, text) }
         case .boolean(let flag):
             if resp3 { lua_pushboolean(state, flag ? 1 : 0) } else { lua_pushnumber(state, flag ? 1 : 0) }
         case .verbatim(let format, let text):

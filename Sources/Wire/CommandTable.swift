@@ -32,6 +32,9 @@ public enum CommandID: String, CaseIterable, Sendable {
     case zremrangebyrank, zremrangebyscore, zremrangebylex, zpopmin, zpopmax, zscan
     case zunion, zunionstore, zinter, zinterstore, zintercard, zdiff, zdiffstore, zmpop, zrandmember
     case bzpopmin, bzpopmax, bzmpop
+    // geospatial indexes (sorted sets scored by geohash)
+    case geoadd, geodist, geohash, geopos, georadius, georadius_ro, georadiusbymember, georadiusbymember_ro
+    case geosearch, geosearchstore
     // transactions
     case multi, exec, discard, watch, unwatch
     // scripting
@@ -110,18 +113,29 @@ public final class CommandSpec: Sendable {
     /// answers with its error).
     public func keyPositions(in arguments: [[UInt8]]) -> [Int] {
         if id == .xread || id == .xreadgroup { return Self.keysAfterStreams(arguments) }
-        if id == .sort, arguments.count > 1 {
-            // The source, and the destination after STORE.
-            var positions = [1]
-            for index in 2..<arguments.count where index + 1 < arguments.count
-                && CommandName(arguments[index]) == CommandName(Array("store".utf8)) { positions.append(index + 1) }
-            return positions
+        if id == .sort, arguments.count > 1 { return Self.keysWithStore(arguments, optionsFrom: 2, keywords: ["store"]) }
+        if id == .georadius, arguments.count > 1 { return Self.keysWithStore(arguments, optionsFrom: 6, keywords: ["store", "storedist"]) }
+        if id == .georadiusbymember, arguments.count > 1 {
+            return Self.keysWithStore(arguments, optionsFrom: 5, keywords: ["store", "storedist"])
         }
         guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
         guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
               count <= arguments.count - keyCountIndex - 1 else { return [] }
         let destination = firstKey > 0 && firstKey < keyCountIndex ? [firstKey] : []
         return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
+    }
+
+    /// The source key at 1, then each argument that follows one of `keywords` among the
+    /// options from `optionsFrom` (SORT's STORE, GEORADIUS's STORE and STOREDIST), keyword
+    /// by keyword as Redis's key specs list them. Every occurrence counts, so a request
+    /// naming two destinations is routed (or refused) by both.
+    static func keysWithStore(_ arguments: [[UInt8]], optionsFrom: Int, keywords: [String]) -> [Int] {
+        var positions = [1]
+        for keyword in keywords.map({ CommandName(Array($0.utf8)) }) {
+            for index in optionsFrom..<max(optionsFrom, arguments.count) where index + 1 < arguments.count
+                && CommandName(arguments[index]) == keyword { positions.append(index + 1) }
+        }
+        return positions
     }
 
     /// XREAD's keys: the first half of what follows the STREAMS keyword.
@@ -221,7 +235,7 @@ public enum CommandTable {
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
-        return connectionAndServer() + lists() + sets() + sortedSets() + scripting() + pubSub() + blocking() + streams() + [
+        return connectionAndServer() + lists() + sets() + sortedSets() + geo() + scripting() + pubSub() + blocking() + streams() + [
             spec(.get, 2, "readonly fast", keys: one, "string", "Returns the string value of a key."),
             spec(.set, -3, "write denyoom", keys: one, "string", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
             spec(.setnx, 3, "write denyoom fast", keys: one, "string", "Set the string value of a key only when the key doesn't exist."),
@@ -443,6 +457,37 @@ public enum CommandTable {
     /// PUBLISH and SPUBLISH may run in scripts, as in Redis: every replica of a shard runs a
     /// script, so the engine only records the message and the node that proposed the
     /// script's entry sends it, once (Engine.scriptPublishes, Node.publishOwed).
+    /// The GEO commands. GEORADIUS and GEORADIUSBYMEMBER are write commands (their STORE
+    /// option), as in Redis, with the destination found after STORE / STOREDIST.
+    private static func geo() -> [CommandSpec] {
+        let one = (1, 1, 1)
+        let search = "O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index."
+        let searchArea = "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape"
+        func storing(_ id: CommandID, _ arity: Int, _ summary: String) -> CommandSpec {
+            CommandSpec(id: id, name: id.rawValue, arity: arity, flags: ["write", "denyoom", "movablekeys"], firstKey: 1, lastKey: 1, step: 1,
+                        group: "geo", summary: summary, since: "3.2.0", complexity: search, subcommands: [])
+        }
+        return [
+            spec(.geoadd, -5, "write denyoom", keys: one, "geo", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.",
+                 since: "3.2.0", complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted set."),
+            spec(.geodist, -4, "readonly", keys: one, "geo", "Returns the distance between two members of a geospatial index.", since: "3.2.0", complexity: "O(log(N))"),
+            spec(.geohash, -2, "readonly", keys: one, "geo", "Returns members from a geospatial index as geohash strings.", since: "3.2.0",
+                 complexity: "O(log(N)) for each member requested, where N is the number of elements in the sorted set."),
+            spec(.geopos, -2, "readonly", keys: one, "geo", "Returns the longitude and latitude of members from a geospatial index.", since: "3.2.0",
+                 complexity: "O(N) where N is the number of members requested."),
+            storing(.georadius, -6, "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result."),
+            spec(.georadius_ro, -6, "readonly", keys: one, "geo", "Returns members from a geospatial index that are within a distance from a coordinate.",
+                 since: "3.2.10", complexity: search),
+            storing(.georadiusbymember, -5, "Queries a geospatial index for members within a distance from a member, optionally stores the result."),
+            spec(.georadiusbymember_ro, -5, "readonly", keys: one, "geo", "Returns members from a geospatial index that are within a distance from a member.",
+                 since: "3.2.10", complexity: search),
+            spec(.geosearch, -7, "readonly", keys: one, "geo", "Queries a geospatial index for members inside an area of a box or a circle.",
+                 since: "6.2.0", complexity: searchArea),
+            spec(.geosearchstore, -8, "write denyoom", keys: (1, 2, 1), "geo",
+                 "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", since: "6.2.0", complexity: searchArea),
+        ]
+    }
+
     private static func pubSub() -> [CommandSpec] {
         let all = (1, -1, 1), one = (1, 1, 1)
         return [

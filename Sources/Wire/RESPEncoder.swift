@@ -40,6 +40,13 @@ public enum RESPEncoder {
             } else {
                 write(.bulk(Array(text.utf8)), as: version, into: &buffer)
             }
+        case .humanDouble(let text):
+            if version == .resp3 {
+                buffer.writeInteger(UInt8(ascii: ","))
+                writeLine(text, into: &buffer)
+            } else {
+                write(.bulk(Array(text.utf8)), as: version, into: &buffer)
+            }
         case .boolean(let flag):
             if version == .resp3 {
                 buffer.writeStaticString(flag ? "#t\r\n" : "#f\r\n")

@@ -22,6 +22,10 @@ public enum RESPValue: Equatable, Sendable {
     case map([RESPPair])
     case set([RESPValue])
     case double(Double)
+    /// A double written with the digits given, as Redis's addReplyHumanLongDouble writes
+    /// GEOPOS coordinates ("%.17Lf" without trailing zeros): `,text` in RESP3, a bulk
+    /// string in RESP2.
+    case humanDouble(String)
     case boolean(Bool)
     case verbatim(format: String, text: String)
     case bigNumber(String)

@@ -171,6 +171,8 @@ private let sampleRequests: [[[UInt8]]] = [
         // Each CR and LF becomes a space, as redis-server writes them.
         #expect(encode(.error("ERR a\r\nb"), .resp2) == "-ERR a  b\r\n")
         #expect(encode(.bigNumber("12\r\n3"), .resp3) == "(12  3\r\n")
+        #expect(encode(.humanDouble("13.36138933897018433"), .resp3) == ",13.36138933897018433\r\n")
+        #expect(encode(.humanDouble("180"), .resp2) == "$3\r\n180\r\n")
     }
 
     @Test func readerRoundTripsEncoderOutput() throws {
