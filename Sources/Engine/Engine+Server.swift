@@ -193,6 +193,7 @@ extension Engine {
             ("notify-keyspace-events", settings.notifyKeyspaceEvents.configText, true),
             ("busy-reply-threshold", String(settings.busyReplyThresholdMilliseconds), true),
             ("lua-time-limit", String(settings.busyReplyThresholdMilliseconds), true),
+            ("hll-sparse-max-bytes", String(settings.hllSparseMaxBytes), true),
         ]
     }
 
@@ -263,6 +264,7 @@ extension Engine {
         case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
         case "busy-reply-threshold", "lua-time-limit":
             settings.busyReplyThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
+        case "hll-sparse-max-bytes": settings.hllSparseMaxBytes = try integer(in: 0...Int.max, memory: true)
         case "notify-keyspace-events":
             guard let events = KeyspaceEvents(parsing: value) else {
                 throw failure("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
