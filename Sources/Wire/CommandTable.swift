@@ -12,7 +12,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
     case setbit, getbit, bitcount, bitpos, bitop, bitfield, bitfield_ro, lcs
     // hyperloglog
-    case pfadd, pfcount, pfmerge
+    case pfadd, pfcount, pfmerge, pfdebug
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
@@ -255,6 +255,7 @@ public enum CommandTable {
             spec(.pfcount, -2, "readonly may_replicate", keys: all, "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", since: "2.8.9",
                  complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."),
             spec(.pfmerge, -2, "write denyoom", keys: all, "hyperloglog", "Merges one or more HyperLogLog values into a single key.", since: "2.8.9", complexity: "O(N) to merge N HyperLogLogs, but with high constant times."),
+            spec(.pfdebug, 3, "write denyoom admin", keys: (2, 2, 1), "hyperloglog", "Internal commands for debugging HyperLogLog values.", since: "2.8.9", complexity: "N/A"),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
             spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),

@@ -76,7 +76,8 @@ import Wire
         #expect(ACLCategories.commands(in: "dangerous").contains("flushall"))
         #expect(ACLCategories.commands(in: "list").contains("lpush"))
         #expect(ACLCategories.commands(in: "sortedset").contains("zadd"))
-        for category in ACLCategories.all where !["hyperloglog", "geo"].contains(category) {
+        #expect(ACLCategories.commands(in: "hyperloglog") == ["pfadd", "pfcount", "pfdebug", "pfmerge"])
+        for category in ACLCategories.all where category != "geo" {
             #expect(!ACLCategories.commands(in: category).isEmpty, "\(category)")
         }
     }
