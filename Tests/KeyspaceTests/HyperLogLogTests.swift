@@ -136,6 +136,36 @@ private let limit = HyperLogLog.sparseBytesMaxDefault
         try keyspace.hyperLogLogMerge(b("dense2"), sources: [b("dense")], sparseBytesMax: limit, now: 0)
     }
 
+    @Test func runsAddingUpPast32BitsAreCorruptNotOutOfBounds() throws {
+        // Redis's regression test for the XZERO overflow (CVE-2025-32023): 2^17 + 1000
+        // maximal XZERO runs (over 2^31 registers), then a VAL opcode.
+        var bytes = b("HYLL") + [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80]  // cache invalid
+        for _ in 0..<(131_072 + 1000) { bytes += [0x7f, 0xff] }
+        bytes.append(0xff)
+        var keyspace = Keyspace()
+        _ = try keyspace.set(b("hll"), bytes, now: 0)
+        #expect(throws: KeyspaceError.corruptHyperLogLog) { try keyspace.hyperLogLogUnionCount([b("hll"), b("hll")], now: 0) }
+        #expect(throws: KeyspaceError.corruptHyperLogLog) { try keyspace.hyperLogLogCount(b("hll"), cache: true, now: 0) }
+        #expect(throws: KeyspaceError.corruptHyperLogLog) { try keyspace.hyperLogLogDebug(b("hll"), .registers, now: 0) }
+        #expect(throws: KeyspaceError.corruptHyperLogLog) { try keyspace.hyperLogLogMerge(b("d"), sources: [b("hll")], sparseBytesMax: limit, now: 0) }
+    }
+
+    @Test func debugViewsAsRedis() throws {
+        var keyspace = Keyspace()
+        _ = try keyspace.hyperLogLogAdd(b("h"), [b("a"), b("b"), b("c")], sparseBytesMax: limit, now: 0)
+        #expect(try keyspace.hyperLogLogDebug(b("h"), .encoding, now: 0) == .encoding("sparse"))
+        #expect(try keyspace.hyperLogLogDebug(b("h"), .decode, now: 0) == .text("Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603"))
+        guard case .registers(let registers)? = try keyspace.hyperLogLogDebug(b("h"), .registers, now: 0) else {
+            Issue.record("no registers")
+            return
+        }
+        #expect(registers.count == 16384 && registers[8436] == 1 && registers[12711] == 2 && registers.reduce(0, { $0 + Int($1) }) == 4)
+        #expect(try keyspace.hyperLogLogDebug(b("h"), .encoding, now: 0) == .encoding("dense"))
+        #expect(try keyspace.hyperLogLogDebug(b("h"), .decode, now: 0) == .notSparse)
+        #expect(try keyspace.hyperLogLogDebug(b("h"), .toDense, now: 0) == .converted(false))
+        #expect(try keyspace.hyperLogLogDebug(b("missing"), .encoding, now: 0) == nil)
+    }
+
     @Test func smallSparseLimitPromotesEarly() throws {
         var keyspace = Keyspace()
         _ = try keyspace.hyperLogLogAdd(b("h"), (0..<50).map { b("e\($0)") }, sparseBytesMax: 60, now: 0)
