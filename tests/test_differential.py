@@ -1949,6 +1949,7 @@ SCRIPTS = {
     "hyperloglog": [
         ("PFADD", "h"),
         ("GET", "h"),
+        ("OBJECT", "ENCODING", "h"),
         ("PFCOUNT", "h"),
         ("GET", "h"),
         ("PFADD", "h", "a", "b", "c"),
