@@ -2060,6 +2060,16 @@ SCRIPTS = {
         ("GET", "dn"),
         ("PFADD", "dn", "a", "b"),
         ("PFCOUNT", "dn"),
+        # A VAL run just after the last register (found by a randomized comparison).
+        ("PFADD", "v", "a"),
+        ("APPEND", "v", "\x00"),
+        ("SETBIT", "v", "168", "1"),
+        ("PFCOUNT", "v"),
+        ("PFCOUNT", "v", "v"),
+        ("PFMERGE", "v2", "v"),
+        ("PFDEBUG", "TODENSE", "v"),
+        ("PFADD", "v", "b", "c"),
+        ("GET", "v"),
         # A valid cache is returned as it is, even one a client wrote.
         ("PFADD", "cache", "a", "b"),
         ("PFCOUNT", "cache"),

@@ -37,16 +37,15 @@ enum HyperLogLogSparse {
     static func zeros(_ length: Int) -> Bytes { length > zeroRunMax ? xzero(length) : zero(length) }
 
     /// Calls `body(firstRegister, length, value)` for each run from `start`; returns whether
-    /// the runs cover exactly the 16384 registers. With `stopAtOverflow`, a VAL run that
-    /// would pass the last register stops the walk (so `body` never sees a VAL run out of
-    /// range, while zero runs are passed on but may lie past the end).
-    static func forEachRun(_ bytes: Bytes, from start: Int, stopAtOverflow: Bool,
-                           _ body: (Int, Int, UInt8) -> Void) -> Bool {
+    /// the runs cover exactly the 16384 registers. A run that would pass the last register
+    /// ends the walk as corrupt (as Redis since the fix for CVE-2025-32023: a VAL run right
+    /// after the last register is corrupt too), so `body` only sees runs within range.
+    static func forEachRun(_ bytes: Bytes, from start: Int, _ body: (Int, Int, UInt8) -> Void) -> Bool {
         var position = start, register = 0
         while position < bytes.count {
             let op = opcode(bytes, at: position)
-            if stopAtOverflow, op.isVal, register + op.length > HyperLogLog.registerCount { break }
-            if op.isVal || !stopAtOverflow { body(register, op.length, op.value) }
+            guard register + op.length <= HyperLogLog.registerCount else { return false }
+            body(register, op.length, op.value)
             register += op.length
             position += op.size
         }

@@ -140,7 +140,7 @@ public struct HyperLogLog: Sendable {
         guard encoding == .sparse else { return true }
         var dense = Array(bytes[0..<Self.headerSize]) + Bytes(repeating: 0, count: Self.denseSize - Self.headerSize)
         dense[Self.encodingOffset] = Encoding.dense.rawValue
-        let complete = HyperLogLogSparse.forEachRun(bytes, from: Self.headerSize, stopAtOverflow: true) { start, length, value in
+        let complete = HyperLogLogSparse.forEachRun(bytes, from: Self.headerSize) { start, length, value in
             guard value > 0 else { return }
             for index in start..<(start + length) { Self.setDenseRegister(&dense, base: Self.headerSize, index, value) }
         }
@@ -160,7 +160,7 @@ public struct HyperLogLog: Sendable {
             }
             return true
         case .sparse:
-            return HyperLogLogSparse.forEachRun(bytes, from: Self.headerSize, stopAtOverflow: true) { start, length, value in
+            return HyperLogLogSparse.forEachRun(bytes, from: Self.headerSize) { start, length, value in
                 guard value > 0 else { return }
                 for index in start..<(start + length) where value > registers[index] { registers[index] = value }
             }
@@ -175,7 +175,7 @@ public struct HyperLogLog: Sendable {
             for index in 0..<Self.registerCount { histogram[Int(Self.denseRegister(bytes, base: Self.headerSize, index))] += 1 }
             return histogram
         case .sparse:
-            let complete = HyperLogLogSparse.forEachRun(bytes, from: Self.headerSize, stopAtOverflow: false) { _, length, value in
+            let complete = HyperLogLogSparse.forEachRun(bytes, from: Self.headerSize) { _, length, value in
                 histogram[Int(value)] += length
             }
             return complete ? histogram : nil

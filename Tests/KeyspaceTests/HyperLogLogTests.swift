@@ -98,6 +98,7 @@ private let limit = HyperLogLog.sparseBytesMaxDefault
             header + [0xff, 0xff, 0xff],     // VAL runs only
             header + Bytes(repeating: 0x7f, count: 301),
             header + [0x7f, 0xfe, 0xfd],     // a VAL run past the last register
+            header + [0x7f, 0xff, 0x80],     // a VAL run after the last register
         ]
         for bytes in damaged {
             var keyspace = Keyspace()
