@@ -9,8 +9,9 @@
 //
 // A value may come from a client's SET, so nothing here trusts it: the header is checked
 // before use, every read is bounds-checked, and corrupt register data is reported, not
-// followed. Where Redis reads the string's NUL terminator (a register or opcode ending
-// at the last byte) these read zero, which gives the same results.
+// followed. Where Redis reads one byte past the string (the last dense register, an
+// XZERO opcode cut off at the end) these read zero: the same result for the register, and
+// for the opcode what Redis reads unless an earlier change left another byte there.
 
 public struct HyperLogLog: Sendable {
     /// Number of registers (2^14).
