@@ -2090,6 +2090,8 @@ SCRIPTS = {
         ("CONFIG", "SET", "hll-sparse-max-bytes", "-1"),
         ("CONFIG", "SET", "hll-sparse-max-bytes", "3000"),
         ("CONFIG", "GET", "hll-sparse-max-bytes"),
+        ("EVAL_RO", "return redis.call('pfcount', KEYS[1])", "1", "h"),
+        ("EVAL", "return redis.call('pfcount', KEYS[1])", "1", "h"),
         ("PFDEBUG", "ENCODING", "h"),
         ("PFDEBUG", "DECODE", "h"),
         ("PFDEBUG", "decode", "h2"),
