@@ -68,6 +68,8 @@ public enum CommandError: Error, Equatable, Sendable {
         case .countOutOfRange: return "ERR value is out of range"
         case .indexOutOfRange: return "ERR index out of range"
         case .scoreNotANumber: return "ERR resulting score is not a number (NaN)"
+        case .notHyperLogLog: return "WRONGTYPE Key is not a valid HyperLogLog string value."
+        case .corruptHyperLogLog: return "INVALIDOBJ Corrupted HLL object detected"
         }
     }
 }

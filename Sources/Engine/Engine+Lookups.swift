@@ -26,7 +26,7 @@ extension Engine {
     static let lookupCounting: [CommandID: LookupCounting] = {
         var table: [CommandID: LookupCounting] = [:]
         let uncounted: Set<CommandID> = [.get, .eval_ro, .evalsha_ro, .fcall_ro, .memory]
-        let readBeforeWrite: Set<CommandID> = [.getex, .getdel]
+        let readBeforeWrite: Set<CommandID> = [.getex, .getdel, .pfcount, .pfmerge]
         for spec in CommandTable.all {
             guard let id = spec.id, !uncounted.contains(id) else { continue }
             let reads = (spec.flags.contains("readonly") && !spec.isWrite) || readBeforeWrite.contains(id)

@@ -141,6 +141,7 @@ extension Engine {
         case .incrbyfloat: return [(.string, "incrbyfloat")]
         case .setbit, .bitfield: return [(.string, "setbit")]
         case .bitop: return [(.string, "set")]
+        case .pfadd, .pfmerge: return [(.string, "pfadd")]  // PFMERGE too, as Redis
         case .expire, .pexpire, .expireat, .pexpireat: return [(.generic, "expire")]
         case .persist: return [(.generic, "persist")]
         case .rename, .renamenx: return [(.generic, key == arguments[1] ? "rename_from" : "rename_to")]

@@ -123,7 +123,10 @@ extension Engine {
         switch value {
         case .string(let bytes):
             if bytes.count <= 20, Numbers.parseInteger(bytes) != nil { return "int" }
-            return bytes.count <= 44 ? "embstr" : "raw"
+            // A HyperLogLog is raw in Redis once PFADD/PFMERGE made or changed it (only a
+            // short one just SET would still be embstr there).
+            if bytes.count <= 44, HyperLogLog(validating: bytes) == nil { return "embstr" }
+            return "raw"
         case .list(let elements):
             return elements.reduce(0) { $0 + $1.count + 11 } <= 8192 ? "listpack" : "quicklist"
         case .set(let members):

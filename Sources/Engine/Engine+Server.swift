@@ -196,6 +196,7 @@ extension Engine {
             ("slowlog-log-slower-than", String(settings.slowlogLogSlowerThanMicroseconds), true),
             ("slowlog-max-len", String(settings.slowlogMaxLength), true),
             ("latency-monitor-threshold", String(settings.latencyMonitorThresholdMilliseconds), true),
+            ("hll-sparse-max-bytes", String(settings.hllSparseMaxBytes), true),
         ]
     }
 
@@ -270,6 +271,7 @@ extension Engine {
             settings.slowlogLogSlowerThanMicroseconds = Int64(try integer(in: -1...Int.max, memory: false))
         case "slowlog-max-len": settings.slowlogMaxLength = try integer(in: 0...Int.max, memory: false)
         case "latency-monitor-threshold": settings.latencyMonitorThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
+        case "hll-sparse-max-bytes": settings.hllSparseMaxBytes = try integer(in: 0...Int.max, memory: true)
         case "notify-keyspace-events":
             guard let events = KeyspaceEvents(parsing: value) else {
                 throw failure("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")

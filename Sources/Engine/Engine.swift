@@ -187,6 +187,8 @@ public final class Engine {
             return Outcome(reply: try runObjectCommand(id, arguments, session, now: now))
         case .setbit, .getbit, .bitcount, .bitpos, .bitop, .bitfield, .bitfield_ro:
             return Outcome(reply: try runBitmapCommand(id, arguments, session, now: now))
+        case .pfadd, .pfcount, .pfmerge, .pfdebug:
+            return Outcome(reply: try runHyperLogLogCommand(id, arguments, session, now: now))
         case .xgroup, .xreadgroup, .xack, .xpending, .xclaim, .xautoclaim, .xinfo:
             return Outcome(reply: try runStreamGroupCommand(id, arguments, session, now: now))
         case .xadd, .xlen, .xrange, .xrevrange, .xdel, .xtrim, .xread:

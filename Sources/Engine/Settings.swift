@@ -1,5 +1,6 @@
 // The settings a node runs with. CONFIG GET reports them and CONFIG SET changes the
 // mutable ones; the server fills them from command-line flags.
+import Keyspace
 import Wire
 
 public struct Settings: Sendable {
@@ -39,6 +40,10 @@ public struct Settings: Sendable {
     public var latencyMonitorThresholdMilliseconds: Int = 0
     /// Which keyspace notifications committed writes publish (`notify-keyspace-events`).
     public var notifyKeyspaceEvents: KeyspaceEvents = []
+    /// `hll-sparse-max-bytes`: the length (header included) past which a sparse
+    /// HyperLogLog is converted to dense. Per node, as in Redis: replicas apply PFADD with
+    /// their own value, so nodes should agree on it for identical bytes.
+    public var hllSparseMaxBytes: Int = HyperLogLog.sparseBytesMaxDefault
 
     public init() {}
 }

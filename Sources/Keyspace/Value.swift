@@ -86,6 +86,10 @@ public enum KeyspaceError: Error, Equatable, Sendable {
     case indexOutOfRange
     /// ZINCRBY or ZADD INCR would make a score NaN (inf plus -inf).
     case scoreNotANumber
+    /// A string that is not a HyperLogLog given to PFADD, PFCOUNT or PFMERGE.
+    case notHyperLogLog
+    /// A HyperLogLog whose sparse register data is damaged.
+    case corruptHyperLogLog
 }
 
 /// Named bounds of the keyspace.

@@ -584,6 +584,7 @@ public final class Node {
         let time = now()
         let engine = replica.data?.engine
         engine?.settings.notifyKeyspaceEvents = front.settings.notifyKeyspaceEvents
+        engine?.settings.hllSparseMaxBytes = front.settings.hllSparseMaxBytes
         engine?.journalsChanges = !trackingClients.isEmpty
         for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
         // Before any read of this round runs (a WATCH registers as a read).

@@ -12,6 +12,8 @@ public enum CommandID: String, CaseIterable, Sendable {
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
     case setbit, getbit, bitcount, bitpos, bitop, bitfield, bitfield_ro, lcs
+    // hyperloglog
+    case pfadd, pfcount, pfmerge, pfdebug
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
@@ -264,6 +266,11 @@ public enum CommandTable {
             spec(.bitfield, -2, "write denyoom", keys: one, "bitmap", "Performs arbitrary bitfield integer operations on strings.", since: "3.2.0"),
             spec(.bitfield_ro, -2, "readonly fast", keys: one, "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", since: "6.0.0"),
             spec(.bitop, -4, "write denyoom", keys: (2, -1, 1), "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", since: "2.6.0", complexity: "O(N)"),
+            spec(.pfadd, -2, "write denyoom fast", keys: one, "hyperloglog", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", since: "2.8.9", complexity: "O(1) to add every element."),
+            spec(.pfcount, -2, "readonly may_replicate", keys: all, "hyperloglog", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", since: "2.8.9",
+                 complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."),
+            spec(.pfmerge, -2, "write denyoom", keys: all, "hyperloglog", "Merges one or more HyperLogLog values into a single key.", since: "2.8.9", complexity: "O(N) to merge N HyperLogLogs, but with high constant times."),
+            spec(.pfdebug, 3, "write denyoom admin", keys: (2, 2, 1), "hyperloglog", "Internal commands for debugging HyperLogLog values.", since: "2.8.9", complexity: "N/A"),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
             spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),

@@ -79,7 +79,8 @@ import Wire
         #expect(ACLCategories.commands(in: "geo") == ["geoadd", "geodist", "geohash", "geopos", "georadius", "georadius_ro",
                                                       "georadiusbymember", "georadiusbymember_ro", "geosearch", "geosearchstore"])
         #expect(!ACLCategories.commands(in: "sortedset").contains("geoadd"))
-        for category in ACLCategories.all where category != "hyperloglog" {
+        #expect(ACLCategories.commands(in: "hyperloglog") == ["pfadd", "pfcount", "pfdebug", "pfmerge"])
+        for category in ACLCategories.all where category != "geo" && category != "hyperloglog" {
             #expect(!ACLCategories.commands(in: category).isEmpty, "\(category)")
         }
     }
