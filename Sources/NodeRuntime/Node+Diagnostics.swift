@@ -11,14 +11,19 @@ extension Node {
     func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64) {
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
         commandStats.record(spec?.name, reply: reply, microseconds: elapsed)
-        guard let spec, spec.accepts(argumentCount: request.count), !spec.flags.contains("skip_slowlog") else { return }
-        let settings = front.settings
+        // Most requests stop here: only one over a threshold costs a clock read and a flags search.
+        let slowlogThreshold = front.settings.slowlogLogSlowerThanMicroseconds
+        let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)
+        let logs = slowlogThreshold >= 0 && elapsed >= slowlogThreshold
+        let spikes = latencyThreshold > 0 && elapsed / 1000 >= latencyThreshold
+        guard logs || spikes, let spec, spec.accepts(argumentCount: request.count), !spec.flags.contains("skip_slowlog") else { return }
         let seconds = now() / 1000
-        slowLog.record(request, microseconds: elapsed, unixSeconds: seconds, address: session.address,
-                       clientName: String(decoding: session.name, as: UTF8.self),
-                       threshold: settings.slowlogLogSlowerThanMicroseconds, lengthMax: settings.slowlogMaxLength)
-        let threshold = Int64(settings.latencyMonitorThresholdMilliseconds)
-        if threshold > 0, elapsed / 1000 >= threshold {
+        if logs {
+            slowLog.record(request, microseconds: elapsed, unixSeconds: seconds, address: session.address,
+                           clientName: String(decoding: session.name, as: UTF8.self),
+                           threshold: slowlogThreshold, lengthMax: front.settings.slowlogMaxLength)
+        }
+        if spikes {
             latencyMonitor.record(spec.flags.contains("fast") ? "fast-command" : "command", milliseconds: elapsed / 1000, unixSeconds: seconds)
         }
     }
