@@ -66,6 +66,8 @@ public struct RaftNode: Sendable {
     public var id: NodeID { config.id }
     public var roleKind: RoleKind { role.kind }
     public var membership: Membership { log.membership }
+    /// Voters and learners in the current membership (without copying it).
+    public var memberCount: Int { log.membership.voters.count + log.membership.learners.count }
     public var commitIndex: LogIndex { log.committed }
     public var appliedIndex: LogIndex { log.applied }
     /// Ticks since a follower last heard from its leader (an append, heartbeat or

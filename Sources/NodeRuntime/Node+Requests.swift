@@ -409,7 +409,7 @@ extension Node {
             return reply(Redirect.tryAgain("shard \(replica.shard.rawValue) has too many writes waiting; retry").reply)
         }
         let bytes = commands.reduce(0) { total, command in command.reduce(total + 16) { $0 + $1.count + 16 } }
-        let replicated = replica.raft.membership.voters.count + replica.raft.membership.learners.count > 1
+        let replicated = replica.raft.memberCount > 1
         let limit = replicated ? Self.replicatedEntryBytesMax : Self.localEntryBytesMax
         guard bytes <= limit else {
             return reply(.error("ERR the write is too large for one log entry: about \(bytes) bytes, at most \(limit)\(replicated ? " when a shard is replicated" : "")"))
@@ -419,8 +419,10 @@ extension Node {
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1
         let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
-        let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply, version: version)
-        replica.queuedWrites.append((command.encoded(), write))
+        let payload = command.encoded()
+        let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply, version: version,
+                                 proposed: (payload, command))
+        replica.queuedWrites.append((payload, write))
         wantTurn()
     }
 

@@ -23,6 +23,9 @@ struct PendingWrite {
     /// The protocol the client speaks: a reply's shape (pairs or a flat array, doubles or
     /// strings) is decided where the committed write runs.
     var version: ProtocolVersion = .resp2
+    /// What was proposed, decoded and encoded: applying the entry this node proposed
+    /// skips decoding its payload again when the committed bytes are these.
+    var proposed: (payload: [UInt8], command: ShardCommand)? = nil
 }
 
 /// A read waiting for its turn; `run` executes it against the applied state and replies.
@@ -72,10 +75,12 @@ final class Replica {
         self.shard = shard
         self.raft = raft
         self.machine = machine
+        data = machine as? DataMachine
     }
 
     var isLeader: Bool { raft.roleKind == .leader }
-    var data: DataMachine? { machine as? DataMachine }
+    /// The machine when it is a data shard (cast once: read on every request).
+    let data: DataMachine?
     var directory: DirectoryMachine? { machine as? DirectoryMachine }
 
     var pendingCount: Int {
@@ -141,11 +146,13 @@ final class Replica {
 
     /// Applies one committed entry and settles the waiter of its index.
     func apply(_ entry: Entry, me: NodeID, now: Int64) {
+        // One lookup: the waiter leaves the table before its entry runs.
+        let waiter = proposals.removeValue(forKey: entry.index)
         var owed: OwedReply? = nil
         switch entry.payload {
         case .command(let payload):
-            let version = proposals[entry.index]?.version ?? .resp2
-            owed = machine.apply(payload, index: entry.index, version: version)
+            let version = waiter?.version ?? .resp2
+            owed = applyCommand(payload, index: entry.index, version: version, proposed: waiter?.proposed)
             if doubleAppliesLeft > 0, owed != nil {
                 doubleAppliesLeft -= 1
                 _ = machine.apply(payload, index: entry.index, version: version)
@@ -157,15 +164,25 @@ final class Replica {
             }
         case .empty: break
         }
-        let owedHere = owed != nil && owed?.tag == proposals[entry.index]?.tag
+        let owedHere = owed != nil && owed?.tag == waiter?.tag
         takeScriptPublishes(owedHere: owedHere)
         data?.engine.countAppliedLookups(here: owedHere)
-        guard let waiter = proposals.removeValue(forKey: entry.index) else { return }
+        guard let waiter else { return }
         if let owed, owed.tag == waiter.tag {
             waiter.reply(owed.reply)
         } else {
             waiter.reply(.error("ERR write not applied: shard \(shard.rawValue) changed leader before it was replicated; retry"))
         }
+    }
+
+    /// Applies a command payload; the command this node proposed is used as it was built
+    /// when the committed bytes are exactly the proposed ones (the same buffer, usually).
+    private func applyCommand(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion,
+                              proposed: (payload: [UInt8], command: ShardCommand)?) -> OwedReply? {
+        if let proposed, let data, payload == proposed.payload {
+            return data.apply(proposed.command, index: index, version: version)
+        }
+        return machine.apply(payload, index: index, version: version)
     }
 
     /// A script's PUBLISH goes out from the node that proposed its entry, once; the other

@@ -51,6 +51,11 @@ final class DataMachine: ReplicaMachine {
 
     func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
         guard let command = try? ShardCommand.decode(payload) else { return nil }
+        return apply(command, index: index, version: version)
+    }
+
+    /// Applies a decoded command (the leader keeps what it proposed; see Replica.apply).
+    func apply(_ command: ShardCommand, index: LogIndex, version: ProtocolVersion) -> OwedReply? {
         switch command {
         case let .write(tag, time, transaction, watches, commands):
             lastRecordTime = max(lastRecordTime, time)

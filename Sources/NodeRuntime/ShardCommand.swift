@@ -25,7 +25,7 @@ enum ShardCommand: Equatable, Sendable {
     static let itemsMax = 1 << 20
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 64)
+        var writer = ByteWriter(capacity: encodedSizeEstimate)
         writer.write(Self.formatVersion)
         switch self {
         case let .write(tag, time, transaction, watches, commands):
@@ -56,6 +56,18 @@ enum ShardCommand: Equatable, Sendable {
     }
 
     struct DecodeError: Error, Equatable { var reason: String }
+
+    /// Room for the encoded bytes of a write (one allocation), or a start for the others.
+    private var encodedSizeEstimate: Int {
+        guard case let .write(_, _, _, watches, commands) = self else { return 64 }
+        var size = 35
+        for watch in watches { size += 4 + watch.key.count + 8 }
+        for command in commands {
+            size += 4
+            for argument in command { size += 4 + argument.count }
+        }
+        return size
+    }
 
     static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ShardCommand {
         var reader = ByteReader(bytes)

@@ -80,6 +80,9 @@ public final class CommandSpec: Sendable {
     public let isBlocking: Bool
     /// Whether the command runs before authentication (flag `no_auth`).
     public let allowedWithoutAuth: Bool
+    /// `[firstKey]` for a command with exactly one key at a fixed position (GET, SET...):
+    /// built once, so routing such a request allocates no positions array.
+    private let singleKeyPosition: [Int]
 
     public init(id: CommandID?, name: String, arity: Int, flags: [String], firstKey: Int, lastKey: Int, step: Int,
                 group: String, summary: String, since: String, complexity: String, subcommands: [CommandSpec],
@@ -101,6 +104,7 @@ public final class CommandSpec: Sendable {
         self.allowedInScripts = !flags.contains("noscript")
         self.isBlocking = flags.contains("blocking")
         self.allowedWithoutAuth = flags.contains("no_auth")
+        self.singleKeyPosition = [firstKey]
     }
 
     /// Whether `argumentCount` (including the command name) satisfies the arity.
@@ -165,6 +169,7 @@ public final class CommandSpec: Sendable {
     /// the command name); empty for a command with a key count (see `keyPositions(in:)`).
     public func keyPositions(argumentCount: Int) -> [Int] {
         guard firstKey > 0, step > 0 else { return [] }
+        if lastKey == firstKey { return firstKey < argumentCount ? singleKeyPosition : [] }
         let last = lastKey < 0 ? argumentCount + lastKey : lastKey
         guard last >= firstKey else { return [] }
         return Array(stride(from: firstKey, through: min(last, argumentCount - 1), by: step))

@@ -42,6 +42,33 @@ import Wire
         if case .command(let name)? = denial("CONFIG SET hz 10") { #expect(name == "config|set") } else { Issue.record("not a command denial") }
     }
 
+    /// Unrestricted users skip the checks: that shortcut must follow every change of a user
+    /// (a rule that narrows the default user applies to the very next request).
+    @Test func theUnrestrictedShortcutFollowsRuleChanges() throws {
+        var acl = AccessControl()
+        let get = Self.bytes("GET k"), publish = Self.bytes("PUBLISH news hi")
+        func denial(_ user: String, _ arguments: [[UInt8]]) -> String? {
+            switch acl.denial(user: user, spec: CommandTable.lookup(arguments[0])!, arguments: arguments) {
+            case nil: return nil
+            case .command(let name)?: return "command " + name
+            case .key(let key)?: return "key " + String(decoding: key, as: UTF8.self)
+            case .channel(let channel)?: return "channel " + String(decoding: channel, as: UTF8.self)
+            }
+        }
+        #expect(denial("default", get) == nil)
+        try acl.setUser("default", rules: Self.bytes("-get"))
+        #expect(denial("default", get) == "command get")
+        try acl.setUser("default", rules: Self.bytes("+@all resetkeys ~app:*"))
+        #expect(denial("default", get) == "key k")
+        try acl.setUser("default", rules: Self.bytes("~* resetchannels"))
+        #expect(denial("default", get) == nil)
+        #expect(denial("default", publish) == "channel news")
+        try acl.setUser("open", rules: Self.bytes("on nopass +@all ~* &*"))
+        #expect(denial("open", publish) == nil)
+        acl.adopt([:])  // the directory's users replace these: "open" is gone
+        #expect(denial("open", get) == "command get")
+    }
+
     @Test func badRulesAreRefusedWithRedisTexts() {
         var acl = AccessControl()
         for (rule, reason) in [("bogus", "Syntax error"), ("+nosuch", "Unknown command or category name in ACL"),

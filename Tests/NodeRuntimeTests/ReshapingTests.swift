@@ -3,6 +3,7 @@
 // shards a split made merge back into a neighbour.
 import Cluster
 import Core
+import Engine
 import Testing
 @testable import NodeRuntime
 
@@ -37,6 +38,18 @@ import Testing
         #expect(split?.0 == ShardID(2) && split?.hot == true)
         // 12 shards on 3 nodes: another one finds no node of its own.
         #expect(Node.splitCandidate(Self.map(nodes: 3, shards: 12), stats: hot, limits: limits) == nil)
+    }
+
+    /// `trestle server` is one node with one event loop: load never splits its shard
+    /// (a split would add a move and a Raft group and no capacity); size still does.
+    @Test func theStandalonePresetSplitsBySizeOnly() {
+        let limits = NodeConfiguration.standalone(settings: Settings()).reshaping
+        let map = Self.map(nodes: 1, shards: 1)
+        #expect(Node.splitCandidate(map, stats: Self.stats([1: (10, 5_000_000)]), limits: limits) == nil)
+        let large = Node.splitCandidate(map, stats: Self.stats([1: (limits.splitKeys + 1, 5_000_000)]), limits: limits)
+        #expect(large?.0 == ShardID(1) && large?.hot == false)
+        // A one-node cluster started with `trestle node` still splits for load.
+        #expect(Node.splitCandidate(map, stats: Self.stats([1: (10, 5_000_000)]), limits: ReshapeThresholds())?.hot == true)
     }
 
     @Test func aHotShardSplitsWhereItsLoadIsHalved() {

@@ -5,7 +5,12 @@ import Keyspace
 import Wire
 
 public struct AccessControl: Sendable {
-    public private(set) var users: [String: ACLUser] = ["default": ACLUser.makeDefault()]
+    public private(set) var users: [String: ACLUser] = ["default": ACLUser.makeDefault()] {
+        didSet { unrestricted = Self.unrestrictedNames(users) }
+    }
+    /// Users every command, key and channel is open to (the default user, usually): their
+    /// requests need no checks, and most requests are theirs.
+    private var unrestricted: Set<String> = ["default"]
     public private(set) var log: [LogEntry] = []
     private var nextEntryID = 0
 
@@ -134,6 +139,7 @@ public struct AccessControl: Sendable {
     /// then every key it names (write access for commands that write), then the channels
     /// of pub/sub commands.
     public func denial(user name: String, spec: CommandSpec, arguments: [Bytes]) -> Denial? {
+        if unrestricted.contains(name) { return nil }
         guard let user = users[name] else { return .command(spec.name) }
         let subcommand = spec.subcommands.isEmpty || arguments.count < 2 ? nil : Arguments.lowercased(arguments[1])
         guard user.allows(spec, subcommand: subcommand) else {
@@ -150,6 +156,10 @@ public struct AccessControl: Sendable {
             for channel in channels where !user.allowsChannel(channel, isPattern: isPattern) { return .channel(channel) }
         }
         return nil
+    }
+
+    static func unrestrictedNames(_ users: [String: ACLUser]) -> Set<String> {
+        Set(users.values.filter { $0.commandRules.last == "+@all" && $0.allKeys && $0.allChannels }.map(\.name))
     }
 
     /// Write commands that also read their keys' values (a `%W~` key alone does not do).

@@ -1,0 +1,28 @@
+// Key positions as routing reads them: fixed single keys (served from one shared array),
+// ranges, steps and keys after a count.
+import Testing
+@testable import Wire
+
+@Suite struct CommandTableTests {
+    static func positions(_ line: String) -> [Int] {
+        let arguments = line.split(separator: " ").map { Array($0.utf8) }
+        return CommandTable.lookup(arguments[0])?.keyPositions(in: arguments) ?? []
+    }
+
+    @Test func singleKeyCommandsNameTheirKeyOnlyWhenItIsThere() {
+        #expect(Self.positions("GET k") == [1])
+        #expect(Self.positions("SET k v EX 10") == [1])
+        #expect(Self.positions("GET") == [])
+        #expect(Self.positions("HSET h f v") == [1])
+        #expect(CommandTable.lookup(Array("get".utf8))?.keyPositions(argumentCount: 1) == [])
+    }
+
+    @Test func rangesStepsAndCountsKeepTheirPositions() {
+        #expect(Self.positions("MGET a b c") == [1, 2, 3])
+        #expect(Self.positions("MSET a 1 b 2") == [1, 3])
+        #expect(Self.positions("RENAME a b") == [1, 2])
+        #expect(Self.positions("ZUNIONSTORE d 2 a b") == [1, 3, 4])
+        #expect(Self.positions("EVAL s 1 k a") == [3])
+        #expect(Self.positions("PING") == [])
+    }
+}
