@@ -159,8 +159,20 @@ final class ClusterClientHandler: ChannelInboundHandler {
     func push(_ value: RESPValue, as version: ProtocolVersion) {
         let before = out.readableBytes
         RESPEncoder.write(value, as: version, into: &out)
+        queuedPush(bytes: out.readableBytes - before)
+    }
+
+    /// A push already encoded (one message to many subscribers): its bytes are copied.
+    func pushEncoded(_ encoded: ByteBuffer) {
+        var encoded = encoded
+        let count = encoded.readableBytes
+        out.writeBuffer(&encoded)
+        queuedPush(bytes: count)
+    }
+
+    private func queuedPush(bytes: Int) {
         if let context, !context.channel.isWritable {
-            pushBytesWhileBlocked += out.readableBytes - before
+            pushBytesWhileBlocked += bytes
             if pushBytesWhileBlocked > Self.pushBytesWhileBlockedMax {
                 out.clear()
                 close()

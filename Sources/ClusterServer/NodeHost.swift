@@ -19,6 +19,7 @@ import Logging
 import NIOCore
 import NodeRuntime
 import Transport
+import Wire
 
 final class NodeHost {
     let node: Node
@@ -32,6 +33,8 @@ final class NodeHost {
     /// listeners would otherwise cost 100 writes each).
     private var pushHandlers: [ClusterClientHandler] = []
     private var pushFlushScheduled = false
+    /// A message pushed to many subscribers, encoded once.
+    private var pushScratch = ByteBufferAllocator().buffer(capacity: 256)
     private var nextClientID: UInt64 = 1
     private var turnScheduled = false
     private var performing = false
@@ -124,11 +127,15 @@ final class NodeHost {
                 case let .push(id, value, version):
                     guard let handler = handlers[id] else { continue }
                     handler.push(value, as: version)
-                    if !handler.hasPendingPushes {
-                        handler.hasPendingPushes = true
-                        pushHandlers.append(handler)
+                    pushed(handler)
+                case let .pushAll(ids, value, version):
+                    pushScratch.clear()
+                    RESPEncoder.write(value, as: version, into: &pushScratch)
+                    for id in ids {
+                        guard let handler = handlers[id] else { continue }
+                        handler.pushEncoded(pushScratch)
+                        pushed(handler)
                     }
-                    schedulePushFlush()
                 case let .close(id):
                     handlers[id]?.closeWhenFlushed()
                 case let .raft(shard, messages):
@@ -209,6 +216,15 @@ final class NodeHost {
                 handler.flushFromHost()
             }
         }
+    }
+
+    /// Notes that `handler` holds pushes to flush at the end of this iteration.
+    private func pushed(_ handler: ClusterClientHandler) {
+        if !handler.hasPendingPushes {
+            handler.hasPendingPushes = true
+            pushHandlers.append(handler)
+        }
+        schedulePushFlush()
     }
 
     private func schedulePushFlush() {

@@ -223,20 +223,33 @@ extension Node {
         let direct = sharded ? shardChannelSubscribers[channel] : channelSubscribers[channel]
         // One value per message (per pattern), shared by every receiver's output.
         let value = RESPValue.push([.bulk(sharded ? "smessage" : "message"), .bulk(channel), .bulk(message)])
-        for id in (direct ?? []).sorted() {
-            guard let client = clients[id] else { continue }
-            emit(.push(id, value, client.session.protocolVersion))
-            receivers += 1
-        }
+        receivers += pushToEach((direct ?? []).sorted(), value)
         guard !sharded else { return receivers }
         for (pattern, ids) in patternSubscribers where Glob.matches(pattern: pattern, channel) {
             let value = RESPValue.push([.bulk("pmessage"), .bulk(pattern), .bulk(channel), .bulk(message)])
-            for id in ids.sorted() {
-                guard let client = clients[id] else { continue }
-                emit(.push(id, value, client.session.protocolVersion))
-                receivers += 1
-            }
+            receivers += pushToEach(ids.sorted(), value)
         }
+        return receivers
+    }
+
+    /// Pushes `value` to each connected client of `ids` in order, as one output per run of
+    /// clients speaking the same protocol; returns how many received it.
+    private func pushToEach(_ ids: [ClientID], _ value: RESPValue) -> Int {
+        var run: [ClientID] = []
+        var runVersion = ProtocolVersion.resp2
+        var receivers = 0
+        for id in ids {
+            guard let client = clients[id] else { continue }
+            let version = client.session.protocolVersion
+            if version != runVersion, !run.isEmpty {
+                emit(.pushAll(run, value, runVersion))
+                run = []
+            }
+            runVersion = version
+            run.append(id)
+            receivers += 1
+        }
+        if !run.isEmpty { emit(.pushAll(run, value, runVersion)) }
         return receivers
     }
 

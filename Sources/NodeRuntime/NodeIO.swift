@@ -60,6 +60,9 @@ public enum NodeOutput {
     /// An out-of-band message to the client (pub/sub): not a reply to a request, so the
     /// shell does not count it as one. Bounded by the shell's pub/sub output limit.
     case push(ClientID, RESPValue, ProtocolVersion)
+    /// The same push to each of these clients, in this order (a message to many
+    /// subscribers: the shell encodes it once).
+    case pushAll([ClientID], RESPValue, ProtocolVersion)
     /// Close the client's connection once the replies before this are written.
     case close(ClientID)
     /// Raft messages of one shard's group, each to its `to`.

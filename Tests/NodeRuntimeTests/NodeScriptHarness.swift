@@ -132,6 +132,8 @@ final class NodeScriptHarness {
                     case let .reply(client, value, _): say("n\(index + 1) reply c\(client.rawValue) \(Self.describe(value))")
                     case let .close(client): say("n\(index + 1) close c\(client.rawValue)")
                     case let .push(client, value, _): say("n\(index + 1) push c\(client.rawValue) \(Self.describe(value))")
+                    case let .pushAll(clients, value, _):
+                        for client in clients { say("n\(index + 1) push c\(client.rawValue) \(Self.describe(value))") }
                     case let .raft(shard, messages):
                         for message in messages { inFlight.append((index, Int(message.to.rawValue) - 1, .raft(shard: shard, messages: [message]))) }
                     case let .send(peer, frame): inFlight.append((index, Int(peer.rawValue) - 1, frame))

@@ -332,7 +332,7 @@ public final class ClusterSimulator {
                 switch output {
                 case let .reply(connection, value, _): deliverReply(from: index, connection: connection, value)
                 case let .close(connection): deliverClose(from: index, connection: connection)
-                case .push: break  // simulated clients do not subscribe
+                case .push, .pushAll: break  // simulated clients do not subscribe
                 case let .raft(shard, messages):
                     for message in messages {
                         guard let to = nodeIndex(message.to) else { continue }
