@@ -52,10 +52,11 @@ extension Engine {
         case .fcall, .fcall_ro:
             return resolveFunctionCall(arguments, id: id)
         default:
-            guard let body = scriptBodies[Self.scriptName(arguments[1])] ?? fallback(Self.scriptName(arguments[1])) else {
+            let sha = Self.scriptName(arguments[1])
+            guard let body = scriptBodies[sha] ?? fallback(sha) else {
                 return .failure(CommandErrorReply(reply: .error(Self.noScript)))
             }
-            cacheScript(body, sha: Self.scriptName(arguments[1]))
+            cacheScript(body, sha: sha)
             var resolved = arguments
             resolved[0] = Array((id == .evalsha ? "EVAL" : "EVAL_RO").utf8)
             resolved[1] = body
@@ -91,13 +92,13 @@ extension Engine {
     private func cacheScript(_ body: Bytes, sha: String) {
         guard scriptBodies[sha] == nil, scriptBodies.count < Self.scriptBodiesMax else { return }
         scriptBodies[sha] = body
-        scriptNames[body] = sha
+        scriptNames[Key(body)] = sha
     }
 
     /// The SHA-1 name of a body, remembered for cached bodies (a shard applies EVALSHA as
     /// EVAL with the body: hashing the body is cheaper than SHA-1 on every run).
     private func scriptName(of body: Bytes) -> String {
-        if let known = scriptNames[body] { return known }
+        if let known = scriptNames[Key(body)] { return known }  // Key hashes the bytes in one call
         return SHA1.hex(body)
     }
 
@@ -204,7 +205,7 @@ extension Engine {
                 throw .message("ERR script cache is full (\(Self.scriptBodiesMax) scripts); SCRIPT FLUSH empties it")
             }
             scriptBodies[sha] = body
-            scriptNames[body] = sha
+            scriptNames[Key(body)] = sha
             return .bulk(sha)
         case "exists" where arguments.count >= 3:
             return .array(arguments[2...].map { .integer(scriptBodies[Self.scriptName($0)] == nil ? 0 : 1) })

@@ -49,7 +49,7 @@ public final class Engine {
     /// Script bodies by lowercase hex SHA-1 (SCRIPT LOAD, EVAL), for EVALSHA.
     var scriptBodies: [String: Bytes] = [:]
     /// The reverse of `scriptBodies`.
-    var scriptNames: [Bytes: String] = [:]
+    var scriptNames: [Key: String] = [:]
     /// FUNCTION libraries by name, and each function's library by lowercase function name.
     public internal(set) var libraries: [String: FunctionLibrary] = [:]
     var functionLibraries: [String: String] = [:]

@@ -179,6 +179,7 @@ public final class CommandSpec: Sendable {
 extension CommandSpec {
     /// The subcommand spec of a container command (`CLIENT ID`, `SCRIPT LOAD`), or nil.
     public func subcommand(_ name: [UInt8]) -> CommandSpec? {
+        guard !subcommands.isEmpty else { return nil }
         let wanted = CommandName(Array((self.name + "|").utf8) + name)
         return subcommands.first { CommandName(Array($0.name.utf8)) == wanted }
     }
