@@ -34,17 +34,46 @@ extension Engine {
 
     // MARK: - COMMAND
 
+    /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every
+    /// command's name and every subcommand's `container|sub` name, as Redis 7 lists them.
+    /// No module is loaded here, and an unknown category matches nothing (as Redis).
+    private func commandList(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        var filter: ((CommandSpec) -> Bool)? = nil
+        if arguments.count > 2 {
+            guard arguments.count == 5, Arguments.lowercased(arguments[2]) == "filterby" else { throw .syntax }
+            let value = arguments[4]
+            switch Arguments.lowercased(arguments[3]) {
+            case "module": filter = { _ in false }
+            case "aclcat":
+                let category = Arguments.lowercased(value)
+                filter = { ACLCategories.of($0).contains(category) }
+            case "pattern": filter = { Glob.matches(pattern: value, Array($0.name.utf8), ignoringCase: true) }
+            default: throw .syntax
+            }
+        }
+        let every = CommandTable.all.flatMap { [$0] + $0.subcommands }
+        return .array(every.filter { filter?($0) ?? true }.map { .bulk($0.name) })
+    }
+
+    /// A command by name, or a subcommand by its `container|sub` name (COMMAND INFO and
+    /// DOCS accept both, as Redis 7).
+    static func commandOrSubcommand(_ name: Bytes) -> CommandSpec? {
+        if let spec = CommandTable.lookup(name) { return spec }
+        guard let bar = name.firstIndex(of: UInt8(ascii: "|")), let container = CommandTable.lookup(Array(name[..<bar])) else { return nil }
+        return container.subcommand(Array(name[(bar + 1)...]))
+    }
+
     private func command(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
         guard arguments.count >= 2 else { return .array(CommandTable.all.map(Self.commandInfo)) }
         let subcommand = Arguments.lowercased(arguments[1])
         switch subcommand {
         case "count": return .integer(CommandTable.all.count)
-        case "list": return .array(CommandTable.all.map { .bulk($0.name) })
+        case "list": return try commandList(arguments)
         case "info":
             if arguments.count == 2 { return .array(CommandTable.all.map(Self.commandInfo)) }
-            return .array(arguments.dropFirst(2).map { CommandTable.lookup($0).map(Self.commandInfo) ?? .nullArray })
+            return .array(arguments.dropFirst(2).map { Self.commandOrSubcommand($0).map(Self.commandInfo) ?? .nullArray })
         case "docs":
-            let specs = arguments.count == 2 ? CommandTable.all : arguments.dropFirst(2).compactMap { CommandTable.lookup($0) }
+            let specs = arguments.count == 2 ? CommandTable.all : arguments.dropFirst(2).compactMap { Self.commandOrSubcommand($0) }
             return .map(specs.map { RESPPair(.bulk($0.name), Self.commandDocs($0)) })
         case "getkeys":
             guard arguments.count >= 3 else { throw .wrongArity(command: "command|getkeys") }

@@ -46,6 +46,27 @@ import Wire
         #expect(h.run("COMMAND GETKEYS MSET a 1 b 2") == .array([.bulk("a"), .bulk("b")]))
         #expect(h.run("COMMAND COUNT") == .integer(CommandTable.all.count))
     }
+
+    /// COMMAND LIST names subcommands as `container|sub` and filters as Redis 7 does.
+    @Test func commandListNamesSubcommandsAndFilters() {
+        let h = Harness()
+        func names(_ line: String) -> Set<String> {
+            guard case .array(let items) = h.run(line) else { return [] }
+            return Set(items.compactMap { if case .bulk(let name) = $0 { return String(decoding: name, as: UTF8.self) } else { return nil } })
+        }
+        let all = names("COMMAND LIST")
+        #expect(all.contains("get") && all.contains("config|get") && all.contains("client|list"))
+        #expect(all.count > CommandTable.all.count)
+        #expect(names("COMMAND LIST FILTERBY PATTERN CONFIG|*") == ["config|get", "config|set", "config|resetstat", "config|help"])  // no CONFIG REWRITE here
+        #expect(names("COMMAND LIST FILTERBY pattern xad?") == ["xadd"])
+        #expect(names("COMMAND LIST FILTERBY ACLCAT hyperloglog") == Set(["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"]).intersection(all))
+        #expect(names("COMMAND LIST FILTERBY ACLCAT nosuch").isEmpty)
+        #expect(names("COMMAND LIST FILTERBY MODULE json").isEmpty)
+        #expect(h.run("COMMAND LIST FILTERBY COLOR red") == CommandError.syntax.reply)
+        #expect(h.run("COMMAND LIST FILTERBY PATTERN") == CommandError.syntax.reply)
+        #expect(h.run("COMMAND INFO config|get") != .array([.nullArray]))
+        #expect(h.run("COMMAND INFO config|nosuch") == .array([.nullArray]))
+    }
 }
 
 @Suite struct TransactionTests {
