@@ -115,6 +115,7 @@ SCRIPT = [
     ("XADD", "xs", "MAXLEN", "1", "1-0", "f", "v"),
     ("XADD", "xs", "MAXLEN", "1", "2-0", "f", "v"),
     ("XTRIM", "xs", "MAXLEN", "0"),
+    ("XSETID", "xs", "99-0"),
     ("XGROUP", "CREATE", "xs", "grp", "$"),
     ("XGROUP", "CREATECONSUMER", "xs", "grp", "alice"),
     ("XGROUP", "DELCONSUMER", "xs", "grp", "alice"),

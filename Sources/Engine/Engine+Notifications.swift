@@ -190,6 +190,7 @@ extension Engine {
         case .xadd: return [(.stream, "xadd")]
         case .xdel: return [(.stream, "xdel")]
         case .xtrim: return [(.stream, "xtrim")]
+        case .xsetid: return [(.stream, "xsetid")]
         case .xgroup:
             guard arguments.count > 1 else { return [] }
             let subcommand = Arguments.lowercased(arguments[1])

@@ -54,9 +54,48 @@ extension Engine {
         case .xtrim:
             guard let (trim, next) = try Self.parseTrim(arguments, at: 2), next == arguments.count else { throw CommandError.syntax }
             return .integer(try keyspace.streamTrim(key, trim, now: now))
+        case .xsetid:
+            return try streamSetID(arguments, now: now)
         default:
             return try streamRead(arguments, session, now: now)
         }
+    }
+
+    /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id], with Redis 7's checks in
+    /// Redis's order: the options, the key, then the stream's top item and length (an empty
+    /// stream takes any ID, as in Redis).
+    private func streamSetID(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        guard let id = Self.parseID(arguments[2], missingSequence: 0) else { throw Self.invalidStreamID }
+        var entriesAdded: UInt64? = nil
+        var maxDeletedID: StreamID? = nil
+        var index = 3
+        while index < arguments.count {
+            let hasValue = index + 1 < arguments.count
+            if hasValue, Arguments.isKeyword(arguments[index], "entriesadded") {
+                let value = try Arguments.integer(arguments[index + 1])
+                guard value >= 0 else { throw CommandError.message("ERR entries_added must be positive") }
+                entriesAdded = UInt64(value)
+            } else if hasValue, Arguments.isKeyword(arguments[index], "maxdeletedid") {
+                guard let parsed = Self.parseID(arguments[index + 1], missingSequence: 0) else { throw Self.invalidStreamID }
+                guard id >= parsed else {
+                    throw CommandError.message("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+                }
+                maxDeletedID = parsed
+            } else {
+                throw CommandError.syntax
+            }
+            index += 2
+        }
+        let key = arguments[1]
+        guard let stream = try keyspace.streamValue(key, now: now) else { throw CommandError.message("ERR no such key") }
+        if let top = stream.entries.last?.id {
+            guard id >= top else { throw CommandError.message("ERR The ID specified in XSETID is smaller than the target stream top item") }
+            if let entriesAdded, UInt64(stream.entries.count) > entriesAdded {
+                throw CommandError.message("ERR The entries_added specified in XSETID is smaller than the target stream length")
+            }
+        }
+        _ = try keyspace.streamSetID(key, lastID: id, entriesAdded: entriesAdded, maxDeletedID: maxDeletedID, now: now)
+        return .ok
     }
 
     static func entryReply(_ entry: StreamEntry) -> RESPValue {

@@ -191,7 +191,7 @@ public final class Engine {
             return Outcome(reply: try runHyperLogLogCommand(id, arguments, session, now: now))
         case .xgroup, .xreadgroup, .xack, .xpending, .xclaim, .xautoclaim, .xinfo:
             return Outcome(reply: try runStreamGroupCommand(id, arguments, session, now: now))
-        case .xadd, .xlen, .xrange, .xrevrange, .xdel, .xtrim, .xread:
+        case .xadd, .xlen, .xrange, .xrevrange, .xdel, .xtrim, .xread, .xsetid:
             return Outcome(reply: try runStreamCommand(id, arguments, session, now: now))
         case .blpop, .brpop, .brpoplpush, .blmove, .blmpop, .bzpopmin, .bzpopmax, .bzmpop:
             return Outcome(reply: try runBlockingCommand(id, arguments, session, now: now))

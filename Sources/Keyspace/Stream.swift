@@ -317,6 +317,20 @@ extension Keyspace {
         } ?? 0
     }
 
+    /// XSETID: sets the stream's last ID and, when given, its entries-added count and its
+    /// largest deleted ID (a zero ID leaves that as it is); the caller has checked them
+    /// against the stream. False when there is no such key.
+    public mutating func streamSetID(_ key: Bytes, lastID: StreamID, entriesAdded: UInt64?, maxDeletedID: StreamID?,
+                                     now: Int64) throws -> Bool {
+        try modifyStream(key, now: now, create: false) { stream, changed in
+            stream.lastID = lastID
+            if let entriesAdded { stream.entriesAdded = entriesAdded }
+            if let maxDeletedID, maxDeletedID != .zero { stream.maxDeletedID = maxDeletedID }
+            changed = true
+            return true
+        } ?? false
+    }
+
     /// XRANGE / XREVRANGE: entries with IDs in [start, end], ascending or descending, at most
     /// `count` (nil: all).
     public mutating func streamRange(_ key: Bytes, start: StreamID, end: StreamID, count: Int?, reverse: Bool,

@@ -42,7 +42,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // scripting
     case eval, evalsha, eval_ro, evalsha_ro, script, fcall, fcall_ro, function
     // streams
-    case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread
+    case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread, xsetid
     case xgroup, xreadgroup, xack, xpending, xclaim, xautoclaim, xinfo
     // replication and debugging
     case wait, monitor
@@ -436,6 +436,7 @@ public enum CommandTable {
             spec(.xrevrange, -4, "readonly", keys: one, "stream", "Returns the messages from a stream within a range of IDs in reverse order.", since: "5.0.0", complexity: "O(N)"),
             spec(.xdel, -3, "write fast", keys: one, "stream", "Returns the number of messages after removing them from a stream.", since: "5.0.0", complexity: "O(N)"),
             spec(.xtrim, -4, "write", keys: one, "stream", "Deletes messages from the beginning of a stream.", since: "5.0.0", complexity: "O(N)"),
+            spec(.xsetid, -3, "write denyoom fast", keys: one, "stream", "An internal command for replicating stream values.", since: "5.0.0"),
             spec(.xgroup, -2, "write denyoom", keys: (2, 2, 1), "stream", "A container for consumer groups commands.", since: "5.0.0"),
             spec(.xack, -4, "write fast", keys: one, "stream", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", since: "5.0.0"),
             spec(.xpending, -3, "readonly", keys: one, "stream", "Returns the information and entries from a stream consumer group's pending entries list.", since: "5.0.0"),
