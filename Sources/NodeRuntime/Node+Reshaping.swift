@@ -84,7 +84,10 @@ extension Node {
         if let largest = large.max(by: { (stats[$0.id]?.keys ?? 0, $1.id.rawValue) < (stats[$1.id]?.keys ?? 0, $0.id.rawValue) }) {
             return (largest.id, false)
         }
-        guard map.shards.count < limits.loadSplitShardsPerNode * map.activeNodes.count else { return nil }
+        // A load split helps only when the new shard can be led from another node: on one
+        // node (the standalone preset, a cluster of one) it adds a move and a Raft group
+        // and no capacity.
+        guard map.activeNodes.count > 1, map.shards.count < limits.loadSplitShardsPerNode * map.activeNodes.count else { return nil }
         let hot = splittable.filter { (stats[$0.id]?.opsPerSecond ?? 0) > limits.splitOpsPerSecond }
         guard let hottest = hot.max(by: { (stats[$0.id]?.opsPerSecond ?? 0) < (stats[$1.id]?.opsPerSecond ?? 0) }) else { return nil }
         return (hottest.id, true)

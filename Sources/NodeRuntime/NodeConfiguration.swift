@@ -135,9 +135,6 @@ public struct NodeConfiguration: Sendable {
         configuration.replicationFactor = 1
         configuration.tickMilliseconds = Int64(max(2, 1000 / max(1, settings.hz)))
         configuration.deadNodeSeconds = 0
-        // One node has one event loop: a shard split for load would add moves and Raft
-        // groups and no capacity. Splits by size stay (each shard then snapshots less).
-        configuration.reshaping.splitOpsPerSecond = .infinity
         configuration.bootstrap = [configuration.info]
         return configuration
     }

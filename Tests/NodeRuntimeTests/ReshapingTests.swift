@@ -40,16 +40,16 @@ import Testing
         #expect(Node.splitCandidate(Self.map(nodes: 3, shards: 12), stats: hot, limits: limits) == nil)
     }
 
-    /// `trestle server` is one node with one event loop: load never splits its shard
-    /// (a split would add a move and a Raft group and no capacity); size still does.
-    @Test func theStandalonePresetSplitsBySizeOnly() {
+    /// One node (`trestle server`, or a cluster of one) never splits for load: the new
+    /// shard could not be led from anywhere else. Size still splits it.
+    @Test func oneNodeSplitsBySizeOnly() {
         let limits = NodeConfiguration.standalone(settings: Settings()).reshaping
         let map = Self.map(nodes: 1, shards: 1)
         #expect(Node.splitCandidate(map, stats: Self.stats([1: (10, 5_000_000)]), limits: limits) == nil)
         let large = Node.splitCandidate(map, stats: Self.stats([1: (limits.splitKeys + 1, 5_000_000)]), limits: limits)
         #expect(large?.0 == ShardID(1) && large?.hot == false)
-        // A one-node cluster started with `trestle node` still splits for load.
-        #expect(Node.splitCandidate(map, stats: Self.stats([1: (10, 5_000_000)]), limits: ReshapeThresholds())?.hot == true)
+        // The same load on a shard of a two-node cluster splits it.
+        #expect(Node.splitCandidate(Self.map(nodes: 2, shards: 1), stats: Self.stats([1: (10, 5_000_000)]), limits: limits)?.hot == true)
     }
 
     @Test func aHotShardSplitsWhereItsLoadIsHalved() {
