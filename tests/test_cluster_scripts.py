@@ -165,3 +165,31 @@ def test_a_script_publishes_once_to_subscribers_on_every_node(cluster_factory):
         while (message := listener.get_message(timeout=0.2)) is not None:
             got.append(message["data"])
         assert got == [f"m{i}" for i in range(5)], got
+
+
+SPIN = "redis.call('get', KEYS[1]) while true do end"
+
+
+@pytest.mark.timeout(60)
+def test_a_busy_script_on_a_leader_is_answered_busy_there_and_killed(cluster_factory):
+    """A script that has not written runs on the leader of its key's shard; past
+    busy-reply-threshold that node answers -BUSY (other nodes serve on), SCRIPT KILL there
+    stops it, and the shard goes on: a write then reaches every replica."""
+    cluster = cluster_factory(nodes=3)
+    leader, followers = shard_nodes(cluster, "{b}k")
+    admin = leader.client()
+    admin.config_set("busy-reply-threshold", 100)
+    admin.set("{b}k", "before")
+    spinner = leader.client().connection_pool.get_connection()
+    spinner.send_command("EVAL", SPIN, 1, "{b}k")
+    time.sleep(0.5)
+    with pytest.raises(redis.exceptions.ResponseError, match="^BUSY Redis is busy running a script"):
+        admin.ping()
+    other = next(node for node in cluster.nodes.values() if node is not leader)
+    assert other.client().ping() is True
+    assert admin.script_kill() is True
+    with pytest.raises(redis.exceptions.ResponseError, match="killed by user"):
+        spinner.read_response()
+    assert admin.ping() is True
+    assert admin.set("{b}k", "after") is True
+    assert_followers_converge(followers, lambda client: client.get("{b}k"), "after")

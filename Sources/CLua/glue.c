@@ -2,7 +2,9 @@
 #include "CLua.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 int luaopen_cjson(lua_State *L);
 int luaopen_bit(lua_State *L);
@@ -14,13 +16,16 @@ int trestle_luaopen_struct(lua_State *L);
 
 const char *const trestle_lua_budget_error =
     "ERR Script exceeded its instruction budget (lua-time-limit) and was stopped";
+const char *const trestle_lua_killed_error = "ERR Script killed by user with SCRIPT KILL...";
 
 /// Per-state bookkeeping, reachable from any lua_State through lua_getallocf.
 typedef struct {
     size_t used;
     size_t limit;
     int64_t budget_left;   // instructions; INT64_MAX when unlimited
-    int exhausted;
+    int64_t deadline_ns;   // CLOCK_MONOTONIC; 0 when the call has no time slice
+    int stop;              // a TRESTLE_LUA_STOP_ value: set, every instruction raises
+    atomic_int kill;       // set by trestle_lua_kill, from any thread
     int enforcing;         // the memory limit applies only while a script runs
     uint64_t rand48;       // the generator's 48-bit state
 } trestle_lua_ud;
@@ -89,37 +94,66 @@ static int math_randomseed(lua_State *L) {
 
 // MARK: - Instruction budget
 
-static void budget_hook(lua_State *L, lua_Debug *ar) {
+static int64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static void raise_stop(lua_State *L, trestle_lua_ud *ud) {
+    lua_pushstring(L, ud->stop == TRESTLE_LUA_STOP_KILLED ? trestle_lua_killed_error
+                      : ud->stop == TRESTLE_LUA_STOP_BUDGET ? trestle_lua_budget_error
+                      : "ERR script stopped by the server");
+    lua_error(L);
+}
+
+static void stop_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     trestle_lua_ud *ud = ud_of(L);
-    if (ud->exhausted) {
-        lua_pushstring(L, trestle_lua_budget_error);
-        lua_error(L);
+    if (ud->stop != TRESTLE_LUA_STOP_NONE) {
+        raise_stop(L, ud);
         return;
     }
-    ud->budget_left -= TRESTLE_LUA_HOOK_STEP;
-    if (ud->budget_left < 0) {
-        ud->exhausted = 1;
-        // From now on every instruction raises, so a pcall in the script cannot hold on.
-        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
-        lua_pushstring(L, trestle_lua_budget_error);
-        lua_error(L);
+    if (atomic_load_explicit(&ud->kill, memory_order_relaxed)) {
+        ud->stop = TRESTLE_LUA_STOP_KILLED;
+    } else if (ud->budget_left != INT64_MAX && (ud->budget_left -= TRESTLE_LUA_HOOK_STEP) < 0) {
+        ud->stop = TRESTLE_LUA_STOP_BUDGET;
+    } else if (ud->deadline_ns != 0 && monotonic_ns() >= ud->deadline_ns) {
+        ud->stop = TRESTLE_LUA_STOP_SLICE;
+    } else {
+        return;
     }
+    // From now on every instruction raises, so a pcall in the script cannot hold on.
+    lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+    raise_stop(L, ud);
 }
 
 void trestle_lua_set_budget(lua_State *L, int64_t instructions) {
     trestle_lua_ud *ud = ud_of(L);
-    ud->exhausted = 0;
-    if (instructions <= 0) {
-        ud->budget_left = INT64_MAX;
-        lua_sethook(L, NULL, 0, 0);
-        return;
-    }
-    ud->budget_left = instructions;
-    lua_sethook(L, budget_hook, LUA_MASKCOUNT, TRESTLE_LUA_HOOK_STEP);
+    ud->stop = TRESTLE_LUA_STOP_NONE;
+    ud->deadline_ns = 0;
+    ud->budget_left = instructions <= 0 ? INT64_MAX : instructions;
+    // Always hooked while a script may run: a kill request must be seen.
+    lua_sethook(L, stop_hook, LUA_MASKCOUNT, TRESTLE_LUA_HOOK_STEP);
 }
 
-int trestle_lua_budget_exhausted(lua_State *L) { return ud_of(L)->exhausted; }
+void trestle_lua_set_slice(lua_State *L, int64_t milliseconds) {
+    ud_of(L)->deadline_ns = milliseconds > 0 ? monotonic_ns() + milliseconds * 1000000 : 0;
+}
+
+int trestle_lua_stop_reason(lua_State *L) { return ud_of(L)->stop; }
+
+int trestle_lua_budget_exhausted(lua_State *L) { return ud_of(L)->stop == TRESTLE_LUA_STOP_BUDGET; }
+
+void trestle_lua_halt(lua_State *L) {
+    trestle_lua_ud *ud = ud_of(L);
+    if (ud->stop == TRESTLE_LUA_STOP_NONE) ud->stop = TRESTLE_LUA_STOP_HALTED;
+    lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+}
+
+void *trestle_lua_kill_switch(lua_State *L) { return &ud_of(L)->kill; }
+
+void trestle_lua_kill(void *kill_switch) { atomic_store((atomic_int *)kill_switch, 1); }
 
 // MARK: - Functions implemented in Swift
 

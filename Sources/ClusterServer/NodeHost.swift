@@ -51,6 +51,9 @@ final class NodeHost {
     private let snapshotQueue = DispatchQueue(label: "trestle.snapshots")
     /// Encodes backups (`.encode`), one at a time, away from the event loop.
     private let encodeQueue = DispatchQueue(label: "trestle.backups")
+    /// Busy scripts (one at a time, by the node's rule): a queue of their own, so a
+    /// script that runs until SCRIPT KILL holds up nothing else.
+    private let scriptQueue = DispatchQueue(label: "trestle.scripts")
 
     init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
         self.node = node
@@ -167,6 +170,12 @@ final class NodeHost {
                     encodeQueue.async {
                         let data = job.perform()
                         bound.node.loop.execute { bound.node.deliver(.encoded(job, data: data)) }
+                    }
+                case let .runScript(job):
+                    let bound = LoopConfinedNode(node: self)
+                    scriptQueue.async {
+                        job.perform()
+                        bound.node.loop.execute { bound.node.deliver(.scriptRan(job)) }
                     }
                 case .syncLog:
                     do { try node.syncLog() } catch { node.handle(.persistFailed("\(error)")) }

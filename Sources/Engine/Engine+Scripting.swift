@@ -114,12 +114,19 @@ extension Engine {
         cacheScript(body, sha: sha)
         let keys = Array(arguments[3..<(3 + keyCount)])
         let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
+        let trial = scriptTrial
+        context.trial = trial != nil
         let host = ScriptHost(
             call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
             log: hooks.scriptLog)
         let seed = Self.scriptSeed(now: now, entry: scriptEntrySeed, base: settings.scriptRandomSeed)
         let reply = interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
-                                    budget: settings.scriptInstructionLimit, seed: seed, host: host)
+                                    budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
+                                    sliceMilliseconds: trial?.sliceMilliseconds ?? 0, seed: seed, host: host)
+        if let trial {
+            trial.stop = interpreter.lastStop
+            trial.isFunction = Self.calledFunction(body) != nil
+        }
         guard case .error = reply, let function = Self.calledFunction(body) else { return reply }
         return Self.functionError(reply, sha: sha, function: function)
     }
@@ -140,6 +147,8 @@ extension Engine {
     /// What one script run has established: whether it may write, and its slot.
     final class ScriptContext {
         let readOnly: Bool
+        /// A trial run (`scriptTrial`): its first write halts it.
+        var trial = false
         var slot: HashSlot?
         init(readOnly: Bool, slot: HashSlot?) { self.readOnly = readOnly; self.slot = slot }
     }
@@ -159,6 +168,11 @@ extension Engine {
         }
         if context.readOnly, spec.isWrite {
             return .error("ERR Write commands are not allowed from read-only scripts.")
+        }
+        if context.trial, spec.isWrite {
+            // Nothing was written: the caller runs the script again through its shard's log.
+            interpreter?.halt()
+            return .error("ERR script stopped by the server")
         }
         if let refusal = checkScriptKeys(spec.keyPositions(in: arguments).map { arguments[$0] }, context: context) {
             return refusal
@@ -245,4 +259,57 @@ extension Engine {
         "HELP",
         "    Print this help.",
     ]
+}
+
+/// A script run as a trial: on the node that received it, against the shard's applied
+/// state, before anything enters the log. A trial that ends by itself never wrote, so its
+/// reply is the script's; one halted at its first write is void (the node proposes the
+/// script to the log instead, where every replica runs it); one whose slice ran out is
+/// void too (the node runs it again on a copy, off its event loop, where SCRIPT KILL can
+/// stop it).
+public final class ScriptTrial {
+    /// Milliseconds the run may take (0: no limit).
+    public let sliceMilliseconds: Int64
+    /// No instruction budget: a run off the event loop ends by itself or by SCRIPT KILL.
+    public let unbounded: Bool
+    /// Why the run stopped (`.none`: it ended by itself).
+    public var stop = LuaInterpreter.Stop.none
+    /// Whether the script was an FCALL (a function), not an EVAL.
+    public var isFunction = false
+
+    public init(sliceMilliseconds: Int64, unbounded: Bool = false) {
+        self.sliceMilliseconds = sliceMilliseconds
+        self.unbounded = unbounded
+    }
+}
+
+extension Engine {
+    /// An engine that runs one script off the event loop: it holds an O(1) copy of this
+    /// engine's keyspace and the same script rules, and shares nothing mutable with it, so
+    /// it may be handed to another thread. Used once (its interpreter may be killed).
+    public func scriptRunnerCopy() -> Engine {
+        let runner = Engine.replica(settings: settings, now: 0)
+        runner.keyspace = keyspace
+        runner.keyspace.changeJournal = nil
+        runner.keyspace.changeTracker = nil
+        runner.keyspace.watchedKeys = []
+        runner.scriptKeysForbidden = scriptKeysForbidden
+        runner.scriptSlotsMayMeet = scriptSlotsMayMeet
+        runner.scriptEntrySeed = scriptEntrySeed
+        runner.hooks.scriptLog = hooks.scriptLog
+        return runner
+    }
+
+    /// Runs an EVAL or EVAL_RO (EVALSHA and FCALL resolved) as an unbounded trial: it ends
+    /// by itself, at its first write, or when `kill` is used. The trial says which.
+    public func runScriptTrial(_ arguments: [Bytes], id: CommandID, version: ProtocolVersion, now: Int64) -> (RESPValue, ScriptTrial) {
+        let trial = ScriptTrial(sliceMilliseconds: 0, unbounded: true)
+        scriptTrial = trial
+        defer { scriptTrial = nil }
+        let reply = executeRead(arguments, id: id, session: internalSession(address: "script", version: version), now: now)
+        return (reply, trial)
+    }
+
+    /// Stops the script this engine's interpreter runs, from any thread.
+    public var scriptKillSwitch: KillSwitch? { interpreter?.killSwitch }
 }

@@ -39,6 +39,9 @@ public final class Engine {
     /// The index of the log entry a shard replica is applying, set by the replica: with the
     /// entry's time it seeds a script's math.random, the same on every replica.
     public var scriptEntrySeed: UInt64 = 0
+    /// Set while a script runs as a trial (Engine+Scripting.swift): it stops at its first
+    /// write or when its slice ends, and says so here.
+    public var scriptTrial: ScriptTrial?
     public let startTime: Int64
     public private(set) var sessions: [ClientID: Session] = [:]
     var watchers: [Bytes: Set<ClientID>] = [:]

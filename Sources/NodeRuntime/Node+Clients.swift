@@ -127,7 +127,10 @@ extension Node {
                 let spec = CommandTable.lookup(request[0])
                 // A blocking command holds the connection as Redis's does: nothing after it
                 // starts until it is answered.
-                let isWrite = !client.session.inTransaction && (spec?.isWrite ?? false) && !(spec?.isBlocking ?? false)
+                var isWrite = !client.session.inTransaction && (spec?.isWrite ?? false) && !(spec?.isBlocking ?? false)
+                if isWrite, let id = spec?.id, id == .eval || id == .evalsha || id == .fcall, !scriptMayPipeline(request, id: id) {
+                    isWrite = false  // a trial script (Node+BusyScripts.swift)
+                }
                 let mayStart = isWrite ? client.unansweredOthers == 0 : client.slots.isEmpty
                 guard mayStart else { return }
                 if clientPause != nil, pausePostpones(request, spec: spec, session: client.session) {

@@ -45,6 +45,7 @@ extension Node {
     func onTimer() {
         runDeferredRoutes()
         checkClientPause()
+        refuseWaitingScripts()
         sweepBlocked()
         catchUpTicks()
         syncLogIfDue()

@@ -36,6 +36,7 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
+        if busyScript != nil, let refusal = busyRefusal(spec, arguments, time: time) { return Outcome(reply: refusal) }
         // As Redis: ASKING lasts for the one command that follows it, and so does CLIENT
         // CACHING (any CLIENT subcommand keeps it; a transaction keeps it to its end).
         let asking = session.asking
@@ -49,7 +50,9 @@ extension Node {
             return Outcome(reply: .array([.bulk("pong"), .bulk(arguments.count == 2 ? arguments[1] : [])]))
         }
         var arguments = arguments
+        var scriptMemoKey: Int?
         if Engine.scriptRuns.contains(id) {
+            scriptMemoKey = Self.scriptMemoKey(arguments, id: id)
             // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
             let fallback: (String) -> Bytes? = { [self] sha in
                 replicas.values.lazy.compactMap { $0.data?.engine.scriptBody(sha: sha) }.first
@@ -152,6 +155,10 @@ extension Node {
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
             trackingChanged(session)
             return outcome
+        case .script where arguments.count == 2 && Self.lowercased(arguments[1]) == Array("kill".utf8):
+            return Outcome(reply: killBusyScript(function: false))
+        case .function where arguments.count == 2 && Self.lowercased(arguments[1]) == Array("kill".utf8):
+            return Outcome(reply: killBusyScript(function: true))
         case .script where String(decoding: arguments[1], as: UTF8.self).lowercased() == "flush":
             // The shards' engines learned the scripts they ran (EVALSHA falls back to them).
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
@@ -176,7 +183,12 @@ extension Node {
         let positions = spec.keyPositions(in: arguments)
         if positions.isEmpty, configuration.standalone, Engine.scriptRuns.contains(id) {
             // A script that declares no keys may still touch any: the one shard runs it.
-            return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded, reply: reply)
+            return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded,
+                         scriptMemoKey: scriptMemoKey, reply: reply)
+        }
+        if positions.isEmpty, let scriptMemoKey, id == .eval_ro || !scriptWriters.contains(scriptMemoKey) {
+            trialScript(arguments, id: id, replica: nil, slot: nil, session: session, memoKey: scriptMemoKey, reply: reply)
+            return nil
         }
         guard !positions.isEmpty else {
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
@@ -187,7 +199,8 @@ extension Node {
             let keys = positions.map { arguments[$0] }
             if spec.isWrite { noteTrackedWrite(keys, session: session) } else { rememberReads(keys, session: session, caching: caching) }
         }
-        return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking, reply: reply)
+        return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking,
+                     scriptMemoKey: scriptMemoKey, reply: reply)
     }
 
     /// A node-local command that every node must also run (SCRIPT LOAD, FUNCTION LOAD...):
@@ -209,7 +222,8 @@ extension Node {
     /// Routes a keyed request to its slot's shard. No positions (a keyless script on a
     /// standalone server) means slot 0, the one shard's.
     private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
-                       forwarded: Bool, asking: Bool = false, reply: @escaping ReplySink, attempt: Int = 0) -> Outcome? {
+                       forwarded: Bool, asking: Bool = false, scriptMemoKey: Int? = nil, reply: @escaping ReplySink,
+                       attempt: Int = 0) -> Outcome? {
         let slot = positions.first.map { HashSlot.of(key: arguments[$0]) } ?? HashSlot(0)
         // A standalone server has one shard: any keys may meet in one command.
         for position in positions.dropFirst() where !mayMeet(slot, HashSlot.of(key: arguments[position])) {
@@ -236,6 +250,8 @@ extension Node {
             if let first = positions.first { load.record(slot: slot, key: arguments[first]) }
             if spec.isBlocking, Engine.blocks(arguments, id: id) {
                 blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
+            } else if let scriptMemoKey, id == .eval_ro || !scriptWriters.contains(scriptMemoKey) {
+                trialScript(arguments, id: id, replica: replica, slot: slot, session: session, memoKey: scriptMemoKey, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
             } else {
@@ -444,6 +460,20 @@ extension Node {
             // Redis Cluster node publishes its own).
             if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
             reply(answer)
+        }
+        replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
+                     context: nextContext())
+        wantTurn()
+    }
+
+    /// `read` for a body that answers by itself (through `reply`, now or later): it runs
+    /// against the applied state once the leadership is confirmed, or `reply` gets the error.
+    func readApplied(_ replica: Replica, slot: HashSlot? = nil, reply: @escaping ReplySink,
+                     _ body: @escaping (Engine, Int64) -> Void) {
+        let run: () -> Void = { [self] in
+            guard let data = replica.data else { return reply(Redirect.tryAgain("shard moved; retry").reply) }
+            if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
+            body(data.engine, max(now(), data.lastRecordTime))
         }
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
                      context: nextContext())

@@ -135,6 +135,14 @@ public final class Node {
     var snapshotJobs: [ShardID: ObjectIdentifier] = [:]
     /// Backups being encoded by the shell (`.encode`), by job id: what to do with the bytes.
     var encodeWaiters: [UInt64: ([UInt8]) -> Void] = [:]
+    /// The script running off the node's thread, if any, and the script requests waiting
+    /// for it to end (Node+BusyScripts.swift).
+    var busyScript: BusyScript?
+    var scriptsWaiting: [WaitingScript] = []
+    /// Scripts seen writing (their trial halted at a write): they go to the log at once.
+    var scriptWriters: Set<Int> = []
+    var nextScriptJob: UInt64 = 1
+    var scriptTrialsRun: UInt64 = 0
     var nextEncodeJob: UInt64 = 1
     /// When a data replica last wrote a snapshot (LASTSAVE), in wall milliseconds.
     var lastSnapshotMilliseconds: Int64 = 0
@@ -234,6 +242,7 @@ public final class Node {
         case let .snapshotWritten(job, data): snapshotWritten(job, data: data)
         case let .snapshotFailed(job, reason): snapshotFailed(job, reason: reason)
         case let .encoded(job, data): encodeWaiters.removeValue(forKey: job.id)?(data)
+        case let .scriptRan(job): scriptRan(job)
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
         case .drain: beginDrain()
         case .stop: stopAll()
@@ -253,6 +262,7 @@ public final class Node {
     }
 
     private func stopAll() {
+        stopBusyScript()
         for replica in allReplicas {
             replica.failAll(notApplied: .error("ERR server shutting down"),
                             mayBeApplied: .error("ERR server shutting down: the write may or may not be applied"))

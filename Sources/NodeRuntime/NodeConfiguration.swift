@@ -93,6 +93,13 @@ public struct NodeConfiguration: Sendable {
     public var electionTicks = 10
     /// How long a client request may wait for its shard before it gets an error.
     public var requestTimeoutMilliseconds: Int64 = 10_000
+    /// How long a script that has not written may run on the node's thread before it is
+    /// run again off it, where it can be answered -BUSY around and killed
+    /// (Node+BusyScripts.swift). 0: never (scripts run to their end or instruction budget
+    /// on the node's thread), which keeps the node deterministic: the slice reads the
+    /// system clock. The process shells set `scriptSliceMillisecondsDefault`.
+    public var scriptSliceMilliseconds: Int64 = 0
+    public static let scriptSliceMillisecondsDefault: Int64 = 50
     /// Applied entries after which a shard replica snapshots and compacts its log.
     public var snapshotEntries = 50_000
     /// A node silent this long has its replicas rebuilt elsewhere (0 disables).

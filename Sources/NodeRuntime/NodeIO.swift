@@ -48,6 +48,8 @@ public enum NodeInput {
     case snapshotFailed(SnapshotJob, String)
     /// An `.encode` job finished with these bytes.
     case encoded(EncodeJob, data: [UInt8])
+    /// A `.runScript` job finished (its `perform` returned).
+    case scriptRan(ScriptJob)
     /// The process is stopping: refuse new clients, let in-flight requests finish.
     case drain
     /// Fail everything still waiting (the end of a shutdown).
@@ -84,6 +86,9 @@ public enum NodeOutput {
     /// Run `job.perform()` on any thread (it serializes an O(1) copy of a shard's state for
     /// a backup), then feed back `.encoded`. Nothing is written to disk.
     case encode(EncodeJob)
+    /// Run `job.perform()` on a thread of its own (a script that outran its slice on the
+    /// node's thread; it may run until SCRIPT KILL), then feed back `.scriptRan`.
+    case runScript(ScriptJob)
     /// Fsync what earlier unsynced `.persist` rounds wrote (`Node.syncLog`), under
     /// `--fsync everysec`; nothing is fed back (a failure is fed back as `.persistFailed`).
     case syncLog
@@ -111,4 +116,36 @@ public struct SnapshotJob: @unchecked Sendable {
 public struct EncodeJob: @unchecked Sendable {
     public let id: UInt64
     public let perform: () -> [UInt8]
+}
+
+/// A script run away from the node's thread (Node+BusyScripts.swift): a trial of one EVAL
+/// on an engine holding an O(1) copy of its shard's keyspace, sharing nothing mutable with
+/// the node. `perform` runs it; the node reads the results after `.scriptRan`.
+public final class ScriptJob: @unchecked Sendable {
+    public let id: UInt64
+    let engine: Engine
+    let arguments: [Bytes]
+    let command: CommandID
+    let version: ProtocolVersion
+    let time: Int64
+    /// Taken before the job leaves the node's thread: SCRIPT KILL uses it from there.
+    let kill: @Sendable () -> Void
+    private(set) var reply = RESPValue.null
+    private(set) var trial: ScriptTrial?
+
+    init(id: UInt64, engine: Engine, arguments: [Bytes], command: CommandID, version: ProtocolVersion, time: Int64) {
+        self.id = id
+        self.engine = engine
+        self.arguments = arguments
+        self.command = command
+        self.version = version
+        self.time = time
+        let killSwitch = engine.scriptKillSwitch
+        kill = { killSwitch?.kill() }
+    }
+
+    /// Runs the script to its end, its first write, or a kill. Call once, on any thread.
+    public func perform() {
+        (reply, trial) = engine.runScriptTrial(arguments, id: command, version: version, now: time)
+    }
 }

@@ -116,11 +116,30 @@ public final class LuaInterpreter {
         return nil
     }
 
+    /// Why a run stopped before its end.
+    public enum Stop: Int32, Sendable {
+        case none = 0
+        /// The instruction budget ran out (the reply is the budget error).
+        case budget = 1
+        /// The time slice ran out: the run is void (the host runs it again elsewhere).
+        case slice = 2
+        /// SCRIPT KILL or FUNCTION KILL (the reply is the kill error).
+        case killed = 3
+        /// The host halted it (`halt()`): the reply is void.
+        case halted = 4
+    }
+
+    /// Why the last run stopped.
+    public private(set) var lastStop = Stop.none
+
     /// Runs the compiled script `sha` (compile it first) with KEYS and ARGV, `budget` VM
-    /// instructions at most (0: no limit), math.random restarted from `seed`, asking `host`
-    /// for commands. The reply is in RESP
-    /// terms; the caller's encoder lowers RESP3 types for RESP2 clients.
-    public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, seed: Int32 = 0, host: ScriptHost) -> RESPValue {
+    /// instructions at most (0: no limit), `sliceMilliseconds` of monotonic time at most
+    /// (0: no limit; the only clock read, for hosts that may run the script again
+    /// elsewhere), math.random restarted from `seed`, asking `host` for commands. The
+    /// reply is in RESP terms; the caller's encoder lowers RESP3 types for RESP2 clients.
+    /// `lastStop` says afterwards whether the run was stopped and why.
+    public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, sliceMilliseconds: Int64 = 0,
+                    seed: Int32 = 0, host: ScriptHost) -> RESPValue {
         defer {
             self.host = nil
             lua_settop(state, 0)
@@ -129,6 +148,7 @@ public final class LuaInterpreter {
             // A script that filled the state leaves garbage the next one should not meet.
             if memoryUsed > memoryLimit / 2 { lua_gc(state, LUA_GCCOLLECT, 0) }
         }
+        lastStop = .none
         lua_settop(state, 0)
         guard lua_checkstack(state, 8) != 0 else { return .error("ERR Lua stack exhausted") }
         self.host = host
@@ -138,14 +158,28 @@ public final class LuaInterpreter {
         lua_rawgeti(state, trestle_lua_registry_index(), handlerRef)
         guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
         trestle_lua_set_budget(state, budget)
+        trestle_lua_set_slice(state, sliceMilliseconds)
         trestle_lua_enforce_memory_limit(state, 1)
         let status = lua_pcall(state, 0, 1, 1)
         trestle_lua_enforce_memory_limit(state, 0)
-        let exhausted = trestle_lua_budget_exhausted(state) != 0
+        lastStop = Stop(rawValue: trestle_lua_stop_reason(state)) ?? .none
         trestle_lua_set_budget(state, 0)
-        if status != 0 { return errorReply(sha: sha, exhausted: exhausted) }
+        switch lastStop {
+        case .budget: return .error(String(cString: trestle_lua_budget_error))
+        case .killed: return .error(String(cString: trestle_lua_killed_error))
+        case .slice, .halted: return .error("ERR script stopped by the server")
+        case .none: break
+        }
+        if status != 0 { return errorReply(sha: sha) }
         return toRESP(at: lua_gettop(state), depth: 0)
     }
+
+    /// Stops the running script from inside one of its `redis.call`s: once the call
+    /// returns, the script ends (pcall cannot catch it) and `lastStop` is `.halted`.
+    public func halt() { trestle_lua_halt(state) }
+
+    /// What stops this interpreter's running script from another thread.
+    public var killSwitch: KillSwitch { KillSwitch(pointer: trestle_lua_kill_switch(state)) }
 
     // MARK: - Setup
 
@@ -303,8 +337,7 @@ public final class LuaInterpreter {
 
     // MARK: - Errors
 
-    private func errorReply(sha: String, exhausted: Bool) -> RESPValue {
-        if exhausted { return .error(String(cString: trestle_lua_budget_error)) }
+    private func errorReply(sha: String) -> RESPValue {
         guard lua_type(state, -1) == LUA_TTABLE else {
             // Memory errors skip the handler: the value is Lua's message.
             return .error("ERR \(string(at: -1) ?? "unknown Lua error") script: \(sha)")
@@ -536,4 +569,12 @@ public final class LuaInterpreter {
     /// The Redis version scripts see (redis.REDIS_VERSION).
     public static let compatibleVersion = "7.4.0"
     static let compatibleVersionNumber = 0x07_04_00
+}
+
+/// SCRIPT KILL's handle on a running script: `kill()` may be called from any thread while
+/// its interpreter runs on another; the script stops within a few thousand instructions.
+public struct KillSwitch: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+
+    public func kill() { trestle_lua_kill(pointer) }
 }

@@ -168,6 +168,7 @@ struct NodeCommand: AsyncParsableCommand {
         configuration.replicationFactor = replicas
         configuration.proxy = proxy
         configuration.fsync = fsync
+        configuration.scriptSliceMilliseconds = NodeConfiguration.scriptSliceMillisecondsDefault
         configuration.deadNodeSeconds = deadNodeTimeout
         configuration.autoSplit = !noAutoSplit
         configuration.reshaping.splitKeys = splitKeys

@@ -119,6 +119,7 @@ struct ServerCommand: AsyncParsableCommand {
         settings.notifyKeyspaceEvents = KeyspaceEvents(parsing: notifyKeyspaceEvents) ?? []
         var configuration = NodeConfiguration.standalone(settings: settings)
         configuration.fsync = fsync
+        configuration.scriptSliceMilliseconds = NodeConfiguration.scriptSliceMillisecondsDefault
         configuration.repair = repair
         configuration.restore = restore.map(BackupArchive.restoreSource)
         configuration.tls = tls.settings

@@ -52,7 +52,8 @@ final class NodeScriptHarness {
             let address = words.count > 3 ? words[3] : "127.0.0.1:40000"
             input(node(words[1]), .clientOpened(client(words[2]), address: address, localAddress: "127.0.0.1:6379"))
         case "close": input(node(words[1]), .clientClosed(client(words[2])))
-        case "request": input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.utf8) }))
+        case "request":  // request NODE CLIENT ARG...: `\s` in an argument stands for a space
+            input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.replacingOccurrences(of: "\\s", with: " ").utf8) }))
         case "deliver": deliver(quiet: words.count > 1)
         case "tick": tick(Int64(words[1]) ?? 0)
         case "settle":
@@ -94,6 +95,7 @@ final class NodeScriptHarness {
             configuration.tickMilliseconds = 10
             configuration.electionTicks = 10
             if let lag = options["readlag"].flatMap(Int64.init) { configuration.followerReadLagMilliseconds = lag }
+            if let slice = options["scriptslice"].flatMap(Int64.init) { configuration.scriptSliceMilliseconds = slice }
             let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
             do {
                 try disk.makeDirectory("/data")
@@ -148,6 +150,10 @@ final class NodeScriptHarness {
                     case let .encode(job):
                         say("n\(index + 1) encode job \(job.id)")
                         completions.append(.encoded(job, data: job.perform()))
+                    case let .runScript(job):
+                        say("n\(index + 1) run script job \(job.id)")
+                        job.perform()
+                        completions.append(.scriptRan(job))
                     case .syncLog:
                         say("n\(index + 1) sync log")
                         do { try node.syncLog() } catch { say("n\(index + 1) sync failed: \(error)") }

@@ -41,16 +41,47 @@ void trestle_lua_reseed(lua_State *L, int32_t seed);
 /// 1 and `raises` is non-zero, the function raises the pushed value as a Lua error.
 void trestle_lua_push_function(lua_State *L, trestle_lua_callback callback, void *context, int kind, int raises);
 
+/// Why a call stopped before its end (0: it did not).
+enum {
+    TRESTLE_LUA_STOP_NONE = 0,
+    TRESTLE_LUA_STOP_BUDGET = 1,   // the instruction budget ran out
+    TRESTLE_LUA_STOP_SLICE = 2,    // the time slice (trestle_lua_set_slice) ran out
+    TRESTLE_LUA_STOP_KILLED = 3,   // trestle_lua_kill was called (SCRIPT KILL)
+    TRESTLE_LUA_STOP_HALTED = 4,   // the host called trestle_lua_halt
+};
+
 /// Allows `instructions` more VM instructions (checked every TRESTLE_LUA_HOOK_STEP), after
 /// which every further instruction raises "ERR Script exceeded ..." until the call ends.
-/// 0 removes the limit.
+/// 0 removes the limit. Also clears the slice and the stop reason: call it before every
+/// run.
 void trestle_lua_set_budget(lua_State *L, int64_t instructions);
+
+/// Stops the coming call once it has run `milliseconds` of monotonic time (0: never).
+/// Call after trestle_lua_set_budget. This reads the system clock: hosts that must stay
+/// deterministic pass 0.
+void trestle_lua_set_slice(lua_State *L, int64_t milliseconds);
+
+/// Why the last call stopped (a TRESTLE_LUA_STOP_ value).
+int trestle_lua_stop_reason(lua_State *L);
 
 /// Whether the budget ran out during the last call.
 int trestle_lua_budget_exhausted(lua_State *L);
 
+/// Stops the running call from a native function it called: once that function returns,
+/// every instruction raises, so the script cannot catch it with pcall.
+void trestle_lua_halt(lua_State *L);
+
+/// The state's kill switch, stable for its lifetime. trestle_lua_kill may be called on it
+/// from any thread while a call runs: the call stops within TRESTLE_LUA_HOOK_STEP
+/// instructions with "ERR Script killed by user with SCRIPT KILL...". A kill is for good:
+/// every later run of the state stops at once (meant for single-use states).
+void *trestle_lua_kill_switch(lua_State *L);
+void trestle_lua_kill(void *kill_switch);
+
 /// The error text a script gets once its budget is spent.
 extern const char *const trestle_lua_budget_error;
+/// The error text a killed script gets.
+extern const char *const trestle_lua_killed_error;
 
 /// lua_pop, lua_newtable, lua_tostring and friends are macros Swift cannot see.
 static inline void trestle_lua_pop(lua_State *L, int n) { lua_settop(L, -(n) - 1); }

@@ -363,6 +363,11 @@ public final class ClusterSimulator {
                 case let .encode(job):
                     queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .encoded(job, data: job.perform())),
                                at: now + Self.snapshotJobMicros)
+                case let .runScript(job):
+                    // Only with a script slice, which the simulator never sets (it reads
+                    // the system clock); run at once, heard of later, as from a thread.
+                    job.perform()
+                    queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .scriptRan(job)), at: now + Self.snapshotJobMicros)
                 case .shutdown:
                     traceLine("n\(slot.info.id.rawValue) asked to shut down (the simulator's clients never send SHUTDOWN)")
                 case let .fatal(reason):

@@ -1,0 +1,245 @@
+// Busy scripts (Redis's `busy-reply-threshold`, -BUSY, SCRIPT KILL and FUNCTION KILL).
+//
+// A script that writes runs in its shard's log on every replica, so it cannot be stopped
+// on one of them (the replicas would disagree). A script that has not written yet can be:
+// it has changed nothing. So a script runs first as a *trial* on the node that received
+// it, against its shard's applied state, with reads only:
+// - it ends by itself: that is its reply (it wrote nothing, so no log entry is needed);
+// - it reaches its first write: it stops there, void, and is proposed to the log, where
+//   every replica runs it (and the node remembers that this script writes, so the next
+//   call of it goes to the log at once);
+// - it outruns its slice (`scriptSliceMilliseconds`): it stops, void, and runs again from
+//   the start on a thread of its own, on an O(1) copy of the shard's keyspace (the same
+//   state: the node did nothing in between), with no instruction budget. The node keeps
+//   serving. Once the script has run `busy-reply-threshold` milliseconds, every request
+//   other than those Redis allows during a busy script is answered -BUSY, and SCRIPT KILL
+//   (FUNCTION KILL for a function) stops it.
+//
+// Invariants:
+// - At most one script runs off the node's thread; script requests that arrive meanwhile
+//   wait for it (-BUSY past the threshold), in order.
+// - A trial never changes a keyspace: its first write halts it before the write runs.
+// - A connection's requests after a trial script start only once it is answered (it is
+//   not counted as a write by the pipeline's ordering rule), so a script that turns out
+//   to write still enters the log before anything the same client sent after it.
+import Core
+import Engine
+import Keyspace
+import Wire
+
+/// The script running off the node's thread.
+final class BusyScript {
+    let job: ScriptJob
+    /// When the script started (its trial on the node's thread), in wall milliseconds.
+    let started: Int64
+    let isFunction: Bool
+    /// What to do with the job once it ran.
+    let finish: (ScriptJob) -> Void
+    /// The script's client, told if the node stops first.
+    let reply: ReplySink
+    var killed = false
+
+    init(job: ScriptJob, started: Int64, isFunction: Bool, reply: @escaping ReplySink, finish: @escaping (ScriptJob) -> Void) {
+        self.job = job
+        self.started = started
+        self.isFunction = isFunction
+        self.reply = reply
+        self.finish = finish
+    }
+
+    /// Redis's answer to a request the busy script holds up.
+    var refusal: RESPValue { .error(isFunction ? Node.busyFunctionText : Node.busyScriptText) }
+}
+
+/// A script request waiting for the busy script to end.
+struct WaitingScript {
+    var start: () -> Void
+    var refuse: ReplySink
+}
+
+extension Node {
+    static let busyScriptText = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    static let busyFunctionText = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    static let notBusyText = "NOTBUSY No scripts in execution right now."
+    /// Most script requests waiting for a busy script (more get -BUSY at once).
+    static let scriptsWaitingMax = 10_000
+    /// Scripts remembered as writing before the memory starts over.
+    static let scriptWritersMax = 10_000
+
+    // MARK: - Which scripts run as trials
+
+    /// Whether a script request may start before the requests ahead of it are answered:
+    /// only one known to write (it goes straight to the log, in order with other writes).
+    func scriptMayPipeline(_ request: [Bytes], id: CommandID) -> Bool {
+        guard request.count >= 3 else { return true }  // an arity error, answered at once
+        return scriptWriters.contains(Self.scriptMemoKey(request, id: id))
+    }
+
+    /// Names a script for the memory of writers: EVAL by its body, EVALSHA by its SHA-1,
+    /// FCALL by its function (as sent, before EVALSHA and FCALL are resolved to bodies).
+    static func scriptMemoKey(_ request: [Bytes], id: CommandID) -> Int {
+        var hasher = Hasher()
+        switch id {
+        case .eval, .eval_ro: hasher.combine(0); hasher.combine(request[1])
+        case .evalsha, .evalsha_ro: hasher.combine(1); hasher.combine(Self.lowercased(request[1]))
+        default: hasher.combine(2); hasher.combine(Self.lowercased(request[1]))
+        }
+        return hasher.finalize()
+    }
+
+    static func lowercased(_ bytes: Bytes) -> Bytes {
+        bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+    }
+
+    func rememberScriptWrites(_ memoKey: Int) {
+        if scriptWriters.count >= Self.scriptWritersMax { scriptWriters.removeAll() }
+        scriptWriters.insert(memoKey)
+    }
+
+    // MARK: - Trials
+
+    /// Runs a resolved script request (EVAL or EVAL_RO with its body) as a trial on
+    /// `replica`'s applied state, or on the front engine for a cluster's keyless script
+    /// (`replica` nil). `memoKey` names it for the memory of writers.
+    func trialScript(_ arguments: [Bytes], id: CommandID, replica: Replica?, slot: HashSlot?, session: Session,
+                     memoKey: Int, reply: @escaping ReplySink) {
+        if let busy = busyScript {
+            if now() - busy.started >= Int64(front.settings.busyReplyThresholdMilliseconds) || scriptsWaiting.count >= Self.scriptsWaitingMax {
+                return reply(busy.refusal)
+            }
+            scriptsWaiting.append(WaitingScript(start: { [self] in
+                trialScript(arguments, id: id, replica: replica, slot: slot, session: session, memoKey: memoKey, reply: reply)
+            }, refuse: reply))
+            return
+        }
+        guard let replica else {
+            return runTrial(arguments, id: id, engine: front, now: now(), replica: nil, session: session, memoKey: memoKey, reply: reply)
+        }
+        readApplied(replica, slot: slot, reply: reply) { [self] engine, now in
+            runTrial(arguments, id: id, engine: engine, now: now, replica: replica, session: session, memoKey: memoKey, reply: reply)
+        }
+    }
+
+    private func runTrial(_ arguments: [Bytes], id: CommandID, engine: Engine, now time: Int64, replica: Replica?,
+                          session: Session, memoKey: Int, reply: @escaping ReplySink) {
+        if busyScript != nil {
+            // Another script went off the thread while this one waited for its read.
+            return trialScript(arguments, id: id, replica: replica, slot: nil, session: session, memoKey: memoKey, reply: reply)
+        }
+        let started = now()
+        let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds)
+        // math.random differs from run to run (Redis 7): trials have no log index to seed
+        // from, so they count (high bit set, apart from indexes); a job reruns the same seed.
+        scriptTrialsRun &+= 1
+        engine.scriptEntrySeed = scriptTrialsRun | 1 << 63
+        engine.scriptTrial = trial
+        let eventsBefore = engine.keyspaceNotifications.count
+        let publishesBefore = engine.scriptPublishes.count
+        let answer = engine.executeRead(arguments, id: id, session: session, now: time)
+        engine.scriptTrial = nil
+        switch trial.stop {
+        case .none, .budget, .killed:
+            publishFromScripts(engine)
+            if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
+            reply(answer)
+        case .halted:
+            voidTrial(engine, events: eventsBefore, publishes: publishesBefore)
+            rememberScriptWrites(memoKey)
+            proposeScript(arguments, replica: replica, session: session, reply: reply)
+        case .slice:
+            voidTrial(engine, events: eventsBefore, publishes: publishesBefore)
+            offload(arguments, id: id, from: engine, now: time, started: started, isFunction: trial.isFunction,
+                    replica: replica, session: session, memoKey: memoKey, reply: reply)
+        }
+    }
+
+    /// Forgets what a void trial would have published: the run that counts publishes it.
+    private func voidTrial(_ engine: Engine, events: Int, publishes: Int) {
+        engine.scriptPublishes.removeSubrange(min(publishes, engine.scriptPublishes.count)...)
+        engine.keyspaceNotifications.removeSubrange(min(events, engine.keyspaceNotifications.count)...)
+    }
+
+    /// A script that writes: into its shard's log (a cluster's keyless script runs on the
+    /// front engine, as it always did).
+    private func proposeScript(_ arguments: [Bytes], replica: Replica?, session: Session, reply: @escaping ReplySink) {
+        guard let replica else { return reply(front.execute(arguments, session: session, now: now()).reply) }
+        proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
+    }
+
+    private func offload(_ arguments: [Bytes], id: CommandID, from engine: Engine, now time: Int64, started: Int64, isFunction: Bool,
+                         replica: Replica?, session: Session, memoKey: Int, reply: @escaping ReplySink) {
+        let job = ScriptJob(id: nextScriptJob, engine: engine.scriptRunnerCopy(), arguments: arguments, command: id,
+                            version: session.protocolVersion, time: time)
+        nextScriptJob += 1
+        logger.info("a script outran its slice: it runs on its own thread, and SCRIPT KILL can stop it",
+                    metadata: ["job": "\(job.id)", "function": "\(isFunction)"])
+        busyScript = BusyScript(job: job, started: started, isFunction: isFunction, reply: reply) { [self] job in
+            switch job.trial?.stop ?? .none {
+            case .halted:
+                rememberScriptWrites(memoKey)
+                proposeScript(arguments, replica: replica, session: session, reply: reply)
+            default:
+                publishFromScripts(job.engine)
+                reply(job.reply)
+            }
+        }
+        emit(.runScript(job))
+    }
+
+    /// `.scriptRan`: the busy script ended; the scripts waiting for it start, in order.
+    func scriptRan(_ job: ScriptJob) {
+        guard let busy = busyScript, busy.job === job else { return }
+        busyScript = nil
+        if busy.killed { logger.notice("a busy script was killed (SCRIPT KILL or FUNCTION KILL)", metadata: ["job": "\(job.id)"]) }
+        busy.finish(job)
+        let waiting = scriptsWaiting
+        scriptsWaiting = []
+        for script in waiting { script.start() }
+        wantTurn()
+    }
+
+    // MARK: - While busy
+
+    /// The -BUSY answer for a request, if the busy script holds it up: past the threshold,
+    /// everything but what Redis allows then (AUTH, HELLO, MULTI, SCRIPT KILL, FUNCTION
+    /// KILL and STATS, SHUTDOWN NOSAVE, ...; its table's `allow_busy` flag).
+    func busyRefusal(_ spec: CommandSpec, _ arguments: [Bytes], time: Int64) -> RESPValue? {
+        guard let busy = busyScript, time - busy.started >= Int64(front.settings.busyReplyThresholdMilliseconds) else { return nil }
+        if spec.id == .trestle { return nil }  // the cluster's own traffic between nodes
+        let effective = arguments.count > 1 ? spec.subcommand(arguments[1]) ?? spec : spec
+        guard effective.flags.contains("allow_busy") else { return busy.refusal }
+        if spec.id == .shutdown, !arguments.dropFirst().contains(where: { Self.lowercased($0) == Array("nosave".utf8) }) {
+            return busy.refusal  // as Redis: only SHUTDOWN NOSAVE leaves a busy script behind
+        }
+        return nil
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL.
+    func killBusyScript(function: Bool) -> RESPValue {
+        guard let busy = busyScript else { return .error(Self.notBusyText) }
+        guard busy.isFunction == function else { return busy.refusal }
+        busy.killed = true
+        busy.job.kill()
+        return .ok
+    }
+
+    /// The timer: past the threshold, the script requests waiting for the busy script get
+    /// -BUSY, as Redis answers the clients it held while the script ran.
+    func refuseWaitingScripts() {
+        guard let busy = busyScript, !scriptsWaiting.isEmpty,
+              now() - busy.started >= Int64(front.settings.busyReplyThresholdMilliseconds) else { return }
+        let waiting = scriptsWaiting
+        scriptsWaiting = []
+        for script in waiting { script.refuse(busy.refusal) }
+    }
+
+    /// The node stops: the busy script is killed and its client told.
+    func stopBusyScript() {
+        guard let busy = busyScript else { return }
+        busyScript = nil
+        busy.job.kill()
+        busy.reply(.error("ERR server shutting down"))
+        for script in scriptsWaiting { script.refuse(.error("ERR server shutting down")) }
+        scriptsWaiting = []
+    }
+}
