@@ -337,18 +337,46 @@ def test_script_that_wrote_is_unkillable_until_shutdown_nosave(private_target):
     b = private_target.client()
     b.config_set("busy-reply-threshold", THRESHOLD_MILLISECONDS)
     a = start_busy(private_target, "EVAL", WRITE_THEN_SPIN, 1, "k")
-    if private_target.name == "trestle":
-        # A documented difference (README, "Scripts"): a script that writes runs in its
-        # shard's log on every replica, where it cannot be stopped on one of them; it ends
-        # at the instruction budget instead, with its write kept (as Redis keeps the writes
-        # of a script that fails), and the node serves again.
-        assert "exceeded its instruction budget" in str(pending_reply(a))
-        assert b.ping() is True
-        assert error_of(b, "SCRIPT", "KILL") == NOTBUSY
-        assert b.get("k") == "written"
-        return
     assert error_of(b, "PING").startswith(BUSY_EVAL)
     assert error_of(b, "SCRIPT", "KILL") == UNKILLABLE
     assert error_of(b, "FUNCTION", "KILL") == UNKILLABLE
     assert error_of(b, "SHUTDOWN").startswith(BUSY_EVAL)
     assert_exits_on_shutdown_nosave(private_target, a)
+
+
+# Reads its key, runs long (past Trestle's 50 ms slice, so it reruns off the node's thread),
+# then writes what it read with a "!" and returns what it read: about 0.1 s, and 80
+# million VM instructions, under Trestle's budget of 100 million when it runs in the log.
+READ_LONG_THEN_APPEND = ("local v = redis.call('get', KEYS[1]) local n = 0 for i = 1, 40000000 do n = n + 1 end "
+                         "redis.call('set', KEYS[1], v .. '!') return v")
+
+
+def test_a_write_during_a_long_script_is_ordered_with_it(target):
+    """Redis holds other clients while a script runs; Trestle serves them, and a script
+    that wrote has its effects applied only if the keys it touched did not change since it
+    read them (else it runs again, after the write). Either way the outcome is one of the
+    two serial orders: never the script's stale read with its write applied after B's."""
+    b = target.client()
+    b.set("k", "orig")
+    a = target.connection()
+    a.send_command("EVAL", READ_LONG_THEN_APPEND, 1, "k")
+    time.sleep(0.1)  # past Trestle's slice, before the script's end
+    assert b.set("k", "changed") is True
+    outcome = (pending_reply(a), b.get("k"))
+    assert outcome in {("orig", "changed"), ("changed", "changed!")}, outcome
+
+
+def test_a_long_script_that_wrote_is_durable_and_runs_once(server_factory):
+    """Trestle only: a long script's effects enter the log as one entry (fsynced before
+    the reply, as every write); after SIGKILL and restart they are there, applied once."""
+    server = server_factory()
+    client = server.client(decode_responses=True)
+    client.set("k", "v")
+    counter = ("local n = 0 for i = 1, 40000000 do n = n + 1 end "
+               "redis.call('incr', KEYS[2]) redis.call('append', KEYS[1], '!') return redis.call('get', KEYS[1])")
+    assert client.eval(counter, 2, "k", "runs") == "v!"
+    assert client.eval(counter, 2, "k", "runs") == "v!!"  # known to write now: the log at once
+    server.crash_restart()
+    client = server.client(decode_responses=True)
+    assert client.get("k") == "v!!"
+    assert client.get("runs") == "2"

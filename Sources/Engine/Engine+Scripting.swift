@@ -10,6 +10,7 @@
 import Core
 import Keyspace
 import Scripting
+import Synchronization
 import Wire
 
 extension Engine {
@@ -169,13 +170,12 @@ extension Engine {
         if context.readOnly, spec.isWrite {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
-        if context.trial, spec.isWrite {
-            // Nothing was written: the caller runs the script again through its shard's log.
-            interpreter?.halt()
-            return .error("ERR script stopped by the server")
-        }
-        if let refusal = checkScriptKeys(spec.keyPositions(in: arguments).map { arguments[$0] }, context: context) {
+        let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
+        if let refusal = checkScriptKeys(keys, context: context) {
             return refusal
+        }
+        if context.trial, let trial = scriptTrial, trial.recordsEffects, !context.readOnly {
+            trial.noteAccess(id, keys: keys) { watchDigest($0, now: now) }
         }
         if id == .publish || id == .spublish {
             // Sent by the node once the script's entry is applied; the number of receivers
@@ -184,11 +184,17 @@ extension Engine {
             return .integer(0)
         }
         scriptSession.protocolVersion = version
+        let reply: RESPValue
         do {
-            return try run(id, arguments, scriptSession, now: now).reply
+            reply = try run(id, arguments, scriptSession, now: now).reply
         } catch {
-            return error.reply
+            reply = error.reply
         }
+        if context.trial, spec.isWrite, let trial = scriptTrial, !reply.isError, !trial.noteWrite(arguments) {
+            // Too much to replay as one entry: the caller sends the script to the log instead.
+            interpreter?.halt()
+        }
+        return reply
     }
 
     private func checkScriptKeys(_ keys: [Bytes], context: ScriptContext) -> RESPValue? {
@@ -261,25 +267,73 @@ extension Engine {
     ]
 }
 
-/// A script run as a trial: on the node that received it, against the shard's applied
-/// state, before anything enters the log. A trial that ends by itself never wrote, so its
-/// reply is the script's; one halted at its first write is void (the node proposes the
-/// script to the log instead, where every replica runs it); one whose slice ran out is
-/// void too (the node runs it again on a copy, off its event loop, where SCRIPT KILL can
-/// stop it).
+/// A script run as a trial: on the node that received it, against a copy of its shard's
+/// applied state, before anything enters the log (Node+BusyScripts.swift). Its writes
+/// change only the copy; the node decides what becomes of them:
+/// - a trial on the node's thread (`recordsEffects` false) that wrote is void: the script
+///   goes to the log, where every replica runs it;
+/// - a trial off the thread records its *effects*: the write commands it ran, in order,
+///   and the digest of every key it touched as it was before, so the node can propose
+///   them as one transaction that applies only if none of those keys changed since.
 public final class ScriptTrial {
     /// Milliseconds the run may take (0: no limit).
     public let sliceMilliseconds: Int64
     /// No instruction budget: a run off the event loop ends by itself or by SCRIPT KILL.
     public let unbounded: Bool
+    /// Whether effects and digests are recorded (a trial off the node's thread).
+    public let recordsEffects: Bool
     /// Why the run stopped (`.none`: it ended by itself).
     public var stop = LuaInterpreter.Stop.none
     /// Whether the script was an FCALL (a function), not an EVAL.
     public var isFunction = false
+    /// Write commands the script ran without an error, in order (when recorded).
+    public private(set) var effects: [[Bytes]] = []
+    /// The digest of each key the script touched, from before it did (when recorded).
+    public private(set) var watches: [WatchedValue] = []
+    /// False once the script ran a command that reaches keys it does not name (KEYS,
+    /// SCAN, FLUSHALL, SORT's patterns...): watches cannot vouch for its effects.
+    public private(set) var effectsCheckable = true
+    private var watched: Set<Bytes> = []
+    private var effectBytes = 0
+    /// Set at the script's first successful write; read from other threads (SCRIPT KILL
+    /// answers UNKILLABLE once a script wrote).
+    private let wroteFlag = Atomic<Bool>(false)
 
-    public init(sliceMilliseconds: Int64, unbounded: Bool = false) {
+    /// Most bytes of effects one trial records (under a replicated entry's limit).
+    public static let effectBytesMax = 16 << 20
+    /// Commands whose keyspace access their key positions do not name.
+    static let reachesUnnamedKeys: Set<CommandID> = [.keys, .scan, .randomkey, .dbsize, .flushall, .flushdb, .swapdb,
+                                                     .sort, .sort_ro, .move, .info, .memory, .debug]
+
+    public init(sliceMilliseconds: Int64, unbounded: Bool = false, recordsEffects: Bool = false) {
         self.sliceMilliseconds = sliceMilliseconds
         self.unbounded = unbounded
+        self.recordsEffects = recordsEffects
+    }
+
+    /// Whether the script has written (to its copy).
+    public var wrote: Bool { wroteFlag.load(ordering: .relaxed) }
+
+    /// Before a command of the script runs: the keys it names, digested at first touch.
+    func noteAccess(_ id: CommandID, keys: [Bytes], digest: (Bytes) -> UInt64) {
+        if Self.reachesUnnamedKeys.contains(id) { effectsCheckable = false }
+        for key in keys where watched.insert(key).inserted {
+            watches.append(WatchedValue(key: key, digest: digest(key)))
+        }
+    }
+
+    /// After a write of the script succeeded. Returns false when the effects outgrew their
+    /// bound (the script must stop).
+    func noteWrite(_ arguments: [Bytes]) -> Bool {
+        wroteFlag.store(true, ordering: .relaxed)
+        guard recordsEffects else { return true }
+        effectBytes += arguments.reduce(16) { $0 + $1.count + 16 }
+        guard effectBytes <= Self.effectBytesMax else {
+            effectsCheckable = false
+            return false
+        }
+        effects.append(arguments)
+        return true
     }
 }
 
@@ -300,14 +354,12 @@ extension Engine {
         return runner
     }
 
-    /// Runs an EVAL or EVAL_RO (EVALSHA and FCALL resolved) as an unbounded trial: it ends
-    /// by itself, at its first write, or when `kill` is used. The trial says which.
-    public func runScriptTrial(_ arguments: [Bytes], id: CommandID, version: ProtocolVersion, now: Int64) -> (RESPValue, ScriptTrial) {
-        let trial = ScriptTrial(sliceMilliseconds: 0, unbounded: true)
+    /// Runs an EVAL or EVAL_RO (EVALSHA and FCALL resolved) as `trial` (unbounded, with its
+    /// effects recorded): it ends by itself or when killed; `trial` says which.
+    public func runScriptTrial(_ arguments: [Bytes], id: CommandID, version: ProtocolVersion, now: Int64, trial: ScriptTrial) -> RESPValue {
         scriptTrial = trial
         defer { scriptTrial = nil }
-        let reply = executeRead(arguments, id: id, session: internalSession(address: "script", version: version), now: now)
-        return (reply, trial)
+        return executeRead(arguments, id: id, session: internalSession(address: "script", version: version), now: now)
     }
 
     /// Stops the script this engine's interpreter runs, from any thread.

@@ -24,10 +24,10 @@ public struct Settings: Sendable {
     /// Mixed into the seed math.random restarts from for every script (Engine+Scripting.swift).
     /// Only a test mutation changes it (per node), to show that replicas diverging is noticed.
     public var scriptRandomSeed: Int32 = 0
-    /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds: once a script that
-    /// has not written runs this long, the node answers other requests with -BUSY and
-    /// SCRIPT KILL may stop it (Node+BusyScripts.swift). A script that writes runs in its
-    /// shard's log, bounded by `scriptInstructionLimit` instead.
+    /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds: once a script run
+    /// off the node's thread has run this long, the node answers other requests with -BUSY
+    /// and SCRIPT KILL may stop it (Node+BusyScripts.swift). A script run in its shard's
+    /// log is bounded by `scriptInstructionLimit` instead.
     public var busyReplyThresholdMilliseconds: Int = 5000
     /// A planted bug for the simulator only: LTRIM resolves a range of negative indexes
     /// from the head, keeping the oldest elements instead of the newest.

@@ -1,24 +1,29 @@
 // Busy scripts (Redis's `busy-reply-threshold`, -BUSY, SCRIPT KILL and FUNCTION KILL).
 //
-// A script that writes runs in its shard's log on every replica, so it cannot be stopped
-// on one of them (the replicas would disagree). A script that has not written yet can be:
-// it has changed nothing. So a script runs first as a *trial* on the node that received
-// it, against its shard's applied state, with reads only:
-// - it ends by itself: that is its reply (it wrote nothing, so no log entry is needed);
-// - it reaches its first write: it stops there, void, and is proposed to the log, where
-//   every replica runs it (and the node remembers that this script writes, so the next
-//   call of it goes to the log at once);
-// - it outruns its slice (`scriptSliceMilliseconds`): it stops, void, and runs again from
-//   the start on a thread of its own, on an O(1) copy of the shard's keyspace (the same
-//   state: the node did nothing in between), with no instruction budget. The node keeps
-//   serving. Once the script has run `busy-reply-threshold` milliseconds, every request
-//   other than those Redis allows during a busy script is answered -BUSY, and SCRIPT KILL
-//   (FUNCTION KILL for a function) stops it.
+// A script in its shard's log runs on every replica, so it cannot be stopped on one of
+// them (the replicas would disagree), and a long one holds the node's thread. So a script
+// the node does not know to write runs first as a *trial* on the node that received it,
+// against a copy of its shard's applied state (O(1); a write copies what it touches):
+// - it ends without writing: that is its reply, and no log entry is needed;
+// - it ends having written: the trial is void, and the script goes to the log, where every
+//   replica runs it; the node remembers that it writes and sends it to the log at once
+//   from then on;
+// - it outruns its slice (`scriptSliceMilliseconds`): the trial is void, and the script
+//   runs again from the start on a thread of its own (a `.runScript` job), on a copy of
+//   the same state (the node did nothing in between), with no instruction budget,
+//   recording its effects. The node keeps serving. Once the script has run
+//   `busy-reply-threshold` milliseconds, every request other than those Redis allows
+//   during a busy script is answered -BUSY; SCRIPT KILL (FUNCTION KILL for a function)
+//   stops it unless it has written (UNKILLABLE, as Redis). When it ends, its effects (the
+//   writes it ran, in order) are proposed as one transaction stamped with the time it ran
+//   at and watching every key it touched: applied only if none of them changed since, and
+//   otherwise, or when they cannot be vouched for (it used KEYS, FLUSHALL...), the script
+//   itself goes to the log instead.
 //
 // Invariants:
 // - At most one script runs off the node's thread; script requests that arrive meanwhile
 //   wait for it (-BUSY past the threshold), in order.
-// - A trial never changes a keyspace: its first write halts it before the write runs.
+// - A trial never changes the state a replica serves: its writes go to its copy.
 // - A connection's requests after a trial script start only once it is answered (it is
 //   not counted as a write by the pipeline's ordering rule), so a script that turns out
 //   to write still enters the log before anything the same client sent after it.
@@ -61,6 +66,8 @@ extension Node {
     static let busyScriptText = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     static let busyFunctionText = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
     static let notBusyText = "NOTBUSY No scripts in execution right now."
+    static let unkillableText = "UNKILLABLE Sorry the script already executed write commands against the dataset. "
+        + "You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
     /// Most script requests waiting for a busy script (more get -BUSY at once).
     static let scriptsWaitingMax = 10_000
     /// Scripts remembered as writing before the memory starts over.
@@ -132,31 +139,31 @@ extension Node {
         // from, so they count (high bit set, apart from indexes); a job reruns the same seed.
         scriptTrialsRun &+= 1
         engine.scriptEntrySeed = scriptTrialsRun | 1 << 63
+        // The trial writes to a copy: the first write to each slot copies that slot.
+        let applied = engine.keyspace
+        let before = (events: engine.keyspaceNotifications.count, publishes: engine.scriptPublishes.count,
+                      changes: engine.changedKeys.count)
         engine.scriptTrial = trial
-        let eventsBefore = engine.keyspaceNotifications.count
-        let publishesBefore = engine.scriptPublishes.count
         let answer = engine.executeRead(arguments, id: id, session: session, now: time)
         engine.scriptTrial = nil
-        switch trial.stop {
-        case .none, .budget, .killed:
-            publishFromScripts(engine)
-            if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
-            reply(answer)
-        case .halted:
-            voidTrial(engine, events: eventsBefore, publishes: publishesBefore)
-            rememberScriptWrites(memoKey)
-            proposeScript(arguments, replica: replica, session: session, reply: reply)
-        case .slice:
-            voidTrial(engine, events: eventsBefore, publishes: publishesBefore)
-            offload(arguments, id: id, from: engine, now: time, started: started, isFunction: trial.isFunction,
-                    replica: replica, session: session, memoKey: memoKey, reply: reply)
+        engine.keyspace = applied
+        if trial.wrote || trial.stop == .slice || trial.stop == .halted {
+            // Void: what it published, notified or changed was on the copy only.
+            engine.scriptPublishes.removeSubrange(min(before.publishes, engine.scriptPublishes.count)...)
+            engine.keyspaceNotifications.removeSubrange(min(before.events, engine.keyspaceNotifications.count)...)
+            engine.changedKeys.removeSubrange(min(before.changes, engine.changedKeys.count)...)
         }
-    }
-
-    /// Forgets what a void trial would have published: the run that counts publishes it.
-    private func voidTrial(_ engine: Engine, events: Int, publishes: Int) {
-        engine.scriptPublishes.removeSubrange(min(publishes, engine.scriptPublishes.count)...)
-        engine.keyspaceNotifications.removeSubrange(min(events, engine.keyspaceNotifications.count)...)
+        if trial.stop == .slice {
+            return offload(arguments, id: id, from: engine, now: time, started: started, isFunction: trial.isFunction,
+                           replica: replica, session: session, memoKey: memoKey, reply: reply)
+        }
+        if trial.wrote || trial.stop == .halted {
+            rememberScriptWrites(memoKey)
+            return proposeScript(arguments, replica: replica, session: session, reply: reply)
+        }
+        publishFromScripts(engine)
+        if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
+        reply(answer)
     }
 
     /// A script that writes: into its shard's log (a cluster's keyless script runs on the
@@ -174,16 +181,44 @@ extension Node {
         logger.info("a script outran its slice: it runs on its own thread, and SCRIPT KILL can stop it",
                     metadata: ["job": "\(job.id)", "function": "\(isFunction)"])
         busyScript = BusyScript(job: job, started: started, isFunction: isFunction, reply: reply) { [self] job in
-            switch job.trial?.stop ?? .none {
+            switch job.trial.stop {
+            case .killed:
+                reply(job.reply)  // whatever it wrote was on its copy only
             case .halted:
                 rememberScriptWrites(memoKey)
                 proposeScript(arguments, replica: replica, session: session, reply: reply)
-            default:
-                publishFromScripts(job.engine)
-                reply(job.reply)
+            case .none, .budget, .slice:
+                guard job.trial.wrote else {
+                    publishFromScripts(job.engine)
+                    return reply(job.reply)
+                }
+                rememberScriptWrites(memoKey)
+                proposeEffects(of: job, replica: replica, session: session, reply: reply)
             }
         }
         emit(.runScript(job))
+    }
+
+    /// A busy script that wrote: its effects, as one transaction stamped with the time it
+    /// ran at, that applies only if no key it touched changed since (else, or when its
+    /// effects cannot be vouched for, the script itself goes to the log and runs again).
+    private func proposeEffects(of job: ScriptJob, replica: Replica?, session: Session, reply: @escaping ReplySink) {
+        guard let replica, let data = replica.data, job.trial.effectsCheckable,
+              job.time >= data.lastRecordTime, job.time >= replica.lastStampedTime else {
+            return proposeScript(job.arguments, replica: replica, session: session, reply: reply)
+        }
+        proposeWrite(replica, commands: job.trial.effects, transaction: true, watches: job.trial.watches,
+                     version: session.protocolVersion, stamp: job.time) { [self] value in
+            switch value {
+            case .array:
+                publishFromScripts(job.engine)
+                reply(job.reply)
+            case .nullArray:
+                proposeScript(job.arguments, replica: replica, session: session, reply: reply)
+            default:
+                reply(value)  // an error: the effects are not known to be applied
+            }
+        }
     }
 
     /// `.scriptRan`: the busy script ended; the scripts waiting for it start, in order.
@@ -214,9 +249,10 @@ extension Node {
         return nil
     }
 
-    /// SCRIPT KILL (`function` false) or FUNCTION KILL.
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL, with Redis's checks in its order.
     func killBusyScript(function: Bool) -> RESPValue {
         guard let busy = busyScript else { return .error(Self.notBusyText) }
+        guard !busy.job.trial.wrote else { return .error(Self.unkillableText) }
         guard busy.isFunction == function else { return busy.refusal }
         busy.killed = true
         busy.job.kill()

@@ -418,8 +418,10 @@ extension Node {
     static let localEntryBytesMax = 511 * 1024 * 1024
     static let replicatedEntryBytesMax = 30 * 1024 * 1024
 
+    /// `stamp`: the entry's time, when the caller needs that one (a busy script's effects,
+    /// run at it); it must not be older than the shard's newest.
     func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue],
-                      version: ProtocolVersion = .resp2, reply: @escaping ReplySink) {
+                      version: ProtocolVersion = .resp2, stamp: Int64? = nil, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
         guard replica.queuedWrites.count < Replica.queuedWritesMax else {
             return reply(Redirect.tryAgain("shard \(replica.shard.rawValue) has too many writes waiting; retry").reply)
@@ -430,7 +432,8 @@ extension Node {
         guard bytes <= limit else {
             return reply(.error("ERR the write is too large for one log entry: about \(bytes) bytes, at most \(limit)\(replicated ? " when a shard is replicated" : "")"))
         }
-        let time = max(now(), data.lastRecordTime, replica.lastStampedTime)
+        let time = stamp ?? max(now(), data.lastRecordTime, replica.lastStampedTime)
+        assert(time >= data.lastRecordTime && time >= replica.lastStampedTime, "a shard's log time must not run backwards")
         replica.lastStampedTime = time
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1

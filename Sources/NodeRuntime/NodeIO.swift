@@ -120,18 +120,20 @@ public struct EncodeJob: @unchecked Sendable {
 
 /// A script run away from the node's thread (Node+BusyScripts.swift): a trial of one EVAL
 /// on an engine holding an O(1) copy of its shard's keyspace, sharing nothing mutable with
-/// the node. `perform` runs it; the node reads the results after `.scriptRan`.
+/// the node, recording its effects. `perform` runs it; the node reads the results after
+/// `.scriptRan` (and `trial.wrote`, an atomic, while it runs).
 public final class ScriptJob: @unchecked Sendable {
     public let id: UInt64
     let engine: Engine
     let arguments: [Bytes]
     let command: CommandID
     let version: ProtocolVersion
+    /// The time the script runs at (its trial's): its effects are stamped with it.
     let time: Int64
+    let trial = ScriptTrial(sliceMilliseconds: 0, unbounded: true, recordsEffects: true)
     /// Taken before the job leaves the node's thread: SCRIPT KILL uses it from there.
     let kill: @Sendable () -> Void
     private(set) var reply = RESPValue.null
-    private(set) var trial: ScriptTrial?
 
     init(id: UInt64, engine: Engine, arguments: [Bytes], command: CommandID, version: ProtocolVersion, time: Int64) {
         self.id = id
@@ -144,8 +146,8 @@ public final class ScriptJob: @unchecked Sendable {
         kill = { killSwitch?.kill() }
     }
 
-    /// Runs the script to its end, its first write, or a kill. Call once, on any thread.
+    /// Runs the script to its end or a kill. Call once, on any thread.
     public func perform() {
-        (reply, trial) = engine.runScriptTrial(arguments, id: command, version: version, now: time)
+        reply = engine.runScriptTrial(arguments, id: command, version: version, now: time, trial: trial)
     }
 }
