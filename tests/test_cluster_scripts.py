@@ -193,3 +193,26 @@ def test_a_busy_script_on_a_leader_is_answered_busy_there_and_killed(cluster_fac
     assert admin.ping() is True
     assert admin.set("{b}k", "after") is True
     assert_followers_converge(followers, lambda client: client.get("{b}k"), "after")
+
+
+LONG_APPEND = ("local v = redis.call('get', KEYS[1]) local n = 0 for i = 1, 40000000 do n = n + 1 end "
+               "redis.call('set', KEYS[1], v .. '!') redis.call('rpush', KEYS[2], n) return v")
+
+
+@pytest.mark.timeout(60)
+def test_a_long_script_that_writes_reaches_every_replica(cluster_factory):
+    """A script that outruns its slice reruns off the leader's thread and its effects enter
+    the shard's log as one transaction: every replica ends with its writes, applied once."""
+    cluster = cluster_factory(nodes=3)
+    leader, followers = shard_nodes(cluster, "{e}k")
+    client = leader.client()
+    client.set("{e}k", "v")
+    assert client.eval(LONG_APPEND, 2, "{e}k", "{e}runs") == "v"
+    assert client.eval(LONG_APPEND, 2, "{e}k", "{e}runs") == "v!"
+
+    def state(reader):
+        return (reader.get("{e}k"), reader.lrange("{e}runs", 0, -1))
+
+    expected = ("v!!", ["40000000", "40000000"])
+    assert state(client) == expected
+    assert_followers_converge(followers, state, expected)
