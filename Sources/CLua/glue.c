@@ -24,6 +24,7 @@ typedef struct {
     size_t limit;
     int64_t budget_left;   // instructions; INT64_MAX when unlimited
     int64_t deadline_ns;   // CLOCK_MONOTONIC; 0 when the call has no time slice
+    int64_t slice_left;    // instructions of the slice; INT64_MAX when none
     int stop;              // a TRESTLE_LUA_STOP_ value: set, every instruction raises
     atomic_int kill;       // set by trestle_lua_kill, from any thread
     int enforcing;         // the memory limit applies only while a script runs
@@ -118,6 +119,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
         ud->stop = TRESTLE_LUA_STOP_KILLED;
     } else if (ud->budget_left != INT64_MAX && (ud->budget_left -= TRESTLE_LUA_HOOK_STEP) < 0) {
         ud->stop = TRESTLE_LUA_STOP_BUDGET;
+    } else if (ud->slice_left != INT64_MAX && (ud->slice_left -= TRESTLE_LUA_HOOK_STEP) < 0) {
+        ud->stop = TRESTLE_LUA_STOP_SLICE;
     } else if (ud->deadline_ns != 0 && monotonic_ns() >= ud->deadline_ns) {
         ud->stop = TRESTLE_LUA_STOP_SLICE;
     } else {
@@ -132,6 +135,7 @@ void trestle_lua_set_budget(lua_State *L, int64_t instructions) {
     trestle_lua_ud *ud = ud_of(L);
     ud->stop = TRESTLE_LUA_STOP_NONE;
     ud->deadline_ns = 0;
+    ud->slice_left = INT64_MAX;
     ud->budget_left = instructions <= 0 ? INT64_MAX : instructions;
     // Always hooked while a script may run: a kill request must be seen.
     lua_sethook(L, stop_hook, LUA_MASKCOUNT, TRESTLE_LUA_HOOK_STEP);
@@ -139,6 +143,10 @@ void trestle_lua_set_budget(lua_State *L, int64_t instructions) {
 
 void trestle_lua_set_slice(lua_State *L, int64_t milliseconds) {
     ud_of(L)->deadline_ns = milliseconds > 0 ? monotonic_ns() + milliseconds * 1000000 : 0;
+}
+
+void trestle_lua_set_slice_instructions(lua_State *L, int64_t instructions) {
+    ud_of(L)->slice_left = instructions > 0 ? instructions : INT64_MAX;
 }
 
 int trestle_lua_stop_reason(lua_State *L) { return ud_of(L)->stop; }

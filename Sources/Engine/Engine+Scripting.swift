@@ -123,7 +123,8 @@ extension Engine {
         let seed = Self.scriptSeed(now: now, entry: scriptEntrySeed, base: settings.scriptRandomSeed)
         let reply = interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
                                     budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
-                                    sliceMilliseconds: trial?.sliceMilliseconds ?? 0, seed: seed, host: host)
+                                    sliceMilliseconds: trial?.sliceMilliseconds ?? 0,
+                                    sliceInstructions: trial?.sliceInstructions ?? 0, seed: seed, host: host)
         if let trial {
             trial.stop = interpreter.lastStop
             trial.isFunction = Self.calledFunction(body) != nil
@@ -278,6 +279,9 @@ extension Engine {
 public final class ScriptTrial {
     /// Milliseconds the run may take (0: no limit).
     public let sliceMilliseconds: Int64
+    /// VM instructions the run may take before its slice ends (0: no limit; the
+    /// deterministic slice the simulator uses).
+    public let sliceInstructions: Int64
     /// No instruction budget: a run off the event loop ends by itself or by SCRIPT KILL.
     public let unbounded: Bool
     /// Whether effects and digests are recorded (a trial off the node's thread).
@@ -305,8 +309,9 @@ public final class ScriptTrial {
     static let reachesUnnamedKeys: Set<CommandID> = [.keys, .scan, .randomkey, .dbsize, .flushall, .flushdb, .swapdb,
                                                      .sort, .sort_ro, .move, .info, .memory, .debug]
 
-    public init(sliceMilliseconds: Int64, unbounded: Bool = false, recordsEffects: Bool = false) {
+    public init(sliceMilliseconds: Int64, sliceInstructions: Int64 = 0, unbounded: Bool = false, recordsEffects: Bool = false) {
         self.sliceMilliseconds = sliceMilliseconds
+        self.sliceInstructions = sliceInstructions
         self.unbounded = unbounded
         self.recordsEffects = recordsEffects
     }

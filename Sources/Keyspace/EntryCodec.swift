@@ -252,11 +252,11 @@ extension Keyspace {
 /// The records of a keyspace copy, produced one at a time (a concrete iterator: generic
 /// lazy adaptors cost a metadata lookup per element across module boundaries).
 struct SnapshotRecords: Sequence {
-    let slots: [[Key: Entry]]
+    let slots: SlotTable
     let now: Int64
 
     struct Iterator: IteratorProtocol {
-        let slots: [[Key: Entry]]
+        let slots: SlotTable
         let now: Int64
         var slot = 0
         var inner: Dictionary<Key, Entry>.Iterator? = nil

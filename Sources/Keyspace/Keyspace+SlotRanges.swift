@@ -78,7 +78,7 @@ extension Keyspace {
 /// so that a large copy is spread over many turns of the caller instead of one. The copy
 /// is immutable (copy-on-write): the original may change meanwhile.
 public final class SlotRecordsReader {
-    private let slots: [[Key: Entry]]
+    private let slots: SlotTable
     private let range: ClosedRange<UInt16>
     private let partitions: [Int]
     private var position = 0

@@ -9,13 +9,14 @@
 // - Every method is a pure function of (state, arguments, now): no clock, no system
 //   randomness, no dependence on Dictionary iteration order for the resulting state.
 //   This lets the same code run as a Raft state machine and in the simulator.
-// - Copying a Keyspace is cheap (an array of copy-on-write dictionaries); a snapshot is a
-//   value copy, and the first write to a slot afterwards copies only that slot.
+// - Copying a Keyspace is cheap (a table of copy-on-write dictionaries, SlotTable.swift); a
+//   snapshot is a value copy, and the first write to a slot afterwards copies only that
+//   slot and its chunk of the table.
 import Collections
 import Core
 
 public struct Keyspace: Sendable {
-    public internal(set) var slots: [[Key: Entry]]
+    public internal(set) var slots: SlotTable
     public internal(set) var keyCount: Int = 0
     public internal(set) var expiringCount: Int = 0
     /// Number of state changes since start-up (INFO's rdb_changes_since_last_save).
@@ -50,7 +51,7 @@ public struct Keyspace: Sendable {
         precondition(partitionCount > 0 && partitionCount <= HashSlot.count && partitionCount & (partitionCount - 1) == 0,
                      "partition count must be a power of two up to 16384")
         partitionMask = partitionCount - 1
-        slots = Array(repeating: [:], count: partitionCount)
+        slots = SlotTable(count: partitionCount)
     }
 
     @inline(__always) func slot(of key: Bytes) -> Int {
@@ -142,7 +143,7 @@ public struct Keyspace: Sendable {
         changeCount += keyCount
         if keyCount > 0 { changeTracker?.overflow() }
         if changeJournal != nil { changeJournal?.append(KeyChange(key: [], kind: .flushed)) }
-        slots = Array(repeating: [:], count: slots.count)
+        slots = SlotTable(count: slots.count)
         keyCount = 0
         expiringCount = 0
         expiryQueue = Heap()

@@ -134,7 +134,8 @@ extension Node {
             return trialScript(arguments, id: id, replica: replica, slot: nil, session: session, memoKey: memoKey, reply: reply)
         }
         let started = now()
-        let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds)
+        let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds,
+                                sliceInstructions: configuration.scriptSliceInstructions)
         // math.random differs from run to run (Redis 7): trials have no log index to seed
         // from, so they count (high bit set, apart from indexes); a job reruns the same seed.
         scriptTrialsRun &+= 1
@@ -203,12 +204,13 @@ extension Node {
     /// ran at, that applies only if no key it touched changed since (else, or when its
     /// effects cannot be vouched for, the script itself goes to the log and runs again).
     private func proposeEffects(of job: ScriptJob, replica: Replica?, session: Session, reply: @escaping ReplySink) {
+        let planted = configuration.mutations.unwatchedScriptEffects
         guard let replica, let data = replica.data, job.trial.effectsCheckable,
-              job.time >= data.lastRecordTime, job.time >= replica.lastStampedTime else {
+              planted || (job.time >= data.lastRecordTime && job.time >= replica.lastStampedTime) else {
             return proposeScript(job.arguments, replica: replica, session: session, reply: reply)
         }
-        proposeWrite(replica, commands: job.trial.effects, transaction: true, watches: job.trial.watches,
-                     version: session.protocolVersion, stamp: job.time) { [self] value in
+        proposeWrite(replica, commands: job.trial.effects, transaction: true, watches: planted ? [] : job.trial.watches,
+                     version: session.protocolVersion, stamp: planted ? nil : job.time) { [self] value in
             switch value {
             case .array:
                 publishFromScripts(job.engine)

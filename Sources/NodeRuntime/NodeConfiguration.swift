@@ -100,6 +100,9 @@ public struct NodeConfiguration: Sendable {
     /// system clock. The process shells set `scriptSliceMillisecondsDefault`.
     public var scriptSliceMilliseconds: Int64 = 0
     public static let scriptSliceMillisecondsDefault: Int64 = 50
+    /// The same slice counted in Lua VM instructions (0: none): deterministic, so the
+    /// simulator can send scripts off the thread too.
+    public var scriptSliceInstructions: Int64 = 0
     /// Applied entries after which a shard replica snapshots and compacts its log.
     public var snapshotEntries = 50_000
     /// A node silent this long has its replicas rebuilt elsewhere (0 disables).
@@ -183,6 +186,9 @@ public struct NodeMutations: Sendable, Equatable {
     /// LTRIM with negative indexes keeps the list's head instead of its tail (the
     /// simulator's list model notices the tail going back to an older element).
     public var trimFromHead = false
+    /// A busy script's effects are proposed without their watches and stamp: they apply
+    /// on a state that changed since the script read it.
+    public var unwatchedScriptEffects = false
 
     public init() {}
 
@@ -199,6 +205,7 @@ public struct NodeMutations: Sendable, Equatable {
         case writesIgnoreFence = "writes-ignore-fence"
         case skipCatchUp = "skip-catch-up"
         case trimFromHead = "trim-from-head"
+        case unwatchedScriptEffects = "unwatched-script-effects"
     }
 
     public mutating func enable(_ name: Name) {
@@ -215,6 +222,7 @@ public struct NodeMutations: Sendable, Equatable {
         case .writesIgnoreFence: writesIgnoreFence = true
         case .skipCatchUp: skipCatchUp = true
         case .trimFromHead: trimFromHead = true
+        case .unwatchedScriptEffects: unwatchedScriptEffects = true
         }
     }
 }

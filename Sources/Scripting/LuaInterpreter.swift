@@ -135,11 +135,12 @@ public final class LuaInterpreter {
     /// Runs the compiled script `sha` (compile it first) with KEYS and ARGV, `budget` VM
     /// instructions at most (0: no limit), `sliceMilliseconds` of monotonic time at most
     /// (0: no limit; the only clock read, for hosts that may run the script again
-    /// elsewhere), math.random restarted from `seed`, asking `host` for commands. The
+    /// elsewhere) and `sliceInstructions` VM instructions (0: no limit; its deterministic
+    /// form), math.random restarted from `seed`, asking `host` for commands. The
     /// reply is in RESP terms; the caller's encoder lowers RESP3 types for RESP2 clients.
     /// `lastStop` says afterwards whether the run was stopped and why.
     public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, sliceMilliseconds: Int64 = 0,
-                    seed: Int32 = 0, host: ScriptHost) -> RESPValue {
+                    sliceInstructions: Int64 = 0, seed: Int32 = 0, host: ScriptHost) -> RESPValue {
         defer {
             self.host = nil
             lua_settop(state, 0)
@@ -159,6 +160,7 @@ public final class LuaInterpreter {
         guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
         trestle_lua_set_budget(state, budget)
         trestle_lua_set_slice(state, sliceMilliseconds)
+        trestle_lua_set_slice_instructions(state, sliceInstructions)
         trestle_lua_enforce_memory_limit(state, 1)
         let status = lua_pcall(state, 0, 1, 1)
         trestle_lua_enforce_memory_limit(state, 0)

@@ -114,7 +114,7 @@ import Testing
         // Serving a lease read after the lease expired (ticks from before a pause): stale read.
         PlantedBug(mutation: .ticksOnlyOnTimer, first: 3, bound: 20, faults: [.pause]),
         // A stale leader re-creating a dropped replica empty: committed writes lost.
-        PlantedBug(mutation: .noTombstones, first: 104, bound: 60, faults: [.pause]),
+        PlantedBug(mutation: .noTombstones, first: 45, bound: 40, faults: [.pause]),
         // Scripts drawing different random numbers on different replicas: replicas diverge.
         PlantedBug(mutation: .nondeterministicScripts, first: 1, bound: 10, faults: nil),
         // Handing moving slots off before the target has a copy: their writes are lost.
@@ -127,6 +127,8 @@ import Testing
         PlantedBug(mutation: .skipCatchUp, first: 1, bound: 40, faults: nil),
         // LTRIM of a negative range keeping the list's head: the list model sees old tails.
         PlantedBug(mutation: .trimFromHead, first: 1, bound: 30, faults: nil),
+        // A busy script's effects applied over writes made while it ran: stale increments.
+        PlantedBug(mutation: .unwatchedScriptEffects, first: 1, bound: 30, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)

@@ -61,6 +61,11 @@ void trestle_lua_set_budget(lua_State *L, int64_t instructions);
 /// deterministic pass 0.
 void trestle_lua_set_slice(lua_State *L, int64_t milliseconds);
 
+/// Stops the coming call with TRESTLE_LUA_STOP_SLICE once it has run `instructions` VM
+/// instructions (checked every TRESTLE_LUA_HOOK_STEP; 0: never): the deterministic form of
+/// the time slice, for the simulator. Call after trestle_lua_set_budget.
+void trestle_lua_set_slice_instructions(lua_State *L, int64_t instructions);
+
 /// Why the last call stopped (a TRESTLE_LUA_STOP_ value).
 int trestle_lua_stop_reason(lua_State *L);
 

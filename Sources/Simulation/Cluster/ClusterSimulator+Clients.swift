@@ -193,12 +193,18 @@ extension ClusterSimulator {
                 operation = PendingOperation(id: id, command: .get(key: register), invocation: now, phase: .simple, awaiting: 1)
                 requests = [[Array("ZSCORE".utf8), zset, Array("m".utf8)]]
             }
-        case 85..<90:
+        case 85..<88:
             // The same increment as a script that also stores a random draw and the time
             // beside the key: replicas run scripts themselves, so they converge only if
             // scripts are deterministic.
             operation = PendingOperation(id: id, command: .increment(key: key), invocation: now, phase: .simple, awaiting: 1)
             requests = [[Array("EVAL".utf8), Self.incrementScript, Array("1".utf8), name]]
+        case 88..<90:
+            // An increment by a script too long for its trial's slice: it reruns off the
+            // node's thread and its effects enter the log as a transaction watching the key
+            // (or, when the key changed meanwhile, the script itself does).
+            operation = PendingOperation(id: id, command: .increment(key: key), invocation: now, phase: .simple, awaiting: 1)
+            requests = [[Array("EVAL".utf8), Self.slowIncrementScript, Array("1".utf8), name]]
         default:
             operation = PendingOperation(id: id, command: .compareAndSet(key: key, expected: nil, new: unique), invocation: now, phase: .watch, awaiting: 2)
             requests = [[Array("WATCH".utf8), name], [Array("GET".utf8), name]]
@@ -226,6 +232,19 @@ extension ClusterSimulator {
         redis.call('set', '{' .. KEYS[1] .. '}:draw', math.random(1000000000) .. '@' .. redis.call('time')[2])
         return redis.call('incr', KEYS[1])
         """.utf8)
+
+    /// Reads the key, spins past the slice (`scriptSliceInstructions`), then increments
+    /// what it read: an effect replayed on a changed key would return a stale count.
+    static let slowIncrementScript = Array("""
+        local current = tonumber(redis.call('get', KEYS[1]) or '0')
+        local spin = 0
+        for i = 1, 20000 do spin = spin + 1 end
+        redis.call('set', KEYS[1], current + 1)
+        return current + 1
+        """.utf8)
+
+    /// VM instructions a script's trial runs before it goes off the thread.
+    static let scriptSliceInstructions: Int64 = 20_000
 
     private func send(_ client: Int, _ requests: [[Bytes]]) {
         guard let connection = clients[client].connection else { return }

@@ -254,6 +254,9 @@ public final class ClusterSimulator {
         configuration.shardCount = options.shardCount
         configuration.replicationFactor = 3
         configuration.proxy = true
+        // Scripts past 20,000 VM instructions go off the thread (`.runScript`) as in a real
+        // process after 50 ms; counted in instructions, the run stays reproducible.
+        configuration.scriptSliceInstructions = Self.scriptSliceInstructions
         configuration.autoSplit = options.autoSplit
         if options.autoSplit {
             // Runs last seconds and hold a few keys: thresholds that make shards split by
