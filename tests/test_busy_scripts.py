@@ -249,6 +249,10 @@ def test_busy_function_needs_function_kill(target):
     a = start_busy(target, "FCALL", "spin", 0)
     assert error_of(b, "PING").startswith(BUSY_FUNCTION)
     assert error_of(b, "SCRIPT", "KILL").startswith(BUSY_FUNCTION)  # SCRIPT KILL does not stop a function
+    stats = b.execute_command("FUNCTION", "STATS")  # allowed while busy; names what runs
+    running = dict(zip(stats[1][::2], stats[1][1::2]))
+    assert stats[0] == "running_script" and running["name"] == "spin" and running["command"] == ["FCALL", "spin", "0"]
+    assert running["duration_ms"] >= THRESHOLD_MILLISECONDS
     assert b.execute_command("FUNCTION", "KILL") == "OK"
     assert_killed_and_usable(a)
     wait_for_pong(b)

@@ -146,7 +146,7 @@ extension Engine {
                                           RESPPair("functions_count", .integer(functionLibraries.count))])
             return .map([RESPPair("running_script", .null), RESPPair("engines", .map([RESPPair("LUA", counts)]))])
         case "kill" where arguments.count == 2:
-            // A function runs to its end (or its instruction budget) before anything else.
+            // The node answers while a function is busy (Node+BusyScripts.swift); here none is.
             return .error("NOTBUSY No scripts in execution right now.")
         case "help" where arguments.count == 2:
             return .array(Self.functionHelp.map { .simple($0) })

@@ -127,7 +127,7 @@ extension Engine {
                                     sliceInstructions: trial?.sliceInstructions ?? 0, seed: seed, host: host)
         if let trial {
             trial.stop = interpreter.lastStop
-            trial.isFunction = Self.calledFunction(body) != nil
+            trial.functionName = Self.calledFunction(body)
         }
         guard case .error = reply, let function = Self.calledFunction(body) else { return reply }
         return Self.functionError(reply, sha: sha, function: function)
@@ -288,8 +288,8 @@ public final class ScriptTrial {
     public let recordsEffects: Bool
     /// Why the run stopped (`.none`: it ended by itself).
     public var stop = LuaInterpreter.Stop.none
-    /// Whether the script was an FCALL (a function), not an EVAL.
-    public var isFunction = false
+    /// The function the script ran (FCALL), or nil for an EVAL.
+    public var functionName: String?
     /// Write commands the script ran without an error, in order (when recorded).
     public private(set) var effects: [[Bytes]] = []
     /// The digest of each key the script touched, from before it did (when recorded).

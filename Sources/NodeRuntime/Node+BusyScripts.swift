@@ -37,23 +37,36 @@ final class BusyScript {
     let job: ScriptJob
     /// When the script started (its trial on the node's thread), in wall milliseconds.
     let started: Int64
-    let isFunction: Bool
+    /// The function it runs (FCALL), or nil for EVAL.
+    let functionName: String?
+    /// The request as its client sent it (FUNCTION STATS shows it).
+    let request: [Bytes]
     /// What to do with the job once it ran.
     let finish: (ScriptJob) -> Void
     /// The script's client, told if the node stops first.
     let reply: ReplySink
     var killed = false
 
-    init(job: ScriptJob, started: Int64, isFunction: Bool, reply: @escaping ReplySink, finish: @escaping (ScriptJob) -> Void) {
+    init(job: ScriptJob, started: Int64, functionName: String?, request: [Bytes], reply: @escaping ReplySink,
+         finish: @escaping (ScriptJob) -> Void) {
         self.job = job
         self.started = started
-        self.isFunction = isFunction
+        self.functionName = functionName
+        self.request = request
         self.reply = reply
         self.finish = finish
     }
 
     /// Redis's answer to a request the busy script holds up.
     var refusal: RESPValue { .error(isFunction ? Node.busyFunctionText : Node.busyScriptText) }
+    var isFunction: Bool { functionName != nil }
+}
+
+/// A script request as its client sent it: its name among known writers (`scriptMemoKey`)
+/// and its words.
+struct ScriptRequest {
+    var memoKey: Int
+    var request: [Bytes]
 }
 
 /// A script request waiting for the busy script to end.
@@ -109,29 +122,29 @@ extension Node {
     /// `replica`'s applied state, or on the front engine for a cluster's keyless script
     /// (`replica` nil). `memoKey` names it for the memory of writers.
     func trialScript(_ arguments: [Bytes], id: CommandID, replica: Replica?, slot: HashSlot?, session: Session,
-                     memoKey: Int, reply: @escaping ReplySink) {
+                     script: ScriptRequest, reply: @escaping ReplySink) {
         if let busy = busyScript {
             if now() - busy.started >= Int64(front.settings.busyReplyThresholdMilliseconds) || scriptsWaiting.count >= Self.scriptsWaitingMax {
                 return reply(busy.refusal)
             }
             scriptsWaiting.append(WaitingScript(start: { [self] in
-                trialScript(arguments, id: id, replica: replica, slot: slot, session: session, memoKey: memoKey, reply: reply)
+                trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             }, refuse: reply))
             return
         }
         guard let replica else {
-            return runTrial(arguments, id: id, engine: front, now: now(), replica: nil, session: session, memoKey: memoKey, reply: reply)
+            return runTrial(arguments, id: id, engine: front, now: now(), replica: nil, session: session, script: script, reply: reply)
         }
         readApplied(replica, slot: slot, reply: reply) { [self] engine, now in
-            runTrial(arguments, id: id, engine: engine, now: now, replica: replica, session: session, memoKey: memoKey, reply: reply)
+            runTrial(arguments, id: id, engine: engine, now: now, replica: replica, session: session, script: script, reply: reply)
         }
     }
 
     private func runTrial(_ arguments: [Bytes], id: CommandID, engine: Engine, now time: Int64, replica: Replica?,
-                          session: Session, memoKey: Int, reply: @escaping ReplySink) {
+                          session: Session, script: ScriptRequest, reply: @escaping ReplySink) {
         if busyScript != nil {
             // Another script went off the thread while this one waited for its read.
-            return trialScript(arguments, id: id, replica: replica, slot: nil, session: session, memoKey: memoKey, reply: reply)
+            return trialScript(arguments, id: id, replica: replica, slot: nil, session: session, script: script, reply: reply)
         }
         let started = now()
         let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds,
@@ -155,11 +168,11 @@ extension Node {
             engine.changedKeys.removeSubrange(min(before.changes, engine.changedKeys.count)...)
         }
         if trial.stop == .slice {
-            return offload(arguments, id: id, from: engine, now: time, started: started, isFunction: trial.isFunction,
-                           replica: replica, session: session, memoKey: memoKey, reply: reply)
+            return offload(arguments, id: id, from: engine, now: time, started: started, functionName: trial.functionName,
+                           replica: replica, session: session, script: script, reply: reply)
         }
         if trial.wrote || trial.stop == .halted {
-            rememberScriptWrites(memoKey)
+            rememberScriptWrites(script.memoKey)
             return proposeScript(arguments, replica: replica, session: session, reply: reply)
         }
         publishFromScripts(engine)
@@ -174,26 +187,27 @@ extension Node {
         proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
     }
 
-    private func offload(_ arguments: [Bytes], id: CommandID, from engine: Engine, now time: Int64, started: Int64, isFunction: Bool,
-                         replica: Replica?, session: Session, memoKey: Int, reply: @escaping ReplySink) {
+    private func offload(_ arguments: [Bytes], id: CommandID, from engine: Engine, now time: Int64, started: Int64, functionName: String?,
+                         replica: Replica?, session: Session, script: ScriptRequest, reply: @escaping ReplySink) {
         let job = ScriptJob(id: nextScriptJob, engine: engine.scriptRunnerCopy(), arguments: arguments, command: id,
                             version: session.protocolVersion, time: time)
         nextScriptJob += 1
         logger.info("a script outran its slice: it runs on its own thread, and SCRIPT KILL can stop it",
-                    metadata: ["job": "\(job.id)", "function": "\(isFunction)"])
-        busyScript = BusyScript(job: job, started: started, isFunction: isFunction, reply: reply) { [self] job in
+                    metadata: ["job": "\(job.id)", "function": "\(functionName ?? "")"])
+        busyScript = BusyScript(job: job, started: started, functionName: functionName, request: script.request,
+                                reply: reply) { [self] job in
             switch job.trial.stop {
             case .killed:
                 reply(job.reply)  // whatever it wrote was on its copy only
             case .halted:
-                rememberScriptWrites(memoKey)
+                rememberScriptWrites(script.memoKey)
                 proposeScript(arguments, replica: replica, session: session, reply: reply)
             case .none, .budget, .slice:
                 guard job.trial.wrote else {
                     publishFromScripts(job.engine)
                     return reply(job.reply)
                 }
-                rememberScriptWrites(memoKey)
+                rememberScriptWrites(script.memoKey)
                 proposeEffects(of: job, replica: replica, session: session, reply: reply)
             }
         }
@@ -259,6 +273,18 @@ extension Node {
         busy.killed = true
         busy.job.kill()
         return .ok
+    }
+
+    /// FUNCTION STATS while a function is busy: Redis's `running_script` (name, command,
+    /// duration_ms) in place of the front engine's null.
+    func functionStats(_ stats: RESPValue) -> RESPValue {
+        guard let busy = busyScript, let name = busy.functionName, case .map(var pairs) = stats,
+              let index = pairs.firstIndex(where: { $0.key == .bulk(Array("running_script".utf8)) || $0.key == .simple("running_script") })
+        else { return stats }
+        pairs[index].value = .map([RESPPair("name", .bulk(Array(name.utf8))),
+                                   RESPPair("command", .array(busy.request.map { .bulk($0) })),
+                                   RESPPair("duration_ms", .integer(now() - busy.started))])
+        return .map(pairs)
     }
 
     /// The timer: past the threshold, the script requests waiting for the busy script get

@@ -50,9 +50,9 @@ extension Node {
             return Outcome(reply: .array([.bulk("pong"), .bulk(arguments.count == 2 ? arguments[1] : [])]))
         }
         var arguments = arguments
-        var scriptMemoKey: Int?
+        var script: ScriptRequest?
         if Engine.scriptRuns.contains(id) {
-            scriptMemoKey = Self.scriptMemoKey(arguments, id: id)
+            script = ScriptRequest(memoKey: Self.scriptMemoKey(arguments, id: id), request: arguments)
             // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
             let fallback: (String) -> Bytes? = { [self] sha in
                 replicas.values.lazy.compactMap { $0.data?.engine.scriptBody(sha: sha) }.first
@@ -159,6 +159,8 @@ extension Node {
             return Outcome(reply: killBusyScript(function: false))
         case .function where arguments.count == 2 && Self.lowercased(arguments[1]) == Array("kill".utf8):
             return Outcome(reply: killBusyScript(function: true))
+        case .function where arguments.count == 2 && busyScript != nil && Self.lowercased(arguments[1]) == Array("stats".utf8):
+            return Outcome(reply: functionStats(front.execute(arguments, spec: spec, session: session, now: time).reply))
         case .script where String(decoding: arguments[1], as: UTF8.self).lowercased() == "flush":
             // The shards' engines learned the scripts they ran (EVALSHA falls back to them).
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
@@ -184,10 +186,10 @@ extension Node {
         if positions.isEmpty, configuration.standalone, Engine.scriptRuns.contains(id) {
             // A script that declares no keys may still touch any: the one shard runs it.
             return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded,
-                         scriptMemoKey: scriptMemoKey, reply: reply)
+                         script: script, reply: reply)
         }
-        if positions.isEmpty, let scriptMemoKey, id == .eval_ro || !scriptWriters.contains(scriptMemoKey) {
-            trialScript(arguments, id: id, replica: nil, slot: nil, session: session, memoKey: scriptMemoKey, reply: reply)
+        if positions.isEmpty, let script, id == .eval_ro || !scriptWriters.contains(script.memoKey) {
+            trialScript(arguments, id: id, replica: nil, slot: nil, session: session, script: script, reply: reply)
             return nil
         }
         guard !positions.isEmpty else {
@@ -200,7 +202,7 @@ extension Node {
             if spec.isWrite { noteTrackedWrite(keys, session: session) } else { rememberReads(keys, session: session, caching: caching) }
         }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking,
-                     scriptMemoKey: scriptMemoKey, reply: reply)
+                     script: script, reply: reply)
     }
 
     /// A node-local command that every node must also run (SCRIPT LOAD, FUNCTION LOAD...):
@@ -222,7 +224,7 @@ extension Node {
     /// Routes a keyed request to its slot's shard. No positions (a keyless script on a
     /// standalone server) means slot 0, the one shard's.
     private func route(_ arguments: [Bytes], spec: CommandSpec, id: CommandID, positions: [Int], session: Session,
-                       forwarded: Bool, asking: Bool = false, scriptMemoKey: Int? = nil, reply: @escaping ReplySink,
+                       forwarded: Bool, asking: Bool = false, script: ScriptRequest? = nil, reply: @escaping ReplySink,
                        attempt: Int = 0) -> Outcome? {
         let slot = positions.first.map { HashSlot.of(key: arguments[$0]) } ?? HashSlot(0)
         // A standalone server has one shard: any keys may meet in one command.
@@ -250,8 +252,8 @@ extension Node {
             if let first = positions.first { load.record(slot: slot, key: arguments[first]) }
             if spec.isBlocking, Engine.blocks(arguments, id: id) {
                 blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
-            } else if let scriptMemoKey, id == .eval_ro || !scriptWriters.contains(scriptMemoKey) {
-                trialScript(arguments, id: id, replica: replica, slot: slot, session: session, memoKey: scriptMemoKey, reply: reply)
+            } else if let script, id == .eval_ro || !scriptWriters.contains(script.memoKey) {
+                trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
             } else {
