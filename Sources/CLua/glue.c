@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -27,6 +28,8 @@ typedef struct {
     int64_t slice_left;    // instructions of the slice; INT64_MAX when none
     int stop;              // a TRESTLE_LUA_STOP_ value: set, every instruction raises
     atomic_int kill;       // set by trestle_lua_kill, from any thread
+    char stop_source[64];  // where the script was when it was stopped ("@user_script")
+    int stop_line;
     int enforcing;         // the memory limit applies only while a script runs
     uint64_t rand48;       // the generator's 48-bit state
 } trestle_lua_ud;
@@ -109,7 +112,6 @@ static void raise_stop(lua_State *L, trestle_lua_ud *ud) {
 }
 
 static void stop_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
     trestle_lua_ud *ud = ud_of(L);
     if (ud->stop != TRESTLE_LUA_STOP_NONE) {
         raise_stop(L, ud);
@@ -126,6 +128,10 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
     } else {
         return;
     }
+    if (lua_getinfo(L, "Sl", ar) != 0) {
+        snprintf(ud->stop_source, sizeof ud->stop_source, "%s", ar->source != NULL ? ar->source : "?");
+        ud->stop_line = ar->currentline;
+    }
     // From now on every instruction raises, so a pcall in the script cannot hold on.
     lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
     raise_stop(L, ud);
@@ -134,6 +140,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
 void trestle_lua_set_budget(lua_State *L, int64_t instructions) {
     trestle_lua_ud *ud = ud_of(L);
     ud->stop = TRESTLE_LUA_STOP_NONE;
+    ud->stop_source[0] = 0;
+    ud->stop_line = 0;
     ud->deadline_ns = 0;
     ud->slice_left = INT64_MAX;
     ud->budget_left = instructions <= 0 ? INT64_MAX : instructions;
@@ -150,6 +158,10 @@ void trestle_lua_set_slice_instructions(lua_State *L, int64_t instructions) {
 }
 
 int trestle_lua_stop_reason(lua_State *L) { return ud_of(L)->stop; }
+
+const char *trestle_lua_stop_source(lua_State *L) { return ud_of(L)->stop_source; }
+
+int trestle_lua_stop_line(lua_State *L) { return ud_of(L)->stop_line; }
 
 int trestle_lua_budget_exhausted(lua_State *L) { return ud_of(L)->stop == TRESTLE_LUA_STOP_BUDGET; }
 

@@ -165,10 +165,15 @@ public final class LuaInterpreter {
         let status = lua_pcall(state, 0, 1, 1)
         trestle_lua_enforce_memory_limit(state, 0)
         lastStop = Stop(rawValue: trestle_lua_stop_reason(state)) ?? .none
+        // Where the script was when it stopped (Redis's kill text names it).
+        let stopSource = String(cString: trestle_lua_stop_source(state))
+        let stopLine = trestle_lua_stop_line(state)
         trestle_lua_set_budget(state, 0)
         switch lastStop {
         case .budget: return .error(String(cString: trestle_lua_budget_error))
-        case .killed: return .error(String(cString: trestle_lua_killed_error))
+        case .killed:
+            let place = stopSource.isEmpty ? "" : ", on \(stopSource):\(stopLine)."
+            return .error(String(cString: trestle_lua_killed_error) + " script: \(sha)" + place)
         case .slice, .halted: return .error("ERR script stopped by the server")
         case .none: break
         }

@@ -60,7 +60,8 @@ import Wire
             Thread.sleep(forTimeInterval: 0.05)
             killSwitch.kill()
         }
-        #expect(reply == .error("ERR Script killed by user with SCRIPT KILL..."))
+        // Redis's text, with the script's name and where it was stopped.
+        #expect(reply == .error("ERR Script killed by user with SCRIPT KILL... script: \(sha), on @user_script:1."))
         #expect(interpreter.lastStop == .killed)
     }
 

@@ -69,6 +69,11 @@ void trestle_lua_set_slice_instructions(lua_State *L, int64_t instructions);
 /// Why the last call stopped (a TRESTLE_LUA_STOP_ value).
 int trestle_lua_stop_reason(lua_State *L);
 
+/// Where the last call was when the hook stopped it (its chunk's source, "" when not
+/// stopped by the hook, and the line).
+const char *trestle_lua_stop_source(lua_State *L);
+int trestle_lua_stop_line(lua_State *L);
+
 /// Whether the budget ran out during the last call.
 int trestle_lua_budget_exhausted(lua_State *L);
 
