@@ -107,8 +107,10 @@ extension Node {
         return hasher.finalize()
     }
 
+    /// ASCII lowercase; the bytes themselves (no copy) when they have no capital.
     static func lowercased(_ bytes: Bytes) -> Bytes {
-        bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        guard bytes.contains(where: { $0 >= 65 && $0 <= 90 }) else { return bytes }
+        return bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
     }
 
     func rememberScriptWrites(_ memoKey: Int) {
@@ -120,7 +122,7 @@ extension Node {
 
     /// Runs a resolved script request (EVAL or EVAL_RO with its body) as a trial on
     /// `replica`'s applied state, or on the front engine for a cluster's keyless script
-    /// (`replica` nil). `memoKey` names it for the memory of writers.
+    /// (`replica` nil). `script` is the request as sent (its name among known writers).
     func trialScript(_ arguments: [Bytes], id: CommandID, replica: Replica?, slot: HashSlot?, session: Session,
                      script: ScriptRequest, reply: @escaping ReplySink) {
         if let busy = busyScript {
@@ -133,18 +135,20 @@ extension Node {
             return
         }
         guard let replica else {
-            return runTrial(arguments, id: id, engine: front, now: now(), replica: nil, session: session, script: script, reply: reply)
+            return runTrial(arguments, id: id, engine: front, now: now(), replica: nil, slot: nil, session: session, script: script,
+                            reply: reply)
         }
         readApplied(replica, slot: slot, reply: reply) { [self] engine, now in
-            runTrial(arguments, id: id, engine: engine, now: now, replica: replica, session: session, script: script, reply: reply)
+            runTrial(arguments, id: id, engine: engine, now: now, replica: replica, slot: slot, session: session, script: script,
+                     reply: reply)
         }
     }
 
-    private func runTrial(_ arguments: [Bytes], id: CommandID, engine: Engine, now time: Int64, replica: Replica?,
+    private func runTrial(_ arguments: [Bytes], id: CommandID, engine: Engine, now time: Int64, replica: Replica?, slot: HashSlot?,
                           session: Session, script: ScriptRequest, reply: @escaping ReplySink) {
         if busyScript != nil {
             // Another script went off the thread while this one waited for its read.
-            return trialScript(arguments, id: id, replica: replica, slot: nil, session: session, script: script, reply: reply)
+            return trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
         }
         let started = now()
         let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds,

@@ -1,0 +1,209 @@
+// Transactions on a cluster node: WATCH reads digests at the key's leader (or, through a
+// proxy, asks the leader for them), MULTI queues, EXEC proposes the queued commands as one
+// entry of their slot's shard that applies only if every watched digest still holds;
+// a proxy forwards the whole transaction to the leader.
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Wire
+
+extension Node {
+    // MARK: - Transactions
+
+    func watch(_ arguments: [Bytes], session: Session, forwarded: Bool, reply: @escaping ReplySink) {
+        let keys = Array(arguments.dropFirst())
+        let slot = HashSlot.of(key: keys[0])
+        guard keys.allSatisfy({ mayMeet(slot, HashSlot.of(key: $0)) }) else {
+            return reply(Redirect.crossSlot.reply)
+        }
+        switch locate(slot) {
+        case .here(let replica):
+            if let redirect = migrationRedirect(replica, slot: slot, write: false) { return reply(Self.withoutAsk(redirect).reply) }
+            read(replica, slot: slot, session: session, reply: reply) { engine, now in
+                for key in keys {
+                    session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, now: now)))
+                    self.watchers[key, default: []].insert(session.id)
+                    engine.keyspace.watchedKeys.insert(key)
+                }
+                return .ok
+            }
+        case .elsewhere(let leader, _, _) where configuration.proxy && !forwarded:
+            // Proxy mode: the leader reads the digests; EXEC carries them there, and the
+            // shard compares them when the transaction applies.
+            forward([Array("TRESTLE".utf8), Array("WATCHDIGESTS".utf8)] + keys, to: leader) { value in
+                guard case .array(let digests) = value, digests.count == keys.count else { return reply(value) }
+                for (key, digest) in zip(keys, digests) {
+                    guard case .integer(let bits) = digest else { return reply(.error("ERR malformed WATCH digest from the leader")) }
+                    session.clusterWatches.append(WatchedValue(key: key, digest: UInt64(bitPattern: bits)))
+                }
+                reply(.ok)
+            }
+        case .elsewhere(_, let node, _):
+            reply(Redirect.moved(slot: slot, to: node).reply)
+        case .down(let reason):
+            reply(reason.reply)
+        }
+    }
+
+    /// TRESTLE WATCHDIGESTS key... from a proxy node: the digests of the keys' values, read
+    /// as this shard's leader.
+    func watchDigests(_ keys: [Bytes], session: Session, reply: @escaping ReplySink) {
+        guard let first = keys.first else { return reply(.array([])) }
+        let slot = HashSlot.of(key: first)
+        guard keys.allSatisfy({ mayMeet(slot, HashSlot.of(key: $0)) }) else { return reply(Redirect.crossSlot.reply) }
+        switch locate(slot) {
+        case .here(let replica):
+            if let redirect = migrationRedirect(replica, slot: slot, write: false) { return reply(Self.withoutAsk(redirect).reply) }
+            read(replica, slot: slot, session: session, reply: reply) { engine, now in
+                .array(keys.map { .integer(Int64(bitPattern: engine.watchDigest($0, now: now))) })
+            }
+        case .elsewhere(_, let node, _):
+            reply(Redirect.moved(slot: slot, to: node).reply)
+        case .down(let reason):
+            reply(reason.reply)
+        }
+    }
+
+    /// TRESTLE TRANSACTION from a proxy node: a client's EXEC, run as this shard's leader.
+    /// Layout after the subcommand: watch count, then key and digest per watch, then per
+    /// command its argument count and arguments.
+    func forwardedTransaction(_ arguments: ArraySlice<Bytes>, session: Session, reply: @escaping ReplySink) {
+        guard let decoded = Self.decodeTransaction(arguments) else { return reply(.error("ERR malformed forwarded transaction")) }
+        runTransaction(decoded.commands, watches: decoded.watches, session: session, forwarded: true, reply: reply)
+    }
+
+    static func encodeTransaction(_ commands: [[Bytes]], watches: [WatchedValue]) -> [Bytes] {
+        var arguments: [Bytes] = [Array("TRESTLE".utf8), Array("TRANSACTION".utf8), Array(String(watches.count).utf8)]
+        for watch in watches {
+            arguments.append(watch.key)
+            arguments.append(Array(String(watch.digest).utf8))
+        }
+        for command in commands {
+            arguments.append(Array(String(command.count).utf8))
+            arguments.append(contentsOf: command)
+        }
+        return arguments
+    }
+
+    static func decodeTransaction(_ arguments: ArraySlice<Bytes>) -> (commands: [[Bytes]], watches: [WatchedValue])? {
+        var rest = arguments
+        func number() -> Int? { rest.popFirst().flatMap { Int(String(decoding: $0, as: UTF8.self)) } }
+        guard let watchCount = number(), watchCount >= 0, watchCount <= rest.count / 2 else { return nil }
+        var watches: [WatchedValue] = []
+        for _ in 0..<watchCount {
+            guard let key = rest.popFirst(), let digest = rest.popFirst().flatMap({ UInt64(String(decoding: $0, as: UTF8.self)) }) else { return nil }
+            watches.append(WatchedValue(key: key, digest: digest))
+        }
+        var commands: [[Bytes]] = []
+        while !rest.isEmpty {
+            guard let count = number(), count > 0, count <= rest.count else { return nil }
+            commands.append(Array(rest.prefix(count)))
+            rest = rest.dropFirst(count)
+        }
+        return (commands, watches)
+    }
+
+    /// EXEC: the queued commands (one slot) become one log entry, applied atomically on
+    /// every replica; watched values are checked when it applies.
+    func executeTransaction(_ session: Session, forwarded: Bool, reply: @escaping ReplySink) {
+        // As Redis: EXEC without MULTI is an error that keeps the watches.
+        guard session.inTransaction else { return reply(.error("ERR EXEC without MULTI")) }
+        let watches = session.clusterWatches
+        let touched = session.clusterWatchTouched
+        unwatchAll(session)
+        let commands: [[Bytes]]
+        switch front.takeQueuedTransaction(session) {
+        case .failure(let early): return reply(early.reply)
+        case .success(let queued): commands = queued
+        }
+        // As Redis: a watched key written since WATCH fails the transaction (after queueing
+        // errors, which EXECABORT first). The digests carried in the entry cover what this
+        // node cannot see: writes committed under another leader.
+        if touched { return reply(.nullArray) }
+        runTransaction(commands, watches: watches, session: session, forwarded: forwarded, reply: reply)
+    }
+
+    /// Runs a transaction's commands (one slot) as one log entry at the slot's leader: here,
+    /// forwarded there in proxy mode, or redirected.
+    private func runTransaction(_ commands: [[Bytes]], watches: [WatchedValue], session: Session, forwarded: Bool,
+                                reply: @escaping ReplySink) {
+        let original = reply
+        let reply = completingPublishes(commands, reply: reply)
+        var slot: HashSlot? = watches.first.map { HashSlot.of(key: $0.key) }
+        var writes = false
+        for command in commands {
+            guard let spec = CommandTable.lookup(command[0]) else { continue }
+            writes = writes || spec.isWrite
+            for position in spec.keyPositions(in: command) {
+                let keySlot = HashSlot.of(key: command[position])
+                if let slot, !mayMeet(slot, keySlot) {
+                    return reply(Redirect.crossSlot.reply)
+                }
+                slot = slot ?? keySlot
+            }
+        }
+        if slot == nil, configuration.standalone, commands.contains(where: { CommandTable.lookup($0[0])?.id.map(Engine.scriptRuns.contains) ?? false }) {
+            slot = HashSlot(0)  // keyless scripts on a standalone server run on its one shard
+        }
+        guard let slot else {
+            // No keys at all: nothing to replicate.
+            return reply(.array(commands.map { front.execute($0, session: session, now: now()).reply }))
+        }
+        switch locate(slot) {
+        case .here(let replica):
+            if let redirect = migrationRedirect(replica, slot: slot, write: writes) { return reply(Self.withoutAsk(redirect).reply) }
+            if writes || !watches.isEmpty {
+                proposeWrite(replica, commands: commands, transaction: true, watches: watches, version: session.protocolVersion, reply: reply)
+            } else {
+                read(replica, slot: slot, session: session, reply: reply) { engine, now in
+                    .array(commands.map { engine.executeRead($0, session: session, now: now) })
+                }
+            }
+        case .elsewhere(let leader, _, _) where configuration.proxy && !forwarded:
+            // A failed EXEC is a null array; the peer link's RESP3 has one null for both kinds.
+            // The leader delivers the transaction's PUBLISHes (its reply has their counts).
+            forward(Self.encodeTransaction(commands, watches: watches), version: session.protocolVersion, to: leader) { value in
+                original(value == .null ? .nullArray : value)
+            }
+        case .elsewhere(_, let node, _):
+            reply(Redirect.moved(slot: slot, to: node).reply)
+        case .down(let reason):
+            reply(reason.reply)
+        }
+    }
+}
+
+extension Node {
+    // MARK: - WATCH
+
+    /// Forgets a session's watches (UNWATCH, DISCARD, RESET, EXEC, disconnect).
+    func unwatchAll(_ session: Session) {
+        for watch in session.clusterWatches {
+            guard var sessions = watchers[watch.key] else { continue }
+            sessions.remove(session.id)
+            if sessions.isEmpty {
+                watchers.removeValue(forKey: watch.key)
+                if blockedByKey[watch.key] == nil, let shard = map?.shardID(forSlot: HashSlot.of(key: watch.key)) {
+                    replicas[shard]?.data?.engine.keyspace.watchedKeys.remove(watch.key)
+                }
+            } else {
+                watchers[watch.key] = sessions
+            }
+        }
+        session.clusterWatches = []
+        session.clusterWatchTouched = false
+    }
+
+    /// After a replica applied committed writes: every session watching a key they touched
+    /// will fail its EXEC.
+    func noteTouchedWatches(_ replica: Replica) {
+        guard let keyspace = replica.data?.engine.keyspace, !keyspace.touchedWatched.isEmpty else { return }
+        wakeBlocked(touched: keyspace.touchedWatched, on: replica)
+        for key in keyspace.touchedWatched {
+            for id in watchers[key] ?? [] { clients[id]?.session.clusterWatchTouched = true }
+        }
+        replica.data?.engine.keyspace.touchedWatched.removeAll()
+    }
+}
