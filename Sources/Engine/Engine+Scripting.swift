@@ -149,7 +149,7 @@ extension Engine {
     /// What one script run has established: whether it may write, and its slot.
     final class ScriptContext {
         let readOnly: Bool
-        /// A trial run (`scriptTrial`): its first write halts it.
+        /// A trial run (`scriptTrial`): its writes go to a copy, and are noted there.
         var trial = false
         var slot: HashSlot?
         init(readOnly: Bool, slot: HashSlot?) { self.readOnly = readOnly; self.slot = slot }
