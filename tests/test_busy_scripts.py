@@ -384,3 +384,25 @@ def test_a_long_script_that_wrote_is_durable_and_runs_once(server_factory):
     client = server.client(decode_responses=True)
     assert client.get("k") == "v!!"
     assert client.get("runs") == "2"
+
+
+# Writes, then runs about a quarter of a second, and ends by itself.
+WRITE_THEN_COUNT = "redis.call('incr', KEYS[1]) local n = 0 for i = 1, 80000000 do n = n + 1 end return n"
+
+
+def test_a_long_script_that_writes_is_busy_every_time(target):
+    """Each call of a long writing script makes the server busy (BUSY to others, UNKILLABLE
+    once it wrote), the second as the first: Trestle keeps trying a script that outran its
+    slice instead of remembering it as a writer for the log, where it could not be
+    answered around."""
+    b = target.client()
+    b.config_set("busy-reply-threshold", 50)
+    for call in (1, 2):
+        a = target.connection()
+        a.send_command("EVAL", WRITE_THEN_COUNT, 1, "calls")
+        time.sleep(0.15)
+        assert error_of(b, "PING").startswith(BUSY_EVAL), f"call {call}"
+        assert error_of(b, "SCRIPT", "KILL") == UNKILLABLE, f"call {call}"
+        assert pending_reply(a) == 80000000
+        wait_for_pong(b)
+        assert b.get("calls") == str(call)

@@ -7,7 +7,7 @@
 // - it ends without writing: that is its reply, and no log entry is needed;
 // - it ends having written: the trial is void, and the script goes to the log, where every
 //   replica runs it; the node remembers that it writes and sends it to the log at once
-//   from then on;
+//   from then on (a short script: one that outran its slice keeps its trials);
 // - it outruns its slice (`scriptSliceMilliseconds`): the trial is void, and the script
 //   runs again from the start on a thread of its own (a `.runScript` job), on a copy of
 //   the same state (the node did nothing in between), with no instruction budget,
@@ -211,7 +211,9 @@ extension Node {
                     publishFromScripts(job.engine)
                     return reply(job.reply)
                 }
-                rememberScriptWrites(script.memoKey)
+                // Not remembered as a writer: a long script keeps its trial, so its next
+                // call is busy (and killable until it writes) too, rather than holding
+                // the node's thread in the log.
                 proposeEffects(of: job, replica: replica, session: session, reply: reply)
             }
         }
