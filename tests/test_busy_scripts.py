@@ -206,6 +206,14 @@ def assert_killed_and_usable(connection):
     assert connection.read_response() == "PONG"
 
 
+def kill_and_recover(client, busy, kind="SCRIPT"):
+    """`kind` KILL answers OK, the script's client gets the kill error and stays usable,
+    and the server answers PING again."""
+    assert client.execute_command(kind, "KILL") == "OK"
+    assert_killed_and_usable(busy)
+    wait_for_pong(client)
+
+
 def spin_command(client, how):
     """An endless script, run by EVAL, EVAL_RO or EVALSHA of a loaded script."""
     if how == "evalsha":
@@ -219,9 +227,7 @@ def test_busy_script_answers_busy_until_script_kill(target, how):
     b.config_set("busy-reply-threshold", THRESHOLD_MILLISECONDS)
     a = start_busy(target, *spin_command(b, how))
     assert error_of(b, "PING").startswith(BUSY_EVAL)
-    assert b.execute_command("SCRIPT", "KILL") == "OK"
-    assert_killed_and_usable(a)
-    wait_for_pong(b)
+    kill_and_recover(b, a)
 
 
 def test_reading_script_is_killed_and_leaves_the_key_alone(target):
@@ -230,9 +236,7 @@ def test_reading_script_is_killed_and_leaves_the_key_alone(target):
     b.config_set("busy-reply-threshold", THRESHOLD_MILLISECONDS)
     a = start_busy(target, "EVAL", READ_THEN_SPIN, 1, "k")
     assert error_of(b, "GET", "k").startswith(BUSY_EVAL)
-    assert b.execute_command("SCRIPT", "KILL") == "OK"
-    assert_killed_and_usable(a)
-    wait_for_pong(b)
+    kill_and_recover(b, a)
     assert b.get("k") == "before"
 
 
@@ -253,9 +257,7 @@ def test_busy_function_needs_function_kill(target):
     running = dict(zip(stats[1][::2], stats[1][1::2]))
     assert stats[0] == "running_script" and running["name"] == "spin" and running["command"] == ["FCALL", "spin", "0"]
     assert running["duration_ms"] >= THRESHOLD_MILLISECONDS
-    assert b.execute_command("FUNCTION", "KILL") == "OK"
-    assert_killed_and_usable(a)
-    wait_for_pong(b)
+    kill_and_recover(b, a, kind="FUNCTION")
     assert b.function_delete("busylib") is True  # redis-py maps OK to True
 
 
@@ -264,9 +266,7 @@ def test_busy_eval_needs_script_kill(target):
     b.config_set("busy-reply-threshold", THRESHOLD_MILLISECONDS)
     a = start_busy(target, "EVAL", SPIN, 0)
     assert error_of(b, "FUNCTION", "KILL").startswith(BUSY_EVAL)  # FUNCTION KILL does not stop an EVAL
-    assert b.execute_command("SCRIPT", "KILL") == "OK"
-    assert_killed_and_usable(a)
-    wait_for_pong(b)
+    kill_and_recover(b, a)
 
 
 def test_writes_while_busy_are_refused_and_have_no_effect(target):
@@ -276,9 +276,7 @@ def test_writes_while_busy_are_refused_and_have_no_effect(target):
     a = start_busy(target, "EVAL", SPIN, 0)
     assert error_of(b, "SET", "k", "v").startswith(BUSY_EVAL)
     assert error_of(b, "SET", "other", "v").startswith(BUSY_EVAL)
-    assert b.execute_command("SCRIPT", "KILL") == "OK"
-    assert_killed_and_usable(a)
-    wait_for_pong(b)
+    kill_and_recover(b, a)
     assert b.get("k") == "before"
     assert b.exists("other") == 0
 
