@@ -284,7 +284,7 @@ class RedisReference:
             self.port = loopback_port()
             self.process = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--protected-mode", "no", "--databases", "1", "--enable-debug-command", "local"],
+                 "--dir", self.dir, "--protected-mode", "no", "--enable-debug-command", "local"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and self.process.poll() is None:

@@ -62,6 +62,12 @@ def test_cluster_protocol_redis_cli_and_redis_benchmark(cluster_factory):
     keys = keys_on_every_leader(cluster, "proto")
     plain = entry.client()
     assert plain.execute_command("CLUSTER", "MYID")
+    # A cluster node has database 0 only, as Redis Cluster.
+    assert plain.execute_command("SELECT", "0") in (True, "OK", b"OK")
+    for command, text in ((("SELECT", "1"), "SELECT is not allowed in cluster mode"),
+                          (("SWAPDB", "0", "1"), "SWAPDB is not allowed in cluster mode")):
+        with pytest.raises(redis.exceptions.ResponseError, match=text):
+            plain.execute_command(*command)
     for leader_keys in keys.values():
         for key in leader_keys:
             assert plain.execute_command("CLUSTER", "KEYSLOT", key) == key_slot(key)

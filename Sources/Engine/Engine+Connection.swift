@@ -19,12 +19,7 @@ extension Engine {
             guard arguments.count <= 3 else { throw .syntax }
             try authenticate(session, user: arguments.count == 3 ? arguments[1] : nil, password: arguments[arguments.count - 1])
             return Outcome(reply: .ok)
-        case .select:
-            let index = try Arguments.integer(arguments[1])
-            guard index == 0 else {
-                throw .message(settings.clusterEnabled ? "ERR SELECT is not allowed in cluster mode" : Self.databaseOutOfRange)
-            }
-            return Outcome(reply: .ok)
+        case .select: return Outcome(reply: try selectCommand(arguments, session))
         case .quit: return Outcome(reply: .ok, close: true)
         case .reset:
             endTransaction(session)
@@ -32,6 +27,7 @@ extension Engine {
             session.protocolVersion = .resp2
             session.authenticated = acl.defaultNeedsNoPassword
             session.user = "default"
+            session.database = 0
             return Outcome(reply: .simple("RESET"))
         case .client: return try client(arguments, session, now: now)
         default: throw .syntax
@@ -172,7 +168,7 @@ extension Engine {
         let idle = (now - session.lastInteraction) / 1000
         let multi = session.queued.map { String($0.count) } ?? "-1"
         return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
-            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : "N") db=0 sub=0 psub=0 ssub=0 multi=\(multi) "
+            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : "N") db=\(session.database) sub=0 psub=0 ssub=0 multi=\(multi) "
             + "watch=\(session.watched.count) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
             + "events=r cmd=\(session.lastCommand) user=\(session.user ?? "default") redir=-1 resp=\(session.protocolVersion.rawValue) "
             + "lib-name=\(Arguments.string(session.libraryName)) lib-ver=\(Arguments.string(session.libraryVersion))"

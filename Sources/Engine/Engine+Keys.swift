@@ -24,7 +24,7 @@ extension Engine {
         case .randomkey:
             return .bulkOrNull(keyspace.randomKey(now: now, using: &random))
         case .copy: return try copy(arguments, now: now)
-        case .move: return try move(arguments)
+        case .move: return try move(arguments, now: now)
         case .swapdb: return try swapDatabases(arguments)
         case .expire, .pexpire, .expireat, .pexpireat: return try expire(id, arguments, now: now)
         case .ttl, .pttl:
@@ -67,20 +67,21 @@ extension Engine {
     /// COPY source destination [DB destination-db] [REPLACE]
     private func copy(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
         var replace = false
+        var database: Int? = nil
         var index = 3
         while index < arguments.count {
             if Arguments.isKeyword(arguments[index], "replace") {
                 replace = true
             } else if Arguments.isKeyword(arguments[index], "db"), index + 1 < arguments.count {
-                let database = try Arguments.integer(arguments[index + 1])
-                guard database == 0 else {
-                    throw CommandError.message(settings.clusterEnabled ? "ERR Copying to another database is not allowed in cluster mode" : Self.databaseOutOfRange)
-                }
+                database = try databaseIndex(arguments[index + 1], clusterRefusal: "ERR Copying to another database is not allowed in cluster mode")
                 index += 1
             } else {
                 throw CommandError.syntax
             }
             index += 1
+        }
+        if let database, database != selectedDatabase {
+            return .integer(copy(arguments[1], to: arguments[2], database: database, replace: replace, now: now) ? 1 : 0)
         }
         if arguments[1] == arguments[2] { throw CommandError.message("ERR source and destination objects are the same") }
         return .integer(keyspace.copy(arguments[1], to: arguments[2], replace: replace, now: now) ? 1 : 0)
@@ -98,30 +99,6 @@ extension Engine {
             found.append(.bulk(key))
         }
         return .array([.bulk(String(next)), .array(found)])
-    }
-
-    // MARK: - One database
-
-    /// Redis's answer for a database other than 0: Trestle has one (`databases` is 1).
-    static let databaseOutOfRange = "ERR DB index is out of range"
-
-    /// MOVE key db: with one database there is nowhere to move to; the errors are those
-    /// of a Redis with `databases 1` (or of Redis Cluster on a cluster node).
-    private func move(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
-        if settings.clusterEnabled { throw .message("ERR MOVE is not allowed in cluster mode") }
-        let database = try Arguments.integer(arguments[2])
-        guard database >= Int64(Int32.min), database <= Int64(Int32.max) else { throw .notInteger }
-        guard database == 0 else { throw .message(Self.databaseOutOfRange) }
-        throw .message("ERR source and destination objects are the same")
-    }
-
-    /// SWAPDB a b: only 0 with 0 exists, and swapping it with itself changes nothing.
-    private func swapDatabases(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
-        if settings.clusterEnabled { throw .message("ERR SWAPDB is not allowed in cluster mode") }
-        guard let first = Numbers.parseInteger(arguments[1]) else { throw .message("ERR invalid first DB index") }
-        guard let second = Numbers.parseInteger(arguments[2]) else { throw .message("ERR invalid second DB index") }
-        guard first == 0, second == 0 else { throw .message(Self.databaseOutOfRange) }
-        return .ok
     }
 }
 

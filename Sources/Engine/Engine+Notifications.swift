@@ -1,6 +1,6 @@
 // Keyspace notifications (`notify-keyspace-events`), as Redis publishes them: for each key
-// a command changed, `__keyspace@0__:<key>` gets the event's name and
-// `__keyevent@0__:<event>` gets the key.
+// a command changed, `__keyspace@<db>__:<key>` gets the event's name and
+// `__keyevent@<db>__:<event>` gets the key.
 //
 // While notifications are on, the keyspace journals every key a command creates, modifies
 // or deletes (`Keyspace.changeJournal`); after the command this file names the events from
@@ -46,7 +46,11 @@ extension Engine {
 
     /// Removes those of `keys` that are expired at `now` (a committed reclaim), publishing
     /// `expired` for each.
-    public func reclaimExpired(_ keys: [Bytes], now: Int64) {
+    public func reclaimExpired(_ keys: [Bytes], database: Int = 0, now: Int64) {
+        inDatabase(database) { reclaimSelected(keys, now: now) }
+    }
+
+    private func reclaimSelected(_ keys: [Bytes], now: Int64) {
         guard settings.notifyKeyspaceEvents.publishesAnything || journalsChanges else {
             keyspace.reclaimExpired(keys, now: now)
             return
@@ -61,14 +65,15 @@ extension Engine {
     }
 
     /// Queues one event if its class is on: on the keyspace and/or keyevent channel.
-    func notify(_ kind: KeyspaceEvents, _ event: String, _ key: Bytes) {
+    func notify(_ kind: KeyspaceEvents, _ event: String, _ key: Bytes, database: Int? = nil) {
         let events = settings.notifyKeyspaceEvents
         guard events.contains(kind) else { return }
+        let selectedDatabase = database ?? selectedDatabase
         if events.contains(.keyspace) {
-            keyspaceNotifications.append(KeyspaceNotification(channel: Array("__keyspace@0__:".utf8) + key, message: Array(event.utf8)))
+            keyspaceNotifications.append(KeyspaceNotification(channel: Array("__keyspace@\(selectedDatabase)__:".utf8) + key, message: Array(event.utf8)))
         }
         if events.contains(.keyevent) {
-            keyspaceNotifications.append(KeyspaceNotification(channel: Array("__keyevent@0__:\(event)".utf8), message: key))
+            keyspaceNotifications.append(KeyspaceNotification(channel: Array("__keyevent@\(selectedDatabase)__:\(event)".utf8), message: key))
         }
     }
 

@@ -121,6 +121,10 @@ extension Engine {
             call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
             log: hooks.scriptLog)
         let seed = Self.scriptSeed(now: now, entry: scriptEntrySeed, base: settings.scriptRandomSeed)
+        // The script's commands start in its caller's database; a SELECT it calls lasts
+        // until it ends (Redis 7).
+        scriptSession.database = selectedDatabase
+        defer { scriptSession.database = 0 }
         let reply = interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
                                     budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
                                     sliceMilliseconds: trial?.sliceMilliseconds ?? 0,
@@ -306,8 +310,9 @@ public final class ScriptTrial {
     /// Most bytes of effects one trial records (under a replicated entry's limit).
     public static let effectBytesMax = 16 << 20
     /// Commands whose keyspace access their key positions do not name.
+    /// Those that reach another database are in it too: a watch names a key, not its database.
     static let reachesUnnamedKeys: Set<CommandID> = [.keys, .scan, .randomkey, .dbsize, .flushall, .flushdb, .swapdb,
-                                                     .sort, .sort_ro, .move, .info, .memory, .debug]
+                                                     .sort, .sort_ro, .move, .info, .memory, .debug, .select, .copy]
 
     public init(sliceMilliseconds: Int64, sliceInstructions: Int64 = 0, unbounded: Bool = false, recordsEffects: Bool = false) {
         self.sliceMilliseconds = sliceMilliseconds
@@ -348,10 +353,11 @@ extension Engine {
     /// it may be handed to another thread. Used once (its interpreter may be killed).
     public func scriptRunnerCopy() -> Engine {
         let runner = Engine.replica(settings: settings, now: 0)
-        runner.keyspace = keyspace
+        runner.databaseImage = databaseImage
         runner.keyspace.changeJournal = nil
         runner.keyspace.changeTracker = nil
         runner.keyspace.watchedKeys = []
+        runner.keyspace.touchedWatched = []
         runner.scriptKeysForbidden = scriptKeysForbidden
         runner.scriptSlotsMayMeet = scriptSlotsMayMeet
         runner.scriptEntrySeed = scriptEntrySeed
@@ -361,10 +367,13 @@ extension Engine {
 
     /// Runs an EVAL or EVAL_RO (EVALSHA and FCALL resolved) as `trial` (unbounded, with its
     /// effects recorded): it ends by itself or when killed; `trial` says which.
-    public func runScriptTrial(_ arguments: [Bytes], id: CommandID, version: ProtocolVersion, now: Int64, trial: ScriptTrial) -> RESPValue {
+    public func runScriptTrial(_ arguments: [Bytes], id: CommandID, version: ProtocolVersion, database: Int = 0,
+                               now: Int64, trial: ScriptTrial) -> RESPValue {
         scriptTrial = trial
         defer { scriptTrial = nil }
-        return executeRead(arguments, id: id, session: internalSession(address: "script", version: version), now: now)
+        let session = internalSession(address: "script", version: version)
+        session.database = database
+        return executeRead(arguments, id: id, session: session, now: now)
     }
 
     /// Stops the script this engine's interpreter runs, from any thread.

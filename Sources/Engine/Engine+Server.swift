@@ -15,7 +15,7 @@ extension Engine {
             if arguments.count == 2, !Arguments.isKeyword(arguments[1], "async"), !Arguments.isKeyword(arguments[1], "sync") {
                 throw .syntax
             }
-            keyspace.removeAll()
+            if id == .flushall { flushAllDatabases() } else { keyspace.removeAll() }
             return Outcome(reply: .ok)
         case .config: return Outcome(reply: try config(arguments))
         case .time:
@@ -182,8 +182,7 @@ extension Engine {
         case "keyspace" where hooks.nodeStats != nil:
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":
-            fields = keyspace.keyCount > 0
-                ? [("db0", "keys=\(keyspace.keyCount),expires=\(keyspace.expiringCount),avg_ttl=0")] : []
+            fields = keyspaceInfoFields().map { ("db\($0.index)", "keys=\($0.keys),expires=\($0.expires),avg_ttl=0") }
         default:
             fields = []
         }
@@ -213,7 +212,7 @@ extension Engine {
         [
             ("port", String(settings.port), false), ("bind", settings.bind, false), ("dir", settings.directory, false),
             ("appendonly", "yes", false), ("appendfsync", settings.fsync, false), ("save", "", false),
-            ("databases", "1", false), ("cluster-enabled", "no", false),
+            ("databases", String(settings.databases), false), ("cluster-enabled", "no", false),
             ("requirepass", settings.requirePassword, true), ("protected-mode", settings.protectedMode ? "yes" : "no", true),
             ("maxclients", String(settings.maxClients), true),
             ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),

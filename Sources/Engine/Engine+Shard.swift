@@ -34,12 +34,17 @@ extension Engine {
     /// digest it had when watched, else nothing runs and the reply is a null array (as a
     /// failed EXEC); the reply is the array of each command's reply. A single command
     /// replies with its own reply.
+    /// `database`: the numbered database the commands start in (a SELECT among them
+    /// changes it for those after it).
     public func applyCommitted(commands: [[Bytes]], time: Int64, transaction: Bool, watches: [WatchedValue],
-                               version: ProtocolVersion = .resp2) -> RESPValue {
+                               database: Int = 0, version: ProtocolVersion = .resp2) -> RESPValue {
         applySession.protocolVersion = version
+        applySession.database = database
+        defer { applySession.database = 0 }
         lastApplyLookups = (0, 0)
         if transaction {
-            for watch in watches where watchDigest(watch.key, now: time) != watch.digest { return .nullArray }
+            let changed = inDatabase(database) { watches.contains { watchDigest($0.key, now: time) != $0.digest } }
+            if changed { return .nullArray }
         }
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
@@ -129,6 +134,11 @@ extension Engine {
     /// expiry. Hash fields and set members are combined order-independently (dictionary
     /// order differs between processes; a set's value does not depend on its order); list
     /// elements in order, sorted-set pairs in ascending (score, member) order.
+    public func watchDigest(_ key: Bytes, database: Int, now: Int64) -> UInt64 {
+        inDatabase(database) { watchDigest(key, now: now) }
+    }
+
+    /// `watchDigest` in the selected database.
     public func watchDigest(_ key: Bytes, now: Int64) -> UInt64 {
         guard let entry = keyspace.peek(key, now: now) else { return 0 }
         var digest = Self.fnv(UInt64(bitPattern: entry.expireAt ?? Int64.min), Self.fnvOffset)

@@ -16,7 +16,17 @@ import Scripting
 import Wire
 
 public final class Engine {
+    /// The selected database's keys (Engine+Databases.swift): database 0 outside a
+    /// command, the session's database while one runs.
     public var keyspace = Keyspace()
+    /// Which numbered database `keyspace` is.
+    public internal(set) var selectedDatabase = 0
+    /// The other numbered databases (a server that is not a cluster node has 16).
+    var parkedDatabases: [Int: Keyspace] = [:]
+    /// Watched keys touched in a database the engine has since selected away from, with
+    /// that database's number; `keyspace.touchedWatched` holds those of database 0 touched
+    /// since. The node drains both.
+    public var touchedWatchedInDatabases: [(database: Int, key: Bytes)] = []
     public var settings: Settings
     public var stats = Stats()
     public var hooks = HostHooks()
@@ -155,6 +165,17 @@ public final class Engine {
     /// are on. Throws the command's error reply.
     /// Counts the keys it reads as hits or misses (Engine+Lookups.swift).
     func run(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
+        if session.database != selectedDatabase {
+            let previous = selectedDatabase
+            select(database: session.database)
+            defer { select(database: previous) }
+            return try runSelected(id, arguments, session, now: now)
+        }
+        return try runSelected(id, arguments, session, now: now)
+    }
+
+    /// `run` in the database already selected.
+    private func runSelected(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
         countLookups(id, arguments, now: now)
         defer { if !pendingKeyMisses.isEmpty { publishKeyMisses() } }
         return try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }

@@ -26,6 +26,10 @@ public final class Session {
     public internal(set) var libraryName: Bytes = []
     public internal(set) var libraryVersion: Bytes = []
     public internal(set) var protocolVersion: ProtocolVersion = .resp2
+    /// The numbered database SELECT chose (always 0 on a cluster node).
+    public var database = 0
+    /// The database of the session's cluster-node WATCH (the one it was in when it watched).
+    public var clusterWatchDatabase = 0
     public internal(set) var authenticated: Bool
     /// Commands queued since MULTI; nil outside a transaction.
     var queued: [[Bytes]]? = nil

@@ -18,6 +18,12 @@ public struct Settings: Sendable {
     public var hz: Int = 10
     /// True on a cluster node: INFO and HELLO report cluster mode.
     public var clusterEnabled = false
+    /// How many numbered databases SELECT may choose from (`databases`): 16 by default as
+    /// Redis, 1 on a cluster node (Redis Cluster has only database 0).
+    public var databases = Settings.databasesDefault
+    public static let databasesDefault = 16
+    /// The most `--databases` may ask for (a database number travels as a u32).
+    public static let databasesMax = 1 << 16
     /// Lua VM instructions one script may run before it is stopped with an error. Counted
     /// in instructions, not time, so every replica stops a script at the same point.
     public var scriptInstructionLimit: Int64 = 100_000_000

@@ -202,3 +202,28 @@ public struct KeyChange: Sendable, Equatable {
     public var key: Bytes
     public var kind: Kind
 }
+
+// MARK: - Numbered databases
+
+extension Keyspace {
+    /// An empty keyspace for another numbered database, partitioned and expiring as this one.
+    public func emptyDatabase() -> Keyspace {
+        var empty = Keyspace(partitionCount: partitionCount)
+        empty.deletesExpiredOnAccess = deletesExpiredOnAccess
+        return empty
+    }
+
+    /// Takes over `other`'s observers (watched keys, the change journal and tracker), which
+    /// belong to whichever database is selected, leaving `other` with none.
+    public mutating func adoptObservers(from other: inout Keyspace) {
+        watchedKeys = other.watchedKeys
+        other.watchedKeys = []
+        touchedWatched += other.touchedWatched
+        other.touchedWatched = []
+        changeJournal = other.changeJournal
+        other.changeJournal = nil
+        changeTracker = other.changeTracker
+        other.changeTracker = nil
+        deletesExpiredOnAccess = other.deletesExpiredOnAccess
+    }
+}

@@ -27,12 +27,14 @@ final class BlockedRequest {
     /// Monotonic milliseconds at which the request times out; nil: never.
     let deadline: Int64?
     let version: ProtocolVersion
+    /// The numbered database the client blocked in.
+    let database: Int
     let reply: ReplySink
     var retrying = false
     var done = false
 
     init(client: ClientID, id: CommandID, arguments: [Bytes], keys: [Bytes], shard: ShardID, slot: HashSlot,
-         deadline: Int64?, version: ProtocolVersion, reply: @escaping ReplySink) {
+         deadline: Int64?, version: ProtocolVersion, database: Int, reply: @escaping ReplySink) {
         self.client = client
         self.id = id
         self.arguments = arguments
@@ -41,6 +43,7 @@ final class BlockedRequest {
         self.slot = slot
         self.deadline = deadline
         self.version = version
+        self.database = database
         self.reply = reply
     }
 }
@@ -72,12 +75,13 @@ extension Node {
         let arguments = id == .xread ? (replica.data?.engine.resolvingLastIDs(arguments, now: now()) ?? arguments) : arguments
         let client = session.id
         let version = session.protocolVersion
-        proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: version) { [self] value in
+        let database = session.database
+        proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: database, version: version) { [self] value in
             guard value == Engine.nothingToPop(id), blocked.count < Self.blockedRequestsMax, clients[client] != nil || client.rawValue == 0 else {
                 return reply(value)
             }
             let request = BlockedRequest(client: client, id: id, arguments: arguments, keys: keys, shard: replica.shard, slot: slot,
-                                         deadline: deadline, version: version, reply: reply)
+                                         deadline: deadline, version: version, database: database, reply: reply)
             block(request)
         }
     }
@@ -90,15 +94,19 @@ extension Node {
             engine?.keyspace.watchedKeys.insert(key)
         }
         // A write may have landed between the attempt and now: look once.
-        if let engine, request.keys.contains(where: { engine.keyspace.peek($0, now: now()) != nil }) { retry(request) }
+        if let engine, engine.inDatabase(request.database, { request.keys.contains { engine.keyspace.peek($0, now: now()) != nil } }) {
+            retry(request)
+        }
         wantTurn()
     }
 
-    /// After a replica applied writes: the first request blocked on each touched key runs again.
-    func wakeBlocked(touched keys: [Bytes], on replica: Replica) {
+    /// After a replica applied writes: the first request blocked on each touched key (in its
+    /// database) runs again.
+    func wakeBlocked(touched keys: [(database: Int, key: Bytes)], on replica: Replica) {
         guard !blockedByKey.isEmpty, replica.isLeader else { return }
-        for key in keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            guard let first = blockedByKey[key]?.first(where: { !$0.done }) else { continue }
+        let ordered = keys.sorted { $0.database != $1.database ? $0.database < $1.database : $0.key.lexicographicallyPrecedes($1.key) }
+        for (database, key) in ordered {
+            guard let first = blockedByKey[key]?.first(where: { !$0.done && $0.database == database }) else { continue }
             retry(first)
         }
     }
@@ -107,7 +115,8 @@ extension Node {
         guard !request.done, !request.retrying else { return }
         guard let replica = replicas[request.shard], replica.isLeader else { return finish(request, redirect(request)) }
         request.retrying = true
-        proposeWrite(replica, commands: [request.arguments], transaction: false, watches: [], version: request.version) { [self] value in
+        proposeWrite(replica, commands: [request.arguments], transaction: false, watches: [], database: request.database,
+                     version: request.version) { [self] value in
             request.retrying = false
             guard !request.done else { return }
             if value != Engine.nothingToPop(request.id) { return finish(request, value) }

@@ -158,13 +158,13 @@ extension Node {
         scriptTrialsRun &+= 1
         engine.scriptEntrySeed = scriptTrialsRun | 1 << 63
         // The trial writes to a copy: the first write to each slot copies that slot.
-        let applied = engine.keyspace
+        let applied = engine.databaseImage
         let before = (events: engine.keyspaceNotifications.count, publishes: engine.scriptPublishes.count,
                       changes: engine.changedKeys.count)
         engine.scriptTrial = trial
         let answer = engine.executeRead(arguments, id: id, session: session, now: time)
         engine.scriptTrial = nil
-        engine.keyspace = applied
+        engine.databaseImage = applied
         if trial.wrote || trial.stop == .slice || trial.stop == .halted {
             // Void: what it published, notified or changed was on the copy only.
             engine.scriptPublishes.removeSubrange(min(before.publishes, engine.scriptPublishes.count)...)
@@ -188,13 +188,14 @@ extension Node {
     /// front engine, as it always did).
     private func proposeScript(_ arguments: [Bytes], replica: Replica?, session: Session, reply: @escaping ReplySink) {
         guard let replica else { return reply(front.execute(arguments, session: session, now: now()).reply) }
-        proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
+        proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
+                     version: session.protocolVersion, reply: reply)
     }
 
     private func offload(_ arguments: [Bytes], id: CommandID, from engine: Engine, now time: Int64, started: Int64, functionName: String?,
                          replica: Replica?, session: Session, script: ScriptRequest, reply: @escaping ReplySink) {
         let job = ScriptJob(id: nextScriptJob, engine: engine.scriptRunnerCopy(), arguments: arguments, command: id,
-                            version: session.protocolVersion, time: time)
+                            version: session.protocolVersion, database: session.database, time: time)
         nextScriptJob += 1
         logger.info("a script outran its slice: it runs on its own thread, and SCRIPT KILL can stop it",
                     metadata: ["job": "\(job.id)", "function": "\(functionName ?? "")"])
@@ -230,7 +231,7 @@ extension Node {
             return proposeScript(job.arguments, replica: replica, session: session, reply: reply)
         }
         proposeWrite(replica, commands: job.trial.effects, transaction: true, watches: planted ? [] : job.trial.watches,
-                     version: session.protocolVersion, stamp: planted ? nil : job.time) { [self] value in
+                     database: job.database, version: session.protocolVersion, stamp: planted ? nil : job.time) { [self] value in
             switch value {
             case .array:
                 publishFromScripts(job.engine)

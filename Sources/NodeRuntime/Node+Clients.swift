@@ -170,7 +170,7 @@ extension Node {
         guard let spec, !spec.flags.contains("admin"), !spec.flags.contains("skip_monitor") else { return }
         let time = now()
         let micros = String((time % 1000) * 1000)
-        var line = "\(time / 1000).\(String(repeating: "0", count: max(0, 6 - micros.count)))\(micros) [0 \(session.address)]"
+        var line = "\(time / 1000).\(String(repeating: "0", count: max(0, 6 - micros.count)))\(micros) [\(session.database) \(session.address)]"
         for argument in request { line += " " + Self.quoted(argument) }
         for id in monitors where id != session.id {
             guard let monitor = clients[id] else { continue }

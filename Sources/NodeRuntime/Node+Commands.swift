@@ -175,7 +175,7 @@ extension Node {
         let time = now()
         switch id {
         case .dbsize:
-            return .integer(ledEngines.reduce(0) { $0 + $1.keyspace.keyCount })
+            return .integer(ledEngines.reduce(0) { $0 + $1.keyCount(database: session.database) })
         case .keys:
             var keys: [RESPValue] = []
             for engine in ledEngines {
@@ -183,7 +183,7 @@ extension Node {
             }
             return .array(keys)
         case .randomkey:
-            for engine in ledEngines where engine.keyspace.keyCount > 0 {
+            for engine in ledEngines where engine.keyCount(database: session.database) > 0 {
                 let key = engine.executeRead(arguments, session: session, now: time)
                 if key != .null { return key }
             }
@@ -230,14 +230,16 @@ extension Node {
         return count
     }
 
-    /// FLUSHALL / FLUSHDB: flushes every shard this node leads, through each shard's log.
-    func flushLedShards(_ arguments: [Bytes], reply: @escaping ReplySink) {
+    /// FLUSHALL / FLUSHDB: flushes every shard this node leads, through each shard's log
+    /// (FLUSHDB only the client's database).
+    func flushLedShards(_ id: CommandID, session: Session, reply: @escaping ReplySink) {
         let led = replicas.keys.sorted().compactMap { replicas[$0] }.filter(\.isLeader)
         guard !led.isEmpty else { return reply(.ok) }
         var remaining = led.count
         var failure: RESPValue? = nil
         for replica in led {
-            proposeWrite(replica, commands: [[Array("FLUSHALL".utf8)]], transaction: false, watches: []) { value in
+            proposeWrite(replica, commands: [[Array((id == .flushdb ? "FLUSHDB" : "FLUSHALL").utf8)]], transaction: false, watches: [],
+                         database: session.database) { value in
                 if value.isError, failure == nil { failure = value }
                 remaining -= 1
                 if remaining == 0 { reply(failure ?? .ok) }

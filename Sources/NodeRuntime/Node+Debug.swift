@@ -56,8 +56,12 @@ extension Node {
         for replica in replicas.values where replica.isLeader {
             guard let engine = replica.data?.engine else { continue }
             let time = max(now(), replica.data?.lastRecordTime ?? 0)
-            for key in engine.keyspace.keys(matching: Array("*".utf8), now: time) {
-                digest ^= Self.mix(engine.watchDigest(key, now: time), key: key)
+            for (index, keyspace) in engine.databaseImage.databases where keyspace.keyCount > 0 {
+                for key in keyspace.keys(matching: Array("*".utf8), now: time) {
+                    // Database 0's keys mix as they always did; the others with their number.
+                    let value = engine.watchDigest(key, database: index, now: time)
+                    digest ^= Self.mix(index == 0 ? value : value ^ UInt64(index) &* 0x9E3779B97F4A7C15, key: key)
+                }
             }
         }
         return digest

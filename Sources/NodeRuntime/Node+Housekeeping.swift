@@ -81,9 +81,9 @@ extension Node {
         for replica in allReplicas where replica.isLeader {
             guard let data = replica.data else { continue }
             let stamp = max(time, data.lastRecordTime)
-            let keys = data.engine.keyspace.dueExpirations(now: stamp, limit: Self.reclaimKeysPerTickMax)
-            guard !keys.isEmpty else { continue }
-            _ = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: keys).encoded())
+            for (database, keys) in data.engine.dueExpirations(now: stamp, limit: Self.reclaimKeysPerTickMax) {
+                _ = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: keys, database: database).encoded())
+            }
         }
     }
 

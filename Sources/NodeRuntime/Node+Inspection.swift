@@ -35,7 +35,14 @@ extension Node {
         for record in records { crc = CRC32C.update(crc, record) }
         var migration = ByteWriter(capacity: 64)
         data.migration.encode(into: &migration)
-        return CRC32C.update(crc, migration.bytes)
+        crc = CRC32C.update(crc, migration.bytes)
+        for (index, keyspace) in data.engine.databaseImage.databases where index != 0 && keyspace.keyCount > 0 {
+            crc = CRC32C.update(crc, withUnsafeBytes(of: UInt32(index).littleEndian) { Array($0) })
+            for record in keyspace.snapshotRecords(now: Int64.min).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                crc = CRC32C.update(crc, record)
+            }
+        }
+        return crc
     }
 
     /// Keys held by a data replica here whose slot `map` assigns to another shard, with
@@ -66,7 +73,7 @@ extension Node {
 
     /// Keys in the data replicas this node leads.
     public var keyCount: Int {
-        replicas.values.filter(\.isLeader).reduce(0) { $0 + ($1.data?.engine.keyspace.keyCount ?? 0) }
+        replicas.values.filter(\.isLeader).reduce(0) { $0 + ($1.data?.engine.databaseImage.keyCount ?? 0) }
     }
 }
 

@@ -121,6 +121,9 @@ extension Node {
             return nil
         case .acl where replicateACLChange(arguments, session: session, forwarded: forwarded, reply: reply):
             return nil
+        case .swapdb where configuration.standalone:
+            // Keyless, yet a write of the one shard's databases.
+            return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded, reply: reply)
         case .dbsize, .keys, .scan, .randomkey, .flushall, .flushdb:
             if id == .flushall || id == .flushdb, arguments.count > 2
                 || (arguments.count == 2 && !["async", "sync"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased())) {
@@ -132,7 +135,7 @@ extension Node {
             }
             if id == .scan, forwarded { return Outcome(reply: scanRange(arguments, session: session)) }
             if id == .flushall || id == .flushdb {
-                flushLedShards(arguments, reply: reply)
+                flushLedShards(id, session: session, reply: reply)
                 return nil
             }
             return Outcome(reply: nodeWideRead(id, arguments, session: session))
@@ -255,7 +258,8 @@ extension Node {
             } else if let script, id == .eval_ro || !scriptWriters.contains(script.memoKey) {
                 trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             } else if spec.isWrite {
-                proposeWrite(replica, commands: [arguments], transaction: false, watches: [], version: session.protocolVersion, reply: reply)
+                proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
+                             version: session.protocolVersion, reply: reply)
             } else {
                 read(replica, slot: slot, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
             }
@@ -422,7 +426,8 @@ extension Node {
 
     /// `stamp`: the entry's time, when the caller needs that one (a busy script's effects,
     /// run at it); it must not be older than the shard's newest.
-    func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue],
+    /// `database`: the numbered database the commands start in (0 on a cluster node).
+    func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue], database: Int,
                       version: ProtocolVersion = .resp2, stamp: Int64? = nil, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
         guard replica.queuedWrites.count < Replica.queuedWritesMax else {
@@ -439,7 +444,8 @@ extension Node {
         replica.lastStampedTime = time
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1
-        let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
+        let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands,
+                                         database: database)
         let payload = command.encoded()
         let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply, version: version,
                                  proposed: (payload, command))

@@ -23,7 +23,8 @@ extension Node {
             if let redirect = migrationRedirect(replica, slot: slot, write: false) { return reply(Self.withoutAsk(redirect).reply) }
             read(replica, slot: slot, session: session, reply: reply) { engine, now in
                 for key in keys {
-                    session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, now: now)))
+                    session.clusterWatches.append(WatchedValue(key: key, digest: engine.watchDigest(key, database: session.database, now: now)))
+                    session.clusterWatchDatabase = session.database
                     self.watchers[key, default: []].insert(session.id)
                     engine.keyspace.watchedKeys.insert(key)
                 }
@@ -144,8 +145,8 @@ extension Node {
                 slot = slot ?? keySlot
             }
         }
-        if slot == nil, configuration.standalone, commands.contains(where: { CommandTable.lookup($0[0])?.id.map(Engine.scriptRuns.contains) ?? false }) {
-            slot = HashSlot(0)  // keyless scripts on a standalone server run on its one shard
+        if slot == nil, configuration.standalone, commands.contains(where: Self.runsOnTheShard) {
+            slot = HashSlot(0)  // keyless scripts and writes on a standalone server run on its one shard
         }
         guard let slot else {
             // No keys at all: nothing to replicate.
@@ -155,7 +156,8 @@ extension Node {
         case .here(let replica):
             if let redirect = migrationRedirect(replica, slot: slot, write: writes) { return reply(Self.withoutAsk(redirect).reply) }
             if writes || !watches.isEmpty {
-                proposeWrite(replica, commands: commands, transaction: true, watches: watches, version: session.protocolVersion, reply: reply)
+                proposeWrite(replica, commands: commands, transaction: true, watches: watches, database: session.database,
+                             version: session.protocolVersion, reply: Self.followingSelects(commands, session: session, reply: reply))
             } else {
                 read(replica, slot: slot, session: session, reply: reply) { engine, now in
                     .array(commands.map { engine.executeRead($0, session: session, now: now) })
@@ -199,11 +201,41 @@ extension Node {
     /// After a replica applied committed writes: every session watching a key they touched
     /// will fail its EXEC.
     func noteTouchedWatches(_ replica: Replica) {
-        guard let keyspace = replica.data?.engine.keyspace, !keyspace.touchedWatched.isEmpty else { return }
-        wakeBlocked(touched: keyspace.touchedWatched, on: replica)
-        for key in keyspace.touchedWatched {
-            for id in watchers[key] ?? [] { clients[id]?.session.clusterWatchTouched = true }
+        guard let engine = replica.data?.engine,
+              !engine.keyspace.touchedWatched.isEmpty || !engine.touchedWatchedInDatabases.isEmpty else { return }
+        let touched = engine.keyspace.touchedWatched.map { (database: 0, key: $0) } + engine.touchedWatchedInDatabases
+        engine.keyspace.touchedWatched.removeAll()
+        engine.touchedWatchedInDatabases.removeAll()
+        wakeBlocked(touched: touched, on: replica)
+        for (database, key) in touched {
+            for id in watchers[key] ?? [] where clients[id]?.session.clusterWatchDatabase == database {
+                clients[id]?.session.clusterWatchTouched = true
+            }
         }
-        replica.data?.engine.keyspace.touchedWatched.removeAll()
+    }
+}
+
+extension Node {
+    /// Keyless commands that a standalone server's transaction runs on its one shard:
+    /// scripts, writes (FLUSHDB, SWAPDB) and reads of a whole database.
+    static func runsOnTheShard(_ command: [Bytes]) -> Bool {
+        guard let spec = CommandTable.lookup(command[0]), let id = spec.id else { return false }
+        return spec.isWrite || Engine.scriptRuns.contains(id) || [.dbsize, .keys, .scan, .randomkey].contains(id)
+    }
+
+    /// `reply` for a transaction proposed to the log: a SELECT among its commands that
+    /// succeeded moves the client to that database, as it would have run on the client's
+    /// own session (the log applies it to the replica's).
+    static func followingSelects(_ commands: [[Bytes]], session: Session, reply: @escaping ReplySink) -> ReplySink {
+        let selects = commands.indices.filter { CommandTable.lookup(commands[$0][0])?.id == .select }
+        guard !selects.isEmpty else { return reply }
+        return { value in
+            if case .array(let replies) = value,
+               let last = selects.last(where: { $0 < replies.count && replies[$0] == .ok }),
+               let database = Int(String(decoding: commands[last][1], as: UTF8.self)) {
+                session.database = database
+            }
+            reply(value)
+        }
     }
 }

@@ -171,6 +171,7 @@ public final class Node {
         settings.port = configuration.port
         settings.directory = configuration.directory
         settings.clusterEnabled = !configuration.standalone
+        if !configuration.standalone { settings.databases = 1 }  // as Redis Cluster
         settings.fsync = configuration.fsync.rawValue
         if configuration.mutations.trimFromHead { settings.plantedTrimFromHead = true }
         if configuration.mutations.nondeterministicScripts { settings.scriptRandomSeed = Int32(truncatingIfNeeded: configuration.id.rawValue) }
@@ -299,10 +300,17 @@ public final class Node {
         let shell = processInfoFields?(section) ?? []
         switch section {
         case "keyspace":
-            let led = replicas.values.filter(\.isLeader).compactMap { $0.data?.engine.keyspace }
-            let keys = led.reduce(0) { $0 + $1.keyCount }
-            let expiring = led.reduce(0) { $0 + $1.expiringCount }
-            return keys > 0 ? [("db0", "keys=\(keys),expires=\(expiring),avg_ttl=0")] : []
+            // Each database's keys summed over the shards this node leads.
+            var totals: [Int: (keys: Int, expires: Int)] = [:]
+            for replica in replicas.values where replica.isLeader {
+                for database in replica.data?.engine.keyspaceInfoFields() ?? [] {
+                    let total = totals[database.index] ?? (0, 0)
+                    totals[database.index] = (total.keys + database.keys, total.expires + database.expires)
+                }
+            }
+            return totals.keys.sorted().map { index in
+                ("db\(index)", "keys=\(totals[index]!.keys),expires=\(totals[index]!.expires),avg_ttl=0")
+            }
         case "hotspots":
             return hotspotInfoFields()
         case "commandstats":

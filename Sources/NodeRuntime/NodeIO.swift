@@ -128,6 +128,8 @@ public final class ScriptJob: @unchecked Sendable {
     let arguments: [Bytes]
     let command: CommandID
     let version: ProtocolVersion
+    /// The numbered database the script starts in (its caller's).
+    let database: Int
     /// The time the script runs at (its trial's): its effects are stamped with it.
     let time: Int64
     let trial = ScriptTrial(sliceMilliseconds: 0, unbounded: true, recordsEffects: true)
@@ -135,8 +137,9 @@ public final class ScriptJob: @unchecked Sendable {
     let kill: @Sendable () -> Void
     private(set) var reply = RESPValue.null
 
-    init(id: UInt64, engine: Engine, arguments: [Bytes], command: CommandID, version: ProtocolVersion, time: Int64) {
+    init(id: UInt64, engine: Engine, arguments: [Bytes], command: CommandID, version: ProtocolVersion, database: Int, time: Int64) {
         self.id = id
+        self.database = database
         self.engine = engine
         self.arguments = arguments
         self.command = command
@@ -148,6 +151,6 @@ public final class ScriptJob: @unchecked Sendable {
 
     /// Runs the script to its end or a kill. Call once, on any thread.
     public func perform() {
-        reply = engine.runScriptTrial(arguments, id: command, version: version, now: time, trial: trial)
+        reply = engine.runScriptTrial(arguments, id: command, version: version, database: database, now: time, trial: trial)
     }
 }

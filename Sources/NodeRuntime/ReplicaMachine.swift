@@ -36,8 +36,9 @@ final class DataMachine: ReplicaMachine {
     /// Test-only rule breakers (the planted migration bugs).
     var mutations = NodeMutations()
     /// Version 2 adds the migration state after the records, version 3 the incoming
-    /// copy's attempt after it; versions 1 and 2 are still read.
-    static let snapshotVersion: UInt8 = 3
+    /// copy's attempt after it, version 4 the numbered databases other than 0 after that;
+    /// versions 1 to 3 are still read.
+    static let snapshotVersion: UInt8 = 4
 
     init(settings: Settings, scriptLog: @escaping (Int, String) -> Void = { _, _ in },
          slotsMayMeet: ((HashSlot, HashSlot) -> Bool)? = nil) {
@@ -57,17 +58,18 @@ final class DataMachine: ReplicaMachine {
     /// Applies a decoded command (the leader keeps what it proposed; see Replica.apply).
     func apply(_ command: ShardCommand, index: LogIndex, version: ProtocolVersion) -> OwedReply? {
         switch command {
-        case let .write(tag, time, transaction, watches, commands):
+        case let .write(tag, time, transaction, watches, commands, database):
             lastRecordTime = max(lastRecordTime, time)
             if refusesWrite(commands) {
                 return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
             }
             engine.scriptEntrySeed = index.rawValue
-            let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches, version: version)
+            let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches,
+                                              database: database, version: version)
             return OwedReply(tag: tag, reply: reply)
-        case let .reclaim(time, keys):
+        case let .reclaim(time, keys, database):
             lastRecordTime = max(lastRecordTime, time)
-            engine.reclaimExpired(keys, now: time)
+            engine.reclaimExpired(keys, database: database, now: time)
             return nil
         case let .migrate(tag, step):
             return OwedReply(tag: tag, reply: apply(step))
@@ -75,29 +77,41 @@ final class DataMachine: ReplicaMachine {
     }
 
     /// Layout: version byte, last record time (i64), record count (u64), then each
-    /// keyspace entry as an EntryCodec blob (expired entries included: replicas must store
-    /// the same keys), then the migration state.
+    /// keyspace entry of database 0 as an EntryCodec blob (expired entries included:
+    /// replicas must store the same keys), then the migration state and the incoming
+    /// copy's attempt (u64), then the count (u32) of other databases holding keys and for
+    /// each its number (u32), record count (u64) and records.
     func snapshot() -> [UInt8] {
-        Self.encode(engine.keyspace, lastRecordTime: lastRecordTime, migration: migration)
+        Self.encode(engine.databaseImage, lastRecordTime: lastRecordTime, migration: migration)
     }
 
     /// The state now, captured in O(1) (the keyspace is copy-on-write), to encode later on
     /// any thread.
     func capture() -> () -> [UInt8] {
-        let keyspace = engine.keyspace
+        let image = engine.databaseImage
         let time = lastRecordTime
         let migration = migration
-        return { Self.encode(keyspace, lastRecordTime: time, migration: migration) }
+        return { Self.encode(image, lastRecordTime: time, migration: migration) }
     }
 
-    static func encode(_ keyspace: Keyspace, lastRecordTime: Int64, migration: MigrationState) -> [UInt8] {
-        var writer = ByteWriter(capacity: 64 + keyspace.keyCount * 48)
+    static func encode(_ image: DatabaseImage, lastRecordTime: Int64, migration: MigrationState) -> [UInt8] {
+        let databases = image.databases
+        assert(databases.first?.index == 0, "a snapshot is taken between commands, with database 0 selected")
+        var writer = ByteWriter(capacity: 64 + image.keyCount * 48)
         writer.write(Self.snapshotVersion)
         writer.write(lastRecordTime)
-        writer.write(UInt64(keyspace.keyCount))
-        for record in keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+        let first = databases.first { $0.index == 0 }?.keyspace ?? Keyspace()
+        writer.write(UInt64(first.keyCount))
+        for record in first.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
         migration.encode(into: &writer)
         writer.write(migration.incoming?.attempt ?? 0)
+        let others = databases.filter { $0.index != 0 && $0.keyspace.keyCount > 0 }
+        writer.write(UInt32(others.count))
+        for (index, keyspace) in others {
+            writer.write(UInt32(index))
+            writer.write(UInt64(keyspace.keyCount))
+            for record in keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+        }
         return writer.bytes
     }
 
@@ -119,10 +133,27 @@ final class DataMachine: ReplicaMachine {
                 let attempt = try reader.read(UInt64.self)
                 restoredMigration.incoming?.attempt = attempt
             }
+            if version >= 4 { try Self.restoreDatabases(from: &reader, into: fresh) }
         }
         engine = fresh
         lastRecordTime = time
         migration = restoredMigration
+    }
+}
+
+extension DataMachine {
+    /// Reads the databases other than 0 of a version 4 snapshot into `engine`.
+    static func restoreDatabases(from reader: inout ByteReader, into engine: Engine) throws {
+        let count = Int(try reader.read(UInt32.self))
+        guard count < Settings.databasesMax else { throw ShardCommand.DecodeError(reason: "database count") }
+        for _ in 0..<count {
+            let index = Int(try reader.read(UInt32.self))
+            guard index > 0, index < Settings.databasesMax else { throw ShardCommand.DecodeError(reason: "database number") }
+            var keyspace = engine.keyspace.emptyDatabase()
+            let records = try reader.read(UInt64.self)
+            for _ in 0..<records { try keyspace.load(record: try reader.readBlob()) }
+            engine.restoreDatabase(index, keyspace)
+        }
     }
 }
 

@@ -58,7 +58,8 @@ public struct RestoreImage: Sendable {
     }
 
     /// Snapshot bytes for each new shard, holding the backup's keys of its slots. Keys a
-    /// backed-up shard holds outside the slots it owned are left out.
+    /// backed-up shard holds outside the slots it owned are left out, and so are databases
+    /// other than 0 (a cluster has only database 0).
     func partition(into targets: [ShardInfo], settings: Settings) throws(Invalid) -> [ShardID: [UInt8]] {
         var keyspaces: [ShardID: Keyspace] = [:]
         for target in targets { keyspaces[target.id] = Engine.replica(settings: settings, now: 0).keyspace }
@@ -81,7 +82,7 @@ public struct RestoreImage: Sendable {
                 }
             }
         }
-        return keyspaces.mapValues { DataMachine.encode($0, lastRecordTime: lastRecordTime, migration: MigrationState()) }
+        return keyspaces.mapValues { DataMachine.encode(DatabaseImage(only: $0), lastRecordTime: lastRecordTime, migration: MigrationState()) }
     }
 
     private static func decode(_ shard: Shard) throws(Invalid) -> (keyspace: Keyspace, lastRecordTime: Int64) {

@@ -13,10 +13,11 @@ struct RequestTag: Hashable, Sendable {
 }
 
 enum ShardCommand: Equatable, Sendable {
-    /// Client commands run together at `time` (several for MULTI/EXEC).
-    case write(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue], commands: [[Bytes]])
-    /// Remove these keys if they are expired at `time`.
-    case reclaim(time: Int64, keys: [Bytes])
+    /// Client commands run together at `time` (several for MULTI/EXEC), starting in the
+    /// numbered database `database` (always 0 on a cluster node).
+    case write(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue], commands: [[Bytes]], database: Int = 0)
+    /// Remove these keys of `database` if they are expired at `time`.
+    case reclaim(time: Int64, keys: [Bytes], database: Int = 0)
     /// A step of moving slots to or from this shard (SlotMigration.swift).
     case migrate(tag: RequestTag, step: MigrationStep)
 
@@ -28,11 +29,13 @@ enum ShardCommand: Equatable, Sendable {
         var writer = ByteWriter(capacity: encodedSizeEstimate)
         writer.write(Self.formatVersion)
         switch self {
-        case let .write(tag, time, transaction, watches, commands):
-            writer.write(UInt8(1))
+        case let .write(tag, time, transaction, watches, commands, database):
+            // Kind 4 is kind 1 with a database number after the time (databases other than 0).
+            writer.write(UInt8(database == 0 ? 1 : 4))
             writer.write(tag.origin.rawValue)
             writer.write(tag.request)
             writer.write(time)
+            if database != 0 { writer.write(UInt32(database)) }
             writer.write(UInt8(transaction ? 1 : 0))
             writer.write(UInt32(watches.count))
             for watch in watches { writer.writeBlob(watch.key); writer.write(watch.digest) }
@@ -41,9 +44,11 @@ enum ShardCommand: Equatable, Sendable {
                 writer.write(UInt32(command.count))
                 for argument in command { writer.writeBlob(argument) }
             }
-        case let .reclaim(time, keys):
-            writer.write(UInt8(2))
+        case let .reclaim(time, keys, database):
+            // Kind 5 is kind 2 with a database number after the time.
+            writer.write(UInt8(database == 0 ? 2 : 5))
             writer.write(time)
+            if database != 0 { writer.write(UInt32(database)) }
             writer.write(UInt32(keys.count))
             for key in keys { writer.writeBlob(key) }
         case let .migrate(tag, step):
@@ -59,8 +64,8 @@ enum ShardCommand: Equatable, Sendable {
 
     /// Room for the encoded bytes of a write (one allocation), or a start for the others.
     private var encodedSizeEstimate: Int {
-        guard case let .write(_, _, _, watches, commands) = self else { return 64 }
-        var size = 35
+        guard case let .write(_, _, _, watches, commands, _) = self else { return 64 }
+        var size = 39
         for watch in watches { size += 4 + watch.key.count + 8 }
         for command in commands {
             size += 4
@@ -69,14 +74,22 @@ enum ShardCommand: Equatable, Sendable {
         return size
     }
 
+    /// A database number other than 0, below `Settings.databasesMax`.
+    private static func readDatabase(_ reader: inout ByteReader) throws -> Int {
+        let database = Int(try reader.read(UInt32.self))
+        guard database > 0, database < Settings.databasesMax else { throw DecodeError(reason: "database number") }
+        return database
+    }
+
     static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ShardCommand {
         var reader = ByteReader(bytes)
         do {
             guard try reader.readByte() == formatVersion else { throw DecodeError(reason: "unknown shard command version") }
             switch try reader.readByte() {
-            case 1:
+            case let kind where kind == 1 || kind == 4:
                 let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
                 let time = try reader.read(Int64.self)
+                let database = kind == 4 ? try readDatabase(&reader) : 0
                 let transaction = try reader.readByte() == 1
                 let watchCount = Int(try reader.read(UInt32.self))
                 guard watchCount <= reader.remaining / 12 else { throw DecodeError(reason: "watch count") }
@@ -94,14 +107,15 @@ enum ShardCommand: Equatable, Sendable {
                     for _ in 0..<arguments { command.append(try reader.readBlob()) }
                     commands.append(command)
                 }
-                return .write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands)
-            case 2:
+                return .write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands, database: database)
+            case let kind where kind == 2 || kind == 5:
                 let time = try reader.read(Int64.self)
+                let database = kind == 5 ? try readDatabase(&reader) : 0
                 let count = Int(try reader.read(UInt32.self))
                 guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "key count") }
                 var keys: [Bytes] = []
                 for _ in 0..<count { keys.append(try reader.readBlob()) }
-                return .reclaim(time: time, keys: keys)
+                return .reclaim(time: time, keys: keys, database: database)
             case 3:
                 let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
                 return .migrate(tag: tag, step: try MigrationStep.decode(from: &reader))

@@ -66,6 +66,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Timer rate in cycles per second: active expiry and the Raft tick run this often.")
     var hz: Int = 10
 
+    @Option(help: "Numbered databases SELECT may choose from (0 to N-1), as Redis's `databases`.")
+    var databases: Int = Settings.databasesDefault
+
     @Option(name: .customLong("notify-keyspace-events"),
             help: "Keyspace notification classes, as Redis's setting (e.g. KEA or Ex; empty: none). CONFIG SET changes it.")
     var notifyKeyspaceEvents: String = ""
@@ -91,6 +94,9 @@ struct ServerCommand: AsyncParsableCommand {
         guard maxMultibulkLen >= 1 else { throw ValidationError("--max-multibulk-len must be positive") }
         guard clientQueryBufferLimit >= 1024 else { throw ValidationError("--client-query-buffer-limit must be at least 1024") }
         guard (1...500).contains(hz) else { throw ValidationError("--hz must be between 1 and 500") }
+        guard (1..<Settings.databasesMax).contains(databases) else {
+            throw ValidationError("--databases must be between 1 and \(Settings.databasesMax - 1)")
+        }
         guard KeyspaceEvents(parsing: notifyKeyspaceEvents) != nil else {
             throw ValidationError("--notify-keyspace-events: invalid event class character; use 'Ag$lshzxeKEtmdn'")
         }
@@ -116,6 +122,7 @@ struct ServerCommand: AsyncParsableCommand {
         settings.limits.queryBufferBytesMax = clientQueryBufferLimit
         settings.limits.nestingDepthMax = maxNestingDepth
         settings.hz = hz
+        settings.databases = databases
         settings.notifyKeyspaceEvents = KeyspaceEvents(parsing: notifyKeyspaceEvents) ?? []
         var configuration = NodeConfiguration.standalone(settings: settings)
         configuration.fsync = fsync

@@ -14,8 +14,32 @@ import Wire
                    commands: [[Array("SET".utf8), Array("k".utf8), [0, 255, 10]], [Array("INCR".utf8), Array("n".utf8)]]),
             .write(tag: RequestTag(origin: NodeID(1), request: 1), time: 0, transaction: false, watches: [], commands: [[Array("DEL".utf8), []]]),
             .reclaim(time: 5, keys: [Array("a".utf8), []]),
+            .write(tag: RequestTag(origin: NodeID(1), request: 2), time: 3, transaction: false, watches: [],
+                   commands: [[Array("SET".utf8), Array("k".utf8), Array("v".utf8)]], database: 15),
+            .reclaim(time: 5, keys: [Array("a".utf8)], database: 65535),
         ]
         for command in commands { #expect(try ShardCommand.decode(command.encoded()) == command) }
+    }
+
+    @Test func databaseZeroKeepsTheOriginalKinds() throws {
+        // Entries of database 0 are byte for byte those written before numbered databases.
+        let write = ShardCommand.write(tag: RequestTag(origin: NodeID(1), request: 2), time: 3, transaction: false, watches: [],
+                                       commands: [[Array("GET".utf8), Array("k".utf8)]])
+        #expect(write.encoded()[1] == 1)
+        #expect(ShardCommand.reclaim(time: 1, keys: []).encoded()[1] == 2)
+        var inNine = write
+        if case let .write(tag, time, transaction, watches, commands, _) = write {
+            inNine = .write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands, database: 9)
+        }
+        #expect(inNine.encoded()[1] == 4)
+        #expect(inNine.encoded().count == write.encoded().count + 4)
+        // A database number of 0 or past the limit in a kind 4 entry is refused.
+        var zero = inNine.encoded()
+        zero.replaceSubrange(26..<30, with: [0, 0, 0, 0])
+        #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode(zero) }
+        var huge = inNine.encoded()
+        huge.replaceSubrange(26..<30, with: [0, 0, 1, 0])
+        #expect(throws: ShardCommand.DecodeError.self) { try ShardCommand.decode(huge) }
     }
 
     @Test func malformedEntriesAreErrorsNotCrashes() {
