@@ -104,6 +104,21 @@ def test_watch_fails_only_for_its_own_database(target):
     watcher.execute_command("SET", "w", "mine")
     assert watcher.execute_command("EXEC") is None
     assert watcher.get("w") == "in three"
+    # WATCH counts in the database it ran in, even when EXEC runs in another.
+    watcher.execute_command("WATCH", "w")
+    watcher.execute_command("SELECT", 8)
+    watcher.execute_command("MULTI")
+    watcher.execute_command("SET", "w", "eight")
+    assert watcher.execute_command("EXEC") == ["OK"]
+    assert watcher.get("w") == "eight"
+    watcher.execute_command("SELECT", 3)
+    watcher.execute_command("WATCH", "w")
+    watcher.execute_command("SELECT", 8)
+    writer.set("w", "three again")  # writer is in database 3
+    watcher.execute_command("MULTI")
+    watcher.execute_command("SET", "w", "not eight")
+    assert watcher.execute_command("EXEC") is None
+    assert watcher.get("w") == "eight"
 
 
 def test_blocking_pop_wakes_in_its_database(target):

@@ -38,7 +38,7 @@ extension Node {
             return Outcome(reply: .ok)
         case ("digest", 0): return Outcome(reply: .simple(Self.digestText(datasetDigest())))
         case ("digest-value", _):
-            return Outcome(reply: .array(arguments.dropFirst(2).map { .simple(Self.digestText(keyDigest($0))) }))
+            return Outcome(reply: .array(arguments.dropFirst(2).map { .simple(Self.digestText(keyDigest($0, database: session.database))) }))
         case ("protocol", 1): return Outcome(reply: protocolSample(text[0], session: session))
         default:
             return Outcome(reply: Self.subcommandError("debug", arguments[1], known: true))
@@ -68,9 +68,9 @@ extension Node {
     }
 
     /// One key's digest, from whichever shard replica here holds its slot (0: absent).
-    private func keyDigest(_ key: Bytes) -> UInt64 {
+    private func keyDigest(_ key: Bytes, database: Int) -> UInt64 {
         guard let shard = map?.shardID(forSlot: HashSlot.of(key: key)), let data = replicas[shard]?.data else { return 0 }
-        let digest = data.engine.watchDigest(key, now: max(now(), data.lastRecordTime))
+        let digest = data.engine.watchDigest(key, database: database, now: max(now(), data.lastRecordTime))
         return digest == 0 ? 0 : Self.mix(digest, key: key)
     }
 

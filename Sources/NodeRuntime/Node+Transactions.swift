@@ -156,8 +156,19 @@ extension Node {
         case .here(let replica):
             if let redirect = migrationRedirect(replica, slot: slot, write: writes) { return reply(Self.withoutAsk(redirect).reply) }
             if writes || !watches.isEmpty {
-                proposeWrite(replica, commands: commands, transaction: true, watches: watches, database: session.database,
-                             version: session.protocolVersion, reply: Self.followingSelects(commands, session: session, reply: reply))
+                let answer = Self.followingSelects(commands, session: session, reply: reply)
+                guard !watches.isEmpty, session.clusterWatchDatabase != session.database else {
+                    return proposeWrite(replica, commands: commands, transaction: true, watches: watches, database: session.database,
+                                        version: session.protocolVersion, reply: answer)
+                }
+                // WATCH ran in another database than EXEC does: the entry starts in the
+                // watches' database (where they are checked) and selects the client's first.
+                let select = [Array("SELECT".utf8), Array(String(session.database).utf8)]
+                proposeWrite(replica, commands: [select] + commands, transaction: true, watches: watches,
+                             database: session.clusterWatchDatabase, version: session.protocolVersion) { value in
+                    guard case .array(let replies) = value else { return answer(value) }
+                    answer(.array(Array(replies.dropFirst())))
+                }
             } else {
                 read(replica, slot: slot, session: session, reply: reply) { engine, now in
                     .array(commands.map { engine.executeRead($0, session: session, now: now) })
