@@ -24,6 +24,10 @@ extension Engine {
             return .integer(Int(try keyspace.hyperLogLogUnionCount(Array(arguments.dropFirst()), now: now)))
         case .pfdebug:
             return try pfdebug(arguments, now: now)
+        case .pfselftest:
+            // Seeded from the engine's generator: each run tests other elements, as Redis's.
+            if let failure = HyperLogLog.selfTest(seed: random.next(), sparseBytesMax: sparseBytesMax) { return .error(failure) }
+            return .ok
         default:
             try keyspace.hyperLogLogMerge(arguments[1], sources: Array(arguments.dropFirst(2)), sparseBytesMax: sparseBytesMax, now: now)
             return .ok

@@ -18,6 +18,8 @@ extension Engine {
             if id == .flushall { flushAllDatabases() } else { keyspace.removeAll() }
             return Outcome(reply: .ok)
         case .config: return Outcome(reply: try config(arguments))
+        case .module: return Outcome(reply: try module(arguments))
+        case .replicaof, .slaveof: return Outcome(reply: try replicaOf(arguments, command: id.rawValue))
         case .time:
             return Outcome(reply: .array([.bulk(String(now / 1000)), .bulk(String((now % 1000) * 1000))]))
         case .lastsave: return Outcome(reply: .integer(hooks.lastSnapshotTime()))
@@ -251,11 +253,17 @@ extension Engine {
             stats = Stats()
             hooks.statsReset()
             return .ok
+        case "rewrite":
+            // Trestle takes its settings from flags: there is no file to rewrite (Redis's
+            // answer when it was started without one).
+            guard arguments.count == 2 else { throw .wrongArity(command: "config|rewrite") }
+            throw .message("ERR The server is running without a config file")
         case "help":
             return .array(["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                            "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
                            "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
                            "RESETSTAT", "    Reset statistics reported by the INFO command.",
+                           "REWRITE", "    Rewrite the configuration file.",
                            "HELP", "    Print this help."].map { .simple($0) })
         default:
             throw .unknownSubcommand(command: "config", subcommand: Arguments.string(arguments[1]))
@@ -326,3 +334,40 @@ extension Engine {
     }
 
 }
+
+extension Engine {
+    /// MODULE LIST|LOAD|LOADEX|UNLOAD|HELP: Trestle loads no Redis modules (they are C
+    /// libraries for Redis's own process), so the list is empty and loading and unloading
+    /// are refused with the text of a Redis whose `enable-module-command` is `no` (its default).
+    func module(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+        switch (Arguments.lowercased(arguments[1]), arguments.count) {
+        case ("list", 2): return .array([])
+        case ("load", 3...), ("loadex", 3...), ("unload", 3):
+            throw .message("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", "
+                           + "you can run it from a local connection, otherwise you need to set this option in the "
+                           + "configuration file, and then restart the server.")
+        case ("help", 2):
+            return .array(["MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                           "LIST", "    Return a list of loaded modules.",
+                           "LOAD <path> [<arg> ...]", "    Load a module library from <path>, passing to it any optional arguments.",
+                           "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+                           "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+                           "UNLOAD <name>", "    Unload a module.",
+                           "HELP", "    Print this help."].map { .simple($0) })
+        default:
+            throw .unknownSubcommand(command: "module", subcommand: Arguments.string(arguments[1]))
+        }
+    }
+
+    /// REPLICAOF / SLAVEOF: `NO ONE` is what every Trestle server already is (no Redis
+    /// master); following a Redis master is not something Trestle does: its copies are Raft
+    /// replicas of a cluster's shards.
+    func replicaOf(_ arguments: [Bytes], command: String) throws(CommandError) -> RESPValue {
+        if settings.clusterEnabled { throw .message("ERR \(command.uppercased()) not allowed in cluster mode.") }
+        if Arguments.isKeyword(arguments[1], "no"), Arguments.isKeyword(arguments[2], "one") { return .ok }
+        guard Numbers.parseInteger(arguments[2]) != nil else { throw .message("ERR Invalid master port") }
+        throw .message("ERR \(command.uppercased()) is not supported: Trestle does not replicate from a Redis master; "
+                       + "run a Trestle cluster (trestle node) for replicas")
+    }
+}
+

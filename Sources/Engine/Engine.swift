@@ -185,7 +185,8 @@ public final class Engine {
         switch id {
         case .ping, .echo, .hello, .auth, .select, .quit, .reset, .client:
             return try runConnectionCommand(id, arguments, session, now: now)
-        case .command, .info, .dbsize, .flushdb, .flushall, .config, .time, .lastsave, .bgsave, .bgrewriteaof, .save:
+        case .command, .info, .dbsize, .flushdb, .flushall, .config, .time, .lastsave, .bgsave, .bgrewriteaof, .save,
+             .module, .replicaof, .slaveof:
             return try runServerCommand(id, arguments, session, now: now)
         case .acl:
             return Outcome(reply: try runACL(arguments, session, now: now))
@@ -211,7 +212,7 @@ public final class Engine {
             return Outcome(reply: try runObjectCommand(id, arguments, session, now: now))
         case .setbit, .getbit, .bitcount, .bitpos, .bitop, .bitfield, .bitfield_ro:
             return Outcome(reply: try runBitmapCommand(id, arguments, session, now: now))
-        case .pfadd, .pfcount, .pfmerge, .pfdebug:
+        case .pfadd, .pfcount, .pfmerge, .pfdebug, .pfselftest:
             return Outcome(reply: try runHyperLogLogCommand(id, arguments, session, now: now))
         case .xgroup, .xreadgroup, .xack, .xpending, .xclaim, .xautoclaim, .xinfo:
             return Outcome(reply: try runStreamGroupCommand(id, arguments, session, now: now))

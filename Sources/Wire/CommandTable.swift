@@ -7,13 +7,13 @@ public enum CommandID: String, CaseIterable, Sendable {
     // connection and server
     case ping, echo, hello, auth, select, quit, reset, client, command, info, dbsize, flushdb, flushall, config, time, acl
     case lastsave, bgsave, bgrewriteaof, save
-    case slowlog, latency, role, lolwut, shutdown, debug
+    case slowlog, latency, role, lolwut, shutdown, debug, module, replicaof, slaveof
     // strings
     case get, set, setnx, setex, psetex, getset, getdel, getex, mget, mset, msetnx, append, strlen
     case getrange, substr, setrange, incr, decr, incrby, decrby, incrbyfloat
     case setbit, getbit, bitcount, bitpos, bitop, bitfield, bitfield_ro, lcs
     // hyperloglog
-    case pfadd, pfcount, pfmerge, pfdebug
+    case pfadd, pfcount, pfmerge, pfdebug, pfselftest
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
@@ -238,7 +238,7 @@ public enum CommandTable {
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
-    private static let subcommandGroups = ["config": "server", "command": "server", "slowlog": "server", "latency": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
+    private static let subcommandGroups = ["config": "server", "command": "server", "slowlog": "server", "latency": "server", "module": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
                                            "function": "scripting"]
 
     private static func makeTable() -> [CommandSpec] {
@@ -277,6 +277,7 @@ public enum CommandTable {
                  complexity: "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys."),
             spec(.pfmerge, -2, "write denyoom", keys: all, "hyperloglog", "Merges one or more HyperLogLog values into a single key.", since: "2.8.9", complexity: "O(N) to merge N HyperLogLogs, but with high constant times."),
             spec(.pfdebug, 3, "write denyoom admin", keys: (2, 2, 1), "hyperloglog", "Internal commands for debugging HyperLogLog values.", since: "2.8.9", complexity: "N/A"),
+            spec(.pfselftest, 1, "admin", "hyperloglog", "An internal command for testing HyperLogLog values.", since: "2.8.9", complexity: "N/A"),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
             spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),
@@ -616,6 +617,7 @@ public enum CommandTable {
                 sub("config", "get", -3, "admin noscript loading stale", "Returns the effective values of configuration parameters."),
                 sub("config", "set", -4, "admin noscript loading stale", "Sets configuration parameters in-flight."),
                 sub("config", "resetstat", 2, "admin noscript loading stale", "Resets the server's statistics."),
+                sub("config", "rewrite", 2, "admin noscript loading stale", "Persists the effective configuration to file."),
                 sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
             spec(.monitor, 1, "admin noscript loading stale", "server", "Listens for all requests received by the server in real-time.", since: "1.0.0"),
@@ -642,6 +644,15 @@ public enum CommandTable {
             ]),
             spec(.debug, -2, "admin noscript loading stale", "server", "A container for debugging commands."),
             spec(.role, 1, "noscript loading stale fast", "server", "Returns the replication role.", since: "2.8.12"),
+            spec(.module, -2, "", "server", "A container for module commands.", since: "4.0.0", subcommands: [
+                sub("module", "list", 2, "admin noscript", "Returns all loaded modules."),
+                sub("module", "load", -3, "admin noscript no_async_loading", "Loads a module."),
+                sub("module", "loadex", -3, "admin noscript no_async_loading", "Loads a module using extended parameters."),
+                sub("module", "unload", 3, "admin noscript no_async_loading", "Unloads a module."),
+                sub("module", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.replicaof, 3, "admin noscript stale no_async_loading", "server", "Configures a server as replica of another, or promotes it to a master.", since: "5.0.0"),
+            spec(.slaveof, 3, "admin noscript stale no_async_loading", "server", "Sets a Redis server as a replica of another, or promotes it to being a master."),
             spec(.lolwut, -1, "readonly fast", "server", "Displays computer art and the Redis version", since: "5.0.0"),
             spec(.shutdown, -1, "admin noscript loading stale no_multi allow_busy", "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
         ]

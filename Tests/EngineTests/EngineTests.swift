@@ -45,6 +45,10 @@ import Wire
         let h = Harness()
         #expect(h.run("COMMAND GETKEYS MSET a 1 b 2") == .array([.bulk("a"), .bulk("b")]))
         #expect(h.run("COMMAND COUNT") == .integer(CommandTable.all.count))
+        #expect(h.run("PFSELFTEST") == .ok)
+        #expect(h.run("CONFIG REWRITE") == .error("ERR The server is running without a config file"))
+        #expect(h.run("MODULE LIST") == .array([]))
+        #expect(h.run("REPLICAOF NO ONE") == .ok)
     }
 
     /// COMMAND LIST names subcommands as `container|sub` and filters as Redis 7 does.
@@ -57,7 +61,7 @@ import Wire
         let all = names("COMMAND LIST")
         #expect(all.contains("get") && all.contains("config|get") && all.contains("client|list"))
         #expect(all.count > CommandTable.all.count)
-        #expect(names("COMMAND LIST FILTERBY PATTERN CONFIG|*") == ["config|get", "config|set", "config|resetstat", "config|help"])  // no CONFIG REWRITE here
+        #expect(names("COMMAND LIST FILTERBY PATTERN CONFIG|*") == ["config|get", "config|set", "config|resetstat", "config|rewrite", "config|help"])
         #expect(names("COMMAND LIST FILTERBY pattern xad?") == ["xadd"])
         #expect(names("COMMAND LIST FILTERBY ACLCAT hyperloglog") == Set(["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"]).intersection(all))
         #expect(names("COMMAND LIST FILTERBY ACLCAT nosuch").isEmpty)
