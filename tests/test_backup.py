@@ -223,12 +223,19 @@ def test_a_standalone_server_restores_a_backup_and_keeps_it_across_restarts(serv
     client = redis.Redis(port=server.port, decode_responses=True)
     expected = preload(client)
     client.function_load("#!lua name=tools\nredis.register_function('double', function(keys, args) return args[1] * 2 end)")
+    # Keys of other numbered databases are backed up and restored in theirs.
+    five = redis.Redis(port=server.port, db=5, decode_responses=True)
+    five.set("in five", "5")
+    five.rpush("list in five", "a", "b")
     backup = tmp_path / "backup"
     done = run_trestle(cluster_binary, "cluster", "backup", "--seed", f"127.0.0.1:{server.port}", "--to", str(backup))
     assert done.returncode == 0, done.stdout + done.stderr
     restored = server_factory("--restore", str(backup))
     restored_client = redis.Redis(port=restored.port, decode_responses=True)
     check_contents(restored_client, expected)
+    restored_five = redis.Redis(port=restored.port, db=5, decode_responses=True)
+    assert restored_five.get("in five") == "5" and restored_five.lrange("list in five", 0, -1) == ["a", "b"]
+    assert restored_five.dbsize() == 2
     # The function libraries come back with the keys.
     assert restored_client.fcall("double", 0, 21) == 42
     restored_client.set("new", "1")

@@ -33,6 +33,13 @@ extension DatabaseImage {
     public init(only keyspace: Keyspace) {
         self.init(selected: 0, current: keyspace, parked: [:])
     }
+
+    /// These databases, database 0 selected (empty when `databases` has none).
+    public init(databases: [Int: Keyspace]) {
+        var parked = databases
+        let first = parked.removeValue(forKey: 0) ?? Keyspace()
+        self.init(selected: 0, current: first, parked: parked)
+    }
 }
 
 extension Engine {

@@ -54,7 +54,7 @@ extension Node {
             let header: [RESPValue] = [
                 .integer(Int64(metadata.index.rawValue)), .integer(Int64(metadata.term.rawValue)), .integer(Int64(map.version)),
                 .array(slots.map { .array([.integer(Int64($0.first)), .integer(Int64($0.last))]) }),
-                .integer(Int64(data.engine.keyspace.keyCount)),
+                .integer(Int64(data.engine.databaseImage.keyCount)),  // every numbered database
             ]
             let job = EncodeJob(id: nextEncodeJob, perform: data.capture())
             nextEncodeJob += 1

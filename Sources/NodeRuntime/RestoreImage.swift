@@ -53,43 +53,52 @@ public struct RestoreImage: Sendable {
         }
         if let missing = owner.firstIndex(where: { $0 == nil }) { throw Invalid(description: "no shard of the backup holds slot \(missing)") }
         var keys = 0
-        for shard in shards { keys += try Self.decode(shard).keyspace.keyCount }
+        for shard in shards { keys += try Self.decode(shard).image.keyCount }
         return keys
     }
 
-    /// Snapshot bytes for each new shard, holding the backup's keys of its slots. Keys a
-    /// backed-up shard holds outside the slots it owned are left out, and so are databases
-    /// other than 0 (a cluster has only database 0).
+    /// Snapshot bytes for each new shard, holding the backup's keys of its slots, in their
+    /// numbered databases. Keys a backed-up shard holds outside the slots it owned are left
+    /// out. A database the new server does not have (a cluster has database 0 only) that
+    /// holds keys is refused: its keys would be lost.
     func partition(into targets: [ShardInfo], settings: Settings) throws(Invalid) -> [ShardID: [UInt8]] {
-        var keyspaces: [ShardID: Keyspace] = [:]
-        for target in targets { keyspaces[target.id] = Engine.replica(settings: settings, now: 0).keyspace }
+        let empty = Engine.replica(settings: settings, now: 0).keyspace
+        var keyspaces: [ShardID: [Int: Keyspace]] = [:]
+        for target in targets { keyspaces[target.id] = [0: empty] }
         var lastRecordTime: Int64 = 0
         for shard in shards {
             let decoded = try Self.decode(shard)
             lastRecordTime = max(lastRecordTime, decoded.lastRecordTime)
-            for target in targets {
-                for owned in shard.slots {
-                    for wanted in target.slots {
-                        let first = max(owned.first, wanted.first), last = min(owned.last, wanted.last)
-                        guard first <= last else { continue }
-                        for record in decoded.keyspace.records(inSlots: first...last) {
-                            // Every target's keyspace was made before this loop.
-                            do { try keyspaces[target.id]!.load(record: record) } catch {
-                                throw Invalid(description: "\(shard.source): a key record does not decode (\(error))")
+            for (database, keyspace) in decoded.image.databases where keyspace.keyCount > 0 {
+                guard database < max(settings.databases, 1) else {
+                    throw Invalid(description: "\(shard.source): database \(database) holds \(keyspace.keyCount) keys, and this server "
+                                  + "has databases 0 to \(max(settings.databases, 1) - 1) (a cluster has database 0 only)")
+                }
+                for target in targets {
+                    for owned in shard.slots {
+                        for wanted in target.slots {
+                            let first = max(owned.first, wanted.first), last = min(owned.last, wanted.last)
+                            guard first <= last else { continue }
+                            for record in keyspace.records(inSlots: first...last) {
+                                do { try keyspaces[target.id, default: [:]][database, default: empty].load(record: record) } catch {
+                                    throw Invalid(description: "\(shard.source): a key record does not decode (\(error))")
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        return keyspaces.mapValues { DataMachine.encode(DatabaseImage(only: $0), lastRecordTime: lastRecordTime, migration: MigrationState()) }
+        return keyspaces.mapValues {
+            DataMachine.encode(DatabaseImage(databases: $0), lastRecordTime: lastRecordTime, migration: MigrationState())
+        }
     }
 
-    private static func decode(_ shard: Shard) throws(Invalid) -> (keyspace: Keyspace, lastRecordTime: Int64) {
+    private static func decode(_ shard: Shard) throws(Invalid) -> (image: DatabaseImage, lastRecordTime: Int64) {
         let machine = DataMachine(settings: Settings())
         do { try machine.restore(shard.data) } catch {
             throw Invalid(description: "\(shard.source) does not hold a shard snapshot Trestle can read (\(error))")
         }
-        return (machine.engine.keyspace, machine.lastRecordTime)
+        return (machine.engine.databaseImage, machine.lastRecordTime)
     }
 }

@@ -74,6 +74,24 @@ import Wire
         #expect(machine.lastRecordTime == 5000)
     }
 
+    @Test func numberedDatabasesComeBackOrAreRefusedWhereTheyCannot() throws {
+        let machine = DataMachine(settings: Settings())
+        for (request, database) in [(1, 0), (2, 3)] {
+            let write = ShardCommand.write(tag: RequestTag(origin: NodeID(1), request: UInt64(request)), time: 10, transaction: false,
+                                           watches: [], commands: [["SET", "k\(database)", "v"].map { Array($0.utf8) }], database: database)
+            _ = machine.apply(write.encoded(), index: LogIndex(UInt64(request) + 1), version: .resp2)
+        }
+        let backup = RestoreImage(shards: [.init(source: "one.data", slots: [SlotRange(0, 16383)], data: machine.snapshot())])
+        #expect(try backup.validate() == 2)
+        let server = [ShardInfo(id: ShardID(1), slots: [SlotRange(0, 16383)], replicas: [NodeID(1)])]
+        let restored = DataMachine(settings: Settings())
+        try restored.restore(#require(try backup.partition(into: server, settings: Settings())[ShardID(1)]))
+        #expect(restored.engine.keyCount(database: 0) == 1 && restored.engine.keyCount(database: 3) == 1)
+        var cluster = Settings()
+        cluster.databases = 1
+        #expect(throws: RestoreImage.Invalid.self) { try backup.partition(into: server, settings: cluster) }
+    }
+
     @Test func overlappingOrMissingSlotsAreRefused() {
         var overlapping = image
         overlapping.shards[1].slots = [SlotRange(8000, 16383)]
