@@ -19,6 +19,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
 
     /// Replies buffered before they are written without waiting for the end of the turn.
     static let replyFlushBytes = 64 * 1024
+    /// The largest output buffer kept for the next replies after a flush.
+    static let reusedBufferBytesMax = 128 * 1024
 
     enum Phase {
         /// Before channelActive.
@@ -205,7 +207,14 @@ final class ClusterClientHandler: ChannelInboundHandler {
         if out.readableBytes > 0 {
             host.clientBytesSent &+= UInt64(out.readableBytes)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-            out = context.channel.allocator.buffer(capacity: 1024)
+            // Once the socket took every byte NIO holds the storage no more, and clear()
+            // reuses it (it allocates anew while a partial write still holds it): no
+            // allocation per flush. A buffer grown past a large reply is let go.
+            if out.capacity <= Self.reusedBufferBytesMax {
+                out.clear()
+            } else {
+                out = context.channel.allocator.buffer(capacity: 1024)
+            }
         }
         if case .closing = phase { close() }
     }

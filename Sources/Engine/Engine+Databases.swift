@@ -43,10 +43,12 @@ extension DatabaseImage {
 }
 
 extension Engine {
-    /// Makes `database` the selected one. The observers move with the selection.
+    /// Makes `database` the selected one. The observers move with the selection. Not
+    /// checked against `settings.databases`: SELECT checks a client's number, and a log
+    /// written before a restart with fewer databases must still replay.
     func select(database: Int) {
         guard database != selectedDatabase else { return }
-        assert(database >= 0 && database < max(settings.databases, 1), "database \(database) out of range")
+        assert(database >= 0 && database < Settings.databasesMax, "database \(database) out of range")
         if !keyspace.touchedWatched.isEmpty {
             touchedWatchedInDatabases += keyspace.touchedWatched.map { (selectedDatabase, $0) }
             keyspace.touchedWatched = []
@@ -77,7 +79,7 @@ extension Engine {
         }
     }
 
-    /// Loads `image`'s databases other than 0 (a restored snapshot; database 0 is `keyspace`).
+    /// Puts back database `index` (not 0, which is `keyspace`) from a restored snapshot.
     public func restoreDatabase(_ index: Int, _ database: Keyspace) {
         precondition(selectedDatabase == 0 && index > 0, "restoring database \(index) while \(selectedDatabase) is selected")
         parkedDatabases[index] = database
