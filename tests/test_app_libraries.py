@@ -109,7 +109,7 @@ def test_django_redis_cache(server):
     django = pytest.importorskip("django")
     pytest.importorskip("django_redis")
     from django.conf import settings
-    location = f"{url(server)}/0"
+    location = f"{url(server)}/1"  # a cache in its own numbered database, as deployments often put it
     if not settings.configured:
         settings.configure(CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": location}})
         django.setup()
@@ -127,5 +127,6 @@ def test_django_redis_cache(server):
     assert sorted(cache.iter_keys("*")) == ["k", "t", "x", "y"]
     with cache.lock("l", timeout=5):
         pass
+    assert server.client().dbsize() == 0, "the cache's keys belong in database 1"
     assert cache.delete_pattern("*") == 4
     assert cache.get("y") is None

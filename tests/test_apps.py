@@ -99,7 +99,7 @@ def test_redis_py_lock_and_scripts(server):
 
 CELERY_APP = textwrap.dedent("""
     from celery import Celery
-    app = Celery("trestle_tasks", broker="redis://127.0.0.1:{port}/0", backend="redis://127.0.0.1:{port}/0")
+    app = Celery("trestle_tasks", broker="redis://127.0.0.1:{port}/1", backend="redis://127.0.0.1:{port}/2")
     app.conf.broker_connection_retry_on_startup = True
 
     @app.task
@@ -111,7 +111,8 @@ CELERY_APP = textwrap.dedent("""
 @pytest.mark.timeout(120)
 def test_celery_worker_runs_tasks_and_returns_results(server, tmp_path, monkeypatch):
     """Celery's Redis broker (BRPOP on its queues, MULTI, pub/sub) and result backend
-    (a transaction that stores the result and PUBLISHes it) end to end."""
+    (a transaction that stores the result and PUBLISHes it) end to end, each in its own
+    numbered database as Celery deployments often configure them."""
     pytest.importorskip("celery")
     (tmp_path / "trestle_tasks.py").write_text(CELERY_APP.format(port=server.port))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -123,6 +124,11 @@ def test_celery_worker_runs_tasks_and_returns_results(server, tmp_path, monkeypa
     try:
         results = [tasks.add.delay(index, index) for index in range(5)]
         assert [result.get(timeout=30) for result in results] == [0, 2, 4, 6, 8]
+        client = server.client(decode_responses=True)
+        assert client.dbsize() == 0, "Celery's keys belong in databases 1 and 2"
+        client.execute_command("SELECT", 2)
+        assert len(client.keys("celery-task-meta-*")) == 5
+        client.close()
     finally:
         stop_worker(worker)
         tasks.app.close()

@@ -24,7 +24,10 @@ def test_rq_and_celery_through_a_proxy_node(cluster_factory, tmp_path, monkeypat
     entry = cluster.nodes[2]
     (tmp_path / "trestle_jobs.py").write_text(JOBS_MODULE)
     # Its own module names: test_apps imported trestle_tasks for another server already.
-    (tmp_path / "trestle_cluster_tasks.py").write_text(CELERY_APP.format(port=entry.port).replace('"trestle_tasks"', '"trestle_cluster_tasks"'))
+    # A cluster has database 0 only (test_apps puts broker and results in 1 and 2).
+    module = CELERY_APP.format(port=entry.port).replace('"trestle_tasks"', '"trestle_cluster_tasks"')
+    module = module.replace(f"{entry.port}/1", f"{entry.port}/0").replace(f"{entry.port}/2", f"{entry.port}/0")
+    (tmp_path / "trestle_cluster_tasks.py").write_text(module)
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib
     jobs = importlib.import_module("trestle_jobs")
