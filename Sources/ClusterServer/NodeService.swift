@@ -145,8 +145,10 @@ public final class NodeService: Service, @unchecked Sendable {
     static func processInfoFields(_ section: String, directory: String) -> [(String, String)] {
         switch section {
         case "server":
-            return [("trestle_version", version), ("process_id", String(getpid())),
-                    ("executable", CommandLine.arguments.first ?? "trestle"), ("data_dir", directory)]
+            return [("trestle_version", version), ("os", operatingSystem), ("multiplexing_api", "epoll"),
+                    ("monotonic_clock", "POSIX clock_gettime"), ("process_id", String(getpid())), ("process_supervised", "no"),
+                    ("run_id", runID), ("executable", CommandLine.arguments.first ?? "trestle"), ("config_file", ""),
+                    ("io_threads_active", "0"), ("data_dir", directory)]
         case "memory":
             let rss = ProcessStats.residentBytes()
             return [("used_memory", String(rss)), ("used_memory_rss", String(rss)),
@@ -160,6 +162,22 @@ public final class NodeService: Service, @unchecked Sendable {
     }
 
     static func human(_ bytes: Int) -> String { redisHumanBytes(bytes) }
+
+    /// INFO's `run_id`: 40 random hex characters for this process, as Redis makes one.
+    static let runID: String = {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<40).map { _ in String(Int.random(in: 0..<16, using: &generator), radix: 16) }.joined()
+    }()
+
+    /// INFO's `os`: kernel name, release and machine, as `uname` gives them.
+    static let operatingSystem: String = {
+        var names = utsname()
+        uname(&names)
+        func text<T>(_ field: T) -> String {
+            withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return "\(text(names.sysname)) \(text(names.release)) \(text(names.machine))"
+    }()
 
     /// Listens for clients on `port`, through TLS with `tls`.
     private func bind(_ host: NodeHost, port: Int, tls: NIOSSLContext?) async throws -> Channel {

@@ -28,6 +28,7 @@ extension Engine {
             session.authenticated = acl.defaultNeedsNoPassword
             session.user = "default"
             session.database = 0
+            session.replyMode = .on
             return Outcome(reply: .simple("RESET"))
         case .client: return try client(arguments, session, now: now)
         default: throw .syntax
@@ -126,8 +127,17 @@ extension Engine {
             guard mode == "on" || mode == "off" else { throw .syntax }
             return Outcome(reply: .ok)
         case ("info", 2): return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now) + "\n"))
+        case ("reply", 3):
+            // The node writes no reply while the mode is off, nor this command's unless ON.
+            switch Arguments.lowercased(arguments[2]) {
+            case "on": session.replyMode = .on
+            case "off": session.replyMode = .off
+            case "skip": session.replyMode = .skipNext
+            default: throw .syntax
+            }
+            return Outcome(reply: .ok)
         case ("list", _): return Outcome(reply: .verbatim(format: "txt", text: try clientList(arguments, now: now)))
-        case ("kill", _): return try clientKill(arguments, session)
+        case ("kill", _): return try clientKill(arguments, session, now: now)
         case ("tracking", 3...): return Outcome(reply: try clientTracking(arguments, session))
         case ("caching", 3): return Outcome(reply: try clientCaching(arguments, session))
         case ("getredir", 2): return Outcome(reply: clientGetRedirect(session))
@@ -141,7 +151,8 @@ extension Engine {
                 "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
                 "INFO", "    Return information about the current client connection.",
                 "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> [<id> ...]]", "    Return information about client connections.",
-                "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]", "    Kill connections. Options: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER.",
+                "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]", "    Kill connections. Options: ID, ADDR, LADDR, SKIPME (yes|no), TYPE, USER, MAXAGE.",
+                "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
                 "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
                 "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
                 "UNPAUSE", "    Stop the current client pause, resuming traffic.",
@@ -155,7 +166,7 @@ extension Engine {
                 "HELP", "    Print this help.",
             ].map { RESPValue.simple($0) }))
         default:
-            if ["id", "getname", "setname", "setinfo", "info", "help", "no-evict", "no-touch", "tracking", "caching", "getredir",
+            if ["id", "getname", "setname", "setinfo", "info", "help", "no-evict", "no-touch", "tracking", "caching", "getredir", "reply",
                 "trackinginfo", "pause", "unpause", "unblock"].contains(subcommand) {
                 throw .message("ERR wrong number of arguments for 'client|\(subcommand)' command")
             }
@@ -176,7 +187,8 @@ extension Engine {
 
     /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
     private func clientList(_ arguments: [Bytes], now: Int64) throws(CommandError) -> String {
-        var selected = sessions.values.sorted { $0.id < $1.id }
+        // A killed client is gone for its killer at once, as in Redis (its socket closes next).
+        var selected = sessions.values.filter { !$0.killed }.sorted { $0.id < $1.id }
         if arguments.count > 2 {
             if Arguments.isKeyword(arguments[2], "type"), arguments.count == 4 {
                 let type = Arguments.lowercased(arguments[3])
@@ -199,7 +211,8 @@ extension Engine {
     }
 
     /// CLIENT KILL ip:port, or CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [USER name] [TYPE type]
-    private func clientKill(_ arguments: [Bytes], _ session: Session) throws(CommandError) -> Outcome {
+    /// [MAXAGE seconds] (connections older than that).
+    private func clientKill(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
         // With no filter at all every other client would match: Redis refuses it.
         guard arguments.count >= 3 else { throw .wrongArity(command: "client|kill") }
         if arguments.count == 3 {
@@ -212,6 +225,7 @@ extension Engine {
         }
         guard arguments.count % 2 == 0 else { throw .syntax }
         var id: UInt64? = nil, address: String? = nil, localAddress: String? = nil, skipMe = true, user: String? = nil
+        var maximumAge: Int64? = nil
         for index in stride(from: 2, to: arguments.count, by: 2) {
             let value = arguments[index + 1]
             switch Arguments.lowercased(arguments[index]) {
@@ -220,7 +234,12 @@ extension Engine {
                 id = UInt64(parsed)
             case "addr": address = Arguments.string(value)
             case "laddr": localAddress = Arguments.string(value)
-            case "user": user = Arguments.string(value)
+            case "user":
+                user = Arguments.string(value)
+                guard acl.users[Arguments.string(value)] != nil else { throw .message("ERR No such user '\(Arguments.string(value))'") }
+            case "maxage":
+                guard let seconds = Numbers.parseInteger(value), seconds >= 0, seconds <= Int64.max / 1000 else { throw .notInteger }
+                maximumAge = seconds * 1000
             case "type": guard Arguments.isKeyword(value, "normal") else { return Outcome(reply: .integer(0)) }
             case "skipme":
                 if Arguments.isKeyword(value, "yes") { skipMe = true }
@@ -234,7 +253,9 @@ extension Engine {
             if let id, candidate.id.rawValue != id { return false }
             if let address, candidate.address != address { return false }
             if let localAddress, candidate.localAddress != localAddress { return false }
-            if let user, user != "default" { return false }
+            if let user, (candidate.user ?? "default") != user { return false }
+            if let maximumAge, now - candidate.createdAt <= maximumAge { return false }
+            if candidate.killed { return false }
             return true
         }
         for victim in victims { victim.killed = true }

@@ -156,9 +156,15 @@ extension Engine {
         var fields: [(String, String)]
         switch section {
         case "server":
-            fields = [("redis_version", Self.compatibleRedisVersion), ("redis_mode", settings.clusterEnabled ? "cluster" : "standalone"),
-                      ("tcp_port", String(settings.port)), ("uptime_in_seconds", String((now - startTime) / 1000)),
-                      ("uptime_in_days", String((now - startTime) / 86_400_000)), ("hz", String(settings.hz))]
+            // Redis's fields in Redis's order (clients and test suites read `arch_bits`,
+            // `run_id`...); the process adds what only it knows.
+            fields = [("redis_version", Self.compatibleRedisVersion), ("redis_git_sha1", "00000000"), ("redis_git_dirty", "0"),
+                      ("redis_mode", settings.clusterEnabled ? "cluster" : "standalone"),
+                      ("arch_bits", String(MemoryLayout<Int>.size * 8)),
+                      ("tcp_port", String(settings.port)), ("server_time_usec", String(now &* 1000)),
+                      ("uptime_in_seconds", String((now - startTime) / 1000)),
+                      ("uptime_in_days", String((now - startTime) / 86_400_000)), ("hz", String(settings.hz)),
+                      ("configured_hz", String(settings.hz)), ("lru_clock", String((now / 1000) & ((1 << 24) - 1)))]
         case "clients":
             fields = [("connected_clients", String(sessions.count)), ("maxclients", String(settings.maxClients)),
                       ("blocked_clients", "0")]
@@ -220,6 +226,14 @@ extension Engine {
             ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),
             ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
             ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", "0", false),
+            // The limits OBJECT ENCODING's names follow (Redis 7.2's defaults, fixed here).
+            ("hash-max-listpack-entries", "128", false), ("hash-max-listpack-value", "64", false),
+            ("hash-max-ziplist-entries", "128", false), ("hash-max-ziplist-value", "64", false),
+            ("set-max-intset-entries", "512", false), ("set-max-listpack-entries", "128", false),
+            ("set-max-listpack-value", "64", false), ("zset-max-listpack-entries", "128", false),
+            ("zset-max-listpack-value", "64", false), ("zset-max-ziplist-entries", "128", false),
+            ("zset-max-ziplist-value", "64", false), ("list-max-listpack-size", "-2", false),
+            ("list-max-ziplist-size", "-2", false), ("list-compress-depth", "0", false),
             ("notify-keyspace-events", settings.notifyKeyspaceEvents.configText, true),
             ("busy-reply-threshold", String(settings.busyReplyThresholdMilliseconds), true),
             ("lua-time-limit", String(settings.busyReplyThresholdMilliseconds), true),

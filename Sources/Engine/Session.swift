@@ -17,7 +17,7 @@ public final class Session {
     public let address: String
     public let localAddress: String
     public let createdAt: Int64
-    public internal(set) var lastInteraction: Int64
+    public var lastInteraction: Int64
     public internal(set) var lastCommand: String = "NULL"
     /// The ACL user this connection acts as; nil for the node's own sessions (forwarded
     /// requests, scripts, replication), which no ACL restricts.
@@ -28,6 +28,9 @@ public final class Session {
     public internal(set) var protocolVersion: ProtocolVersion = .resp2
     /// The numbered database SELECT chose (always 0 on a cluster node).
     public var database = 0
+    /// CLIENT REPLY: whether the node writes this client's replies.
+    public enum ReplyMode: Sendable { case on, off, skipNext }
+    public var replyMode = ReplyMode.on
     /// The database of the session's cluster-node WATCH (the one it was in when it watched).
     public var clusterWatchDatabase = 0
     public internal(set) var authenticated: Bool

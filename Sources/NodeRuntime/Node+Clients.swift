@@ -19,6 +19,8 @@ final class ReplySlot {
     var reply: RESPValue?
     var version: ProtocolVersion
     let isWrite: Bool
+    /// CLIENT REPLY OFF or SKIP: the reply is not written (the slot keeps its place).
+    var silent = false
     init(version: ProtocolVersion, isWrite: Bool) { self.version = version; self.isWrite = isWrite }
 }
 
@@ -148,6 +150,10 @@ extension Node {
         commandsServed += 1
         if !monitors.isEmpty { feedMonitors(request, spec: spec, session: session) }
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
+        if session.replyMode != .on {
+            slot.silent = true
+            if session.replyMode == .skipNext { session.replyMode = .on }
+        }
         client.slots.append(slot)
         if !isWrite { client.unansweredOthers += 1 }
         let started = monotonicClock.monotonicMicroseconds()
@@ -158,6 +164,10 @@ extension Node {
         }
         guard let outcome else { return }
         slot.version = session.protocolVersion
+        // CLIENT REPLY OFF and SKIP are not answered; ON is, even after OFF.
+        if spec?.id == .client, request.count == 3, Self.lowercased(request[1]) == Array("reply".utf8), !outcome.reply.isError {
+            slot.silent = session.replyMode != .on
+        }
         if !outcome.killed.isEmpty { kill(outcome.killed.filter { $0 != session.id }) }
         if outcome.close || session.killed { client.closeWhenAnswered = true }
         if slot.reply == nil { finished(request, spec: spec, session: session, reply: outcome.reply, startedMicroseconds: started) }
@@ -207,7 +217,7 @@ extension Node {
         assert(client.unansweredOthers >= 0, "more replies than requests")
         while let head = client.slots.first, let reply = head.reply {
             client.slots.removeFirst()
-            if !client.closed { emit(.reply(client.session.id, reply, head.version)) }
+            if !client.closed, !head.silent { emit(.reply(client.session.id, reply, head.version)) }
         }
         if client.closeWhenAnswered, client.slots.isEmpty, !client.closed {
             client.closed = true

@@ -126,7 +126,8 @@ extension Node {
 
     /// LOLWUT [VERSION v]: no art, the version line.
     func lolwut(_ arguments: [Bytes]) -> RESPValue {
-        .verbatim(format: "txt", text: "Trestle ver. \(Engine.compatibleRedisVersion) (Redis-compatible)\n")
+        // Clients look for Redis's closing words, "Redis ver. <version>".
+        .verbatim(format: "txt", text: "Trestle, a Redis-compatible store. Redis ver. \(Engine.compatibleRedisVersion)\n")
     }
 }
 
