@@ -90,3 +90,25 @@ def test_client_kill_maxage(server):
     names = {entry["name"] for entry in admin.client_list()}
     assert "old" not in names and "young" in names
     young.close()
+
+
+def test_config_set_timeout_disconnects_idle_clients_but_not_subscribers(target):
+    admin = target.client(decode_responses=True)
+    idle = RawConnection(target.port)
+    idle.call("CLIENT", "SETNAME", "idle")
+    subscriber = RawConnection(target.port)
+    subscriber.call("SUBSCRIBE", "news")
+    assert admin.config_set("timeout", 1)
+    try:
+        assert admin.config_get("timeout") == {"timeout": "1"}
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and any(entry["name"] == "idle" for entry in admin.client_list()):
+            admin.ping()  # the admin itself stays active
+            time.sleep(0.2)
+        clients = admin.client_list()
+        assert not any(entry["name"] == "idle" for entry in clients), "an idle client outlived the timeout"
+        assert any(int(entry["sub"]) == 1 for entry in clients), "a subscriber was disconnected"
+    finally:
+        admin.config_set("timeout", 0)
+        idle.close()
+        subscriber.close()

@@ -179,7 +179,8 @@ extension Engine {
         let idle = (now - session.lastInteraction) / 1000
         let multi = session.queued.map { String($0.count) } ?? "-1"
         return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
-            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : "N") db=\(session.database) sub=0 psub=0 ssub=0 multi=\(multi) "
+            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : session.isSubscribed ? "P" : "N") db=\(session.database) "
+            + "sub=\(session.channels.count) psub=\(session.patterns.count) ssub=\(session.shardChannels.count) multi=\(multi) "
             + "watch=\(session.watched.count) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
             + "events=r cmd=\(session.lastCommand) user=\(session.user ?? "default") redir=-1 resp=\(session.protocolVersion.rawValue) "
             + "lib-name=\(Arguments.string(session.libraryName)) lib-ver=\(Arguments.string(session.libraryVersion))"

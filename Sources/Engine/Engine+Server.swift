@@ -225,7 +225,7 @@ extension Engine {
             ("maxclients", String(settings.maxClients), true),
             ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),
             ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
-            ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", "0", false),
+            ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", String(settings.idleTimeoutSeconds), true),
             // The limits OBJECT ENCODING's names follow (Redis 7.2's defaults, fixed here).
             ("hash-max-listpack-entries", "128", false), ("hash-max-listpack-value", "64", false),
             ("hash-max-ziplist-entries", "128", false), ("hash-max-ziplist-value", "64", false),
@@ -314,6 +314,7 @@ extension Engine {
         case "proto-max-bulk-len": settings.limits.bulkLengthBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
         case "client-query-buffer-limit": settings.limits.queryBufferBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
         // Redis accepts any non-negative hz and clamps it to 1...500.
+        case "timeout": settings.idleTimeoutSeconds = try integer(in: 0...Int(Int32.max), memory: false)
         case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
         case "busy-reply-threshold", "lua-time-limit":
             settings.busyReplyThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)

@@ -18,7 +18,7 @@ public final class Session {
     public let localAddress: String
     public let createdAt: Int64
     public var lastInteraction: Int64
-    public internal(set) var lastCommand: String = "NULL"
+    public var lastCommand: String = "NULL"
     /// The ACL user this connection acts as; nil for the node's own sessions (forwarded
     /// requests, scripts, replication), which no ACL restricts.
     public internal(set) var user: String? = "default"

@@ -16,6 +16,9 @@ public struct Settings: Sendable {
     public var limits = ProtocolLimits()
     /// Active expiry cycles per second.
     public var hz: Int = 10
+    /// `timeout`: a client idle this many seconds is disconnected (0: never), unless it is
+    /// subscribed or waiting for a reply.
+    public var idleTimeoutSeconds: Int = 0
     /// True on a cluster node: INFO and HELLO report cluster mode.
     public var clusterEnabled = false
     /// How many numbered databases SELECT may choose from (`databases`): 16 by default as

@@ -29,6 +29,10 @@ extension Node {
             deferredRoutes.append(DeferredRoute(due: now() + milliseconds, retry: { reply(.ok) }))
             return nil
         case ("reload", _), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
+        case ("error", 1):
+            // The text as an error reply (clients test their error mapping with it); a line
+            // break would end the reply early, so it becomes a space, as Redis does.
+            return Outcome(reply: .error(String(text[0].map { $0 == "\r" || $0 == "\n" ? " " : $0 })))
         case ("log", 1):
             logger.warning("DEBUG LOG: \(text[0])")
             return Outcome(reply: .ok)
@@ -118,6 +122,7 @@ extension Node {
         "CHANGE-REPL-ID", "    Accepted; Trestle has no Redis replication ID.",
         "DIGEST", "    Output a hex signature representing the current DB content.",
         "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
+        "ERROR <string>", "    Return a Redis protocol error with <string> as message.",
         "JMAP", "    Accepted; nothing to do.",
         "LOG <message>", "    Write <message> to the server log.",
         "PROTOCOL <type>",

@@ -66,10 +66,27 @@ extension Node {
         }
         if crossed(Self.orphanCheckTicks) { dropOrphans() }
         proposeReclaims(now: time)
+        if crossed(Self.gossipTicks) { disconnectIdleClients(now: time) }
         load.roll(now: time)
         driveMoves(now: time)
         takeSnapshots()
         wantTurn()
+    }
+
+    // MARK: - Idle clients
+
+    /// CONFIG SET timeout: clients idle longer are disconnected, as Redis does, except those
+    /// subscribed (they wait for messages) and those waiting for a reply (a blocking pop).
+    private func disconnectIdleClients(now time: Int64) {
+        let seconds = front.settings.idleTimeoutSeconds
+        guard seconds > 0 else { return }
+        let idle = clients.values.filter { client in
+            !client.closed && client.slots.isEmpty && !client.session.isSubscribed
+                && time - client.session.lastInteraction > Int64(seconds) * 1000
+        }
+        guard !idle.isEmpty else { return }
+        logger.info("closing clients idle past the timeout", metadata: ["clients": "\(idle.count)", "timeout_s": "\(seconds)"])
+        kill(idle.map(\.session.id).sorted())
     }
 
     // MARK: - Expiry

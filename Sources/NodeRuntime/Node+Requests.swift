@@ -27,7 +27,9 @@ extension Node {
     /// the one lookup of a client's request.
     func serve(_ arguments: [Bytes], spec: CommandSpec?, session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
         let time = now()
-        session.lastInteraction = time  // CLIENT LIST's idle, whichever engine serves the request
+        // CLIENT LIST's idle and cmd, whichever engine serves the request.
+        session.lastInteraction = time
+        if let spec { session.lastCommand = spec.name }
         guard var spec, var id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth,
               session.user == nil || front.acl.denial(user: session.user!, spec: spec, arguments: arguments) == nil else {
