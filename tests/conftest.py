@@ -318,6 +318,19 @@ def redis_reference():
     reference.stop()
 
 
+@pytest.fixture(params=["redis", "trestle"])
+def target(request):
+    """Each test body runs twice: against the session's redis-server (flushed first) and
+    against a fresh Trestle server. Both have `.port` and `.client()`. (test_busy_scripts.py
+    has a `target` of its own.)"""
+    if request.param == "redis":
+        reference = request.getfixturevalue("redis_reference")
+        reference.client().flushall()
+        yield reference
+    else:
+        yield request.getfixturevalue("server")
+
+
 # ---------------------------------------------------------------------------------------
 # Per-test wall-clock limit (no plugin needed)
 # ---------------------------------------------------------------------------------------

@@ -16,16 +16,6 @@ pytestmark = pytest.mark.timeout(60)
 REPLY_SECONDS = 5
 
 
-@pytest.fixture(params=["redis", "trestle"])
-def target(request):
-    if request.param == "redis":
-        reference = request.getfixturevalue("redis_reference")
-        reference.client().flushall()
-        yield reference
-    else:
-        yield request.getfixturevalue("server")
-
-
 def replies_to(port, *commands):
     """Sends `commands` in one write, then reads every reply that arrives within a moment."""
     with socket.create_connection(("127.0.0.1", port), timeout=REPLY_SECONDS) as sock:

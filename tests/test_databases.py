@@ -20,17 +20,6 @@ REPLY_SECONDS = 5
 POLL_SECONDS = 0.05
 
 
-@pytest.fixture(params=["redis", "trestle"])
-def target(request):
-    """A server under test: the session's redis-server (flushed) or a fresh Trestle."""
-    if request.param == "redis":
-        reference = request.getfixturevalue("redis_reference")
-        reference.client().flushall()
-        yield reference
-    else:
-        yield request.getfixturevalue("server")
-
-
 def connect(target, database=0, **options):
     """One connection (SELECT sticks to it), in `database`."""
     return redis.Redis(host="127.0.0.1", port=target.port, db=database, socket_timeout=REPLY_SECONDS,
