@@ -308,8 +308,8 @@ public final class Node {
                     totals[database.index] = (total.keys + database.keys, total.expires + database.expires)
                 }
             }
-            return totals.keys.sorted().map { index in
-                ("db\(index)", "keys=\(totals[index]!.keys),expires=\(totals[index]!.expires),avg_ttl=0")
+            return totals.sorted { $0.key < $1.key }.map { index, total in
+                ("db\(index)", "keys=\(total.keys),expires=\(total.expires),avg_ttl=0")
             }
         case "hotspots":
             return hotspotInfoFields()
