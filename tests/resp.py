@@ -48,6 +48,23 @@ def parse_reply(read_line, read_exact, error=AssertionError):
     raise error(f"unknown RESP type byte in {line[:80]!r}")
 
 
+def read_until_quiet(sock, quiet_seconds):
+    """Everything the server sends until it is silent for `quiet_seconds` or closes the
+    connection; returns (bytes, whether it closed)."""
+    received = b""
+    sock.settimeout(quiet_seconds)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return received, True
+            received += data
+    except (socket.timeout, TimeoutError):
+        return received, False
+    except ConnectionResetError:
+        return received, True
+
+
 def encode_command(*args):
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:

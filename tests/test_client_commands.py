@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from resp import RawConnection, encode_command
+from resp import RawConnection, encode_command, read_until_quiet
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -20,17 +20,7 @@ def replies_to(port, *commands):
     """Sends `commands` in one write, then reads every reply that arrives within a moment."""
     with socket.create_connection(("127.0.0.1", port), timeout=REPLY_SECONDS) as sock:
         sock.sendall(b"".join(encode_command(*command) for command in commands))
-        received = b""
-        sock.settimeout(0.5)
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-        except socket.timeout:
-            pass
-    return received
+        return read_until_quiet(sock, 0.5)[0]
 
 
 def test_client_reply_off_on_and_skip(target):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from resp import ConnectionClosed, RawConnection, encode_command
+from resp import ConnectionClosed, RawConnection, encode_command, read_until_quiet
 
 RSS_GROWTH_KILOBYTES_MAX = 100 * 1024
 REPLY_WAIT_SECONDS_MAX = 3.0
@@ -175,20 +175,8 @@ def stream_until_closed(port, header, chunk, bytes_max, seconds_max=10.0):
             except (BrokenPipeError, ConnectionResetError):
                 closed = True
                 break
-        received = b""
-        sock.settimeout(3)
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    closed = True
-                    break
-                received += data
-        except (socket.timeout, TimeoutError):
-            pass
-        except ConnectionResetError:
-            closed = True
-        return sent, closed, received
+        received, closed_now = read_until_quiet(sock, 3)
+        return sent, closed or closed_now, received
     finally:
         sock.close()
 
