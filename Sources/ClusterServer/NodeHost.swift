@@ -72,6 +72,7 @@ final class NodeHost {
     }
 
     func timerFired() {
+        node.handle(.memoryUsed(bytes: ProcessStats.residentBytes()))
         deliver(.timer)
     }
 

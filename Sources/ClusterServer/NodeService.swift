@@ -152,7 +152,7 @@ public final class NodeService: Service, @unchecked Sendable {
         case "memory":
             let rss = ProcessStats.residentBytes()
             return [("used_memory", String(rss)), ("used_memory_rss", String(rss)),
-                    ("used_memory_human", human(rss)), ("maxmemory", "0"), ("maxmemory_policy", "noeviction")]
+                    ("used_memory_human", human(rss))]
         case "cpu":
             let cpu = ProcessStats.cpuSeconds()
             return [("used_cpu_sys", String(format: "%.6f", cpu.system)), ("used_cpu_user", String(format: "%.6f", cpu.user))]

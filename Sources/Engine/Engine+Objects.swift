@@ -6,9 +6,9 @@
 // before it (4 bytes, little endian). RESTORE refuses any payload whose trailer or
 // checksum does not match, as Redis refuses a foreign RDB version.
 //
-// OBJECT ENCODING names the encoding Redis 7.2 would use for a value of this shape (its
-// default listpack and intset limits); Trestle stores every value one way, so the name is
-// what a client tuning for Redis expects, not a description of Trestle's memory.
+// OBJECT ENCODING names the encoding Redis 7.2 would use for a value of this shape under
+// the configured limits (EncodingLimits); Trestle stores every value one way, so the name
+// is what a client tuning for Redis expects, not a description of Trestle's memory.
 import Core
 import Keyspace
 import Wire
@@ -108,7 +108,7 @@ extension Engine {
         guard arguments.count == 3 else { throw CommandError.wrongArity(command: "object|\(subcommand)") }
         guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
         switch subcommand {
-        case "encoding": return .bulk(Self.encodingName(entry.value))
+        case "encoding": return .bulk(settings.encodingLimits.encodingName(entry.value))
         case "refcount": return .integer(1)
         case "idletime": return .integer(0)  // access times are not kept
         default:
@@ -116,28 +116,38 @@ extension Engine {
         }
     }
 
-    /// The name of the encoding Redis 7.2 would use (default limits: 128 entries of at most
-    /// 64 bytes for listpacks, 512 integers for an intset, 44 bytes for embstr).
-    static func encodingName(_ value: Value) -> String {
-        func small(_ items: some Collection<Bytes>) -> Bool { items.count <= 128 && items.allSatisfy { $0.count <= 64 } }
-        switch value {
-        case .string(let bytes):
-            if bytes.count <= 20, Numbers.parseInteger(bytes) != nil { return "int" }
-            // A HyperLogLog is raw in Redis once PFADD/PFMERGE made or changed it (only a
-            // short one just SET would still be embstr there).
-            if bytes.count <= 44, HyperLogLog(validating: bytes) == nil { return "embstr" }
-            return "raw"
-        case .list(let elements):
-            return elements.reduce(0) { $0 + $1.count + 11 } <= 8192 ? "listpack" : "quicklist"
-        case .set(let members):
-            if members.count <= 512, members.allSatisfy({ $0.bytes.count <= 20 && Numbers.parseInteger($0.bytes) != nil }) { return "intset" }
-            return small(members.lazy.map(\.bytes)) ? "listpack" : "hashtable"
-        case .hash(let fields):
-            return fields.count <= 128 && fields.allSatisfy({ $0.key.count <= 64 && $0.value.count <= 64 }) ? "listpack" : "hashtable"
-        case .zset(let sortedSet):
-            return small(sortedSet.all.lazy.map(\.member)) ? "listpack" : "skiplist"
-        case .stream:
-            return "stream"
+    /// DEBUG OBJECT's line for `key` in `database`, in Redis's format (nil: no such key).
+    /// Trestle keeps no per-object address, reference count or access clock: those fields
+    /// are fixed (`lru` is the current LRU clock, `lru_seconds_idle` 0); the encoding is
+    /// OBJECT ENCODING's and the serialized length that of a DUMP payload.
+    public func debugObjectText(_ key: Bytes, database: Int, now: Int64) -> String? {
+        inDatabase(database) {
+            guard let entry = keyspace.peek(key, now: now) else { return nil }
+            let encoding = settings.encodingLimits.encodingName(entry.value)
+            var text = "Value at:0x7f0000000000 refcount:1 encoding:\(encoding) serializedlength:\(Self.dumpPayload(entry.value).count)"
+                + " lru:\((now / 1000) & ((1 << 24) - 1)) lru_seconds_idle:0"
+            if case .list(let elements) = entry.value, encoding == "quicklist" {
+                let bytes = elements.reduce(EncodingLimits.listpackHeaderBytes) { $0 + EncodingLimits.listpackEntryBytes($1) }
+                let nodes = max(1, elements.chunkCount)
+                let hundredths = (elements.count * 100 + nodes / 2) / nodes
+                let fraction = hundredths % 100 < 10 ? "0\(hundredths % 100)" : "\(hundredths % 100)"
+                text += " ql_nodes:\(nodes) ql_avg_node:\(hundredths / 100).\(fraction)"
+                    + " ql_listpack_max:\(settings.encodingLimits.listMaxListpackSize) ql_compressed:0 ql_uncompressed_size:\(bytes)"
+            }
+            return text
+        }
+    }
+
+    /// DEBUG inside a transaction (the node answers it outside one): SLEEP answers OK
+    /// without delaying the shard's log, OBJECT as outside; the rest are refused.
+    func debugInTransaction(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
+        switch (Arguments.lowercased(arguments[1]), arguments.count) {
+        case ("sleep", 3): return .ok
+        case ("object", 3):
+            guard let text = debugObjectText(arguments[2], database: session.database, now: now) else { throw .message("ERR no such key") }
+            return .simple(text)
+        default:
+            throw .message("ERR DEBUG \(Arguments.string(arguments[1]).uppercased()) is not allowed inside a transaction on this server")
         }
     }
 

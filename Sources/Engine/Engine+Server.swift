@@ -186,7 +186,9 @@ extension Engine {
             fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
         case "memory":
             // After the process's used_memory fields (hooks), as Redis orders them.
-            return hooks.infoFields(section) + scriptMemoryFields()
+            let limits = [("maxmemory", String(settings.maxMemoryBytes)), ("maxmemory_human", redisHumanBytes(settings.maxMemoryBytes)),
+                          ("maxmemory_policy", settings.maxMemoryPolicy)]
+            return hooks.infoFields(section).filter { !$0.0.hasPrefix("maxmemory") } + limits + scriptMemoryFields()
         case "keyspace" where hooks.nodeStats != nil:
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":
@@ -211,141 +213,6 @@ extension Engine {
                 ("used_memory_vm_total_human", redisHumanBytes(lua)), ("used_memory_functions", String(functions)),
                 ("used_memory_scripts", String(scripts + functions)),
                 ("used_memory_scripts_human", redisHumanBytes(scripts + functions))]
-    }
-
-    // MARK: - CONFIG
-
-    /// Parameters CONFIG GET reports, with whether CONFIG SET may change them.
-    private func configParameters() -> [(name: String, value: String, mutable: Bool)] {
-        [
-            ("port", String(settings.port), false), ("bind", settings.bind, false), ("dir", settings.directory, false),
-            ("appendonly", "yes", false), ("appendfsync", settings.fsync, false), ("save", "", false),
-            ("databases", String(settings.databases), false), ("cluster-enabled", "no", false),
-            ("requirepass", settings.requirePassword, true), ("protected-mode", settings.protectedMode ? "yes" : "no", true),
-            ("maxclients", String(settings.maxClients), true),
-            ("proto-max-bulk-len", String(settings.limits.bulkLengthBytesMax), true),
-            ("client-query-buffer-limit", String(settings.limits.queryBufferBytesMax), true),
-            ("hz", String(settings.hz), true), ("maxmemory", "0", false), ("timeout", String(settings.idleTimeoutSeconds), true),
-            // The limits OBJECT ENCODING's names follow (Redis 7.2's defaults, fixed here).
-            ("hash-max-listpack-entries", "128", false), ("hash-max-listpack-value", "64", false),
-            ("hash-max-ziplist-entries", "128", false), ("hash-max-ziplist-value", "64", false),
-            ("set-max-intset-entries", "512", false), ("set-max-listpack-entries", "128", false),
-            ("set-max-listpack-value", "64", false), ("zset-max-listpack-entries", "128", false),
-            ("zset-max-listpack-value", "64", false), ("zset-max-ziplist-entries", "128", false),
-            ("zset-max-ziplist-value", "64", false), ("list-max-listpack-size", "-2", false),
-            ("list-max-ziplist-size", "-2", false), ("list-compress-depth", "0", false),
-            ("notify-keyspace-events", settings.notifyKeyspaceEvents.configText, true),
-            ("busy-reply-threshold", String(settings.busyReplyThresholdMilliseconds), true),
-            ("lua-time-limit", String(settings.busyReplyThresholdMilliseconds), true),
-            ("slowlog-log-slower-than", String(settings.slowlogLogSlowerThanMicroseconds), true),
-            ("slowlog-max-len", String(settings.slowlogMaxLength), true),
-            ("latency-monitor-threshold", String(settings.latencyMonitorThresholdMilliseconds), true),
-            ("hll-sparse-max-bytes", String(settings.hllSparseMaxBytes), true),
-        ]
-    }
-
-    private func config(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
-        let subcommand = Arguments.lowercased(arguments[1])
-        switch subcommand {
-        case "get":
-            guard arguments.count >= 3 else { throw .wrongArity(command: "config|get") }
-            let patterns = arguments.dropFirst(2).map { Array(Arguments.lowercased($0).utf8) }
-            return .map(configParameters().filter { parameter in
-                patterns.contains { Glob.matches(pattern: $0, Array(parameter.name.utf8), ignoringCase: true) }
-            }.map { RESPPair($0.name, .bulk($0.value)) })
-        case "set":
-            guard arguments.count >= 4, arguments.count % 2 == 0 else { throw .wrongArity(command: "config|set") }
-            var updated = settings
-            for index in stride(from: 2, to: arguments.count, by: 2) {
-                try apply(Arguments.lowercased(arguments[index]), Arguments.string(arguments[index + 1]), to: &updated)
-            }
-            if updated.requirePassword != settings.requirePassword { acl.setDefaultPassword(updated.requirePassword) }
-            settings = updated
-            hooks.settingsChanged(settings)
-            return .ok
-        case "resetstat":
-            stats = Stats()
-            hooks.statsReset()
-            return .ok
-        case "rewrite":
-            // Trestle takes its settings from flags: there is no file to rewrite (Redis's
-            // answer when it was started without one).
-            guard arguments.count == 2 else { throw .wrongArity(command: "config|rewrite") }
-            throw .message("ERR The server is running without a config file")
-        case "help":
-            return .array(["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                           "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-                           "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-                           "RESETSTAT", "    Reset statistics reported by the INFO command.",
-                           "REWRITE", "    Rewrite the configuration file.",
-                           "HELP", "    Print this help."].map { .simple($0) })
-        default:
-            throw .unknownSubcommand(command: "config", subcommand: Arguments.string(arguments[1]))
-        }
-    }
-
-    private func apply(_ name: String, _ value: String, to settings: inout Settings) throws(CommandError) {
-        guard let parameter = configParameters().first(where: { $0.name == name }) else {
-            throw .message("ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
-        }
-        guard parameter.mutable else {
-            throw .message("ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
-        }
-        func failure(_ reason: String) -> CommandError {
-            .message("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(reason)")
-        }
-        func integer(in range: ClosedRange<Int>, memory: Bool) throws(CommandError) -> Int {
-            let parsed = memory ? Self.parseMemory(value) : Int(value)
-            guard let parsed else { throw failure(memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer") }
-            guard range.contains(parsed) else {
-                throw failure("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
-            }
-            return parsed
-        }
-        switch name {
-        case "requirepass": settings.requirePassword = value
-        case "protected-mode":
-            switch value.lowercased() {
-            case "yes": settings.protectedMode = true
-            case "no": settings.protectedMode = false
-            default: throw failure("argument must be 'yes' or 'no'")
-            }
-        case "maxclients": settings.maxClients = try integer(in: 1...Int.max, memory: false)
-        case "proto-max-bulk-len": settings.limits.bulkLengthBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
-        case "client-query-buffer-limit": settings.limits.queryBufferBytesMax = try integer(in: 1024 * 1024...Int.max, memory: true)
-        // Redis accepts any non-negative hz and clamps it to 1...500.
-        case "timeout": settings.idleTimeoutSeconds = try integer(in: 0...Int(Int32.max), memory: false)
-        case "hz": settings.hz = min(max(try integer(in: 0...Int(Int32.max), memory: false), 1), 500)
-        case "busy-reply-threshold", "lua-time-limit":
-            settings.busyReplyThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
-        case "slowlog-log-slower-than":
-            settings.slowlogLogSlowerThanMicroseconds = Int64(try integer(in: -1...Int.max, memory: false))
-        case "slowlog-max-len": settings.slowlogMaxLength = try integer(in: 0...Int.max, memory: false)
-        case "latency-monitor-threshold": settings.latencyMonitorThresholdMilliseconds = try integer(in: 0...Int.max, memory: false)
-        case "hll-sparse-max-bytes": settings.hllSparseMaxBytes = try integer(in: 0...Int.max, memory: true)
-        case "notify-keyspace-events":
-            guard let events = KeyspaceEvents(parsing: value) else {
-                throw failure("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-            }
-            settings.notifyKeyspaceEvents = events
-        default: throw failure("argument couldn't be parsed into an integer")
-        }
-    }
-
-    /// Redis's memtoull: a non-negative integer with an optional unit b, k, kb, m, mb, g,
-    /// gb (k = 1000, kb = 1024), case-insensitive.
-    public static func parseMemory(_ text: String) -> Int? {
-        let lowered = text.lowercased()
-        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
-        var digits = Substring(lowered), multiplier = 1
-        for (suffix, factor) in units where lowered.hasSuffix(suffix) {
-            digits = lowered.dropLast(suffix.count)
-            multiplier = factor
-            break
-        }
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let number = Int(digits) else { return nil }
-        let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
-        return overflow ? nil : product
     }
 
 }

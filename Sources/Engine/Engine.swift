@@ -226,7 +226,9 @@ public final class Engine {
             throw .message("ERR MONITOR is not allowed inside a transaction on this server")
         case .shutdown:
             throw .message("ERR Command not allowed inside a transaction")
-        case .slowlog, .latency, .role, .lolwut, .debug:
+        case .debug:
+            return Outcome(reply: try debugInTransaction(arguments, session, now: now))
+        case .slowlog, .latency, .role, .lolwut:
             // The node answers these before the engine; here they come only from EXEC.
             throw .message("ERR \(id.rawValue.uppercased()) is not allowed inside a transaction on this server")  // the node answers WAIT; an engine has no replicas
         case .publish, .spublish:

@@ -53,6 +53,24 @@ public struct Settings: Sendable {
     /// HyperLogLog is converted to dense. Per node, as in Redis: replicas apply PFADD with
     /// their own value, so nodes should agree on it for identical bytes.
     public var hllSparseMaxBytes: Int = HyperLogLog.sparseBytesMaxDefault
+    /// The limits OBJECT ENCODING's names follow (`hash-max-listpack-entries` ...).
+    public var encodingLimits = EncodingLimits()
+    /// `maxmemory`: past this many bytes of process memory, commands flagged `denyoom`
+    /// are refused with -OOM (0: no limit). Trestle does not evict keys.
+    public var maxMemoryBytes: Int = 0
+    /// `maxmemory-policy`, as set; every policy behaves as `noeviction` (Engine+Config.swift).
+    public var maxMemoryPolicy = "noeviction"
+    /// Parameters Redis has and Trestle accepts without acting on them, by name, as last
+    /// set (Engine+Config.swift, `inertParameters`).
+    public var inertParameters: [String: String] = [:]
+
+    /// Copies the settings a shard's engine acts on (they are per node, set by CONFIG SET
+    /// on the node's sessions engine) from `front`.
+    public mutating func adoptShardSettings(from front: Settings) {
+        notifyKeyspaceEvents = front.notifyKeyspaceEvents
+        hllSparseMaxBytes = front.hllSparseMaxBytes
+        encodingLimits = front.encodingLimits
+    }
 
     public init() {}
 }

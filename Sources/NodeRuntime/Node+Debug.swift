@@ -28,7 +28,17 @@ extension Node {
             guard milliseconds > 0, deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: .ok) }
             deferredRoutes.append(DeferredRoute(due: now() + milliseconds, retry: { reply(.ok) }))
             return nil
-        case ("reload", _), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
+        case ("reload", _), ("loadaof", 0), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
+        case ("pause-cron", 1), ("quicklist-packed-threshold", 1), ("dict-resizing", 1), ("replybuffer", 2),
+             ("set-disable-deny-scripts", 1), ("mark-internal-client", _):
+            // Knobs of Redis's internals that Trestle does not have: accepted, no effect.
+            return Outcome(reply: .ok)
+        case ("object", 1):
+            guard let shard = map?.shardID(forSlot: HashSlot.of(key: arguments[2])), let data = replicas[shard]?.data,
+                  let text = data.engine.debugObjectText(arguments[2], database: session.database, now: max(now(), data.lastRecordTime)) else {
+                return Outcome(reply: .error("ERR no such key"))
+            }
+            return Outcome(reply: .simple(text))
         case ("error", 1):
             // The text as an error reply (clients test their error mapping with it); a line
             // break would end the reply early, so it becomes a space, as Redis does.
@@ -124,7 +134,13 @@ extension Node {
         "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
         "ERROR <string>", "    Return a Redis protocol error with <string> as message.",
         "JMAP", "    Accepted; nothing to do.",
+        "LOADAOF", "    Answered at once, as RELOAD.",
         "LOG <message>", "    Write <message> to the server log.",
+        "OBJECT <key>", "    Show low-level info about the <key> and associated value (Redis's format;",
+        "    the address, refcount and LRU fields are fixed in Trestle).",
+        "PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, DICT-RESIZING, REPLYBUFFER,",
+        "SET-DISABLE-DENY-SCRIPTS, MARK-INTERNAL-CLIENT",
+        "    Accepted with no effect: they tune Redis internals Trestle does not have.",
         "PROTOCOL <type>",
         "    Reply with a test value of the specified type. <type> can be: string,",
         "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",

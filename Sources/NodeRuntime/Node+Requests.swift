@@ -23,6 +23,13 @@ extension Node {
         serve(arguments, spec: arguments.first.flatMap(CommandTable.lookup), session: session, forwarded: forwarded, reply: reply)
     }
 
+    /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
+    /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
+    /// Redis's `noeviction`).
+    static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ session: Session) -> Bool {
+        spec.flags.contains("denyoom")
+    }
+
     /// `serve` with the command already looked up (`spec` is nil for an unknown command):
     /// the one lookup of a client's request.
     func serve(_ arguments: [Bytes], spec: CommandSpec?, session: Session, forwarded: Bool, reply: @escaping ReplySink) -> Outcome? {
@@ -69,6 +76,10 @@ extension Node {
             case .failure(let early) where !session.inTransaction: return Outcome(reply: early.reply)
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }
+        }
+        if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes, Self.deniedWhenOutOfMemory(spec, session) {
+            if session.inTransaction { front.flagTransactionFailed(session) }
+            return Outcome(reply: .error("OOM command not allowed when used memory > 'maxmemory'."))
         }
         if session.inTransaction, spec.flags.contains("no_multi") {
             front.flagTransactionFailed(session)

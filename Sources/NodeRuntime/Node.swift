@@ -55,6 +55,8 @@ public final class Node {
     var nextRequest: UInt64
     /// Requests served by this node (INFO's total_commands_processed).
     var commandsServed = 0
+    /// The process's resident bytes, as the shell last measured them (`.memoryUsed`).
+    var usedMemoryBytes = 0
     /// INFO commandstats and errorstats (this node's clients' requests).
     var commandStats = CommandStats()
     /// SLOWLOG and LATENCY (Node+Diagnostics.swift).
@@ -188,6 +190,9 @@ public final class Node {
         front.hooks.scriptLog = Self.scriptLogger(logger)
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
+        front.hooks.settingsChanged = { [unowned self] settings in
+            for replica in self.replicas.values { replica.data?.engine.settings.adoptShardSettings(from: settings) }
+        }
         front.hooks.startSnapshot = { [unowned self] in self.requestSnapshots() }
         front.hooks.lastSnapshotTime = { [unowned self] in self.lastSnapshotMilliseconds / 1000 }
         lastSnapshotMilliseconds = clock.now().rawValue
@@ -238,6 +243,7 @@ public final class Node {
             }
         case let .sendFailed(peer, frame): sendFailed(frame, to: peer)
         case .timer: onTimer()
+        case .memoryUsed(let bytes): usedMemoryBytes = bytes
         case .turn: turn()
         case .persisted: finishRound()
         case let .snapshotWritten(job, data): snapshotWritten(job, data: data)
@@ -601,8 +607,7 @@ public final class Node {
         }
         let time = now()
         let engine = replica.data?.engine
-        engine?.settings.notifyKeyspaceEvents = front.settings.notifyKeyspaceEvents
-        engine?.settings.hllSparseMaxBytes = front.settings.hllSparseMaxBytes
+        engine?.settings.adoptShardSettings(from: front.settings)
         engine?.journalsChanges = !trackingClients.isEmpty
         for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
         // Before any read of this round runs (a WATCH registers as a read).

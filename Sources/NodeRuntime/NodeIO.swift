@@ -35,6 +35,9 @@ public enum NodeInput {
     /// twice per tick period. Raft ticks themselves come from the injected MonotonicClock,
     /// caught up before every input, never from the wall clock, which may jump.
     case timer
+    /// The process's resident memory in bytes, measured by the shell (with each timer):
+    /// what `maxmemory` is compared with.
+    case memoryUsed(bytes: Int)
     /// End of a batch of inputs: propose what was queued, collect every replica's Ready and
     /// stage it; emits `.persist` when the staged state must be written.
     case turn

@@ -55,6 +55,8 @@ final class NodeScriptHarness {
         case "request":  // request NODE CLIENT ARG...: `\s` in an argument stands for a space
             input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.replacingOccurrences(of: "\\s", with: " ").utf8) }))
         case "deliver": deliver(quiet: words.count > 1)
+        case "memory":  // memory NODE BYTES: the shell measured this much resident memory
+            input(node(words[1]), .memoryUsed(bytes: Int(words[2]) ?? 0))
         case "tick": tick(Int64(words[1]) ?? 0)
         case "settle":
             for _ in 0..<100 { tick(10); deliver(quiet: true) }

@@ -1,0 +1,98 @@
+// The limits under which Redis keeps a small value in a compact encoding (listpack,
+// intset). Trestle stores every value one way; OBJECT ENCODING names the encoding Redis
+// would use under these limits, and CONFIG SET changes them as in Redis
+// (`hash-max-listpack-entries` and the rest, with their `ziplist` aliases).
+import Core
+import Keyspace
+
+public struct EncodingLimits: Sendable, Equatable {
+    public var hashMaxListpackEntries = 128
+    public var hashMaxListpackValue = 64
+    public var setMaxIntsetEntries = 512
+    public var setMaxListpackEntries = 128
+    public var setMaxListpackValue = 64
+    public var zsetMaxListpackEntries = 128
+    public var zsetMaxListpackValue = 64
+    /// `list-max-listpack-size`: a positive number caps a listpack's entries, -1 ... -5 its
+    /// bytes (4 KiB ... 64 KiB).
+    public var listMaxListpackSize = -2
+    /// `list-compress-depth`: reported only (Trestle does not compress list nodes).
+    public var listCompressDepth = 0
+
+    public init() {}
+
+    /// Redis's `SIZE_SAFETY_LIMIT`: a list node never grows past 8 KiB when its limit is a count.
+    static let listNodeSafetyBytes = 8192
+    /// Redis's quicklist `optimization_level`: bytes per node for sizes -1 ... -5.
+    static let listNodeBytesBySize = [4096, 8192, 16384, 32768, 65536]
+
+    /// The encoding name Redis 7.2 gives `value` under these limits.
+    public func encodingName(_ value: Value) -> String {
+        switch value {
+        case .string(let bytes):
+            if bytes.count <= 20, Numbers.parseInteger(bytes) != nil { return "int" }
+            // A HyperLogLog is raw in Redis once PFADD/PFMERGE made or changed it (only a
+            // short one just SET would still be embstr there).
+            if bytes.count <= 44, HyperLogLog(validating: bytes) == nil { return "embstr" }
+            return "raw"
+        case .list(let elements):
+            return listFitsOneListpack(count: elements.count, bytes: elements.reduce(Self.listpackHeaderBytes) { $0 + Self.listpackEntryBytes($1) })
+                ? "listpack" : "quicklist"
+        case .set(let members):
+            if members.count <= setMaxIntsetEntries, members.allSatisfy({ Self.isIntsetMember($0.bytes) }) { return "intset" }
+            return members.count <= setMaxListpackEntries && members.allSatisfy({ $0.bytes.count <= setMaxListpackValue })
+                ? "listpack" : "hashtable"
+        case .hash(let fields):
+            return fields.count <= hashMaxListpackEntries
+                && fields.allSatisfy({ $0.key.count <= hashMaxListpackValue && $0.value.count <= hashMaxListpackValue })
+                ? "listpack" : "hashtable"
+        case .zset(let sortedSet):
+            return sortedSet.count <= zsetMaxListpackEntries && sortedSet.all.allSatisfy({ $0.member.count <= zsetMaxListpackValue })
+                ? "listpack" : "skiplist"
+        case .stream:
+            return "stream"
+        }
+    }
+
+    /// Redis's quicklistNodeExceedsLimit, negated: whether a list of `count` elements
+    /// taking `bytes` as one listpack stays one listpack.
+    func listFitsOneListpack(count: Int, bytes: Int) -> Bool {
+        if listMaxListpackSize >= 0 {
+            return count <= max(1, listMaxListpackSize) && bytes <= Self.listNodeSafetyBytes
+        }
+        let level = min(-listMaxListpackSize - 1, Self.listNodeBytesBySize.count - 1)
+        return bytes <= Self.listNodeBytesBySize[level]
+    }
+
+    /// A listpack's total header (6 bytes) and end marker (1 byte).
+    static let listpackHeaderBytes = 7
+
+    /// The bytes one element takes in a listpack: its encoding and data, then the
+    /// back-length of both (Redis's listpack.c).
+    static func listpackEntryBytes(_ element: Bytes) -> Int {
+        let payload: Int
+        if element.count <= 20, let integer = Numbers.parseInteger(element) {
+            switch integer {
+            case 0...127: payload = 1
+            case -4096...4095: payload = 2
+            case -32768...32767: payload = 3
+            case -8_388_608...8_388_607: payload = 4
+            case -2_147_483_648...2_147_483_647: payload = 5
+            default: payload = 9
+            }
+        } else if element.count < 64 {
+            payload = 1 + element.count
+        } else if element.count < 4096 {
+            payload = 2 + element.count
+        } else {
+            payload = 5 + element.count
+        }
+        let backLength = payload < 128 ? 1 : payload < 16384 ? 2 : payload < 2_097_152 ? 3 : payload < 268_435_456 ? 4 : 5
+        return payload + backLength
+    }
+
+    /// Whether a set member fits an intset: a 64-bit integer in its canonical form.
+    static func isIntsetMember(_ bytes: Bytes) -> Bool {
+        bytes.count <= 20 && Numbers.parseInteger(bytes) != nil
+    }
+}

@@ -1,0 +1,109 @@
+// CONFIG GET/SET through the engine: aliases, all-or-nothing sets, the checks Redis makes,
+// inert parameters, and OBJECT ENCODING following the encoding limits.
+import Core
+import Keyspace
+import Testing
+import Wire
+@testable import Engine
+
+@Suite struct ConfigTests {
+    private func pairs(_ reply: RESPValue) -> [String: String] {
+        guard case .map(let entries) = reply else { return [:] }
+        var result: [String: String] = [:]
+        for entry in entries {
+            if case .bulk(let name) = entry.key, case .bulk(let value) = entry.value {
+                result[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+            }
+        }
+        return result
+    }
+
+    @Test func aliasesAnswerUnderTheirOwnNameAndPatternsUnderCanonicalOnes() {
+        let h = Harness()
+        #expect(h.run("CONFIG SET hash-max-ziplist-entries 7") == .ok)
+        #expect(pairs(h.run("CONFIG GET hash-max-ziplist-entries")) == ["hash-max-ziplist-entries": "7"])
+        #expect(pairs(h.run("CONFIG GET hash-max-listpack-entries")) == ["hash-max-listpack-entries": "7"])
+        #expect(pairs(h.run("CONFIG GET hash-max-*")) == ["hash-max-listpack-entries": "7", "hash-max-listpack-value": "64"])
+        #expect(pairs(h.run("CONFIG GET lua-time-limit")) == ["lua-time-limit": "5000"])
+    }
+
+    @Test func aSetIsAllOrNothing() {
+        let h = Harness()
+        #expect(h.run("CONFIG SET zset-max-listpack-entries 5 zset-max-listpack-value abc")
+            == .error("ERR CONFIG SET failed (possibly related to argument 'zset-max-listpack-value') - argument must be a memory value"))
+        #expect(pairs(h.run("CONFIG GET zset-max-listpack-entries")) == ["zset-max-listpack-entries": "128"])
+        #expect(h.run("CONFIG SET zset-max-listpack-entries 5 zset-max-ziplist-entries 6")
+            == .error("ERR CONFIG SET failed (possibly related to argument 'zset-max-ziplist-entries') - duplicate parameter"))
+    }
+
+    @Test func checksAsRedis() {
+        let h = Harness()
+        #expect(h.run("CONFIG SET nosuch 1") == .error("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"))
+        #expect(h.run("CONFIG SET port 1") == .error("ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"))
+        #expect(h.run("CONFIG SET lazyfree-lazy-user-del maybe")
+            == .error("ERR CONFIG SET failed (possibly related to argument 'lazyfree-lazy-user-del') - argument must be 'yes' or 'no'"))
+        #expect(h.run("CONFIG SET maxmemory-samples 0")
+            == .error("ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument must be between 1 and 64 inclusive"))
+        #expect(h.run("CONFIG SET maxmemory-policy lots")
+            == .error("ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: "
+                      + "volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"))
+        #expect(h.run("CONFIG SET save 100") == .error("ERR CONFIG SET failed (possibly related to argument 'save') - Invalid argument '100'"))
+        if case .error(let message) = h.run("CONFIG SET activedefrag yes") {
+            #expect(message.contains("Active defragmentation cannot be enabled"))
+        } else {
+            Issue.record("activedefrag yes was accepted")
+        }
+        #expect(h.run("CONFIG SET activedefrag no") == .ok)
+    }
+
+    @Test func inertParametersKeepWhatWasSetAndLiveOnesTellTheTruth() {
+        let h = Harness()
+        #expect(pairs(h.run("CONFIG GET stream-node-max-entries")) == ["stream-node-max-entries": "100"])
+        #expect(h.run("CONFIG SET stream-node-max-entries 7 LAZYFREE-LAZY-USER-DEL YES") == .ok)
+        #expect(pairs(h.run("CONFIG GET stream-node-max-entries lazyfree-lazy-user-del"))
+            == ["stream-node-max-entries": "7", "lazyfree-lazy-user-del": "yes"])
+        // The log is always on: GET reports what the server does.
+        #expect(h.run("CONFIG SET appendonly no") == .ok)
+        #expect(pairs(h.run("CONFIG GET appendonly")) == ["appendonly": "yes"])
+        #expect(h.run("CONFIG SET maxmemory 1mb maxmemory-policy ALLKEYS-LRU") == .ok)
+        #expect(h.engine.settings.maxMemoryBytes == 1 << 20)
+        #expect(pairs(h.run("CONFIG GET maxmemory*")).filter { $0.key != "maxmemory-clients" && $0.key != "maxmemory-samples" && $0.key != "maxmemory-eviction-tenacity" }
+            == ["maxmemory": "1048576", "maxmemory-policy": "allkeys-lru"])
+    }
+
+    @Test func objectEncodingFollowsTheLimits() {
+        let h = Harness()
+        h.run("HSET h f v")
+        h.run("SADD ints 1 2 3")
+        h.run("SADD words a b")
+        h.run("ZADD z 1 a")
+        h.run("RPUSH l 1 2 3 4 5")
+        #expect(h.run("OBJECT ENCODING h") == .bulk("listpack"))
+        #expect(h.run("OBJECT ENCODING ints") == .bulk("intset"))
+        #expect(h.run("OBJECT ENCODING words") == .bulk("listpack"))
+        #expect(h.run("OBJECT ENCODING z") == .bulk("listpack"))
+        #expect(h.run("OBJECT ENCODING l") == .bulk("listpack"))
+        h.run("CONFIG SET hash-max-ziplist-entries 0 set-max-intset-entries 2 set-max-listpack-entries 1 zset-max-ziplist-value 0 list-max-ziplist-size 4")
+        #expect(h.run("OBJECT ENCODING h") == .bulk("hashtable"))
+        #expect(h.run("OBJECT ENCODING ints") == .bulk("hashtable"))
+        #expect(h.run("OBJECT ENCODING words") == .bulk("hashtable"))
+        #expect(h.run("OBJECT ENCODING z") == .bulk("skiplist"))
+        #expect(h.run("OBJECT ENCODING l") == .bulk("quicklist"))
+    }
+
+    @Test func listpackSizesFollowRedisEncoding() {
+        #expect(EncodingLimits.listpackEntryBytes(Array("5".utf8)) == 2)
+        #expect(EncodingLimits.listpackEntryBytes(Array("1000".utf8)) == 3)
+        #expect(EncodingLimits.listpackEntryBytes(Array("hello".utf8)) == 7)
+        #expect(EncodingLimits.listpackEntryBytes([UInt8](repeating: 97, count: 100)) == 103)
+        var limits = EncodingLimits()
+        // -2: one listpack up to 8 KiB.
+        #expect(limits.listFitsOneListpack(count: 1000, bytes: 8192))
+        #expect(!limits.listFitsOneListpack(count: 1, bytes: 8193))
+        limits.listMaxListpackSize = 3
+        #expect(limits.listFitsOneListpack(count: 3, bytes: 100))
+        #expect(!limits.listFitsOneListpack(count: 4, bytes: 100))
+        limits.listMaxListpackSize = -100  // past -5: 64 KiB
+        #expect(limits.listFitsOneListpack(count: 1, bytes: 65536))
+    }
+}
