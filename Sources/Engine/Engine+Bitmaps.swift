@@ -94,7 +94,7 @@ extension Engine {
         case .getbit:
             return .integer(try keyspace.getBit(key, offset: try Self.bitOffset(arguments[2]), now: now) ? 1 : 0)
         case .bitcount:
-            guard try keyspace.getString(key, now: now) != nil else { return .integer(0) }
+            // The arguments are checked before the key is looked up, as Redis 7.
             var range: (Int64, Int64, BitRangeUnit)? = nil
             switch arguments.count {
             case 2: break
@@ -103,6 +103,7 @@ extension Engine {
                 range = (start, end, arguments.count == 5 ? try Self.rangeUnit(arguments[4]) : .byte)
             default: throw CommandError.syntax
             }
+            guard try keyspace.getString(key, now: now) != nil else { return .integer(0) }
             return .integer(try keyspace.bitCount(key, range: range, now: now))
         case .bitfield, .bitfield_ro:
             let operations = try Self.bitfieldOperations(arguments, readOnly: id == .bitfield_ro)
@@ -110,7 +111,6 @@ extension Engine {
         case .bitpos:
             let bit = try Arguments.integer(arguments[2])
             guard bit == 0 || bit == 1 else { throw CommandError.message("ERR The bit argument must be 1 or 0.") }
-            guard try keyspace.getString(key, now: now) != nil else { return .integer(bit == 1 ? -1 : 0) }
             var range: (start: Int64, end: Int64?, unit: BitRangeUnit)? = nil
             switch arguments.count {
             case 3: break
@@ -120,6 +120,7 @@ extension Engine {
                 range = (start, arguments.count >= 5 ? try Arguments.integer(arguments[4]) : nil, unit)
             default: throw CommandError.syntax
             }
+            guard try keyspace.getString(key, now: now) != nil else { return .integer(bit == 1 ? -1 : 0) }
             return .integer(try keyspace.bitPosition(key, bit: bit == 1, range: range, now: now))
         default:
             let operation: BitOperation

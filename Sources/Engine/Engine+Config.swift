@@ -25,8 +25,9 @@ extension Engine {
         case boolean
         /// One of the words, case-insensitive.
         case choice([String])
-        /// Any text that `valid` accepts.
-        case text(valid: @Sendable (String) -> Bool)
+        /// Any text that `valid` accepts; `reason` is Redis's complaint otherwise (nil: its
+        /// generic one).
+        case text(valid: @Sendable (String) -> Bool, reason: String? = nil)
     }
 
     /// One CONFIG parameter: its canonical name, the older names Redis still accepts, and
@@ -77,7 +78,8 @@ extension Engine {
         // setting them is accepted and GET reports what the node does.
         ConfigParameter(name: "appendonly", kind: .boolean, get: { _ in "yes" }, set: { _, _ in }),
         ConfigParameter(name: "appendfsync", kind: .choice(["always", "everysec", "no"]), get: { $0.fsync }, set: { _, _ in }),
-        ConfigParameter(name: "notify-keyspace-events", kind: .text(valid: { KeyspaceEvents(parsing: $0) != nil }),
+        ConfigParameter(name: "notify-keyspace-events",
+                        kind: .text(valid: { KeyspaceEvents(parsing: $0) != nil }, reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
                         get: { $0.notifyKeyspaceEvents.configText }, set: { $0.notifyKeyspaceEvents = KeyspaceEvents(parsing: $1)! }),
         ConfigParameter(name: "busy-reply-threshold", aliases: ["lua-time-limit"], kind: .integer(0...Int.max),
                         get: { String($0.busyReplyThresholdMilliseconds) }, set: { $0.busyReplyThresholdMilliseconds = Int($1)! }),
@@ -111,7 +113,7 @@ extension Engine {
     private static let inertParameters: [ConfigParameter] = [
         // Empty by default: Trestle writes no RDB files on a schedule (its log and snapshots
         // keep the data).
-        inert("save", "", .text(valid: isSaveSchedule)),
+        inert("save", "", .text(valid: isSaveSchedule, reason: "Invalid save parameters")),
         inert("stop-writes-on-bgsave-error", "yes", .boolean), inert("rdbcompression", "yes", .boolean),
         inert("rdbchecksum", "yes", .boolean), inert("rdb-key-save-delay", "0", .integer(Int(Int32.min)...integerMax)),
         inert("key-load-delay", "0", .integer(Int(Int32.min)...integerMax)),
@@ -283,10 +285,8 @@ extension Engine {
             let lowered = value.lowercased()
             guard words.contains(lowered) else { throw failure("argument(s) must be one of the following: \(words.joined(separator: ", "))") }
             return lowered
-        case .text(let valid):
-            guard valid(value) else {
-                throw failure(value.isEmpty ? "argument must not be empty" : "Invalid argument '\(value)'")
-            }
+        case .text(let valid, let reason):
+            guard valid(value) else { throw failure(reason ?? "Invalid argument '\(value)'") }
             return value
         }
     }

@@ -126,7 +126,8 @@ extension Engine {
             let mode = Arguments.lowercased(arguments[2])
             guard mode == "on" || mode == "off" else { throw .syntax }
             return Outcome(reply: .ok)
-        case ("info", 2): return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now) + "\n"))
+        case ("info", 2):
+            return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now, queryBytes: Self.encodedLength(arguments)) + "\n"))
         case ("reply", 3):
             // The node writes no reply while the mode is off, nor this command's unless ON.
             switch Arguments.lowercased(arguments[2]) {
@@ -136,7 +137,7 @@ extension Engine {
             default: throw .syntax
             }
             return Outcome(reply: .ok)
-        case ("list", _): return Outcome(reply: .verbatim(format: "txt", text: try clientList(arguments, now: now)))
+        case ("list", _): return Outcome(reply: .verbatim(format: "txt", text: try clientList(arguments, caller: session, now: now)))
         case ("kill", _): return try clientKill(arguments, session, now: now)
         case ("tracking", 3...): return Outcome(reply: try clientTracking(arguments, session))
         case ("caching", 3): return Outcome(reply: try clientCaching(arguments, session))
@@ -174,29 +175,30 @@ extension Engine {
         }
     }
 
-    func clientLine(_ session: Session, now: Int64) -> String {
+    /// One CLIENT LIST line. `queryBytes`: the caller's own request, still in its query
+    /// buffer while it runs (Redis's qbuf); Trestle holds no other client's unparsed bytes
+    /// in a way it counts, so theirs is 0.
+    func clientLine(_ session: Session, now: Int64, queryBytes: Int = 0) -> String {
         let age = (now - session.createdAt) / 1000
         let idle = (now - session.lastInteraction) / 1000
         let multi = session.queued.map { String($0.count) } ?? "-1"
         return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
             + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : session.isSubscribed ? "P" : "N") db=\(session.database) "
             + "sub=\(session.channels.count) psub=\(session.patterns.count) ssub=\(session.shardChannels.count) multi=\(multi) "
-            + "watch=\(session.watched.count) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
+            + "watch=\(session.watched.count) qbuf=\(queryBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
             + "events=r cmd=\(session.lastCommand) user=\(session.user ?? "default") redir=-1 resp=\(session.protocolVersion.rawValue) "
             + "lib-name=\(Arguments.string(session.libraryName)) lib-ver=\(Arguments.string(session.libraryVersion))"
     }
 
     /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]
-    private func clientList(_ arguments: [Bytes], now: Int64) throws(CommandError) -> String {
+    private func clientList(_ arguments: [Bytes], caller: Session, now: Int64) throws(CommandError) -> String {
         // A killed client is gone for its killer at once, as in Redis (its socket closes next).
         var selected = sessions.values.filter { !$0.killed }.sorted { $0.id < $1.id }
         if arguments.count > 2 {
             if Arguments.isKeyword(arguments[2], "type"), arguments.count == 4 {
                 let type = Arguments.lowercased(arguments[3])
-                guard ["normal", "master", "replica", "slave", "pubsub"].contains(type) else {
-                    throw .message("ERR Unknown client type '\(Arguments.string(arguments[3]))'")
-                }
-                if type != "normal" { selected = [] }
+                guard let kind = ClientKind(type) else { throw .message("ERR Unknown client type '\(Arguments.string(arguments[3]))'") }
+                selected = selected.filter { kind.includes($0) }
             } else if Arguments.isKeyword(arguments[2], "id"), arguments.count >= 4 {
                 var ids: Set<UInt64> = []
                 for raw in arguments.dropFirst(3) {
@@ -208,7 +210,8 @@ extension Engine {
                 throw .syntax
             }
         }
-        return selected.map { clientLine($0, now: now) + "\n" }.joined()
+        let callerBytes = Self.encodedLength(arguments)
+        return selected.map { clientLine($0, now: now, queryBytes: $0.id == caller.id ? callerBytes : 0) + "\n" }.joined()
     }
 
     /// CLIENT KILL ip:port, or CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no] [USER name] [TYPE type]
@@ -226,7 +229,7 @@ extension Engine {
         }
         guard arguments.count % 2 == 0 else { throw .syntax }
         var id: UInt64? = nil, address: String? = nil, localAddress: String? = nil, skipMe = true, user: String? = nil
-        var maximumAge: Int64? = nil
+        var maximumAge: Int64? = nil, kind: ClientKind? = nil
         for index in stride(from: 2, to: arguments.count, by: 2) {
             let value = arguments[index + 1]
             switch Arguments.lowercased(arguments[index]) {
@@ -241,7 +244,9 @@ extension Engine {
             case "maxage":
                 guard let seconds = Numbers.parseInteger(value), seconds >= 0, seconds <= Int64.max / 1000 else { throw .notInteger }
                 maximumAge = seconds * 1000
-            case "type": guard Arguments.isKeyword(value, "normal") else { return Outcome(reply: .integer(0)) }
+            case "type":
+                guard let parsed = ClientKind(Arguments.lowercased(value)) else { throw .message("ERR Unknown client type '\(Arguments.string(value))'") }
+                kind = parsed
             case "skipme":
                 if Arguments.isKeyword(value, "yes") { skipMe = true }
                 else if Arguments.isKeyword(value, "no") { skipMe = false }
@@ -256,6 +261,7 @@ extension Engine {
             if let localAddress, candidate.localAddress != localAddress { return false }
             if let user, (candidate.user ?? "default") != user { return false }
             if let maximumAge, now - candidate.createdAt <= maximumAge { return false }
+            if let kind, !kind.includes(candidate) { return false }
             if candidate.killed { return false }
             return true
         }
@@ -263,5 +269,35 @@ extension Engine {
         var outcome = Outcome(reply: .integer(victims.count))
         outcome.killed = victims.map(\.id)
         return outcome
+    }
+}
+
+/// CLIENT LIST and CLIENT KILL's TYPE: Trestle's clients are normal or subscribed (pub/sub);
+/// it has no Redis master or replica connections, so those types match nobody.
+enum ClientKind {
+    case normal, pubsub, replication
+
+    init?(_ name: String) {
+        switch name {
+        case "normal": self = .normal
+        case "pubsub": self = .pubsub
+        case "master", "replica", "slave": self = .replication
+        default: return nil
+        }
+    }
+
+    func includes(_ session: Session) -> Bool {
+        switch self {
+        case .normal: return !session.isSubscribed
+        case .pubsub: return session.isSubscribed
+        case .replication: return false
+        }
+    }
+}
+
+extension Engine {
+    /// The bytes of `arguments` as a RESP request (an array of bulk strings).
+    static func encodedLength(_ arguments: [Bytes]) -> Int {
+        arguments.reduce(3 + String(arguments.count).utf8.count) { $0 + 5 + String($1.count).utf8.count + $1.count }
     }
 }

@@ -110,7 +110,12 @@ extension Engine {
         switch subcommand {
         case "encoding": return .bulk(settings.encodingLimits.encodingName(entry.value))
         case "refcount": return .integer(1)
-        case "idletime": return .integer(0)  // access times are not kept
+        // Access times and counts are not kept (nothing is evicted): 0 under the policy
+        // that would track them, Redis's error under the other.
+        case "idletime" where !settings.maxMemoryPolicy.hasSuffix("lfu"): return .integer(0)
+        case "idletime":
+            throw CommandError.message("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+        case _ where settings.maxMemoryPolicy.hasSuffix("lfu"): return .integer(0)
         default:
             throw CommandError.message("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
         }

@@ -83,8 +83,17 @@ extension Engine {
             guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
             guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
             let positions = spec.keyPositions(in: target)
-            guard !positions.isEmpty else { throw .message("ERR The command has no key arguments") }
+            guard !positions.isEmpty else { throw Self.noKeysError(spec) }
             return .array(positions.map { .bulk(target[$0]) })
+        case "getkeysandflags":
+            guard arguments.count >= 3 else { throw .wrongArity(command: "command|getkeysandflags") }
+            let target = Array(arguments.dropFirst(2))
+            guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
+            guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
+            let positions = spec.keyPositions(in: target)
+            guard !positions.isEmpty else { throw Self.noKeysError(spec) }
+            let flags = KeySpecFlags.flags(of: spec, target, positions: positions)
+            return .array(zip(positions, flags).map { .array([.bulk(target[$0.0]), .set($0.1.map { .simple($0) })]) })
         case "help":
             return .array(["COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                            "(no subcommand)", "    Return details about all commands.",
@@ -93,10 +102,17 @@ extension Engine {
                            "INFO [<command-name> ...]", "    Return details about the specified commands.",
                            "DOCS [<command-name> ...]", "    Return documentation details about the specified commands.",
                            "GETKEYS <full-command>", "    Return the keys from a full command.",
+                           "GETKEYSANDFLAGS <full-command>", "    Return the keys and the access flags from a full command.",
                            "HELP", "    Print this help."].map { .simple($0) })
         default:
             throw .unknownSubcommand(command: "command", subcommand: Arguments.string(arguments[1]))
         }
+    }
+
+    /// COMMAND GETKEYS with no key found: a command that takes keys was given arguments
+    /// that name none (a key count past the end), or the command takes none.
+    private static func noKeysError(_ spec: CommandSpec) -> CommandError {
+        .message(spec.firstKey > 0 || spec.keyCountIndex > 0 ? "ERR Invalid arguments specified for command" : "ERR The command has no key arguments")
     }
 
     static func commandInfo(_ spec: CommandSpec) -> RESPValue {
@@ -152,6 +168,10 @@ extension Engine {
         return text
     }
 
+    /// INFO replication's `master_replid`: 40 hex digits, fixed (Trestle has no Redis
+    /// replication history to name).
+    static let replicationID = String(repeating: "0", count: 39) + "1"
+
     private func infoFields(_ section: String, now: Int64) -> [(String, String)] {
         var fields: [(String, String)]
         switch section {
@@ -167,7 +187,7 @@ extension Engine {
                       ("configured_hz", String(settings.hz)), ("lru_clock", String((now / 1000) & ((1 << 24) - 1)))]
         case "clients":
             fields = [("connected_clients", String(sessions.count)), ("maxclients", String(settings.maxClients)),
-                      ("blocked_clients", "0")]
+                      ("blocked_clients", String(hooks.blockedClients()))]
         case "persistence":
             fields = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
                       ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
@@ -181,7 +201,12 @@ extension Engine {
                       ("total_error_replies", String(stats.errorReplies)),
                       ("protocol_errors", String(stats.protocolErrors))]
         case "replication":
-            fields = [("role", "master"), ("connected_slaves", "0")]
+            // Redis's fields of a master with no Redis replicas (a shard's copies are Raft
+            // replicas, reported by CLUSTER and TRESTLE commands); no backlog is kept.
+            fields = [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+                      ("master_replid", Self.replicationID), ("master_replid2", String(repeating: "0", count: 40)),
+                      ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
+                      ("repl_backlog_size", "1048576"), ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0")]
         case "cluster":
             fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
         case "memory":

@@ -40,6 +40,9 @@ extension Engine {
 
     private static func groupStartID(_ bytes: Bytes) throws(CommandError) -> StreamID? {
         if bytes == Array("$".utf8) { return nil }
+        // Redis's generic ID parsing: `-` is the smallest ID, `+` the largest.
+        if bytes == Array("-".utf8) { return .zero }
+        if bytes == Array("+".utf8) { return .max }
         guard let id = parseID(bytes, missingSequence: 0) else { throw invalidStreamID }
         return id
     }

@@ -198,7 +198,7 @@ extension Engine {
     }
 
     /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key... id...: entries after each ID;
-    /// `$` means the stream's last ID. A null reply when nothing is there.
+    /// `$` means the stream's last ID, `+` its last entry (Redis 7.4). A null reply when nothing is there.
     private func streamRead(_ arguments: [Bytes], _ session: Session, now: Int64) throws -> RESPValue {
         let request = try Self.parseRead(arguments)
         var results: [(Bytes, [StreamEntry])] = []
@@ -207,6 +207,12 @@ extension Engine {
             let from: StreamID
             if after == Array("$".utf8) {
                 continue  // only entries added from now on: none yet
+            } else if after == Array("+".utf8) {
+                // Redis 7.4: the stream's last entry.
+                guard stream != nil,
+                      let last = try keyspace.streamRange(key, start: .zero, end: .max, count: 1, reverse: true, now: now).first else { continue }
+                results.append((key, [last]))
+                continue
             } else {
                 guard let id = Self.parseID(after, missingSequence: 0) else { throw Self.invalidStreamID }
                 guard let next = id.successor else { continue }

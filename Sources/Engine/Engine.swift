@@ -222,6 +222,10 @@ public final class Engine {
             return Outcome(reply: try runBlockingCommand(id, arguments, session, now: now))
         case .wait:
             return Outcome(reply: .integer(0))
+        case .waitaof:
+            // Inside a script or EXEC nothing of this entry is fsynced yet (the node
+            // answers WAITAOF outside them).
+            return Outcome(reply: .array([.integer(0), .integer(0)]))
         case .monitor:
             throw .message("ERR MONITOR is not allowed inside a transaction on this server")
         case .shutdown:

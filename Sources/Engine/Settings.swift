@@ -70,6 +70,7 @@ public struct Settings: Sendable {
         notifyKeyspaceEvents = front.notifyKeyspaceEvents
         hllSparseMaxBytes = front.hllSparseMaxBytes
         encodingLimits = front.encodingLimits
+        maxMemoryPolicy = front.maxMemoryPolicy
     }
 
     public init() {}
@@ -99,6 +100,8 @@ public struct HostHooks {
     /// Node-wide counters for INFO stats when the engine is one of several on a node (a
     /// cluster node's sessions engine): nil means the engine's own `stats`.
     public var nodeStats: (() -> Stats)? = nil
+    /// Clients waiting in a blocking command (BLPOP, XREAD BLOCK...), for INFO clients.
+    public var blockedClients: () -> Int = { 0 }
     /// CONFIG RESETSTAT ran: reset the counters kept outside the engine.
     public var statsReset: () -> Void = {}
     /// `redis.log(level, message)` from a script (levels 0 debug ... 3 warning).

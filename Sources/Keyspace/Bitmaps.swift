@@ -40,6 +40,9 @@ extension Keyspace {
     /// A BITCOUNT / BITPOS range as an inclusive range of bit positions, or nil when empty.
     /// Negative indexes count from the end; the range is clamped to the string.
     static func bitRange(length: Int, start: Int64, end: Int64, unit: BitRangeUnit) -> ClosedRange<Int>? {
+        // Both negative and crossed: empty before clamping (Redis 7.2), else clamping
+        // could turn them into the first byte.
+        if start < 0, end < 0, start > end { return nil }
         let total = Int64(length) * (unit == .bit ? 8 : 1)
         var first = start < 0 ? total + max(start, -total) : start
         var last = end < 0 ? total + max(end, -total) : end

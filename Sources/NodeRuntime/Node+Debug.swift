@@ -84,8 +84,8 @@ extension Node {
     /// One key's digest, from whichever shard replica here holds its slot (0: absent).
     private func keyDigest(_ key: Bytes, database: Int) -> UInt64 {
         guard let shard = map?.shardID(forSlot: HashSlot.of(key: key)), let data = replicas[shard]?.data else { return 0 }
-        let digest = data.engine.watchDigest(key, database: database, now: max(now(), data.lastRecordTime))
-        return digest == 0 ? 0 : Self.mix(digest, key: key)
+        // The value's digest alone, as Redis: a copy under another name digests the same.
+        return data.engine.watchDigest(key, database: database, now: max(now(), data.lastRecordTime))
     }
 
     private static func mix(_ digest: UInt64, key: Bytes) -> UInt64 {

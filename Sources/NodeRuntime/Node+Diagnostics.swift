@@ -6,11 +6,18 @@ import Keyspace
 import Wire
 
 extension Node {
+    /// The name INFO commandstats and LATENCY HISTOGRAM count a request under: a container
+    /// command's known subcommand as `config|resetstat`, as Redis 7.
+    static func statsName(_ spec: CommandSpec, _ request: [Bytes]) -> String {
+        guard !spec.subcommands.isEmpty, request.count >= 2, let subcommand = spec.subcommand(request[1]) else { return spec.name }
+        return subcommand.name
+    }
+
     /// Counts one answered request that started at `startedMicroseconds` (the node's
     /// monotonic clock).
     func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64) {
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
-        commandStats.record(spec?.name, reply: reply, microseconds: elapsed)
+        commandStats.record(spec.map { Self.statsName($0, request) }, reply: reply, microseconds: elapsed)
         // Most requests stop here: only one over a threshold costs a clock read and a flags search.
         let slowlogThreshold = front.settings.slowlogLogSlowerThanMicroseconds
         let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)

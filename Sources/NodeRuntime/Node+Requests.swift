@@ -26,8 +26,9 @@ extension Node {
     /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
     /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
     /// Redis's `noeviction`).
-    static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ session: Session) -> Bool {
-        spec.flags.contains("denyoom")
+    static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ arguments: [Bytes]) -> Bool {
+        let command = arguments.count >= 2 ? spec.subcommand(arguments[1]) ?? spec : spec
+        return command.flags.contains("denyoom")
     }
 
     /// `serve` with the command already looked up (`spec` is nil for an unknown command):
@@ -36,7 +37,7 @@ extension Node {
         let time = now()
         // CLIENT LIST's idle and cmd, whichever engine serves the request.
         session.lastInteraction = time
-        if let spec { session.lastCommand = spec.name }
+        if let spec { session.lastCommand = Self.statsName(spec, arguments) }
         guard var spec, var id = spec.id,
               spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth,
               session.user == nil || front.acl.denial(user: session.user!, spec: spec, arguments: arguments) == nil else {
@@ -77,7 +78,7 @@ extension Node {
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }
         }
-        if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes, Self.deniedWhenOutOfMemory(spec, session) {
+        if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes, Self.deniedWhenOutOfMemory(spec, arguments) {
             if session.inTransaction { front.flagTransactionFailed(session) }
             return Outcome(reply: .error("OOM command not allowed when used memory > 'maxmemory'."))
         }
@@ -162,6 +163,8 @@ extension Node {
             if let answer = memoryCommand(arguments) { return Outcome(reply: answer) }
         case .wait:
             return waitForReplicas(arguments, reply: reply)
+        case .waitaof:
+            return waitForAppendOnly(arguments, reply: reply)
         case .client where arguments.count >= 2 && ["pause", "unpause"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
             if let answer = clientPauseCommand(arguments) { return Outcome(reply: answer) }
             return front.execute(arguments, spec: spec, session: session, now: time)  // wrong arity: its error
@@ -422,6 +425,34 @@ extension Node {
             return Outcome(reply: .integer(holding))
         }
         deferredRoutes.append(DeferredRoute(due: now() + min(timeout, Self.waitMillisecondsMax)) { reply(.integer(holding)) })
+        wantTurn()
+        return nil
+    }
+
+    /// WAITAOF numlocal numreplicas timeout (Redis 7.2): `[local, replicas]`, the copies of
+    /// this client's acknowledged writes that are on disk. Local is 1 when the log is
+    /// fsynced before a write is acknowledged (`--fsync always`) and 0 with `no`; with
+    /// `everysec` the log is fsynced within a second, so the answer waits that long. Replicas
+    /// are the other voters holding the write, as WAIT counts them. As in Redis, a request
+    /// for more than that waits for its timeout (0: the most a WAIT is held) and then
+    /// answers what holds.
+    private func waitForAppendOnly(_ arguments: [Bytes], reply: @escaping ReplySink) -> Outcome? {
+        guard let wantedLocal = Int64(String(decoding: arguments[1], as: UTF8.self)),
+              let wantedReplicas = Int64(String(decoding: arguments[2], as: UTF8.self)),
+              let timeout = Int64(String(decoding: arguments[3], as: UTF8.self)) else {
+            return Outcome(reply: .error("ERR value is not an integer or out of range"))
+        }
+        guard timeout >= 0 else { return Outcome(reply: .error("ERR timeout is negative")) }
+        guard wantedLocal >= 0, wantedReplicas >= 0 else { return Outcome(reply: .error("ERR value is out of range, must be positive")) }
+        let replicas = Int64(configuration.replicationFactor / 2)
+        let local: Int64 = configuration.fsync == .no ? 0 : 1
+        let answer = RESPValue.array([.integer(local), .integer(replicas)])
+        let satisfied = wantedLocal <= local && wantedReplicas <= replicas
+        var delay: Int64 = 0
+        if !satisfied { delay = timeout == 0 ? Self.waitMillisecondsMax : min(timeout, Self.waitMillisecondsMax) }
+        if configuration.fsync == .everysec, wantedLocal > 0 { delay = max(delay, Self.everysecMilliseconds) }
+        guard delay > 0, deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: answer) }
+        deferredRoutes.append(DeferredRoute(due: now() + delay) { reply(answer) })
         wantTurn()
         return nil
     }

@@ -190,6 +190,7 @@ public final class Node {
         front.hooks.scriptLog = Self.scriptLogger(logger)
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
+        front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).count }
         front.hooks.settingsChanged = { [unowned self] settings in
             for replica in self.replicas.values { replica.data?.engine.settings.adoptShardSettings(from: settings) }
         }

@@ -45,7 +45,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread, xsetid
     case xgroup, xreadgroup, xack, xpending, xclaim, xautoclaim, xinfo
     // replication and debugging
-    case wait, monitor
+    case wait, waitaof, monitor
     // pub/sub
     case subscribe, unsubscribe, psubscribe, punsubscribe, publish, pubsub, ssubscribe, sunsubscribe, spublish
     // cluster
@@ -606,6 +606,7 @@ public enum CommandTable {
                 sub("command", "info", -2, "loading stale", "Returns information about one, multiple or all commands."),
                 sub("command", "docs", -2, "loading stale", "Returns documentary information about one, multiple or all commands."),
                 sub("command", "getkeys", -3, "loading stale", "Extracts the key names from an arbitrary command."),
+                sub("command", "getkeysandflags", -3, "loading stale", "Extracts the key names and access flags for an arbitrary command."),
                 sub("command", "list", -2, "loading stale", "Returns a list of command names."),
                 sub("command", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
@@ -621,7 +622,8 @@ public enum CommandTable {
                 sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
             spec(.monitor, 1, "admin noscript loading stale", "server", "Listens for all requests received by the server in real-time.", since: "1.0.0"),
-            spec(.wait, 3, "noscript", "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0"),
+            spec(.wait, 3, "blocking", "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0"),
+            spec(.waitaof, 4, "blocking", "generic", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", since: "7.2.0"),
             spec(.time, 1, "loading stale fast", "server", "Returns the server time.", since: "2.6.0"),
             spec(.lastsave, 1, "loading stale fast", "server", "Returns the Unix timestamp of the last successful save to disk."),
             spec(.bgsave, -1, "admin noscript", "server", "Asynchronously saves the database(s) to disk."),

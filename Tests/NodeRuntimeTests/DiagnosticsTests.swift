@@ -7,6 +7,14 @@ import Wire
 @Suite struct DiagnosticsTests {
     func bytes(_ texts: [String]) -> [[UInt8]] { texts.map { Array($0.utf8) } }
 
+    @Test func statsCountAContainersSubcommandOnItsOwn() {
+        func name(_ words: String...) -> String { Node.statsName(CommandTable.lookup(Array(words[0].utf8))!, words.map { Array($0.utf8) }) }
+        #expect(name("config", "resetstat") == "config|resetstat")
+        #expect(name("CONFIG", "GET", "x") == "config|get")
+        #expect(name("config", "nosuch") == "config")
+        #expect(name("get", "k") == "get")
+    }
+
     @Test func theSlowLogKeepsTheNewestEntriesOverTheThreshold() {
         var log = SlowLog()
         for n in 0..<5 {

@@ -1,0 +1,238 @@
+// The flags of each command's key specs, as Redis 7.2+ documents them (COMMAND DOCS,
+// the `key_specs` of its command reference): what COMMAND GETKEYSANDFLAGS reports for each
+// key. A spec's position is the argument index of the one key it names (0: the spec names
+// keys found otherwise: a range, a key count or a keyword).
+public enum KeySpecFlags {
+    /// Command (or `container|sub`) name to its key specs, in Redis's order.
+    static let table: [String: [(position: Int, flags: String)]] = [
+        "append": [(1, "RW INSERT")],
+        "bitcount": [(1, "RO ACCESS")],
+        "bitfield": [(1, "RW UPDATE ACCESS")],
+        "bitfield_ro": [(1, "RO ACCESS")],
+        "bitop": [(2, "OW UPDATE"), (0, "RO ACCESS")],
+        "bitpos": [(1, "RO ACCESS")],
+        "blmove": [(1, "RW ACCESS DELETE"), (2, "RW INSERT")],
+        "blmpop": [(0, "RW ACCESS DELETE")],
+        "blpop": [(0, "RW ACCESS DELETE")],
+        "brpop": [(0, "RW ACCESS DELETE")],
+        "brpoplpush": [(1, "RW ACCESS DELETE"), (2, "RW INSERT")],
+        "bzmpop": [(0, "RW ACCESS DELETE")],
+        "bzpopmax": [(0, "RW ACCESS DELETE")],
+        "bzpopmin": [(0, "RW ACCESS DELETE")],
+        "copy": [(1, "RO ACCESS"), (2, "OW UPDATE")],
+        "decr": [(1, "RW ACCESS UPDATE")],
+        "decrby": [(1, "RW ACCESS UPDATE")],
+        "del": [(0, "RM DELETE")],
+        "dump": [(1, "RO ACCESS")],
+        "eval": [(0, "RW ACCESS UPDATE")],
+        "eval_ro": [(0, "RO ACCESS")],
+        "evalsha": [(0, "RW ACCESS UPDATE")],
+        "evalsha_ro": [(0, "RO ACCESS")],
+        "exists": [(0, "RO")],
+        "expire": [(1, "RW UPDATE")],
+        "expireat": [(1, "RW UPDATE")],
+        "expiretime": [(1, "RO ACCESS")],
+        "fcall": [(0, "RW ACCESS UPDATE")],
+        "fcall_ro": [(0, "RO ACCESS")],
+        "geoadd": [(1, "RW UPDATE")],
+        "geodist": [(1, "RO ACCESS")],
+        "geohash": [(1, "RO ACCESS")],
+        "geopos": [(1, "RO ACCESS")],
+        "georadius": [(1, "RO ACCESS"), (0, "OW UPDATE"), (0, "OW UPDATE")],
+        "georadius_ro": [(1, "RO ACCESS")],
+        "georadiusbymember": [(1, "RO ACCESS"), (0, "OW UPDATE"), (0, "OW UPDATE")],
+        "georadiusbymember_ro": [(1, "RO ACCESS")],
+        "geosearch": [(1, "RO ACCESS")],
+        "geosearchstore": [(1, "OW UPDATE"), (2, "RO ACCESS")],
+        "get": [(1, "RO ACCESS")],
+        "getbit": [(1, "RO ACCESS")],
+        "getdel": [(1, "RW ACCESS DELETE")],
+        "getex": [(1, "RW ACCESS UPDATE")],
+        "getrange": [(1, "RO ACCESS")],
+        "getset": [(1, "RW ACCESS UPDATE")],
+        "hdel": [(1, "RW DELETE")],
+        "hexists": [(1, "RO")],
+        "hget": [(1, "RO ACCESS")],
+        "hgetall": [(1, "RO ACCESS")],
+        "hincrby": [(1, "RW ACCESS UPDATE")],
+        "hincrbyfloat": [(1, "RW ACCESS UPDATE")],
+        "hkeys": [(1, "RO ACCESS")],
+        "hlen": [(1, "RO")],
+        "hmget": [(1, "RO ACCESS")],
+        "hmset": [(1, "RW UPDATE")],
+        "hrandfield": [(1, "RO ACCESS")],
+        "hscan": [(1, "RO ACCESS")],
+        "hset": [(1, "RW UPDATE")],
+        "hsetnx": [(1, "RW INSERT")],
+        "hstrlen": [(1, "RO")],
+        "hvals": [(1, "RO ACCESS")],
+        "incr": [(1, "RW ACCESS UPDATE")],
+        "incrby": [(1, "RW ACCESS UPDATE")],
+        "incrbyfloat": [(1, "RW ACCESS UPDATE")],
+        "lcs": [(0, "RO ACCESS")],
+        "lindex": [(1, "RO ACCESS")],
+        "linsert": [(1, "RW INSERT")],
+        "llen": [(1, "RO")],
+        "lmove": [(1, "RW ACCESS DELETE"), (2, "RW INSERT")],
+        "lmpop": [(0, "RW ACCESS DELETE")],
+        "lpop": [(1, "RW ACCESS DELETE")],
+        "lpos": [(1, "RO ACCESS")],
+        "lpush": [(1, "RW INSERT")],
+        "lpushx": [(1, "RW INSERT")],
+        "lrange": [(1, "RO ACCESS")],
+        "lrem": [(1, "RW DELETE")],
+        "lset": [(1, "RW UPDATE")],
+        "ltrim": [(1, "RW DELETE")],
+        "memory|usage": [(2, "RO")],
+        "mget": [(0, "RO ACCESS")],
+        "move": [(1, "RW ACCESS UPDATE")],
+        "mset": [(0, "OW UPDATE")],
+        "msetnx": [(0, "OW INSERT")],
+        "object|encoding": [(2, "RO")],
+        "object|freq": [(2, "RO")],
+        "object|idletime": [(2, "RO")],
+        "object|refcount": [(2, "RO")],
+        "persist": [(1, "RW UPDATE")],
+        "pexpire": [(1, "RW UPDATE")],
+        "pexpireat": [(1, "RW UPDATE")],
+        "pexpiretime": [(1, "RO ACCESS")],
+        "pfadd": [(1, "RW INSERT")],
+        "pfcount": [(0, "RW ACCESS")],
+        "pfdebug": [(2, "RW ACCESS")],
+        "pfmerge": [(1, "RW ACCESS INSERT"), (0, "RO ACCESS")],
+        "psetex": [(1, "OW UPDATE")],
+        "pttl": [(1, "RO ACCESS")],
+        "rename": [(1, "RW ACCESS DELETE"), (2, "OW UPDATE")],
+        "renamenx": [(1, "RW ACCESS DELETE"), (2, "OW INSERT")],
+        "restore": [(1, "OW UPDATE")],
+        "rpop": [(1, "RW ACCESS DELETE")],
+        "rpoplpush": [(1, "RW ACCESS DELETE"), (2, "RW INSERT")],
+        "rpush": [(1, "RW INSERT")],
+        "rpushx": [(1, "RW INSERT")],
+        "sadd": [(1, "RW INSERT")],
+        "scard": [(1, "RO")],
+        "sdiff": [(0, "RO ACCESS")],
+        "sdiffstore": [(1, "OW UPDATE"), (0, "RO ACCESS")],
+        "set": [(1, "RW ACCESS UPDATE")],
+        "setbit": [(1, "RW ACCESS UPDATE")],
+        "setex": [(1, "OW UPDATE")],
+        "setnx": [(1, "OW INSERT")],
+        "setrange": [(1, "RW UPDATE")],
+        "sinter": [(0, "RO ACCESS")],
+        "sintercard": [(0, "RO ACCESS")],
+        "sinterstore": [(1, "OW UPDATE"), (0, "RO ACCESS")],
+        "sismember": [(1, "RO")],
+        "smembers": [(1, "RO ACCESS")],
+        "smismember": [(1, "RO ACCESS")],
+        "smove": [(1, "RW ACCESS DELETE"), (2, "RW INSERT")],
+        "sort": [(1, "RO ACCESS"), (0, "RO ACCESS"), (0, "OW UPDATE")],
+        "sort_ro": [(1, "RO ACCESS"), (0, "RO ACCESS")],
+        "spop": [(1, "RW ACCESS DELETE")],
+        "spublish": [(1, "NOT_KEY")],
+        "srandmember": [(1, "RO ACCESS")],
+        "srem": [(1, "RW DELETE")],
+        "sscan": [(1, "RO ACCESS")],
+        "ssubscribe": [(0, "NOT_KEY")],
+        "strlen": [(1, "RO")],
+        "substr": [(1, "RO ACCESS")],
+        "sunion": [(0, "RO ACCESS")],
+        "sunionstore": [(1, "OW UPDATE"), (0, "RO ACCESS")],
+        "sunsubscribe": [(0, "NOT_KEY")],
+        "touch": [(0, "RO")],
+        "ttl": [(1, "RO ACCESS")],
+        "type": [(1, "RO")],
+        "unlink": [(0, "RM DELETE")],
+        "watch": [(0, "RO")],
+        "xack": [(1, "RW UPDATE")],
+        "xadd": [(1, "RW UPDATE")],
+        "xautoclaim": [(1, "RW DELETE")],
+        "xclaim": [(1, "RW UPDATE")],
+        "xdel": [(1, "RW DELETE")],
+        "xgroup|create": [(2, "RW INSERT")],
+        "xgroup|createconsumer": [(2, "RW INSERT")],
+        "xgroup|delconsumer": [(2, "RW DELETE")],
+        "xgroup|destroy": [(2, "RW DELETE")],
+        "xgroup|setid": [(2, "RW UPDATE")],
+        "xinfo|consumers": [(2, "RO ACCESS")],
+        "xinfo|groups": [(2, "RO ACCESS")],
+        "xinfo|stream": [(2, "RO ACCESS")],
+        "xlen": [(1, "RO")],
+        "xpending": [(1, "RO ACCESS")],
+        "xrange": [(1, "RO ACCESS")],
+        "xread": [(0, "RO ACCESS")],
+        "xreadgroup": [(0, "RO ACCESS")],
+        "xrevrange": [(1, "RO ACCESS")],
+        "xsetid": [(1, "RW UPDATE")],
+        "xtrim": [(1, "RW DELETE")],
+        "zadd": [(1, "RW UPDATE")],
+        "zcard": [(1, "RO")],
+        "zcount": [(1, "RO ACCESS")],
+        "zdiff": [(0, "RO ACCESS")],
+        "zdiffstore": [(1, "OW UPDATE"), (0, "RO ACCESS")],
+        "zincrby": [(1, "RW ACCESS UPDATE")],
+        "zinter": [(0, "RO ACCESS")],
+        "zintercard": [(0, "RO ACCESS")],
+        "zinterstore": [(1, "OW UPDATE"), (0, "RO ACCESS")],
+        "zlexcount": [(1, "RO ACCESS")],
+        "zmpop": [(0, "RW ACCESS DELETE")],
+        "zmscore": [(1, "RO ACCESS")],
+        "zpopmax": [(1, "RW ACCESS DELETE")],
+        "zpopmin": [(1, "RW ACCESS DELETE")],
+        "zrandmember": [(1, "RO ACCESS")],
+        "zrange": [(1, "RO ACCESS")],
+        "zrangebylex": [(1, "RO ACCESS")],
+        "zrangebyscore": [(1, "RO ACCESS")],
+        "zrangestore": [(1, "OW UPDATE"), (2, "RO ACCESS")],
+        "zrank": [(1, "RO ACCESS")],
+        "zrem": [(1, "RW DELETE")],
+        "zremrangebylex": [(1, "RW DELETE")],
+        "zremrangebyrank": [(1, "RW DELETE")],
+        "zremrangebyscore": [(1, "RW DELETE")],
+        "zrevrange": [(1, "RO ACCESS")],
+        "zrevrangebylex": [(1, "RO ACCESS")],
+        "zrevrangebyscore": [(1, "RO ACCESS")],
+        "zrevrank": [(1, "RO ACCESS")],
+        "zscan": [(1, "RO ACCESS")],
+        "zscore": [(1, "RO ACCESS")],
+        "zunion": [(0, "RO ACCESS")],
+        "zunionstore": [(1, "OW UPDATE"), (0, "RO ACCESS")],
+    ]
+
+    /// The flags Redis reports for each key position of `arguments` (positions from
+    /// `CommandSpec.keyPositions`), in Redis's spelling (`RW`, `access`...). A key at a
+    /// spec's own position takes that spec's flags; any other key takes the last spec that
+    /// names keys otherwise (SORT's STORE after its BY/GET patterns, a destination's
+    /// sources after it). SET and BITFIELD flags depend on their
+    /// arguments, as in Redis.
+    public static func flags(of spec: CommandSpec, _ arguments: [[UInt8]], positions: [Int]) -> [[String]] {
+        // A container's subcommand (MEMORY USAGE, XINFO STREAM) has its own specs.
+        let subcommandName = arguments.count >= 2 ? spec.name + "|" + String(decoding: arguments[1], as: UTF8.self).lowercased() : ""
+        let specs = table[subcommandName] ?? table[spec.name] ?? []
+        return positions.map { position in
+            if spec.id == .set { return setFlags(arguments) }
+            if spec.id == .bitfield { return bitfieldFlags(arguments) }
+            let chosen = specs.first { $0.position == position } ?? specs.last { $0.position == 0 } ?? specs.first
+            return chosen.map { spelled($0.flags) } ?? []
+        }
+    }
+
+    /// Redis's spelling: the access kind upper case, the rest lower case.
+    static func spelled(_ flags: String) -> [String] {
+        flags.split(separator: " ").map { ["RW", "RO", "OW", "RM"].contains(String($0)) ? String($0) : $0.lowercased() }
+    }
+
+    /// SET overwrites unless GET asks for the old value.
+    static func setFlags(_ arguments: [[UInt8]]) -> [String] {
+        let readsOld = arguments.dropFirst(3).contains { $0.count == 3 && String(decoding: $0, as: UTF8.self).lowercased() == "get" }
+        return readsOld ? ["RW", "access", "update"] : ["OW", "update"]
+    }
+
+    /// BITFIELD only reads when every operation is GET.
+    static func bitfieldFlags(_ arguments: [[UInt8]]) -> [String] {
+        let writes = arguments.dropFirst(2).contains {
+            let word = String(decoding: $0, as: UTF8.self).lowercased()
+            return word == "set" || word == "incrby"
+        }
+        return writes ? ["RW", "update", "access"] : ["RO", "access"]
+    }
+}
