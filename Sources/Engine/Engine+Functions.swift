@@ -61,6 +61,13 @@ extension Engine {
         return .success(resolved)
     }
 
+    /// Whether FCALL of `name` may run while memory is over `maxmemory`: a function flagged
+    /// `no-writes` or `allow-oom` (or an unknown one, which fails on its own), as Redis.
+    public func functionRunsOutOfMemory(_ name: Bytes) -> Bool {
+        guard let (_, function) = lookupFunction(name) else { return true }
+        return function.flags.contains("no-writes") || function.flags.contains("allow-oom")
+    }
+
     private func lookupFunction(_ name: Bytes) -> (FunctionLibrary, LibraryFunction)? {
         guard let libraryName = functionLibraries[Arguments.lowercased(name)], let library = libraries[libraryName],
               let function = library.functions.first(where: { $0.name.lowercased() == Arguments.lowercased(name) }) else { return nil }
@@ -81,7 +88,8 @@ extension Engine {
         body(code, prelude: "local __trestle_functions = {} local redis = setmetatable({register_function = function(a, b) "
              + "if type(a) == 'table' then __trestle_functions[a.function_name] = a.callback else __trestle_functions[a] = b end "
              + "end}, {__index = redis})",
-             epilogue: "return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
+             // As in Redis, a function cannot register others once the library is loaded.
+             epilogue: "redis.register_function = nil return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
     }
 
     /// The function an FCALL body runs (from its first line's marker), for error texts.
@@ -101,24 +109,40 @@ extension Engine {
     }
 
     /// The prelude of LOAD's registering run: checks each registration as Redis does and
-    /// returns {name, has description, description, flags...} per function.
+    /// returns {name, has description, description, flags...} per function. As in Redis,
+    /// the load run sees only `register_function`, `log`, the log levels and the version
+    /// of the `redis` table, and no `math` (its random numbers would differ per load).
     private static let registeringPrelude = """
         local __trestle_registered = {} local __trestle_flags = {['no-writes'] = true, ['allow-oom'] = true, \
         ['allow-stale'] = true, ['no-cluster'] = true, ['allow-cross-slot-keys'] = true} \
         local redis = setmetatable({register_function = function(...) \
         local count, a, b = select('#', ...), ... local name, callback, flags, description \
-        if count == 1 and type(a) == 'table' then for k, v in pairs(a) do \
-        if k == 'function_name' then name = v elseif k == 'callback' then callback = v elseif k == 'flags' then flags = v \
-        elseif k == 'description' then description = v else error('unknown argument given to redis.register_function', 0) end end \
-        elseif count == 2 then name, callback = a, b else error('wrong number of arguments to redis.register_function', 0) end \
-        if type(name) ~= 'string' or not string.find(name, '^[%w_]+$') then error('Function names can only contain letters, numbers, or underscores(_) and must be at least one character long', 0) end \
-        if type(callback) ~= 'function' then error('callback argument given to redis.register_function must be a function', 0) end \
-        if description ~= nil and type(description) ~= 'string' then error('description argument given to redis.register_function must be a string', 0) end \
+        if count == 1 then \
+        if type(a) ~= 'table' then error('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).', 0) end \
+        for k, v in pairs(a) do \
+        if type(k) ~= 'string' then error('named argument key given to redis.register_function is not a string', 0) \
+        elseif k == 'function_name' then if type(v) ~= 'string' then error('function_name argument given to redis.register_function must be a string', 0) end name = v \
+        elseif k == 'callback' then if type(v) ~= 'function' then error('callback argument given to redis.register_function must be a function', 0) end callback = v \
+        elseif k == 'flags' then flags = v \
+        elseif k == 'description' then if type(v) ~= 'string' then error('description argument given to redis.register_function must be a string', 0) end description = v \
+        else error('unknown argument given to redis.register_function', 0) end end \
+        if name == nil then error('redis.register_function must get a function name argument', 0) end \
+        if callback == nil then error('redis.register_function must get a callback argument', 0) end \
+        elseif count == 2 then \
+        if type(a) ~= 'string' then error('first argument to redis.register_function must be a string', 0) end \
+        if type(b) ~= 'function' then error('second argument to redis.register_function must be a function', 0) end \
+        name, callback = a, b \
+        else error('wrong number of arguments to redis.register_function', 0) end \
+        if not string.find(name, '^[%w_]+$') then error('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long', 0) end \
         local entry = {name, description and '1' or '0', description or ''} \
         if flags ~= nil then if type(flags) ~= 'table' then error('flags argument to redis.register_function must be a table representing function flags', 0) end \
         for _, flag in ipairs(flags) do if not __trestle_flags[flag] then error('unknown flag given', 0) end entry[#entry + 1] = flag end end \
         for _, other in ipairs(__trestle_registered) do if other[1] == name then error('Function already exists in the library', 0) end end \
-        __trestle_registered[#__trestle_registered + 1] = entry end}, {__index = redis})
+        __trestle_registered[#__trestle_registered + 1] = entry end}, {__index = function(_, k) \
+        if k == 'log' or k == 'LOG_DEBUG' or k == 'LOG_VERBOSE' or k == 'LOG_NOTICE' or k == 'LOG_WARNING' \
+        or k == 'REDIS_VERSION' or k == 'REDIS_VERSION_NUM' then return redis[k] end \
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end}) \
+        local math = setmetatable({}, {__index = function() error("Script attempted to access nonexistent global variable 'math'", 2) end})
         """
 
     // MARK: - FUNCTION
@@ -190,6 +214,7 @@ extension Engine {
         interpreter.forget(sha: sha)
         guard case .array(let entries) = result else {
             if case .error(let text) = result {
+                if interpreter.lastStop == .budget { throw .message("ERR FUNCTION LOAD timeout") }
                 // Without the interpreter's " script: <sha>, on @user_script:N." trailer.
                 let message = text.range(of: " script: ").map { String(text[..<$0.lowerBound]) } ?? text
                 throw .message("ERR Error registering functions: \(message.replacingOccurrences(of: "user_script:", with: "user_function:"))")

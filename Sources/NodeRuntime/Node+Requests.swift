@@ -23,6 +23,8 @@ extension Node {
         serve(arguments, spec: arguments.first.flatMap(CommandTable.lookup), session: session, forwarded: forwarded, reply: reply)
     }
 
+    static let outOfMemory = RESPValue.error("OOM command not allowed when used memory > 'maxmemory'.")
+
     /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
     /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
     /// Redis's `noeviction`).
@@ -62,6 +64,11 @@ extension Node {
         }
         var arguments = arguments
         var script: ScriptRequest?
+        if id == .fcall, arguments.count >= 2, front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes,
+           !front.functionRunsOutOfMemory(arguments[1]) {
+            if session.inTransaction { front.flagTransactionFailed(session) }
+            return Outcome(reply: Self.outOfMemory)
+        }
         if Engine.scriptRuns.contains(id) {
             script = ScriptRequest(memoKey: Self.scriptMemoKey(arguments, id: id), request: arguments)
             // EVALSHA travels as EVAL with its body: the shard's replicas need not have it.
@@ -80,7 +87,7 @@ extension Node {
         }
         if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes, Self.deniedWhenOutOfMemory(spec, arguments) {
             if session.inTransaction { front.flagTransactionFailed(session) }
-            return Outcome(reply: .error("OOM command not allowed when used memory > 'maxmemory'."))
+            return Outcome(reply: Self.outOfMemory)
         }
         if session.inTransaction, spec.flags.contains("no_multi") {
             front.flagTransactionFailed(session)

@@ -45,4 +45,35 @@ import Wire
         #expect(run(["FCALL", "f", "x"]) == .error("ERR Bad number of keys provided"))
         #expect(run(["FCALL_RO", "f", "1", "n", "1"]) == .error("ERR Can not execute a script with write flag using *_ro command."))
     }
+
+    @Test func registrationErrorsAreRedisTexts() {
+        let engine = Engine(settings: Settings(), seed: 1, now: 0)
+        let session = engine.connect(address: "test", localAddress: "", now: 0)
+        func load(_ body: String) -> RESPValue {
+            engine.execute([Array("FUNCTION".utf8), Array("LOAD".utf8), Array("#!lua name=lib\n\(body)".utf8)], session: session, now: 0).reply
+        }
+        func registering(_ text: String) -> RESPValue { .error("ERR Error registering functions: ERR \(text)") }
+        #expect(load("redis.register_function('f')") == registering("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."))
+        #expect(load("redis.register_function(1, function() end)") == registering("first argument to redis.register_function must be a string"))
+        #expect(load("redis.register_function('f', 1)") == registering("second argument to redis.register_function must be a function"))
+        #expect(load("redis.register_function('a b', function() end)")
+            == registering("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"))
+        #expect(load("redis.register_function{function_name=1, callback=function() end}")
+            == registering("function_name argument given to redis.register_function must be a string"))
+        #expect(load("redis.register_function{callback=function() end}") == registering("redis.register_function must get a function name argument"))
+        #expect(load("redis.register_function{function_name='f'}") == registering("redis.register_function must get a callback argument"))
+        guard case .error(let call) = load("redis.call('ping')"), case .error(let math) = load("math.random()") else {
+            Issue.record("the load run reached redis.call or math")
+            return
+        }
+        #expect(call.contains("attempted to access nonexistent global variable 'call'"))
+        #expect(math.contains("attempted to access nonexistent global variable 'math'"))
+        // Registering from inside a function, once loaded, is not possible.
+        #expect(load("redis.register_function('f', function() return redis.register_function('g', function() end) end)") == .bulk(Array("lib".utf8)))
+        guard case .error(let inside) = engine.execute(["FCALL", "f", "0"].map { Array($0.utf8) }, session: session, now: 0).reply else {
+            Issue.record("a function registered another")
+            return
+        }
+        #expect(inside.contains("attempt to call field 'register_function' (a nil value)"))
+    }
 }

@@ -52,8 +52,10 @@ final class NodeScriptHarness {
             let address = words.count > 3 ? words[3] : "127.0.0.1:40000"
             input(node(words[1]), .clientOpened(client(words[2]), address: address, localAddress: "127.0.0.1:6379"))
         case "close": input(node(words[1]), .clientClosed(client(words[2])))
-        case "request":  // request NODE CLIENT ARG...: `\s` in an argument stands for a space
-            input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map { Array($0.replacingOccurrences(of: "\\s", with: " ").utf8) }))
+        case "request":  // request NODE CLIENT ARG...: `\s` in an argument stands for a space, `\n` for a line break
+            input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map {
+                Array($0.replacingOccurrences(of: "\\s", with: " ").replacingOccurrences(of: "\\n", with: "\n").utf8)
+            }))
         case "deliver": deliver(quiet: words.count > 1)
         case "memory":  // memory NODE BYTES: the shell measured this much resident memory
             input(node(words[1]), .memoryUsed(bytes: Int(words[2]) ?? 0))
