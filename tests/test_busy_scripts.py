@@ -281,6 +281,30 @@ def test_writes_while_busy_are_refused_and_have_no_effect(target):
     assert b.exists("other") == 0
 
 
+def test_a_transaction_meeting_a_busy_script_is_discarded(target):
+    """A command queued while a script is busy is refused and fails the transaction; an
+    EXEC refused while busy ends it with EXECABORT naming BUSY; nothing of it runs."""
+    b = target.client()
+    b.set("xx", "1")
+    b.config_set("busy-reply-threshold", THRESHOLD_MILLISECONDS)
+    queued = target.connection()
+    queued.send_command("MULTI")
+    assert queued.read_response() == "OK"
+    queued.send_command("INCR", "xx")
+    assert queued.read_response() == "QUEUED"
+    a = start_busy(target, "EVAL", SPIN, 0)
+    queued.send_command("INCR", "xx")
+    assert pending_reply(queued).startswith("error: " + BUSY_EVAL)
+    queued.send_command("EXEC")
+    reply = pending_reply(queued)
+    # redis-py takes the EXECABORT code off (ExecAbortError); the text names BUSY.
+    assert reply.startswith("error: Transaction discarded because of: " + BUSY_EVAL), reply
+    kill_and_recover(b, a)
+    assert b.get("xx") == "1"
+    queued.send_command("PING", "asdf")
+    assert queued.read_response() == "asdf"  # no longer in MULTI
+
+
 def test_threshold_is_configurable_under_both_names(target):
     b = target.client()
     assert b.config_get("busy-reply-threshold") == {"busy-reply-threshold": str(DEFAULT_THRESHOLD_MILLISECONDS)}

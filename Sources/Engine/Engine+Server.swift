@@ -83,6 +83,7 @@ extension Engine {
             guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
             guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
             let positions = spec.keyPositions(in: target)
+            if positions.isEmpty, Self.namesNoKeys(spec, target) { return .array([]) }
             guard !positions.isEmpty else { throw Self.noKeysError(spec) }
             return .array(positions.map { .bulk(target[$0]) })
         case "getkeysandflags":
@@ -91,6 +92,7 @@ extension Engine {
             guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
             guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
             let positions = spec.keyPositions(in: target)
+            if positions.isEmpty, Self.namesNoKeys(spec, target) { return .array([]) }
             guard !positions.isEmpty else { throw Self.noKeysError(spec) }
             let flags = KeySpecFlags.flags(of: spec, target, positions: positions)
             return .array(zip(positions, flags).map { .array([.bulk(target[$0.0]), .set($0.1.map { .simple($0) })]) })
@@ -107,6 +109,12 @@ extension Engine {
         default:
             throw .unknownSubcommand(command: "command", subcommand: Arguments.string(arguments[1]))
         }
+    }
+
+    /// Whether a command with a key count (EVAL, ZUNION...) was given a count of 0: no
+    /// keys, which COMMAND GETKEYS answers with an empty list, as Redis 7.
+    private static func namesNoKeys(_ spec: CommandSpec, _ target: [Bytes]) -> Bool {
+        spec.keyCountIndex > 0 && spec.keyCountIndex < target.count && Numbers.parseInteger(target[spec.keyCountIndex]) == 0
     }
 
     /// COMMAND GETKEYS with no key found: a command that takes keys was given arguments

@@ -79,10 +79,14 @@ struct CommandStats {
     }
 
     /// LATENCY HISTOGRAM: for `names` (every command called when empty; unknown names are
-    /// left out, as Redis), `calls` and the cumulative counts of the buckets from the first
+    /// left out, as Redis; a container command's name includes its subcommands), `calls` and the cumulative counts of the buckets from the first
     /// one used to the last one used, keyed by their bound in microseconds.
     func histogram(_ names: [String]) -> RESPValue {
-        let chosen = names.isEmpty ? commands.keys.sorted() : names.map { $0.lowercased() }
+        // A container's name stands for its subcommands too (`client` gives `client|id`...).
+        let chosen = names.isEmpty ? commands.keys.sorted() : names.flatMap { name -> [String] in
+            let lowered = name.lowercased()
+            return [lowered] + commands.keys.filter { $0.hasPrefix(lowered + "|") }.sorted()
+        }
         var seen = Set<String>()
         var pairs: [RESPPair] = []
         for name in chosen where seen.insert(name).inserted {

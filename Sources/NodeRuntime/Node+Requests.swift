@@ -49,7 +49,14 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
-        if busyScript != nil, let refusal = busyRefusal(spec, arguments, time: time) { return Outcome(reply: refusal) }
+        if busyScript != nil, let refusal = busyRefusal(spec, arguments, time: time) {
+            guard session.inTransaction else { return Outcome(reply: refusal) }
+            // As Redis: the refusal fails the transaction; an EXEC refused ends it.
+            front.flagTransactionFailed(session)
+            guard id == .exec, case .error(let text) = refusal else { return Outcome(reply: refusal) }
+            _ = front.execute([Array("DISCARD".utf8)], spec: CommandTable.lookup(Array("DISCARD".utf8)), session: session, now: time)
+            return Outcome(reply: .error("EXECABORT Transaction discarded because of: \(text)"))
+        }
         // As Redis: ASKING lasts for the one command that follows it, and so does CLIENT
         // CACHING (any CLIENT subcommand keeps it; a transaction keeps it to its end).
         let asking = session.asking

@@ -125,6 +125,8 @@ import Wire
         #expect(keys("memory usage k") == .array([entry("k", "RO")]))
         #expect(keys("ZINTERSTORE zz 1443677133621497600 asdf") == .error("ERR Invalid arguments specified for command"))
         #expect(keys("ping") == .error("ERR The command has no key arguments"))
+        #expect(keys("eval x 0") == .array([]))
+        #expect(h.run("COMMAND GETKEYS eval x 0") == .array([]))
         #expect(keys("nosuch a") == .error("ERR Invalid command specified"))
     }
 

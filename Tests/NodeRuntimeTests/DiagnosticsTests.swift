@@ -13,6 +13,12 @@ import Wire
         #expect(name("CONFIG", "GET", "x") == "config|get")
         #expect(name("config", "nosuch") == "config")
         #expect(name("get", "k") == "get")
+        var stats = CommandStats()
+        stats.record("client|id", reply: .integer(1), microseconds: 3)
+        stats.record("client|list", reply: .bulk("x"), microseconds: 3)
+        stats.record("get", reply: .null, microseconds: 3)
+        guard case .map(let pairs) = stats.histogram(["client"]) else { Issue.record("not a map"); return }
+        #expect(pairs.map(\.key) == [.bulk("client|id"), .bulk("client|list")])
     }
 
     @Test func theSlowLogKeepsTheNewestEntriesOverTheThreshold() {
