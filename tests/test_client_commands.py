@@ -28,6 +28,9 @@ def test_client_reply_off_on_and_skip(target):
                       ("CLIENT", "REPLY", "ON"), ("GET", "a")) == b"+OK\r\n$1\r\n2\r\n"
     assert replies_to(target.port, ("CLIENT", "REPLY", "SKIP"), ("SET", "b", "2"), ("GET", "b")) == b"$1\r\n2\r\n"
     assert replies_to(target.port, ("CLIENT", "REPLY", "MAYBE"), ("PING",)) == b"-ERR syntax error\r\n+PONG\r\n"
+    # Pub/sub confirmations are pushes: CLIENT REPLY OFF does not silence them.
+    assert replies_to(target.port, ("CLIENT", "REPLY", "OFF"), ("SUBSCRIBE", "ch"), ("PSUBSCRIBE", "c*")) == (
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:2\r\n")
 
 
 def test_client_kill_by_user_and_the_list_after_it(target):

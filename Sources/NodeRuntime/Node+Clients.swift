@@ -217,7 +217,9 @@ extension Node {
         assert(client.unansweredOthers >= 0, "more replies than requests")
         while let head = client.slots.first, let reply = head.reply {
             client.slots.removeFirst()
-            if !client.closed, !head.silent { emit(.reply(client.session.id, reply, head.version)) }
+            // CLIENT REPLY OFF|SKIP silences replies, not pushes (a SUBSCRIBE's confirmation
+            // still arrives, as in Redis 7.2).
+            if !client.closed, !head.silent || reply.isPush { emit(.reply(client.session.id, reply, head.version)) }
         }
         if client.closeWhenAnswered, client.slots.isEmpty, !client.closed {
             client.closed = true

@@ -53,4 +53,10 @@ extension RESPValue {
         if case .error = self { return true }
         return false
     }
+
+    /// True for out-of-band pushes (pub/sub messages and confirmations).
+    public var isPush: Bool {
+        if case .push = self { return true }
+        return false
+    }
 }
