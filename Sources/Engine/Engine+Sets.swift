@@ -14,7 +14,7 @@ extension Engine {
         switch id {
         case .sadd: return .integer(try keyspace.setAdd(key, Array(arguments.dropFirst(2)), now: now))
         case .srem: return .integer(try keyspace.setRemove(key, Array(arguments.dropFirst(2)), now: now))
-        case .smembers: return .set((try keyspace.setMembers(key, now: now) ?? []).map(RESPValue.bulk))
+        case .smembers: return .set(inRedisOrder(try keyspace.setMembers(key, now: now) ?? []).map(RESPValue.bulk))
         case .sismember: return .integer(try keyspace.setContains(key, [arguments[2]], now: now)[0] ? 1 : 0)
         case .smismember:
             return .array(try keyspace.setContains(key, Array(arguments.dropFirst(2)), now: now).map { .integer($0 ? 1 : 0) })
@@ -24,7 +24,7 @@ extension Engine {
         case .smove: return .integer(try keyspace.setMove(key, arguments[2], arguments[3], now: now) ? 1 : 0)
         case .sinter, .sunion, .sdiff:
             let keys = Array(arguments.dropFirst())
-            return .set(try keyspace.setCombination(Self.combination(id), of: keys, now: now).map(RESPValue.bulk))
+            return .set(inRedisOrder(try keyspace.setCombination(Self.combination(id), of: keys, now: now)).map(RESPValue.bulk))
         case .sinterstore, .sunionstore, .sdiffstore:
             let keys = Array(arguments.dropFirst(2))
             return .integer(try keyspace.setStore(Self.combination(id), of: keys, into: key, now: now))
@@ -32,6 +32,20 @@ extension Engine {
         case .sscan: return try setScan(arguments, now: now)
         default: throw CommandError.syntax
         }
+    }
+
+    /// Members as Redis lists them: a set Redis would hold as an intset (only integers, at
+    /// most `set-max-intset-entries`) in ascending numeric order, any other in its stored
+    /// order (insertion order while small, as a Redis listpack set).
+    func inRedisOrder(_ members: [Bytes]) -> [Bytes] {
+        guard members.count > 1, members.count <= settings.encodingLimits.setMaxIntsetEntries else { return members }
+        var numbered: [(Int64, Bytes)] = []
+        numbered.reserveCapacity(members.count)
+        for member in members {
+            guard EncodingLimits.isIntsetMember(member), let value = Numbers.parseInteger(member) else { return members }
+            numbered.append((value, member))
+        }
+        return numbered.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     static func combination(_ id: CommandID) -> SetCombination {
@@ -92,7 +106,7 @@ extension Engine {
         let options = try ScanOptions.parse(arguments, from: 3, allowType: false)
         if options.noValues { throw CommandError.syntax }
         var items: [RESPValue] = []
-        for member in members {
+        for member in inRedisOrder(members) {
             if let pattern = options.pattern, !Glob.matches(pattern: pattern, member) { continue }
             items.append(.bulk(member))
         }

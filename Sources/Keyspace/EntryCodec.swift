@@ -204,8 +204,7 @@ public enum EntryCodec {
                 let count = Int(try reader.read(UInt32.self))
                 // Each field needs at least 8 bytes of lengths: never trust a count beyond that.
                 guard count <= reader.remaining / 8 else { throw DecodeError(reason: "hash field count \(count) exceeds record") }
-                var fields: [Bytes: Bytes] = [:]
-                fields.reserveCapacity(count)
+                var fields = HashFields()
                 for _ in 0..<count { fields[try reader.readBlob()] = try reader.readBlob() }
                 value = .hash(fields)
             case tagList:

@@ -3,7 +3,7 @@ import Core
 
 extension Keyspace {
     /// The fields of the hash under `key`; nil if absent; an error for another type.
-    public mutating func hash(_ key: Bytes, now: Int64) throws(KeyspaceError) -> [Bytes: Bytes]? {
+    public mutating func hash(_ key: Bytes, now: Int64) throws(KeyspaceError) -> HashFields? {
         guard let entry = lookup(key, now: now) else { return nil }
         guard case .hash(let fields) = entry.value else { throw .wrongType }
         return fields
@@ -14,7 +14,7 @@ extension Keyspace {
     /// modified the fields; only then is the key recorded as modified (for WATCH and the
     /// log), so a failed or no-op command changes nothing observable.
     private mutating func modifyHash<Result>(_ key: Bytes, now: Int64, create: Bool,
-                                             _ body: (inout [Bytes: Bytes], inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
+                                             _ body: (inout HashFields, inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
         var stored = try hash(key, now: now)
         let existing = stored != nil
         guard existing || create else { return nil }

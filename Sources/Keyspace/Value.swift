@@ -7,7 +7,8 @@ import Collections
 //
 // Every container keeps an order that depends only on the commands applied to it, never
 // on per-process hash seeds: a list is a PackedList (head first), a set an OrderedSet whose
-// order follows its insertions and swap-removals, a sorted set an AVL tree ordered by
+// order follows its insertions and swap-removals, a hash of up to 128 fields HashFields in
+// insertion order (past that its order is a dictionary's, which nothing replicated reads), a sorted set an AVL tree ordered by
 // (score, member bytes) beside a lookup dictionary that is never iterated. Replicas that apply the same commands
 // therefore hold identical values, and a random pick by index (SPOP) is the same pick on
 // every replica.
@@ -18,7 +19,7 @@ public typealias Bytes = [UInt8]
 /// The data held under one key.
 public enum Value: Equatable, Sendable {
     case string(Bytes)
-    case hash([Bytes: Bytes])
+    case hash(HashFields)
     /// A list, head (LEFT) first. Never empty while stored.
     case list(PackedList)
     /// A set in its deterministic stored order (see the file comment). Never empty while stored.

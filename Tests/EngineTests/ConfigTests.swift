@@ -182,3 +182,23 @@ import Wire
         #expect(h.run("BITCOUNT str -6 -1") == .integer(16))
     }
 }
+
+@Suite struct RedisOrderTests {
+    /// A set Redis would hold as an intset lists its members in numeric order; any other
+    /// set and every small hash in insertion order, as Redis's listpacks.
+    @Test func intsetsAreListedInNumericOrderAndSmallHashesInInsertionOrder() {
+        let h = Harness()
+        h.run("SADD s 3 1 2 10 -5")
+        #expect(h.run("SMEMBERS s") == .set(["-5", "1", "2", "3", "10"].map { .bulk($0) }))
+        #expect(h.run("SSCAN s 0") == .array([.bulk("0"), bulks("-5", "1", "2", "3", "10")]))
+        h.run("SADD w c a b")
+        #expect(h.run("SMEMBERS w") == .set(["c", "a", "b"].map { .bulk($0) }))
+        h.run("CONFIG SET set-max-intset-entries 2")
+        #expect(h.run("SMEMBERS s") == .set(["3", "1", "2", "10", "-5"].map { .bulk($0) }))
+        h.run("HSET h f1 1 f2 2 f3 3 f4 4 f5 5 f6 6 f7 7")
+        h.run("HDEL h f3")
+        h.run("HSET h f3 x")
+        #expect(h.run("HKEYS h") == bulks("f1", "f2", "f4", "f5", "f6", "f7", "f3"))
+        #expect(h.run("HVALS h") == bulks("1", "2", "4", "5", "6", "7", "x"))
+    }
+}
