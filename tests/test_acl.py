@@ -42,6 +42,34 @@ def test_a_user_runs_only_its_commands_on_its_keys(server, admin):
     assert admin.get("other") is None and admin.dbsize() == 1
 
 
+def test_a_scripts_calls_are_held_to_its_callers_rules(server, admin):
+    """As Redis 7.2: each redis.call is checked against the caller's ACL (the refusal is
+    logged with context lua), redis.acl_check_cmd answers for the caller, and a script that
+    swallows a refusal with pcall and then writes is refused whole (Trestle replays a
+    writing script in its log, where the refused call must not be carried)."""
+    assert admin.acl_setuser("bob", enabled=True, passwords=["+123"], commands=["+@scripting", "+set"], keys=["x*"])
+    bob = user_client(server, "bob", "123")
+    refusal = "ACL failure in script: User bob has no permissions to run the 'hset' command"
+    with pytest.raises(redis.ResponseError, match=refusal):
+        bob.eval("return redis.call('hset', KEYS[1], 'f', 1)", 1, "xx")
+    assert bob.eval("return redis.call('set', KEYS[1], 1)", 1, "xx") == "OK"
+    # The script is known to write now: a restricted caller's run is checked all the same.
+    with pytest.raises(redis.ResponseError, match=refusal):
+        bob.eval("redis.pcall('hset', KEYS[1], 'f', 1) return redis.call('set', KEYS[1], 2)", 1, "xx")
+    assert admin.get("xx") == "1"
+    assert admin.eval("redis.pcall('hset', KEYS[1], 'f', 1) return redis.call('set', KEYS[1], 2)", 1, "xy") == "OK"
+    with pytest.raises(redis.ResponseError, match=refusal):
+        bob.eval("redis.pcall('hset', KEYS[1], 'f', 1) return redis.call('set', KEYS[1], 2)", 1, "xy")
+    assert bob.eval("return {redis.acl_check_cmd('set', 'xx', 1) and 1 or 0, redis.acl_check_cmd('hset', 'xx', 'f', 1) and 1 or 0,"
+                    " redis.acl_check_cmd('set', 'yy', 1) and 1 or 0}", 1, "xx") == [1, 0, 0]
+    assert admin.eval("return redis.acl_check_cmd('hset', 'xx', 'f', 1) and 1 or 0", 0) == 1
+    with pytest.raises(redis.ResponseError, match="Invalid command passed to redis.acl_check_cmd()"):
+        bob.eval("return redis.acl_check_cmd('nope')", 0)
+    entry = admin.acl_log(count=1)[0]
+    assert (entry["context"], entry["object"], entry["username"]) == ("lua", "hset", "bob")
+    admin.acl_deluser("bob")
+
+
 def test_read_only_and_write_only_key_patterns(server, admin):
     admin.set("ro:1", "x")
     admin.execute_command("ACL", "SETUSER", "bob", "on", ">pw", "%R~ro:*", "%W~wo:*", "+@all")

@@ -16,6 +16,13 @@ extension Engine {
         return denial.error(user: user)
     }
 
+    /// Logs a call a script of `session` made that ACL refused (context `lua`).
+    public func recordScriptDenial(_ denial: AccessControl.Denial, user: String, _ session: Session, now: Int64) {
+        let logged = denial.logged
+        acl.record(reason: logged.reason, context: "lua", object: logged.object, username: user,
+                   clientInfo: clientLine(session, now: now), now: now)
+    }
+
     /// Enforces the cluster directory's users (see AccessControl.adopt); a `default` user
     /// the directory does not hold follows this node's requirepass.
     public func adoptACLUsers(_ lines: [String: String]) {

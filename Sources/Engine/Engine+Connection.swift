@@ -178,7 +178,7 @@ extension Engine {
     /// One CLIENT LIST line. `queryBytes`: the caller's own request, still in its query
     /// buffer while it runs (Redis's qbuf); Trestle holds no other client's unparsed bytes
     /// in a way it counts, so theirs is 0.
-    func clientLine(_ session: Session, now: Int64, queryBytes: Int = 0) -> String {
+    public func clientLine(_ session: Session, now: Int64, queryBytes: Int = 0) -> String {
         let age = (now - session.createdAt) / 1000
         let idle = (now - session.lastInteraction) / 1000
         let multi = session.queued.map { String($0.count) } ?? "-1"

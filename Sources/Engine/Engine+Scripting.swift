@@ -119,7 +119,12 @@ extension Engine {
         context.trial = trial != nil
         let host = ScriptHost(
             call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
-            log: hooks.scriptLog)
+            log: hooks.scriptLog,
+            aclCheck: { [self] command in
+                guard let spec = CommandTable.lookup(command[0]) else { return nil }
+                guard let access = scriptTrial?.access else { return true }
+                return access.control.denial(user: access.user, spec: spec, arguments: command) == nil
+            })
         let seed = Self.scriptSeed(now: now, entry: scriptEntrySeed, base: settings.scriptRandomSeed)
         // The script's commands start in its caller's database; a SELECT it calls lasts
         // until it ends (Redis 7).
@@ -174,6 +179,13 @@ extension Engine {
         }
         if context.readOnly, spec.isWrite {
             return .error("ERR Write commands are not allowed from read-only scripts.")
+        }
+        if context.trial, let trial = scriptTrial, let access = trial.access,
+           let denial = access.control.denial(user: access.user, spec: spec, arguments: arguments) {
+            if trial.denied == nil { trial.denied = denial }
+            let message = denial.error(user: access.user).reply
+            guard case .error(let text) = message else { return message }
+            return .error("ERR ACL failure in script: " + text.dropFirst("NOPERM ".count))
         }
         let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
         if let refusal = checkScriptKeys(keys, context: context) {
@@ -280,7 +292,24 @@ extension Engine {
 /// - a trial off the thread records its *effects*: the write commands it ran, in order,
 ///   and the digest of every key it touched as it was before, so the node can propose
 ///   them as one transaction that applies only if none of those keys changed since.
+/// The rules a restricted caller's script runs under: a copy of the node's ACL (safe to
+/// read from the thread a long script runs on) and the caller's user.
+public struct ScriptAccess {
+    public let control: AccessControl
+    public let user: String
+
+    public init(control: AccessControl, user: String) {
+        self.control = control
+        self.user = user
+    }
+}
+
 public final class ScriptTrial {
+    /// The caller's ACL, when its user is restricted: every command the script calls is
+    /// checked against it, as Redis checks a script's calls (nil: nothing to check).
+    public var access: ScriptAccess?
+    /// The first call ACL refused (for ACL LOG, context `lua`), if any.
+    public var denied: AccessControl.Denial?
     /// Milliseconds the run may take (0: no limit).
     public let sliceMilliseconds: Int64
     /// VM instructions the run may take before its slice ends (0: no limit; the

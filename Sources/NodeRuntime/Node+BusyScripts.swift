@@ -113,6 +113,29 @@ extension Node {
         return bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
     }
 
+    /// Whether a script runs as a trial before (or instead of) its log entry: a read-only
+    /// one, one not known to write, and every script of a restricted ACL user, whose calls
+    /// the trial checks (a script going straight to the log would not be).
+    func needsTrial(_ script: ScriptRequest, id: CommandID, session: Session) -> Bool {
+        id == .eval_ro || !scriptWriters.contains(script.memoKey) || scriptAccess(for: session) != nil
+    }
+
+    /// The rules a script of `session` runs under, when its user is restricted.
+    func scriptAccess(for session: Session) -> ScriptAccess? {
+        guard let user = session.user, front.acl.restricts(user) else { return nil }
+        return ScriptAccess(control: front.acl, user: user)
+    }
+
+    /// After a trial: a call ACL refused goes to ACL LOG (context `lua`), as Redis logs
+    /// it. Returns the refusal to answer instead of logging the script when it went on to
+    /// write (a replay in the log is not checked, so it must not carry a refused call).
+    func checkedTrial(_ trial: ScriptTrial, session: Session) -> RESPValue? {
+        guard let denial = trial.denied, let user = trial.access?.user else { return nil }
+        front.recordScriptDenial(denial, user: user, session, now: now())
+        guard trial.wrote, case .error(let text) = denial.error(user: user).reply else { return nil }
+        return .error("ERR ACL failure in script: " + text.dropFirst("NOPERM ".count))
+    }
+
     func rememberScriptWrites(_ memoKey: Int) {
         if scriptWriters.count >= Self.scriptWritersMax { scriptWriters.removeAll() }
         scriptWriters.insert(memoKey)
@@ -153,6 +176,7 @@ extension Node {
         let started = now()
         let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds,
                                 sliceInstructions: configuration.scriptSliceInstructions)
+        trial.access = scriptAccess(for: session)
         // math.random differs from run to run (Redis 7): trials have no log index to seed
         // from, so they count (high bit set, apart from indexes); a job reruns the same seed.
         scriptTrialsRun &+= 1
@@ -175,6 +199,7 @@ extension Node {
             return offload(arguments, id: id, from: engine, now: time, started: started, functionName: trial.functionName,
                            replica: replica, session: session, script: script, reply: reply)
         }
+        if trial.stop != .slice, let refusal = checkedTrial(trial, session: session) { return reply(refusal) }
         if trial.wrote || trial.stop == .halted {
             rememberScriptWrites(script.memoKey)
             return proposeScript(arguments, replica: replica, session: session, reply: reply)
@@ -197,10 +222,12 @@ extension Node {
         let job = ScriptJob(id: nextScriptJob, engine: engine.scriptRunnerCopy(), arguments: arguments, command: id,
                             version: session.protocolVersion, database: session.database, time: time)
         nextScriptJob += 1
+        job.trial.access = scriptAccess(for: session)
         logger.info("a script outran its slice: it runs on its own thread, and SCRIPT KILL can stop it",
                     metadata: ["job": "\(job.id)", "function": "\(functionName ?? "")"])
         busyScript = BusyScript(job: job, started: started, functionName: functionName, request: script.request,
                                 reply: reply) { [self] job in
+            if job.trial.stop != .killed, let refusal = checkedTrial(job.trial, session: session) { return reply(refusal) }
             switch job.trial.stop {
             case .killed:
                 reply(job.reply)  // whatever it wrote was on its copy only

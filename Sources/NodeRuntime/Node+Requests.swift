@@ -222,7 +222,7 @@ extension Node {
             return route(arguments, spec: spec, id: id, positions: [], session: session, forwarded: forwarded,
                          script: script, reply: reply)
         }
-        if positions.isEmpty, let script, id == .eval_ro || !scriptWriters.contains(script.memoKey) {
+        if positions.isEmpty, let script, needsTrial(script, id: id, session: session) {
             trialScript(arguments, id: id, replica: nil, slot: nil, session: session, script: script, reply: reply)
             return nil
         }
@@ -286,7 +286,7 @@ extension Node {
             if let first = positions.first { load.record(slot: slot, key: arguments[first]) }
             if spec.isBlocking, Engine.blocks(arguments, id: id) {
                 blockingWrite(replica, arguments, id: id, spec: spec, slot: slot, session: session, reply: reply)
-            } else if let script, id == .eval_ro || !scriptWriters.contains(script.memoKey) {
+            } else if let script, needsTrial(script, id: id, session: session) {
                 trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,

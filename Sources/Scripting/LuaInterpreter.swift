@@ -21,10 +21,15 @@ public struct ScriptHost {
     public var call: (_ arguments: [[UInt8]], _ version: ProtocolVersion) -> RESPValue
     /// `redis.log(level, message)`.
     public var log: (_ level: Int, _ message: String) -> Void
+    /// `redis.acl_check_cmd(command, ...)`: whether the caller may run it (nil: no such
+    /// command).
+    public var aclCheck: (_ arguments: [[UInt8]]) -> Bool?
 
-    public init(call: @escaping ([[UInt8]], ProtocolVersion) -> RESPValue, log: @escaping (Int, String) -> Void) {
+    public init(call: @escaping ([[UInt8]], ProtocolVersion) -> RESPValue, log: @escaping (Int, String) -> Void,
+                aclCheck: @escaping ([[UInt8]]) -> Bool? = { _ in true }) {
         self.call = call
         self.log = log
+        self.aclCheck = aclCheck
     }
 }
 
@@ -48,7 +53,7 @@ public final class LuaInterpreter {
     private var scriptVersion: ProtocolVersion = .resp2
 
     private enum NativeFunction: Int32 {
-        case call = 0, pcall, sha1hex, log, setresp
+        case call = 0, pcall, sha1hex, log, setresp, aclCheck
     }
 
     /// A state with Redis's script environment, or nil when Lua cannot start one.
@@ -194,7 +199,8 @@ public final class LuaInterpreter {
         let context = Unmanaged.passUnretained(self).toOpaque()
         lua_createtable(state, 0, 16)
         for (name, function, raises) in [("call", NativeFunction.call, true), ("pcall", .pcall, false),
-                                         ("sha1hex", .sha1hex, true), ("log", .log, true), ("setresp", .setresp, true)] {
+                                         ("sha1hex", .sha1hex, true), ("log", .log, true), ("setresp", .setresp, true),
+                                         ("acl_check_cmd", .aclCheck, true)] {
             trestle_lua_push_function(state, Self.trampoline, context, function.rawValue, raises ? 1 : 0)
             lua_setfield(state, -2, name)
         }
@@ -297,6 +303,20 @@ public final class LuaInterpreter {
             }
             host?.log(level, parts.joined(separator: " "))
             lua_pushnil(state)
+            return 0
+        case .aclCheck:
+            let count = lua_gettop(state)
+            guard count > 0 else { return pushError("Please specify at least one argument for this redis lib call") }
+            var arguments: [Bytes] = []
+            for index in 1...count {
+                let type = lua_type(state, index)
+                guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = bytes(at: index) else {
+                    return pushError("Lua redis lib command arguments must be strings or integers")
+                }
+                arguments.append(bytes)
+            }
+            guard let allowed = host?.aclCheck(arguments) else { return pushError("Invalid command passed to redis.acl_check_cmd()") }
+            lua_pushboolean(state, allowed ? 1 : 0)
             return 0
         case .setresp:
             guard lua_gettop(state) == 1 else { return pushError("redis.setresp() requires one argument.") }

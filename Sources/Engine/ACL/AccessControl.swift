@@ -54,7 +54,7 @@ public struct AccessControl: Sendable {
         }
 
         /// ACL LOG's reason and object.
-        var logged: (reason: String, object: String) {
+        public var logged: (reason: String, object: String) {
             switch self {
             case .command(let name): return ("command", name)
             case .key(let key): return ("key", String(decoding: key, as: UTF8.self))
@@ -134,6 +134,9 @@ public struct AccessControl: Sendable {
     }
 
     // MARK: - Checks
+
+    /// Whether `user` is held to rules (not allowed every command, key and channel).
+    public func restricts(_ user: String) -> Bool { !unrestricted.contains(user) }
 
     /// Why `user` may not run this request, if it may not: the command (or subcommand),
     /// then every key it names (write access for commands that write), then the channels
