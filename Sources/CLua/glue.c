@@ -32,6 +32,7 @@ typedef struct {
     int stop_line;
     int enforcing;         // the memory limit applies only while a script runs
     uint64_t rand48;       // the generator's 48-bit state
+    int64_t executed;      // instructions the running script has executed, in hook steps
 } trestle_lua_ud;
 
 static trestle_lua_ud *ud_of(lua_State *L) {
@@ -113,6 +114,7 @@ static void raise_stop(lua_State *L, trestle_lua_ud *ud) {
 
 static void stop_hook(lua_State *L, lua_Debug *ar) {
     trestle_lua_ud *ud = ud_of(L);
+    ud->executed += TRESTLE_LUA_HOOK_STEP;
     if (ud->stop != TRESTLE_LUA_STOP_NONE) {
         raise_stop(L, ud);
         return;
@@ -145,6 +147,7 @@ void trestle_lua_set_budget(lua_State *L, int64_t instructions) {
     ud->deadline_ns = 0;
     ud->slice_left = INT64_MAX;
     ud->budget_left = instructions <= 0 ? INT64_MAX : instructions;
+    ud->executed = 0;
     // Always hooked while a script may run: a kill request must be seen.
     lua_sethook(L, stop_hook, LUA_MASKCOUNT, TRESTLE_LUA_HOOK_STEP);
 }
@@ -201,6 +204,19 @@ void trestle_lua_push_function(lua_State *L, trestle_lua_callback callback, void
     lua_pushcclosure(L, call_swift, 4);
 }
 
+// MARK: - os.clock
+
+/// Instructions os.clock counts as one second.
+#define TRESTLE_LUA_CLOCK_RATE 100000000.0
+
+/// os.clock(), the one function of Redis's `os` table: the running script's time counted
+/// in VM instructions at a fixed rate (to within a hook step), not the CPU clock Redis
+/// reads, so that every replica re-running the script sees the same values.
+static int deterministic_clock(lua_State *L) {
+    lua_pushnumber(L, (lua_Number)ud_of(L)->executed / TRESTLE_LUA_CLOCK_RATE);
+    return 1;
+}
+
 // MARK: - State
 
 static void open_library(lua_State *L, lua_CFunction open, const char *name) {
@@ -227,6 +243,10 @@ static int open_all(lua_State *L) {
     lua_pushcfunction(L, trestle_luaopen_struct);
     lua_call(L, 0, 1);
     lua_setglobal(L, "struct");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, deterministic_clock);
+    lua_setfield(L, -2, "clock");
+    lua_setglobal(L, "os");
     lua_getglobal(L, LUA_MATHLIBNAME);
     lua_pushcfunction(L, math_random);
     lua_setfield(L, -2, "random");
