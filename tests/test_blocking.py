@@ -37,6 +37,35 @@ def test_a_push_wakes_the_blocked_client(server):
     assert pusher.exists("queue") == 0
 
 
+@pytest.mark.parametrize("which", ["redis", "trestle"])
+def test_a_key_turned_into_another_type_keeps_the_client_blocked(which, server, redis_reference):
+    """As Redis: a blocked BLPOP whose key becomes a string stays blocked (no WRONGTYPE),
+    and is served once the key is a list again; a BLMOVE whose destination holds another
+    type gets the error."""
+    target = server if which == "trestle" else redis_reference
+    admin = target.client(decode_responses=True)
+    admin.delete("blk", "src", "dst")
+    waiter = target.client(decode_responses=True)
+    thread, result = in_background(lambda: waiter.blpop(["blk"], timeout=10))
+    time.sleep(0.3)
+    pipe = admin.pipeline(transaction=True)
+    pipe.lpush("blk", "a").delete("blk").set("blk", "string").execute()
+    time.sleep(0.3)
+    assert thread.is_alive(), f"the blocked client woke: {result}"
+    admin.delete("blk")
+    admin.lpush("blk", "b")
+    thread.join(timeout=5)
+    assert result.get("value") == ("blk", "b")
+    admin.set("dst", "string")
+    mover = target.client(decode_responses=True)
+    thread, result = in_background(lambda: mover.blmove("src", "dst", timeout=10))
+    time.sleep(0.3)
+    admin.lpush("src", "x")
+    thread.join(timeout=5)
+    assert "WRONGTYPE" in str(result.get("error")), result
+    admin.delete("blk", "src", "dst")
+
+
 def test_first_blocked_first_served(server):
     pusher = server.client(decode_responses=True)
     order = []

@@ -235,10 +235,80 @@ extension Engine {
     }
 
     /// Redis's functionExtractLibMetaData: `#!lua name=<name>`.
+    /// The words of a shebang line as Redis's sdssplitargs reads them: separated by
+    /// blanks, with "double" (C escapes) and 'single' quoted parts anywhere in a word (the
+    /// quotes dropped: `name="foo"` is `name=foo`). Nil for an unbalanced quote or a
+    /// closing quote followed by something other than a blank.
+    static func splitArguments(_ line: Bytes) -> [String]? {
+        var words: [String] = []
+        var index = 0
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d || byte == 0x00 }
+        while true {
+            while index < line.count, isBlank(line[index]) { index += 1 }
+            guard index < line.count else { return words }
+            var word: Bytes = []
+            var done = false
+            while !done, index < line.count {
+                let byte = line[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    while true {
+                        guard index < line.count else { return nil }
+                        let next = line[index]
+                        if next == UInt8(ascii: "\\"), index + 1 < line.count {
+                            let escaped = line[index + 1]
+                            switch escaped {
+                            case UInt8(ascii: "n"): word.append(0x0a)
+                            case UInt8(ascii: "r"): word.append(0x0d)
+                            case UInt8(ascii: "t"): word.append(0x09)
+                            case UInt8(ascii: "b"): word.append(0x08)
+                            case UInt8(ascii: "a"): word.append(0x07)
+                            default: word.append(escaped)
+                            }
+                            index += 2
+                        } else if next == UInt8(ascii: "\"") {
+                            index += 1
+                            if index < line.count, !isBlank(line[index]) { return nil }
+                            done = true
+                            break
+                        } else {
+                            word.append(next)
+                            index += 1
+                        }
+                    }
+                } else if byte == UInt8(ascii: "'") {
+                    index += 1
+                    while true {
+                        guard index < line.count else { return nil }
+                        let next = line[index]
+                        if next == UInt8(ascii: "\\"), index + 1 < line.count, line[index + 1] == UInt8(ascii: "'") {
+                            word.append(UInt8(ascii: "'"))
+                            index += 2
+                        } else if next == UInt8(ascii: "'") {
+                            index += 1
+                            if index < line.count, !isBlank(line[index]) { return nil }
+                            done = true
+                            break
+                        } else {
+                            word.append(next)
+                            index += 1
+                        }
+                    }
+                } else if isBlank(byte) {
+                    done = true
+                } else {
+                    word.append(byte)
+                    index += 1
+                }
+            }
+            words.append(String(decoding: word, as: UTF8.self))
+        }
+    }
+
     static func libraryName(_ code: Bytes) throws(CommandError) -> String {
         guard code.starts(with: Array("#!".utf8)) else { throw .message("ERR Missing library metadata") }
         guard let end = code.firstIndex(of: UInt8(ascii: "\n")) else { throw .message("ERR Invalid library metadata") }
-        let parts = Arguments.string(Array(code[2..<end])).split(separator: " ", omittingEmptySubsequences: true)
+        guard let parts = splitArguments(Array(code[2..<end])) else { throw .message("ERR Invalid library metadata") }
         guard let engine = parts.first else { throw .message("ERR Invalid library metadata") }
         var name: String?
         for part in parts.dropFirst() {

@@ -119,8 +119,30 @@ extension Node {
                      version: request.version) { [self] value in
             request.retrying = false
             guard !request.done else { return }
-            if value != Engine.nothingToPop(request.id) { return finish(request, value) }
+            if value != Engine.nothingToPop(request.id), !sourceHasOtherType(request, value, on: replica) { return finish(request, value) }
             if let deadline = request.deadline, deadline <= now() { finish(request, .nullArray) }
+        }
+    }
+
+    /// Whether a retry's WRONGTYPE comes from a key the request pops from now holding
+    /// another type: as in Redis, such a client stays blocked until the key holds its type
+    /// again (a wrong destination, or XREADGROUP's key, still answers the error).
+    private func sourceHasOtherType(_ request: BlockedRequest, _ value: RESPValue, on replica: Replica) -> Bool {
+        guard case .error(let text) = value, text.hasPrefix("WRONGTYPE"), let engine = replica.data?.engine else { return false }
+        let expected: String
+        var sources = request.keys
+        switch request.id {
+        case .blpop, .brpop, .blmpop: expected = "list"
+        case .blmove, .brpoplpush:
+            expected = "list"
+            sources = Array(request.keys.prefix(1))
+        case .bzpopmin, .bzpopmax, .bzmpop: expected = "zset"
+        case .xread: expected = "stream"
+        default: return false
+        }
+        let time = max(now(), replica.data?.lastRecordTime ?? 0)
+        return engine.inDatabase(request.database) {
+            sources.contains { key in engine.keyspace.peek(key, now: time).map { $0.value.typeName != expected } ?? false }
         }
     }
 

@@ -92,9 +92,17 @@ extension Node {
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }
         }
-        if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes, Self.deniedWhenOutOfMemory(spec, arguments) {
-            if session.inTransaction { front.flagTransactionFailed(session) }
-            return Outcome(reply: Self.outOfMemory)
+        if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes {
+            if Self.deniedWhenOutOfMemory(spec, arguments) {
+                if session.inTransaction { front.flagTransactionFailed(session) }
+                return Outcome(reply: Self.outOfMemory)
+            }
+            // As Redis: an EXEC whose transaction holds a command that may grow memory.
+            if id == .exec, let queued = session.queuedCommands,
+               queued.contains(where: { command in CommandTable.lookup(command[0]).map { Self.deniedWhenOutOfMemory($0, command) } ?? false }) {
+                _ = front.execute([Array("DISCARD".utf8)], spec: CommandTable.lookup(Array("DISCARD".utf8)), session: session, now: time)
+                return Outcome(reply: .error("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."))
+            }
         }
         if session.inTransaction, spec.flags.contains("no_multi") {
             front.flagTransactionFailed(session)

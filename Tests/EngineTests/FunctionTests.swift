@@ -16,6 +16,11 @@ import Wire
         #expect(throws: CommandError.message("ERR Library name was not given")) { try Engine.libraryName(Array("#!lua\n".utf8)) }
         #expect(throws: CommandError.message("ERR Invalid metadata value given: x=y")) { try Engine.libraryName(Array("#!lua name=a x=y\n".utf8)) }
         #expect(throws: CommandError.message("ERR Engine 'js' not found")) { try Engine.libraryName(Array("#!js name=a\n".utf8)) }
+        // Quoted as sdssplitargs reads them.
+        #expect(try Engine.libraryName(Array("#!lua name=\"foo\"\n".utf8)) == "foo")
+        #expect(try Engine.libraryName(Array("#!lua 'name=bar'\n".utf8)) == "bar")
+        #expect(throws: CommandError.message("ERR Invalid library metadata")) { try Engine.libraryName(Array("#!lua name=\"foo\n".utf8)) }
+        #expect(throws: CommandError.message("ERR Invalid library metadata")) { try Engine.libraryName(Array("#!lua name=\"foo\"x\n".utf8)) }
     }
 
     @Test func dumpPayloadRoundTripsAndDamageIsRefused() {
