@@ -113,8 +113,9 @@ extension Node {
         case "set": return .set((0..<3).map { .integer($0) })
         case "map": return .map((0..<3).map { RESPPair(.integer($0), .boolean($0 == 1)) })
         case "attrib":
-            // Trestle sends no RESP3 attributes: the reply that follows one in Redis.
-            return .bulk("Some real reply following the attribute")
+            // As Redis: an attribute (RESP3 only) before the reply.
+            return .attributed([RESPPair("key-popularity", .array([.bulk("key:123"), .integer(90)]))],
+                               .bulk("Some real reply following the attribute"))
         case "push":
             guard resp3 else { return .error("ERR RESP2 is not supported by this command") }
             emit(.push(session.id, .push([.bulk("server-cpu-usage"), .integer(42)]), .resp3))

@@ -325,7 +325,13 @@ public final class Node {
         case "errorstats":
             return commandStats.errorFields
         case "clients":
-            return [("tracking_clients", String(trackingClients.count))] + shell
+            // Redis 7.2/7.4's fields: the key counts of blocked and watching clients.
+            let subscribers = clients.values.filter { $0.session.isSubscribed }.count
+            let watching = Set(watchers.values.flatMap { $0 }).count
+            return [("pubsub_clients", String(subscribers)), ("watching_clients", String(watching)),
+                    ("clients_in_timeout_table", String(blocked.filter { $0.deadline != nil && !$0.done }.count)),
+                    ("total_watched_keys", String(watchers.count)), ("total_blocking_keys", String(blockedByKey.count)),
+                    ("total_blocking_keys_on_nokey", "0"), ("tracking_clients", String(trackingClients.count))] + shell
         case "stats":
             let prefixes = trackingClients.reduce(0) { $0 + (clients[$1]?.session.tracking?.prefixes.count ?? 0) }
             return [("tracking_total_keys", String(trackingTable.count)),

@@ -418,6 +418,7 @@ public final class LuaInterpreter {
             return
         }
         switch value {
+        case .attributed(_, let reply): push(reply, depth: depth)  // a script sees no attributes
         case .simple(let text): pushSingleField("ok") { push(Array(text.utf8)) }
         case .error(let text): pushSingleField("err") { push(Array(text.utf8)) }
         case .integer(let number): lua_pushnumber(state, lua_Number(number))

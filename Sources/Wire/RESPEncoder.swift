@@ -53,6 +53,15 @@ public enum RESPEncoder {
             } else {
                 buffer.writeStaticString(flag ? ":1\r\n" : ":0\r\n")
             }
+        case .attributed(let attributes, let reply):
+            if version == .resp3 {
+                writeHeader(UInt8(ascii: "|"), Int64(attributes.count), into: &buffer)
+                for pair in attributes {
+                    write(pair.key, as: version, into: &buffer)
+                    write(pair.value, as: version, into: &buffer)
+                }
+            }
+            write(reply, as: version, into: &buffer)
         case .verbatim(let format, let text):
             if version == .resp3 {
                 let body = Array("\(format):\(text)".utf8)

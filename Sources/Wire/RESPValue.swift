@@ -30,6 +30,9 @@ public enum RESPValue: Equatable, Sendable {
     case verbatim(format: String, text: String)
     case bigNumber(String)
     case push([RESPValue])
+    /// A reply preceded by RESP3 attributes (`|n` then the pairs); RESP2 gets the reply
+    /// alone. Only DEBUG PROTOCOL attrib sends one, as in Redis.
+    indirect case attributed([RESPPair], RESPValue)
 
     public static let ok = RESPValue.simple("OK")
     public static let queued = RESPValue.simple("QUEUED")
