@@ -36,6 +36,27 @@ extension Node {
     }
 
     /// SLOWLOG, LATENCY, ROLE, LOLWUT, SHUTDOWN and DEBUG: node-local, never routed.
+    /// Commands the node answers itself that a transaction may hold (SLOWLOG, LATENCY,
+    /// ROLE, LOLWUT): the shard's engine cannot, so the node runs them when the
+    /// transaction's result arrives and puts their replies in their places.
+    static let nodeCommandsInTransactions: Set<CommandID> = [.slowlog, .latency, .role, .lolwut]
+
+    func answeringNodeCommands(_ commands: [[Bytes]], session: Session, reply: @escaping ReplySink) -> ReplySink {
+        let positions = commands.indices.filter { index in
+            CommandTable.lookup(commands[index][0])?.id.map(Self.nodeCommandsInTransactions.contains) ?? false
+        }
+        guard !positions.isEmpty else { return reply }
+        return { [self] value in
+            guard case .array(var replies) = value, replies.count == commands.count else { return reply(value) }
+            for index in positions {
+                guard let id = CommandTable.lookup(commands[index][0])?.id,
+                      let outcome = serveDiagnostics(id, commands[index], session: session, reply: { _ in }) else { continue }
+                replies[index] = outcome.reply
+            }
+            reply(.array(replies))
+        }
+    }
+
     func serveDiagnostics(_ id: CommandID, _ arguments: [Bytes], session: Session, reply: @escaping ReplySink) -> Outcome? {
         switch id {
         case .slowlog: return Outcome(reply: slowlogCommand(arguments))
