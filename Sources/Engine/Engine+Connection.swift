@@ -242,7 +242,8 @@ extension Engine {
                 user = Arguments.string(value)
                 guard acl.users[Arguments.string(value)] != nil else { throw .message("ERR No such user '\(Arguments.string(value))'") }
             case "maxage":
-                guard let seconds = Numbers.parseInteger(value), seconds >= 0, seconds <= Int64.max / 1000 else { throw .notInteger }
+                guard let seconds = Numbers.parseInteger(value), seconds <= Int64.max / 1000 else { throw .notInteger }
+                guard seconds > 0 else { throw .message("ERR maxage should be greater than 0") }
                 maximumAge = seconds * 1000
             case "type":
                 guard let parsed = ClientKind(Arguments.lowercased(value)) else { throw .message("ERR Unknown client type '\(Arguments.string(value))'") }

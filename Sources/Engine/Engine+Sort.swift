@@ -70,6 +70,9 @@ extension Engine {
             // Redis sorts a set's members even with BY nosort when STORE or LIMIT needs a
             // stable order.
             elements.sort { $0.lexicographicallyPrecedes($1) }
+        } else if descending, case .zset = keyspace.peek(key, now: now)?.value {
+            // A sorted set BY nosort keeps its rank order, which DESC reverses (as Redis).
+            elements.reverse()
         }
         let window = Self.sortWindow(length: elements.count, offset: offset, count: count)
         let selected = Array(elements[window])

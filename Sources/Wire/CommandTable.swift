@@ -131,15 +131,18 @@ public final class CommandSpec: Sendable {
         return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
     }
 
-    /// The source key at 1, then each argument that follows one of `keywords` among the
-    /// options from `optionsFrom` (SORT's STORE, GEORADIUS's STORE and STOREDIST), keyword
-    /// by keyword as Redis's key specs list them. Every occurrence counts, so a request
-    /// naming two destinations is routed (or refused) by both.
+    /// The source key at 1, then for each of `keywords` (SORT's STORE, GEORADIUS's STORE
+    /// and STOREDIST) the argument after its last occurrence among the options from
+    /// `optionsFrom`, keyword by keyword as Redis's key specs list them.
     static func keysWithStore(_ arguments: [[UInt8]], optionsFrom: Int, keywords: [String]) -> [Int] {
+        // As Redis's key specs (keyword searched from the end): each keyword's last
+        // occurrence names a key; earlier ones are overridden.
         var positions = [1]
         for keyword in keywords.map({ CommandName(Array($0.utf8)) }) {
-            for index in optionsFrom..<max(optionsFrom, arguments.count) where index + 1 < arguments.count
-                && CommandName(arguments[index]) == keyword { positions.append(index + 1) }
+            let last = (optionsFrom..<max(optionsFrom, arguments.count)).last { index in
+                index + 1 < arguments.count && CommandName(arguments[index]) == keyword
+            }
+            if let last { positions.append(last + 1) }
         }
         return positions
     }

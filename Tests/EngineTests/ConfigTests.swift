@@ -202,3 +202,16 @@ import Wire
         #expect(h.run("HVALS h") == bulks("1", "2", "4", "5", "6", "7", "x"))
     }
 }
+
+@Suite struct SortCompatibilityTests {
+    @Test func sortedSetByNosortKeepsRankOrderAndDescReverses() {
+        let h = Harness()
+        h.run("ZADD z 1 a 5 b 2 c 10 d 3 e")
+        #expect(h.run("SORT z BY nosort") == bulks("a", "c", "e", "b", "d"))
+        #expect(h.run("SORT z BY nosort DESC") == bulks("d", "b", "e", "c", "a"))
+        #expect(h.run("SORT z BY nosort DESC LIMIT 0 1") == bulks("d"))
+        // The last STORE is the destination, as Redis's COMMAND GETKEYS reports.
+        #expect(h.run("COMMAND GETKEYS sort abc store invalid store stillbad store def") == bulks("abc", "def"))
+        #expect(h.run("CLIENT KILL MAXAGE -1") == .error("ERR maxage should be greater than 0"))
+    }
+}
