@@ -43,9 +43,10 @@ public struct EncodingLimits: Sendable, Equatable {
             return members.count <= setMaxListpackEntries && members.allSatisfy({ $0.bytes.count <= setMaxListpackValue })
                 ? "listpack" : "hashtable"
         case .hash(let fields):
-            return fields.count <= hashMaxListpackEntries
+            let small = fields.count <= hashMaxListpackEntries
                 && fields.allSatisfy({ $0.key.count <= hashMaxListpackValue && $0.value.count <= hashMaxListpackValue })
-                ? "listpack" : "hashtable"
+            // Redis 7.4: a small hash with field expiries is a listpackex.
+            return small ? (fields.hasExpirations ? "listpackex" : "listpack") : "hashtable"
         case .zset(let sortedSet):
             return sortedSet.count <= zsetMaxListpackEntries && sortedSet.all.allSatisfy({ $0.member.count <= zsetMaxListpackValue })
                 ? "listpack" : "skiplist"

@@ -38,8 +38,67 @@ extension Engine {
         case .hstrlen: return .integer(try keyspace.hashGet(key, arguments[2], now: now)?.count ?? 0)
         case .hscan: return try hashScan(arguments, now: now)
         case .hrandfield: return try hashRandomField(arguments, session, now: now)
+        case .hexpire, .hpexpire, .hexpireat, .hpexpireat: return try hashExpire(id, arguments, now: now)
+        case .httl, .hpttl, .hexpiretime, .hpexpiretime:
+            let fields = try Self.fieldsArgument(arguments, from: 2)
+            return .array(try keyspace.hashFieldExpiries(key, fields, now: now).map { expiry -> RESPValue in
+                guard let expiry else { return .integer(-2) }
+                guard let time = expiry else { return .integer(-1) }
+                switch id {
+                case .httl: return .integer(Arguments.roundedSeconds(milliseconds: max(0, time - now)))
+                case .hpttl: return .integer(max(0, time - now))
+                case .hexpiretime: return .integer(Arguments.roundedSeconds(milliseconds: time))
+                default: return .integer(time)
+                }
+            })
+        case .hpersist:
+            return .array(try keyspace.hashPersistFields(key, try Self.fieldsArgument(arguments, from: 2), now: now).map { .integer($0) })
         default: throw CommandError.syntax
         }
+    }
+
+    /// The most a field's expiry may be, in Unix milliseconds (Redis's EB_EXPIRE_TIME_MAX,
+    /// 2^48 - 1).
+    static let fieldExpiryMax: Int64 = (1 << 48) - 1
+
+    /// HEXPIRE|HPEXPIRE|HEXPIREAT|HPEXPIREAT key time [NX|XX|GT|LT] FIELDS numfields field...
+    private func hashExpire(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        let amount = try Arguments.integer(arguments[2])
+        var condition = FieldExpiryCondition.always
+        var fieldsAt = 3
+        switch Arguments.lowercased(arguments[3]) {
+        case "nx": condition = .onlyWithout
+        case "xx": condition = .onlyWith
+        case "gt": condition = .greater
+        case "lt": condition = .less
+        default: fieldsAt = 3
+        }
+        if condition != .always { fieldsAt = 4 }
+        let fields = try Self.fieldsArgument(arguments, from: fieldsAt)
+        let seconds = id == .hexpire || id == .hexpireat
+        guard amount >= 0 else { throw CommandError.message("ERR invalid expire time, must be >= 0 and <= 2^48") }
+        let (scaled, overflow) = amount.multipliedReportingOverflow(by: seconds ? 1000 : 1)
+        let relative = id == .hexpire || id == .hpexpire
+        let (time, sumOverflow) = relative ? scaled.addingReportingOverflow(now) : (scaled, false)
+        guard !overflow, !sumOverflow, time <= Self.fieldExpiryMax else {
+            throw CommandError.message("ERR invalid expire time in '\(id.rawValue)' command")
+        }
+        return .array(try keyspace.hashExpireFields(arguments[1], fields, at: time, condition: condition, now: now).map { .integer($0) })
+    }
+
+    /// `FIELDS numfields field...` from `index`, with Redis 7.4's errors.
+    static func fieldsArgument(_ arguments: [Bytes], from index: Int) throws -> [Bytes] {
+        guard index + 1 < arguments.count, Arguments.isKeyword(arguments[index], "fields") else {
+            throw CommandError.message("ERR Mandatory argument FIELDS is missing or not at the right position")
+        }
+        guard let count = Numbers.parseInteger(arguments[index + 1]) else {
+            throw CommandError.message("ERR Number of fields must be a positive integer")
+        }
+        guard count > 0 else { throw CommandError.message("ERR Number of fields must be a positive integer") }
+        guard count == arguments.count - index - 2 else {
+            throw CommandError.message("ERR The `numfields` parameter must match the number of arguments")
+        }
+        return Array(arguments[(index + 2)...])
     }
 
     /// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. Every field is returned

@@ -155,6 +155,9 @@ extension Engine {
         case .sort: return [(.list, "sortstore")]
         case .hset, .hsetnx, .hmset: return [(.hash, "hset")]
         case .hdel: return [(.hash, "hdel")]
+        // Redis 7.4's hash field events (fields a past time deleted are hexpired there too).
+        case .hexpire, .hpexpire, .hexpireat, .hpexpireat: return [(.hash, "hexpire")]
+        case .hpersist: return [(.hash, "hpersist")]
         case .hincrby: return [(.hash, "hincrby")]
         case .hincrbyfloat: return [(.hash, "hincrbyfloat")]
         case .lpush, .lpushx: return [(.list, "lpush")]

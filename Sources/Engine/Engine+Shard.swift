@@ -145,9 +145,15 @@ extension Engine {
         switch entry.value {
         case .string(let bytes):
             digest = Self.fnv(bytes, Self.fnv(1, digest))
-        case .hash(let fields):
+        case .hash(let stored):
+            // What readers see: live fields, with their times to live (HEXPIRE changes a hash).
+            let fields = stored.visible(at: now)
             var combined: UInt64 = 0
-            for (field, value) in fields { combined &+= Self.fnv(value, Self.fnv(field, Self.fnvOffset)) &* 0x9E3779B97F4A7C15 }
+            for (field, value) in fields {
+                var item = Self.fnv(value, Self.fnv(field, Self.fnvOffset))
+                if let time = fields.expireAt(field) { item = Self.fnv(UInt64(bitPattern: time), item) }
+                combined &+= item &* 0x9E3779B97F4A7C15
+            }
             digest = Self.fnv(combined, Self.fnv(2, digest))
         case .list(let elements):
             // Order matters in a list: chain the elements head to tail.

@@ -246,7 +246,8 @@ public final class Engine {
             // A cluster node handles these before the engine; a standalone server has none.
             throw .message("ERR This instance has cluster support disabled")
         case .hset, .hsetnx, .hget, .hmget, .hmset, .hdel, .hlen, .hexists, .hkeys, .hvals, .hgetall,
-             .hincrby, .hincrbyfloat, .hstrlen, .hscan, .hrandfield:
+             .hincrby, .hincrbyfloat, .hstrlen, .hscan, .hrandfield,
+             .hexpire, .hpexpire, .hexpireat, .hpexpireat, .httl, .hpttl, .hexpiretime, .hpexpiretime, .hpersist:
             return Outcome(reply: try runHashCommand(id, arguments, session, now: now))
         case .lpush, .rpush, .lpushx, .rpushx, .lpop, .rpop, .llen, .lrange, .lindex, .lset, .linsert, .lrem, .ltrim,
              .lpos, .lmove, .rpoplpush, .lmpop:

@@ -16,6 +16,9 @@ public enum EntryCodec {
     static let tagSet: UInt8 = 4
     static let tagSortedSet: UInt8 = 5
     static let tagStream: UInt8 = 6
+    /// A hash with fields that have a time to live: the fields as tagHash, then a u32
+    /// count and (field, i64 Unix milliseconds) per field with one.
+    static let tagHashWithExpiry: UInt8 = 7
 
     public struct DecodeError: Error, Equatable, Sendable {
         public var reason: String
@@ -30,13 +33,20 @@ public enum EntryCodec {
             writer.write(entry.expireAt ?? -1)
             writer.writeBlob(bytes)
         case .hash(let fields):
-            writer.write(tagHash)
+            writer.write(fields.hasExpirations ? tagHashWithExpiry : tagHash)
             writer.writeBlob(key)
             writer.write(entry.expireAt ?? -1)
             writer.write(UInt32(fields.count))
             for (field, value) in fields {
                 writer.writeBlob(field)
                 writer.writeBlob(value)
+            }
+            if fields.hasExpirations {
+                writer.write(UInt32(fields.expirations.count))
+                for (field, time) in fields.expirations.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                    writer.writeBlob(field)
+                    writer.write(time)
+                }
             }
         case .list(let elements):
             writeCollection(tagList, key: key, expireAt: entry.expireAt, elements, into: &writer)
@@ -200,12 +210,24 @@ public enum EntryCodec {
             switch tag {
             case tagString:
                 value = .string(try reader.readBlob())
-            case tagHash:
+            case tagHash, tagHashWithExpiry:
                 let count = Int(try reader.read(UInt32.self))
                 // Each field needs at least 8 bytes of lengths: never trust a count beyond that.
                 guard count <= reader.remaining / 8 else { throw DecodeError(reason: "hash field count \(count) exceeds record") }
                 var fields = HashFields()
                 for _ in 0..<count { fields[try reader.readBlob()] = try reader.readBlob() }
+                if tag == tagHashWithExpiry {
+                    let timed = Int(try reader.read(UInt32.self))
+                    guard timed <= fields.count, timed <= reader.remaining / 12 else {
+                        throw DecodeError(reason: "hash expiry count \(timed) exceeds record")
+                    }
+                    for _ in 0..<timed {
+                        let field = try reader.readBlob()
+                        let time = try reader.read(Int64.self)
+                        guard fields[field] != nil else { throw DecodeError(reason: "expiry of a missing hash field") }
+                        fields.setExpiry(field, at: time)
+                    }
+                }
                 value = .hash(fields)
             case tagList:
                 let elements = try readElements(&reader, kind: "list")

@@ -17,6 +17,10 @@ public struct HashFields: Sendable {
     }
 
     private(set) var storage: Storage
+    /// Fields with a time to live (HEXPIRE and friends, Redis 7.4): the Unix time in
+    /// milliseconds at which each expires. A field past it is gone for every reader; it
+    /// is dropped from storage at the hash's next write.
+    public private(set) var expirations: [Bytes: Int64] = [:]
 
     public init() { storage = .ordered([:]) }
 
@@ -74,9 +78,58 @@ public struct HashFields: Sendable {
         }
     }
 
+    // MARK: - Field expiry
+
+    public var hasExpirations: Bool { !expirations.isEmpty }
+
+    /// When `field` expires (Unix milliseconds), if it has a time to live.
+    public func expireAt(_ field: Bytes) -> Int64? { expirations[field] }
+
+    /// Gives `field` (which must be present) a time to live.
+    public mutating func setExpiry(_ field: Bytes, at time: Int64) {
+        assert(self[field] != nil, "an expiry for a missing field")
+        expirations[field] = time
+    }
+
+    /// Removes `field`'s time to live; returns whether it had one.
+    @discardableResult
+    public mutating func removeExpiry(_ field: Bytes) -> Bool {
+        expirations.removeValue(forKey: field) != nil
+    }
+
+    /// Whether `field` is present and not expired at `now`.
+    public func isLive(_ field: Bytes, at now: Int64) -> Bool {
+        guard self[field] != nil else { return false }
+        guard let time = expirations[field] else { return true }
+        return time > now
+    }
+
+    /// Whether every field has expired at `now` (a hash in that state is gone).
+    public func isFullyExpired(at now: Int64) -> Bool {
+        guard expirations.count == count, count > 0 else { return false }
+        return expirations.values.allSatisfy { $0 <= now }
+    }
+
+    /// The fields as readers see them at `now`: without the expired ones.
+    public func visible(at now: Int64) -> HashFields {
+        guard !expirations.isEmpty, expirations.values.contains(where: { $0 <= now }) else { return self }
+        var copy = self
+        copy.purgeExpired(at: now)
+        return copy
+    }
+
+    /// Drops the fields expired at `now`; returns how many.
+    @discardableResult
+    public mutating func purgeExpired(at now: Int64) -> Int {
+        let expired = expirations.filter { $0.value <= now }.map(\.key)
+        for field in expired { removeValue(forKey: field) }
+        return expired.count
+    }
+
     /// Removes `field`; returns its value, if it was there.
     @discardableResult
     public mutating func removeValue(forKey field: Bytes) -> Bytes? {
+        if !expirations.isEmpty { expirations.removeValue(forKey: field) }
         switch storage {
         case .ordered(var fields):
             storage = .unordered([:])
@@ -124,10 +177,11 @@ extension HashFields: ExpressibleByDictionaryLiteral {
     }
 }
 
-/// Equal when they hold the same fields with the same values, whatever their order.
+/// Equal when they hold the same fields with the same values and times to live, whatever
+/// their order.
 extension HashFields: Equatable {
     public static func == (lhs: HashFields, rhs: HashFields) -> Bool {
-        guard lhs.count == rhs.count else { return false }
+        guard lhs.count == rhs.count, lhs.expirations == rhs.expirations else { return false }
         return lhs.allSatisfy { rhs[$0.key] == $0.value }
     }
 }

@@ -6,7 +6,7 @@ extension Keyspace {
     public mutating func hash(_ key: Bytes, now: Int64) throws(KeyspaceError) -> HashFields? {
         guard let entry = lookup(key, now: now) else { return nil }
         guard case .hash(let fields) = entry.value else { throw .wrongType }
-        return fields
+        return fields.visible(at: now)
     }
 
     /// Applies `body` to the hash under `key` (created empty if absent) and stores the
@@ -15,7 +15,11 @@ extension Keyspace {
     /// log), so a failed or no-op command changes nothing observable.
     private mutating func modifyHash<Result>(_ key: Bytes, now: Int64, create: Bool,
                                              _ body: (inout HashFields, inout Bool) throws(KeyspaceError) -> Result) throws(KeyspaceError) -> Result? {
-        var stored = try hash(key, now: now)
+        var stored: HashFields?
+        if let entry = lookup(key, now: now) {
+            guard case .hash(let fields) = entry.value else { throw .wrongType }
+            stored = fields
+        }
         let existing = stored != nil
         guard existing || create else { return nil }
         // Take the value out of `stored`: a second live reference would make the mutation
@@ -24,16 +28,21 @@ extension Keyspace {
         // Drop the stored reference (without recording a change) so the mutation below
         // does not copy the whole hash.
         if existing { replaceValueUntracked(key, .hash([:])) }
+        // Fields past their time to live are dropped by a write that changes the hash
+        // (the same on every replica: `now` is the write's time); otherwise the stored
+        // fields stay exactly as they were.
+        let original: HashFields? = fields.hasExpirations ? fields : nil
+        if original != nil { fields.purgeExpired(at: now) }
         var changed = false
         let result: Result
         do {
             result = try body(&fields, &changed)
         } catch {
-            if existing { replaceValueUntracked(key, .hash(fields)) }
+            if existing { replaceValueUntracked(key, .hash(original ?? fields)) }
             throw error
         }
         if !changed {
-            if existing { replaceValueUntracked(key, .hash(fields)) }
+            if existing { replaceValueUntracked(key, .hash(original ?? fields)) }
         } else if fields.isEmpty {
             delete(key, now: now)
         } else if !existing {
@@ -48,7 +57,10 @@ extension Keyspace {
     public mutating func hashSet(_ key: Bytes, _ pairs: [(Bytes, Bytes)], now: Int64) throws(KeyspaceError) -> Int {
         try modifyHash(key, now: now, create: true) { fields, changed in
             var added = 0
-            for (field, value) in pairs where fields.updateValue(value, forKey: field) == nil { added += 1 }
+            for (field, value) in pairs {
+                if fields.updateValue(value, forKey: field) == nil { added += 1 }
+                fields.removeExpiry(field)  // as Redis 7.4: a field set anew loses its time to live
+            }
             changed = !pairs.isEmpty
             return added
         } ?? 0
@@ -120,5 +132,70 @@ extension Keyspace {
         // `magnitude` is unsigned, so Int.min has one too; compare before converting back.
         guard count.magnitude <= UInt(KeyspaceLimits.randomFieldsRepeatedMax) else { throw .countOutOfRange }
         return (0..<Int(count.magnitude)).map { _ in all[random.int(in: 0...(all.count - 1))] }
+    }
+
+    // MARK: - Field expiry (Redis 7.4)
+
+    /// HEXPIRE and friends: gives each field the expiry `time` (Unix milliseconds) under
+    /// `condition`. Per field: -2 no such field (or no such key), 0 the condition was not
+    /// met, 1 set, 2 deleted (the time is not in the future).
+    public mutating func hashExpireFields(_ key: Bytes, _ names: [Bytes], at time: Int64, condition: FieldExpiryCondition,
+                                          now: Int64) throws(KeyspaceError) -> [Int] {
+        try modifyHash(key, now: now, create: false) { fields, changed in
+            var results: [Int] = []
+            for field in names {
+                guard fields[field] != nil else {
+                    results.append(-2)
+                    continue
+                }
+                guard condition.allows(current: fields.expireAt(field), new: time) else {
+                    results.append(0)
+                    continue
+                }
+                if time <= now {
+                    fields.removeValue(forKey: field)
+                    results.append(2)
+                } else {
+                    fields.setExpiry(field, at: time)
+                    results.append(1)
+                }
+                changed = true
+            }
+            return results
+        } ?? names.map { _ in -2 }
+    }
+
+    /// HPERSIST: per field -2 no such field, -1 no time to live, 1 removed.
+    public mutating func hashPersistFields(_ key: Bytes, _ names: [Bytes], now: Int64) throws(KeyspaceError) -> [Int] {
+        try modifyHash(key, now: now, create: false) { fields, changed in
+            names.map { field in
+                guard fields[field] != nil else { return -2 }
+                guard fields.removeExpiry(field) else { return -1 }
+                changed = true
+                return 1
+            }
+        } ?? names.map { _ in -2 }
+    }
+
+    /// HTTL and friends: each field's expiry time (Unix milliseconds), nil without one;
+    /// the outer nil for a field that is not there (or no key).
+    public mutating func hashFieldExpiries(_ key: Bytes, _ names: [Bytes], now: Int64) throws(KeyspaceError) -> [Int64??] {
+        guard let fields = try hash(key, now: now) else { return names.map { _ in nil } }
+        return names.map { field in fields[field] == nil ? nil : .some(fields.expireAt(field)) }
+    }
+}
+
+/// HEXPIRE's NX | XX | GT | LT. A field without a time to live counts as never expiring.
+public enum FieldExpiryCondition: Sendable {
+    case always, onlyWithout, onlyWith, greater, less
+
+    func allows(current: Int64?, new: Int64) -> Bool {
+        switch self {
+        case .always: return true
+        case .onlyWithout: return current == nil
+        case .onlyWith: return current != nil
+        case .greater: return current.map { new > $0 } ?? false
+        case .less: return current.map { new < $0 } ?? true
+        }
     }
 }

@@ -63,8 +63,12 @@ public struct Entry: Equatable, Sendable {
         set { storedExpiry = newValue ?? Self.noExpiry }
     }
 
+    /// Past its time to live, or a hash whose every field has expired (Redis 7.4 deletes
+    /// such a hash).
     @inline(__always) func isExpired(at now: Int64) -> Bool {
-        storedExpiry != Self.noExpiry && storedExpiry <= now
+        if storedExpiry != Self.noExpiry && storedExpiry <= now { return true }
+        if case .hash(let fields) = value, fields.hasExpirations { return fields.isFullyExpired(at: now) }
+        return false
     }
 }
 

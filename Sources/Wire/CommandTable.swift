@@ -20,6 +20,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case dump, restore, object, memory, sort, sort_ro, move, swapdb
     // hashes
     case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
+    case hexpire, hpexpire, hexpireat, hpexpireat, httl, hpttl, hexpiretime, hpexpiretime, hpersist
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
     // lists
     case lpush, rpush, lpushx, rpushx, lpop, rpop, llen, lrange, lindex, lset, linsert, lrem, ltrim, lpos
@@ -337,6 +338,15 @@ public enum CommandTable {
             spec(.hstrlen, 3, "readonly fast", keys: one, "hash", "Returns the length of the value of a field.", since: "3.2.0"),
             spec(.hscan, -3, "readonly", keys: one, "hash", "Iterates over fields and values of a hash.", since: "2.8.0"),
             spec(.hrandfield, -2, "readonly", keys: one, "hash", "Returns one or more random fields from a hash.", since: "6.2.0", complexity: "O(N)"),
+            spec(.hexpire, -6, "write denyoom fast", keys: one, "hash", "Set expiry for hash field using relative time to expire (seconds)", since: "7.4.0", complexity: "O(N)"),
+            spec(.hpexpire, -6, "write denyoom fast", keys: one, "hash", "Set expiry for hash field using relative time to expire (milliseconds)", since: "7.4.0", complexity: "O(N)"),
+            spec(.hexpireat, -6, "write denyoom fast", keys: one, "hash", "Set expiry for hash field using an absolute Unix timestamp (seconds)", since: "7.4.0", complexity: "O(N)"),
+            spec(.hpexpireat, -6, "write denyoom fast", keys: one, "hash", "Set expiry for hash field using an absolute Unix timestamp (milliseconds)", since: "7.4.0", complexity: "O(N)"),
+            spec(.httl, -5, "readonly fast", keys: one, "hash", "Returns the TTL in seconds of a hash field.", since: "7.4.0", complexity: "O(N)"),
+            spec(.hpttl, -5, "readonly fast", keys: one, "hash", "Returns the TTL in milliseconds of a hash field.", since: "7.4.0", complexity: "O(N)"),
+            spec(.hexpiretime, -5, "readonly fast", keys: one, "hash", "Returns the expiration time of a hash field as a Unix timestamp, in seconds.", since: "7.4.0", complexity: "O(N)"),
+            spec(.hpexpiretime, -5, "readonly fast", keys: one, "hash", "Returns the expiration time of a hash field as a Unix timestamp, in msec.", since: "7.4.0", complexity: "O(N)"),
+            spec(.hpersist, -5, "write fast", keys: one, "hash", "Removes the expiration time for each specified field", since: "7.4.0", complexity: "O(N)"),
 
             spec(.multi, 1, "noscript loading stale fast allow_busy", "transactions", "Starts a transaction.", since: "1.2.0"),
             spec(.exec, 1, "noscript loading stale skip_slowlog", "transactions", "Executes all commands in a transaction.", since: "1.2.0", complexity: "Depends on commands in the transaction"),
