@@ -23,6 +23,18 @@ enum Sandbox {
       G[name] = nil
     end
 
+    -- Debian's lua-bitop reads past its buffer in bit.tohex(x, n) when n converts to
+    -- -2^31 (Redis patched its own copy): n is clamped to what tohex can use (its sign
+    -- and at most 8 digits) before it reaches the C function.
+    local tohex, tonumber_raw, select = G.bit.tohex, tonumber, select
+    G.bit.tohex = function(...)
+      local count, x, n = select('#', ...), ...
+      if count < 2 then return tohex(...) end
+      local v = tonumber_raw(n)
+      if v ~= nil and (v >= 2147483647.5 or v <= -2147483647.5) then n = v > 0 and 8 or -8 end
+      return tohex(x, n)
+    end
+
     -- As Redis 7: an error table caught by pcall reaches the script as its text.
     local pcall_raw = pcall
     local function caught(ok, ...)

@@ -106,6 +106,16 @@ import Wire
         #expect(eval("return os.clock() < 0.001") == .integer(1))
     }
 
+    /// Debian's lua-bitop overflows its buffer in bit.tohex(x, -2^31) (Redis's test "lua
+    /// bit.tohex bug"); the sandbox clamps the width first. The process would crash here.
+    @Test func bitTohexWithTheMinimumWidthDoesNotCrash() {
+        #expect(eval("return bit.tohex(65535, -2147483648)") == .bulk("0000FFFF"))
+        #expect(eval("return bit.tohex(65535, 2147483648)") == .bulk("0000ffff"))
+        #expect(eval("return bit.tohex(65535, 4)") == .bulk("ffff"))
+        #expect(eval("return bit.tohex(65535, -4)") == .bulk("FFFF"))
+        #expect(eval("return bit.tohex(65535)") == .bulk("0000ffff"))
+    }
+
     @Test func codeFromLoadstringIsSandboxedToo() {
         guard case .error(let text) = eval("loadstring('z = 1')()") else { return #expect(Bool(false)) }
         #expect(text.contains("Attempt to modify a readonly table"))
