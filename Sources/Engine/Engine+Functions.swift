@@ -87,7 +87,7 @@ extension Engine {
     static func callingBody(_ code: Bytes, function: String) -> Bytes {
         body(code, prelude: "local __trestle_functions = {} local redis = setmetatable({register_function = function(a, b) "
              + "if type(a) == 'table' then __trestle_functions[a.function_name] = a.callback else __trestle_functions[a] = b end "
-             + "end}, {__index = redis})",
+             + "end}, {__index = redis, __newindex = function() error('Attempt to modify a readonly table', 2) end})",
              // As in Redis, a function cannot register others once the library is loaded.
              epilogue: "redis.register_function = nil return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
     }
@@ -141,7 +141,8 @@ extension Engine {
         __trestle_registered[#__trestle_registered + 1] = entry end}, {__index = function(_, k) \
         if k == 'log' or k == 'LOG_DEBUG' or k == 'LOG_VERBOSE' or k == 'LOG_NOTICE' or k == 'LOG_WARNING' \
         or k == 'REDIS_VERSION' or k == 'REDIS_VERSION_NUM' then return redis[k] end \
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end}) \
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end, \
+        __newindex = function() error('Attempt to modify a readonly table', 2) end}) \
         local math = setmetatable({}, {__index = function() error("Script attempted to access nonexistent global variable 'math'", 2) end})
         """
 

@@ -14,7 +14,10 @@ extension Node {
     /// logged: the libraries stay loaded, and the next change tries again.
     func saveFunctions() {
         do {
-            try disk.replaceFile(functionsPath, with: front.dumpedFunctions())
+            // As durable as the node's writes: fsynced under `--fsync always` (as Redis's
+            // AOF with appendfsync always), left to the OS under `everysec` and `no` (a
+            // FUNCTION LOAD then costs no fsync on the event loop).
+            try disk.replaceFile(functionsPath, with: front.dumpedFunctions(), durable: configuration.fsync == .always)
         } catch {
             logger.error("cannot save the function libraries", metadata: ["file": "\(functionsPath)", "error": "\(error)"])
         }

@@ -45,12 +45,28 @@ enum Sandbox {
     end
     G.pcall = function(...) return caught(pcall_raw(...)) end
 
+    -- Each read-only proxy's table, so pairs, next and ipairs walk the library itself
+    -- (as on Redis, whose tables are read-only in place): `for k in pairs(os)` finds clock.
+    local originals = setmetatable({}, {__mode = 'k'})
     local function readonly(t)
-      return setmetatable({}, {
+      local proxy = setmetatable({}, {
         __index = t,
         __newindex = function() error('Attempt to modify a readonly table', 2) end,
         __metatable = false,
       })
+      originals[proxy] = t
+      return proxy
+    end
+    local next_raw, ipairs_raw = next, ipairs
+    local function next_through(t, k) return next_raw(originals[t] or t, k) end
+    G.next = next_through
+    G.pairs = function(t)
+      if type(t) ~= 'table' then error("bad argument #1 to 'pairs' (table expected, got " .. type(t) .. ")", 2) end
+      return next_through, t, nil
+    end
+    G.ipairs = function(t)
+      if type(t) ~= 'table' then error("bad argument #1 to 'ipairs' (table expected, got " .. type(t) .. ")", 2) end
+      return ipairs_raw(originals[t] or t)
     end
 
     local visible = {}

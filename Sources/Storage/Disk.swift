@@ -47,15 +47,17 @@ extension Disk {
         return try read(file, offset: 0, count: try size(file))
     }
 
-    /// Replaces a small file whole and durably: writes `bytes` to PATH.tmp, fsyncs it,
-    /// renames it over `path` and fsyncs the directory (a crash leaves the old or the new).
-    public func replaceFile(_ path: String, with bytes: [UInt8]) throws(DiskError) {
+    /// Replaces a small file whole: writes `bytes` to PATH.tmp, renames it over `path` (a
+    /// crash leaves the old or the new). `durable`: fsyncs the file before the rename and
+    /// the directory after, so the new file survives a power loss once this returns.
+    public func replaceFile(_ path: String, with bytes: [UInt8], durable: Bool = true) throws(DiskError) {
         let temporary = path + ".tmp"
         let file = try open(temporary, mode: .createTruncate)
         defer { close(file) }
         try append(file, bytes)
-        try sync(file)
+        if durable { try sync(file) }
         try rename(temporary, to: path)
+        guard durable else { return }
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try syncDirectory(directory.isEmpty ? "/" : directory)
     }

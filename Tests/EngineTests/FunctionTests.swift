@@ -80,5 +80,14 @@ import Wire
             return
         }
         #expect(inside.contains("attempt to call field 'register_function' (a nil value)"))
+        // The library's redis table is read-only, at load and when a function runs.
+        guard case .error(let atLoad) = load("redis.call = function() return 1 end") else { return #expect(Bool(false)) }
+        #expect(atLoad.contains("Attempt to modify a readonly table"))
+        #expect(engine.execute(["FUNCTION", "DELETE", "lib"].map { Array($0.utf8) }, session: session, now: 0).reply == .ok)
+        #expect(load("redis.register_function('f', function() redis.call = function() return 1 end end)") == .bulk(Array("lib".utf8)))
+        guard case .error(let running) = engine.execute(["FCALL", "f", "0"].map { Array($0.utf8) }, session: session, now: 0).reply else {
+            return #expect(Bool(false))
+        }
+        #expect(running.contains("Attempt to modify a readonly table"))
     }
 }

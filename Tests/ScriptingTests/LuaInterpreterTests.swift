@@ -116,6 +116,17 @@ import Wire
         #expect(eval("return bit.tohex(65535)") == .bulk("0000ffff"))
     }
 
+    /// Library tables are read-only proxies, yet pairs, next and ipairs walk them as on
+    /// Redis (whose test lists `os` with pairs).
+    @Test func pairsWalksTheReadOnlyLibraries() {
+        #expect(eval("local n = 0 for k, v in pairs(os) do n = n + 1 end return n") == .integer(1))
+        #expect(eval("local k = next(os) return k") == .bulk("clock"))
+        #expect(eval("local n = 0 for k in pairs(string) do n = n + 1 end return n > 10") == .integer(1))
+        #expect(eval("local n = 0 for i, v in ipairs({1, 2, 3}) do n = n + v end return n") == .integer(6))
+        guard case .error(let text) = eval("for k in pairs(nil) do end") else { return #expect(Bool(false)) }
+        #expect(text.contains("bad argument #1 to 'pairs'"))
+    }
+
     @Test func codeFromLoadstringIsSandboxedToo() {
         guard case .error(let text) = eval("loadstring('z = 1')()") else { return #expect(Bool(false)) }
         #expect(text.contains("Attempt to modify a readonly table"))
