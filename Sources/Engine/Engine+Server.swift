@@ -78,22 +78,10 @@ extension Engine {
             let specs = arguments.count == 2 ? CommandTable.all : arguments.dropFirst(2).compactMap { Self.commandOrSubcommand($0) }
             return .map(specs.map { RESPPair(.bulk($0.name), Self.commandDocs($0)) })
         case "getkeys":
-            guard arguments.count >= 3 else { throw .wrongArity(command: "command|getkeys") }
-            let target = Array(arguments.dropFirst(2))
-            guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
-            guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
-            let positions = spec.keyPositions(in: target)
-            if positions.isEmpty, Self.namesNoKeys(spec, target) { return .array([]) }
-            guard !positions.isEmpty else { throw Self.noKeysError(spec) }
+            let (target, _, positions) = try Self.keysOfCommand(arguments, subcommand: "getkeys")
             return .array(positions.map { .bulk(target[$0]) })
         case "getkeysandflags":
-            guard arguments.count >= 3 else { throw .wrongArity(command: "command|getkeysandflags") }
-            let target = Array(arguments.dropFirst(2))
-            guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
-            guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
-            let positions = spec.keyPositions(in: target)
-            if positions.isEmpty, Self.namesNoKeys(spec, target) { return .array([]) }
-            guard !positions.isEmpty else { throw Self.noKeysError(spec) }
+            let (target, spec, positions) = try Self.keysOfCommand(arguments, subcommand: "getkeysandflags")
             let flags = KeySpecFlags.flags(of: spec, target, positions: positions)
             return .array(zip(positions, flags).map { .array([.bulk(target[$0.0]), .set($0.1.map { .simple($0) })]) })
         case "help":
@@ -109,6 +97,20 @@ extension Engine {
         default:
             throw .unknownSubcommand(command: "command", subcommand: Arguments.string(arguments[1]))
         }
+    }
+
+    /// COMMAND GETKEYS[ANDFLAGS]'s request: the full command after the subcommand, its spec,
+    /// and the positions of its keys, with Redis's errors for an unknown command, a wrong
+    /// number of arguments and a command that names no keys (a key count of 0 gives none).
+    private static func keysOfCommand(_ arguments: [Bytes], subcommand: String) throws(CommandError)
+        -> (target: [Bytes], spec: CommandSpec, positions: [Int]) {
+        guard arguments.count >= 3 else { throw .wrongArity(command: "command|\(subcommand)") }
+        let target = Array(arguments.dropFirst(2))
+        guard let spec = CommandTable.lookup(target[0]) else { throw .message("ERR Invalid command specified") }
+        guard spec.accepts(argumentCount: target.count) else { throw .message("ERR Invalid number of arguments specified for command") }
+        let positions = spec.keyPositions(in: target)
+        guard !positions.isEmpty || namesNoKeys(spec, target) else { throw noKeysError(spec) }
+        return (target, spec, positions)
     }
 
     /// Whether a command with a key count (EVAL, ZUNION...) was given a count of 0: no

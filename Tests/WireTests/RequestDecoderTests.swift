@@ -158,6 +158,12 @@ private let sampleRequests: [[[UInt8]]] = [
         return buffer.readString(length: buffer.readableBytes) ?? ""
     }
 
+    @Test func attributesPrecedeTheReplyInResp3Only() {
+        let value = RESPValue.attributed([RESPPair("key-popularity", .array([.bulk("key:123"), .integer(90)]))], .bulk("reply"))
+        #expect(encode(value, .resp3) == "|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$5\r\nreply\r\n")
+        #expect(encode(value, .resp2) == "$5\r\nreply\r\n")
+    }
+
     @Test func lowersResp3TypesForResp2() {
         #expect(encode(.null, .resp2) == "$-1\r\n")
         #expect(encode(.null, .resp3) == "_\r\n")
