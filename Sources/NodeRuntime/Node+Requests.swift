@@ -25,6 +25,13 @@ extension Node {
 
     static let outOfMemory = RESPValue.error("OOM command not allowed when used memory > 'maxmemory'.")
 
+    /// An EXEC refused before it runs (busy script, out of memory): the transaction is
+    /// discarded and the reply names why, as Redis's execCommandAbort.
+    private func abortExec(_ session: Session, because text: String, now time: Int64) -> RESPValue {
+        _ = front.execute([Array("DISCARD".utf8)], spec: CommandTable.lookup(Array("DISCARD".utf8)), session: session, now: time)
+        return .error("EXECABORT Transaction discarded because of: \(text)")
+    }
+
     /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
     /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
     /// Redis's `noeviction`).
@@ -54,8 +61,7 @@ extension Node {
             // As Redis: the refusal fails the transaction; an EXEC refused ends it.
             front.flagTransactionFailed(session)
             guard id == .exec, case .error(let text) = refusal else { return Outcome(reply: refusal) }
-            _ = front.execute([Array("DISCARD".utf8)], spec: CommandTable.lookup(Array("DISCARD".utf8)), session: session, now: time)
-            return Outcome(reply: .error("EXECABORT Transaction discarded because of: \(text)"))
+            return Outcome(reply: abortExec(session, because: text, now: time))
         }
         // As Redis: ASKING lasts for the one command that follows it, and so does CLIENT
         // CACHING (any CLIENT subcommand keeps it; a transaction keeps it to its end).
@@ -100,8 +106,8 @@ extension Node {
             // As Redis: an EXEC whose transaction holds a command that may grow memory.
             if id == .exec, let queued = session.queuedCommands,
                queued.contains(where: { command in CommandTable.lookup(command[0]).map { Self.deniedWhenOutOfMemory($0, command) } ?? false }) {
-                _ = front.execute([Array("DISCARD".utf8)], spec: CommandTable.lookup(Array("DISCARD".utf8)), session: session, now: time)
-                return Outcome(reply: .error("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."))
+                guard case .error(let text) = Self.outOfMemory else { return Outcome(reply: Self.outOfMemory) }
+                return Outcome(reply: abortExec(session, because: text, now: time))
             }
         }
         if session.inTransaction, spec.flags.contains("no_multi") {
