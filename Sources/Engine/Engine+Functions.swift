@@ -243,66 +243,60 @@ extension Engine {
     static func splitArguments(_ line: Bytes) -> [String]? {
         var words: [String] = []
         var index = 0
-        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d || byte == 0x00 }
         while true {
             while index < line.count, isBlank(line[index]) { index += 1 }
             guard index < line.count else { return words }
             var word: Bytes = []
-            var done = false
-            while !done, index < line.count {
+            while index < line.count, !isBlank(line[index]) {
                 let byte = line[index]
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    while true {
-                        guard index < line.count else { return nil }
-                        let next = line[index]
-                        if next == UInt8(ascii: "\\"), index + 1 < line.count {
-                            let escaped = line[index + 1]
-                            switch escaped {
-                            case UInt8(ascii: "n"): word.append(0x0a)
-                            case UInt8(ascii: "r"): word.append(0x0d)
-                            case UInt8(ascii: "t"): word.append(0x09)
-                            case UInt8(ascii: "b"): word.append(0x08)
-                            case UInt8(ascii: "a"): word.append(0x07)
-                            default: word.append(escaped)
-                            }
-                            index += 2
-                        } else if next == UInt8(ascii: "\"") {
-                            index += 1
-                            if index < line.count, !isBlank(line[index]) { return nil }
-                            done = true
-                            break
-                        } else {
-                            word.append(next)
-                            index += 1
-                        }
-                    }
-                } else if byte == UInt8(ascii: "'") {
-                    index += 1
-                    while true {
-                        guard index < line.count else { return nil }
-                        let next = line[index]
-                        if next == UInt8(ascii: "\\"), index + 1 < line.count, line[index + 1] == UInt8(ascii: "'") {
-                            word.append(UInt8(ascii: "'"))
-                            index += 2
-                        } else if next == UInt8(ascii: "'") {
-                            index += 1
-                            if index < line.count, !isBlank(line[index]) { return nil }
-                            done = true
-                            break
-                        } else {
-                            word.append(next)
-                            index += 1
-                        }
-                    }
-                } else if isBlank(byte) {
-                    done = true
-                } else {
-                    word.append(byte)
-                    index += 1
+                if byte == doubleQuote || byte == singleQuote {
+                    // A quoted part ends the word: only a blank may follow it.
+                    guard let end = quotedPart(line, from: index + 1, quote: byte, into: &word) else { return nil }
+                    index = end
+                    break
                 }
+                word.append(byte)
+                index += 1
             }
             words.append(String(decoding: word, as: UTF8.self))
+        }
+    }
+
+    private static let doubleQuote = UInt8(ascii: "\""), singleQuote = UInt8(ascii: "'"), backslash = UInt8(ascii: "\\")
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d || byte == 0x00 }
+
+    /// Appends the quoted part that starts at `start` (just after its opening `quote`) to
+    /// `word`: C escapes in "double" quotes, only \' in 'single' ones. Returns the index
+    /// after the closing quote; nil when it is missing or followed by other than a blank.
+    private static func quotedPart(_ line: Bytes, from start: Int, quote: UInt8, into word: inout Bytes) -> Int? {
+        var index = start
+        while index < line.count {
+            let byte = line[index]
+            if byte == backslash, index + 1 < line.count, quote == doubleQuote || line[index + 1] == singleQuote {
+                let escaped = line[index + 1]
+                word.append(quote == doubleQuote ? unescaped(escaped) : escaped)
+                index += 2
+            } else if byte == quote {
+                index += 1
+                return index == line.count || isBlank(line[index]) ? index : nil
+            } else {
+                word.append(byte)
+                index += 1
+            }
+        }
+        return nil
+    }
+
+    /// The byte a C escape (`\n`, `\t`...) in double quotes stands for.
+    private static func unescaped(_ byte: UInt8) -> UInt8 {
+        switch byte {
+        case UInt8(ascii: "n"): 0x0a
+        case UInt8(ascii: "r"): 0x0d
+        case UInt8(ascii: "t"): 0x09
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "a"): 0x07
+        default: byte
         }
     }
 

@@ -17,6 +17,7 @@ import Wire
         #expect(throws: CommandError.message("ERR Invalid metadata value given: x=y")) { try Engine.libraryName(Array("#!lua name=a x=y\n".utf8)) }
         #expect(throws: CommandError.message("ERR Engine 'js' not found")) { try Engine.libraryName(Array("#!js name=a\n".utf8)) }
         // Quoted as sdssplitargs reads them.
+        #expect(Engine.splitArguments(Array("a  \"b\\tc\" 'd\\'e' x\"y\"".utf8)) == ["a", "b\tc", "d'e", "xy"])
         #expect(try Engine.libraryName(Array("#!lua name=\"foo\"\n".utf8)) == "foo")
         #expect(try Engine.libraryName(Array("#!lua 'name=bar'\n".utf8)) == "bar")
         #expect(throws: CommandError.message("ERR Invalid library metadata")) { try Engine.libraryName(Array("#!lua name=\"foo\n".utf8)) }
