@@ -121,7 +121,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         out.histogram("trestle_request_duration_seconds",
                       "Time from a request's arrival to its reply being queued, by command class (read, write, other).",
                       RequestClass.allCases.map { kind in
-                          let histogram = host.requestLatency[kind] ?? LatencyHistogram()
+                          let histogram = host.requestLatency[kind]
                           return ([("class", kind.rawValue)], histogram.cumulative, histogram.sum, histogram.count)
                       })
         out.histogram("trestle_fsync_duration_seconds", "Time to write and fsync the staged Raft log (group commits).",

@@ -119,6 +119,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
         guard !decoding, case .open(let id) = phase, let context else { return }
         decoding = true
         defer { decoding = false }
+        // The requests of one read arrived together: one clock reading for all of them.
+        var arrived: UInt64 = 0
         do {
             while context.channel.isWritable, unanswered < Node.clientRequestsMax {
                 guard var buffer = inbound else { break }
@@ -127,7 +129,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
                 inbound = buffer.readableBytes > 0 ? buffer : nil
                 guard let request = next else { break }
                 unanswered += 1
-                arrivals.append((DispatchTime.now().uptimeNanoseconds, RequestClass.of(request)))
+                if arrived == 0 { arrived = DispatchTime.now().uptimeNanoseconds }
+                arrivals.append((arrived, RequestClass.of(request)))
                 host.node.handle(.request(id, request))
             }
             compactInbound()
@@ -145,11 +148,13 @@ final class ClusterClientHandler: ChannelInboundHandler {
 
     // MARK: - Output (called by the host)
 
-    func enqueue(_ value: RESPValue, as version: ProtocolVersion) {
+    /// A reply, sent at `repliedAt` (monotonic nanoseconds, read once by the host for all
+    /// the replies it hands out together).
+    func enqueue(_ value: RESPValue, as version: ProtocolVersion, at repliedAt: UInt64) {
         RESPEncoder.write(value, as: version, into: &out)
         unanswered = max(0, unanswered - 1)
         if let (arrived, kind) = arrivals.popFirst() {
-            host.requestLatency[kind, default: LatencyHistogram()].record(nanoseconds: DispatchTime.now().uptimeNanoseconds &- arrived)
+            host.requestLatency[kind].record(nanoseconds: repliedAt &- arrived)
         }
         if out.readableBytes >= Self.replyFlushBytes { flush() }
     }

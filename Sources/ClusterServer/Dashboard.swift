@@ -15,7 +15,7 @@ enum Dashboard {
         let node = host.node
         let cpu = ProcessStats.cpuSeconds()
         var merged = LatencyHistogram()
-        for histogram in host.requestLatency.values { merged.merge(histogram) }
+        for histogram in host.requestLatency.all { merged.merge(histogram) }
         let buckets = merged.cumulative.map { bound, count in
             "[\(bound.isInfinite ? "null" : "\(bound)"),\(count)]"
         }.joined(separator: ",")

@@ -45,11 +45,32 @@ struct LatencyHistogram {
 enum RequestClass: String, CaseIterable {
     case read, write, other
 
+    /// Position in `allCases` (indexes `RequestLatencies`).
+    var index: Int {
+        switch self {
+        case .read: return 0
+        case .write: return 1
+        case .other: return 2
+        }
+    }
+
     /// Reads are read-only commands, writes those that may change data; everything else
     /// (connection, server, pub/sub, unknown) is `other`.
     static func of(_ request: [[UInt8]]) -> RequestClass {
         guard let name = request.first, let spec = CommandTable.lookup(name) else { return .other }
         if spec.isWrite { return .write }
-        return spec.flags.contains("readonly") ? .read : .other
+        return spec.isReadOnly ? .read : .other
     }
+}
+
+/// One latency histogram per request class (recorded for every reply: indexed, not hashed).
+struct RequestLatencies {
+    private var histograms = [LatencyHistogram](repeating: LatencyHistogram(), count: RequestClass.allCases.count)
+
+    subscript(kind: RequestClass) -> LatencyHistogram {
+        get { histograms[kind.index] }
+        _modify { yield &histograms[kind.index] }
+    }
+
+    var all: [LatencyHistogram] { histograms }
 }

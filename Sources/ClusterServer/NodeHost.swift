@@ -39,7 +39,7 @@ final class NodeHost {
     private var turnScheduled = false
     private var performing = false
     /// Latencies measured here (LatencyHistogram.swift), shown on /metrics.
-    var requestLatency = [RequestClass: LatencyHistogram]()
+    var requestLatency = RequestLatencies()
     var fsyncLatency = LatencyHistogram()
     var snapshotDuration = LatencyHistogram()
     /// Bytes read from and written to client sockets since start (never reset: /metrics
@@ -122,11 +122,14 @@ final class NodeHost {
         while node.hasOutputs {
             var failedSends: [(NodeID, PeerFrame)] = []
             var persisted = false
+            // One clock reading for the latencies of every reply of this pass.
+            var repliedAt: UInt64 = 0
             for output in node.takeOutputs() {
                 switch output {
                 case let .reply(id, value, version):
                     guard let handler = handlers[id] else { continue }
-                    handler.enqueue(value, as: version)
+                    if repliedAt == 0 { repliedAt = DispatchTime.now().uptimeNanoseconds }
+                    handler.enqueue(value, as: version, at: repliedAt)
                     markDirty(handler)
                 case let .push(id, value, version):
                     guard let handler = handlers[id] else { continue }

@@ -67,6 +67,8 @@ public struct Membership: Sendable, Equatable, CustomStringConvertible {
     public func isVoter(_ id: NodeID) -> Bool { voters.contains(id) }
     public func isLearner(_ id: NodeID) -> Bool { learners.contains(id) }
     public func contains(_ id: NodeID) -> Bool { isVoter(id) || isLearner(id) }
+    /// Whether `id` is the group's only voter (checked on every read: builds no array).
+    public func hasOnlyVoter(_ id: NodeID) -> Bool { voters.count == 1 && voters[0] == id }
 
     /// The membership after `change`, or nil if the change does not apply to this one.
     public func applying(_ change: ConfigChange) -> Membership? {

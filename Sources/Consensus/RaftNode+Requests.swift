@@ -106,7 +106,7 @@ extension RaftNode {
         guard log.hasCommittedEntry(ofTerm: term) else { throw .readNotReady }
         guard state.readOnly.pending.count < config.pendingReadsMax else { throw .tooManyPendingReads }
         let read = ReadState(index: log.committed, context: context)
-        if log.membership.voters == [id] {
+        if log.membership.hasOnlyVoter(id) {
             readStates.append(read)
             return
         }
@@ -116,7 +116,7 @@ extension RaftNode {
     /// True if `leaseRead()` would succeed now (for invariant checks).
     public var holdsLease: Bool {
         guard case .leader(let state) = role, log.hasCommittedEntry(ofTerm: term) else { return false }
-        if log.membership.voters == [id] { return true }
+        if log.membership.hasOnlyVoter(id) { return true }
         guard state.transferTarget == nil else { return false }
         return state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
     }
@@ -128,7 +128,7 @@ extension RaftNode {
         guard log.hasCommittedEntry(ofTerm: term) else { throw .readNotReady }
         // The only voter cannot be deposed but through an entry of its own log: it needs
         // no lease.
-        if log.membership.voters == [id] { return log.committed }
+        if log.membership.hasOnlyVoter(id) { return log.committed }
         guard state.transferTarget == nil,
               state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
         else { throw .leaseExpired }

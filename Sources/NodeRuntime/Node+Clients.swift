@@ -21,7 +21,31 @@ final class ReplySlot {
     let isWrite: Bool
     /// CLIENT REPLY OFF or SKIP: the reply is not written (the slot keeps its place).
     var silent = false
-    init(version: ProtocolVersion, isWrite: Bool) { self.version = version; self.isWrite = isWrite }
+    /// The request this slot answers, for the node's statistics once it is answered
+    /// (a protocol error's slot has none).
+    let started: StartedRequest?
+
+    init(version: ProtocolVersion, isWrite: Bool, started: StartedRequest? = nil) {
+        self.version = version
+        self.isWrite = isWrite
+        self.started = started
+    }
+
+    /// The request's reply sink: the slot is its only capture, so handing it out
+    /// allocates nothing.
+    func answer(_ value: RESPValue) {
+        guard let started else { return }
+        started.node.answered(self, started, with: value)
+    }
+}
+
+/// What a started request's answer needs: who asked, what, and since when.
+struct StartedRequest {
+    let node: Node
+    let client: ClientPipeline
+    let request: [Bytes]
+    let spec: CommandSpec?
+    let microseconds: Int64
 }
 
 /// A request the client sent that has not started yet, or the protocol error that ended
@@ -89,6 +113,8 @@ extension Node {
     func closeClient(_ id: ClientID) {
         guard let client = clients.removeValue(forKey: id) else { return }
         client.closed = true
+        // Unanswered slots hold their client (ReplySlot.started): let them go with it.
+        client.slots.removeAll()
         unwatchAll(client.session)
         unsubscribeAll(client.session)
         unblockClosed(id)
@@ -149,19 +175,17 @@ extension Node {
         let session = client.session
         commandsServed += 1
         if !monitors.isEmpty { feedMonitors(request, spec: spec, session: session) }
-        let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite)
+        let started = StartedRequest(node: self, client: client, request: request, spec: spec, microseconds: inputMonotonicMicroseconds())
+        let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite, started: started)
         if session.replyMode != .on {
             slot.silent = true
             if session.replyMode == .skipNext { session.replyMode = .on }
         }
         client.slots.append(slot)
         if !isWrite { client.unansweredOthers += 1 }
-        let started = monotonicClock.monotonicMicroseconds()
-        // A strong capture: the sink lives only until the request is answered.
-        let outcome = serve(request, spec: spec, session: session, forwarded: false) { [self] value in
-            if slot.reply == nil { finished(request, spec: spec, session: session, reply: value, startedMicroseconds: started) }
-            self.fill(client, slot, with: value)
-        }
+        // The sink holds the slot, which holds the client and the node: strong references
+        // that live only until the request is answered (a closing client drops its slots).
+        let outcome = serve(request, spec: spec, session: session, forwarded: false, reply: slot.answer)
         guard let outcome else { return }
         slot.version = session.protocolVersion
         // CLIENT REPLY OFF and SKIP are not answered; ON is, even after OFF.
@@ -170,8 +194,16 @@ extension Node {
         }
         if !outcome.killed.isEmpty { kill(outcome.killed.filter { $0 != session.id }) }
         if outcome.close || session.killed { client.closeWhenAnswered = true }
-        if slot.reply == nil { finished(request, spec: spec, session: session, reply: outcome.reply, startedMicroseconds: started) }
-        fill(client, slot, with: outcome.reply)
+        answered(slot, started, with: outcome.reply)
+    }
+
+    /// A started request's reply: counted (once), then put in its slot.
+    func answered(_ slot: ReplySlot, _ started: StartedRequest, with value: RESPValue) {
+        if slot.reply == nil {
+            finished(started.request, spec: started.spec, session: started.client.session, reply: value,
+                     startedMicroseconds: started.microseconds)
+        }
+        fill(started.client, slot, with: value)
     }
 
     /// MONITOR: each request this node's clients send, as Redis prints it (`<seconds>.<us>

@@ -305,6 +305,9 @@ extension Node {
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
                              version: session.protocolVersion, reply: reply)
+            } else if replica.readsNow(), let data = replica.data, !handedOff(replica, slot) {
+                // What `read` would do at once, without its closures.
+                return Outcome(reply: readApplied(data, arguments, id: id, session: session))
             } else {
                 read(replica, slot: slot, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
             }
@@ -548,6 +551,17 @@ extension Node {
         replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
                      context: nextContext())
         wantTurn()
+    }
+
+    /// A read of the applied state of a shard this node leads (its lease and applied
+    /// index checked by the caller), with what every read does after it.
+    private func readApplied(_ data: DataMachine, _ arguments: [Bytes], id: CommandID, session: Session) -> RESPValue {
+        let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
+        publishFromScripts(data.engine)  // a read-only script's PUBLISH runs on this leader only
+        // A read's `keymiss` events, published by the node that served it (as each Redis
+        // Cluster node publishes its own).
+        if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
+        return answer
     }
 
     /// `read` for a body that answers by itself (through `reply`, now or later): it runs

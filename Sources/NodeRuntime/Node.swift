@@ -117,6 +117,10 @@ public final class Node {
     var persisting: [(Replica, Ready)]? = nil
     var readyRoundsThisTurn = 0
     var turnWanted = false
+    /// The clocks as read for the input being handled: everything one input does shares
+    /// one reading of each (a request used to read the clocks once per layer it went
+    /// through). Nil outside `handle`, and each field until first read.
+    var inputClocks: InputClocks?
     var ticksDelivered: Int64 = 0
     var tickOrigin: Int64? = nil
     var lastPeriodicTick: Int64 = 0
@@ -230,6 +234,9 @@ public final class Node {
 
     public func handle(_ input: NodeInput) {
         guard !failed else { return }
+        let outerClocks = inputClocks
+        inputClocks = InputClocks()
+        defer { inputClocks = outerClocks }
         if persisting == nil, !configuration.mutations.ticksOnlyOnTimer { catchUpTicks() }
         switch input {
         case let .clientOpened(id, address, localAddress): openClient(id, address: address, localAddress: localAddress)
@@ -682,7 +689,28 @@ public final class Node {
         return nextReadContext
     }
 
-    func now() -> Int64 { clock.now().rawValue }
+    /// Wall-clock milliseconds: read once per input (`inputClocks`).
+    func now() -> Int64 {
+        if let wall = inputClocks?.wallMilliseconds { return wall }
+        let wall = clock.now().rawValue
+        inputClocks?.wallMilliseconds = wall
+        return wall
+    }
+
+    /// Monotonic microseconds when the input being handled arrived: read once per input.
+    /// Durations are measured from it to a fresh reading (`finished`).
+    func inputMonotonicMicroseconds() -> Int64 {
+        if let micros = inputClocks?.monotonicMicroseconds { return micros }
+        let micros = monotonicClock.monotonicMicroseconds()
+        inputClocks?.monotonicMicroseconds = micros
+        return micros
+    }
+}
+
+/// Clock readings shared by everything one input does.
+struct InputClocks {
+    var wallMilliseconds: Int64?
+    var monotonicMicroseconds: Int64?
 }
 
 enum NodeError: Error, CustomStringConvertible {

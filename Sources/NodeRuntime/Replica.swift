@@ -89,6 +89,16 @@ final class Replica {
 
     // MARK: - Reads
 
+    /// Whether a linearizable read may run at once against the applied state: exactly
+    /// when `read` would run it without queueing (a leader holding its lease whose state
+    /// machine has applied the commit index). Lets the common read skip building a
+    /// `PendingRead`.
+    func readsNow() -> Bool {
+        if mutations.readWithoutLease, isLeader { return true }
+        guard let index = try? raft.leaseRead() else { return false }
+        return raft.appliedIndex >= index
+    }
+
     /// Starts a linearizable read: runs it now if the lease holds and the state machine has
     /// applied the commit index, else queues it.
     func read(_ read: PendingRead, context: UInt64) {

@@ -53,6 +53,22 @@ public enum CommandID: String, CaseIterable, Sendable {
     case cluster, readonly, readwrite, asking, trestle
 }
 
+extension CommandID {
+    /// The case's position in the declaration. Equality and hashing use it: a String raw
+    /// value would otherwise be compared and hashed as text (RawRepresentable's defaults),
+    /// and sets of command ids are consulted on every request.
+    @inline(__always) public var ordinal: Int {
+        switch MemoryLayout<CommandID>.size {
+        case 1: return Int(unsafeBitCast(self, to: UInt8.self))
+        default: return Int(unsafeBitCast(self, to: UInt16.self))
+        }
+    }
+
+    @inline(__always) public static func == (lhs: CommandID, rhs: CommandID) -> Bool { lhs.ordinal == rhs.ordinal }
+
+    @inline(__always) public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
+}
+
 /// Metadata of one command or subcommand.
 public final class CommandSpec: Sendable {
     public let id: CommandID?
@@ -81,6 +97,8 @@ public final class CommandSpec: Sendable {
     public let isBlocking: Bool
     /// Whether the command runs before authentication (flag `no_auth`).
     public let allowedWithoutAuth: Bool
+    /// Whether the command only reads data (flag `readonly`).
+    public let isReadOnly: Bool
     /// `[firstKey]` for a command with exactly one key at a fixed position (GET, SET...):
     /// built once, so routing such a request allocates no positions array.
     private let singleKeyPosition: [Int]
@@ -105,6 +123,7 @@ public final class CommandSpec: Sendable {
         self.allowedInScripts = !flags.contains("noscript")
         self.isBlocking = flags.contains("blocking")
         self.allowedWithoutAuth = flags.contains("no_auth")
+        self.isReadOnly = flags.contains("readonly")
         self.singleKeyPosition = [firstKey]
     }
 

@@ -4,8 +4,10 @@
 // (a header line, a complete bulk string, a complete inline line) and keeps the partial
 // request in its own state, so bytes already parsed are never parsed again. It returns a
 // complete request as its arguments, or nil when it needs more bytes. It never reserves
-// memory from a count read off the wire: arguments are appended as their bytes arrive.
-// Empty requests (`*0`, blank inline lines) are skipped, as Redis does.
+// more than `argumentsReservedMax` slots from a count read off the wire: arguments are
+// appended as their bytes arrive. Header lines (`*N`, `$N`) are parsed in place, not
+// copied. Empty requests (`*0`, blank inline lines) are skipped, as Redis does. After it
+// throws, the stream is broken: the caller stops using the decoder.
 import NIOCore
 
 public struct RequestDecoder: Sendable {
@@ -20,6 +22,10 @@ public struct RequestDecoder: Sendable {
     private var state: State = .idle
     /// Length of the bulk string whose header was consumed but whose body has not arrived.
     private var pendingBulkLength: Int? = nil
+
+    /// Most argument slots reserved up front from a request's announced count (a GET or
+    /// SET then fills one allocation; a larger request grows as its arguments arrive).
+    static let argumentsReservedMax = 8
 
     public init(limits: ProtocolLimits = ProtocolLimits()) { self.limits = limits }
 
@@ -46,6 +52,9 @@ public struct RequestDecoder: Sendable {
                     return arguments
                 }
             case .multibulk(var remaining, var arguments, var bytes):
+                // The partial request moves out of `state`, so appending does not copy it.
+                state = .idle
+                if arguments.isEmpty { arguments.reserveCapacity(Swift.min(remaining, Self.argumentsReservedMax)) }
                 while remaining > 0 {
                     guard let argument = try readBulk(&buffer, bufferedBytes: bytes) else {
                         state = .multibulk(remaining: remaining, arguments: arguments, bytes: bytes)
@@ -64,8 +73,8 @@ public struct RequestDecoder: Sendable {
     // MARK: - Elements
 
     private func readMultibulkHeader(_ buffer: inout ByteBuffer) throws(ProtocolError) -> Int? {
-        guard let line = try readHeaderLine(&buffer, tooBig: .tooBigMultibulkCountString) else { return nil }
-        guard let count = DecimalParser.int64(line.dropFirst()), count <= Int64(limits.multibulkCountMax) else {
+        guard let number = try readHeaderNumber(&buffer, tooBig: .tooBigMultibulkCountString) else { return nil }
+        guard let count = number, count <= Int64(limits.multibulkCountMax) else {
             throw .invalidMultibulkLength
         }
         return Int(count)
@@ -77,10 +86,10 @@ public struct RequestDecoder: Sendable {
                 return nil
             }
             guard first == UInt8(ascii: "$") else { throw .expectedDollar(got: first) }
-            guard let line = try readHeaderLine(&buffer, tooBig: .tooBigBulkCountString) else {
+            guard let number = try readHeaderNumber(&buffer, tooBig: .tooBigBulkCountString) else {
                 return nil
             }
-            guard let length = DecimalParser.int64(line.dropFirst()), length >= 0,
+            guard let length = number, length >= 0,
                   length <= Int64(limits.bulkLengthBytesMax) else {
                 throw .invalidBulkLength
             }
@@ -99,8 +108,10 @@ public struct RequestDecoder: Sendable {
         return bytes
     }
 
-    /// Reads a `\r\n`-terminated header line, without the terminator.
-    private func readHeaderLine(_ buffer: inout ByteBuffer, tooBig: ProtocolError) throws(ProtocolError) -> [UInt8]? {
+    /// Reads a `\r\n`-terminated header line (`*N` or `$N`: its first byte was checked)
+    /// and parses the number after that byte where it lies. Nil: the line is incomplete;
+    /// `.some(nil)`: the line is complete (and consumed) but not a number.
+    private func readHeaderNumber(_ buffer: inout ByteBuffer, tooBig: ProtocolError) throws(ProtocolError) -> Int64?? {
         let view = buffer.readableBytesView
         guard let carriageReturn = view.firstIndex(of: UInt8(ascii: "\r")) else {
             if view.count > limits.inlineBytesMax { throw tooBig }
@@ -109,9 +120,9 @@ public struct RequestDecoder: Sendable {
         let lineLength = carriageReturn - view.startIndex
         if lineLength > limits.inlineBytesMax { throw tooBig }
         guard view.count >= lineLength + 2 else { return nil }
-        let line = buffer.readBytes(length: lineLength) ?? []
-        buffer.moveReaderIndex(forwardBy: 2)
-        return line
+        let number = lineLength > 0 ? DecimalParser.int64(view[(view.startIndex + 1)..<carriageReturn]) : nil
+        buffer.moveReaderIndex(forwardBy: lineLength + 2)
+        return .some(number)
     }
 
     /// Reads an inline request line terminated by `\n` (optionally preceded by `\r`).

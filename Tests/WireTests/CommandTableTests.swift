@@ -25,4 +25,15 @@ import Testing
         #expect(Self.positions("EVAL s 1 k a") == [3])
         #expect(Self.positions("PING") == [])
     }
+
+    @Test func commandIDsCompareAndHashByCase() {
+        // Ordinals are the declaration order, distinct, and equality follows the case.
+        #expect(CommandID.allCases.map(\.ordinal) == Array(CommandID.allCases.indices))
+        for id in CommandID.allCases {
+            #expect(CommandID(rawValue: id.rawValue) == id)
+            #expect(Set([id, CommandID(rawValue: id.rawValue)!]).count == 1)
+        }
+        #expect(CommandID.get != CommandID.set)
+        #expect(Set(CommandID.allCases).count == CommandID.allCases.count)
+    }
 }
