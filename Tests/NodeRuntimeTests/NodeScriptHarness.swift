@@ -5,6 +5,7 @@
 // Commands:
 //   cluster nodes=N shards=S [proxy=true]    bootstrap N nodes (replication factor min(3,N))
 //   standalone [fsync=always|everysec|no]    one node as `trestle server` runs it
+//              [snapshotentries=N]           (N: NodeConfiguration.snapshotEntries)
 //   open nK cC                               client C connects to node K
 //   request nK cC ARG...                     one request from client C
 //   deliver [quiet]                          deliver frames in flight until none are left
@@ -28,8 +29,17 @@ import Wire
 
 final class ScriptClock: WallClock, MonotonicClock, @unchecked Sendable {
     var milliseconds: Int64 = 0
-    func now() -> UnixMillis { UnixMillis(1_700_000_000_000 + milliseconds) }
-    func monotonicMilliseconds() -> Int64 { milliseconds }
+    /// How often each clock was read (a request should read each once).
+    var wallReads = 0
+    var monotonicReads = 0
+    func now() -> UnixMillis {
+        wallReads += 1
+        return UnixMillis(1_700_000_000_000 + milliseconds)
+    }
+    func monotonicMilliseconds() -> Int64 {
+        monotonicReads += 1
+        return milliseconds
+    }
 }
 
 final class NodeScriptHarness {
@@ -100,6 +110,7 @@ final class NodeScriptHarness {
             configuration.electionTicks = 10
             if let lag = options["readlag"].flatMap(Int64.init) { configuration.followerReadLagMilliseconds = lag }
             if let slice = options["scriptslice"].flatMap(Int64.init) { configuration.scriptSliceMilliseconds = slice }
+            if let entries = options["snapshotentries"].flatMap(Int.init) { configuration.snapshotEntries = entries }
             let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
             do {
                 try disk.makeDirectory("/data")
