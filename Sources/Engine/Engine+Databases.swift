@@ -85,9 +85,6 @@ extension Engine {
         parkedDatabases[index] = database
     }
 
-    /// Keys in every database.
-    public var totalKeyCount: Int { parkedDatabases.values.reduce(keyspace.keyCount) { $0 + $1.keyCount } }
-
     /// The keys of database `index` (0 when it never held any).
     public func keyCount(database index: Int) -> Int {
         index == selectedDatabase ? keyspace.keyCount : parkedDatabases[index]?.keyCount ?? 0

@@ -117,7 +117,7 @@ extension Node {
             // The directory snapshots after every change of the map (a joining node gets the
             // map as a snapshot), not after a new leader's empty entry.
             let mapChanged = replica.shard == ClusterMap.directoryShard && appliedMapVersion != snapshotMapVersion
-            let threshold = requested || mapChanged ? 1 : snapshotThreshold(replica)
+            let threshold = requested || mapChanged ? 1 : UInt64(configuration.snapshotEntries)
             guard applied.rawValue >= replica.raft.snapshotIndex.rawValue + threshold else { continue }
             if let data = replica.data {
                 startSnapshotJob(replica, data)
@@ -134,12 +134,6 @@ extension Node {
         }
         // Nothing new to write also means the state on disk is current.
         if requested, !failed, snapshotJobs.isEmpty { lastSnapshotMilliseconds = now() }
-    }
-
-    /// Entries a replica applies between snapshots (`NodeConfiguration.snapshotEntries`).
-    func snapshotThreshold(_ replica: Replica) -> UInt64 {
-        let keys = configuration.snapshotScalesWithKeys ? replica.data?.engine.totalKeyCount ?? 0 : 0
-        return UInt64(max(configuration.snapshotEntries, keys))
     }
 
     /// A data shard's snapshot is serialized and written by the shell away from the node's

@@ -103,13 +103,8 @@ public struct NodeConfiguration: Sendable {
     /// The same slice counted in Lua VM instructions (0: none): deterministic, so the
     /// simulator can send scripts off the thread too.
     public var scriptSliceInstructions: Int64 = 0
-    /// Applied entries after which a shard replica snapshots and compacts its log, or as
-    /// many entries as the shard holds keys when that is more and `snapshotScalesWithKeys`
-    /// (a snapshot costs time in proportion to the keys, serializing them and copying each
-    /// partition written next: this bounds its cost per write, as Redis's
-    /// auto-aof-rewrite-percentage 100 rewrites its log once it has doubled).
+    /// Applied entries after which a shard replica snapshots and compacts its log.
     public var snapshotEntries = 50_000
-    public var snapshotScalesWithKeys = true
     /// A node silent this long has its replicas rebuilt elsewhere (0 disables).
     public var deadNodeSeconds: Int64 = 300
     public var repair = false

@@ -5,7 +5,6 @@
 // Commands:
 //   cluster nodes=N shards=S [proxy=true]    bootstrap N nodes (replication factor min(3,N))
 //   standalone [fsync=always|everysec|no]    one node as `trestle server` runs it
-//              [snapshotentries=N]           (N: NodeConfiguration.snapshotEntries)
 //   open nK cC                               client C connects to node K
 //   request nK cC ARG...                     one request from client C
 //   deliver [quiet]                          deliver frames in flight until none are left
@@ -110,7 +109,6 @@ final class NodeScriptHarness {
             configuration.electionTicks = 10
             if let lag = options["readlag"].flatMap(Int64.init) { configuration.followerReadLagMilliseconds = lag }
             if let slice = options["scriptslice"].flatMap(Int64.init) { configuration.scriptSliceMilliseconds = slice }
-            if let entries = options["snapshotentries"].flatMap(Int.init) { configuration.snapshotEntries = entries }
             let disk = Storage.SimulatedDisk(seed: member.id.rawValue)
             do {
                 try disk.makeDirectory("/data")

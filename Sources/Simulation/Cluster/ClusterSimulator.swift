@@ -271,7 +271,6 @@ public final class ClusterSimulator {
         configuration.electionTicks = options.electionTicks
         configuration.requestTimeoutMilliseconds = options.requestTimeoutMilliseconds
         configuration.snapshotEntries = options.snapshotEntries
-        configuration.snapshotScalesWithKeys = false  // snapshots as often as the options say
         configuration.deadNodeSeconds = 0
         configuration.mutations = options.mutations
         configuration.raftMutations = options.raftMutations
