@@ -99,11 +99,15 @@ extension Node {
     /// FCALL by its function (as sent, before EVALSHA and FCALL are resolved to bodies).
     static func scriptMemoKey(_ request: [Bytes], id: CommandID) -> Int {
         var hasher = Hasher()
+        let name: Bytes
         switch id {
-        case .eval, .eval_ro: hasher.combine(0); hasher.combine(request[1])
-        case .evalsha, .evalsha_ro: hasher.combine(1); hasher.combine(Self.lowercased(request[1]))
-        default: hasher.combine(2); hasher.combine(Self.lowercased(request[1]))
+        case .eval, .eval_ro: hasher.combine(0); name = request[1]
+        case .evalsha, .evalsha_ro: hasher.combine(1); name = Self.lowercased(request[1])
+        default: hasher.combine(2); name = Self.lowercased(request[1])
         }
+        // The bytes in one call (an array would feed the hasher one byte at a time).
+        hasher.combine(name.count)
+        name.withUnsafeBytes { hasher.combine(bytes: $0) }
         return hasher.finalize()
     }
 

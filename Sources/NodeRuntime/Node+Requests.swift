@@ -548,7 +548,14 @@ extension Node {
             if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
             reply(answer)
         }
-        replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
+        queueRead(replica, run: run, fail: reply)
+    }
+
+    /// Runs a read at once when the replica may serve it now, else queues it (for the
+    /// lease, the applied index or a ReadIndex round) and asks for a turn.
+    private func queueRead(_ replica: Replica, run: @escaping () -> Void, fail: @escaping ReplySink) {
+        if replica.readsNow() { return run() }
+        replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: fail),
                      context: nextContext())
         wantTurn()
     }
@@ -573,9 +580,7 @@ extension Node {
             if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
             body(data.engine, max(now(), data.lastRecordTime))
         }
-        replica.read(PendingRead(index: .zero, deadline: now() + configuration.requestTimeoutMilliseconds, run: run, fail: reply),
-                     context: nextContext())
-        wantTurn()
+        queueRead(replica, run: run, fail: reply)
     }
 
     // MARK: - Proxy: multi-key commands across slots
