@@ -23,7 +23,7 @@ extension Engine {
 
     /// Commands whose keys count as lookups before they run, by id. GET counts itself
     /// (it already holds the value); script commands count through their calls.
-    static let lookupCounting: [CommandID: LookupCounting] = {
+    static let lookupCounting: CommandIDTable<LookupCounting> = {
         var table: [CommandID: LookupCounting] = [:]
         let uncounted: Set<CommandID> = [.get, .eval_ro, .evalsha_ro, .fcall_ro, .memory]
         let readBeforeWrite: Set<CommandID> = [.getex, .getdel, .pfcount, .pfmerge]
@@ -34,12 +34,12 @@ extension Engine {
             guard reads, hasKeys else { continue }
             table[id] = LookupCounting(spec: spec, notifies: id != .object)
         }
-        return table
+        return CommandIDTable(table)
     }()
 
     /// Write commands that read one source key as Redis's lookupKeyRead does (the GEO
     /// searches that may store), by the source's position; the destination counts nothing.
-    static let storingSearchSource: [CommandID: Int] = [.georadius: 1, .georadiusbymember: 1, .geosearchstore: 2]
+    static let storingSearchSource = CommandIDTable<Int>([.georadius: 1, .georadiusbymember: 1, .geosearchstore: 2])
 
     /// Counts the keys `arguments` reads, if command `id` counts lookups. Runs before the
     /// command, so that a key of the wrong type counts as the hit it is in Redis.

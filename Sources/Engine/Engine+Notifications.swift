@@ -42,7 +42,7 @@ extension Engine {
     }
 
     /// Commands made of other commands: their inner commands publish their own events.
-    private static let composite: Set<CommandID> = [.eval, .evalsha, .eval_ro, .evalsha_ro, .exec, .multi]
+    private static let composite: CommandIDSet = [.eval, .evalsha, .eval_ro, .evalsha_ro, .exec, .multi]
 
     /// Removes those of `keys` that are expired at `now` (a committed reclaim), publishing
     /// `expired` for each.
@@ -108,11 +108,11 @@ extension Engine {
         }
     }
 
-    private static let listMoves: Set<CommandID> = [.lmove, .blmove, .rpoplpush, .brpoplpush]
+    private static let listMoves: CommandIDSet = [.lmove, .blmove, .rpoplpush, .brpoplpush]
 
     /// Commands whose deleting a key publishes only `del` (an expiry in the past, a store
     /// of an empty result, DEL itself).
-    private static let deletionIsTheEvent: Set<CommandID> = [
+    private static let deletionIsTheEvent: CommandIDSet = [
         .del, .unlink, .getdel, .expire, .pexpire, .expireat, .pexpireat, .getex, .set, .sort,
         .sinterstore, .sunionstore, .sdiffstore, .zunionstore, .zinterstore, .zdiffstore, .zrangestore, .bitop,
         .georadius, .georadiusbymember, .geosearchstore,

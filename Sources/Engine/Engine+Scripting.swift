@@ -66,7 +66,7 @@ extension Engine {
     }
 
     /// The commands that run a script.
-    public static let scriptRuns: Set<CommandID> = [.eval, .evalsha, .eval_ro, .evalsha_ro, .fcall, .fcall_ro]
+    public static let scriptRuns: CommandIDSet = [.eval, .evalsha, .eval_ro, .evalsha_ro, .fcall, .fcall_ro]
 
     /// The number of keys an EVAL-family request declares, checked as Redis does.
     static func scriptKeyCount(_ arguments: [Bytes], function: Bool = false) throws(CommandError) -> Int {
@@ -340,7 +340,7 @@ public final class ScriptTrial {
     public static let effectBytesMax = 16 << 20
     /// Commands whose keyspace access their key positions do not name.
     /// Those that reach another database are in it too: a watch names a key, not its database.
-    static let reachesUnnamedKeys: Set<CommandID> = [.keys, .scan, .randomkey, .dbsize, .flushall, .flushdb, .swapdb,
+    static let reachesUnnamedKeys: CommandIDSet = [.keys, .scan, .randomkey, .dbsize, .flushall, .flushdb, .swapdb,
                                                      .sort, .sort_ro, .move, .info, .memory, .debug, .select, .copy]
 
     public init(sliceMilliseconds: Int64, sliceInstructions: Int64 = 0, unbounded: Bool = false, recordsEffects: Bool = false) {

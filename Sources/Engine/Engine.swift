@@ -147,7 +147,7 @@ public final class Engine {
         return outcome
     }
 
-    static let runsInsideTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
+    static let runsInsideTransaction: CommandIDSet = [.exec, .discard, .multi, .watch, .quit, .reset]
 
     private func reject(_ error: CommandError, _ session: Session, id: CommandID? = nil) -> Outcome {
         stats.errorReplies += 1

@@ -39,7 +39,7 @@ extension Node {
     /// Commands the node answers itself that a transaction may hold (SLOWLOG, LATENCY,
     /// ROLE, LOLWUT): the shard's engine cannot, so the node runs them when the
     /// transaction's result arrives and puts their replies in their places.
-    static let nodeCommandsInTransactions: Set<CommandID> = [.slowlog, .latency, .role, .lolwut]
+    static let nodeCommandsInTransactions: CommandIDSet = [.slowlog, .latency, .role, .lolwut]
 
     func answeringNodeCommands(_ commands: [[Bytes]], session: Session, reply: @escaping ReplySink) -> ReplySink {
         let positions = commands.indices.filter { index in

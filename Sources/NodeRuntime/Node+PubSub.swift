@@ -34,7 +34,7 @@ extension Node {
     }
 
     /// What a RESP2 connection may run while it is subscribed to anything.
-    static let allowedWhileSubscribed: Set<CommandID> = [
+    static let allowedWhileSubscribed: CommandIDSet = [
         .subscribe, .unsubscribe, .psubscribe, .punsubscribe, .ssubscribe, .sunsubscribe, .ping, .quit, .reset,
     ]
 

@@ -11,11 +11,11 @@ import Wire
 
 extension Node {
     /// Commands that run at once even inside MULTI (as Redis).
-    static let immediateInTransaction: Set<CommandID> = [.exec, .discard, .multi, .watch, .quit, .reset]
+    static let immediateInTransaction: CommandIDSet = [.exec, .discard, .multi, .watch, .quit, .reset]
     /// Multi-key commands a proxy splits by slot and gathers.
-    static let splittable: Set<CommandID> = [.mget, .mset, .del, .unlink, .exists, .touch]
+    static let splittable: CommandIDSet = [.mget, .mset, .del, .unlink, .exists, .touch]
     /// Commands of the Redis Cluster protocol, refused by a standalone server (as Redis).
-    static let clusterOnly: Set<CommandID> = [.cluster, .readonly, .readwrite, .asking]
+    static let clusterOnly: CommandIDSet = [.cluster, .readonly, .readwrite, .asking]
 
     /// Handles one request. Returns an outcome when the answer is immediate; otherwise the
     /// answer arrives later through `reply` (possibly before this returns).
