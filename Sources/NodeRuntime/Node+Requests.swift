@@ -307,7 +307,9 @@ extension Node {
                              version: session.protocolVersion, reply: reply)
             } else if replica.readsNow(), let data = replica.data, !handedOff(replica, slot) {
                 // What `read` would do at once, without its closures.
-                return Outcome(reply: readApplied(data, arguments, id: id, session: session))
+                let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
+                publishAfterRead(data.engine)
+                return Outcome(reply: answer)
             } else {
                 read(replica, slot: slot, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
             }
@@ -542,10 +544,7 @@ extension Node {
             guard let data = replica.data else { return reply(Redirect.tryAgain("shard moved; retry").reply) }
             if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
             let answer = body(data.engine, max(now(), data.lastRecordTime))
-            publishFromScripts(data.engine)  // a read-only script's PUBLISH runs on this leader only
-            // A read's `keymiss` events, published by the node that served it (as each
-            // Redis Cluster node publishes its own).
-            if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
+            publishAfterRead(data.engine)
             reply(answer)
         }
         queueRead(replica, run: run, fail: reply)
@@ -560,15 +559,12 @@ extension Node {
         wantTurn()
     }
 
-    /// A read of the applied state of a shard this node leads (its lease and applied
-    /// index checked by the caller), with what every read does after it.
-    private func readApplied(_ data: DataMachine, _ arguments: [Bytes], id: CommandID, session: Session) -> RESPValue {
-        let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
-        publishFromScripts(data.engine)  // a read-only script's PUBLISH runs on this leader only
-        // A read's `keymiss` events, published by the node that served it (as each Redis
-        // Cluster node publishes its own).
-        if !data.engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(data.engine) }
-        return answer
+    /// What every read does once it ran on a shard's engine: a read-only script's PUBLISH
+    /// runs on this leader only, and the read's `keymiss` events are published by the node
+    /// that served it (as each Redis Cluster node publishes its own).
+    private func publishAfterRead(_ engine: Engine) {
+        publishFromScripts(engine)
+        if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
     }
 
     /// `read` for a body that answers by itself (through `reply`, now or later): it runs

@@ -688,29 +688,6 @@ public final class Node {
         defer { nextReadContext += 1 }
         return nextReadContext
     }
-
-    /// Wall-clock milliseconds: read once per input (`inputClocks`).
-    func now() -> Int64 {
-        if let wall = inputClocks?.wallMilliseconds { return wall }
-        let wall = clock.now().rawValue
-        inputClocks?.wallMilliseconds = wall
-        return wall
-    }
-
-    /// Monotonic microseconds when the input being handled arrived: read once per input.
-    /// Durations are measured from it to a fresh reading (`finished`).
-    func inputMonotonicMicroseconds() -> Int64 {
-        if let micros = inputClocks?.monotonicMicroseconds { return micros }
-        let micros = monotonicClock.monotonicMicroseconds()
-        inputClocks?.monotonicMicroseconds = micros
-        return micros
-    }
-}
-
-/// Clock readings shared by everything one input does.
-struct InputClocks {
-    var wallMilliseconds: Int64?
-    var monotonicMicroseconds: Int64?
 }
 
 enum NodeError: Error, CustomStringConvertible {
