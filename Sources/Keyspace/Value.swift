@@ -17,17 +17,25 @@ import Collections
 public typealias Bytes = [UInt8]
 
 /// The data held under one key.
+///
+/// Every case's payload is one reference: a string's byte array, or a box holding a
+/// container (`indirect`). A Value is then one word, tag in the pointer's spare bits, and
+/// an Entry two, so the keyspace's dictionaries spend 24 bytes per bucket rather than the
+/// 80 a stream's inline fields would cost every key (most keys are strings), and copying
+/// an entry is one retain. A container is taken out of its box to be changed (the
+/// keyspace replaces the value first, so the container is not shared and not copied)
+/// and boxed again.
 public enum Value: Equatable, Sendable {
     case string(Bytes)
-    case hash(HashFields)
+    indirect case hash(HashFields)
     /// A list, head (LEFT) first. Never empty while stored.
-    case list(PackedList)
+    indirect case list(PackedList)
     /// A set in its deterministic stored order (see the file comment). Never empty while stored.
-    case set(OrderedSet<Key>)
+    indirect case set(OrderedSet<Key>)
     /// A sorted set (see SortedSet.swift). Never empty while stored.
-    case zset(SortedSet)
+    indirect case zset(SortedSet)
     /// A stream (see Stream.swift); may be stored empty.
-    case stream(Stream)
+    indirect case stream(Stream)
 
     /// The name TYPE reports.
     public var typeName: String {
