@@ -7,6 +7,7 @@
 // execution time), and commands inside MULTI count as EXEC. Each command also keeps a
 // latency histogram in power-of-two microsecond buckets for LATENCY HISTOGRAM.
 import Foundation
+import Keyspace
 import Wire
 
 struct CommandStats {
@@ -45,31 +46,53 @@ struct CommandStats {
     /// not counted by code, only in total.
     static let errorCodesMax = 128
 
-    private(set) var commands: [String: Counts] = [:]
+    /// Counts of commands without subcommands, indexed by `CommandID.ordinal` (no hash of
+    /// the name per request), with the name they are shown under.
+    private var plain = [(name: String, counts: Counts)?](repeating: nil, count: CommandID.allCases.count)
+    /// Counts of subcommands (`config|get`), of container commands called without a known
+    /// subcommand, and of commands without an id, by name.
+    private var named: [String: Counts] = [:]
     private(set) var errors: [String: Int] = [:]
+
+    /// Every command's counts by name (INFO, metrics and LATENCY HISTOGRAM read them; the
+    /// request path does not).
+    var commands: [String: Counts] {
+        var all = named
+        for case let (name, counts)? in plain { all[name] = counts }
+        return all
+    }
 
     /// Errors Redis gives before a command runs (its rejected_calls).
     static let rejectionPrefixes = ["ERR wrong number of arguments", "NOAUTH", "NOPERM", "MOVED", "ASK ", "CROSSSLOT",
                                     "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "BUSY", "MISCONF", "OOM", "EXECABORT"]
 
-    /// Counts one answered request of `command` (nil: not a known command).
-    mutating func record(_ command: String?, reply: RESPValue, microseconds: Int64) {
+    /// Counts one answered request of the command `spec` (nil: not a known command), sent
+    /// as `request`: a container command's counts are its subcommand's.
+    mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
         if let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
-        guard let command else { return }
+        guard let spec else { return }
         var rejected = false
         if let code, case .error(let text) = reply {
             rejected = Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK"
         }
         let failed = code != nil && !rejected
-        // One hash of the name per request: the counts are updated in place.
-        commands[command, default: Counts()].add(rejected: rejected, failed: failed, microseconds: max(0, microseconds))
+        let elapsed = max(0, microseconds)
+        guard spec.subcommands.isEmpty, let id = spec.id else {
+            // One hash of the name per request: the counts are updated in place.
+            named[Node.statsName(spec, request), default: Counts()].add(rejected: rejected, failed: failed, microseconds: elapsed)
+            return
+        }
+        let index = id.ordinal
+        if plain[index] == nil { plain[index] = (spec.name, Counts()) }
+        plain[index]!.counts.add(rejected: rejected, failed: failed, microseconds: elapsed)  // set just above
     }
 
     /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
     var commandFields: [(String, String)] {
-        commands.keys.sorted().map { name in
+        let commands = commands
+        return commands.keys.sorted().map { name in
             let counts = commands[name]!  // `name` is one of the dictionary's own keys
             let usec = counts.microseconds
             let perCall = counts.calls > 0 ? Double(usec) / Double(counts.calls) : 0
@@ -82,6 +105,7 @@ struct CommandStats {
     /// left out, as Redis; a container command's name includes its subcommands), `calls` and the cumulative counts of the buckets from the first
     /// one used to the last one used, keyed by their bound in microseconds.
     func histogram(_ names: [String]) -> RESPValue {
+        let commands = commands
         // A container's name stands for its subcommands too (`client` gives `client|id`...).
         let chosen = names.isEmpty ? commands.keys.sorted() : names.flatMap { name -> [String] in
             let lowered = name.lowercased()

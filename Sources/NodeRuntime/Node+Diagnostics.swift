@@ -17,7 +17,7 @@ extension Node {
     /// monotonic clock).
     func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64) {
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
-        commandStats.record(spec.map { Self.statsName($0, request) }, reply: reply, microseconds: elapsed)
+        commandStats.record(spec, request: request, reply: reply, microseconds: elapsed)
         // Most requests stop here: only one over a threshold costs a clock read and a flags search.
         let slowlogThreshold = front.settings.slowlogLogSlowerThanMicroseconds
         let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)

@@ -149,7 +149,7 @@ public final class LuaInterpreter {
         defer {
             self.host = nil
             lua_settop(state, 0)
-            setCurrent(keys: [], arguments: [])
+            clearCurrent()
             trestle_lua_set_budget(state, 0)
             // A script that filled the state leaves garbage the next one should not meet.
             if memoryUsed > memoryLimit / 2 { lua_gc(state, LUA_GCCOLLECT, 0) }
@@ -261,6 +261,16 @@ public final class LuaInterpreter {
         pushArray(keys)
         lua_setfield(state, -2, "KEYS")
         pushArray(arguments)
+        lua_setfield(state, -2, "ARGV")
+        trestle_lua_pop(state, 1)
+    }
+
+    /// Drops KEYS and ARGV after a run (no new tables: nil lets the collector have them).
+    private func clearCurrent() {
+        lua_rawgeti(state, trestle_lua_registry_index(), currentRef)
+        lua_pushnil(state)
+        lua_setfield(state, -2, "KEYS")
+        lua_pushnil(state)
         lua_setfield(state, -2, "ARGV")
         trestle_lua_pop(state, 1)
     }

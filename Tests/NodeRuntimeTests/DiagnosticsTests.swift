@@ -7,6 +7,11 @@ import Wire
 @Suite struct DiagnosticsTests {
     func bytes(_ texts: [String]) -> [[UInt8]] { texts.map { Array($0.utf8) } }
 
+    /// Records one request of `words` (looked up as the node does) in `stats`.
+    func record(_ stats: inout CommandStats, _ words: String..., reply: RESPValue, microseconds: Int64) {
+        stats.record(CommandTable.lookup(Array(words[0].utf8)), request: bytes(words), reply: reply, microseconds: microseconds)
+    }
+
     @Test func statsCountAContainersSubcommandOnItsOwn() {
         func name(_ words: String...) -> String { Node.statsName(CommandTable.lookup(Array(words[0].utf8))!, words.map { Array($0.utf8) }) }
         #expect(name("config", "resetstat") == "config|resetstat")
@@ -14,11 +19,15 @@ import Wire
         #expect(name("config", "nosuch") == "config")
         #expect(name("get", "k") == "get")
         var stats = CommandStats()
-        stats.record("client|id", reply: .integer(1), microseconds: 3)
-        stats.record("client|list", reply: .bulk("x"), microseconds: 3)
-        stats.record("get", reply: .null, microseconds: 3)
+        record(&stats, "CLIENT", "ID", reply: .integer(1), microseconds: 3)
+        record(&stats, "client", "list", reply: .bulk("x"), microseconds: 3)
+        record(&stats, "get", "k", reply: .null, microseconds: 3)
+        record(&stats, "nosuchcommand", reply: .error("ERR unknown command"), microseconds: 3)
         guard case .map(let pairs) = stats.histogram(["client"]) else { Issue.record("not a map"); return }
         #expect(pairs.map(\.key) == [.bulk("client|id"), .bulk("client|list")])
+        // Plain commands (counted by id) and subcommands (by name) show up side by side.
+        #expect(stats.commandFields.map(\.0) == ["cmdstat_client|id", "cmdstat_client|list", "cmdstat_get"])
+        #expect(stats.commands["get"]?.calls == 1 && stats.errors["ERR"] == 1)
     }
 
     @Test func theSlowLogKeepsTheNewestEntriesOverTheThreshold() {
@@ -79,8 +88,8 @@ import Wire
         #expect(CommandStats.bucket(of: 3) == 2 && CommandStats.bucket(of: 4) == 2 && CommandStats.bucket(of: 5) == 3)
         #expect(CommandStats.bucket(of: .max) == CommandStats.bucketCount - 1)
         var stats = CommandStats()
-        for micros: Int64 in [3, 4, 100] { stats.record("get", reply: .null, microseconds: micros) }
-        stats.record("get", reply: .error("ERR wrong number of arguments for 'get' command"), microseconds: 1)
+        for micros: Int64 in [3, 4, 100] { record(&stats, "GET", "k", reply: .null, microseconds: micros) }
+        record(&stats, "get", reply: .error("ERR wrong number of arguments for 'get' command"), microseconds: 1)
         let expected: RESPValue = .map([RESPPair(.bulk("get"), .map([
             RESPPair("calls", .integer(3)),
             RESPPair("histogram_usec", .map([RESPPair(.integer(4), .integer(2)), RESPPair(.integer(8), .integer(2)),

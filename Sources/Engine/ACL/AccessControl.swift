@@ -6,11 +6,17 @@ import Wire
 
 public struct AccessControl: Sendable {
     public private(set) var users: [String: ACLUser] = ["default": ACLUser.makeDefault()] {
-        didSet { unrestricted = Self.unrestrictedNames(users) }
+        didSet {
+            unrestricted = Self.unrestrictedNames(users)
+            defaultUnrestricted = unrestricted.contains("default")
+        }
     }
     /// Users every command, key and channel is open to (the default user, usually): their
     /// requests need no checks, and most requests are theirs.
     private var unrestricted: Set<String> = ["default"]
+    /// `unrestricted.contains("default")`: most requests are the default user's, and a
+    /// comparison with its short name costs less than hashing it.
+    private var defaultUnrestricted = true
     public private(set) var log: [LogEntry] = []
     private var nextEntryID = 0
 
@@ -136,13 +142,17 @@ public struct AccessControl: Sendable {
     // MARK: - Checks
 
     /// Whether `user` is held to rules (not allowed every command, key and channel).
-    public func restricts(_ user: String) -> Bool { !unrestricted.contains(user) }
+    public func restricts(_ user: String) -> Bool { !isUnrestricted(user) }
+
+    private func isUnrestricted(_ user: String) -> Bool {
+        user == "default" ? defaultUnrestricted : unrestricted.contains(user)
+    }
 
     /// Why `user` may not run this request, if it may not: the command (or subcommand),
     /// then every key it names (write access for commands that write), then the channels
     /// of pub/sub commands.
     public func denial(user name: String, spec: CommandSpec, arguments: [Bytes]) -> Denial? {
-        if unrestricted.contains(name) { return nil }
+        if isUnrestricted(name) { return nil }
         guard let user = users[name] else { return .command(spec.name) }
         let subcommand = spec.subcommands.isEmpty || arguments.count < 2 ? nil : Arguments.lowercased(arguments[1])
         guard user.allows(spec, subcommand: subcommand) else {
