@@ -18,6 +18,18 @@ public struct ByteWriter: Sendable {
         write(UInt32(blob.count))
         bytes.append(contentsOf: blob)
     }
+
+    /// A blob whose bytes `body` writes in place: the same bytes as `writeBlob` of what
+    /// `body` would have written to a writer of its own, without that writer's array.
+    @inlinable public mutating func writeBlob(_ body: (inout ByteWriter) -> Void) {
+        let start = bytes.count
+        write(UInt32(0))
+        body(&self)
+        let length = UInt32(bytes.count - start - 4)
+        withUnsafeBytes(of: length.littleEndian) { lengthBytes in
+            for index in 0..<4 { bytes[start + index] = lengthBytes[index] }
+        }
+    }
 }
 
 /// Reading past the end or a length beyond the remaining bytes.

@@ -26,6 +26,12 @@ public enum EntryCodec {
 
     public static func encode(key: Bytes, entry: Entry) -> [UInt8] {
         var writer = ByteWriter(capacity: key.count + 32)
+        encode(key: key, entry: entry, into: &writer)
+        return writer.bytes
+    }
+
+    /// `encode(key:entry:)` appended to `writer`.
+    public static func encode(key: Bytes, entry: Entry, into writer: inout ByteWriter) {
         switch entry.value {
         case .string(let bytes):
             writer.write(tagString)
@@ -103,7 +109,6 @@ public enum EntryCodec {
                 }
             }
         }
-        return writer.bytes
     }
 
     /// Tag, key, expiry, then a u32 count and one blob per element in order. A count
@@ -261,6 +266,21 @@ extension Keyspace {
     /// immutable and may be read from another thread while the original keeps changing.
     public func snapshotRecords(now: Int64) -> AnySequence<[UInt8]> {
         AnySequence(SnapshotRecords(slots: slots, now: now))
+    }
+
+    /// Every live entry as a snapshot record, each a blob (`ByteWriter.writeBlob`),
+    /// encoded in place: the bytes `snapshotRecords` gives, without an array per record.
+    /// Returns how many records it wrote.
+    @discardableResult
+    public func writeSnapshotRecords(now: Int64, into writer: inout ByteWriter) -> Int {
+        var written = 0
+        for slot in 0..<slots.count {
+            for (key, entry) in slots[slot] where !entry.isExpired(at: now) {
+                writer.writeBlob { EntryCodec.encode(key: key.bytes, entry: entry, into: &$0) }
+                written += 1
+            }
+        }
+        return written
     }
 
     /// Loads one snapshot record.

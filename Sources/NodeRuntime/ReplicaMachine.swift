@@ -102,7 +102,7 @@ final class DataMachine: ReplicaMachine {
         writer.write(lastRecordTime)
         let first = databases.first { $0.index == 0 }?.keyspace ?? Keyspace()
         writer.write(UInt64(first.keyCount))
-        for record in first.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+        first.writeSnapshotRecords(now: Int64.min, into: &writer)
         migration.encode(into: &writer)
         writer.write(migration.incoming?.attempt ?? 0)
         let others = databases.filter { $0.index != 0 && $0.keyspace.keyCount > 0 }
@@ -110,7 +110,7 @@ final class DataMachine: ReplicaMachine {
         for (index, keyspace) in others {
             writer.write(UInt32(index))
             writer.write(UInt64(keyspace.keyCount))
-            for record in keyspace.snapshotRecords(now: Int64.min) { writer.writeBlob(record) }
+            keyspace.writeSnapshotRecords(now: Int64.min, into: &writer)
         }
         return writer.bytes
     }
