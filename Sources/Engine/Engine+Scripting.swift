@@ -54,10 +54,15 @@ extension Engine {
             return resolveFunctionCall(arguments, id: id)
         default:
             let sha = Self.scriptName(arguments[1])
-            guard let body = scriptBodies[sha] ?? fallback(sha) else {
+            let body: Bytes
+            if let cached = scriptBodies[sha] {
+                body = cached
+            } else if let learned = fallback(sha) {
+                body = learned
+                cacheScript(body, sha: sha)
+            } else {
                 return .failure(CommandErrorReply(reply: .error(Self.noScript)))
             }
-            cacheScript(body, sha: sha)
             var resolved = arguments
             resolved[0] = Array((id == .evalsha ? "EVAL" : "EVAL_RO").utf8)
             resolved[1] = body
@@ -98,9 +103,9 @@ extension Engine {
 
     /// The SHA-1 name of a body, remembered for cached bodies (a shard applies EVALSHA as
     /// EVAL with the body: hashing the body is cheaper than SHA-1 on every run).
-    private func scriptName(of body: Bytes) -> String {
-        if let known = scriptNames[Key(body)] { return known }  // Key hashes the bytes in one call
-        return SHA1.hex(body)
+    private func scriptName(of body: Bytes) -> (sha: String, cached: Bool) {
+        if let known = scriptNames[Key(body)] { return (known, true) }  // Key hashes the bytes in one call
+        return (SHA1.hex(body), false)
     }
 
     private func evaluate(body: Bytes, _ arguments: [Bytes], readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
@@ -110,9 +115,11 @@ extension Engine {
 
     private func run(body: Bytes, _ arguments: [Bytes], keyCount: Int, readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         guard let interpreter else { throw .message("ERR Lua scripting is not available on this server") }
-        let sha = scriptName(of: body)
-        if let error = interpreter.compile(body, sha: sha) { return error }
-        cacheScript(body, sha: sha)
+        let (sha, cached) = scriptName(of: body)
+        if !cached {
+            if let error = interpreter.compile(body, sha: sha) { return error }
+            cacheScript(body, sha: sha)
+        }
         let keys = Array(arguments[3..<(3 + keyCount)])
         let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
         let trial = scriptTrial
@@ -130,7 +137,7 @@ extension Engine {
         // until it ends (Redis 7).
         scriptSession.database = selectedDatabase
         defer { scriptSession.database = 0 }
-        let reply = interpreter.run(sha: sha, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
+        let reply = interpreter.run(sha: sha, body: body, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
                                     budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
                                     sliceMilliseconds: trial?.sliceMilliseconds ?? 0,
                                     sliceInstructions: trial?.sliceInstructions ?? 0, seed: seed, host: host)

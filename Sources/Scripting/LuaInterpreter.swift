@@ -144,8 +144,12 @@ public final class LuaInterpreter {
     /// form), math.random restarted from `seed`, asking `host` for commands. The
     /// reply is in RESP terms; the caller's encoder lowers RESP3 types for RESP2 clients.
     /// `lastStop` says afterwards whether the run was stopped and why.
-    public func run(sha: String, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64, sliceMilliseconds: Int64 = 0,
-                    sliceInstructions: Int64 = 0, seed: Int32 = 0, host: ScriptHost) -> RESPValue {
+    ///
+    /// With `body`, a script not compiled (or flushed since) is compiled first, and its
+    /// compile error is the reply.
+    public func run(sha: String, body: [UInt8]? = nil, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64,
+                    sliceMilliseconds: Int64 = 0, sliceInstructions: Int64 = 0, seed: Int32 = 0,
+                    host: ScriptHost) -> RESPValue {
         defer {
             self.host = nil
             lua_settop(state, 0)
@@ -162,7 +166,11 @@ public final class LuaInterpreter {
         trestle_lua_reseed(state, seed)
         setCurrent(keys: keys, arguments: arguments)
         lua_rawgeti(state, trestle_lua_registry_index(), handlerRef)
-        guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
+        if !compiledFunction(sha) {
+            guard let body else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
+            if let error = compile(body, sha: sha) { return error }
+            guard compiledFunction(sha) else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
+        }
         trestle_lua_set_budget(state, budget)
         trestle_lua_set_slice(state, sliceMilliseconds)
         trestle_lua_set_slice_instructions(state, sliceInstructions)
