@@ -22,7 +22,15 @@ enum Arguments {
     }
 
     static func lowercased(_ bytes: Bytes) -> String {
-        String(decoding: bytes.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+        // One allocation (the string's), not an array and then the string. Bytes that are
+        // not UTF-8 are repaired as String(decoding:) repairs them.
+        guard bytes.allSatisfy({ $0 < 0x80 }) else {
+            return String(decoding: bytes.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+        }
+        return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            for (index, byte) in bytes.enumerated() { buffer[index] = (byte >= 65 && byte <= 90) ? byte + 32 : byte }
+            return bytes.count
+        }
     }
 
     static func string(_ bytes: Bytes) -> String { String(decoding: bytes, as: UTF8.self) }

@@ -64,11 +64,14 @@ extension Engine {
                 return .failure(CommandErrorReply(reply: .error(Self.noScript)))
             }
             var resolved = arguments
-            resolved[0] = Array((id == .evalsha ? "EVAL" : "EVAL_RO").utf8)
+            resolved[0] = id == .evalsha ? Self.evalWord : Self.evalReadOnlyWord
             resolved[1] = body
             return .success(resolved)
         }
     }
+
+    /// What EVALSHA and EVALSHA_RO become once resolved.
+    static let evalWord = Array("EVAL".utf8), evalReadOnlyWord = Array("EVAL_RO".utf8)
 
     /// The commands that run a script.
     public static let scriptRuns: CommandIDSet = [.eval, .evalsha, .eval_ro, .evalsha_ro, .fcall, .fcall_ro]

@@ -98,6 +98,12 @@ extension Node {
     /// Names a script for the memory of writers: EVAL by its body, EVALSHA by its SHA-1,
     /// FCALL by its function (as sent, before EVALSHA and FCALL are resolved to bodies).
     static func scriptMemoKey(_ request: [Bytes], id: CommandID) -> Int {
+        if id == .evalsha || id == .evalsha_ro, let digest = digestPrefix(request[1]) {
+            // A SHA-1 is a hash already: its first 64 bits name the script without hashing
+            // it again. (A clash with another name only sends a script to the log without
+            // a trial, which is always correct.)
+            return Int(bitPattern: UInt(digest))
+        }
         var hasher = Hasher()
         let name: Bytes
         switch id {
@@ -109,6 +115,24 @@ extension Node {
         hasher.combine(name.count)
         name.withUnsafeBytes { hasher.combine(bytes: $0) }
         return hasher.finalize()
+    }
+
+    /// The first 16 hex digits of a 40-digit SHA-1 name (either case) as a number; nil
+    /// for anything else.
+    static func digestPrefix(_ name: Bytes) -> UInt64? {
+        guard name.count == 40 else { return nil }
+        var value: UInt64 = 0
+        for byte in name[0..<16] {
+            let nibble: UInt8
+            switch byte {
+            case 48...57: nibble = byte - 48
+            case 97...102: nibble = byte - 87
+            case 65...70: nibble = byte - 55
+            default: return nil
+            }
+            value = value << 4 | UInt64(nibble)
+        }
+        return value
     }
 
     /// ASCII lowercase; the bytes themselves (no copy) when they have no capital.
