@@ -135,6 +135,38 @@ def test_debug_digest_follows_the_data_and_active_expiry_can_pause(server):
         time.sleep(0.1)
 
 
+def test_debug_populate_creates_keys_as_redis_does_and_they_survive_a_restart(server):
+    client = server.client()
+    client.set("key:5", "kept")
+    assert client.execute_command("DEBUG", "POPULATE", "10") == b"OK"
+    assert client.dbsize() == 10
+    assert client.get("key:5") == b"kept", "existing keys are left alone"
+    assert client.get("key:9") == b"value:9" and client.get("key:10") is None
+    assert client.execute_command("DEBUG", "POPULATE", "3", "big", "12") == b"OK"
+    assert client.get("big:2") == b"value:2" + b"\0" * 5
+    assert client.execute_command("DEBUG", "POPULATE", "2", "cut", "3") == b"OK"
+    assert client.get("cut:1") == b"val"
+    client.execute_command("SELECT", "4")
+    assert client.execute_command("DEBUG", "POPULATE", "2500") == b"OK"  # more than one log entry
+    assert client.dbsize() == 2500 and client.get("key:2499") == b"value:2499"
+    assert client.execute_command("DEBUG", "POPULATE", "0") == b"OK"
+    with pytest.raises(redis.exceptions.ResponseError, match="value is out of range, must be positive"):
+        client.execute_command("DEBUG", "POPULATE", "-1")
+    with pytest.raises(redis.exceptions.ResponseError, match="value is not an integer or out of range"):
+        client.execute_command("DEBUG", "POPULATE", "ten")
+    with pytest.raises(redis.exceptions.ResponseError, match="value is out of range, must be positive"):
+        client.execute_command("DEBUG", "POPULATE", "1", "p", "-5")
+    with pytest.raises(redis.exceptions.ResponseError, match="at most"):
+        client.execute_command("DEBUG", "POPULATE", "100000000000")
+
+    server.kill()
+    server.start()
+    restarted = server.client()
+    assert restarted.dbsize() == 15 and restarted.get("cut:0") == b"val"
+    restarted.execute_command("SELECT", "4")
+    assert restarted.dbsize() == 2500
+
+
 def test_memory_stats_reports_the_process_and_its_keys(server):
     client = server.client(decode_responses=True)
     for n in range(50):

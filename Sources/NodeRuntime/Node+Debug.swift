@@ -54,6 +54,7 @@ extension Node {
         case ("digest-value", _):
             return Outcome(reply: .array(arguments.dropFirst(2).map { .simple(Self.digestText(keyDigest($0, database: session.database))) }))
         case ("protocol", 1): return Outcome(reply: protocolSample(text[0], session: session))
+        case ("populate", _): return debugPopulate(arguments, session: session, reply: reply)
         default:
             return Outcome(reply: Self.subcommandError("debug", arguments[1], known: true))
         }
@@ -142,6 +143,11 @@ extension Node {
         "PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, DICT-RESIZING, REPLYBUFFER,",
         "SET-DISABLE-DENY-SCRIPTS, MARK-INTERNAL-CLIENT",
         "    Accepted with no effect: they tune Redis internals Trestle does not have.",
+        "POPULATE <count> [<prefix>] [<size>]",
+        "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+        "    it is used instead of the 'key' prefix. With <size>, each value is that many",
+        "    bytes. Keys that exist are left as they are. A standalone server only; the",
+        "    keys go through the log like any write.",
         "PROTOCOL <type>",
         "    Reply with a test value of the specified type. <type> can be: string,",
         "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
