@@ -50,7 +50,7 @@ extension Engine {
         inDatabase(database) { reclaimSelected(keys, now: now) }
     }
 
-    private func reclaimSelected(_ keys: [Bytes], now: Int64) {
+    func reclaimSelected(_ keys: [Bytes], now: Int64) {
         guard settings.notifyKeyspaceEvents.publishesAnything || journalsChanges else {
             keyspace.reclaimExpired(keys, now: now)
             return

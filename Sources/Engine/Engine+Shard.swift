@@ -76,11 +76,24 @@ extension Engine {
             return .error("ERR unknown command in replicated record")
         }
         stats.commandsProcessed += 1
+        if spec.isWrite { reclaimExpiredKeys(of: spec, command, now: time) }
         do {
             return try run(id, command, applySession, now: time).reply
         } catch {
             stats.errorReplies += 1
             return error.reply
+        }
+    }
+
+    /// A committed write removes the expired keys it names before it runs, publishing
+    /// `expired` for each, as Redis's write lookups do (DEL of an expired key leaves no
+    /// key behind for DBSIZE to count). Every replica applies the same entry at the same
+    /// stamped time, so each removes the same keys; reads never remove any.
+    private func reclaimExpiredKeys(of spec: CommandSpec, _ command: [Bytes], now time: Int64) {
+        inDatabase(applySession.database) {
+            guard keyspace.expiringCount > 0 else { return }
+            let expired = spec.keyPositions(in: command).map { command[$0] }.filter { keyspace.storesExpired($0, now: time) }
+            if !expired.isEmpty { reclaimSelected(expired, now: time) }
         }
     }
 

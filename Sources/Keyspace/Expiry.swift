@@ -65,6 +65,11 @@ extension Keyspace {
         return due
     }
 
+    /// Whether `key` is stored but expired at `now` (kept until a reclaim).
+    public func storesExpired(_ key: Bytes, now: Int64) -> Bool {
+        slots[slot(of: key)][Key(key)]?.isExpired(at: now) ?? false
+    }
+
     /// Removes those of `keys` that are expired at `now`; returns how many. Deterministic:
     /// every replica applying the same call at the same `now` removes the same keys.
     @discardableResult

@@ -38,6 +38,25 @@ import Wire
         #expect(engine.keyspace.keyCount == 0)
     }
 
+    @Test func aCommittedWriteRemovesTheExpiredKeysItNamesInItsDatabase() {
+        for database in [0, 3] {
+            let engine = Engine.replica(settings: Settings(), now: 0)
+            engine.settings.notifyKeyspaceEvents = KeyspaceEvents(parsing: "Ex") ?? []
+            _ = engine.applyCommitted(commands: [Self.command("SET k v PX 10"), Self.command("SET other v PX 10")], time: 100,
+                                      transaction: true, watches: [], database: database)
+            #expect(engine.keyCount(database: database) == 2)
+            #expect(engine.applyCommitted(commands: [Self.command("DEL k")], time: 200, transaction: false, watches: [],
+                                          database: database) == .integer(0))
+            #expect(engine.keyCount(database: database) == 1, "DEL left no expired key behind (db \(database))")
+            #expect(engine.keyspaceNotifications.map { String(decoding: $0.message, as: UTF8.self) } == ["k"])
+            // A read leaves the other expired key where it is.
+            let session = engine.internalSession(address: "test")
+            session.database = database
+            #expect(engine.executeRead(Self.command("GET other"), session: session, now: 300) == .null)
+            #expect(engine.keyCount(database: database) == 1)
+        }
+    }
+
     @Test func execAbortsWhenAWatchedValueChanged() {
         let engine = Engine.replica(settings: Settings(), now: 0)
         _ = engine.applyCommitted(commands: [Self.command("SET k 1")], time: 1, transaction: false, watches: [])
