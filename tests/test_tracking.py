@@ -88,6 +88,11 @@ CONVERSATION = [
     (5, "CLOSE"),
     (1, "SET", "k", "1"),
     (4, "CLIENT", "TRACKINGINFO"),
+    # A script that reads: its declared keys are tracked.
+    (0, "CLIENT", "TRACKING", "ON"),
+    (0, "EVAL", "return redis.call('GET', KEYS[1])", "1", "s1"),
+    (1, "SET", "s1", "v"),
+    (0, "CLIENT", "TRACKING", "OFF"),
     (0, "CLIENT", "TRACKING", "ON", "PREFIX", "x"),
     (0, "CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"),
     (0, "CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"),

@@ -137,8 +137,10 @@ extension Engine {
             }
             let missing = CommandError.message("NOGROUP No such key '\(Arguments.string(key))' or consumer group '\(Arguments.string(request.group))' in XREADGROUP with GROUP option")
             guard try keyspace.streamValue(key, now: now)?.groupIndex(request.group) != nil else { throw missing }
+            let known = try hasConsumer(key, group: request.group, consumer: request.consumer, now: now)
             let items = try keyspace.groupRead(key, group: request.group, consumer: request.consumer, after: startAfter,
                                                count: request.count, noAck: request.noAck, now: now)
+            if !known { laterNotifications.append((.stream, "xgroup-createconsumer", key)) }
             // New entries: only streams that had some. History: every stream, even empty.
             if startAfter == nil, items.isEmpty { continue }
             results.append((key, items.map(Self.entryReply)))
@@ -232,8 +234,10 @@ extension Engine {
                 throw CommandError.message("ERR Unrecognized XCLAIM option '\(Arguments.string(arguments[index]))'")
             }
         }
+        let known = try hasConsumer(arguments[1], group: arguments[2], consumer: arguments[3], now: now)
         let result = try keyspace.groupClaim(arguments[1], group: arguments[2], consumer: arguments[3], minIdle: max(0, minIdle),
                                              ids: ids, justIDs: justIDs, now: now)
+        if !known { laterNotifications.append((.stream, "xgroup-createconsumer", arguments[1])) }
         return .array(result.claimed.map { justIDs ? .bulk($0.id.description) : Self.entryReply($0) })
     }
 
@@ -261,8 +265,10 @@ extension Engine {
         let candidates = group.pending.filter { $0.id >= start && now &- $0.entry.deliveredAt >= minIdle }
         let batch = Array(candidates.prefix(count))
         let next = candidates.count > count ? candidates[count].id.description : "0-0"
+        let known = try hasConsumer(arguments[1], group: arguments[2], consumer: arguments[3], now: now)
         let result = try keyspace.groupClaim(arguments[1], group: arguments[2], consumer: arguments[3], minIdle: max(0, minIdle),
                                              ids: batch.map(\.id), justIDs: justIDs, now: now)
+        if !known { laterNotifications.append((.stream, "xgroup-createconsumer", arguments[1])) }
         let claimed: [RESPValue] = result.claimed.map { justIDs ? .bulk($0.id.description) : Self.entryReply($0) }
         return .array([.bulk(next), .array(claimed), .array(result.deleted.map { .bulk($0.description) })])
     }
@@ -360,5 +366,13 @@ extension Engine {
         default:
             throw CommandError.unknownSubcommand(command: "xinfo", subcommand: Arguments.string(arguments[1]))
         }
+    }
+
+    /// Whether the group of the stream at `key` knows `consumer` (XREADGROUP, XCLAIM and
+    /// XAUTOCLAIM create one they name, and publish `xgroup-createconsumer` as Redis does).
+    /// Always true while no notification is journaled (nothing to publish).
+    private func hasConsumer(_ key: Bytes, group: Bytes, consumer: Bytes, now: Int64) throws -> Bool {
+        guard keyspace.changeJournal != nil, let stream = try keyspace.streamValue(key, now: now), let index = stream.groupIndex(group) else { return true }
+        return stream.groups[index].consumers.contains { $0.name == consumer }
     }
 }

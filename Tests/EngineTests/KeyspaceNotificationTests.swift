@@ -53,6 +53,17 @@ import Wire
         #expect(Self.events(engine, ["ZADD z INCR 1 incr", "ZMPOP 1 z MAX"]) == ["new z", "zincr z", "zpopmax z", "del z"])
     }
 
+    @Test func consumersCreatedByReadingOrClaimingArePublished() {
+        let engine = Self.engine("Et")
+        #expect(Self.events(engine, ["XGROUP CREATE s g $ MKSTREAM", "XGROUP CREATECONSUMER s g Bob", "XADD s 1 f v"])
+                == ["xgroup-create s", "xgroup-createconsumer s", "xadd s"])
+        #expect(Self.events(engine, ["XREADGROUP GROUP g Alice STREAMS s >", "XCLAIM s g Mike 0 1-0 FORCE"])
+                == ["xgroup-createconsumer s", "xgroup-createconsumer s"])
+        // Consumers that exist already: nothing new to publish.
+        #expect(Self.events(engine, ["XREADGROUP GROUP g Alice STREAMS s >", "XAUTOCLAIM s g Bob 0 1-0"]) == [])
+        #expect(Self.events(engine, ["XGROUP DELCONSUMER s g Lee", "XGROUP DELCONSUMER s g Bob"]) == ["xgroup-delconsumer s"])
+    }
+
     @Test func transactionsPublishEachCommand() {
         let engine = Self.engine("E$")
         #expect(Self.events(engine, ["SET a 1", "INCR a", "APPEND a x"], transaction: true) == ["set a", "incrby a", "append a"])
