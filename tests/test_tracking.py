@@ -179,3 +179,34 @@ def test_redis_py_client_side_cache(server):
         value = cached.get("cached")
     assert value == b"2"
     cached.close()
+
+
+def test_lowering_the_tracking_table_limit_evicts_remembered_keys(server):
+    """CONFIG SET tracking-table-max-keys takes effect: remembered keys past the new limit
+    are invalidated (Redis's unit/tracking waits for exactly this)."""
+    reader = RawConnection(server.port)
+    admin = server.client()
+    try:
+        reader.call("HELLO", "3")
+        assert reader.call("CLIENT", "TRACKING", "ON") == ("+", b"OK")
+        for key in ("t1", "t2", "t3"):
+            admin.set(key, "v")
+            reader.call("GET", key)
+        assert admin.config_get("tracking-table-max-keys") == {"tracking-table-max-keys": "1000000"}
+        admin.config_set("tracking-table-max-keys", 1)
+        assert admin.config_get("tracking-table-max-keys") == {"tracking-table-max-keys": "1"}
+        received = b""
+        deadline = time.monotonic() + 5
+        while received.count(b"invalidate") < 2 and time.monotonic() < deadline:
+            received += reader.read_available(wait=0.1)
+        assert received.count(b"invalidate") == 2, received
+        admin.set("t1", "w"); admin.set("t2", "w"); admin.set("t3", "w")
+        received = b""
+        deadline = time.monotonic() + 2
+        while received.count(b"invalidate") < 1 and time.monotonic() < deadline:
+            received += reader.read_available(wait=0.1)
+        assert received.count(b"invalidate") == 1, "only the one key left is still remembered"
+    finally:
+        admin.config_set("tracking-table-max-keys", 1000000)
+        reader.close()
+

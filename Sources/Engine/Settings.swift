@@ -45,6 +45,9 @@ public struct Settings: Sendable {
     public var slowlogLogSlowerThanMicroseconds: Int64 = 10_000
     /// SLOWLOG: entries kept.
     public var slowlogMaxLength: Int = 128
+    /// Client tracking: most keys remembered for all clients (`tracking-table-max-keys`;
+    /// 0: Redis's "no limit", which the node caps at `Node.trackingKeysHardMax`).
+    public var trackingTableMaxKeys: Int = 1_000_000
     /// LATENCY: requests taking at least this many milliseconds are recorded (0: off).
     public var latencyMonitorThresholdMilliseconds: Int = 0
     /// Which keyspace notifications committed writes publish (`notify-keyspace-events`).

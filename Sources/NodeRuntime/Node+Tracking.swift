@@ -13,8 +13,9 @@
 // keys' shards (a cluster-aware client reads at the leaders, which do). When a replica
 // leaves this node, the keys of its shard read here are invalidated at once.
 //
-// Invariants: `trackingTable` holds at most `trackingKeysMax` keys; `trackingClients` is
-// exactly the connected clients with tracking on.
+// Invariants: `trackingTable` holds at most `trackingKeysMax` keys (after the limit is
+// lowered, once the timer has evicted the excess); `trackingClients` is exactly the
+// connected clients with tracking on.
 import Cluster
 import Core
 import Engine
@@ -22,10 +23,19 @@ import Keyspace
 import Wire
 
 extension Node {
-    /// Most keys remembered for all clients (Redis's tracking-table-max-keys default);
-    /// past it an arbitrary remembered key is invalidated and forgotten (Redis evicts
-    /// random keys).
-    static let trackingKeysMax = 1_000_000
+    /// Most keys remembered for all clients when `tracking-table-max-keys` is 0 (Redis's
+    /// "no limit"); past the limit an arbitrary remembered key is invalidated and
+    /// forgotten (Redis evicts random keys).
+    static let trackingKeysHardMax = 10_000_000
+    /// Most keys a timer tick evicts after the limit was lowered (Redis too evicts a
+    /// bounded number per cron run).
+    static let trackingEvictionsPerTick = 1_000
+
+    /// The tracking table's limit now (`tracking-table-max-keys`).
+    var trackingKeysMax: Int {
+        let configured = front.settings.trackingTableMaxKeys
+        return configured == 0 ? Self.trackingKeysHardMax : min(configured, Self.trackingKeysHardMax)
+    }
     /// Most keys waiting to be matched against NOLOOP writers (written, not yet applied).
     static let noLoopKeysMax = 100_000
 
@@ -39,7 +49,7 @@ extension Node {
     func rememberReads(_ keys: [Bytes], session: Session, caching: Bool) {
         guard let tracking = session.tracking, tracking.remembersReads(caching: caching) else { return }
         for key in keys {
-            if trackingTable[key] == nil, trackingTable.count >= Self.trackingKeysMax, let victim = trackingTable.keys.first {
+            if trackingTable[key] == nil, trackingTable.count >= trackingKeysMax, let victim = trackingTable.keys.first {
                 evictTracked(victim)
             }
             trackingTable[key, default: []].insert(session.id)
@@ -101,6 +111,14 @@ extension Node {
         for id in trackingClients.sorted() where clients[id]?.session.tracking?.broadcast == true {
             sendInvalidation(to: id, .null)
         }
+    }
+
+    /// After `tracking-table-max-keys` was lowered: evicts remembered keys down to it, at
+    /// most `trackingEvictionsPerTick` per call (called by the timer).
+    func enforceTrackingLimit() {
+        let excess = trackingTable.count - trackingKeysMax
+        guard excess > 0 else { return }
+        for key in Array(trackingTable.keys.prefix(min(excess, Self.trackingEvictionsPerTick))) { evictTracked(key) }
     }
 
     /// Forgets a remembered key, telling its readers to drop it (the table is full, or its
