@@ -2015,6 +2015,8 @@ SCRIPTS = {
         ("XDEL", "s", "3-0"),
         ("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", "0"),
         ("XAUTOCLAIM", "s", "g", "dave", "0", "0-0", "COUNT", "10", "JUSTID"),
+        ("XAUTOCLAIM", "s", "g", "dave", "0", "0-0", "COUNT", "8070450532247928833"),
+        ("XAUTOCLAIM", "s", "g", "dave", "0", "0-0", "COUNT", "0"),
         ("XPENDING", "s", "g"),
         ("XGROUP", "CREATECONSUMER", "s", "g", "erin"),
         ("XGROUP", "CREATECONSUMER", "s", "g", "erin"),

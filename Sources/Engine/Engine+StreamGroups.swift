@@ -241,6 +241,10 @@ extension Engine {
         return .array(result.claimed.map { justIDs ? .bulk($0.id.description) : Self.entryReply($0) })
     }
 
+    /// XAUTOCLAIM scans up to this many pending entries per entry it may claim (Redis's
+    /// attempts factor).
+    static let autoclaimAttemptsFactor: Int64 = 10
+
     /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
     private func autoclaim(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
         let minIdle = try Arguments.integer(arguments[4])
@@ -251,7 +255,10 @@ extension Engine {
         while index < arguments.count {
             if Arguments.isKeyword(arguments[index], "count"), index + 1 < arguments.count {
                 let value = try Arguments.integer(arguments[index + 1])
-                guard value >= 1 else { throw CommandError.message("ERR COUNT must be > 0") }
+                // As Redis: a count whose scan budget (count × 10 entries) would overflow is refused too.
+                guard value >= 1, value <= Int64.max / Self.autoclaimAttemptsFactor else {
+                    throw CommandError.message("ERR COUNT must be > 0")
+                }
                 count = Int(clamping: value)
                 index += 2
             } else if Arguments.isKeyword(arguments[index], "justid") {
