@@ -110,6 +110,31 @@ def test_watch_fails_only_for_its_own_database(target):
     assert watcher.get("w") == "eight"
 
 
+def test_a_watched_key_already_expired_is_not_touched_by_flushdb_or_swapdb(target):
+    """Redis's unit/multi 'stale keys' cases: deleting or swapping away a key that had
+    expired when it was watched is no logical change, so EXEC runs; a live one fails it."""
+    client = connect(target, 1)
+    client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        for wipe in (("FLUSHDB",), ("SWAPDB", "0", "1")):
+            client.set("x", "foo", px=1)
+            time.sleep(0.01)
+            client.execute_command("WATCH", "x")
+            client.execute_command(*wipe)
+            client.execute_command("MULTI")
+            client.execute_command("PING")
+            assert client.execute_command("EXEC") == ["PONG"], wipe
+            client.set("x", "live")
+            client.execute_command("WATCH", "x")
+            client.execute_command(*wipe)
+            client.execute_command("MULTI")
+            client.execute_command("PING")
+            assert client.execute_command("EXEC") is None, wipe
+            client.execute_command("FLUSHALL")
+    finally:
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
 def test_blocking_pop_wakes_in_its_database(target):
     waiter = connect(target, 7)
     result = {}

@@ -265,6 +265,12 @@ SCRIPTS = {
         ("PING",),
         ("EXEC",),
     ],
+    "no_multi_commands": [
+        ("MULTI",),
+        ("SAVE",),
+        ("PING",),
+        ("EXEC",),
+    ],
     "config": [
         ("CONFIG", "SET", "maxclients", "abc"),
         ("CONFIG", "SET", "hz", "20"),

@@ -179,7 +179,7 @@ extension Engine {
     }
 
     /// SWAPDB a b: the two databases trade their keys; every client of one sees the other's.
-    func swapDatabases(_ arguments: [Bytes]) throws(CommandError) -> RESPValue {
+    func swapDatabases(_ arguments: [Bytes], now: Int64) throws(CommandError) -> RESPValue {
         if settings.clusterEnabled { throw .message("ERR SWAPDB is not allowed in cluster mode") }
         guard let first = Numbers.parseInteger(arguments[1]) else { throw .message("ERR invalid first DB index") }
         guard let second = Numbers.parseInteger(arguments[2]) else { throw .message("ERR invalid second DB index") }
@@ -191,8 +191,9 @@ extension Engine {
         var other = parkedDatabases.removeValue(forKey: Int(second)) ?? keyspace.emptyDatabase()
         swap(&keyspace, &other)
         keyspace.adoptObservers(from: &other)
-        // A watched key present in either database changed, as far as its watchers can tell.
-        let touched = keyspace.watchedKeys.filter { keyspace.peek($0, now: Int64.min) != nil || other.peek($0, now: Int64.min) != nil }
+        // A watched key live in either database changed, as far as its watchers can tell
+        // (as Redis: an expired key, or none, swapped for an expired key, or none, did not).
+        let touched = keyspace.watchedKeys.filter { keyspace.peek($0, now: now) != nil || other.peek($0, now: now) != nil }
         touchedWatchedInDatabases += touched.flatMap { [(Int(first), $0), (Int(second), $0)] }
         parkedDatabases[Int(second)] = other
         select(database: previous)
@@ -200,9 +201,9 @@ extension Engine {
     }
 
     /// FLUSHALL: every database loses its keys.
-    func flushAllDatabases() {
-        keyspace.removeAll()
-        for index in parkedDatabases.keys { parkedDatabases[index]?.removeAll() }
+    func flushAllDatabases(now: Int64) {
+        keyspace.removeAll(now: now)
+        for index in parkedDatabases.keys { parkedDatabases[index]?.removeAll(now: now) }
     }
 }
 

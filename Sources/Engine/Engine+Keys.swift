@@ -25,7 +25,7 @@ extension Engine {
             return .bulkOrNull(keyspace.randomKey(now: now, using: &random))
         case .copy: return try copy(arguments, now: now)
         case .move: return try move(arguments, now: now)
-        case .swapdb: return try swapDatabases(arguments)
+        case .swapdb: return try swapDatabases(arguments, now: now)
         case .expire, .pexpire, .expireat, .pexpireat: return try expire(id, arguments, now: now)
         case .ttl, .pttl:
             let ttl = keyspace.timeToLive(arguments[1], now: now)

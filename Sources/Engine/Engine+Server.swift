@@ -15,7 +15,7 @@ extension Engine {
             if arguments.count == 2, !Arguments.isKeyword(arguments[1], "async"), !Arguments.isKeyword(arguments[1], "sync") {
                 throw .syntax
             }
-            if id == .flushall { flushAllDatabases() } else { keyspace.removeAll() }
+            if id == .flushall { flushAllDatabases(now: now) } else { keyspace.removeAll(now: now) }
             return Outcome(reply: .ok)
         case .config: return Outcome(reply: try config(arguments))
         case .module: return Outcome(reply: try module(arguments))

@@ -135,10 +135,13 @@ public struct Keyspace: Sendable {
         if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .modified)) }
     }
 
-    /// Removes every key.
-    public mutating func removeAll() {
+    /// Removes every key. A watched key counts as touched only if it was live at `now`
+    /// (Redis: a watched key already expired is deleted with no logical change).
+    public mutating func removeAll(now: Int64 = .min) {
         if !watchedKeys.isEmpty {
-            for key in watchedKeys where slots[slot(of: key)][Key(key)] != nil { touchedWatched.append(key) }
+            for key in watchedKeys where slots[slot(of: key)][Key(key)].map({ !$0.isExpired(at: now) }) ?? false {
+                touchedWatched.append(key)
+            }
         }
         changeCount += keyCount
         if keyCount > 0 { changeTracker?.overflow() }

@@ -660,7 +660,7 @@ public enum CommandTable {
             spec(.lastsave, 1, "loading stale fast", "server", "Returns the Unix timestamp of the last successful save to disk."),
             spec(.bgsave, -1, "admin noscript", "server", "Asynchronously saves the database(s) to disk."),
             spec(.bgrewriteaof, 1, "admin noscript", "server", "Asynchronously rewrites the append-only file to disk."),
-            spec(.save, 1, "admin noscript", "server", "Synchronously saves the database(s) to disk."),
+            spec(.save, 1, "admin noscript no_multi", "server", "Synchronously saves the database(s) to disk."),
             spec(.slowlog, -2, "", "server", "A container for slow log commands.", since: "2.2.12", subcommands: [
                 sub("slowlog", "get", -2, "admin loading stale", "Returns the slow log's entries."),
                 sub("slowlog", "len", 2, "admin loading stale", "Returns the number of entries in the slow log."),
