@@ -86,7 +86,7 @@ struct CommandStats {
         }
         let index = id.ordinal
         if plain[index] == nil { plain[index] = (spec.name, Counts()) }
-        plain[index]!.counts.add(rejected: rejected, failed: failed, microseconds: elapsed)  // set just above
+        plain[index]?.counts.add(rejected: rejected, failed: failed, microseconds: elapsed)
     }
 
     /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.

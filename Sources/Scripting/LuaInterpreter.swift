@@ -153,7 +153,7 @@ public final class LuaInterpreter {
         defer {
             self.host = nil
             lua_settop(state, 0)
-            clearCurrent()
+            setCurrent(keys: nil, arguments: nil)
             trestle_lua_set_budget(state, 0)
             // A script that filled the state leaves garbage the next one should not meet.
             if memoryUsed > memoryLimit / 2 { lua_gc(state, LUA_GCCOLLECT, 0) }
@@ -264,7 +264,9 @@ public final class LuaInterpreter {
         compiledCount = 0
     }
 
-    private func setCurrent(keys: [Bytes], arguments: [Bytes]) {
+    /// Sets the running script's KEYS and ARGV; nil drops them (after a run: no new
+    /// tables, and the collector may have the old ones).
+    private func setCurrent(keys: [Bytes]?, arguments: [Bytes]?) {
         lua_rawgeti(state, trestle_lua_registry_index(), currentRef)
         pushArray(keys)
         lua_setfield(state, -2, "KEYS")
@@ -273,17 +275,9 @@ public final class LuaInterpreter {
         trestle_lua_pop(state, 1)
     }
 
-    /// Drops KEYS and ARGV after a run (no new tables: nil lets the collector have them).
-    private func clearCurrent() {
-        lua_rawgeti(state, trestle_lua_registry_index(), currentRef)
-        lua_pushnil(state)
-        lua_setfield(state, -2, "KEYS")
-        lua_pushnil(state)
-        lua_setfield(state, -2, "ARGV")
-        trestle_lua_pop(state, 1)
-    }
-
-    private func pushArray(_ values: [Bytes]) {
+    /// Pushes `values` as a Lua array, or nil.
+    private func pushArray(_ values: [Bytes]?) {
+        guard let values else { return lua_pushnil(state) }
         lua_createtable(state, Int32(clamping: values.count), 0)
         for (index, value) in values.enumerated() {
             push(value)
