@@ -175,3 +175,11 @@ def test_memory_stats_reports_the_process_and_its_keys(server):
     assert stats["keys.count"] == 50
     assert stats["total.allocated"] > 1_000_000 and stats["dataset.bytes"] >= 50 * 100
     assert "Sam" in client.execute_command("MEMORY", "DOCTOR")
+
+
+def test_info_memory_names_the_allocator_that_really_serves_malloc(server):
+    """The process runs on mimalloc (linked ahead of the C library, so it replaces malloc
+    for the Swift runtime, NIO and Lua alike); INFO says "libc" if that ever stops being
+    true, which a link-order change would do silently."""
+    allocator = server.client(decode_responses=True).info("memory")["mem_allocator"]
+    assert allocator.startswith("mimalloc-"), allocator

@@ -4,6 +4,7 @@
 // SIGINT take the graceful path.
 import Cluster
 import Core
+import CAllocator
 import Engine
 import Foundation
 #if canImport(Glibc)
@@ -78,9 +79,9 @@ public final class NodeService: Service, @unchecked Sendable {
                                               delay: .milliseconds(max(1, configuration.tickMilliseconds / 2))) { _ in
             node.timerFired()
         }
-        // glibc keeps freed memory (request buffers after a burst) in its arenas; hand it
-        // back to the OS every few seconds so RSS reflects the data actually held.
-        loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in _ = releaseFreeMemory(0) }
+        // Hand memory the allocator keeps after a burst (request buffers) back to the OS every
+        // few seconds, so RSS reflects the data actually held.
+        loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { _ in trestle_allocator_release_free_memory() }
         var peerPort = 0
         if configuration.standalone {
             try await waitUntilLeading(node)
@@ -152,7 +153,7 @@ public final class NodeService: Service, @unchecked Sendable {
         case "memory":
             let rss = ProcessStats.residentBytes()
             return [("used_memory", String(rss)), ("used_memory_rss", String(rss)),
-                    ("used_memory_human", human(rss))]
+                    ("used_memory_human", human(rss)), ("mem_allocator", ProcessStats.allocatorName)]
         case "cpu":
             let cpu = ProcessStats.cpuSeconds()
             return [("used_cpu_sys", String(format: "%.6f", cpu.system)), ("used_cpu_user", String(format: "%.6f", cpu.user))]

@@ -1,18 +1,26 @@
 // Facts about this process, read from /proc and getrusage, for INFO and reports.
 import Foundation
 import Core
+import CAllocator
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Facts about this process read from /proc, for INFO and the benchmark report.
 enum ProcessStats {
-    /// Resident set size in bytes.
+    /// Resident set size in bytes (the second field of /proc/self/statm, in pages). Read
+    /// with one open and one read into a stack buffer: the node's timer asks every tick.
     static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let descriptor = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return 0 }
+        defer { close(descriptor) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { buffer -> Int in
+            let count = read(descriptor, buffer.baseAddress, buffer.count)
+            guard count > 0 else { return 0 }
+            let fields = buffer[..<count].split(separator: UInt8(ascii: " "), maxSplits: 2)
+            guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
+            return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
     }
 
     /// User and system CPU seconds consumed so far.
@@ -22,9 +30,12 @@ enum ProcessStats {
         return (Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
                 Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6)
     }
-}
 
-/// glibc's malloc_trim: returns free memory at the top of the heap and whole free pages
-/// inside it to the operating system. (Not exported by Swift's Glibc module.)
-@_silgen_name("malloc_trim")
-func releaseFreeMemory(_ padding: Int) -> Int32
+    /// INFO's `mem_allocator`: the allocator the process runs on, with its version ("libc"
+    /// when mimalloc is linked but the C library's malloc won).
+    static let allocatorName: String = {
+        guard trestle_allocator_replaces_malloc() else { return "libc" }
+        let version = Int(trestle_allocator_version())
+        return "mimalloc-\(version / 100).\(version / 10 % 10).\(version % 10)"
+    }()
+}
