@@ -268,9 +268,16 @@ final class Replica {
         guard !queuedWrites.isEmpty, !isLeader || raft.transferTarget == nil else { return }
         let room = isLeader ? raft.uncommittedRoom : queuedWrites.count
         guard room > 0 else { return }
-        let take = min(room, queuedWrites.count)
-        let queued = Array(queuedWrites.prefix(take))
-        queuedWrites.removeFirst(take)
+        let queued: [(payload: [UInt8], write: PendingWrite)]
+        if room >= queuedWrites.count {
+            // The usual case: everything goes; hand the array over instead of copying it.
+            queued = queuedWrites
+            queuedWrites = []
+            queuedWrites.reserveCapacity(queued.count)
+        } else {
+            queued = Array(queuedWrites.prefix(room))
+            queuedWrites.removeFirst(room)
+        }
         do {
             var index = try raft.propose(batch: queued.map(\.payload))
             for item in queued {
