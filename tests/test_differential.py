@@ -265,6 +265,67 @@ SCRIPTS = {
         ("PING",),
         ("EXEC",),
     ],
+    # A known subcommand's own arity is checked (XGROUP HELP x is an arity error).
+    "subcommand_arity": [
+        ("XGROUP", "HELP", "extra"),
+        ("XINFO", "HELP", "extra"),
+        ("CONFIG", "HELP", "extra"),
+        ("OBJECT", "HELP", "extra"),
+        ("OBJECT", "ENCODING"),
+        ("CLIENT", "PAUSE"),
+        ("MULTI",),
+        ("XGROUP", "HELP", "extra"),
+        ("EXEC",),
+        ("EVAL", "return redis.pcall('xgroup', 'help', 'extra')", "0"),
+    ],
+    # An exclusive bound with nothing past it is an error, not an empty range.
+    "stream_exclusive_bounds": [
+        ("XADD", "vs", "0-1", "f", "v"),
+        ("XADD", "vs", "18446744073709551615-18446744073709551615", "f", "v"),
+        ("XRANGE", "vs", "(0-1", "+"),
+        ("XRANGE", "vs", "(18446744073709551615-18446744073709551615", "+"),
+        ("XRANGE", "vs", "-", "(0-0"),
+        ("XREVRANGE", "vs", "(0-0", "-"),
+        ("XREVRANGE", "vs", "+", "(18446744073709551615-18446744073709551615"),
+        ("XRANGE", "vs", "(-", "+"),
+        ("XRANGE", "vs", "(", "+"),
+        ("XGROUP", "CREATE", "vs", "g", "0"),
+        ("XPENDING", "vs", "g", "(18446744073709551615-18446744073709551615", "+", "10"),
+    ],
+    # Redis's read-only script globals: no metatable change, no rawset, no bytecode.
+    "script_sandbox_read_only_globals": [
+        ("EVAL", "setmetatable(_G, {})", "0"),
+        ("EVAL", "local g = getmetatable(_G) g.__index = {}", "0"),
+        ("EVAL", "rawset(_G, 'x', 1)", "0"),
+        ("EVAL", "_G = {}", "0"),
+        ("EVAL", "return loadstring(string.dump(function() return 1 end))()", "0"),
+        ("EVAL", "return loadstring('return 7')()", "0"),
+        ("EVAL", "setmetatable(redis, {})", "0"),
+        ("EVAL", "local t = setmetatable({}, {__index = function() return 3 end}) return t.x", "0"),
+    ],
+    # DEBUG SET-DISABLE-DENY-SCRIPTS lets scripts call DEBUG (Redis's scripting tests use
+    # DEBUG PROTOCOL and DEBUG SLEEP from scripts); DEBUG OBJECT finds a stored expired key.
+    "debug_from_scripts": [
+        ("EVAL", "return redis.pcall('debug', 'protocol', 'bignum')", "0"),
+        ("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1"),
+        ("EVAL", "return redis.call('debug', 'protocol', 'bignum')", "0"),
+        unordered("EVAL", "redis.setresp(3) return redis.call('debug', 'protocol', 'map')", "0"),
+        ("EVAL", "redis.setresp(3) return redis.call('debug', 'protocol', 'attrib')", "0"),
+        ("EVAL", "redis.setresp(3) return redis.call('debug', 'protocol', 'double')", "0"),
+        ("EVAL", "return redis.call('debug', 'sleep', '0')", "0"),
+        ("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"),
+        ("EVAL", "return redis.pcall('debug', 'protocol', 'bignum')", "0"),
+    ],
+    "scripts_out_of_memory": [
+        ("SET", "x", "1"),
+        ("CONFIG", "SET", "maxmemory", "1"),
+        intentional("Redis refuses a flag-less script at its first denyoom call and names the script; "
+                    "Trestle refuses EVAL before it runs (README)", "EVAL", "redis.call('set', 'x', 2)", "0"),
+        ("GET", "x"),
+        ("EVAL_RO", "return redis.call('get', 'x')", "0"),
+        ("CONFIG", "SET", "maxmemory", "0"),
+        ("EVAL", "return redis.call('set', 'x', 3)", "0"),
+    ],
     "no_multi_commands": [
         ("MULTI",),
         ("SAVE",),

@@ -72,6 +72,9 @@ public final class NodeService: Service, @unchecked Sendable {
                 host.netBaseline = (host.clientBytesReceived, host.clientBytesSent)
             }
             try node.recoverOrBootstrap()
+            // A reading before the first client: `maxmemory` compares with it from the
+            // first request on (the timer refreshes it every tick).
+            node.handle(.memoryUsed(bytes: ProcessStats.residentBytes()))
             host.perform()
             return LoopConfinedNode(node: host)
         }.get().node

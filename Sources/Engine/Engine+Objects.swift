@@ -127,7 +127,8 @@ extension Engine {
     /// OBJECT ENCODING's and the serialized length that of a DUMP payload.
     public func debugObjectText(_ key: Bytes, database: Int, now: Int64) -> String? {
         inDatabase(database) {
-            guard let entry = keyspace.peek(key, now: now) else { return nil }
+            // As Redis: a key past its expiry that is still stored is found (no expiry check).
+            guard let entry = keyspace.peek(key, now: .min) else { return nil }
             let encoding = settings.encodingLimits.encodingName(entry.value)
             var text = "Value at:0x7f0000000000 refcount:1 encoding:\(encoding) serializedlength:\(Self.dumpPayload(entry.value).count)"
                 + " lru:\((now / 1000) & ((1 << 24) - 1)) lru_seconds_idle:0"

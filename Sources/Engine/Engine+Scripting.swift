@@ -180,13 +180,14 @@ extension Engine {
         guard let spec = CommandTable.lookup(arguments[0]), let id = spec.id else {
             return .error("ERR Unknown Redis command called from script")
         }
-        guard spec.accepts(argumentCount: arguments.count) else {
+        guard spec.accepts(argumentCount: arguments.count), spec.subcommandRefusingArity(arguments) == nil else {
             return .error("ERR Wrong number of args calling Redis command from script")
         }
         let effective = arguments.count > 1 ? spec.subcommand(arguments[1]) ?? spec : spec
-        guard spec.allowedInScripts, effective.allowedInScripts else {
+        guard (spec.allowedInScripts && effective.allowedInScripts) || settings.scriptsMayCallNoscriptCommands else {
             return .error("ERR This Redis command is not allowed from script")
         }
+        if id == .debug { return Self.debugFromScript(arguments, version: version) }
         if context.readOnly, spec.isWrite {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
@@ -222,6 +223,44 @@ extension Engine {
             interpreter?.halt()
         }
         return reply
+    }
+
+    /// DEBUG called from a script (only with `scriptsMayCallNoscriptCommands`): PROTOCOL
+    /// gives its sample reply, as Redis's scripting tests use it; SLEEP returns at once (a
+    /// script's time is its entry's, frozen while it runs, so a sleep could show nothing
+    /// but a stalled shard); other subcommands are the node's, not the script's.
+    private static func debugFromScript(_ arguments: [Bytes], version: ProtocolVersion) -> RESPValue {
+        if arguments.count == 3, Arguments.isKeyword(arguments[1], "sleep") { return .ok }
+        guard arguments.count == 3, Arguments.isKeyword(arguments[1], "protocol") else {
+            return .error("ERR DEBUG \(Arguments.string(arguments[1]).uppercased()) cannot be called from a script in Trestle")
+        }
+        let name = Arguments.string(arguments[2]).lowercased()
+        guard name != "push" else { return .error("ERR DEBUG PROTOCOL push cannot be called from a script") }
+        return debugProtocolSample(name, resp3: version == .resp3)
+    }
+
+    /// DEBUG PROTOCOL <type>: one reply of each RESP3 type, as Redis sends them (`push`,
+    /// which also sends a push message, is the node's).
+    public static func debugProtocolSample(_ name: String, resp3: Bool) -> RESPValue {
+        switch name {
+        case "string": return .bulk("Hello World")
+        case "integer": return .integer(12345)
+        case "double": return .double(3.141)
+        case "bignum": return .bigNumber("1234567999999999999999999999999999999")
+        case "null": return .null
+        case "array": return .array((0..<3).map { .integer($0) })
+        case "set": return .set((0..<3).map { .integer($0) })
+        case "map": return .map((0..<3).map { RESPPair(.integer($0), .boolean($0 == 1)) })
+        case "attrib":
+            // As Redis: an attribute (RESP3 only) before the reply.
+            return .attributed([RESPPair("key-popularity", .array([.bulk("key:123"), .integer(90)]))],
+                               .bulk("Some real reply following the attribute"))
+        case "verbatim": return .verbatim(format: "txt", text: "This is a verbatim\nstring")
+        case "true": return .boolean(true)
+        case "false": return .boolean(false)
+        default:
+            return .error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+        }
     }
 
     private func checkScriptKeys(_ keys: [Bytes], context: ScriptContext) -> RESPValue? {

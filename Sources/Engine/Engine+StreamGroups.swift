@@ -194,9 +194,7 @@ extension Engine {
             index += 2
         }
         guard arguments.count - index == 3 || arguments.count - index == 4 else { throw CommandError.syntax }
-        guard let start = try Self.rangeBound(arguments[index], start: true), let end = try Self.rangeBound(arguments[index + 1], start: false) else {
-            return .array([])
-        }
+        let start = try Self.rangeBound(arguments[index], start: true), end = try Self.rangeBound(arguments[index + 1], start: false)
         let count = try Arguments.integer(arguments[index + 2])
         let consumer = arguments.count - index == 4 ? arguments[index + 3] : nil
         guard count > 0 else { return .array([]) }
@@ -248,7 +246,7 @@ extension Engine {
     /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
     private func autoclaim(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
         let minIdle = try Arguments.integer(arguments[4])
-        guard let start = try Self.rangeBound(arguments[5], start: true) else { return .array([.bulk("0-0"), .array([]), .array([])]) }
+        let start = try Self.rangeBound(arguments[5], start: true)
         var count = 100
         var justIDs = false
         var index = 6

@@ -29,10 +29,7 @@ extension Engine {
         case .xrange, .xrevrange:
             let reverse = id == .xrevrange
             let (low, high) = reverse ? (arguments[3], arguments[2]) : (arguments[2], arguments[3])
-            guard let start = try Self.rangeBound(low, start: true), let end = try Self.rangeBound(high, start: false) else {
-                _ = try keyspace.streamValue(key, now: now)
-                return .array([])
-            }
+            let start = try Self.rangeBound(low, start: true), end = try Self.rangeBound(high, start: false)
             var count: Int? = nil
             if arguments.count > 4 {
                 guard arguments.count == 6, Arguments.isKeyword(arguments[4], "count") else { throw CommandError.syntax }
@@ -113,13 +110,17 @@ extension Engine {
     }
 
     /// An XRANGE bound: `-`, `+`, an ID (a start's missing sequence is 0, an end's the
-    /// maximum), or `(ID` exclusive. Nil when the exclusive bound leaves nothing.
-    static func rangeBound(_ bytes: Bytes, start: Bool) throws(CommandError) -> StreamID? {
+    /// maximum), or `(ID` exclusive; an exclusive bound with nothing past it (a start at
+    /// the maximum ID, an end at 0-0) is Redis's "invalid start/end ID for the interval".
+    static func rangeBound(_ bytes: Bytes, start: Bool) throws(CommandError) -> StreamID {
         if bytes == Array("-".utf8) { return .zero }
         if bytes == Array("+".utf8) { return .max }
-        if bytes.first == UInt8(ascii: "(") {
+        if bytes.count > 1, bytes.first == UInt8(ascii: "(") {
             guard let id = parseID(Array(bytes.dropFirst()), missingSequence: start ? 0 : .max) else { throw invalidStreamID }
-            return start ? id.successor : id.predecessor
+            guard let bound = start ? id.successor : id.predecessor else {
+                throw .message("ERR invalid \(start ? "start" : "end") ID for the interval")
+            }
+            return bound
         }
         guard let id = parseID(bytes, missingSequence: start ? 0 : .max) else { throw invalidStreamID }
         return id

@@ -129,6 +129,7 @@ public final class Engine {
         }
         session.lastCommand = spec.name
         guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session, id: id) }
+        if let sub = spec.subcommandRefusingArity(arguments) { return reject(.wrongArity(command: sub.name), session, id: id) }
         if !session.authenticated, !spec.allowedWithoutAuth { return reject(.noAuth, session, id: id) }
         if let denial = permissionDenial(spec, arguments, session, now: now) { return reject(denial, session, id: id) }
         if session.queued != nil, !Self.runsInsideTransaction.contains(id) {

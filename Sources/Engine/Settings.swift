@@ -63,6 +63,9 @@ public struct Settings: Sendable {
     public var maxMemoryBytes: Int = 0
     /// `maxmemory-policy`, as set; every policy behaves as `noeviction` (Engine+Config.swift).
     public var maxMemoryPolicy = "noeviction"
+    /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call commands flagged `noscript`
+    /// (Redis's test knob; only DEBUG PROTOCOL of them is served from a script).
+    public var scriptsMayCallNoscriptCommands = false
     /// Parameters Redis has and Trestle accepts without acting on them, by name, as last
     /// set (Engine+Config.swift, `inertParameters`).
     public var inertParameters: [String: String] = [:]
@@ -74,6 +77,7 @@ public struct Settings: Sendable {
         hllSparseMaxBytes = front.hllSparseMaxBytes
         encodingLimits = front.encodingLimits
         maxMemoryPolicy = front.maxMemoryPolicy
+        scriptsMayCallNoscriptCommands = front.scriptsMayCallNoscriptCommands
     }
 
     public init() {}

@@ -30,8 +30,13 @@ extension Node {
             return nil
         case ("reload", _), ("loadaof", 0), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
         case ("pause-cron", 1), ("quicklist-packed-threshold", 1), ("dict-resizing", 1), ("replybuffer", 2),
-             ("set-disable-deny-scripts", 1), ("mark-internal-client", _):
+             ("mark-internal-client", _):
             // Knobs of Redis's internals that Trestle does not have: accepted, no effect.
+            return Outcome(reply: .ok)
+        case ("set-disable-deny-scripts", 1):
+            guard let flag = Int(text[0]) else { return Outcome(reply: CommandError.notInteger.reply) }
+            front.settings.scriptsMayCallNoscriptCommands = flag != 0
+            front.hooks.settingsChanged(front.settings)
             return Outcome(reply: .ok)
         case ("object", 1):
             guard let shard = map?.shardID(forSlot: HashSlot.of(key: arguments[2])), let data = replicas[shard]?.data,
@@ -104,29 +109,10 @@ extension Node {
     /// DEBUG PROTOCOL <type>: one reply of each RESP3 type, as Redis sends them.
     private func protocolSample(_ name: String, session: Session) -> RESPValue {
         let resp3 = session.protocolVersion == .resp3
-        switch name.lowercased() {
-        case "string": return .bulk("Hello World")
-        case "integer": return .integer(12345)
-        case "double": return .double(3.141)
-        case "bignum": return .bigNumber("1234567999999999999999999999999999999")
-        case "null": return .null
-        case "array": return .array((0..<3).map { .integer($0) })
-        case "set": return .set((0..<3).map { .integer($0) })
-        case "map": return .map((0..<3).map { RESPPair(.integer($0), .boolean($0 == 1)) })
-        case "attrib":
-            // As Redis: an attribute (RESP3 only) before the reply.
-            return .attributed([RESPPair("key-popularity", .array([.bulk("key:123"), .integer(90)]))],
-                               .bulk("Some real reply following the attribute"))
-        case "push":
-            guard resp3 else { return .error("ERR RESP2 is not supported by this command") }
-            emit(.push(session.id, .push([.bulk("server-cpu-usage"), .integer(42)]), .resp3))
-            return .bulk("Some real reply following the push reply")
-        case "verbatim": return .verbatim(format: "txt", text: "This is a verbatim\nstring")
-        case "true": return .boolean(true)
-        case "false": return .boolean(false)
-        default:
-            return .error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
-        }
+        guard name.lowercased() == "push" else { return Engine.debugProtocolSample(name.lowercased(), resp3: resp3) }
+        guard resp3 else { return .error("ERR RESP2 is not supported by this command") }
+        emit(.push(session.id, .push([.bulk("server-cpu-usage"), .integer(42)]), .resp3))
+        return .bulk("Some real reply following the push reply")
     }
 
     static let debugHelp = [
@@ -141,8 +127,10 @@ extension Node {
         "OBJECT <key>", "    Show low-level info about the <key> and associated value (Redis's format;",
         "    the address, refcount and LRU fields are fixed in Trestle).",
         "PAUSE-CRON, QUICKLIST-PACKED-THRESHOLD, DICT-RESIZING, REPLYBUFFER,",
-        "SET-DISABLE-DENY-SCRIPTS, MARK-INTERNAL-CLIENT",
+        "MARK-INTERNAL-CLIENT",
         "    Accepted with no effect: they tune Redis internals Trestle does not have.",
+        "SET-DISABLE-DENY-SCRIPTS <0|1>",
+        "    Let scripts call commands flagged noscript (of them, DEBUG PROTOCOL is served).",
         "POPULATE <count> [<prefix>] [<size>]",
         "    Create <count> string keys named key:<num>. If <prefix> is specified then",
         "    it is used instead of the 'key' prefix. With <size>, each value is that many",

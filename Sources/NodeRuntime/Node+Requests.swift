@@ -35,7 +35,11 @@ extension Node {
     /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
     /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
     /// Redis's `noeviction`).
+    /// EVAL and EVALSHA count as such: Redis refuses a flag-less script's first `denyoom`
+    /// call, but a Trestle script runs on every replica of its shard, where the memory
+    /// state differs, so the node refuses the whole script before it is proposed.
     static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ arguments: [Bytes]) -> Bool {
+        if spec.id == .eval || spec.id == .evalsha { return true }
         let command = arguments.count >= 2 ? spec.subcommand(arguments[1]) ?? spec : spec
         return command.flags.contains("denyoom")
     }
@@ -48,7 +52,8 @@ extension Node {
         session.lastInteraction = time
         if let spec { session.lastCommand = Self.statsName(spec, arguments) }
         guard var spec, var id = spec.id,
-              spec.accepts(argumentCount: arguments.count), session.authenticated || spec.allowedWithoutAuth,
+              spec.accepts(argumentCount: arguments.count), spec.subcommandRefusingArity(arguments) == nil,
+              session.authenticated || spec.allowedWithoutAuth,
               session.user == nil || front.acl.denial(user: session.user!, spec: spec, arguments: arguments) == nil else {
             // The front engine's prologue answers the error (and logs an ACL refusal).
             return front.execute(arguments, spec: spec, session: session, now: time)

@@ -48,14 +48,47 @@ enum Sandbox {
     -- Each read-only proxy's table, so pairs, next and ipairs walk the library itself
     -- (as on Redis, whose tables are read-only in place): `for k in pairs(os)` finds clock.
     local originals = setmetatable({}, {__mode = 'k'})
+    -- The read-only tables (the proxies and the globals): setmetatable and rawset refuse
+    -- them as Redis's read-only tables do, and getmetatable gives a read-only table.
+    local protected = setmetatable({}, {__mode = 'k'})
+    local function refuse() error('Attempt to modify a readonly table', 2) end
+    local sealed = setmetatable({}, {__newindex = refuse, __metatable = false})
+    protected[sealed] = true
     local function readonly(t)
-      local proxy = setmetatable({}, {
-        __index = t,
-        __newindex = function() error('Attempt to modify a readonly table', 2) end,
-        __metatable = false,
-      })
+      local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = sealed})
       originals[proxy] = t
+      protected[proxy] = true
       return proxy
+    end
+    local setmetatable_raw, rawset_raw = setmetatable, rawset
+    G.setmetatable = function(t, mt)
+      if protected[t] then error('Attempt to modify a readonly table', 0) end
+      return setmetatable_raw(t, mt)
+    end
+    G.rawset = function(t, k, v)
+      if protected[t] then error('Attempt to modify a readonly table', 0) end
+      return rawset_raw(t, k, v)
+    end
+
+    -- Precompiled chunks are refused (Redis's Lua loads source only): hand-made bytecode
+    -- can break out of the sandbox. loadstring gives nil and a message, as for a syntax
+    -- error; load reads its pieces first and does the same.
+    local loadstring_raw, concat, byte = loadstring, table.concat, string.byte
+    local function loadsource(text, name)
+      if type(text) == 'string' and byte(text, 1) == 27 then return nil, 'binary chunks are not allowed' end
+      return loadstring_raw(text, name)
+    end
+    G.loadstring = loadsource
+    G.load = function(reader, name)
+      if type(reader) ~= 'function' then error("bad argument #1 to 'load' (function expected, got " .. type(reader) .. ")", 2) end
+      local pieces = {}
+      while true do
+        local piece = reader()
+        if piece == nil or piece == '' then break end
+        if type(piece) ~= 'string' then return nil, 'reader function must return a string' end
+        pieces[#pieces + 1] = piece
+      end
+      return loadsource(concat(pieces), name or '=(load)')
     end
     local next_raw, ipairs_raw = next, ipairs
     local function next_through(t, k) return next_raw(originals[t] or t, k) end
@@ -86,9 +119,10 @@ enum Sandbox {
         end
         return value
       end,
-      __newindex = function() error('Attempt to modify a readonly table', 2) end,
-      __metatable = false,
+      __newindex = refuse,
+      __metatable = sealed,
     })
+    protected[env] = true
     visible._G = env
 
     -- Every error leaves a script as a table {err = text, source = ..., line = ...}.

@@ -206,6 +206,15 @@ extension CommandSpec {
         let wanted = CommandName(Array((self.name + "|").utf8) + name)
         return subcommands.first { CommandName(Array($0.name.utf8)) == wanted }
     }
+
+    /// The known subcommand `arguments` name when it refuses their count (Redis checks a
+    /// subcommand's own arity: `XGROUP HELP x` is "wrong number of arguments for
+    /// 'xgroup|help' command"), or nil.
+    public func subcommandRefusingArity(_ arguments: [[UInt8]]) -> CommandSpec? {
+        guard !subcommands.isEmpty, arguments.count >= 2, let sub = subcommand(arguments[1]),
+              !sub.accepts(argumentCount: arguments.count) else { return nil }
+        return sub
+    }
 }
 
 /// A command name compared without regard to ASCII case, so lookups need no lowercasing.
@@ -255,14 +264,15 @@ public enum CommandTable {
                     complexity: complexity, subcommands: [], keyCountIndex: countIndex)
     }
 
-    private static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, _ summary: String) -> CommandSpec {
+    private static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
+                            _ summary: String) -> CommandSpec {
         CommandSpec(id: nil, name: "\(parent)|\(name)", arity: arity, flags: flags.split(separator: " ").map(String.init),
-                    firstKey: 0, lastKey: 0, step: 0, group: Self.subcommandGroups[parent] ?? "connection",
+                    firstKey: keys.0, lastKey: keys.1, step: keys.2, group: Self.subcommandGroups[parent] ?? "connection",
                     summary: summary, since: "2.0.0", complexity: "O(1)", subcommands: [])
     }
 
     private static let subcommandGroups = ["config": "server", "command": "server", "slowlog": "server", "latency": "server", "module": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
-                                           "function": "scripting"]
+                                           "function": "scripting", "object": "generic", "memory": "server", "xgroup": "stream", "xinfo": "stream"]
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
@@ -338,8 +348,21 @@ public enum CommandTable {
             spec(.sort_ro, -2, "readonly", keys: one, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", since: "7.0.0", complexity: "O(N+M*log(M))"),
             spec(.dump, 2, "readonly", keys: one, "generic", "Returns a serialized representation of the value stored at a key.", since: "2.6.0"),
             spec(.restore, -4, "write denyoom", keys: one, "generic", "Creates a key from the serialized representation of a value.", since: "2.6.0"),
-            spec(.object, -2, "readonly", keys: (2, 2, 1), "generic", "A container for object introspection commands.", since: "2.2.3"),
-            spec(.memory, -2, "readonly", keys: (2, 2, 1), "server", "A container for memory diagnostics commands.", since: "4.0.0"),
+            spec(.object, -2, "readonly", keys: (2, 2, 1), "generic", "A container for object introspection commands.", since: "2.2.3", subcommands: [
+                sub("object", "encoding", 3, "readonly", keys: (2, 2, 1), "Returns the internal encoding of a Redis object."),
+                sub("object", "freq", 3, "readonly", keys: (2, 2, 1), "Returns the logarithmic access frequency counter of a Redis object."),
+                sub("object", "idletime", 3, "readonly", keys: (2, 2, 1), "Returns the time since the last access to a Redis object."),
+                sub("object", "refcount", 3, "readonly", keys: (2, 2, 1), "Returns the reference count of a value of a key."),
+                sub("object", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
+            spec(.memory, -2, "readonly", keys: (2, 2, 1), "server", "A container for memory diagnostics commands.", since: "4.0.0", subcommands: [
+                sub("memory", "doctor", 2, "", "Outputs a memory problems report."),
+                sub("memory", "malloc-stats", 2, "", "Returns the allocator statistics."),
+                sub("memory", "purge", 2, "", "Asks the allocator to release memory."),
+                sub("memory", "stats", 2, "", "Returns details about memory usage."),
+                sub("memory", "usage", -3, "readonly", keys: (2, 2, 1), "Estimates the memory usage of a key."),
+                sub("memory", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
 
             spec(.hset, -4, "write denyoom fast", keys: one, "hash", "Creates or modifies the value of a field in a hash.", since: "2.0.0"),
             spec(.hsetnx, 4, "write denyoom fast", keys: one, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", since: "2.0.0"),
@@ -470,12 +493,24 @@ public enum CommandTable {
             spec(.xdel, -3, "write fast", keys: one, "stream", "Returns the number of messages after removing them from a stream.", since: "5.0.0", complexity: "O(N)"),
             spec(.xtrim, -4, "write", keys: one, "stream", "Deletes messages from the beginning of a stream.", since: "5.0.0", complexity: "O(N)"),
             spec(.xsetid, -3, "write denyoom fast", keys: one, "stream", "An internal command for replicating stream values.", since: "5.0.0"),
-            spec(.xgroup, -2, "write denyoom", keys: (2, 2, 1), "stream", "A container for consumer groups commands.", since: "5.0.0"),
+            spec(.xgroup, -2, "write denyoom", keys: (2, 2, 1), "stream", "A container for consumer groups commands.", since: "5.0.0", subcommands: [
+                sub("xgroup", "create", -5, "write denyoom", keys: (2, 2, 1), "Creates a consumer group."),
+                sub("xgroup", "createconsumer", 5, "write denyoom", keys: (2, 2, 1), "Creates a consumer in a consumer group."),
+                sub("xgroup", "delconsumer", 5, "write", keys: (2, 2, 1), "Deletes a consumer from a consumer group."),
+                sub("xgroup", "destroy", 4, "write", keys: (2, 2, 1), "Destroys a consumer group."),
+                sub("xgroup", "setid", -5, "write", keys: (2, 2, 1), "Sets the last-delivered ID of a consumer group."),
+                sub("xgroup", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
             spec(.xack, -4, "write fast", keys: one, "stream", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", since: "5.0.0"),
             spec(.xpending, -3, "readonly", keys: one, "stream", "Returns the information and entries from a stream consumer group's pending entries list.", since: "5.0.0"),
             spec(.xclaim, -6, "write fast", keys: one, "stream", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", since: "5.0.0"),
             spec(.xautoclaim, -6, "write fast", keys: one, "stream", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", since: "6.2.0"),
-            spec(.xinfo, -2, "readonly", keys: (2, 2, 1), "stream", "A container for stream introspection commands.", since: "5.0.0"),
+            spec(.xinfo, -2, "readonly", keys: (2, 2, 1), "stream", "A container for stream introspection commands.", since: "5.0.0", subcommands: [
+                sub("xinfo", "consumers", 4, "readonly", keys: (2, 2, 1), "Returns a list of the consumers in a consumer group."),
+                sub("xinfo", "groups", 3, "readonly", keys: (2, 2, 1), "Returns a list of the consumer groups of a stream."),
+                sub("xinfo", "stream", -3, "readonly", keys: (2, 2, 1), "Returns information about a stream."),
+                sub("xinfo", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+            ]),
             CommandSpec(id: .xreadgroup, name: "xreadgroup", arity: -7, flags: ["write", "blocking", "movablekeys"], firstKey: 0, lastKey: 0, step: 0,
                         group: "stream", summary: "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
                         since: "5.0.0", complexity: "O(M)", subcommands: []),
@@ -631,6 +666,10 @@ public enum CommandTable {
                 sub("client", "caching", 3, "noscript loading stale", "Instructs the server whether to track the keys in the next request."),
                 sub("client", "getredir", 2, "noscript loading stale", "Returns the client ID to which the connection's tracking notifications are redirected."),
                 sub("client", "trackinginfo", 2, "noscript loading stale", "Returns information about server-assisted client-side caching for the connection."),
+                sub("client", "pause", -3, "admin noscript loading stale", "Suspends commands processing."),
+                sub("client", "unpause", 2, "admin noscript loading stale", "Resumes processing commands from paused clients."),
+                sub("client", "reply", 3, "noscript loading stale", "Instructs the server whether to reply to commands."),
+                sub("client", "unblock", -3, "admin noscript loading stale", "Unblocks a client blocked by a blocking command from a different connection."),
                 sub("client", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
             spec(.command, -1, "loading stale", "server", "Returns detailed information about all commands.", since: "2.8.13", complexity: "O(N)", subcommands: [
