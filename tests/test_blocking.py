@@ -66,6 +66,28 @@ def test_a_key_turned_into_another_type_keeps_the_client_blocked(which, server, 
     admin.delete("blk", "src", "dst")
 
 
+@pytest.mark.parametrize("which", ["redis", "trestle"])
+def test_a_waiter_refused_by_its_destination_passes_the_element_on(which, server, redis_reference):
+    """BRPOPLPUSH whose destination holds another type gets WRONGTYPE and takes nothing;
+    the next client blocked on the source is served with the element (Redis's unit/type/list
+    'BRPOPLPUSH with multiple blocked clients': the second waiter used to wait forever)."""
+    target = redis_reference if which == "redis" else server
+    control = target.client(decode_responses=True)
+    control.delete("blist", "target1", "target2")
+    control.set("target1", "nolist")
+    first, second = target.client(decode_responses=True), target.client(decode_responses=True)
+    first_thread, first_result = in_background(lambda: first.brpoplpush("blist", "target1", timeout=10))
+    time.sleep(0.3)
+    second_thread, second_result = in_background(lambda: second.brpoplpush("blist", "target2", timeout=10))
+    time.sleep(0.3)
+    control.lpush("blist", "foo")
+    first_thread.join(timeout=5)
+    second_thread.join(timeout=5)
+    assert isinstance(first_result.get("error"), redis.ResponseError) and "WRONGTYPE" in str(first_result["error"])
+    assert second_result.get("value") == "foo"
+    assert control.lrange("target2", 0, -1) == ["foo"] and control.exists("blist") == 0
+
+
 def test_first_blocked_first_served(server):
     pusher = server.client(decode_responses=True)
     order = []

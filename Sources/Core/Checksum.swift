@@ -121,3 +121,24 @@ extension HashSlot {
         return HashSlot(UInt16(CRC16.checksum(hashed) & 0x3FFF))
     }
 }
+
+/// CRC-64/Jones as Redis computes it for RDB files and DUMP payloads (reflected, poly
+/// 0xad93d23594c935a9, initial value 0, no final xor): `checksum("123456789")` is
+/// 0xe9c6d914c4b8d9ca.
+public enum CRC64 {
+    private static let table: [UInt64] = (0..<256).map { index -> UInt64 in
+        var crc = UInt64(index)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x95ac_9329_ac4b_c9b5 : crc >> 1 }
+        return crc
+    }
+
+    public static func update<Bytes: Sequence>(_ crc: UInt64, _ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+        var crc = crc
+        for byte in bytes { crc = table[Int((crc ^ UInt64(byte)) & 0xff)] ^ (crc >> 8) }
+        return crc
+    }
+
+    public static func checksum<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+        update(0, bytes)
+    }
+}

@@ -51,6 +51,7 @@ extension Engine {
     }
 
     func reclaimSelected(_ keys: [Bytes], now: Int64) {
+        recordExpiredDeletions(keys, database: selectedDatabase, now: now)
         guard settings.notifyKeyspaceEvents.publishesAnything || journalsChanges else {
             keyspace.reclaimExpired(keys, now: now)
             return

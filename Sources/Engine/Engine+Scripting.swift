@@ -213,11 +213,15 @@ extension Engine {
         }
         scriptSession.protocolVersion = version
         let reply: RESPValue
+        let recording = recordsPropagation && spec.isWrite && !context.trial
+        let database = scriptSession.database
+        let before = recording ? changeCount(in: database) : 0
         do {
             reply = try run(id, arguments, scriptSession, now: now).reply
         } catch {
             reply = error.reply
         }
+        if recording { recordEffect(id, arguments, reply: reply, database: database, changedFrom: before, now: now) }
         if context.trial, spec.isWrite, let trial = scriptTrial, !reply.isError, !trial.noteWrite(arguments) {
             // Too much to replay as one entry: the caller sends the script to the log instead.
             interpreter?.halt()

@@ -180,7 +180,7 @@ extension Engine {
 
     /// INFO replication's `master_replid`: 40 hex digits, fixed (Trestle has no Redis
     /// replication history to name).
-    static let replicationID = String(repeating: "0", count: 39) + "1"
+    public static let replicationID = String(repeating: "0", count: 39) + "1"
 
     private func infoFields(_ section: String, now: Int64) -> [(String, String)] {
         var fields: [(String, String)]
@@ -213,10 +213,14 @@ extension Engine {
         case "replication":
             // Redis's fields of a master with no Redis replicas (a shard's copies are Raft
             // replicas, reported by CLUSTER and TRESTLE commands); no backlog is kept.
-            fields = [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
-                      ("master_replid", Self.replicationID), ("master_replid2", String(repeating: "0", count: 40)),
-                      ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
-                      ("repl_backlog_size", "1048576"), ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0")]
+            // The node overrides connected_slaves and master_repl_offset while Redis replicas
+            // follow a standalone server (SYNC/PSYNC).
+            let base = [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
+                        ("master_replid", Self.replicationID), ("master_replid2", String(repeating: "0", count: 40)),
+                        ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
+                        ("repl_backlog_size", "1048576"), ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0")]
+            let overrides = hooks.infoFields(section)
+            return base.map { field in overrides.first { $0.0 == field.0 } ?? field }
         case "cluster":
             fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
         case "memory":

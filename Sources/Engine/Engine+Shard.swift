@@ -46,6 +46,7 @@ extension Engine {
             let changed = inDatabase(database) { watches.contains { watchDigest($0.key, now: time) != $0.digest } }
             if changed { return .nullArray }
         }
+        defer { if recordsPropagation { closePropagatedEntry() } }
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
         // Every replica applies a committed write: its hits and misses count only on the
@@ -77,10 +78,17 @@ extension Engine {
         }
         stats.commandsProcessed += 1
         if spec.isWrite { reclaimExpiredKeys(of: spec, command, now: time) }
+        // A script's effects are recorded call by call (Engine+Scripting.swift), not the script.
+        let database = applySession.database
+        let recording = recordsPropagation && spec.isWrite && !Self.scriptRuns.contains(id)
+        let before = recording ? changeCount(in: database) : 0
         do {
-            return try run(id, command, applySession, now: time).reply
+            let reply = try run(id, command, applySession, now: time).reply
+            if recording { recordEffect(id, command, reply: reply, database: database, changedFrom: before, now: time) }
+            return reply
         } catch {
             stats.errorReplies += 1
+            if recording { recordEffect(id, command, reply: error.reply, database: database, changedFrom: before, now: time) }
             return error.reply
         }
     }

@@ -40,6 +40,12 @@ public final class Engine {
     /// `changedKeys` for the node to invalidate (Node+Tracking.swift).
     public var journalsChanges = false
     public var changedKeys: [KeyChange] = []
+    /// Set by the node while Redis replicas follow it (SYNC/PSYNC): each committed entry's
+    /// effects are kept in `propagated` for the node to stream (Engine+Propagation.swift).
+    public var recordsPropagation = false
+    public var propagated: [PropagatedEntry] = []
+    /// The effects of the entry being applied, gathered while it runs.
+    var pendingEffects: [PropagatedCommand] = []
     /// Events a running command adds after its own (XADD's trimming), published with it.
     var laterNotifications: [(KeyspaceEvents, String, Bytes)] = []
     /// Keys the running command missed, published as `keymiss` after it (Engine+Lookups.swift).

@@ -119,7 +119,13 @@ extension Node {
                      version: request.version) { [self] value in
             request.retrying = false
             guard !request.done else { return }
-            if value != Engine.nothingToPop(request.id), !sourceHasOtherType(request, value, on: replica) { return finish(request, value) }
+            if value != Engine.nothingToPop(request.id), !sourceHasOtherType(request, value, on: replica) {
+                finish(request, value)
+                // An error (a destination of another type) took nothing: as Redis, the next
+                // client blocked on the key gets its chance (a pop wakes it by its own write).
+                if value.isError { wakeBlocked(touched: request.keys.map { (request.database, $0) }, on: replica) }
+                return
+            }
             if let deadline = request.deadline, deadline <= now() { finish(request, .nullArray) }
         }
     }

@@ -119,6 +119,7 @@ extension Node {
         unsubscribeAll(client.session)
         unblockClosed(id)
         monitors.removeAll { $0 == id }
+        if replicationLinks.removeValue(forKey: id) != nil { logger.info("a replica is detached", metadata: ["client": "\(client.session.address)"]) }
         trackingClients.remove(id)
         pausedClients.remove(id)
         front.disconnect(client.session)

@@ -48,6 +48,7 @@ extension Node {
         refuseWaitingScripts()
         sweepBlocked()
         catchUpTicks()
+        pingReplicasIfDue()
         syncLogIfDue()
         if snapshotsRequested { takeSnapshots() }
         if draining { handOffLeadership() }

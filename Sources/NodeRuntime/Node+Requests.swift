@@ -190,6 +190,10 @@ extension Node {
         case .monitor:
             if !monitors.contains(session.id) { monitors.append(session.id) }
             return Outcome(reply: .ok)
+        case .sync, .psync:
+            return startReplication(id, session: session)
+        case .replconf:
+            return replicationConfiguration(arguments)
         case .slowlog, .latency, .role, .lolwut, .shutdown, .debug:
             return serveDiagnostics(id, arguments, session: session, reply: reply)
         case .memory where arguments.count == 2:

@@ -104,6 +104,11 @@ public final class Node {
     var noLoopWriters: [Bytes: Set<ClientID>] = [:]
     /// Connections that sent MONITOR, in the order they did.
     var monitors: [ClientID] = []
+    /// Redis replicas following this server (SYNC/PSYNC, Node+Replication.swift), the bytes
+    /// streamed to them so far and when they were last sent a PING.
+    var replicationLinks: [ClientID: ReplicationLink] = [:]
+    var replicationOffset: Int64 = 0
+    var lastReplicationPing: Int64 = 0
     /// Blocking pops waiting on this node, in the order they blocked, and by key.
     var blocked: [BlockedRequest] = []
     var blockedByKey: [Bytes: [BlockedRequest]] = [:]
@@ -327,6 +332,8 @@ public final class Node {
             }
         case "hotspots":
             return hotspotInfoFields()
+        case "replication":
+            return [("connected_slaves", String(replicationLinks.count)), ("master_repl_offset", String(replicationOffset))]
         case "commandstats":
             return commandStats.commandFields
         case "errorstats":
@@ -623,7 +630,9 @@ public final class Node {
         let engine = replica.data?.engine
         engine?.settings.adoptShardSettings(from: front.settings)
         engine?.journalsChanges = !trackingClients.isEmpty
+        engine?.recordsPropagation = !replicationLinks.isEmpty
         for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
+        if let engine, !engine.propagated.isEmpty { feedReplicationLinks(engine) }
         // Before any read of this round runs (a WATCH registers as a read).
         noteTouchedWatches(replica)
         if let engine, !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }

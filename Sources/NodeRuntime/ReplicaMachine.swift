@@ -70,6 +70,7 @@ final class DataMachine: ReplicaMachine {
         case let .reclaim(time, keys, database):
             lastRecordTime = max(lastRecordTime, time)
             engine.reclaimExpired(keys, database: database, now: time)
+            if engine.recordsPropagation { engine.closePropagatedEntry() }
             return nil
         case let .migrate(tag, step):
             return OwedReply(tag: tag, reply: apply(step))

@@ -476,6 +476,8 @@ public final class LuaInterpreter {
             }
         case .bigNumber(let digits):
             if resp3 { pushSingleField("big_number") { lua_pushstring(state, digits) } } else { lua_pushstring(state, digits) }
+        case .raw(let bytes):
+            push(bytes)  // never a command's reply; a string if it were
         }
     }
 

@@ -46,7 +46,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case xadd, xlen, xrange, xrevrange, xdel, xtrim, xread, xsetid
     case xgroup, xreadgroup, xack, xpending, xclaim, xautoclaim, xinfo
     // replication and debugging
-    case wait, waitaof, monitor
+    case wait, waitaof, monitor, sync, psync, replconf
     // pub/sub
     case subscribe, unsubscribe, psubscribe, punsubscribe, publish, pubsub, ssubscribe, sunsubscribe, spublish
     // cluster
@@ -693,6 +693,9 @@ public enum CommandTable {
                 sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
             spec(.monitor, 1, "admin noscript loading stale", "server", "Listens for all requests received by the server in real-time.", since: "1.0.0"),
+            spec(.sync, 1, "admin noscript no_async_loading no_multi", "server", "An internal command used in replication."),
+            spec(.psync, -3, "admin noscript no_async_loading no_multi", "server", "An internal command used in replication.", since: "2.8.0"),
+            spec(.replconf, -1, "admin noscript loading stale allow_busy", "server", "An internal command for configuring the replication stream.", since: "3.0.0"),
             spec(.wait, 3, "blocking", "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0"),
             spec(.waitaof, 4, "blocking", "generic", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", since: "7.2.0"),
             spec(.time, 1, "loading stale fast", "server", "Returns the server time.", since: "2.6.0"),

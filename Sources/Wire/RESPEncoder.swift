@@ -78,6 +78,8 @@ public enum RESPEncoder {
             } else {
                 write(.bulk(Array(digits.utf8)), as: version, into: &buffer)
             }
+        case .raw(let bytes):
+            buffer.writeBytes(bytes)
         }
     }
 

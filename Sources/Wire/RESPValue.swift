@@ -33,6 +33,9 @@ public enum RESPValue: Equatable, Sendable {
     /// A reply preceded by RESP3 attributes (`|n` then the pairs); RESP2 gets the reply
     /// alone. Only DEBUG PROTOCOL attrib sends one, as in Redis.
     indirect case attributed([RESPPair], RESPValue)
+    /// Bytes written as they are, in any protocol: only a full resynchronization's payload
+    /// (`$<length>` and the RDB file without a closing CRLF, as Redis sends it to replicas).
+    case raw([UInt8])
 
     public static let ok = RESPValue.simple("OK")
     public static let queued = RESPValue.simple("QUEUED")

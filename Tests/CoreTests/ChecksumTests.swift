@@ -7,6 +7,13 @@ import Testing
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
     }
 
+    @Test func crc64MatchesRedisCheckValue() {
+        // Redis's crc64.c self-test: crc64(0, "123456789") == 0xe9c6d914c4b8d9ca.
+        #expect(CRC64.checksum(Array("123456789".utf8)) == 0xE9C6_D914_C4B8_D9CA)
+        let bytes = Array("This is a test of the emergency broadcast system.".utf8)
+        #expect(CRC64.update(CRC64.checksum(bytes[0..<10]), bytes[10...]) == CRC64.checksum(bytes))
+    }
+
     @Test func crc32cIsIncremental() {
         let bytes = Array("hello, trestle".utf8)
         let whole = CRC32C.checksum(bytes)

@@ -1,0 +1,138 @@
+// What a shard's committed writes did, as the commands a Redis replica replays: the
+// replication stream a SYNC/PSYNC link receives (Node+Replication.swift).
+//
+// As Redis propagates: only commands that changed something (a DEL of a missing key or a
+// failed SET NX is not sent); a script's or function's effects instead of the script; a
+// relative expiry as the absolute time the entry fixed (EXPIRE, SET EX, SETEX, GETEX EX
+// become PEXPIREAT or SET ... PXAT; an expiry already past becomes DEL), INCRBYFLOAT as the
+// SET of its result (KEEPTTL) and HINCRBYFLOAT as HSET; an expired key a write removes as
+// DEL. The node wraps an entry with more than one effect in MULTI/EXEC.
+import Keyspace
+import Wire
+
+/// One command of the replication stream and the database it applies to.
+public struct PropagatedCommand: Sendable, Equatable {
+    public var database: Int
+    public var arguments: [Bytes]
+}
+
+/// The effects of one committed entry, in order.
+public struct PropagatedEntry: Sendable, Equatable {
+    public var commands: [PropagatedCommand]
+}
+
+extension Engine {
+    /// Commands propagated whenever they run (they may change other databases than the one
+    /// whose change count is watched, or Redis sends them even when nothing changed).
+    static let alwaysPropagated: CommandIDSet = [.flushall, .flushdb, .swapdb, .move, .copy]
+
+    /// The change counter of `database`, to tell whether a command changed anything.
+    func changeCount(in database: Int) -> Int {
+        inDatabase(database) { keyspace.changeCount }
+    }
+
+    /// Records the effect of `command` (already run in `database` at `now`) when it changed
+    /// something, in the form a replica replays.
+    func recordEffect(_ id: CommandID, _ command: [Bytes], reply: RESPValue, database: Int, changedFrom before: Int, now: Int64) {
+        guard Self.alwaysPropagated.contains(id) || changeCount(in: database) != before else { return }
+        let forms = Self.popForm(id, command, reply: reply).map { [$0] } ?? inDatabase(database) { replayForm(id, command, now: now) }
+        for form in forms { pendingEffects.append(PropagatedCommand(database: database, arguments: form)) }
+    }
+
+    /// Records a DEL for each of `keys` that is stored but expired at `now` (called before
+    /// they are removed), each on its own ahead of the running entry's effects: as Redis
+    /// 7.2, a removal of an expired key is not part of the command's transaction.
+    func recordExpiredDeletions(_ keys: [Bytes], database: Int, now: Int64) {
+        guard recordsPropagation else { return }
+        for key in keys where inDatabase(database, { keyspace.storesExpired(key, now: now) }) {
+            propagated.append(PropagatedEntry(commands: [PropagatedCommand(database: database, arguments: [Array("DEL".utf8), key])]))
+        }
+    }
+
+    /// Moves the gathered effects into `propagated` as one entry.
+    public func closePropagatedEntry() {
+        guard !pendingEffects.isEmpty else { return }
+        propagated.append(PropagatedEntry(commands: pendingEffects))
+        pendingEffects.removeAll()
+    }
+
+    /// The command(s) a replica replays for `command`, read back from the state it left.
+    private func replayForm(_ id: CommandID, _ command: [Bytes], now: Int64) -> [[Bytes]] {
+        switch id {
+        case .expire, .pexpire, .expireat, .pexpireat:
+            return [absoluteExpiry(of: command[1], now: now)]
+        case .set where Self.setsExpiry(command):
+            return [storedWithExpiry(command[1], now: now)]
+        case .setex, .psetex:
+            return [storedWithExpiry(command[1], now: now)]
+        case .getex where command.count > 2:
+            return [absoluteExpiry(of: command[1], now: now)]
+        case .incrbyfloat:
+            guard let entry = keyspace.peek(command[1], now: now), case .string(let value) = entry.value else { return [command] }
+            return [[Array("SET".utf8), command[1], value, Array("KEEPTTL".utf8)]]
+        case .hincrbyfloat:
+            guard let entry = keyspace.peek(command[1], now: now), case .hash(let fields) = entry.value,
+                  let value = fields[command[2]] else { return [command] }
+            return [[Array("HSET".utf8), command[1], command[2], value]]
+        default:
+            return [command]
+        }
+    }
+
+    /// A blocking or multi-key pop as the plain pop of what it took (Redis 7's forms): BLPOP
+    /// as LPOP key, LMPOP and BLMPOP as LPOP/RPOP key count, ZMPOP and BZMPOP as
+    /// ZPOPMIN/ZPOPMAX key count, BZPOPMIN as ZPOPMIN key, BLMOVE as LMOVE, BRPOPLPUSH as
+    /// RPOPLPUSH, GETDEL as DEL. Nil for other commands (or a reply that took nothing).
+    static func popForm(_ id: CommandID, _ command: [Bytes], reply: RESPValue) -> [Bytes]? {
+        func word(_ text: String) -> Bytes { Array(text.utf8) }
+        func taken() -> (key: Bytes, count: Int)? {
+            guard case .array(let parts) = reply, parts.count == 2, case .bulk(let key) = parts[0] else { return nil }
+            switch parts[1] {
+            case .array(let elements): return (key, elements.count)
+            case .map(let pairs): return (key, pairs.count)
+            default: return nil
+            }
+        }
+        func direction(after offset: Int) -> String? {
+            guard command.count > offset, let keys = Int(String(decoding: command[offset], as: UTF8.self)), keys > 0,
+                  command.count > offset + keys + 1 else { return nil }
+            return String(decoding: command[offset + keys + 1], as: UTF8.self).lowercased()
+        }
+        switch id {
+        case .getdel: return [word("DEL"), command[1]]
+        case .blpop, .brpop, .bzpopmin, .bzpopmax:
+            guard case .array(let parts) = reply, let first = parts.first, case .bulk(let key) = first else { return nil }
+            let pop = ["blpop": "LPOP", "brpop": "RPOP", "bzpopmin": "ZPOPMIN", "bzpopmax": "ZPOPMAX"][id.rawValue] ?? "LPOP"
+            return [word(pop), key]
+        case .lmpop, .blmpop:
+            guard let (key, count) = taken(), let side = direction(after: id == .lmpop ? 1 : 2) else { return nil }
+            return [word(side == "left" ? "LPOP" : "RPOP"), key, word(String(count))]
+        case .zmpop, .bzmpop:
+            guard let (key, count) = taken(), let side = direction(after: id == .zmpop ? 1 : 2) else { return nil }
+            return [word(side == "min" ? "ZPOPMIN" : "ZPOPMAX"), key, word(String(count))]
+        case .blmove where command.count == 6: return [word("LMOVE")] + command[1...4]
+        case .brpoplpush where command.count == 4: return [word("RPOPLPUSH"), command[1], command[2]]
+        default: return nil
+        }
+    }
+
+    /// SET with EX, PX, EXAT or PXAT (not KEEPTTL): its expiry is relative or must be fixed.
+    private static func setsExpiry(_ command: [Bytes]) -> Bool {
+        command.dropFirst(3).contains { ["ex", "px", "exat", "pxat"].contains(Arguments.string($0).lowercased()) }
+    }
+
+    /// PEXPIREAT of the key's expiry now, PERSIST when it has none, DEL when it is gone.
+    private func absoluteExpiry(of key: Bytes, now: Int64) -> [Bytes] {
+        guard let entry = keyspace.peek(key, now: now) else { return [Array("DEL".utf8), key] }
+        guard let expireAt = entry.expireAt else { return [Array("PERSIST".utf8), key] }
+        return [Array("PEXPIREAT".utf8), key, Array(String(expireAt).utf8)]
+    }
+
+    /// SET key value PXAT expiry, as the key now is (DEL when it is gone).
+    private func storedWithExpiry(_ key: Bytes, now: Int64) -> [Bytes] {
+        guard let entry = keyspace.peek(key, now: now), case .string(let value) = entry.value else { return [Array("DEL".utf8), key] }
+        var form = [Array("SET".utf8), key, value]
+        if let expireAt = entry.expireAt { form += [Array("PXAT".utf8), Array(String(expireAt).utf8)] }
+        return form
+    }
+}
