@@ -64,7 +64,7 @@ let package = Package(
         // The one deterministic node runtime: inputs in, outputs out; no clock reads, sockets,
         // threads or exits (time, randomness and the disk are injected).
         .target(name: "NodeRuntime", dependencies: [
-            "Core", "Wire", "Keyspace", "Storage", "Engine", "Consensus", "Cluster", "RaftStorage",
+            "Core", "Wire", "Keyspace", "Storage", "Engine", "Scripting", "Consensus", "Cluster", "RaftStorage",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),

@@ -316,6 +316,27 @@ SCRIPTS = {
         ("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0"),
         ("EVAL", "return redis.pcall('debug', 'protocol', 'bignum')", "0"),
     ],
+    # SORT BY a constant pattern sorts a set's members when a script calls it (Redis makes
+    # the order stable for scripts and replicas); outside a script the order is free.
+    "sort_nosort_in_scripts": [
+        ("SADD", "myset", "b", "aa", "a", "azz", "c"),
+        ("EVAL", "return redis.call('sort', KEYS[1], 'by', '_')", "1", "myset"),
+        ("EVAL", "return redis.call('sort', KEYS[1], 'by', '_', 'get', '#', 'get', '_:*')", "1", "myset"),
+    ],
+    # Redis 7's script shebang: flags, their checks, and line numbers that count it.
+    "script_shebang": [
+        ("EVAL", "#!lua\nreturn redis.call('set', 'x', '1')", "0"),
+        ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'x')", "0"),
+        ("EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'x', '2')", "0"),
+        ("EVAL_RO", "#!lua\nreturn 1", "0"),
+        ("EVAL_RO", "#!lua flags=no-writes,allow-oom\nreturn 2", "0"),
+        ("EVAL", "#!lua flags=allow-oom,what?\nreturn 1", "0"),
+        ("EVAL", "#!python\nreturn 1", "0"),
+        ("EVAL", "#!lua name=x\nreturn 1", "0"),
+        ("EVAL", "#!lua\nreturn nosuchglobal", "0"),
+        ("EVAL", "#!lua flags=\nreturn 3", "0"),
+        ("GET", "x"),
+    ],
     "scripts_out_of_memory": [
         ("SET", "x", "1"),
         ("CONFIG", "SET", "maxmemory", "1"),

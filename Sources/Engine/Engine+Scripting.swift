@@ -49,7 +49,7 @@ extension Engine {
         switch id {
         case .eval, .eval_ro:
             cacheScript(arguments[1], sha: SHA1.hex(arguments[1]))
-            return .success(arguments)
+            return applyingShebang(arguments, readOnlyCommand: id == .eval_ro)
         case .fcall, .fcall_ro:
             return resolveFunctionCall(arguments, id: id)
         default:
@@ -66,7 +66,32 @@ extension Engine {
             var resolved = arguments
             resolved[0] = id == .evalsha ? Self.evalWord : Self.evalReadOnlyWord
             resolved[1] = body
+            return applyingShebang(resolved, readOnlyCommand: id == .evalsha_ro)
+        }
+    }
+
+    /// A resolved EVAL or EVAL_RO judged by its script's shebang (Redis 7): a bad one is
+    /// refused with Redis's error; `no-writes` makes it an EVAL_RO (its writes are refused,
+    /// and it is routed as a read); a script without `no-writes` cannot run through a
+    /// `_RO` command; `no-cluster` is refused on a cluster node. Without a shebang the
+    /// script keeps the older rules.
+    private func applyingShebang(_ resolved: [Bytes], readOnlyCommand: Bool) -> Result<[Bytes], CommandErrorReply> {
+        switch Shebang.parse(resolved[1]) {
+        case .failure(let error):
+            return .failure(CommandErrorReply(reply: .error(error.message)))
+        case .success(nil):
             return .success(resolved)
+        case .success(let shebang?):
+            if settings.clusterEnabled, shebang.flags.contains("no-cluster") {
+                return .failure(CommandErrorReply(reply: .error("ERR Can not run script on cluster, 'no-cluster' flag is set.")))
+            }
+            let readOnly = shebang.flags.contains("no-writes")
+            if readOnlyCommand, !readOnly {
+                return .failure(CommandErrorReply(reply: .error("ERR Can not execute a script with write flag using *_ro command.")))
+            }
+            var judged = resolved
+            if readOnly { judged[0] = Self.evalReadOnlyWord }
+            return .success(judged)
         }
     }
 

@@ -10,10 +10,10 @@ import Wire
 
 extension Engine {
     func runSort(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
-        try mappingErrors { try sort(readOnly: id == .sort_ro, arguments, now: now) }
+        try mappingErrors { try sort(readOnly: id == .sort_ro, arguments, fromScript: session === scriptSession, now: now) }
     }
 
-    private func sort(readOnly: Bool, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
+    private func sort(readOnly: Bool, _ arguments: [Bytes], fromScript: Bool, now: Int64) throws -> RESPValue {
         var byPattern: Bytes? = nil
         var getPatterns: [Bytes] = []
         var offset: Int64 = 0, count: Int64 = -1
@@ -66,9 +66,9 @@ extension Engine {
         if let byPattern, !byPattern.contains(UInt8(ascii: "*")) { sortable = false }
         if sortable {
             elements = try sorted(elements, by: byPattern, alpha: alpha, descending: descending, now: now)
-        } else if case .set = keyspace.peek(key, now: now)?.value, destination != nil || offset != 0 || count >= 0 {
-            // Redis sorts a set's members even with BY nosort when STORE or LIMIT needs a
-            // stable order.
+        } else if case .set = keyspace.peek(key, now: now)?.value, destination != nil || offset != 0 || count >= 0 || fromScript {
+            // Redis sorts a set's members even with BY nosort when STORE, LIMIT or a script
+            // needs a stable order.
             elements.sort { $0.lexicographicallyPrecedes($1) }
         } else if descending, case .zset = keyspace.peek(key, now: now)?.value {
             // A sorted set BY nosort keeps its rank order, which DESC reverses (as Redis).

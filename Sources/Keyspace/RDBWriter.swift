@@ -2,12 +2,12 @@
 // resynchronization (SYNC / PSYNC), which Redis replicas and `redis-cli --rdb` load.
 //
 // Version 9 with the plain encodings every Redis since 4.0 still loads: strings (type 0),
-// lists (1), sets (2), hashes (4) and sorted sets with binary scores (5), each key
-// preceded by its expiry in milliseconds (opcode 0xFC) when it has one, each database by
-// SELECTDB (0xFE) and RESIZEDB (0xFB), the file by auxiliary fields (0xFA) and ended by
-// EOF (0xFF) and the CRC-64 of everything before it, little-endian. Streams and hashes
-// with field expirations have no such encoding: a dataset holding one is refused rather
-// than sent without it.
+// lists (1), sets (2), hashes (4), sorted sets with binary scores (5) and streams in
+// listpacks (15, RDBWriter+Stream.swift), each key preceded by its expiry in milliseconds
+// (opcode 0xFC) when it has one, each database by SELECTDB (0xFE) and RESIZEDB (0xFB), the
+// file by auxiliary fields (0xFA) and ended by EOF (0xFF) and the CRC-64 of everything
+// before it, little-endian. Hashes with field expirations have no such encoding: a dataset
+// holding one is refused rather than sent without them.
 import Core
 
 public enum RDBWriter {
@@ -87,8 +87,8 @@ public enum RDBWriter {
                 let bits = element.score.bitPattern
                 for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
             }
-        case .stream:
-            throw .unsupported(key: key, type: "stream")
+        case .stream(let stream):
+            writeStream(key, stream, into: &out)
         }
     }
 

@@ -6,6 +6,7 @@ import Cluster
 import Consensus
 import Core
 import Engine
+import Scripting
 import Keyspace
 import Wire
 
@@ -39,7 +40,13 @@ extension Node {
     /// call, but a Trestle script runs on every replica of its shard, where the memory
     /// state differs, so the node refuses the whole script before it is proposed.
     static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ arguments: [Bytes]) -> Bool {
-        if spec.id == .eval || spec.id == .evalsha { return true }
+        if spec.id == .eval || spec.id == .evalsha {
+            // A script whose shebang says allow-oom runs anyway, as in Redis.
+            if case .success(let shebang?) = Shebang.parse(arguments.count > 1 ? arguments[1] : []) {
+                return !shebang.flags.contains("allow-oom")
+            }
+            return true
+        }
         let command = arguments.count >= 2 ? spec.subcommand(arguments[1]) ?? spec : spec
         return command.flags.contains("denyoom")
     }
@@ -227,7 +234,12 @@ extension Node {
             // Libraries live on every node (FCALL is resolved where the client sends it),
             // each keeping them in its data directory.
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
-            if !outcome.reply.isError { saveFunctions() }
+            if !outcome.reply.isError {
+                saveFunctions()
+                // Functions are remembered as writers by name; a new library may give a
+                // name another body (a write once is not a write for ever).
+                scriptWriters.removeAll()
+            }
             if forwarded || configuration.standalone { return outcome }
             return runEverywhere(arguments, outcome: outcome, reply: reply)
         case .script where !forwarded && !configuration.standalone && arguments.count == 3

@@ -103,8 +103,10 @@ public final class LuaInterpreter {
             trestle_lua_pop(state, 1)
             return nil
         }
-        // An empty body has no buffer address: Lua gets an empty C string instead.
-        let status = body.isEmpty ? luaL_loadbuffer(state, "", 0, "@user_script") : body.withUnsafeBufferPointer { buffer in
+        // An empty body has no buffer address: Lua gets an empty C string instead. A
+        // shebang line is Redis's, not Lua's: it is left out (Shebang.swift).
+        let chunk = Shebang.chunk(body)
+        let status = chunk.isEmpty ? luaL_loadbuffer(state, "", 0, "@user_script") : chunk.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { luaL_loadbuffer(state, $0.baseAddress, buffer.count, "@user_script") }
         }
         guard status == 0 else {
@@ -136,6 +138,11 @@ public final class LuaInterpreter {
 
     /// Why the last run stopped.
     public private(set) var lastStop = Stop.none
+    /// Runs since the collector last took a step: as Redis, every `gcStepRuns` runs it takes
+    /// one of that size, so garbage from many small scripts does not pile up to twice the
+    /// live memory before a full cycle (Redis's "EVAL does not leak in the Lua stack").
+    private var runsSinceStep = 0
+    static let gcStepRuns = 50
 
     /// Runs the compiled script `sha` (compile it first) with KEYS and ARGV, `budget` VM
     /// instructions at most (0: no limit), `sliceMilliseconds` of monotonic time at most
@@ -157,6 +164,11 @@ public final class LuaInterpreter {
             trestle_lua_set_budget(state, 0)
             // A script that filled the state leaves garbage the next one should not meet.
             if memoryUsed > memoryLimit / 2 { lua_gc(state, LUA_GCCOLLECT, 0) }
+            runsSinceStep += 1
+            if runsSinceStep >= Self.gcStepRuns {
+                lua_gc(state, LUA_GCSTEP, Int32(Self.gcStepRuns))
+                runsSinceStep = 0
+            }
         }
         lastStop = .none
         lua_settop(state, 0)

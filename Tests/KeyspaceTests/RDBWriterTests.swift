@@ -39,11 +39,29 @@ import Testing
         #expect(encoded(1 << 32) == [0x81, 0, 0, 0, 1, 0, 0, 0, 0])
     }
 
-    @Test func aStreamIsRefusedNotDropped() {
+    @Test func aHashWithFieldExpirationsIsRefusedNotDropped() throws {
+        var fields = HashFields([(bytes("f"), bytes("v"))])
+        fields.setExpiry(bytes("f"), at: 10_000)
         var keyspace = Keyspace()
-        keyspace.store(bytes("events"), Entry(value: .stream(Stream())))
-        #expect(throws: RDBWriter.Failure.unsupported(key: bytes("events"), type: "stream")) {
+        keyspace.store(bytes("h"), Entry(value: .hash(fields)))
+        #expect(throws: RDBWriter.Failure.unsupported(key: bytes("h"), type: "hash with field expirations")) {
             try RDBWriter.encode([(index: 0, keyspace: keyspace)], now: 0, aux: [])
         }
+    }
+
+    @Test func listpackIntegersStringsAndBackLengthsAreRedis() {
+        var writer = ListpackWriter()
+        writer.append(Int64(5))        // 7-bit
+        writer.append(Int64(-1))       // 13-bit: 0xDF 0xFF
+        writer.append(Int64(1000))     // 13-bit
+        writer.append(Int64(-40_000))  // 24-bit
+        writer.append(bytes("ab"))     // 6-bit string
+        let packed = writer.finished()
+        let body: [UInt8] = [0x05, 0x01, 0xDF, 0xFF, 0x02, 0xC3, 0xE8, 0x02,
+                             0xF2, 0xC0, 0x63, 0xFF, 0x04, 0x82, 0x61, 0x62, 0x03]
+        #expect(packed == [UInt8(body.count + 7), 0, 0, 0, 5, 0] + body + [0xFF])
+        #expect(ListpackWriter.backLength(127) == [127])
+        #expect(ListpackWriter.backLength(128) == [0x01, 0x80])
+        #expect(ListpackWriter.backLength(16_382) == [0x7F, 0xFE])
     }
 }
