@@ -340,8 +340,11 @@ SCRIPTS = {
     "scripts_out_of_memory": [
         ("SET", "x", "1"),
         ("CONFIG", "SET", "maxmemory", "1"),
-        intentional("Redis refuses a flag-less script at its first denyoom call and names the script; "
-                    "Trestle refuses EVAL before it runs (README)", "EVAL", "redis.call('set', 'x', 2)", "0"),
+        ("EVAL", "redis.call('set', 'x', 2)", "0"),
+        ("EVAL", "return redis.call('get', 'x')", "0"),
+        ("EVAL", "redis.call('del', 'x') return redis.call('set', 'x', 5)", "0"),
+        ("EVAL", "#!lua flags=\nreturn 1", "0"),
+        ("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', 'y', 1)", "0"),
         ("GET", "x"),
         ("EVAL_RO", "return redis.call('get', 'x')", "0"),
         ("CONFIG", "SET", "maxmemory", "0"),

@@ -93,7 +93,7 @@ extension Engine {
     }
 
     /// The function an FCALL body runs (from its first line's marker), for error texts.
-    static func calledFunction(_ body: Bytes) -> String? {
+    public static func calledFunction(_ body: Bytes) -> String? {
         let firstLine = body.prefix { $0 != UInt8(ascii: "\n") }
         guard firstLine.starts(with: Array("local __trestle_functions".utf8)),
               let marker = Arguments.string(Array(firstLine)).range(of: functionMarker) else { return nil }

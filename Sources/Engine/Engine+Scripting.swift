@@ -223,6 +223,9 @@ extension Engine {
             guard case .error(let text) = message else { return message }
             return .error("ERR ACL failure in script: " + text.dropFirst("NOPERM ".count))
         }
+        if context.trial, let trial = scriptTrial, trial.outOfMemory, !trial.wrote, effective.flags.contains("denyoom") {
+            return .error("OOM command not allowed when used memory > 'maxmemory'.")
+        }
         let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
         if let refusal = checkScriptKeys(keys, context: context) {
             return refusal
@@ -388,6 +391,9 @@ public final class ScriptTrial {
     public var access: ScriptAccess?
     /// The first call ACL refused (for ACL LOG, context `lua`), if any.
     public var denied: AccessControl.Denial?
+    /// The node was past `maxmemory` when the script started: as Redis, its first call of
+    /// a `denyoom` command before any write is refused with -OOM.
+    public var outOfMemory = false
     /// Milliseconds the run may take (0: no limit).
     public let sliceMilliseconds: Int64
     /// VM instructions the run may take before its slice ends (0: no limit; the

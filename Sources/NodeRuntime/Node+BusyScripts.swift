@@ -29,6 +29,7 @@
 //   to write still enters the log before anything the same client sent after it.
 import Core
 import Engine
+import Scripting
 import Keyspace
 import Wire
 
@@ -148,6 +149,15 @@ extension Node {
         id == .eval_ro || !scriptWriters.contains(script.memoKey) || scriptAccess(for: session) != nil
     }
 
+    /// Whether a flag-less script's `denyoom` calls are refused past `maxmemory`: not for a
+    /// shebang with `allow-oom`, nor for a function (FUNCTION's flags were judged before
+    /// it ran).
+    static func scriptObeysMemoryLimit(_ arguments: [Bytes]) -> Bool {
+        guard arguments.count > 1, Engine.calledFunction(arguments[1]) == nil else { return false }
+        if case .success(let shebang?) = Shebang.parse(arguments[1]) { return !shebang.flags.contains("allow-oom") }
+        return true
+    }
+
     /// The rules a script of `session` runs under, when its user is restricted.
     func scriptAccess(for session: Session) -> ScriptAccess? {
         guard let user = session.user, front.acl.restricts(user) else { return nil }
@@ -205,6 +215,7 @@ extension Node {
         let trial = ScriptTrial(sliceMilliseconds: configuration.scriptSliceMilliseconds,
                                 sliceInstructions: configuration.scriptSliceInstructions)
         trial.access = scriptAccess(for: session)
+        trial.outOfMemory = isOutOfMemory && Self.scriptObeysMemoryLimit(arguments)
         // math.random differs from run to run (Redis 7): trials have no log index to seed
         // from, so they count (high bit set, apart from indexes); a job reruns the same seed.
         scriptTrialsRun &+= 1
@@ -251,6 +262,7 @@ extension Node {
                             version: session.protocolVersion, database: session.database, time: time)
         nextScriptJob += 1
         job.trial.access = scriptAccess(for: session)
+        job.trial.outOfMemory = isOutOfMemory && Self.scriptObeysMemoryLimit(arguments)
         logger.info("a script outran its slice: it runs on its own thread, and SCRIPT KILL can stop it",
                     metadata: ["job": "\(job.id)", "function": "\(functionName ?? "")"])
         busyScript = BusyScript(job: job, started: started, functionName: functionName, request: script.request,

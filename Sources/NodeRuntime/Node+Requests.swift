@@ -28,6 +28,20 @@ extension Node {
 
     /// An EXEC refused before it runs (busy script, out of memory): the transaction is
     /// discarded and the reply names why, as Redis's execCommandAbort.
+    /// Past `maxmemory`: commands flagged `denyoom` are refused.
+    var isOutOfMemory: Bool { front.settings.maxMemoryBytes > 0 && usedMemoryBytes > front.settings.maxMemoryBytes }
+
+    /// Past `maxmemory`, a script is refused before it runs when it has a shebang without
+    /// `allow-oom` (and may write), or when it goes to the log without a trial (known to
+    /// write). Any other runs as a trial first, whose first `denyoom` call before a write
+    /// gets -OOM, as Redis (the trial runs on this node only, so the memory state it sees
+    /// need not be the replicas').
+    func scriptDeniedWhenOutOfMemory(_ arguments: [Bytes], id: CommandID, script: ScriptRequest, session: Session) -> Bool {
+        guard id == .eval || id == .evalsha, arguments.count > 1 else { return false }
+        if case .success(let shebang?) = Shebang.parse(arguments[1]) { return !shebang.flags.contains("allow-oom") }
+        return !needsTrial(script, id: id, session: session)
+    }
+
     private func abortExec(_ session: Session, because text: String, now time: Int64) -> RESPValue {
         _ = front.execute([Array("DISCARD".utf8)], spec: CommandTable.lookup(Array("DISCARD".utf8)), session: session, now: time)
         return .error("EXECABORT Transaction discarded because of: \(text)")
@@ -36,9 +50,8 @@ extension Node {
     /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
     /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
     /// Redis's `noeviction`).
-    /// EVAL and EVALSHA count as such: Redis refuses a flag-less script's first `denyoom`
-    /// call, but a Trestle script runs on every replica of its shard, where the memory
-    /// state differs, so the node refuses the whole script before it is proposed.
+    /// EVAL and EVALSHA count as such here (a queued script, checked at EXEC); a script
+    /// sent on its own is judged by `scriptDeniedWhenOutOfMemory`.
     static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ arguments: [Bytes]) -> Bool {
         if spec.id == .eval || spec.id == .evalsha {
             // A script whose shebang says allow-oom runs anyway, as in Redis.
@@ -110,8 +123,10 @@ extension Node {
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }
         }
-        if front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes {
-            if Self.deniedWhenOutOfMemory(spec, arguments) {
+        if isOutOfMemory {
+            let denied = script.map { scriptDeniedWhenOutOfMemory(arguments, id: id, script: $0, session: session) }
+                ?? Self.deniedWhenOutOfMemory(spec, arguments)
+            if denied {
                 if session.inTransaction { front.flagTransactionFailed(session) }
                 return Outcome(reply: Self.outOfMemory)
             }
