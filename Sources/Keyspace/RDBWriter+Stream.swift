@@ -67,7 +67,7 @@ extension RDBWriter {
 
     /// RDB's millisecond time: 8 bytes, little-endian.
     static func writeMilliseconds(_ time: Int64, into out: inout [UInt8]) {
-        for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: time) >> UInt64(shift))) }
+        writeLittleEndian(UInt64(bitPattern: time), into: &out)
     }
 
     /// One stream node's listpack.

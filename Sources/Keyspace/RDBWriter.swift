@@ -45,14 +45,14 @@ public enum RDBWriter {
         }
         out.append(opEOF)
         let crc = CRC64.checksum(out)
-        for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: crc >> UInt64(shift))) }
+        writeLittleEndian(crc, into: &out)
         return out
     }
 
     private static func writeEntry(_ key: Bytes, _ entry: Entry, into out: inout [UInt8]) throws(Failure) {
         if let expireAt = entry.expireAt {
             out.append(opExpireMilliseconds)
-            for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: expireAt) >> UInt64(shift))) }
+            writeLittleEndian(UInt64(bitPattern: expireAt), into: &out)
         }
         switch entry.value {
         case .string(let bytes):
@@ -84,8 +84,7 @@ public enum RDBWriter {
             writeLength(UInt64(sortedSet.count), into: &out)
             for element in sortedSet.all {
                 writeString(element.member, into: &out)
-                let bits = element.score.bitPattern
-                for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+                writeLittleEndian(element.score.bitPattern, into: &out)
             }
         case .stream(let stream):
             writeStream(key, stream, into: &out)
@@ -106,6 +105,11 @@ public enum RDBWriter {
             out.append(0x81)
             for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
         }
+    }
+
+    /// Eight bytes, little-endian: a millisecond time, a binary double, the checksum.
+    static func writeLittleEndian(_ value: UInt64, into out: inout [UInt8]) {
+        for shift in stride(from: 0, to: 64, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
     }
 
     /// A raw string: its length, then its bytes.

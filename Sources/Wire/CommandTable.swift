@@ -246,7 +246,7 @@ public enum CommandTable {
     /// Looks a command up by name, in any case.
     public static func lookup(_ name: [UInt8]) -> CommandSpec? { byName[CommandName(name)] }
 
-    private static func spec(_ id: CommandID, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
+    static func spec(_ id: CommandID, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
                              _ group: String, _ summary: String, since: String = "1.0.0", complexity: String = "O(1)",
                              subcommands: [CommandSpec] = []) -> CommandSpec {
         CommandSpec(id: id, name: id.rawValue, arity: arity, flags: flags.split(separator: " ").map(String.init),
@@ -264,7 +264,7 @@ public enum CommandTable {
                     complexity: complexity, subcommands: [], keyCountIndex: countIndex)
     }
 
-    private static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
+    static func sub(_ parent: String, _ name: String, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
                             _ summary: String) -> CommandSpec {
         CommandSpec(id: nil, name: "\(parent)|\(name)", arity: arity, flags: flags.split(separator: " ").map(String.init),
                     firstKey: keys.0, lastKey: keys.1, step: keys.2, group: Self.subcommandGroups[parent] ?? "connection",
@@ -640,97 +640,6 @@ public enum CommandTable {
                 sub("script", "kill", 2, "noscript allow_busy", "Terminates a server-side Lua script during execution."),
                 sub("script", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
             ]),
-        ]
-    }
-
-    private static func connectionAndServer() -> [CommandSpec] {
-        [
-            spec(.ping, -1, "fast", "connection", "Returns the server's liveliness response."),
-            spec(.echo, 2, "fast", "connection", "Returns the given string."),
-            spec(.hello, -1, "noscript loading stale fast no_auth allow_busy", "connection", "Handshakes with the Redis server.", since: "6.0.0"),
-            spec(.auth, -2, "noscript loading stale fast no_auth allow_busy", "connection", "Authenticates the connection."),
-            spec(.select, 2, "loading stale fast", "connection", "Changes the selected database."),
-            spec(.quit, -1, "noscript loading stale fast no_auth allow_busy", "connection", "Closes the connection."),
-            spec(.reset, 1, "noscript loading stale fast no_auth allow_busy", "connection", "Resets the connection.", since: "6.2.0"),
-            spec(.client, -2, "", "connection", "A container for client connection commands.", since: "2.4.0", subcommands: [
-                sub("client", "id", 2, "noscript loading stale", "Returns the unique client ID of the connection."),
-                sub("client", "setname", 3, "noscript loading stale", "Sets the connection name."),
-                sub("client", "getname", 2, "noscript loading stale", "Returns the name of the connection."),
-                sub("client", "list", -2, "admin noscript loading stale", "Lists open connections."),
-                sub("client", "info", 2, "noscript loading stale", "Returns information about the connection."),
-                sub("client", "kill", -3, "admin noscript loading stale", "Terminates open connections."),
-                sub("client", "setinfo", 4, "noscript loading stale", "Sets information specific to the client or connection."),
-                sub("client", "no-evict", 3, "admin noscript loading stale", "Sets the client eviction mode of the connection."),
-                sub("client", "no-touch", 3, "noscript loading stale", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
-                sub("client", "tracking", -3, "noscript loading stale", "Controls server-assisted client-side caching for the connection."),
-                sub("client", "caching", 3, "noscript loading stale", "Instructs the server whether to track the keys in the next request."),
-                sub("client", "getredir", 2, "noscript loading stale", "Returns the client ID to which the connection's tracking notifications are redirected."),
-                sub("client", "trackinginfo", 2, "noscript loading stale", "Returns information about server-assisted client-side caching for the connection."),
-                sub("client", "pause", -3, "admin noscript loading stale", "Suspends commands processing."),
-                sub("client", "unpause", 2, "admin noscript loading stale", "Resumes processing commands from paused clients."),
-                sub("client", "reply", 3, "noscript loading stale", "Instructs the server whether to reply to commands."),
-                sub("client", "unblock", -3, "admin noscript loading stale", "Unblocks a client blocked by a blocking command from a different connection."),
-                sub("client", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
-            ]),
-            spec(.command, -1, "loading stale", "server", "Returns detailed information about all commands.", since: "2.8.13", complexity: "O(N)", subcommands: [
-                sub("command", "count", 2, "loading stale", "Returns a count of commands."),
-                sub("command", "info", -2, "loading stale", "Returns information about one, multiple or all commands."),
-                sub("command", "docs", -2, "loading stale", "Returns documentary information about one, multiple or all commands."),
-                sub("command", "getkeys", -3, "loading stale", "Extracts the key names from an arbitrary command."),
-                sub("command", "getkeysandflags", -3, "loading stale", "Extracts the key names and access flags for an arbitrary command."),
-                sub("command", "list", -2, "loading stale", "Returns a list of command names."),
-                sub("command", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
-            ]),
-            spec(.info, -1, "loading stale", "server", "Returns information and statistics about the server.", complexity: "O(1)"),
-            spec(.dbsize, 1, "readonly fast", "server", "Returns the number of keys in the database."),
-            spec(.flushdb, -1, "write", "server", "Remove all keys from the current database.", complexity: "O(N)"),
-            spec(.flushall, -1, "write", "server", "Removes all keys from all databases.", complexity: "O(N)"),
-            spec(.config, -2, "", "server", "A container for server configuration commands.", since: "2.0.0", subcommands: [
-                sub("config", "get", -3, "admin noscript loading stale", "Returns the effective values of configuration parameters."),
-                sub("config", "set", -4, "admin noscript loading stale", "Sets configuration parameters in-flight."),
-                sub("config", "resetstat", 2, "admin noscript loading stale", "Resets the server's statistics."),
-                sub("config", "rewrite", 2, "admin noscript loading stale", "Persists the effective configuration to file."),
-                sub("config", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
-            ]),
-            spec(.monitor, 1, "admin noscript loading stale", "server", "Listens for all requests received by the server in real-time.", since: "1.0.0"),
-            spec(.sync, 1, "admin noscript no_async_loading no_multi", "server", "An internal command used in replication."),
-            spec(.psync, -3, "admin noscript no_async_loading no_multi", "server", "An internal command used in replication.", since: "2.8.0"),
-            spec(.replconf, -1, "admin noscript loading stale allow_busy", "server", "An internal command for configuring the replication stream.", since: "3.0.0"),
-            spec(.wait, 3, "blocking", "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", since: "3.0.0"),
-            spec(.waitaof, 4, "blocking", "generic", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", since: "7.2.0"),
-            spec(.time, 1, "loading stale fast", "server", "Returns the server time.", since: "2.6.0"),
-            spec(.lastsave, 1, "loading stale fast", "server", "Returns the Unix timestamp of the last successful save to disk."),
-            spec(.bgsave, -1, "admin noscript", "server", "Asynchronously saves the database(s) to disk."),
-            spec(.bgrewriteaof, 1, "admin noscript", "server", "Asynchronously rewrites the append-only file to disk."),
-            spec(.save, 1, "admin noscript no_multi", "server", "Synchronously saves the database(s) to disk."),
-            spec(.slowlog, -2, "", "server", "A container for slow log commands.", since: "2.2.12", subcommands: [
-                sub("slowlog", "get", -2, "admin loading stale", "Returns the slow log's entries."),
-                sub("slowlog", "len", 2, "admin loading stale", "Returns the number of entries in the slow log."),
-                sub("slowlog", "reset", 2, "admin loading stale", "Clears all entries from the slow log."),
-                sub("slowlog", "help", 2, "loading stale", "Show helpful text about the different subcommands"),
-            ]),
-            spec(.latency, -2, "", "server", "A container for latency diagnostics commands.", since: "2.8.13", subcommands: [
-                sub("latency", "doctor", 2, "admin noscript loading stale", "Returns a human-readable latency analysis report."),
-                sub("latency", "graph", 3, "admin noscript loading stale", "Returns a latency graph for an event."),
-                sub("latency", "history", 3, "admin noscript loading stale", "Returns timestamp-latency samples for an event."),
-                sub("latency", "latest", 2, "admin noscript loading stale", "Returns the latest latency samples for all events."),
-                sub("latency", "reset", -2, "admin noscript loading stale", "Resets the latency data for one or more events."),
-                sub("latency", "histogram", -2, "admin noscript loading stale", "Returns the cumulative distribution of latencies of a subset or all commands."),
-                sub("latency", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
-            ]),
-            spec(.debug, -2, "admin noscript loading stale", "server", "A container for debugging commands."),
-            spec(.role, 1, "noscript loading stale fast", "server", "Returns the replication role.", since: "2.8.12"),
-            spec(.module, -2, "", "server", "A container for module commands.", since: "4.0.0", subcommands: [
-                sub("module", "list", 2, "admin noscript", "Returns all loaded modules."),
-                sub("module", "load", -3, "admin noscript no_async_loading", "Loads a module."),
-                sub("module", "loadex", -3, "admin noscript no_async_loading", "Loads a module using extended parameters."),
-                sub("module", "unload", 3, "admin noscript no_async_loading", "Unloads a module."),
-                sub("module", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
-            ]),
-            spec(.replicaof, 3, "admin noscript stale no_async_loading", "server", "Configures a server as replica of another, or promotes it to a master.", since: "5.0.0"),
-            spec(.slaveof, 3, "admin noscript stale no_async_loading", "server", "Sets a Redis server as a replica of another, or promotes it to being a master."),
-            spec(.lolwut, -1, "readonly fast", "server", "Displays computer art and the Redis version", since: "5.0.0"),
-            spec(.shutdown, -1, "admin noscript loading stale no_multi allow_busy", "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", complexity: "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
         ]
     }
 }

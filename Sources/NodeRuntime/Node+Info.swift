@@ -1,0 +1,59 @@
+// INFO fields only the node knows: its shards' keys, its clients' tracking and blocking,
+// its replication links, its log's persistence (the front engine renders the rest).
+import Cluster
+import Consensus
+import Core
+import Engine
+import Keyspace
+import Logging
+import RaftStorage
+import Storage
+import Wire
+
+extension Node {
+    /// INFO fields the front engine cannot know: the keys of the shards this node leads.
+    func infoFields(_ section: String) -> [(String, String)] {
+        let shell = processInfoFields?(section) ?? []
+        switch section {
+        case "keyspace":
+            // Each database's keys summed over the shards this node leads.
+            var totals: [Int: (keys: Int, expires: Int)] = [:]
+            for replica in replicas.values where replica.isLeader {
+                for database in replica.data?.engine.keyspaceInfoFields() ?? [] {
+                    let total = totals[database.index] ?? (0, 0)
+                    totals[database.index] = (total.keys + database.keys, total.expires + database.expires)
+                }
+            }
+            return totals.sorted { $0.key < $1.key }.map { index, total in
+                ("db\(index)", "keys=\(total.keys),expires=\(total.expires),avg_ttl=0")
+            }
+        case "hotspots":
+            return hotspotInfoFields()
+        case "replication":
+            return [("connected_slaves", String(replicationLinks.count)), ("master_repl_offset", String(replicationOffset))]
+        case "commandstats":
+            return commandStats.commandFields
+        case "errorstats":
+            return commandStats.errorFields
+        case "clients":
+            // Redis 7.2/7.4's fields: the key counts of blocked and watching clients.
+            let subscribers = clients.values.filter { $0.session.isSubscribed }.count
+            let watching = Set(watchers.values.flatMap { $0 }).count
+            return [("pubsub_clients", String(subscribers)), ("watching_clients", String(watching)),
+                    ("clients_in_timeout_table", String(blocked.filter { $0.deadline != nil && !$0.done }.count)),
+                    ("total_watched_keys", String(watchers.count)), ("total_blocking_keys", String(blockedByKey.count)),
+                    ("total_blocking_keys_on_nokey", "0"), ("tracking_clients", String(trackingClients.count))] + shell
+        case "stats":
+            let prefixes = trackingClients.reduce(0) { $0 + (clients[$1]?.session.tracking?.prefixes.count ?? 0) }
+            return [("tracking_total_keys", String(trackingTable.count)),
+                    ("tracking_total_items", String(trackingTable.values.reduce(0) { $0 + $1.count })),
+                    ("tracking_total_prefixes", String(prefixes))] + shell
+        case "persistence":
+            return [("loading", "0"), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
+                    ("aof_rewrite_in_progress", "0"), ("aof_last_write_status", failed ? "err" : "ok"),
+                    ("trestle_fsync", configuration.fsync.rawValue)] + shell
+        default:
+            return shell
+        }
+    }
+}
