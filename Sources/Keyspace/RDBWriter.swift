@@ -60,15 +60,9 @@ public enum RDBWriter {
             writeString(key, into: &out)
             writeString(bytes, into: &out)
         case .list(let elements):
-            out.append(typeList)
-            writeString(key, into: &out)
-            writeLength(UInt64(elements.count), into: &out)
-            for element in elements { writeString(element, into: &out) }
+            writeStringCollection(typeList, key, count: elements.count, elements, into: &out)
         case .set(let members):
-            out.append(typeSet)
-            writeString(key, into: &out)
-            writeLength(UInt64(members.count), into: &out)
-            for member in members { writeString(member.bytes, into: &out) }
+            writeStringCollection(typeSet, key, count: members.count, members.lazy.map(\.bytes), into: &out)
         case .hash(let fields):
             guard !fields.hasExpirations else { throw .unsupported(key: key, type: "hash with field expirations") }
             out.append(typeHash)
@@ -89,6 +83,15 @@ public enum RDBWriter {
         case .stream(let stream):
             writeStream(key, stream, into: &out)
         }
+    }
+
+    /// A list or set: type, key, element count, then each element as a string.
+    private static func writeStringCollection<Elements: Sequence<Bytes>>(_ type: UInt8, _ key: Bytes, count: Int, _ elements: Elements,
+                                                                         into out: inout [UInt8]) {
+        out.append(type)
+        writeString(key, into: &out)
+        writeLength(UInt64(count), into: &out)
+        for element in elements { writeString(element, into: &out) }
     }
 
     /// RDB's length encoding: 6 bits, 14 bits, or a 32- or 64-bit big-endian number.
