@@ -915,8 +915,9 @@ def test_client_list_fields(server):
 
 
 def test_dump_and_restore_round_trip_every_type(server):
-    """DUMP payloads are Trestle's own (docs/FORMAT.md), so the check is a round trip:
-    every type comes back equal, TTL and REPLACE apply, a damaged payload is refused."""
+    """A round trip through Trestle alone: every type comes back equal, TTL and REPLACE
+    apply, a damaged payload is refused (tests/test_dump_restore.py moves payloads between
+    Trestle and redis-server)."""
     client = server.client(decode_responses=False)
     client.set("s", b"bytes\x00here")
     client.rpush("l", "a", "b")

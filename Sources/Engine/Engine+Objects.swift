@@ -1,10 +1,7 @@
 // DUMP, RESTORE, OBJECT and MEMORY USAGE.
 //
-// A DUMP payload is Trestle's own, not Redis's RDB encoding (docs/FORMAT.md, "DUMP
-// payloads"): the value as a snapshot entry record (EntryCodec) with an empty key and no
-// expiry, then the bytes "TR", a format version byte (1) and a CRC-32C of everything
-// before it (4 bytes, little endian). RESTORE refuses any payload whose trailer or
-// checksum does not match, as Redis refuses a foreign RDB version.
+// DUMP payloads are Redis's (Keyspace/DumpPayload.swift): RESTORE takes a payload DUMP
+// made on a Redis server and the other way round.
 //
 // OBJECT ENCODING names the encoding Redis 7.2 would use for a value of this shape under
 // the configured limits (EncodingLimits); Trestle stores every value one way, so the name
@@ -14,9 +11,6 @@ import Keyspace
 import Wire
 
 extension Engine {
-    static let dumpVersion: UInt8 = 1
-    static let dumpTrailer: [UInt8] = [UInt8(ascii: "T"), UInt8(ascii: "R"), dumpVersion]
-
     func runObjectCommand(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         try mappingErrors { try runObjectCommandThrowing(id, arguments, now: now) }
     }
@@ -32,22 +26,16 @@ extension Engine {
         }
     }
 
-    static func dumpPayload(_ value: Value) -> Bytes {
-        var payload = EntryCodec.encode(key: [], entry: Entry(value: value))
-        payload += dumpTrailer
-        let crc = CRC32C.checksum(payload)
-        for shift in stride(from: 0, to: 32, by: 8) { payload.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
-        return payload
-    }
+    static func dumpPayload(_ value: Value) -> Bytes { DumpPayload.encode(value) }
 
-    static func restoredValue(_ payload: Bytes) -> Value? {
-        guard payload.count > dumpTrailer.count + 4 else { return nil }
-        let body = payload.dropLast(4)
-        var crc: UInt32 = 0
-        for (offset, byte) in payload.suffix(4).enumerated() { crc |= UInt32(byte) << UInt32(offset * 8) }
-        guard CRC32C.checksum(body) == crc, Array(body.suffix(dumpTrailer.count)) == dumpTrailer else { return nil }
-        guard let decoded = try? EntryCodec.decode(Array(body.dropLast(dumpTrailer.count))), decoded.key.isEmpty else { return nil }
-        return decoded.entry.value
+    static func restoredValue(_ payload: Bytes) throws(CommandError) -> Value {
+        do {
+            return try DumpPayload.decode(payload)
+        } catch .versionOrChecksum {
+            throw CommandError.message("ERR DUMP payload version or checksum are wrong")
+        } catch {
+            throw CommandError.message("ERR Bad data format")
+        }
     }
 
     /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
@@ -74,7 +62,7 @@ extension Engine {
         let ttl = try Arguments.integer(arguments[2])
         guard ttl >= 0 else { throw CommandError.message("ERR Invalid TTL value, must be >= 0") }
         if !replace, keyspace.exists(arguments[1], now: now) { throw CommandError.message("BUSYKEY Target key name already exists.") }
-        guard let value = Self.restoredValue(arguments[3]) else { throw CommandError.message("ERR DUMP payload version or checksum are wrong") }
+        let value = try Self.restoredValue(arguments[3])
         var expireAt: Int64? = nil
         if ttl > 0 {
             let (sum, overflow) = now.addingReportingOverflow(ttl)

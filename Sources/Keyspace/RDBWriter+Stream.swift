@@ -14,13 +14,14 @@
 import Core
 
 extension RDBWriter {
-    static let typeStream: UInt8 = 15
+    static let typeStream: UInt8 = 15, typeStream3: UInt8 = 21
     /// Entries per listpack node (Redis's default `stream-node-max-entries`).
     static let streamNodeEntriesMax = 100
 
-    static func writeStream(_ key: Bytes, _ stream: Stream, into out: inout [UInt8]) {
-        out.append(typeStream)
-        writeString(key, into: &out)
+    /// The value of a stream of `type` 15 or 21 (which adds the first and maximal deleted
+    /// IDs, entries added, groups' entries read and consumers' active times).
+    static func writeStream(_ stream: Stream, type: UInt8, into out: inout [UInt8]) {
+        let extended = type == typeStream3
         let entries = Array(stream.entries)
         let nodes = stride(from: 0, to: entries.count, by: streamNodeEntriesMax).map {
             entries[$0..<min($0 + streamNodeEntriesMax, entries.count)]
@@ -34,11 +35,18 @@ extension RDBWriter {
         writeLength(UInt64(entries.count), into: &out)
         writeLength(stream.lastID.milliseconds, into: &out)
         writeLength(stream.lastID.sequence, into: &out)
+        if extended {
+            let first = entries.first?.id ?? .zero
+            for part in [first.milliseconds, first.sequence, stream.maxDeletedID.milliseconds, stream.maxDeletedID.sequence, stream.entriesAdded] {
+                writeLength(part, into: &out)
+            }
+        }
         writeLength(UInt64(stream.groups.count), into: &out)
         for group in stream.groups {
             writeString(group.name, into: &out)
             writeLength(group.lastDeliveredID.milliseconds, into: &out)
             writeLength(group.lastDeliveredID.sequence, into: &out)
+            if extended { writeLength(UInt64(bitPattern: group.entriesRead), into: &out) }
             writeLength(UInt64(group.pending.count), into: &out)
             for (id, pending) in group.pending {
                 out.append(contentsOf: streamIDKey(id))
@@ -49,6 +57,7 @@ extension RDBWriter {
             for consumer in group.consumers {
                 writeString(consumer.name, into: &out)
                 writeMilliseconds(consumer.seenAt, into: &out)
+                if extended { writeMilliseconds(consumer.activeAt, into: &out) }
                 let held = group.pending.filter { $0.entry.consumer == consumer.name }
                 writeLength(UInt64(held.count), into: &out)
                 for (id, _) in held { out.append(contentsOf: streamIDKey(id)) }

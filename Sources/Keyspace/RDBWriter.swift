@@ -54,42 +54,50 @@ public enum RDBWriter {
             out.append(opExpireMilliseconds)
             writeLittleEndian(UInt64(bitPattern: expireAt), into: &out)
         }
-        switch entry.value {
+        try writeObject(entry.value, key: key, streamType: typeStream, into: &out)
+    }
+
+    /// One object: its type, `key` when given (an RDB file's entry; a DUMP payload has
+    /// none), then its value. Streams as `streamType`: 15 in version 9 files, 21 (with
+    /// what Redis 7.2 keeps) in DUMP payloads.
+    static func writeObject(_ value: Value, key: Bytes?, streamType: UInt8, into out: inout [UInt8]) throws(Failure) {
+        func start(_ type: UInt8) {
+            out.append(type)
+            if let key { writeString(key, into: &out) }
+        }
+        switch value {
         case .string(let bytes):
-            out.append(typeString)
-            writeString(key, into: &out)
+            start(typeString)
             writeString(bytes, into: &out)
         case .list(let elements):
-            writeStringCollection(typeList, key, count: elements.count, elements, into: &out)
+            start(typeList)
+            writeStrings(count: elements.count, elements, into: &out)
         case .set(let members):
-            writeStringCollection(typeSet, key, count: members.count, members.lazy.map(\.bytes), into: &out)
+            start(typeSet)
+            writeStrings(count: members.count, members.lazy.map(\.bytes), into: &out)
         case .hash(let fields):
-            guard !fields.hasExpirations else { throw .unsupported(key: key, type: "hash with field expirations") }
-            out.append(typeHash)
-            writeString(key, into: &out)
+            guard !fields.hasExpirations else { throw .unsupported(key: key ?? [], type: "hash with field expirations") }
+            start(typeHash)
             writeLength(UInt64(fields.count), into: &out)
             for (field, value) in fields {
                 writeString(field, into: &out)
                 writeString(value, into: &out)
             }
         case .zset(let sortedSet):
-            out.append(typeSortedSet)
-            writeString(key, into: &out)
+            start(typeSortedSet)
             writeLength(UInt64(sortedSet.count), into: &out)
             for element in sortedSet.all {
                 writeString(element.member, into: &out)
                 writeLittleEndian(element.score.bitPattern, into: &out)
             }
         case .stream(let stream):
-            writeStream(key, stream, into: &out)
+            start(streamType)
+            writeStream(stream, type: streamType, into: &out)
         }
     }
 
-    /// A list or set: type, key, element count, then each element as a string.
-    private static func writeStringCollection<Elements: Sequence<Bytes>>(_ type: UInt8, _ key: Bytes, count: Int, _ elements: Elements,
-                                                                         into out: inout [UInt8]) {
-        out.append(type)
-        writeString(key, into: &out)
+    /// A list's or set's element count, then each element as a string.
+    private static func writeStrings<Elements: Sequence<Bytes>>(count: Int, _ elements: Elements, into out: inout [UInt8]) {
         writeLength(UInt64(count), into: &out)
         for element in elements { writeString(element, into: &out) }
     }
