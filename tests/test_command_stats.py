@@ -47,6 +47,32 @@ def test_counts_match_redis(server, redis_reference):
     assert "cmdstat_set" not in mine.info("commandstats")
 
 
+def test_commands_called_by_scripts_count_as_in_redis(server, redis_reference):
+    """Redis 7 counts each command a script calls (writing scripts, which Trestle runs from
+    its log, and read-only ones, which it runs as a trial, alike); a failed call counts as
+    failed, and its error reaches errorstats once, through the script's reply."""
+    mine, theirs = server.client(), redis_reference.client()
+    for client in (mine, theirs):
+        client.config_resetstat()
+        client.set("mykey", "myval")
+        client.eval("redis.call('set', KEYS[1], 0); redis.call('expire', KEYS[1], 0); "
+                    "redis.call('geoadd', KEYS[1], 0, 0, 'bar')", 1, "mykey")
+        client.eval("return redis.call('get', KEYS[1])", 1, "other")
+        client.eval_ro("return redis.call('exists', KEYS[1])", 1, "other")
+        client.eval("return redis.pcall('incr', KEYS[1])", 1, "notanumber")
+        client.set("notanumber", "x")
+        try:
+            client.eval("return redis.call('incr', KEYS[1])", 1, "notanumber")
+        except redis.ResponseError:
+            pass
+    wanted = ["cmdstat_set", "cmdstat_expire", "cmdstat_geoadd", "cmdstat_get", "cmdstat_exists", "cmdstat_incr",
+              "cmdstat_eval", "cmdstat_eval_ro"]
+    got_commands, want_commands = stats(mine, "commandstats"), stats(theirs, "commandstats")
+    assert {k: got_commands.get(k) for k in wanted} == {k: want_commands.get(k) for k in wanted}
+    assert got_commands["cmdstat_set"]["calls"] == 3
+    assert stats(mine, "errorstats") == stats(theirs, "errorstats")
+
+
 def test_the_admin_port_counts_commands_and_errors(server_factory):
     admin = loopback_port()
     server = server_factory("--admin-port", str(admin))

@@ -199,9 +199,27 @@ extension Engine {
         init(readOnly: Bool, slot: HashSlot?) { self.readOnly = readOnly; self.slot = slot }
     }
 
+    /// A command a script called, as the node counts it in INFO commandstats.
+    public struct ScriptCall {
+        public let spec: CommandSpec
+        public let arguments: [Bytes]
+        /// The error it answered, if any (OK otherwise).
+        public var reply: RESPValue
+    }
+
+    /// One `redis.call` from a script, noted in `scriptCalls` (a trial's too: the node
+    /// drops them when the trial is void).
+    private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
+        let reply = runCallFromScript(arguments, version: version, context: context, now: now)
+        if scriptCalls.count < Self.scriptCallsKeptMax, let spec = CommandTable.lookup(arguments[0]) {
+            scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, reply: reply.isError ? reply : .ok))
+        }
+        return reply
+    }
+
     /// One `redis.call` from a script: the command table's checks with Redis's script
     /// error texts, then the command itself.
-    private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
+    private func runCallFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
         guard let spec = CommandTable.lookup(arguments[0]), let id = spec.id else {
             return .error("ERR Unknown Redis command called from script")
         }
@@ -250,6 +268,7 @@ extension Engine {
             reply = error.reply
         }
         if recording { recordEffect(id, arguments, reply: reply, database: database, changedFrom: before, now: now) }
+
         if context.trial, spec.isWrite, let trial = scriptTrial, !reply.isError, !trial.noteWrite(arguments) {
             // Too much to replay as one entry: the caller sends the script to the log instead.
             interpreter?.halt()

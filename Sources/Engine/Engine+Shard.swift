@@ -69,6 +69,7 @@ extension Engine {
             stats.keyspaceMisses += lastApplyLookups.misses
         }
         lastApplyLookups = (0, 0)
+        if !here { scriptCalls.removeAll() }
     }
 
     private func runCommitted(_ command: [Bytes], time: Int64) -> RESPValue {

@@ -36,6 +36,11 @@ public final class Engine {
     /// PUBLISH and SPUBLISH calls made by scripts applied since the node last took them:
     /// a replica records them, and only the node that proposed the entry sends them.
     public var scriptPublishes: [[Bytes]] = []
+    /// The commands scripts called (not in trials), for the node's command stats: kept for
+    /// an entry this node proposed or a read it ran, dropped for others' entries (Engine+Shard.swift).
+    public var scriptCalls: [ScriptCall] = []
+    /// Most script calls kept between two drains; later ones are not counted.
+    public static let scriptCallsKeptMax = 65_536
     /// Set by the node while clients track keys: every command's key changes are kept in
     /// `changedKeys` for the node to invalidate (Node+Tracking.swift).
     public var journalsChanges = false

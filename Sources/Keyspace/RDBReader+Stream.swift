@@ -4,8 +4,8 @@
 // deleted is skipped, one flagged "same fields" takes the master entry's field names.
 //
 // What the older types lack is filled in as Redis fills it: entries added is the
-// length, the maximal deleted ID 0-0, entries read unknown (-1), a consumer's active time
-// its seen time.
+// length, the maximal deleted ID 0-0, a group's entries read estimated from its last
+// delivered ID (-1, unknown, when it cannot be), a consumer's active time its seen time.
 import Core
 
 extension RDBReader {
@@ -35,7 +35,8 @@ extension RDBReader {
         }
         let groupCount = try count(each: 4)
         for _ in 0..<groupCount {
-            let group = try consumerGroup(type: type)
+            var group = try consumerGroup(type: type)
+            if type < Self.typeStream2 { group.entriesRead = stream.estimatedEntriesRead(through: group.lastDeliveredID) }
             let index = Self.sortedPosition(of: group.name, in: stream.groups.lazy.map(\.name))
             guard index == stream.groups.count || stream.groups[index].name != group.name else { throw Failure("duplicate consumer group") }
             stream.groups.insert(group, at: index)

@@ -4,7 +4,9 @@
 //
 // Differences from Redis (README): `usec` is measured on the node's monotonic clock from a
 // request's start to its reply, so a write's includes replication and fsync (Redis:
-// execution time), and commands inside MULTI count as EXEC. Each command also keeps a
+// execution time), and commands inside MULTI count as EXEC. Commands called by scripts
+// count as Redis counts them, with no time of their own (the script's time is the
+// script's). Each command also keeps a
 // latency histogram in power-of-two microsecond buckets for LATENCY HISTOGRAM.
 import Foundation
 import Keyspace
@@ -68,10 +70,12 @@ struct CommandStats {
 
     /// Counts one answered request of the command `spec` (nil: not a known command), sent
     /// as `request`: a container command's counts are its subcommand's.
-    mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64) {
+    /// `countsError` false: the reply's error is not counted in errorstats (a script's
+    /// call, whose error reaches the client, and errorstats, through the script's reply).
+    mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64, countsError: Bool = true) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
-        if let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
+        if countsError, let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
         guard let spec else { return }
         var rejected = false
         if let code, case .error(let text) = reply {

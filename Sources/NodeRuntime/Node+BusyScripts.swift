@@ -223,7 +223,7 @@ extension Node {
         // The trial writes to a copy: the first write to each slot copies that slot.
         let applied = engine.databaseImage
         let before = (events: engine.keyspaceNotifications.count, publishes: engine.scriptPublishes.count,
-                      changes: engine.changedKeys.count)
+                      changes: engine.changedKeys.count, calls: engine.scriptCalls.count)
         engine.scriptTrial = trial
         let answer = engine.executeRead(arguments, id: id, session: session, now: time)
         engine.scriptTrial = nil
@@ -233,6 +233,8 @@ extension Node {
             engine.scriptPublishes.removeSubrange(min(before.publishes, engine.scriptPublishes.count)...)
             engine.keyspaceNotifications.removeSubrange(min(before.events, engine.keyspaceNotifications.count)...)
             engine.changedKeys.removeSubrange(min(before.changes, engine.changedKeys.count)...)
+            // Its calls count when the script runs for real.
+            engine.scriptCalls.removeSubrange(min(before.calls, engine.scriptCalls.count)...)
         }
         if trial.stop == .slice {
             return offload(arguments, id: id, from: engine, now: time, started: started, functionName: trial.functionName,
@@ -245,13 +247,18 @@ extension Node {
         }
         publishFromScripts(engine)
         if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
+        countScriptCalls(engine)
         reply(answer)
     }
 
     /// A script that writes: into its shard's log (a cluster's keyless script runs on the
     /// front engine, as it always did).
     private func proposeScript(_ arguments: [Bytes], replica: Replica?, session: Session, reply: @escaping ReplySink) {
-        guard let replica else { return reply(front.execute(arguments, session: session, now: now()).reply) }
+        guard let replica else {
+            let answer = front.execute(arguments, session: session, now: now()).reply
+            countScriptCalls(front)
+            return reply(answer)
+        }
         proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
                      version: session.protocolVersion, reply: reply)
     }
@@ -275,6 +282,7 @@ extension Node {
                 rememberScriptWrites(script.memoKey)
                 proposeScript(arguments, replica: replica, session: session, reply: reply)
             case .none, .budget, .slice:
+                countScriptCalls(job.engine)
                 guard job.trial.wrote else {
                     publishFromScripts(job.engine)
                     return reply(job.reply)

@@ -35,6 +35,15 @@ extension Node {
         }
     }
 
+    /// Counts the commands scripts called on `engine` since the last drain (INFO
+    /// commandstats, as Redis 7 counts them).
+    func countScriptCalls(_ engine: Engine) {
+        for call in engine.scriptCalls {
+            commandStats.record(call.spec, request: call.arguments, reply: call.reply, microseconds: 0, countsError: false)
+        }
+        engine.scriptCalls.removeAll()
+    }
+
     /// SLOWLOG, LATENCY, ROLE, LOLWUT, SHUTDOWN and DEBUG: node-local, never routed.
     /// Commands the node answers itself that a transaction may hold (SLOWLOG, LATENCY,
     /// ROLE, LOLWUT): the shard's engine cannot, so the node runs them when the

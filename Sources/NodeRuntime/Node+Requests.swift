@@ -604,6 +604,7 @@ extension Node {
     /// that served it (as each Redis Cluster node publishes its own).
     private func publishAfterRead(_ engine: Engine) {
         publishFromScripts(engine)
+        if !engine.scriptCalls.isEmpty { countScriptCalls(engine) }
         if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
     }
 

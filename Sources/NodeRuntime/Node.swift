@@ -586,6 +586,7 @@ public final class Node {
         engine?.journalsChanges = !trackingClients.isEmpty
         engine?.recordsPropagation = !replicationLinks.isEmpty
         for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
+        if let engine = replica.data?.engine, !engine.scriptCalls.isEmpty { countScriptCalls(engine) }
         if let engine, !engine.propagated.isEmpty { feedReplicationLinks(engine) }
         // Before any read of this round runs (a WATCH registers as a read).
         noteTouchedWatches(replica)

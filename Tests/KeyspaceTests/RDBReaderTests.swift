@@ -78,7 +78,9 @@ import Testing
         #expect(stream.lastID == original.lastID)
         #expect(stream.entriesAdded == UInt64(original.entries.count))
         #expect(stream.maxDeletedID == .zero)
-        #expect(stream.groups.map(\.entriesRead) == [-1, -1])
+        // "audit" read nothing yet (0-0 precedes the first entry): none of the 230 read.
+        // "workers" stopped inside the stream: unknown.
+        #expect(stream.groups.map(\.entriesRead) == [0, -1])
         #expect(stream.groups[1].consumers.map(\.activeAt) == [77, 80])
         #expect(stream.groups[1].pending.map(\.entry) == original.groups[1].pending.map(\.entry))
     }
