@@ -128,6 +128,32 @@ def test_monitor_shows_every_request_with_redis_quoting(server):
     assert re.fullmatch(rb'\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "GET" "a b"', lines[-1]), lines
 
 
+def test_monitor_shows_the_commands_scripts_call(server):
+    """As Redis: the script's request, then each command it called, from `[0 lua]` (a
+    writing script, run from the log, and a read-only one, run as a trial, alike)."""
+    watcher = RawConnection(server.port)
+    assert watcher.call("MONITOR") == ("+", b"OK")
+    client = server.client()
+    client.ping()
+    time.sleep(0.3)
+    watcher.read_available(wait=0.2)  # the client's handshake and PING
+    client.eval("redis.call('set', KEYS[1], ARGV[1])", 1, "foo", "bar")
+    client.eval("return redis.call('get', KEYS[1])", 1, "foo")
+    time.sleep(0.3)
+    lines = [line for line in watcher.read_available(wait=0.5).split(b"\r\n") if line]
+    watcher.close()
+    assert len(lines) == 4, lines
+    assert re.fullmatch(rb'\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "EVAL" .*', lines[0]), lines
+    assert re.fullmatch(rb'\+\d+\.\d{6} \[0 lua\] "set" "foo" "bar"', lines[1]), lines
+    assert re.fullmatch(rb'\+\d+\.\d{6} \[0 lua\] "get" "foo"', lines[3]), lines
+
+
+def test_client_list_names_the_subcommand(server):
+    client = server.client(decode_responses=True)
+    assert " cmd=client|list " in client.execute_command("CLIENT", "LIST")
+    assert " cmd=client|info " in client.execute_command("CLIENT", "INFO")
+
+
 def test_scripts_publish_once_after_their_writes(server):
     """PUBLISH from EVAL, EVAL_RO, a keyless script and FCALL reaches subscribers once,
     after the script's writes are visible (the message can be acted on at once)."""

@@ -203,6 +203,8 @@ extension Engine {
     public struct ScriptCall {
         public let spec: CommandSpec
         public let arguments: [Bytes]
+        /// The database it ran in.
+        public let database: Int
         /// The error it answered, if any (OK otherwise).
         public var reply: RESPValue
     }
@@ -212,7 +214,8 @@ extension Engine {
     private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
         let reply = runCallFromScript(arguments, version: version, context: context, now: now)
         if scriptCalls.count < Self.scriptCallsKeptMax, let spec = CommandTable.lookup(arguments[0]) {
-            scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, reply: reply.isError ? reply : .ok))
+            scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
+                                          reply: reply.isError ? reply : .ok))
         }
         return reply
     }

@@ -138,7 +138,8 @@ public final class Engine {
         guard let spec, let id = spec.id else {
             return reject(.unknownCommand(name: Arguments.string(name), arguments: arguments.dropFirst().map(Arguments.string)), session)
         }
-        session.lastCommand = spec.name
+        // A container's known subcommand as `client|list`, as Redis 7's CLIENT LIST shows it.
+        session.lastCommand = spec.subcommands.isEmpty || arguments.count < 2 ? spec.name : spec.subcommand(arguments[1])?.name ?? spec.name
         guard spec.accepts(argumentCount: arguments.count) else { return reject(.wrongArity(command: spec.name), session, id: id) }
         if let sub = spec.subcommandRefusingArity(arguments) { return reject(.wrongArity(command: sub.name), session, id: id) }
         if !session.authenticated, !spec.allowedWithoutAuth { return reject(.noAuth, session, id: id) }

@@ -175,7 +175,7 @@ extension Node {
     private func startRequest(_ request: [Bytes], spec: CommandSpec?, isWrite: Bool, on client: ClientPipeline) {
         let session = client.session
         commandsServed += 1
-        if !monitors.isEmpty { feedMonitors(request, spec: spec, session: session) }
+        if !monitors.isEmpty { feedMonitors(request, spec: spec, database: session.database, address: session.address, from: session.id) }
         let started = StartedRequest(node: self, client: client, request: request, spec: spec, microseconds: inputMonotonicMicroseconds())
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite, started: started)
         if session.replyMode != .on {
@@ -208,14 +208,17 @@ extension Node {
     }
 
     /// MONITOR: each request this node's clients send, as Redis prints it (`<seconds>.<us>
-    /// [0 <address>] "arg" ...`), except commands flagged admin or skip_monitor.
-    private func feedMonitors(_ request: [Bytes], spec: CommandSpec?, session: Session) {
-        guard let spec, !spec.flags.contains("admin"), !spec.flags.contains("skip_monitor") else { return }
+    /// [0 <address>] "arg" ...`), except commands flagged admin.
+    /// `from`: the client that sent it (not shown its own), nil for a script's call.
+    func feedMonitors(_ request: [Bytes], spec: CommandSpec?, database: Int, address: String, from sender: ClientID?) {
+        // `skip_monitor` marks the scripting commands, which Redis shows itself as they
+        // start, before the commands they call: here every request is shown as it starts.
+        guard let spec, !spec.flags.contains("admin") else { return }
         let time = now()
         let micros = String((time % 1000) * 1000)
-        var line = "\(time / 1000).\(String(repeating: "0", count: max(0, 6 - micros.count)))\(micros) [\(session.database) \(session.address)]"
+        var line = "\(time / 1000).\(String(repeating: "0", count: max(0, 6 - micros.count)))\(micros) [\(database) \(address)]"
         for argument in request { line += " " + Self.quoted(argument) }
-        for id in monitors where id != session.id {
+        for id in monitors where id != sender {
             guard let monitor = clients[id] else { continue }
             emit(.push(id, .simple(line), monitor.session.protocolVersion))
         }

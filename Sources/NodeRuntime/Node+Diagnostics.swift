@@ -37,9 +37,11 @@ extension Node {
 
     /// Counts the commands scripts called on `engine` since the last drain (INFO
     /// commandstats, as Redis 7 counts them).
+    /// MONITOR shows them too, as Redis does (`[0 lua] "set" ...`).
     func countScriptCalls(_ engine: Engine) {
         for call in engine.scriptCalls {
             commandStats.record(call.spec, request: call.arguments, reply: call.reply, microseconds: 0, countsError: false)
+            if !monitors.isEmpty { feedMonitors(call.arguments, spec: call.spec, database: call.database, address: "lua", from: nil) }
         }
         engine.scriptCalls.removeAll()
     }
