@@ -54,6 +54,8 @@ final class NodeHost {
     /// Busy scripts (one at a time, by the node's rule): a queue of their own, so a
     /// script that runs until SCRIPT KILL holds up nothing else.
     private let scriptQueue = DispatchQueue(label: "trestle.scripts")
+    /// MIGRATE transfers: each blocks its own worker on the target (Node.migrationsMax bounds them).
+    private let migrationQueue = DispatchQueue(label: "trestle.migrate", attributes: .concurrent)
 
     init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
         self.node = node
@@ -180,6 +182,12 @@ final class NodeHost {
                     scriptQueue.async {
                         job.perform()
                         bound.node.loop.execute { bound.node.deliver(.scriptRan(job)) }
+                    }
+                case let .migrate(job):
+                    let bound = LoopConfinedNode(node: self)
+                    migrationQueue.async {
+                        let outcome = MigrationClient.perform(job)
+                        bound.node.loop.execute { bound.node.deliver(.migrated(job, outcome)) }
                     }
                 case .syncLog:
                     do { try node.syncLog() } catch { node.handle(.persistFailed("\(error)")) }

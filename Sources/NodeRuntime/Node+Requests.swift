@@ -141,6 +141,10 @@ extension Node {
             front.flagTransactionFailed(session)
             return Outcome(reply: .error("ERR Command not allowed inside a transaction"))
         }
+        if session.inTransaction, id == .migrate {
+            front.flagTransactionFailed(session)
+            return Outcome(reply: .error("ERR MIGRATE cannot be queued in a transaction in Trestle (its transfer would hold the shard)"))
+        }
         if session.inTransaction, !Self.immediateInTransaction.contains(id) {
             // As Redis Cluster: a queued command whose slot this node does not serve is
             // redirected at once, and the transaction is flagged so EXEC aborts it.
@@ -209,6 +213,9 @@ extension Node {
                 return nil
             }
             return Outcome(reply: nodeWideRead(id, arguments, session: session))
+        case .migrate:
+            migrate(arguments, session: session, reply: reply)
+            return nil
         case .monitor:
             if !monitors.contains(session.id) { monitors.append(session.id) }
             return Outcome(reply: .ok)

@@ -146,6 +146,9 @@ public final class Node {
     var snapshotJobs: [ShardID: ObjectIdentifier] = [:]
     /// Backups being encoded by the shell (`.encode`), by job id: what to do with the bytes.
     var encodeWaiters: [UInt64: ([UInt8]) -> Void] = [:]
+    /// MIGRATE transfers under way, by job id (Node+Migrate.swift).
+    var migrationWaiters: [UInt64: (MigrationJob.Outcome) -> Void] = [:]
+    var nextMigrationJob: UInt64 = 1
     /// The script running off the node's thread, if any, and the script requests waiting
     /// for it to end (Node+BusyScripts.swift).
     var busyScript: BusyScript?
@@ -263,6 +266,7 @@ public final class Node {
         case let .snapshotFailed(job, reason): snapshotFailed(job, reason: reason)
         case let .encoded(job, data): encodeWaiters.removeValue(forKey: job.id)?(data)
         case let .scriptRan(job): scriptRan(job)
+        case let .migrated(job, outcome): migrationWaiters.removeValue(forKey: job.id)?(outcome)
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
         case .drain: beginDrain()
         case .stop: stopAll()
@@ -290,6 +294,7 @@ public final class Node {
         for (_, wait) in forwards.sorted(by: { $0.key < $1.key }) { wait.reply(.error("ERR server shutting down")) }
         forwards = [:]
         encodeWaiters = [:]
+        migrationWaiters = [:]
         for id in clients.keys.sorted() { emit(.close(id)) }
     }
 

@@ -53,6 +53,8 @@ public enum NodeInput {
     case encoded(EncodeJob, data: [UInt8])
     /// A `.runScript` job finished (its `perform` returned).
     case scriptRan(ScriptJob)
+    /// A `.migrate` transfer ended this way.
+    case migrated(MigrationJob, MigrationJob.Outcome)
     /// The process is stopping: refuse new clients, let in-flight requests finish.
     case drain
     /// Fail everything still waiting (the end of a shutdown).
@@ -92,6 +94,9 @@ public enum NodeOutput {
     /// Run `job.perform()` on a thread of its own (a script that outran its slice on the
     /// node's thread; it may run until SCRIPT KILL), then feed back `.scriptRan`.
     case runScript(ScriptJob)
+    /// MIGRATE's transfer: connect to the job's target, send its commands, read a reply
+    /// to each (`MigrationJob`), then feed back `.migrated` with the outcome.
+    case migrate(MigrationJob)
     /// Fsync what earlier unsynced `.persist` rounds wrote (`Node.syncLog`), under
     /// `--fsync everysec`; nothing is fed back (a failure is fed back as `.persistFailed`).
     case syncLog
@@ -119,6 +124,26 @@ public struct SnapshotJob: @unchecked Sendable {
 public struct EncodeJob: @unchecked Sendable {
     public let id: UInt64
     public let perform: () -> [UInt8]
+}
+
+/// MIGRATE's transfer, performed by the shell: connect to `host`:`port`, send `commands`
+/// (AUTH, SELECT, one RESTORE per key) pipelined, and read one reply per command, each
+/// step (connect, write, every read) within `timeoutMilliseconds`.
+public struct MigrationJob: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        /// No connection within the timeout.
+        case connectFailed
+        /// The connection broke, or a reply did not arrive within the timeout.
+        case ioFailed
+        /// One reply per command, in order.
+        case replies([RESPValue])
+    }
+
+    public let id: UInt64
+    public let host: String
+    public let port: Int
+    public let timeoutMilliseconds: Int
+    public let commands: [[Bytes]]
 }
 
 /// A script run away from the node's thread (Node+BusyScripts.swift): a trial of one EVAL

@@ -17,7 +17,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     // keys
     case del, unlink, exists, type, keys, scan, rename, renamenx, randomkey, copy, touch
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
-    case dump, restore, object, memory, sort, sort_ro, move, swapdb
+    case dump, restore, migrate, object, memory, sort, sort_ro, move, swapdb
     // hashes
     case hset, hsetnx, hget, hmget, hmset, hdel, hlen, hexists, hkeys, hvals, hgetall
     case hexpire, hpexpire, hexpireat, hpexpireat, httl, hpttl, hexpiretime, hpexpiretime, hpersist
@@ -139,6 +139,7 @@ public final class CommandSpec: Sendable {
     /// answers with its error).
     public func keyPositions(in arguments: [[UInt8]]) -> [Int] {
         if id == .xread || id == .xreadgroup { return Self.keysAfterStreams(arguments) }
+        if id == .migrate { return Self.migrateKeys(arguments) }
         if id == .sort, arguments.count > 1 { return Self.keysWithStore(arguments, optionsFrom: 2, keywords: ["store"]) }
         if id == .georadius, arguments.count > 1 { return Self.keysWithStore(arguments, optionsFrom: 6, keywords: ["store", "storedist"]) }
         if id == .georadiusbymember, arguments.count > 1 {
@@ -149,6 +150,25 @@ public final class CommandSpec: Sendable {
               count <= arguments.count - keyCountIndex - 1 else { return [] }
         let destination = firstKey > 0 && firstKey < keyCountIndex ? [firstKey] : []
         return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
+    }
+
+    /// MIGRATE's keys: the key at 3, or, when it is empty, every argument after the KEYS
+    /// option (AUTH's and AUTH2's arguments skipped while looking for it), as Redis's
+    /// migrateGetKeys.
+    static func migrateKeys(_ arguments: [[UInt8]]) -> [Int] {
+        guard arguments.count > 3 else { return [] }
+        var index = 6
+        while index < arguments.count {
+            switch CommandName(arguments[index]) {
+            case CommandName(Array("auth".utf8)): index += 2
+            case CommandName(Array("auth2".utf8)): index += 3
+            case CommandName(Array("keys".utf8)):
+                guard arguments[3].isEmpty else { return [] }
+                return Array((index + 1)..<arguments.count)
+            default: index += 1
+            }
+        }
+        return arguments[3].isEmpty ? [] : [3]
     }
 
     /// The source key at 1, then for each of `keywords` (SORT's STORE, GEORADIUS's STORE
@@ -345,9 +365,11 @@ public enum CommandTable {
             CommandSpec(id: .sort, name: "sort", arity: -2, flags: ["write", "denyoom", "movablekeys"], firstKey: 1, lastKey: 1, step: 1,
                         group: "generic", summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
                         since: "1.0.0", complexity: "O(N+M*log(M))", subcommands: []),
-            spec(.sort_ro, -2, "readonly", keys: one, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", since: "7.0.0", complexity: "O(N+M*log(M))"),
+            spec(.sort_ro, -2, "readonly movablekeys", keys: one, "generic", "Returns the sorted elements of a list, a set, or a sorted set.", since: "7.0.0", complexity: "O(N+M*log(M))"),
             spec(.dump, 2, "readonly", keys: one, "generic", "Returns a serialized representation of the value stored at a key.", since: "2.6.0"),
             spec(.restore, -4, "write denyoom", keys: one, "generic", "Creates a key from the serialized representation of a value.", since: "2.6.0"),
+            spec(.migrate, -6, "write movablekeys", keys: (3, 3, 1), "generic", "Atomically transfers a key from one Redis instance to another.",
+                 since: "2.6.0", complexity: "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed."),
             spec(.object, -2, "readonly", keys: (2, 2, 1), "generic", "A container for object introspection commands.", since: "2.2.3", subcommands: [
                 sub("object", "encoding", 3, "readonly", keys: (2, 2, 1), "Returns the internal encoding of a Redis object."),
                 sub("object", "freq", 3, "readonly", keys: (2, 2, 1), "Returns the logarithmic access frequency counter of a Redis object."),

@@ -163,6 +163,11 @@ final class NodeScriptHarness {
                     case let .encode(job):
                         say("n\(index + 1) encode job \(job.id)")
                         completions.append(.encoded(job, data: job.perform()))
+                    case let .migrate(job):
+                        // A scripted target: it accepts every command.
+                        let commands = job.commands.map { $0.prefix(2).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") }
+                        say("n\(index + 1) migrate to \(job.host):\(job.port): \(commands.joined(separator: "; "))")
+                        completions.append(.migrated(job, .replies(job.commands.map { _ in .ok })))
                     case let .runScript(job):
                         say("n\(index + 1) run script job \(job.id)")
                         job.perform()

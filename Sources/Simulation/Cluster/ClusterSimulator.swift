@@ -366,6 +366,11 @@ public final class ClusterSimulator {
                 case let .encode(job):
                     queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .encoded(job, data: job.perform())),
                                at: now + Self.snapshotJobMicros)
+                case let .migrate(job):
+                    // The simulated clients never send MIGRATE; a target outside the
+                    // simulation is unreachable.
+                    queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .migrated(job, .connectFailed)),
+                               at: now + Self.snapshotJobMicros)
                 case let .runScript(job):
                     // Only with a script slice, which the simulator never sets (it reads
                     // the system clock); run at once, heard of later, as from a thread.
