@@ -148,6 +148,24 @@ def test_monitor_shows_the_commands_scripts_call(server):
     assert re.fullmatch(rb'\+\d+\.\d{6} \[0 lua\] "get" "foo"', lines[3]), lines
 
 
+def test_monitor_never_shows_passwords(server):
+    """As Redis 7's MONITOR: AUTH's, HELLO's and MIGRATE's secrets read "(redacted)"."""
+    watcher = RawConnection(server.port)
+    assert watcher.call("MONITOR") == ("+", b"OK")
+    client = RawConnection(server.port)
+    client.call("AUTH", "not-real")
+    client.call("HELLO", "2", "AUTH", "someone", "hunter2")
+    client.call("MIGRATE", "127.0.0.1", "1", "key", "9", "100", "AUTH2", "someone", "hunter2")
+    time.sleep(0.3)
+    shown = watcher.read_available(wait=0.5)
+    watcher.close()
+    client.close()
+    assert b"hunter2" not in shown and b"not-real" not in shown
+    assert b'"AUTH" "(redacted)"' in shown
+    assert b'"HELLO" "2" "AUTH" "(redacted)" "(redacted)"' in shown
+    assert b'"AUTH2" "(redacted)" "(redacted)"' in shown
+
+
 def test_client_list_names_the_subcommand(server):
     client = server.client(decode_responses=True)
     assert " cmd=client|list " in client.execute_command("CLIENT", "LIST")

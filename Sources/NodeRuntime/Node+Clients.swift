@@ -217,7 +217,7 @@ extension Node {
         let time = now()
         let micros = String((time % 1000) * 1000)
         var line = "\(time / 1000).\(String(repeating: "0", count: max(0, 6 - micros.count)))\(micros) [\(database) \(address)]"
-        for argument in request { line += " " + Self.quoted(argument) }
+        for argument in SlowLog.redacted(request) { line += " " + Self.quoted(argument) }
         for id in monitors where id != sender {
             guard let monitor = clients[id] else { continue }
             emit(.push(id, .simple(line), monitor.session.protocolVersion))

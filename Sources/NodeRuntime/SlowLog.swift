@@ -49,8 +49,8 @@ struct SlowLog {
         })
     }
 
-    /// As Redis: passwords never reach the log (AUTH, HELLO's AUTH pair, CONFIG SET of a
-    /// password, ACL SETUSER's rules).
+    /// As Redis: passwords never reach the log or MONITOR (AUTH, HELLO's AUTH pair, CONFIG
+    /// SET of a password, ACL SETUSER's name and rules, MIGRATE's AUTH and AUTH2).
     static func redacted(_ arguments: [Bytes]) -> [Bytes] {
         guard let first = arguments.first else { return arguments }
         let hidden = Array("(redacted)".utf8)
@@ -66,7 +66,17 @@ struct SlowLog {
                 hide(index + 1..<index + 2)
             }
         case "acl" where arguments.count >= 2 && String(decoding: arguments[1], as: UTF8.self).lowercased() == "setuser":
-            hide(3..<result.count)
+            hide(2..<result.count)
+        case "migrate":
+            var index = 6
+            while index < arguments.count {
+                switch String(decoding: arguments[index], as: UTF8.self).lowercased() {
+                case "auth": hide(index + 1..<index + 2); index += 2
+                case "auth2": hide(index + 1..<index + 3); index += 3
+                case "keys": index = arguments.count
+                default: index += 1
+                }
+            }
         default: break
         }
         return result

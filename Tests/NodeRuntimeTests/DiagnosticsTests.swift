@@ -64,7 +64,12 @@ import Wire
                 == bytes(["HELLO", "3", "AUTH", "(redacted)", "(redacted)", "SETNAME", "x"]))
         #expect(SlowLog.redacted(bytes(["CONFIG", "SET", "hz", "10", "requirepass", "pw"]))
                 == bytes(["CONFIG", "SET", "hz", "10", "requirepass", "(redacted)"]))
-        #expect(SlowLog.redacted(bytes(["ACL", "SETUSER", "bob", ">pw", "on"])) == bytes(["ACL", "SETUSER", "bob", "(redacted)", "(redacted)"]))
+        // As Redis 7: the user's name too (it may be all a typo reveals of a password).
+        #expect(SlowLog.redacted(bytes(["ACL", "SETUSER", "bob", ">pw", "on"])) == bytes(["ACL", "SETUSER", "(redacted)", "(redacted)", "(redacted)"]))
+        #expect(SlowLog.redacted(bytes(["MIGRATE", "h", "1", "", "0", "5", "COPY", "AUTH2", "u", "p", "KEYS", "auth", "k"]))
+                == bytes(["MIGRATE", "h", "1", "", "0", "5", "COPY", "AUTH2", "(redacted)", "(redacted)", "KEYS", "auth", "k"]))
+        #expect(SlowLog.redacted(bytes(["MIGRATE", "h", "1", "k", "0", "5", "AUTH", "pw"])) == bytes(["MIGRATE", "h", "1", "k", "0", "5", "AUTH", "(redacted)"]))
+        #expect(SlowLog.redacted(bytes(["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u"])) == bytes(["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "(redacted)"]))
         #expect(SlowLog.redacted(bytes(["HELLO", "3", "AUTH"])) == bytes(["HELLO", "3", "AUTH"]), "a short HELLO does not trap")
     }
 
