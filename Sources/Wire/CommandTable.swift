@@ -292,7 +292,8 @@ public enum CommandTable {
     }
 
     private static let subcommandGroups = ["config": "server", "command": "server", "slowlog": "server", "latency": "server", "module": "server", "script": "scripting", "pubsub": "pubsub", "acl": "server",
-                                           "function": "scripting", "object": "generic", "memory": "server", "xgroup": "stream", "xinfo": "stream"]
+                                           "function": "scripting", "object": "generic", "memory": "server", "xgroup": "stream", "xinfo": "stream",
+                                           "cluster": "cluster"]
 
     private static func makeTable() -> [CommandSpec] {
         let one = (1, 1, 1), all = (1, -1, 1), pairs = (1, -1, 2), two = (1, 2, 1)
@@ -333,7 +334,17 @@ public enum CommandTable {
             spec(.pfselftest, 1, "admin", "hyperloglog", "An internal command for testing HyperLogLog values.", since: "2.8.9", complexity: "N/A"),
             spec(.incrbyfloat, 3, "write denyoom fast", keys: one, "string", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", since: "2.6.0"),
 
-            spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0"),
+            spec(.cluster, -2, "noscript loading stale", "cluster", "A container for Redis Cluster commands.", since: "3.0.0", subcommands: [
+                sub("cluster", "help", 2, "loading stale", "Returns helpful text about the different subcommands."),
+                sub("cluster", "info", 2, "loading stale", "Returns information about the state of a node."),
+                sub("cluster", "myid", 2, "loading stale", "Returns the ID of a node."),
+                sub("cluster", "slots", 2, "loading stale", "Returns the mapping of cluster slots to nodes."),
+                sub("cluster", "shards", 2, "loading stale", "Returns the mapping of cluster slots to shards."),
+                sub("cluster", "nodes", 2, "loading stale", "Returns the cluster configuration for a node."),
+                sub("cluster", "keyslot", 3, "stale", "Returns the hash slot for a key."),
+                sub("cluster", "countkeysinslot", 3, "stale", "Returns the number of keys in a hash slot."),
+                sub("cluster", "getkeysinslot", 4, "stale", "Returns the key names in a hash slot."),
+            ]),
             spec(.readonly, 1, "noscript loading stale fast", "cluster", "Enables read-only queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
             spec(.readwrite, 1, "noscript loading stale fast", "cluster", "Enables read-write queries for a connection to a Redis Cluster replica node.", since: "3.0.0"),
             spec(.asking, 1, "noscript fast", "cluster", "Signals that a cluster client is following an -ASK redirect.", since: "3.0.0"),
