@@ -180,6 +180,9 @@ def test_the_stream_after_sync_holds_each_write_as_redis_propagates_it(server):
         assert command[:4] == [b"set", b"b", b"2", b"PXAT"] and int(command[4]) > time.time() * 1000 + 40_000
         client.incrbyfloat("f", 1.5)
         assert stream.command() == [b"set", b"f", b"1.5", b"KEEPTTL"]
+        client.restore("r", 100_000, client.dump("f"))
+        command = stream.command()
+        assert command[:2] == [b"restore", b"r"] and int(command[2]) > time.time() * 1000 + 90_000 and command[4:] == [b"ABSTTL"]
         with client.pipeline(transaction=True) as transaction:
             transaction.incr("c").incr("c")
             transaction.execute()

@@ -67,6 +67,12 @@ extension Engine {
             return [storedWithExpiry(command[1], now: now)]
         case .getex where command.count > 2:
             return [absoluteExpiry(of: command[1], now: now)]
+        case .restore where command.count > 3 && !command.dropFirst(4).contains(where: { Arguments.isKeyword($0, "absttl") }):
+            // A relative TTL as the time it ends, marked ABSTTL (Redis 7).
+            guard let expireAt = keyspace.peek(command[1], now: now)?.expireAt else { return [command] }
+            var form = command
+            form[2] = Array(String(expireAt).utf8)
+            return [form + [Array("ABSTTL".utf8)]]
         case .incrbyfloat:
             guard let entry = keyspace.peek(command[1], now: now), case .string(let value) = entry.value else { return [command] }
             return [[Array("SET".utf8), command[1], value, Array("KEEPTTL".utf8)]]
