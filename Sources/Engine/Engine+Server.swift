@@ -206,7 +206,7 @@ extension Engine {
             fields = [("total_connections_received", String(stats.connectionsReceived)),
                       ("total_commands_processed", String(stats.commandsProcessed)),
                       ("rejected_connections", String(stats.rejectedConnections)),
-                      ("expired_keys", String(keyspace.expiredKeyCount)),
+                      ("expired_keys", String(keyspace.expiredKeyCount)), ("evicted_keys", String(stats.evictedKeys)),
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),
                       ("protocol_errors", String(stats.protocolErrors))]

@@ -58,10 +58,10 @@ public struct Settings: Sendable {
     public var hllSparseMaxBytes: Int = HyperLogLog.sparseBytesMaxDefault
     /// The limits OBJECT ENCODING's names follow (`hash-max-listpack-entries` ...).
     public var encodingLimits = EncodingLimits()
-    /// `maxmemory`: past this many bytes of process memory, commands flagged `denyoom`
-    /// are refused with -OOM (0: no limit). Trestle does not evict keys.
+    /// `maxmemory` (0: no limit): past it, `noeviction` refuses commands flagged `denyoom`
+    /// with -OOM; other policies evict (NodeRuntime/Node+Eviction.swift).
     public var maxMemoryBytes: Int = 0
-    /// `maxmemory-policy`, as set; every policy behaves as `noeviction` (Engine+Config.swift).
+    /// `maxmemory-policy`, as set (the LRU and LFU ones evict like the random ones).
     public var maxMemoryPolicy = "noeviction"
     /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call commands flagged `noscript`
     /// (Redis's test knob; only DEBUG PROTOCOL of them is served from a script).
@@ -92,6 +92,8 @@ public struct Stats: Sendable {
     public var keyspaceMisses: Int = 0
     public var protocolErrors: Int = 0
     public var errorReplies: Int = 0
+    /// Keys removed by `maxmemory-policy` (INFO's evicted_keys).
+    public var evictedKeys: Int = 0
     public init() {}
 }
 

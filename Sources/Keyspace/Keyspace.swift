@@ -187,6 +187,40 @@ public struct Keyspace: Sendable {
         return nil
     }
 
+    /// A random stored key and its entry (expired ones included), drawing from `random`:
+    /// a random non-empty partition, then a random key in it (nearly uniform when keys
+    /// spread over partitions, as hashed keys do). Nil when empty.
+    public func randomEntry(using random: inout SeededRandom) -> (key: Bytes, entry: Entry)? {
+        guard keyCount > 0 else { return nil }
+        var partition = -1
+        for _ in 0..<32 {
+            let candidate = random.int(in: 0...(slots.count - 1))
+            if !slots[candidate].isEmpty { partition = candidate; break }
+        }
+        if partition < 0 {
+            let start = random.int(in: 0...(slots.count - 1))
+            guard let found = (0..<slots.count).lazy.map({ (start + $0) % self.slots.count }).first(where: { !self.slots[$0].isEmpty }) else {
+                return nil
+            }
+            partition = found
+        }
+        let offset = random.int(in: 0...(slots[partition].count - 1))
+        let (key, entry) = slots[partition][slots[partition].index(slots[partition].startIndex, offsetBy: offset)]
+        return (key.bytes, entry)
+    }
+
+    /// A random stored key that has a TTL, and its entry, drawn from the expiry index (a
+    /// few tries past marks a later change left stale). Nil when none was found.
+    public func randomExpiringEntry(using random: inout SeededRandom) -> (key: Bytes, entry: Entry)? {
+        let marks = expiryQueue.unordered
+        guard !marks.isEmpty else { return nil }
+        for _ in 0..<8 {
+            let mark = marks[random.int(in: 0...(marks.count - 1))]
+            if let entry = slots[slot(of: mark.key)][Key(mark.key)], entry.expireAt == mark.expireAt { return (mark.key, entry) }
+        }
+        return nil
+    }
+
     /// Number of keys in one hash slot (CLUSTER COUNTKEYSINSLOT); needs the default
     /// partition count, where partitions are slots.
     public func keyCount(inSlot slot: HashSlot) -> Int {

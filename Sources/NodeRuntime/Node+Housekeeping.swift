@@ -67,6 +67,7 @@ extension Node {
         }
         if crossed(Self.orphanCheckTicks) { dropOrphans() }
         proposeReclaims(now: time)
+        evictIfNeeded(now: time)
         if crossed(Self.gossipTicks) { disconnectIdleClients(now: time) }
         enforceTrackingLimit()
         load.roll(now: time)

@@ -29,7 +29,14 @@ extension Node {
     /// An EXEC refused before it runs (busy script, out of memory): the transaction is
     /// discarded and the reply names why, as Redis's execCommandAbort.
     /// Past `maxmemory`: commands flagged `denyoom` are refused.
-    var isOutOfMemory: Bool { front.settings.maxMemoryBytes > 0 && usedMemoryBytes > front.settings.maxMemoryBytes }
+    /// Past `maxmemory`: resident memory under `noeviction`; under an evicting policy, the
+    /// data's estimate when the policy finds nothing left to evict (Node+Eviction.swift).
+    var isOutOfMemory: Bool {
+        let limit = front.settings.maxMemoryBytes
+        guard limit > 0 else { return false }
+        guard evictionRule != nil else { return usedMemoryBytes > limit }
+        return datasetEstimate.bytes > limit && datasetEstimate.evictable == 0
+    }
 
     /// Past `maxmemory`, a script is refused before it runs when it has a shebang without
     /// `allow-oom` (and may write), or when it goes to the log without a trial (known to
@@ -48,8 +55,7 @@ extension Node {
     }
 
     /// Whether `maxmemory` refuses the command when memory is over it: commands flagged
-    /// `denyoom` (Trestle does not evict keys, whatever `maxmemory-policy` says; as
-    /// Redis's `noeviction`).
+    /// `denyoom` (as Redis when it could not evict enough).
     /// EVAL and EVALSHA count as such here (a queued script, checked at EXEC); a script
     /// sent on its own is judged by `scriptDeniedWhenOutOfMemory`.
     static func deniedWhenOutOfMemory(_ spec: CommandSpec, _ arguments: [Bytes]) -> Bool {
@@ -102,7 +108,7 @@ extension Node {
         }
         var arguments = arguments
         var script: ScriptRequest?
-        if id == .fcall, arguments.count >= 2, front.settings.maxMemoryBytes > 0, usedMemoryBytes > front.settings.maxMemoryBytes,
+        if id == .fcall, arguments.count >= 2, isOutOfMemory,
            !front.functionRunsOutOfMemory(arguments[1]) {
             if session.inTransaction { front.flagTransactionFailed(session) }
             return Outcome(reply: Self.outOfMemory)

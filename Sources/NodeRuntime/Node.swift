@@ -148,6 +148,11 @@ public final class Node {
     var encodeWaiters: [UInt64: ([UInt8]) -> Void] = [:]
     /// MIGRATE transfers under way, by job id (Node+Migrate.swift).
     var migrationWaiters: [UInt64: (MigrationJob.Outcome) -> Void] = [:]
+    /// Under an evicting `maxmemory-policy`, the data's estimated memory and how many keys
+    /// the policy could evict, as of the last tick (Node+Eviction.swift).
+    var datasetEstimate: (bytes: Int, evictable: Int) = (0, 0)
+    /// The log index of each shard's last eviction proposal: no more until it is applied.
+    var evictionsProposed: [ShardID: LogIndex] = [:]
     var nextMigrationJob: UInt64 = 1
     /// The script running off the node's thread, if any, and the script requests waiting
     /// for it to end (Node+BusyScripts.swift).
@@ -308,6 +313,7 @@ public final class Node {
             guard let data = replica.data else { continue }
             stats.keyspaceHits += data.engine.stats.keyspaceHits
             stats.keyspaceMisses += data.engine.stats.keyspaceMisses
+            stats.evictedKeys += data.engine.stats.evictedKeys
         }
         return stats
     }

@@ -72,6 +72,11 @@ final class DataMachine: ReplicaMachine {
             engine.reclaimExpired(keys, database: database, now: time)
             if engine.recordsPropagation { engine.closePropagatedEntry() }
             return nil
+        case let .evict(time, keys, database):
+            lastRecordTime = max(lastRecordTime, time)
+            engine.evictKeys(keys, database: database, now: time)
+            if engine.recordsPropagation { engine.closePropagatedEntry() }
+            return nil
         case let .migrate(tag, step):
             return OwedReply(tag: tag, reply: apply(step))
         }

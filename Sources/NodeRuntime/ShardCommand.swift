@@ -20,6 +20,8 @@ enum ShardCommand: Equatable, Sendable {
     case reclaim(time: Int64, keys: [Bytes], database: Int = 0)
     /// A step of moving slots to or from this shard (SlotMigration.swift).
     case migrate(tag: RequestTag, step: MigrationStep)
+    /// Remove these keys of `database` (the leader's choice under `maxmemory-policy`).
+    case evict(time: Int64, keys: [Bytes], database: Int)
 
     static let formatVersion: UInt8 = 1
     /// Most commands or keys in one entry.
@@ -49,6 +51,12 @@ enum ShardCommand: Equatable, Sendable {
             writer.write(UInt8(database == 0 ? 2 : 5))
             writer.write(time)
             if database != 0 { writer.write(UInt32(database)) }
+            writer.write(UInt32(keys.count))
+            for key in keys { writer.writeBlob(key) }
+        case let .evict(time, keys, database):
+            writer.write(UInt8(6))
+            writer.write(time)
+            writer.write(UInt32(database))
             writer.write(UInt32(keys.count))
             for key in keys { writer.writeBlob(key) }
         case let .migrate(tag, step):
@@ -116,6 +124,15 @@ enum ShardCommand: Equatable, Sendable {
                 var keys: [Bytes] = []
                 for _ in 0..<count { keys.append(try reader.readBlob()) }
                 return .reclaim(time: time, keys: keys, database: database)
+            case 6:
+                let time = try reader.read(Int64.self)
+                let database = Int(try reader.read(UInt32.self))
+                guard database < Settings.databasesMax else { throw DecodeError(reason: "database number") }
+                let count = Int(try reader.read(UInt32.self))
+                guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "key count") }
+                var keys: [Bytes] = []
+                for _ in 0..<count { keys.append(try reader.readBlob()) }
+                return .evict(time: time, keys: keys, database: database)
             case 3:
                 let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
                 return .migrate(tag: tag, step: try MigrationStep.decode(from: &reader))

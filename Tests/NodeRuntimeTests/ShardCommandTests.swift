@@ -17,6 +17,8 @@ import Wire
             .write(tag: RequestTag(origin: NodeID(1), request: 2), time: 3, transaction: false, watches: [],
                    commands: [[Array("SET".utf8), Array("k".utf8), Array("v".utf8)]], database: 15),
             .reclaim(time: 5, keys: [Array("a".utf8)], database: 65535),
+            .evict(time: 7, keys: [Array("a".utf8), Array("b".utf8)], database: 0),
+            .evict(time: 8, keys: [], database: 3),
         ]
         for command in commands { #expect(try ShardCommand.decode(command.encoded()) == command) }
     }
