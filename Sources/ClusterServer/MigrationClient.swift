@@ -25,7 +25,8 @@ enum MigrationClient {
         var sent = 0
         while sent < bytes.count {
             let written = bytes.withContiguousStorageIfAvailable { storage in
-                send(socket, storage.baseAddress! + sent, storage.count - sent, Int32(MSG_NOSIGNAL))
+                guard let base = storage.baseAddress else { return -1 }
+                return send(socket, base + sent, storage.count - sent, Int32(MSG_NOSIGNAL))
             } ?? -1
             guard written > 0 else { return .ioFailed }
             sent += written

@@ -69,7 +69,24 @@ extension Engine {
             stats.keyspaceMisses += lastApplyLookups.misses
         }
         lastApplyLookups = (0, 0)
-        if !here { scriptCalls.removeAll() }
+        // The calls of this entry's scripts only: earlier entries of the batch may be owed here.
+        if !here { scriptCalls.removeSubrange(min(scriptCallsBeforeEntry, scriptCalls.count)...) }
+        scriptCallsBeforeEntry = scriptCalls.count
+    }
+
+    /// Forgets the script calls noted after the first `count` (a void trial's).
+    public func dropScriptCalls(after count: Int) {
+        scriptCalls.removeSubrange(min(count, scriptCalls.count)...)
+        scriptCallsBeforeEntry = min(scriptCallsBeforeEntry, scriptCalls.count)
+    }
+
+    /// The script calls noted since the last take, for the node to count; forgets them.
+    public func takeScriptCalls() -> [ScriptCall] {
+        defer {
+            scriptCalls.removeAll()
+            scriptCallsBeforeEntry = 0
+        }
+        return scriptCalls
     }
 
     private func runCommitted(_ command: [Bytes], time: Int64) -> RESPValue {

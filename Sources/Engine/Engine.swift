@@ -38,7 +38,9 @@ public final class Engine {
     public var scriptPublishes: [[Bytes]] = []
     /// The commands scripts called (not in trials), for the node's command stats: kept for
     /// an entry this node proposed or a read it ran, dropped for others' entries (Engine+Shard.swift).
-    public var scriptCalls: [ScriptCall] = []
+    public internal(set) var scriptCalls: [ScriptCall] = []
+    /// How many of `scriptCalls` came before the committed entry being applied.
+    var scriptCallsBeforeEntry = 0
     /// Most script calls kept between two drains; later ones are not counted.
     public static let scriptCallsKeptMax = 65_536
     /// Set by the node while clients track keys: every command's key changes are kept in

@@ -234,7 +234,7 @@ extension Node {
             engine.keyspaceNotifications.removeSubrange(min(before.events, engine.keyspaceNotifications.count)...)
             engine.changedKeys.removeSubrange(min(before.changes, engine.changedKeys.count)...)
             // Its calls count when the script runs for real.
-            engine.scriptCalls.removeSubrange(min(before.calls, engine.scriptCalls.count)...)
+            engine.dropScriptCalls(after: before.calls)
         }
         if trial.stop == .slice {
             return offload(arguments, id: id, from: engine, now: time, started: started, functionName: trial.functionName,

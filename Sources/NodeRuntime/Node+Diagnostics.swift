@@ -39,11 +39,10 @@ extension Node {
     /// commandstats, as Redis 7 counts them).
     /// MONITOR shows them too, as Redis does (`[0 lua] "set" ...`).
     func countScriptCalls(_ engine: Engine) {
-        for call in engine.scriptCalls {
+        for call in engine.takeScriptCalls() {
             commandStats.record(call.spec, request: call.arguments, reply: call.reply, microseconds: 0, countsError: false)
             if !monitors.isEmpty { feedMonitors(call.arguments, spec: call.spec, database: call.database, address: "lua", from: nil) }
         }
-        engine.scriptCalls.removeAll()
     }
 
     /// SLOWLOG, LATENCY, ROLE, LOLWUT, SHUTDOWN and DEBUG: node-local, never routed.

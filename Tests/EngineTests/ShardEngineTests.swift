@@ -27,6 +27,19 @@ import Wire
         #expect(first.watchDigest(Array("h".utf8), now: 40) == second.watchDigest(Array("h".utf8), now: 40))
     }
 
+    @Test func scriptCallsOfEntriesOwedHereSurviveLaterEntriesOfTheBatch() {
+        let engine = Engine.replica(settings: Settings(), now: 0)
+        let script = [Array("EVAL".utf8), Array("redis.call('set', 'a', '1') return redis.call('get', 'a')".utf8), Array("0".utf8)]
+        _ = engine.applyCommitted(commands: [script], time: 1, transaction: false, watches: [])
+        engine.countAppliedLookups(here: true)  // proposed here: its calls are counted
+        _ = engine.applyCommitted(commands: [script], time: 2, transaction: false, watches: [])
+        engine.countAppliedLookups(here: false)  // another node's script: not counted here
+        engine.reclaimExpired([], now: 3)
+        engine.countAppliedLookups(here: false)  // a reclaim record of the same batch
+        #expect(engine.takeScriptCalls().map(\.spec.name) == ["set", "get"])
+        #expect(engine.takeScriptCalls().isEmpty)
+    }
+
     @Test func expiredKeysStayUntilReclaimed() {
         let engine = Engine.replica(settings: Settings(), now: 0)
         _ = engine.applyCommitted(commands: [Self.command("SET k v PX 10")], time: 100, transaction: false, watches: [])
