@@ -183,3 +183,12 @@ def test_info_memory_names_the_allocator_that_really_serves_malloc(server):
     true, which a link-order change would do silently."""
     allocator = server.client(decode_responses=True).info("memory")["mem_allocator"]
     assert allocator.startswith("mimalloc-"), allocator
+
+
+def test_info_has_the_memory_and_eviction_fields_monitoring_tools_read(server):
+    client = server.client()
+    memory, stats = client.info("memory"), client.info("stats")
+    for field in ("used_memory", "used_memory_rss", "maxmemory", "maxmemory_policy", "lazyfree_pending_objects"):
+        assert field in memory, field
+    assert memory["lazyfree_pending_objects"] == 0
+    assert stats["evicted_keys"] == 0 and stats["lazyfreed_objects"] == 0

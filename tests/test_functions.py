@@ -54,6 +54,7 @@ SCRIPT = [
     ("FUNCTION", "LOAD", "#!lua name=x\nredis.register_function{function_name='f', callback=function() end, flags={'bogus'}}"),
     ("FUNCTION", "LOAD", "#!lua name=x\nsyntax error here"),
     ("FUNCTION", "LOAD", "#!js name=x\nreturn 1"),
+    ("FUNCTION", "LOAD", "#! name=x\nreturn 1"),
     ("FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"),
     ("FUNCTION", "DUMP-AND-KEEP",),
     ("FUNCTION", "DELETE", "mylib"),
@@ -139,3 +140,14 @@ def test_libraries_survive_a_restart_and_a_crash(server):
     client.function_delete("mylib")
     server.crash_restart()
     assert server.client(decode_responses=True).function_list() == []
+
+
+def test_a_function_cannot_register_functions_once_loaded(server):
+    """As Redis's 'malicious access' test: a library keeping `redis` and calling its
+    register_function from a function gets Redis's error, not a nil-call error."""
+    client = server.client()
+    client.function_load("#!lua name=lib1\nlocal lib = redis\n"
+                         "lib.register_function('f2', function() lib.register_function('f1', function() return 1 end) end)",
+                         replace=True)
+    with pytest.raises(redis.ResponseError, match="redis.register_function can only be called on FUNCTION LOAD command"):
+        client.fcall("f2", 0)

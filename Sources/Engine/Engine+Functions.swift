@@ -89,7 +89,8 @@ extension Engine {
              + "if type(a) == 'table' then __trestle_functions[a.function_name] = a.callback else __trestle_functions[a] = b end "
              + "end}, {__index = redis, __newindex = function() error('Attempt to modify a readonly table', 2) end})",
              // As in Redis, a function cannot register others once the library is loaded.
-             epilogue: "redis.register_function = nil return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
+             epilogue: "redis.register_function = function() error('redis.register_function can only be called on FUNCTION LOAD command', 0) end "
+                + "return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
     }
 
     /// The function an FCALL body runs (from its first line's marker), for error texts.
@@ -303,8 +304,10 @@ extension Engine {
     static func libraryName(_ code: Bytes) throws(CommandError) -> String {
         guard code.starts(with: Array("#!".utf8)) else { throw .message("ERR Missing library metadata") }
         guard let end = code.firstIndex(of: UInt8(ascii: "\n")) else { throw .message("ERR Invalid library metadata") }
-        guard let parts = splitArguments(Array(code[2..<end])) else { throw .message("ERR Invalid library metadata") }
-        guard let engine = parts.first else { throw .message("ERR Invalid library metadata") }
+        // As Redis: the whole line is split, and the engine is the first word past "#!"
+        // ("#! name=x" names the engine '').
+        guard let parts = splitArguments(Array(code[..<end])), let first = parts.first else { throw .message("ERR Invalid library metadata") }
+        let engine = String(first.dropFirst(2))
         var name: String?
         for part in parts.dropFirst() {
             guard part.lowercased().hasPrefix("name=") else { throw .message("ERR Invalid metadata value given: \(part)") }

@@ -154,9 +154,9 @@ extension Engine {
             guard arguments.count == 3 || (arguments.count == 5 && Arguments.isKeyword(arguments[3], "samples")) else {
                 throw CommandError.syntax
             }
-            if arguments.count == 5 { _ = try Arguments.integer(arguments[4]) }
+            let samples = arguments.count == 5 ? try Arguments.integer(arguments[4]) : 5
             guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
-            return .integer(Self.estimatedBytes(key: arguments[2], entry.value))
+            return .integer(Self.estimatedBytes(key: arguments[2], entry.value, samples: Int(clamping: max(0, samples))))
         case "help":
             return .array(["MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "DOCTOR",
                            "    Return memory problems reports.", "MALLOC-STATS", "    Return internal statistics report from the memory allocator.",
@@ -171,16 +171,30 @@ extension Engine {
         }
     }
 
-    public static func estimatedBytes(key: Bytes, _ value: Value) -> Int {
+    /// MEMORY USAGE's estimate of a key: its bytes, its value's and fixed overheads; a
+    /// collection's elements from `samples` of them scaled to the whole (0: every element),
+    /// as Redis samples 5 by default.
+    public static func estimatedBytes(key: Bytes, _ value: Value, samples: Int = 5) -> Int {
         let entryOverhead = 56, elementOverhead = 16
+        func scaled(_ count: Int, _ sizes: some Sequence<Int>) -> Int {
+            var total = 0, taken = 0
+            for size in sizes {
+                if samples > 0, taken == samples { break }
+                total += size
+                taken += 1
+            }
+            guard taken > 0, taken < count else { return total }
+            return (total / taken).multipliedReportingOverflow(by: count).partialValue
+        }
         var bytes = entryOverhead + key.count
         switch value {
         case .string(let string): bytes += string.count
         case .list(let elements): bytes += elements.packedBytes + elements.chunkCount * 48
-        case .set(let members): bytes += members.reduce(0) { $0 + $1.bytes.count + elementOverhead }
-        case .hash(let fields): bytes += fields.reduce(0) { $0 + $1.key.count + $1.value.count + 2 * elementOverhead }
-        case .zset(let sortedSet): bytes += sortedSet.all.reduce(0) { $0 + $1.member.count + 8 + 3 * elementOverhead }
-        case .stream(let stream): bytes += stream.entries.reduce(0) { $0 + 16 + $1.fields.reduce(0) { $0 + $1.count + 8 } }
+        case .set(let members): bytes += scaled(members.count, members.lazy.map { $0.bytes.count + elementOverhead })
+        case .hash(let fields): bytes += scaled(fields.count, fields.lazy.map { $0.key.count + $0.value.count + 2 * elementOverhead })
+        case .zset(let sortedSet): bytes += scaled(sortedSet.count, sortedSet.unorderedMembers.lazy.map { $0.count + 8 + 3 * elementOverhead })
+        case .stream(let stream):
+            bytes += scaled(stream.entries.count, stream.entries.lazy.map { 16 + $0.fields.reduce(0) { $0 + $1.count + 8 } })
         }
         return bytes
     }

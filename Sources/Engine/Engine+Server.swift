@@ -207,6 +207,7 @@ extension Engine {
                       ("total_commands_processed", String(stats.commandsProcessed)),
                       ("rejected_connections", String(stats.rejectedConnections)),
                       ("expired_keys", String(keyspace.expiredKeyCount)), ("evicted_keys", String(stats.evictedKeys)),
+                      ("lazyfreed_objects", "0"),
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),
                       ("protocol_errors", String(stats.protocolErrors))]
@@ -227,7 +228,9 @@ extension Engine {
             // After the process's used_memory fields (hooks), as Redis orders them.
             let limits = [("maxmemory", String(settings.maxMemoryBytes)), ("maxmemory_human", redisHumanBytes(settings.maxMemoryBytes)),
                           ("maxmemory_policy", settings.maxMemoryPolicy)]
+            // Values are freed when their command runs (no background freeing): nothing pends.
             return hooks.infoFields(section).filter { !$0.0.hasPrefix("maxmemory") } + limits + scriptMemoryFields()
+                + [("lazyfree_pending_objects", "0")]
         case "keyspace" where hooks.nodeStats != nil:
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":

@@ -86,6 +86,9 @@ public struct SortedSet: Equatable, Sendable {
     /// The score of `member`, nil if absent.
     public func score(of member: Bytes) -> Double? { scores[Key(member)] }
 
+    /// The members in no particular order, lazily (a few of them for an estimate).
+    public var unorderedMembers: LazyMapSequence<Dictionary<Key, Double>.Keys, Bytes> { scores.keys.lazy.map(\.bytes) }
+
     /// Sets `member`'s score (not NaN); returns whether the member is new. An equal score
     /// (0 and -0 included, as Redis compares them) leaves the member untouched.
     /// A negative zero is stored as zero, as Redis's small (listpack) sorted sets store it.

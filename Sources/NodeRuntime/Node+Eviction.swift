@@ -5,7 +5,8 @@
 // (volatile-* with no key holding a TTL), or under `noeviction`.
 //
 // What an evicting policy compares with `maxmemory` is an estimate of the data's memory
-// (key count times the sampled size of a key, Engine.datasetEstimate), not the process's
+// (Keyspace.estimatedBytes, MEMORY USAGE's estimate of sampled keys times the key count,
+// plus Engine.keyOverheadBytes per key), not the process's
 // resident memory: freed keys leave holes the allocator keeps, so resident memory hardly
 // drops when keys go, and evicting until it did would empty the cache. `noeviction` keeps
 // comparing resident memory (INFO used_memory). Trestle keeps no access times: the LRU and
@@ -48,7 +49,12 @@ extension Node {
             guard let data = replica.data else { continue }
             var databases: [(index: Int, bytes: Int, keys: Int, volatile: Int)] = []
             for field in data.engine.keyspaceInfoFields() {
-                let estimate = data.engine.datasetEstimate(database: field.index, samples: Self.evictionEstimateSamples, using: &random)
+                let estimate = data.engine.inDatabase(field.index) { () -> (bytes: Int, keys: Int, volatile: Int) in
+                    let keyspace = data.engine.keyspace
+                    let bytes = keyspace.estimatedBytes(sample: Self.evictionEstimateSamples)
+                        .addingReportingOverflow(keyspace.keyCount.multipliedReportingOverflow(by: Engine.keyOverheadBytes).partialValue)
+                    return (bytes.partialValue, keyspace.keyCount, keyspace.expiringCount)
+                }
                 databases.append((field.index, estimate.bytes, estimate.keys, estimate.volatile))
                 total = total.addingReportingOverflow(estimate.bytes).partialValue
                 evictable += rule.volatileOnly ? estimate.volatile : estimate.keys
