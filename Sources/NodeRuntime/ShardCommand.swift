@@ -51,14 +51,12 @@ enum ShardCommand: Equatable, Sendable {
             writer.write(UInt8(database == 0 ? 2 : 5))
             writer.write(time)
             if database != 0 { writer.write(UInt32(database)) }
-            writer.write(UInt32(keys.count))
-            for key in keys { writer.writeBlob(key) }
+            Self.writeKeys(keys, into: &writer)
         case let .evict(time, keys, database):
             writer.write(UInt8(6))
             writer.write(time)
             writer.write(UInt32(database))
-            writer.write(UInt32(keys.count))
-            for key in keys { writer.writeBlob(key) }
+            Self.writeKeys(keys, into: &writer)
         case let .migrate(tag, step):
             writer.write(UInt8(3))
             writer.write(tag.origin.rawValue)
@@ -87,6 +85,20 @@ enum ShardCommand: Equatable, Sendable {
         let database = Int(try reader.read(UInt32.self))
         guard database > 0, database < Settings.databasesMax else { throw DecodeError(reason: "database number") }
         return database
+    }
+
+    /// A key list (reclaim, eviction): the count, then each key as a blob.
+    private static func writeKeys(_ keys: [Bytes], into writer: inout ByteWriter) {
+        writer.write(UInt32(keys.count))
+        for key in keys { writer.writeBlob(key) }
+    }
+
+    private static func readKeys(_ reader: inout ByteReader) throws -> [Bytes] {
+        let count = Int(try reader.read(UInt32.self))
+        guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "key count") }
+        var keys: [Bytes] = []
+        for _ in 0..<count { keys.append(try reader.readBlob()) }
+        return keys
     }
 
     static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ShardCommand {
@@ -119,20 +131,12 @@ enum ShardCommand: Equatable, Sendable {
             case let kind where kind == 2 || kind == 5:
                 let time = try reader.read(Int64.self)
                 let database = kind == 5 ? try readDatabase(&reader) : 0
-                let count = Int(try reader.read(UInt32.self))
-                guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "key count") }
-                var keys: [Bytes] = []
-                for _ in 0..<count { keys.append(try reader.readBlob()) }
-                return .reclaim(time: time, keys: keys, database: database)
+                return .reclaim(time: time, keys: try readKeys(&reader), database: database)
             case 6:
                 let time = try reader.read(Int64.self)
                 let database = Int(try reader.read(UInt32.self))
                 guard database < Settings.databasesMax else { throw DecodeError(reason: "database number") }
-                let count = Int(try reader.read(UInt32.self))
-                guard count <= itemsMax, count <= reader.remaining / 4 else { throw DecodeError(reason: "key count") }
-                var keys: [Bytes] = []
-                for _ in 0..<count { keys.append(try reader.readBlob()) }
-                return .evict(time: time, keys: keys, database: database)
+                return .evict(time: time, keys: try readKeys(&reader), database: database)
             case 3:
                 let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
                 return .migrate(tag: tag, step: try MigrationStep.decode(from: &reader))
