@@ -192,3 +192,31 @@ def test_info_has_the_memory_and_eviction_fields_monitoring_tools_read(server):
         assert field in memory, field
     assert memory["lazyfree_pending_objects"] == 0
     assert stats["evicted_keys"] == 0 and stats["lazyfreed_objects"] == 0
+
+
+def test_rdb_changes_since_last_save_counts_real_changes_until_a_save(server):
+    """Redis's "dirty" counter (Redis's bitops unit): a write that changes nothing adds
+    nothing, and BGSAVE starts it again from zero."""
+    client = server.client(decode_responses=True)
+    client.bgsave()
+    deadline = time.time() + 10
+    while client.info("persistence")["rdb_changes_since_last_save"] != 0:
+        assert time.time() < deadline, "BGSAVE never reset the change count"
+        time.sleep(0.05)
+
+    def changes():
+        return client.info("persistence")["rdb_changes_since_last_save"]
+
+    client.setbit("bits", 0, 0)
+    client.execute_command("BITFIELD", "field", "SET", "i5", 0, 0)
+    assert changes() == 2, "creating two keys is two changes"
+    client.setbit("bits", 0, 0)
+    client.execute_command("BITFIELD", "field", "SET", "i5", 0, 0)
+    assert changes() == 2, "rewriting the same bits changes nothing"
+    client.setbit("bits", 0, 1)
+    client.setbit("bits", 0, 1)
+    assert changes() == 3
+    client.bgsave()
+    while changes() != 0:
+        assert time.time() < deadline, "BGSAVE never reset the change count"
+        time.sleep(0.05)

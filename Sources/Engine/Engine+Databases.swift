@@ -97,6 +97,13 @@ extension Engine {
             .map { (index: $0.index, keys: $0.keyspace.keyCount, expires: $0.keyspace.expiringCount) }
     }
 
+    /// Changes made to the keys of every database since this engine started or was
+    /// restored (the sum of their keyspaces' change counts; INFO's
+    /// rdb_changes_since_last_save counts from it).
+    public var changeCountAllDatabases: Int {
+        parkedDatabases.values.reduce(keyspace.changeCount) { $0 + $1.changeCount }
+    }
+
     /// Whether any database but the selected one holds keys.
     var otherDatabasesHoldKeys: Bool { parkedDatabases.values.contains { $0.keyCount > 0 } }
 

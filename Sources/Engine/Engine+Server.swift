@@ -199,8 +199,12 @@ extension Engine {
             fields = [("connected_clients", String(sessions.count)), ("maxclients", String(settings.maxClients)),
                       ("blocked_clients", String(hooks.blockedClients()))]
         case "persistence":
-            fields = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
-                      ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
+            // A node's hooks know its shards' changes and snapshots: their fields replace these.
+            let base = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
+                        ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
+            let overrides = hooks.infoFields(section)
+            return base.map { field in overrides.first { $0.0 == field.0 } ?? field }
+                + overrides.filter { field in !base.contains { $0.0 == field.0 } }
         case "stats":
             let stats = hooks.nodeStats?() ?? stats
             fields = [("total_connections_received", String(stats.connectionsReceived)),

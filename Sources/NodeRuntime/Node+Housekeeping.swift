@@ -146,6 +146,7 @@ extension Node {
         guard snapshotJobs[replica.shard] == nil,
               let metadata = replica.raft.snapshotMetadata(through: replica.raft.appliedIndex) else { return }
         let encode = data.capture()
+        changeCountAtSnapshot[replica.shard] = data.engine.changeCountAllDatabases
         let (shard, directory, disk, limits) = (replica.shard, store.directory, store.snapshotDisk, store.limits)
         let job = SnapshotJob(shard: shard, metadata: metadata) {
             let bytes = encode()

@@ -49,7 +49,12 @@ extension Node {
                     ("tracking_total_items", String(trackingTable.values.reduce(0) { $0 + $1.count })),
                     ("tracking_total_prefixes", String(prefixes))] + shell
         case "persistence":
-            return [("loading", "0"), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
+            // Redis's "dirty" counter: changes to this node's shards since their last snapshot.
+            let changes = replicas.values.reduce(0) { total, replica in
+                guard let engine = replica.data?.engine else { return total }
+                return total + max(0, engine.changeCountAllDatabases - (changeCountAtSnapshot[replica.shard] ?? 0))
+            }
+            return [("loading", "0"), ("rdb_changes_since_last_save", String(changes)), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
                     ("aof_rewrite_in_progress", "0"), ("aof_last_write_status", failed ? "err" : "ok"),
                     ("trestle_fsync", configuration.fsync.rawValue)] + shell
         default:

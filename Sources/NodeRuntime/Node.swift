@@ -144,6 +144,9 @@ public final class Node {
     var snapshotsRequested = false
     /// Data shards whose snapshot job is out with the shell, and the replica that made it.
     var snapshotJobs: [ShardID: ObjectIdentifier] = [:]
+    /// Each shard's change count when its last snapshot was captured (INFO's
+    /// rdb_changes_since_last_save counts the changes after it).
+    var changeCountAtSnapshot: [ShardID: Int] = [:]
     /// Backups being encoded by the shell (`.encode`), by job id: what to do with the bytes.
     var encodeWaiters: [UInt64: ([UInt8]) -> Void] = [:]
     /// MIGRATE transfers under way, by job id (Node+Migrate.swift).
