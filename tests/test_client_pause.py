@@ -83,3 +83,68 @@ def test_pause_arguments_are_checked_as_redis_checks_them(server):
         client.execute_command("CLIENT", "PAUSE", "10", "SOME")
     with pytest.raises(redis.exceptions.ResponseError, match="wrong number of arguments for 'client|unpause'"):
         client.execute_command("CLIENT", "UNPAUSE", "x")
+
+
+def test_read_only_scripts_and_functions_are_not_held_and_paused_clients_count_as_blocked(server):
+    """Redis's pause unit: a script whose shebang says no-writes (by EVAL or EVALSHA) and
+    FCALL of a no-writes function only read; held clients show in blocked_clients."""
+    admin = server.client(decode_responses=True)
+    admin.execute_command("FUNCTION", "LOAD", "REPLACE",
+                          "#!lua name=pauselib\nredis.register_function{function_name='ro', "
+                          "callback=function() return 'hello' end, flags={'no-writes'}}")
+    read_only = "#!lua flags=no-writes\nreturn 'read only'"
+    sha = admin.script_load(read_only)
+    admin.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+    try:
+        reader = server.client(decode_responses=True)
+        assert reader.eval(read_only, 0) == "read only"
+        assert reader.evalsha(sha, 0) == "read only"
+        assert reader.execute_command("FCALL", "ro", "0") == "hello"
+        held = [deferred(server.client(decode_responses=True), "SET", "k", "v"),
+                deferred(server.client(decode_responses=True), "EVAL", "#!lua\nreturn 1", "0")]
+        deadline = time.time() + 5
+        while admin.info("clients")["blocked_clients"] != 2:
+            assert time.time() < deadline, "paused clients are not counted as blocked"
+            time.sleep(0.05)
+        with pytest.raises(redis.exceptions.ResponseError, match="Write commands are not allowed from read-only scripts"):
+            reader.execute_command("EVAL_RO", "return redis.call('publish', 'ch', 'msg')", "0")
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    for thread, result in held:
+        thread.join(timeout=5)
+        assert result in (["OK"], [True], [1])
+    assert admin.info("clients")["blocked_clients"] == 0
+
+
+def test_a_pause_inside_a_transaction_starts_when_it_ends(server):
+    admin = server.client(decode_responses=True)
+    pipeline = admin.pipeline(transaction=True)
+    pipeline.set("first", "1")
+    pipeline.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+    pipeline.set("second", "2")
+    try:
+        assert pipeline.execute() == [True, "OK", True]
+        thread, result = deferred(server.client(decode_responses=True), "SET", "third", "3")
+        time.sleep(0.3)
+        assert result == [], "the pause holds writes after the transaction"
+        assert admin.mget("first", "second", "third") == ["1", "2", None]
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    thread.join(timeout=5)
+    assert admin.get("third") == "3"
+
+
+def test_keys_do_not_expire_under_a_write_pause_and_do_when_read_after_it(server):
+    admin = server.client(decode_responses=True)
+    expired_before = admin.info("stats")["expired_keys"]
+    admin.set("soon", "x", px=50)
+    admin.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+    try:
+        time.sleep(0.4)
+        assert admin.get("soon") is None, "logically expired"
+        assert admin.info("stats")["expired_keys"] == expired_before, "but not removed while paused"
+        assert admin.dbsize() == 1
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    assert admin.get("soon") is None
+    assert admin.info("stats")["expired_keys"] == expired_before + 1, "the read removed it"

@@ -276,3 +276,34 @@ def test_nothing_is_published_while_off(server):
     client.delete("k")
     assert pubsub.get_message(timeout=0.5) is None
     pubsub.close()
+
+
+def test_a_read_removes_the_expired_keys_it_meets(server):
+    """Redis's lazy expiry (unit/expire "Redis should lazy expire keys"): with active
+    expiry off, expired keys stay counted until a read meets them; once its reply is back
+    they are gone, counted in expired_keys and announced as `expired`."""
+    client = server.client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "Ex")
+    subscriber = server.client(decode_responses=True).pubsub()
+    subscriber.psubscribe("__keyevent@0__:expired")
+    assert subscriber.get_message(timeout=1)["type"] == "psubscribe"
+    client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        expired_before = client.info("stats")["expired_keys"]
+        for name in ("lazy1", "lazy2", "lazy3"):
+            client.set(name, "v", px=100)
+        time.sleep(0.5)
+        assert client.dbsize() == 3, "nothing removes them but a read"
+        assert client.mget("lazy1", "lazy2", "lazy3") == [None, None, None]
+        assert client.dbsize() == 0
+        assert client.info("stats")["expired_keys"] == expired_before + 3
+        events = set()
+        deadline = time.time() + 5
+        while len(events) < 3 and time.time() < deadline:
+            message = subscriber.get_message(timeout=0.5)
+            if message and message["type"] == "pmessage":
+                events.add(message["data"])
+        assert events == {"lazy1", "lazy2", "lazy3"}
+    finally:
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        client.config_set("notify-keyspace-events", "")

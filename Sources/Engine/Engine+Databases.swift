@@ -104,6 +104,11 @@ extension Engine {
         parkedDatabases.values.reduce(keyspace.changeCount) { $0 + $1.changeCount }
     }
 
+    /// Keys of every database removed because their time passed (INFO's expired_keys).
+    public var expiredKeyCountAllDatabases: Int {
+        parkedDatabases.values.reduce(keyspace.expiredKeyCount) { $0 + $1.expiredKeyCount }
+    }
+
     /// Whether any database but the selected one holds keys.
     var otherDatabasesHoldKeys: Bool { parkedDatabases.values.contains { $0.keyCount > 0 } }
 

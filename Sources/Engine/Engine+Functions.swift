@@ -68,6 +68,11 @@ extension Engine {
         return function.flags.contains("no-writes") || function.flags.contains("allow-oom")
     }
 
+    /// Whether `name` is a function flagged `no-writes` (FCALL of it only reads).
+    public func functionIsReadOnly(_ name: Bytes) -> Bool {
+        lookupFunction(name)?.1.flags.contains("no-writes") ?? false
+    }
+
     private func lookupFunction(_ name: Bytes) -> (FunctionLibrary, LibraryFunction)? {
         guard let libraryName = functionLibraries[Arguments.lowercased(name)], let library = libraries[libraryName],
               let function = library.functions.first(where: { $0.name.lowercased() == Arguments.lowercased(name) }) else { return nil }

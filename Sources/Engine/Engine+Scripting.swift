@@ -234,7 +234,10 @@ extension Engine {
             return .error("ERR This Redis command is not allowed from script")
         }
         if id == .debug { return Self.debugFromScript(arguments, version: version) }
-        if context.readOnly, spec.isWrite {
+        // As Redis: a read-only script may not call a may_replicate command either (PUBLISH
+        // carries that flag in Redis; Trestle's table leaves it off so it is not routed as a
+        // write), which also lets read-only scripts run under CLIENT PAUSE WRITE.
+        if context.readOnly, spec.isWrite || id == .publish || id == .spublish {
             return .error("ERR Write commands are not allowed from read-only scripts.")
         }
         if context.trial, let trial = scriptTrial, let access = trial.access,

@@ -206,11 +206,13 @@ extension Engine {
             return base.map { field in overrides.first { $0.0 == field.0 } ?? field }
                 + overrides.filter { field in !base.contains { $0.0 == field.0 } }
         case "stats":
-            let stats = hooks.nodeStats?() ?? stats
+            let nodeStats = hooks.nodeStats?()
+            let stats = nodeStats ?? stats
+            let expired = nodeStats == nil ? keyspace.expiredKeyCount : stats.expiredKeys
             fields = [("total_connections_received", String(stats.connectionsReceived)),
                       ("total_commands_processed", String(stats.commandsProcessed)),
                       ("rejected_connections", String(stats.rejectedConnections)),
-                      ("expired_keys", String(keyspace.expiredKeyCount)), ("evicted_keys", String(stats.evictedKeys)),
+                      ("expired_keys", String(expired)), ("evicted_keys", String(stats.evictedKeys)),
                       ("lazyfreed_objects", "0"),
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),

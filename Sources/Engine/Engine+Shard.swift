@@ -111,6 +111,16 @@ extension Engine {
         }
     }
 
+    /// Those of `keys` that `database` stores past their time at `now` (what a read met
+    /// but did not remove: reads never change a replica's state). Costs nothing while the
+    /// database holds no key with a time to live.
+    public func storedButExpired(_ keys: [Bytes], database: Int, now time: Int64) -> [Bytes] {
+        inDatabase(database) {
+            guard keyspace.expiringCount > 0 else { return [] }
+            return keys.filter { keyspace.storesExpired($0, now: time) }
+        }
+    }
+
     /// A committed write removes the expired keys it names before it runs, publishing
     /// `expired` for each, as Redis's write lookups do (DEL of an expired key leaves no
     /// key behind for DBSIZE to count). Every replica applies the same entry at the same

@@ -94,6 +94,10 @@ public struct Stats: Sendable {
     public var errorReplies: Int = 0
     /// Keys removed by `maxmemory-policy` (INFO's evicted_keys).
     public var evictedKeys: Int = 0
+    /// Keys removed because their time to live passed (INFO's expired_keys), in the
+    /// stats a node sums (`HostHooks.nodeStats`). A shard engine's own value is the
+    /// correction for CONFIG RESETSTAT: minus its keyspaces' expired count at the reset.
+    public var expiredKeys: Int = 0
     public init() {}
 }
 

@@ -47,24 +47,37 @@ extension Node {
 
     /// SLOWLOG, LATENCY, ROLE, LOLWUT, SHUTDOWN and DEBUG: node-local, never routed.
     /// Commands the node answers itself that a transaction may hold (SLOWLOG, LATENCY,
-    /// ROLE, LOLWUT): the shard's engine cannot, so the node runs them when the
-    /// transaction's result arrives and puts their replies in their places.
+    /// ROLE, LOLWUT, CLIENT PAUSE/UNPAUSE): the shard's engine cannot, so the node runs
+    /// them when the transaction's result arrives and puts their replies in their places
+    /// (a pause so starts once the transaction is done, as in Redis).
     static let nodeCommandsInTransactions: CommandIDSet = [.slowlog, .latency, .role, .lolwut]
 
     func answeringNodeCommands(_ commands: [[Bytes]], session: Session, reply: @escaping ReplySink) -> ReplySink {
         let positions = commands.indices.filter { index in
-            CommandTable.lookup(commands[index][0])?.id.map(Self.nodeCommandsInTransactions.contains) ?? false
+            Self.isClientPause(commands[index])
+                || CommandTable.lookup(commands[index][0])?.id.map(Self.nodeCommandsInTransactions.contains) ?? false
         }
         guard !positions.isEmpty else { return reply }
         return { [self] value in
             guard case .array(var replies) = value, replies.count == commands.count else { return reply(value) }
             for index in positions {
+                if Self.isClientPause(commands[index]) {
+                    if let answer = clientPauseCommand(commands[index]) { replies[index] = answer }
+                    continue
+                }
                 guard let id = CommandTable.lookup(commands[index][0])?.id,
                       let outcome = serveDiagnostics(id, commands[index], session: session, reply: { _ in }) else { continue }
                 replies[index] = outcome.reply
             }
             reply(.array(replies))
         }
+    }
+
+    /// CLIENT PAUSE or CLIENT UNPAUSE (the node's own commands).
+    static func isClientPause(_ arguments: [Bytes]) -> Bool {
+        guard arguments.count >= 2, CommandTable.lookup(arguments[0])?.id == .client else { return false }
+        let sub = String(decoding: arguments[1], as: UTF8.self).lowercased()
+        return sub == "pause" || sub == "unpause"
     }
 
     func serveDiagnostics(_ id: CommandID, _ arguments: [Bytes], session: Session, reply: @escaping ReplySink) -> Outcome? {

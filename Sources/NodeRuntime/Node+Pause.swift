@@ -8,6 +8,7 @@
 import Core
 import Engine
 import Keyspace
+import Scripting
 import Wire
 
 struct ClientPause {
@@ -56,17 +57,39 @@ extension Node {
     func pausePostpones(_ request: [Bytes], spec: CommandSpec?, session: Session) -> Bool {
         guard let pause = clientPause, let spec, spec.accepts(argumentCount: request.count) else { return false }
         guard pause.writesOnly else { return true }
-        if Self.mayChangeData(spec) { return true }
         if spec.id == .exec, let queued = session.queuedCommands {
-            return queued.contains { command in command.first.flatMap(CommandTable.lookup).map(Self.mayChangeData) ?? false }
+            return queued.contains { command in
+                command.first.flatMap(CommandTable.lookup).map { mayChangeData($0, command) } ?? false
+            }
         }
-        return false
+        return mayChangeData(spec, request)
     }
 
-    /// Writes and Redis's may_replicate commands (`isWrite` covers the flag; PUBLISH and
-    /// SPUBLISH carry it in Redis but not in Trestle's table, where it would route them as writes).
+    /// `mayChangeData(spec)`, with scripts judged as Redis does under CLIENT PAUSE WRITE:
+    /// the `_RO` commands, a script whose shebang says `no-writes` (sent with EVAL, or
+    /// cached and called by EVALSHA) and FCALL of a `no-writes` function only read.
+    private func mayChangeData(_ spec: CommandSpec, _ arguments: [Bytes]) -> Bool {
+        guard let id = spec.id, Engine.scriptRuns.contains(id) else { return Self.mayChangeData(spec) }
+        switch id {
+        case .eval_ro, .evalsha_ro, .fcall_ro:
+            return false
+        case .fcall:
+            return arguments.count < 2 || !front.functionIsReadOnly(arguments[1])
+        default:
+            guard arguments.count >= 2 else { return true }
+            let sha = String(decoding: arguments[1], as: UTF8.self).lowercased()
+            let body = id == .eval ? arguments[1]
+                : front.scriptBody(sha: sha) ?? replicas.values.lazy.compactMap { $0.data?.engine.scriptBody(sha: sha) }.first
+            guard let body, case .success(let shebang?) = Shebang.parse(body) else { return true }
+            return !shebang.flags.contains("no-writes")
+        }
+    }
+
+    /// Writes and Redis's may_replicate commands (`isWrite` covers the flag; PUBLISH,
+    /// SPUBLISH and PFCOUNT carry it in Redis but not in Trestle's table, where it would
+    /// route them as writes).
     static func mayChangeData(_ spec: CommandSpec) -> Bool {
-        spec.isWrite || spec.id == .publish || spec.id == .spublish
+        spec.isWrite || spec.id == .publish || spec.id == .spublish || spec.id == .pfcount
     }
 
     /// Ends the pause (at its time, or on CLIENT UNPAUSE) and starts what waited.

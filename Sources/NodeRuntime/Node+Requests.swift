@@ -237,7 +237,7 @@ extension Node {
             return waitForReplicas(arguments, reply: reply)
         case .waitaof:
             return waitForAppendOnly(arguments, reply: reply)
-        case .client where arguments.count >= 2 && ["pause", "unpause"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
+        case .client where Self.isClientPause(arguments):
             if let answer = clientPauseCommand(arguments) { return Outcome(reply: answer) }
             return front.execute(arguments, spec: spec, session: session, now: time)  // wrong arity: its error
         case .client where arguments.count >= 3 && arguments.count <= 4
@@ -362,9 +362,13 @@ extension Node {
                 // What `read` would do at once, without its closures.
                 let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
                 publishAfterRead(data.engine)
+                let keys = positions.map { arguments[$0] }
+                if expireLazily(replica, keys: keys, database: session.database, answer: answer, reply: reply) { return nil }
                 return Outcome(reply: answer)
             } else {
-                read(replica, slot: slot, session: session, reply: reply) { engine, now in engine.executeRead(arguments, id: id, session: session, now: now) }
+                read(replica, slot: slot, session: session, keys: positions.map { arguments[$0] }, reply: reply) { engine, now in
+                    engine.executeRead(arguments, id: id, session: session, now: now)
+                }
             }
             return nil
         case .elsewhere(let leader, let node, let shard):
@@ -588,7 +592,8 @@ extension Node {
     /// state once the leadership is confirmed.
     /// With `slot`: the read is refused if the slot was handed off to another shard while
     /// it waited (its keys are gone from here).
-    func read(_ replica: Replica, slot: HashSlot? = nil, session: Session, reply: @escaping ReplySink,
+    /// With `keys`: the expired ones among them are removed before the answer (Node+LazyExpiry.swift).
+    func read(_ replica: Replica, slot: HashSlot? = nil, session: Session, keys: [Bytes] = [], reply: @escaping ReplySink,
               _ body: @escaping (Engine, Int64) -> RESPValue) {
         // Strong captures: the closure lives only until the read runs or fails (a dropped
         // replica fails its reads first). A weak reference would move the node's and the
@@ -598,6 +603,7 @@ extension Node {
             if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
             let answer = body(data.engine, max(now(), data.lastRecordTime))
             publishAfterRead(data.engine)
+            if expireLazily(replica, keys: keys, database: session.database, answer: answer, reply: reply) { return }
             reply(answer)
         }
         queueRead(replica, run: run, fail: reply)

@@ -137,6 +137,9 @@ extension Node {
         for command in commands {
             guard let spec = CommandTable.lookup(command[0]) else { continue }
             writes = writes || spec.isWrite
+            if spec.isWrite, session.tracking?.noLoop == true {
+                noteTrackedWrite(spec.keyPositions(in: command).map { command[$0] }, session: session)
+            }
             for position in spec.keyPositions(in: command) {
                 let keySlot = HashSlot.of(key: command[position])
                 if let slot, !mayMeet(slot, keySlot) {

@@ -210,7 +210,8 @@ public final class Node {
         front.hooks.scriptLog = Self.scriptLogger(logger)
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
-        front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).count }
+        // As Redis, clients a CLIENT PAUSE holds count as blocked.
+        front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).union(self.pausedClients).count }
         front.hooks.settingsChanged = { [unowned self] settings in
             for replica in self.replicas.values { replica.data?.engine.settings.adoptShardSettings(from: settings) }
         }
@@ -317,6 +318,8 @@ public final class Node {
             stats.keyspaceHits += data.engine.stats.keyspaceHits
             stats.keyspaceMisses += data.engine.stats.keyspaceMisses
             stats.evictedKeys += data.engine.stats.evictedKeys
+            // The engine's own expiredKeys holds minus the count at the last CONFIG RESETSTAT.
+            stats.expiredKeys += data.engine.expiredKeyCountAllDatabases + data.engine.stats.expiredKeys
         }
         return stats
     }
@@ -324,7 +327,11 @@ public final class Node {
     private func resetStats() {
         commandsServed = 0
         commandStats = CommandStats()
-        for replica in replicas.values { replica.data?.engine.stats = Stats() }
+        for replica in replicas.values {
+            guard let engine = replica.data?.engine else { continue }
+            engine.stats = Stats()
+            engine.stats.expiredKeys = -engine.expiredKeyCountAllDatabases
+        }
         onStatsReset?()
     }
 
