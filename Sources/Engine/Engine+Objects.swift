@@ -97,7 +97,7 @@ extension Engine {
         guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
         switch subcommand {
         case "encoding": return .bulk(settings.encodingLimits.encodingName(entry.value))
-        case "refcount": return .integer(1)
+        case "refcount": return .integer(sharesInteger(entry.value) ? Self.sharedObjectRefcount : 1)
         // Access times and counts are not kept (nothing is evicted): 0 under the policy
         // that would track them, Redis's error under the other.
         case "idletime" where !settings.maxMemoryPolicy.hasSuffix("lfu"): return .integer(0)
@@ -107,6 +107,20 @@ extension Engine {
         default:
             throw CommandError.message("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
         }
+    }
+
+    /// Redis's OBJ_SHARED_REFCOUNT: what OBJECT REFCOUNT answers for a shared object.
+    static let sharedObjectRefcount: Int64 = 2_147_483_647
+
+    /// Whether Redis would store `value` as one of its shared integers (a string holding an
+    /// integer 0...9999 in canonical form), which it does not under a maxmemory LRU or LFU
+    /// policy (each key then needs its own access clock).
+    private func sharesInteger(_ value: Value) -> Bool {
+        guard case .string(let bytes) = value, !bytes.isEmpty, bytes.count <= 4,
+              bytes.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              bytes.count == 1 || bytes[0] != UInt8(ascii: "0") else { return false }
+        let policy = settings.maxMemoryPolicy
+        return settings.maxMemoryBytes == 0 || !(policy.hasSuffix("lru") || policy.hasSuffix("lfu"))
     }
 
     /// DEBUG OBJECT's line for `key` in `database`, in Redis's format (nil: no such key).
