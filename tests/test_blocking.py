@@ -196,8 +196,12 @@ def test_immediate_replies_match_redis(protocol, server, redis_reference):
     assert not differences, "\n".join(differences)
 
 
-def test_xread_block_waits_for_new_entries(server):
-    reader, writer = server.client(decode_responses=True), server.client(decode_responses=True)
+@pytest.mark.parametrize("database", [0, 9])
+def test_xread_block_waits_for_new_entries(server, database):
+    """In any database: `$` once resolved the stream of database 0 (Redis's stream unit
+    runs in database 9, where XREAD BLOCK $ answered the old entry at once)."""
+    reader = server.client(decode_responses=True, db=database)
+    writer = server.client(decode_responses=True, db=database)
     writer.xadd("events", {"n": "0"}, id="1-0")
     thread, result = in_background(lambda: reader.xread({"events": "$"}, block=10000))
     time.sleep(0.3)

@@ -36,15 +36,17 @@ extension Engine {
         return (try? parseRead(arguments))?.block != nil
     }
 
-    /// XREAD's `$` IDs replaced by each stream's last ID now, so a retry after new entries
-    /// reads what came after the moment it blocked.
-    public func resolvingLastIDs(_ arguments: [Bytes], now: Int64) -> [Bytes] {
+    /// XREAD's `$` IDs replaced by each stream's last ID now in `database` (the client's),
+    /// so a retry after new entries reads what came after the moment it blocked.
+    public func resolvingLastIDs(_ arguments: [Bytes], database: Int, now: Int64) -> [Bytes] {
         guard let request = try? Self.parseRead(arguments) else { return arguments }
         var resolved = arguments
-        for (offset, id) in request.ids.enumerated() where id == Array("$".utf8) {
-            let key = request.keys[offset]
-            let last = (try? keyspace.streamValue(key, now: now))??.lastID ?? .zero
-            resolved[request.keysStart + request.keys.count + offset] = Array(last.description.utf8)
+        inDatabase(database) {
+            for (offset, id) in request.ids.enumerated() where id == Array("$".utf8) {
+                let key = request.keys[offset]
+                let last = (try? keyspace.streamValue(key, now: now))??.lastID ?? .zero
+                resolved[request.keysStart + request.keys.count + offset] = Array(last.description.utf8)
+            }
         }
         return resolved
     }

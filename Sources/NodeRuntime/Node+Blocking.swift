@@ -72,7 +72,7 @@ extension Node {
         }
         let deadline = timeout == 0 ? nil : Self.saturatingSum(now(), timeout)
         let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
-        let arguments = id == .xread ? (replica.data?.engine.resolvingLastIDs(arguments, now: now()) ?? arguments) : arguments
+        let arguments = id == .xread ? (replica.data?.engine.resolvingLastIDs(arguments, database: session.database, now: now()) ?? arguments) : arguments
         let client = session.id
         let version = session.protocolVersion
         let database = session.database
