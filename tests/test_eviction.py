@@ -88,3 +88,71 @@ def test_noeviction_refuses_writes_and_removes_nothing(server):
         client.set("more", "x")
     assert client.dbsize() == 100 and client.info("stats")["evicted_keys"] == 0
     client.config_set("maxmemory", 0)
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu"])
+def test_lru_and_lfu_policies_keep_the_keys_in_use(server, policy):
+    """Of 5 sampled candidates per victim, LRU evicts the longest idle, LFU the least used:
+    a hot set read throughout survives while cold keys go (random eviction would take
+    about as large a share of hot keys as of cold ones)."""
+    client = server.client()
+    client.config_set("maxmemory-policy", policy)
+    fill(client, "cold", 10_000)
+    hot = [f"hot{index}" for index in range(200)]
+    fill(client, "hot", 200)
+    time.sleep(2.1)  # the cold keys are idle for two seconds at least
+    for _ in range(8 if policy.endswith("lfu") else 1):
+        assert len(client.mget(hot)) == 200
+    client.config_set("maxmemory", 1_000_000)  # about half of what the keys take
+    try:
+        assert wait_until(lambda: client.dbsize() < 8_000), client.dbsize()
+        survivors = sum(1 for value in client.mget(hot) if value is not None)
+        assert survivors >= 190, f"{policy} evicted {200 - survivors} of 200 keys in use"
+    finally:
+        client.config_set("maxmemory", 0)
+        client.config_set("maxmemory-policy", "noeviction")
+
+
+def test_object_idletime_and_freq_follow_accesses_as_in_redis(target):
+    """Redis's introspection-2 and dump units: reads and TOUCH renew the access time,
+    TYPE, TTL, EXISTS and OBJECT do not, nor do a CLIENT NO-TOUCH client's reads; RESTORE
+    sets IDLETIME under an LRU policy and FREQ under an LFU one."""
+    client = target.client()
+    client.set("foo", "bar")
+    time.sleep(2.2)
+    client.type("foo")
+    client.ttl("foo")
+    client.exists("foo")
+    assert client.object("idletime", "foo") >= 2
+    try:
+        client.execute_command("CLIENT", "NO-TOUCH", "ON")  # Redis 7.2 (the reference is 7.0)
+        no_touch = True
+    except redis.exceptions.ResponseError:
+        no_touch = False
+    if no_touch:
+        client.get("foo")
+        assert client.object("idletime", "foo") >= 2, "a NO-TOUCH client's read touched the key"
+        client.touch("foo")
+        assert client.object("idletime", "foo") < 2, "TOUCH renews the access time even under NO-TOUCH"
+        client.execute_command("CLIENT", "NO-TOUCH", "OFF")
+    else:
+        client.get("foo")
+        assert client.object("idletime", "foo") < 2
+    payload = client.dump("foo")
+    client.restore("idle", 0, payload, idletime=1000)
+    assert 1000 <= client.object("idletime", "idle") <= 1010
+    client.config_set("maxmemory-policy", "allkeys-lfu")
+    try:
+        client.restore("frequent", 0, payload, frequency=100)
+        assert client.object("freq", "frequent") == 100
+        client.set("new", "v")
+        assert client.object("freq", "new") == 5, "Redis's LFU_INIT_VAL"
+        for _ in range(20):
+            client.get("new")
+        assert client.object("freq", "new") > 5
+        with pytest.raises(redis.exceptions.ResponseError, match="An LFU maxmemory policy is selected"):
+            client.object("idletime", "new")
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
+    with pytest.raises(redis.exceptions.ResponseError, match="An LFU maxmemory policy is not selected"):
+        client.object("freq", "new")

@@ -74,6 +74,10 @@ extension Engine {
         ConfigParameter(name: "maxmemory-policy", kind: .choice(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                                                  "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
                         get: { $0.maxMemoryPolicy }, set: { $0.maxMemoryPolicy = $1 }),
+        ConfigParameter(name: "lfu-log-factor", kind: .integer(0...integerMax), get: { String($0.lfuLogFactor) },
+                        set: { $0.lfuLogFactor = Int($1)! }),
+        ConfigParameter(name: "lfu-decay-time", kind: .integer(0...integerMax), get: { String($0.lfuDecayMinutes) },
+                        set: { $0.lfuDecayMinutes = Int($1)! }),
         // Trestle's log is always on (appendonly) and its fsync policy is the --fsync flag;
         // setting them is accepted and GET reports what the node does.
         ConfigParameter(name: "appendonly", kind: .boolean, get: { _ in "yes" }, set: { _, _ in }),
@@ -134,7 +138,6 @@ extension Engine {
         inert("lazyfree-lazy-user-flush", "no", .boolean), inert("replica-lazy-flush", "no", .boolean),
         inert("maxmemory-samples", "5", .integer(1...64)), inert("maxmemory-eviction-tenacity", "10", .integer(0...100)),
         inert("maxmemory-clients", "0", .text(valid: isMemoryOrPercent)),
-        inert("lfu-log-factor", "10", .integer(0...integerMax)), inert("lfu-decay-time", "1", .integer(0...integerMax)),
         inert("oom-score-adj", "no", .choice(["no", "yes", "relative", "absolute"])),
         inert("oom-score-adj-values", "0 200 800", .text(valid: isOOMScoreTriple)),
         inert("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",

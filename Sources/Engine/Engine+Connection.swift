@@ -122,9 +122,10 @@ extension Engine {
             else { throw .message("ERR Unrecognized option '\(Arguments.string(arguments[2]))'") }
             return Outcome(reply: .ok)
         case ("no-evict", 3), ("no-touch", 3):
-            // Trestle evicts nothing and keeps no access times: the switches change nothing.
+            // NO-EVICT changes nothing (Trestle evicts keys, never clients).
             let mode = Arguments.lowercased(arguments[2])
             guard mode == "on" || mode == "off" else { throw .syntax }
+            if Arguments.lowercased(arguments[1]) == "no-touch" { session.noTouch = mode == "on" }
             return Outcome(reply: .ok)
         case ("info", 2):
             return Outcome(reply: .verbatim(format: "txt", text: clientLine(session, now: now, queryBytes: Self.encodedLength(arguments)) + "\n"))
@@ -183,7 +184,7 @@ extension Engine {
         let idle = (now - session.lastInteraction) / 1000
         let multi = session.queued.map { String($0.count) } ?? "-1"
         return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
-            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : session.isSubscribed ? "P" : "N") db=\(session.database) "
+            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : session.isSubscribed ? "P" : "N")\(session.noTouch ? "T" : "") db=\(session.database) "
             + "sub=\(session.channels.count) psub=\(session.patterns.count) ssub=\(session.shardChannels.count) multi=\(multi) "
             + "watch=\(session.watched.count) qbuf=\(queryBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
             + "events=r cmd=\(session.lastCommand) user=\(session.user ?? "default") redir=-1 resp=\(session.protocolVersion.rawValue) "

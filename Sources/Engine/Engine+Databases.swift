@@ -76,6 +76,7 @@ extension Engine {
             selectedDatabase = newValue.selected
             keyspace = newValue.current
             parkedDatabases = newValue.parked
+            applyAccessSettings()
         }
     }
 
@@ -83,6 +84,7 @@ extension Engine {
     public func restoreDatabase(_ index: Int, _ database: Keyspace) {
         precondition(selectedDatabase == 0 && index > 0, "restoring database \(index) while \(selectedDatabase) is selected")
         parkedDatabases[index] = database
+        parkedDatabases[index]?.accessSettings = settings.accessSettings
     }
 
     /// The keys of database `index` (0 when it never held any).

@@ -29,26 +29,48 @@ extension Engine {
         }
     }
 
+    /// Which of the sampled candidates a policy evicts.
+    public enum EvictionOrder: Sendable {
+        /// The first drawn (*-random).
+        case random
+        /// The longest idle (*-lru), by the keys' access fields.
+        case leastRecentlyUsed
+        /// The lowest access frequency (*-lfu).
+        case leastFrequentlyUsed
+        /// The one that expires first (volatile-ttl).
+        case soonestExpiring
+    }
+
     /// Up to `count` distinct keys a policy would evict from `database`, drawing `samples`
-    /// candidates per victim: any key (`volatileOnly` false), else keys with a TTL, and
-    /// with `soonestFirst` the candidate that expires first (volatile-ttl). Trestle keeps
-    /// no access times, so the LRU and LFU policies draw at random like the random ones.
-    public func evictionCandidates(_ count: Int, database: Int, volatileOnly: Bool, soonestFirst: Bool, samples: Int,
-                                   using random: inout SeededRandom) -> [Bytes] {
+    /// candidates per victim (Redis's maxmemory-samples approximation, without its pool):
+    /// any key (`volatileOnly` false), else keys with a TTL, and of the candidates the one
+    /// `order` ranks first.
+    public func evictionCandidates(_ count: Int, database: Int, volatileOnly: Bool, order: EvictionOrder, samples: Int,
+                                   now: Int64, using random: inout SeededRandom) -> [Bytes] {
         inDatabase(database) {
+            let access = keyspace.accessSettings
+            // Lower ranks go first.
+            func rank(_ entry: Entry) -> Int64 {
+                switch order {
+                case .random: return 0
+                case .leastRecentlyUsed: return -entry.access.idleSeconds(now: now)
+                case .leastFrequentlyUsed: return Int64(entry.access.frequency(now: now, access))
+                case .soonestExpiring: return entry.expireAt ?? .max
+                }
+            }
             var chosen: [Bytes] = []
             var seen = Set<Bytes>()
             var attempts = 0
             let attemptsMax = count * max(samples, 1) * 4
             while chosen.count < count, attempts < attemptsMax {
-                var best: (key: Bytes, expireAt: Int64)? = nil
+                var best: (key: Bytes, rank: Int64)? = nil
                 for _ in 0..<max(samples, 1) {
                     attempts += 1
                     let drawn = volatileOnly ? keyspace.randomExpiringEntry(using: &random) : keyspace.randomEntry(using: &random)
                     guard let (key, entry) = drawn, !seen.contains(key) else { continue }
-                    let expireAt = entry.expireAt ?? .max
-                    if best.map({ soonestFirst && expireAt < $0.expireAt }) ?? true { best = (key, expireAt) }
-                    if !soonestFirst { break }
+                    let rank = rank(entry)
+                    if best.map({ rank < $0.rank }) ?? true { best = (key, rank) }
+                    if order == .random { break }
                 }
                 guard let best else { continue }
                 seen.insert(best.key)

@@ -12,7 +12,8 @@ extension Engine {
         let keys = arguments.dropFirst()
         switch id {
         case .del, .unlink: return .integer(keys.reduce(0) { $0 + (keyspace.delete($1, now: now) ? 1 : 0) })
-        case .exists, .touch: return .integer(keys.reduce(0) { $0 + (keyspace.exists($1, now: now) ? 1 : 0) })
+        case .exists: return .integer(keys.reduce(0) { $0 + (keyspace.exists($1, now: now) ? 1 : 0) })
+        case .touch: return .integer(keys.reduce(0) { $0 + (keyspace.lookup($1, now: now) != nil ? 1 : 0) })
         case .type: return .simple(keyspace.typeName(arguments[1], now: now))
         case .keys: return .array(keyspace.keys(matching: arguments[1], now: now).map(RESPValue.bulk))
         case .scan: return try scan(arguments, now: now)

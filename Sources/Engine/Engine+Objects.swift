@@ -41,6 +41,7 @@ extension Engine {
     /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
     private func restore(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
         var replace = false, absolute = false
+        var idle: Int64? = nil, frequency: Int64? = nil
         var index = 4
         while index < arguments.count {
             if Arguments.isKeyword(arguments[index], "replace") {
@@ -48,11 +49,14 @@ extension Engine {
             } else if Arguments.isKeyword(arguments[index], "absttl") {
                 absolute = true
             } else if Arguments.isKeyword(arguments[index], "idletime"), index + 1 < arguments.count {
-                guard try Arguments.integer(arguments[index + 1]) >= 0 else { throw CommandError.message("ERR Invalid IDLETIME value, must be >= 0") }
+                let seconds = try Arguments.integer(arguments[index + 1])
+                guard seconds >= 0 else { throw CommandError.message("ERR Invalid IDLETIME value, must be >= 0") }
+                idle = seconds
                 index += 1
             } else if Arguments.isKeyword(arguments[index], "freq"), index + 1 < arguments.count {
-                let frequency = try Arguments.integer(arguments[index + 1])
-                guard (0...255).contains(frequency) else { throw CommandError.message("ERR Invalid FREQ value, must be >= 0 and <= 255") }
+                let counter = try Arguments.integer(arguments[index + 1])
+                guard (0...255).contains(counter) else { throw CommandError.message("ERR Invalid FREQ value, must be >= 0 and <= 255") }
+                frequency = counter
                 index += 1
             } else {
                 throw CommandError.syntax
@@ -74,7 +78,14 @@ extension Engine {
             return .ok
         }
         _ = keyspace.delete(arguments[1], now: now)
-        keyspace.store(arguments[1], Entry(value: value, expireAt: expireAt))
+        var entry = Entry(value: value, expireAt: expireAt)
+        // As Redis: IDLETIME counts under an LRU policy, FREQ under an LFU one.
+        if keyspace.accessSettings.lfu, let frequency {
+            entry.access = .frequency(frequency, now: now)
+        } else if !keyspace.accessSettings.lfu, let idle {
+            entry.access = .idle(seconds: idle, now: now)
+        }
+        keyspace.store(arguments[1], entry)
         return .ok
     }
 
@@ -98,12 +109,11 @@ extension Engine {
         switch subcommand {
         case "encoding": return .bulk(settings.encodingLimits.encodingName(entry.value))
         case "refcount": return .integer(sharesInteger(entry.value) ? Self.sharedObjectRefcount : 1)
-        // Access times and counts are not kept (nothing is evicted): 0 under the policy
-        // that would track them, Redis's error under the other.
-        case "idletime" where !settings.maxMemoryPolicy.hasSuffix("lfu"): return .integer(0)
+        // The access field (AccessClock.swift) holds one of the two, as the policy says.
+        case "idletime" where !keyspace.accessSettings.lfu: return .integer(entry.access.idleSeconds(now: now))
         case "idletime":
             throw CommandError.message("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
-        case _ where settings.maxMemoryPolicy.hasSuffix("lfu"): return .integer(0)
+        case _ where keyspace.accessSettings.lfu: return .integer(Int64(entry.access.frequency(now: now, keyspace.accessSettings)))
         default:
             throw CommandError.message("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
         }
@@ -124,16 +134,17 @@ extension Engine {
     }
 
     /// DEBUG OBJECT's line for `key` in `database`, in Redis's format (nil: no such key).
-    /// Trestle keeps no per-object address, reference count or access clock: those fields
-    /// are fixed (`lru` is the current LRU clock, `lru_seconds_idle` 0); the encoding is
-    /// OBJECT ENCODING's and the serialized length that of a DUMP payload.
+    /// Trestle keeps no per-object address or reference count: those fields are fixed;
+    /// `lru_seconds_idle` is the key's idle time (AccessClock.swift), the encoding is OBJECT
+    /// ENCODING's and the serialized length that of a DUMP payload.
     public func debugObjectText(_ key: Bytes, database: Int, now: Int64) -> String? {
         inDatabase(database) {
             // As Redis: a key past its expiry that is still stored is found (no expiry check).
             guard let entry = keyspace.peek(key, now: .min) else { return nil }
             let encoding = settings.encodingLimits.encodingName(entry.value)
+            let idle = keyspace.accessSettings.lfu ? 0 : entry.access.idleSeconds(now: now)
             var text = "Value at:0x7f0000000000 refcount:1 encoding:\(encoding) serializedlength:\(Self.dumpPayload(entry.value).count)"
-                + " lru:\((now / 1000) & ((1 << 24) - 1)) lru_seconds_idle:0"
+                + " lru:\(((now / 1000) - idle) & ((1 << 24) - 1)) lru_seconds_idle:\(idle)"
             if case .list(let elements) = entry.value, encoding == "quicklist" {
                 let bytes = elements.reduce(EncodingLimits.listpackHeaderBytes) { $0 + EncodingLimits.listpackEntryBytes($1) }
                 let nodes = max(1, elements.chunkCount)

@@ -27,7 +27,7 @@ public final class Engine {
     /// that database's number; `keyspace.touchedWatched` holds those of database 0 touched
     /// since. The node drains both.
     public var touchedWatchedInDatabases: [(database: Int, key: Bytes)] = []
-    public var settings: Settings
+    public var settings: Settings { didSet { applyAccessSettings() } }
     public var stats = Stats()
     public var hooks = HostHooks()
     /// Keyspace notifications published by the commands run since the node last drained
@@ -97,6 +97,15 @@ public final class Engine {
         self.random = SeededRandom(seed: seed)
         self.startTime = now
         acl.setDefaultPassword(settings.requirePassword)
+        applyAccessSettings()
+    }
+
+    /// Gives every database the access-recording settings `settings` implies.
+    func applyAccessSettings() {
+        let access = settings.accessSettings
+        guard access != keyspace.accessSettings || parkedDatabases.values.contains(where: { $0.accessSettings != access }) else { return }
+        keyspace.accessSettings = access
+        for index in Array(parkedDatabases.keys) { parkedDatabases[index]?.accessSettings = access }
     }
 
     // MARK: - Sessions
@@ -190,8 +199,18 @@ public final class Engine {
     }
 
     /// `run` in the database already selected.
+    /// Commands whose lookups leave keys' access times alone (Redis's LOOKUP_NOTOUCH).
+    static let lookupsDoNotTouch: CommandIDSet = [.type, .ttl, .pttl, .expiretime, .pexpiretime, .exists, .object, .memory, .debug]
+
     private func runSelected(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
         countLookups(id, arguments, now: now)
+        // A script's calls inherit its caller's choice; a trial's reads leave no trace (its
+        // keyspace is a copy thrown away, which a touch would make copy slots needlessly).
+        let touchedBefore = keyspace.touchesOnAccess
+        if Self.lookupsDoNotTouch.contains(id) || (session.noTouch && id != .touch) || scriptTrial != nil {
+            keyspace.touchesOnAccess = false
+        }
+        defer { keyspace.touchesOnAccess = touchedBefore }
         defer { if !pendingKeyMisses.isEmpty { publishKeyMisses() } }
         return try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
     }

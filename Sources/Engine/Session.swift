@@ -31,6 +31,8 @@ public final class Session {
     /// CLIENT REPLY: whether the node writes this client's replies.
     public enum ReplyMode: Sendable { case on, off, skipNext }
     public var replyMode = ReplyMode.on
+    /// CLIENT NO-TOUCH ON: this client's commands (but TOUCH) leave keys' access times alone.
+    public var noTouch = false
     /// The database of the session's cluster-node WATCH (the one it was in when it watched).
     public var clusterWatchDatabase = 0
     public internal(set) var authenticated: Bool

@@ -61,8 +61,11 @@ public struct Settings: Sendable {
     /// `maxmemory` (0: no limit): past it, `noeviction` refuses commands flagged `denyoom`
     /// with -OOM; other policies evict (NodeRuntime/Node+Eviction.swift).
     public var maxMemoryBytes: Int = 0
-    /// `maxmemory-policy`, as set (the LRU and LFU ones evict like the random ones).
+    /// `maxmemory-policy`, as set.
     public var maxMemoryPolicy = "noeviction"
+    /// `lfu-log-factor` and `lfu-decay-time` (minutes), Redis's LFU counter's parameters.
+    public var lfuLogFactor = 10
+    public var lfuDecayMinutes = 1
     /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call commands flagged `noscript`
     /// (Redis's test knob; only DEBUG PROTOCOL of them is served from a script).
     public var scriptsMayCallNoscriptCommands = false
@@ -77,7 +80,14 @@ public struct Settings: Sendable {
         hllSparseMaxBytes = front.hllSparseMaxBytes
         encodingLimits = front.encodingLimits
         maxMemoryPolicy = front.maxMemoryPolicy
+        lfuLogFactor = front.lfuLogFactor
+        lfuDecayMinutes = front.lfuDecayMinutes
         scriptsMayCallNoscriptCommands = front.scriptsMayCallNoscriptCommands
+    }
+
+    /// How keys' access fields are kept (AccessClock.swift): LFU under a *-lfu policy.
+    public var accessSettings: AccessSettings {
+        AccessSettings(lfu: maxMemoryPolicy.hasSuffix("lfu"), logFactor: lfuLogFactor, decayMinutes: lfuDecayMinutes)
     }
 
     public init() {}

@@ -39,6 +39,15 @@ public struct Keyspace: Sendable {
     /// leader decides (through the log) when expired keys are removed, so reads on any
     /// replica never change its state and every replica stores the same keys.
     public var deletesExpiredOnAccess = true
+    /// How accesses are recorded in each entry's access field (AccessClock.swift).
+    public var accessSettings = AccessSettings()
+    /// False while a command that must not change access times runs (TYPE, TTL, EXISTS,
+    /// OBJECT..., a CLIENT NO-TOUCH client's command): `lookup` leaves the field alone.
+    public var touchesOnAccess = true
+    /// The time of the last lookup or write, which stamps entries stored without one.
+    var accessNow: Int64 = 0
+    /// The LFU counter's coin (xorshift64): deterministic, as the keyspace must be.
+    var accessRandom: UInt64 = 0x2545_F491_4F6C_DD1D
 
     /// Partitions are hash slots masked to the partition count: with the default 16384
     /// each partition is exactly one Redis Cluster hash slot (the server, where SCAN
@@ -63,7 +72,9 @@ public struct Keyspace: Sendable {
     /// The live entry under `key`, deleting it first if it has expired.
     public mutating func lookup(_ key: Bytes, now: Int64) -> Entry? {
         let slot = slot(of: key)
-        guard let entry = slots[slot][Key(key)] else { return nil }
+        accessNow = now
+        guard let index = slots[slot].index(forKey: Key(key)) else { return nil }
+        let entry = slots[slot].values[index]
         if entry.isExpired(at: now) {
             if deletesExpiredOnAccess {
                 remove(key, slot: slot)
@@ -71,7 +82,19 @@ public struct Keyspace: Sendable {
             }
             return nil
         }
+        if touchesOnAccess {
+            let accessed = entry.access.accessed(now: now, accessSettings, random: accessSettings.lfu ? nextAccessRandom() : 0)
+            if accessed != entry.access { slots[slot].values[index].access = accessed }
+        }
         return entry
+    }
+
+    /// A uniform draw in [0, 1) for the LFU counter.
+    private mutating func nextAccessRandom() -> Double {
+        accessRandom ^= accessRandom << 13
+        accessRandom ^= accessRandom >> 7
+        accessRandom ^= accessRandom << 17
+        return Double(accessRandom >> 11) / Double(UInt64(1) << 53)
     }
 
     /// Read-only view of an entry honouring expiry without deleting (for snapshots and checks).
@@ -83,6 +106,9 @@ public struct Keyspace: Sendable {
     /// Stores `entry` under `key`, replacing any previous entry.
     public mutating func store(_ key: Bytes, _ entry: Entry) {
         let slot = slot(of: key)
+        var entry = entry
+        // Stamped with the time of the command storing it (none while a snapshot loads).
+        if entry.access.raw == 0, accessNow > 0 { entry.access = .fresh(now: accessNow, accessSettings) }
         let previous = slots[slot].updateValue(entry, forKey: Key(key))
         if previous == nil {
             keyCount += 1
@@ -247,6 +273,7 @@ extension Keyspace {
     public func emptyDatabase() -> Keyspace {
         var empty = Keyspace(partitionCount: partitionCount)
         empty.deletesExpiredOnAccess = deletesExpiredOnAccess
+        empty.accessSettings = accessSettings
         return empty
     }
 

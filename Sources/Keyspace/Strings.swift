@@ -30,6 +30,7 @@ extension Keyspace {
     ) throws(KeyspaceError) -> (written: Bool, old: Bytes?) {
         if condition == .always, expiry == .clear, !returnOld {
             // The plain SET: one hash lookup instead of a lookup and a store.
+            accessNow = now
             store(key, Entry(value: .string(value)))
             return (true, nil)
         }

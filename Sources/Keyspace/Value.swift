@@ -58,12 +58,20 @@ public enum Value: Equatable, Sendable {
 public struct Entry: Equatable, Sendable {
     public var value: Value
     private var storedExpiry: Int64
+    /// When the key was last accessed (AccessClock.swift): this node's alone, so `==`
+    /// ignores it. 0 (not known) until the keyspace stores or reads the entry.
+    public var access = AccessClock()
 
     private static let noExpiry = Int64.min
 
     public init(value: Value, expireAt: Int64? = nil) {
         self.value = value
         self.storedExpiry = expireAt ?? Self.noExpiry
+    }
+
+    /// Equal keys and expiries: the access field is local to a node (see AccessClock.swift).
+    public static func == (lhs: Entry, rhs: Entry) -> Bool {
+        lhs.value == rhs.value && lhs.storedExpiry == rhs.storedExpiry
     }
 
     public var expireAt: Int64? {

@@ -9,9 +9,10 @@
 // plus Engine.keyOverheadBytes per key), not the process's
 // resident memory: freed keys leave holes the allocator keeps, so resident memory hardly
 // drops when keys go, and evicting until it did would empty the cache. `noeviction` keeps
-// comparing resident memory (INFO used_memory). Trestle keeps no access times: the LRU and
-// LFU policies choose at random, like the random ones; volatile-ttl takes, of 5 sampled
-// keys with a TTL, the one that expires first.
+// comparing resident memory (INFO used_memory). Of 5 sampled candidates per victim, the
+// LRU policies take the longest idle and the LFU ones the least frequently used (by the
+// access fields this leader keeps, AccessClock.swift), volatile-ttl the one that expires
+// first; the random ones take the first drawn.
 import Core
 import Engine
 import Keyspace
@@ -25,11 +26,15 @@ extension Node {
     static let evictionSamples = 5
 
     /// The policy's rule, nil under `noeviction`.
-    var evictionRule: (volatileOnly: Bool, soonestFirst: Bool)? {
+    var evictionRule: (volatileOnly: Bool, order: Engine.EvictionOrder)? {
         switch front.settings.maxMemoryPolicy {
-        case "allkeys-lru", "allkeys-lfu", "allkeys-random": return (false, false)
-        case "volatile-lru", "volatile-lfu", "volatile-random": return (true, false)
-        case "volatile-ttl": return (true, true)
+        case "allkeys-lru": return (false, .leastRecentlyUsed)
+        case "allkeys-lfu": return (false, .leastFrequentlyUsed)
+        case "allkeys-random": return (false, .random)
+        case "volatile-lru": return (true, .leastRecentlyUsed)
+        case "volatile-lfu": return (true, .leastFrequentlyUsed)
+        case "volatile-random": return (true, .random)
+        case "volatile-ttl": return (true, .soonestExpiring)
         default: return nil
         }
     }
@@ -73,7 +78,8 @@ extension Node {
                 let perKey = max(1, database.bytes / database.keys)
                 let wanted = min(budget, available, excess / perKey + 1)
                 let victims = data.engine.evictionCandidates(wanted, database: database.index, volatileOnly: rule.volatileOnly,
-                                                             soonestFirst: rule.soonestFirst, samples: Self.evictionSamples, using: &random)
+                                                             order: rule.order, samples: Self.evictionSamples,
+                                                             now: max(time, data.lastRecordTime), using: &random)
                 guard !victims.isEmpty else { continue }
                 let stamp = max(time, data.lastRecordTime, replica.lastStampedTime)
                 replica.lastStampedTime = stamp

@@ -16,11 +16,12 @@ extension Node {
     /// removed while a CLIENT PAUSE holds writes (Redis expires nothing then either).
     func expireLazily(_ replica: Replica, keys: [Bytes], database: Int, answer: RESPValue, reply: @escaping ReplySink) -> Bool {
         guard !keys.isEmpty, replica.isLeader, clientPause == nil, let data = replica.data else { return false }
-        let stamp = max(now(), data.lastRecordTime)
+        let stamp = max(now(), data.lastRecordTime, replica.lastStampedTime)
         let expired = data.engine.storedButExpired(keys, database: database, now: stamp)
         guard !expired.isEmpty,
               let index = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: expired, database: database).encoded())
         else { return false }
+        replica.lastStampedTime = stamp
         replica.readsAwaitingApply.append(PendingRead(index: index, deadline: now() + configuration.requestTimeoutMilliseconds,
                                                       run: { reply(answer) }, fail: { _ in reply(answer) }))
         wantTurn()

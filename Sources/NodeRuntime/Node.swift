@@ -606,7 +606,18 @@ public final class Node {
         engine?.settings.adoptShardSettings(from: front.settings)
         engine?.journalsChanges = !trackingClients.isEmpty
         engine?.recordsPropagation = !replicationLinks.isEmpty
-        for entry in ready.committedEntries { replica.apply(entry, me: me, now: time) }
+        let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)
+        for entry in ready.committedEntries {
+            guard latencyThreshold > 0, case .command(let payload) = entry.payload, ShardCommand.isReclaim(payload) else {
+                replica.apply(entry, me: me, now: time)
+                continue
+            }
+            // Redis's `expire-cycle` latency event: removing expired keys took that long.
+            let started = monotonicClock.monotonicMicroseconds()
+            replica.apply(entry, me: me, now: time)
+            let elapsed = (monotonicClock.monotonicMicroseconds() - started) / 1000
+            if elapsed >= latencyThreshold { latencyMonitor.record("expire-cycle", milliseconds: elapsed, unixSeconds: time / 1000) }
+        }
         if let engine = replica.data?.engine, !engine.scriptCalls.isEmpty { countScriptCalls(engine) }
         if let engine, !engine.propagated.isEmpty { feedReplicationLinks(engine) }
         // Before any read of this round runs (a WATCH registers as a read).

@@ -27,6 +27,11 @@ enum ShardCommand: Equatable, Sendable {
     /// Most commands or keys in one entry.
     static let itemsMax = 1 << 20
 
+    /// Whether `payload` encodes a reclaim (expired keys' removal), without decoding it.
+    static func isReclaim(_ payload: [UInt8]) -> Bool {
+        payload.count > 1 && payload[0] == formatVersion && (payload[1] == 2 || payload[1] == 5)
+    }
+
     func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: encodedSizeEstimate)
         writer.write(Self.formatVersion)
