@@ -155,8 +155,11 @@ public final class NodeService: Service, @unchecked Sendable {
                     ("io_threads_active", "0"), ("data_dir", directory)]
         case "memory":
             let rss = ProcessStats.residentBytes()
+            // Redis's mem_not_counted_for_evict counts replication and AOF buffers; Trestle
+            // compares an estimate of its data with maxmemory, which holds none of them.
             return [("used_memory", String(rss)), ("used_memory_rss", String(rss)),
-                    ("used_memory_human", human(rss)), ("mem_allocator", ProcessStats.allocatorName)]
+                    ("used_memory_human", human(rss)), ("mem_not_counted_for_evict", "0"),
+                    ("mem_allocator", ProcessStats.allocatorName)]
         case "cpu":
             let cpu = ProcessStats.cpuSeconds()
             return [("used_cpu_sys", String(format: "%.6f", cpu.system)), ("used_cpu_user", String(format: "%.6f", cpu.user))]

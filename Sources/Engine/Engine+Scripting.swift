@@ -149,6 +149,7 @@ extension Engine {
             cacheScript(body, sha: sha)
         }
         let keys = Array(arguments[3..<(3 + keyCount)])
+        scriptCalledRead = false
         let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
         let trial = scriptTrial
         context.trial = trial != nil
@@ -234,6 +235,7 @@ extension Engine {
             return .error("ERR This Redis command is not allowed from script")
         }
         if id == .debug { return Self.debugFromScript(arguments, version: version) }
+        if spec.isReadOnly { scriptCalledRead = true }
         // As Redis: a read-only script may not call a may_replicate command either (PUBLISH
         // carries that flag in Redis; Trestle's table leaves it off so it is not routed as a
         // write), which also lets read-only scripts run under CLIENT PAUSE WRITE.

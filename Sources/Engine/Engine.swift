@@ -39,6 +39,9 @@ public final class Engine {
     /// The commands scripts called (not in trials), for the node's command stats: kept for
     /// an entry this node proposed or a read it ran, dropped for others' entries (Engine+Shard.swift).
     public internal(set) var scriptCalls: [ScriptCall] = []
+    /// Whether the script run last called a read-only command (client tracking remembers
+    /// a script's declared keys only then, as Redis).
+    public internal(set) var scriptCalledRead = false
     /// How many of `scriptCalls` came before the committed entry being applied.
     var scriptCallsBeforeEntry = 0
     /// Most script calls kept between two drains; later ones are not counted.

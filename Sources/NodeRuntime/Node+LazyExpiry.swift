@@ -2,7 +2,8 @@
 // never change a replica's state here, so the shard's leader proposes the removal as a
 // reclaim entry (the one active expiry proposes: every replica removes the same keys,
 // counts INFO expired_keys and publishes `expired`) and answers the read once that entry
-// is applied: what the client sends next sees the keys gone (DBSIZE, INFO, SCAN).
+// is applied, ahead of the invalidations it causes: what the client sends next sees the
+// keys gone (DBSIZE, INFO, SCAN).
 import Consensus
 import Core
 import Engine
@@ -22,8 +23,12 @@ extension Node {
               let index = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: expired, database: database).encoded())
         else { return false }
         replica.lastStampedTime = stamp
-        replica.readsAwaitingApply.append(PendingRead(index: index, deadline: now() + configuration.requestTimeoutMilliseconds,
-                                                      run: { reply(answer) }, fail: { _ in reply(answer) }))
+        // Answered when the entry is applied, before the invalidations it causes are sent
+        // (as Redis sends a command's reply before the tracking messages it triggers).
+        let tag = RequestTag(origin: me, request: nextRequest)
+        nextRequest += 1
+        replica.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply,
+                                                readAnswer: answer)
         wantTurn()
         return true
     }

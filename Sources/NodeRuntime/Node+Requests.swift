@@ -297,10 +297,13 @@ extension Node {
         if session.tracking != nil {
             let keys = positions.map { arguments[$0] }
             if spec.isWrite { noteTrackedWrite(keys, session: session) }
-            // A script's declared keys are remembered as Redis remembers them once the
-            // script calls a read; whether it will is not known here, so always (an extra
-            // invalidation costs a client a cache entry, a missing one serves it stale data).
-            if !spec.isWrite || Engine.scriptRuns.contains(id) { rememberReads(keys, session: session, caching: caching) }
+            if Engine.scriptRuns.contains(id) {
+                return trackingScriptReads(keys, session: session, caching: caching, reply: reply) { reply in
+                    route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded,
+                          asking: asking, script: script, reply: reply)
+                }
+            }
+            if !spec.isWrite { rememberReads(keys, session: session, caching: caching) }
         }
         return route(arguments, spec: spec, id: id, positions: positions, session: session, forwarded: forwarded, asking: asking,
                      script: script, reply: reply)

@@ -56,6 +56,26 @@ extension Node {
         }
     }
 
+    /// Runs a script for a tracking client (`run` routes it with the reply it is given):
+    /// as Redis, its declared `keys` are remembered only if it called a read-only command,
+    /// which the engine that ran it tells right after (the reply of a script forwarded to
+    /// another node cannot tell: its keys are remembered, an extra invalidation being
+    /// harmless where a missing one would serve stale data).
+    func trackingScriptReads(_ keys: [Bytes], session: Session, caching: Bool, reply: @escaping ReplySink,
+                             run: (@escaping ReplySink) -> Outcome?) -> Outcome? {
+        var engine: Engine? = nil
+        if let first = keys.first, case .here(let replica) = locate(HashSlot.of(key: first)) { engine = replica.data?.engine }
+        let remember = { [self] in
+            if engine?.scriptCalledRead ?? true { rememberReads(keys, session: session, caching: caching) }
+        }
+        let outcome = run { value in
+            remember()
+            reply(value)
+        }
+        if outcome != nil { remember() }
+        return outcome
+    }
+
     /// A NOLOOP client proposed a write to `keys`: it gets no invalidation for them.
     func noteTrackedWrite(_ keys: [Bytes], session: Session) {
         guard session.tracking?.noLoop == true, noLoopWriters.count < Self.noLoopKeysMax else { return }

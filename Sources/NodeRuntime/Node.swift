@@ -604,7 +604,9 @@ public final class Node {
         let time = now()
         let engine = replica.data?.engine
         engine?.settings.adoptShardSettings(from: front.settings)
-        engine?.journalsChanges = !trackingClients.isEmpty
+        // Also while no client tracks but keys are remembered (a client that turned tracking
+        // off keeps its entries, as in Redis): writes and FLUSHALL must still clear them.
+        engine?.journalsChanges = !trackingClients.isEmpty || !trackingTable.isEmpty
         engine?.recordsPropagation = !replicationLinks.isEmpty
         let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)
         for entry in ready.committedEntries {

@@ -26,6 +26,9 @@ struct PendingWrite {
     /// What was proposed, decoded and encoded: applying the entry this node proposed
     /// skips decoding its payload again when the committed bytes are these.
     var proposed: (payload: [UInt8], command: ShardCommand)? = nil
+    /// A read's answer that waits for its entry (lazy expiry's reclaim, Node+LazyExpiry.swift):
+    /// whatever becomes of the entry, the read was served and `reply` gets this.
+    var readAnswer: RESPValue? = nil
 }
 
 /// A read waiting for its turn; `run` executes it against the applied state and replies.
@@ -178,6 +181,7 @@ final class Replica {
         takeScriptPublishes(owedHere: owedHere)
         data?.engine.countAppliedLookups(here: owedHere)
         guard let waiter else { return }
+        if let answer = waiter.readAnswer { return waiter.reply(answer) }
         if let owed, owed.tag == waiter.tag {
             waiter.reply(owed.reply)
         } else {
@@ -215,7 +219,7 @@ final class Replica {
         }
         for (index, write) in proposals.sorted(by: { $0.key < $1.key }) where write.deadline <= now {
             proposals.removeValue(forKey: index)
-            write.reply(.error("ERR write not confirmed in time: shard \(shard.rawValue) could not reach a quorum; it may or may not be applied"))
+            write.reply(write.readAnswer ?? .error("ERR write not confirmed in time: shard \(shard.rawValue) could not reach a quorum; it may or may not be applied"))
         }
         // The expired reads leave their queues before any is answered: an answer may start
         // the client's next request, which can queue a read here again (a reentrant access
@@ -297,7 +301,7 @@ final class Replica {
     func failAll(notApplied: RESPValue, mayBeApplied: RESPValue) {
         for item in queuedWrites { item.write.reply(notApplied) }
         queuedWrites = []
-        for (_, write) in proposals.sorted(by: { $0.key < $1.key }) { write.reply(mayBeApplied) }
+        for (_, write) in proposals.sorted(by: { $0.key < $1.key }) { write.reply(write.readAnswer ?? mayBeApplied) }
         proposals = [:]
         failReads(notApplied)
     }
