@@ -191,7 +191,7 @@ def test_info_has_the_memory_and_eviction_fields_monitoring_tools_read(server):
     for field in ("used_memory", "used_memory_rss", "maxmemory", "maxmemory_policy", "lazyfree_pending_objects"):
         assert field in memory, field
     assert memory["lazyfree_pending_objects"] == 0
-    assert stats["evicted_keys"] == 0 and stats["lazyfreed_objects"] == 0
+    assert stats["evicted_keys"] == 0 and memory["lazyfreed_objects"] == 0
 
 
 def test_rdb_changes_since_last_save_counts_real_changes_until_a_save(server):
@@ -220,3 +220,26 @@ def test_rdb_changes_since_last_save_counts_real_changes_until_a_save(server):
     while changes() != 0:
         assert time.time() < deadline, "BGSAVE never reset the change count"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("target", ["redis", "trestle"], indirect=True)
+def test_lazyfreed_objects_counts_what_redis_frees_in_the_background(target):
+    """UNLINK of a value that costs more than 64 allocations to free, and each key of an
+    ASYNC flush, count in INFO lazyfreed_objects (Redis's lazyfree unit)."""
+    client = target.client(decode_responses=True)
+    client.config_resetstat()
+    client.sadd("big", *[f"member-{index}" for index in range(1000)])
+    client.set("small", "x")
+
+    def lazyfreed(expected):
+        # Redis frees on a background thread and counts when done.
+        deadline = time.time() + 5
+        while client.info("memory")["lazyfreed_objects"] != expected and time.time() < deadline:
+            time.sleep(0.02)
+        return client.info("memory")["lazyfreed_objects"]
+
+    client.unlink("big", "small")
+    assert lazyfreed(1) == 1
+    client.mset({"a": 1, "b": 2, "c": 3})
+    client.flushall(asynchronous=True)
+    assert lazyfreed(4) == 4

@@ -11,7 +11,13 @@ extension Engine {
     private func runKeyCommandThrowing(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
         let keys = arguments.dropFirst()
         switch id {
-        case .del, .unlink: return .integer(keys.reduce(0) { $0 + (keyspace.delete($1, now: now) ? 1 : 0) })
+        case .del: return .integer(keys.reduce(0) { $0 + (keyspace.delete($1, now: now) ? 1 : 0) })
+        case .unlink:
+            return .integer(keys.reduce(0) { count, key in
+                guard let entry = keyspace.peek(key, now: now), keyspace.delete(key, now: now) else { return count }
+                if freeEffort(entry.value) > Self.lazyfreeEffortThreshold { stats.lazyfreedObjects += 1 }
+                return count + 1
+            })
         case .exists: return .integer(keys.reduce(0) { $0 + (keyspace.exists($1, now: now) ? 1 : 0) })
         case .touch: return .integer(keys.reduce(0) { $0 + (keyspace.lookup($1, now: now) != nil ? 1 : 0) })
         case .type: return .simple(keyspace.typeName(arguments[1], now: now))
@@ -165,5 +171,29 @@ public struct ScanOptions {
             }
         }
         return options
+    }
+}
+
+extension Engine {
+    /// Redis's LAZYFREE_THRESHOLD: a value that costs more allocations than this to free
+    /// is freed in the background by UNLINK (INFO lazyfreed_objects counts them).
+    static let lazyfreeEffortThreshold = 64
+
+    /// Redis's lazyfreeGetFreeEffort: the allocations freeing `value` takes in Redis's
+    /// encodings (1 for a compact one), Trestle freeing every value at once anyway.
+    func freeEffort(_ value: Value) -> Int {
+        switch (value, settings.encodingLimits.encodingName(value)) {
+        case (.list(let list), "quicklist"): return list.chunkCount
+        case (.set(let members), "hashtable"): return members.count
+        case (.zset(let sorted), "skiplist"): return sorted.count
+        case (.hash(let fields), "hashtable"): return fields.count
+        case (.stream(let stream), _):
+            // One allocation per listpack node, and per group its PEL (the first group's
+            // size standing for all, as Redis estimates).
+            let nodeEntries = max(1, Int(settings.inertParameters["stream-node-max-entries"] ?? "") ?? 100)
+            let nodes = (stream.entries.count + nodeEntries - 1) / nodeEntries
+            return nodes + stream.groups.count * (1 + (stream.groups.first?.pending.count ?? 0))
+        default: return 1
+        }
     }
 }

@@ -15,6 +15,10 @@ extension Engine {
             if arguments.count == 2, !Arguments.isKeyword(arguments[1], "async"), !Arguments.isKeyword(arguments[1], "sync") {
                 throw .syntax
             }
+            // As Redis, an ASYNC flush counts its keys as lazily freed objects.
+            if arguments.count == 2, Arguments.isKeyword(arguments[1], "async") {
+                stats.lazyfreedObjects += id == .flushall ? parkedDatabases.values.reduce(keyspace.keyCount) { $0 + $1.keyCount } : keyspace.keyCount
+            }
             if id == .flushall { flushAllDatabases(now: now) } else { keyspace.removeAll(now: now) }
             return Outcome(reply: .ok)
         case .config: return Outcome(reply: try config(arguments))
@@ -213,7 +217,6 @@ extension Engine {
                       ("total_commands_processed", String(stats.commandsProcessed)),
                       ("rejected_connections", String(stats.rejectedConnections)),
                       ("expired_keys", String(expired)), ("evicted_keys", String(stats.evictedKeys)),
-                      ("lazyfreed_objects", "0"),
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),
                       ("protocol_errors", String(stats.protocolErrors))]
@@ -236,7 +239,7 @@ extension Engine {
                           ("maxmemory_policy", settings.maxMemoryPolicy)]
             // Values are freed when their command runs (no background freeing): nothing pends.
             return hooks.infoFields(section).filter { !$0.0.hasPrefix("maxmemory") } + limits + scriptMemoryFields()
-                + [("lazyfree_pending_objects", "0")]
+                + [("lazyfree_pending_objects", "0"), ("lazyfreed_objects", String((hooks.nodeStats?() ?? stats).lazyfreedObjects))]
         case "keyspace" where hooks.nodeStats != nil:
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":

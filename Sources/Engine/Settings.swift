@@ -81,6 +81,7 @@ public struct Settings: Sendable {
         encodingLimits = front.encodingLimits
         maxMemoryPolicy = front.maxMemoryPolicy
         lfuLogFactor = front.lfuLogFactor
+        inertParameters["stream-node-max-entries"] = front.inertParameters["stream-node-max-entries"]
         lfuDecayMinutes = front.lfuDecayMinutes
         scriptsMayCallNoscriptCommands = front.scriptsMayCallNoscriptCommands
     }
@@ -108,6 +109,9 @@ public struct Stats: Sendable {
     /// stats a node sums (`HostHooks.nodeStats`). A shard engine's own value is the
     /// correction for CONFIG RESETSTAT: minus its keyspaces' expired count at the reset.
     public var expiredKeys: Int = 0
+    /// Values UNLINK or FLUSHALL/FLUSHDB ASYNC would have Redis free in the background
+    /// (INFO lazyfreed_objects; Engine+Keys.swift).
+    public var lazyfreedObjects: Int = 0
     public init() {}
 }
 

@@ -31,7 +31,7 @@ extension Node {
             if waiting == 0 { reply(Self.combine(id, answers)) }
         }
         if id == .flushall || id == .flushdb {
-            flushLedShards(id, session: session, reply: collect)
+            flushLedShards(id, arguments, session: session, reply: collect)
         } else {
             collect(nodeWideRead(id, arguments, session: session))
         }

@@ -230,15 +230,16 @@ extension Node {
         return count
     }
 
-    /// FLUSHALL / FLUSHDB: flushes every shard this node leads, through each shard's log
-    /// (FLUSHDB only the client's database).
-    func flushLedShards(_ id: CommandID, session: Session, reply: @escaping ReplySink) {
+    /// FLUSHALL / FLUSHDB [ASYNC|SYNC] (`arguments`, checked): flushes every shard this node
+    /// leads, through each shard's log (FLUSHDB only the client's database).
+    func flushLedShards(_ id: CommandID, _ arguments: [Bytes], session: Session, reply: @escaping ReplySink) {
         let led = replicas.keys.sorted().compactMap { replicas[$0] }.filter(\.isLeader)
         guard !led.isEmpty else { return reply(.ok) }
         var remaining = led.count
         var failure: RESPValue? = nil
         for replica in led {
-            proposeWrite(replica, commands: [[Array((id == .flushdb ? "FLUSHDB" : "FLUSHALL").utf8)]], transaction: false, watches: [],
+            proposeWrite(replica, commands: [[Array((id == .flushdb ? "FLUSHDB" : "FLUSHALL").utf8)] + arguments.dropFirst()],
+                         transaction: false, watches: [],
                          database: session.database) { value in
                 if value.isError, failure == nil { failure = value }
                 remaining -= 1

@@ -215,7 +215,7 @@ extension Node {
             }
             if id == .scan, forwarded { return Outcome(reply: scanRange(arguments, session: session)) }
             if id == .flushall || id == .flushdb {
-                flushLedShards(id, session: session, reply: reply)
+                flushLedShards(id, arguments, session: session, reply: reply)
                 return nil
             }
             return Outcome(reply: nodeWideRead(id, arguments, session: session))

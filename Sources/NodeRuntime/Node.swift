@@ -318,6 +318,7 @@ public final class Node {
             stats.keyspaceHits += data.engine.stats.keyspaceHits
             stats.keyspaceMisses += data.engine.stats.keyspaceMisses
             stats.evictedKeys += data.engine.stats.evictedKeys
+            stats.lazyfreedObjects += data.engine.stats.lazyfreedObjects
             // The engine's own expiredKeys holds minus the count at the last CONFIG RESETSTAT.
             stats.expiredKeys += data.engine.expiredKeyCountAllDatabases + data.engine.stats.expiredKeys
         }
