@@ -81,7 +81,9 @@ public struct Settings: Sendable {
         encodingLimits = front.encodingLimits
         maxMemoryPolicy = front.maxMemoryPolicy
         lfuLogFactor = front.lfuLogFactor
-        inertParameters["stream-node-max-entries"] = front.inertParameters["stream-node-max-entries"]
+        // Lazy freeing's estimate of a stream's nodes reads it (Engine+Keys.swift).
+        let streamNode = front.inertParameters["stream-node-max-entries"]
+        if inertParameters["stream-node-max-entries"] != streamNode { inertParameters["stream-node-max-entries"] = streamNode }
         lfuDecayMinutes = front.lfuDecayMinutes
         scriptsMayCallNoscriptCommands = front.scriptsMayCallNoscriptCommands
     }
