@@ -262,6 +262,7 @@ extension Engine {
         }
         if updated.requirePassword != settings.requirePassword { acl.setDefaultPassword(updated.requirePassword) }
         settings = updated
+        applyAccessSettings()
         hooks.settingsChanged(settings)
     }
 

@@ -111,6 +111,11 @@ extension Engine {
         }
     }
 
+    /// Whether `database` holds any key with a time to live (cheap: a counter).
+    public func holdsExpiringKeys(database: Int) -> Bool {
+        (database == selectedDatabase ? keyspace.expiringCount : parkedDatabases[database]?.expiringCount ?? 0) > 0
+    }
+
     /// Those of `keys` that `database` stores past their time at `now` (what a read met
     /// but did not remove: reads never change a replica's state). Costs nothing while the
     /// database holds no key with a time to live.

@@ -27,7 +27,9 @@ public final class Engine {
     /// that database's number; `keyspace.touchedWatched` holds those of database 0 touched
     /// since. The node drains both.
     public var touchedWatchedInDatabases: [(database: Int, key: Bytes)] = []
-    public var settings: Settings { didSet { applyAccessSettings() } }
+    /// Change a shard engine's through `adoptShardSettings`, which keeps the keyspaces'
+    /// access settings in step (a didSet here would copy the whole struct per change).
+    public var settings: Settings
     public var stats = Stats()
     public var hooks = HostHooks()
     /// Keyspace notifications published by the commands run since the node last drained
@@ -101,6 +103,12 @@ public final class Engine {
         self.startTime = now
         acl.setDefaultPassword(settings.requirePassword)
         applyAccessSettings()
+    }
+
+    /// Takes the settings a shard's engine acts on from the node's (`Settings.adoptShardSettings`).
+    public func adoptShardSettings(from front: Settings) {
+        settings.adoptShardSettings(from: front)
+        if keyspace.accessSettings != settings.accessSettings { applyAccessSettings() }
     }
 
     /// Gives every database the access-recording settings `settings` implies.

@@ -11,14 +11,17 @@ import Keyspace
 import Wire
 
 extension Node {
-    /// After a read of `keys` in `database` answered `answer`: when it met expired keys,
-    /// proposes their removal and returns true, `reply` getting `answer` once the removal
-    /// is applied; false when there is nothing to remove (the caller answers). Nothing is
-    /// removed while a CLIENT PAUSE holds writes (Redis expires nothing then either).
-    func expireLazily(_ replica: Replica, keys: [Bytes], database: Int, answer: RESPValue, reply: @escaping ReplySink) -> Bool {
-        guard !keys.isEmpty, replica.isLeader, clientPause == nil, let data = replica.data else { return false }
+    /// After a read of the keys at `positions` of `arguments` in `database` answered
+    /// `answer`: when it met expired keys, proposes their removal and returns true, `reply`
+    /// getting `answer` once the removal is applied; false when there is nothing to remove
+    /// (the caller answers). Nothing is removed while a CLIENT PAUSE holds writes (Redis
+    /// expires nothing then either). A database without keys with a TTL costs one check.
+    func expireLazily(_ replica: Replica, _ arguments: [Bytes], positions: [Int], database: Int, answer: RESPValue,
+                      reply: @escaping ReplySink) -> Bool {
+        guard !positions.isEmpty, let data = replica.data, data.engine.holdsExpiringKeys(database: database),
+              replica.isLeader, clientPause == nil else { return false }
         let stamp = max(now(), data.lastRecordTime, replica.lastStampedTime)
-        let expired = data.engine.storedButExpired(keys, database: database, now: stamp)
+        let expired = data.engine.storedButExpired(positions.map { arguments[$0] }, database: database, now: stamp)
         guard !expired.isEmpty,
               let index = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: expired, database: database).encoded())
         else { return false }

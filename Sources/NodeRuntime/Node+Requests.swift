@@ -365,11 +365,12 @@ extension Node {
                 // What `read` would do at once, without its closures.
                 let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
                 publishAfterRead(data.engine)
-                let keys = positions.map { arguments[$0] }
-                if expireLazily(replica, keys: keys, database: session.database, answer: answer, reply: reply) { return nil }
+                if expireLazily(replica, arguments, positions: positions, database: session.database, answer: answer, reply: reply) {
+                    return nil
+                }
                 return Outcome(reply: answer)
             } else {
-                read(replica, slot: slot, session: session, keys: positions.map { arguments[$0] }, reply: reply) { engine, now in
+                read(replica, slot: slot, session: session, expiring: (arguments, positions), reply: reply) { engine, now in
                     engine.executeRead(arguments, id: id, session: session, now: now)
                 }
             }
@@ -595,8 +596,10 @@ extension Node {
     /// state once the leadership is confirmed.
     /// With `slot`: the read is refused if the slot was handed off to another shard while
     /// it waited (its keys are gone from here).
-    /// With `keys`: the expired ones among them are removed before the answer (Node+LazyExpiry.swift).
-    func read(_ replica: Replica, slot: HashSlot? = nil, session: Session, keys: [Bytes] = [], reply: @escaping ReplySink,
+    /// With `expiring` (a request and its key positions): the expired keys among them are
+    /// removed before the answer (Node+LazyExpiry.swift).
+    func read(_ replica: Replica, slot: HashSlot? = nil, session: Session, expiring: (arguments: [Bytes], positions: [Int])? = nil,
+              reply: @escaping ReplySink,
               _ body: @escaping (Engine, Int64) -> RESPValue) {
         // Strong captures: the closure lives only until the read runs or fails (a dropped
         // replica fails its reads first). A weak reference would move the node's and the
@@ -606,7 +609,8 @@ extension Node {
             if handedOff(replica, slot) { return reply(Redirect.tryAgain("slot \(slot?.rawValue ?? 0) moved to another shard; retry").reply) }
             let answer = body(data.engine, max(now(), data.lastRecordTime))
             publishAfterRead(data.engine)
-            if expireLazily(replica, keys: keys, database: session.database, answer: answer, reply: reply) { return }
+            if let expiring, expireLazily(replica, expiring.arguments, positions: expiring.positions, database: session.database,
+                                          answer: answer, reply: reply) { return }
             reply(answer)
         }
         queueRead(replica, run: run, fail: reply)

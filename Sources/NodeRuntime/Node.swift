@@ -213,7 +213,7 @@ public final class Node {
         // As Redis, clients a CLIENT PAUSE holds count as blocked.
         front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).union(self.pausedClients).count }
         front.hooks.settingsChanged = { [unowned self] settings in
-            for replica in self.replicas.values { replica.data?.engine.settings.adoptShardSettings(from: settings) }
+            for replica in self.replicas.values { replica.data?.engine.adoptShardSettings(from: settings) }
         }
         front.hooks.startSnapshot = { [unowned self] in self.requestSnapshots() }
         front.hooks.lastSnapshotTime = { [unowned self] in self.lastSnapshotMilliseconds / 1000 }
@@ -604,7 +604,7 @@ public final class Node {
         }
         let time = now()
         let engine = replica.data?.engine
-        engine?.settings.adoptShardSettings(from: front.settings)
+        engine?.adoptShardSettings(from: front.settings)
         // Also while no client tracks but keys are remembered (a client that turned tracking
         // off keeps its entries, as in Redis): writes and FLUSHALL must still clear them.
         engine?.journalsChanges = !trackingClients.isEmpty || !trackingTable.isEmpty
