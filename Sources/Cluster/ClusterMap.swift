@@ -120,7 +120,10 @@ public struct ClusterMap: Sendable, Equatable {
         return index == UInt16.max ? nil : shards[Int(index)]
     }
 
-    public func shardID(forSlot slot: HashSlot) -> ShardID? { shard(forSlot: slot)?.id }
+    public func shardID(forSlot slot: HashSlot) -> ShardID? {
+        let index = slotOwner[Int(slot.rawValue)]
+        return index == UInt16.max ? nil : shards[Int(index)].id
+    }
 
     /// Shards with a replica on `node`.
     public func shards(on node: NodeID) -> [ShardInfo] { shards.filter { $0.replicas.contains(node) } }

@@ -16,6 +16,14 @@ extension Engine {
         return denial.error(user: user)
     }
 
+    /// Whether ACL lets `session`'s user run this request (nothing is logged; the
+    /// prologue's `permissionDenial` logs the refusal). Asked here, where `acl` is read in
+    /// place: another module reading `acl` copies it, with its users.
+    public func permits(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session) -> Bool {
+        guard let user = session.user else { return true }
+        return acl.denial(user: user, spec: spec, arguments: arguments) == nil
+    }
+
     /// Logs a call a script of `session` made that ACL refused (context `lua`).
     public func recordScriptDenial(_ denial: AccessControl.Denial, user: String, _ session: Session, now: Int64) {
         let logged = denial.logged

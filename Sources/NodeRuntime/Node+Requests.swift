@@ -80,7 +80,7 @@ extension Node {
         guard var spec, var id = spec.id,
               spec.accepts(argumentCount: arguments.count), spec.subcommandRefusingArity(arguments) == nil,
               session.authenticated || spec.allowedWithoutAuth,
-              session.user == nil || front.acl.denial(user: session.user!, spec: spec, arguments: arguments) == nil else {
+              front.permits(spec, arguments, session) else {
             // The front engine's prologue answers the error (and logs an ACL refusal).
             return front.execute(arguments, spec: spec, session: session, now: time)
         }
@@ -483,9 +483,12 @@ extension Node {
     }
 
     func locate(_ slot: HashSlot) -> SlotLocation {
-        guard let map else { return .down(.clusterDown("This node has not joined a cluster yet")) }
-        guard let shard = map.shardID(forSlot: slot) else { return .down(.clusterDown("Hash slot not served")) }
+        // The common case reads the map in place (`map` returns a copy).
+        let directory = directoryMachine
+        guard directory.hasMap else { return .down(.clusterDown("This node has not joined a cluster yet")) }
+        guard let shard = directory.shardID(forSlot: slot) else { return .down(.clusterDown("Hash slot not served")) }
         if let replica = replicas[shard], replica.isLeader { return .here(replica) }
+        guard let map else { return .down(.clusterDown("This node has not joined a cluster yet")) }
         if importedHere(slot) != nil {
             // This node leads the shard the slot was copied to, and its map has not flipped
             // yet: redirecting to the source (which has handed the slot off) would bounce

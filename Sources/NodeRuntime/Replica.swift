@@ -16,19 +16,31 @@ import Wire
 
 typealias ReplySink = (RESPValue) -> Void
 
-struct PendingWrite {
-    var tag: RequestTag
-    var deadline: Int64
-    var reply: ReplySink
+final class PendingWrite {
+    let tag: RequestTag
+    let deadline: Int64
+    let reply: ReplySink
     /// The protocol the client speaks: a reply's shape (pairs or a flat array, doubles or
     /// strings) is decided where the committed write runs.
-    var version: ProtocolVersion = .resp2
+    let version: ProtocolVersion
     /// What was proposed, decoded and encoded: applying the entry this node proposed
     /// skips decoding its payload again when the committed bytes are these.
-    var proposed: (payload: [UInt8], command: ShardCommand)? = nil
+    let proposed: (payload: [UInt8], command: ShardCommand)?
     /// A read's answer that waits for its entry (lazy expiry's reclaim, Node+LazyExpiry.swift):
     /// whatever becomes of the entry, the read was served and `reply` gets this.
-    var readAnswer: RESPValue? = nil
+    let readAnswer: RESPValue?
+
+    /// A class, not a struct: a write moves through queues and tables on its way to the
+    /// log and back, and each move of a struct copied (retained) every field.
+    init(tag: RequestTag, deadline: Int64, reply: @escaping ReplySink, version: ProtocolVersion = .resp2,
+         proposed: (payload: [UInt8], command: ShardCommand)? = nil, readAnswer: RESPValue? = nil) {
+        self.tag = tag
+        self.deadline = deadline
+        self.reply = reply
+        self.version = version
+        self.proposed = proposed
+        self.readAnswer = readAnswer
+    }
 }
 
 /// A read waiting for its turn; `run` executes it against the applied state and replies.
@@ -79,12 +91,14 @@ final class Replica {
         self.raft = raft
         self.machine = machine
         data = machine as? DataMachine
+        directory = machine as? DirectoryMachine
     }
 
     var isLeader: Bool { raft.roleKind == .leader }
     /// The machine when it is a data shard (cast once: read on every request).
     let data: DataMachine?
-    var directory: DirectoryMachine? { machine as? DirectoryMachine }
+    /// The machine when it is the directory (cast once, as `data`).
+    let directory: DirectoryMachine?
 
     var pendingCount: Int {
         proposals.count + queuedWrites.count + readsAwaitingApply.count + readsAwaitingConfirmation.count + readsAwaitingLeadership.count

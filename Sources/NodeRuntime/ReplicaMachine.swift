@@ -165,11 +165,34 @@ extension DataMachine {
 
 /// The directory: the cluster map, changed only by committed directory commands.
 final class DirectoryMachine: ReplicaMachine {
-    private(set) var map: ClusterMap?
+    private(set) var map: ClusterMap? {
+        didSet { slotShards = Self.slotShards(of: map) }
+    }
     /// Called after every change of the map.
     var onChange: ((ClusterMap) -> Void)?
+    /// The shard owning each slot in the current map (empty without a map): routing asks on
+    /// every request, and reading `map` copies it (a retain and release of each array).
+    private var slotShards: [ShardID?]
 
-    init(map: ClusterMap? = nil) { self.map = map }
+    init(map: ClusterMap? = nil) {
+        self.map = map
+        slotShards = Self.slotShards(of: map)
+    }
+
+    private static func slotShards(of map: ClusterMap?) -> [ShardID?] {
+        guard let map else { return [] }
+        return (0..<HashSlot.count).map { map.shardID(forSlot: HashSlot(UInt16($0))) }
+    }
+
+    /// Whether a map is known.
+    var hasMap: Bool { !slotShards.isEmpty }
+
+    /// The shard owning `slot` in the current map; nil without a map or for a slot it
+    /// leaves unassigned.
+    func shardID(forSlot slot: HashSlot) -> ShardID? {
+        let index = Int(slot.rawValue)
+        return index < slotShards.count ? slotShards[index] : nil
+    }
 
     func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
         guard let entry = DirectoryEntry.decode(payload) else { return nil }

@@ -249,10 +249,15 @@ public struct CommandName: Hashable, Sendable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        // FNV-1a over the case-folded bytes, combined once: cheaper than one combine per byte.
+        // Combined once: cheaper than one combine per byte.
+        hasher.combine(foldedHash)
+    }
+
+    /// FNV-1a over the case-folded bytes (equal names, in any case, hash alike).
+    public var foldedHash: UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in bytes { hash = (hash ^ UInt64(byte | 0x20)) &* 0x0000_0100_0000_01B3 }
-        hasher.combine(hash)
+        return hash
     }
 }
 
@@ -260,11 +265,54 @@ public enum CommandTable {
     /// Every top-level command, sorted by name.
     public static let all: [CommandSpec] = makeTable().sorted { $0.name < $1.name }
 
-    private static let byName: [CommandName: CommandSpec] = Dictionary(
-        uniqueKeysWithValues: all.map { (CommandName(Array($0.name.utf8)), $0) })
+    /// Every command by name, in an open-addressing table over `CommandName.foldedHash`
+    /// (looked up once per request: a Dictionary would run SipHash over the name's hash).
+    private static let byName = NameTable(all)
 
     /// Looks a command up by name, in any case.
-    public static func lookup(_ name: [UInt8]) -> CommandSpec? { byName[CommandName(name)] }
+    public static func lookup(_ name: [UInt8]) -> CommandSpec? { byName.lookup(name) }
+
+    /// Linear probing in a power-of-two table at most a quarter full. Buckets are compared
+    /// in place, by hash first (a copy of a bucket would retain its name and spec).
+    private struct NameTable {
+        /// Each bucket's folded hash, 0 for an empty bucket (a name hashing to 0 is stored as 1).
+        let hashes: [UInt64]
+        let names: [CommandName]
+        let specs: [CommandSpec?]
+        let mask: Int
+
+        init(_ specs: [CommandSpec]) {
+            var capacity = 16
+            while capacity < specs.count * 4 { capacity *= 2 }
+            var hashes = [UInt64](repeating: 0, count: capacity)
+            var names = [CommandName](repeating: CommandName([]), count: capacity)
+            var table = [CommandSpec?](repeating: nil, count: capacity)
+            for spec in specs {
+                let name = CommandName(Array(spec.name.utf8))
+                let hash = Self.bucketHash(name)
+                var index = Int(truncatingIfNeeded: hash) & (capacity - 1)
+                while hashes[index] != 0 {
+                    precondition(names[index] != name, "command \(spec.name) listed twice")
+                    index = (index + 1) & (capacity - 1)
+                }
+                (hashes[index], names[index], table[index]) = (hash, name, spec)
+            }
+            (self.hashes, self.names, self.specs, mask) = (hashes, names, table, capacity - 1)
+        }
+
+        private static func bucketHash(_ name: CommandName) -> UInt64 { max(1, name.foldedHash) }
+
+        func lookup(_ bytes: [UInt8]) -> CommandSpec? {
+            let name = CommandName(bytes)
+            let hash = Self.bucketHash(name)
+            var index = Int(truncatingIfNeeded: hash) & mask
+            while hashes[index] != 0 {
+                if hashes[index] == hash, names[index] == name { return specs[index] }
+                index = (index + 1) & mask
+            }
+            return nil
+        }
+    }
 
     static func spec(_ id: CommandID, _ arity: Int, _ flags: String, keys: (Int, Int, Int) = (0, 0, 0),
                              _ group: String, _ summary: String, since: String = "1.0.0", complexity: String = "O(1)",

@@ -42,6 +42,7 @@ public struct RequestDecoder: Sendable {
             case .idle:
                 guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
                 if first == UInt8(ascii: "*") {
+                    if let whole = Self.wholeRequest(&buffer, limits: limits) { return whole }
                     guard let count = try readMultibulkHeader(&buffer) else { return nil }
                     if count <= 0 { continue }
                     state = .multibulk(remaining: count, arguments: [], bytes: 0)
@@ -68,6 +69,56 @@ public struct RequestDecoder: Sendable {
                 return arguments
             }
         }
+    }
+
+    // MARK: - Whole requests
+
+    /// The fast path: a complete, well-formed `*N` request at the buffer's reader index,
+    /// parsed in one pass over its contiguous bytes and consumed; nil (nothing consumed)
+    /// for anything else — incomplete, malformed, empty or over a limit — which the
+    /// element-by-element path then handles with its exact errors. Each request start is
+    /// tried at most once: when this fails, the slow path consumes the header.
+    static func wholeRequest(_ buffer: inout ByteBuffer, limits: ProtocolLimits) -> [[UInt8]]? {
+        let parsed: (arguments: [[UInt8]], consumed: Int)? = buffer.withUnsafeReadableBytes { bytes in
+            var cursor = 1  // past the `*`, which the caller checked
+            guard let count = headerNumber(bytes, &cursor), count > 0, count <= limits.multibulkCountMax else { return nil }
+            var arguments: [[UInt8]] = []
+            arguments.reserveCapacity(Swift.min(count, argumentsReservedMax))
+            for _ in 0..<count {
+                guard cursor < bytes.count, bytes[cursor] == UInt8(ascii: "$") else { return nil }
+                cursor += 1
+                guard let length = headerNumber(bytes, &cursor), length <= limits.bulkLengthBytesMax,
+                      bytes.count - cursor >= 2, bytes.count - cursor - 2 >= length else { return nil }
+                arguments.append(Array(UnsafeRawBufferPointer(rebasing: bytes[cursor..<(cursor + length)])))
+                cursor += length + 2
+            }
+            return (arguments, cursor)
+        }
+        guard let parsed else { return nil }
+        buffer.moveReaderIndex(forwardBy: parsed.consumed)
+        return parsed.arguments
+    }
+
+    /// Digits of a canonical non-negative decimal (no sign, no leading zero) of at most 18
+    /// digits, followed by `\r\n`, at `cursor`; moves the cursor past the line. Nil for
+    /// anything else (the slow path decides what it is).
+    private static func headerNumber(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int) -> Int? {
+        var value = 0
+        var digits = 0
+        var index = cursor
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            if digits == 1, value == 0 { return nil }  // a leading zero
+            digits += 1
+            guard digits <= 18 else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            index += 1
+        }
+        guard digits > 0, bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\r"),
+              bytes[index + 1] == UInt8(ascii: "\n") else { return nil }
+        cursor = index + 2
+        return value
     }
 
     // MARK: - Elements

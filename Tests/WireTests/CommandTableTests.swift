@@ -26,6 +26,16 @@ import Testing
         #expect(Self.positions("PING") == [])
     }
 
+    @Test func everyCommandIsFoundByItsNameInAnyCase() {
+        for spec in CommandTable.all {
+            #expect(CommandTable.lookup(Array(spec.name.utf8)) === spec)
+            #expect(CommandTable.lookup(Array(spec.name.uppercased().utf8)) === spec)
+        }
+        for unknown in ["", "gett", "ge", "xyzzy", "get\u{0}", "SET ", "config|get"] {
+            #expect(CommandTable.lookup(Array(unknown.utf8)) == nil, "\(unknown)")
+        }
+    }
+
     @Test func commandIDsCompareAndHashByCase() {
         // Ordinals are the declaration order, distinct, and equality follows the case.
         #expect(CommandID.allCases.map(\.ordinal) == Array(CommandID.allCases.indices))

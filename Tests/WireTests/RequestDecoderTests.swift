@@ -86,6 +86,30 @@ private let sampleRequests: [[[UInt8]]] = [
         }
     }
 
+    /// The whole-request fast path gives way to the element-by-element path on anything
+    /// unusual: fed whole or a byte at a time, a stream decodes to the same requests and
+    /// ends with the same error.
+    @Test func fastAndSlowPathsAgreeOnEdgeCases() throws {
+        let streams = [
+            "*1\r\n$03\r\nabc\r\n", "*01\r\n$1\r\na\r\n", "*2\r\n$1\r\na\r\n+1\r\n", "*1\r\n$-1\r\n",
+            "*1\r\n$1\r\nab\r\n*1\r\n$4\r\nPING\r\n", "*0\r\n*1\r\n$4\r\nPING\r\n", "*-1\r\n*1\r\n$0\r\n\r\n",
+            "*1\r\n$1\r\nAxx*1\r\n$1\r\nB\r\n", "*1\r\n$1\nx\r\n", "*1\r\n$\r\n", "*\r\n", "*1\r$1\r\na\r\n",
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", "*1\r\n$1234567890123456789\r\n",
+        ]
+        func outcome(_ stream: String, chunk: Int) -> String {
+            do { return "\(try decodeAll(Array(stream.utf8), chunks: [chunk]))" } catch { return "error \(error)" }
+        }
+        for stream in streams {
+            #expect(outcome(stream, chunk: stream.utf8.count) == outcome(stream, chunk: 1), "\(stream.debugDescription)")
+        }
+        var buffer = ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n")
+        #expect(RequestDecoder.wholeRequest(&buffer, limits: ProtocolLimits()) == command("GET", "key"))
+        #expect(buffer.readableBytes == 0)
+        buffer = ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$3\r\nke")
+        #expect(RequestDecoder.wholeRequest(&buffer, limits: ProtocolLimits()) == nil)
+        #expect(buffer.readerIndex == 0, "an incomplete request is left for the slow path")
+    }
+
     @Test func giantHeadersAreRejectedWithoutAllocating() throws {
         var limits = ProtocolLimits()
         limits.multibulkCountMax = 1000
