@@ -32,6 +32,52 @@ public struct ByteWriter: Sendable {
     }
 }
 
+/// Writes into an array allocated once at its final size: no growth check per write.
+/// For encodings whose size is computed beforehand (a log entry on the hot path); writing
+/// past the size computed is a programming error and traps.
+public struct SizedByteWriter {
+    @usableFromInline let base: UnsafeMutableRawPointer
+    @usableFromInline let capacity: Int
+    @usableFromInline var offset = 0
+
+    @usableFromInline init(base: UnsafeMutableRawPointer, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    /// The `count` bytes `body` writes (exactly `count`: fewer is a trap too).
+    @inlinable public static func bytes(count: Int, _ body: (inout SizedByteWriter) -> Void) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let base = buffer.baseAddress else {
+                precondition(count == 0, "no room for the bytes")
+                initialized = 0
+                return
+            }
+            var writer = SizedByteWriter(base: UnsafeMutableRawPointer(base), capacity: count)
+            body(&writer)
+            precondition(writer.offset == count, "wrote \(writer.offset) bytes of \(count)")
+            initialized = count
+        }
+    }
+
+    @inlinable public mutating func write<Integer: FixedWidthInteger>(_ value: Integer) {
+        let size = MemoryLayout<Integer>.size
+        precondition(capacity - offset >= size, "write past the computed size")
+        base.storeBytes(of: value.littleEndian, toByteOffset: offset, as: Integer.self)
+        offset += size
+    }
+
+    /// A 32-bit length followed by the bytes (as `ByteWriter.writeBlob`).
+    @inlinable public mutating func writeBlob(_ blob: [UInt8]) {
+        write(UInt32(blob.count))
+        precondition(capacity - offset >= blob.count, "write past the computed size")
+        blob.withUnsafeBytes { source in
+            if let address = source.baseAddress { (base + offset).copyMemory(from: address, byteCount: source.count) }
+        }
+        offset += blob.count
+    }
+}
+
 /// Reading past the end or a length beyond the remaining bytes.
 public struct ByteReaderError: Error, Equatable, Sendable {
     public var offset: Int

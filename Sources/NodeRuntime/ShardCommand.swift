@@ -33,10 +33,46 @@ enum ShardCommand: Equatable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: encodedSizeEstimate)
-        writer.write(Self.formatVersion)
+        var writer = ByteWriter(capacity: 64)
         switch self {
         case let .write(tag, time, transaction, watches, commands, database):
+            return Self.encodedWrite(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands,
+                                     database: database)
+        case let .reclaim(time, keys, database):
+            writer.write(Self.formatVersion)
+            // Kind 5 is kind 2 with a database number after the time.
+            writer.write(UInt8(database == 0 ? 2 : 5))
+            writer.write(time)
+            if database != 0 { writer.write(UInt32(database)) }
+            Self.writeKeys(keys, into: &writer)
+        case let .evict(time, keys, database):
+            writer.write(Self.formatVersion)
+            writer.write(UInt8(6))
+            writer.write(time)
+            writer.write(UInt32(database))
+            Self.writeKeys(keys, into: &writer)
+        case let .migrate(tag, step):
+            writer.write(Self.formatVersion)
+            writer.write(UInt8(3))
+            writer.write(tag.origin.rawValue)
+            writer.write(tag.request)
+            step.encode(into: &writer)
+        }
+        return writer.bytes
+    }
+
+    /// A client write, the entry every write request becomes: its exact size first, then
+    /// one pass with no growth checks.
+    private static func encodedWrite(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue],
+                                     commands: [[Bytes]], database: Int) -> [UInt8] {
+        var size = 35 + (database == 0 ? 0 : 4)
+        for watch in watches { size += 4 + watch.key.count + 8 }
+        for command in commands {
+            size += 4
+            for argument in command { size += 4 + argument.count }
+        }
+        return SizedByteWriter.bytes(count: size) { writer in
+            writer.write(formatVersion)
             // Kind 4 is kind 1 with a database number after the time (databases other than 0).
             writer.write(UInt8(database == 0 ? 1 : 4))
             writer.write(tag.origin.rawValue)
@@ -51,39 +87,10 @@ enum ShardCommand: Equatable, Sendable {
                 writer.write(UInt32(command.count))
                 for argument in command { writer.writeBlob(argument) }
             }
-        case let .reclaim(time, keys, database):
-            // Kind 5 is kind 2 with a database number after the time.
-            writer.write(UInt8(database == 0 ? 2 : 5))
-            writer.write(time)
-            if database != 0 { writer.write(UInt32(database)) }
-            Self.writeKeys(keys, into: &writer)
-        case let .evict(time, keys, database):
-            writer.write(UInt8(6))
-            writer.write(time)
-            writer.write(UInt32(database))
-            Self.writeKeys(keys, into: &writer)
-        case let .migrate(tag, step):
-            writer.write(UInt8(3))
-            writer.write(tag.origin.rawValue)
-            writer.write(tag.request)
-            step.encode(into: &writer)
         }
-        return writer.bytes
     }
 
     struct DecodeError: Error, Equatable { var reason: String }
-
-    /// Room for the encoded bytes of a write (one allocation), or a start for the others.
-    private var encodedSizeEstimate: Int {
-        guard case let .write(_, _, _, watches, commands, _) = self else { return 64 }
-        var size = 39
-        for watch in watches { size += 4 + watch.key.count + 8 }
-        for command in commands {
-            size += 4
-            for argument in command { size += 4 + argument.count }
-        }
-        return size
-    }
 
     /// A database number other than 0, below `Settings.databasesMax`.
     private static func readDatabase(_ reader: inout ByteReader) throws -> Int {

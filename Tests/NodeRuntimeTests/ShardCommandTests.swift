@@ -23,6 +23,39 @@ import Wire
         for command in commands { #expect(try ShardCommand.decode(command.encoded()) == command) }
     }
 
+    /// Writes are encoded by a sized writer: byte for byte the format docs/FORMAT.md gives,
+    /// written here field by field with the growing writer.
+    @Test func writesAreEncodedAsTheFormatSays() throws {
+        var random = SeededRandom(seed: 11)
+        for _ in 0..<200 {
+            let bytes = { (count: Int) in (0..<count).map { _ in UInt8(random.int(in: 0...255)) } }
+            let watches = (0..<random.int(in: 0...3)).map { _ in WatchedValue(key: bytes(random.int(in: 0...9)), digest: UInt64(random.int(in: 0...1_000_000))) }
+            let commands = (0..<random.int(in: 1...4)).map { _ in (0..<random.int(in: 1...5)).map { _ in bytes(random.int(in: 0...30)) } }
+            let (origin, request, time) = (UInt64(random.int(in: 1...9)), UInt64(random.int(in: 0...1 << 40)), Int64(random.int(in: 0...1 << 42)))
+            let database = random.int(in: 0...1) == 0 ? 0 : random.int(in: 1...15)
+            let transaction = random.int(in: 0...1) == 1
+            var reference = ByteWriter()
+            reference.write(UInt8(1))
+            reference.write(UInt8(database == 0 ? 1 : 4))
+            reference.write(origin)
+            reference.write(request)
+            reference.write(time)
+            if database != 0 { reference.write(UInt32(database)) }
+            reference.write(UInt8(transaction ? 1 : 0))
+            reference.write(UInt32(watches.count))
+            for watch in watches { reference.writeBlob(watch.key); reference.write(watch.digest) }
+            reference.write(UInt32(commands.count))
+            for command in commands {
+                reference.write(UInt32(command.count))
+                for argument in command { reference.writeBlob(argument) }
+            }
+            let write = ShardCommand.write(tag: RequestTag(origin: NodeID(origin), request: request), time: time, transaction: transaction,
+                                           watches: watches, commands: commands, database: database)
+            #expect(write.encoded() == reference.bytes)
+            #expect(try ShardCommand.decode(write.encoded()) == write)
+        }
+    }
+
     @Test func databaseZeroKeepsTheOriginalKinds() throws {
         // Entries of database 0 are byte for byte those written before numbered databases.
         let write = ShardCommand.write(tag: RequestTag(origin: NodeID(1), request: 2), time: 3, transaction: false, watches: [],
