@@ -34,6 +34,15 @@ import Testing
     @Test func crc16MatchesRedisClusterSpec() {
         // The Redis Cluster specification gives 0x31C3 for "123456789".
         #expect(CRC16.checksum(Array("123456789".utf8)) == 0x31C3)
+        #expect(Array("123456789".utf8).withUnsafeBufferPointer { CRC16.checksum($0) } == 0x31C3)
+    }
+
+    @Test func crc16SlicingMatchesTheBytewiseCRC() {
+        var random = SeededRandom(seed: 16)
+        for length in 0..<200 {
+            let bytes = (0..<length).map { _ in UInt8(random.int(in: 0...255)) }
+            #expect(bytes.withUnsafeBufferPointer { CRC16.checksum($0) } == CRC16.checksum(bytes.lazy.map { $0 }), "length \(length)")
+        }
     }
 
     @Test func hashSlotsHonourHashTags() {
