@@ -243,3 +243,44 @@ def test_lazyfreed_objects_counts_what_redis_frees_in_the_background(target):
     client.mset({"a": 1, "b": 2, "c": 3})
     client.flushall(asynchronous=True)
     assert lazyfreed(4) == 4
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(120)
+def test_a_write_waiting_for_its_quorum_is_not_slow(cluster_factory):
+    """Redis times a command's execution, not the I/O around it: a write that waits for
+    its shard's quorum (both followers paused) is answered late, yet SLOWLOG, INFO
+    commandstats and LATENCY do not count the wait."""
+    cluster = cluster_factory(nodes=3)
+    leader, slots = cluster.busiest_leader()
+    key = cluster.key_in_slots(slots, prefix="quorum-wait")
+    client = leader.client()
+    client.config_set("slowlog-log-slower-than", 100_000)
+    client.config_set("latency-monitor-threshold", 100)
+    client.slowlog_reset()
+    client.config_resetstat()
+    client.set(key, "before")  # a write answered without waiting
+    followers = [node for node in cluster.nodes.values() if node is not leader]
+    answered = {}
+
+    def write():
+        started = time.monotonic()
+        answered["reply"] = client.set(key, "after")
+        answered["seconds"] = time.monotonic() - started
+
+    for node in followers:
+        node.pause()
+    try:
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.35)
+    finally:
+        for node in followers:
+            node.resume()
+    writer.join(10)
+    assert answered.get("reply") is True, answered
+    assert answered["seconds"] >= 0.3, f"the write did not wait for its quorum ({answered})"
+    assert [entry for entry in client.slowlog_get(10) if entry["command"].startswith(b"SET")] == []
+    stats = client.info("commandstats")["cmdstat_set"]
+    assert stats["calls"] == 2 and stats["usec"] < 100_000, stats
+    assert client.execute_command("LATENCY", "LATEST") == []

@@ -126,7 +126,8 @@ final class NodeHost {
             var persisted = false
             // One clock reading for the latencies of every reply of this pass.
             var repliedAt: UInt64 = 0
-            for output in node.takeOutputs() {
+            let batch = node.takeOutputs()
+            for output in batch {
                 switch output {
                 case let .reply(id, value, version):
                     guard let handler = handlers[id] else { continue }
@@ -199,6 +200,7 @@ final class NodeHost {
                     kill(getpid(), SIGTERM)
                 }
             }
+            node.recycleOutputs(consume batch)
             for (peer, frame) in failedSends { node.handle(.sendFailed(to: peer, frame)) }
             if persisted { node.handle(.persisted) }
         }

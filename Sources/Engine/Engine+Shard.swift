@@ -47,18 +47,24 @@ extension Engine {
             if changed { return .nullArray }
         }
         defer { if recordsPropagation { closePropagatedEntry() } }
-        var replies: [RESPValue] = []
-        replies.reserveCapacity(commands.count)
         // Every replica applies a committed write: its hits and misses count only on the
         // node that proposed it (`countAppliedLookups`), where the client sent it.
         let lookups = (stats.keyspaceHits, stats.keyspaceMisses)
-        for command in commands {
-            replies.append(runCommitted(command, time: time))
+        defer {
+            lastApplyLookups = (stats.keyspaceHits - lookups.0, stats.keyspaceMisses - lookups.1)
+            (stats.keyspaceHits, stats.keyspaceMisses) = lookups
         }
-        lastApplyLookups = (stats.keyspaceHits - lookups.0, stats.keyspaceMisses - lookups.1)
-        (stats.keyspaceHits, stats.keyspaceMisses) = lookups
         // Watched keys this touched stay in `keyspace.touchedWatched` for the node to drain.
-        return transaction ? .array(replies) : (replies.first ?? .nullArray)
+        guard transaction else {
+            // A single write (the usual entry): its reply, with no array around it.
+            var reply = RESPValue.nullArray
+            for (position, command) in commands.enumerated() {
+                let answer = runCommitted(command, time: time)
+                if position == 0 { reply = answer }
+            }
+            return reply
+        }
+        return .array(commands.map { runCommitted($0, time: time) })
     }
 
     /// Counts the lookups of the write applied last when `here` (this node proposed it,

@@ -35,7 +35,7 @@ final class ReplySlot {
     /// allocates nothing.
     func answer(_ value: RESPValue) {
         guard let started else { return }
-        started.node.answered(self, started, with: value)
+        started.node.answered(self, started, with: value, later: true)
     }
 }
 
@@ -199,10 +199,17 @@ extension Node {
     }
 
     /// A started request's reply: counted (once), then put in its slot.
-    func answered(_ slot: ReplySlot, _ started: StartedRequest, with value: RESPValue) {
+    ///
+    /// Its duration is what Redis times, the command's execution: a reply given `later`
+    /// (a write once its entry is applied) does not count the time its entry waited from
+    /// its proposal to its apply (`answerWaitMicroseconds`: the quorum, the fsync, room in
+    /// the log), so a write waiting under load is not slow in SLOWLOG, INFO commandstats
+    /// or LATENCY. Other waits (a read's lease check, a blocked command) still count.
+    func answered(_ slot: ReplySlot, _ started: StartedRequest, with value: RESPValue, later: Bool = false) {
         if slot.reply == nil {
+            let waited = later ? answerWaitMicroseconds ?? 0 : 0
             finished(started.request, spec: started.spec, session: started.client.session, reply: value,
-                     startedMicroseconds: started.microseconds)
+                     startedMicroseconds: started.microseconds + waited)
         }
         fill(started.client, slot, with: value)
     }

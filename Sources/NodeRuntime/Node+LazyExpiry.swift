@@ -31,7 +31,7 @@ extension Node {
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1
         replica.proposals[index] = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply,
-                                                readAnswer: answer)
+                                                readAnswer: answer, proposedMicroseconds: inputMonotonicMicroseconds())
         wantTurn()
         return true
     }

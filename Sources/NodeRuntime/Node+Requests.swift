@@ -590,7 +590,7 @@ extension Node {
                                          database: database)
         let payload = command.encoded()
         let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply, version: version,
-                                 proposed: (payload, command))
+                                 proposed: (payload, command), proposedMicroseconds: inputMonotonicMicroseconds())
         replica.queuedWrites.append((payload, write))
         wantTurn()
     }

@@ -45,6 +45,11 @@ public final class Node {
     var map: ClusterMap? { directoryMachine.map }
 
     var outputs: [NodeOutput] = []
+    /// Empty storage for the next round's outputs (`recycleOutputs`).
+    private var spareOutputs: [NodeOutput] = []
+    /// While a committed entry this node proposed is applied: how long it waited from its
+    /// proposal to its apply, which its reply's duration leaves out (`answered`).
+    var answerWaitMicroseconds: Int64?
     var clients: [ClientID: ClientPipeline] = [:]
     /// Numbers this node's proposals (the `request` of their RequestTag) and forwarded
     /// requests. It starts from the start-up time in milliseconds shifted left by 16, not
@@ -222,9 +227,23 @@ public final class Node {
 
     /// Takes the outputs produced since the last call, in order.
     public func takeOutputs() -> [NodeOutput] {
-        defer { outputs = [] }
-        return outputs
+        let taken = outputs
+        outputs = spareOutputs
+        spareOutputs = []
+        return taken
     }
+
+    /// Hands back an array `takeOutputs` returned, once performed: the next outputs reuse
+    /// its storage instead of growing a new array every round (a round of pipelined
+    /// replies grew one through every power of two).
+    public func recycleOutputs(_ performed: consuming [NodeOutput]) {
+        guard performed.capacity <= Self.recycledOutputsMax else { return }
+        performed.removeAll(keepingCapacity: true)
+        spareOutputs = performed
+    }
+
+    /// The largest output array kept for reuse.
+    static let recycledOutputsMax = 4096
 
     /// True when outputs wait to be taken.
     public var hasOutputs: Bool { !outputs.isEmpty }
@@ -611,6 +630,11 @@ public final class Node {
         engine?.recordsPropagation = !replicationLinks.isEmpty
         let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)
         for entry in ready.committedEntries {
+            // The reply of a write this node proposed does not count its wait (`answered`).
+            if let proposed = replica.proposals[entry.index]?.proposedMicroseconds {
+                answerWaitMicroseconds = max(0, monotonicClock.monotonicMicroseconds() - proposed)
+            }
+            defer { answerWaitMicroseconds = nil }
             guard latencyThreshold > 0, case .command(let payload) = entry.payload, ShardCommand.isReclaim(payload) else {
                 replica.apply(entry, me: me, now: time)
                 continue

@@ -29,17 +29,22 @@ final class PendingWrite {
     /// A read's answer that waits for its entry (lazy expiry's reclaim, Node+LazyExpiry.swift):
     /// whatever becomes of the entry, the read was served and `reply` gets this.
     let readAnswer: RESPValue?
+    /// When a client's request proposed it (or queued it), on the node's monotonic clock:
+    /// the wait until its apply is not part of the request's duration.
+    let proposedMicroseconds: Int64?
 
     /// A class, not a struct: a write moves through queues and tables on its way to the
     /// log and back, and each move of a struct copied (retained) every field.
     init(tag: RequestTag, deadline: Int64, reply: @escaping ReplySink, version: ProtocolVersion = .resp2,
-         proposed: (payload: [UInt8], command: ShardCommand)? = nil, readAnswer: RESPValue? = nil) {
+         proposed: (payload: [UInt8], command: ShardCommand)? = nil, readAnswer: RESPValue? = nil,
+         proposedMicroseconds: Int64? = nil) {
         self.tag = tag
         self.deadline = deadline
         self.reply = reply
         self.version = version
         self.proposed = proposed
         self.readAnswer = readAnswer
+        self.proposedMicroseconds = proposedMicroseconds
     }
 }
 

@@ -33,11 +33,14 @@ enum ShardCommand: Equatable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 64)
-        switch self {
-        case let .write(tag, time, transaction, watches, commands, database):
+        if case let .write(tag, time, transaction, watches, commands, database) = self {
             return Self.encodedWrite(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands,
                                      database: database)
+        }
+        var writer = ByteWriter(capacity: 64)
+        switch self {
+        case .write:
+            assertionFailure("a write is encoded by encodedWrite")
         case let .reclaim(time, keys, database):
             writer.write(Self.formatVersion)
             // Kind 5 is kind 2 with a database number after the time.
