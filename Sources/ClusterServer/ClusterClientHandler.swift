@@ -48,6 +48,9 @@ final class ClusterClientHandler: ChannelInboundHandler {
     private var unanswered = 0
     private var arrivals = CircularBuffer<(UInt64, RequestClass)>()
     private var readingPaused = false
+    /// The channel's writability as its last `channelWritabilityChanged` left it (asked for
+    /// every request and every push: the channel's own property costs a retain of it).
+    private var writable = true
     private var decoding = false
     var isMarkedDirty = false
     /// Holds pushes the host will flush at the end of this event-loop iteration.
@@ -97,7 +100,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { decodeRequests() }
+        writable = context.channel.isWritable
+        if writable { decodeRequests() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -116,13 +120,13 @@ final class ClusterClientHandler: ChannelInboundHandler {
 
     /// Hands every complete request to the node while the connection has room.
     private func decodeRequests() {
-        guard !decoding, case .open(let id) = phase, let context else { return }
+        guard !decoding, case .open(let id) = phase, context != nil else { return }
         decoding = true
         defer { decoding = false }
         // The requests of one read arrived together: one clock reading for all of them.
         var arrived: UInt64 = 0
         do {
-            while context.channel.isWritable, unanswered < Node.clientRequestsMax {
+            while writable, unanswered < Node.clientRequestsMax {
                 guard var buffer = inbound else { break }
                 inbound = nil
                 let next = try decoder.next(from: &buffer)
@@ -134,7 +138,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
                 host.node.handle(.request(id, request))
             }
             compactInbound()
-            if context.channel.isWritable, unanswered < Node.clientRequestsMax { resumeReading() } else { pauseReading() }
+            if writable, unanswered < Node.clientRequestsMax { resumeReading() } else { pauseReading() }
         } catch {
             inbound = nil
             phase = .ending(id)
@@ -171,14 +175,11 @@ final class ClusterClientHandler: ChannelInboundHandler {
 
     /// A push already encoded (one message to many subscribers): its bytes are copied.
     func pushEncoded(_ encoded: ByteBuffer) {
-        var encoded = encoded
-        let count = encoded.readableBytes
-        out.writeBuffer(&encoded)
-        queuedPush(bytes: count)
+        queuedPush(bytes: out.writeImmutableBuffer(encoded))
     }
 
     private func queuedPush(bytes: Int) {
-        if let context, !context.channel.isWritable {
+        if !writable {
             pushBytesWhileBlocked += bytes
             if pushBytesWhileBlocked > Self.pushBytesWhileBlockedMax {
                 out.clear()

@@ -26,7 +26,8 @@ final class NodeHost {
     let loop: EventLoop
     let transport: PeerTransport
     let logger: Logger
-    private var handlers: [ClientID: ClusterClientHandler] = [:]
+    /// The connections by client id (looked up for every reply and every push).
+    private var handlers = DirectMappedTable<ClusterClientHandler>()
     private var dirtyHandlers: [ClusterClientHandler] = []
     /// Connections holding pub/sub pushes: flushed once per event-loop iteration, so a
     /// subscriber gets one write for every message published meanwhile (a PUBLISH to 100
@@ -85,12 +86,12 @@ final class NodeHost {
     func register(_ handler: ClusterClientHandler) -> ClientID {
         let id = ClientID(rawValue: nextClientID)
         nextClientID += 1
-        handlers[id] = handler
+        handlers.insert(handler, for: id.rawValue)
         return id
     }
 
     func closed(_ id: ClientID) {
-        handlers.removeValue(forKey: id)
+        handlers.remove(id.rawValue)
         deliver(.clientClosed(id))
     }
 
@@ -102,7 +103,7 @@ final class NodeHost {
 
     /// Closes every connection (the end of a shutdown).
     func closeAllConnections() {
-        for id in handlers.keys.sorted() { handlers[id]?.close() }
+        for id in handlers.all.keys.sorted() { handlers[id]?.close() }
     }
 
     // MARK: - Performing outputs
@@ -130,24 +131,24 @@ final class NodeHost {
             for output in batch {
                 switch output {
                 case let .reply(id, value, version):
-                    guard let handler = handlers[id] else { continue }
+                    guard let handler = handlers[id.rawValue] else { continue }
                     if repliedAt == 0 { repliedAt = DispatchTime.now().uptimeNanoseconds }
                     handler.enqueue(value, as: version, at: repliedAt)
                     markDirty(handler)
                 case let .push(id, value, version):
-                    guard let handler = handlers[id] else { continue }
+                    guard let handler = handlers[id.rawValue] else { continue }
                     handler.push(value, as: version)
                     pushed(handler)
                 case let .pushAll(ids, value, version):
                     pushScratch.clear()
                     RESPEncoder.write(value, as: version, into: &pushScratch)
                     for id in ids {
-                        guard let handler = handlers[id] else { continue }
+                        guard let handler = handlers[id.rawValue] else { continue }
                         handler.pushEncoded(pushScratch)
                         pushed(handler)
                     }
                 case let .close(id):
-                    handlers[id]?.closeWhenFlushed()
+                    handlers[id.rawValue]?.closeWhenFlushed()
                 case let .raft(shard, messages):
                     // Dropped messages (breaker open, queue full) are Raft's to retransmit.
                     _ = transport.sendRaft(shard: shard, messages: messages)

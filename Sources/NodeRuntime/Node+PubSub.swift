@@ -12,6 +12,12 @@ import Engine
 import Keyspace
 import Wire
 
+/// A channel as `Node.deliveryLists` knows it.
+struct DeliveryKey: Hashable {
+    var channel: Bytes
+    var sharded: Bool
+}
+
 extension Node {
     enum SubscriptionKind {
         case channel, pattern, shardChannel
@@ -150,11 +156,17 @@ extension Node {
         for name in names {
             switch kind {
             case .channel:
-                if session.channels.insert(name).inserted { channelSubscribers[name, default: []].insert(session.id) }
+                if session.channels.insert(name).inserted {
+                    channelSubscribers[name, default: []].insert(session.id)
+                    deliveryLists[DeliveryKey(channel: name, sharded: false)] = nil
+                }
             case .pattern:
                 if session.patterns.insert(name).inserted { patternSubscribers[name, default: []].insert(session.id) }
             case .shardChannel:
-                if session.shardChannels.insert(name).inserted { shardChannelSubscribers[name, default: []].insert(session.id) }
+                if session.shardChannels.insert(name).inserted {
+                    shardChannelSubscribers[name, default: []].insert(session.id)
+                    deliveryLists[DeliveryKey(channel: name, sharded: true)] = nil
+                }
             }
             confirmations.append(.push([.bulk(kind.subscribeWord), .bulk(name), .integer(Self.count(kind, session))]))
         }
@@ -180,11 +192,11 @@ extension Node {
         for name in targets {
             switch kind {
             case .channel:
-                if session.channels.remove(name) != nil { Self.remove(session.id, from: &channelSubscribers, name) }
+                if session.channels.remove(name) != nil { unsubscribe(session.id, from: name, sharded: false) }
             case .pattern:
                 if session.patterns.remove(name) != nil { Self.remove(session.id, from: &patternSubscribers, name) }
             case .shardChannel:
-                if session.shardChannels.remove(name) != nil { Self.remove(session.id, from: &shardChannelSubscribers, name) }
+                if session.shardChannels.remove(name) != nil { unsubscribe(session.id, from: name, sharded: true) }
             }
             confirmations.append(.push([.bulk(kind.unsubscribeWord), .bulk(name), .integer(Self.count(kind, session))]))
         }
@@ -206,11 +218,21 @@ extension Node {
         if subscribers[name]?.isEmpty == true { subscribers.removeValue(forKey: name) }
     }
 
+    /// Takes a client off a channel's (or shard channel's) subscribers.
+    private func unsubscribe(_ id: ClientID, from name: Bytes, sharded: Bool) {
+        if sharded {
+            Self.remove(id, from: &shardChannelSubscribers, name)
+        } else {
+            Self.remove(id, from: &channelSubscribers, name)
+        }
+        deliveryLists[DeliveryKey(channel: name, sharded: sharded)] = nil
+    }
+
     /// Forgets every subscription of a session (RESET, a closed connection).
     func unsubscribeAll(_ session: Session) {
-        for name in session.channels { Self.remove(session.id, from: &channelSubscribers, name) }
+        for name in session.channels { unsubscribe(session.id, from: name, sharded: false) }
         for name in session.patterns { Self.remove(session.id, from: &patternSubscribers, name) }
-        for name in session.shardChannels { Self.remove(session.id, from: &shardChannelSubscribers, name) }
+        for name in session.shardChannels { unsubscribe(session.id, from: name, sharded: true) }
         session.channels = []
         session.patterns = []
         session.shardChannels = []
@@ -220,26 +242,38 @@ extension Node {
     /// matching by channel and by two patterns counts three times, as in Redis).
     func deliver(channel: Bytes, message: Bytes, sharded: Bool) -> Int {
         var receivers = 0
-        let direct = sharded ? shardChannelSubscribers[channel] : channelSubscribers[channel]
-        // One value per message (per pattern), shared by every receiver's output.
-        let value = RESPValue.push([.bulk(sharded ? "smessage" : "message"), .bulk(channel), .bulk(message)])
-        receivers += pushToEach((direct ?? []).sorted(), value)
+        let list = deliveryList(channel, sharded: sharded)
+        if !list.isEmpty {
+            // One value per message (per pattern), shared by every receiver's output.
+            let value = RESPValue.push([.bulk(sharded ? "smessage" : "message"), .bulk(channel), .bulk(message)])
+            receivers += pushToEach(list, value)
+        }
         guard !sharded else { return receivers }
         for (pattern, ids) in patternSubscribers where Glob.matches(pattern: pattern, channel) {
             let value = RESPValue.push([.bulk("pmessage"), .bulk(pattern), .bulk(channel), .bulk(message)])
-            receivers += pushToEach(ids.sorted(), value)
+            receivers += pushToEach(ids.sorted().compactMap { clients[$0] }, value)
         }
         return receivers
     }
 
-    /// Pushes `value` to each connected client of `ids` in order, as one output per run of
-    /// clients speaking the same protocol; returns how many received it.
-    private func pushToEach(_ ids: [ClientID], _ value: RESPValue) -> Int {
+    /// A channel's subscribers in delivery order (`deliveryLists`, built here when missing).
+    private func deliveryList(_ channel: Bytes, sharded: Bool) -> [ClientPipeline] {
+        let key = DeliveryKey(channel: channel, sharded: sharded)
+        if let list = deliveryLists[key] { return list }
+        guard let ids = sharded ? shardChannelSubscribers[channel] : channelSubscribers[channel] else { return [] }
+        let list = ids.sorted().compactMap { clients[$0] }
+        deliveryLists[key] = list
+        return list
+    }
+
+    /// Pushes `value` to each of `receivers` in order, as one output per run of clients
+    /// speaking the same protocol; returns how many received it.
+    private func pushToEach(_ receivers: [ClientPipeline], _ value: RESPValue) -> Int {
         var run: [ClientID] = []
+        run.reserveCapacity(receivers.count)
         var runVersion = ProtocolVersion.resp2
-        var receivers = 0
-        for id in ids {
-            guard let client = clients[id] else { continue }
+        for client in receivers {
+            let id = client.session.id
             let version = client.session.protocolVersion
             if version != runVersion, !run.isEmpty {
                 emit(.pushAll(run, value, runVersion))
@@ -247,10 +281,9 @@ extension Node {
             }
             runVersion = version
             run.append(id)
-            receivers += 1
         }
         if !run.isEmpty { emit(.pushAll(run, value, runVersion)) }
-        return receivers
+        return receivers.count
     }
 
     // MARK: - PUBSUB

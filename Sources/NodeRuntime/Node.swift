@@ -121,6 +121,10 @@ public final class Node {
     var channelSubscribers: [Bytes: Set<ClientID>] = [:]
     var patternSubscribers: [Bytes: Set<ClientID>] = [:]
     var shardChannelSubscribers: [Bytes: Set<ClientID>] = [:]
+    /// The subscribers of a channel (`sharded`: a shard channel) in delivery order, by
+    /// client id: built by the first publish after a change, so a publish to N subscribers
+    /// neither sorts nor looks N clients up (Node+PubSub.swift).
+    var deliveryLists: [DeliveryKey: [ClientPipeline]] = [:]
     /// Proxied requests waiting out a leader change, retried by the timer.
     var deferredRoutes: [DeferredRoute] = []
     /// The round persisted by the shell right now, finished by `.persisted`.
