@@ -109,16 +109,8 @@ extension Node {
 
     // MARK: - Snapshots
 
-    /// Entries a replica applies between snapshots: `snapshotEntries`, or as many as its
-    /// shard had keys at its last snapshot when that is more (as Redis rewrites its AOF
-    /// when it has grown by the size it had after the last rewrite).
-    func snapshotThreshold(_ replica: Replica) -> UInt64 {
-        UInt64(max(configuration.snapshotEntries, replica.keysAtSnapshot))
-    }
-
-    /// Snapshots every replica that applied enough entries (`snapshotThreshold`) or bytes
-    /// (`snapshotLogBytes`) since its last snapshot (every replica with anything new when
-    /// BGSAVE or SAVE asked), and compacts its log.
+    /// Snapshots every replica that applied enough entries since its last snapshot (every
+    /// replica with anything new when BGSAVE or SAVE asked), and compacts its log.
     private func takeSnapshots() {
         let requested = snapshotsRequested
         snapshotsRequested = false
@@ -128,16 +120,14 @@ extension Node {
             // The directory snapshots after every change of the map (a joining node gets the
             // map as a snapshot), not after a new leader's empty entry.
             let mapChanged = replica.shard == ClusterMap.directoryShard && appliedMapVersion != snapshotMapVersion
-            let threshold = requested || mapChanged ? 1 : snapshotThreshold(replica)
-            let since = applied.rawValue >= replica.raft.snapshotIndex.rawValue ? applied.rawValue - replica.raft.snapshotIndex.rawValue : 0
-            guard since >= threshold || (since > 0 && replica.appliedBytesSinceSnapshot >= configuration.snapshotLogBytes) else { continue }
+            let threshold = requested || mapChanged ? 1 : UInt64(configuration.snapshotEntries)
+            guard applied.rawValue >= replica.raft.snapshotIndex.rawValue + threshold else { continue }
             if let data = replica.data {
                 startSnapshotJob(replica, data)
                 continue
             }
             do {
                 try replica.raft.compact(through: applied, data: replica.machine.snapshot())
-                replica.appliedBytesSinceSnapshot = 0
                 if let snapshot = replica.raft.snapshot { try store.saveSnapshot(shard: replica.shard, snapshot) }
                 snapshotMapVersion = appliedMapVersion
             } catch {
@@ -156,8 +146,6 @@ extension Node {
         guard snapshotJobs[replica.shard] == nil,
               let metadata = replica.raft.snapshotMetadata(through: replica.raft.appliedIndex) else { return }
         let encode = data.capture()
-        replica.appliedBytesSinceSnapshot = 0
-        replica.keysAtSnapshot = data.engine.keyCountAllDatabases
         changeCountAtSnapshot[replica.shard] = data.engine.changeCountAllDatabases
         let (shard, directory, disk, limits) = (replica.shard, store.directory, store.snapshotDisk, store.limits)
         let job = SnapshotJob(shard: shard, metadata: metadata) {

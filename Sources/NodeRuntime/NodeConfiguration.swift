@@ -103,14 +103,8 @@ public struct NodeConfiguration: Sendable {
     /// The same slice counted in Lua VM instructions (0: none): deterministic, so the
     /// simulator can send scripts off the thread too.
     public var scriptSliceInstructions: Int64 = 0
-    /// Applied entries after which a shard replica snapshots and compacts its log, at
-    /// least: a shard that held more keys at its last snapshot waits for as many entries
-    /// (a snapshot costs a pass over every key, so its cost per write stays bounded, as
-    /// with Redis's auto-aof-rewrite-percentage 100), unless `snapshotLogBytes` comes first.
+    /// Applied entries after which a shard replica snapshots and compacts its log.
     public var snapshotEntries = 50_000
-    /// Payload bytes applied since the last snapshot after which a shard snapshots anyway:
-    /// bounds the log a replica keeps in memory between snapshots.
-    public var snapshotLogBytes = 64 << 20
     /// A node silent this long has its replicas rebuilt elsewhere (0 disables).
     public var deadNodeSeconds: Int64 = 300
     public var repair = false

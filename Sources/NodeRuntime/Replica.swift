@@ -86,12 +86,6 @@ final class Replica {
     /// committed change added or promoted this node. Gossip heard before then predates
     /// the change and cannot say the leader no longer counts it.
     var countedSince: Int64 = 0
-    /// Payload bytes of the entries applied since the last snapshot was captured (a
-    /// snapshot is due when they pass `NodeConfiguration.snapshotLogBytes`).
-    var appliedBytesSinceSnapshot = 0
-    /// Keys the shard held when its last snapshot was captured (0 before one this run):
-    /// the next waits for at least as many applied entries.
-    var keysAtSnapshot = 0
     /// The newest time stamped on a proposal: stamps never run backwards.
     var lastStampedTime: Int64 = 0
     /// PUBLISH calls of scripts in entries this node proposed, applied and not yet sent.
@@ -189,7 +183,6 @@ final class Replica {
         var owed: OwedReply? = nil
         switch entry.payload {
         case .command(let payload):
-            appliedBytesSinceSnapshot &+= payload.count
             let version = waiter?.version ?? .resp2
             owed = applyCommand(payload, index: entry.index, version: version, proposed: waiter?.proposed)
             if doubleAppliesLeft > 0, owed != nil {
