@@ -46,7 +46,7 @@ public final class Node {
 
     var outputs: [NodeOutput] = []
     /// Empty storage for the next round's outputs (`recycleOutputs`).
-    private var spareOutputs: [NodeOutput] = []
+    var spareOutputs: [NodeOutput] = []
     /// While a committed entry this node proposed is applied: how long it waited from its
     /// proposal to its apply, which its reply's duration leaves out (`answered`).
     var answerWaitMicroseconds: Int64?
@@ -228,33 +228,6 @@ public final class Node {
         front.hooks.lastSnapshotTime = { [unowned self] in self.lastSnapshotMilliseconds / 1000 }
         lastSnapshotMilliseconds = clock.now().rawValue
     }
-
-    /// Takes the outputs produced since the last call, in order.
-    public func takeOutputs() -> [NodeOutput] {
-        let taken = outputs
-        outputs = spareOutputs
-        spareOutputs = []
-        return taken
-    }
-
-    /// Hands back an array `takeOutputs` returned, once performed: the next outputs reuse
-    /// its storage instead of growing a new array every round (a round of pipelined
-    /// replies grew one through every power of two).
-    public func recycleOutputs(_ performed: consuming [NodeOutput]) {
-        guard performed.capacity <= Self.recycledOutputsMax else { return }
-        performed.removeAll(keepingCapacity: true)
-        spareOutputs = performed
-    }
-
-    /// The largest output array kept for reuse.
-    static let recycledOutputsMax = 4096
-
-    /// True when outputs wait to be taken.
-    public var hasOutputs: Bool { !outputs.isEmpty }
-
-    /// True when a `.turn` would do work: the shell should deliver one soon (at the end of
-    /// its current batch of inputs).
-    public var wantsTurn: Bool { turnWanted && persisting == nil && !failed }
 
     /// Writes what the last turn staged; call when performing `.persist(sync:)`.
     public func writeStaged(sync: Bool) throws(StorageError) {

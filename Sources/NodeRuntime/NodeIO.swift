@@ -182,3 +182,34 @@ public final class ScriptJob: @unchecked Sendable {
         reply = engine.runScriptTrial(arguments, id: command, version: version, database: database, now: time, trial: trial)
     }
 }
+
+// MARK: - Handing outputs to the shell
+
+extension Node {
+    /// True when outputs wait to be taken.
+    public var hasOutputs: Bool { !outputs.isEmpty }
+
+    /// True when a `.turn` would do work: the shell should deliver one soon (at the end of
+    /// its current batch of inputs).
+    public var wantsTurn: Bool { turnWanted && persisting == nil && !failed }
+
+    /// Takes the outputs produced since the last call, in order.
+    public func takeOutputs() -> [NodeOutput] {
+        let taken = outputs
+        outputs = spareOutputs
+        spareOutputs = []
+        return taken
+    }
+
+    /// Hands back an array `takeOutputs` returned, once performed: the next outputs reuse
+    /// its storage instead of growing a new array every round (a round of pipelined
+    /// replies grew one through every power of two).
+    public func recycleOutputs(_ performed: consuming [NodeOutput]) {
+        guard performed.capacity <= Self.recycledOutputsMax else { return }
+        performed.removeAll(keepingCapacity: true)
+        spareOutputs = performed
+    }
+
+    /// The largest output array kept for reuse.
+    static let recycledOutputsMax = 4096
+}
