@@ -107,3 +107,46 @@ def test_state_after_restart_equals_state_before(server_factory, stop):
     assert not differing, (
         f"seed {seed}: {len(differing)} keys differ after restart, e.g. "
         + "; ".join(f"{key!r}: before {before.get(key)!r} after {after.get(key)!r}" for key in differing[:3]))
+
+
+def write_keys(client, count, prefix):
+    pipe = client.pipeline(transaction=False)
+    for index in range(count):
+        pipe.set(f"{prefix}:{index}", "v")
+        if index % 2000 == 1999:
+            pipe.execute()
+    pipe.execute()
+
+
+@pytest.mark.timeout(120)
+def test_snapshots_wait_for_as_many_writes_as_the_shard_had_keys(server_factory):
+    """A snapshot is a pass over every key: a shard that held more keys at its last
+    snapshot than 50,000 (the least number of writes between snapshots) waits for as many
+    writes, so the cost of snapshots per write stays bounded as the data grows (as Redis
+    rewrites its AOF once it doubled)."""
+    server = server_factory("--fsync", "no")
+    client = server.client()
+    assert client.execute_command("DEBUG", "POPULATE", "100000") in (True, b"OK")
+    assert client.execute_command("BGSAVE") in (True, b"Background saving started")
+    deadline = time.monotonic() + 20
+    while not data_snapshots(server.dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    taken = data_snapshots(server.dir)
+    assert taken, os.listdir(server.dir)
+    # 60,000 writes: past 50,000, short of the 100,000 keys the snapshot held.
+    write_keys(client, 60_000, "key")
+    time.sleep(1.5)
+    assert data_snapshots(server.dir) == taken, "snapshotted before as many writes as the shard had keys"
+    # Those writes are no longer held in memory (no follower needs them) but only in the
+    # log on disk: a crash replays them from there.
+    client.close()
+    server.crash_restart()
+    client = server.client()
+    assert client.dbsize() == 100_000
+    assert client.get("key:0") == b"v" and client.get("key:59999") == b"v" and client.get("key:60000") == b"value:60000"
+    write_keys(client, 45_000, "key")
+    deadline = time.monotonic() + 20
+    while data_snapshots(server.dir) == taken and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert data_snapshots(server.dir) != taken, "no snapshot after more writes than the shard had keys"
+    assert client.dbsize() == 100_000

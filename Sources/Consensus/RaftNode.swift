@@ -175,14 +175,48 @@ public struct RaftNode: Sendable {
     /// What `compact(through: index, ...)` would record, without compacting: for a host that
     /// writes the snapshot file before it compacts. Nil where `compact` would throw.
     public func snapshotMetadata(through index: LogIndex) -> SnapshotMetadata? {
-        guard index > log.snapshotIndex, index <= log.applied, let term = log.term(at: index) else { return nil }
+        guard index > newestSnapshotIndex, index >= log.snapshotIndex, index <= log.applied,
+              let term = log.term(at: index) else { return nil }
         return SnapshotMetadata(index: index, term: term, membership: log.membership(at: index))
     }
 
     public mutating func compact(through index: LogIndex, data: [UInt8]) throws(RaftError) {
-        guard let metadata = log.compact(through: index) else { throw .compactionOutOfRange }
+        guard index > newestSnapshotIndex, let metadata = log.compact(through: index) else { throw .compactionOutOfRange }
         snapshot = Snapshot(metadata: metadata, data: data)
     }
+
+    /// The host wrote a snapshot whose metadata `snapshotMetadata(through:)` gave: the
+    /// entries through it still held are dropped, and it is the snapshot followers get.
+    /// Throws when a newer snapshot is already held or the index is not applied.
+    public mutating func compact(_ metadata: SnapshotMetadata, data: [UInt8]) throws(RaftError) {
+        guard metadata.index > newestSnapshotIndex, metadata.index <= log.applied else { throw .compactionOutOfRange }
+        if metadata.index > log.snapshotIndex {
+            guard let compacted = log.compact(through: metadata.index) else { throw .compactionOutOfRange }
+            assert(compacted.term == metadata.term, "a snapshot's term changed between capture and compaction")
+        }
+        snapshot = Snapshot(metadata: metadata, data: data)
+    }
+
+    /// The index of the newest snapshot this node holds (taken or received), zero before
+    /// one. The log holds every entry after it, except where `releaseAppliedEntries` let
+    /// them go.
+    public var newestSnapshotIndex: LogIndex { snapshot?.metadata.index ?? .zero }
+
+    /// Drops the applied, durable entries from memory without a snapshot, keeping the
+    /// newest one's term. Only for a group that can never have another member (a
+    /// standalone server): the entries stay in the host's log on disk until its next
+    /// snapshot, recovery replays them from there, and no follower will ask for them.
+    /// So such a group may snapshot rarely (a pass over every key) without holding every
+    /// write since in memory.
+    public mutating func releaseAppliedEntries() {
+        let through = min(log.applied, log.stable)
+        guard through > log.snapshotIndex else { return }
+        assert(log.membership.voters == [id] && log.membership.learners.isEmpty, "a group with members needs its entries")
+        _ = log.compact(through: through)
+    }
+
+    /// Entries held in memory (after the newest snapshot or release).
+    public var heldEntryCount: Int { log.entries.count }
 
     /// Drops the newest snapshot's bytes from memory, keeping its metadata. Only for a group
     /// that can never have another member (a standalone server, whose snapshot is on disk

@@ -106,6 +106,11 @@ extension Engine {
         parkedDatabases.values.reduce(keyspace.changeCount) { $0 + $1.changeCount }
     }
 
+    /// Keys in every database.
+    public var keyCountAllDatabases: Int {
+        parkedDatabases.values.reduce(keyspace.keyCount) { $0 + $1.keyCount }
+    }
+
     /// Keys of every database removed because their time passed (INFO's expired_keys).
     public var expiredKeyCountAllDatabases: Int {
         parkedDatabases.values.reduce(keyspace.expiredKeyCount) { $0 + $1.expiredKeyCount }

@@ -109,8 +109,20 @@ extension Node {
 
     // MARK: - Snapshots
 
-    /// Snapshots every replica that applied enough entries since its last snapshot (every
-    /// replica with anything new when BGSAVE or SAVE asked), and compacts its log.
+    /// Entries a replica applies between snapshots. On a standalone server,
+    /// `snapshotEntries` or as many as its shard had keys at its last snapshot when that
+    /// is more: a snapshot is a pass over every key, so its cost per write stays bounded
+    /// as the data grows (as Redis rewrites its AOF once it has doubled); its applied
+    /// entries are not held in memory meanwhile (`releaseAppliedEntries`). A cluster's
+    /// replicas hold theirs for followers until the snapshot: `snapshotEntries`.
+    func snapshotThreshold(_ replica: Replica) -> UInt64 {
+        guard configuration.standalone, replica.data != nil else { return UInt64(configuration.snapshotEntries) }
+        return UInt64(max(configuration.snapshotEntries, replica.keysAtSnapshot))
+    }
+
+    /// Snapshots every replica that applied enough entries since its last snapshot
+    /// (`snapshotThreshold`; every replica with anything new when BGSAVE or SAVE asked),
+    /// and compacts its log.
     private func takeSnapshots() {
         let requested = snapshotsRequested
         snapshotsRequested = false
@@ -120,8 +132,8 @@ extension Node {
             // The directory snapshots after every change of the map (a joining node gets the
             // map as a snapshot), not after a new leader's empty entry.
             let mapChanged = replica.shard == ClusterMap.directoryShard && appliedMapVersion != snapshotMapVersion
-            let threshold = requested || mapChanged ? 1 : UInt64(configuration.snapshotEntries)
-            guard applied.rawValue >= replica.raft.snapshotIndex.rawValue + threshold else { continue }
+            let threshold = requested || mapChanged ? 1 : snapshotThreshold(replica)
+            guard applied.rawValue >= replica.raft.newestSnapshotIndex.rawValue + threshold else { continue }
             if let data = replica.data {
                 startSnapshotJob(replica, data)
                 continue
@@ -146,6 +158,7 @@ extension Node {
         guard snapshotJobs[replica.shard] == nil,
               let metadata = replica.raft.snapshotMetadata(through: replica.raft.appliedIndex) else { return }
         let encode = data.capture()
+        replica.keysAtSnapshot = data.engine.keyCountAllDatabases
         changeCountAtSnapshot[replica.shard] = data.engine.changeCountAllDatabases
         let (shard, directory, disk, limits) = (replica.shard, store.directory, store.snapshotDisk, store.limits)
         let job = SnapshotJob(shard: shard, metadata: metadata) {
@@ -163,11 +176,11 @@ extension Node {
     func snapshotWritten(_ job: SnapshotJob, data: [UInt8]) {
         let owner = snapshotJobs.removeValue(forKey: job.shard)
         guard let replica = replicas[job.shard], owner == ObjectIdentifier(replica),
-              replica.raft.snapshotIndex < job.metadata.index else {
+              replica.raft.newestSnapshotIndex < job.metadata.index else {
             return store.discardSnapshotFile(shard: job.shard, index: job.metadata.index)
         }
         do {
-            try replica.raft.compact(through: job.metadata.index, data: data)
+            try replica.raft.compact(job.metadata, data: data)
             // A standalone server has no follower to send the bytes to: keep only the file.
             if configuration.standalone { replica.raft.releaseSnapshotBytes() }
             try store.recordSnapshot(shard: job.shard, job.metadata, fileBytes: data.count)

@@ -403,6 +403,7 @@ public final class Node {
             } else {
                 let replica = makeReplica(shard, raft: raft)
                 if let snapshot = state.snapshot { try replica.machine.restore(snapshot.data) }
+                replica.keysAtSnapshot = replica.data?.engine.keyCountAllDatabases ?? 0
                 // A standalone server has no follower to send them to.
                 if configuration.standalone { replica.raft.releaseSnapshotBytes() }
                 if configuration.mutations.applyTwiceAfterRestart { replica.doubleAppliesLeft = Self.doubleAppliesAfterRestart }
@@ -561,6 +562,8 @@ public final class Node {
         for (replica, ready) in work {
             send(ready.messages, shard: replica.shard)
             replica.raft.advance(ready)
+            // No follower will ask for them: the log on disk keeps them until a snapshot.
+            if configuration.standalone, replica.data != nil { replica.raft.releaseAppliedEntries() }
             replica.runAppliedReads()
         }
         startRound()

@@ -86,6 +86,9 @@ final class Replica {
     /// committed change added or promoted this node. Gossip heard before then predates
     /// the change and cannot say the leader no longer counts it.
     var countedSince: Int64 = 0
+    /// Keys the shard held when its last snapshot was captured (0 before one this run):
+    /// on a standalone server the next waits for at least as many applied entries.
+    var keysAtSnapshot = 0
     /// The newest time stamped on a proposal: stamps never run backwards.
     var lastStampedTime: Int64 = 0
     /// PUBLISH calls of scripts in entries this node proposed, applied and not yet sent.

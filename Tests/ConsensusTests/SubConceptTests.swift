@@ -182,6 +182,59 @@ import Testing
     }
 }
 
+@Suite struct ReleasedEntriesTests {
+    static func soleLeader() throws -> RaftNode {
+        let config = RaftConfig(id: NodeID(1), initialMembership: Membership(voters: [NodeID(1)]))
+        var node = try RaftNode(config: config, random: SeededRandom(seed: 3))
+        for _ in 0..<(config.electionTicks * 2) { node.tick() }
+        while let ready = node.ready() { node.advance(ready) }
+        return node
+    }
+
+    /// A sole member lets its applied, durable entries go from memory; it still commits,
+    /// serves leases, and a snapshot captured after the release is recorded without
+    /// losing what it held.
+    @Test func appliedEntriesLeaveMemoryAndSnapshotsStillRecord() throws {
+        var node = try Self.soleLeader()
+        #expect(node.roleKind == .leader)
+        for value in 0..<10 { _ = try node.propose([UInt8(value)]) }
+        let pending = node.ready()
+        let ready = try #require(pending)
+        // Not yet durable nor applied: nothing is released.
+        node.releaseAppliedEntries()
+        #expect(node.heldEntryCount >= 10)
+        node.advance(ready)
+        while let next = node.ready() { node.advance(next) }
+        let applied = node.appliedIndex
+        node.releaseAppliedEntries()
+        #expect(node.heldEntryCount == 0)
+        #expect(node.lastIndex == applied && node.term(at: applied) == node.term)
+        #expect(node.newestSnapshotIndex == .zero, "a release is not a snapshot")
+        // A snapshot of the applied state is still described and recorded.
+        let metadata = try #require(node.snapshotMetadata(through: applied))
+        #expect(metadata.index == applied && metadata.term == node.term)
+        _ = try node.propose([42])
+        while let next = node.ready() { node.advance(next) }
+        #expect(node.commitIndex == applied.next, "it keeps committing after a release")
+        try node.compact(metadata, data: [7])
+        #expect(node.newestSnapshotIndex == applied && node.snapshot?.data == [7])
+        #expect(node.heldEntryCount == 1, "the entry after the snapshot is still held")
+        #expect(throws: RaftError.compactionOutOfRange) { try node.compact(metadata, data: [8]) }
+        #expect(node.snapshotMetadata(through: applied) == nil, "not newer than the newest snapshot")
+    }
+
+    /// Without a release, compacting by metadata is what compacting by index was.
+    @Test func compactingByMetadataDropsTheEntriesHeld() throws {
+        var node = try Self.soleLeader()
+        for value in 0..<5 { _ = try node.propose([UInt8(value)]) }
+        while let next = node.ready() { node.advance(next) }
+        let through = node.appliedIndex.previous
+        let metadata = try #require(node.snapshotMetadata(through: through))
+        try node.compact(metadata, data: [1])
+        #expect(node.heldEntryCount == 1 && node.newestSnapshotIndex == through)
+    }
+}
+
 @Suite struct ProgressTests {
     static func probing(match: UInt64, next: UInt64) -> Progress {
         var progress = Progress(next: LogIndex(next), inflights: Inflights(messagesMax: 8, bytesMax: 1 << 20))
