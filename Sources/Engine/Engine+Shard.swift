@@ -67,6 +67,29 @@ extension Engine {
         return .array(commands.map { runCommitted($0, time: time) })
     }
 
+    /// Runs a committed batch: independent writes of clients proposed together as one
+    /// entry, in order, each in `database` as if it were an entry of its own (no WATCH
+    /// check; a failing command does not stop the others; each is propagated on its
+    /// own). The reply is the array of their replies, in order.
+    public func applyCommittedBatch(commands: [[Bytes]], time: Int64, database: Int, version: ProtocolVersion) -> RESPValue {
+        applySession.protocolVersion = version
+        defer { applySession.database = 0 }
+        lastApplyLookups = (0, 0)
+        let lookups = (stats.keyspaceHits, stats.keyspaceMisses)
+        defer {
+            lastApplyLookups = (stats.keyspaceHits - lookups.0, stats.keyspaceMisses - lookups.1)
+            (stats.keyspaceHits, stats.keyspaceMisses) = lookups
+        }
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(commands.count)
+        for command in commands {
+            applySession.database = database
+            replies.append(runCommitted(command, time: time))
+            if recordsPropagation { closePropagatedEntry() }
+        }
+        return .array(replies)
+    }
+
     /// Counts the lookups of the write applied last when `here` (this node proposed it,
     /// so a script's or a transaction's reads count once), and forgets them either way.
     public func countAppliedLookups(here: Bool) {

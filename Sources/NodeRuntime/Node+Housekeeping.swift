@@ -109,9 +109,9 @@ extension Node {
 
     // MARK: - Snapshots
 
-    /// Entries a replica applies between snapshots. On a standalone server,
-    /// `snapshotEntries` or as many as its shard had keys at its last snapshot when that
-    /// is more: a snapshot is a pass over every key, so its cost per write stays bounded
+    /// Writes a replica applies between snapshots (entries, a batch counting each of its
+    /// writes). On a standalone server, `snapshotEntries` or as many as its shard had keys
+    /// at its last snapshot when that is more: a snapshot is a pass over every key, so its cost per write stays bounded
     /// as the data grows (as Redis rewrites its AOF once it has doubled); its applied
     /// entries are not held in memory meanwhile (`releaseAppliedEntries`). A cluster's
     /// replicas hold theirs for followers until the snapshot: `snapshotEntries`.
@@ -133,7 +133,11 @@ extension Node {
             // map as a snapshot), not after a new leader's empty entry.
             let mapChanged = replica.shard == ClusterMap.directoryShard && appliedMapVersion != snapshotMapVersion
             let threshold = requested || mapChanged ? 1 : snapshotThreshold(replica)
-            guard applied.rawValue >= replica.raft.newestSnapshotIndex.rawValue + threshold else { continue }
+            let newest = replica.raft.newestSnapshotIndex
+            guard applied > newest else { continue }
+            // A data shard counts writes (a batched entry holds several), others entries.
+            let since = replica.data.map { $0.appliedWrites &- replica.writesAtSnapshot } ?? applied.rawValue - newest.rawValue
+            guard since >= threshold else { continue }
             if let data = replica.data {
                 startSnapshotJob(replica, data)
                 continue
@@ -159,6 +163,7 @@ extension Node {
               let metadata = replica.raft.snapshotMetadata(through: replica.raft.appliedIndex) else { return }
         let encode = data.capture()
         replica.keysAtSnapshot = data.engine.keyCountAllDatabases
+        replica.writesAtSnapshot = data.appliedWrites
         changeCountAtSnapshot[replica.shard] = data.engine.changeCountAllDatabases
         let (shard, directory, disk, limits) = (replica.shard, store.directory, store.snapshotDisk, store.limits)
         let job = SnapshotJob(shard: shard, metadata: metadata) {

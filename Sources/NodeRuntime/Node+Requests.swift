@@ -360,7 +360,7 @@ extension Node {
                 trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
-                             version: session.protocolVersion, reply: reply)
+                             version: session.protocolVersion, batchable: !Engine.scriptRuns.contains(id), reply: reply)
             } else if replica.readsNow(), let data = replica.data, !handedOff(replica, slot) {
                 // What `read` would do at once, without its closures.
                 let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
@@ -570,7 +570,7 @@ extension Node {
     /// run at it); it must not be older than the shard's newest.
     /// `database`: the numbered database the commands start in (0 on a cluster node).
     func proposeWrite(_ replica: Replica, commands: [[Bytes]], transaction: Bool, watches: [WatchedValue], database: Int,
-                      version: ProtocolVersion = .resp2, stamp: Int64? = nil, reply: @escaping ReplySink) {
+                      version: ProtocolVersion = .resp2, stamp: Int64? = nil, batchable: Bool = false, reply: @escaping ReplySink) {
         guard let data = replica.data else { return reply(.error("ERR not a data shard")) }
         guard replica.queuedWrites.count < Replica.queuedWritesMax else {
             return reply(Redirect.tryAgain("shard \(replica.shard.rawValue) has too many writes waiting; retry").reply)
@@ -581,11 +581,23 @@ extension Node {
         guard bytes <= limit else {
             return reply(.error("ERR the write is too large for one log entry: about \(bytes) bytes, at most \(limit)\(replicated ? " when a shard is replicated" : "")"))
         }
+        // A plain write joins the open batch queued before it, if any (`WriteBatch`).
+        if batchable, let open = replica.queuedWrites.last?.write, open.isOpenBatch,
+           open.join(commands[0], bytes: bytes, bytesMax: limit, database: database, version: version, reply: reply) {
+            return
+        }
         let time = stamp ?? max(now(), data.lastRecordTime, replica.lastStampedTime)
         assert(time >= data.lastRecordTime && time >= replica.lastStampedTime, "a shard's log time must not run backwards")
         replica.lastStampedTime = time
         let tag = RequestTag(origin: me, request: nextRequest)
         nextRequest += 1
+        if batchable, !transaction, watches.isEmpty, stamp == nil, commands.count == 1 {
+            let batch = WriteBatch(time: time, database: database, commands: commands, bytes: bytes)
+            let write = PendingWrite(tag: tag, deadline: now() + configuration.requestTimeoutMilliseconds, reply: reply,
+                                     version: version, batch: batch, proposedMicroseconds: inputMonotonicMicroseconds())
+            replica.queuedWrites.append(([], write))
+            return wantTurn()
+        }
         let command = ShardCommand.write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands,
                                          database: database)
         let payload = command.encoded()

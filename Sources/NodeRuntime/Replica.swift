@@ -19,19 +19,24 @@ typealias ReplySink = (RESPValue) -> Void
 final class PendingWrite {
     let tag: RequestTag
     let deadline: Int64
-    let reply: ReplySink
+    private let sink: ReplySink
     /// The protocol the client speaks: a reply's shape (pairs or a flat array, doubles or
     /// strings) is decided where the committed write runs.
     let version: ProtocolVersion
     /// What was proposed, decoded and encoded: applying the entry this node proposed
-    /// skips decoding its payload again when the committed bytes are these.
-    let proposed: (payload: [UInt8], command: ShardCommand)?
+    /// skips decoding its payload again when the committed bytes are these. Nil for an
+    /// open batch until it is sealed.
+    private(set) var proposed: (payload: [UInt8], command: ShardCommand)?
     /// A read's answer that waits for its entry (lazy expiry's reclaim, Node+LazyExpiry.swift):
     /// whatever becomes of the entry, the read was served and `reply` gets this.
     let readAnswer: RESPValue?
     /// When a client's request proposed it (or queued it), on the node's monotonic clock:
     /// the wait until its apply is not part of the request's duration.
     let proposedMicroseconds: Int64?
+    /// A plain client write that others may join until it is proposed (`WriteBatch`).
+    private var batch: WriteBatch?
+    /// The sinks of the writes that joined, in order: each gets its command's reply.
+    private var joined: [ReplySink] = []
 
     /// A class, not a struct: a write moves through queues and tables on its way to the
     /// log and back, and each move of a struct copied (retained) every field.
@@ -40,12 +45,87 @@ final class PendingWrite {
          proposedMicroseconds: Int64? = nil) {
         self.tag = tag
         self.deadline = deadline
-        self.reply = reply
+        self.sink = reply
         self.version = version
         self.proposed = proposed
         self.readAnswer = readAnswer
         self.proposedMicroseconds = proposedMicroseconds
     }
+
+    /// A plain client write (one command, no transaction, no watches) that writes queued
+    /// after it in the same shard may join until it is proposed (`seal`).
+    init(tag: RequestTag, deadline: Int64, reply: @escaping ReplySink, version: ProtocolVersion, batch: WriteBatch,
+         proposedMicroseconds: Int64?) {
+        self.tag = tag
+        self.deadline = deadline
+        self.sink = reply
+        self.version = version
+        self.batch = batch
+        self.readAnswer = nil
+        self.proposedMicroseconds = proposedMicroseconds
+    }
+
+    /// Whether the write is an open batch, with no payload yet.
+    var isOpenBatch: Bool { batch != nil }
+
+    /// Adds a plain write to this open batch when it fits (same database and protocol,
+    /// under `WriteBatch.commandsMax` and `bytesMax` bytes); false otherwise.
+    func join(_ command: [[UInt8]], bytes: Int, bytesMax: Int, database: Int, version: ProtocolVersion,
+              reply: @escaping ReplySink) -> Bool {
+        guard var open = batch, open.database == database, version == self.version,
+              open.commands.count < WriteBatch.commandsMax, open.bytes + bytes <= bytesMax else { return false }
+        batch = nil  // no copy of the commands while they grow
+        open.commands.append(command)
+        open.bytes += bytes
+        batch = open
+        joined.append(reply)
+        return true
+    }
+
+    /// Closes an open batch and encodes it: a single write as before, several as a
+    /// `ShardCommand.batch`. Returns the payload to propose.
+    func seal() -> [UInt8] {
+        guard let open = batch else {
+            assertionFailure("sealing a write that is not an open batch")
+            return proposed?.payload ?? []
+        }
+        batch = nil
+        let command = open.commands.count == 1
+            ? ShardCommand.write(tag: tag, time: open.time, transaction: false, watches: [], commands: open.commands,
+                                 database: open.database)
+            : ShardCommand.batch(tag: tag, time: open.time, commands: open.commands, database: open.database)
+        let payload = command.encoded()
+        proposed = (payload, command)
+        return payload
+    }
+
+    /// Answers the write: a batch's array of replies goes out one per write that joined;
+    /// anything else (an error for the entry) to each of them.
+    func reply(_ value: RESPValue) {
+        guard !joined.isEmpty else { return sink(value) }
+        let sinks = joined
+        joined = []
+        if case .array(let replies) = value, replies.count == sinks.count + 1, case .batch? = proposed?.command {
+            sink(replies[0])
+            for (position, other) in sinks.enumerated() { other(replies[position + 1]) }
+        } else {
+            sink(value)
+            for other in sinks { other(value) }
+        }
+    }
+}
+
+/// The commands of an open batch: plain writes of clients queued in one shard that will
+/// be proposed as one log entry (one Raft entry, one WAL record, one apply) instead of
+/// one each. They run in order at the first one's time, each with its own reply.
+struct WriteBatch {
+    var time: Int64
+    var database: Int
+    var commands: [[[UInt8]]]
+    /// The estimated entry size (`Node.proposeWrite`'s measure).
+    var bytes: Int
+    /// Most writes in one batch.
+    static let commandsMax = 256
 }
 
 /// A read waiting for its turn; `run` executes it against the applied state and replies.
@@ -89,6 +169,8 @@ final class Replica {
     /// Keys the shard held when its last snapshot was captured (0 before one this run):
     /// on a standalone server the next waits for at least as many applied entries.
     var keysAtSnapshot = 0
+    /// The data machine's `appliedWrites` when its last snapshot was captured this run.
+    var writesAtSnapshot: UInt64 = 0
     /// The newest time stamped on a proposal: stamps never run backwards.
     var lastStampedTime: Int64 = 0
     /// PUBLISH calls of scripts in entries this node proposed, applied and not yet sent.
@@ -305,7 +387,7 @@ final class Replica {
             queuedWrites.removeFirst(room)
         }
         do {
-            var index = try raft.propose(batch: queued.map(\.payload))
+            var index = try raft.propose(batch: queued.map { $0.write.isOpenBatch ? $0.write.seal() : $0.payload })
             for item in queued {
                 proposals[index] = item.write
                 index = index.next

@@ -31,6 +31,10 @@ final class DataMachine: ReplicaMachine {
     private let settings: Settings
     private let scriptLog: (Int, String) -> Void
     private let slotsMayMeet: ((HashSlot, HashSlot) -> Bool)?
+    /// Entries applied since this machine was made, a batch counting each of its writes:
+    /// what the snapshot rule counts (Node+Housekeeping.swift), so batching does not let
+    /// the log grow further between snapshots.
+    private(set) var appliedWrites: UInt64 = 0
     /// This shard's part in moving slots (replicated; in the snapshot).
     var migration = MigrationState()
     /// Test-only rule breakers (the planted migration bugs).
@@ -57,6 +61,7 @@ final class DataMachine: ReplicaMachine {
 
     /// Applies a decoded command (the leader keeps what it proposed; see Replica.apply).
     func apply(_ command: ShardCommand, index: LogIndex, version: ProtocolVersion) -> OwedReply? {
+        if case .batch(_, _, let commands, _) = command { appliedWrites &+= UInt64(commands.count) } else { appliedWrites &+= 1 }
         switch command {
         case let .write(tag, time, transaction, watches, commands, database):
             lastRecordTime = max(lastRecordTime, time)
@@ -67,6 +72,14 @@ final class DataMachine: ReplicaMachine {
             let reply = engine.applyCommitted(commands: commands, time: time, transaction: transaction, watches: watches,
                                               database: database, version: version)
             return OwedReply(tag: tag, reply: reply)
+        case let .batch(tag, time, commands, database):
+            lastRecordTime = max(lastRecordTime, time)
+            if refusesWrite(commands) {
+                return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
+            }
+            engine.scriptEntrySeed = index.rawValue
+            let replies = engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version)
+            return OwedReply(tag: tag, reply: replies)
         case let .reclaim(time, keys, database):
             lastRecordTime = max(lastRecordTime, time)
             engine.reclaimExpired(keys, database: database, now: time)

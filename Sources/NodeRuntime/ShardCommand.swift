@@ -16,6 +16,10 @@ enum ShardCommand: Equatable, Sendable {
     /// Client commands run together at `time` (several for MULTI/EXEC), starting in the
     /// numbered database `database` (always 0 on a cluster node).
     case write(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue], commands: [[Bytes]], database: Int = 0)
+    /// Independent client writes proposed together as one entry (plain writes queued in
+    /// one turn): each runs in `database` at `time` as if it were an entry of its own, and
+    /// each has its own reply. Encoded as a write whose transaction byte is 2.
+    case batch(tag: RequestTag, time: Int64, commands: [[Bytes]], database: Int = 0)
     /// Remove these keys of `database` if they are expired at `time`.
     case reclaim(time: Int64, keys: [Bytes], database: Int = 0)
     /// A step of moving slots to or from this shard (SlotMigration.swift).
@@ -24,6 +28,8 @@ enum ShardCommand: Equatable, Sendable {
     case evict(time: Int64, keys: [Bytes], database: Int)
 
     static let formatVersion: UInt8 = 1
+    /// A write's transaction byte: 0 plain, 1 MULTI/EXEC, this for a batch.
+    static let batchMode: UInt8 = 2
     /// Most commands or keys in one entry.
     static let itemsMax = 1 << 20
 
@@ -33,13 +39,18 @@ enum ShardCommand: Equatable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        if case let .write(tag, time, transaction, watches, commands, database) = self {
-            return Self.encodedWrite(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands,
+        switch self {
+        case let .write(tag, time, transaction, watches, commands, database):
+            return Self.encodedWrite(tag: tag, time: time, mode: transaction ? 1 : 0, watches: watches, commands: commands,
                                      database: database)
+        case let .batch(tag, time, commands, database):
+            return Self.encodedWrite(tag: tag, time: time, mode: Self.batchMode, watches: [], commands: commands, database: database)
+        default:
+            break
         }
         var writer = ByteWriter(capacity: 64)
         switch self {
-        case .write:
+        case .write, .batch:
             assertionFailure("a write is encoded by encodedWrite")
         case let .reclaim(time, keys, database):
             writer.write(Self.formatVersion)
@@ -66,7 +77,7 @@ enum ShardCommand: Equatable, Sendable {
 
     /// A client write, the entry every write request becomes: its exact size first, then
     /// one pass with no growth checks.
-    private static func encodedWrite(tag: RequestTag, time: Int64, transaction: Bool, watches: [WatchedValue],
+    private static func encodedWrite(tag: RequestTag, time: Int64, mode: UInt8, watches: [WatchedValue],
                                      commands: [[Bytes]], database: Int) -> [UInt8] {
         var size = 35 + (database == 0 ? 0 : 4)
         for watch in watches { size += 4 + watch.key.count + 8 }
@@ -82,7 +93,7 @@ enum ShardCommand: Equatable, Sendable {
             writer.write(tag.request)
             writer.write(time)
             if database != 0 { writer.write(UInt32(database)) }
-            writer.write(UInt8(transaction ? 1 : 0))
+            writer.write(mode)
             writer.write(UInt32(watches.count))
             for watch in watches { writer.writeBlob(watch.key); writer.write(watch.digest) }
             writer.write(UInt32(commands.count))
@@ -125,7 +136,8 @@ enum ShardCommand: Equatable, Sendable {
                 let tag = RequestTag(origin: NodeID(try reader.read(UInt64.self)), request: try reader.read(UInt64.self))
                 let time = try reader.read(Int64.self)
                 let database = kind == 4 ? try readDatabase(&reader) : 0
-                let transaction = try reader.readByte() == 1
+                let mode = try reader.readByte()
+                guard mode <= batchMode else { throw DecodeError(reason: "write mode") }
                 let watchCount = Int(try reader.read(UInt32.self))
                 guard watchCount <= reader.remaining / 12 else { throw DecodeError(reason: "watch count") }
                 var watches: [WatchedValue] = []
@@ -142,7 +154,11 @@ enum ShardCommand: Equatable, Sendable {
                     for _ in 0..<arguments { command.append(try reader.readBlob()) }
                     commands.append(command)
                 }
-                return .write(tag: tag, time: time, transaction: transaction, watches: watches, commands: commands, database: database)
+                if mode == batchMode {
+                    guard watches.isEmpty else { throw DecodeError(reason: "a batch with watches") }
+                    return .batch(tag: tag, time: time, commands: commands, database: database)
+                }
+                return .write(tag: tag, time: time, transaction: mode == 1, watches: watches, commands: commands, database: database)
             case let kind where kind == 2 || kind == 5:
                 let time = try reader.read(Int64.self)
                 let database = kind == 5 ? try readDatabase(&reader) : 0
