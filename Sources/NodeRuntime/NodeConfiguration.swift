@@ -189,6 +189,9 @@ public struct NodeMutations: Sendable, Equatable {
     /// A busy script's effects are proposed without their watches and stamp: they apply
     /// on a state that changed since the script read it.
     public var unwatchedScriptEffects = false
+    /// A batched entry's replies go back in reverse order: each writer gets another
+    /// writer's reply (the simulator's histories notice).
+    public var batchRepliesReversed = false
 
     public init() {}
 
@@ -206,6 +209,7 @@ public struct NodeMutations: Sendable, Equatable {
         case skipCatchUp = "skip-catch-up"
         case trimFromHead = "trim-from-head"
         case unwatchedScriptEffects = "unwatched-script-effects"
+        case batchRepliesReversed = "batch-replies-reversed"
     }
 
     public mutating func enable(_ name: Name) {
@@ -223,6 +227,7 @@ public struct NodeMutations: Sendable, Equatable {
         case .skipCatchUp: skipCatchUp = true
         case .trimFromHead: trimFromHead = true
         case .unwatchedScriptEffects: unwatchedScriptEffects = true
+        case .batchRepliesReversed: batchRepliesReversed = true
         }
     }
 }

@@ -78,7 +78,8 @@ final class DataMachine: ReplicaMachine {
                 return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
             }
             engine.scriptEntrySeed = index.rawValue
-            let replies = engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version)
+            var replies = engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version)
+            if mutations.batchRepliesReversed, case .array(let items) = replies { replies = .array(items.reversed()) }
             return OwedReply(tag: tag, reply: replies)
         case let .reclaim(time, keys, database):
             lastRecordTime = max(lastRecordTime, time)

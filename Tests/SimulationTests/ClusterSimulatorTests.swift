@@ -129,6 +129,8 @@ import Testing
         PlantedBug(mutation: .trimFromHead, first: 1, bound: 30, faults: nil),
         // A busy script's effects applied over writes made while it ran: stale increments.
         PlantedBug(mutation: .unwatchedScriptEffects, first: 1, bound: 30, faults: nil),
+        // A batched entry's replies handed out in reverse: a client gets another's reply.
+        PlantedBug(mutation: .batchRepliesReversed, first: 1, bound: 30, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)
