@@ -125,6 +125,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
         defer { decoding = false }
         // The requests of one read arrived together: one clock reading for all of them.
         var arrived: UInt64 = 0
+        // Handed to the node as one input (one reading of its clocks for them all).
+        var requests: [[[UInt8]]] = []
         do {
             while writable, unanswered < Node.clientRequestsMax {
                 guard var buffer = inbound else { break }
@@ -135,7 +137,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
                 unanswered += 1
                 if arrived == 0 { arrived = DispatchTime.now().uptimeNanoseconds }
                 arrivals.append((arrived, RequestClass.of(request)))
-                host.node.handle(.request(id, request))
+                requests.append(request)
             }
             compactInbound()
             if writable, unanswered < Node.clientRequestsMax { resumeReading() } else { pauseReading() }
@@ -145,9 +147,21 @@ final class ClusterClientHandler: ChannelInboundHandler {
             unanswered += 1
             arrivals.append((DispatchTime.now().uptimeNanoseconds, .other))
             pauseReading()
+            hand(requests, from: id)
+            requests = []
             host.node.handle(.protocolError(id, message: error.message))
         }
+        hand(requests, from: id)
         host.perform()
+    }
+
+    /// The requests of one read, to the node in one input (a lone one as itself).
+    private func hand(_ requests: [[[UInt8]]], from id: ClientID) {
+        if requests.count == 1 {
+            host.node.handle(.request(id, requests[0]))
+        } else if !requests.isEmpty {
+            host.node.handle(.requests(id, requests))
+        }
     }
 
     // MARK: - Output (called by the host)

@@ -103,6 +103,20 @@ extension Node {
         process(client)
     }
 
+    /// Several requests of one client, in order: queued together, then started.
+    func receiveRequests(_ id: ClientID, _ list: [[Bytes]]) {
+        guard let client = clients[id] else { return }
+        for arguments in list where !arguments.isEmpty {
+            guard !client.closed, !client.closeWhenAnswered else { return }
+            guard client.unanswered < Self.clientRequestsMax else {
+                process(client)
+                return receiveProtocolError(id, message: "ERR Protocol error: too many requests without reading replies")
+            }
+            client.waiting.append(.request(arguments))
+        }
+        process(client)
+    }
+
     func receiveProtocolError(_ id: ClientID, message: String) {
         guard let client = clients[id], !client.closed, !client.closeWhenAnswered else { return }
         front.stats.protocolErrors += 1

@@ -254,6 +254,7 @@ public final class Node {
         switch input {
         case let .clientOpened(id, address, localAddress): openClient(id, address: address, localAddress: localAddress)
         case let .request(id, arguments): receiveRequest(id, arguments)
+        case let .requests(id, list): receiveRequests(id, list)
         case let .protocolError(id, message): receiveProtocolError(id, message: message)
         case let .clientClosed(id): closeClient(id)
         case let .peerFrame(peer, frame): receive(frame, from: peer)

@@ -21,6 +21,9 @@ public enum NodeInput {
     case clientOpened(ClientID, address: String, localAddress: String)
     /// One decoded request from a client.
     case request(ClientID, [Bytes])
+    /// The requests a client's one read held, in order: as many `request` inputs, with one
+    /// reading of the clocks and one catch-up of ticks for them all.
+    case requests(ClientID, [[Bytes]])
     /// The client's bytes broke the protocol: reply `message` after the replies owed, then close.
     case protocolError(ClientID, message: String)
     /// The client's connection is gone; replies still owed to it are discarded.

@@ -65,6 +65,9 @@ final class NodeScriptHarness {
             input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map {
                 Array($0.replacingOccurrences(of: "\\s", with: " ").replacingOccurrences(of: "\\n", with: "\n").utf8)
             }))
+        case "requests":  // requests NODE CLIENT ARG... | ARG... | ...: one read's requests, one input
+            let list = words.dropFirst(3).split(separator: "|").map { $0.map { Array($0.utf8) } }
+            input(node(words[1]), .requests(client(words[2]), list))
         case "deliver": deliver(quiet: words.count > 1)
         case "memory":  // memory NODE BYTES: the shell measured this much resident memory
             input(node(words[1]), .memoryUsed(bytes: Int(words[2]) ?? 0))
