@@ -70,8 +70,10 @@ extension Engine {
     /// Runs a committed batch: independent writes of clients proposed together as one
     /// entry, in order, each in `database` as if it were an entry of its own (no WATCH
     /// check; a failing command does not stop the others; each is propagated on its
-    /// own). The reply is the array of their replies, in order.
-    public func applyCommittedBatch(commands: [[Bytes]], time: Int64, database: Int, version: ProtocolVersion) -> RESPValue {
+    /// own). The reply is the array of their replies, in order. `entrySeed`: the entry's
+    /// index, from which each write's script seed is drawn (`batchScriptSeed`).
+    public func applyCommittedBatch(commands: [[Bytes]], time: Int64, database: Int, version: ProtocolVersion,
+                                    entrySeed: UInt64) -> RESPValue {
         applySession.protocolVersion = version
         defer { applySession.database = 0 }
         lastApplyLookups = (0, 0)
@@ -82,12 +84,20 @@ extension Engine {
         }
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
-        for command in commands {
+        for (position, command) in commands.enumerated() {
             applySession.database = database
+            scriptEntrySeed = Self.batchScriptSeed(entry: entrySeed, position: position)
             replies.append(runCommitted(command, time: time))
             if recordsPropagation { closePropagatedEntry() }
         }
         return .array(replies)
+    }
+
+    /// The script seed of a batch's write at `position`: the entry's index for the first
+    /// (what a write alone in its entry gets), distinct for the others (below the trials'
+    /// high bit, and apart from every other entry's index below 2^44).
+    static func batchScriptSeed(entry: UInt64, position: Int) -> UInt64 {
+        entry &+ UInt64(position) << 44
     }
 
     /// Counts the lookups of the write applied last when `here` (this node proposed it,

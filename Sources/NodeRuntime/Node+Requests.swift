@@ -360,7 +360,7 @@ extension Node {
                 trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             } else if spec.isWrite {
                 proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
-                             version: session.protocolVersion, batchable: !Engine.scriptRuns.contains(id), reply: reply)
+                             version: session.protocolVersion, batchable: true, reply: reply)
             } else if replica.readsNow(), let data = replica.data, !handedOff(replica, slot) {
                 // What `read` would do at once, without its closures.
                 let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))

@@ -77,8 +77,8 @@ final class DataMachine: ReplicaMachine {
             if refusesWrite(commands) {
                 return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
             }
-            engine.scriptEntrySeed = index.rawValue
-            var replies = engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version)
+            var replies = engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version,
+                                                     entrySeed: index.rawValue)
             if mutations.batchRepliesReversed, case .array(let items) = replies { replies = .array(items.reversed()) }
             return OwedReply(tag: tag, reply: replies)
         case let .reclaim(time, keys, database):

@@ -1,6 +1,7 @@
 // Plain client writes queued in one shard together are proposed as one log entry
 // (`ShardCommand.batch`): its format, its apply (each write on its own, each its own
-// reply, in order) and how a pending batch answers its writers.
+// reply, in order; scripts with their own seeds) and how a pending batch answers its
+// writers.
 import Consensus
 import Core
 import Engine
@@ -35,6 +36,25 @@ import Wire
         let owed = try #require(machine.apply(batch.encoded(), index: LogIndex(2), version: .resp2))
         #expect(owed.reply == .array([.ok, .error("ERR value is not an integer or out of range"), .integer(1), .integer(2)]))
         #expect(machine.engine.keyspace.peek(Array("k".utf8), now: 0)?.value == .string(Array("v".utf8)))
+    }
+
+    /// Scripts batched together draw different random numbers, the same on every replica;
+    /// the first one draws what it would alone in its entry.
+    @Test func batchedScriptsDrawTheirOwnRandomNumbersOnEveryReplica() throws {
+        let script = [Array("EVAL".utf8), Array("redis.call('INCR', 'n') return math.random(1000000000)".utf8), Array("0".utf8)]
+        let batch = ShardCommand.batch(tag: RequestTag(origin: NodeID(1), request: 1), time: 1000, commands: [script, script, script])
+        let single = ShardCommand.write(tag: RequestTag(origin: NodeID(1), request: 1), time: 1000, transaction: false, watches: [],
+                                        commands: [script])
+        let first = DataMachine(settings: Settings()), second = DataMachine(settings: Settings()), alone = DataMachine(settings: Settings())
+        let replies = try #require(first.apply(batch.encoded(), index: LogIndex(9), version: .resp2)).reply
+        #expect(try #require(second.apply(batch.encoded(), index: LogIndex(9), version: .resp2)).reply == replies)
+        guard case .array(let draws) = replies, draws.count == 3 else {
+            Issue.record("not three replies: \(replies)")
+            return
+        }
+        #expect(Set(draws.map { "\($0)" }).count == 3, "\(draws)")
+        #expect(try #require(alone.apply(single.encoded(), index: LogIndex(9), version: .resp2)).reply == draws[0])
+        #expect(first.engine.keyspace.peek(Array("n".utf8), now: 0)?.value == .string(Array("3".utf8)))
     }
 
     @Test func aPendingBatchAnswersEachWriterInOrderOrAllWithAnError() {
