@@ -74,11 +74,7 @@ final class DataMachine: ReplicaMachine {
             return OwedReply(tag: tag, reply: reply)
         case let .batch(tag, time, commands, database):
             lastRecordTime = max(lastRecordTime, time)
-            if refusesWrite(commands) {
-                return OwedReply(tag: tag, reply: Redirect.tryAgain("the slot is moving to another shard; retry").reply)
-            }
-            var replies = engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version,
-                                                     entrySeed: index.rawValue)
+            var replies = applyBatch(commands, time: time, database: database, version: version, index: index)
             if mutations.batchRepliesReversed, case .array(let items) = replies { replies = .array(items.reversed()) }
             return OwedReply(tag: tag, reply: replies)
         case let .reclaim(time, keys, database):
@@ -94,6 +90,22 @@ final class DataMachine: ReplicaMachine {
         case let .migrate(tag, step):
             return OwedReply(tag: tag, reply: apply(step))
         }
+    }
+
+    /// A batch's writes, each as if it were its own entry: one to a slot this shard is
+    /// moving away (fenced) is refused with -TRYAGAIN, the others run.
+    private func applyBatch(_ commands: [[Bytes]], time: Int64, database: Int, version: ProtocolVersion, index: LogIndex) -> RESPValue {
+        guard refusesWrite(commands) else {
+            return engine.applyCommittedBatch(commands: commands, time: time, database: database, version: version, entrySeed: index.rawValue)
+        }
+        let refused = commands.map { refusesWrite([$0]) }
+        let kept = commands.indices.filter { !refused[$0] }.map { commands[$0] }
+        let ran = kept.isEmpty ? .array([])
+            : engine.applyCommittedBatch(commands: kept, time: time, database: database, version: version, entrySeed: index.rawValue)
+        guard case .array(var answers) = ran else { return ran }
+        answers.reverse()
+        let refusal = Redirect.tryAgain("the slot is moving to another shard; retry").reply
+        return .array(refused.map { $0 ? refusal : answers.removeLast() })
     }
 
     /// Layout: version byte, last record time (i64), record count (u64), then each

@@ -2,6 +2,7 @@
 // (`ShardCommand.batch`): its format, its apply (each write on its own, each its own
 // reply, in order; scripts with their own seeds) and how a pending batch answers its
 // writers.
+import Cluster
 import Consensus
 import Core
 import Engine
@@ -55,6 +56,27 @@ import Wire
         #expect(Set(draws.map { "\($0)" }).count == 3, "\(draws)")
         #expect(try #require(alone.apply(single.encoded(), index: LogIndex(9), version: .resp2)).reply == draws[0])
         #expect(first.engine.keyspace.peek(Array("n".utf8), now: 0)?.value == .string(Array("3".utf8)))
+    }
+
+    /// While a slot is fenced for a move, only the batch's writes to it are refused, as
+    /// they would be alone in their entries; the others run.
+    @Test func aFencedSlotRefusesOnlyItsOwnWritesInABatch() throws {
+        let machine = DataMachine(settings: Settings())
+        let fenced = HashSlot.of(key: Array("a".utf8)).rawValue
+        let fence = ShardCommand.migrate(tag: RequestTag(origin: NodeID(1), request: 1),
+                                         step: .fence(move: 1, slots: SlotRange(fenced, fenced), target: ShardID(2)))
+        #expect(machine.apply(fence.encoded(), index: LogIndex(2), version: .resp2)?.reply == .ok)
+        let batch = ShardCommand.batch(tag: RequestTag(origin: NodeID(1), request: 2), time: 1000,
+                                       commands: [Self.words("SET b 1"), Self.words("SET a 1"), Self.words("INCR c")])
+        let owed = try #require(machine.apply(batch.encoded(), index: LogIndex(3), version: .resp2))
+        guard case .array(let replies) = owed.reply, replies.count == 3 else {
+            Issue.record("\(owed.reply)")
+            return
+        }
+        #expect(replies[0] == .ok && replies[2] == .integer(1))
+        #expect(replies[1].isError, "\(replies[1])")
+        #expect(machine.engine.keyspace.peek(Array("a".utf8), now: 0) == nil)
+        #expect(machine.engine.keyspace.peek(Array("b".utf8), now: 0)?.value == .string(Array("1".utf8)))
     }
 
     @Test func aPendingBatchAnswersEachWriterInOrderOrAllWithAnError() {
