@@ -276,3 +276,19 @@ struct ProxySessionKey: Hashable {
     var peer: NodeID
     var resp3: Bool
 }
+
+extension Node {
+    /// Splits a leader's messages into those safe to send before its own log is durable
+    /// (replication, heartbeats, snapshots) and the rest.
+    static func splitLeaderMessages(_ messages: [Message]) -> (early: [Message], late: [Message]) {
+        var early: [Message] = []
+        var late: [Message] = []
+        for message in messages {
+            switch message.body {
+            case .appendEntries, .heartbeat, .snapshotChunk: early.append(message)
+            default: late.append(message)
+            }
+        }
+        return (early, late)
+    }
+}

@@ -577,20 +577,6 @@ public final class Node {
         if allReplicas.contains(where: { $0.raft.hasReady || $0.hasProposableWrites }) { wantTurn() }
     }
 
-    /// Splits a leader's messages into those safe to send before its own log is durable
-    /// (replication, heartbeats, snapshots) and the rest.
-    static func splitLeaderMessages(_ messages: [Message]) -> (early: [Message], late: [Message]) {
-        var early: [Message] = []
-        var late: [Message] = []
-        for message in messages {
-            switch message.body {
-            case .appendEntries, .heartbeat, .snapshotChunk: early.append(message)
-            default: late.append(message)
-            }
-        }
-        return (early, late)
-    }
-
     /// Installs a received snapshot, applies committed entries and serves confirmed reads.
     private func applyCommitted(_ ready: Ready, on replica: Replica) {
         if let snapshot = ready.snapshot {
