@@ -111,10 +111,11 @@ extension Node {
 
     /// Writes a replica applies between snapshots (entries, a batch counting each of its
     /// writes). On a standalone server, `snapshotEntries` or as many as its shard had keys
-    /// at its last snapshot when that is more: a snapshot is a pass over every key, so its cost per write stays bounded
-    /// as the data grows (as Redis rewrites its AOF once it has doubled); its applied
-    /// entries are not held in memory meanwhile (`releaseAppliedEntries`). A cluster's
-    /// replicas hold theirs for followers until the snapshot: `snapshotEntries`.
+    /// at its last snapshot when that is more: a snapshot is a pass over every key, so its
+    /// cost per write stays bounded as the data grows (as Redis rewrites its AOF once it
+    /// has doubled); its applied entries are not held in memory meanwhile
+    /// (`releaseAppliedEntries`). A cluster's replicas hold theirs for followers until the
+    /// snapshot: `snapshotEntries`.
     func snapshotThreshold(_ replica: Replica) -> UInt64 {
         guard configuration.standalone, replica.data != nil else { return UInt64(configuration.snapshotEntries) }
         return UInt64(max(configuration.snapshotEntries, replica.keysAtSnapshot))
