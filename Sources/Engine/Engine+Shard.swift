@@ -47,24 +47,31 @@ extension Engine {
             if changed { return .nullArray }
         }
         defer { if recordsPropagation { closePropagatedEntry() } }
-        // Every replica applies a committed write: its hits and misses count only on the
-        // node that proposed it (`countAppliedLookups`), where the client sent it.
+        // Watched keys this touched stay in `keyspace.touchedWatched` for the node to drain.
+        return setAsideLookups {
+            guard transaction else {
+                // A single write (the usual entry): its reply, with no array around it.
+                var reply = RESPValue.nullArray
+                for (position, command) in commands.enumerated() {
+                    let answer = runCommitted(command, time: time)
+                    if position == 0 { reply = answer }
+                }
+                return reply
+            }
+            return .array(commands.map { runCommitted($0, time: time) })
+        }
+    }
+
+    /// Runs `body` (an entry's commands) with its keyspace hits and misses set aside in
+    /// `lastApplyLookups`: every replica applies a committed write, and its lookups count
+    /// only on the node that proposed it (`countAppliedLookups`), where the client sent it.
+    private func setAsideLookups(_ body: () -> RESPValue) -> RESPValue {
         let lookups = (stats.keyspaceHits, stats.keyspaceMisses)
         defer {
             lastApplyLookups = (stats.keyspaceHits - lookups.0, stats.keyspaceMisses - lookups.1)
             (stats.keyspaceHits, stats.keyspaceMisses) = lookups
         }
-        // Watched keys this touched stay in `keyspace.touchedWatched` for the node to drain.
-        guard transaction else {
-            // A single write (the usual entry): its reply, with no array around it.
-            var reply = RESPValue.nullArray
-            for (position, command) in commands.enumerated() {
-                let answer = runCommitted(command, time: time)
-                if position == 0 { reply = answer }
-            }
-            return reply
-        }
-        return .array(commands.map { runCommitted($0, time: time) })
+        return body()
     }
 
     /// Runs a committed batch: independent writes of clients proposed together as one
@@ -77,20 +84,17 @@ extension Engine {
         applySession.protocolVersion = version
         defer { applySession.database = 0 }
         lastApplyLookups = (0, 0)
-        let lookups = (stats.keyspaceHits, stats.keyspaceMisses)
-        defer {
-            lastApplyLookups = (stats.keyspaceHits - lookups.0, stats.keyspaceMisses - lookups.1)
-            (stats.keyspaceHits, stats.keyspaceMisses) = lookups
+        return setAsideLookups {
+            var replies: [RESPValue] = []
+            replies.reserveCapacity(commands.count)
+            for (position, command) in commands.enumerated() {
+                applySession.database = database
+                scriptEntrySeed = Self.batchScriptSeed(entry: entrySeed, position: position)
+                replies.append(runCommitted(command, time: time))
+                if recordsPropagation { closePropagatedEntry() }
+            }
+            return .array(replies)
         }
-        var replies: [RESPValue] = []
-        replies.reserveCapacity(commands.count)
-        for (position, command) in commands.enumerated() {
-            applySession.database = database
-            scriptEntrySeed = Self.batchScriptSeed(entry: entrySeed, position: position)
-            replies.append(runCommitted(command, time: time))
-            if recordsPropagation { closePropagatedEntry() }
-        }
-        return .array(replies)
     }
 
     /// The script seed of a batch's write at `position`: the entry's index for the first
