@@ -344,7 +344,12 @@ extension Node {
         switch location {
         case .here(let replica):
             switch migrationRedirect(replica, slot: slot, write: spec.isWrite) {
-            case .ask(_, let node)? where configuration.proxy && !forwarded:
+            case .ask(_, let node)? where !forwarded:
+                // Handed off, not yet flipped: the target's leader serves the slot. The
+                // request goes there from here rather than as -ASK, which a client cannot
+                // follow to a node its slot map does not list yet (a new node leading a
+                // split-off shard; redis-py then fails the command). Only a peer that
+                // forwarded the request gets -ASK, and follows it itself.
                 forward([Array("TRESTLE".utf8), Array("ASKING".utf8)] + arguments, version: session.protocolVersion, to: node.id,
                         extraWait: Self.blockingWait(arguments, spec: spec, id: id), reply: reply)
                 return nil

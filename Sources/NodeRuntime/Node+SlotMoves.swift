@@ -284,7 +284,8 @@ extension Node {
     // MARK: - Routing while slots move
 
     /// Why a shard this node leads must not serve `slot` for this request right now: the
-    /// slot was handed off (-ASK to the target's leader) or is fenced and this is a write.
+    /// slot was handed off (`.ask` names the target's leader, which `route` forwards the
+    /// request to) or is fenced and this is a write.
     func migrationRedirect(_ replica: Replica, slot: HashSlot, write: Bool) -> Redirect? {
         guard let data = replica.data else { return nil }
         guard let outgoing = data.migration.outgoing, outgoing.slots.contains(slot.rawValue) else {

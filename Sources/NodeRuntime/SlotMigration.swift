@@ -9,8 +9,9 @@
 //                          many there were. A source that lost track of the changes (a new
 //                          leader, too many changes) copies the fenced slots whole instead,
 //                          starting again at batch 0.
-//   source: hand off       the slots' keys are deleted; requests for them are sent to
-//                          the target with -ASK until the directory flips ownership.
+//   source: hand off       the slots' keys are deleted; requests for them are forwarded
+//                          to the target's leader (a peer that forwarded one here gets
+//                          -ASK) until the directory flips ownership.
 //
 // Every copy has an attempt number, set by its batch 0: a batch of another attempt is
 // refused, so batches of two copies (an old leader's and a new one's) never mix.

@@ -80,7 +80,7 @@ struct ClusterAdminCommand: ParsableCommand {
             discussion: """
                 The slots must all belong to one shard now. Its leader fences them (writes to them \
                 get -TRYAGAIN, reads go on), copies their keys into the target shard's log, hands \
-                them off (-ASK sends clients to the target) and the directory then gives them to \
+                them off (requests for them are forwarded to the target) and the directory then gives them to \
                 the target in one committed step. A crash at any step resumes where it stopped. \
                 `trestle cluster status` lists the shards and their slots.
                 """)

@@ -203,6 +203,17 @@ final class NodeScriptHarness {
         }
     }
 
+    /// Delivers only the frames in flight now (what they cause waits for the next round);
+    /// returns how many there were. For tests that stop between two steps of a protocol.
+    func deliverRound() -> Int {
+        let batch = inFlight
+        inFlight = []
+        for (from, to, frame) in batch where nodes.indices.contains(to) {
+            input(to, .peerFrame(from: nodes[from].me, frame))
+        }
+        return batch.count
+    }
+
     private func tick(_ milliseconds: Int64) {
         clock.milliseconds += milliseconds
         for index in nodes.indices { input(index, .timer) }

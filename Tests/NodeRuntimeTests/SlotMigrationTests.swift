@@ -212,4 +212,42 @@ import Wire
         #expect(map.moves.isEmpty)
         for node in harness.nodes { #expect(node.keysOutsideOwnedSlots(map).isEmpty) }
     }
+
+    /// Between the hand-off and the flip, the source forwards a client's request to the
+    /// target's leader instead of answering -ASK: redis-py cannot follow -ASK to a node
+    /// its slot map does not list yet (a new node leading a split-off shard), and failed
+    /// a SET while a cluster grew from 3 to 12 nodes (CI, test_cluster_slot_moves.py).
+    @Test func aRequestForAHandedOffSlotIsForwardedNotAnsweredWithAsk() throws {
+        let harness = NodeScriptHarness()
+        _ = harness.run("cluster nodes=3 shards=2")
+        _ = harness.run("settle")
+        // "a" (slot 15495) is in shard 2, led by n2; "{a}b" is in the same slot.
+        _ = harness.run("open n2 c1")
+        #expect(harness.run("request n2 c1 SET a 1") + harness.run("settle") == "n2 reply c1 +OK")
+        _ = harness.run("request n2 c1 TRESTLE MOVESLOTS 15000 15999 1")
+        let source = try #require(harness.nodes[1].replicas[ShardID(2)])
+        func inWindow() -> Bool {
+            source.isLeader && source.data?.migration.outgoing?.phase == .handedOff && !(harness.nodes[1].map?.moves.isEmpty ?? true)
+        }
+        var rounds = 0
+        while !inWindow(), rounds < 5000 {
+            if harness.deliverRound() == 0 { _ = harness.run("tick 1") }
+            rounds += 1
+        }
+        try #require(inWindow(), "the move never stopped between hand-off and flip")
+        // Requests from the client in the window: forwarded, served by the target.
+        _ = harness.run("open n2 c2")
+        var replies = [harness.run("request n2 c2 GET a"), harness.run("request n2 c2 SET {a}b 2")]
+        for _ in 0..<20 where !replies.joined().contains("reply c2 +OK") {
+            harness.output = []
+            _ = harness.deliverRound()
+            replies += harness.output
+        }
+        let seen = replies.filter { !$0.isEmpty }.joined(separator: "\n")
+        #expect(seen == "n2 reply c2 \"1\"\nn2 reply c2 +OK", "\(seen)")
+        // The forwarded write landed in the target shard, which owns the slot after the flip.
+        _ = harness.run("settle")
+        _ = harness.run("open n1 c3")
+        #expect(harness.run("request n1 c3 GET {a}b") + harness.run("settle") == "n1 reply c3 \"2\"")
+    }
 }

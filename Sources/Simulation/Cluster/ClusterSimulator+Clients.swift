@@ -256,6 +256,11 @@ extension ClusterSimulator {
 
     func receive(_ client: Int, connection: ClientID, _ value: RESPValue) {
         guard clients[client].connection == connection, var operation = clients[client].pending else { return }
+        if case .error(let text) = value, text.hasPrefix("ASK ") {
+            // A handed-off slot's requests are forwarded to the target: a client that
+            // does not know the target (redis-py) could not follow -ASK.
+            report.violations.append("c\(client) #\(operation.id) \(operation.command): a client was sent -\(text)")
+        }
         operation.replies.append(value)
         operation.awaiting -= 1
         clients[client].pending = operation
