@@ -39,8 +39,8 @@ struct LoadTracker {
         sampler ^= sampler >> 7
         sampler ^= sampler << 17
         guard sampler % UInt64(Self.sampleEvery) == 0 else { return }
-        if let count = sampledKeys[key] {
-            sampledKeys[key] = count &+ 1
+        if let index = sampledKeys.index(forKey: key) {
+            sampledKeys.values[index] &+= 1  // one hash of the key, not two
             return
         }
         if sampledKeys.count >= Self.sampledKeysMax {
@@ -48,6 +48,9 @@ struct LoadTracker {
             // sample; keys seen once go, hot keys stay near the top).
             sampledKeys = sampledKeys.compactMapValues { $0 / 2 == 0 ? nil : $0 / 2 }
             if sampledKeys.count >= Self.sampledKeysMax { return }
+            // Room for the keys to come: growing from a handful again would rehash them
+            // at every doubling.
+            sampledKeys.reserveCapacity(Self.sampledKeysMax)
         }
         sampledKeys[key] = 1
     }
@@ -60,7 +63,7 @@ struct LoadTracker {
         previous = current
         current = [UInt32](repeating: 0, count: HashSlot.count)
         previousKeys = sampledKeys
-        sampledKeys = [:]
+        sampledKeys = Dictionary(minimumCapacity: Self.sampledKeysMax)
         windowStart = now
     }
 

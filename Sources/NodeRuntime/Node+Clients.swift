@@ -21,31 +21,35 @@ final class ReplySlot {
     let isWrite: Bool
     /// CLIENT REPLY OFF or SKIP: the reply is not written (the slot keeps its place).
     var silent = false
-    /// The request this slot answers, for the node's statistics once it is answered
-    /// (a protocol error's slot has none).
-    let started: StartedRequest?
+    /// What a started request's answer needs: who asked, what, and since when (a protocol
+    /// error's slot has no node: nothing started). Fields of the slot itself, not a struct
+    /// in it: reading such a struct out of a class copies it, a retain of each reference.
+    let node: Node?
+    let client: ClientPipeline?
+    let request: [Bytes]
+    let spec: CommandSpec?
+    let startedMicroseconds: Int64
 
-    init(version: ProtocolVersion, isWrite: Bool, started: StartedRequest? = nil) {
+    /// A protocol error's slot.
+    init(version: ProtocolVersion, isWrite: Bool) {
         self.version = version
         self.isWrite = isWrite
-        self.started = started
+        (node, client, request, spec, startedMicroseconds) = (nil, nil, [], nil, 0)
+    }
+
+    /// A started request's slot.
+    init(version: ProtocolVersion, isWrite: Bool, node: Node, client: ClientPipeline, request: [Bytes], spec: CommandSpec?,
+         startedMicroseconds: Int64) {
+        self.version = version
+        self.isWrite = isWrite
+        (self.node, self.client, self.request, self.spec, self.startedMicroseconds) = (node, client, request, spec, startedMicroseconds)
     }
 
     /// The request's reply sink: the slot is its only capture, so handing it out
     /// allocates nothing.
     func answer(_ value: RESPValue) {
-        guard let started else { return }
-        started.node.answered(self, started, with: value, later: true)
+        node?.answered(self, with: value, later: true)
     }
-}
-
-/// What a started request's answer needs: who asked, what, and since when.
-struct StartedRequest {
-    let node: Node
-    let client: ClientPipeline
-    let request: [Bytes]
-    let spec: CommandSpec?
-    let microseconds: Int64
 }
 
 /// A request the client sent that has not started yet, or the protocol error that ended
@@ -127,7 +131,7 @@ extension Node {
     func closeClient(_ id: ClientID) {
         guard let client = clients.removeValue(forKey: id) else { return }
         client.closed = true
-        // Unanswered slots hold their client (ReplySlot.started): let them go with it.
+        // Unanswered slots hold their client (ReplySlot.client): let them go with it.
         client.slots.removeAll()
         unwatchAll(client.session)
         unsubscribeAll(client.session)
@@ -190,8 +194,8 @@ extension Node {
         let session = client.session
         commandsServed += 1
         if !monitors.isEmpty { feedMonitors(request, spec: spec, database: session.database, address: session.address, from: session.id) }
-        let started = StartedRequest(node: self, client: client, request: request, spec: spec, microseconds: inputMonotonicMicroseconds())
-        let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite, started: started)
+        let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite, node: self, client: client, request: request, spec: spec,
+                             startedMicroseconds: inputMonotonicMicroseconds())
         if session.replyMode != .on {
             slot.silent = true
             if session.replyMode == .skipNext { session.replyMode = .on }
@@ -209,7 +213,7 @@ extension Node {
         }
         if !outcome.killed.isEmpty { kill(outcome.killed.filter { $0 != session.id }) }
         if outcome.close || session.killed { client.closeWhenAnswered = true }
-        answered(slot, started, with: outcome.reply)
+        answered(slot, with: outcome.reply)
     }
 
     /// A started request's reply: counted (once), then put in its slot.
@@ -219,13 +223,14 @@ extension Node {
     /// its proposal to its apply (`answerWaitMicroseconds`: the quorum, the fsync, room in
     /// the log), so a write waiting under load is not slow in SLOWLOG, INFO commandstats
     /// or LATENCY. Other waits (a read's lease check, a blocked command) still count.
-    func answered(_ slot: ReplySlot, _ started: StartedRequest, with value: RESPValue, later: Bool = false) {
+    func answered(_ slot: ReplySlot, with value: RESPValue, later: Bool = false) {
+        guard let client = slot.client else { return }
         if slot.reply == nil {
             let waited = later ? answerWaitMicroseconds ?? 0 : 0
-            finished(started.request, spec: started.spec, session: started.client.session, reply: value,
-                     startedMicroseconds: started.microseconds + waited)
+            finished(slot.request, spec: slot.spec, session: client.session, reply: value,
+                     startedMicroseconds: slot.startedMicroseconds + waited)
         }
-        fill(started.client, slot, with: value)
+        fill(client, slot, with: value)
     }
 
     /// MONITOR: each request this node's clients send, as Redis prints it (`<seconds>.<us>

@@ -16,7 +16,7 @@ public struct AccessControl: Sendable {
     private var unrestricted: Set<String> = ["default"]
     /// `unrestricted.contains("default")`: most requests are the default user's, and a
     /// comparison with its short name costs less than hashing it.
-    private var defaultUnrestricted = true
+    public private(set) var defaultUnrestricted = true
     public private(set) var log: [LogEntry] = []
     private var nextEntryID = 0
 
