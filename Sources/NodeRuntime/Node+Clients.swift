@@ -162,10 +162,11 @@ extension Node {
         guard !client.processing else { return }
         client.processing = true
         defer { client.processing = false }
-        while !client.closed, !client.closeWhenAnswered, let next = client.waiting.first {
+        // Taken off the queue, and put back if it must wait: moved, not copied (a copy of
+        // a request retains it and each of its arguments' buffers).
+        while !client.closed, !client.closeWhenAnswered, let next = client.waiting.popFirst() {
             switch next {
             case .protocolError(let message):
-                client.waiting.removeFirst()
                 client.closeWhenAnswered = true
                 let slot = ReplySlot(version: client.session.protocolVersion, isWrite: true)
                 client.slots.append(slot)
@@ -179,12 +180,15 @@ extension Node {
                     isWrite = false  // a trial script (Node+BusyScripts.swift)
                 }
                 let mayStart = isWrite ? client.unansweredOthers == 0 : client.slots.isEmpty
-                guard mayStart else { return }
-                if clientPause != nil, pausePostpones(request, spec: spec, session: client.session) {
-                    pausedClients.insert(client.session.id)  // CLIENT PAUSE: started when it ends
+                guard mayStart else {
+                    client.waiting.prepend(next)
                     return
                 }
-                client.waiting.removeFirst()
+                if clientPause != nil, pausePostpones(request, spec: spec, session: client.session) {
+                    pausedClients.insert(client.session.id)  // CLIENT PAUSE: started when it ends
+                    client.waiting.prepend(next)
+                    return
+                }
                 startRequest(request, spec: spec, isWrite: isWrite, on: client)
             }
         }
