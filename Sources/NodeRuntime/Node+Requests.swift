@@ -368,9 +368,12 @@ extension Node {
                              version: session.protocolVersion, batchable: true, reply: reply)
             } else if replica.readsNow(), let data = replica.data, !handedOff(replica, slot) {
                 // What `read` would do at once, without its closures.
-                let answer = data.engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
-                publishAfterRead(data.engine)
-                if expireLazily(replica, arguments, positions: positions, database: session.database, answer: answer, reply: reply) {
+                let engine = data.engine
+                let answer = engine.executeRead(arguments, id: id, session: session, now: max(now(), data.lastRecordTime))
+                publishAfterRead(engine)
+                // Checked here first: most databases hold no key with a time to live.
+                if engine.holdsExpiringKeys(database: session.database),
+                   expireLazily(replica, arguments, positions: positions, database: session.database, answer: answer, reply: reply) {
                     return nil
                 }
                 return Outcome(reply: answer)
