@@ -196,13 +196,12 @@ final class DirectoryMachine: ReplicaMachine {
     }
     /// Called after every change of the map.
     var onChange: ((ClusterMap) -> Void)?
-    /// The shard owning each slot in the current map (empty without a map), as an index
-    /// into `owners` (`unowned` for none): routing asks on every request, and reading `map`
-    /// copies it (a retain and release of each array). Two bytes a slot (32 KiB) rather
-    /// than an optional ShardID's sixteen: a random key's lookup stays in the CPU's cache.
+    /// The map's own table of slot owners (`ClusterMap.slotOwner`: an index into its
+    /// shards, `UInt16.max` for none) and those shards' ids, held apart from `map`: routing
+    /// asks on every request, and reading `map` copies it (a retain and release of each
+    /// array). Two bytes a slot (32 KiB), so a random key's lookup stays in the CPU's cache.
     private var slotOwners: [UInt16]
     private var owners: [ShardID]
-    private static let unowned = UInt16.max
 
     init(map: ClusterMap? = nil) {
         self.map = map
@@ -211,18 +210,7 @@ final class DirectoryMachine: ReplicaMachine {
 
     private static func slotOwners(of map: ClusterMap?) -> ([UInt16], [ShardID]) {
         guard let map else { return ([], []) }
-        var owners: [ShardID] = []
-        var indexes: [ShardID: UInt16] = [:]
-        let table = (0..<HashSlot.count).map { slot -> UInt16 in
-            guard let shard = map.shardID(forSlot: HashSlot(UInt16(slot))) else { return unowned }
-            if let index = indexes[shard] { return index }
-            // At most one owner per slot: far fewer than `unowned` of them.
-            let index = UInt16(owners.count)
-            indexes[shard] = index
-            owners.append(shard)
-            return index
-        }
-        return (table, owners)
+        return (map.slotOwner, map.shards.map(\.id))
     }
 
     /// Whether a map is known.
@@ -234,7 +222,7 @@ final class DirectoryMachine: ReplicaMachine {
         let index = Int(slot.rawValue)
         guard index < slotOwners.count else { return nil }
         let owner = slotOwners[index]
-        return owner == Self.unowned ? nil : owners[Int(owner)]
+        return owner == UInt16.max ? nil : owners[Int(owner)]
     }
 
     func apply(_ payload: [UInt8], index: LogIndex, version: ProtocolVersion) -> OwedReply? {
