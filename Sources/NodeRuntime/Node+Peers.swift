@@ -61,6 +61,14 @@ struct ForwardWait {
     var reply: ReplySink
 }
 
+/// A request forwarded to this node itself: there is no peer link to itself, so it is
+/// served here as a peer's forwarded request would be.
+struct LocalForward {
+    var arguments: [Bytes]
+    var version: ProtocolVersion
+    var reply: ReplySink
+}
+
 extension Node {
     /// Request id 0 on the peer protocol carries gossip, not a forwarded request.
     static let gossipRequestID: UInt64 = 0
@@ -198,10 +206,19 @@ extension Node {
     /// The payload is one byte, the client's RESP version (2 or 3), then the request in RESP:
     /// the peer runs it in a session of that version, so the reply has the shape the client
     /// expects (RESP2 flattens what RESP3 nests), and the reply travels back in RESP3.
+    ///
+    /// `peer` may be this node (a hand-off to a shard it also leads): the transport has no
+    /// link to itself, so the request is served here at the start of the next turn, as
+    /// forwarded, and never from inside the caller.
     func forward(_ arguments: [Bytes], version: ProtocolVersion = .resp3, to peer: NodeID, extraWait: Int64 = 0,
                  reply: @escaping ReplySink) {
-        guard forwards.count < Self.forwardsMax else {
+        guard forwards.count + localForwards.count < Self.forwardsMax else {
             reply(Redirect.tryAgain("too many forwarded requests in flight; retry").reply)
+            return
+        }
+        if peer == me, !configuration.mutations.forwardsToSelf {
+            localForwards.append(LocalForward(arguments: arguments, version: version, reply: reply))
+            wantTurn()
             return
         }
         let id = nextRequest
@@ -228,6 +245,18 @@ extension Node {
             emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))
         }
         if let outcome = serve(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
+    }
+
+    /// Serves the requests this node forwarded to itself, in the order they were forwarded.
+    func serveLocalForwards() {
+        let owed = localForwards
+        localForwards.removeAll()
+        for request in owed {
+            let session = proxySession(for: me, version: request.version)
+            if let outcome = serve(request.arguments, session: session, forwarded: true, reply: request.reply) {
+                request.reply(outcome.reply)
+            }
+        }
     }
 
     /// The session requests forwarded by `peer` for clients of `version` run under (one per

@@ -86,6 +86,9 @@ public final class Node {
     /// Peers this node gave the shell an address for.
     var knownPeers: Set<NodeID> = []
     var forwards: [UInt64: ForwardWait] = [:]
+    /// Requests "forwarded" to this node itself (it leads the shard a request was sent
+    /// on to), served at the start of the next turn (Node+Peers.swift `forward`).
+    var localForwards: [LocalForward] = []
     /// Slot moves this node drives as its source shard's leader, by move id.
     var moveDrives: [UInt64: MoveDrive] = [:]
     /// A move step finished: take the next one at the start of the next turn.
@@ -501,6 +504,7 @@ public final class Node {
         precondition(persisting == nil, "a turn started while the previous round was being persisted")
         turnWanted = false
         readyRoundsThisTurn = 0
+        if !localForwards.isEmpty { serveLocalForwards() }
         if movesWantDriving {
             movesWantDriving = false
             driveMoves(now: now())

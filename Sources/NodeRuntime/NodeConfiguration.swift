@@ -192,6 +192,9 @@ public struct NodeMutations: Sendable, Equatable {
     /// A batched entry's replies go back in reverse order: each writer gets another
     /// writer's reply (the simulator's histories notice).
     public var batchRepliesReversed = false
+    /// A request forwarded to this node itself goes out as a peer frame, which the
+    /// transport drops (it has no link to its own node): the client never hears back.
+    public var forwardsToSelf = false
 
     public init() {}
 
@@ -210,6 +213,7 @@ public struct NodeMutations: Sendable, Equatable {
         case trimFromHead = "trim-from-head"
         case unwatchedScriptEffects = "unwatched-script-effects"
         case batchRepliesReversed = "batch-replies-reversed"
+        case forwardsToSelf = "forwards-to-self"
     }
 
     public mutating func enable(_ name: Name) {
@@ -228,6 +232,7 @@ public struct NodeMutations: Sendable, Equatable {
         case .trimFromHead: trimFromHead = true
         case .unwatchedScriptEffects: unwatchedScriptEffects = true
         case .batchRepliesReversed: batchRepliesReversed = true
+        case .forwardsToSelf: forwardsToSelf = true
         }
     }
 }

@@ -154,7 +154,9 @@ final class NodeScriptHarness {
                         for client in clients { say("n\(index + 1) push c\(client.rawValue) \(Self.describe(value))") }
                     case let .raft(shard, messages):
                         for message in messages { inFlight.append((index, Int(message.to.rawValue) - 1, .raft(shard: shard, messages: [message]))) }
-                    case let .send(peer, frame): inFlight.append((index, Int(peer.rawValue) - 1, frame))
+                    case let .send(peer, frame):
+                        // The transport has no link to its own node (the frame is dropped).
+                        if peer == node.me { say("n\(index + 1) sent a frame to itself") } else { inFlight.append((index, Int(peer.rawValue) - 1, frame)) }
                     case .flushPeers, .peerAddress, .removePeer: break
                     case let .persist(sync):
                         do { try node.writeStaged(sync: sync); persisted = true } catch { say("n\(index + 1) persist failed: \(error)") }

@@ -218,16 +218,37 @@ import Wire
     /// its slot map does not list yet (a new node leading a split-off shard), and failed
     /// a SET while a cluster grew from 3 to 12 nodes (CI, test_cluster_slot_moves.py).
     @Test func aRequestForAHandedOffSlotIsForwardedNotAnsweredWithAsk() throws {
+        try Self.requestsInTheHandOffWindow(sameLeader: false)
+    }
+
+    /// The same when one node leads both shards: the transport has no link to its own
+    /// node, so the "forward" is served there (it was a frame to itself, dropped in
+    /// production, and the client got -CLUSTERDOWN).
+    @Test func aHandOffToAShardLedByTheSameNodeIsServedThere() throws {
+        try Self.requestsInTheHandOffWindow(sameLeader: true)
+    }
+
+    /// On 3 nodes and 6 shards, moves slots 15000-15999 (holding "a", slot 15495) from
+    /// their shard to another, led by the same node or not; stops between the hand-off
+    /// and the flip and sends a GET and a SET of that slot to the source's leader: both
+    /// are served, no -ASK, and the write lands in the target.
+    static func requestsInTheHandOffWindow(sameLeader: Bool) throws {
         let harness = NodeScriptHarness()
-        _ = harness.run("cluster nodes=3 shards=2")
+        _ = harness.run("cluster nodes=3 shards=6")
         _ = harness.run("settle")
-        // "a" (slot 15495) is in shard 2, led by n2; "{a}b" is in the same slot.
-        _ = harness.run("open n2 c1")
-        #expect(harness.run("request n2 c1 SET a 1") + harness.run("settle") == "n2 reply c1 +OK")
-        _ = harness.run("request n2 c1 TRESTLE MOVESLOTS 15000 15999 1")
-        let source = try #require(harness.nodes[1].replicas[ShardID(2)])
+        let map = try #require(harness.nodes[0].map)
+        let from = try #require(map.shardID(forSlot: HashSlot(15495)))
+        let leaders = harness.nodes[0].knownLeaders()
+        let leader = try #require(leaders[from])
+        let to = try #require(leaders.keys.sorted().first { $0 != from && $0 != ClusterMap.directoryShard && (leaders[$0] == leader) == sameLeader })
+        let source = Int(leader.rawValue), target = Int(try #require(leaders[to]).rawValue)
+        _ = harness.run("open n\(source) c1")
+        #expect(harness.run("request n\(source) c1 SET a 1") + harness.run("settle") == "n\(source) reply c1 +OK")
+        _ = harness.run("request n\(source) c1 TRESTLE MOVESLOTS 15000 15999 \(to.rawValue)")
+        let node = harness.nodes[source - 1]
+        let shard = try #require(node.replicas[from])
         func inWindow() -> Bool {
-            source.isLeader && source.data?.migration.outgoing?.phase == .handedOff && !(harness.nodes[1].map?.moves.isEmpty ?? true)
+            shard.isLeader && shard.data?.migration.outgoing?.phase == .handedOff && !(node.map?.moves.isEmpty ?? true)
         }
         var rounds = 0
         while !inWindow(), rounds < 5000 {
@@ -236,18 +257,18 @@ import Wire
         }
         try #require(inWindow(), "the move never stopped between hand-off and flip")
         // Requests from the client in the window: forwarded, served by the target.
-        _ = harness.run("open n2 c2")
-        var replies = [harness.run("request n2 c2 GET a"), harness.run("request n2 c2 SET {a}b 2")]
+        _ = harness.run("open n\(source) c2")
+        var replies = [harness.run("request n\(source) c2 GET a"), harness.run("request n\(source) c2 SET {a}b 2")]
         for _ in 0..<20 where !replies.joined().contains("reply c2 +OK") {
             harness.output = []
             _ = harness.deliverRound()
             replies += harness.output
         }
         let seen = replies.filter { !$0.isEmpty }.joined(separator: "\n")
-        #expect(seen == "n2 reply c2 \"1\"\nn2 reply c2 +OK", "\(seen)")
+        #expect(seen == "n\(source) reply c2 \"1\"\nn\(source) reply c2 +OK", "\(seen)")
         // The forwarded write landed in the target shard, which owns the slot after the flip.
         _ = harness.run("settle")
-        _ = harness.run("open n1 c3")
-        #expect(harness.run("request n1 c3 GET {a}b") + harness.run("settle") == "n1 reply c3 \"2\"")
+        _ = harness.run("open n\(target) c3")
+        #expect(harness.run("request n\(target) c3 GET {a}b") + harness.run("settle") == "n\(target) reply c3 \"2\"")
     }
 }

@@ -131,6 +131,8 @@ import Testing
         PlantedBug(mutation: .unwatchedScriptEffects, first: 1, bound: 30, faults: nil),
         // A batched entry's replies handed out in reverse: a client gets another's reply.
         PlantedBug(mutation: .batchRepliesReversed, first: 1, bound: 30, faults: nil),
+        // A request forwarded to this node itself sent as a peer frame (no such link).
+        PlantedBug(mutation: .forwardsToSelf, first: 30, bound: 10, faults: nil),
     ]
 
     @Test(arguments: plantedBugs)

@@ -343,6 +343,12 @@ public final class ClusterSimulator {
                     }
                 case let .send(peer, frame):
                     guard let to = nodeIndex(peer) else { continue }
+                    guard to != index else {
+                        // The shell's transport has no link to its own node: such a frame
+                        // would be dropped there, so delivering it here would hide the bug.
+                        report.violations.append("n\(index + 1) sent a peer frame to itself (no such link in production): \(frame)")
+                        continue
+                    }
                     transmit(from: index, to: to, frame)
                 case .flushPeers, .peerAddress, .removePeer:
                     break
