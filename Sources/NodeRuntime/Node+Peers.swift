@@ -239,24 +239,23 @@ extension Node {
             emit(.send(to: peer, .reply(id: id, payload: Self.encode(.error("ERR malformed forwarded request")))))
             return
         }
-        let session = proxySession(for: peer, version: version)
         commandsServed += 1
-        let sink: ReplySink = { [self] value in
+        serveAsForwarded(arguments, from: peer, version: version) { [self] value in
             emit(.send(to: peer, .reply(id: id, payload: Self.encode(value))))
         }
-        if let outcome = serve(arguments, session: session, forwarded: true, reply: sink) { sink(outcome.reply) }
+    }
+
+    /// Runs a forwarded request in `peer`'s proxy session; `reply` gets its answer.
+    private func serveAsForwarded(_ arguments: [Bytes], from peer: NodeID, version: ProtocolVersion, reply: @escaping ReplySink) {
+        let session = proxySession(for: peer, version: version)
+        if let outcome = serve(arguments, session: session, forwarded: true, reply: reply) { reply(outcome.reply) }
     }
 
     /// Serves the requests this node forwarded to itself, in the order they were forwarded.
     func serveLocalForwards() {
         let owed = localForwards
         localForwards.removeAll()
-        for request in owed {
-            let session = proxySession(for: me, version: request.version)
-            if let outcome = serve(request.arguments, session: session, forwarded: true, reply: request.reply) {
-                request.reply(outcome.reply)
-            }
-        }
+        for request in owed { serveAsForwarded(request.arguments, from: me, version: request.version, reply: request.reply) }
     }
 
     /// The session requests forwarded by `peer` for clients of `version` run under (one per
