@@ -135,6 +135,32 @@ def test_a_watched_key_already_expired_is_not_touched_by_flushdb_or_swapdb(targe
         client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
+def test_a_watched_key_reclaimed_by_expiry_fails_exec_only_if_it_was_live_when_watched(target):
+    """Redis's unit/multi 'Delete WATCHed stale keys should not fail EXEC': a read that
+    reclaims a key already expired when it was watched is no logical change, so EXEC runs;
+    a key that was live when watched and expired since fails EXEC."""
+    client = connect(target, 2)
+    client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        client.set("x", "foo", px=1)
+        time.sleep(0.01)
+        client.execute_command("WATCH", "x")
+        assert client.exists("x") == 0  # reclaims the stale key
+        client.execute_command("MULTI")
+        client.execute_command("PING")
+        assert client.execute_command("EXEC") == ["PONG"]
+        client.set("x", "foo", px=50)
+        client.execute_command("WATCH", "x")
+        time.sleep(0.1)
+        assert client.exists("x") == 0
+        client.execute_command("MULTI")
+        client.execute_command("PING")
+        assert client.execute_command("EXEC") is None
+    finally:
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        client.execute_command("FLUSHDB")
+
+
 def test_blocking_pop_wakes_in_its_database(target):
     waiter = connect(target, 7)
     result = {}

@@ -43,7 +43,7 @@ extension Keyspace {
             examined += 1
             let slot = slot(of: first.key)
             guard let entry = slots[slot][Key(first.key)], entry.expireAt == first.expireAt else { continue }
-            remove(first.key, slot: slot)
+            remove(first.key, slot: slot, expired: true)
             expiredKeyCount += 1
             deleted += 1
         }
@@ -78,7 +78,7 @@ extension Keyspace {
         for key in keys {
             let slot = slot(of: key)
             guard let entry = slots[slot][Key(key)], entry.isExpired(at: now) else { continue }
-            remove(key, slot: slot)
+            remove(key, slot: slot, expired: true)
             expiredKeyCount += 1
             removed += 1
         }

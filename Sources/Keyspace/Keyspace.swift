@@ -77,7 +77,7 @@ public struct Keyspace: Sendable {
         let entry = slots[slot].values[index]
         if entry.isExpired(at: now) {
             if deletesExpiredOnAccess {
-                remove(key, slot: slot)
+                remove(key, slot: slot, expired: true)
                 expiredKeyCount += 1
             }
             return nil
@@ -143,12 +143,17 @@ public struct Keyspace: Sendable {
         return true
     }
 
-    mutating func remove(_ key: Bytes, slot: Int) {
+    /// Removes `key` if stored. `expired`: it is removed because its time to live ran out,
+    /// which is no logical change (it was already gone for readers), so a watched key is not
+    /// marked touched: as Redis, a key that had expired when it was watched may be
+    /// reclaimed without failing EXEC, and one that expired after WATCH fails it through
+    /// the watch's own record (its expiry time, or its value's digest), not this removal.
+    mutating func remove(_ key: Bytes, slot: Int, expired: Bool = false) {
         guard let previous = slots[slot].removeValue(forKey: Key(key)) else { return }
         keyCount -= 1
         if previous.expireAt != nil { expiringCount -= 1 }
         changeCount += 1
-        if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
+        if !expired, !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
         if changeTracker != nil { changeTracker?.record(key) }
         if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .deleted)) }
     }

@@ -218,3 +218,26 @@ private func b(_ text: String) -> Bytes { Array(text.utf8) }
         #expect(copy.peek(b("b"), now: 0) == nil)
     }
 }
+
+@Suite struct WatchedKeyTests {
+    /// Reclaiming an expired key is no logical change: a watch on it is not touched (Redis's
+    /// "Delete WATCHed stale keys should not fail EXEC"); deleting a live one is.
+    @Test func expiryRemovalsDoNotTouchAWatchedKeyButDeletesDo() throws {
+        var keyspace = Keyspace()
+        keyspace.watchedKeys = [b("lazy"), b("cycle"), b("reclaim"), b("live")]
+        for key in ["lazy", "cycle", "reclaim", "live"] {
+            _ = try keyspace.set(b(key), b("v"), expiry: key == "live" ? .clear : .at(10), now: 0)
+        }
+        #expect(keyspace.touchedWatched.count == 4)  // the writes
+        keyspace.touchedWatched = []
+        let lazy = keyspace.lookup(b("lazy"), now: 20)
+        let reclaimed = keyspace.reclaimExpired([b("reclaim")], now: 20)
+        let cycled = keyspace.expireCycle(now: 20)
+        #expect(lazy == nil && reclaimed == 1 && cycled == 1)
+        #expect(keyspace.keyCount == 1)
+        #expect(keyspace.touchedWatched.isEmpty)
+        let deleted = keyspace.delete(b("live"), now: 20)
+        #expect(deleted)
+        #expect(keyspace.touchedWatched == [b("live")])
+    }
+}
