@@ -202,3 +202,34 @@ def test_scripts_publish_once_after_their_writes(server):
     assert next_message() == "second"
     assert reader.get("job") == "second"
     assert listener.get_message(timeout=0.5) is None, "a script's message was delivered twice"
+
+
+def test_pushes_a_client_causes_itself_follow_its_reply(server):
+    """Redis 7.2+ (unit/pubsub 'publish to self inside multi|script', unit/tracking
+    'invalidation message is not interleaved with transaction response'): on RESP3 a
+    message a client publishes to itself, and an invalidation its own write causes, arrive
+    after the reply of the command that caused them, never inside an EXEC's array.
+    (Debian's redis-server 7.0 still interleaves them, so this is not a differential test.)"""
+    message = lambda text: (">", [("$", b"message"), ("$", b"foo"), ("$", text)])
+    with RawConnection(server.port, timeout=5) as client:
+        client.call("HELLO", "3")
+        assert client.call("SUBSCRIBE", "foo")[0] == ">"
+        for command in (("MULTI",), ("PING", "abc"), ("PUBLISH", "foo", "bar"), ("SET", "k", "v"),
+                        ("PUBLISH", "foo", "vaz")):
+            client.call(*command)
+        assert client.call("EXEC") == ("*", [("$", b"abc"), (":", 1), ("+", b"OK"), (":", 1)])
+        assert [client.read_reply(), client.read_reply()] == [message(b"bar"), message(b"vaz")]
+        assert client.call("EVAL", "redis.call('PUBLISH', 'foo', 'lua'); return 'bla'", "0") == ("$", b"bla")
+        assert client.read_reply() == message(b"lua")
+        assert client.call("PUBLISH", "foo", "solo") == (":", 1)
+        assert client.read_reply() == message(b"solo")
+    with RawConnection(server.port, timeout=5) as tracker:
+        tracker.call("HELLO", "3")
+        tracker.call("CLIENT", "TRACKING", "on")
+        tracker.call("SET", "a", "1")
+        assert tracker.call("GET", "a") == ("$", b"1")
+        tracker.call("MULTI")
+        tracker.call("INCR", "a")
+        tracker.call("INCR", "a")
+        assert tracker.call("EXEC") == ("*", [(":", 2), (":", 3)])
+        assert tracker.read_reply() == (">", [("$", b"invalidate"), ("*", [("$", b"a")])])

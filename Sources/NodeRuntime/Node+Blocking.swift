@@ -88,6 +88,11 @@ extension Node {
 
     private func block(_ request: BlockedRequest) {
         blocked.append(request)
+        if let client = clients[request.client] {
+            client.blockedRequests += 1
+            // Nothing may wait behind a reply that waits for data.
+            releaseHeldPushes(client, all: true)
+        }
         let engine = replicas[request.shard]?.data?.engine
         for key in request.keys {
             blockedByKey[key, default: []].append(request)
@@ -164,6 +169,7 @@ extension Node {
         guard !request.done else { return }
         request.done = true
         blocked.removeAll { $0 === request }
+        clients[request.client]?.blockedRequests -= 1
         for key in request.keys {
             blockedByKey[key]?.removeAll { $0 === request }
             if blockedByKey[key]?.isEmpty == true {

@@ -68,6 +68,12 @@ final class ClientPipeline {
     var closeWhenAnswered = false
     /// No more replies go out (the connection is closing or gone).
     var closed = false
+    /// Slots answered and taken off so far (held pushes count their place by it).
+    var slotsAnswered = 0
+    /// Pushes waiting for replies owed before them (Node+HeldPushes).
+    var heldPushes = Deque<HeldPush>()
+    /// Its requests blocked waiting for data (BLPOP and the like).
+    var blockedRequests = 0
 
     init(session: Session) { self.session = session }
 
@@ -283,9 +289,11 @@ extension Node {
         assert(client.unansweredOthers >= 0, "more replies than requests")
         while let head = client.slots.first, let reply = head.reply {
             client.slots.removeFirst()
+            client.slotsAnswered &+= 1
             // CLIENT REPLY OFF|SKIP silences replies, not pushes (a SUBSCRIBE's confirmation
             // still arrives, as in Redis 7.2).
             if !client.closed, !head.silent || reply.isPush { emit(.reply(client.session.id, reply, head.version)) }
+            if !client.heldPushes.isEmpty { releaseHeldPushes(client) }
         }
         if client.closeWhenAnswered, client.slots.isEmpty, !client.closed {
             client.closed = true

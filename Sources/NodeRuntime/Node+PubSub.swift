@@ -275,6 +275,11 @@ extension Node {
         for client in receivers {
             let id = client.session.id
             let version = client.session.protocolVersion
+            if holdsPushes(client) {
+                // It owes replies: the message follows them (Node+HeldPushes).
+                if !client.closed { hold(client, value, version) }
+                continue
+            }
             if version != runVersion, !run.isEmpty {
                 emit(.pushAll(run, value, runVersion))
                 run = []

@@ -151,22 +151,24 @@ extension Node {
     /// sendTrackingMessage): a RESP3 push, or on RESP2 a `__redis__:invalidate` message to
     /// a subscribed redirect target. A missing target marks the redirect broken.
     private func sendInvalidation(to id: ClientID, _ keys: RESPValue) {
-        guard let session = clients[id]?.session, let tracking = session.tracking else { return }
+        guard let client = clients[id], let tracking = client.session.tracking else { return }
+        let session = client.session
         guard let redirect = tracking.redirect else {
-            if session.protocolVersion == .resp3 { emit(.push(id, .push([.bulk("invalidate"), keys]), .resp3)) }
+            if session.protocolVersion == .resp3 { pushOrHold(client, .push([.bulk("invalidate"), keys]), .resp3) }
             return
         }
-        guard let target = clients[redirect]?.session else {
+        guard let targetClient = clients[redirect] else {
             session.tracking?.redirectBroken = true
             if session.protocolVersion == .resp3 {
                 emit(.push(id, .push([.bulk("tracking-redir-broken"), .integer(Int64(redirect.rawValue))]), .resp3))
             }
             return
         }
+        let target = targetClient.session
         if target.protocolVersion == .resp3 {
-            emit(.push(redirect, .push([.bulk("invalidate"), keys]), .resp3))
+            pushOrHold(targetClient, .push([.bulk("invalidate"), keys]), .resp3)
         } else if target.isSubscribed {
-            emit(.push(redirect, .push([.bulk("message"), .bulk("__redis__:invalidate"), keys]), .resp2))
+            pushOrHold(targetClient, .push([.bulk("message"), .bulk("__redis__:invalidate"), keys]), .resp2)
         }
     }
 }
