@@ -188,8 +188,12 @@ def test_info_memory_names_the_allocator_that_really_serves_malloc(server):
 def test_info_has_the_memory_and_eviction_fields_monitoring_tools_read(server):
     client = server.client()
     memory, stats = client.info("memory"), client.info("stats")
-    for field in ("used_memory", "used_memory_rss", "maxmemory", "maxmemory_policy", "lazyfree_pending_objects"):
+    for field in ("used_memory", "used_memory_rss", "maxmemory", "maxmemory_policy", "lazyfree_pending_objects",
+                  "used_memory_peak", "used_memory_peak_human", "allocator_allocated", "total_system_memory",
+                  "mem_fragmentation_ratio", "mem_clients_slaves", "active_defrag_running"):
         assert field in memory, field
+    assert memory["used_memory_peak"] >= memory["used_memory"] > 0
+    assert memory["total_system_memory"] > memory["used_memory_peak"]
     assert memory["lazyfree_pending_objects"] == 0
     assert stats["evicted_keys"] == 0 and memory["lazyfreed_objects"] == 0
 

@@ -157,9 +157,24 @@ public final class NodeService: Service, @unchecked Sendable {
             let rss = ProcessStats.residentBytes()
             // Redis's mem_not_counted_for_evict counts replication and AOF buffers; Trestle
             // compares an estimate of its data with maxmemory, which holds none of them.
-            return [("used_memory", String(rss)), ("used_memory_rss", String(rss)),
-                    ("used_memory_human", human(rss)), ("mem_not_counted_for_evict", "0"),
-                    ("mem_allocator", ProcessStats.allocatorName)]
+            // Trestle's used_memory is the resident size (the allocator's own figures are
+            // not exposed), so the allocator and fragmentation fields Redis derives from the
+            // difference say 1.00 and 0; tools that read them find them.
+            let peak = max(ProcessStats.peakResidentBytes(), rss)
+            let total = ProcessStats.totalSystemBytes
+            return [("used_memory", String(rss)), ("used_memory_human", human(rss)),
+                    ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
+                    ("used_memory_peak", String(peak)), ("used_memory_peak_human", human(peak)),
+                    ("used_memory_peak_perc", String(format: "%.2f%%", peak > 0 ? Double(rss) * 100 / Double(peak) : 100)),
+                    ("allocator_allocated", String(rss)), ("allocator_active", String(rss)), ("allocator_resident", String(rss)),
+                    ("total_system_memory", String(total)), ("total_system_memory_human", human(total)),
+                    ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", "0"),
+                    ("allocator_rss_ratio", "1.00"), ("allocator_rss_bytes", "0"),
+                    ("rss_overhead_ratio", "1.00"), ("rss_overhead_bytes", "0"),
+                    ("mem_fragmentation_ratio", "1.00"), ("mem_fragmentation_bytes", "0"),
+                    ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"),
+                    ("mem_total_replication_buffers", "0"), ("mem_clients_slaves", "0"), ("mem_aof_buffer", "0"),
+                    ("mem_allocator", ProcessStats.allocatorName), ("active_defrag_running", "0")]
         case "cpu":
             let cpu = ProcessStats.cpuSeconds()
             return [("used_cpu_sys", String(format: "%.6f", cpu.system)), ("used_cpu_user", String(format: "%.6f", cpu.user))]

@@ -23,6 +23,20 @@ enum ProcessStats {
         }
     }
 
+    /// The most resident memory the process has held (VmHWM in /proc/self/status), or the
+    /// current resident size where that line cannot be read.
+    static func peakResidentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.dropFirst("VmHWM:".count).split(separator: " ").first ?? "") else {
+            return residentBytes()
+        }
+        return max(kilobytes * 1024, residentBytes())
+    }
+
+    /// The machine's physical memory in bytes.
+    static let totalSystemBytes: Int = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// User and system CPU seconds consumed so far.
     static func cpuSeconds() -> (user: Double, system: Double) {
         var usage = rusage()

@@ -181,6 +181,9 @@ extension Engine {
             return .error("NOTBUSY No scripts in execution right now.")
         case "help" where arguments.count == 2:
             return .array(Self.functionHelp.map { .simple($0) })
+        case "flush" where arguments.count > 3, "restore" where arguments.count > 4:
+            // Past the table's arity (-2, -3) Redis's own check answers this way.
+            throw .message("ERR unknown subcommand or wrong number of arguments for '\(Arguments.string(arguments[1]))'. Try FUNCTION HELP.")
         case "delete", "flush", "dump", "restore", "stats", "kill", "help":
             throw .wrongArity(command: "function|\(subcommand)")
         default:

@@ -100,12 +100,27 @@ extension Engine {
         guard let cursor = ScanOptions.cursor(arguments[1]) else { throw CommandError.message("ERR invalid cursor") }
         let options = try ScanOptions.parse(arguments, from: 2, allowType: true)
         var found: [RESPValue] = []
-        let next = cursor >= UInt64(keyspace.partitionCount) ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now) { key, entry in
+        // Added to what earlier SCANs met until the node takes them (a node-wide SCAN runs
+        // several engine SCANs for one request).
+        if scanMetExpired.database != selectedDatabase { scanMetExpired = (selectedDatabase, []) }
+        var expired = scanMetExpired.keys
+        scanMetExpired.keys = []
+        let next = cursor >= UInt64(keyspace.partitionCount) ? 0 : keyspace.scan(cursor: Int(cursor), count: options.count, now: now, expired: { key in
+            if expired.count < ExpiryLimits.keysPerCycleMax { expired.append(key) }
+        }) { key, entry in
             if let pattern = options.pattern, !Glob.matches(pattern: pattern, key) { return }
             if let type = options.type, entry.value.typeName != type { return }
             found.append(.bulk(key))
         }
+        scanMetExpired = (selectedDatabase, expired)
         return .array([.bulk(String(next)), .array(found)])
+    }
+
+    /// The keys the last SCAN in `database` met expired (none if it scanned another), and
+    /// forgets them.
+    public func takeScanMetExpired(database: Int) -> [Bytes] {
+        defer { scanMetExpired = (0, []) }
+        return scanMetExpired.database == database ? scanMetExpired.keys : []
     }
 }
 

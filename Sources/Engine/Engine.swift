@@ -44,6 +44,11 @@ public final class Engine {
     /// Whether the script run last called a read-only command (client tracking remembers
     /// a script's declared keys only then, as Redis).
     public internal(set) var scriptCalledRead = false
+    /// Keys SCANs met stored past their expiry since the node last took them, and the
+    /// database they scanned: the node proposes their removal (Redis's SCAN expires the
+    /// keys it meets). A SCAN of another database starts it again; at most
+    /// `ExpiryLimits.keysPerCycleMax` keys.
+    var scanMetExpired: (database: Int, keys: [Bytes]) = (0, [])
     /// How many of `scriptCalls` came before the committed entry being applied.
     var scriptCallsBeforeEntry = 0
     /// Most script calls kept between two drains; later ones are not counted.

@@ -188,11 +188,15 @@ public struct Keyspace: Sendable {
     /// Visits live keys of whole slots starting at `cursor` until at least `count` keys
     /// were visited or the slots run out. Returns the next cursor (0 when done). Because a
     /// slot is visited whole, every key present for the entire scan is returned.
-    public func scan(cursor: Int, count: Int, now: Int64, _ visit: (Bytes, Entry) -> Void) -> Int {
+    /// `expired` is told each key it meets stored past its expiry (not visited).
+    public func scan(cursor: Int, count: Int, now: Int64, expired: (Bytes) -> Void = { _ in },
+                     _ visit: (Bytes, Entry) -> Void) -> Int {
         var slot = cursor
         var visited = 0
         while slot < slots.count {
-            for (key, entry) in slots[slot] where !entry.isExpired(at: now) { visit(key.bytes, entry) }
+            for (key, entry) in slots[slot] {
+                if entry.isExpired(at: now) { expired(key.bytes) } else { visit(key.bytes, entry) }
+            }
             visited += slots[slot].count
             slot += 1
             if visited >= count { break }

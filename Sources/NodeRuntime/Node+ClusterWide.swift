@@ -68,7 +68,9 @@ extension Node {
         }
         let leader = leader(of: shard.id)
         if leader == me || leader == .none {
-            return reply(scanRange(arguments, session: session))
+            let answer = scanRange(arguments, session: session)
+            if expireMetByScan(answer: answer, database: session.database, reply: reply) { return }
+            return reply(answer)
         }
         forward(arguments, version: session.protocolVersion, to: leader, reply: reply)
     }

@@ -18,10 +18,14 @@ extension Node {
     /// expires nothing then either). A database without keys with a TTL costs one check.
     func expireLazily(_ replica: Replica, _ arguments: [Bytes], positions: [Int], database: Int, answer: RESPValue,
                       reply: @escaping ReplySink) -> Bool {
-        guard !positions.isEmpty, let data = replica.data, data.engine.holdsExpiringKeys(database: database),
+        guard let data = replica.data else { return false }
+        // A SCAN's keys are the expired ones it met (taken even when unused, so they never
+        // stay for another read).
+        let met = positions.isEmpty ? data.engine.takeScanMetExpired(database: database) : []
+        guard !positions.isEmpty || !met.isEmpty, data.engine.holdsExpiringKeys(database: database),
               replica.isLeader, clientPause == nil else { return false }
         let stamp = max(now(), data.lastRecordTime, replica.lastStampedTime)
-        let expired = data.engine.storedButExpired(positions.map { arguments[$0] }, database: database, now: stamp)
+        let expired = positions.isEmpty ? met : data.engine.storedButExpired(positions.map { arguments[$0] }, database: database, now: stamp)
         guard !expired.isEmpty,
               let index = try? replica.raft.propose(ShardCommand.reclaim(time: stamp, keys: expired, database: database).encoded())
         else { return false }
@@ -34,5 +38,20 @@ extension Node {
                                                 readAnswer: answer, proposedMicroseconds: inputMonotonicMicroseconds())
         wantTurn()
         return true
+    }
+
+    /// After a SCAN answered `answer`: proposes the removal of the expired keys it met in
+    /// each shard this node leads; returns true when `reply` gets `answer` once the last
+    /// of those removals is applied (false: nothing met, the caller answers).
+    func expireMetByScan(answer: RESPValue, database: Int, reply: @escaping ReplySink) -> Bool {
+        let led = replicas.keys.sorted().compactMap { replicas[$0] }.filter { $0.isLeader && $0.data != nil }
+        var pending = 0
+        for replica in led {
+            pending += expireLazily(replica, [], positions: [], database: database, answer: answer) { _ in
+                pending -= 1
+                if pending == 0 { reply(answer) }
+            } ? 1 : 0
+        }
+        return pending > 0
     }
 }

@@ -213,12 +213,14 @@ extension Node {
                 clusterWide(id, arguments, session: session, reply: reply)
                 return nil
             }
-            if id == .scan, forwarded { return Outcome(reply: scanRange(arguments, session: session)) }
             if id == .flushall || id == .flushdb {
                 flushLedShards(id, arguments, session: session, reply: reply)
                 return nil
             }
-            return Outcome(reply: nodeWideRead(id, arguments, session: session))
+            let answer = id == .scan && forwarded ? scanRange(arguments, session: session) : nodeWideRead(id, arguments, session: session)
+            // As Redis's SCAN, the expired keys it met are removed before it answers.
+            if id == .scan, expireMetByScan(answer: answer, database: session.database, reply: reply) { return nil }
+            return Outcome(reply: answer)
         case .migrate:
             migrate(arguments, session: session, reply: reply)
             return nil

@@ -334,7 +334,7 @@ public final class LuaInterpreter {
             var arguments: [Bytes] = []
             for index in 1...count {
                 let type = lua_type(state, index)
-                guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = bytes(at: index) else {
+                guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = argument(at: index) else {
                     return pushError("Lua redis lib command arguments must be strings or integers")
                 }
                 arguments.append(bytes)
@@ -359,7 +359,7 @@ public final class LuaInterpreter {
         arguments.reserveCapacity(Int(count))
         for index in 1...count {
             let type = lua_type(state, index)
-            guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = bytes(at: index) else {
+            guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = argument(at: index) else {
                 return pushErrorTable("ERR Lua redis lib command arguments must be strings or integers")
             }
             arguments.append(bytes)
@@ -412,6 +412,23 @@ public final class LuaInterpreter {
     }
 
     // MARK: - Values
+
+    /// A redis.call argument. A number is written as Redis writes it (not as Lua's
+    /// tostring, whose 14 digits lose precision: 9007199254740991 would become
+    /// 9.007199254741e+15): an integral value within ±2^62 in decimal, any other the
+    /// shortest text that reads back as the same double.
+    private func argument(at index: Int32) -> Bytes? {
+        guard lua_type(state, index) == LUA_TNUMBER else { return bytes(at: index) }
+        return Array(Self.numberText(lua_tonumber(state, index)).utf8)
+    }
+
+    static func numberText(_ number: Double) -> String {
+        let limit = Double(Int64.max / 2)
+        if number >= -limit, number <= limit, let integer = Int64(exactly: number) { return String(integer) }
+        if number.isNaN { return "nan" }
+        if number.isInfinite { return number > 0 ? "inf" : "-inf" }
+        return "\(number)"
+    }
 
     private func bytes(at index: Int32) -> Bytes? {
         var length = 0
