@@ -307,3 +307,33 @@ def test_a_read_removes_the_expired_keys_it_meets(server):
     finally:
         client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
         client.config_set("notify-keyspace-events", "")
+
+
+def test_hash_field_expiry_events(server):
+    """Redis 7.4's hash field events (unit/pubsub 'hash events test'): HEXPIRE and its
+    kin publish `hexpire`, HPERSIST `hpersist`, and an expiry time already past, which
+    deletes the fields, `hdel` (and `del` when it empties the hash). Debian's Redis 7.0
+    has no HEXPIRE, so this is not compared with it."""
+    client = server.client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "Khg")
+    subscriber = server.client(decode_responses=True).pubsub()
+    subscriber.psubscribe("__keyspace@0__:*")
+    assert subscriber.get_message(timeout=5)["type"] == "psubscribe"
+    client.hset("myhash", mapping={"yes": 1, "no": 0})
+    client.hincrby("myhash", "yes", 10)
+    client.execute_command("HEXPIRE", "myhash", 999999, "FIELDS", 1, "yes")
+    client.execute_command("HEXPIREAT", "myhash", int(time.time()) + 999999, "NX", "FIELDS", 1, "no")
+    client.execute_command("HPEXPIRE", "myhash", 999999, "FIELDS", 1, "yes")
+    client.execute_command("HPERSIST", "myhash", "FIELDS", 1, "yes")
+    assert client.execute_command("HPEXPIRE", "myhash", 0, "FIELDS", 1, "yes") == [2]
+    assert client.execute_command("HPEXPIRE", "myhash", 999999, "FIELDS", 1, "gone") == [-2]  # changes nothing
+    assert client.execute_command("HEXPIRE", "myhash", 0, "FIELDS", 1, "no") == [2]
+    events = []
+    while len(events) < 9:
+        message = subscriber.get_message(timeout=5)
+        assert message is not None, f"only {events}"
+        if message["type"] == "pmessage":
+            events.append(message["data"])
+    assert events == ["hset", "hincrby", "hexpire", "hexpire", "hexpire", "hpersist", "hdel", "hdel", "del"]
+    assert subscriber.get_message(timeout=0.3) is None
+    subscriber.close()

@@ -83,7 +83,10 @@ extension Engine {
         guard !overflow, !sumOverflow, time <= Self.fieldExpiryMax else {
             throw CommandError.message("ERR invalid expire time in '\(id.rawValue)' command")
         }
-        return .array(try keyspace.hashExpireFields(arguments[1], fields, at: time, condition: condition, now: now).map { .integer($0) })
+        let results = try keyspace.hashExpireFields(arguments[1], fields, at: time, condition: condition, now: now)
+        // A time already past deletes the fields (2): Redis publishes `hdel` then, not `hexpire`.
+        hashExpireDeletedFields = results.contains(2)
+        return .array(results.map { .integer($0) })
     }
 
     /// `FIELDS numfields field...` from `index`, with Redis 7.4's errors.

@@ -102,7 +102,9 @@ extension Engine {
             let added = created.contains(key) || ((id == .copy && key == arguments[2]) || id == .restore)
             if added, !deleted { notify(.newKey, "new", key) }
             if !(deleted && Self.deletionIsTheEvent.contains(id)) {
-                for (kind, event) in Self.events(id, arguments, key: key) { notify(kind, event, key) }
+                for (kind, event) in Self.events(id, arguments, key: key) {
+                    notify(kind, event == "hexpire" && hashExpireDeletedFields ? "hdel" : event, key)
+                }
             }
             let renamedAway = (id == .rename || id == .renamenx) && key == arguments[1]
             if deleted, !renamedAway { notify(.generic, "del", key) }
@@ -156,7 +158,7 @@ extension Engine {
         case .sort: return [(.list, "sortstore")]
         case .hset, .hsetnx, .hmset: return [(.hash, "hset")]
         case .hdel: return [(.hash, "hdel")]
-        // Redis 7.4's hash field events (fields a past time deleted are hexpired there too).
+        // Redis 7.4's hash field events (`hdel` instead when a past time deleted fields).
         case .hexpire, .hpexpire, .hexpireat, .hpexpireat: return [(.hash, "hexpire")]
         case .hpersist: return [(.hash, "hpersist")]
         case .hincrby: return [(.hash, "hincrby")]

@@ -49,6 +49,9 @@ public final class Engine {
     /// keys it meets). A SCAN of another database starts it again; at most
     /// `ExpiryLimits.keysPerCycleMax` keys.
     var scanMetExpired: (database: Int, keys: [Bytes]) = (0, [])
+    /// Whether the last HEXPIRE-family command deleted fields (a time already past), for
+    /// its keyspace event.
+    var hashExpireDeletedFields = false
     /// How many of `scriptCalls` came before the committed entry being applied.
     var scriptCallsBeforeEntry = 0
     /// Most script calls kept between two drains; later ones are not counted.
