@@ -3,6 +3,7 @@ against a real redis-server and against Trestle (found missing or wrong by redis
 test suite: CLIENT REPLY was unknown, CLIENT KILL USER killed nobody, a killed client stayed
 in CLIENT LIST, and a client sending only keyed commands looked idle)."""
 
+import re
 import socket
 import time
 
@@ -95,3 +96,52 @@ def test_config_set_timeout_disconnects_idle_clients_but_not_subscribers(target)
         admin.config_set("timeout", 0)
         idle.close()
         subscriber.close()
+
+
+def test_client_list_flags_follow_the_clients_state(target):
+    """CLIENT LIST's flags in Redis's order (Redis's unit/type/list waits for `flags=b`):
+    N for none, x inside MULTI, P subscribed, b blocked, t tracking."""
+    watcher = target.client(decode_responses=True)
+
+    def flags(client_id):
+        return re.search(r"flags=(\S+)", watcher.execute_command("CLIENT", "LIST", "ID", client_id)).group(1)
+
+    with RawConnection(target.port, timeout=REPLY_SECONDS) as other:
+        other_id = other.call("CLIENT", "ID")[1]
+        assert flags(other_id) == "N"
+        other.call("MULTI")
+        assert flags(other_id) == "x"
+        other.call("DISCARD")
+        other.call("CLIENT", "TRACKING", "ON")
+        assert flags(other_id) == "t"
+        other.call("CLIENT", "TRACKING", "OFF")
+        other.send(encode_command("BLPOP", "nothing-here", "0"))
+        deadline = time.monotonic() + REPLY_SECONDS
+        while flags(other_id) != "b" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert flags(other_id) == "b"
+        assert watcher.execute_command("CLIENT", "UNBLOCK", other_id) == 1
+        assert other.read_reply() == ("*", None)
+        assert flags(other_id) == "N"
+        other.call("SUBSCRIBE", "news")
+        assert flags(other_id) == "P"
+
+
+def test_client_setinfo_refuses_spaces_and_reset_keeps_the_library(server):
+    """Redis 7.2's CLIENT SETINFO (unit/introspection; Debian's Redis 7.0 lacks it): names
+    with spaces or newlines are refused and change nothing, an unknown attribute is an
+    error, RESET keeps the library name and an empty value clears it."""
+    client = server.client(decode_responses=True, single_connection_client=True)
+    assert client.execute_command("CLIENT", "SETINFO", "lib-name", "redis.py") == "OK"
+    assert client.execute_command("CLIENT", "SETINFO", "lib-ver", "1.2.3") == "OK"
+    with pytest.raises(redis.ResponseError, match="cannot contain spaces"):
+        client.execute_command("CLIENT", "SETINFO", "lib-name", "redis py")
+    with pytest.raises(redis.ResponseError, match="newlines"):
+        client.execute_command("CLIENT", "SETINFO", "lib-name", "redis.py\n")
+    with pytest.raises(redis.ResponseError, match="Unrecognized option 'badger'"):
+        client.execute_command("CLIENT", "SETINFO", "badger", "hamster")
+    assert "lib-name=redis.py lib-ver=1.2.3" in client.execute_command("CLIENT", "INFO")
+    client.execute_command("RESET")
+    assert "lib-name=redis.py " in client.execute_command("CLIENT", "INFO")
+    client.execute_command("CLIENT", "SETINFO", "lib-name", "")
+    assert "lib-name= " in client.execute_command("CLIENT", "INFO")

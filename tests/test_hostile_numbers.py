@@ -26,8 +26,14 @@ def test_a_huge_entries_read_saturates_instead_of_overflowing(r, server):
 def test_blocking_timeouts_that_would_overflow_are_out_of_range(r, server):
     with pytest.raises(redis.ResponseError, match="timeout is out of range"):
         r.execute_command("XREAD", "BLOCK", INT64_MAX, "STREAMS", "s", "$")
-    with pytest.raises(redis.ResponseError, match="timeout is negative"):  # Redis 7.0's text for too large
+    with pytest.raises(redis.ResponseError, match="timeout is out of range"):  # Redis 7.2+ (7.0 said "negative")
         r.execute_command("BLPOP", "list", "1e300")
+    with pytest.raises(redis.ResponseError, match="timeout is out of range"):  # Redis's unit/type/list
+        r.execute_command("BLPOP", "list", "0x7FFFFFFFFFFFFF")
+    with pytest.raises(redis.ResponseError, match="timeout is out of range"):
+        r.execute_command("BLPOP", "list", "inf")
+    with pytest.raises(redis.ResponseError, match="timeout is negative"):
+        r.execute_command("BLPOP", "list", "-1e300")
     with pytest.raises(redis.ResponseError, match="timeout is negative"):
         r.execute_command("BLPOP", "list", "-1")
     still_serving(server)

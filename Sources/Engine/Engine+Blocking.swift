@@ -24,8 +24,10 @@ extension Engine {
             throw .message("ERR timeout is not a float or out of range")
         }
         let milliseconds = (seconds * 1000).rounded(.up)
-        // Redis 7.0 answers "negative" for timeouts too large as well (its overflow check).
-        guard seconds >= 0, milliseconds.isFinite, milliseconds < 9.2e18 else { throw .message("ERR timeout is negative") }
+        // As Redis 7.2+: too large for milliseconds since the epoch is out of range (7.0
+        // said "negative" for it too).
+        guard milliseconds.isFinite, milliseconds < 9.2e18 else { throw .message("ERR timeout is out of range") }
+        guard seconds >= 0 else { throw .message("ERR timeout is negative") }
         return Int64(milliseconds)
     }
 

@@ -29,6 +29,7 @@ extension Engine {
             session.user = "default"
             session.database = 0
             session.replyMode = .on
+            session.noTouch = false  // as Redis's clearClientConnectionState; the library name stays
             return Outcome(reply: .simple("RESET"))
         case .client: return try client(arguments, session, now: now)
         default: throw .syntax
@@ -117,9 +118,14 @@ extension Engine {
             return Outcome(reply: .ok)
         case ("setinfo", 4):
             let attribute = Arguments.lowercased(arguments[2])
-            if attribute == "lib-name" { session.libraryName = arguments[3] }
-            else if attribute == "lib-ver" { session.libraryVersion = arguments[3] }
-            else { throw .message("ERR Unrecognized option '\(Arguments.string(arguments[2]))'") }
+            guard attribute == "lib-name" || attribute == "lib-ver" else {
+                throw .message("ERR Unrecognized option '\(Arguments.string(arguments[2]))'")
+            }
+            // As Redis's validateClientAttr: printable ASCII without spaces.
+            if arguments[3].contains(where: { $0 < 33 || $0 > 126 }) {
+                throw .message("ERR \(attribute) cannot contain spaces, newlines or special characters.")
+            }
+            if attribute == "lib-name" { session.libraryName = arguments[3] } else { session.libraryVersion = arguments[3] }
             return Outcome(reply: .ok)
         case ("no-evict", 3), ("no-touch", 3):
             // NO-EVICT changes nothing (Trestle evicts keys, never clients).
@@ -184,11 +190,30 @@ extension Engine {
         let idle = (now - session.lastInteraction) / 1000
         let multi = session.queued.map { String($0.count) } ?? "-1"
         return "id=\(session.id) addr=\(session.address) laddr=\(session.localAddress) fd=-1 name=\(Arguments.string(session.name)) "
-            + "age=\(age) idle=\(idle) flags=\(session.queued != nil ? "x" : session.isSubscribed ? "P" : "N")\(session.noTouch ? "T" : "") db=\(session.database) "
+            + "age=\(age) idle=\(idle) flags=\(clientFlags(session)) db=\(session.database) "
             + "sub=\(session.channels.count) psub=\(session.patterns.count) ssub=\(session.shardChannels.count) multi=\(multi) "
             + "watch=\(session.watched.count) qbuf=\(queryBytes) qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 "
             + "events=r cmd=\(session.lastCommand) user=\(session.user ?? "default") redir=-1 resp=\(session.protocolVersion.rawValue) "
             + "lib-name=\(Arguments.string(session.libraryName)) lib-ver=\(Arguments.string(session.libraryVersion))"
+    }
+
+    /// CLIENT LIST's flags, in Redis's order: P pub/sub, x MULTI, b blocked, t tracking,
+    /// R tracking redirect broken, B broadcast tracking, d a watched key changed, r
+    /// READONLY, T NO-TOUCH; N when none.
+    func clientFlags(_ session: Session) -> String {
+        var flags = ""
+        if session.isSubscribed { flags += "P" }
+        if session.queued != nil { flags += "x" }
+        if hooks.isBlocked(session.id) { flags += "b" }
+        if let tracking = session.tracking {
+            flags += "t"
+            if tracking.redirectBroken { flags += "R" }
+            if tracking.broadcast { flags += "B" }
+        }
+        if session.watchDirty || session.clusterWatchTouched { flags += "d" }
+        if session.readOnlyReplicaReads { flags += "r" }
+        if session.noTouch { flags += "T" }
+        return flags.isEmpty ? "N" : flags
     }
 
     /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id [id ...]]

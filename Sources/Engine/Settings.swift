@@ -131,6 +131,8 @@ public struct HostHooks {
     public var nodeStats: (() -> Stats)? = nil
     /// Clients waiting in a blocking command (BLPOP, XREAD BLOCK...), for INFO clients.
     public var blockedClients: () -> Int = { 0 }
+    /// Whether a client waits in a blocking command, for CLIENT LIST's `b` flag.
+    public var isBlocked: (ClientID) -> Bool = { _ in false }
     /// CONFIG RESETSTAT ran: reset the counters kept outside the engine.
     public var statsReset: () -> Void = {}
     /// `redis.log(level, message)` from a script (levels 0 debug ... 3 warning).

@@ -224,6 +224,7 @@ public final class Node {
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
         // As Redis, clients a CLIENT PAUSE holds count as blocked.
         front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).union(self.pausedClients).count }
+        front.hooks.isBlocked = { [unowned self] id in (self.clients[id]?.blockedRequests ?? 0) > 0 || self.pausedClients.contains(id) }
         front.hooks.settingsChanged = { [unowned self] settings in
             for replica in self.replicas.values { replica.data?.engine.adoptShardSettings(from: settings) }
         }
