@@ -125,6 +125,9 @@ def test_client_list_flags_follow_the_clients_state(target):
         assert flags(other_id) == "N"
         other.call("SUBSCRIBE", "news")
         assert flags(other_id) == "P"
+        other.call("CLIENT", "TRACKING", "ON")
+        other.call("RESET")
+        assert flags(other_id) == "N"  # RESET ends subscriptions and tracking (Redis's unit/other)
 
 
 def test_client_setinfo_refuses_spaces_and_reset_keeps_the_library(server):

@@ -31,8 +31,9 @@ public struct LibraryFunction: Sendable, Equatable {
 }
 
 extension Engine {
-    /// Most libraries one node keeps.
-    public static let librariesMax = 10_000
+    /// Most libraries one node keeps (as the script cache's bound: Redis's own suite loads
+    /// 50,000).
+    public static let librariesMax = 100_000
 
     static let functionNotFound = "ERR Function not found"
 

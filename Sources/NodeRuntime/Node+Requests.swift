@@ -186,6 +186,10 @@ extension Node {
                 session.readOnlyReplicaReads = false
                 unsubscribeAll(session)
                 monitors.removeAll { $0 == session.id }
+                // As Redis: RESET turns client-side caching off.
+                session.tracking = nil
+                session.trackingCaching = false
+                trackingChanged(session)
             }
             return front.execute(arguments, spec: spec, session: session, now: time)
         case .cluster:
