@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from resp import RawConnection
+from resp import RawConnection, encode_command
 
 
 def in_background(function):
@@ -230,3 +230,24 @@ def test_xreadgroup_block_delivers_new_entries_to_one_consumer(server):
     assert result_two.get("value") == [["jobs", [("2-0", {"n": "2"})]]]
     assert admin.xpending("jobs", "workers")["pending"] == 2
     assert admin.xack("jobs", "workers", "1-0", "2-0") == 2
+
+
+def test_a_blocked_client_pops_before_a_pipelined_blpop(target):
+    """Redis's unit/type/list 'Unblock fairness is kept while pipelining': a client already
+    blocked on a list gets the element a pipelined LPUSH adds, not the BLPOP that follows
+    the push in the same pipeline (which blocks in turn)."""
+    with RawConnection(target.port, timeout=5) as first, RawConnection(target.port, timeout=5) as second:
+        first.send(encode_command("BLPOP", "fair", "0"))
+        watcher = target.client()
+        deadline = time.monotonic() + 5
+        while watcher.info("clients")["blocked_clients"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second.send(encode_command("LPUSH", "fair", "1") + encode_command("BLPOP", "fair", "0"))
+        assert first.read_reply() == ("*", [("$", b"fair"), ("$", b"1")])
+        assert second.read_reply() == (":", 1)
+        deadline = time.monotonic() + 5
+        while watcher.info("clients")["blocked_clients"] != 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.info("clients")["blocked_clients"] == 1, "the pipelined BLPOP should be blocked"
+        watcher.lpush("fair", "2")
+        assert second.read_reply() == ("*", [("$", b"fair"), ("$", b"2")])

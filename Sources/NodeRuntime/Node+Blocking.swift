@@ -76,6 +76,11 @@ extension Node {
         let client = session.id
         let version = session.protocolVersion
         let database = session.database
+        // Fairness, as Redis: a client already blocked on one of these keys pops first (a
+        // write that woke it may have been applied just now, its retry not proposed yet).
+        for key in keys {
+            if let first = blockedByKey[key]?.first(where: { !$0.done && $0.database == database }) { retry(first) }
+        }
         proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: database, version: version) { [self] value in
             guard value == Engine.nothingToPop(id), blocked.count < Self.blockedRequestsMax, clients[client] != nil || client.rawValue == 0 else {
                 return reply(value)
