@@ -79,7 +79,7 @@ extension Node {
         // Fairness, as Redis: a client already blocked on one of these keys pops first (a
         // write that woke it may have been applied just now, its retry not proposed yet).
         for key in keys {
-            if let first = blockedByKey[key]?.first(where: { !$0.done && $0.database == database }) { retry(first) }
+            if let first = firstBlocked(on: key, database: database) { retry(first) }
         }
         proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: database, version: version) { [self] value in
             guard value == Engine.nothingToPop(id), blocked.count < Self.blockedRequestsMax, clients[client] != nil || client.rawValue == 0 else {
@@ -116,9 +116,15 @@ extension Node {
         guard !blockedByKey.isEmpty, replica.isLeader else { return }
         let ordered = keys.sorted { $0.database != $1.database ? $0.database < $1.database : $0.key.lexicographicallyPrecedes($1.key) }
         for (database, key) in ordered {
-            guard let first = blockedByKey[key]?.first(where: { !$0.done && $0.database == database }) else { continue }
+            guard let first = firstBlocked(on: key, database: database) else { continue }
             retry(first)
         }
+    }
+
+    /// The longest-waiting request still blocked on `key` in `database`: the one a write
+    /// to the key serves first.
+    private func firstBlocked(on key: Bytes, database: Int) -> BlockedRequest? {
+        blockedByKey[key]?.first { !$0.done && $0.database == database }
     }
 
     private func retry(_ request: BlockedRequest) {
