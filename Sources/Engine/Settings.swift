@@ -38,6 +38,13 @@ public struct Settings: Sendable {
     /// and SCRIPT KILL may stop it (Node+BusyScripts.swift). A script run in its shard's
     /// log is bounded by `scriptInstructionLimit` instead.
     public var busyReplyThresholdMilliseconds: Int = 5000
+    /// `auto-aof-rewrite-percentage` and `auto-aof-rewrite-min-size`, Redis's rule for
+    /// rewriting its AOF, applied to a standalone server's log (Node+Housekeeping.swift):
+    /// a snapshot compacts the log once the log written since the last snapshot is this
+    /// percentage of that snapshot's size and the two together are at least this many
+    /// bytes. Percentage 0: no automatic snapshot (BGSAVE and SAVE still take one).
+    public var autoSnapshotPercentage: Int = 100
+    public var autoSnapshotMinBytes: Int = 64 * 1024 * 1024
     /// A planted bug for the simulator only: LTRIM resolves a range of negative indexes
     /// from the head, keeping the oldest elements instead of the newest.
     public var plantedTrimFromHead = false

@@ -109,20 +109,24 @@ extension Node {
 
     // MARK: - Snapshots
 
-    /// Writes a replica applies between snapshots (entries, a batch counting each of its
-    /// writes). On a standalone server, `snapshotEntries` or as many as its shard had keys
-    /// at its last snapshot when that is more: a snapshot is a pass over every key, so its
-    /// cost per write stays bounded as the data grows (as Redis rewrites its AOF once it
-    /// has doubled); its applied entries are not held in memory meanwhile
-    /// (`releaseAppliedEntries`). A cluster's replicas hold theirs for followers until the
-    /// snapshot: `snapshotEntries`.
-    func snapshotThreshold(_ replica: Replica) -> UInt64 {
-        guard configuration.standalone, replica.data != nil else { return UInt64(configuration.snapshotEntries) }
-        return UInt64(max(configuration.snapshotEntries, replica.keysAtSnapshot))
+    /// A standalone server holds no applied entries (`releaseAppliedEntries`): its log only
+    /// costs disk and start-up time, so it compacts as Redis rewrites its AOF
+    /// (`auto-aof-rewrite-percentage` and `auto-aof-rewrite-min-size`): once the log
+    /// written since the last snapshot is that percentage of the snapshot's size, and both
+    /// together reach the minimum. A snapshot is a pass over every key; this keeps its cost
+    /// per write bounded as the data grows, and small data sets from snapshotting often.
+    func standaloneLogOutgrewSnapshot(_ replica: Replica) -> Bool {
+        let percentage = front.settings.autoSnapshotPercentage
+        guard percentage > 0 else { return false }
+        let grown = store.stats.bytesWritten - replica.logBytesAtSnapshot
+        guard grown > 0, replica.snapshotBytes + grown >= front.settings.autoSnapshotMinBytes else { return false }
+        // Percentages are at most Int32.max, sizes far below 2^31 times less than Int.max.
+        return grown / percentage >= max(replica.snapshotBytes, 1) / 100
     }
 
     /// Snapshots every replica that applied enough entries since its last snapshot
-    /// (`snapshotThreshold`; every replica with anything new when BGSAVE or SAVE asked),
+    /// (a cluster's `snapshotEntries` writes, a batch counting each of its writes; a standalone
+    /// server's rule above; every replica with anything new when BGSAVE or SAVE asked),
     /// and compacts its log.
     private func takeSnapshots() {
         let requested = snapshotsRequested
@@ -133,12 +137,17 @@ extension Node {
             // The directory snapshots after every change of the map (a joining node gets the
             // map as a snapshot), not after a new leader's empty entry.
             let mapChanged = replica.shard == ClusterMap.directoryShard && appliedMapVersion != snapshotMapVersion
-            let threshold = requested || mapChanged ? 1 : snapshotThreshold(replica)
             let newest = replica.raft.newestSnapshotIndex
             guard applied > newest else { continue }
-            // A data shard counts writes (a batched entry holds several), others entries.
-            let since = replica.data.map { $0.appliedWrites &- replica.writesAtSnapshot } ?? applied.rawValue - newest.rawValue
-            guard since >= threshold else { continue }
+            if requested || mapChanged {
+                // Snapshot now.
+            } else if configuration.standalone, replica.data != nil {
+                guard standaloneLogOutgrewSnapshot(replica) else { continue }
+            } else {
+                // A data shard counts writes (a batched entry holds several), others entries.
+                let since = replica.data.map { $0.appliedWrites &- replica.writesAtSnapshot } ?? applied.rawValue - newest.rawValue
+                guard since >= UInt64(configuration.snapshotEntries) else { continue }
+            }
             if let data = replica.data {
                 startSnapshotJob(replica, data)
                 continue
@@ -163,8 +172,8 @@ extension Node {
         guard snapshotJobs[replica.shard] == nil,
               let metadata = replica.raft.snapshotMetadata(through: replica.raft.appliedIndex) else { return }
         let encode = data.capture()
-        replica.keysAtSnapshot = data.engine.keyCountAllDatabases
         replica.writesAtSnapshot = data.appliedWrites
+        replica.logBytesAtSnapshot = store.stats.bytesWritten
         changeCountAtSnapshot[replica.shard] = data.engine.changeCountAllDatabases
         let (shard, directory, disk, limits) = (replica.shard, store.directory, store.snapshotDisk, store.limits)
         let job = SnapshotJob(shard: shard, metadata: metadata) {
@@ -187,6 +196,7 @@ extension Node {
         }
         do {
             try replica.raft.compact(job.metadata, data: data)
+            replica.snapshotBytes = data.count
             // A standalone server has no follower to send the bytes to: keep only the file.
             if configuration.standalone { replica.raft.releaseSnapshotBytes() }
             try store.recordSnapshot(shard: job.shard, job.metadata, fileBytes: data.count)

@@ -408,7 +408,8 @@ public final class Node {
             } else {
                 let replica = makeReplica(shard, raft: raft)
                 if let snapshot = state.snapshot { try replica.machine.restore(snapshot.data) }
-                replica.keysAtSnapshot = replica.data?.engine.keyCountAllDatabases ?? 0
+                replica.snapshotBytes = state.snapshot?.data.count ?? 0
+                replica.logBytesAtSnapshot = -state.entries.reduce(0) { $0 + $1.sizeBytes }
                 // A standalone server has no follower to send them to.
                 if configuration.standalone { replica.raft.releaseSnapshotBytes() }
                 if configuration.mutations.applyTwiceAfterRestart { replica.doubleAppliesLeft = Self.doubleAppliesAfterRestart }

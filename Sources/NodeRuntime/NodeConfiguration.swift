@@ -103,7 +103,9 @@ public struct NodeConfiguration: Sendable {
     /// The same slice counted in Lua VM instructions (0: none): deterministic, so the
     /// simulator can send scripts off the thread too.
     public var scriptSliceInstructions: Int64 = 0
-    /// Applied entries after which a shard replica snapshots and compacts its log.
+    /// Applied entries after which a shard replica of a cluster snapshots and compacts its
+    /// log (a standalone server follows Redis's AOF rewrite rule instead: Settings'
+    /// `autoSnapshotPercentage`).
     public var snapshotEntries = 50_000
     /// A node silent this long has its replicas rebuilt elsewhere (0 disables).
     public var deadNodeSeconds: Int64 = 300

@@ -166,9 +166,12 @@ final class Replica {
     /// committed change added or promoted this node. Gossip heard before then predates
     /// the change and cannot say the leader no longer counts it.
     var countedSince: Int64 = 0
-    /// Keys the shard held when its last snapshot was captured (0 before one this run):
-    /// on a standalone server the next waits for at least as many applied entries.
-    var keysAtSnapshot = 0
+    /// A standalone server's log growth since its last snapshot (Node+Housekeeping.swift):
+    /// the store's `bytesWritten` when that snapshot was captured, less the log replayed at
+    /// start-up when it was taken in an earlier run (so negative then); and the size of
+    /// that snapshot (0 before any).
+    var logBytesAtSnapshot = 0
+    var snapshotBytes = 0
     /// The data machine's `appliedWrites` when its last snapshot was captured this run.
     var writesAtSnapshot: UInt64 = 0
     /// The newest time stamped on a proposal: stamps never run backwards.

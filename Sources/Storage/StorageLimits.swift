@@ -21,10 +21,6 @@ public enum StorageLimits {
     /// Files a data directory may hold before listing it is treated as an error.
     public static let directoryEntriesMax = 100_000
 
-    /// Log bytes written since the last snapshot after which compaction is suggested,
-    /// unless the last snapshot was larger (see `DurableLog.shouldCompact`).
-    public static let compactionLogBytesMin = 64 * 1024 * 1024
-
     /// Attempts to repeat a write or fsync interrupted by a signal before giving up.
     public static let interruptedRetriesMax = 1000
 }
