@@ -337,3 +337,55 @@ def test_hash_field_expiry_events(server):
     assert events == ["hset", "hincrby", "hexpire", "hexpire", "hexpire", "hpersist", "hdel", "hdel", "del"]
     assert subscriber.get_message(timeout=0.3) is None
     subscriber.close()
+
+
+def pmessages(subscriber, count):
+    """The next `count` keyspace events' (key, event) pairs."""
+    events = []
+    while len(events) < count:
+        message = subscriber.get_message(timeout=5)
+        assert message is not None, f"only {events}"
+        if message["type"] == "pmessage":
+            events.append((message["channel"].split(":", 1)[1], message["data"]))
+    return events
+
+
+def test_expired_hash_fields_are_removed_actively_and_lazily(server):
+    """Redis 7.4+ (unit/pubsub 'hash events test'): the active expire cycle removes hash
+    fields past their time to live, publishing `hexpired` once per hash, and `del` when no
+    field is left; with active expiry off, a read that meets them does the same. A hash
+    whose every field expired goes with `hexpired` and `del`, never `expired` (that is a
+    key's own time to live)."""
+    client = server.client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "Khg")
+    subscriber = server.client(decode_responses=True).pubsub()
+    subscriber.psubscribe("__keyspace@0__:*")
+    assert subscriber.get_message(timeout=5)["type"] == "psubscribe"
+    try:
+        client.hset("myhash", mapping={"a": 1, "b": 2, "c": 3})
+        client.execute_command("HPEXPIRE", "myhash", 10, "FIELDS", 2, "a", "b")
+        assert pmessages(subscriber, 3) == [("myhash", "hset"), ("myhash", "hexpire"), ("myhash", "hexpired")]
+        assert client.hgetall("myhash") == {"c": "3"}
+        assert client.hlen("myhash") == 1
+
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        client.execute_command("HPEXPIRE", "myhash", 10, "FIELDS", 1, "c")
+        time.sleep(0.1)
+        assert pmessages(subscriber, 1) == [("myhash", "hexpire")]
+        assert subscriber.get_message(timeout=0.2) is None, "nothing removed while active expiry is off"
+        assert client.hmget("myhash", "c") == [None]
+        assert pmessages(subscriber, 2) == [("myhash", "hexpired"), ("myhash", "del")]
+        assert client.exists("myhash") == 0
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+        # A key's own time to live running out is `expired`, whatever its fields do.
+        client.config_set("notify-keyspace-events", "Khgx")
+        client.hset("other", "f", "v")
+        client.execute_command("HPEXPIRE", "other", 200, "FIELDS", 1, "f")
+        client.pexpire("other", 10)
+        assert pmessages(subscriber, 4) == [("other", "hset"), ("other", "hexpire"), ("other", "expire"), ("other", "expired")]
+        assert subscriber.get_message(timeout=0.4) is None
+    finally:
+        client.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        client.config_set("notify-keyspace-events", "")
+        subscriber.close()

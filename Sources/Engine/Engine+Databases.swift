@@ -232,14 +232,26 @@ extension Engine {
     public func dueExpirations(now: Int64, limit: Int) -> [(database: Int, keys: [Bytes])] {
         assert(selectedDatabase == 0, "expiry looked for inside a command")
         var found: [(database: Int, keys: [Bytes])] = []
-        let first = keyspace.dueExpirations(now: now, limit: limit)
+        let first = Self.dueKeysAndHashes(&keyspace, now: now, limit: limit)
         if !first.isEmpty { found.append((0, first)) }
         var remaining = limit - first.count
         for index in parkedDatabases.keys.sorted() where remaining > 0 {
-            guard let keys = parkedDatabases[index]?.dueExpirations(now: now, limit: remaining), !keys.isEmpty else { continue }
+            guard var parked = parkedDatabases.removeValue(forKey: index) else { continue }
+            let keys = Self.dueKeysAndHashes(&parked, now: now, limit: remaining)
+            parkedDatabases[index] = parked
+            guard !keys.isEmpty else { continue }
             found.append((index, keys))
             remaining -= keys.count
         }
         return found
+    }
+
+    /// Keys expired at `now` and hashes with fields expired at `now` (HashFieldExpiry.swift),
+    /// up to `limit` in all, each once: a reclaim entry removes both.
+    private static func dueKeysAndHashes(_ keyspace: inout Keyspace, now: Int64, limit: Int) -> [Bytes] {
+        var due = keyspace.dueExpirations(now: now, limit: limit)
+        guard due.count < limit else { return due }
+        for key in keyspace.dueFieldExpirations(now: now, limit: limit - due.count) where !due.contains(key) { due.append(key) }
+        return due
     }
 }

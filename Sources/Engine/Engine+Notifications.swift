@@ -51,18 +51,25 @@ extension Engine {
     }
 
     func reclaimSelected(_ keys: [Bytes], now: Int64) {
-        recordExpiredDeletions(keys, database: selectedDatabase, now: now)
-        guard settings.notifyKeyspaceEvents.publishesAnything || journalsChanges else {
-            keyspace.reclaimExpired(keys, now: now)
-            return
+        let observed = settings.notifyKeyspaceEvents.publishesAnything || journalsChanges
+        if observed { keyspace.changeJournal = [] }
+        // Hashes among the keys lose their expired fields first (Redis: `hexpired`, and
+        // `del` if none is left), then keys whose own time to live ran out go (`expired`).
+        for key in keys {
+            guard let (fields, deleted) = keyspace.reclaimExpiredFields(key, now: now) else { continue }
+            recordExpiredFields(key, fields, database: selectedDatabase)
+            notify(.hash, "hexpired", key)
+            if deleted { notify(.generic, "del", key) }
         }
-        keyspace.changeJournal = []
+        recordExpiredDeletions(keys, database: selectedDatabase, now: now)
+        let fieldJournal = keyspace.changeJournal ?? []
+        if observed { keyspace.changeJournal = [] }
         keyspace.reclaimExpired(keys, now: now)
         let journal = keyspace.changeJournal ?? []
         keyspace.changeJournal = nil
-        if journalsChanges { changedKeys.append(contentsOf: journal) }
-        guard settings.notifyKeyspaceEvents.publishesAnything else { return }
+        guard observed else { return }
         for change in journal where change.kind == .deleted { notify(.expired, "expired", change.key) }
+        if journalsChanges { changedKeys.append(contentsOf: fieldJournal + journal) }
     }
 
     /// Queues one event if its class is on: on the keyspace and/or keyevent channel.

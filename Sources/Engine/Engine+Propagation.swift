@@ -49,6 +49,14 @@ extension Engine {
         }
     }
 
+    /// Records an HDEL of `fields`, removed from the hash under `key` because their time to
+    /// live ran out (as Redis propagates a hash field's expiry), on its own entry.
+    func recordExpiredFields(_ key: Bytes, _ fields: [Bytes], database: Int) {
+        guard recordsPropagation, !fields.isEmpty else { return }
+        let arguments = [Array("HDEL".utf8), key] + fields.sorted { $0.lexicographicallyPrecedes($1) }
+        propagated.append(PropagatedEntry(commands: [PropagatedCommand(database: database, arguments: arguments)]))
+    }
+
     /// Moves the gathered effects into `propagated` as one entry.
     public func closePropagatedEntry() {
         guard !pendingEffects.isEmpty else { return }

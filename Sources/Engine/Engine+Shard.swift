@@ -154,9 +154,11 @@ extension Engine {
         }
     }
 
-    /// Whether `database` holds any key with a time to live (cheap: a counter).
+    /// Whether `database` holds any key or hash field with a time to live (cheap: a
+    /// counter and a flag).
     public func holdsExpiringKeys(database: Int) -> Bool {
-        (database == selectedDatabase ? keyspace.expiringCount : parkedDatabases[database]?.expiringCount ?? 0) > 0
+        if database == selectedDatabase { return keyspace.expiringCount > 0 || keyspace.holdsFieldExpirations }
+        return parkedDatabases[database].map { $0.expiringCount > 0 || $0.holdsFieldExpirations } ?? false
     }
 
     /// Those of `keys` that `database` stores past their time at `now` (what a read met
@@ -164,8 +166,8 @@ extension Engine {
     /// database holds no key with a time to live.
     public func storedButExpired(_ keys: [Bytes], database: Int, now time: Int64) -> [Bytes] {
         inDatabase(database) {
-            guard keyspace.expiringCount > 0 else { return [] }
-            return keys.filter { keyspace.storesExpired($0, now: time) }
+            guard keyspace.expiringCount > 0 || keyspace.holdsFieldExpirations else { return [] }
+            return keys.filter { keyspace.storesExpired($0, now: time) || keyspace.storesExpiredFields($0, now: time) }
         }
     }
 
@@ -175,8 +177,10 @@ extension Engine {
     /// stamped time, so each removes the same keys; reads never remove any.
     private func reclaimExpiredKeys(of spec: CommandSpec, _ command: [Bytes], now time: Int64) {
         inDatabase(applySession.database) {
-            guard keyspace.expiringCount > 0 else { return }
-            let expired = spec.keyPositions(in: command).map { command[$0] }.filter { keyspace.storesExpired($0, now: time) }
+            guard keyspace.expiringCount > 0 || keyspace.holdsFieldExpirations else { return }
+            let expired = spec.keyPositions(in: command).map { command[$0] }.filter {
+                keyspace.storesExpired($0, now: time) || keyspace.storesExpiredFields($0, now: time)
+            }
             if !expired.isEmpty { reclaimSelected(expired, now: time) }
         }
     }

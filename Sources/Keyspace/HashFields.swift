@@ -82,6 +82,9 @@ public struct HashFields: Sendable {
 
     public var hasExpirations: Bool { !expirations.isEmpty }
 
+    /// When the first field with a time to live expires, if any has one.
+    public var earliestExpiry: Int64? { expirations.values.min() }
+
     /// When `field` expires (Unix milliseconds), if it has a time to live.
     public func expireAt(_ field: Bytes) -> Int64? { expirations[field] }
 
@@ -118,12 +121,12 @@ public struct HashFields: Sendable {
         return copy
     }
 
-    /// Drops the fields expired at `now`; returns how many.
+    /// Drops the fields expired at `now`; returns them, in no particular order.
     @discardableResult
-    public mutating func purgeExpired(at now: Int64) -> Int {
+    public mutating func purgeExpired(at now: Int64) -> [Bytes] {
         let expired = expirations.filter { $0.value <= now }.map(\.key)
         for field in expired { removeValue(forKey: field) }
-        return expired.count
+        return expired
     }
 
     /// Removes `field`; returns its value, if it was there.

@@ -141,6 +141,13 @@ extension Keyspace {
     /// met, 1 set, 2 deleted (the time is not in the future).
     public mutating func hashExpireFields(_ key: Bytes, _ names: [Bytes], at time: Int64, condition: FieldExpiryCondition,
                                           now: Int64) throws(KeyspaceError) -> [Int] {
+        let results = try hashExpireFieldsStored(key, names, at: time, condition: condition, now: now)
+        if results.contains(1) { scheduleFieldExpiry(key, at: time) }
+        return results
+    }
+
+    private mutating func hashExpireFieldsStored(_ key: Bytes, _ names: [Bytes], at time: Int64, condition: FieldExpiryCondition,
+                                                 now: Int64) throws(KeyspaceError) -> [Int] {
         try modifyHash(key, now: now, create: false) { fields, changed in
             var results: [Int] = []
             for field in names {

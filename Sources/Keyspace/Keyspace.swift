@@ -34,6 +34,13 @@ public struct Keyspace: Sendable {
     /// what changed since the copy was taken). Local to one node, never replicated.
     public var changeTracker: ChangeTracker?
     var expiryQueue = Heap<ExpiryMark>()
+    /// Hashes with fields to expire, and the heap's size at its last rebuild
+    /// (HashFieldExpiry.swift).
+    var fieldExpiryQueue = Heap<ExpiryMark>()
+    var fieldMarksAtRebuild = 0
+    /// False while no hash field of this keyspace has had a time to live since it was made
+    /// or last emptied: then no hash holds one (checks of expired fields are skipped).
+    public internal(set) var holdsFieldExpirations = false
     /// When false, an expired key found by `lookup` is reported absent but stays stored
     /// until an explicit `reclaimExpired`. Raft replicas run this way: only the shard
     /// leader decides (through the log) when expired keys are removed, so reads on any
@@ -119,6 +126,7 @@ public struct Keyspace: Sendable {
             expiringCount += 1
             if previous?.expireAt != expireAt { scheduleExpiry(key, at: expireAt) }
         }
+        if case .hash(let fields) = entry.value, let earliest = fields.earliestExpiry { scheduleFieldExpiry(key, at: earliest) }
         touched(key)
     }
 
@@ -178,6 +186,9 @@ public struct Keyspace: Sendable {
         if keyCount > 0 { changeTracker?.overflow() }
         if changeJournal != nil { changeJournal?.append(KeyChange(key: [], kind: .flushed)) }
         slots = SlotTable(count: slots.count)
+        holdsFieldExpirations = false
+        fieldExpiryQueue = Heap()
+        fieldMarksAtRebuild = 0
         keyCount = 0
         expiringCount = 0
         expiryQueue = Heap()
