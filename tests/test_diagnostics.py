@@ -34,6 +34,17 @@ def test_the_slow_log_records_requests_as_redis_does(server):
     assert ["AUTH", "(redacted)"] in logged
     assert ["CONFIG", "SET", "requirepass", "(redacted)"] in logged
     assert not any("secret-pw" in argument for arguments in logged for argument in arguments)
+    # As Redis 7.2's unit/slowlog: the TLS key passwords and ACL user names are hidden too.
+    client.config_set("tls-key-file-pass", "")
+    client.config_set("tls-client-key-file-pass", "")
+    client.acl_setuser("slowlog-test-user", commands=["+get"])
+    client.acl_getuser("slowlog-test-user")
+    client.acl_deluser("slowlog-test-user", "non-existing-user")
+    logged = [entry[3] for entry in client.execute_command("SLOWLOG", "GET", "5")]
+    assert logged == [["ACL", "DELUSER", "(redacted)", "(redacted)"], ["ACL", "GETUSER", "(redacted)"],
+                      ["ACL", "SETUSER", "(redacted)", "(redacted)", "(redacted)"],
+                      ["CONFIG", "SET", "tls-client-key-file-pass", "(redacted)"],
+                      ["CONFIG", "SET", "tls-key-file-pass", "(redacted)"]], logged
 
     client.config_set("slowlog-max-len", 3)
     for n in range(10):

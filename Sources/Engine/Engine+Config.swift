@@ -165,6 +165,10 @@ extension Engine {
         inert("jemalloc-bg-thread", "yes", .boolean), inert("crash-log-enabled", "yes", .boolean),
         inert("busy-reply-grace-period", "0", .integer(0...integerMax)),
         inert("tcp-keepalive", "300", .integer(0...integerMax)),
+        // Passwords of encrypted TLS key files: Trestle's TLS keys (--tls-key-file) are read
+        // unencrypted at start-up.
+        inert("tls-key-file-pass", "", .text(valid: { _ in true })),
+        inert("tls-client-key-file-pass", "", .text(valid: { _ in true })),
     ]
 
     private static func inert(_ name: String, _ defaultValue: String, _ kind: ConfigKind, alias: String? = nil) -> ConfigParameter {

@@ -35,7 +35,13 @@ extension Engine {
     }
 
     /// PFDEBUG GETREG|DECODE|ENCODING|TODENSE key: the key is checked before the subcommand.
+    /// PFDEBUG SIMD ON|OFF (Redis 8.0) switches Redis's vectorized register code; Trestle has
+    /// one implementation, so both are accepted and change nothing.
     private func pfdebug(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
+        if Arguments.lowercased(arguments[1]) == "simd" {
+            guard ["on", "off"].contains(Arguments.lowercased(arguments[2])) else { throw CommandError.syntax }
+            return .ok
+        }
         let requests: [String: HyperLogLogDebugRequest] = ["getreg": .registers, "decode": .decode, "encoding": .encoding, "todense": .toDense]
         let key = arguments[2]
         guard try keyspace.hyperLogLogValue(key, now: now) != nil else {

@@ -50,7 +50,11 @@ struct SlowLog {
     }
 
     /// As Redis: passwords never reach the log or MONITOR (AUTH, HELLO's AUTH pair, CONFIG
-    /// SET of a password, ACL SETUSER's name and rules, MIGRATE's AUTH and AUTH2).
+    /// SET of a password, ACL SETUSER's name and rules, GETUSER's and DELUSER's names,
+    /// MIGRATE's AUTH and AUTH2).
+    /// Settings whose values CONFIG SET must not show (Redis's sensitive configs).
+    static let secretSettings: Set<String> = ["requirepass", "masterauth", "masteruser", "tls-key-file-pass", "tls-client-key-file-pass"]
+
     static func redacted(_ arguments: [Bytes]) -> [Bytes] {
         guard let first = arguments.first else { return arguments }
         let hidden = Array("(redacted)".utf8)
@@ -62,10 +66,11 @@ struct SlowLog {
             if let auth = arguments.firstIndex(where: { String(decoding: $0, as: UTF8.self).lowercased() == "auth" }) { hide(auth + 1..<auth + 3) }
         case "config" where arguments.count >= 2 && String(decoding: arguments[1], as: UTF8.self).lowercased() == "set":
             for index in stride(from: 2, to: arguments.count - 1, by: 2)
-            where ["requirepass", "masterauth", "masteruser"].contains(String(decoding: arguments[index], as: UTF8.self).lowercased()) {
+            where Self.secretSettings.contains(String(decoding: arguments[index], as: UTF8.self).lowercased()) {
                 hide(index + 1..<index + 2)
             }
-        case "acl" where arguments.count >= 2 && String(decoding: arguments[1], as: UTF8.self).lowercased() == "setuser":
+        case "acl" where arguments.count >= 2
+            && ["setuser", "getuser", "deluser"].contains(String(decoding: arguments[1], as: UTF8.self).lowercased()):
             hide(2..<result.count)
         case "migrate":
             var index = 6

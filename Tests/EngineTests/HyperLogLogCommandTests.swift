@@ -32,6 +32,10 @@ import Wire
         #expect(h.run("PFADD l a") == wrongType)
         #expect(h.run("PFMERGE l h") == wrongType)
         #expect(h.run("PFADD") == .error("ERR wrong number of arguments for 'pfadd' command"))
+        // Redis 8.0's switch for its vectorized code: accepted, nothing to switch here.
+        #expect(h.run("PFDEBUG SIMD OFF") == .ok)
+        #expect(h.run("PFDEBUG simd on") == .ok)
+        #expect(h.run("PFDEBUG SIMD maybe") == CommandError.syntax.reply)
         // Runs covering more than 16384 registers.
         h.run("PFADD c a b c")
         h.run("SETRANGE c 16 \u{7f}\u{7f}")
