@@ -149,7 +149,8 @@ extension Engine {
             cacheScript(body, sha: sha)
         }
         let keys = Array(arguments[3..<(3 + keyCount)])
-        scriptCalledRead = false
+        scriptReadKeys.removeAll(keepingCapacity: false)
+        scriptReadKeysOverflowed = false
         let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
         let trial = scriptTrial
         context.trial = trial != nil
@@ -223,6 +224,17 @@ extension Engine {
 
     /// One `redis.call` from a script: the command table's checks with Redis's script
     /// error texts, then the command itself.
+    /// Records the keys a read-only command called by the running script reads.
+    private func noteScriptRead(_ spec: CommandSpec, _ arguments: [Bytes]) {
+        for position in spec.keyPositions(in: arguments) {
+            guard scriptReadKeys.count < Self.scriptReadKeysMax else {
+                scriptReadKeysOverflowed = true
+                return
+            }
+            scriptReadKeys.insert(arguments[position])
+        }
+    }
+
     private func runCallFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
         guard let spec = CommandTable.lookup(arguments[0]), let id = spec.id else {
             return .error("ERR Unknown Redis command called from script")
@@ -235,7 +247,7 @@ extension Engine {
             return .error("ERR This Redis command is not allowed from script")
         }
         if id == .debug { return Self.debugFromScript(arguments, version: version) }
-        if spec.isReadOnly { scriptCalledRead = true }
+        if spec.isReadOnly, !scriptReadKeysOverflowed { noteScriptRead(spec, arguments) }
         // As Redis: a read-only script may not call a may_replicate command either (PUBLISH
         // carries that flag in Redis; Trestle's table leaves it off so it is not routed as a
         // write), which also lets read-only scripts run under CLIENT PAUSE WRITE.

@@ -41,9 +41,12 @@ public final class Engine {
     /// The commands scripts called (not in trials), for the node's command stats: kept for
     /// an entry this node proposed or a read it ran, dropped for others' entries (Engine+Shard.swift).
     public internal(set) var scriptCalls: [ScriptCall] = []
-    /// Whether the script run last called a read-only command (client tracking remembers
-    /// a script's declared keys only then, as Redis).
-    public internal(set) var scriptCalledRead = false
+    /// The keys of the read-only commands the script run last called: what client
+    /// tracking remembers for its caller (Redis 7.2+; not the keys it declared). At most
+    /// `scriptReadKeysMax`: beyond, the script's declared keys are remembered instead.
+    public internal(set) var scriptReadKeys: Set<Bytes> = []
+    public internal(set) var scriptReadKeysOverflowed = false
+    public static let scriptReadKeysMax = 100_000
     /// Keys SCANs met stored past their expiry since the node last took them, and the
     /// database they scanned: the node proposes their removal (Redis's SCAN expires the
     /// keys it meets). A SCAN of another database starts it again; at most

@@ -57,16 +57,18 @@ extension Node {
     }
 
     /// Runs a script for a tracking client (`run` routes it with the reply it is given):
-    /// as Redis, its declared `keys` are remembered only if it called a read-only command,
+    /// as Redis 7.2+, the keys remembered are those of the read-only commands it called,
     /// which the engine that ran it tells right after (the reply of a script forwarded to
-    /// another node cannot tell: its keys are remembered, an extra invalidation being
-    /// harmless where a missing one would serve stale data).
+    /// another node cannot tell, nor one that read more than `Engine.scriptReadKeysMax`
+    /// keys: its declared `keys` are remembered, an extra invalidation being harmless
+    /// where a missing one would serve stale data).
     func trackingScriptReads(_ keys: [Bytes], session: Session, caching: Bool, reply: @escaping ReplySink,
                              run: (@escaping ReplySink) -> Outcome?) -> Outcome? {
         var engine: Engine? = nil
         if let first = keys.first, case .here(let replica) = locate(HashSlot.of(key: first)) { engine = replica.data?.engine }
         let remember = { [self] in
-            if engine?.scriptCalledRead ?? true { rememberReads(keys, session: session, caching: caching) }
+            guard let engine, !engine.scriptReadKeysOverflowed else { return rememberReads(keys, session: session, caching: caching) }
+            rememberReads(engine.scriptReadKeys.sorted { $0.lexicographicallyPrecedes($1) }, session: session, caching: caching)
         }
         let outcome = run { value in
             remember()
