@@ -269,3 +269,28 @@ def test_scripts_track_the_keys_they_read(server):
         assert b"key3{t}" in received and b"key1{t}" not in received, received
     finally:
         reader.close()
+
+
+def test_a_lowered_table_limit_invalidates_before_the_next_reply(server):
+    """Redis's 'Regression test for #11715': after `tracking-table-max-keys` is lowered,
+    the next command (here one queued in MULTI) first evicts remembered keys, so their
+    invalidation comes before its reply, not at the next timer tick."""
+    reader = RawConnection(server.port)
+    admin = server.client()
+    try:
+        reader.call("HELLO", "3")
+        assert reader.call("CLIENT", "TRACKING", "ON") == ("+", b"OK")
+        admin.config_set("tracking-table-max-keys", 2)
+        reader.call("MGET", "1{tag}", "2{tag}")
+        assert reader.call("MULTI") == ("+", b"OK")
+        admin.config_set("tracking-table-max-keys", 1)
+        reader.send(encode_command("PING") + encode_command("EXEC"))
+        received = b""
+        deadline = time.monotonic() + 5
+        while b"PONG" not in received and time.monotonic() < deadline:
+            received += reader.read_available(wait=0.1)
+        assert b"invalidate" in received and b"QUEUED" in received, received
+        assert received.index(b"invalidate") < received.index(b"QUEUED"), received
+    finally:
+        admin.config_set("tracking-table-max-keys", 1000000)
+        reader.close()

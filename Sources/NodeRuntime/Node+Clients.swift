@@ -203,6 +203,10 @@ extension Node {
     private func startRequest(_ request: [Bytes], spec: CommandSpec?, isWrite: Bool, on client: ClientPipeline) {
         let session = client.session
         commandsServed += 1
+        // As Redis: a lowered `tracking-table-max-keys` evicts remembered keys before the
+        // next command runs, so their invalidations precede its reply (the timer does the
+        // same when no command comes).
+        if trackingTable.count > trackingKeysMax { enforceTrackingLimit() }
         if !monitors.isEmpty { feedMonitors(request, spec: spec, database: session.database, address: session.address, from: session.id) }
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite, node: self, client: client, request: request, spec: spec,
                              startedMicroseconds: inputMonotonicMicroseconds())

@@ -136,7 +136,8 @@ extension Node {
     }
 
     /// After `tracking-table-max-keys` was lowered: evicts remembered keys down to it, at
-    /// most `trackingEvictionsPerTick` per call (called by the timer).
+    /// most `trackingEvictionsPerTick` per call (called by the timer, and before a request
+    /// starts while the table is over the limit).
     func enforceTrackingLimit() {
         let excess = trackingTable.count - trackingKeysMax
         guard excess > 0 else { return }
