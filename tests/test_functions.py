@@ -3,6 +3,8 @@ RESTORE/STATS/KILL and FCALL/FCALL_RO give the same replies and error texts (DUM
 is Trestle's own, so it is only restored, never compared). On a 3-node cluster a library
 loaded through one node is callable through every node and replicas converge."""
 
+import os
+
 import pytest
 import redis
 
@@ -140,6 +142,57 @@ def test_libraries_survive_a_restart_and_a_crash(server):
     client.function_delete("mylib")
     server.crash_restart()
     assert server.client(decode_responses=True).function_list() == []
+
+
+def small_library(index):
+    return f"#!lua name=lib{index}\nredis.register_function('f{index}', function() return {index} end)"
+
+
+def test_many_libraries_are_loaded_in_linear_time_and_kept(server):
+    """Each change appends to functions.trfl rather than rewriting every library (Redis's
+    scripting unit loads 50,000 one by one), and the log is folded into functions.trfn
+    once it outgrows it; both survive kill -9, and a change in them is replayed in order."""
+    client = server.client(decode_responses=True)
+    pipe = client.pipeline(transaction=False)
+    for index in range(20000):
+        pipe.function_load(small_library(index))
+    pipe.execute()
+    client.function_delete("lib7")
+    client.function_load(small_library(7).replace("return 7", "return 77"))
+    names = os.listdir(server.dir)
+    assert "functions.trfn" in names, "folded once the log passed 1 MiB"
+    server.crash_restart()
+    client = server.client(decode_responses=True)
+    assert len(client.function_list()) == 20000
+    assert client.fcall("f19999", 0) == 19999
+    assert client.fcall("f7", 0) == 77
+
+
+def test_a_torn_function_log_record_is_dropped_and_a_stale_log_ignored(server):
+    """A crash while a record was appended leaves part of it: the start drops that part
+    (its command was never answered) and keeps the records before it. A log whose header
+    names another libraries file (left from before that file was last rewritten, whose
+    changes it already holds) is removed unread."""
+    client = server.client(decode_responses=True)
+    client.function_load(small_library(1))
+    client.function_load(small_library(2))
+    server.stop()
+    log_path = os.path.join(server.dir, "functions.trfl")
+    whole = open(log_path, "rb").read()
+    with open(log_path, "ab") as log:
+        log.write(b"\x40\x00\x00\x00partial")
+    server.start()
+    client = server.client(decode_responses=True)
+    assert sorted(entry[1] for entry in client.function_list()) == ["lib1", "lib2"]
+    assert "torn end of the function library log" in server.stdout() + server.stderr()
+    assert open(log_path, "rb").read() == whole, "the torn part is cut off"
+    server.stop()
+    # The same records under a header naming a libraries file that is not there.
+    with open(log_path, "wb") as log:
+        log.write(whole[:5] + b"\xef\xbe\xad\xde" + whole[9:])
+    server.start()
+    assert server.client().function_list() == []
+    assert not os.path.exists(log_path), "a stale log is removed"
 
 
 def test_a_function_cannot_register_functions_once_loaded(server):

@@ -269,7 +269,7 @@ extension Node {
             // each keeping them in its data directory.
             let outcome = front.execute(arguments, spec: spec, session: session, now: time)
             if !outcome.reply.isError {
-                saveFunctions()
+                recordFunctionsChange(arguments)
                 // Functions are remembered as writers by name; a new library may give a
                 // name another body (a write once is not a write for ever).
                 scriptWriters.removeAll()

@@ -176,6 +176,8 @@ public final class Node {
     /// Scripts seen writing (their trial halted at a write): they go to the log at once.
     var scriptWriters: Set<Int> = []
     var nextScriptJob: UInt64 = 1
+    /// The function libraries' files (Node+Functions.swift).
+    var functionFiles = FunctionFiles()
     var scriptTrialsRun: UInt64 = 0
     var nextEncodeJob: UInt64 = 1
     /// When a data replica last wrote a snapshot (LASTSAVE), in wall milliseconds.
