@@ -8,6 +8,7 @@
 // count as Redis counts them, with no time of their own (the script's time is the
 // script's). Each command also keeps a
 // latency histogram in power-of-two microsecond buckets for LATENCY HISTOGRAM.
+import Engine
 import Foundation
 import Keyspace
 import Wire
@@ -55,6 +56,8 @@ struct CommandStats {
     /// subcommand, and of commands without an id, by name.
     private var named: [String: Counts] = [:]
     private(set) var errors: [String: Int] = [:]
+    /// Every error reply counted, whatever its code (INFO's total_error_replies).
+    private(set) var errorReplies = 0
 
     /// Every command's counts by name (INFO, metrics and LATENCY HISTOGRAM read them; the
     /// request path does not).
@@ -75,11 +78,17 @@ struct CommandStats {
     mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64, countsError: Bool = true) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
-        if countsError, let code, errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
+        if countsError, let code {
+            errorReplies += 1
+            if errors[code] != nil || errors.count < Self.errorCodesMax { errors[code, default: 0] += 1 }
+        }
         guard let spec else { return }
         var rejected = false
         if let code, case .error(let text) = reply {
-            rejected = Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK"
+            // An error a script raised while it ran (its text names the script) is the
+            // script's failure, whatever its code: the script was not rejected.
+            rejected = (Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK")
+                && !(Engine.scriptRuns.contains(spec.id ?? .ping) && text.contains(" script: "))
         }
         let failed = code != nil && !rejected
         let elapsed = max(0, microseconds)

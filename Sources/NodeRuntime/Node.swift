@@ -316,6 +316,8 @@ public final class Node {
     private func nodeStats() -> Stats {
         var stats = front.stats
         stats.commandsProcessed = commandsServed
+        // Every error reply a client got, whichever engine produced it.
+        stats.errorReplies = commandStats.errorReplies
         for replica in replicas.values {
             guard let data = replica.data else { continue }
             stats.keyspaceHits += data.engine.stats.keyspaceHits

@@ -61,10 +61,9 @@ public final class LuaInterpreter {
         guard let state = trestle_lua_open(memoryLimit) else { return nil }
         self.state = state
         self.memoryLimit = memoryLimit
-        guard installRedisTable(), installSandbox() else {
-            trestle_lua_close(state)
-            return nil
-        }
+        // Every stored property is set by now, so a nil here still runs deinit, which
+        // closes the state (closing it here too freed it twice: a crash).
+        guard installRedisTable(), installSandbox() else { return nil }
         lua_createtable(state, 0, 0)
         functionsRef = luaL_ref(state, trestle_lua_registry_index())
     }

@@ -147,9 +147,17 @@ enum Sandbox {
     /// Functions of the `redis` table written in Lua (the rest are native: see LuaInterpreter).
     static let redisHelpers = """
     local redis, type, error = ...
+    local find, sub, gsub = ('').find, ('').sub, ('').gsub
+    -- As Redis's luaPushErrorBuff: "-CODE msg" or "CODE msg" keeps its code, a text
+    -- without a space gets ERR ("x" is "ERR x", "" is "ERR "); line breaks at either end go.
     redis.error_reply = function(text)
       if type(text) ~= 'string' then error('wrong number or type of arguments', 2) end
-      return {err = text}
+      if sub(text, 1, 1) ~= '-' then text = '-' .. text end
+      local space = find(text, ' ', 1, true)
+      local code, message = 'ERR', sub(text, 2)
+      if space then code, message = sub(text, 2, space - 1), sub(text, space + 1) end
+      message = gsub(gsub(message, '^[\\r\\n]+', ''), '[\\r\\n]+$', '')
+      return {err = code .. ' ' .. message}
     end
     redis.status_reply = function(text)
       if type(text) ~= 'string' then error('wrong number or type of arguments', 2) end

@@ -42,6 +42,12 @@ import Wire
         #expect(eval("return {err = 'boom'}") == .error("boom"))
         #expect(eval("return {ok = 'fine'}") == .simple("fine"))
         #expect(eval("return redis.error_reply('My Err')") == .error("My Err"))
+        // Redis's luaPushErrorBuff: a leading '-' goes, a text without a space gets ERR,
+        // line breaks at the ends go (an empty text is "ERR ", which clients read as ERR).
+        #expect(eval("return redis.error_reply('-WRONG thing')") == .error("WRONG thing"))
+        #expect(eval("return redis.error_reply('oops')") == .error("ERR oops"))
+        #expect(eval("return redis.error_reply('')") == .error("ERR "))
+        #expect(eval("return redis.error_reply('\\r\\nCODE text\\r\\n')") == .error("\r\nCODE text"))
         #expect(eval("return redis.status_reply('STAT')") == .simple("STAT"))
         #expect(eval("return {double = 3.5}") == .double(3.5))
         #expect(eval("return {map = {a = 1}}") == .map([RESPPair("a", .integer(1))]))
