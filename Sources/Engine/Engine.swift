@@ -231,6 +231,8 @@ public final class Engine {
         let touchedBefore = keyspace.touchesOnAccess
         if Self.lookupsDoNotTouch.contains(id) || (session.noTouch && id != .touch) || scriptTrial != nil {
             keyspace.touchesOnAccess = false
+        } else if id == .touch {
+            keyspace.touchesOnAccess = true  // TOUCH touches, even called by a NO-TOUCH client's script
         }
         defer { keyspace.touchesOnAccess = touchedBefore }
         defer { if !pendingKeyMisses.isEmpty { publishKeyMisses() } }

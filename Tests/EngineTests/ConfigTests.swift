@@ -143,6 +143,20 @@ import Wire
         #expect(h.run("XREADGROUP GROUP g c2 STREAMS s >") == .nullArray)
     }
 
+    @Test func touchCalledByANoTouchClientsScriptRenewsTheAccessTime() {
+        let h = Harness()
+        h.run("SET k v")
+        h.run("CLIENT NO-TOUCH ON")
+        h.now += 5_000
+        let script = { (body: String) in
+            h.engine.execute(["EVAL", body, "1", "k"].map { Array($0.utf8) }, session: h.session, now: h.now).reply
+        }
+        #expect(script("return redis.call('get', KEYS[1])") == .bulk("v"))
+        #expect(h.run("OBJECT IDLETIME k") == .integer(5), "a NO-TOUCH client's script read leaves it")
+        #expect(script("return redis.call('touch', KEYS[1])") == .integer(1))
+        #expect(h.run("OBJECT IDLETIME k") == .integer(0), "TOUCH renews it, as Redis")
+    }
+
     @Test func objectFreqAndIdletimeFollowThePolicy() {
         let h = Harness()
         h.run("SET k v")
