@@ -21,6 +21,11 @@ extension Engine {
             let fields = try keyspace.hash(key, now: now)
             return .array(arguments.dropFirst(2).map { .bulkOrNull(fields?[$0]) })
         case .hdel: return .integer(try keyspace.hashDelete(key, Array(arguments.dropFirst(2)), now: now))
+        case .hgetdel:
+            // Redis 8.0: HGETDEL key FIELDS numfields field...: the values (nil for a field
+            // that is not there), then the fields go, and the hash with the last of them.
+            let fields = try Self.fieldsArgument(arguments, from: 2)
+            return .array(try keyspace.hashGetDelete(key, fields, now: now).map(RESPValue.bulkOrNull))
         case .hlen: return .integer(try keyspace.hash(key, now: now)?.count ?? 0)
         case .hexists: return .integer(try keyspace.hashGet(key, arguments[2], now: now) != nil ? 1 : 0)
         case .hkeys: return .array((try keyspace.hash(key, now: now) ?? [:]).keys.map(RESPValue.bulk))

@@ -164,7 +164,7 @@ extension Engine {
         case .restore: return [(.generic, "restore")]
         case .sort: return [(.list, "sortstore")]
         case .hset, .hsetnx, .hmset: return [(.hash, "hset")]
-        case .hdel: return [(.hash, "hdel")]
+        case .hdel, .hgetdel: return [(.hash, "hdel")]
         // Redis 7.4's hash field events (`hdel` instead when a past time deleted fields).
         case .hexpire, .hpexpire, .hexpireat, .hpexpireat: return [(.hash, "hexpire")]
         case .hpersist: return [(.hash, "hpersist")]

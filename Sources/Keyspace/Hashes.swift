@@ -85,6 +85,16 @@ extension Keyspace {
         } ?? 0
     }
 
+    /// HGETDEL: each field's value (nil if absent), removing those present; a field named
+    /// twice is answered once and nil the second time, as Redis.
+    public mutating func hashGetDelete(_ key: Bytes, _ names: [Bytes], now: Int64) throws(KeyspaceError) -> [Bytes?] {
+        try modifyHash(key, now: now, create: false) { fields, changed in
+            let values = names.map { fields.removeValue(forKey: $0) }
+            changed = values.contains { $0 != nil }
+            return values
+        } ?? names.map { _ in nil }
+    }
+
     public mutating func hashIncrement(_ key: Bytes, _ field: Bytes, by delta: Int64, now: Int64) throws(KeyspaceError) -> Int64 {
         try modifyHash(key, now: now, create: true) { fields, changed throws(KeyspaceError) in
             var current: Int64 = 0

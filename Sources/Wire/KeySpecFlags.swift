@@ -51,6 +51,7 @@ public enum KeySpecFlags {
         "getrange": [(1, "RO ACCESS")],
         "getset": [(1, "RW ACCESS UPDATE")],
         "hdel": [(1, "RW DELETE")],
+        "hgetdel": [(1, "RW ACCESS DELETE")],
         "hexists": [(1, "RO")],
         "hget": [(1, "RO ACCESS")],
         "hgetall": [(1, "RO ACCESS")],
