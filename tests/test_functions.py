@@ -168,6 +168,17 @@ def test_many_libraries_are_loaded_in_linear_time_and_kept(server):
     assert client.fcall("f7", 0) == 77
 
 
+def test_a_load_with_many_replace_flags_is_kept_with_the_changes_after_it(server):
+    """FUNCTION LOAD accepts REPLACE any number of times; the log records it as one LOAD
+    REPLACE, so replaying it at start-up neither fails nor drops what came after."""
+    client = server.client(decode_responses=True)
+    client.execute_command("FUNCTION", "LOAD", *(["REPLACE"] * 20), small_library(1))
+    client.function_load(small_library(2))
+    server.crash_restart()
+    client = server.client(decode_responses=True)
+    assert sorted(entry[1] for entry in client.function_list()) == ["lib1", "lib2"]
+
+
 def test_a_torn_function_log_record_is_dropped_and_a_stale_log_ignored(server):
     """A crash while a record was appended leaves part of it: the start drops that part
     (its command was never answered) and keeps the records before it. A log whose header

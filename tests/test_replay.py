@@ -119,11 +119,12 @@ def write_keys(client, count, prefix):
 
 
 @pytest.mark.timeout(120)
-def test_snapshots_wait_for_as_many_writes_as_the_shard_had_keys(server_factory):
-    """A snapshot is a pass over every key: a shard that held more keys at its last
-    snapshot than 50,000 (the least number of writes between snapshots) waits for as many
-    writes, so the cost of snapshots per write stays bounded as the data grows (as Redis
-    rewrites its AOF once it doubled)."""
+def test_snapshots_wait_for_the_log_to_outgrow_the_last_one(server_factory):
+    """A snapshot is a pass over every key: as Redis rewrites its AOF, a standalone server
+    waits until the log written since its last snapshot is as large as that snapshot
+    (`auto-aof-rewrite-percentage` 100) and both together reach `auto-aof-rewrite-min-size`,
+    so the cost of snapshots per write stays bounded as the data grows. The log written
+    before a restart counts: it is replayed, not forgotten."""
     server = server_factory("--fsync", "no")
     client = server.client()
     assert client.execute_command("DEBUG", "POPULATE", "100000") in (True, b"OK")
@@ -133,20 +134,23 @@ def test_snapshots_wait_for_as_many_writes_as_the_shard_had_keys(server_factory)
         time.sleep(0.05)
     taken = data_snapshots(server.dir)
     assert taken, os.listdir(server.dir)
-    # 60,000 writes: past 50,000, short of the 100,000 keys the snapshot held.
-    write_keys(client, 60_000, "key")
+    snapshot_bytes = os.path.getsize(taken[0])  # about 4 MB
+    # 50,000 writes: about 1.5 MB of log, past a 1 MB minimum, short of the snapshot.
+    assert client.config_set("auto-aof-rewrite-min-size", "1mb")
+    write_keys(client, 50_000, "key")
     time.sleep(1.5)
-    assert data_snapshots(server.dir) == taken, "snapshotted before as many writes as the shard had keys"
+    assert data_snapshots(server.dir) == taken, f"snapshotted before the log reached the snapshot's {snapshot_bytes} bytes"
     # Those writes are no longer held in memory (no follower needs them) but only in the
     # log on disk: a crash replays them from there.
     client.close()
     server.crash_restart()
     client = server.client()
     assert client.dbsize() == 100_000
-    assert client.get("key:0") == b"v" and client.get("key:59999") == b"v" and client.get("key:60000") == b"value:60000"
-    write_keys(client, 45_000, "key")
+    assert client.get("key:0") == b"v" and client.get("key:49999") == b"v" and client.get("key:50000") == b"value:50000"
+    assert client.config_set("auto-aof-rewrite-min-size", "1mb")  # settings do not outlive a restart
+    write_keys(client, 100_000, "key")  # about 3 MB more: with the replayed 1.5 MB, past the snapshot
     deadline = time.monotonic() + 20
     while data_snapshots(server.dir) == taken and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert data_snapshots(server.dir) != taken, "no snapshot after more writes than the shard had keys"
+    assert data_snapshots(server.dir) != taken, "no snapshot once the log outgrew the last one"
     assert client.dbsize() == 100_000

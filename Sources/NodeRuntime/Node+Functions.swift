@@ -37,8 +37,15 @@ extension Node {
     /// that changed the libraries. A failure is logged: the libraries stay loaded, and the
     /// whole set is written again at the next change.
     func recordFunctionsChange(_ command: [Bytes]) {
+        // LOAD is recorded as LOAD REPLACE with its code alone (it succeeded, so the
+        // library was new or replaceable: the same result), however many REPLACEs it
+        // repeated; DELETE, FLUSH and RESTORE have at most four arguments.
+        var recorded = command
+        if command.count >= 3, Self.lowercased(command[1]) == Array("load".utf8), let code = command.last {
+            recorded = [command[0], command[1], Array("REPLACE".utf8), code]
+        }
         do {
-            try appendFunctionsLog(command)
+            try appendFunctionsLog(recorded)
             if functionFiles.logBytes > max(Self.functionsLogCompactBytesMin, functionFiles.baseBytes) { try rewriteFunctions() }
         } catch {
             logger.error("cannot record a change of the function libraries", metadata: ["file": "\(functionsLogPath)", "error": "\(error)"])
