@@ -69,8 +69,10 @@ extension Node {
         functionFiles.baseBytes = payload.count
         functionFiles.baseChecksum = FunctionLog.baseChecksum(payload)
         // A crash before the log is gone leaves a log naming the previous payload: stale,
-        // and ignored at start-up.
-        guard functionFiles.logBytes > 0 else { return }
+        // and ignored at start-up. (A log whose first append failed may be there too.)
+        guard functionFiles.logBytes > 0 || (try? disk.list(configuration.directory))?.contains(Self.functionsLogFileName) == true else {
+            return
+        }
         try disk.remove(functionsLogPath)
         if functionsDurable { try disk.syncDirectory(configuration.directory) }
         functionFiles.logBytes = 0
@@ -111,6 +113,13 @@ extension Node {
 
     private func replayFunctionsLog() throws {
         let bytes = try disk.readAll(functionsLogPath)
+        guard bytes.count >= FunctionLog.headerBytes else {
+            // The header goes out with the first record in one append: a shorter file is a
+            // crash during that append, whose command was never answered.
+            logger.warning("removing a function library log cut short before its first record", metadata: ["file": "\(functionsLogPath)"])
+            try disk.remove(functionsLogPath)
+            return
+        }
         guard let contents = FunctionLog.decode(bytes) else {
             throw NodeStartFailure(reason: "\(functionsLogPath) is not a function library log; move the file away to start without the changes it holds")
         }
