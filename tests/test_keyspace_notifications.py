@@ -350,6 +350,31 @@ def pmessages(subscriber, count):
     return events
 
 
+def test_hsetex_and_hgetex_events(server):
+    """Redis 8.0's HSETEX and HGETEX (unit/pubsub 'hash events test'): HSETEX publishes
+    `hset`, then `hexpire` with a time; HGETEX only what it changed: `hexpire`,
+    `hpersist`, `hdel` for a time already past, and `del` when that empties the hash."""
+    client = server.client(decode_responses=True)
+    client.config_set("notify-keyspace-events", "Khg")
+    subscriber = server.client(decode_responses=True).pubsub()
+    subscriber.psubscribe("__keyspace@0__:*")
+    assert subscriber.get_message(timeout=5)["type"] == "psubscribe"
+    assert client.execute_command("HSETEX", "myhash", "FIELDS", 3, "f4", "v4", "f5", "v5", "f6", "v6") == 1
+    assert client.execute_command("HGETEX", "myhash", "PX", 0, "FIELDS", 1, "f4") == ["v4"]
+    assert client.execute_command("HGETEX", "myhash", "EXAT", int(time.time()) + 999999, "FIELDS", 1, "f5") == ["v5"]
+    assert client.execute_command("HGETEX", "myhash", "PERSIST", "FIELDS", 1, "f5") == ["v5"]
+    assert client.execute_command("HGETEX", "myhash", "FIELDS", 2, "f5", "nope") == ["v5", None]  # changes nothing
+    assert client.execute_command("HSETEX", "myhash", "FNX", "FIELDS", 1, "f5", "x") == 0  # changes nothing
+    assert client.execute_command("HSETEX", "myhash", "KEEPTTL", "FIELDS", 1, "f5", "v55") == 1
+    assert client.execute_command("HSETEX", "myhash", "PX", 100000, "FIELDS", 1, "f6", "v66") == 1
+    assert client.execute_command("HGETEX", "myhash", "PXAT", 1, "FIELDS", 2, "f5", "f6") == ["v55", "v66"]
+    assert client.exists("myhash") == 0
+    assert pmessages(subscriber, 9) == [("myhash", event) for event in
+                                        ["hset", "hdel", "hexpire", "hpersist", "hset", "hset", "hexpire", "hdel", "del"]]
+    assert subscriber.get_message(timeout=0.3) is None
+    subscriber.close()
+
+
 def test_expired_hash_fields_are_removed_actively_and_lazily(server):
     """Redis 7.4+ (unit/pubsub 'hash events test'): the active expire cycle removes hash
     fields past their time to live, publishing `hexpired` once per hash, and `del` when no

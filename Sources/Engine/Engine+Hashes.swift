@@ -26,6 +26,8 @@ extension Engine {
             // that is not there), then the fields go, and the hash with the last of them.
             let fields = try Self.fieldsArgument(arguments, from: 2)
             return .array(try keyspace.hashGetDelete(key, fields, now: now).map(RESPValue.bulkOrNull))
+        case .hsetex: return try hashSetWithExpiry(arguments, now: now)
+        case .hgetex: return try hashGetWithExpiry(arguments, now: now)
         case .hlen: return .integer(try keyspace.hash(key, now: now)?.count ?? 0)
         case .hexists: return .integer(try keyspace.hashGet(key, arguments[2], now: now) != nil ? 1 : 0)
         case .hkeys: return .array((try keyspace.hash(key, now: now) ?? [:]).keys.map(RESPValue.bulk))
@@ -62,32 +64,24 @@ extension Engine {
         }
     }
 
-    /// The most a field's expiry may be, in Unix milliseconds (Redis's EB_EXPIRE_TIME_MAX,
-    /// 2^48 - 1).
-    static let fieldExpiryMax: Int64 = (1 << 48) - 1
-
     /// HEXPIRE|HPEXPIRE|HEXPIREAT|HPEXPIREAT key time [NX|XX|GT|LT] FIELDS numfields field...
+    /// Checked in Redis 8.0's order: the key's type, the time (at most 2^46 - 1 ms, as
+    /// HSETEX), the condition, then the fields.
     private func hashExpire(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
-        let amount = try Arguments.integer(arguments[2])
+        _ = try keyspace.hash(arguments[1], now: now)  // WRONGTYPE first
+        let unit = ["hexpire": "ex", "hpexpire": "px", "hexpireat": "exat", "hpexpireat": "pxat"][id.rawValue] ?? "px"
+        let time = try Self.fieldExpiryTime(unit, arguments[2], command: id.rawValue, now: now)
         var condition = FieldExpiryCondition.always
-        var fieldsAt = 3
         switch Arguments.lowercased(arguments[3]) {
         case "nx": condition = .onlyWithout
         case "xx": condition = .onlyWith
         case "gt": condition = .greater
         case "lt": condition = .less
-        default: fieldsAt = 3
+        default: break
         }
-        if condition != .always { fieldsAt = 4 }
-        let fields = try Self.fieldsArgument(arguments, from: fieldsAt)
-        let seconds = id == .hexpire || id == .hexpireat
-        guard amount >= 0 else { throw CommandError.message("ERR invalid expire time, must be >= 0 and <= 2^48") }
-        let (scaled, overflow) = amount.multipliedReportingOverflow(by: seconds ? 1000 : 1)
-        let relative = id == .hexpire || id == .hpexpire
-        let (time, sumOverflow) = relative ? scaled.addingReportingOverflow(now) : (scaled, false)
-        guard !overflow, !sumOverflow, time <= Self.fieldExpiryMax else {
-            throw CommandError.message("ERR invalid expire time in '\(id.rawValue)' command")
-        }
+        let fieldsAt = condition == .always ? 3 : 4
+        let fields = try Self.fieldsArgument(arguments, from: fieldsAt,
+                                             countError: "ERR Parameter `numFields` should be greater than 0")
         let results = try keyspace.hashExpireFields(arguments[1], fields, at: time, condition: condition, now: now)
         // A time already past deletes the fields (2): Redis publishes `hdel` then, not `hexpire`.
         hashExpireDeletedFields = results.contains(2)
@@ -95,14 +89,12 @@ extension Engine {
     }
 
     /// `FIELDS numfields field...` from `index`, with Redis 7.4's errors.
-    static func fieldsArgument(_ arguments: [Bytes], from index: Int) throws -> [Bytes] {
+    static func fieldsArgument(_ arguments: [Bytes], from index: Int,
+                               countError: String = "ERR Number of fields must be a positive integer") throws -> [Bytes] {
         guard index + 1 < arguments.count, Arguments.isKeyword(arguments[index], "fields") else {
             throw CommandError.message("ERR Mandatory argument FIELDS is missing or not at the right position")
         }
-        guard let count = Numbers.parseInteger(arguments[index + 1]) else {
-            throw CommandError.message("ERR Number of fields must be a positive integer")
-        }
-        guard count > 0 else { throw CommandError.message("ERR Number of fields must be a positive integer") }
+        guard let count = Numbers.parseInteger(arguments[index + 1]), count > 0 else { throw CommandError.message(countError) }
         guard count == arguments.count - index - 2 else {
             throw CommandError.message("ERR The `numfields` parameter must match the number of arguments")
         }

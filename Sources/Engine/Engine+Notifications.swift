@@ -168,6 +168,12 @@ extension Engine {
         // Redis 7.4's hash field events (`hdel` instead when a past time deleted fields).
         case .hexpire, .hpexpire, .hexpireat, .hpexpireat: return [(.hash, "hexpire")]
         case .hpersist: return [(.hash, "hpersist")]
+        // HSETEX: `hset`, then `hexpire` with a time (`hdel` for one already past). HGETEX:
+        // only what it changed, `hexpire` (or `hdel`) or `hpersist`.
+        case .hsetex:
+            return [(.hash, "hset")] + (Engine.hashExpiryOption(arguments) != nil ? [(.hash, "hexpire")] : [])
+        case .hgetex:
+            return Engine.hashExpiryOption(arguments) == "persist" ? [(.hash, "hpersist")] : [(.hash, "hexpire")]
         case .hincrby: return [(.hash, "hincrby")]
         case .hincrbyfloat: return [(.hash, "hincrbyfloat")]
         case .lpush, .lpushx: return [(.list, "lpush")]

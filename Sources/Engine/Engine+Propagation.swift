@@ -84,6 +84,8 @@ extension Engine {
         case .incrbyfloat:
             guard let entry = keyspace.peek(command[1], now: now), case .string(let value) = entry.value else { return [command] }
             return [[Array("SET".utf8), command[1], value, Array("KEEPTTL".utf8)]]
+        case .hsetex where Self.hashExpiryOption(command) != nil, .hgetex where Self.hashExpiryOption(command) != nil:
+            return [hashFieldExpiryForm(id, command, now: now)]
         case .hincrbyfloat:
             guard let entry = keyspace.peek(command[1], now: now), case .hash(let fields) = entry.value,
                   let value = fields[command[2]] else { return [command] }
@@ -96,7 +98,7 @@ extension Engine {
     /// A blocking or multi-key pop as the plain pop of what it took (Redis 7's forms): BLPOP
     /// as LPOP key, LMPOP and BLMPOP as LPOP/RPOP key count, ZMPOP and BZMPOP as
     /// ZPOPMIN/ZPOPMAX key count, BZPOPMIN as ZPOPMIN key, BLMOVE as LMOVE, BRPOPLPUSH as
-    /// RPOPLPUSH, GETDEL as DEL. Nil for other commands (or a reply that took nothing).
+    /// RPOPLPUSH, GETDEL as DEL, HGETDEL as HDEL. Nil for other commands (or a reply that took nothing).
     static func popForm(_ id: CommandID, _ command: [Bytes], reply: RESPValue) -> [Bytes]? {
         func word(_ text: String) -> Bytes { Array(text.utf8) }
         func taken() -> (key: Bytes, count: Int)? {
@@ -114,6 +116,7 @@ extension Engine {
         }
         switch id {
         case .getdel: return [word("DEL"), command[1]]
+        case .hgetdel where command.count > 4: return [word("HDEL"), command[1]] + command[4...]
         case .blpop, .brpop, .bzpopmin, .bzpopmax:
             guard case .array(let parts) = reply, let first = parts.first, case .bulk(let key) = first else { return nil }
             let pop = ["blpop": "LPOP", "brpop": "RPOP", "bzpopmin": "ZPOPMIN", "bzpopmax": "ZPOPMAX"][id.rawValue] ?? "LPOP"

@@ -303,7 +303,7 @@ public final class Engine {
         case .cluster, .readonly, .readwrite, .asking, .trestle:
             // A cluster node handles these before the engine; a standalone server has none.
             throw .message("ERR This instance has cluster support disabled")
-        case .hset, .hsetnx, .hget, .hmget, .hmset, .hdel, .hgetdel, .hlen, .hexists, .hkeys, .hvals, .hgetall,
+        case .hset, .hsetnx, .hget, .hmget, .hmset, .hdel, .hgetdel, .hsetex, .hgetex, .hlen, .hexists, .hkeys, .hvals, .hgetall,
              .hincrby, .hincrbyfloat, .hstrlen, .hscan, .hrandfield,
              .hexpire, .hpexpire, .hexpireat, .hpexpireat, .httl, .hpttl, .hexpiretime, .hpexpiretime, .hpersist:
             return Outcome(reply: try runHashCommand(id, arguments, session, now: now))

@@ -182,6 +182,59 @@ extension Keyspace {
         } ?? names.map { _ in -2 }
     }
 
+    /// HSETEX (Redis 8.0): sets every pair when `condition` holds for the fields (nothing
+    /// changes otherwise), then applies `expiry` to each: `.discard` (the default, as HSET)
+    /// drops a field's time to live, `.keep` leaves it, `.at` gives every field that
+    /// time, deleting them when it is not in the future.
+    public mutating func hashSetWithExpiry(_ key: Bytes, _ pairs: [(Bytes, Bytes)], condition: FieldSetCondition,
+                                           expiry: FieldExpiryChange, now: Int64) throws(KeyspaceError) -> HashSetWithExpiryResult {
+        let result = try modifyHash(key, now: now, create: condition != .allExist) { fields, changed -> HashSetWithExpiryResult in
+            guard condition.allows(pairs.map { fields[$0.0] != nil }) else { return .notSet }
+            for (field, value) in pairs {
+                fields.updateValue(value, forKey: field)
+                switch expiry {
+                case .discard, .persist: fields.removeExpiry(field)
+                case .keep: break
+                case .at(let time) where time <= now: fields.removeValue(forKey: field)
+                case .at(let time): fields.setExpiry(field, at: time)
+                }
+            }
+            changed = true
+            if case .at(let time) = expiry { return time <= now ? .setAndDeleted : .setWithExpiry(time) }
+            return .set
+        } ?? .notSet
+        if case .setWithExpiry(let time) = result { scheduleFieldExpiry(key, at: time) }
+        return result
+    }
+
+    /// HGETEX (Redis 8.0): each field's value (nil if absent), then `change` applied to
+    /// the fields present: `.at` gives them that time to live (deleting them when it is
+    /// not in the future), `.persist` removes theirs; `.keep` (no option) and `.discard`
+    /// change nothing. Also says how many fields changed and whether the change deleted
+    /// them.
+    public mutating func hashGetWithExpiry(_ key: Bytes, _ names: [Bytes], change: FieldExpiryChange,
+                                           now: Int64) throws(KeyspaceError) -> HashGetWithExpiryResult {
+        let result = try modifyHash(key, now: now, create: false) { fields, changed -> HashGetWithExpiryResult in
+            var values: [Bytes?] = []
+            var count = 0
+            for field in names {
+                values.append(fields[field])  // read before the change, field by field, as Redis
+                guard fields[field] != nil else { continue }
+                switch change {
+                case .discard, .keep: continue
+                case .persist: if fields.removeExpiry(field) { count += 1 }
+                case .at(let time) where time <= now: fields.removeValue(forKey: field); count += 1
+                case .at(let time): fields.setExpiry(field, at: time); count += 1
+                }
+            }
+            changed = count > 0
+            if case .at(let time) = change, time <= now { return HashGetWithExpiryResult(values: values, changed: count, deleted: count > 0) }
+            return HashGetWithExpiryResult(values: values, changed: count, deleted: false)
+        } ?? HashGetWithExpiryResult(values: names.map { _ in nil }, changed: 0, deleted: false)
+        if result.changed > 0, !result.deleted, case .at(let time) = change { scheduleFieldExpiry(key, at: time) }
+        return result
+    }
+
     /// HPERSIST: per field -2 no such field, -1 no time to live, 1 removed.
     public mutating func hashPersistFields(_ key: Bytes, _ names: [Bytes], now: Int64) throws(KeyspaceError) -> [Int] {
         try modifyHash(key, now: now, create: false) { fields, changed in
@@ -215,4 +268,51 @@ public enum FieldExpiryCondition: Sendable {
         case .less: return current.map { new < $0 } ?? true
         }
     }
+}
+
+/// HSETEX's FNX | FXX, over whether each named field is present.
+public enum FieldSetCondition: Sendable {
+    case always, noneExist, allExist
+
+    func allows(_ present: [Bool]) -> Bool {
+        switch self {
+        case .always: return true
+        case .noneExist: return !present.contains(true)
+        case .allExist: return !present.contains(false)
+        }
+    }
+}
+
+/// What HSETEX or HGETEX does to the time to live of the fields it names.
+public enum FieldExpiryChange: Sendable, Equatable {
+    /// Drop it (HSETEX without an option, as HSET); HGETEX without an option leaves it.
+    case discard
+    /// Leave it (HSETEX KEEPTTL).
+    case keep
+    /// Remove it (HGETEX PERSIST).
+    case persist
+    /// Expire at this Unix time in milliseconds (EX, PX, EXAT, PXAT).
+    case at(Int64)
+}
+
+/// What HSETEX did.
+public enum HashSetWithExpiryResult: Sendable, Equatable {
+    /// FNX or FXX did not hold: nothing changed.
+    case notSet
+    /// The fields were set (their times to live dropped or kept).
+    case set
+    /// The fields were set and expire at this time.
+    case setWithExpiry(Int64)
+    /// The fields were set with a time already past, so they were deleted.
+    case setAndDeleted
+}
+
+/// What HGETEX read and changed.
+public struct HashGetWithExpiryResult: Sendable, Equatable {
+    /// Each named field's value before the change; nil for a field that is not there.
+    public var values: [Bytes?]
+    /// How many fields had their time to live set, removed, or were deleted by it.
+    public var changed: Int
+    /// Whether a time already past deleted the fields.
+    public var deleted: Bool
 }

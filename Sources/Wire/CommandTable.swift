@@ -19,7 +19,7 @@ public enum CommandID: String, CaseIterable, Sendable {
     case expire, pexpire, expireat, pexpireat, ttl, pttl, expiretime, pexpiretime, persist
     case dump, restore, migrate, object, memory, sort, sort_ro, move, swapdb
     // hashes
-    case hset, hsetnx, hget, hmget, hmset, hdel, hgetdel, hlen, hexists, hkeys, hvals, hgetall
+    case hset, hsetnx, hget, hmget, hmset, hdel, hgetdel, hsetex, hgetex, hlen, hexists, hkeys, hvals, hgetall
     case hexpire, hpexpire, hexpireat, hpexpireat, httl, hpttl, hexpiretime, hpexpiretime, hpersist
     case hincrby, hincrbyfloat, hstrlen, hscan, hrandfield
     // lists
@@ -410,6 +410,8 @@ public enum CommandTable {
             spec(.hmset, -4, "write denyoom fast", keys: one, "hash", "Sets the values of multiple fields.", since: "2.0.0", complexity: "O(N)"),
             spec(.hdel, -3, "write fast", keys: one, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", since: "2.0.0", complexity: "O(N)"),
             spec(.hgetdel, -5, "write fast", keys: one, "hash", "Returns the value of a field and deletes it from the hash.", since: "8.0.0", complexity: "O(N)"),
+            spec(.hsetex, -6, "write denyoom fast", keys: one, "hash", "Set the value of one or more fields of a given hash key, and optionally set their expiration.", since: "8.0.0", complexity: "O(N)"),
+            spec(.hgetex, -5, "write fast", keys: one, "hash", "Get the value of one or more fields of a given hash key, and optionally set their expiration.", since: "8.0.0", complexity: "O(N)"),
             spec(.hlen, 2, "readonly fast", keys: one, "hash", "Returns the number of fields in a hash.", since: "2.0.0"),
             spec(.hexists, 3, "readonly fast", keys: one, "hash", "Determines whether a field exists in a hash.", since: "2.0.0"),
             spec(.hkeys, 2, "readonly", keys: one, "hash", "Returns all fields in a hash.", since: "2.0.0", complexity: "O(N)"),

@@ -30,12 +30,15 @@ import Wire
         #expect(h.run("HPEXPIREAT h 1 FIELDS 1 b") == ints(2))
         #expect(h.run("HGETALL h") == .map([RESPPair(.bulk("a"), .bulk("1"))]))
         #expect(h.run("HEXPIRE h 10 FIELDS 2 a") == .error("ERR The `numfields` parameter must match the number of arguments"))
-        #expect(h.run("HEXPIRE h 10 FIELDS 0 a") == .error("ERR Number of fields must be a positive integer"))
+        #expect(h.run("HEXPIRE h 10 FIELDS 0 a") == .error("ERR Parameter `numFields` should be greater than 0"))
         #expect(h.run("HEXPIRE h 10 FIELD 1 a") == .error("ERR Mandatory argument FIELDS is missing or not at the right position"))
-        #expect(h.run("HEXPIRE h -1 FIELDS 1 a") == .error("ERR invalid expire time, must be >= 0 and <= 2^48"))
-        #expect(h.run("HPEXPIREAT h 281474976710656 FIELDS 1 a") == .error("ERR invalid expire time in 'hpexpireat' command"))
+        #expect(h.run("HEXPIRE h -1 FIELDS 1 a") == .error("ERR invalid expire time, must be >= 0"))
+        #expect(h.run("HPEXPIREAT h 70368744177664 FIELDS 1 a") == .error("ERR invalid expire time in 'hpexpireat' command"),
+                "Redis 8.0 keeps two of the 48 bits: 2^46 ms is past the limit")
+        #expect(h.run("HPEXPIREAT h 70368744177663 FIELDS 1 a") == ints(1))
         h.run("SET s v")
         #expect(h.run("HEXPIRE s 10 FIELDS 1 a") == wrongType)
+        #expect(h.run("HEXPIRE s -1 FIELDS 1 a") == wrongType, "the type is checked before the time")
     }
 
     @Test func fieldsVanishAtTheirTimeAndAHashOfExpiredFieldsIsGone() {
