@@ -232,6 +232,41 @@ def test_xreadgroup_block_delivers_new_entries_to_one_consumer(server):
     assert admin.xack("jobs", "workers", "1-0", "2-0") == 2
 
 
+@pytest.mark.parametrize("which", ["redis", "trestle"])
+def test_a_blocked_list_pop_does_not_hold_back_a_stream_reader_on_its_key(which, server, redis_reference):
+    """Redis's unit/type/stream-cgroups 'clients blocked on list': a BLPOP that blocked
+    first on a key that became a stream does not keep an XREADGROUP blocked behind it
+    from the stream's entries, and deleting the stream answers the XREADGROUP -NOGROUP
+    while the BLPOP waits on. INFO counts the key once, and once as 'on nokey'."""
+    target = server if which == "trestle" else redis_reference
+    admin = target.client(decode_responses=True)
+    admin.delete("mixed")
+    popper, reader = target.client(decode_responses=True), target.client(decode_responses=True)
+    pop, pop_result = in_background(lambda: popper.blpop(["mixed"], timeout=10))
+    time.sleep(0.3)
+    admin.xadd("mixed", {"k": "v"}, id="1-0")
+    admin.xgroup_create("mixed", "group", id="$")
+    read, read_result = in_background(lambda: reader.xreadgroup("group", "c", {"mixed": ">"}, block=10000))
+    time.sleep(0.3)
+    info = admin.info("clients")
+    if which == "trestle" or "total_blocking_keys_on_nokey" in info:
+        assert (info["total_blocking_keys"], info["total_blocking_keys_on_nokey"]) == (1, 1)
+    admin.xadd("mixed", {"k": "w"}, id="2-0")
+    read.join(timeout=5)
+    assert read_result.get("value") == [["mixed", [("2-0", {"k": "w"})]]], read_result
+    read, read_result = in_background(lambda: reader.xreadgroup("group", "c", {"mixed": ">"}, block=10000))
+    time.sleep(0.3)
+    admin.delete("mixed")
+    read.join(timeout=5)
+    # Redis 7.2+ answers -NOGROUP; Debian's 7.0 "UNBLOCKED the stream key no longer exists".
+    expected = "NOGROUP" if which == "trestle" else ("NOGROUP", "UNBLOCKED the stream key no longer exists")
+    assert str(read_result.get("error")).startswith(expected), read_result
+    assert pop.is_alive(), f"the BLPOP woke: {pop_result}"
+    admin.rpush("mixed", "x")
+    pop.join(timeout=5)
+    assert pop_result.get("value") == ("mixed", "x")
+
+
 def test_a_blocked_client_pops_before_a_pipelined_blpop(target):
     """Redis's unit/type/list 'Unblock fairness is kept while pipelining': a client already
     blocked on a list gets the element a pipelined LPUSH adds, not the BLPOP that follows

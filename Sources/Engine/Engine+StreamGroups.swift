@@ -166,7 +166,7 @@ extension Engine {
         guard arguments.count >= 7, Arguments.isKeyword(arguments[1], "group") else {
             throw .message("ERR Missing GROUP option for XREADGROUP")
         }
-        let read = try parseStreamRead(arguments, from: 4, command: "XREADGROUP", idHint: "'>'")
+        let read = try parseStreamRead(arguments, from: 4, command: "xreadgroup", idHint: "ID or '>'")
         return ReadGroupRequest(group: arguments[2], consumer: arguments[3], count: read.count, block: read.block, noAck: read.noAck,
                                 keys: read.keys, ids: read.ids)
     }

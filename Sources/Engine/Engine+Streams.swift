@@ -243,7 +243,7 @@ extension Engine {
     }
 
     public static func parseRead(_ arguments: [Bytes]) throws(CommandError) -> StreamReadRequest {
-        try parseStreamRead(arguments, from: 1, command: "XREAD", idHint: "'$'")
+        try parseStreamRead(arguments, from: 1, command: "xread", idHint: "ID, '+', or '$'")
     }
 
     /// The longest BLOCK accepted (about 292 million years): a deadline of now plus this
@@ -266,7 +266,7 @@ extension Engine {
                 guard value <= Self.blockMillisecondsMax else { throw .message("ERR timeout is out of range") }
                 request.block = value
                 index += 2
-            } else if command == "XREADGROUP", Arguments.isKeyword(arguments[index], "noack") {
+            } else if command == "xreadgroup", Arguments.isKeyword(arguments[index], "noack") {
                 request.noAck = true
                 index += 1
             } else if Arguments.isKeyword(arguments[index], "streams") {
@@ -278,7 +278,8 @@ extension Engine {
         }
         let rest = arguments.count - index
         guard rest > 0, rest % 2 == 0 else {
-            throw .message("ERR Unbalanced \(command) list of streams: for each stream key an ID or \(idHint) must be specified.")
+            // Redis 8.0's text (7.x said "Unbalanced XREAD list ... an ID or '$'").
+            throw .message("ERR Unbalanced '\(command)' list of streams: for each stream key an \(idHint) must be specified.")
         }
         let half = rest / 2
         request.keys = Array(arguments[index..<(index + half)])

@@ -110,14 +110,41 @@ extension Node {
         wantTurn()
     }
 
-    /// After a replica applied writes: the first request blocked on each touched key (in its
-    /// database) runs again.
+    /// After a replica applied writes: on each touched key (in its database), the first
+    /// request the key can serve now runs again. As Redis's handleClientsBlockedOnKey, a
+    /// request waits for its own type (a BLPOP behind which an XREADGROUP waits does not
+    /// hold the stream back), and an XREADGROUP is answered whatever became of its key
+    /// (deleted: -NOGROUP, another type: WRONGTYPE).
     func wakeBlocked(touched keys: [(database: Int, key: Bytes)], on replica: Replica) {
         guard !blockedByKey.isEmpty, replica.isLeader else { return }
         let ordered = keys.sorted { $0.database != $1.database ? $0.database < $1.database : $0.key.lexicographicallyPrecedes($1.key) }
         for (database, key) in ordered {
-            guard let first = firstBlocked(on: key, database: database) else { continue }
+            guard blockedByKey[key] != nil, let first = firstServable(on: key, database: database, replica: replica) else { continue }
             retry(first)
+        }
+    }
+
+    /// The longest-waiting request blocked on `key` in `database` that the key, as it is
+    /// now on `replica`, may serve.
+    private func firstServable(on key: Bytes, database: Int, replica: Replica) -> BlockedRequest? {
+        guard let engine = replica.data?.engine else { return firstBlocked(on: key, database: database) }
+        let time = max(now(), replica.data?.lastRecordTime ?? 0)
+        let type = engine.inDatabase(database) { engine.keyspace.peek(key, now: time)?.value.typeName }
+        return blockedByKey[key]?.first { request in
+            guard !request.done, request.database == database else { return false }
+            if request.id == .xreadgroup { return true }
+            guard let type else { return false }
+            return Self.blockedType(request.id).map { $0 == type } ?? true
+        }
+    }
+
+    /// The type a blocking command pops from: "list", "zset" or "stream"; nil for others.
+    static func blockedType(_ id: CommandID) -> String? {
+        switch id {
+        case .blpop, .brpop, .blmpop, .blmove, .brpoplpush: return "list"
+        case .bzpopmin, .bzpopmax, .bzmpop: return "zset"
+        case .xread, .xreadgroup: return "stream"
+        default: return nil
         }
     }
 
@@ -151,17 +178,8 @@ extension Node {
     /// again (a wrong destination, or XREADGROUP's key, still answers the error).
     private func sourceHasOtherType(_ request: BlockedRequest, _ value: RESPValue, on replica: Replica) -> Bool {
         guard case .error(let text) = value, text.hasPrefix("WRONGTYPE"), let engine = replica.data?.engine else { return false }
-        let expected: String
-        var sources = request.keys
-        switch request.id {
-        case .blpop, .brpop, .blmpop: expected = "list"
-        case .blmove, .brpoplpush:
-            expected = "list"
-            sources = Array(request.keys.prefix(1))
-        case .bzpopmin, .bzpopmax, .bzmpop: expected = "zset"
-        case .xread: expected = "stream"
-        default: return false
-        }
+        guard request.id != .xreadgroup, let expected = Self.blockedType(request.id) else { return false }
+        let sources = request.id == .blmove || request.id == .brpoplpush ? Array(request.keys.prefix(1)) : request.keys
         let time = max(now(), replica.data?.lastRecordTime ?? 0)
         return engine.inDatabase(request.database) {
             sources.contains { key in engine.keyspace.peek(key, now: time).map { $0.value.typeName != expected } ?? false }

@@ -42,7 +42,8 @@ extension Node {
             return [("pubsub_clients", String(subscribers)), ("watching_clients", String(watching)),
                     ("clients_in_timeout_table", String(blocked.filter { $0.deadline != nil && !$0.done }.count)),
                     ("total_watched_keys", String(watchers.count)), ("total_blocking_keys", String(blockedByKey.count)),
-                    ("total_blocking_keys_on_nokey", "0"), ("tracking_clients", String(trackingClients.count))] + shell
+                    ("total_blocking_keys_on_nokey", String(blockingKeysOnNoKey)),
+                    ("tracking_clients", String(trackingClients.count))] + shell
         case "stats":
             let prefixes = trackingClients.reduce(0) { $0 + (clients[$1]?.session.tracking?.prefixes.count ?? 0) }
             return [("tracking_total_keys", String(trackingTable.count)),
@@ -60,5 +61,14 @@ extension Node {
         default:
             return shell
         }
+    }
+}
+
+extension Node {
+    /// Keys with a request blocked that ends if the key goes (Redis's
+    /// total_blocking_keys_on_nokey: an XREADGROUP is answered -NOGROUP when its stream is
+    /// deleted, where a list pop keeps waiting).
+    var blockingKeysOnNoKey: Int {
+        blockedByKey.values.filter { requests in requests.contains { $0.id == .xreadgroup && !$0.done } }.count
     }
 }
