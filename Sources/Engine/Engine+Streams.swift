@@ -59,8 +59,8 @@ extension Engine {
     }
 
     /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id], with Redis 7's checks in
-    /// Redis's order: the options, the key, then the stream's top item and length (an empty
-    /// stream takes any ID, as in Redis).
+    /// Redis's order: the options, the key, the stream's largest deleted ID, then its top
+    /// item and length (an empty stream takes any ID at or past its largest deleted one).
     private func streamSetID(_ arguments: [Bytes], now: Int64) throws -> RESPValue {
         guard let id = Self.parseID(arguments[2], missingSequence: 0) else { throw Self.invalidStreamID }
         var entriesAdded: UInt64? = nil
@@ -85,6 +85,9 @@ extension Engine {
         }
         let key = arguments[1]
         guard let stream = try keyspace.streamValue(key, now: now) else { throw CommandError.message("ERR no such key") }
+        guard id >= stream.maxDeletedID else {
+            throw CommandError.message("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
+        }
         if let top = stream.entries.last?.id {
             guard id >= top else { throw CommandError.message("ERR The ID specified in XSETID is smaller than the target stream top item") }
             if let entriesAdded, UInt64(stream.entries.count) > entriesAdded {

@@ -127,11 +127,14 @@ public struct Stream: Equatable, Sendable {
 
     public func groupIndex(_ name: Bytes) -> Int? { groups.firstIndex { $0.name == name } }
 
-    /// Advances group `index`'s entries-read counter past the delivered entry `id`, as
-    /// Redis 7 does: one more while the counter is known and no deleted entry lies at or
-    /// after `id`; otherwise an estimate of `id`'s distance from the first entry ever added.
+    /// Advances group `index`'s entries-read counter past the delivered entry `id` (called
+    /// before the group's last delivered ID moves to it), as Redis 8.0 does: one more
+    /// while the counter is known, the group's last delivered ID is not before the first
+    /// entry and no deleted entry lies at or after it; otherwise an estimate of `id`'s
+    /// distance from the first entry ever added.
     mutating func countRead(_ id: StreamID, group index: Int) {
-        if groups[index].entriesRead >= 0, !hasTombstone(from: id) {
+        let last = groups[index].lastDeliveredID
+        if groups[index].entriesRead >= 0, let first = entries.first?.id, last >= first, !hasTombstone(from: last) {
             // Saturating: ENTRIESREAD may have been set to any value up to Int64.max.
             let (sum, overflowed) = groups[index].entriesRead.addingReportingOverflow(1)
             groups[index].entriesRead = overflowed ? .max : sum
@@ -141,28 +144,32 @@ public struct Stream: Equatable, Sendable {
     }
 
     /// XINFO's lag of group `index`: entries added but not yet read by it; nil when the
-    /// stream's deletions make it unknowable (Redis's streamReplyWithCGLag).
+    /// stream's deletions make it unknowable (Redis 8.0's streamReplyWithCGLag).
     public func lag(ofGroup index: Int) -> Int64? {
         let added = Int64(clamping: entriesAdded)
-        guard entriesAdded > 0 else { return 0 }
+        guard entriesAdded > 0, let first = entries.first?.id else { return 0 }
         let group = groups[index]
+        // Both the group and every deletion behind the first entry: the rest is unread.
+        if group.lastDeliveredID < first, maxDeletedID < first { return Int64(entries.count) }
         if group.entriesRead >= 0, !hasTombstone(from: group.lastDeliveredID) { return added - group.entriesRead }
         let read = estimatedEntriesRead(through: group.lastDeliveredID)
         return read >= 0 ? added - read : nil
     }
 
-    /// Whether an entry deleted from the stream may lie at or after `id`.
+    /// Whether a deleted entry may lie at or after `id` (Redis's streamRangeHasTombstones
+    /// up to the end of the stream).
     func hasTombstone(from id: StreamID) -> Bool {
-        guard let first = entries.first, maxDeletedID != .zero, first.id <= maxDeletedID else { return false }
+        guard !entries.isEmpty, maxDeletedID != .zero else { return false }
         return id <= maxDeletedID
     }
 
-    /// How many entries were added up to and including `id` (-1: unknown), Redis's
+    /// How many entries were added up to and including `id` (-1: unknown), Redis 8.0's
     /// streamEstimateDistanceFromFirstEverEntry.
     func estimatedEntriesRead(through id: StreamID) -> Int64 {
         let added = Int64(clamping: entriesAdded)
         guard entriesAdded > 0 else { return 0 }
         if entries.isEmpty, id <= lastID { return added }
+        if id != .zero, id < maxDeletedID { return -1 }  // deletions between `id` and the end
         if id == lastID { return added }
         if id > lastID { return -1 }
         guard let first = entries.first?.id else { return -1 }

@@ -98,10 +98,12 @@ extension Keyspace {
             guard let after else {
                 let first = stream.lowerBound(stream.groups[index].lastDeliveredID.successor ?? .max)
                 let delivered = Array(stream.entries[first...].prefix(limit))
-                guard let last = delivered.last else { return [] }
+                guard !delivered.isEmpty else { return [] }
                 stream.groups[index].consumers[consumerIndex].activeAt = now
-                stream.groups[index].lastDeliveredID = last.id
-                for entry in delivered { stream.countRead(entry.id, group: index) }
+                for entry in delivered {
+                    stream.countRead(entry.id, group: index)
+                    stream.groups[index].lastDeliveredID = entry.id
+                }
                 if !noAck {
                     for entry in delivered {
                         let position = stream.groups[index].pendingIndex(entry.id)
