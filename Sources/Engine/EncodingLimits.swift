@@ -26,6 +26,12 @@ public struct EncodingLimits: Sendable, Equatable {
     /// Redis's quicklist `optimization_level`: bytes per node for sizes -1 ... -5.
     static let listNodeBytesBySize = [4096, 8192, 16384, 32768, 65536]
 
+    /// The encoding name Redis gives the value of `entry`: a string changed in place is raw.
+    public func encodingName(_ entry: Entry) -> String {
+        if entry.rawString, case .string = entry.value { return "raw" }
+        return encodingName(entry.value)
+    }
+
     /// The encoding name Redis 7.2 gives `value` under these limits.
     public func encodingName(_ value: Value) -> String {
         switch value {

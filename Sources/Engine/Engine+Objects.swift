@@ -107,7 +107,7 @@ extension Engine {
         guard arguments.count == 3 else { throw CommandError.wrongArity(command: "object|\(subcommand)") }
         guard let entry = keyspace.peek(arguments[2], now: now) else { return .null }
         switch subcommand {
-        case "encoding": return .bulk(settings.encodingLimits.encodingName(entry.value))
+        case "encoding": return .bulk(settings.encodingLimits.encodingName(entry))
         case "refcount": return .integer(sharesInteger(entry.value) ? Self.sharedObjectRefcount : 1)
         // The access field (AccessClock.swift) holds one of the two, as the policy says.
         case "idletime" where !keyspace.accessSettings.lfu: return .integer(entry.access.idleSeconds(now: now))
@@ -141,7 +141,7 @@ extension Engine {
         inDatabase(database) {
             // As Redis: a key past its expiry that is still stored is found (no expiry check).
             guard let entry = keyspace.peek(key, now: .min) else { return nil }
-            let encoding = settings.encodingLimits.encodingName(entry.value)
+            let encoding = settings.encodingLimits.encodingName(entry)
             let idle = keyspace.accessSettings.lfu ? 0 : entry.access.idleSeconds(now: now)
             var text = "Value at:0x7f0000000000 refcount:1 encoding:\(encoding) serializedlength:\(Self.dumpPayload(entry.value).count)"
                 + " lru:\(((now / 1000) - idle) & ((1 << 24) - 1)) lru_seconds_idle:\(idle)"

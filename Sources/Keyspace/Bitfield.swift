@@ -62,9 +62,9 @@ extension Keyspace {
         }
         if writes {
             if existing == nil {
-                store(key, Entry(value: .string(bytes)))
+                store(key, Entry(value: .string(bytes), rawString: true))
             } else if bytes != existing {
-                replaceValue(key, .string(bytes))
+                replaceValue(key, .string(bytes), rawString: true)
             }
         }
         return replies

@@ -23,9 +23,9 @@ extension Keyspace {
         let old = bytes[byteIndex] & mask != 0
         if bit { bytes[byteIndex] |= mask } else { bytes[byteIndex] &= ~mask }
         if existing == nil {
-            store(key, Entry(value: .string(bytes)))
+            store(key, Entry(value: .string(bytes), rawString: true))
         } else if bytes != existing {
-            replaceValue(key, .string(bytes))
+            replaceValue(key, .string(bytes), rawString: true)
         }
         return old
     }

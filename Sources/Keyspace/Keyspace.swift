@@ -130,10 +130,11 @@ public struct Keyspace: Sendable {
         touched(key)
     }
 
-    /// Replaces the value under an existing key, keeping its expiry.
-    public mutating func replaceValue(_ key: Bytes, _ value: Value) {
+    /// Replaces the value under an existing key, keeping its expiry. `rawString`: the
+    /// write changed a string in place (see `Entry.rawString`).
+    public mutating func replaceValue(_ key: Bytes, _ value: Value, rawString: Bool = false) {
         let slot = slot(of: key)
-        slots[slot][Key(key)]?.value = value
+        slots[slot][Key(key)]?.replace(with: value, rawString: rawString)
         touched(key)
     }
 

@@ -90,7 +90,7 @@ extension Keyspace {
         guard Self.fits(bytes.count, plus: suffix.count) else { throw .stringTooLong }
         entry.value = .string([])  // release the reference so the append does not copy
         bytes.append(contentsOf: suffix)
-        replaceValue(key, .string(bytes))
+        replaceValue(key, .string(bytes), rawString: true)
         return bytes.count
     }
 
@@ -124,9 +124,9 @@ extension Keyspace {
         if bytes.count < end { bytes.append(contentsOf: repeatElement(0, count: end - bytes.count)) }
         bytes.replaceSubrange(start..<end, with: value)
         if existing == nil {
-            store(key, Entry(value: .string(bytes)))
+            store(key, Entry(value: .string(bytes), rawString: true))
         } else {
-            replaceValue(key, .string(bytes))
+            replaceValue(key, .string(bytes), rawString: true)
         }
         return bytes.count
     }

@@ -61,12 +61,24 @@ public struct Entry: Equatable, Sendable {
     /// When the key was last accessed (AccessClock.swift): this node's alone, so `==`
     /// ignores it. 0 (not known) until the keyspace stores or reads the entry.
     public var access = AccessClock()
+    /// The string was changed in place (APPEND, SETRANGE, SETBIT, BITFIELD), which Redis
+    /// keeps in its raw encoding whatever its content, until a command stores a new value:
+    /// only OBJECT ENCODING reads it, so, as `access`, it is not in snapshots and `==`
+    /// ignores it.
+    public var rawString = false
 
     private static let noExpiry = Int64.min
 
-    public init(value: Value, expireAt: Int64? = nil) {
+    public init(value: Value, expireAt: Int64? = nil, rawString: Bool = false) {
         self.value = value
         self.storedExpiry = expireAt ?? Self.noExpiry
+        self.rawString = rawString
+    }
+
+    /// The value of a write, `rawString` telling whether it changed a string in place.
+    @inline(__always) mutating func replace(with value: Value, rawString: Bool) {
+        self.value = value
+        self.rawString = rawString
     }
 
     /// Equal keys and expiries: the access field is local to a node (see AccessClock.swift).
