@@ -54,13 +54,16 @@ extension Keyspace {
     /// leader proposes their removal through the log. Their marks are consumed; a key whose
     /// removal never commits stays stored (logically absent) until the next mark rebuild.
     public mutating func dueExpirations(now: Int64, limit: Int = ExpiryLimits.keysPerCycleMax) -> [Bytes] {
-        var due: [Bytes] = []
-        var examined = 0
-        while examined < limit, let first = expiryQueue.min, first.expireAt <= now {
-            _ = expiryQueue.popMin()
-            examined += 1
-            guard let entry = slots[slot(of: first.key)][Key(first.key)], entry.expireAt == first.expireAt else { continue }
-            due.append(first.key)
+        Self.popDue(from: &expiryQueue, now: now, limit: limit)
+            .filter { slots[slot(of: $0.key)][Key($0.key)]?.expireAt == $0.expireAt }  // the others are stale
+            .map(\.key)
+    }
+
+    /// Pops the marks of `queue` due at `now`, at most `limit` of them, oldest first.
+    static func popDue(from queue: inout Heap<ExpiryMark>, now: Int64, limit: Int) -> [ExpiryMark] {
+        var due: [ExpiryMark] = []
+        while due.count < limit, let first = queue.min, first.expireAt <= now {
+            due.append(queue.popMin()!)
         }
         return due
     }

@@ -38,13 +38,9 @@ extension Keyspace {
     /// the hash's next write or a rebuild).
     public mutating func dueFieldExpirations(now: Int64, limit: Int = ExpiryLimits.keysPerCycleMax) -> [Bytes] {
         var due: [Bytes] = []
-        var examined = 0
-        while examined < limit, let first = fieldExpiryQueue.min, first.expireAt <= now {
-            _ = fieldExpiryQueue.popMin()
-            examined += 1
-            guard let entry = slots[slot(of: first.key)][Key(first.key)], !entry.keyExpired(at: now),
-                  case .hash(let fields) = entry.value, let earliest = fields.earliestExpiry, earliest <= now else { continue }
-            if !due.contains(first.key) { due.append(first.key) }
+        for mark in Self.popDue(from: &fieldExpiryQueue, now: now, limit: limit)
+        where hashWithExpiredFields(mark.key, now: now) != nil && !due.contains(mark.key) {
+            due.append(mark.key)
         }
         return due
     }
@@ -52,9 +48,15 @@ extension Keyspace {
     /// Whether `key` holds a hash with a field expired at `now` (kept until a reclaim).
     /// Exact, and costs nothing while no field of this keyspace ever had a time to live.
     public func storesExpiredFields(_ key: Bytes, now: Int64) -> Bool {
-        guard holdsFieldExpirations, let entry = slots[slot(of: key)][Key(key)], !entry.keyExpired(at: now),
-              case .hash(let fields) = entry.value, let earliest = fields.earliestExpiry else { return false }
-        return earliest <= now
+        holdsFieldExpirations && hashWithExpiredFields(key, now: now) != nil
+    }
+
+    /// The fields of the hash under `key` when one of them expired at `now` and the key's
+    /// own time to live did not run out; nil otherwise.
+    private func hashWithExpiredFields(_ key: Bytes, now: Int64) -> HashFields? {
+        guard let entry = slots[slot(of: key)][Key(key)], !entry.keyExpired(at: now),
+              case .hash(let fields) = entry.value, let earliest = fields.earliestExpiry, earliest <= now else { return nil }
+        return fields
     }
 
     /// Drops the fields of the hash under `key` expired at `now`, deleting the key when none
@@ -66,9 +68,8 @@ extension Keyspace {
     /// touch of a watched key: the fields were already gone for readers (a WATCH taken
     /// before they expired fails EXEC through its digest of the hash).
     public mutating func reclaimExpiredFields(_ key: Bytes, now: Int64) -> (fields: [Bytes], keyDeleted: Bool)? {
+        guard var fields = hashWithExpiredFields(key, now: now) else { return nil }
         let slot = slot(of: key)
-        guard let entry = slots[slot][Key(key)], !entry.keyExpired(at: now),
-              case .hash(var fields) = entry.value, let earliest = fields.earliestExpiry, earliest <= now else { return nil }
         // Drop the stored reference so the purge below does not copy the whole hash.
         replaceValueUntracked(key, .hash([:]))
         let dropped = fields.purgeExpired(at: now)
@@ -77,9 +78,7 @@ extension Keyspace {
             return (dropped, true)
         }
         replaceValueUntracked(key, .hash(fields))
-        changeCount += 1
-        if changeTracker != nil { changeTracker?.record(key) }
-        if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .modified)) }
+        touched(key, logically: false)
         if let next = fields.earliestExpiry { scheduleFieldExpiry(key, at: next) }
         return (dropped, false)
     }

@@ -168,9 +168,9 @@ public struct Keyspace: Sendable {
     }
 
     /// Records a modification of `key`.
-    @inline(__always) mutating func touched(_ key: Bytes) {
+    @inline(__always) mutating func touched(_ key: Bytes, logically: Bool = true) {
         changeCount += 1
-        if !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
+        if logically, !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
         if changeTracker != nil { changeTracker?.record(key) }
         if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .modified)) }
     }
