@@ -233,6 +233,31 @@ def test_xreadgroup_block_delivers_new_entries_to_one_consumer(server):
 
 
 @pytest.mark.parametrize("which", ["redis", "trestle"])
+def test_pops_blocked_on_two_keys_are_all_served_when_one_key_empties(which, server, redis_reference):
+    """Redis's unit/type/list 'BLMPOP with multiple blocked clients': four BLMPOPs blocked
+    on two lists; one transaction fills both; the first list is emptied by the first two
+    waiters and the third must still be served from the second list."""
+    target = server if which == "trestle" else redis_reference
+    admin = target.client(decode_responses=True)
+    admin.delete("bl{t}", "bl2{t}")
+    calls = [("LEFT", 1), ("RIGHT", 10), ("LEFT", 10), ("RIGHT", 1)]
+    waiters = []
+    for side, count in calls:
+        client = target.client(decode_responses=True)
+        waiters.append(in_background(lambda client=client, side=side, count=count: client.execute_command(
+            "BLMPOP", 0, 2, "bl{t}", "bl2{t}", side, "COUNT", count)))
+        time.sleep(0.2)
+    admin.pipeline(transaction=True).lpush("bl{t}", "a", "b", "c", "d", "e").lpush("bl2{t}", 1, 2, 3, 4, 5).execute()
+    for thread, _ in waiters[:3]:
+        thread.join(timeout=5)
+    assert [result.get("value") for _, result in waiters[:3]] == [
+        ["bl{t}", ["e"]], ["bl{t}", ["a", "b", "c", "d"]], ["bl2{t}", ["5", "4", "3", "2", "1"]]]
+    admin.lpush("bl2{t}", 1, 2, 3)
+    waiters[3][0].join(timeout=5)
+    assert waiters[3][1].get("value") == ["bl2{t}", ["1"]]
+
+
+@pytest.mark.parametrize("which", ["redis", "trestle"])
 def test_a_blocked_list_pop_does_not_hold_back_a_stream_reader_on_its_key(which, server, redis_reference):
     """Redis's unit/type/stream-cgroups 'clients blocked on list': a BLPOP that blocked
     first on a key that became a stream does not keep an XREADGROUP blocked behind it

@@ -59,6 +59,13 @@ CONVERSATION = [
     (1, "PUBLISH", "reset-me", "gone"),
     (1, "SUBSCRIBE"),
     (1, "PUBLISH", "only-two"),
+    # Pub/sub inside a transaction runs at EXEC, in order, its replies in EXEC's.
+    (1, "MULTI"),
+    (1, "SUBSCRIBE", "tx"),
+    (1, "PUBSUB", "NUMSUB", "tx"),
+    (1, "UNSUBSCRIBE", "tx"),
+    (1, "EXEC"),
+    (1, "PUBLISH", "tx", "nobody left"),
 ]
 
 

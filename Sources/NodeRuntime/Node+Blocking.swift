@@ -110,32 +110,35 @@ extension Node {
         wantTurn()
     }
 
-    /// After a replica applied writes: on each touched key (in its database), the first
-    /// request the key can serve now runs again. As Redis's handleClientsBlockedOnKey, a
-    /// request waits for its own type (a BLPOP behind which an XREADGROUP waits does not
-    /// hold the stream back), and an XREADGROUP is answered whatever became of its key
-    /// (deleted: -NOGROUP, another type: WRONGTYPE).
+    /// After a replica applied writes: on each touched key (in its database), a request
+    /// blocked on it runs again. As Redis's handleClientsBlockedOnKey, a request waits for
+    /// its own type: the first request the key's type can serve runs (a BLPOP blocked
+    /// first on a key that became a stream does not hold back an XREADGROUP behind it),
+    /// else the first blocked; and when the key is gone every XREADGROUP blocked on it is
+    /// answered (-NOGROUP), besides the first blocked (which may pop from its other keys).
     func wakeBlocked(touched keys: [(database: Int, key: Bytes)], on replica: Replica) {
         guard !blockedByKey.isEmpty, replica.isLeader else { return }
         let ordered = keys.sorted { $0.database != $1.database ? $0.database < $1.database : $0.key.lexicographicallyPrecedes($1.key) }
         for (database, key) in ordered {
-            guard blockedByKey[key] != nil, let first = firstServable(on: key, database: database, replica: replica) else { continue }
-            retry(first)
+            guard let requests = blockedByKey[key] else { continue }
+            let live = requests.filter { !$0.done && $0.database == database }
+            guard let first = live.first else { continue }
+            guard let type = currentType(of: key, database: database, on: replica) else {
+                retry(first)
+                for request in live where request.id == .xreadgroup { retry(request) }
+                continue
+            }
+            retry(live.first { request in
+                request.id == .xreadgroup || (Self.blockedType(request.id).map { $0 == type } ?? true)
+            } ?? first)
         }
     }
 
-    /// The longest-waiting request blocked on `key` in `database` that the key, as it is
-    /// now on `replica`, may serve.
-    private func firstServable(on key: Bytes, database: Int, replica: Replica) -> BlockedRequest? {
-        guard let engine = replica.data?.engine else { return firstBlocked(on: key, database: database) }
+    /// The type name of what `key` holds now on `replica`, nil when it holds nothing.
+    private func currentType(of key: Bytes, database: Int, on replica: Replica) -> String? {
+        guard let engine = replica.data?.engine else { return nil }
         let time = max(now(), replica.data?.lastRecordTime ?? 0)
-        let type = engine.inDatabase(database) { engine.keyspace.peek(key, now: time)?.value.typeName }
-        return blockedByKey[key]?.first { request in
-            guard !request.done, request.database == database else { return false }
-            if request.id == .xreadgroup { return true }
-            guard let type else { return false }
-            return Self.blockedType(request.id).map { $0 == type } ?? true
-        }
+        return engine.inDatabase(database) { engine.keyspace.peek(key, now: time)?.value.typeName }
     }
 
     /// The type a blocking command pops from: "list", "zset" or "stream"; nil for others.

@@ -51,11 +51,16 @@ extension Node {
     /// them when the transaction's result arrives and puts their replies in their places
     /// (a pause so starts once the transaction is done, as in Redis).
     static let nodeCommandsInTransactions: CommandIDSet = [.slowlog, .latency, .role, .lolwut]
+    /// Pub/sub commands a transaction may hold (as Redis): the node runs them for the
+    /// client once the transaction committed, in their place in EXEC's reply.
+    static let pubSubInTransactions: CommandIDSet = [.subscribe, .unsubscribe, .psubscribe, .punsubscribe, .pubsub]
 
     func answeringNodeCommands(_ commands: [[Bytes]], session: Session, reply: @escaping ReplySink) -> ReplySink {
         let positions = commands.indices.filter { index in
             Self.isClientPause(commands[index])
-                || CommandTable.lookup(commands[index][0])?.id.map(Self.nodeCommandsInTransactions.contains) ?? false
+                || CommandTable.lookup(commands[index][0])?.id.map {
+                    Self.nodeCommandsInTransactions.contains($0) || Self.pubSubInTransactions.contains($0)
+                } ?? false
         }
         guard !positions.isEmpty else { return reply }
         return { [self] value in
@@ -65,8 +70,14 @@ extension Node {
                     if let answer = clientPauseCommand(commands[index]) { replies[index] = answer }
                     continue
                 }
-                guard let id = CommandTable.lookup(commands[index][0])?.id,
-                      let outcome = serveDiagnostics(id, commands[index], session: session, reply: { _ in }) else { continue }
+                guard let id = CommandTable.lookup(commands[index][0])?.id else { continue }
+                if Self.pubSubInTransactions.contains(id) {
+                    if case .some(.some(let outcome)) = servePubSub(id, commands[index], session: session, forwarded: false, reply: { _ in }) {
+                        replies[index] = outcome.reply
+                    }
+                    continue
+                }
+                guard let outcome = serveDiagnostics(id, commands[index], session: session, reply: { _ in }) else { continue }
                 replies[index] = outcome.reply
             }
             reply(.array(replies))
