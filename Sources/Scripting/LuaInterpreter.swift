@@ -73,12 +73,14 @@ public final class LuaInterpreter {
     /// Bytes the state holds now.
     public var memoryUsed: Int { trestle_lua_memory(state) }
 
-    /// Forgets every compiled script (SCRIPT FLUSH).
+    /// Forgets every compiled script (SCRIPT FLUSH) and collects them at once: Redis makes
+    /// a new Lua state there, so INFO's used_memory_lua drops back to a fresh state's.
     public func flush() {
         luaL_unref(state, trestle_lua_registry_index(), functionsRef)
         lua_createtable(state, 0, 0)
         functionsRef = luaL_ref(state, trestle_lua_registry_index())
         compiledCount = 0
+        lua_gc(state, LUA_GCCOLLECT, 0)
     }
 
     /// Forgets one compiled script (a body run once, such as FUNCTION LOAD's registering run).

@@ -32,6 +32,20 @@ import Wire
         #expect(interpreter.compiledCount == 0)
     }
 
+    /// SCRIPT FLUSH gives the memory of the scripts back at once (Redis starts a new Lua
+    /// state): its unit/scripting checks used_memory_lua right after a flush.
+    @Test func flushingReturnsTheScriptsMemory() throws {
+        let interpreter = try #require(LuaInterpreter())
+        let fresh = interpreter.memoryUsed
+        for index in 0..<2_000 {
+            let body = Array("local t = {} for i = 1, 20 do t[i] = 'v\(index)' .. i end return #t".utf8)
+            #expect(interpreter.compile(body, sha: SHA1.hex(body)) == nil)
+        }
+        #expect(interpreter.memoryUsed > fresh + 1_000_000, "2,000 compiled scripts take memory")
+        interpreter.flush()
+        #expect(interpreter.memoryUsed < fresh + 64 * 1024)
+    }
+
     @Test func luaValuesBecomeRedisReplies() {
         #expect(eval("return 3.99") == .integer(3))
         #expect(eval("return 'x'") == .bulk("x"))
