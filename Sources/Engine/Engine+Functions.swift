@@ -91,10 +91,12 @@ extension Engine {
     static let functionMarker = "trestle-function:"
 
     static func callingBody(_ code: Bytes, function: String) -> Bytes {
-        // `redis` stays the global (read-only, as in Redis), given register_function only
-        // while the library's code runs (Sandbox.swift's __trestle_library).
-        body(code, prelude: "local __trestle_functions = {} __trestle_library(__trestle_functions)",
-             epilogue: "__trestle_library_done() return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
+        body(code, prelude: "local __trestle_functions = {} local redis = setmetatable({register_function = function(a, b) "
+             + "if type(a) == 'table' then __trestle_functions[a.function_name] = a.callback else __trestle_functions[a] = b end "
+             + "end}, {__index = redis, __newindex = function() error('Attempt to modify a readonly table', 2) end})",
+             // As in Redis, a function cannot register others once the library is loaded.
+             epilogue: "redis.register_function = function() error('redis.register_function can only be called on FUNCTION LOAD command', 0) end "
+                + "return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
     }
 
     /// The function an FCALL body runs (from its first line's marker), for error texts.

@@ -285,8 +285,6 @@ public final class LuaInterpreter {
         lua_setfield(state, -2, "KEYS")
         pushArray(arguments)
         lua_setfield(state, -2, "ARGV")
-        lua_pushnil(state)  // a library's `redis` (Sandbox's __trestle_library) ends with its run
-        lua_setfield(state, -2, "redis")
         trestle_lua_pop(state, 1)
     }
 

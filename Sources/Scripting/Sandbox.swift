@@ -125,31 +125,6 @@ enum Sandbox {
     protected[env] = true
     visible._G = env
 
-    -- FCALL runs its library's code, then the function (Engine+Functions.swift): while the
-    -- code runs, the global `redis` also offers register_function, collecting into `sink`;
-    -- `__trestle_library_done` gives scripts Redis's own `redis` back (the interpreter
-    -- also does before every script). `redis` stays a global, so assigning it fails.
-    -- A function that kept the library's `redis` (`local lib = redis`) and registers
-    -- through it later gets Redis's error: registering closes with the library's run.
-    local library
-    visible.__trestle_library = function(sink)
-      local proxy, run = visible.redis, {open = true}
-      library = run
-      local function register(a, b)
-        if not run.open then error('redis.register_function can only be called on FUNCTION LOAD command', 0) end
-        if type(a) == 'table' then sink[a.function_name] = a.callback else sink[a] = b end
-      end
-      current.redis = setmetatable({}, {
-        __index = function(_, k) if k == 'register_function' then return register end return proxy[k] end,
-        __newindex = refuse, __metatable = sealed,
-      })
-    end
-    visible.__trestle_library_done = function()
-      if library then library.open = false end
-      library = nil
-      current.redis = nil
-    end
-
     -- Every error leaves a script as a table {err = text, source = ..., line = ...}.
     local function handler(err)
       -- The position is the script's: skip native functions and the sandbox's own.
