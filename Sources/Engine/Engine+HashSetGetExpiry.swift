@@ -26,33 +26,32 @@ extension Engine {
         _ = try keyspace.hash(arguments[1], now: now)  // WRONGTYPE first
         var change = FieldExpiryChange.keep
         var fieldsAt = 2
-        switch Arguments.lowercased(arguments[2]) {
-        case "persist":
+        let word = Arguments.lowercased(arguments[2])
+        if word == "persist" {
             change = .persist
             fieldsAt = 3
-        case let option where ["ex", "px", "exat", "pxat"].contains(option):
-            change = .at(try Self.fieldExpiryTime(option, arguments[3], command: "hgetex", now: now))
+        } else if let option = FieldTimeOption(word) {
+            change = .at(try Self.fieldExpiryTime(option, arguments[3], command: "hgetex", now: now))  // arity -5: it is there
             fieldsAt = 4
-        default: break
         }
-        guard fieldsAt < arguments.count else { throw CommandError.wrongArity(command: "hgetex") }
         let fields = try Self.fieldsArgument(arguments, from: fieldsAt)
         let result = try keyspace.hashGetWithExpiry(arguments[1], fields, change: change, now: now)
         hashExpireDeletedFields = result.deleted
         return .array(result.values.map(RESPValue.bulkOrNull))
     }
 
-    /// The time an EX, PX, EXAT or PXAT `value` names, in Unix milliseconds, checked as
-    /// Redis's parseExpireTime for hash fields.
-    static func fieldExpiryTime(_ option: String, _ value: Bytes, command: String, now: Int64) throws -> Int64 {
+    /// The time `value` names under `option`, in Unix milliseconds, checked as Redis's
+    /// parseExpireTime for hash fields (no arithmetic can overflow: each bound is checked
+    /// before the multiplication or addition it guards).
+    static func fieldExpiryTime(_ option: FieldTimeOption, _ value: Bytes, command: String, now: Int64) throws -> Int64 {
         var amount = try Arguments.integer(value)
         guard amount >= 0 else { throw CommandError.message("ERR invalid expire time, must be >= 0") }
         let invalid = CommandError.message("ERR invalid expire time in '\(command)' command")
-        if option == "ex" || option == "exat" {
+        if option.inSeconds {
             guard amount <= fieldSetExpiryMax / 1000 else { throw invalid }
             amount *= 1000
         }
-        let base = option == "ex" || option == "px" ? now : 0
+        let base = option.isRelative ? now : 0
         guard amount <= fieldSetExpiryMax - base else { throw invalid }
         return amount + base
     }
@@ -112,12 +111,12 @@ struct HashSetWithExpiryArguments {
                     throw CommandError.message("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified")
                 }
                 hasExpiryOption = true
-                if word == "keepttl" {
-                    parsed.expiry = .keep
-                } else {
+                if let option = FieldTimeOption(word) {
                     guard index + 1 < arguments.count else { throw CommandError.message("ERR missing expire time") }
                     index += 1
-                    parsed.expiry = .at(try Engine.fieldExpiryTime(word, arguments[index], command: "hsetex", now: now))
+                    parsed.expiry = .at(try Engine.fieldExpiryTime(option, arguments[index], command: "hsetex", now: now))
+                } else {
+                    parsed.expiry = .keep
                 }
             case "fnx", "fxx":
                 guard parsed.condition == .always else {
@@ -144,4 +143,35 @@ struct HashSetWithExpiryArguments {
         guard remaining % 2 == 0, count == remaining / 2 else { throw CommandError.wrongArity(command: "hsetex") }
         return stride(from: index + 2, to: arguments.count, by: 2).map { (arguments[$0], arguments[$0 + 1]) }
     }
+}
+
+/// How a hash field's time is given: EX, PX, EXAT or PXAT (and HEXPIRE, HPEXPIRE,
+/// HEXPIREAT, HPEXPIREAT alike).
+enum FieldTimeOption {
+    case seconds, milliseconds, unixSeconds, unixMilliseconds
+
+    /// The option named by `word` (lowercased); nil for any other word.
+    init?(_ word: String) {
+        switch word {
+        case "ex": self = .seconds
+        case "px": self = .milliseconds
+        case "exat": self = .unixSeconds
+        case "pxat": self = .unixMilliseconds
+        default: return nil
+        }
+    }
+
+    /// The option of an HEXPIRE-family command.
+    init(_ id: CommandID) {
+        switch id {
+        case .hexpire: self = .seconds
+        case .hexpireat: self = .unixSeconds
+        case .hpexpireat: self = .unixMilliseconds
+        default: self = .milliseconds
+        }
+    }
+
+    var inSeconds: Bool { self == .seconds || self == .unixSeconds }
+    /// Counted from the command's time rather than from the Unix epoch.
+    var isRelative: Bool { self == .seconds || self == .milliseconds }
 }

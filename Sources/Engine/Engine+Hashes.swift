@@ -69,8 +69,7 @@ extension Engine {
     /// HSETEX), the condition, then the fields.
     private func hashExpire(_ id: CommandID, _ arguments: [Bytes], now: Int64) throws -> RESPValue {
         _ = try keyspace.hash(arguments[1], now: now)  // WRONGTYPE first
-        let unit = ["hexpire": "ex", "hpexpire": "px", "hexpireat": "exat", "hpexpireat": "pxat"][id.rawValue] ?? "px"
-        let time = try Self.fieldExpiryTime(unit, arguments[2], command: id.rawValue, now: now)
+        let time = try Self.fieldExpiryTime(FieldTimeOption(id), arguments[2], command: id.rawValue, now: now)
         var condition = FieldExpiryCondition.always
         switch Arguments.lowercased(arguments[3]) {
         case "nx": condition = .onlyWithout
