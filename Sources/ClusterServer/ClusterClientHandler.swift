@@ -52,9 +52,8 @@ final class ClusterClientHandler: ChannelInboundHandler {
     /// every request and every push: the channel's own property costs a retain of it).
     private var writable = true
     private var decoding = false
+    /// Holds output the host will flush at the end of this event-loop iteration.
     var isMarkedDirty = false
-    /// Holds pushes the host will flush at the end of this event-loop iteration.
-    var hasPendingPushes = false
 
     init(host: NodeHost, limits: ProtocolLimits) {
         self.host = host
@@ -95,9 +94,9 @@ final class ClusterClientHandler: ChannelInboundHandler {
         decodeRequests()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        flush()
-    }
+    /// Replies are written by the host at the end of the event-loop iteration (NodeHost's
+    /// `markDirty`), not here.
+    func channelReadComplete(context: ChannelHandlerContext) {}
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         writable = context.channel.isWritable

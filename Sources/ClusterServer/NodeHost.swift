@@ -28,12 +28,14 @@ final class NodeHost {
     let logger: Logger
     /// The connections by client id (looked up for every reply and every push).
     private var handlers = DirectMappedTable<ClusterClientHandler>()
+    /// Connections holding replies or pushes to write: flushed once, at the end of the
+    /// event-loop iteration, after every readable socket of the iteration was served (as
+    /// Redis writes in beforeSleep). A client then gets one write for everything answered
+    /// meanwhile, and the replies of many clients leave together: writing each client's
+    /// replies as soon as its read was served wakes a client that sleeps in between for
+    /// every write, which cost more system time than the requests themselves at -P 16.
     private var dirtyHandlers: [ClusterClientHandler] = []
-    /// Connections holding pub/sub pushes: flushed once per event-loop iteration, so a
-    /// subscriber gets one write for every message published meanwhile (a PUBLISH to 100
-    /// listeners would otherwise cost 100 writes each).
-    private var pushHandlers: [ClusterClientHandler] = []
-    private var pushFlushScheduled = false
+    private var flushScheduled = false
     /// A message pushed to many subscribers, encoded once.
     private var pushScratch = ByteBufferAllocator().buffer(capacity: 256)
     private var nextClientID: UInt64 = 1
@@ -95,10 +97,13 @@ final class NodeHost {
         deliver(.clientClosed(id))
     }
 
+    /// Notes that `handler` holds output (replies, pushes, a close) to write at the end of
+    /// this event-loop iteration.
     func markDirty(_ handler: ClusterClientHandler) {
         guard !handler.isMarkedDirty else { return }
         handler.isMarkedDirty = true
         dirtyHandlers.append(handler)
+        scheduleFlush()
     }
 
     /// Closes every connection (the end of a shutdown).
@@ -114,10 +119,7 @@ final class NodeHost {
         guard !performing else { return }
         performing = true
         defer { performing = false }
-        repeat {
-            performOutputs()
-            flushClients()
-        } while node.hasOutputs
+        performOutputs()
         if node.wantsTurn { scheduleTurn() }
     }
 
@@ -138,14 +140,14 @@ final class NodeHost {
                 case let .push(id, value, version):
                     guard let handler = handlers[id.rawValue] else { continue }
                     handler.push(value, as: version)
-                    pushed(handler)
+                    markDirty(handler)
                 case let .pushAll(ids, value, version):
                     pushScratch.clear()
                     RESPEncoder.write(value, as: version, into: &pushScratch)
                     for id in ids {
                         guard let handler = handlers[id.rawValue] else { continue }
                         handler.pushEncoded(pushScratch)
-                        pushed(handler)
+                        markDirty(handler)
                     }
                 case let .close(id):
                     handlers[id.rawValue]?.closeWhenFlushed()
@@ -231,6 +233,8 @@ final class NodeHost {
         }
     }
 
+    /// Writes every marked connection's output; a connection that had stopped reading for
+    /// room reads again (handing the node more input, performed at once).
     private func flushClients() {
         while !dirtyHandlers.isEmpty {
             let dirty = dirtyHandlers
@@ -242,26 +246,15 @@ final class NodeHost {
         }
     }
 
-    /// Notes that `handler` holds pushes to flush at the end of this iteration.
-    private func pushed(_ handler: ClusterClientHandler) {
-        if !handler.hasPendingPushes {
-            handler.hasPendingPushes = true
-            pushHandlers.append(handler)
-        }
-        schedulePushFlush()
-    }
-
-    private func schedulePushFlush() {
-        guard !pushFlushScheduled else { return }
-        pushFlushScheduled = true
+    /// Flushes the marked connections at the end of this event-loop iteration (once,
+    /// however many replies: NIO runs the tasks scheduled while it served the readable
+    /// sockets after it served them all).
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
         loop.execute { [self] in
-            pushFlushScheduled = false
-            let pending = pushHandlers
-            pushHandlers = []
-            for handler in pending {
-                handler.hasPendingPushes = false
-                handler.flushFromHost()
-            }
+            flushScheduled = false
+            flushClients()
         }
     }
 
