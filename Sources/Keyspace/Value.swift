@@ -134,22 +134,85 @@ public enum KeyspaceLimits {
     public static let randomFieldsRepeatedMax = Int(Int32.max) - 1
 }
 
-/// A key as stored in the keyspace's dictionaries. Hashes its bytes in one call (Array's
-/// own hashing feeds the hasher one element at a time, which dominates lookups).
+/// A key as stored in the keyspace's dictionaries, or a set's member.
+///
+/// A key of up to `inlineBytesMax` bytes is held in the value itself (three words: 22
+/// bytes, their count and the case), a longer one in an array. Most keys are short, and
+/// an inline key is what a dictionary probe compares without following a pointer to a
+/// buffer, which is a cache miss per probed key (and an atomic retain of a buffer that is
+/// not in the cache) on a keyspace larger than the cache; it also saves the buffer, 48
+/// bytes a key. The form is canonical (a key that fits is always inline), so equal keys
+/// have equal forms. Hashes its bytes in one call (Array's own hashing feeds the hasher
+/// one element at a time, which dominates lookups).
 public struct Key: Hashable, Sendable {
-    public var bytes: Bytes
+    /// The longest key held inline.
+    public static let inlineBytesMax = 22
 
-    @inline(__always) public init(_ bytes: Bytes) { self.bytes = bytes }
+    /// 22 bytes, laid out contiguously (8 + 8 + 4 + 2).
+    @usableFromInline typealias Words = (UInt64, UInt64, UInt32, UInt16)
+
+    @usableFromInline enum Storage: Sendable {
+        /// The first `count` bytes of the words are the key's; the rest are zero.
+        case inline(Words, count: UInt8)
+        case heap(Bytes)
+    }
+
+    @usableFromInline var storage: Storage
+
+    @inline(__always) public init(_ bytes: Bytes) {
+        guard bytes.count <= Self.inlineBytesMax else {
+            storage = .heap(bytes)
+            return
+        }
+        var words: Words = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &words) { target in
+            bytes.withUnsafeBytes { source in target.copyMemory(from: source) }
+        }
+        storage = .inline(words, count: UInt8(bytes.count))
+    }
+
+    /// The key's bytes (a new array for an inline key).
+    public var bytes: Bytes {
+        switch storage {
+        case .heap(let bytes): return bytes
+        case .inline: return withUnsafeBytes { Array($0) }
+        }
+    }
+
+    /// How many bytes the key has.
+    @inline(__always) public var count: Int {
+        switch storage {
+        case .heap(let bytes): return bytes.count
+        case .inline(_, let count): return Int(count)
+        }
+    }
+
+    /// Calls `body` with the key's bytes, valid only during the call.
+    @inline(__always) public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        switch storage {
+        case .heap(let bytes):
+            return try bytes.withUnsafeBytes(body)
+        case .inline(var words, let count):
+            return try Swift.withUnsafeBytes(of: &words) { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(Int(count)))) }
+        }
+    }
 
     @inline(__always) public static func == (lhs: Key, rhs: Key) -> Bool {
-        lhs.bytes.withUnsafeBytes { left in
-            rhs.bytes.withUnsafeBytes { right in
-                left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+        switch (lhs.storage, rhs.storage) {
+        case let (.inline(left, leftCount), .inline(right, rightCount)):
+            return leftCount == rightCount && left.0 == right.0 && left.1 == right.1 && left.2 == right.2 && left.3 == right.3
+        case let (.heap(left), .heap(right)):
+            return left.withUnsafeBytes { left in
+                right.withUnsafeBytes { right in
+                    left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+                }
             }
+        default:
+            return false  // canonical forms: a short key is never on the heap
         }
     }
 
     @inline(__always) public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -4,11 +4,13 @@ import Testing
 @testable import Keyspace
 
 @Suite struct ValueLayoutTests {
-    /// A value, its expiry and its access field (AccessClock.swift, 4 bytes padded to a word).
+    /// A value, its expiry and its access field (AccessClock.swift, 4 bytes padded to a word);
+    /// a key three words.
     @Test func aValueIsOneWordAndAnEntryThree() {
         #expect(MemoryLayout<Value>.size == MemoryLayout<Int>.size)
         #expect(MemoryLayout<Entry>.stride == 3 * MemoryLayout<Int>.size)
-        #expect(MemoryLayout<Key>.stride == MemoryLayout<Int>.size)
+        // A key of up to 22 bytes inline, else a reference to its array (Key.swift).
+        #expect(MemoryLayout<Key>.stride == 3 * MemoryLayout<Int>.size)
     }
 
     @Test func aContainerTakenOutOfItsBoxIsChangedWithoutTouchingOtherCopies() throws {
