@@ -18,8 +18,10 @@ struct LoadTracker {
 
     private(set) var current = [UInt32](repeating: 0, count: HashSlot.count)
     private(set) var previous = [UInt32](repeating: 0, count: HashSlot.count)
-    private(set) var sampledKeys: [Bytes: UInt32] = [:]
-    private(set) var previousKeys: [Bytes: UInt32] = [:]
+    /// Keyed by `Key`, which hashes its bytes in one call and holds a short key inline
+    /// (`Bytes` as a key is hashed a byte at a time).
+    private(set) var sampledKeys: [Key: UInt32] = [:]
+    private(set) var previousKeys: [Key: UInt32] = [:]
     private var windowStart: Int64 = 0
     private var previousLength: Int64
     private var sampler: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -39,6 +41,7 @@ struct LoadTracker {
         sampler ^= sampler >> 7
         sampler ^= sampler << 17
         guard sampler % UInt64(Self.sampleEvery) == 0 else { return }
+        let key = Key(key)
         if let index = sampledKeys.index(forKey: key) {
             sampledKeys.values[index] &+= 1  // one hash of the key, not two
             return
@@ -85,9 +88,10 @@ struct LoadTracker {
 
     /// The `count` most sampled keys of the last window, with estimated requests per second.
     func hottestKeys(_ count: Int) -> [(key: Bytes, rate: Double)] {
-        let ranked = previousKeys.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key.lexicographicallyPrecedes($1.key)) }
+        let ranked = previousKeys.map { (key: $0.key.bytes, count: $0.value) }
+            .sorted { $0.count > $1.count || ($0.count == $1.count && $0.key.lexicographicallyPrecedes($1.key)) }
         let seconds = Double(previousLength) / 1000
         let scale = Double(Self.sampleEvery)
-        return ranked.prefix(count).map { (key: $0.key, rate: Double($0.value) * scale / seconds) }
+        return ranked.prefix(count).map { (key: $0.key, rate: Double($0.count) * scale / seconds) }
     }
 }

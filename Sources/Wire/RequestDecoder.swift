@@ -22,6 +22,12 @@ public struct RequestDecoder: Sendable {
     private var state: State = .idle
     /// Length of the bulk string whose header was consumed but whose body has not arrived.
     private var pendingBulkLength: Int? = nil
+    /// The command name of the last whole request: the next request naming the same bytes
+    /// shares it instead of allocating its own (a pipeline repeats one command), which is
+    /// one allocation of the three a GET costs.
+    private var lastName: [UInt8] = []
+    /// Longest name `lastName` keeps (a command's name; a longer first argument is not one).
+    static let sharedNameBytesMax = 32
 
     /// Most argument slots reserved up front from a request's announced count (a GET or
     /// SET then fills one allocation; a larger request grows as its arguments arrive).
@@ -42,7 +48,7 @@ public struct RequestDecoder: Sendable {
             case .idle:
                 guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
                 if first == UInt8(ascii: "*") {
-                    if let whole = Self.wholeRequest(&buffer, limits: limits) { return whole }
+                    if let whole = Self.wholeRequest(&buffer, limits: limits, lastName: &lastName) { return whole }
                     guard let count = try readMultibulkHeader(&buffer) else { return nil }
                     if count <= 0 { continue }
                     state = .multibulk(remaining: count, arguments: [], bytes: 0)
@@ -78,7 +84,7 @@ public struct RequestDecoder: Sendable {
     /// for anything else — incomplete, malformed, empty or over a limit — which the
     /// element-by-element path then handles with its exact errors. Each request start is
     /// tried at most once: when this fails, the slow path consumes the header.
-    static func wholeRequest(_ buffer: inout ByteBuffer, limits: ProtocolLimits) -> [[UInt8]]? {
+    static func wholeRequest(_ buffer: inout ByteBuffer, limits: ProtocolLimits, lastName: inout [UInt8]) -> [[UInt8]]? {
         let parsed: (arguments: [[UInt8]], consumed: Int)? = buffer.withUnsafeReadableBytes { bytes in
             var cursor = 1  // past the `*`, which the caller checked
             guard let count = headerNumber(bytes, &cursor), count > 0, count <= limits.multibulkCountMax else { return nil }
@@ -89,7 +95,13 @@ public struct RequestDecoder: Sendable {
                 cursor += 1
                 guard let length = headerNumber(bytes, &cursor), length <= limits.bulkLengthBytesMax,
                       bytes.count - cursor >= 2, bytes.count - cursor - 2 >= length else { return nil }
-                arguments.append(Array(UnsafeRawBufferPointer(rebasing: bytes[cursor..<(cursor + length)])))
+                let argument = UnsafeRawBufferPointer(rebasing: bytes[cursor..<(cursor + length)])
+                if arguments.isEmpty, length <= sharedNameBytesMax {
+                    if !lastName.elementsEqual(argument) { lastName = Array(argument) }
+                    arguments.append(lastName)
+                } else {
+                    arguments.append(Array(argument))
+                }
                 cursor += length + 2
             }
             return (arguments, cursor)

@@ -102,12 +102,28 @@ private let sampleRequests: [[[UInt8]]] = [
         for stream in streams {
             #expect(outcome(stream, chunk: stream.utf8.count) == outcome(stream, chunk: 1), "\(stream.debugDescription)")
         }
+        var lastName: [UInt8] = []
         var buffer = ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n")
-        #expect(RequestDecoder.wholeRequest(&buffer, limits: ProtocolLimits()) == command("GET", "key"))
+        #expect(RequestDecoder.wholeRequest(&buffer, limits: ProtocolLimits(), lastName: &lastName) == command("GET", "key"))
         #expect(buffer.readableBytes == 0)
         buffer = ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$3\r\nke")
-        #expect(RequestDecoder.wholeRequest(&buffer, limits: ProtocolLimits()) == nil)
+        #expect(RequestDecoder.wholeRequest(&buffer, limits: ProtocolLimits(), lastName: &lastName) == nil)
         #expect(buffer.readerIndex == 0, "an incomplete request is left for the slow path")
+    }
+
+    /// A pipeline of one command shares the name's array; another name (even the same
+    /// command in other letters) gets its own bytes.
+    @Test func repeatedCommandNamesShareOneArray() throws {
+        var decoder = RequestDecoder()
+        var buffer = ByteBuffer(string: "*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nGET\r\n$1\r\nb\r\n*2\r\n$3\r\nget\r\n$1\r\nc\r\n*1\r\n$3\r\nGET\r\n")
+        let first = try #require(try decoder.next(from: &buffer))
+        let second = try #require(try decoder.next(from: &buffer))
+        let third = try #require(try decoder.next(from: &buffer))
+        let fourth = try #require(try decoder.next(from: &buffer))
+        #expect(first == command("GET", "a") && second == command("GET", "b") && third == command("get", "c") && fourth == command("GET"))
+        func address(_ bytes: [UInt8]) -> UnsafeRawPointer? { bytes.withUnsafeBytes { $0.baseAddress } }
+        #expect(address(first[0]) == address(second[0]))
+        #expect(address(second[0]) != address(third[0]))
     }
 
     @Test func giantHeadersAreRejectedWithoutAllocating() throws {
