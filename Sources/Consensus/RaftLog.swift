@@ -7,13 +7,13 @@
 
 import Core
 
-struct RaftLog: Sendable {
+@usableFromInline struct RaftLog: Sendable {
     private(set) var snapshotIndex: LogIndex
     private(set) var snapshotTerm: Term
     private(set) var snapshotMembership: Membership
     private(set) var entries: [Entry]
-    private(set) var committed: LogIndex
-    var applied: LogIndex
+    @usableFromInline private(set) var committed: LogIndex
+    @usableFromInline var applied: LogIndex
     /// Last index the host has made durable.
     private(set) var stable: LogIndex
     /// The membership named by the latest configuration entry, or the snapshot's (cached).

@@ -124,14 +124,14 @@ extension RaftNode {
     /// A lease read: returns the index the state machine must reach before the read is
     /// served, without any message, if the leader's lease still holds.
     public mutating func leaseRead() throws(RaftError) -> LogIndex {
-        guard case .leader(let state) = role else { throw .notLeader(leader: leader) }
+        // Runs for every read: the leader's state is not bound here (binding it copies the
+        // whole payload, retaining its progress tables), only asked in place.
+        guard case .leader = role else { throw .notLeader(leader: leader) }
         guard log.hasCommittedEntry(ofTerm: term) else { throw .readNotReady }
         // The only voter cannot be deposed but through an entry of its own log: it needs
         // no lease.
         if log.membership.hasOnlyVoter(id) { return log.committed }
-        guard state.transferTarget == nil,
-              state.readOnly.leaseValid(now: ticks, leaseTicks: config.leaseTicks)
-        else { throw .leaseExpired }
+        guard role.leaseHolds(now: ticks, leaseTicks: config.leaseTicks) else { throw .leaseExpired }
         return log.committed
     }
 

@@ -17,8 +17,8 @@ public struct RaftNode: Sendable {
     public let config: RaftConfig
     public internal(set) var term: Term
     public internal(set) var vote: NodeID
-    var log: RaftLog
-    var role: Role
+    @usableFromInline var log: RaftLog
+    @usableFromInline var role: Role
     /// Bumped on every role change, so a handler can tell whether it stepped down.
     var roleEpoch: UInt64 = 0
     var random: SeededRandom
@@ -64,12 +64,14 @@ public struct RaftNode: Sendable {
     // MARK: - Introspection
 
     public var id: NodeID { config.id }
-    public var roleKind: RoleKind { role.kind }
+    /// Inlinable, as `appliedIndex` and `commitIndex`: asked for every request, and a call
+    /// across modules on a RaftNode stored in a class copies the whole node first.
+    @inlinable public var roleKind: RoleKind { role.kind }
     public var membership: Membership { log.membership }
     /// Voters and learners in the current membership (without copying it).
     public var memberCount: Int { log.membership.voters.count + log.membership.learners.count }
-    public var commitIndex: LogIndex { log.committed }
-    public var appliedIndex: LogIndex { log.applied }
+    @inlinable public var commitIndex: LogIndex { log.committed }
+    @inlinable public var appliedIndex: LogIndex { log.applied }
     /// Ticks since a follower last heard from its leader (an append, heartbeat or
     /// snapshot); grows on candidates too. Bounds how stale a follower read may be.
     public var ticksSinceLeaderContact: Int { electionElapsed }

@@ -3,13 +3,19 @@
 
 import Core
 
-enum Role: Sendable {
+@usableFromInline enum Role: Sendable {
     case follower(FollowerState)
     case preCandidate(CandidateState)
     case candidate(CandidateState)
     case leader(LeaderState)
 
-    var kind: RoleKind {
+    /// A leader not handing leadership over whose lease is still valid at `now`.
+    func leaseHolds(now: UInt64, leaseTicks: UInt64) -> Bool {
+        guard case .leader(let state) = self else { return false }
+        return state.transferTarget == nil && state.readOnly.leaseValid(now: now, leaseTicks: leaseTicks)
+    }
+
+    @inlinable var kind: RoleKind {
         switch self {
         case .follower: return .follower
         case .preCandidate: return .preCandidate
@@ -23,13 +29,13 @@ public enum RoleKind: String, Sendable, Equatable {
     case follower, preCandidate = "pre-candidate", candidate, leader
 }
 
-struct FollowerState: Sendable {
+@usableFromInline struct FollowerState: Sendable {
     var leader: NodeID
     /// A snapshot being received in chunks: its metadata and the bytes so far.
     var incomingSnapshot: (metadata: SnapshotMetadata, bytes: [UInt8])?
 }
 
-struct CandidateState: Sendable {
+@usableFromInline struct CandidateState: Sendable {
     var votes: [(NodeID, Bool)] = []
 
     mutating func record(_ voter: NodeID, granted: Bool) {
@@ -38,7 +44,7 @@ struct CandidateState: Sendable {
     }
 }
 
-struct LeaderState: Sendable {
+@usableFromInline struct LeaderState: Sendable {
     var progress: ProgressTracker
     var readOnly = ReadOnlyState()
     /// The node leadership is being handed to, if any.
