@@ -8,6 +8,9 @@
 // appended as their bytes arrive. Header lines (`*N`, `$N`) are parsed in place, not
 // copied. Empty requests (`*0`, blank inline lines) are skipped, as Redis does. After it
 // throws, the stream is broken: the caller stops using the decoder.
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 public struct RequestDecoder: Sendable {
@@ -97,7 +100,10 @@ public struct RequestDecoder: Sendable {
                       bytes.count - cursor >= 2, bytes.count - cursor - 2 >= length else { return nil }
                 let argument = UnsafeRawBufferPointer(rebasing: bytes[cursor..<(cursor + length)])
                 if arguments.isEmpty, length <= sharedNameBytesMax {
-                    if !lastName.elementsEqual(argument) { lastName = Array(argument) }
+                    let same = lastName.withUnsafeBytes { last in
+                        last.count == length && (length == 0 || memcmp(last.baseAddress!, argument.baseAddress!, length) == 0)
+                    }
+                    if !same { lastName = Array(argument) }
                     arguments.append(lastName)
                 } else {
                     arguments.append(Array(argument))
