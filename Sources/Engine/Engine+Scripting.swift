@@ -149,7 +149,8 @@ extension Engine {
             cacheScript(body, sha: sha)
         }
         let keys = Array(arguments[3..<(3 + keyCount)])
-        scriptReadKeys.removeAll(keepingCapacity: false)
+        // Emptied, not reallocated: most scripts read a key or two (a large set is let go).
+        if !scriptReadKeys.isEmpty { scriptReadKeys.removeAll(keepingCapacity: scriptReadKeys.count <= Self.scriptReadKeysKept) }
         scriptReadKeysOverflowed = false
         let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
         let trial = scriptTrial
@@ -231,7 +232,7 @@ extension Engine {
                 scriptReadKeysOverflowed = true
                 return
             }
-            scriptReadKeys.insert(arguments[position])
+            scriptReadKeys.insert(Key(arguments[position]))
         }
     }
 

@@ -44,9 +44,11 @@ public final class Engine {
     /// The keys of the read-only commands the script run last called: what client
     /// tracking remembers for its caller (Redis 7.2+; not the keys it declared). At most
     /// `scriptReadKeysMax`: beyond, the script's declared keys are remembered instead.
-    public internal(set) var scriptReadKeys: Set<Bytes> = []
+    public internal(set) var scriptReadKeys: Set<Key> = []
     public internal(set) var scriptReadKeysOverflowed = false
     public static let scriptReadKeysMax = 100_000
+    /// Most read keys whose room is kept for the next script.
+    static let scriptReadKeysKept = 64
     /// Keys SCANs met stored past their expiry since the node last took them, and the
     /// database they scanned: the node proposes their removal (Redis's SCAN expires the
     /// keys it meets). A SCAN of another database starts it again; at most

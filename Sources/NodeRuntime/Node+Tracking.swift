@@ -68,7 +68,7 @@ extension Node {
         if let first = keys.first, case .here(let replica) = locate(HashSlot.of(key: first)) { engine = replica.data?.engine }
         let remember = { [self] in
             guard let engine, !engine.scriptReadKeysOverflowed else { return rememberReads(keys, session: session, caching: caching) }
-            rememberReads(engine.scriptReadKeys.sorted { $0.lexicographicallyPrecedes($1) }, session: session, caching: caching)
+            rememberReads(engine.scriptReadKeys.map(\.bytes).sorted { $0.lexicographicallyPrecedes($1) }, session: session, caching: caching)
         }
         let outcome = run { value in
             remember()
