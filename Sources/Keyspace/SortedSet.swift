@@ -7,6 +7,10 @@
 // - No score is NaN (the parsers refuse it and the increments check it).
 // - Two sorted sets are equal when they hold the same pairs; the tree's shape may differ.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One end of a score interval (ZRANGEBYSCORE's "(1.5" is `ScoreBound(value: 1.5, exclusive: true)`).
 public struct ScoreBound: Equatable, Sendable {
     public var value: Double
@@ -71,8 +75,31 @@ public struct ScoredMember: Equatable, Sendable {
     public init(member: Bytes, score: Double) { self.member = member; self.score = score }
 }
 
+/// A sorted set's member as its lookup dictionary's key: the member's array itself (shared
+/// with the tree), hashed in one call and compared by its bytes.
+public struct SharedMember: Hashable, Sendable {
+    public let bytes: Bytes
+
+    @inline(__always) init(_ bytes: Bytes) { self.bytes = bytes }
+
+    @inline(__always) public static func == (lhs: SharedMember, rhs: SharedMember) -> Bool {
+        lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in
+                left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+            }
+        }
+    }
+
+    @inline(__always) public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
 public struct SortedSet: Equatable, Sendable {
-    private var scores: [Key: Double] = [:]
+    /// Keyed by `SharedMember`, not `Key`: the tree holds each member's array, and the
+    /// dictionary's key shares it (a `Key` would copy a short member inline: 24 more bytes
+    /// a member, more with the dictionary's empty buckets).
+    private var scores: [SharedMember: Double] = [:]
     private var tree = ScoreTree()
 
     public init() {}
@@ -84,10 +111,10 @@ public struct SortedSet: Equatable, Sendable {
     public static func == (lhs: SortedSet, rhs: SortedSet) -> Bool { lhs.scores == rhs.scores }
 
     /// The score of `member`, nil if absent.
-    public func score(of member: Bytes) -> Double? { scores[Key(member)] }
+    public func score(of member: Bytes) -> Double? { scores[SharedMember(member)] }
 
     /// The members in no particular order, lazily (a few of them for an estimate).
-    public var unorderedMembers: LazyMapSequence<Dictionary<Key, Double>.Keys, Bytes> { scores.keys.lazy.map(\.bytes) }
+    public var unorderedMembers: LazyMapSequence<Dictionary<SharedMember, Double>.Keys, Bytes> { scores.keys.lazy.map(\.bytes) }
 
     /// Sets `member`'s score (not NaN); returns whether the member is new. An equal score
     /// (0 and -0 included, as Redis compares them) leaves the member untouched.
@@ -96,7 +123,7 @@ public struct SortedSet: Equatable, Sendable {
     public mutating func set(_ member: Bytes, score newScore: Double) -> Bool {
         assert(!newScore.isNaN, "a sorted set never holds NaN")
         let score = newScore == 0 ? 0 : newScore
-        let key = Key(member)
+        let key = SharedMember(member)
         if let old = scores[key] {
             guard old != score else { return false }
             scores[key] = score
@@ -112,14 +139,14 @@ public struct SortedSet: Equatable, Sendable {
     /// Removes `member`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ member: Bytes) -> Bool {
-        guard let old = scores.removeValue(forKey: Key(member)) else { return false }
+        guard let old = scores.removeValue(forKey: SharedMember(member)) else { return false }
         tree.remove(score: old, member: member)
         return true
     }
 
     /// The 0-based ascending rank of `member` and its score; nil if absent.
     public func rank(of member: Bytes) -> (rank: Int, score: Double)? {
-        guard let score = scores[Key(member)] else { return nil }
+        guard let score = scores[SharedMember(member)] else { return nil }
         return (tree.rank(score: score, member: member), score)
     }
 
@@ -207,7 +234,7 @@ public struct SortedSet: Equatable, Sendable {
     func isValid() -> Bool {
         guard tree.isValid(), tree.count == scores.count else { return false }
         var consistent = true
-        tree.forEach { score, member in if scores[Key(member)] != score { consistent = false } }
+        tree.forEach { score, member in if scores[SharedMember(member)] != score { consistent = false } }
         return consistent
     }
 }
