@@ -215,8 +215,9 @@ extension Engine {
     /// One `redis.call` from a script, noted in `scriptCalls` (a trial's too: the node
     /// drops them when the trial is void).
     private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
-        let reply = runCallFromScript(arguments, version: version, context: context, now: now)
-        if scriptCalls.count < Self.scriptCallsKeptMax, let spec = CommandTable.lookup(arguments[0]) {
+        let spec = CommandTable.lookup(arguments[0])
+        let reply = runCallFromScript(arguments, spec: spec, version: version, context: context, now: now)
+        if scriptCalls.count < Self.scriptCallsKeptMax, let spec {
             scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
                                           reply: reply.isError ? reply : .ok))
         }
@@ -236,8 +237,9 @@ extension Engine {
         }
     }
 
-    private func runCallFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
-        guard let spec = CommandTable.lookup(arguments[0]), let id = spec.id else {
+    private func runCallFromScript(_ arguments: [Bytes], spec: CommandSpec?, version: ProtocolVersion, context: ScriptContext,
+                                   now: Int64) -> RESPValue {
+        guard let spec, let id = spec.id else {
             return .error("ERR Unknown Redis command called from script")
         }
         guard spec.accepts(argumentCount: arguments.count), spec.subcommandRefusingArity(arguments) == nil else {

@@ -83,11 +83,7 @@ public struct SharedMember: Hashable, Sendable {
     @inline(__always) init(_ bytes: Bytes) { self.bytes = bytes }
 
     @inline(__always) public static func == (lhs: SharedMember, rhs: SharedMember) -> Bool {
-        lhs.bytes.withUnsafeBytes { left in
-            rhs.bytes.withUnsafeBytes { right in
-                left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
-            }
-        }
+        sameBytes(lhs.bytes, rhs.bytes)
     }
 
     @inline(__always) public func hash(into hasher: inout Hasher) {

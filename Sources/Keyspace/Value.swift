@@ -202,11 +202,7 @@ public struct Key: Hashable, Sendable {
         case let (.inline(left, leftCount), .inline(right, rightCount)):
             return leftCount == rightCount && left.0 == right.0 && left.1 == right.1 && left.2 == right.2 && left.3 == right.3
         case let (.heap(left), .heap(right)):
-            return left.withUnsafeBytes { left in
-                right.withUnsafeBytes { right in
-                    left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
-                }
-            }
+            return sameBytes(left, right)
         default:
             return false  // canonical forms: a short key is never on the heap
         }
@@ -214,5 +210,15 @@ public struct Key: Hashable, Sendable {
 
     @inline(__always) public func hash(into hasher: inout Hasher) {
         withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// Whether two arrays hold the same bytes, compared with one `memcmp` (Key's heap form and
+/// SharedMember; `==` on arrays compares an element at a time).
+@inline(__always) func sameBytes(_ left: Bytes, _ right: Bytes) -> Bool {
+    left.withUnsafeBytes { left in
+        right.withUnsafeBytes { right in
+            left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+        }
     }
 }

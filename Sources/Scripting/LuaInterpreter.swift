@@ -49,6 +49,10 @@ public final class LuaInterpreter {
     private var currentRef: Int32 = 0
     private var handlerRef: Int32 = 0
     private var functionsRef: Int32 = 0
+    /// The script run last and a registry reference to its compiled function: a script
+    /// run again (the common case) is found without converting its name to a C string and
+    /// looking it up in the table of compiled scripts. Reset whenever that table changes.
+    private var lastRun: (sha: String, ref: Int32)?
     private var host: ScriptHost?
     private var scriptVersion: ProtocolVersion = .resp2
 
@@ -76,6 +80,7 @@ public final class LuaInterpreter {
     /// Forgets every compiled script (SCRIPT FLUSH) and collects them at once: Redis makes
     /// a new Lua state there, so INFO's used_memory_lua drops back to a fresh state's.
     public func flush() {
+        forgetLastRun()
         luaL_unref(state, trestle_lua_registry_index(), functionsRef)
         lua_createtable(state, 0, 0)
         functionsRef = luaL_ref(state, trestle_lua_registry_index())
@@ -85,6 +90,7 @@ public final class LuaInterpreter {
 
     /// Forgets one compiled script (a body run once, such as FUNCTION LOAD's registering run).
     public func forget(sha: String) {
+        forgetLastRun()
         lua_rawgeti(state, trestle_lua_registry_index(), functionsRef)
         lua_getfield(state, -1, sha)
         let known = lua_type(state, -1) != LUA_TNIL
@@ -191,8 +197,9 @@ public final class LuaInterpreter {
         let status = lua_pcall(state, 0, 1, 1)
         trestle_lua_enforce_memory_limit(state, 0)
         lastStop = Stop(rawValue: trestle_lua_stop_reason(state)) ?? .none
-        // Where the script was when it stopped (Redis's kill text names it).
-        let stopSource = String(cString: trestle_lua_stop_source(state))
+        // Where a killed script was when it stopped (Redis's kill text names it), read
+        // before the budget's reset clears it.
+        let stopSource = lastStop == .killed ? String(cString: trestle_lua_stop_source(state)) : ""
         let stopLine = trestle_lua_stop_line(state)
         trestle_lua_set_budget(state, 0)
         switch lastStop {
@@ -262,15 +269,32 @@ public final class LuaInterpreter {
 
     /// Pushes the compiled function `sha` and returns true, or pushes nothing and returns false.
     private func compiledFunction(_ sha: String) -> Bool {
+        if let lastRun, lastRun.sha == sha {
+            lua_rawgeti(state, trestle_lua_registry_index(), lastRun.ref)
+            return true
+        }
         lua_rawgeti(state, trestle_lua_registry_index(), functionsRef)
         lua_getfield(state, -1, sha)
         lua_remove(state, -2)
-        if lua_type(state, -1) == LUA_TFUNCTION { return true }
-        trestle_lua_pop(state, 1)
-        return false
+        guard lua_type(state, -1) == LUA_TFUNCTION else {
+            trestle_lua_pop(state, 1)
+            return false
+        }
+        forgetLastRun()
+        lua_pushvalue(state, -1)
+        lastRun = (sha, luaL_ref(state, trestle_lua_registry_index()))
+        return true
+    }
+
+    /// Drops the reference to the script run last (its function may be collected).
+    private func forgetLastRun() {
+        guard let lastRun else { return }
+        luaL_unref(state, trestle_lua_registry_index(), lastRun.ref)
+        self.lastRun = nil
     }
 
     private func flushKeepingTop() {
+        forgetLastRun()
         luaL_unref(state, trestle_lua_registry_index(), functionsRef)
         lua_createtable(state, 0, 0)
         functionsRef = luaL_ref(state, trestle_lua_registry_index())
