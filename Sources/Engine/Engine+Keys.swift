@@ -205,9 +205,7 @@ extension Engine {
         case (.stream(let stream), _):
             // One allocation per listpack node, and per group its PEL (the first group's
             // size standing for all, as Redis estimates).
-            let nodeEntries = max(1, Int(settings.inertParameters["stream-node-max-entries"] ?? "") ?? 100)
-            let nodes = (stream.entries.count + nodeEntries - 1) / nodeEntries
-            return nodes + stream.groups.count * (1 + (stream.groups.first?.pending.count ?? 0))
+            return stream.nodes.count + stream.groups.count * (1 + (stream.groups.first?.pending.count ?? 0))
         default: return 1
         }
     }

@@ -50,7 +50,7 @@ extension Engine {
             return .integer(try keyspace.streamDelete(key, ids: ids, now: now))
         case .xtrim:
             guard let (trim, next) = try Self.parseTrim(arguments, at: 2), next == arguments.count else { throw CommandError.syntax }
-            return .integer(try keyspace.streamTrim(key, trim, now: now))
+            return .integer(try keyspace.streamTrim(key, trim, nodeLimits: settings.streamNodeLimits, now: now))
         case .xsetid:
             return try streamSetID(arguments, now: now)
         default:
@@ -193,8 +193,8 @@ extension Engine {
         }
         let notifying = trim != nil && keyspace.changeJournal != nil
         let lengthBefore = notifying ? (try keyspace.streamValue(arguments[1], now: now))?.entries.count ?? 0 : 0
-        guard let id = try keyspace.streamAdd(arguments[1], id: request, fields: fields, trim: trim,
-                                              createIfMissing: createIfMissing, now: now) else { return .null }
+        guard let id = try keyspace.streamAdd(arguments[1], id: request, fields: fields, trim: trim, createIfMissing: createIfMissing,
+                                              nodeLimits: settings.streamNodeLimits, now: now) else { return .null }
         if notifying, let stream = try keyspace.streamValue(arguments[1], now: now), stream.entries.count <= lengthBefore {
             laterNotifications.append((.stream, "xtrim", arguments[1]))  // the add trimmed entries
         }

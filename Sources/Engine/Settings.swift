@@ -63,6 +63,9 @@ public struct Settings: Sendable {
     /// HyperLogLog is converted to dense. Per node, as in Redis: replicas apply PFADD with
     /// their own value, so nodes should agree on it for identical bytes.
     public var hllSparseMaxBytes: Int = HyperLogLog.sparseBytesMaxDefault
+    /// `stream-node-max-entries` and `stream-node-max-bytes`: where XADD starts a new node,
+    /// which decides what `~` trimming removes (Keyspace/StreamNodes.swift).
+    public var streamNodeLimits = StreamNodeLimits.redisDefault
     /// The limits OBJECT ENCODING's names follow (`hash-max-listpack-entries` ...).
     public var encodingLimits = EncodingLimits()
     /// `maxmemory` (0: no limit): past it, `noeviction` refuses commands flagged `denyoom`
@@ -88,9 +91,9 @@ public struct Settings: Sendable {
         encodingLimits = front.encodingLimits
         maxMemoryPolicy = front.maxMemoryPolicy
         lfuLogFactor = front.lfuLogFactor
-        // Lazy freeing's estimate of a stream's nodes reads it (Engine+Keys.swift).
-        let streamNode = front.inertParameters["stream-node-max-entries"]
-        if inertParameters["stream-node-max-entries"] != streamNode { inertParameters["stream-node-max-entries"] = streamNode }
+        // A shard's replicas must lay streams out alike: on a cluster node, whose replicas
+        // live on other nodes with settings of their own, Redis's defaults hold.
+        streamNodeLimits = front.clusterEnabled ? .redisDefault : front.streamNodeLimits
         lfuDecayMinutes = front.lfuDecayMinutes
         scriptsMayCallNoscriptCommands = front.scriptsMayCallNoscriptCommands
     }

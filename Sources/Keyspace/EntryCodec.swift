@@ -19,6 +19,11 @@ public enum EntryCodec {
     /// A hash with fields that have a time to live: the fields as tagHash, then a u32
     /// count and (field, i64 Unix milliseconds) per field with one.
     static let tagHashWithExpiry: UInt8 = 7
+    /// A stream as tagStream, then its nodes (StreamNodes.swift): a u32 count and per node
+    /// u32 live, u32 deleted, master ID, last ID, u32 body bytes, then its master field
+    /// names as a u32 count and blobs. A tagStream record (written before nodes were kept)
+    /// is laid out as XADD would have with Redis's default node limits.
+    static let tagStreamWithNodes: UInt8 = 8
 
     public struct DecodeError: Error, Equatable, Sendable {
         public var reason: String
@@ -71,7 +76,7 @@ public enum EntryCodec {
         case .stream(let stream):
             // Last ID, entries added, largest deleted ID, then each entry: its ID and a u32
             // count of field/value blobs.
-            writer.write(tagStream)
+            writer.write(tagStreamWithNodes)
             writer.writeBlob(key)
             writer.write(entry.expireAt ?? -1)
             for id in [stream.lastID, stream.maxDeletedID] {
@@ -107,6 +112,18 @@ public enum EntryCodec {
                     writer.write(item.entry.deliveredAt)
                     writer.write(item.entry.deliveries)
                 }
+            }
+            writer.write(UInt32(truncatingIfNeeded: stream.nodes.count))
+            for node in stream.nodes {
+                writer.write(UInt32(truncatingIfNeeded: node.live))
+                writer.write(UInt32(truncatingIfNeeded: node.deleted))
+                for id in [node.masterID, node.lastID] {
+                    writer.write(id.milliseconds)
+                    writer.write(id.sequence)
+                }
+                writer.write(UInt32(truncatingIfNeeded: node.bodyBytes))
+                writer.write(UInt32(truncatingIfNeeded: node.masterFields.count))
+                for name in node.masterFields { writer.writeBlob(name) }
             }
         }
     }
@@ -156,6 +173,29 @@ public enum EntryCodec {
         return sortedSet
     }
 
+    /// The nodes a tagStreamWithNodes record ends with, checked against the entries.
+    private static func readStreamNodes(_ reader: inout ByteReader, into stream: inout Stream) throws {
+        let count = Int(try reader.read(UInt32.self))
+        // Each node needs at least 48 bytes.
+        guard count <= reader.remaining / 48 else { throw DecodeError(reason: "stream node count \(count) exceeds record") }
+        var nodes: [StreamNode] = []
+        nodes.reserveCapacity(count)
+        for _ in 0..<count {
+            let live = Int(try reader.read(UInt32.self)), deleted = Int(try reader.read(UInt32.self))
+            let masterID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
+            let lastID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
+            let bodyBytes = Int(try reader.read(UInt32.self))
+            let nameCount = Int(try reader.read(UInt32.self))
+            guard nameCount <= reader.remaining / 4 else { throw DecodeError(reason: "stream node field count \(nameCount) exceeds record") }
+            var names: [Bytes] = []
+            names.reserveCapacity(nameCount)
+            for _ in 0..<nameCount { names.append(try reader.readBlob()) }
+            nodes.append(StreamNode(live: live, deleted: deleted, masterID: masterID, lastID: lastID, masterFields: names,
+                                    bodyBytes: bodyBytes))
+        }
+        guard stream.adoptNodes(nodes) else { throw DecodeError(reason: "stream nodes disagree with its entries") }
+    }
+
     private static func readStream(_ reader: inout ByteReader) throws -> Stream {
         var stream = Stream()
         stream.lastID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
@@ -174,7 +214,7 @@ public enum EntryCodec {
             var fields: [Bytes] = []
             fields.reserveCapacity(fieldCount)
             for _ in 0..<fieldCount { fields.append(try reader.readBlob()) }
-            stream.entries.append(StreamEntry(id: id, fields: fields))
+            stream.appendEntry(StreamEntry(id: id, fields: fields), limits: .redisDefault)
         }
         let groupCount = Int(try reader.read(UInt32.self))
         guard groupCount <= reader.remaining / 28 else { throw DecodeError(reason: "stream group count \(groupCount) exceeds record") }
@@ -248,6 +288,10 @@ public enum EntryCodec {
                 value = .zset(try readSortedSet(&reader))
             case tagStream:
                 value = .stream(try readStream(&reader))
+            case tagStreamWithNodes:
+                var stream = try readStream(&reader)
+                try readStreamNodes(&reader, into: &stream)
+                value = .stream(stream)
             default:
                 throw DecodeError(reason: "unknown value tag \(tag)")
             }

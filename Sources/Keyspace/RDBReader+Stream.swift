@@ -24,6 +24,8 @@ extension RDBReader {
         }
         let length = try self.length()
         guard length == UInt64(stream.entries.count) else { throw Failure("stream length disagrees with its entries") }
+        // Nodes as the payload had them; laid out anew if its deleted entries' IDs do not fit.
+        if !stream.nodesAreConsistent { stream.rebuildNodes(.redisDefault) }
         stream.lastID = StreamID(try self.length(), try self.length())
         guard stream.entries.last.map({ $0.id <= stream.lastID }) ?? true else { throw Failure("stream entry past its last ID") }
         if type >= Self.typeStream2 {
@@ -70,6 +72,7 @@ extension RDBReader {
         for _ in 0..<(try fieldCount()) { masterFields.append(try next()) }
         guard try integer() == 0 else { throw Failure("stream master entry not terminated") }
         var seen: Int64 = 0, live: Int64 = 0
+        var node: StreamNode? = nil
         while seen < valid + deleted {
             let flags = try integer()
             let id = StreamID(master.milliseconds &+ UInt64(bitPattern: try integer()), master.sequence &+ UInt64(bitPattern: try integer()))
@@ -81,12 +84,17 @@ extension RDBReader {
             }
             _ = try integer()  // the entry's element count, for walking backwards
             seen += 1
-            guard flags & streamEntryDeleted == 0 else { continue }
+            if node == nil { node = StreamNode(first: id, fields: fields) } else { node?.append(id: id, fields: fields) }
+            guard flags & streamEntryDeleted == 0 else {
+                node?.markDeleted(1)
+                continue
+            }
             guard stream.entries.last.map({ $0.id < id }) ?? true else { throw Failure("stream IDs out of order") }
             stream.entries.append(StreamEntry(id: id, fields: fields))
             live += 1
         }
         guard live == valid, cursor.next() == nil else { throw Failure("stream node disagrees with its counts") }
+        if let node, node.live > 0 { stream.nodes.append(node) }
     }
 
     /// A consumer group: name, last delivered ID, entries read (19 and later), pending

@@ -1,6 +1,6 @@
 // A stream in Redis's RDB format (type 15, RDB_TYPE_STREAM_LISTPACKS, as version 9 files
-// hold it): its entries in listpack nodes of at most `streamNodeEntriesMax` entries keyed
-// by their first ID, its length and last ID, then each consumer group with its last
+// hold it): its entries in listpack nodes, the stream's own (StreamNodes.swift), keyed
+// by their first live entry's ID, its length and last ID, then each consumer group with its last
 // delivered ID, pending entries (ID, delivery time, delivery count) and consumers (name,
 // seen time, the IDs they hold).
 //
@@ -15,17 +15,20 @@ import Core
 
 extension RDBWriter {
     static let typeStream: UInt8 = 15, typeStream3: UInt8 = 21
-    /// Entries per listpack node (Redis's default `stream-node-max-entries`).
-    static let streamNodeEntriesMax = 100
 
     /// The value of a stream of `type` 15 or 21 (which adds the first and maximal deleted
     /// IDs, entries added, groups' entries read and consumers' active times).
     static func writeStream(_ stream: Stream, type: UInt8, into out: inout [UInt8]) {
         let extended = type == typeStream3
         let entries = Array(stream.entries)
-        let nodes = stride(from: 0, to: entries.count, by: streamNodeEntriesMax).map {
-            entries[$0..<min($0 + streamNodeEntriesMax, entries.count)]
+        // The stream's own nodes (StreamNodes.swift), each with its live entries only.
+        var nodes: [ArraySlice<StreamEntry>] = []
+        var start = 0
+        for node in stream.nodes where node.live > 0 {
+            nodes.append(entries[start..<(start + node.live)])
+            start += node.live
         }
+        assert(start == entries.count, "nodes that do not cover the entries")
         writeLength(UInt64(nodes.count), into: &out)
         for node in nodes {
             guard let first = node.first else { continue }

@@ -1,7 +1,8 @@
 // Streams: entries ordered by ID (milliseconds-sequence), each a flat list of field/value
 // pairs. Unlike the other containers a stream may be stored empty (XDEL of every entry,
 // trimming to 0), and it remembers its last ID, the entries ever added and the largest
-// deleted ID, as Redis does. Consumer groups are not built yet.
+// deleted ID, as Redis does; beside the entries, Redis's listpack nodes as counts, which
+// decide what `~` trimming removes (StreamNodes.swift).
 //
 // Invariants: `entries` is in strictly increasing ID order and every ID is at most
 // `lastID`; IDs come from the command's time (the entry's stamp on a replica), never a
@@ -117,7 +118,11 @@ public struct ConsumerGroup: Equatable, Sendable {
 }
 
 public struct Stream: Equatable, Sendable {
-    public var entries: Deque<StreamEntry> = []
+    /// The entries in ID order. Changed only through `appendEntry`, `removeEntry` and
+    /// `trim` (StreamNodes.swift), which keep `nodes` in step.
+    public internal(set) var entries: Deque<StreamEntry> = []
+    /// Redis's listpack nodes over `entries`, as counts (StreamNodes.swift).
+    public internal(set) var nodes: Deque<StreamNode> = []
     public var lastID = StreamID.zero
     public var entriesAdded: UInt64 = 0
     public var maxDeletedID = StreamID.zero
@@ -193,11 +198,14 @@ public enum StreamIDRequest: Sendable, Equatable {
     case explicit(StreamID)
 }
 
-/// XADD / XTRIM trimming: MAXLEN or MINID, exact or approximate (`~`, up to `limit` entries).
+/// XADD / XTRIM trimming: MAXLEN or MINID, exact or approximate (`~`: whole nodes only,
+/// StreamNodes.swift).
 public struct StreamTrim: Sendable, Equatable {
     public enum Strategy: Sendable, Equatable { case maxLength(UInt64), minimumID(StreamID) }
     public var strategy: Strategy
     public var approximate: Bool
+    /// LIMIT: the most entries an approximate trim removes (0: no limit; nil: not given,
+    /// 100 nodes' worth). Exact trims take none.
     public var limit: Int?
     public init(strategy: Strategy, approximate: Bool, limit: Int?) {
         self.strategy = strategy
@@ -205,9 +213,6 @@ public struct StreamTrim: Sendable, Equatable {
         self.limit = limit
     }
 
-    /// Approximate trimming removes only whole groups of this many entries (Redis trims
-    /// whole radix-tree nodes of up to 100 entries), so a stream may keep more.
-    static let approximateGranule = 100
 }
 
 public enum StreamError: Error, Equatable, Sendable {
@@ -251,13 +256,13 @@ extension Keyspace {
     /// XADD: appends an entry and trims; returns its ID, or nil when `createIfMissing` is
     /// false and the key is absent. Throws `StreamError` for an ID not after the last one.
     public mutating func streamAdd(_ key: Bytes, id request: StreamIDRequest, fields: [Bytes], trim: StreamTrim?,
-                                   createIfMissing: Bool, now: Int64) throws -> StreamID? {
+                                   createIfMissing: Bool, nodeLimits: StreamNodeLimits = .redisDefault, now: Int64) throws -> StreamID? {
         try modifyStream(key, now: now, create: createIfMissing) { stream, changed in
             let id = try Self.nextID(stream.lastID, request, now: now)
-            stream.entries.append(StreamEntry(id: id, fields: fields))
+            stream.appendEntry(StreamEntry(id: id, fields: fields), limits: nodeLimits)
             stream.lastID = id
             stream.entriesAdded &+= 1
-            if let trim { _ = Self.trim(&stream, trim) }
+            if let trim { _ = stream.trim(trim, limits: nodeLimits) }
             changed = true
             return id
         }
@@ -282,30 +287,13 @@ extension Keyspace {
     }
 
     /// XTRIM: returns how many entries were removed.
-    public mutating func streamTrim(_ key: Bytes, _ trim: StreamTrim, now: Int64) throws -> Int {
+    public mutating func streamTrim(_ key: Bytes, _ trim: StreamTrim, nodeLimits: StreamNodeLimits = .redisDefault,
+                                    now: Int64) throws -> Int {
         try modifyStream(key, now: now, create: false) { stream, changed in
-            let removed = Self.trim(&stream, trim)
+            let removed = stream.trim(trim, limits: nodeLimits)
             changed = removed > 0
             return removed
         } ?? 0
-    }
-
-    static func trim(_ stream: inout Stream, _ trim: StreamTrim) -> Int {
-        var excess: Int
-        switch trim.strategy {
-        case .maxLength(let length):
-            excess = stream.entries.count - Int(min(length, UInt64(stream.entries.count)))
-        case .minimumID(let id):
-            excess = stream.lowerBound(id)
-        }
-        if trim.approximate, excess < stream.entries.count {
-            // Whole groups only; the last, partial group goes only when everything goes.
-            excess -= excess % StreamTrim.approximateGranule
-            if let limit = trim.limit, limit > 0 { excess = min(excess, limit - limit % StreamTrim.approximateGranule) }
-        }
-        guard excess > 0 else { return 0 }
-        stream.entries.removeFirst(excess)
-        return excess
     }
 
     /// XDEL: removes the entries with these IDs; returns how many existed.
@@ -315,7 +303,7 @@ extension Keyspace {
             for id in ids {
                 let index = stream.lowerBound(id)
                 guard index < stream.entries.count, stream.entries[index].id == id else { continue }
-                stream.entries.remove(at: index)
+                stream.removeEntry(at: index)
                 stream.maxDeletedID = max(stream.maxDeletedID, id)
                 removed += 1
             }

@@ -9,8 +9,9 @@ import Testing
     private func sampleStream() -> Stream {
         var stream = Stream()
         for index in 0..<230 {
-            stream.entries.append(StreamEntry(id: StreamID(UInt64(1_000 + index / 3), UInt64(index % 3)),
-                                              fields: index % 2 == 0 ? [bytes("n"), bytes("\(index)")] : [bytes("a"), bytes("1"), bytes("b"), bytes("")]))
+            stream.appendEntry(StreamEntry(id: StreamID(UInt64(1_000 + index / 3), UInt64(index % 3)),
+                                           fields: index % 2 == 0 ? [bytes("n"), bytes("\(index)")] : [bytes("a"), bytes("1"), bytes("b"), bytes("")]),
+                               limits: .redisDefault)
         }
         stream.lastID = StreamID(5_000, 1)
         stream.entriesAdded = 240
