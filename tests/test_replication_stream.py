@@ -199,6 +199,12 @@ def test_the_stream_after_sync_holds_each_write_as_redis_propagates_it(server):
         client.set("in2", "v")
         assert stream.command() == [b"select", b"2"]
         assert stream.command() == [b"set", b"in2", b"v"]
+        # A transaction that changes database: MULTI first, then each SELECT (Redis 7+).
+        with client.pipeline(transaction=True) as transaction:
+            transaction.execute_command("SELECT", "1").set("in1", "v").execute_command("SELECT", "2").set("again2", "v")
+            transaction.execute()
+        assert [stream.command() for _ in range(6)] == [[b"multi"], [b"select", b"1"], [b"set", b"in1", b"v"],
+                                                         [b"select", b"2"], [b"set", b"again2", b"v"], [b"exec"]]
     finally:
         stream.close()
 

@@ -72,8 +72,7 @@ extension Node {
         for entry in entries {
             let wrapped = entry.commands.count > 1
             for id in replicationLinks.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-                // As Redis: the first command's SELECT comes before MULTI.
-                if wrapped, let first = entry.commands.first { select(first.database, on: id) }
+                // As Redis 7+: MULTI first, then each command's SELECT where the database changes.
                 if wrapped { sendToReplica(id, [Array("MULTI".utf8)]) }
                 for command in entry.commands {
                     select(command.database, on: id)
