@@ -178,6 +178,9 @@ def test_the_stream_after_sync_holds_each_write_as_redis_propagates_it(server):
         client.set("b", "2", ex=50)
         command = stream.command()
         assert command[:4] == [b"set", b"b", b"2", b"PXAT"] and int(command[4]) > time.time() * 1000 + 40_000
+        at = str(int(time.time() * 1000) + 100_000)
+        client.execute_command("set", "b", "3", "pxat", at)  # already absolute: sent as it came (Redis)
+        assert stream.command() == [b"set", b"b", b"3", b"pxat", at.encode()]
         client.incrbyfloat("f", 1.5)
         assert stream.command() == [b"set", b"f", b"1.5", b"KEEPTTL"]
         client.restore("r", 100_000, client.dump("f"))

@@ -70,6 +70,9 @@ extension Engine {
         case .expire, .pexpire, .expireat, .pexpireat:
             return [absoluteExpiry(of: command[1], now: now)]
         case .set where Self.setsExpiry(command):
+            // As Redis: a SET that named its expiry as PXAT already goes as it was sent.
+            let absolute = command.dropFirst(3).contains { Arguments.isKeyword($0, "pxat") }
+            if absolute, keyspace.peek(command[1], now: now) != nil { return [command] }
             return [storedWithExpiry(command[1], now: now)]
         case .setex, .psetex:
             return [storedWithExpiry(command[1], now: now)]
