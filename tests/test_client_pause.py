@@ -148,3 +148,25 @@ def test_keys_do_not_expire_under_a_write_pause_and_do_when_read_after_it(server
         admin.execute_command("CLIENT", "UNPAUSE")
     assert admin.get("soon") is None
     assert admin.info("stats")["expired_keys"] == expired_before + 1, "the read removed it"
+
+
+def test_randomkey_answers_an_expired_key_under_a_write_pause_and_removes_it_after(server):
+    # Redis's "randomkey command will not cause the server to get into an infinite loop
+    # during the client pause write": the expired key stays, and RANDOMKEY names it.
+    admin = server.client(decode_responses=True)
+    admin.flushall()
+    admin.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    expired_before = admin.info("stats")["expired_keys"]
+    try:
+        admin.set("key", "value", px=30)
+        admin.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+        time.sleep(0.1)
+        assert admin.randomkey() == "key"
+        assert admin.info("stats")["expired_keys"] == expired_before
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    # Without the pause, RANDOMKEY removes the expired keys it draws (as Redis, each a DEL).
+    assert admin.randomkey() is None
+    assert admin.info("stats")["expired_keys"] == expired_before + 1
+    assert admin.dbsize() == 0
+    admin.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")

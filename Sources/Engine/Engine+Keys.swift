@@ -29,7 +29,14 @@ extension Engine {
         case .renamenx:
             return .integer(try keyspace.rename(arguments[1], to: arguments[2], onlyIfAbsent: true, now: now) ? 1 : 0)
         case .randomkey:
-            return .bulkOrNull(keyspace.randomKey(now: now, using: &random))
+            // As SCAN: the expired keys it met are the node's to remove (Redis's RANDOMKEY
+            // deletes each one it draws).
+            var met = scanMetExpired.database == selectedDatabase ? scanMetExpired.keys : []
+            let key = keyspace.randomKey(now: now, using: &random) { key in
+                if met.count < ExpiryLimits.keysPerCycleMax, !met.contains(key) { met.append(key) }
+            }
+            scanMetExpired = (selectedDatabase, met)
+            return .bulkOrNull(key)
         case .copy: return try copy(arguments, now: now)
         case .move: return try move(arguments, now: now)
         case .swapdb: return try swapDatabases(arguments, now: now)
@@ -120,7 +127,12 @@ extension Engine {
     /// forgets them.
     public func takeScanMetExpired(database: Int) -> [Bytes] {
         defer { scanMetExpired = (0, []) }
-        return scanMetExpired.database == database ? scanMetExpired.keys : []
+        return peekScanMetExpired(database: database)
+    }
+
+    /// The keys the last SCAN or RANDOMKEY in `database` met expired, kept for the node.
+    public func peekScanMetExpired(database: Int) -> [Bytes] {
+        scanMetExpired.database == database ? scanMetExpired.keys : []
     }
 }
 

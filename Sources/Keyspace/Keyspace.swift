@@ -217,7 +217,8 @@ public struct Keyspace: Sendable {
     }
 
     /// A random live key, drawing from `random`.
-    public func randomKey(now: Int64, using random: inout SeededRandom) -> Bytes? {
+    /// `expired` is told each stored but expired key a draw met (a key may be met twice).
+    public func randomKey(now: Int64, using random: inout SeededRandom, expired: (Bytes) -> Void = { _ in }) -> Bytes? {
         guard keyCount > 0 else { return nil }
         for _ in 0..<100 {
             var target = random.int(in: 0...(keyCount - 1))
@@ -226,6 +227,7 @@ public struct Keyspace: Sendable {
                     let index = slots[slot].index(slots[slot].startIndex, offsetBy: target)
                     let (key, entry) = slots[slot][index]
                     if !entry.isExpired(at: now) { return key.bytes }
+                    expired(key.bytes)
                     break
                 }
                 target -= slots[slot].count

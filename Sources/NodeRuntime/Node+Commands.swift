@@ -187,6 +187,12 @@ extension Node {
                 let key = engine.executeRead(arguments, session: session, now: time)
                 if key != .null { return key }
             }
+            // As Redis while CLIENT PAUSE holds expiry: expired keys stay, and RANDOMKEY
+            // answers one of them rather than nothing.
+            if clientPause != nil,
+               let met = ledEngines.lazy.compactMap({ $0.peekScanMetExpired(database: session.database).first }).first {
+                return .bulk(met)
+            }
             return .null
         default:
             return scan(arguments, session: session, now: time)

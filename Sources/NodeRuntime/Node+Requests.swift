@@ -222,8 +222,8 @@ extension Node {
                 return nil
             }
             let answer = id == .scan && forwarded ? scanRange(arguments, session: session) : nodeWideRead(id, arguments, session: session)
-            // As Redis's SCAN, the expired keys it met are removed before it answers.
-            if id == .scan, expireMetByScan(answer: answer, database: session.database, reply: reply) { return nil }
+            // As Redis's SCAN and RANDOMKEY, the expired keys they met are removed before they answer.
+            if id == .scan || id == .randomkey, expireMetByScan(answer: answer, database: session.database, reply: reply) { return nil }
             return Outcome(reply: answer)
         case .migrate:
             migrate(arguments, session: session, reply: reply)

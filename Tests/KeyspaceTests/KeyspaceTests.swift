@@ -154,6 +154,16 @@ private func b(_ text: String) -> Bytes { Array(text.utf8) }
         #expect(keyspace.randomKey(now: 0, using: &first) == keyspace.randomKey(now: 0, using: &second))
         #expect(keyspace.randomKey(now: 0, using: &first) != nil)
     }
+
+    @Test func randomKeyReportsTheExpiredKeysItDraws() throws {
+        var keyspace = Keyspace()
+        keyspace.store(b("gone"), Entry(value: .string(b("v")), expireAt: 10))
+        var random = SeededRandom(seed: 7)
+        var met: [Bytes] = []
+        #expect(keyspace.randomKey(now: 20, using: &random) { met.append($0) } == nil)
+        #expect(!met.isEmpty && met.allSatisfy { $0 == b("gone") })
+        #expect(keyspace.keyCount == 1, "a read leaves the removal to its caller")
+    }
 }
 
 @Suite struct HashTests {
