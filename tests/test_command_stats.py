@@ -50,7 +50,8 @@ def test_counts_match_redis(server, redis_reference):
 def test_commands_called_by_scripts_count_as_in_redis(server, redis_reference):
     """Redis 7 counts each command a script calls (writing scripts, which Trestle runs from
     its log, and read-only ones, which it runs as a trial, alike); a failed call counts as
-    failed, and its error reaches errorstats once, through the script's reply."""
+    failed, and its error reaches errorstats once: when the call failed, or through the
+    script's reply when that is the call's error."""
     mine, theirs = server.client(), redis_reference.client()
     for client in (mine, theirs):
         client.config_resetstat()
@@ -63,6 +64,12 @@ def test_commands_called_by_scripts_count_as_in_redis(server, redis_reference):
         client.set("notanumber", "x")
         try:
             client.eval("return redis.call('incr', KEYS[1])", 1, "notanumber")
+        except redis.ResponseError:
+            pass
+        # An error pcall caught counts when the call fails; one the script returns, once.
+        client.eval("local caught = redis.pcall('incr', KEYS[1]) return 1", 1, "notanumber")
+        try:
+            client.eval("return redis.pcall('hset', KEYS[1], 'f', 'v')", 1, "notanumber")
         except redis.ResponseError:
             pass
     wanted = ["cmdstat_set", "cmdstat_expire", "cmdstat_geoadd", "cmdstat_get", "cmdstat_exists", "cmdstat_incr",

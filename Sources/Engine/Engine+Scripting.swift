@@ -168,16 +168,30 @@ extension Engine {
         // until it ends (Redis 7).
         scriptSession.database = selectedDatabase
         defer { scriptSession.database = 0 }
+        let firstCall = scriptCalls.count
         let reply = interpreter.run(sha: sha, body: body, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
                                     budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
                                     sliceMilliseconds: trial?.sliceMilliseconds ?? 0,
                                     sliceInstructions: trial?.sliceInstructions ?? 0, seed: seed, host: host)
+        if case .error(let text) = reply { countErrorOnce(text, callsFrom: firstCall) }
         if let trial {
             trial.stop = interpreter.lastStop
             trial.functionName = Self.calledFunction(body)
         }
         guard case .error = reply, let function = Self.calledFunction(body) else { return reply }
         return Self.functionError(reply, sha: sha, function: function)
+    }
+
+    /// When a script's error reply is the error one of its calls got (redis.call raised
+    /// it, with the script's name appended, or the script returned pcall's error), that
+    /// call's error is not counted on its own: the reply counts it.
+    private func countErrorOnce(_ text: String, callsFrom first: Int) {
+        guard first < scriptCalls.count else { return }
+        for index in (first..<scriptCalls.count).reversed() {
+            guard case .error(let callText) = scriptCalls[index].reply, text.hasPrefix(callText) else { continue }
+            scriptCalls[index].countsError = false
+            return
+        }
     }
 
     /// math.random's seed for one script run, from the time and the log entry it runs at:
@@ -210,6 +224,10 @@ extension Engine {
         public let database: Int
         /// The error it answered, if any (OK otherwise).
         public var reply: RESPValue
+        /// Whether its error counts in INFO errorstats: not when the script's own reply is
+        /// that error (raised by redis.call, or a pcall's error returned), which counts
+        /// once, as the script's, as in Redis.
+        public var countsError = true
     }
 
     /// One `redis.call` from a script, noted in `scriptCalls` (a trial's too: the node
