@@ -74,7 +74,7 @@ struct CommandStats {
     /// Counts one answered request of the command `spec` (nil: not a known command), sent
     /// as `request`: a container command's counts are its subcommand's.
     /// `countsError` false: the reply's error is not counted in errorstats (a script's
-    /// call, whose error reaches the client, and errorstats, through the script's reply).
+    /// call whose error the script's own reply carries, and is counted with).
     mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64, countsError: Bool = true) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
