@@ -225,3 +225,25 @@ def test_a_function_cannot_register_functions_once_loaded(server):
                          replace=True)
     with pytest.raises(redis.ResponseError, match="redis.register_function can only be called on FUNCTION LOAD command"):
         client.fcall("f2", 0)
+
+
+def test_a_library_loads_in_redis_load_environment(server):
+    """As Redis 7+: while a library loads, its only global is `redis` (the load API), so
+    other globals are unknown; once loaded, its functions see the script globals, where
+    `redis` has no register_function and globals are read-only."""
+    client = server.client()
+    with pytest.raises(redis.ResponseError, match="Script attempted to access nonexistent global variable 'getmetatable'"):
+        client.function_load("#!lua name=test1\nmt = getmetatable(_G)")
+    with pytest.raises(redis.ResponseError, match="Script attempted to access nonexistent global variable 'string'"):
+        client.function_load("#!lua name=test1\nlocal s = string.format('%d', 1)\n"
+                             "redis.register_function('f', function() return 1 end)")
+    client.function_load("#!lua name=lib\nredis.register_function('f1', function(keys, args)\n"
+                         "  redis.register_function('f2', function() return 2 end)\n  return 1\nend)\n"
+                         "redis.register_function('f3', function() redis = function() return 1 end end)\n"
+                         "redis.register_function('f4', function(keys, args) return string.format('%s-%s', keys[1], args[1]) end)",
+                         replace=True)
+    with pytest.raises(redis.ResponseError, match="attempt to call field 'register_function' \\(a nil value\\)"):
+        client.fcall("f1", 0)
+    with pytest.raises(redis.ResponseError, match="Attempt to modify a readonly table"):
+        client.fcall("f3", 0)
+    assert client.fcall("f4", 1, "k", "v") == b"k-v"

@@ -80,23 +80,38 @@ extension Engine {
         return (library, function)
     }
 
-    /// The library's code with its shebang line replaced by `prelude` (one line), inside a
-    /// block (a top-level `return` in the library stays legal), then `epilogue`.
+    /// The library's code with its shebang line replaced by `prelude` (one line), run as a
+    /// function in Redis's load environment (the sandbox's `__trestle_library`: a top-level
+    /// `return` in the library stays legal), then `epilogue`. The prelude defines
+    /// `__trestle_register`, what the load API's `register_function` does.
     private static func body(_ code: Bytes, prelude: String, epilogue: String, function: String = "") -> Bytes {
         let rest = code.firstIndex(of: UInt8(ascii: "\n")).map { Array(code[$0...]) } ?? []
-        return Array("\(prelude) do -- \(functionMarker)\(function)".utf8) + rest + Array("\nend\n\(epilogue)".utf8)
+        return Array("\(prelude) \(loadAPI) __trestle_library(function(...) -- \(functionMarker)\(function)".utf8) + rest
+            + Array("\nend, __trestle_api)\n\(epilogue)".utf8)
     }
+
+    /// The `redis` a library's code sees while it loads (one line): `register_function`,
+    /// `log`, the log levels and the version, nothing else; read-only.
+    private static let loadAPI = """
+        local __trestle_api = setmetatable({}, {__index = function(_, k) \
+        if k == 'register_function' then return __trestle_register end \
+        if k == 'log' or k == 'LOG_DEBUG' or k == 'LOG_VERBOSE' or k == 'LOG_NOTICE' or k == 'LOG_WARNING' \
+        or k == 'REDIS_VERSION' or k == 'REDIS_VERSION_NUM' then return redis[k] end \
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end, \
+        __newindex = function() error('Attempt to modify a readonly table', 2) end})
+        """
 
     /// Ends the prelude's line; FCALL's bodies add the function's name after it.
     static let functionMarker = "trestle-function:"
 
+    /// FCALL's body: the library loads (its functions collected, unchecked: LOAD checked
+    /// them), then the function runs. As in Redis, a function finds no `register_function`
+    /// in `redis`, and one it kept from the load API refuses to register.
     static func callingBody(_ code: Bytes, function: String) -> Bytes {
-        body(code, prelude: "local __trestle_functions = {} local redis = setmetatable({register_function = function(a, b) "
-             + "if type(a) == 'table' then __trestle_functions[a.function_name] = a.callback else __trestle_functions[a] = b end "
-             + "end}, {__index = redis, __newindex = function() error('Attempt to modify a readonly table', 2) end})",
-             // As in Redis, a function cannot register others once the library is loaded.
-             epilogue: "redis.register_function = function() error('redis.register_function can only be called on FUNCTION LOAD command', 0) end "
-                + "return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
+        body(code, prelude: "local __trestle_functions, __trestle_loaded = {}, false local __trestle_register = function(a, b) "
+             + "if __trestle_loaded then error('redis.register_function can only be called on FUNCTION LOAD command', 0) end "
+             + "if type(a) == 'table' then __trestle_functions[a.function_name] = a.callback else __trestle_functions[a] = b end end",
+             epilogue: "__trestle_loaded = true return __trestle_functions['\(function)'](KEYS, ARGV)", function: function)
     }
 
     /// The function an FCALL body runs (from its first line's marker), for error texts.
@@ -117,12 +132,12 @@ extension Engine {
 
     /// The prelude of LOAD's registering run: checks each registration as Redis does and
     /// returns {name, has description, description, flags...} per function. As in Redis,
-    /// the load run sees only `register_function`, `log`, the log levels and the version
-    /// of the `redis` table, and no `math` (its random numbers would differ per load).
+    /// the load run sees no global but `redis`, and of it only `register_function`, `log`,
+    /// the log levels and the version (`loadAPI`).
     private static let registeringPrelude = """
         local __trestle_registered = {} local __trestle_flags = {['no-writes'] = true, ['allow-oom'] = true, \
         ['allow-stale'] = true, ['no-cluster'] = true, ['allow-cross-slot-keys'] = true} \
-        local redis = setmetatable({register_function = function(...) \
+        local __trestle_register = function(...) \
         local count, a, b = select('#', ...), ... local name, callback, flags, description \
         if count == 1 then \
         if type(a) ~= 'table' then error('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).', 0) end \
@@ -145,12 +160,7 @@ extension Engine {
         if flags ~= nil then if type(flags) ~= 'table' then error('flags argument to redis.register_function must be a table representing function flags', 0) end \
         for _, flag in ipairs(flags) do if not __trestle_flags[flag] then error('unknown flag given', 0) end entry[#entry + 1] = flag end end \
         for _, other in ipairs(__trestle_registered) do if other[1] == name then error('Function already exists in the library', 0) end end \
-        __trestle_registered[#__trestle_registered + 1] = entry end}, {__index = function(_, k) \
-        if k == 'log' or k == 'LOG_DEBUG' or k == 'LOG_VERBOSE' or k == 'LOG_NOTICE' or k == 'LOG_WARNING' \
-        or k == 'REDIS_VERSION' or k == 'REDIS_VERSION_NUM' then return redis[k] end \
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end, \
-        __newindex = function() error('Attempt to modify a readonly table', 2) end}) \
-        local math = setmetatable({}, {__index = function() error("Script attempted to access nonexistent global variable 'math'", 2) end})
+        __trestle_registered[#__trestle_registered + 1] = entry end
         """
 
     // MARK: - FUNCTION

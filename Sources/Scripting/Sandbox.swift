@@ -17,6 +17,7 @@ enum Sandbox {
     local G = _G
     local error, rawget, setmetatable, type, tostring, pairs = error, rawget, setmetatable, type, tostring, pairs
     local getinfo = debug.getinfo
+    local setfenv_raw = setfenv
 
     for _, name in pairs({'dofile', 'loadfile', 'print', 'require', 'module', 'getfenv', 'setfenv',
                           'collectgarbage', 'gcinfo', 'debug', 'io', 'package', 'newproxy'}) do
@@ -124,6 +125,25 @@ enum Sandbox {
     })
     protected[env] = true
     visible._G = env
+
+    -- A FUNCTION library's code (Engine+Functions.swift) runs through this: `body` (the
+    -- code as a function) first sees Redis's load environment, where the only global is
+    -- `redis`, the load API given; once it returned, the functions it made see the script
+    -- globals through the same environment, as Redis swaps its globals' metatable after a
+    -- load. Globals stay read-only in both. `body` can only get what a script has.
+    visible.__trestle_library = function(body, api)
+      if type(body) ~= 'function' then error('a library is a function', 2) end
+      local loading = function(_, name)
+        if name == 'redis' then return api end
+        error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+      end
+      local meta = {__index = loading, __newindex = refuse, __metatable = sealed}
+      local library = setmetatable({}, meta)
+      protected[library] = true
+      setfenv_raw(body, library)
+      body()
+      meta.__index = env
+    end
 
     -- Every error leaves a script as a table {err = text, source = ..., line = ...}.
     local function handler(err)

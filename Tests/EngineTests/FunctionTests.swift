@@ -74,13 +74,25 @@ import Wire
         }
         #expect(call.contains("attempted to access nonexistent global variable 'call'"))
         #expect(math.contains("attempted to access nonexistent global variable 'math'"))
-        // Registering from inside a function, once loaded, is not possible.
+        // Registering from inside a function, once loaded, is not possible: its `redis` is
+        // the script API, which has no register_function (as Redis 7+).
         #expect(load("redis.register_function('f', function() return redis.register_function('g', function() end) end)") == .bulk(Array("lib".utf8)))
         guard case .error(let inside) = engine.execute(["FCALL", "f", "0"].map { Array($0.utf8) }, session: session, now: 0).reply else {
             Issue.record("a function registered another")
             return
         }
-        #expect(inside.hasPrefix("ERR redis.register_function can only be called on FUNCTION LOAD command script: f"))
+        #expect(inside.hasPrefix("ERR user_function:2: attempt to call field 'register_function' (a nil value) script: f"))
+        // A load API kept by the library refuses to register once loaded.
+        #expect(engine.execute(["FUNCTION", "DELETE", "lib"].map { Array($0.utf8) }, session: session, now: 0).reply == .ok)
+        #expect(load("local lib = redis\nlib.register_function('f', function() return lib.register_function('g', function() end) end)")
+            == .bulk(Array("lib".utf8)))
+        guard case .error(let kept) = engine.execute(["FCALL", "f", "0"].map { Array($0.utf8) }, session: session, now: 0).reply else {
+            return #expect(Bool(false))
+        }
+        #expect(kept.hasPrefix("ERR redis.register_function can only be called on FUNCTION LOAD command script: f"))
+        // At load, no global but `redis`.
+        guard case .error(let global) = load("local mt = getmetatable(_G)") else { return #expect(Bool(false)) }
+        #expect(global.contains("Script attempted to access nonexistent global variable 'getmetatable'"))
         // The library's redis table is read-only, at load and when a function runs.
         guard case .error(let atLoad) = load("redis.call = function() return 1 end") else { return #expect(Bool(false)) }
         #expect(atLoad.contains("Attempt to modify a readonly table"))
