@@ -946,3 +946,21 @@ def test_dump_and_restore_round_trip_every_type(server):
     assert client.dump("missing") is None
     assert client.object("encoding", "s") == b"embstr"
     assert client.memory_usage("l") > 0
+
+
+def test_config_get_patterns_match_aliases_and_skip_hidden_parameters(target):
+    """As Redis 7: a pattern matches aliases too (each under its own name) but never a
+    hidden parameter, which answers only when named; setting where the server listens to
+    what it already is succeeds; a percentage over 100 is refused with Redis's words."""
+    client = target.client(decode_responses=True)
+    matched = client.config_get("*of")
+    assert "slaveof" in matched and "replicaof" in matched
+    everything = client.config_get("*")
+    assert "key-load-delay" not in everything and "hash-max-ziplist-entries" in everything
+    assert client.config_get("key-load-delay") == {"key-load-delay": "0"}
+    assert client.config_set("port", str(target.port)) is True
+    assert client.config_set("bind", everything["bind"]) is True
+    before = client.config_get("maxmemory")
+    text = error_text(client.config_set, "maxmemory-clients", "200%")
+    assert "percentage argument must be less or equal to 100" in text
+    assert client.config_get("maxmemory") == before

@@ -93,6 +93,7 @@ public final class NodeService: Service, @unchecked Sendable {
         }
         let channel = try await bind(node, port: configuration.port, tls: nil)
         let port = channel.localAddress?.port ?? configuration.port
+        if configuration.port == 0 { try await loop.submit { node.node.listening(onPort: port) }.get() }
         var channels = [channel]
         if let tls = configuration.tls, let tlsContext {
             channels.append(try await bind(node, port: tls.port, tls: tlsContext))

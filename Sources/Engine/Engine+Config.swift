@@ -21,6 +21,8 @@ extension Engine {
         case integer(ClosedRange<Int>)
         /// A byte count with an optional unit (1gb, 64mb...), in the range.
         case memory(ClosedRange<Int>)
+        /// A byte count as `.memory`, or a percentage up to 100 (`10%`).
+        case memoryOrPercent
         /// yes or no.
         case boolean
         /// One of the words, case-insensitive.
@@ -44,17 +46,35 @@ extension Engine {
 
     /// Parameters Trestle takes from its flags at start.
     private static let fixedParameters: [ConfigParameter] = [
-        fixed("port") { String($0.port) }, fixed("bind") { $0.bind }, fixed("dir") { $0.directory },
+        listener("port", refusal: "Unable to listen on this port") { String($0.port) },
+        listener("bind", refusal: "Failed to bind to specified addresses.") { $0.bind }, fixed("dir") { $0.directory },
         fixed("databases") { String($0.databases) }, fixed("cluster-enabled") { $0.clusterEnabled ? "yes" : "no" },
         fixed("io-threads") { _ in "1" }, fixed("daemonize") { _ in "no" }, fixed("supervised") { _ in "no" },
         fixed("appendfilename") { _ in "appendonly.aof" }, fixed("appenddirname") { _ in "appendonlydir" },
         fixed("dbfilename") { _ in "dump.rdb" }, fixed("logfile") { _ in "" },
         fixed("enable-debug-command") { _ in "yes" }, fixed("enable-protected-configs") { _ in "no" },
         fixed("enable-module-command") { _ in "no" },
+        // Trestle never replicates from a Redis master (REPLICAOF is refused); its replicas
+        // are a cluster's (trestle node).
+        fixed("replicaof", alias: "slaveof") { _ in "" },
     ]
 
-    private static func fixed(_ name: String, _ get: @escaping @Sendable (Settings) -> String) -> ConfigParameter {
-        ConfigParameter(name: name, kind: .text(valid: { _ in true }), get: get, set: nil)
+    private static func fixed(_ name: String, alias: String? = nil, _ get: @escaping @Sendable (Settings) -> String) -> ConfigParameter {
+        ConfigParameter(name: name, aliases: alias.map { [$0] } ?? [], kind: .text(valid: { _ in true }), get: get, set: nil)
+    }
+
+    /// Parameters CONFIG GET gives only when named exactly, never for a pattern (Redis's
+    /// hidden configs: test knobs).
+    static let hiddenParameters: Set<String> = ["key-load-delay", "rdb-key-save-delay"]
+
+    /// Where the server listens: fixed at start, as the shell bound its socket then. Redis
+    /// moves its listener on CONFIG SET; Trestle accepts only the value it has (tools that
+    /// set every parameter to its own value keep working) and refuses another with Redis's
+    /// words for a listener it could not open, plus why.
+    static let listenerParameters: Set<String> = ["port", "bind"]
+
+    private static func listener(_ name: String, refusal: String, _ get: @escaping @Sendable (Settings) -> String) -> ConfigParameter {
+        ConfigParameter(name: name, kind: .text(valid: { _ in true }, reason: refusal), get: get, set: nil)
     }
 
     /// Parameters CONFIG SET changes and Trestle acts on.
@@ -143,7 +163,7 @@ extension Engine {
         inert("lazyfree-lazy-server-del", "no", .boolean), inert("lazyfree-lazy-user-del", "no", .boolean),
         inert("lazyfree-lazy-user-flush", "no", .boolean), inert("replica-lazy-flush", "no", .boolean),
         inert("maxmemory-samples", "5", .integer(1...64)), inert("maxmemory-eviction-tenacity", "10", .integer(0...100)),
-        inert("maxmemory-clients", "0", .text(valid: isMemoryOrPercent)),
+        inert("maxmemory-clients", "0", .memoryOrPercent),
         inert("oom-score-adj", "no", .choice(["no", "yes", "relative", "absolute"])),
         inert("oom-score-adj-values", "0 200 800", .text(valid: isOOMScoreTriple)),
         inert("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -229,8 +249,8 @@ extension Engine {
     }
 
     /// Redis 7's CONFIG GET: a name without glob characters is looked up as given (an alias
-    /// answers under the alias); a pattern matches canonical names only. Each parameter
-    /// appears once.
+    /// answers under the alias); a pattern matches canonical names and aliases (each
+    /// answering under its own name), never a hidden parameter. Each name appears once.
     private func configGet(_ patterns: [String]) -> [RESPPair] {
         var pairs: [RESPPair] = []
         var reported = Set<String>()
@@ -242,8 +262,11 @@ extension Engine {
                 continue
             }
             let glob = Array(pattern.utf8)
-            for parameter in Self.configParameters where Glob.matches(pattern: glob, Array(parameter.name.utf8), ignoringCase: true) {
-                if reported.insert(parameter.name).inserted { pairs.append(RESPPair(parameter.name, .bulk(parameter.get(settings)))) }
+            for parameter in Self.configParameters where !Self.hiddenParameters.contains(parameter.name) {
+                for name in [parameter.name] + parameter.aliases
+                where Glob.matches(pattern: glob, Array(name.utf8), ignoringCase: true) && reported.insert(name).inserted {
+                    pairs.append(RESPPair(name, .bulk(parameter.get(settings))))
+                }
             }
         }
         return pairs
@@ -262,7 +285,13 @@ extension Engine {
                 .message("ERR CONFIG SET failed (possibly related to argument '\(name)') - \(reason)")
             }
             guard seen.insert(parameter.name).inserted else { throw failure("duplicate parameter") }
-            guard let set = parameter.set else { throw failure("can't set immutable config") }
+            guard let set = parameter.set else {
+                guard Self.listenerParameters.contains(parameter.name), case .text(_, let refusal?) = parameter.kind else {
+                    throw failure("can't set immutable config")
+                }
+                if value == parameter.get(settings) { continue }
+                throw failure(refusal + ": Trestle listens where it started (restart it with --\(parameter.name))")
+            }
             let normalized = try Self.checked(value, parameter.kind, failure: failure)
             if parameter.name == "activedefrag", normalized == "yes" {
                 throw failure("Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc "
@@ -292,6 +321,13 @@ extension Engine {
                 throw failure("argument must be between \(range.lowerBound) and \(range.upperBound) inclusive")
             }
             return value
+        case .memoryOrPercent:
+            if value.hasSuffix("%"), let percent = Int(value.dropLast()), percent >= 0 {
+                guard percent <= 100 else { throw failure("percentage argument must be less or equal to 100") }
+                return value
+            }
+            guard let bytes = parseMemory(value), bytes >= 0 else { throw failure("argument must be a memory or percent value") }
+            return value
         case .boolean:
             let lowered = value.lowercased()
             guard lowered == "yes" || lowered == "no" else { throw failure("argument must be 'yes' or 'no'") }
@@ -312,11 +348,6 @@ extension Engine {
     private static func isSaveSchedule(_ text: String) -> Bool {
         let words = text.split(separator: " ")
         return words.count % 2 == 0 && words.allSatisfy { Int($0).map { $0 >= 0 } ?? false }
-    }
-
-    private static func isMemoryOrPercent(_ text: String) -> Bool {
-        if text.hasSuffix("%") { return Int(text.dropLast()).map { (0...100).contains($0) } ?? false }
-        return parseMemory(text) != nil
     }
 
     private static func isOOMScoreTriple(_ text: String) -> Bool {

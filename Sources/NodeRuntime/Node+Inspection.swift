@@ -71,6 +71,12 @@ extension Node {
     /// The protocol limits new client connections get (CONFIG SET may change them).
     public var protocolLimits: ProtocolLimits { front.settings.limits }
 
+    /// The shell bound the client port it was asked for as 0 to `port`: CONFIG GET port
+    /// and INFO report it, as Redis reports the port it listens on.
+    public func listening(onPort port: Int) {
+        front.settings.port = port
+    }
+
     /// Keys in the data replicas this node leads.
     public var keyCount: Int {
         replicas.values.filter(\.isLeader).reduce(0) { $0 + ($1.data?.engine.databaseImage.keyCount ?? 0) }
