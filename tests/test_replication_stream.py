@@ -265,3 +265,30 @@ def test_a_hash_with_field_expirations_is_refused_with_a_clear_error(server):
     with pytest.raises(redis.ResponseError, match="'h' is a hash with field expirations"):
         client.execute_command("SYNC")
     assert client.ping()
+
+
+def test_spop_goes_as_srem_of_what_it_took_or_as_del_of_the_whole_set(server):
+    """As Redis: SPOP as SREM of the members it popped (in a script too), and SPOP with a
+    count that takes the whole set as DEL, or UNLINK under lazyfree-lazy-server-del."""
+    client = server.client()
+    client.sadd("whole", 1, 2, 3)
+    client.sadd("lazy", *range(65))
+    client.sadd("part", "a", "b", "c")
+    stream = RawStream(server.port)
+    try:
+        stream.payload()
+        client.spop("whole", 3)
+        assert stream.command() == [b"select", b"0"]
+        assert stream.command() == [b"del", b"whole"]
+        client.config_set("lazyfree-lazy-server-del", "yes")
+        client.spop("lazy", 65)
+        assert stream.command() == [b"unlink", b"lazy"]
+        taken = client.spop("part")
+        assert stream.command() == [b"srem", b"part", taken]
+        taken = client.eval("return redis.call('spop', KEYS[1], 1)", 1, "part")
+        assert stream.command() == [b"srem", b"part"] + taken
+        client.spop("part", 0)  # takes nothing: not propagated
+        client.set("trailing", "1")
+        assert stream.command() == [b"set", b"trailing", b"1"]
+    finally:
+        stream.close()

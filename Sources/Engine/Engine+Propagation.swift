@@ -35,7 +35,9 @@ extension Engine {
     /// something, in the form a replica replays.
     func recordEffect(_ id: CommandID, _ command: [Bytes], reply: RESPValue, database: Int, changedFrom before: Int, now: Int64) {
         guard Self.alwaysPropagated.contains(id) || changeCount(in: database) != before else { return }
-        let forms = Self.popForm(id, command, reply: reply).map { [$0] } ?? inDatabase(database) { replayForm(id, command, now: now) }
+        let forms = Self.popForm(id, command, reply: reply).map { [$0] }
+            ?? (id == .spop ? inDatabase(database) { spopForms(command, reply: reply, now: now) } : nil)
+            ?? inDatabase(database) { replayForm(id, command, now: now) }
         for form in forms { pendingEffects.append(PropagatedCommand(database: database, arguments: form)) }
     }
 
@@ -62,6 +64,30 @@ extension Engine {
         guard !pendingEffects.isEmpty else { return }
         propagated.append(PropagatedEntry(commands: pendingEffects))
         pendingEffects.removeAll()
+    }
+
+    /// Most members one propagated SREM of an SPOP names (Redis's batch).
+    static let spopRemovalBatch = 1024
+
+    /// SPOP as Redis propagates it: the members it took as SREM (in batches), or, when a
+    /// count took the whole set, DEL (UNLINK under lazyfree-lazy-server-del). Nil when the
+    /// reply names no member.
+    private func spopForms(_ command: [Bytes], reply: RESPValue, now: Int64) -> [[Bytes]]? {
+        let members: [Bytes]
+        switch reply {
+        case .bulk(let member): members = [member]
+        case .array(let values), .set(let values): members = values.compactMap { if case .bulk(let member) = $0 { member } else { nil } }
+        default: return nil
+        }
+        guard !members.isEmpty else { return nil }
+        let key = command[1]
+        if command.count > 2, keyspace.peek(key, now: now) == nil {
+            let lazy = settings.inertParameters["lazyfree-lazy-server-del"] == "yes"
+            return [[Array((lazy ? "UNLINK" : "DEL").utf8), key]]
+        }
+        return stride(from: 0, to: members.count, by: Self.spopRemovalBatch).map { start in
+            [Array("SREM".utf8), key] + members[start..<min(members.count, start + Self.spopRemovalBatch)]
+        }
     }
 
     /// The command(s) a replica replays for `command`, read back from the state it left.

@@ -96,6 +96,9 @@ public struct Settings: Sendable {
         streamNodeLimits = front.clusterEnabled ? .redisDefault : front.streamNodeLimits
         lfuDecayMinutes = front.lfuDecayMinutes
         scriptsMayCallNoscriptCommands = front.scriptsMayCallNoscriptCommands
+        // Inert parameters change nothing a replica stores; the replication stream reads
+        // lazyfree-lazy-server-del (SPOP's DEL or UNLINK).
+        inertParameters = front.inertParameters
     }
 
     /// How keys' access fields are kept (AccessClock.swift): LFU under a *-lfu policy.
