@@ -148,3 +148,21 @@ def test_client_setinfo_refuses_spaces_and_reset_keeps_the_library(server):
     assert "lib-name=redis.py " in client.execute_command("CLIENT", "INFO")
     client.execute_command("CLIENT", "SETINFO", "lib-name", "")
     assert "lib-name= " in client.execute_command("CLIENT", "INFO")
+
+
+def test_a_script_touches_what_it_reads_and_touch_from_it_overrides_no_touch(server):
+    """A read-only script's lookups refresh keys' access times as the same commands would
+    outside it; under CLIENT NO-TOUCH only TOUCH does, as Redis 7.2."""
+    client = server.client()
+    client.set("read", "v")
+    client.set("kept", "v")
+    client.set("touched", "v")
+    time.sleep(2.1)
+    assert client.object("idletime", "read") >= 2
+    assert client.eval("return redis.call('get', KEYS[1])", 1, "read") == b"v"
+    assert client.object("idletime", "read") == 0
+    client.execute_command("CLIENT", "NO-TOUCH", "ON")
+    assert client.eval("return redis.call('get', KEYS[1])", 1, "kept") == b"v"
+    assert client.eval("return redis.call('touch', KEYS[1])", 1, "touched") == 1
+    assert client.object("idletime", "kept") >= 2
+    assert client.object("idletime", "touched") == 0

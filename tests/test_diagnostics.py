@@ -299,3 +299,61 @@ def test_a_write_waiting_for_its_quorum_is_not_slow(cluster_factory):
     stats = client.info("commandstats")["cmdstat_set"]
     assert stats["calls"] == 2 and stats["usec"] < 100_000, stats
     assert client.execute_command("LATENCY", "LATEST") == []
+
+
+def test_debug_sleep_of_any_number_is_bounded_and_never_stops_the_server(server):
+    """`DEBUG SLEEP inf` once trapped converting infinity to an integer."""
+    client = server.client()
+    for seconds in ("nan", "-inf", "-1", "abc", "0"):
+        assert client.execute_command("DEBUG", "SLEEP", seconds) == b"OK"
+    sleeper = server.client()
+    threading.Thread(target=lambda: _quietly(sleeper.execute_command, "DEBUG", "SLEEP", "inf"), daemon=True).start()
+    time.sleep(0.3)
+    assert client.ping() is True and server.process.poll() is None
+
+
+def _quietly(call, *arguments):
+    try:
+        call(*arguments)
+    except redis.exceptions.ConnectionError:
+        pass
+
+
+def test_debug_sleep_in_a_transaction_holds_exec_and_is_the_slow_entry(server):
+    """As Redis: EXEC's reply comes after the sleep, and SLOWLOG shows the DEBUG SLEEP, not EXEC."""
+    client = server.client(decode_responses=True)
+    client.config_set("slowlog-log-slower-than", 100000)
+    client.slowlog_reset()
+    pipe = client.pipeline(transaction=True)
+    pipe.execute_command("DEBUG", "SLEEP", "0.2")
+    started = time.monotonic()
+    assert pipe.execute() == ["OK"]
+    assert time.monotonic() - started >= 0.19
+    entries = client.slowlog_get()
+    assert len(entries) == 1 and entries[0]["command"].lower() == b"debug sleep 0.2"
+
+
+def test_debug_sleep_in_a_script_holds_its_reply_and_time_stays_frozen_inside(server):
+    """Redis's 'Script block the time during execution': the key set with PX 1 still
+    exists inside the script after the sleep, and is gone once the reply arrived."""
+    client = server.client()
+    client.execute_command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")  # DEBUG is noscript, as in Redis's test
+    script = ("redis.call('SET', KEYS[1], 'value', 'PX', '1') redis.call('DEBUG', 'SLEEP', 0.01) "
+              "return redis.call('EXISTS', KEYS[1])")
+    for _ in range(3):
+        started = time.monotonic()
+        assert client.eval(script, 1, "key") == 1
+        assert time.monotonic() - started >= 0.009
+        assert client.exists("key") == 0
+
+
+def test_debug_htstats_key_describes_a_key_stored_as_a_hash_table(server):
+    client = server.client(decode_responses=True)
+    client.sadd("small", 1, 2, 3)
+    client.sadd("big", *[f"m:{index}" for index in range(300)])
+    with pytest.raises(redis.ResponseError, match="not represented using an hash table"):
+        client.execute_command("DEBUG", "HTSTATS-KEY", "small")
+    with pytest.raises(redis.ResponseError, match="no such key"):
+        client.execute_command("DEBUG", "HTSTATS-KEY", "missing")
+    stats = client.execute_command("DEBUG", "HTSTATS-KEY", "big")
+    assert "table size: 512" in stats and "number of elements: 300" in stats and "rehashing target" not in stats

@@ -157,6 +157,47 @@ extension Engine {
         }
     }
 
+    /// DEBUG HTSTATS-KEY key [full]: the figures of the key's hash table, in Redis's form,
+    /// for a set, hash or sorted set stored as one (OBJECT ENCODING hashtable or skiplist).
+    /// Trestle's tables are never mid-rehash; the size given is the power of two Redis's
+    /// table would have for the element count (Trestle's own tables grow differently).
+    public func debugHashTableStats(_ key: Bytes, database: Int) -> Result<String, CommandError> {
+        inDatabase(database) {
+            guard let entry = keyspace.peek(key, now: .min) else { return .failure(.message("ERR no such key")) }
+            let encoding = settings.encodingLimits.encodingName(entry)
+            let count: Int
+            switch entry.value {
+            case .set(let members) where encoding == "hashtable": count = members.count
+            case .hash(let fields) where encoding == "hashtable": count = fields.count
+            case .zset(let sortedSet) where encoding == "skiplist": count = sortedSet.count
+            default:
+                return .failure(.message("ERR The value stored at the specified key is not represented using an hash table"))
+            }
+            var size = Self.hashTableSizeMin
+            while size < count, size <= Int.max / 2 { size *= 2 }
+            return .success("[Dictionary HT]\nHash table 0 stats (main hash table):\n table size: \(size)\n number of elements: \(count)\n")
+        }
+    }
+
+    /// The smallest table Redis's dict allocates.
+    static let hashTableSizeMin = 4
+
+    /// Longest DEBUG SLEEP honoured (a longer one sleeps this long).
+    public static let debugSleepMillisecondsMax: Int64 = 3_600_000
+
+    /// DEBUG SLEEP's seconds as milliseconds within [0, debugSleepMillisecondsMax]: text
+    /// that is no number, negative or NaN sleeps 0, `inf` the most.
+    public static func debugSleepMilliseconds(_ seconds: String) -> Int64 {
+        guard let value = Double(seconds), !value.isNaN, value > 0 else { return 0 }
+        return value * 1000 >= Double(debugSleepMillisecondsMax) ? debugSleepMillisecondsMax : Int64(value * 1000)
+    }
+
+    /// The milliseconds `command` sleeps when it is DEBUG SLEEP, nil otherwise.
+    public static func debugSleepMilliseconds(of command: [Bytes]) -> Int64? {
+        guard command.count == 3, CommandTable.lookup(command[0])?.id == .debug, Arguments.isKeyword(command[1], "sleep") else { return nil }
+        return debugSleepMilliseconds(Arguments.string(command[2]))
+    }
+
     /// DEBUG inside a transaction (the node answers it outside one): SLEEP answers OK
     /// without delaying the shard's log, OBJECT as outside; the rest are refused.
     func debugInTransaction(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {

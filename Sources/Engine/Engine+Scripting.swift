@@ -113,6 +113,13 @@ extension Engine {
 
     static func scriptName(_ bytes: Bytes) -> String { Arguments.lowercased(bytes) }
 
+    /// Refreshes the access of the keys a trial's lookups would have touched, once its
+    /// reply stands (it wrote nothing, so no log entry will run it again).
+    public func touchAfterTrial(_ trial: ScriptTrial, database: Int, now: Int64) {
+        guard !trial.touches.isEmpty else { return }
+        inDatabase(database) { for key in trial.touches { keyspace.touchAccess(key, now: now) } }
+    }
+
     /// Forgets every script body and compiled script (SCRIPT FLUSH).
     public func flushScripts() {
         scriptBodies.removeAll()
@@ -167,7 +174,9 @@ extension Engine {
         // The script's commands start in its caller's database; a SELECT it calls lasts
         // until it ends (Redis 7).
         scriptSession.database = selectedDatabase
-        defer { scriptSession.database = 0 }
+        // The script's lookups touch keys as its caller's would (CLIENT NO-TOUCH).
+        scriptSession.noTouch = session.noTouch
+        defer { scriptSession.database = 0; scriptSession.noTouch = false }
         let firstCall = scriptCalls.count
         let reply = interpreter.run(sha: sha, body: body, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
                                     budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
@@ -267,7 +276,12 @@ extension Engine {
         guard (spec.allowedInScripts && effective.allowedInScripts) || settings.scriptsMayCallNoscriptCommands else {
             return .error("ERR This Redis command is not allowed from script")
         }
-        if id == .debug { return Self.debugFromScript(arguments, version: version) }
+        if id == .debug {
+            if let milliseconds = Self.debugSleepMilliseconds(of: arguments), let trial = scriptTrial {
+                trial.sleptMilliseconds = min(Self.debugSleepMillisecondsMax, trial.sleptMilliseconds + milliseconds)
+            }
+            return Self.debugFromScript(arguments, version: version)
+        }
         if spec.isReadOnly, !scriptReadKeysOverflowed { noteScriptRead(spec, arguments) }
         // As Redis: a read-only script may not call a may_replicate command either (PUBLISH
         // carries that flag in Redis; Trestle's table leaves it off so it is not routed as a
@@ -467,6 +481,18 @@ public final class ScriptTrial {
     public var stop = LuaInterpreter.Stop.none
     /// The function the script ran (FCALL), or nil for an EVAL.
     public var functionName: String?
+    /// What its DEBUG SLEEP calls add up to (the node holds the script's reply that long).
+    public var sleptMilliseconds: Int64 = 0
+    /// Keys whose access time the script's lookups would have refreshed (a trial's reads
+    /// change only its copy): the node touches them once the trial's reply stands. At
+    /// most `touchesMax`; past it the rest stay untouched.
+    public private(set) var touches: [Bytes] = []
+    public static let touchesMax = 1024
+
+    func noteTouches(_ arguments: [Bytes]) {
+        guard touches.count < Self.touchesMax, let spec = CommandTable.lookup(arguments[0]) else { return }
+        for position in spec.keyPositions(in: arguments) where touches.count < Self.touchesMax { touches.append(arguments[position]) }
+    }
     /// Write commands the script ran without an error, in order (when recorded).
     public private(set) var effects: [[Bytes]] = []
     /// The digest of each key the script touched, from before it did (when recorded).

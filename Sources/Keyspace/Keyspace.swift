@@ -96,6 +96,18 @@ public struct Keyspace: Sendable {
         return entry
     }
 
+    /// Refreshes the access time (LRU) or counter (LFU) of `key` as a lookup at `now`
+    /// would, if it is stored and live; nothing else changes (an expired key stays).
+    public mutating func touchAccess(_ key: Bytes, now: Int64) {
+        let slot = slot(of: key)
+        guard let index = slots[slot].index(forKey: Key(key)) else { return }
+        let entry = slots[slot].values[index]
+        guard !entry.isExpired(at: now) else { return }
+        accessNow = now
+        let accessed = entry.access.accessed(now: now, accessSettings, random: accessSettings.lfu ? nextAccessRandom() : 0)
+        if accessed != entry.access { slots[slot].values[index].access = accessed }
+    }
+
     /// A uniform draw in [0, 1) for the LFU counter.
     private mutating func nextAccessRandom() -> Double {
         accessRandom ^= accessRandom << 13

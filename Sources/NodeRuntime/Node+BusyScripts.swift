@@ -241,10 +241,15 @@ extension Node {
                            replica: replica, session: session, script: script, reply: reply)
         }
         if trial.stop != .slice, let refusal = checkedTrial(trial, session: session) { return reply(refusal) }
+        // As Redis, where DEBUG SLEEP in a script holds the server: the reply comes that
+        // much later. A script that sleeps is not remembered as a writer, so it keeps its
+        // trial (which measures the sleep).
+        let reply = holding(reply, milliseconds: trial.sleptMilliseconds)
         if trial.wrote || trial.stop == .halted {
-            rememberScriptWrites(script.memoKey)
+            if trial.sleptMilliseconds == 0 { rememberScriptWrites(script.memoKey) }
             return proposeScript(arguments, replica: replica, session: session, reply: reply)
         }
+        engine.touchAfterTrial(trial, database: session.database, now: time)
         publishFromScripts(engine)
         if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
         countScriptCalls(engine)

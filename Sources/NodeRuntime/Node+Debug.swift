@@ -11,9 +11,6 @@ import Keyspace
 import Wire
 
 extension Node {
-    /// Longest DEBUG SLEEP honoured (a longer one sleeps this long).
-    static let debugSleepMillisecondsMax: Int64 = 3_600_000
-
     static let debugNotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it "
         + "from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
 
@@ -24,9 +21,9 @@ extension Node {
         switch (sub, text.count) {
         case ("help", 0): return Outcome(reply: .array(Self.debugHelp.map { .simple($0) }))
         case ("sleep", 1):
-            let milliseconds = min(Self.debugSleepMillisecondsMax, Int64(max(0, (Double(text[0]) ?? 0) * 1000)))
-            guard milliseconds > 0, deferredRoutes.count < Self.deferredRoutesMax else { return Outcome(reply: .ok) }
-            deferredRoutes.append(DeferredRoute(due: now() + milliseconds, retry: { reply(.ok) }))
+            let milliseconds = Engine.debugSleepMilliseconds(text[0])
+            guard milliseconds > 0 else { return Outcome(reply: .ok) }
+            holding(reply, milliseconds: milliseconds)(.ok)
             return nil
         case ("reload", _), ("loadaof", 0), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
         case ("pause-cron", 1), ("quicklist-packed-threshold", 1), ("dict-resizing", 1), ("replybuffer", 2),
@@ -44,6 +41,14 @@ extension Node {
                 return Outcome(reply: .error("ERR no such key"))
             }
             return Outcome(reply: .simple(text))
+        case ("htstats-key", 1), ("htstats-key", 2):
+            guard let shard = map?.shardID(forSlot: HashSlot.of(key: arguments[2])), let data = replicas[shard]?.data else {
+                return Outcome(reply: .error("ERR no such key"))
+            }
+            switch data.engine.debugHashTableStats(arguments[2], database: session.database) {
+            case .success(let text): return Outcome(reply: .verbatim(format: "txt", text: text))
+            case .failure(let error): return Outcome(reply: error.reply)
+            }
         case ("error", 1):
             // The text as an error reply (clients test their error mapping with it); a line
             // break would end the reply early, so it becomes a space, as Redis does.
@@ -62,6 +67,16 @@ extension Node {
         case ("populate", _): return debugPopulate(arguments, session: session, reply: reply)
         default:
             return Outcome(reply: Self.subcommandError("debug", arguments[1], known: true))
+        }
+    }
+
+    /// `reply`, given `milliseconds` later than it is called (DEBUG SLEEP's: the node goes
+    /// on serving everyone else). At once when too many replies are held already.
+    func holding(_ reply: @escaping ReplySink, milliseconds: Int64) -> ReplySink {
+        guard milliseconds > 0 else { return reply }
+        return { [self] value in
+            guard deferredRoutes.count < Self.deferredRoutesMax else { return reply(value) }
+            deferredRoutes.append(DeferredRoute(due: now() + milliseconds, retry: { reply(value) }))
         }
     }
 
@@ -121,6 +136,8 @@ extension Node {
         "DIGEST", "    Output a hex signature representing the current DB content.",
         "DIGEST-VALUE <key> [<key> ...]", "    Output a hex signature of the values of all the specified keys.",
         "ERROR <string>", "    Return a Redis protocol error with <string> as message.",
+        "HTSTATS-KEY <key> [full]",
+        "    Show the hash table figures of a set, hash or sorted set stored as one.",
         "JMAP", "    Accepted; nothing to do.",
         "LOADAOF", "    Answered at once, as RELOAD.",
         "LOG <message>", "    Write <message> to the server log.",

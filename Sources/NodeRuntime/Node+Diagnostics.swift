@@ -18,6 +18,12 @@ extension Node {
     func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64) {
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
         commandStats.record(spec, request: request, reply: reply, microseconds: elapsed)
+        noteDuration(request, spec: spec, session: session, microseconds: elapsed)
+    }
+
+    /// Puts a request that took `elapsed` microseconds in the slow log and the latency
+    /// monitor when it was over their thresholds.
+    func noteDuration(_ request: [Bytes], spec: CommandSpec?, session: Session, microseconds elapsed: Int64) {
         // Most requests stop here: only one over a threshold costs a clock read and a flags search.
         let slowlogThreshold = front.settings.slowlogLogSlowerThanMicroseconds
         let latencyThreshold = Int64(front.settings.latencyMonitorThresholdMilliseconds)
@@ -81,6 +87,22 @@ extension Node {
                 replies[index] = outcome.reply
             }
             reply(.array(replies))
+        }
+    }
+
+    /// DEBUG SLEEP inside a transaction: as on Redis, where EXEC sleeps through it, the
+    /// client gets EXEC's reply once the sleeps' total passed (the node goes on serving
+    /// others), and each sleep goes in SLOWLOG as its own command (EXEC never does).
+    func sleepingThroughTransaction(_ commands: [[Bytes]], session: Session, reply: @escaping ReplySink) -> ReplySink {
+        let sleeps = commands.compactMap { command in Engine.debugSleepMilliseconds(of: command).map { (command, $0) } }
+        let total = min(Engine.debugSleepMillisecondsMax, sleeps.reduce(0) { $0 + $1.1 })
+        guard total > 0 else { return reply }
+        let held = holding(reply, milliseconds: total)
+        return { [self] value in
+            guard case .array = value else { return reply(value) }
+            let spec = CommandTable.lookup(Array("debug".utf8))
+            for (command, milliseconds) in sleeps { noteDuration(command, spec: spec, session: session, microseconds: milliseconds * 1000) }
+            held(value)
         }
     }
 

@@ -131,7 +131,8 @@ extension Node {
     private func runTransaction(_ commands: [[Bytes]], watches: [WatchedValue], session: Session, forwarded: Bool,
                                 reply: @escaping ReplySink) {
         let original = reply
-        let reply = completingPublishes(commands, reply: answeringNodeCommands(commands, session: session, reply: reply))
+        let reply = completingPublishes(commands, reply: answeringNodeCommands(commands, session: session,
+                                                                               reply: sleepingThroughTransaction(commands, session: session, reply: reply)))
         var slot: HashSlot? = watches.first.map { HashSlot.of(key: $0.key) }
         var writes = false
         for command in commands {

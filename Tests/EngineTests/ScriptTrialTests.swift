@@ -74,4 +74,20 @@ import Wire
         #expect(!trial.wrote)
         #expect(trial.effects.isEmpty)
     }
+
+    @Test func aTrialNotesWhatItsLookupsWouldTouchForTheNodeToTouchAfter() {
+        let start: Int64 = 1_700_000_000_000
+        let source = Engine.replica(settings: Settings(), now: start)
+        _ = source.applyCommitted(commands: [Self.command("SET", "k", "v")], time: start, transaction: false, watches: [])
+        let idle = { source.keyspace.peek(Self.k, now: .min)?.access.idleSeconds(now: start + 100_000) }
+        let trial = ScriptTrial(sliceMilliseconds: 0, unbounded: true, recordsEffects: true)
+        let reply = source.scriptRunnerCopy().runScriptTrial(
+            Self.command("EVAL", "redis.call('get', KEYS[1]) return redis.call('exists', KEYS[2])", "2", "k", "n"),
+            id: .eval, version: .resp2, now: start + 50_000, trial: trial)
+        #expect(reply == .integer(0))
+        #expect(trial.touches == [Self.k], "EXISTS does not touch, nor does EVAL itself; GET does")
+        #expect(idle() == 100, "the trial itself touched nothing")
+        source.touchAfterTrial(trial, database: 0, now: start + 100_000)
+        #expect(idle() == 0)
+    }
 }

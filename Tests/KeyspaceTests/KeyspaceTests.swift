@@ -250,4 +250,19 @@ private func b(_ text: String) -> Bytes { Array(text.utf8) }
         #expect(deleted)
         #expect(keyspace.touchedWatched == [b("live")])
     }
+
+    @Test func touchAccessRefreshesALiveKeyOnly() {
+        var keyspace = Keyspace()
+        let key = Array("k".utf8), gone = Array("gone".utf8)
+        let start: Int64 = 1_700_000_000_000, later = start + 60_000
+        keyspace.accessNow = start
+        keyspace.store(key, Entry(value: .string(Array("v".utf8))))
+        keyspace.store(gone, Entry(value: .string(Array("v".utf8)), expireAt: start + 1_000))
+        keyspace.touchAccess(key, now: later)
+        keyspace.touchAccess(gone, now: later)
+        keyspace.touchAccess(Array("missing".utf8), now: later)
+        #expect(keyspace.peek(key, now: later)?.access.idleSeconds(now: later) == 0)
+        #expect(keyspace.peek(gone, now: .min)?.access.idleSeconds(now: later) == 60, "an expired key is left as it was")
+        #expect(keyspace.keyCount == 2)
+    }
 }
