@@ -288,6 +288,12 @@ def test_spop_goes_as_srem_of_what_it_took_or_as_del_of_the_whole_set(server):
         taken = client.eval("return redis.call('spop', KEYS[1], 1)", 1, "part")
         assert stream.command() == [b"srem", b"part"] + taken
         client.spop("part", 0)  # takes nothing: not propagated
+        # RESTORE REPLACE with a time already past: the old key removed, nothing stored.
+        payload = client.dump("part")
+        client.set("old", "v")
+        assert stream.command() == [b"set", b"old", b"v"]
+        client.restore("old", int(time.time() * 1000) - 5000, payload, replace=True, absttl=True)
+        assert stream.command() == [b"unlink", b"old"]
         client.set("trailing", "1")
         assert stream.command() == [b"set", b"trailing", b"1"]
     finally:

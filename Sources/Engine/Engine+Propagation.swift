@@ -66,6 +66,13 @@ extension Engine {
         pendingEffects.removeAll()
     }
 
+    /// A key the server removed as a command's side effect, as Redis propagates it: DEL, or
+    /// UNLINK under lazyfree-lazy-server-del.
+    private func serverDeletion(_ key: Bytes) -> [Bytes] {
+        let lazy = settings.inertParameters["lazyfree-lazy-server-del"] == "yes"
+        return [Array((lazy ? "UNLINK" : "DEL").utf8), key]
+    }
+
     /// Most members one propagated SREM of an SPOP names (Redis's batch).
     static let spopRemovalBatch = 1024
 
@@ -81,10 +88,7 @@ extension Engine {
         }
         guard !members.isEmpty else { return nil }
         let key = command[1]
-        if command.count > 2, keyspace.peek(key, now: now) == nil {
-            let lazy = settings.inertParameters["lazyfree-lazy-server-del"] == "yes"
-            return [[Array((lazy ? "UNLINK" : "DEL").utf8), key]]
-        }
+        if command.count > 2, keyspace.peek(key, now: now) == nil { return [serverDeletion(key)] }
         return stride(from: 0, to: members.count, by: Self.spopRemovalBatch).map { start in
             [Array("SREM".utf8), key] + members[start..<min(members.count, start + Self.spopRemovalBatch)]
         }
@@ -104,6 +108,9 @@ extension Engine {
             return [storedWithExpiry(command[1], now: now)]
         case .getex where command.count > 2:
             return [absoluteExpiry(of: command[1], now: now)]
+        case .restore where keyspace.peek(command[1], now: now) == nil:
+            // A TTL already past with REPLACE: the old key is gone and nothing was stored.
+            return [serverDeletion(command[1])]
         case .restore where command.count > 3 && !command.dropFirst(4).contains(where: { Arguments.isKeyword($0, "absttl") }):
             // A relative TTL as the time it ends, marked ABSTTL (Redis 7).
             guard let expireAt = keyspace.peek(command[1], now: now)?.expireAt else { return [command] }
