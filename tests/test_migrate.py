@@ -29,6 +29,7 @@ def test_trestle_moves_keys_to_redis(server, reference):
     source.hset("hash", mapping={"f": "v"})
     assert migrate(source, redis_server.port, "plain") == b"OK"
     assert source.exists("plain") == 0 and target.get("plain") == b"value"
+    assert source.info("stats")["migrate_cached_sockets"] == 0  # each MIGRATE's connection is closed after it
     assert migrate(source, redis_server.port, "", "COPY", "KEYS", "expiring", "list", "absent") == b"OK"
     assert source.exists("expiring", "list") == 2
     assert 0 < target.pttl("expiring") <= 60_000

@@ -219,7 +219,9 @@ extension Engine {
                       ("expired_keys", String(expired)), ("evicted_keys", String(stats.evictedKeys)),
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),
-                      ("protocol_errors", String(stats.protocolErrors))]
+                      ("protocol_errors", String(stats.protocolErrors)),
+                      // MIGRATE opens a connection per call and closes it: none is cached.
+                      ("migrate_cached_sockets", "0")]
         case "replication":
             // Redis's fields of a master with no Redis replicas (a shard's copies are Raft
             // replicas, reported by CLUSTER and TRESTLE commands); no backlog is kept.

@@ -196,7 +196,9 @@ public enum EntryCodec {
         guard stream.adoptNodes(nodes) else { throw DecodeError(reason: "stream nodes disagree with its entries") }
     }
 
-    private static func readStream(_ reader: inout ByteReader) throws -> Stream {
+    /// A stream's entries and groups; `layingOut`: its nodes laid out as XADD would have
+    /// (a record from before nodes were kept), else none (the record's nodes follow).
+    private static func readStream(_ reader: inout ByteReader, layingOut: Bool) throws -> Stream {
         var stream = Stream()
         stream.lastID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
         stream.maxDeletedID = StreamID(try reader.read(UInt64.self), try reader.read(UInt64.self))
@@ -214,7 +216,11 @@ public enum EntryCodec {
             var fields: [Bytes] = []
             fields.reserveCapacity(fieldCount)
             for _ in 0..<fieldCount { fields.append(try reader.readBlob()) }
-            stream.appendEntry(StreamEntry(id: id, fields: fields), limits: .redisDefault)
+            if layingOut {
+                stream.appendEntry(StreamEntry(id: id, fields: fields), limits: .redisDefault)
+            } else {
+                stream.entries.append(StreamEntry(id: id, fields: fields))
+            }
         }
         let groupCount = Int(try reader.read(UInt32.self))
         guard groupCount <= reader.remaining / 28 else { throw DecodeError(reason: "stream group count \(groupCount) exceeds record") }
@@ -287,9 +293,9 @@ public enum EntryCodec {
             case tagSortedSet:
                 value = .zset(try readSortedSet(&reader))
             case tagStream:
-                value = .stream(try readStream(&reader))
+                value = .stream(try readStream(&reader, layingOut: true))
             case tagStreamWithNodes:
-                var stream = try readStream(&reader)
+                var stream = try readStream(&reader, layingOut: false)
                 try readStreamNodes(&reader, into: &stream)
                 value = .stream(stream)
             default:
