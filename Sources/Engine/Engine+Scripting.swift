@@ -115,9 +115,8 @@ extension Engine {
 
     /// Refreshes the access of the keys a trial's lookups would have touched, once its
     /// reply stands (it wrote nothing, so no log entry will run it again).
-    public func touchAfterTrial(_ trial: ScriptTrial, database: Int, now: Int64) {
-        guard !trial.touches.isEmpty else { return }
-        inDatabase(database) { for key in trial.touches { keyspace.touchAccess(key, now: now) } }
+    public func touchAfterTrial(_ trial: ScriptTrial, now: Int64) {
+        for touch in trial.touches { inDatabase(touch.database) { keyspace.touchAccess(touch.key, now: now) } }
     }
 
     /// Forgets every script body and compiled script (SCRIPT FLUSH).
@@ -486,12 +485,15 @@ public final class ScriptTrial {
     /// Keys whose access time the script's lookups would have refreshed (a trial's reads
     /// change only its copy): the node touches them once the trial's reply stands. At
     /// most `touchesMax`; past it the rest stay untouched.
-    public private(set) var touches: [Bytes] = []
+    public private(set) var touches: [(database: Int, key: Bytes)] = []
     public static let touchesMax = 1024
 
-    func noteTouches(_ arguments: [Bytes]) {
+    /// Notes the keys of `arguments`, a call run in `database`.
+    func noteTouches(_ arguments: [Bytes], database: Int) {
         guard touches.count < Self.touchesMax, let spec = CommandTable.lookup(arguments[0]) else { return }
-        for position in spec.keyPositions(in: arguments) where touches.count < Self.touchesMax { touches.append(arguments[position]) }
+        for position in spec.keyPositions(in: arguments) where touches.count < Self.touchesMax {
+            touches.append((database, arguments[position]))
+        }
     }
     /// Write commands the script ran without an error, in order (when recorded).
     public private(set) var effects: [[Bytes]] = []

@@ -237,7 +237,7 @@ public final class Engine {
         let touchedBefore = keyspace.touchesOnAccess
         let touches = !Self.lookupsDoNotTouch.contains(id) && (!session.noTouch || id == .touch)
         if let trial = scriptTrial {
-            if touches, !Self.scriptCommands.contains(id) { trial.noteTouches(arguments) }
+            if touches, !Self.scriptCommands.contains(id) { trial.noteTouches(arguments, database: selectedDatabase) }
             keyspace.touchesOnAccess = false
         } else if !touches {
             keyspace.touchesOnAccess = false

@@ -249,7 +249,7 @@ extension Node {
             if trial.sleptMilliseconds == 0 { rememberScriptWrites(script.memoKey) }
             return proposeScript(arguments, replica: replica, session: session, reply: reply)
         }
-        engine.touchAfterTrial(trial, database: session.database, now: time)
+        engine.touchAfterTrial(trial, now: time)
         publishFromScripts(engine)
         if !engine.keyspaceNotifications.isEmpty { publishKeyspaceNotifications(engine) }
         countScriptCalls(engine)
