@@ -46,8 +46,7 @@ extension Engine {
 
     /// Parameters Trestle takes from its flags at start.
     private static let fixedParameters: [ConfigParameter] = [
-        listener("port", refusal: "Unable to listen on this port") { String($0.port) },
-        listener("bind", refusal: "Failed to bind to specified addresses.") { $0.bind }, fixed("dir") { $0.directory },
+        fixed("port") { String($0.port) }, fixed("bind") { $0.bind }, fixed("dir") { $0.directory },
         fixed("databases") { String($0.databases) }, fixed("cluster-enabled") { $0.clusterEnabled ? "yes" : "no" },
         fixed("io-threads") { _ in "1" }, fixed("daemonize") { _ in "no" }, fixed("supervised") { _ in "no" },
         fixed("appendfilename") { _ in "appendonly.aof" }, fixed("appenddirname") { _ in "appendonlydir" },
@@ -67,15 +66,11 @@ extension Engine {
     /// hidden configs: test knobs).
     static let hiddenParameters: Set<String> = ["key-load-delay", "rdb-key-save-delay"]
 
-    /// Where the server listens: fixed at start, as the shell bound its socket then. Redis
-    /// moves its listener on CONFIG SET; Trestle accepts only the value it has (tools that
-    /// set every parameter to its own value keep working) and refuses another with Redis's
-    /// words for a listener it could not open, plus why.
-    static let listenerParameters: Set<String> = ["port", "bind"]
-
-    private static func listener(_ name: String, refusal: String, _ get: @escaping @Sendable (Settings) -> String) -> ConfigParameter {
-        ConfigParameter(name: name, kind: .text(valid: { _ in true }, reason: refusal), get: get, set: nil)
-    }
+    /// Where the server listens, fixed at start (the shell bound its socket then), with
+    /// Redis's words for a listener it could not open. Redis moves its listener on CONFIG
+    /// SET; Trestle accepts only the value it has (tools that set every parameter to its
+    /// own value keep working) and refuses another with those words, plus why.
+    static let listenerRefusals = ["port": "Unable to listen on this port", "bind": "Failed to bind to specified addresses."]
 
     /// Parameters CONFIG SET changes and Trestle acts on.
     private static let liveParameters: [ConfigParameter] = [
@@ -286,9 +281,7 @@ extension Engine {
             }
             guard seen.insert(parameter.name).inserted else { throw failure("duplicate parameter") }
             guard let set = parameter.set else {
-                guard Self.listenerParameters.contains(parameter.name), case .text(_, let refusal?) = parameter.kind else {
-                    throw failure("can't set immutable config")
-                }
+                guard let refusal = Self.listenerRefusals[parameter.name] else { throw failure("can't set immutable config") }
                 if value == parameter.get(settings) { continue }
                 throw failure(refusal + ": Trestle listens where it started (restart it with --\(parameter.name))")
             }
