@@ -305,6 +305,9 @@ extension Engine {
         if context.trial, let trial = scriptTrial, trial.recordsEffects, !context.readOnly {
             trial.noteAccess(id, keys: keys) { watchDigest($0, now: now) }
         }
+        if context.trial, let trial = scriptTrial, Self.lookupsTouch(id, session: scriptSession) {
+            trial.noteTouches(keys, database: scriptSession.database)
+        }
         if id == .publish || id == .spublish {
             // Sent by the node once the script's entry is applied; the number of receivers
             // is not known here, so the script sees 0.
@@ -332,8 +335,9 @@ extension Engine {
 
     /// DEBUG called from a script (only with `scriptsMayCallNoscriptCommands`): PROTOCOL
     /// gives its sample reply, as Redis's scripting tests use it; SLEEP returns at once (a
-    /// script's time is its entry's, frozen while it runs, so a sleep could show nothing
-    /// but a stalled shard); other subcommands are the node's, not the script's.
+    /// script's time is its entry's, frozen while it runs) and adds to its trial's
+    /// `sleptMilliseconds`, which the node holds the script's reply for; other subcommands
+    /// are the node's, not the script's.
     private static func debugFromScript(_ arguments: [Bytes], version: ProtocolVersion) -> RESPValue {
         if arguments.count == 3, Arguments.isKeyword(arguments[1], "sleep") { return .ok }
         guard arguments.count == 3, Arguments.isKeyword(arguments[1], "protocol") else {
@@ -488,12 +492,9 @@ public final class ScriptTrial {
     public private(set) var touches: [(database: Int, key: Bytes)] = []
     public static let touchesMax = 1024
 
-    /// Notes the keys of `arguments`, a call run in `database`.
-    func noteTouches(_ arguments: [Bytes], database: Int) {
-        guard touches.count < Self.touchesMax, let spec = CommandTable.lookup(arguments[0]) else { return }
-        for position in spec.keyPositions(in: arguments) where touches.count < Self.touchesMax {
-            touches.append((database, arguments[position]))
-        }
+    /// Notes `keys`, those of a call run in `database`.
+    func noteTouches(_ keys: [Bytes], database: Int) {
+        for key in keys where touches.count < Self.touchesMax { touches.append((database, key)) }
     }
     /// Write commands the script ran without an error, in order (when recorded).
     public private(set) var effects: [[Bytes]] = []

@@ -226,20 +226,20 @@ public final class Engine {
     /// Commands whose lookups leave keys' access times alone (Redis's LOOKUP_NOTOUCH).
     static let lookupsDoNotTouch: CommandIDSet = [.type, .ttl, .pttl, .expiretime, .pexpiretime, .exists, .object, .memory, .debug]
 
-    /// Commands that run a script: their own keys are not looked up (the script's calls are).
-    static let scriptCommands: CommandIDSet = [.eval, .evalsha, .eval_ro, .evalsha_ro, .fcall, .fcall_ro]
+    /// Whether `id`'s lookups renew keys' access times for `session` (CLIENT NO-TOUCH
+    /// spares every command but TOUCH).
+    static func lookupsTouch(_ id: CommandID, session: Session) -> Bool {
+        !lookupsDoNotTouch.contains(id) && (!session.noTouch || id == .touch)
+    }
 
     private func runSelected(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {
         countLookups(id, arguments, now: now)
         // A script's calls inherit its caller's choice; a trial's reads change nothing (its
         // keyspace is a copy thrown away, which a touch would make copy slots needlessly):
-        // it notes what they would touch, for the node to touch if its reply stands.
+        // its calls note what they would touch (callFromScript), for the node to touch if
+        // its reply stands.
         let touchedBefore = keyspace.touchesOnAccess
-        let touches = !Self.lookupsDoNotTouch.contains(id) && (!session.noTouch || id == .touch)
-        if let trial = scriptTrial {
-            if touches, !Self.scriptCommands.contains(id) { trial.noteTouches(arguments, database: selectedDatabase) }
-            keyspace.touchesOnAccess = false
-        } else if !touches {
+        if scriptTrial != nil || !Self.lookupsTouch(id, session: session) {
             keyspace.touchesOnAccess = false
         } else if id == .touch {
             keyspace.touchesOnAccess = true  // TOUCH touches, even called by a NO-TOUCH client's script
