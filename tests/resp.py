@@ -10,7 +10,9 @@ tagged tree, so a simple string and a bulk string stay distinguishable:
 Every read is bounded by the socket timeout and by `REPLY_BYTES_MAX`.
 """
 
+import select
 import socket
+import time
 
 REPLY_BYTES_MAX = 64 * 1024 * 1024
 
@@ -160,3 +162,27 @@ def canonical(reply):
     if kind == "%":
         return (kind, sorted(((canonical(k), canonical(v)) for k, v in value), key=repr))
     return reply
+
+
+def read_all_available(connections, wait):
+    """What each connection receives within one window of `wait` seconds, waiting on all of
+    them at once (a connection that closes, or is None, gives what it had)."""
+    received = [b"" if connection is None else connection.buffer for connection in connections]
+    open_sockets = {}
+    for number, connection in enumerate(connections):
+        if connection is not None:
+            connection.buffer = b""
+            open_sockets[connection.sock] = number
+    deadline = time.monotonic() + wait
+    while open_sockets and (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select(list(open_sockets), [], [], left)
+        for sock in readable:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, BlockingIOError, socket.timeout):
+                chunk = b""
+            if chunk:
+                received[open_sockets[sock]] += chunk
+            else:
+                del open_sockets[sock]
+    return received

@@ -13,9 +13,9 @@ import time
 import pytest
 import redis
 
-from resp import RawConnection, encode_command
+from resp import RawConnection, encode_command, read_all_available
 
-STEP_WAIT_SECONDS = 0.03
+STEP_WAIT_SECONDS = 0.06  # how long every connection is read after each step
 STEP_WAIT_SECONDS_MAX = 3.0
 PROTOCOLS = [3, 2, 2, 3, 3, 3]
 
@@ -127,6 +127,18 @@ CONVERSATION = [
 ]
 
 
+def with_ids_named(received, ids, command):
+    """`received` with client IDs replaced by `{idN}` (the servers number clients
+    differently): in GETREDIR and TRACKINGINFO replies, and in tracking-redir-broken pushes."""
+    if "GETREDIR" in command or "TRACKINGINFO" in command:
+        for number, client_id in enumerate(ids):
+            received = [data.replace(b":%d\r\n" % client_id, b":{id%d}\r\n" % number) for data in received]
+    for number, client_id in enumerate(ids):
+        received = [data.replace(b"tracking-redir-broken\r\n:%d\r\n" % client_id,
+                                 b"tracking-redir-broken\r\n:{id%d}\r\n" % number) for data in received]
+    return received
+
+
 def converse(port, expected=None):
     """Runs CONVERSATION; returns (step, bytes each connection received) per step, with
     client IDs replaced by `{idN}`."""
@@ -152,21 +164,15 @@ def converse(port, expected=None):
                 continue
             command = [re.sub(r"\{id(\d)\}", lambda m: str(ids[int(m.group(1))]), part) for part in command]
             connections[index].send(encode_command(*command))
-            time.sleep(STEP_WAIT_SECONDS)
-            received = [connection.read_available(wait=0.01) if number not in closed else b""
-                        for number, connection in enumerate(connections)]
+            still_open = [connection if number not in closed else None for number, connection in enumerate(connections)]
+            received = read_all_available(still_open, STEP_WAIT_SECONDS)
             if expected is not None:
                 deadline = time.monotonic() + STEP_WAIT_SECONDS_MAX
                 wanted = [len(data) for data in expected[step][1]]
-                while time.monotonic() < deadline and any(len(got) < want for got, want in zip(received, wanted)):
-                    received = [got + (connection.read_available(wait=0.02) if number not in closed else b"")
-                                for number, (got, connection) in enumerate(zip(received, connections))]
-            if "GETREDIR" in command or "TRACKINGINFO" in command:
-                for number, client_id in enumerate(ids):
-                    received = [data.replace(b":%d\r\n" % client_id, b":{id%d}\r\n" % number) for data in received]
-            for number, client_id in enumerate(ids):
-                received = [data.replace(b"tracking-redir-broken\r\n:%d\r\n" % client_id,
-                                         b"tracking-redir-broken\r\n:{id%d}\r\n" % number) for data in received]
+                while (time.monotonic() < deadline
+                       and any(len(got) < want for got, want in zip(with_ids_named(received, ids, command), wanted))):
+                    received = [got + more for got, more in zip(received, read_all_available(still_open, 0.02))]
+            received = with_ids_named(received, ids, command)
             transcript.append((" ".join(CONVERSATION[step][1:]), received))
         return transcript
     finally:
