@@ -10,9 +10,9 @@ import time
 import pytest
 import redis
 
-from resp import RawConnection, encode_command
+from resp import RawConnection, encode_command, read_all_available
 
-STEP_WAIT_SECONDS = 0.06
+STEP_WAIT_SECONDS = 0.06  # how long every connection is read after each step
 # Most time one step may take on a slow machine (an EXEC waits for its fsync).
 STEP_WAIT_SECONDS_MAX = 3.0
 
@@ -83,13 +83,12 @@ def converse(port, protocol, expected=None):
         transcript = []
         for step, (index, *command) in enumerate(CONVERSATION):
             connections[index].send(encode_command(*command))
-            time.sleep(STEP_WAIT_SECONDS)
-            received = [connection.read_available(wait=0.01) for connection in connections]
+            received = read_all_available(connections, STEP_WAIT_SECONDS)
             if expected is not None:
                 deadline = time.monotonic() + STEP_WAIT_SECONDS_MAX
                 wanted = [len(data) for data in expected[step][1]]
                 while time.monotonic() < deadline and any(len(got) < want for got, want in zip(received, wanted)):
-                    received = [got + connection.read_available(wait=0.02) for got, connection in zip(received, connections)]
+                    received = [got + more for got, more in zip(received, read_all_available(connections, 0.02))]
             transcript.append((" ".join(command), received))
         return transcript
     finally:
