@@ -2,8 +2,9 @@
 server as their users would call them (issue 12's list): `limits` (rate limiting with Lua
 scripts, three strategies), python-redis-lock (Lua-scripted locks with renewal), walrus
 (containers, cache, rate limit, autocomplete, lock, Bloom filter, graph), aiocache (the
-asyncio client) and django-redis (Django's cache with locks, patterns and TTLs). Each test
-is skipped when its library is not installed; `.ci/run` installs them all."""
+asyncio client), django-redis (Django's cache with locks, patterns and TTLs), BullMQ (job
+queues run by Lua scripts) and channels_redis (Django Channels' layers). Each test is
+skipped when its library is not installed; `.ci/run` installs them all."""
 
 import asyncio
 
@@ -130,3 +131,89 @@ def test_django_redis_cache(server):
     assert server.client().dbsize() == 0, "the cache's keys belong in database 1"
     assert cache.delete_pattern("*") == 4
     assert cache.get("y") is None
+
+
+@pytest.mark.timeout(60)
+def test_bullmq_queue_worker_retries_delays_and_pause(server):
+    """BullMQ (Python port of the Node.js queue): every queue operation is a Lua script over
+    lists, sorted sets, hashes and streams, the most demanding scripts of the lot."""
+    bullmq = pytest.importorskip("bullmq")
+
+    async def scenario():
+        connection = {"connection": url(server)}
+        queue = bullmq.Queue("jobs", connection)
+        processed = []
+        all_done = asyncio.Event()
+
+        async def process(job, token):
+            processed.append(job.name)
+            if job.name == "fails":
+                raise ValueError("boom")
+            if len(processed) == 4:
+                all_done.set()
+            return job.data["x"] * 2
+
+        worker = bullmq.Worker("jobs", process, connection)
+        try:
+            doubled = await queue.add("doubles", {"x": 21})
+            failing = await queue.add("fails", {"x": 0}, {"attempts": 1})
+            await queue.add("later", {"x": 1}, {"delay": 300})
+            await queue.add("urgent", {"x": 2}, {"priority": 1})
+            await asyncio.wait_for(all_done.wait(), 20)
+            deadline = asyncio.get_running_loop().time() + 10
+            while (await queue.getJobCounts("completed"))["completed"] < 3:
+                assert asyncio.get_running_loop().time() < deadline, await queue.getJobCounts()
+                await asyncio.sleep(0.1)
+            counts = await queue.getJobCounts("completed", "failed", "delayed", "waiting", "active")
+            assert counts == {"completed": 3, "failed": 1, "delayed": 0, "waiting": 0, "active": 0}
+            job = await bullmq.Job.fromId(queue, doubled.id)
+            assert job.returnvalue == 42 and await job.getState() == "completed"
+            job = await bullmq.Job.fromId(queue, failing.id)
+            assert job.failedReason == "boom" and await job.getState() == "failed"
+            await queue.pause()
+            assert await queue.isPaused()
+            await queue.resume()
+            assert not await queue.isPaused()
+            await queue.obliterate({"force": True})
+            assert await queue.getJobCounts("completed", "failed") == {"completed": 0, "failed": 0}
+        finally:
+            await worker.close()
+            await queue.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_channels_redis_layers(server):
+    """Django Channels' Redis layers: the core layer (Lua-scripted channel lists with a
+    capacity, groups in sorted sets) and the pub/sub layer."""
+    pytest.importorskip("channels_redis")
+    from channels.exceptions import ChannelFull
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    async def scenario():
+        layer = RedisChannelLayer(hosts=[("127.0.0.1", server.port)], expiry=10, capacity=3)
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "hello", "n": 1})
+        assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "hello", "n": 1}
+        await layer.group_add("room", channel)
+        await layer.group_send("room", {"type": "to.group", "n": 2})
+        assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "to.group", "n": 2}
+        with pytest.raises(ChannelFull):
+            for n in range(4):
+                await layer.send("specific.full!x", {"type": "fill", "n": n})
+        await layer.group_discard("room", channel)
+        await layer.flush()
+
+        pubsub = RedisPubSubChannelLayer(hosts=[url(server)])
+        try:
+            listener = await pubsub.new_channel()
+            await pubsub.group_add("lobby", listener)
+            await asyncio.sleep(0.2)  # the subscription is made in the background
+            await pubsub.group_send("lobby", {"type": "published", "n": 3})
+            assert await asyncio.wait_for(pubsub.receive(listener), 5) == {"type": "published", "n": 3}
+        finally:
+            await pubsub.flush()
+
+    asyncio.run(scenario())
