@@ -7,13 +7,16 @@ its own keys and checks every reply; at the end it must have made progress durin
 attack, seen no wrong reply and never waited too long.
 """
 
+import os
 import random
 import socket
 import threading
 import time
 
 import pytest
+import redis
 
+from ports import loopback_port
 from resp import ConnectionClosed, RawConnection, encode_command, read_until_quiet
 
 RSS_GROWTH_KILOBYTES_MAX = 100 * 1024
@@ -288,6 +291,68 @@ def test_maxclients(server_factory):
             assert replacement.call("PING") == ("+", b"PONG")
         for connection in held:
             connection.close()
+
+
+OPEN_FILES = 256
+RESERVED_FILES = 96  # FileDescriptorLimit.reserveCount: descriptors kept for the node itself
+
+
+def server_cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def open_files_limit(pid):
+    for line in open(f"/proc/{pid}/limits"):
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    raise AssertionError("no open-file limit in /proc/PID/limits")
+
+
+@pytest.mark.timeout(60)
+def test_a_low_open_file_limit_lowers_maxclients_and_floods_do_not_starve_clients(server_factory):
+    """Started with 256 open files (prlimit), the server raises the limit if it may, and
+    otherwise lowers maxclients to what fits, as Redis, and says so; clients past it get
+    Redis's error instead of hanging unaccepted. A flood of admin HTTP connections is capped
+    and burns no CPU, and Redis clients are served through it."""
+    admin = loopback_port()
+    server = server_factory("--admin-port", str(admin), wrapper=("prlimit", f"--nofile={OPEN_FILES}:{OPEN_FILES}"))
+    limit = open_files_limit(server.pid)
+    client = server.client(decode_responses=True)
+    maxclients = int(client.config_get("maxclients")["maxclients"])
+    if limit < 10000 + RESERVED_FILES:
+        assert maxclients == limit - RESERVED_FILES
+        assert "maxclients lowered from 10000" in open(server.stderr_path).read()
+        with pytest.raises(redis.ResponseError, match="not able to handle the specified number of clients, try with"):
+            client.config_set("maxclients", maxclients + 1)
+        client.close()
+        time.sleep(0.2)
+        held = []
+        try:
+            for _ in range(maxclients):
+                held.append(RawConnection(server.port, timeout=5))
+            assert held[-1].call("PING") == ("+", b"PONG")
+            with RawConnection(server.port, timeout=5) as extra:
+                assert extra.read_available(wait=2.0) == b"-ERR max number of clients reached\r\n"
+        finally:
+            for connection in held:
+                connection.close()
+    else:
+        assert maxclients == 10000  # the process could raise its limit
+
+    with WellBehavedClient(server.port):
+        flood = []
+        try:
+            for _ in range(OPEN_FILES + 50):
+                flood.append(socket.create_connection(("127.0.0.1", admin), timeout=5))
+            before = server_cpu_seconds(server.pid)
+            time.sleep(2)
+            assert server_cpu_seconds(server.pid) - before < 0.5, "the server spins while the flood lasts"
+            with RawConnection(server.port, timeout=5) as connection:
+                assert connection.call("PING") == ("+", b"PONG")
+        finally:
+            for sock in flood:
+                sock.close()
 
 
 def test_many_connections_opened_and_closed(server):

@@ -7,6 +7,7 @@
 //   GET /nodes    JSON: every node's counters, CPU and memory (asked of each node)
 //   GET /         the dashboard page (Dashboard.swift), fed by /cluster, /stats and /nodes
 // Requests are small and bounded: a body is refused, anything but GET/HEAD gets 405.
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -133,11 +134,14 @@ final class AdminHTTPHandler: ChannelInboundHandler {
 
 enum AdminHTTPServer {
     /// Listens on `host:port` (0: any free port) on `loop`, the node's event loop.
-    static func bind(host: String, port: Int, node: NodeHost, loop: EventLoop) async throws -> Channel {
+    static func bind(host: String, port: Int, node: NodeHost, loop: EventLoop, logger: Logger) async throws -> Channel {
         let bound = LoopConfinedNode(node: node)
         return try await ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                ConnectionCap.install(on: channel, limit: ConnectionCap.adminConnectionsMax, listener: "admin HTTP", logger: logger)
+            }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)

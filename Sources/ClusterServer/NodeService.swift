@@ -41,8 +41,8 @@ public final class NodeService: Service, @unchecked Sendable {
     }
 
     private func start() async throws -> (NodeHost, [Channel], RepeatedTask) {
-        let configuration = self.configuration
         let logger = self.logger
+        let configuration = Self.fittingOpenFileLimit(self.configuration, logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
         try DataDirectoryCheck.refuseStandaloneLog(in: configuration.directory)
         let secret = try configuration.clusterSecretFile.map(ClusterSecret.load(path:))
@@ -101,7 +101,7 @@ public final class NodeService: Service, @unchecked Sendable {
         var adminPort: Int? = nil
         if let port = configuration.adminPort {
             do {
-                let admin = try await AdminHTTPServer.bind(host: configuration.adminHost, port: port, node: node, loop: loop)
+                let admin = try await AdminHTTPServer.bind(host: configuration.adminHost, port: port, node: node, loop: loop, logger: logger)
                 adminPort = admin.localAddress?.port
                 channels.append(admin)
             } catch {
@@ -207,6 +207,9 @@ public final class NodeService: Service, @unchecked Sendable {
         let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 511)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { [logger] channel in
+                AcceptBackoff.install(on: channel, listener: tls == nil ? "clients" : "TLS clients", logger: logger)
+            }
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 1024 * 1024))
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
@@ -223,6 +226,25 @@ public final class NodeService: Service, @unchecked Sendable {
             logger.critical("cannot listen on \(configuration.host):\(port)\(tls == nil ? "" : " (TLS)"): \(error)")
             throw error
         }
+    }
+
+    /// `configuration` with `maxclients` within what the open-file limit allows, once the
+    /// limit is raised as far as it goes (FileDescriptorLimit.swift); warns when lowered.
+    static func fittingOpenFileLimit(_ configuration: NodeConfiguration, logger: Logger) -> NodeConfiguration {
+        var configuration = configuration
+        let wanted = configuration.settings.maxClients
+        let files = FileDescriptorLimit.adjust(forClients: wanted)
+        if files.clients < wanted {
+            logger.warning("""
+                maxclients lowered from \(wanted) to \(files.clients): the open-file limit is \(files.descriptors) and could not be \
+                raised to make room for \(wanted) clients (each client is a file descriptor, and \
+                \(FileDescriptorLimit.reserveCount) are kept for the node itself); raise `ulimit -n` for more clients
+                """)
+            configuration.settings.maxClients = files.clients
+        }
+        configuration.settings.maxClientsCeiling = files.clients == wanted
+            ? max(wanted, files.descriptors - FileDescriptorLimit.reserveCount) : files.clients
+        return configuration
     }
 
     /// Time allowed at shutdown for in-flight requests to be answered.

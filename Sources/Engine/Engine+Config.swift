@@ -286,6 +286,9 @@ extension Engine {
                 throw failure(refusal + ": Trestle listens where it started (restart it with --\(parameter.name))")
             }
             let normalized = try Self.checked(value, parameter.kind, failure: failure)
+            if parameter.name == "maxclients", let clients = Int(normalized), clients > settings.maxClientsCeiling {
+                throw failure("The operating system is not able to handle the specified number of clients, try with \(settings.maxClientsCeiling)")
+            }
             if parameter.name == "activedefrag", normalized == "yes" {
                 throw failure("Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc "
                               + "like the one shipped by default with the Redis source distribution")

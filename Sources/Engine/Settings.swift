@@ -13,6 +13,9 @@ public struct Settings: Sendable {
     /// With no password set, refuse clients that are not on the loopback interface.
     public var protectedMode = true
     public var maxClients: Int = 10000
+    /// Most clients the process's open-file limit leaves room for: the shell sets it at
+    /// start, and CONFIG SET maxclients above it is refused, as Redis.
+    public var maxClientsCeiling = Int.max
     public var limits = ProtocolLimits()
     /// Active expiry cycles per second.
     public var hz: Int = 10

@@ -98,6 +98,9 @@ public final class PeerTransport: @unchecked Sendable {
         return ServerBootstrap(group: eventLoop, childGroup: eventLoop)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { [logger] channel in
+                ConnectionCap.install(on: channel, limit: ConnectionCap.peerConnectionsMax, listener: "peers", logger: logger)
+            }
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: waterMark)
             .childChannelInitializer { [self] channel in

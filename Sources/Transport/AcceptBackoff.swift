@@ -1,0 +1,77 @@
+// A listener that cannot accept a connection backs off instead of spinning.
+//
+// When the process is out of file descriptors (EMFILE, ENFILE) or kernel memory, accept
+// fails while the listening socket stays readable. NIO keeps the socket registered for
+// reads after such an error (its read stays pending, so NIO's own AcceptBackoffHandler,
+// which delays the next read request, never gets one), and the event loop would retry on
+// every pass: a core burnt for as long as the shortage lasts, and every client slowed by
+// it. This handler, in the listener's pipeline, turns the listener's reads off (autoRead,
+// which takes the socket out of the poll set) and back on `retryMilliseconds` later; the
+// connections waiting meanwhile stay in the kernel's backlog. It logs a warning at most
+// every `warningIntervalMilliseconds`.
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class AcceptBackoff: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = Channel
+
+    /// How long a listener stops accepting after a failed accept.
+    public static let retryMilliseconds: Int64 = 100
+    /// Fewest milliseconds between two warnings of one listener.
+    public static let warningIntervalMilliseconds: Int64 = 10_000
+    /// The accept errors that mean "not now" rather than "never": a shortage that passes.
+    static let shortages: Set<CInt> = [EMFILE, ENFILE, ENOBUFS, ENOMEM]
+
+    private let listener: String
+    private let logger: Logger
+    private var paused = false
+    private var lastWarning: NIODeadline?
+
+    /// `listener` names the listener in the log: "clients", "peers", "admin HTTP".
+    public init(listener: String, logger: Logger) {
+        self.listener = listener
+        self.logger = logger
+    }
+
+    /// Installs a new handler in a server channel's pipeline (for
+    /// `ServerBootstrap.serverChannelInitializer`).
+    public static func install(on channel: Channel, listener: String, logger: Logger) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(AcceptBackoff(listener: listener, logger: logger))
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let ioError = error as? IOError, Self.shortages.contains(ioError.errnoCode) else {
+            context.fireErrorCaught(error)
+            return
+        }
+        guard !paused else { return }
+        paused = true
+        warn(about: ioError)
+        let channel = context.channel
+        do {
+            try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        } catch {
+            paused = false
+            return
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Self.retryMilliseconds)) {
+            self.paused = false
+            try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        }
+    }
+
+    private func warn(about error: IOError) {
+        let now = NIODeadline.now()
+        if let lastWarning, now - lastWarning < .milliseconds(Self.warningIntervalMilliseconds) { return }
+        lastWarning = now
+        logger.warning("cannot accept a connection; pausing this listener for \(Self.retryMilliseconds) ms at a time while this lasts",
+                       metadata: ["listener": "\(listener)", "error": "\(error)"])
+    }
+}
