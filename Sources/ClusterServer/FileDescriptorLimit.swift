@@ -23,13 +23,18 @@ enum FileDescriptorLimit {
         var clients: Int
     }
 
-    /// Raises the soft RLIMIT_NOFILE (never lowers it) toward `wanted + reserveCount`: up
-    /// to the hard limit, or past it where the process is allowed to raise that too.
+    /// Most descriptors the soft limit is raised to when the hard limit allows more than
+    /// the clients need: room for CONFIG SET maxclients to grow later.
+    static let headroomMax = 1 << 20
+
+    /// Raises the soft RLIMIT_NOFILE (never lowers it) toward `wanted + reserveCount`, or
+    /// the hard limit when that is higher (at most `headroomMax`): up to the hard limit, or
+    /// past it where the process is allowed to raise that too.
     static func adjust(forClients wanted: Int) -> Outcome {
         var limit = rlimit()
         guard getrlimit(resource, &limit) == 0 else { return Outcome(descriptors: 0, clients: wanted) }
         let (needed, overflow) = wanted.addingReportingOverflow(reserveCount)
-        let target = overflow ? rlim_t.max : rlim_t(needed)
+        let target = overflow ? rlim_t.max : max(rlim_t(needed), min(limit.rlim_max, rlim_t(headroomMax)))
         if limit.rlim_cur < target {
             var raised = rlimit(rlim_cur: target, rlim_max: max(target, limit.rlim_max))
             if setrlimit(resource, &raised) != 0 {

@@ -242,8 +242,7 @@ public final class NodeService: Service, @unchecked Sendable {
                 """)
             configuration.settings.maxClients = files.clients
         }
-        configuration.settings.maxClientsCeiling = files.clients == wanted
-            ? max(wanted, files.descriptors - FileDescriptorLimit.reserveCount) : files.clients
+        configuration.settings.maxClientsCeiling = max(files.clients, files.descriptors - FileDescriptorLimit.reserveCount)
         return configuration
     }
 
