@@ -7,8 +7,8 @@
 // every pass: a core burnt for as long as the shortage lasts, and every client slowed by
 // it. This handler, in the listener's pipeline, turns the listener's reads off (autoRead,
 // which takes the socket out of the poll set) and back on `retryMilliseconds` later; the
-// connections waiting meanwhile stay in the kernel's backlog. It logs a warning at most
-// every `warningIntervalMilliseconds`.
+// connections waiting meanwhile stay in the kernel's backlog. Its warnings are paced
+// (ListenerWarnings.swift).
 import Logging
 import NIOCore
 #if canImport(Glibc)
@@ -22,20 +22,15 @@ public final class AcceptBackoff: ChannelInboundHandler, RemovableChannelHandler
 
     /// How long a listener stops accepting after a failed accept.
     public static let retryMilliseconds: Int64 = 100
-    /// Fewest milliseconds between two warnings of one listener.
-    public static let warningIntervalMilliseconds: Int64 = 10_000
     /// The accept errors that mean "not now" rather than "never": a shortage that passes.
     static let shortages: Set<CInt> = [EMFILE, ENFILE, ENOBUFS, ENOMEM]
 
-    private let listener: String
-    private let logger: Logger
+    private let warnings: ListenerWarnings
     private var paused = false
-    private var lastWarning: NIODeadline?
 
     /// `listener` names the listener in the log: "clients", "peers", "admin HTTP".
     public init(listener: String, logger: Logger) {
-        self.listener = listener
-        self.logger = logger
+        warnings = ListenerWarnings(listener: listener, logger: logger)
     }
 
     /// Installs a new handler in a server channel's pipeline (for
@@ -53,7 +48,8 @@ public final class AcceptBackoff: ChannelInboundHandler, RemovableChannelHandler
         }
         guard !paused else { return }
         paused = true
-        warn(about: ioError)
+        warnings.warn("cannot accept a connection; pausing this listener for \(Self.retryMilliseconds) ms at a time while this lasts",
+                      metadata: ["error": "\(ioError)"])
         let channel = context.channel
         do {
             try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
@@ -65,13 +61,5 @@ public final class AcceptBackoff: ChannelInboundHandler, RemovableChannelHandler
             self.paused = false
             try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
         }
-    }
-
-    private func warn(about error: IOError) {
-        let now = NIODeadline.now()
-        if let lastWarning, now - lastWarning < .milliseconds(Self.warningIntervalMilliseconds) { return }
-        lastWarning = now
-        logger.warning("cannot accept a connection; pausing this listener for \(Self.retryMilliseconds) ms at a time while this lasts",
-                       metadata: ["listener": "\(listener)", "error": "\(error)"])
     }
 }

@@ -17,16 +17,13 @@ public final class ConnectionCap: ChannelInboundHandler, RemovableChannelHandler
     public static let peerConnectionsMax = 512
 
     private let limit: Int
-    private let listener: String
-    private let logger: Logger
+    private let warnings: ListenerWarnings
     private var open = 0
-    private var lastWarning: NIODeadline?
 
     public init(limit: Int, listener: String, logger: Logger) {
         precondition(limit > 0, "a listener keeps at least one connection")
         self.limit = limit
-        self.listener = listener
-        self.logger = logger
+        warnings = ListenerWarnings(listener: listener, logger: logger)
     }
 
     /// Installs a new cap in a server channel's pipeline (for
@@ -41,7 +38,7 @@ public final class ConnectionCap: ChannelInboundHandler, RemovableChannelHandler
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let connection = unwrapInboundIn(data)
         guard open < limit else {
-            warn()
+            warnings.warn("connection refused: this listener already has its most open connections", metadata: ["open": "\(open)"])
             connection.close(promise: nil)
             return
         }
@@ -50,13 +47,5 @@ public final class ConnectionCap: ChannelInboundHandler, RemovableChannelHandler
             self.open -= 1
         }
         context.fireChannelRead(data)
-    }
-
-    private func warn() {
-        let now = NIODeadline.now()
-        if let lastWarning, now - lastWarning < .milliseconds(AcceptBackoff.warningIntervalMilliseconds) { return }
-        lastWarning = now
-        logger.warning("connection refused: this listener already has its most open connections",
-                       metadata: ["listener": "\(listener)", "open": "\(open)"])
     }
 }
