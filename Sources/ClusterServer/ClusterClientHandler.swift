@@ -125,7 +125,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
         // The requests of one read arrived together: one clock reading for all of them.
         var arrived: UInt64 = 0
         // Handed to the node as one input (one reading of its clocks for them all).
-        var requests: [[[UInt8]]] = []
+        var requests = DecodedRequests()
         do {
             while writable, unanswered < Node.clientRequestsMax {
                 guard var buffer = inbound else { break }
@@ -147,7 +147,7 @@ final class ClusterClientHandler: ChannelInboundHandler {
             arrivals.append((DispatchTime.now().uptimeNanoseconds, .other))
             pauseReading()
             hand(requests, from: id)
-            requests = []
+            requests = DecodedRequests()
             host.node.handle(.protocolError(id, message: error.message))
         }
         hand(requests, from: id)
@@ -155,11 +155,31 @@ final class ClusterClientHandler: ChannelInboundHandler {
     }
 
     /// The requests of one read, to the node in one input (a lone one as itself).
-    private func hand(_ requests: [[[UInt8]]], from id: ClientID) {
-        if requests.count == 1 {
-            host.node.handle(.request(id, requests[0]))
-        } else if !requests.isEmpty {
-            host.node.handle(.requests(id, requests))
+    private func hand(_ requests: DecodedRequests, from id: ClientID) {
+        if let lone = requests.lone {
+            host.node.handle(.request(id, lone))
+        } else if !requests.several.isEmpty {
+            host.node.handle(.requests(id, requests.several))
+        }
+    }
+
+    /// The requests decoded from one read: a lone request is kept without an array of its
+    /// own (at -P 1 every read holds one, and that array was an allocation per request).
+    private struct DecodedRequests {
+        private(set) var lone: [[UInt8]]?
+        private(set) var several: [[[UInt8]]] = []
+
+        mutating func append(_ request: [[UInt8]]) {
+            if let first = lone {
+                lone = nil
+                several.reserveCapacity(16)
+                several.append(first)
+                several.append(request)
+            } else if several.isEmpty {
+                lone = request
+            } else {
+                several.append(request)
+            }
         }
     }
 

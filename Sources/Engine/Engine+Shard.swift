@@ -125,12 +125,22 @@ extension Engine {
 
     /// The script calls noted since the last take, for the node to count; forgets them.
     public func takeScriptCalls() -> [ScriptCall] {
-        defer {
-            scriptCalls.removeAll()
-            scriptCallsBeforeEntry = 0
-        }
-        return scriptCalls
+        var taken: [ScriptCall] = []
+        drainScriptCalls { taken.append($0) }
+        return taken
     }
+
+    /// Hands each script call noted since the last drain to `body`, in order, then forgets
+    /// them, keeping the array's storage for the next ones (an allocation per script call
+    /// otherwise, as the array grew anew after every drain). `body` must not run scripts.
+    public func drainScriptCalls(_ body: (ScriptCall) -> Void) {
+        for call in scriptCalls { body(call) }
+        scriptCalls.removeAll(keepingCapacity: scriptCalls.capacity <= Self.scriptCallsCapacityKept)
+        scriptCallsBeforeEntry = 0
+    }
+
+    /// The most script calls whose storage a drain keeps for the next ones.
+    static let scriptCallsCapacityKept = 64
 
     private func runCommitted(_ command: [Bytes], time: Int64) -> RESPValue {
         guard let name = command.first, let spec = CommandTable.lookup(name), let id = spec.id,

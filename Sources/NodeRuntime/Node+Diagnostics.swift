@@ -45,7 +45,7 @@ extension Node {
     /// commandstats, as Redis 7 counts them).
     /// MONITOR shows them too, as Redis does (`[0 lua] "set" ...`).
     func countScriptCalls(_ engine: Engine) {
-        for call in engine.takeScriptCalls() {
+        engine.drainScriptCalls { call in
             commandStats.record(call.spec, request: call.arguments, reply: call.reply, microseconds: 0, countsError: call.countsError)
             if !monitors.isEmpty { feedMonitors(call.arguments, spec: call.spec, database: call.database, address: "lua", from: nil) }
         }

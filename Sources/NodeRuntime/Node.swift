@@ -39,8 +39,11 @@ public final class Node {
     let front: Engine
     public var me: NodeID { configuration.id }
 
-    var directory: Replica
-    var replicas: [ShardID: Replica] = [:]
+    var directory: Replica { didSet { replicasInOrder = nil } }
+    var replicas: [ShardID: Replica] = [:] { didSet { replicasInOrder = nil } }
+    /// `allReplicas`, kept until `directory` or `replicas` changes (it was sorted anew for
+    /// every Raft round).
+    private var replicasInOrder: [Replica]?
     var directoryMachine: DirectoryMachine { directory.directory! }
     var map: ClusterMap? { directoryMachine.map }
 
@@ -519,7 +522,12 @@ public final class Node {
         startRound()
     }
 
-    var allReplicas: [Replica] { [directory] + replicas.keys.sorted().compactMap { replicas[$0] } }
+    var allReplicas: [Replica] {
+        if let replicasInOrder { return replicasInOrder }
+        let ordered = [directory] + replicas.keys.sorted().compactMap { replicas[$0] }
+        replicasInOrder = ordered
+        return ordered
+    }
 
     /// Stages every replica's Ready, sends a leader's replication early, applies what is
     /// already committed, and asks the shell to persist. With no work, ends the turn.

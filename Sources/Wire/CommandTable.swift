@@ -102,6 +102,9 @@ public final class CommandSpec: Sendable {
     /// `[firstKey]` for a command with exactly one key at a fixed position (GET, SET...):
     /// built once, so routing such a request allocates no positions array.
     private let singleKeyPosition: [Int]
+    /// `[keyCountIndex + 1]`: the one key of a command with a key count (EVAL, EVALSHA,
+    /// FCALL...) called with one key, built once for the same reason.
+    private let singleCountedKeyPosition: [Int]
 
     public init(id: CommandID?, name: String, arity: Int, flags: [String], firstKey: Int, lastKey: Int, step: Int,
                 group: String, summary: String, since: String, complexity: String, subcommands: [CommandSpec],
@@ -125,6 +128,7 @@ public final class CommandSpec: Sendable {
         self.allowedWithoutAuth = flags.contains("no_auth")
         self.isReadOnly = flags.contains("readonly")
         self.singleKeyPosition = [firstKey]
+        self.singleCountedKeyPosition = [keyCountIndex + 1]
     }
 
     /// Whether `argumentCount` (including the command name) satisfies the arity.
@@ -148,8 +152,9 @@ public final class CommandSpec: Sendable {
         guard keyCountIndex > 0 else { return keyPositions(argumentCount: arguments.count) }
         guard keyCountIndex < arguments.count, let count = Self.smallCount(arguments[keyCountIndex]),
               count <= arguments.count - keyCountIndex - 1 else { return [] }
-        let destination = firstKey > 0 && firstKey < keyCountIndex ? [firstKey] : []
-        return destination + Array((keyCountIndex + 1)..<(keyCountIndex + 1 + count))
+        let counted = (keyCountIndex + 1)..<(keyCountIndex + 1 + count)
+        guard firstKey > 0 && firstKey < keyCountIndex else { return count == 1 ? singleCountedKeyPosition : Array(counted) }
+        return [firstKey] + counted
     }
 
     /// MIGRATE's keys: the key at 3, or, when it is empty, every argument after the KEYS

@@ -40,6 +40,21 @@ import Wire
         #expect(engine.takeScriptCalls().isEmpty)
     }
 
+    @Test func drainedScriptCallsAreHandedInOrderOnceAndNewOnesAfterThem() {
+        let engine = Engine.replica(settings: Settings(), now: 0)
+        let script = [Array("EVAL".utf8), Array("redis.call('set', 'a', '1') return redis.call('get', 'a')".utf8), Array("0".utf8)]
+        _ = engine.applyCommitted(commands: [script], time: 1, transaction: false, watches: [])
+        engine.countAppliedLookups(here: true)
+        var drained: [String] = []
+        engine.drainScriptCalls { drained.append($0.spec.name) }
+        #expect(drained == ["set", "get"])
+        engine.drainScriptCalls { _ in Issue.record("a drained call was handed again") }
+        let incr = [Array("EVAL".utf8), Array("return redis.call('incr', 'n')".utf8), Array("0".utf8)]
+        _ = engine.applyCommitted(commands: [incr], time: 2, transaction: false, watches: [])
+        engine.countAppliedLookups(here: true)
+        #expect(engine.takeScriptCalls().map(\.spec.name) == ["incr"])
+    }
+
     @Test func expiredKeysStayUntilReclaimed() {
         let engine = Engine.replica(settings: Settings(), now: 0)
         _ = engine.applyCommitted(commands: [Self.command("SET k v PX 10")], time: 100, transaction: false, watches: [])

@@ -26,6 +26,19 @@ import Testing
         #expect(Self.positions("PING") == [])
     }
 
+    @Test func keyCountsNameExactlyTheCountedKeys() {
+        // One counted key comes from a shared array; more, none, a destination before the
+        // count, and counts that do not fit the arguments are computed.
+        #expect(Self.positions("EVALSHA abc 1 k") == [3])
+        #expect(Self.positions("FCALL f 2 a b x") == [3, 4])
+        #expect(Self.positions("EVAL s 0 a") == [])
+        #expect(Self.positions("ZINTERSTORE d 1 a") == [1, 3])
+        #expect(Self.positions("ZUNIONSTORE d 3 a b") == [])
+        #expect(Self.positions("EVAL s -1 a") == [])
+        #expect(Self.positions("LMPOP 1 l LEFT") == [2])
+        #expect(Self.positions("SINTERCARD 2 a b LIMIT 1") == [2, 3])
+    }
+
     @Test func everyCommandIsFoundByItsNameInAnyCase() {
         for spec in CommandTable.all {
             #expect(CommandTable.lookup(Array(spec.name.utf8)) === spec)
