@@ -128,6 +128,16 @@ extension Node {
         }
     }
 
+    /// The directory, then the shard replicas by shard id: the order every pass over the
+    /// replicas takes (the simulator replays it). Sorted once per change of `directory` or
+    /// `replicas` (`replicasInOrder`), not for every Raft round.
+    var allReplicas: [Replica] {
+        if let replicasInOrder { return replicasInOrder }
+        let ordered = [directory] + replicas.keys.sorted().compactMap { replicas[$0] }
+        replicasInOrder = ordered
+        return ordered
+    }
+
     // MARK: - Gossip
 
     func broadcastGossip() {

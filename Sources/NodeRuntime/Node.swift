@@ -41,9 +41,8 @@ public final class Node {
 
     var directory: Replica { didSet { replicasInOrder = nil } }
     var replicas: [ShardID: Replica] = [:] { didSet { replicasInOrder = nil } }
-    /// `allReplicas`, kept until `directory` or `replicas` changes (it was sorted anew for
-    /// every Raft round).
-    private var replicasInOrder: [Replica]?
+    /// `allReplicas` (Node+Peers.swift), kept until `directory` or `replicas` changes.
+    var replicasInOrder: [Replica]?
     var directoryMachine: DirectoryMachine { directory.directory! }
     var map: ClusterMap? { directoryMachine.map }
 
@@ -520,13 +519,6 @@ public final class Node {
         }
         for replica in allReplicas where !replica.queuedWrites.isEmpty { replica.proposeQueuedWrites() }
         startRound()
-    }
-
-    var allReplicas: [Replica] {
-        if let replicasInOrder { return replicasInOrder }
-        let ordered = [directory] + replicas.keys.sorted().compactMap { replicas[$0] }
-        replicasInOrder = ordered
-        return ordered
     }
 
     /// Stages every replica's Ready, sends a leader's replication early, applies what is
