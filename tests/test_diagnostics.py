@@ -357,3 +357,49 @@ def test_debug_htstats_key_describes_a_key_stored_as_a_hash_table(server):
         client.execute_command("DEBUG", "HTSTATS-KEY", "missing")
     stats = client.execute_command("DEBUG", "HTSTATS-KEY", "big")
     assert "table size: 512" in stats and "number of elements: 300" in stats and "rehashing target" not in stats
+
+
+def keysizes(client):
+    """INFO keysizes as its lines, `name:bin=keys,...` (redis-py parses `a=1,b=2` into a dict
+    but leaves a lone `a=1` a string: both are put back as text)."""
+    def text(value):
+        return ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+    return [f"{name}:{text(value)}" for name, value in client.info("keysizes").items()]
+
+
+def test_info_keysizes_counts_keys_by_type_and_power_of_two_size_as_redis_8(server):
+    client = server.client(decode_responses=True)
+    assert keysizes(client) == []
+    client.set("empty", "")
+    client.set("s", "0123456789ABCDEF")
+    client.rpush("l", *range(5))
+    client.sadd("set", *range(8))
+    client.zadd("z", {"a": 1})
+    client.hset("h", mapping={"f": 1, "g": 2})
+    client.xadd("stream", {"f": 1})  # streams are not counted
+    client.select(3)
+    client.set("big", "x" * 3000)
+    assert keysizes(client) == ["db0_distrib_strings_sizes:0=1,16=1", "db0_distrib_lists_items:4=1",
+                                "db0_distrib_sets_items:8=1", "db0_distrib_zsets_items:1=1",
+                                "db0_distrib_hashes_items:2=1", "db3_distrib_strings_sizes:2K=1"]
+    client.select(0)
+    client.append("s", "x" * 16)  # 32 bytes
+    client.lpop("l", 5)  # emptied: the key goes
+    client.set("h", "abc")  # a hash overwritten by a string
+    assert keysizes(client)[:3] == ["db0_distrib_strings_sizes:0=1,2=1,32=1", "db0_distrib_sets_items:8=1",
+                                    "db0_distrib_zsets_items:1=1"]
+    assert "db0_distrib_sets_items" in client.info(), "a default section, as in Redis 8"
+    client.flushall()
+    assert keysizes(client) == []
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(120)
+def test_info_keysizes_of_a_cluster_node_counts_the_shards_it_leads(cluster_factory):
+    cluster = cluster_factory(nodes=3)
+    leader, slots = cluster.busiest_leader()
+    keys = [cluster.key_in_slots(slots, prefix=f"sizes-{index}") for index in range(3)]
+    client = leader.client(decode_responses=True)
+    for index, key in enumerate(keys):
+        client.set(key, "v" * (4 << index))  # 4, 8 and 16 bytes
+    assert keysizes(client) == ["db0_distrib_strings_sizes:4=1,8=1,16=1"]

@@ -99,6 +99,21 @@ extension Engine {
             .map { (index: $0.index, keys: $0.keyspace.keyCount, expires: $0.keyspace.expiringCount) }
     }
 
+    /// The key sizes of each database that holds keys, in index order (INFO keysizes).
+    public func keySizesByDatabase() -> [(index: Int, sizes: KeySizes)] {
+        databaseImage.databases.filter { $0.keyspace.keyCount > 0 }.map { (index: $0.index, sizes: $0.keyspace.keySizes) }
+    }
+
+    /// INFO keysizes' lines: `db<N>_distrib_<type>_<sizes|items>:<bin>=<keys>,...` for each
+    /// database and type with keys, as Redis 8 prints them.
+    public static func keySizesInfoFields(_ databases: [(index: Int, sizes: KeySizes)]) -> [(String, String)] {
+        databases.flatMap { database in
+            KeySizes.Kind.allCases.compactMap { kind in
+                database.sizes.histogram(kind).map { ("db\(database.index)_\(kind.fieldName)", $0) }
+            }
+        }
+    }
+
     /// Changes made to the keys of every database since this engine started or was
     /// restored (the sum of their keyspaces' change counts; INFO's
     /// rdb_changes_since_last_save counts from it).

@@ -158,7 +158,8 @@ extension Engine {
 
     // MARK: - INFO
 
-    static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"]
+    static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace",
+                                      "keysizes"]
     /// Sections shown only when asked for by name (or with `everything`): a cluster node's
     /// `hotspots` (the busiest slots and sampled keys of the shards it leads).
     static let namedInfoSections = ["hotspots"]
@@ -246,6 +247,10 @@ extension Engine {
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":
             fields = keyspaceInfoFields().map { ("db\($0.index)", "keys=\($0.keys),expires=\($0.expires),avg_ttl=0") }
+        case "keysizes" where hooks.nodeStats != nil:
+            fields = []
+        case "keysizes":
+            fields = Self.keySizesInfoFields(keySizesByDatabase())
         default:
             fields = []
         }

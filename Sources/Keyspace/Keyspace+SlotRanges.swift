@@ -61,7 +61,10 @@ extension Keyspace {
             guard !slots[partition].isEmpty else { continue }
             let count = slots[partition].count
             var expiring = 0
-            for entry in slots[partition].values where entry.expireAt != nil { expiring += 1 }
+            for entry in slots[partition].values {
+                if entry.expireAt != nil { expiring += 1 }
+                keySizes.remove(entry.value)
+            }
             slots[partition] = [:]
             keyCount -= count
             expiringCount -= expiring

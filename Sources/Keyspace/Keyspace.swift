@@ -23,6 +23,8 @@ public struct Keyspace: Sendable {
     public internal(set) var changeCount: Int = 0
     /// Keys expired by lazy or active expiry (INFO's expired_keys).
     public internal(set) var expiredKeyCount: Int = 0
+    /// How many keys hold values of each size, by type (INFO keysizes; KeySizes.swift).
+    public internal(set) var keySizes = KeySizes()
     /// Keys that some connection WATCHes; writes to these are recorded in `touchedWatched`.
     public var watchedKeys: Set<Bytes> = []
     /// Watched keys modified since the engine last drained this list.
@@ -129,6 +131,7 @@ public struct Keyspace: Sendable {
         // Stamped with the time of the command storing it (none while a snapshot loads).
         if entry.access.raw == 0, accessNow > 0 { entry.access = .fresh(now: accessNow, accessSettings) }
         let previous = slots[slot].updateValue(entry, forKey: Key(key))
+        if let previous { keySizes.replace(previous.value, with: entry.value) } else { keySizes.add(entry.value) }
         if previous == nil {
             keyCount += 1
             if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .created)) }
@@ -146,14 +149,20 @@ public struct Keyspace: Sendable {
     /// write changed a string in place (see `Entry.rawString`).
     public mutating func replaceValue(_ key: Bytes, _ value: Value, rawString: Bool = false) {
         let slot = slot(of: key)
-        slots[slot][Key(key)]?.replace(with: value, rawString: rawString)
+        if let index = slots[slot].index(forKey: Key(key)) {
+            keySizes.replace(slots[slot].values[index].value, with: value)
+            slots[slot].values[index].replace(with: value, rawString: rawString)
+        }
         touched(key)
     }
 
     /// Replaces the value without recording a modification: only for moving a value out
     /// and back in around an in-place mutation.
     mutating func replaceValueUntracked(_ key: Bytes, _ value: Value) {
-        slots[slot(of: key)][Key(key)]?.value = value
+        let slot = slot(of: key)
+        guard let index = slots[slot].index(forKey: Key(key)) else { return }
+        keySizes.replace(slots[slot].values[index].value, with: value)
+        slots[slot].values[index].value = value
     }
 
     /// Deletes `key`; returns whether it existed (expired keys count as absent).
@@ -171,6 +180,7 @@ public struct Keyspace: Sendable {
     /// the watch's own record (its expiry time, or its value's digest), not this removal.
     mutating func remove(_ key: Bytes, slot: Int, expired: Bool = false) {
         guard let previous = slots[slot].removeValue(forKey: Key(key)) else { return }
+        keySizes.remove(previous.value)
         keyCount -= 1
         if previous.expireAt != nil { expiringCount -= 1 }
         changeCount += 1
@@ -199,6 +209,7 @@ public struct Keyspace: Sendable {
         if keyCount > 0 { changeTracker?.overflow() }
         if changeJournal != nil { changeJournal?.append(KeyChange(key: [], kind: .flushed)) }
         slots = SlotTable(count: slots.count)
+        keySizes.reset()
         holdsFieldExpirations = false
         fieldExpiryQueue = Heap()
         fieldMarksAtRebuild = 0

@@ -27,6 +27,15 @@ extension Node {
             return totals.sorted { $0.key < $1.key }.map { index, total in
                 ("db\(index)", "keys=\(total.keys),expires=\(total.expires),avg_ttl=0")
             }
+        case "keysizes":
+            // Each database's key sizes summed over the shards this node leads.
+            var totals: [Int: KeySizes] = [:]
+            for replica in replicas.values where replica.isLeader {
+                for database in replica.data?.engine.keySizesByDatabase() ?? [] {
+                    totals[database.index, default: KeySizes()].merge(database.sizes)
+                }
+            }
+            return Engine.keySizesInfoFields(totals.sorted { $0.key < $1.key }.map { (index: $0.key, sizes: $0.value) })
         case "hotspots":
             return hotspotInfoFields()
         case "replication":
