@@ -260,6 +260,25 @@ def test_lazyfreed_objects_counts_what_redis_frees_in_the_background(target):
     assert lazyfreed(4) == 4
 
 
+def test_a_sync_flush_counts_as_lazily_freed_outside_a_transaction_as_redis_7_4(server):
+    """Redis 7.4 runs a client's FLUSHALL/FLUSHDB [SYNC] as a blocking ASYNC flush, so its
+    keys count in lazyfreed_objects; inside MULTI it stays synchronous and counts nothing.
+    (Debian's Redis 7.0 predates this: no differential run.)"""
+    client = server.client(decode_responses=True)
+    client.config_resetstat()
+    client.mset({"a": 1, "b": 2, "c": 3})
+    client.flushall()
+    assert client.info("memory")["lazyfreed_objects"] == 3
+    client.mset({"a": 1, "b": 2})
+    client.execute_command("FLUSHDB", "SYNC")
+    assert client.info("memory")["lazyfreed_objects"] == 5
+    client.mset({"a": 1, "b": 2})
+    with client.pipeline(transaction=True) as pipe:
+        pipe.flushall()
+        pipe.execute()
+    assert client.dbsize() == 0 and client.info("memory")["lazyfreed_objects"] == 5
+
+
 @pytest.mark.cluster
 @pytest.mark.timeout(120)
 def test_a_write_waiting_for_its_quorum_is_not_slow(cluster_factory):

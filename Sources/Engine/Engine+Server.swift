@@ -15,8 +15,10 @@ extension Engine {
             if arguments.count == 2, !Arguments.isKeyword(arguments[1], "async"), !Arguments.isKeyword(arguments[1], "sync") {
                 throw .syntax
             }
-            // As Redis, an ASYNC flush counts its keys as lazily freed objects.
-            if arguments.count == 2, Arguments.isKeyword(arguments[1], "async") {
+            // As Redis, an ASYNC flush counts its keys as lazily freed objects, and so does a
+            // client's SYNC one (Redis 7.4+ runs it as a blocking ASYNC flush) unless MULTI
+            // or a script ran it.
+            if arguments.count == 2 && Arguments.isKeyword(arguments[1], "async") || session === applySession && !applyingTransaction {
                 stats.lazyfreedObjects += id == .flushall ? parkedDatabases.values.reduce(keyspace.keyCount) { $0 + $1.keyCount } : keyspace.keyCount
             }
             if id == .flushall { flushAllDatabases(now: now) } else { keyspace.removeAll(now: now) }

@@ -40,7 +40,8 @@ extension Engine {
                                database: Int = 0, version: ProtocolVersion = .resp2) -> RESPValue {
         applySession.protocolVersion = version
         applySession.database = database
-        defer { applySession.database = 0 }
+        applyingTransaction = transaction
+        defer { applySession.database = 0; applyingTransaction = false }
         lastApplyLookups = (0, 0)
         if transaction {
             let changed = inDatabase(database) { watches.contains { watchDigest($0.key, now: time) != $0.digest } }

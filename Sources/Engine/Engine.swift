@@ -109,6 +109,9 @@ public final class Engine {
     lazy var scriptSession = Session(id: ClientID(rawValue: 0), address: "lua", localAddress: "", now: 0, authenticated: true)
     /// The session committed shard writes run under (see Engine+Shard.swift).
     lazy var applySession = Session(id: ClientID(rawValue: 0), address: "raft", localAddress: "", now: 0, authenticated: true)
+    /// True while a committed transaction (MULTI/EXEC) runs: a SYNC flush in it is not one
+    /// Redis runs as a blocking ASYNC flush.
+    var applyingTransaction = false
 
     public init(settings: Settings, seed: UInt64, now: Int64) {
         self.settings = settings
