@@ -34,7 +34,7 @@ public struct KeySizes: Sendable, Equatable {
     /// counts must always equal; the tests compare them).
     init(counting keyspace: Keyspace) {
         for partition in keyspace.slots.indices {
-            for entry in keyspace.slots[partition].values { add(entry.value) }
+            for entry in keyspace.slots[partition].values { count(in: entry.value.keySizeMeasure, out: nil) }
         }
     }
 
@@ -43,36 +43,16 @@ public struct KeySizes: Sendable, Equatable {
         size <= 0 ? 0 : Int.bitWidth - size.leadingZeroBitCount
     }
 
-    /// The kind and size of `value`; nil for a stream.
-    @inline(__always) static func measure(_ value: Value) -> (kind: Kind, size: Int)? {
-        switch value {
-        case .string(let bytes): return (.strings, bytes.count)
-        case .list(let list): return (.lists, list.count)
-        case .set(let set): return (.sets, set.count)
-        case .zset(let sortedSet): return (.zsets, sortedSet.count)
-        case .hash(let fields): return (.hashes, fields.count)
-        case .stream: return nil
+    /// A value measured `new` (nil: none) stored where one measured `old` was (nil: none
+    /// was). Callers measure values in place (`Value.keySizeMeasure`): passing the values
+    /// instead costs SET two retains and releases.
+    @inline(__always) mutating func count(in new: (kind: Int, size: Int)?, out old: (kind: Int, size: Int)?) {
+        if let old, old.kind >= 0 {
+            let index = old.kind * Self.binCount + Self.bin(of: old.size)
+            assert(counts[index] > 0, "a value counted out of key sizes was never counted in")
+            counts[index] -= 1
         }
-    }
-
-    /// Counts `value` in.
-    @inline(__always) mutating func add(_ value: Value) {
-        guard let (kind, size) = Self.measure(value) else { return }
-        counts[kind.rawValue * Self.binCount + Self.bin(of: size)] += 1
-    }
-
-    /// Counts `value` out (it was counted in).
-    @inline(__always) mutating func remove(_ value: Value) {
-        guard let (kind, size) = Self.measure(value) else { return }
-        let index = kind.rawValue * Self.binCount + Self.bin(of: size)
-        assert(counts[index] > 0, "a value counted out of key sizes was never counted in")
-        counts[index] -= 1
-    }
-
-    /// `old` replaced by `new` under one key.
-    @inline(__always) mutating func replace(_ old: Value, with new: Value) {
-        remove(old)
-        add(new)
+        if let new, new.kind >= 0 { counts[new.kind * Self.binCount + Self.bin(of: new.size)] += 1 }
     }
 
     /// Every count back to zero (the keyspace was emptied).
@@ -101,5 +81,20 @@ public struct KeySizes: Sendable, Equatable {
         let exponent = bin - 1
         let units = ["", "K", "M", "G", "T", "P", "E"]
         return "\(1 << (exponent % 10))\(units[exponent / 10])"
+    }
+}
+
+extension Value {
+    /// The `KeySizes.Kind` raw value and size of this value; kind -1 for a stream. (A
+    /// property of the value, read in place.)
+    @inline(__always) var keySizeMeasure: (kind: Int, size: Int) {
+        switch self {
+        case .string(let bytes): return (KeySizes.Kind.strings.rawValue, bytes.count)
+        case .list(let list): return (KeySizes.Kind.lists.rawValue, list.count)
+        case .set(let set): return (KeySizes.Kind.sets.rawValue, set.count)
+        case .zset(let sortedSet): return (KeySizes.Kind.zsets.rawValue, sortedSet.count)
+        case .hash(let fields): return (KeySizes.Kind.hashes.rawValue, fields.count)
+        case .stream: return (-1, 0)
+        }
     }
 }

@@ -63,7 +63,7 @@ extension Keyspace {
             var expiring = 0
             for entry in slots[partition].values {
                 if entry.expireAt != nil { expiring += 1 }
-                keySizes.remove(entry.value)
+                keySizes.count(in: nil, out: entry.value.keySizeMeasure)
             }
             slots[partition] = [:]
             keyCount -= count

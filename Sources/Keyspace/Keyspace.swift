@@ -131,7 +131,7 @@ public struct Keyspace: Sendable {
         // Stamped with the time of the command storing it (none while a snapshot loads).
         if entry.access.raw == 0, accessNow > 0 { entry.access = .fresh(now: accessNow, accessSettings) }
         let previous = slots[slot].updateValue(entry, forKey: Key(key))
-        if let previous { keySizes.replace(previous.value, with: entry.value) } else { keySizes.add(entry.value) }
+        keySizes.count(in: entry.value.keySizeMeasure, out: previous?.value.keySizeMeasure)
         if previous == nil {
             keyCount += 1
             if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .created)) }
@@ -150,7 +150,7 @@ public struct Keyspace: Sendable {
     public mutating func replaceValue(_ key: Bytes, _ value: Value, rawString: Bool = false) {
         let slot = slot(of: key)
         if let index = slots[slot].index(forKey: Key(key)) {
-            keySizes.replace(slots[slot].values[index].value, with: value)
+            keySizes.count(in: value.keySizeMeasure, out: slots[slot].values[index].value.keySizeMeasure)
             slots[slot].values[index].replace(with: value, rawString: rawString)
         }
         touched(key)
@@ -161,7 +161,7 @@ public struct Keyspace: Sendable {
     mutating func replaceValueUntracked(_ key: Bytes, _ value: Value) {
         let slot = slot(of: key)
         guard let index = slots[slot].index(forKey: Key(key)) else { return }
-        keySizes.replace(slots[slot].values[index].value, with: value)
+        keySizes.count(in: value.keySizeMeasure, out: slots[slot].values[index].value.keySizeMeasure)
         slots[slot].values[index].value = value
     }
 
@@ -180,7 +180,7 @@ public struct Keyspace: Sendable {
     /// the watch's own record (its expiry time, or its value's digest), not this removal.
     mutating func remove(_ key: Bytes, slot: Int, expired: Bool = false) {
         guard let previous = slots[slot].removeValue(forKey: Key(key)) else { return }
-        keySizes.remove(previous.value)
+        keySizes.count(in: nil, out: previous.value.keySizeMeasure)
         keyCount -= 1
         if previous.expireAt != nil { expiringCount -= 1 }
         changeCount += 1
