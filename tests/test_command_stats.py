@@ -90,3 +90,32 @@ def test_the_admin_port_counts_commands_and_errors(server_factory):
     assert 'trestle_command_errors_total{command="incr",kind="failed"} 1' in text
     assert 'trestle_redirects_total{kind="moved"} 0' in text
     assert "trestle_raft_leadership_won_total" in text
+
+
+def test_a_script_returning_a_rejections_error_failed_rather_than_was_rejected(server, redis_reference):
+    """A script that ran and returned an error table with a rejection's code (`return
+    redis.pcall('set', ...)` under OOM) counts as a failed EVAL, while its SET call counts
+    as rejected (Redis's "Consistent eval error reporting")."""
+    mine, theirs = server.client(), redis_reference.client()
+    for client in (mine, theirs):
+        client.config_resetstat()
+        client.config_set("maxmemory", 1)
+        try:
+            for script in ("return redis.pcall('set', KEYS[1], 'y')", "return redis.call('set', KEYS[1], 'y')"):
+                try:
+                    client.eval(script, 1, "x")
+                except redis.ResponseError as error:
+                    assert "command not allowed when used memory" in str(error)  # redis-py drops "OOM "
+        finally:
+            client.config_set("maxmemory", 0)
+        # A write refused in a read-only script: the call was rejected, the script failed.
+        try:
+            client.eval_ro("return redis.call('set', KEYS[1], 'y')", 1, "x")
+        except redis.ResponseError as error:
+            assert "Write commands are not allowed from read-only scripts" in str(error)
+    got_commands, want_commands = stats(mine, "commandstats"), stats(theirs, "commandstats")
+    assert got_commands["cmdstat_eval"] == want_commands["cmdstat_eval"] == {"calls": 2, "rejected_calls": 0,
+                                                                             "failed_calls": 2}
+    assert got_commands["cmdstat_eval_ro"] == want_commands["cmdstat_eval_ro"]
+    assert got_commands["cmdstat_set"] == want_commands["cmdstat_set"]
+    assert stats(mine, "errorstats") == stats(theirs, "errorstats")

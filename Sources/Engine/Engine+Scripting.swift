@@ -236,16 +236,23 @@ extension Engine {
         /// that error (raised by redis.call, or a pcall's error returned), which counts
         /// once, as the script's, as in Redis.
         public var countsError = true
+        /// Whether its error came from the checks before it ran (arity, not allowed from a
+        /// script, a write from a read-only script, ACL, OOM, keys of another slot): Redis
+        /// counts those calls as rejected, the others as failed.
+        public var rejected = false
     }
 
     /// One `redis.call` from a script, noted in `scriptCalls` (a trial's too: the node
     /// drops them when the trial is void).
     private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
         let spec = CommandTable.lookup(arguments[0])
+        scriptCallRan = false
         let reply = runCallFromScript(arguments, spec: spec, version: version, context: context, now: now)
         if scriptCalls.count < Self.scriptCallsKeptMax, let spec {
-            scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
-                                          reply: reply.isError ? reply : .ok))
+            var call = ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
+                                  reply: reply.isError ? reply : .ok)
+            call.rejected = reply.isError && !scriptCallRan
+            scriptCalls.append(call)
         }
         return reply
     }
@@ -319,6 +326,7 @@ extension Engine {
         let recording = recordsPropagation && spec.isWrite && !context.trial
         let database = scriptSession.database
         let before = recording ? changeCount(in: database) : 0
+        scriptCallRan = true
         do {
             reply = try run(id, arguments, scriptSession, now: now).reply
         } catch {

@@ -41,6 +41,8 @@ public final class Engine {
     /// The commands scripts called (not in trials), for the node's command stats: kept for
     /// an entry this node proposed or a read it ran, dropped for others' entries (Engine+Shard.swift).
     public internal(set) var scriptCalls: [ScriptCall] = []
+    /// Whether the script call being made got past the checks and ran (Engine+Scripting.swift).
+    var scriptCallRan = false
     /// The keys of the read-only commands the script run last called: what client
     /// tracking remembers for its caller (Redis 7.2+; not the keys it declared). At most
     /// `scriptReadKeysMax`: beyond, the script's declared keys are remembered instead.

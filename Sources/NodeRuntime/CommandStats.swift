@@ -75,7 +75,13 @@ struct CommandStats {
     /// as `request`: a container command's counts are its subcommand's.
     /// `countsError` false: the reply's error is not counted in errorstats (a script's
     /// call whose error the script's own reply carries, and is counted with).
-    mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64, countsError: Bool = true) {
+    /// `ran`: the command is known to have run (its reply came once it had), so a script's
+    /// error is its failure even when the script returned a rejection's text
+    /// (`return redis.pcall('set', ...)` under OOM), as Redis counts it.
+    /// `rejectedBeforeRunning`: whether an error came from the checks before the command
+    /// ran, when the caller knows (a script's call); nil: judged from the error's code.
+    mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64, countsError: Bool = true,
+                         ran: Bool = false, rejectedBeforeRunning: Bool? = nil) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
         if countsError, let code {
@@ -87,8 +93,9 @@ struct CommandStats {
         if let code, case .error(let text) = reply {
             // An error a script raised while it ran (its text names the script) is the
             // script's failure, whatever its code: the script was not rejected.
-            rejected = (Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK")
-                && !(Engine.scriptRuns.contains(spec.id ?? .ping) && text.contains(" script: "))
+            let scriptRan = Engine.scriptRuns.contains(spec.id ?? .ping) && (ran || text.contains(" script: "))
+            rejected = rejectedBeforeRunning
+                ?? ((Self.rejectionPrefixes.contains(where: { text.hasPrefix($0) }) || code == "ASK") && !scriptRan)
         }
         let failed = code != nil && !rejected
         let elapsed = max(0, microseconds)

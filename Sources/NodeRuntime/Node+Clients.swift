@@ -242,7 +242,7 @@ extension Node {
         if slot.reply == nil {
             let waited = later ? answerWaitMicroseconds ?? 0 : 0
             finished(slot.request, spec: slot.spec, session: client.session, reply: value,
-                     startedMicroseconds: slot.startedMicroseconds + waited)
+                     startedMicroseconds: slot.startedMicroseconds + waited, later: later)
         }
         fill(client, slot, with: value)
     }

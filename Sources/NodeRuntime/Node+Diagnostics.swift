@@ -14,10 +14,12 @@ extension Node {
     }
 
     /// Counts one answered request that started at `startedMicroseconds` (the node's
-    /// monotonic clock).
-    func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64) {
+    /// monotonic clock). `later`: answered after the request's turn (a write once its entry
+    /// applied, a script once it ran), never by the checks before a command runs.
+    func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64,
+                  later: Bool = false) {
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
-        commandStats.record(spec, request: request, reply: reply, microseconds: elapsed)
+        commandStats.record(spec, request: request, reply: reply, microseconds: elapsed, ran: later)
         noteDuration(request, spec: spec, session: session, microseconds: elapsed)
     }
 
@@ -46,7 +48,8 @@ extension Node {
     /// MONITOR shows them too, as Redis does (`[0 lua] "set" ...`).
     func countScriptCalls(_ engine: Engine) {
         engine.drainScriptCalls { call in
-            commandStats.record(call.spec, request: call.arguments, reply: call.reply, microseconds: 0, countsError: call.countsError)
+            commandStats.record(call.spec, request: call.arguments, reply: call.reply, microseconds: 0, countsError: call.countsError,
+                                rejectedBeforeRunning: call.rejected)
             if !monitors.isEmpty { feedMonitors(call.arguments, spec: call.spec, database: call.database, address: "lua", from: nil) }
         }
     }
