@@ -123,6 +123,9 @@ extension Keyspace {
         _ = try listValue(destination, now: now)  // WRONGTYPE before the source changes
         guard let element = try listPop(source, from: from, count: 1, now: now)?.first else { return nil }
         _ = try listPush(destination, [element], at: to, now: now)
+        // One change in Redis's count (rdb_changes_since_last_save), as it counts elements
+        // moved, where the pop and the push each counted one.
+        changeCount -= 1
         return element
     }
 

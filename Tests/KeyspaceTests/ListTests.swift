@@ -93,7 +93,9 @@ private func bs(_ texts: String...) -> [Bytes] { texts.map(b) }
         _ = keyspace.setExpiry(b("src"), at: 1000, condition: .always, now: 0)
         #expect(try keyspace.listMove(b("src"), b("src"), from: .head, to: .tail, now: 0) == b("b"))
         #expect(keyspace.expireTime(b("src"), now: 0) == 1000)
+        let changes = keyspace.changeCount
         #expect(try keyspace.listMove(b("src"), b("dst"), from: .tail, to: .head, now: 0) == b("b"))
+        #expect(keyspace.changeCount == changes + 1, "a move is one change, as Redis counts it")
         #expect(keyspace.exists(b("src"), now: 0) == false)
         #expect(try keyspace.listElements(b("dst"), now: 0) == bs("b", "a"))
         #expect(try keyspace.listMove(b("none"), b("str"), from: .head, to: .head, now: 0) == nil)
