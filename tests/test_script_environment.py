@@ -25,3 +25,17 @@ def test_info_memory_reports_scripts(r):
     assert memory["used_memory_scripts_eval"] > 0
     r.script_flush()
     assert info_memory(r)["number_of_cached_scripts"] == 0
+
+
+def test_used_memory_lua_follows_the_state_that_runs_scripts(r):
+    """used_memory_lua is the Lua state EVAL runs in (Redis's used_memory_vm_eval): it
+    grows when a script holding a large constant is cached there and falls when SCRIPT
+    FLUSH drops it (Trestle reported an idle state's figure, which never moved)."""
+    r.eval("return 1", 0)
+    before = info_memory(r)["used_memory_lua"]
+    assert r.eval("local s = '" + "x" * 300_000 + "' return #s", 0) == 300_000
+    grown = info_memory(r)
+    assert grown["used_memory_lua"] > before + 250_000
+    assert grown["used_memory_vm_total"] >= grown["used_memory_lua"]
+    r.script_flush()
+    assert info_memory(r)["used_memory_lua"] < before + 100_000

@@ -262,15 +262,15 @@ extension Engine {
     /// INFO memory's scripting fields (Redis 7's names): the Lua state, the script cache
     /// and the function libraries of this engine.
     private func scriptMemoryFields() -> [(String, String)] {
-        let lua = interpreter?.memoryUsed ?? 0
+        let (lua, total) = hooks.luaMemory?() ?? (luaMemoryUsed, luaMemoryUsed)
         let scripts = scriptBodies.values.reduce(0) { $0 + $1.count }
         let functions = libraries.values.reduce(0) { $0 + $1.code.count }
         return [("used_memory_lua", String(lua)), ("used_memory_vm_eval", String(lua)),
                 ("used_memory_lua_human", redisHumanBytes(lua)), ("used_memory_scripts_eval", String(scripts)),
                 ("number_of_cached_scripts", String(scriptBodies.count)),
                 ("number_of_functions", String(functionLibraries.count)), ("number_of_libraries", String(libraries.count)),
-                ("used_memory_vm_functions", "0"), ("used_memory_vm_total", String(lua)),
-                ("used_memory_vm_total_human", redisHumanBytes(lua)), ("used_memory_functions", String(functions)),
+                ("used_memory_vm_functions", "0"), ("used_memory_vm_total", String(total)),
+                ("used_memory_vm_total_human", redisHumanBytes(total)), ("used_memory_functions", String(functions)),
                 ("used_memory_scripts", String(scripts + functions)),
                 ("used_memory_scripts_human", redisHumanBytes(scripts + functions))]
     }

@@ -99,8 +99,15 @@ public final class Engine {
     /// FUNCTION libraries by name, and each function's library by lowercase function name.
     public internal(set) var libraries: [String: FunctionLibrary] = [:]
     var functionLibraries: [String: String] = [:]
-    /// The Lua state scripts run in; nil when Lua could not start.
-    lazy var interpreter: LuaInterpreter? = LuaInterpreter()
+    /// The Lua state scripts run in; nil when Lua could not start. Started when first needed.
+    lazy var interpreter: LuaInterpreter? = {
+        interpreterStarted = true
+        return LuaInterpreter()
+    }()
+    /// Whether `interpreter` was started (reading it would start it).
+    var interpreterStarted = false
+    /// Bytes the Lua state holds; 0 before it started (reading this does not start it).
+    public var luaMemoryUsed: Int { interpreterStarted ? interpreter?.memoryUsed ?? 0 : 0 }
     /// A cluster node's sessions engine holds no keys: a script run there (one that
     /// declared none) may not touch any.
     public var scriptKeysForbidden = false

@@ -145,6 +145,12 @@ public struct HostHooks {
     /// Node-wide counters for INFO stats when the engine is one of several on a node (a
     /// cluster node's sessions engine): nil means the engine's own `stats`.
     public var nodeStats: (() -> Stats)? = nil
+    /// INFO memory's Lua figures when the engine is one of several on a node: the bytes of
+    /// the Lua states that run scripts (the shards'; the sessions engine's until a shard
+    /// ran one), and of every Lua state of the node (the sessions engine's, which compiles
+    /// SCRIPT LOAD and FUNCTION LOAD, included).
+    /// nil: the engine's own state is both.
+    public var luaMemory: (() -> (scripts: Int, total: Int))? = nil
     /// Clients waiting in a blocking command (BLPOP, XREAD BLOCK...), for INFO clients.
     public var blockedClients: () -> Int = { 0 }
     /// Whether a client waits in a blocking command, for CLIENT LIST's `b` flag.

@@ -225,6 +225,13 @@ public final class Node {
         front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
         front.hooks.scriptLog = Self.scriptLogger(logger)
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
+        front.hooks.luaMemory = { [unowned self] in
+            // The shards' Lua states run the scripts; the sessions engine's compiles what
+            // SCRIPT LOAD and FUNCTION LOAD are given, and is the one to show until a
+            // shard has run a script.
+            let scripts = replicas.values.reduce(0) { $0 + ($1.data?.engine.luaMemoryUsed ?? 0) }
+            return (scripts > 0 ? scripts : front.luaMemoryUsed, scripts + front.luaMemoryUsed)
+        }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
         // As Redis, clients a CLIENT PAUSE holds count as blocked.
         front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).union(self.pausedClients).count }
