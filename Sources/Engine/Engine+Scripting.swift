@@ -249,10 +249,9 @@ extension Engine {
         scriptCallRan = false
         let reply = runCallFromScript(arguments, spec: spec, version: version, context: context, now: now)
         if scriptCalls.count < Self.scriptCallsKeptMax, let spec {
-            var call = ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
-                                  reply: reply.isError ? reply : .ok)
-            call.rejected = reply.isError && !scriptCallRan
-            scriptCalls.append(call)
+            // Built in place: a copy made to set a field costs each call its retains.
+            scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
+                                          reply: reply.isError ? reply : .ok, rejected: reply.isError && !scriptCallRan))
         }
         return reply
     }
