@@ -2,7 +2,8 @@
 //
 // Invariants:
 // - `slots[s]` holds exactly the keys whose HashSlot is `s`; `keyCount` is the sum of
-//   their sizes, `expiringCount` the number of entries with an expiry.
+//   their sizes, `expiringCount` the number of entries with an expiry, `keySizes` the
+//   sizes of their values (every store, replacement and removal goes through this file).
 // - A key whose expiry time is <= `now` is logically absent: every read and write goes
 //   through `lookup(_:now:)`, which deletes it first (lazy expiry). `expireCycle` removes
 //   expired keys that nobody touches (active expiry), using `expiryQueue`.

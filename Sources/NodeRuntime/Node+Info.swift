@@ -74,6 +74,34 @@ extension Node {
 }
 
 extension Node {
+    /// INFO stats for the whole node: requests it served (its own clients' and those peers
+    /// forwarded), and the lookups its shard replicas answered, on top of the sessions
+    /// engine's connection counters.
+    func nodeStats() -> Stats {
+        var stats = front.stats
+        stats.commandsProcessed = commandsServed
+        // Every error reply a client got, whichever engine produced it.
+        stats.errorReplies = commandStats.errorReplies
+        for replica in replicas.values {
+            guard let data = replica.data else { continue }
+            stats.keyspaceHits += data.engine.stats.keyspaceHits
+            stats.keyspaceMisses += data.engine.stats.keyspaceMisses
+            stats.evictedKeys += data.engine.stats.evictedKeys
+            stats.lazyfreedObjects += data.engine.stats.lazyfreedObjects
+            // The engine's own expiredKeys holds minus the count at the last CONFIG RESETSTAT.
+            stats.expiredKeys += data.engine.expiredKeyCountAllDatabases + data.engine.stats.expiredKeys
+        }
+        return stats
+    }
+
+    /// INFO memory's Lua figures (`HostHooks.luaMemory`): the shards' Lua states run the
+    /// scripts; the sessions engine's compiles what SCRIPT LOAD and FUNCTION LOAD are
+    /// given, and is the one shown until a shard has run a script.
+    func luaMemory() -> (scripts: Int, total: Int) {
+        let scripts = replicas.values.reduce(0) { $0 + ($1.data?.engine.luaMemoryUsed ?? 0) }
+        return (scripts > 0 ? scripts : front.luaMemoryUsed, scripts + front.luaMemoryUsed)
+    }
+
     /// Keys with a request blocked that ends if the key goes (Redis's
     /// total_blocking_keys_on_nokey: an XREADGROUP is answered -NOGROUP when its stream is
     /// deleted, where a list pop keeps waiting).

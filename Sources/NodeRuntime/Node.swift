@@ -225,13 +225,7 @@ public final class Node {
         front.hooks.infoFields = { [unowned self] section in self.infoFields(section) }
         front.hooks.scriptLog = Self.scriptLogger(logger)
         front.hooks.nodeStats = { [unowned self] in self.nodeStats() }
-        front.hooks.luaMemory = { [unowned self] in
-            // The shards' Lua states run the scripts; the sessions engine's compiles what
-            // SCRIPT LOAD and FUNCTION LOAD are given, and is the one to show until a
-            // shard has run a script.
-            let scripts = replicas.values.reduce(0) { $0 + ($1.data?.engine.luaMemoryUsed ?? 0) }
-            return (scripts > 0 ? scripts : front.luaMemoryUsed, scripts + front.luaMemoryUsed)
-        }
+        front.hooks.luaMemory = { [unowned self] in self.luaMemory() }
         front.hooks.statsReset = { [unowned self] in self.resetStats() }
         // As Redis, clients a CLIENT PAUSE holds count as blocked.
         front.hooks.blockedClients = { [unowned self] in Set(self.blocked.map(\.client)).union(self.pausedClients).count }
@@ -317,26 +311,6 @@ public final class Node {
         encodeWaiters = [:]
         migrationWaiters = [:]
         for id in clients.keys.sorted() { emit(.close(id)) }
-    }
-
-    /// INFO stats for the whole node: requests it served (its own clients' and those peers
-    /// forwarded), and the lookups its shard replicas answered, on top of the sessions
-    /// engine's connection counters.
-    private func nodeStats() -> Stats {
-        var stats = front.stats
-        stats.commandsProcessed = commandsServed
-        // Every error reply a client got, whichever engine produced it.
-        stats.errorReplies = commandStats.errorReplies
-        for replica in replicas.values {
-            guard let data = replica.data else { continue }
-            stats.keyspaceHits += data.engine.stats.keyspaceHits
-            stats.keyspaceMisses += data.engine.stats.keyspaceMisses
-            stats.evictedKeys += data.engine.stats.evictedKeys
-            stats.lazyfreedObjects += data.engine.stats.lazyfreedObjects
-            // The engine's own expiredKeys holds minus the count at the last CONFIG RESETSTAT.
-            stats.expiredKeys += data.engine.expiredKeyCountAllDatabases + data.engine.stats.expiredKeys
-        }
-        return stats
     }
 
     private func resetStats() {
