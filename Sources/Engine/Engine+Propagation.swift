@@ -37,6 +37,7 @@ extension Engine {
         guard Self.alwaysPropagated.contains(id) || changeCount(in: database) != before else { return }
         let forms = Self.popForm(id, command, reply: reply).map { [$0] }
             ?? (id == .spop ? inDatabase(database) { spopForms(command, reply: reply, now: now) } : nil)
+            ?? (id == .xreadgroup ? inDatabase(database) { readGroupForms(command, reply: reply, now: now) } : nil)
             ?? inDatabase(database) { replayForm(id, command, now: now) }
         for form in forms { pendingEffects.append(PropagatedCommand(database: database, arguments: form)) }
     }
@@ -92,6 +93,67 @@ extension Engine {
         return stride(from: 0, to: members.count, by: Self.spopRemovalBatch).map { start in
             [Array("SREM".utf8), key] + members[start..<min(members.count, start + Self.spopRemovalBatch)]
         }
+    }
+
+    /// XREADGROUP as Redis propagates it, per stream that delivered entries: an XCLAIM
+    /// ... FORCE JUSTID of each entry with its delivery time and count (unless NOACK), then,
+    /// when it read new entries (`>`), XGROUP SETID with the group's last ID and entries
+    /// read. Nothing when it delivered nothing (a consumer it created stays on this server,
+    /// as on Redis).
+    private func readGroupForms(_ command: [Bytes], reply: RESPValue, now: Int64) -> [[Bytes]] {
+        guard command.count > 6, let streams = command.firstIndex(where: { Arguments.isKeyword($0, "streams") }),
+              streams > 3, (command.count - streams - 1).isMultiple(of: 2) else { return [command] }
+        let group = command[2], consumer = command[3]
+        let noAck = command[4..<streams].contains { Arguments.isKeyword($0, "noack") }
+        let keyCount = (command.count - streams - 1) / 2
+        var delivered: [Bytes: [Bytes]] = [:]
+        func entries(_ key: RESPValue, _ list: RESPValue) {
+            guard case .bulk(let name) = key, case .array(let items) = list else { return }
+            delivered[name] = items.compactMap { item in
+                guard case .array(let parts) = item, case .bulk(let id)? = parts.first else { return nil }
+                return id
+            }
+        }
+        switch reply {
+        case .array(let perKey):
+            for pair in perKey { if case .array(let parts) = pair, parts.count == 2 { entries(parts[0], parts[1]) } }
+        case .map(let pairs):
+            for pair in pairs { entries(pair.key, pair.value) }
+        default:
+            return []
+        }
+        var forms: [[Bytes]] = []
+        for index in 0..<keyCount {
+            let key = command[streams + 1 + index]
+            guard let ids = delivered[key], !ids.isEmpty, let entry = keyspace.peek(key, now: now), case .stream(let stream) = entry.value,
+                  let state = stream.groups.first(where: { $0.name == group }) else { continue }
+            let readsNew = command[streams + 1 + keyCount + index] == Array(">".utf8)
+            if !noAck {
+                for id in ids {
+                    guard let parsed = Self.parseID(id, missingSequence: 0), let pending = Self.pendingEntry(parsed, in: state) else { continue }
+                    let lastID = readsNew ? id : Array(state.lastDeliveredID.description.utf8)
+                    forms.append([Array("XCLAIM".utf8), key, group, consumer, Array("0".utf8), id,
+                                  Array("TIME".utf8), Array(String(pending.deliveredAt).utf8),
+                                  Array("RETRYCOUNT".utf8), Array(String(pending.deliveries).utf8),
+                                  Array("FORCE".utf8), Array("JUSTID".utf8), Array("LASTID".utf8), lastID])
+                }
+            }
+            if readsNew {
+                forms.append([Array("XGROUP".utf8), Array("SETID".utf8), key, group, Array(state.lastDeliveredID.description.utf8),
+                              Array("ENTRIESREAD".utf8), Array(String(state.entriesRead).utf8)])
+            }
+        }
+        return forms
+    }
+
+    /// The group's pending entry of `id` (the list is sorted by ID).
+    private static func pendingEntry(_ id: StreamID, in group: ConsumerGroup) -> PendingEntry? {
+        var low = 0, high = group.pending.count
+        while low < high {
+            let middle = (low + high) / 2
+            if group.pending[middle].id < id { low = middle + 1 } else { high = middle }
+        }
+        return low < group.pending.count && group.pending[low].id == id ? group.pending[low].entry : nil
     }
 
     /// The command(s) a replica replays for `command`, read back from the state it left.
