@@ -52,7 +52,7 @@ enum MigrationClient {
 
     /// A connected blocking TCP socket to `host`:`port`, or nil when none could be made
     /// within the timeout (each address tried in turn).
-    private static func connect(host: String, port: Int, timeoutMilliseconds: Int) -> Int32? {
+    static func connect(host: String, port: Int, timeoutMilliseconds: Int) -> Int32? {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -59,6 +59,10 @@ final class NodeHost {
     private let scriptQueue = DispatchQueue(label: "trestle.scripts")
     /// MIGRATE transfers: each blocks its own worker on the target (Node.migrationsMax bounds them).
     private let migrationQueue = DispatchQueue(label: "trestle.migrate", attributes: .concurrent)
+    /// The link to the Redis master this server follows (REPLICAOF), if any.
+    private var masterLink: MasterLinkClient?
+    /// When the link last logged an error reply to the master's stream (a burst logs once a second).
+    private var masterErrorLogged: UInt64 = 0
 
     init(node: Node, loop: EventLoop, transport: PeerTransport, logger: Logger) {
         self.node = node
@@ -133,7 +137,10 @@ final class NodeHost {
             for output in batch {
                 switch output {
                 case let .reply(id, value, version):
-                    guard let handler = handlers[id.rawValue] else { continue }
+                    guard let handler = handlers[id.rawValue] else {
+                        if id.rawValue >= MasterLink.clientIDBase { masterLink?.answered(id, value) }
+                        continue
+                    }
                     if repliedAt == 0 { repliedAt = DispatchTime.now().uptimeNanoseconds }
                     handler.enqueue(value, as: version, at: repliedAt)
                     markDirty(handler)
@@ -193,6 +200,11 @@ final class NodeHost {
                         let outcome = MigrationClient.perform(job)
                         bound.node.loop.execute { bound.node.deliver(.migrated(job, outcome)) }
                     }
+                case let .followMaster(job):
+                    follow(job)
+                case .unfollowMaster:
+                    masterLink?.stop()
+                    masterLink = nil
                 case .syncLog:
                     do { try node.syncLog() } catch { node.handle(.persistFailed("\(error)")) }
                 case let .fatal(reason):
@@ -207,6 +219,25 @@ final class NodeHost {
             for (peer, frame) in failedSends { node.handle(.sendFailed(to: peer, frame)) }
             if persisted { node.handle(.persisted) }
         }
+    }
+
+    /// Starts the link of `job` in place of any earlier one; its events come back to the
+    /// event loop as inputs.
+    private func follow(_ job: MasterLinkJob) {
+        masterLink?.stop()
+        let bound = LoopConfinedNode(node: self)
+        let link = MasterLinkClient(job: job, deliver: { event in
+            bound.node.loop.execute { bound.node.deliver(.masterLink(event, generation: job.generation)) }
+        }, onAnswerError: { text in
+            bound.node.loop.execute {
+                let time = DispatchTime.now().uptimeNanoseconds
+                guard time &- bound.node.masterErrorLogged >= 1_000_000_000 else { return }
+                bound.node.masterErrorLogged = time
+                bound.node.logger.warning("a command of the master's stream failed here", metadata: ["error": "\(text)"])
+            }
+        })
+        masterLink = link
+        link.start()
     }
 
     /// Serializes and writes a snapshot on the snapshot thread; the result comes back to the

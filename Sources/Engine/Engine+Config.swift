@@ -53,8 +53,8 @@ extension Engine {
         fixed("dbfilename") { _ in "dump.rdb" }, fixed("logfile") { _ in "" },
         fixed("enable-debug-command") { _ in "yes" }, fixed("enable-protected-configs") { _ in "no" },
         fixed("enable-module-command") { _ in "no" },
-        // Trestle never replicates from a Redis master (REPLICAOF is refused); its replicas
-        // are a cluster's (trestle node).
+        // A standalone server follows a Redis master only by REPLICAOF, which is not kept
+        // across restarts: the parameter is empty.
         fixed("replicaof", alias: "slaveof") { _ in "" },
     ]
 
@@ -82,6 +82,8 @@ extension Engine {
         ConfigParameter(name: "client-query-buffer-limit", kind: .memory(1024 * 1024...Int.max), get: { String($0.limits.queryBufferBytesMax) },
                         set: { $0.limits.queryBufferBytesMax = parseMemory($1)! }),
         // Redis accepts any non-negative hz and clamps it to 1...500.
+        ConfigParameter(name: "min-replicas-to-write", aliases: ["min-slaves-to-write"], kind: .integer(0...integerMax),
+                        get: { String($0.minReplicasToWrite) }, set: { $0.minReplicasToWrite = Int($1)! }),
         ConfigParameter(name: "hz", kind: .integer(0...integerMax), get: { String($0.hz) }, set: { $0.hz = min(max(Int($1)!, 1), 500) }),
         ConfigParameter(name: "timeout", kind: .integer(0...integerMax), get: { String($0.idleTimeoutSeconds) },
                         set: { $0.idleTimeoutSeconds = Int($1)! }),
@@ -138,8 +140,12 @@ extension Engine {
                         set: { $0.encodingLimits[keyPath: field] = memory ? parseMemory($1)! : Int($1)! })
     }
 
-    /// Redis parameters Trestle accepts, checks and reports without acting on them, with
-    /// Redis 7.2's defaults (the file comment says why).
+    /// Redis parameters Trestle accepts, checks and reports, with Redis 7.2's defaults,
+    /// mostly without acting on them (the file comment says why). The node reads a few
+    /// from `inertParameters`: repl-ping-replica-period and repl-timeout, and while it
+    /// follows a Redis master or counts its replicas, min-replicas-max-lag,
+    /// replica-serve-stale-data, replica-read-only, masterauth and masteruser
+    /// (Node+Replication.swift, Node+MasterLink.swift).
     private static let inertParameters: [ConfigParameter] = [
         // Empty by default: Trestle writes no RDB files on a schedule (its log and snapshots
         // keep the data).
@@ -169,7 +175,6 @@ extension Engine {
         inert("repl-timeout", "60", .integer(1...integerMax)), inert("repl-backlog-size", "1048576", .memory(1...Int.max)),
         inert("repl-backlog-ttl", "3600", .integer(0...integerMax)), inert("repl-diskless-sync", "yes", .boolean),
         inert("repl-diskless-sync-delay", "5", .integer(0...integerMax)),
-        inert("min-replicas-to-write", "0", .integer(0...integerMax), alias: "min-slaves-to-write"),
         inert("min-replicas-max-lag", "10", .integer(0...integerMax), alias: "min-slaves-max-lag"),
         inert("replica-serve-stale-data", "yes", .boolean, alias: "slave-serve-stale-data"),
         inert("replica-read-only", "yes", .boolean, alias: "slave-read-only"),

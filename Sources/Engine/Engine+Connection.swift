@@ -50,6 +50,13 @@ extension Engine {
         session.authenticated = true
     }
 
+    /// A replica's client of its master (REPLICAOF): authenticated as the default user
+    /// without a password, as Redis trusts its master's stream.
+    public func authenticateAsMaster(_ session: Session) {
+        session.user = "default"
+        session.authenticated = true
+    }
+
     static func constantTimeEqual(_ a: Bytes, _ b: Bytes) -> Bool {
         var difference = a.count ^ b.count
         for index in 0..<max(a.count, b.count) {

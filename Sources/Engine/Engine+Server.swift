@@ -209,8 +209,11 @@ extension Engine {
             // A node's hooks know its shards' changes and snapshots: their fields replace these.
             let base = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
                         ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
+            // A replica's fields (master_host...) come after `role`, as Redis lists them.
             let overrides = hooks.infoFields(section)
-            return base.map { field in overrides.first { $0.0 == field.0 } ?? field }
+            let merged = base.map { field in overrides.first { $0.0 == field.0 } ?? field }
+            let added = overrides.filter { field in !base.contains { $0.0 == field.0 } }
+            return merged.prefix(1) + added + merged.dropFirst()
                 + overrides.filter { field in !base.contains { $0.0 == field.0 } }
         case "stats":
             let nodeStats = hooks.nodeStats?()
@@ -229,13 +232,16 @@ extension Engine {
             // Redis's fields of a master with no Redis replicas (a shard's copies are Raft
             // replicas, reported by CLUSTER and TRESTLE commands); no backlog is kept.
             // The node overrides connected_slaves and master_repl_offset while Redis replicas
-            // follow a standalone server (SYNC/PSYNC).
+            // follow a standalone server (SYNC/PSYNC), and role while it follows a master.
             let base = [("role", "master"), ("connected_slaves", "0"), ("master_failover_state", "no-failover"),
                         ("master_replid", Self.replicationID), ("master_replid2", String(repeating: "0", count: 40)),
                         ("master_repl_offset", "0"), ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
                         ("repl_backlog_size", "1048576"), ("repl_backlog_first_byte_offset", "0"), ("repl_backlog_histlen", "0")]
+            // A replica's fields (master_host...) come after `role`, as Redis lists them.
             let overrides = hooks.infoFields(section)
-            return base.map { field in overrides.first { $0.0 == field.0 } ?? field }
+            let merged = base.map { field in overrides.first { $0.0 == field.0 } ?? field }
+            let added = overrides.filter { field in !base.contains { $0.0 == field.0 } }
+            return merged.prefix(1) + added + merged.dropFirst()
         case "cluster":
             fields = [("cluster_enabled", settings.clusterEnabled ? "1" : "0")]
         case "memory":
@@ -301,15 +307,16 @@ extension Engine {
         }
     }
 
-    /// REPLICAOF / SLAVEOF: `NO ONE` is what every Trestle server already is (no Redis
-    /// master); following a Redis master is not something Trestle does: its copies are Raft
-    /// replicas of a cluster's shards.
+    /// REPLICAOF / SLAVEOF: refused on a cluster node (its shards replicate with Raft), as
+    /// Redis Cluster refuses it. A standalone server's node follows the master
+    /// (Node+MasterLink.swift); inside a transaction, the node's reply replaces this one.
     func replicaOf(_ arguments: [Bytes], command: String) throws(CommandError) -> RESPValue {
         if settings.clusterEnabled { throw .message("ERR \(command.uppercased()) not allowed in cluster mode.") }
-        if Arguments.isKeyword(arguments[1], "no"), Arguments.isKeyword(arguments[2], "one") { return .ok }
-        guard Numbers.parseInteger(arguments[2]) != nil else { throw .message("ERR Invalid master port") }
-        throw .message("ERR \(command.uppercased()) is not supported: Trestle does not replicate from a Redis master; "
-                       + "run a Trestle cluster (trestle node) for replicas")
+        guard Arguments.isKeyword(arguments[1], "no") && Arguments.isKeyword(arguments[2], "one")
+                || Numbers.parseInteger(arguments[2]).map({ (0...65_535).contains($0) }) == true else {
+            throw .message("ERR Invalid master port")
+        }
+        return .ok
     }
 }
 

@@ -13,6 +13,9 @@ public struct Settings: Sendable {
     /// With no password set, refuse clients that are not on the loopback interface.
     public var protectedMode = true
     public var maxClients: Int = 10000
+    /// `min-replicas-to-write`: writes are refused (-NOREPLICAS) while fewer Redis replicas
+    /// acknowledged within `min-replicas-max-lag` seconds (0: never).
+    public var minReplicasToWrite = 0
     /// Most clients the process's open-file limit leaves room for: the shell sets it at
     /// start, and CONFIG SET maxclients above it is refused, as Redis.
     public var maxClientsCeiling = Int.max

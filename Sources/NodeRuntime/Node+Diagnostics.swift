@@ -59,7 +59,7 @@ extension Node {
     /// ROLE, LOLWUT, CLIENT PAUSE/UNPAUSE): the shard's engine cannot, so the node runs
     /// them when the transaction's result arrives and puts their replies in their places
     /// (a pause so starts once the transaction is done, as in Redis).
-    static let nodeCommandsInTransactions: CommandIDSet = [.slowlog, .latency, .role, .lolwut]
+    static let nodeCommandsInTransactions: CommandIDSet = [.slowlog, .latency, .role, .lolwut, .replicaof, .slaveof]
     /// Pub/sub commands a transaction may hold (as Redis): the node runs them for the
     /// client once the transaction committed, in their place in EXEC's reply.
     static let pubSubInTransactions: CommandIDSet = [.subscribe, .unsubscribe, .psubscribe, .punsubscribe, .pubsub]
@@ -80,6 +80,11 @@ extension Node {
                     continue
                 }
                 guard let id = CommandTable.lookup(commands[index][0])?.id else { continue }
+                if id == .replicaof || id == .slaveof {
+                    // Its place in the entry held the engine's placeholder.
+                    if configuration.standalone { replies[index] = replicaOf(commands[index], session: session) }
+                    continue
+                }
                 if Self.pubSubInTransactions.contains(id) {
                     if case .some(.some(let outcome)) = servePubSub(id, commands[index], session: session, forwarded: false, reply: { _ in }) {
                         replies[index] = outcome.reply
@@ -209,7 +214,6 @@ extension Node {
 
     /// ROLE: every Trestle node answers as a primary with no Redis replicas (its shards'
     /// copies are Raft replicas, not Redis replication).
-    var roleReply: RESPValue { .array([.bulk("master"), .integer(0), .array([])]) }
 
     /// LOLWUT [VERSION v]: no art, the version line.
     func lolwut(_ arguments: [Bytes]) -> RESPValue {

@@ -39,7 +39,9 @@ extension Node {
         case "hotspots":
             return hotspotInfoFields()
         case "replication":
-            return [("connected_slaves", String(replicationLinks.count)), ("master_repl_offset", String(replicationOffset))]
+            return followerInfoFields() + [("connected_slaves", String(replicationLinks.count)),
+                                           ("master_replid", following?.replicationID ?? Engine.replicationID),
+                                           ("master_repl_offset", String(following?.offset ?? replicationOffset))]
         case "commandstats":
             return commandStats.commandFields
         case "errorstats":

@@ -108,6 +108,7 @@ extension Node {
     func publishEverywhere(_ arguments: [Bytes], forwarded: Bool, done: @escaping (Int) -> Void) {
         let sharded = CommandTable.lookup(arguments[0])?.id == .spublish
         let local = deliver(channel: arguments[1], message: arguments[2], sharded: sharded)
+        if configuration.standalone, !replicationLinks.isEmpty { streamToReplicas(arguments) }
         guard !forwarded, !configuration.standalone, let others = map?.nodes.filter({ $0.id != me }), !others.isEmpty else {
             return done(local)
         }

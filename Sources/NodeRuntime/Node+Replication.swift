@@ -12,9 +12,11 @@ import Engine
 import Keyspace
 import Wire
 
-/// A Redis replica's link: the database its stream last selected.
+/// A Redis replica's link: the database its stream last selected, and when it last
+/// acknowledged (REPLCONF ACK; attaching counts), for `min-replicas-to-write`.
 struct ReplicationLink {
     var database: Int?
+    var lastAcknowledged: Int64
 }
 
 extension Node {
@@ -46,7 +48,7 @@ extension Node {
         }
         // The PING period starts with the first link (tests stretch it just before SYNC).
         if replicationLinks.isEmpty { lastReplicationPing = time }
-        replicationLinks[session.id] = ReplicationLink()
+        replicationLinks[session.id] = ReplicationLink(lastAcknowledged: time)
         session.replyMode = .off
         var payload: [UInt8] = []
         if id == .psync { payload += Array("+FULLRESYNC \(Engine.replicationID) \(replicationOffset)\r\n".utf8) }
@@ -57,9 +59,11 @@ extension Node {
     }
 
     /// REPLCONF: the options a replica sends before SYNC are accepted; ACK and GETACK (from
-    /// an attached link, whose replies are off) need no answer.
-    func replicationConfiguration(_ arguments: [Bytes]) -> Outcome {
+    /// an attached link, whose replies are off) need no answer. An ACK notes the replica
+    /// as good for `min-replicas-to-write`.
+    func replicationConfiguration(_ arguments: [Bytes], session: Session) -> Outcome {
         guard (arguments.count - 1).isMultiple(of: 2) else { return Outcome(reply: CommandError.syntax.reply) }
+        if Self.lowercased(arguments[1]) == Array("ack".utf8) { replicationLinks[session.id]?.lastAcknowledged = now() }
         return Outcome(reply: .ok)
     }
 
@@ -80,6 +84,15 @@ extension Node {
                 }
                 if wrapped { sendToReplica(id, [Array("EXEC".utf8)]) }
             }
+        }
+    }
+
+    /// A command that changed no key yet goes to every link, as Redis propagates PUBLISH
+    /// (a replica's subscribers hear it too): in the database each link has selected.
+    func streamToReplicas(_ arguments: [Bytes]) {
+        for id in replicationLinks.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if replicationLinks[id]?.database == nil { select(0, on: id) }
+            sendToReplica(id, arguments)
         }
     }
 

@@ -87,6 +87,13 @@ extension Node {
         if configuration.standalone, Self.clusterOnly.contains(id) {
             return Outcome(reply: .error("ERR This instance has cluster support disabled"))
         }
+        if replicationMayRefuse, let refusal = replicationRefusal(spec, arguments, id: id, session: session) {
+            guard session.inTransaction else { return Outcome(reply: refusal) }
+            // As Redis: a refused command fails the transaction; a refused EXEC ends it.
+            front.flagTransactionFailed(session)
+            guard id == .exec, case .error(let text) = refusal else { return Outcome(reply: refusal) }
+            return Outcome(reply: abortExec(session, because: text, now: time))
+        }
         if busyScript != nil, let refusal = busyRefusal(spec, arguments, time: time) {
             guard session.inTransaction else { return Outcome(reply: refusal) }
             // As Redis: the refusal fails the transaction; an EXEC refused ends it.
@@ -233,8 +240,10 @@ extension Node {
             return Outcome(reply: .ok)
         case .sync, .psync:
             return startReplication(id, session: session)
+        case .replicaof, .slaveof where configuration.standalone:
+            return Outcome(reply: replicaOf(arguments, session: session))
         case .replconf:
-            return replicationConfiguration(arguments)
+            return replicationConfiguration(arguments, session: session)
         case .slowlog, .latency, .role, .lolwut, .shutdown, .debug:
             return serveDiagnostics(id, arguments, session: session, reply: reply)
         case .memory where arguments.count == 2:

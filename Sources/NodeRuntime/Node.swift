@@ -119,6 +119,9 @@ public final class Node {
     var replicationLinks: [ClientID: ReplicationLink] = [:]
     var replicationOffset: Int64 = 0
     var lastReplicationPing: Int64 = 0
+    /// The Redis master this standalone server follows (REPLICAOF, Node+MasterLink.swift).
+    var following: MasterFollowing?
+    var masterLinkGeneration: UInt64 = 0
     /// Blocking pops waiting on this node, in the order they blocked, and by key.
     var blocked: [BlockedRequest] = []
     var blockedByKey: [Bytes: [BlockedRequest]] = [:]
@@ -282,6 +285,7 @@ public final class Node {
         case let .encoded(job, data): encodeWaiters.removeValue(forKey: job.id)?(data)
         case let .scriptRan(job): scriptRan(job)
         case let .migrated(job, outcome): migrationWaiters.removeValue(forKey: job.id)?(outcome)
+        case let .masterLink(event, generation): masterLinkEvent(event, generation: generation)
         case let .persistFailed(reason): fail("the Raft log cannot be written (\(reason)); stopping so that no unsaved write is acknowledged")
         case .drain: beginDrain()
         case .stop: stopAll()

@@ -58,6 +58,8 @@ public enum NodeInput {
     case scriptRan(ScriptJob)
     /// A `.migrate` transfer ended this way.
     case migrated(MigrationJob, MigrationJob.Outcome)
+    /// What the link of a `.followMaster` job (of this generation) did or received.
+    case masterLink(MasterLinkEvent, generation: UInt64)
     /// The process is stopping: refuse new clients, let in-flight requests finish.
     case drain
     /// Fail everything still waiting (the end of a shutdown).
@@ -100,6 +102,12 @@ public enum NodeOutput {
     /// MIGRATE's transfer: connect to the job's target, send its commands, read a reply
     /// to each (`MigrationJob`), then feed back `.migrated` with the outcome.
     case migrate(MigrationJob)
+    /// REPLICAOF: follow a Redis master (MasterLink.swift): stop any link of an earlier job,
+    /// dial this one's master, synchronize, and feed back `.masterLink` events until
+    /// `.unfollowMaster` or the next `.followMaster`.
+    case followMaster(MasterLinkJob)
+    /// REPLICAOF NO ONE: close the link to the master, if any.
+    case unfollowMaster
     /// Fsync what earlier unsynced `.persist` rounds wrote (`Node.syncLog`), under
     /// `--fsync everysec`; nothing is fed back (a failure is fed back as `.persistFailed`).
     case syncLog

@@ -177,6 +177,10 @@ final class NodeScriptHarness {
                         say("n\(index + 1) run script job \(job.id)")
                         job.perform()
                         completions.append(.scriptRan(job))
+                    case let .followMaster(job):
+                        say("n\(index + 1) follow master \(job.host):\(job.port) generation \(job.generation)")
+                    case .unfollowMaster:
+                        say("n\(index + 1) unfollow master")
                     case .syncLog:
                         say("n\(index + 1) sync log")
                         do { try node.syncLog() } catch { say("n\(index + 1) sync failed: \(error)") }

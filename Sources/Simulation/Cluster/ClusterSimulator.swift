@@ -377,6 +377,9 @@ public final class ClusterSimulator {
                     // simulation is unreachable.
                     queue.push(.snapshotDone(node: index, incarnation: slot.incarnation, input: .migrated(job, .connectFailed)),
                                at: now + Self.snapshotJobMicros)
+                case .followMaster, .unfollowMaster:
+                    // Standalone servers only (REPLICAOF); the simulated cluster never follows a master.
+                    break
                 case let .runScript(job):
                     // Only with a script slice, which the simulator never sets (it reads
                     // the system clock); run at once, heard of later, as from a thread.
