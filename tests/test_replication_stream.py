@@ -298,3 +298,36 @@ def test_spop_goes_as_srem_of_what_it_took_or_as_del_of_the_whole_set(server):
         assert stream.command() == [b"set", b"trailing", b"1"]
     finally:
         stream.close()
+
+
+def test_xreadgroup_goes_as_xclaims_and_the_groups_last_id_and_publish_as_itself(server):
+    """As Redis: what XREADGROUP delivered as XCLAIM ... FORCE JUSTID with its delivery
+    time and count, then XGROUP SETID ... ENTRIESREAD (new entries only); NOACK only the
+    SETID; a read that delivered nothing is not propagated. PUBLISH goes as it was sent."""
+    client = server.client()
+    client.xadd("s", {"f": "1"}, id="1-1")
+    client.xadd("s", {"f": "2"}, id="2-1")
+    client.xgroup_create("s", "g", id="0")
+    stream = RawStream(server.port)
+    try:
+        stream.payload()
+        before = int(time.time() * 1000)
+        client.xreadgroup("g", "alice", {"s": ">"}, count=1)
+        assert stream.command() == [b"multi"]  # two effects of one command, as Redis 7 wraps them
+        assert stream.command() == [b"select", b"0"]
+        claim = stream.command()
+        assert claim[:6] == [b"xclaim", b"s", b"g", b"alice", b"0", b"1-1"]
+        assert claim[6] == b"TIME" and abs(int(claim[7]) - before) < 10_000
+        assert claim[8:] == [b"RETRYCOUNT", b"1", b"FORCE", b"JUSTID", b"LASTID", b"1-1"]
+        assert stream.command() == [b"xgroup", b"SETID", b"s", b"g", b"1-1", b"ENTRIESREAD", b"1"]
+        assert stream.command() == [b"exec"]
+        # History (the consumer's pending entries): delivered again, not propagated.
+        client.xreadgroup("g", "alice", {"s": "0"})
+        assert client.xpending_range("s", "g", "-", "+", 10)[0]["times_delivered"] == 2
+        client.xreadgroup("g", "bob", {"s": ">"}, noack=True)
+        assert stream.command() == [b"xgroup", b"SETID", b"s", b"g", b"2-1", b"ENTRIESREAD", b"2"]
+        client.xreadgroup("g", "bob", {"s": ">"})  # nothing new: not propagated
+        client.publish("news", "hello")
+        assert stream.command() == [b"publish", b"news", b"hello"]
+    finally:
+        stream.close()

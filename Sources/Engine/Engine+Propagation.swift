@@ -95,11 +95,11 @@ extension Engine {
         }
     }
 
-    /// XREADGROUP as Redis propagates it, per stream that delivered entries: an XCLAIM
-    /// ... FORCE JUSTID of each entry with its delivery time and count (unless NOACK), then,
-    /// when it read new entries (`>`), XGROUP SETID with the group's last ID and entries
-    /// read. Nothing when it delivered nothing (a consumer it created stays on this server,
-    /// as on Redis).
+    /// XREADGROUP as Redis propagates it, per stream that delivered new entries (`>`): an
+    /// XCLAIM ... FORCE JUSTID of each with its delivery time and count (unless NOACK),
+    /// then XGROUP SETID with the group's last ID and entries read. Nothing for a read of
+    /// the consumer's pending entries, nor when nothing was delivered (a consumer it
+    /// created stays on this server), as Redis.
     private func readGroupForms(_ command: [Bytes], reply: RESPValue, now: Int64) -> [[Bytes]] {
         guard command.count > 6, let streams = command.firstIndex(where: { Arguments.isKeyword($0, "streams") }),
               streams > 3, (command.count - streams - 1).isMultiple(of: 2) else { return [command] }
@@ -127,21 +127,19 @@ extension Engine {
             let key = command[streams + 1 + index]
             guard let ids = delivered[key], !ids.isEmpty, let entry = keyspace.peek(key, now: now), case .stream(let stream) = entry.value,
                   let state = stream.groups.first(where: { $0.name == group }) else { continue }
-            let readsNew = command[streams + 1 + keyCount + index] == Array(">".utf8)
+            guard command[streams + 1 + keyCount + index] == Array(">".utf8) else { continue }
             if !noAck {
                 for id in ids {
                     guard let parsed = Self.parseID(id, missingSequence: 0), let pending = Self.pendingEntry(parsed, in: state) else { continue }
-                    let lastID = readsNew ? id : Array(state.lastDeliveredID.description.utf8)
+                    // LASTID: the group's last ID once this entry was delivered, this entry's.
                     forms.append([Array("XCLAIM".utf8), key, group, consumer, Array("0".utf8), id,
                                   Array("TIME".utf8), Array(String(pending.deliveredAt).utf8),
                                   Array("RETRYCOUNT".utf8), Array(String(pending.deliveries).utf8),
-                                  Array("FORCE".utf8), Array("JUSTID".utf8), Array("LASTID".utf8), lastID])
+                                  Array("FORCE".utf8), Array("JUSTID".utf8), Array("LASTID".utf8), id])
                 }
             }
-            if readsNew {
-                forms.append([Array("XGROUP".utf8), Array("SETID".utf8), key, group, Array(state.lastDeliveredID.description.utf8),
-                              Array("ENTRIESREAD".utf8), Array(String(state.entriesRead).utf8)])
-            }
+            forms.append([Array("XGROUP".utf8), Array("SETID".utf8), key, group, Array(state.lastDeliveredID.description.utf8),
+                          Array("ENTRIESREAD".utf8), Array(String(state.entriesRead).utf8)])
         }
         return forms
     }

@@ -88,7 +88,8 @@ extension Keyspace {
 
     /// XREADGROUP for one stream. `after` nil means `>`: entries never delivered to the
     /// group, which become pending for `consumer` (unless `noAck`); otherwise the
-    /// consumer's pending entries after that ID (a deleted entry comes back without fields).
+    /// consumer's pending entries after that ID (a deleted entry comes back without fields),
+    /// each still in the stream delivered once more (its time and count), as Redis.
     public mutating func groupRead(_ key: Bytes, group: Bytes, consumer: Bytes, after: StreamID?, count: Int?, noAck: Bool,
                                    now: Int64) throws -> [(id: StreamID, fields: [Bytes]?)] {
         try withStream(key, now: now) { stream in
@@ -119,10 +120,17 @@ extension Keyspace {
             }
             var result: [(id: StreamID, fields: [Bytes]?)] = []
             guard let start = after.successor else { return [] }
-            for item in stream.groups[index].pending[stream.groups[index].pendingIndex(start)...] where item.entry.consumer == consumer {
-                guard result.count < limit else { break }
+            var pendingPosition = stream.groups[index].pendingIndex(start)
+            while pendingPosition < stream.groups[index].pending.count, result.count < limit {
+                defer { pendingPosition += 1 }
+                let item = stream.groups[index].pending[pendingPosition]
+                guard item.entry.consumer == consumer else { continue }
                 let position = stream.lowerBound(item.id)
                 let fields = position < stream.entries.count && stream.entries[position].id == item.id ? stream.entries[position].fields : nil
+                if fields != nil {
+                    stream.groups[index].pending[pendingPosition].entry.deliveredAt = now
+                    stream.groups[index].pending[pendingPosition].entry.deliveries &+= 1
+                }
                 result.append((item.id, fields))
             }
             return result

@@ -72,4 +72,21 @@ private func b(_ text: String) -> Bytes { Array(text.utf8) }
         huge.replaceSubrange(countOffset..<(countOffset + 4), with: [0xff, 0xff, 0xff, 0x7f])
         #expect(throws: EntryCodec.DecodeError.self) { try EntryCodec.decode(huge) }
     }
+
+    @Test func aReadOfPendingEntriesDeliversThoseStillStoredAgain() throws {
+        var keyspace = Keyspace()
+        for id in [StreamID(1, 0), StreamID(2, 0)] {
+            _ = try keyspace.streamAdd(b("s"), id: .explicit(id), fields: [b("f"), b("v")], trim: nil, createIfMissing: true, now: 0)
+        }
+        try keyspace.groupCreate(b("s"), group: b("g"), id: .zero, makeStream: false, entriesRead: nil, now: 0)
+        _ = try keyspace.groupRead(b("s"), group: b("g"), consumer: b("c"), after: nil, count: nil, noAck: false, now: 10)
+        _ = try keyspace.streamDelete(b("s"), ids: [StreamID(2, 0)], now: 0)
+        let again = try keyspace.groupRead(b("s"), group: b("g"), consumer: b("c"), after: .zero, count: nil, noAck: false, now: 20)
+        #expect(again.map(\.id) == [StreamID(1, 0), StreamID(2, 0)])
+        #expect(again.map { $0.fields == nil } == [false, true])
+        guard let stream = try keyspace.streamValue(b("s"), now: 0) else { return #expect(Bool(false)) }
+        // As Redis: the stored entry's time and count move; the deleted one's do not.
+        #expect(stream.groups[0].pending.map(\.entry.deliveries) == [2, 1])
+        #expect(stream.groups[0].pending.map(\.entry.deliveredAt) == [20, 10])
+    }
 }
