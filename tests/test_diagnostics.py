@@ -4,6 +4,7 @@ latency events and histograms, and SHUTDOWN stopping the server with every write
 The replies' shapes and error texts are also compared with redis-server in
 test_differential.py ("diagnostics")."""
 
+import socket
 import threading
 import time
 
@@ -92,6 +93,27 @@ def test_role_answers_as_a_primary(server):
 
 
 @pytest.mark.timeout(60)
+def test_every_info_section_names_each_field_once(server):
+    server.client().set("k", "v")
+    # Read raw: redis-py folds INFO into a dict, where a repeated field would vanish.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"INFO everything\r\n")
+        data = b""
+        while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 2 + int(data[1:data.index(b"\r\n")]):
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    text = data.split(b"\r\n", 1)[1].decode()
+    section, seen = None, set()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            section, seen = line, set()
+        elif ":" in line:
+            name = line.split(":", 1)[0]
+            assert name not in seen, f"{name} twice in {section}"
+            seen.add(name)
+
+
 def test_shutdown_stops_the_server_and_keeps_every_write(server):
     client = server.client(decode_responses=True)
     for n in range(100):

@@ -209,11 +209,8 @@ extension Engine {
             // A node's hooks know its shards' changes and snapshots: their fields replace these.
             let base = [("loading", "0"), ("rdb_changes_since_last_save", String(keyspace.changeCount)),
                         ("aof_enabled", "1"), ("appendfsync", settings.fsync)]
-            // A replica's fields (master_host...) come after `role`, as Redis lists them.
             let overrides = hooks.infoFields(section)
-            let merged = base.map { field in overrides.first { $0.0 == field.0 } ?? field }
-            let added = overrides.filter { field in !base.contains { $0.0 == field.0 } }
-            return merged.prefix(1) + added + merged.dropFirst()
+            return base.map { field in overrides.first { $0.0 == field.0 } ?? field }
                 + overrides.filter { field in !base.contains { $0.0 == field.0 } }
         case "stats":
             let nodeStats = hooks.nodeStats?()

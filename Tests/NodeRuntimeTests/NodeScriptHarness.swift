@@ -14,6 +14,12 @@
 //                                            (replies still print)
 //   leaders                                  each node's view of every shard's leader
 //   close nK cC                              client C disconnects
+//   master nK EVENT ...                      the master link (REPLICAOF) reports EVENT:
+//                                            connecting | handshaking | down REASON... |
+//                                            transferring REPLID OFFSET mM |
+//                                            requests mM OFFSET ARG... | ARG... |
+//                                            synchronized OFFSET | offset OFFSET
+//                                            (mM: the master's client of connection M)
 // Outputs: replies and closes as `nK reply cC <value>`; with `deliver`, every frame as
 // `nA->nB <frame>`; a node's persists are performed at once (synced) and not printed.
 import Cluster
@@ -48,6 +54,8 @@ final class NodeScriptHarness {
     var inFlight: [(from: Int, to: Int, frame: PeerFrame)] = []
     var output: [String] = []
     var printFrames = false
+    /// Each node's latest `.followMaster` generation (its link's events carry it).
+    var masterGenerations: [Int: UInt64] = [:]
 
     func say(_ line: String) { output.append(line) }
 
@@ -61,6 +69,7 @@ final class NodeScriptHarness {
             let address = words.count > 3 ? words[3] : "127.0.0.1:40000"
             input(node(words[1]), .clientOpened(client(words[2]), address: address, localAddress: "127.0.0.1:6379"))
         case "close": input(node(words[1]), .clientClosed(client(words[2])))
+        case "master": masterEvent(node(words[1]), Array(words.dropFirst(2)))
         case "request":  // request NODE CLIENT ARG...: `\s` in an argument stands for a space, `\n` for a line break
             input(node(words[1]), .request(client(words[2]), words.dropFirst(3).map {
                 Array($0.replacingOccurrences(of: "\\s", with: " ").replacingOccurrences(of: "\\n", with: "\n").utf8)
@@ -81,7 +90,33 @@ final class NodeScriptHarness {
     }
 
     private func node(_ word: String) -> Int { (Int(word.dropFirst()) ?? 1) - 1 }
-    private func client(_ word: String) -> ClientID { ClientID(rawValue: UInt64(word.dropFirst()) ?? 1) }
+    private func client(_ word: String) -> ClientID {
+        let number = UInt64(word.dropFirst()) ?? 1
+        return ClientID(rawValue: word.hasPrefix("m") ? MasterLink.clientIDBase + number : number)
+    }
+
+    /// `c7` for a client, `m1` for the master's client of connection 1.
+    private static func name(_ id: ClientID) -> String {
+        id.rawValue >= MasterLink.clientIDBase ? "m\(id.rawValue - MasterLink.clientIDBase)" : "c\(id.rawValue)"
+    }
+
+    private func masterEvent(_ index: Int, _ words: [String]) {
+        let event: MasterLinkEvent
+        switch words.first {
+        case "connecting": event = .connecting
+        case "handshaking": event = .handshaking
+        case "down": event = .down(words.dropFirst().joined(separator: " "))
+        case "transferring" where words.count == 4:
+            event = .transferring(replicationID: words[1], offset: Int64(words[2]) ?? 0, client: client(words[3]))
+        case "requests" where words.count > 3:
+            let requests = words.dropFirst(3).split(separator: "|").map { $0.map { Array($0.utf8) } }
+            event = .requests(requests, client: client(words[1]), offset: Int64(words[2]) ?? 0)
+        case "synchronized" where words.count == 2: event = .synchronized(offset: Int64(words[1]) ?? 0)
+        case "offset" where words.count == 2: event = .offset(Int64(words[1]) ?? 0)
+        default: return say("unknown master event \(words.joined(separator: " "))")
+        }
+        input(index, .masterLink(event, generation: masterGenerations[index] ?? 0))
+    }
 
     private func cluster(_ arguments: ArraySlice<String>, standalone: Bool = false) {
         var options: [String: String] = [:]
@@ -147,7 +182,7 @@ final class NodeScriptHarness {
                 var completions: [NodeInput] = []
                 for output in node.takeOutputs() {
                     switch output {
-                    case let .reply(client, value, _): say("n\(index + 1) reply c\(client.rawValue) \(Self.describe(value))")
+                    case let .reply(client, value, _): say("n\(index + 1) reply \(Self.name(client)) \(Self.describe(value))")
                     case let .close(client): say("n\(index + 1) close c\(client.rawValue)")
                     case let .push(client, value, _): say("n\(index + 1) push c\(client.rawValue) \(Self.describe(value))")
                     case let .pushAll(clients, value, _):
@@ -178,6 +213,7 @@ final class NodeScriptHarness {
                         job.perform()
                         completions.append(.scriptRan(job))
                     case let .followMaster(job):
+                        masterGenerations[index] = job.generation
                         say("n\(index + 1) follow master \(job.host):\(job.port) generation \(job.generation)")
                     case .unfollowMaster:
                         say("n\(index + 1) unfollow master")

@@ -7,7 +7,7 @@ import ScriptTesting
 import Testing
 
 @Suite struct NodeScriptTests {
-    static let scripts = ["single_node", "standalone", "three_nodes_proxy", "three_nodes_redirect", "busy_scripts", "migrate"]
+    static let scripts = ["single_node", "standalone", "three_nodes_proxy", "three_nodes_redirect", "busy_scripts", "migrate", "replicaof"]
 
     @Test(arguments: scripts)
     func script(_ name: String) throws {
