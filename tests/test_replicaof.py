@@ -90,7 +90,7 @@ def wait_for(condition, what, seconds=SYNC_SECONDS_MAX):
 
 
 def follow(replica, master):
-    assert replica.execute_command("REPLICAOF", "127.0.0.1", str(master.port)) == b"OK"
+    assert replica.execute_command("REPLICAOF", "127.0.0.1", str(master.port)) in (b"OK", "OK")
     wait_for(lambda: link_status(replica) == "up", "the link to come up")
 
 
@@ -224,13 +224,20 @@ def test_replicaof_inside_multi_takes_effect_at_exec(server, master):
     assert replies == [True, b"OK"]
     with pytest.raises(redis.exceptions.ReadOnlyError):
         replica.set("after", "1")
-    # A write queued on a replica fails the transaction at EXEC.
-    raw = server.client()
-    raw.execute_command("MULTI")
-    with pytest.raises(redis.exceptions.ReadOnlyError):
-        raw.execute_command("SET", "x", "1")
-    with pytest.raises(redis.exceptions.ExecAbortError):
-        raw.execute_command("EXEC")
+    # A write queued on a replica fails the transaction at EXEC. (One connection by hand:
+    # redis-py's client drops its connection on a READONLY error.)
+    raw = redis.Connection(host="127.0.0.1", port=server.port, socket_timeout=10)
+    try:
+        raw.send_command("MULTI")
+        assert raw.read_response() == b"OK"
+        raw.send_command("SET", "x", "1")
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            raw.read_response()
+        raw.send_command("EXEC")
+        with pytest.raises(redis.exceptions.ExecAbortError):
+            raw.read_response()
+    finally:
+        raw.disconnect()
     assert replica.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
     assert replica.set("after", "1")
 
@@ -241,6 +248,15 @@ def test_min_replicas_to_write_counts_acknowledging_redis_replicas(server):
     assert client.config_get("min-replicas-to-write") == {"min-replicas-to-write": "1"}
     with pytest.raises(redis.exceptions.ResponseError, match="^NOREPLICAS Not enough good replicas to write."):
         client.set("k", "v")
+    assert client.get("k") is None
+    # Scripts: one that declares it may write is refused before it runs; one that
+    # declares nothing runs, and is refused when it writes.
+    assert client.eval("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, "k") is None
+    assert client.eval("return redis.call('get', KEYS[1])", 1, "k") is None
+    with pytest.raises(redis.exceptions.ResponseError, match="^NOREPLICAS"):
+        client.eval("#!lua\nreturn redis.call('get', KEYS[1])", 1, "k")
+    with pytest.raises(redis.exceptions.ResponseError, match="^NOREPLICAS"):
+        client.eval("return redis.call('set', KEYS[1], 'v')", 1, "k")
     assert client.get("k") is None
     # A real redis-server following this one acknowledges every second: writes pass.
     follower = Master("--replicaof", "127.0.0.1", str(server.port)).start()
@@ -267,3 +283,16 @@ def test_replicaof_errors_as_redis(server):
         client.execute_command("REPLICAOF", "127.0.0.1", "port")
     assert client.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
     assert client.execute_command("ROLE")[0] == b"master"
+
+
+def test_a_killed_master_client_resynchronizes(server, master):
+    source = master.client()
+    source.set("k", "1")
+    replica = server.client(decode_responses=True)
+    follow(replica, master)
+    line = next(entry for entry in replica.client_list() if entry["addr"] == f"127.0.0.1:{master.port}")
+    assert replica.execute_command("CLIENT", "KILL", "ID", line["id"]) == 1
+    source.set("k", "2")
+    wait_for(lambda: replica.get("k") == "2", "the link to come back after CLIENT KILL")
+    assert link_status(replica) == "up"
+    assert "synchronizing with the master again" in server.stdout() + server.stderr()

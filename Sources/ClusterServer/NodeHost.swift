@@ -157,7 +157,12 @@ final class NodeHost {
                         markDirty(handler)
                     }
                 case let .close(id):
-                    handlers[id.rawValue]?.closeWhenFlushed()
+                    if let handler = handlers[id.rawValue] {
+                        handler.closeWhenFlushed()
+                    } else if id.rawValue >= MasterLink.clientIDBase {
+                        // The master's client has no connection of its own: closed at once.
+                        loop.execute { [self] in deliver(.clientClosed(id)) }
+                    }
                 case let .raft(shard, messages):
                     // Dropped messages (breaker open, queue full) are Raft's to retransmit.
                     _ = transport.sendRaft(shard: shard, messages: messages)

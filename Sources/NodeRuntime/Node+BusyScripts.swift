@@ -147,7 +147,7 @@ extension Node {
     /// the trial checks (a script going straight to the log would not be).
     func needsTrial(_ script: ScriptRequest, id: CommandID, session: Session) -> Bool {
         id == .eval_ro || !scriptWriters.contains(script.memoKey) || scriptAccess(for: session) != nil
-            || refusesScriptWrites(session)
+            || scriptWriteRefusal(session) != nil
     }
 
     /// Whether a flag-less script's `denyoom` calls are refused past `maxmemory`: not for a
@@ -247,8 +247,9 @@ extension Node {
         // trial (which measures the sleep).
         let reply = holding(reply, milliseconds: trial.sleptMilliseconds)
         if trial.wrote || trial.stop == .halted {
-            // A read-only replica's client: a script that would write is refused whole.
-            if refusesScriptWrites(session) { return reply(Self.readOnlyReplica) }
+            // A read-only replica's client, or too few good replicas: a script that would
+            // write is refused whole.
+            if let refusal = scriptWriteRefusal(session) { return reply(refusal) }
             if trial.sleptMilliseconds == 0 { rememberScriptWrites(script.memoKey) }
             return proposeScript(arguments, replica: replica, session: session, reply: reply)
         }

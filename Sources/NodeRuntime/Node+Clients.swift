@@ -147,6 +147,7 @@ extension Node {
         trackingClients.remove(id)
         pausedClients.remove(id)
         front.disconnect(client.session)
+        if following?.client == id { masterClientClosed() }
     }
 
     /// Closes other clients (CLIENT KILL): no more replies go to them.

@@ -83,9 +83,12 @@ extension Node {
     private func disconnectIdleClients(now time: Int64) {
         let seconds = front.settings.idleTimeoutSeconds
         guard seconds > 0 else { return }
+        // As Redis: the links of replication (a replica's to this server, this server's
+        // master's) never time out.
         let idle = clients.values.filter { client in
             !client.closed && client.slots.isEmpty && !client.session.isSubscribed
                 && time - client.session.lastInteraction > Int64(seconds) * 1000
+                && replicationLinks[client.session.id] == nil && following?.client != client.session.id
         }
         guard !idle.isEmpty else { return }
         logger.info("closing clients idle past the timeout", metadata: ["clients": "\(idle.count)", "timeout_s": "\(seconds)"])

@@ -15,6 +15,7 @@
 import Core
 import Engine
 import Keyspace
+import Scripting
 import Wire
 
 /// What this server follows, and how far the link got.
@@ -76,9 +77,22 @@ extension Node {
     }
 
     private func stopFollowing() {
-        if let client = following?.client { closeClient(client) }
+        let client = following?.client
         following = nil
+        if let client { closeClient(client) }
         emit(.unfollowMaster)
+    }
+
+    /// The master's client was closed here (CLIENT KILL): the link starts over, with a
+    /// full resynchronization, as a Redis replica reconnects to its master.
+    func masterClientClosed() {
+        guard var link = following else { return }
+        link.client = nil
+        link.state = .connect
+        following = link
+        logger.warning("the master's client was closed: synchronizing with the master again",
+                       metadata: ["master": "\(link.job.host):\(link.job.port)"])
+        emit(.followMaster(link.job))
     }
 
     // MARK: - The link's events
@@ -96,7 +110,10 @@ extension Node {
         case .handshaking:
             link.state = .handshake
         case let .transferring(replicationID, offset, client):
-            if let old = link.client { closeClient(old) }
+            if let old = link.client {
+                following?.client = nil  // replaced, not lost
+                closeClient(old)
+            }
             openMasterClient(client, link: link)
             link.client = client
             link.replicationID = replicationID
@@ -189,10 +206,20 @@ extension Node {
         return (command.count >= 2 ? spec.subcommand(command[1]) ?? spec : spec).flags
     }
 
-    /// Whether a script of `session` must not write: it follows a read-only replica's rule.
-    func refusesScriptWrites(_ session: Session) -> Bool {
-        guard let link = following, link.client != session.id else { return false }
-        return front.settings.inertParameters["replica-read-only"] != "no"
+    /// Why a script of `session` may not write now, if it may not: READONLY on a read-only
+    /// replica, NOREPLICAS on a master short of good replicas. A script that declares it
+    /// may write (a shebang without `no-writes`) is refused before it runs; one without a
+    /// shebang runs as a trial and is refused if it wrote (Redis fails its first write
+    /// call instead, which a script may catch with pcall).
+    func scriptWriteRefusal(_ session: Session) -> RESPValue? {
+        guard replicationMayRefuse, let spec = CommandTable.lookup(Array("SET".utf8)), let id = spec.id else { return nil }
+        return replicationRefusal(spec, [], id: id, session: session)
+    }
+
+    /// Whether `arguments` (an EVAL) has a shebang that does not say `no-writes`.
+    static func declaresWrites(_ arguments: [Bytes]) -> Bool {
+        guard arguments.count > 1, case .success(let shebang?) = Shebang.parse(arguments[1]) else { return false }
+        return !shebang.flags.contains("no-writes")
     }
 
     // MARK: - ROLE and INFO

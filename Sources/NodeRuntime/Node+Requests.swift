@@ -136,6 +136,10 @@ extension Node {
             case .failure: break  // queued as sent; EXEC answers the error, as Redis
             }
         }
+        if script != nil, !session.inTransaction, id == .eval || id == .evalsha, Self.declaresWrites(arguments),
+           let refusal = scriptWriteRefusal(session) {
+            return Outcome(reply: refusal)
+        }
         if isOutOfMemory {
             let denied = script.map { scriptDeniedWhenOutOfMemory(arguments, id: id, script: $0, session: session) }
                 ?? Self.deniedWhenOutOfMemory(spec, arguments)
