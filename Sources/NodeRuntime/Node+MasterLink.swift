@@ -164,21 +164,27 @@ extension Node {
     func replicationRefusal(_ spec: CommandSpec, _ arguments: [Bytes], id: CommandID, session: Session) -> RESPValue? {
         // As Redis: a subcommand's flags (CONFIG SET is `stale`, CONFIG is a container).
         let spec = arguments.count >= 2 ? spec.subcommand(arguments[1]) ?? spec : spec
+        let link = following.flatMap { $0.client == session.id ? nil : $0 }
+        if let link, link.state == .sync, !spec.flags.contains("loading") { return Self.loadingDataset }
+        if Self.writes(spec, id: id, session: session), let refusal = writeRefusal(session) { return refusal }
+        if let link, link.state != .connected, front.settings.inertParameters["replica-serve-stale-data"] == "no",
+           Self.deniedWhenStale(spec, id: id, session: session) {
+            return Self.masterDown
+        }
+        return nil
+    }
+
+    /// Why a write of `session` may not run now, if it may not: READONLY on a read-only
+    /// replica (never to the master's own client), NOREPLICAS on a master with fewer good
+    /// replicas than `min-replicas-to-write`.
+    func writeRefusal(_ session: Session) -> RESPValue? {
         if let link = following {
-            guard link.client != session.id else { return nil }
-            if link.state == .sync, !spec.flags.contains("loading") { return Self.loadingDataset }
-            if Self.writes(spec, id: id, session: session), front.settings.inertParameters["replica-read-only"] != "no" {
-                return Self.readOnlyReplica
-            }
-            if link.state != .connected, front.settings.inertParameters["replica-serve-stale-data"] == "no",
-               Self.deniedWhenStale(spec, id: id, session: session) {
-                return Self.masterDown
-            }
-            return nil
+            guard link.client != session.id, front.settings.inertParameters["replica-read-only"] != "no" else { return nil }
+            return Self.readOnlyReplica
         }
         let wanted = front.settings.minReplicasToWrite
         let lag = Int64(front.settings.inertParameters["min-replicas-max-lag"] ?? "") ?? 10
-        guard wanted > 0, lag > 0, Self.writes(spec, id: id, session: session) else { return nil }
+        guard wanted > 0, lag > 0 else { return nil }
         let time = now()
         let good = replicationLinks.values.filter { time - $0.lastAcknowledged <= lag * 1000 }.count
         return good < wanted ? Self.noReplicas : nil
@@ -206,14 +212,12 @@ extension Node {
         return (command.count >= 2 ? spec.subcommand(command[1]) ?? spec : spec).flags
     }
 
-    /// Why a script of `session` may not write now, if it may not: READONLY on a read-only
-    /// replica, NOREPLICAS on a master short of good replicas. A script that declares it
-    /// may write (a shebang without `no-writes`) is refused before it runs; one without a
-    /// shebang runs as a trial and is refused if it wrote (Redis fails its first write
-    /// call instead, which a script may catch with pcall).
+    /// Why a script of `session` may not write now (`writeRefusal`). A script that
+    /// declares it may write (a shebang without `no-writes`) is refused before it runs;
+    /// one without a shebang runs as a trial and is refused if it wrote (Redis fails its
+    /// first write call instead, which a script may catch with pcall).
     func scriptWriteRefusal(_ session: Session) -> RESPValue? {
-        guard replicationMayRefuse, let spec = CommandTable.lookup(Array("SET".utf8)), let id = spec.id else { return nil }
-        return replicationRefusal(spec, [], id: id, session: session)
+        replicationMayRefuse ? writeRefusal(session) : nil
     }
 
     /// Whether `arguments` (an EVAL) has a shebang that does not say `no-writes`.
