@@ -66,7 +66,7 @@ extension Node {
                 guard let engine = replica.data?.engine else { return total }
                 return total + max(0, engine.changeCountAllDatabases - (changeCountAtSnapshot[replica.shard] ?? 0))
             }
-            return [("loading", following?.state == .sync ? "1" : "0"), ("rdb_changes_since_last_save", String(changes)), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
+            return [("loading", following?.loading == true ? "1" : "0"), ("rdb_changes_since_last_save", String(changes)), ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(lastSnapshotMilliseconds / 1000)),
                     ("aof_rewrite_in_progress", "0"), ("aof_last_write_status", failed ? "err" : "ok"),
                     ("trestle_fsync", configuration.fsync.rawValue)] + shell
         default:

@@ -7,8 +7,9 @@
 // follows a master, the server refuses clients' writes (-READONLY, `replica-read-only`),
 // everything but `stale` commands while the link is down when `replica-serve-stale-data`
 // is no (-MASTERDOWN), and everything but `loading` commands while the master's dataset
-// loads (-LOADING). As a master, `min-replicas-to-write` counts the Redis replicas that
-// acknowledged within `min-replicas-max-lag` seconds (-NOREPLICAS when too few did).
+// loads (-LOADING; not while its RDB file travels, as Redis serves meanwhile). As a
+// master, `min-replicas-to-write` counts the Redis replicas that acknowledged within
+// `min-replicas-max-lag` seconds (-NOREPLICAS when too few did).
 //
 // Not kept across a restart: a server restarted while following comes back as a master
 // with the data it had applied (Redis forgets REPLICAOF too unless CONFIG REWRITE saved it).
@@ -30,6 +31,9 @@ struct MasterFollowing {
     var client: ClientID?
     var replicationID = Engine.replicationID
     var offset: Int64 = 0
+    /// From the first request of the dataset's load until the link is up: clients get
+    /// -LOADING (while the RDB file travels, they are served the data as it was).
+    var loading = false
     /// When the link last did something (INFO's master_last_io_seconds_ago).
     var lastInteraction: Int64
     /// When the link went down (nil while it is up, and before it first came up).
@@ -124,12 +128,14 @@ extension Node {
         case let .requests(requests, client, offset):
             guard client == link.client else { return }
             link.offset = offset
+            if link.state == .sync { link.loading = true }
             following = link
             receiveRequests(client, requests)
             return
         case .synchronized(let offset):
             link.offset = offset
             link.state = .connected
+            link.loading = false
             link.downSince = nil
             link.lastFailure = nil
             logger.notice("MASTER <-> REPLICA sync finished: following the master's stream",
@@ -139,6 +145,7 @@ extension Node {
         case .down(let reason):
             if link.downSince == nil { link.downSince = time }
             link.state = .connect
+            link.loading = false
             if reason != link.lastFailure {
                 logger.warning("the link with the master is down; dialling again", metadata: ["master": "\(link.job.host):\(link.job.port)", "reason": "\(reason)"])
             }
@@ -165,7 +172,7 @@ extension Node {
         // As Redis: a subcommand's flags (CONFIG SET is `stale`, CONFIG is a container).
         let spec = arguments.count >= 2 ? spec.subcommand(arguments[1]) ?? spec : spec
         let link = following.flatMap { $0.client == session.id ? nil : $0 }
-        if let link, link.state == .sync, !spec.flags.contains("loading") { return Self.loadingDataset }
+        if let link, link.loading, !spec.flags.contains("loading") { return Self.loadingDataset }
         if Self.writes(spec, id: id, session: session), let refusal = writeRefusal(session) { return refusal }
         if let link, link.state != .connected, front.settings.inertParameters["replica-serve-stale-data"] == "no",
            Self.deniedWhenStale(spec, id: id, session: session) {
