@@ -10,6 +10,7 @@
 // `MasterLink.payloadBytesMax`, status lines of at most `lineBytesMax`, and the master's
 // stream parsed with the protocol limits clients have.
 import Engine
+import Core
 import Foundation
 import Keyspace
 import NIOCore
@@ -204,8 +205,8 @@ final class MasterLinkClient: @unchecked Sendable {
             var batch: [[Bytes]] = []
             while batch.count < Self.batchMax, let (command, bytes) = try link.nextCommand() {
                 offset += Int64(bytes)
-                if Self.isKeyword(command[0], "ping") { continue }
-                if command.count >= 2, Self.isKeyword(command[0], "replconf"), Self.isKeyword(command[1], "getack") {
+                if Keyword.matches(command[0], "ping") { continue }
+                if command.count >= 2, Keyword.matches(command[0], "replconf"), Keyword.matches(command[1], "getack") {
                     if !batch.isEmpty { try feed(batch, client: id, offset: offset) }
                     batch = []
                     try link.send(Self.acknowledgement(offset))
@@ -232,10 +233,6 @@ final class MasterLinkClient: @unchecked Sendable {
     private static func acknowledgement(_ offset: Int64) -> [Bytes] {
         [Array("REPLCONF".utf8), Array("ACK".utf8), Array(String(offset).utf8)]
     }
-
-    static func isKeyword(_ bytes: Bytes, _ word: String) -> Bool {
-        bytes.count == word.utf8.count && String(decoding: bytes, as: UTF8.self).lowercased() == word
-    }
 }
 
 extension MasterLinkClient {
@@ -254,12 +251,8 @@ extension MasterLinkClient {
         mutating func send(_ command: [Bytes]) throws(Failure) {
             var outbound = ByteBufferAllocator().buffer(capacity: 64)
             RESPEncoder.writeCommand(command, into: &outbound)
-            let bytes = Array(outbound.readableBytesView)
-            var sent = 0
-            while sent < bytes.count {
-                let written = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard written > 0 else { throw Failure(reason: "writing to the master failed (errno \(errno))") }
-                sent += written
+            guard MigrationClient.sendAll(socket, outbound) else {
+                throw Failure(reason: "writing to the master failed (errno \(errno))")
             }
         }
 

@@ -21,16 +21,7 @@ enum MigrationClient {
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var outbound = ByteBufferAllocator().buffer(capacity: 1024)
         for command in job.commands { RESPEncoder.writeCommand(command, into: &outbound) }
-        let bytes = outbound.readableBytesView
-        var sent = 0
-        while sent < bytes.count {
-            let written = bytes.withContiguousStorageIfAvailable { storage in
-                guard let base = storage.baseAddress else { return -1 }
-                return send(socket, base + sent, storage.count - sent, Int32(MSG_NOSIGNAL))
-            } ?? -1
-            guard written > 0 else { return .ioFailed }
-            sent += written
-        }
+        guard sendAll(socket, outbound) else { return .ioFailed }
         var inbound = ByteBufferAllocator().buffer(capacity: 4096)
         var replies: [RESPValue] = []
         let reader = RESPReader()
@@ -48,6 +39,22 @@ enum MigrationClient {
             inbound.writeBytes(chunk[0..<received])
         }
         return .replies(replies)
+    }
+
+    /// Writes every readable byte of `buffer` to the blocking `socket`; false when a write
+    /// fails (errno says why) or the socket's send timeout passes.
+    static func sendAll(_ socket: Int32, _ buffer: ByteBuffer) -> Bool {
+        let bytes = buffer.readableBytesView
+        var sent = 0
+        while sent < bytes.count {
+            let written = bytes.withContiguousStorageIfAvailable { storage in
+                guard let base = storage.baseAddress else { return -1 }
+                return send(socket, base + sent, storage.count - sent, Int32(MSG_NOSIGNAL))
+            } ?? -1
+            guard written > 0 else { return false }
+            sent += written
+        }
+        return true
     }
 
     /// A connected blocking TCP socket to `host`:`port`, or nil when none could be made

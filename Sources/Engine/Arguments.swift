@@ -1,4 +1,5 @@
 // Helpers that turn raw arguments into typed values, failing with Redis's errors.
+import Core
 import Keyspace
 
 enum Arguments {
@@ -13,13 +14,8 @@ enum Arguments {
     }
 
     /// Case-insensitive comparison against a lowercase ASCII keyword.
-    static func isKeyword(_ bytes: Bytes, _ keyword: StaticString) -> Bool {
-        guard bytes.count == keyword.utf8CodeUnitCount else { return false }
-        return keyword.withUTF8Buffer { expected in
-            for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] | 0x20 { return false }
-            return true
-        }
-    }
+    @inline(__always)
+    static func isKeyword(_ bytes: Bytes, _ keyword: StaticString) -> Bool { Keyword.matches(bytes, keyword) }
 
     static func lowercased(_ bytes: Bytes) -> String {
         // One allocation (the string's), not an array and then the string. Bytes that are
