@@ -202,7 +202,9 @@ extension Engine {
     /// without delaying the shard's log, OBJECT as outside; the rest are refused.
     func debugInTransaction(_ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
         switch (Arguments.lowercased(arguments[1]), arguments.count) {
-        case ("sleep", 3): return .ok
+        case ("sleep", 3):
+            sleptMilliseconds = min(Self.debugSleepMillisecondsMax, sleptMilliseconds + Self.debugSleepMilliseconds(Arguments.string(arguments[2])))
+            return .ok
         case ("object", 3):
             guard let text = debugObjectText(arguments[2], database: session.database, now: now) else { throw .message("ERR no such key") }
             return .simple(text)

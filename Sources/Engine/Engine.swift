@@ -27,6 +27,10 @@ public final class Engine {
     /// that database's number; `keyspace.touchedWatched` holds those of database 0 touched
     /// since. The node drains both.
     public var touchedWatchedInDatabases: [(database: Int, key: Bytes)] = []
+    /// What the DEBUG SLEEPs of the transactions applied since the node last drained it
+    /// add up to (at most `debugSleepMillisecondsMax`): on Redis the server sleeps through
+    /// them, so clients blocked on the keys they wrote wake only that much later.
+    public var sleptMilliseconds: Int64 = 0
     /// Change a shard engine's through `adoptShardSettings`, which keeps the keyspaces'
     /// access settings in step (a didSet here would copy the whole struct per change).
     public var settings: Settings

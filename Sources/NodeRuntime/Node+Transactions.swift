@@ -175,7 +175,8 @@ extension Node {
                 }
             } else {
                 read(replica, slot: slot, session: session, reply: reply) { engine, now in
-                    .array(commands.map { engine.executeRead($0, session: session, now: now) })
+                    defer { engine.sleptMilliseconds = 0 }  // nothing was written: no one to wake later
+                    return .array(commands.map { engine.executeRead($0, session: session, now: now) })
                 }
             }
         case .elsewhere(let leader, _, _) where configuration.proxy && !forwarded:
@@ -216,12 +217,20 @@ extension Node {
     /// After a replica applied committed writes: every session watching a key they touched
     /// will fail its EXEC.
     func noteTouchedWatches(_ replica: Replica) {
-        guard let engine = replica.data?.engine,
-              !engine.keyspace.touchedWatched.isEmpty || !engine.touchedWatchedInDatabases.isEmpty else { return }
+        guard let engine = replica.data?.engine else { return }
+        let slept = engine.sleptMilliseconds
+        engine.sleptMilliseconds = 0
+        guard !engine.keyspace.touchedWatched.isEmpty || !engine.touchedWatchedInDatabases.isEmpty else { return }
         let touched = engine.keyspace.touchedWatched.map { (database: 0, key: $0) } + engine.touchedWatchedInDatabases
         engine.keyspace.touchedWatched.removeAll()
         engine.touchedWatchedInDatabases.removeAll()
-        wakeBlocked(touched: touched, on: replica)
+        if slept > 0, deferredRoutes.count < Self.deferredRoutesMax {
+            // A transaction slept (DEBUG SLEEP): Redis serves blocked clients once EXEC
+            // ends, so they find the keys as they are after the sleep (maybe expired).
+            deferredRoutes.append(DeferredRoute(due: now() + slept) { [self] in wakeBlocked(touched: touched, on: replica) })
+        } else {
+            wakeBlocked(touched: touched, on: replica)
+        }
         for (database, key) in touched {
             for id in watchers[key] ?? [] where clients[id]?.session.clusterWatchDatabase == database {
                 clients[id]?.session.clusterWatchTouched = true
