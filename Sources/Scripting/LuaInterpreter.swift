@@ -70,7 +70,13 @@ public final class LuaInterpreter {
         guard installRedisTable(), installSandbox() else { return nil }
         lua_createtable(state, 0, 0)
         functionsRef = luaL_ref(state, trestle_lua_registry_index())
+        lua_gc(state, LUA_GCSETPAUSE, Self.gcPausePercent)
     }
+
+    /// The collector starts a cycle once the state grew to this percentage of what the
+    /// last cycle left (Lua's default, 200, lets garbage double the state first; scripts
+    /// whose runs leave much garbage, such as FCALL's, kept INFO used_memory_lua high).
+    static let gcPausePercent: Int32 = 130
 
     deinit { trestle_lua_close(state) }
 
