@@ -9,6 +9,8 @@ import redis
 import redis.backoff
 import redis.retry
 
+from resp import RawConnection
+
 NO_RETRY = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
 
 
@@ -91,6 +93,71 @@ def test_channel_patterns_gate_publish_and_subscribe(server, admin):
         carol.publish("gossip", "psst")
     with pytest.raises(redis.exceptions.NoPermissionError):
         carol.execute_command("SUBSCRIBE", "gossip")
+
+
+def test_shard_channels_are_held_to_channel_rules_not_key_rules(server, admin):
+    # SPUBLISH and SSUBSCRIBE name their channel where a key would be: Trestle once
+    # checked it against the key patterns ("No permissions to access a key").
+    admin.execute_command("ACL", "SETUSER", "sharded", "on", ">pw", "resetkeys", "resetchannels", "&orders", "+@all")
+    sharded = user_client(server, "sharded", "pw")
+    assert sharded.execute_command("SPUBLISH", "orders", "hi") == 0
+    with pytest.raises(redis.exceptions.NoPermissionError, match="No permissions to access a channel"):
+        sharded.execute_command("SPUBLISH", "gossip", "psst")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="No permissions to access a channel"):
+        sharded.execute_command("SSUBSCRIBE", "gossip")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="No permissions to access a key"):
+        sharded.get("orders")
+
+
+def test_usernames_cannot_hold_spaces_or_nulls(admin):
+    for name in ("a a", "a\x00b"):
+        with pytest.raises(redis.exceptions.ResponseError, match="Usernames can't contain spaces or null characters"):
+            admin.execute_command("ACL", "SETUSER", name)
+    assert "a a" not in admin.acl_users()
+
+
+def subscriber(server, user, password, *command):
+    connection = RawConnection(server.port)
+    assert connection.call("AUTH", user, password) == ("+", b"OK")
+    assert connection.call(*command)[0] == "*"
+    return connection
+
+
+def test_changed_users_close_the_clients_they_no_longer_allow(server, admin):
+    # As Redis: a deleted user's clients are closed, and so is a subscriber whose user
+    # lost one of its channels or patterns; one that keeps them (or gains allchannels)
+    # stays, and changes of passwords or commands close nothing.
+    admin.execute_command("ACL", "SETUSER", "ps", "on", ">pw", "~*", "resetchannels", "&news", "&bar:*", "&orders", "+@all")
+    plain = subscriber(server, "ps", "pw", "SUBSCRIBE", "news")
+    pattern = subscriber(server, "ps", "pw", "PSUBSCRIBE", "bar:*")
+    sharded = subscriber(server, "ps", "pw", "SSUBSCRIBE", "orders")
+    admin.execute_command("ACL", "SETUSER", "ps", "&extra", ">another", "-flushall")
+    admin.execute_command("ACL", "SETUSER", "ps", "resetchannels", "&news", "&orders", "&bar:*", "&more")
+    assert admin.publish("news", "still here") == 1
+    assert plain.read_reply() == ("*", [("$", b"message"), ("$", b"news"), ("$", b"still here")])
+    admin.execute_command("ACL", "SETUSER", "ps", "resetchannels", "&news", "&orders", "&bar:1")
+    assert pattern.is_closed_by_peer(), "the pattern bar:* is no longer allowed literally"
+    admin.execute_command("ACL", "SETUSER", "ps", "resetchannels", "&news")
+    assert sharded.is_closed_by_peer()
+    admin.execute_command("ACL", "SETUSER", "ps", "allchannels")
+    assert admin.publish("news", "again") == 1
+    assert plain.read_reply() == ("*", [("$", b"message"), ("$", b"news"), ("$", b"again")])
+    other = RawConnection(server.port)
+    assert other.call("AUTH", "ps", "pw") == ("+", b"OK")
+    assert admin.execute_command("ACL", "DELUSER", "ps") == 1
+    assert plain.is_closed_by_peer()
+    assert other.is_closed_by_peer()
+    assert not [entry for entry in admin.client_list() if entry["user"] == "ps"]
+    assert admin.ping()
+
+
+def test_a_subscriber_that_revokes_its_own_channel_gets_the_reply_then_is_closed(server, admin):
+    admin.execute_command("ACL", "SETUSER", "self", "on", ">pw", "~*", "resetchannels", "&mine", "+@all")
+    connection = RawConnection(server.port)
+    assert connection.call("HELLO", "3", "AUTH", "self", "pw")[0] == "%"
+    assert connection.call("SUBSCRIBE", "mine")[0] == ">"
+    assert connection.call("ACL", "SETUSER", "self", "resetchannels") == ("+", b"OK")
+    assert connection.is_closed_by_peer()
 
 
 def test_authentication_of_users(server, admin):

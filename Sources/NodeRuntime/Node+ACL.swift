@@ -72,6 +72,33 @@ extension Node {
         }
     }
 
+    /// After the users changed (ACL SETUSER, DELUSER, LOAD, a cluster's directory), as
+    /// Redis: closes the clients of users that are gone, and the subscribers whose user
+    /// may no longer subscribe to one of their channels, shard channels or patterns (a
+    /// pattern must still be allowed literally). A client that made the change gets its
+    /// reply first. Other changes (passwords, commands, keys) close nothing.
+    func closeClientsDeniedByACL() {
+        aclRevisionSeen = front.acl.revision
+        let users = front.acl.users
+        var denied: [ClientID] = []
+        for (id, client) in clients where !client.closed {
+            let session = client.session
+            guard let name = session.user else { continue }
+            guard let user = users[name] else {
+                denied.append(id)
+                continue
+            }
+            guard session.isSubscribed else { continue }
+            let allowed = session.channels.allSatisfy { user.allowsChannel($0, isPattern: false) }
+                && session.shardChannels.allSatisfy { user.allowsChannel($0, isPattern: false) }
+                && session.patterns.allSatisfy { user.allowsChannel($0, isPattern: true) }
+            if !allowed { denied.append(id) }
+        }
+        guard !denied.isEmpty else { return }
+        logger.info("closing clients the changed ACL users no longer allow", metadata: ["clients": "\(denied.count)"])
+        kill(denied.sorted())
+    }
+
     /// After the map changed: enforce its ACL users (this node's `default` user, with its
     /// --requirepass, unless the directory holds one).
     func adoptACLUsers(_ map: ClusterMap) {

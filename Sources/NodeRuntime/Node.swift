@@ -122,6 +122,8 @@ public final class Node {
     /// The Redis master this standalone server follows (REPLICAOF, Node+MasterLink.swift).
     var following: MasterFollowing?
     var masterLinkGeneration: UInt64 = 0
+    /// The ACL users' revision this node last checked its clients against (Node+ACL.swift).
+    var aclRevisionSeen: UInt64 = 0
     /// Blocking pops waiting on this node, in the order they blocked, and by key.
     var blocked: [BlockedRequest] = []
     var blockedByKey: [Bytes: [BlockedRequest]] = [:]
@@ -290,6 +292,7 @@ public final class Node {
         case .drain: beginDrain()
         case .stop: stopAll()
         }
+        if front.acl.revision != aclRevisionSeen { closeClientsDeniedByACL() }
     }
 
     /// Asks the shell for a turn.

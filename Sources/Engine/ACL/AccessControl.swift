@@ -9,8 +9,11 @@ public struct AccessControl: Sendable {
         didSet {
             unrestricted = Self.unrestrictedNames(users)
             defaultUnrestricted = unrestricted.contains("default")
+            revision &+= 1
         }
     }
+    /// Changes with every change of `users` (a node compares it to notice one).
+    public private(set) var revision: UInt64 = 0
     /// Users every command, key and channel is open to (the default user, usually): their
     /// requests need no checks, and most requests are theirs.
     private var unrestricted: Set<String> = ["default"]
@@ -74,6 +77,10 @@ public struct AccessControl: Sendable {
     // MARK: - Users
 
     public mutating func setUser(_ name: String, rules: [Bytes]) throws(CommandError) {
+        // Redis's check: an ACL line or file could not hold such a name.
+        guard !name.utf8.contains(where: { $0 == 0x20 || $0 == 0 }) else {
+            throw .message("ERR Usernames can't contain spaces or null characters")
+        }
         var user = users[name] ?? ACLUser(name: name)
         for rule in rules {
             do { try user.apply(rule) } catch {
@@ -158,7 +165,7 @@ public struct AccessControl: Sendable {
         guard user.allows(spec, subcommand: subcommand) else {
             return .command(subcommand.map { "\(spec.name)|\($0)" } ?? spec.name)
         }
-        if !user.allKeys {
+        if !user.allKeys, !Self.namesShardChannels(spec) {
             for position in spec.keyPositions(in: arguments) where position < arguments.count {
                 let key = arguments[position]
                 if !user.allowsKey(key, read: !spec.isWrite || Self.readsToo(spec), write: spec.isWrite) { return .key(key) }
@@ -179,6 +186,12 @@ public struct AccessControl: Sendable {
     static func readsToo(_ spec: CommandSpec) -> Bool {
         !["set", "mset", "msetnx", "del", "unlink", "expire", "pexpire", "expireat", "pexpireat", "persist",
           "setex", "psetex", "setnx", "hset", "hmset", "lpush", "rpush", "sadd", "zadd", "xadd", "restore"].contains(spec.name)
+    }
+
+    /// SPUBLISH, SSUBSCRIBE and SUNSUBSCRIBE: their channels route like keys (key specs
+    /// flagged NOT_KEY), but the user's channel rules apply to them, not its key rules.
+    static func namesShardChannels(_ spec: CommandSpec) -> Bool {
+        spec.name == "spublish" || spec.name == "ssubscribe" || spec.name == "sunsubscribe"
     }
 
     /// The channels a pub/sub command names (nil for other commands).
