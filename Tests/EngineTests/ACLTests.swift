@@ -74,7 +74,13 @@ import Wire
         for (rule, reason) in [("bogus", "Syntax error"), ("+nosuch", "Unknown command or category name in ACL"),
                                ("+@nosuch", "Unknown command or category name in ACL"), ("%X~a", "Syntax error"),
                                ("#abc", "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"),
-                               ("<never", "The password you are trying to remove from the user does not exist")] {
+                               ("<never", "The password you are trying to remove from the user does not exist"),
+                               ("+config|get|appendonly", "Allowing first-arg of a subcommand is not supported"),
+                               ("+config|asdf", "Unknown command or category name in ACL"),
+                               ("-config|asdf", "Unknown command or category name in ACL"),
+                               ("+get|key1|key2", "Unknown command or category name in ACL"),
+                               ("-select|0", "Unknown command or category name in ACL"),
+                               ("+select|", "Syntax error")] {
             #expect(throws: CommandError.self) { try acl.setUser("x", rules: [Array(rule.utf8)]) }
             do { try acl.setUser("x", rules: [Array(rule.utf8)]) } catch {
                 #expect(error.reply == .error("ERR Error in ACL SETUSER modifier '\(rule)': \(reason)"))
@@ -82,6 +88,24 @@ import Wire
         }
         #expect(throws: CommandError.self) { try acl.setUser("x", rules: Self.bytes("~* ~a")) }
         #expect(throws: CommandError.self) { _ = try acl.deleteUsers(["default"]) }
+    }
+
+    /// Redis's first-argument rules: `+select|0` lets an otherwise denied SELECT run with
+    /// that first argument only, and a later rule for the whole command replaces it.
+    @Test func firstArgumentRulesAllowOneArgument() throws {
+        var acl = AccessControl()
+        try acl.setUser("u", rules: Self.bytes("on nopass ~* -@all +acl +select|0"))
+        func denial(_ line: String) -> AccessControl.Denial? {
+            let arguments = Self.bytes(line)
+            return acl.denial(user: "u", spec: CommandTable.lookup(arguments[0])!, arguments: arguments)
+        }
+        #expect(acl.users["u"]?.commandsDescription == "-@all +acl +select|0")
+        #expect(denial("SELECT 0") == nil)
+        #expect(denial("SELECT 1") != nil)
+        try acl.setUser("u", rules: Self.bytes("-select"))
+        #expect(acl.users["u"]?.commandsDescription == "-@all +acl -select")
+        #expect(denial("SELECT 0") != nil)
+        #expect(throws: CommandError.self) { try acl.setUser("a a", rules: []) }
     }
 
     @Test func adoptingDirectoryLinesReplacesUsersAndNeverWidensOnGarbage() throws {

@@ -143,33 +143,56 @@ public struct ACLUser: Sendable {
             commandRules.append(sign + name)
             return
         }
-        let parts = name.split(separator: "|", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let spec = CommandTable.lookup(Array(parts[0].utf8)) else {
-            throw RuleError(reason: "Unknown command or category name in ACL")
-        }
-        if parts.count == 2 {
-            guard !spec.subcommands.isEmpty else { throw RuleError(reason: "Unknown command or category name in ACL") }
-            guard spec.subcommands.contains(where: { $0.name == "\(spec.name)|\(parts[1])" }) else {
-                throw RuleError(reason: "Allowing first-arg of a subcommand is not supported")
+        let unknown = RuleError(reason: "Unknown command or category name in ACL")
+        if let bar = name.lastIndex(of: "|") {
+            // Redis's ACLSetSelector: split at the last bar. A real subcommand
+            // (`config|get`) may be allowed or denied; a first argument of a command that
+            // has no subcommands (`select|0`, `debug|object`) may only be allowed.
+            let head = String(name[..<bar]), argument = String(name[name.index(after: bar)...])
+            guard allow else {
+                // Redis looks the whole name up: only a real subcommand may be denied.
+                guard Self.subcommandExists(name) else { throw unknown }
+                return replaceRules(for: name, with: sign)
             }
+            if head.contains("|") {
+                throw Self.subcommandExists(head) ? RuleError(reason: "Allowing first-arg of a subcommand is not supported") : unknown
+            }
+            guard let spec = CommandTable.lookup(Array(head.utf8)) else { throw unknown }
+            guard !argument.isEmpty else { throw RuleError(reason: "Syntax error") }
+            if !spec.subcommands.isEmpty, !Self.subcommandExists(name) { throw unknown }
+            return replaceRules(for: name, with: sign)
         }
-        // A later rule for the same command replaces earlier ones (and a whole command's
-        // rule replaces its subcommands').
+        guard CommandTable.lookup(Array(name.utf8)) != nil else { throw unknown }
+        replaceRules(for: name, with: sign)
+    }
+
+    /// Whether `name` (`container|sub`, lowercase) is a subcommand Redis has.
+    private static func subcommandExists(_ name: String) -> Bool {
+        guard let bar = name.firstIndex(of: "|"), let spec = CommandTable.lookup(Array(name[..<bar].utf8)) else { return false }
+        return spec.subcommands.contains { $0.name == name }
+    }
+
+    /// A later rule for the same command replaces earlier ones (and a whole command's rule
+    /// replaces those of its subcommands and first arguments).
+    private mutating func replaceRules(for name: String, with sign: String) {
+        let whole = !name.contains("|")
         commandRules.removeAll { rule in
             let target = rule.dropFirst()
-            return target == Substring(name) || (parts.count == 1 && target.hasPrefix(name + "|"))
+            return target == Substring(name) || (whole && target.hasPrefix(name + "|"))
         }
         commandRules.append(sign + name)
     }
 
     // MARK: - Checks
 
-    /// Whether the user may run `spec` (with `subcommand`, lowercased, when it has any).
-    public func allows(_ spec: CommandSpec, subcommand: String?) -> Bool {
+    /// Whether the user may run `spec` given its first argument (lowercased; nil when it
+    /// has none): a container's subcommand, or what a first-argument rule (`+select|0`)
+    /// names.
+    public func allows(_ spec: CommandSpec, firstArgument: String?) -> Bool {
         // The last rule that matches decides, and `+@all` matches every command: the
         // common case (the default user) needs neither the categories nor the names.
         if commandRules.last == "+@all" { return true }
-        let full = subcommand.map { "\(spec.name)|\($0)" }
+        let full = firstArgument.map { "\(spec.name)|\($0)" }
         let categories = ACLCategories.of(spec.subcommands.first { $0.name == full } ?? spec)
         var allowed = false
         for rule in commandRules {

@@ -161,8 +161,9 @@ public struct AccessControl: Sendable {
     public func denial(user name: String, spec: CommandSpec, arguments: [Bytes]) -> Denial? {
         if isUnrestricted(name) { return nil }
         guard let user = users[name] else { return .command(spec.name) }
-        let subcommand = spec.subcommands.isEmpty || arguments.count < 2 ? nil : Arguments.lowercased(arguments[1])
-        guard user.allows(spec, subcommand: subcommand) else {
+        let firstArgument = arguments.count < 2 ? nil : Arguments.lowercased(arguments[1])
+        guard user.allows(spec, firstArgument: firstArgument) else {
+            let subcommand = spec.subcommands.isEmpty ? nil : firstArgument
             return .command(subcommand.map { "\(spec.name)|\($0)" } ?? spec.name)
         }
         if !user.allKeys, !Self.namesShardChannels(spec) {
