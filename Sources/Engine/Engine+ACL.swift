@@ -12,7 +12,7 @@ extension Engine {
               let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
         let logged = denial.logged
         acl.record(reason: logged.reason, context: session.inTransaction ? "multi" : "toplevel", object: logged.object,
-                   username: user, clientInfo: clientLine(session, now: now), now: now)
+                   username: user, clientInfo: clientLine(session, now: now), now: now, keeping: settings.aclLogMaxLength)
         return denial.error(user: user)
     }
 
@@ -29,7 +29,7 @@ extension Engine {
     public func recordScriptDenial(_ denial: AccessControl.Denial, user: String, _ session: Session, now: Int64) {
         let logged = denial.logged
         acl.record(reason: logged.reason, context: "lua", object: logged.object, username: user,
-                   clientInfo: clientLine(session, now: now), now: now)
+                   clientInfo: clientLine(session, now: now), now: now, keeping: settings.aclLogMaxLength)
     }
 
     /// Enforces the cluster directory's users (see AccessControl.adopt); a `default` user
@@ -117,6 +117,9 @@ extension Engine {
             throw .message("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.")
         case ("help", 0):
             return .array(Self.aclHelp.map { .simple($0) })
+        case ("cat", _):
+            // Redis's own check in ACL CAT (its arity lets any count through).
+            throw .message("ERR unknown subcommand or wrong number of arguments for '\(Arguments.string(arguments[1]))'. Try ACL HELP.")
         default:
             throw .unknownSubcommand(command: "acl", subcommand: Arguments.string(arguments[1]))
         }

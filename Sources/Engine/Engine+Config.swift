@@ -112,6 +112,7 @@ extension Engine {
         ConfigParameter(name: "slowlog-log-slower-than", kind: .integer(-1...Int.max), get: { String($0.slowlogLogSlowerThanMicroseconds) },
                         set: { $0.slowlogLogSlowerThanMicroseconds = Int64($1)! }),
         ConfigParameter(name: "slowlog-max-len", kind: .integer(0...Int.max), get: { String($0.slowlogMaxLength) }, set: { $0.slowlogMaxLength = Int($1)! }),
+        ConfigParameter(name: "acllog-max-len", kind: .integer(0...Int.max), get: { String($0.aclLogMaxLength) }, set: { $0.aclLogMaxLength = Int($1)! }),
         ConfigParameter(name: "tracking-table-max-keys", kind: .integer(0...Int.max), get: { String($0.trackingTableMaxKeys) },
                         set: { $0.trackingTableMaxKeys = Int($1)! }),
         ConfigParameter(name: "latency-monitor-threshold", kind: .integer(0...Int.max), get: { String($0.latencyMonitorThresholdMilliseconds) },

@@ -43,7 +43,8 @@ extension Engine {
         if user == nil, acl.users["default"]?.noPassword == true { throw .noPasswordConfigured }
         guard acl.authenticate(name, password: password) else {
             acl.record(reason: "auth", context: session.inTransaction ? "multi" : "toplevel", object: "auth", username: name,
-                       clientInfo: clientLine(session, now: session.lastInteraction), now: session.lastInteraction)
+                       clientInfo: clientLine(session, now: session.lastInteraction), now: session.lastInteraction,
+                       keeping: settings.aclLogMaxLength)
             throw .wrongPassword
         }
         session.user = name

@@ -58,6 +58,8 @@ public struct Settings: Sendable {
     public var slowlogLogSlowerThanMicroseconds: Int64 = 10_000
     /// SLOWLOG: entries kept.
     public var slowlogMaxLength: Int = 128
+    /// ACL LOG: entries kept (`acllog-max-len`).
+    public var aclLogMaxLength: Int = AccessControl.logEntriesMax
     /// Client tracking: most keys remembered for all clients (`tracking-table-max-keys`;
     /// 0: Redis's "no limit", which the node caps at `Node.trackingKeysHardMax`).
     public var trackingTableMaxKeys: Int = 1_000_000

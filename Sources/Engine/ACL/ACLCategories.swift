@@ -44,8 +44,12 @@ public enum ACLCategories {
         return categories
     }
 
-    /// Top-level command names in `category`, sorted.
+    /// Command names in `category`, sorted: a container's subcommands by their own
+    /// categories (`function|list`), as Redis's ACL CAT lists them, other commands by name.
     public static func commands(in category: String) -> [String] {
-        CommandTable.all.filter { of($0).contains(category) }.map(\.name).sorted()
+        CommandTable.all.flatMap { spec in
+            spec.subcommands.isEmpty ? (of(spec).contains(category) ? [spec.name] : [])
+                : spec.subcommands.filter { of($0).contains(category) }.map(\.name)
+        }.sorted()
     }
 }

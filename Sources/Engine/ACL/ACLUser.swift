@@ -140,6 +140,8 @@ public struct ACLUser: Sendable {
                 throw RuleError(reason: "Unknown command or category name in ACL")
             }
             if category == "all" { commandRules = [sign + name]; return }
+            // As Redis: the category's earlier rule goes (this one overrides it anyway).
+            commandRules.removeAll { $0.dropFirst() == Substring(name) }
             commandRules.append(sign + name)
             return
         }
@@ -232,7 +234,13 @@ public struct ACLUser: Sendable {
     // MARK: - Descriptions
 
     public var flags: [String] { [enabled ? "on" : "off"] + (noPassword ? ["nopass"] : []) }
-    public var commandsDescription: String { commandRules.isEmpty ? "-@all" : commandRules.joined(separator: " ") }
+    /// The rules as Redis describes them: from `+@all` or `-@all` (a new user starts from
+    /// `-@all`), then the other rules in order.
+    public var commandsDescription: String {
+        guard let first = commandRules.first else { return "-@all" }
+        let start = first == "+@all" || first == "-@all" ? [] : ["-@all"]
+        return (start + commandRules).joined(separator: " ")
+    }
     public var keysDescription: String { keyPatterns.map(\.description).joined(separator: " ") }
     public var channelsDescription: String {
         channelPatterns.map { "&" + String(decoding: $0, as: UTF8.self) }.joined(separator: " ")

@@ -23,7 +23,7 @@ public struct AccessControl: Sendable {
     public private(set) var log: [LogEntry] = []
     private var nextEntryID = 0
 
-    /// Most entries ACL LOG keeps (Redis's acllog-max-len default).
+    /// Most entries ACL LOG keeps by default (Redis's acllog-max-len default).
     public static let logEntriesMax = 128
 
     public struct LogEntry: Sendable {
@@ -206,7 +206,10 @@ public struct AccessControl: Sendable {
 
     // MARK: - Log
 
-    public mutating func record(reason: String, context: String, object: String, username: String, clientInfo: String, now: Int64) {
+    /// Logs a refusal (an equal one counts again and moves to the front), then keeps the
+    /// newest `keeping` entries (`acllog-max-len`; lowering it trims at the next refusal).
+    public mutating func record(reason: String, context: String, object: String, username: String, clientInfo: String, now: Int64,
+                                keeping: Int = AccessControl.logEntriesMax) {
         if let index = log.firstIndex(where: { $0.reason == reason && $0.context == context && $0.object == object && $0.username == username }) {
             log[index].count += 1
             log[index].updated = now
@@ -218,7 +221,7 @@ public struct AccessControl: Sendable {
         log.insert(LogEntry(count: 1, reason: reason, context: context, object: object, username: username,
                             clientInfo: clientInfo, entryID: nextEntryID, created: now, updated: now), at: 0)
         nextEntryID += 1
-        if log.count > Self.logEntriesMax { log.removeLast() }
+        if log.count > max(0, keeping) { log.removeLast(log.count - max(0, keeping)) }
     }
 
     public mutating func resetLog() { log = [] }
