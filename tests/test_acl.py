@@ -160,6 +160,22 @@ def test_a_subscriber_that_revokes_its_own_channel_gets_the_reply_then_is_closed
     assert connection.is_closed_by_peer()
 
 
+def test_hello_takes_its_last_auth_and_names_only_an_authenticated_client(server, admin):
+    admin.execute_command("ACL", "SETUSER", "first", "on", ">supass", "+@all")
+    admin.execute_command("ACL", "SETUSER", "second", "on", ">supass", "+@all")
+    connection = RawConnection(server.port)
+    assert connection.call("HELLO", "2", "AUTH", "nobody", "x", "AUTH", "first", "supass")[0] == "*"
+    assert connection.call("ACL", "WHOAMI") == ("$", b"first")
+    assert connection.call("CLIENT", "SETNAME", "before") == ("+", b"OK")
+    reply = connection.call("HELLO", "2", "AUTH", "second", "supass", "AUTH", "nobody", "x", "SETNAME", "after")
+    assert reply == ("-", b"WRONGPASS invalid username-password pair or user is disabled.")
+    assert connection.call("ACL", "WHOAMI") == ("$", b"first")
+    assert connection.call("CLIENT", "GETNAME") == ("$", b"before")
+    assert connection.call("auth", "nobody", "x")[0] == "-"
+    objects = [entry["object"] for entry in admin.acl_log() if entry["reason"] == "auth"]
+    assert objects[:2] == ["auth", "HELLO"], objects
+
+
 def test_authentication_of_users(server, admin):
     admin.execute_command("ACL", "SETUSER", "dave", "on", ">one", ">two", "~*", "+@all")
     for password in ("one", "two"):

@@ -17,7 +17,7 @@ extension Engine {
         case .hello: return Outcome(reply: try hello(arguments, session))
         case .auth:
             guard arguments.count <= 3 else { throw .syntax }
-            try authenticate(session, user: arguments.count == 3 ? arguments[1] : nil, password: arguments[arguments.count - 1])
+            try authenticate(session, user: arguments.count == 3 ? arguments[1] : nil, password: arguments[arguments.count - 1], command: arguments[0])
             return Outcome(reply: .ok)
         case .select: return Outcome(reply: try selectCommand(arguments, session))
         case .quit: return Outcome(reply: .ok, close: true)
@@ -37,12 +37,13 @@ extension Engine {
     }
 
     /// AUTH [username] password: the user must exist, be on, and have the password (or
-    /// `nopass`). A failure is recorded in ACL LOG.
-    private func authenticate(_ session: Session, user: Bytes?, password: Bytes) throws(CommandError) {
+    /// `nopass`). A failure is recorded in ACL LOG, its object the command's name as the
+    /// client spelled it (AUTH or HELLO), as Redis records it.
+    private func authenticate(_ session: Session, user: Bytes?, password: Bytes, command: Bytes) throws(CommandError) {
         let name = user.map { String(decoding: $0, as: UTF8.self) } ?? "default"
         if user == nil, acl.users["default"]?.noPassword == true { throw .noPasswordConfigured }
         guard acl.authenticate(name, password: password) else {
-            acl.record(reason: "auth", context: session.inTransaction ? "multi" : "toplevel", object: "auth", username: name,
+            acl.record(reason: "auth", context: session.inTransaction ? "multi" : "toplevel", object: Arguments.string(command), username: name,
                        clientInfo: clientLine(session, now: session.lastInteraction), now: session.lastInteraction,
                        keeping: settings.aclLogMaxLength)
             throw .wrongPassword
@@ -78,10 +79,13 @@ extension Engine {
             version = parsed
             index = 2
         }
+        // As Redis: every option is read first (the last AUTH and the last SETNAME count),
+        // then the client authenticates, and only then is it named.
         var newName: Bytes? = nil
+        var credentials: (user: Bytes, password: Bytes)? = nil
         while index < arguments.count {
             if Arguments.isKeyword(arguments[index], "auth"), index + 2 < arguments.count {
-                try authenticate(session, user: arguments[index + 1], password: arguments[index + 2])
+                credentials = (arguments[index + 1], arguments[index + 2])
                 index += 3
             } else if Arguments.isKeyword(arguments[index], "setname"), index + 1 < arguments.count {
                 try Self.validateClientName(arguments[index + 1])
@@ -91,6 +95,7 @@ extension Engine {
                 throw .message("ERR Syntax error in HELLO option '\(Arguments.string(arguments[index]))'")
             }
         }
+        if let credentials { try authenticate(session, user: credentials.user, password: credentials.password, command: arguments[0]) }
         guard session.authenticated else {
             throw .message("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
         }
