@@ -176,6 +176,25 @@ def test_hello_takes_its_last_auth_and_names_only_an_authenticated_client(server
     assert objects[:2] == ["auth", "HELLO"], objects
 
 
+def test_info_counts_refusals_by_kind(server, admin):
+    admin.execute_command("ACL", "SETUSER", "counted", "on", ">pw", "~allowed", "resetchannels", "&allowed", "+get", "+publish", "+client")
+    counted = user_client(server, "counted", "pw")
+    before = admin.info("stats")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        counted.set("allowed", "x")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        counted.get("other")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        counted.publish("other", "x")
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        user_client(server, "counted", "wrong").ping()
+    after = admin.info("stats")
+    for field in ("acl_access_denied_cmd", "acl_access_denied_key", "acl_access_denied_channel", "acl_access_denied_auth"):
+        assert after[field] == before[field] + 1, field
+    admin.config_resetstat()
+    assert admin.info("stats")["acl_access_denied_key"] == 0
+
+
 def test_authentication_of_users(server, admin):
     admin.execute_command("ACL", "SETUSER", "dave", "on", ">one", ">two", "~*", "+@all")
     for password in ("one", "two"):

@@ -11,6 +11,7 @@ extension Engine {
         guard let user = session.user, !spec.allowedWithoutAuth,
               let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
         let logged = denial.logged
+        stats.countACLDenial(logged.reason)
         acl.record(reason: logged.reason, context: session.inTransaction ? "multi" : "toplevel", object: logged.object,
                    username: user, clientInfo: clientLine(session, now: now), now: now, keeping: settings.aclLogMaxLength)
         return denial.error(user: user)
@@ -28,6 +29,7 @@ extension Engine {
     /// Logs a call a script of `session` made that ACL refused (context `lua`).
     public func recordScriptDenial(_ denial: AccessControl.Denial, user: String, _ session: Session, now: Int64) {
         let logged = denial.logged
+        stats.countACLDenial(logged.reason)
         acl.record(reason: logged.reason, context: "lua", object: logged.object, username: user,
                    clientInfo: clientLine(session, now: now), now: now, keeping: settings.aclLogMaxLength)
     }

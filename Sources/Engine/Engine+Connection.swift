@@ -43,6 +43,7 @@ extension Engine {
         let name = user.map { String(decoding: $0, as: UTF8.self) } ?? "default"
         if user == nil, acl.users["default"]?.noPassword == true { throw .noPasswordConfigured }
         guard acl.authenticate(name, password: password) else {
+            stats.countACLDenial("auth")
             acl.record(reason: "auth", context: session.inTransaction ? "multi" : "toplevel", object: Arguments.string(command), username: name,
                        clientInfo: clientLine(session, now: session.lastInteraction), now: session.lastInteraction,
                        keeping: settings.aclLogMaxLength)

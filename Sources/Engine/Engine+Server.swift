@@ -223,6 +223,10 @@ extension Engine {
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),
                       ("protocol_errors", String(stats.protocolErrors)),
+                      ("acl_access_denied_auth", String(stats.aclDeniedAuth)),
+                      ("acl_access_denied_cmd", String(stats.aclDeniedCommand)),
+                      ("acl_access_denied_key", String(stats.aclDeniedKey)),
+                      ("acl_access_denied_channel", String(stats.aclDeniedChannel)),
                       // MIGRATE opens a connection per call and closes it: none is cached.
                       ("migrate_cached_sockets", "0")]
         case "replication":

@@ -135,7 +135,20 @@ public struct Stats: Sendable {
     /// Values UNLINK or FLUSHALL/FLUSHDB ASYNC would have Redis free in the background
     /// (INFO lazyfreed_objects; Engine+Keys.swift).
     public var lazyfreedObjects: Int = 0
+    /// ACL refusals by ACL LOG's reason: INFO's acl_access_denied_auth, _cmd, _key and
+    /// _channel (counted whatever acllog-max-len keeps).
+    public var aclDeniedAuth = 0, aclDeniedCommand = 0, aclDeniedKey = 0, aclDeniedChannel = 0
     public init() {}
+
+    /// Counts one ACL refusal of ACL LOG's `reason` (auth, command, key or channel).
+    mutating func countACLDenial(_ reason: String) {
+        switch reason {
+        case "auth": aclDeniedAuth += 1
+        case "command": aclDeniedCommand += 1
+        case "key": aclDeniedKey += 1
+        default: aclDeniedChannel += 1
+        }
+    }
 }
 
 /// What the process around the engine provides: facts only it knows and actions only it
