@@ -68,6 +68,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Collections", package: "swift-collections"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         .target(name: "ClusterServer", dependencies: [
             "CAllocator", "Core", "Wire", "Keyspace", "Storage", "Engine", "Consensus", "Cluster", "RaftStorage", "Transport", "NodeRuntime",

@@ -114,6 +114,30 @@ def test_every_info_section_names_each_field_once(server):
             seen.add(name)
 
 
+def test_info_latencystats_gives_each_commands_percentiles(server):
+    client = server.client(decode_responses=True)
+    client.config_resetstat()
+    client.set("k", "v")
+    client.get("k")
+    stats = client.execute_command("INFO", "latencystats")
+    assert "latency_percentiles_usec_set" in stats and "latency_percentiles_usec_get" in stats, stats
+    line = client.info("everything")["latency_percentiles_usec_set"]
+    assert set(line) == {"p50", "p99", "p99.9"} and all(value > 0 for value in line.values()), line
+    client.config_set("latency-tracking-info-percentiles", "0.0 50.0 100.0")
+    assert client.config_get("latency-tracking-info-percentiles") == {"latency-tracking-info-percentiles": "0 50 100"}
+    assert set(client.info("latencystats")["latency_percentiles_usec_get"]) == {"p0", "p50", "p100"}
+    with pytest.raises(redis.exceptions.ResponseError, match="CONFIG SET failed"):
+        client.config_set("latency-tracking-info-percentiles", "10.0 101.0")
+    client.config_resetstat()
+    client.config_set("latency-tracking", "no")
+    client.incr("counter")
+    assert "latency_percentiles_usec_incrby" not in client.info("latencystats")
+    client.config_set("latency-tracking", "yes")
+    client.incr("counter")
+    assert "latency_percentiles_usec_incrby" in client.info("latencystats")
+    client.config_set("latency-tracking-info-percentiles", "50 99 99.9")
+
+
 def test_shutdown_stops_the_server_and_keeps_every_write(server):
     client = server.client(decode_responses=True)
     for n in range(100):

@@ -112,6 +112,11 @@ extension Engine {
         ConfigParameter(name: "slowlog-log-slower-than", kind: .integer(-1...Int.max), get: { String($0.slowlogLogSlowerThanMicroseconds) },
                         set: { $0.slowlogLogSlowerThanMicroseconds = Int64($1)! }),
         ConfigParameter(name: "slowlog-max-len", kind: .integer(0...Int.max), get: { String($0.slowlogMaxLength) }, set: { $0.slowlogMaxLength = Int($1)! }),
+        ConfigParameter(name: "latency-tracking", kind: .boolean, get: { $0.latencyTracking ? "yes" : "no" },
+                        set: { $0.latencyTracking = $1 == "yes" }),
+        ConfigParameter(name: "latency-tracking-info-percentiles", kind: .text(valid: isPercentileList),
+                        get: { $0.latencyPercentiles.map(percentileText).joined(separator: " ") },
+                        set: { $0.latencyPercentiles = $1.split(separator: " ").compactMap { Double($0) } }),
         ConfigParameter(name: "acllog-max-len", kind: .integer(0...Int.max), get: { String($0.aclLogMaxLength) }, set: { $0.aclLogMaxLength = Int($1)! }),
         ConfigParameter(name: "tracking-table-max-keys", kind: .integer(0...Int.max), get: { String($0.trackingTableMaxKeys) },
                         set: { $0.trackingTableMaxKeys = Int($1)! }),
@@ -170,7 +175,6 @@ extension Engine {
         inert("oom-score-adj-values", "0 200 800", .text(valid: isOOMScoreTriple)),
         inert("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
               .text(valid: isOutputBufferLimits)),
-        inert("latency-tracking", "yes", .boolean), inert("latency-tracking-info-percentiles", "50 99 99.9", .text(valid: isPercentileList)),
         inert("loglevel", "notice", .choice(["debug", "verbose", "notice", "warning", "nothing"])),
         inert("repl-ping-replica-period", "10", .integer(1...integerMax), alias: "repl-ping-slave-period"),
         inert("repl-timeout", "60", .integer(1...integerMax)), inert("repl-backlog-size", "1048576", .memory(1...Int.max)),
@@ -366,6 +370,14 @@ extension Engine {
                 && parseMemory(words[index + 1]) != nil && parseMemory(words[index + 2]) != nil
                 && (Int(words[index + 3]).map { $0 >= 0 } ?? false)
         }
+    }
+
+    /// A percentile as Redis prints it: `%f` without trailing zeros (50, 99.9).
+    public static func percentileText(_ value: Double) -> String {
+        var text = String(format: "%f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
     }
 
     private static func isPercentileList(_ text: String) -> Bool {

@@ -166,7 +166,7 @@ extension Engine {
     /// `hotspots` (the busiest slots and sampled keys of the shards it leads).
     static let namedInfoSections = ["hotspots"]
     /// Sections in `all` and `everything` but not in the default INFO, as Redis's.
-    static let allInfoSections = ["commandstats", "errorstats"]
+    static let allInfoSections = ["commandstats", "errorstats", "latencystats"]
 
     func info(_ arguments: [Bytes], now: Int64) -> String {
         var requested = arguments.dropFirst().map(Arguments.lowercased)

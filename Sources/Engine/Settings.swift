@@ -58,6 +58,10 @@ public struct Settings: Sendable {
     public var slowlogLogSlowerThanMicroseconds: Int64 = 10_000
     /// SLOWLOG: entries kept.
     public var slowlogMaxLength: Int = 128
+    /// INFO latencystats: whether each command's latencies are kept (`latency-tracking`)
+    /// and the percentiles shown (`latency-tracking-info-percentiles`).
+    public var latencyTracking = true
+    public var latencyPercentiles: [Double] = [50, 99, 99.9]
     /// ACL LOG: entries kept (`acllog-max-len`).
     public var aclLogMaxLength: Int = AccessControl.logEntriesMax
     /// Client tracking: most keys remembered for all clients (`tracking-table-max-keys`;

@@ -7,9 +7,11 @@
 // execution time), and commands inside MULTI count as EXEC. Commands called by scripts
 // count as Redis counts them, with no time of their own (the script's time is the
 // script's). Each command also keeps a
-// latency histogram in power-of-two microsecond buckets for LATENCY HISTOGRAM.
+// latency histogram in power-of-two microsecond buckets for LATENCY HISTOGRAM, and, while
+// `latency-tracking` is on, an HDR histogram of its calls' latencies for INFO latencystats.
 import Engine
 import Foundation
+import Histogram
 import Keyspace
 import Wire
 
@@ -21,20 +23,31 @@ struct CommandStats {
         var failed = 0
         /// Calls by duration: bucket i holds those of at most 2^i µs (and more than 2^(i-1)).
         var buckets = [Int](repeating: 0, count: CommandStats.bucketCount)
+        /// Latencies of the calls made while `latency-tracking` was on (made at the first).
+        var latencies: Histogram<UInt32>?
 
         /// A rejected call counts only as rejected (Redis's rejected_calls); a failed one
         /// as a call and a failure.
-        mutating func add(rejected wasRejected: Bool, failed wasFailed: Bool, microseconds elapsed: Int64) {
+        mutating func add(rejected wasRejected: Bool, failed wasFailed: Bool, microseconds elapsed: Int64, tracksLatency: Bool) {
             if wasRejected {
                 rejected += 1
             } else {
                 calls += 1
                 buckets[CommandStats.bucket(of: elapsed)] += 1
+                if tracksLatency {
+                    if latencies == nil {
+                        latencies = Histogram(highestTrackableValue: CommandStats.trackedMicrosecondsMax, numberOfSignificantValueDigits: .two)
+                    }
+                    _ = latencies?.record(UInt64(min(max(elapsed, 1), Int64(CommandStats.trackedMicrosecondsMax))))
+                }
             }
             if wasFailed { failed += 1 }
             microseconds &+= elapsed
         }
     }
+
+    /// Longest latency INFO latencystats tells apart (an hour); longer calls count as this.
+    static let trackedMicrosecondsMax: UInt64 = 3_600_000_000
 
     /// Histogram buckets per command: up to 2^39 µs (about six days); longer calls land in the last.
     static let bucketCount = 40
@@ -81,7 +94,7 @@ struct CommandStats {
     /// `rejectedBeforeRunning`: whether an error came from the checks before the command
     /// ran, when the caller knows (a script's call); nil: judged from the error's code.
     mutating func record(_ spec: CommandSpec?, request: [Bytes], reply: RESPValue, microseconds: Int64, countsError: Bool = true,
-                         ran: Bool = false, rejectedBeforeRunning: Bool? = nil) {
+                         ran: Bool = false, rejectedBeforeRunning: Bool? = nil, tracksLatency: Bool = false) {
         var code: String?
         if case .error(let text) = reply { code = String(text.prefix { $0 != " " }) }
         if countsError, let code {
@@ -101,12 +114,13 @@ struct CommandStats {
         let elapsed = max(0, microseconds)
         guard spec.subcommands.isEmpty, let id = spec.id else {
             // One hash of the name per request: the counts are updated in place.
-            named[Node.statsName(spec, request), default: Counts()].add(rejected: rejected, failed: failed, microseconds: elapsed)
+            named[Node.statsName(spec, request), default: Counts()].add(rejected: rejected, failed: failed, microseconds: elapsed,
+                                                                        tracksLatency: tracksLatency)
             return
         }
         let index = id.ordinal
         if plain[index] == nil { plain[index] = (spec.name, Counts()) }
-        plain[index]?.counts.add(rejected: rejected, failed: failed, microseconds: elapsed)
+        plain[index]?.counts.add(rejected: rejected, failed: failed, microseconds: elapsed, tracksLatency: tracksLatency)
     }
 
     /// INFO commandstats: `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..`.
@@ -118,6 +132,19 @@ struct CommandStats {
             let perCall = counts.calls > 0 ? Double(usec) / Double(counts.calls) : 0
             return ("cmdstat_\(name)", "calls=\(counts.calls),usec=\(usec),usec_per_call=\(String(format: "%.2f", perCall)),"
                         + "rejected_calls=\(counts.rejected),failed_calls=\(counts.failed)")
+        }
+    }
+
+    /// INFO latencystats: `latency_percentiles_usec_<name>:p50=..,p99=..` for each command
+    /// with tracked calls, at `percentiles`, in microseconds as Redis prints them.
+    func latencyFields(percentiles: [Double]) -> [(String, String)] {
+        let commands = commands
+        return commands.keys.sorted().compactMap { name in
+            guard let latencies = commands[name]?.latencies, latencies.totalCount > 0 else { return nil }
+            let values = percentiles.map { percentile in
+                "p\(Engine.percentileText(percentile))=\(String(format: "%.3f", Double(latencies.valueAtPercentile(percentile))))"
+            }
+            return ("latency_percentiles_usec_\(name)", values.joined(separator: ","))
         }
     }
 

@@ -19,7 +19,8 @@ extension Node {
     func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64,
                   later: Bool = false) {
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
-        commandStats.record(spec, request: request, reply: reply, microseconds: elapsed, ran: later)
+        commandStats.record(spec, request: request, reply: reply, microseconds: elapsed, ran: later,
+                            tracksLatency: front.settings.latencyTracking)
         noteDuration(request, spec: spec, session: session, microseconds: elapsed)
     }
 

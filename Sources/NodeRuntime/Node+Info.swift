@@ -46,6 +46,8 @@ extension Node {
             return commandStats.commandFields
         case "errorstats":
             return commandStats.errorFields
+        case "latencystats":
+            return commandStats.latencyFields(percentiles: front.settings.latencyPercentiles)
         case "clients":
             // Redis 7.2/7.4's fields: the key counts of blocked and watching clients.
             let subscribers = clients.values.filter { $0.session.isSubscribed }.count
