@@ -8,6 +8,12 @@ import Wire
 @Suite struct ACLTests {
     static func bytes(_ words: String) -> [Bytes] { words.split(separator: " ").map { Array($0.utf8) } }
 
+    /// Why `user` may not run the request `line` under `acl` (nil: it may).
+    static func denial(_ acl: AccessControl, _ user: String, _ line: String) -> AccessControl.Denial? {
+        let arguments = bytes(line)
+        return acl.denial(user: user, spec: CommandTable.lookup(arguments[0])!, arguments: arguments)
+    }
+
     @Test func rulesBuildTheUserRedisDescribes() throws {
         var acl = AccessControl()
         try acl.setUser("alice", rules: Self.bytes("on >pw ~app:* %R~ro:* &chan -@all +@read +set -keys"))
@@ -22,10 +28,7 @@ import Wire
     @Test func checksFollowCommandsKeysAndChannels() throws {
         var acl = AccessControl()
         try acl.setUser("u", rules: Self.bytes("on nopass ~app:* %R~ro:* %W~wo:* &news.* +@all -@dangerous +info -config|set"))
-        func denial(_ line: String) -> AccessControl.Denial? {
-            let arguments = Self.bytes(line)
-            return acl.denial(user: "u", spec: CommandTable.lookup(arguments[0])!, arguments: arguments)
-        }
+        func denial(_ line: String) -> AccessControl.Denial? { Self.denial(acl, "u", line) }
         #expect(denial("GET app:1") == nil)
         #expect(denial("GET ro:1") == nil)
         #expect(denial("SET ro:1 x") != nil)
@@ -95,10 +98,7 @@ import Wire
     @Test func firstArgumentRulesAllowOneArgument() throws {
         var acl = AccessControl()
         try acl.setUser("u", rules: Self.bytes("on nopass ~* -@all +acl +select|0"))
-        func denial(_ line: String) -> AccessControl.Denial? {
-            let arguments = Self.bytes(line)
-            return acl.denial(user: "u", spec: CommandTable.lookup(arguments[0])!, arguments: arguments)
-        }
+        func denial(_ line: String) -> AccessControl.Denial? { Self.denial(acl, "u", line) }
         #expect(acl.users["u"]?.commandsDescription == "-@all +acl +select|0")
         #expect(denial("SELECT 0") == nil)
         #expect(denial("SELECT 1") != nil)
