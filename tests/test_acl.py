@@ -4,12 +4,14 @@ write-only ones), channel patterns, AUTH user pass and HELLO AUTH, ACL LIST/GETU
 USERS/WHOAMI/DELUSER/CAT/LOG/DRYRUN/GENPASS, and requirepass as the default user's
 password. Texts are Redis 7.2's."""
 
+import time
+
 import pytest
 import redis
 import redis.backoff
 import redis.retry
 
-from resp import RawConnection
+from resp import RawConnection, encode_command
 
 NO_RETRY = redis.retry.Retry(redis.backoff.NoBackoff(), 0)
 
@@ -193,6 +195,27 @@ def test_info_counts_refusals_by_kind(server, admin):
         assert after[field] == before[field] + 1, field
     admin.config_resetstat()
     assert admin.info("stats")["acl_access_denied_key"] == 0
+
+
+def test_a_blocked_command_is_checked_again_when_it_wakes(server, admin):
+    # As Redis: the woken BLPOP of a user that lost its keys meanwhile gets NOPERM, pops
+    # nothing, and counts as a rejected call.
+    admin.execute_command("ACL", "SETUSER", "waiter", "reset", "on", "nopass", "+@all", "allkeys")
+    admin.config_resetstat()
+    connection = RawConnection(server.port)
+    assert connection.call("AUTH", "waiter", "x") == ("+", b"OK")
+    connection.send(encode_command("BLPOP", "waited", "0"))
+    for _ in range(100):
+        if admin.info("clients")["blocked_clients"] == 1:
+            break
+        time.sleep(0.02)
+    admin.execute_command("ACL", "SETUSER", "waiter", "resetkeys")
+    admin.lpush("waited", "element")
+    assert connection.read_reply() == ("-", b"NOPERM No permissions to access a key")
+    assert admin.lrange("waited", 0, -1) == ["element"]
+    stats = admin.info("commandstats")["cmdstat_blpop"]
+    assert stats["calls"] == 0 and stats["rejected_calls"] == 1, stats
+    assert connection.call("PING") == ("+", b"PONG")
 
 
 def test_authentication_of_users(server, admin):

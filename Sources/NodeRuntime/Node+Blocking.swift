@@ -160,6 +160,12 @@ extension Node {
     private func retry(_ request: BlockedRequest) {
         guard !request.done, !request.retrying else { return }
         guard let replica = replicas[request.shard], replica.isLeader else { return finish(request, redirect(request)) }
+        // As Redis, which runs a woken command through its checks again: a user whose
+        // permissions changed while it waited gets NOPERM (logged in ACL LOG).
+        if let session = clients[request.client]?.session, let spec = CommandTable.lookup(request.arguments[0]),
+           let refusal = front.permissionDenial(spec, request.arguments, session, now: now()) {
+            return finish(request, refusal.reply)
+        }
         request.retrying = true
         proposeWrite(replica, commands: [request.arguments], transaction: false, watches: [], database: request.database,
                      version: request.version) { [self] value in
