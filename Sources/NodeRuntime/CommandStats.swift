@@ -26,13 +26,14 @@ struct CommandStats {
         /// Latencies of the calls made while `latency-tracking` was on (made at the first).
         var latencies: Histogram<UInt32>?
 
-        /// A rejected call counts only as rejected (Redis's rejected_calls); a failed one
-        /// as a call and a failure.
+        /// A rejected call counts only as rejected (Redis's rejected_calls), with no time:
+        /// it did not run; a failed one as a call and a failure.
         mutating func add(rejected wasRejected: Bool, failed wasFailed: Bool, microseconds elapsed: Int64, tracksLatency: Bool) {
             if wasRejected {
                 rejected += 1
             } else {
                 calls += 1
+                microseconds &+= elapsed
                 buckets[CommandStats.bucket(of: elapsed)] += 1
                 if tracksLatency {
                     if latencies == nil {
@@ -42,7 +43,6 @@ struct CommandStats {
                 }
             }
             if wasFailed { failed += 1 }
-            microseconds &+= elapsed
         }
     }
 
