@@ -119,3 +119,41 @@ def test_a_script_returning_a_rejections_error_failed_rather_than_was_rejected(s
     assert got_commands["cmdstat_eval_ro"] == want_commands["cmdstat_eval_ro"]
     assert got_commands["cmdstat_set"] == want_commands["cmdstat_set"]
     assert stats(mine, "errorstats") == stats(theirs, "errorstats")
+
+
+def test_transactions_count_as_in_redis(server, redis_reference):
+    """A queued command counts when EXEC runs it, with its own reply (an error inside
+    EXEC's reply is a failed call and counts in errorstats); a command refused while
+    queueing is rejected, and EXEC then fails with EXECABORT, a failed EXEC (unit/info's
+    "errorstats: failed/rejected call within MULTI/EXEC")."""
+    mine, theirs = server.client(), redis_reference.client()
+    for client in (mine, theirs):
+        client.config_resetstat()
+        connection = client.connection_pool.get_connection()
+        try:
+            def send(*arguments):
+                connection.send_command(*arguments)
+                try:
+                    return connection.read_response()
+                except redis.ResponseError as error:
+                    return error
+            assert send("MULTI") == b"OK"
+            assert send("SET", "a", "b") == b"QUEUED"
+            assert send("INCR", "a") == b"QUEUED"
+            replies = send("EXEC")
+            assert replies[0] == b"OK" and isinstance(replies[1], redis.ResponseError)
+            assert isinstance(send("EXEC"), redis.ResponseError)  # without MULTI: EXEC failed
+            assert send("MULTI") == b"OK"
+            assert isinstance(send("SET"), redis.ResponseError)  # wrong arity: rejected
+            assert str(send("EXEC")).startswith("Transaction discarded")
+            assert send("MULTI") == b"OK"
+            assert send("GET", "a") == b"QUEUED"
+            assert send("DISCARD") == b"OK"  # a discarded command never ran
+        finally:
+            client.connection_pool.release(connection)
+    got_commands, want_commands = stats(mine, "commandstats"), stats(theirs, "commandstats")
+    for name in ("cmdstat_set", "cmdstat_incr", "cmdstat_exec", "cmdstat_multi", "cmdstat_discard", "cmdstat_get"):
+        assert got_commands.get(name) == want_commands.get(name), name
+    assert want_commands["cmdstat_exec"] == {"calls": 3, "rejected_calls": 0, "failed_calls": 2}
+    assert stats(mine, "errorstats") == stats(theirs, "errorstats")
+    assert mine.info("stats")["total_error_replies"] == theirs.info("stats")["total_error_replies"] == 4

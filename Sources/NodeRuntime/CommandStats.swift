@@ -80,9 +80,12 @@ struct CommandStats {
         return all
     }
 
-    /// Errors Redis gives before a command runs (its rejected_calls).
+    /// Errors Redis gives before a command runs (its rejected_calls). EXECABORT only for
+    /// an EXEC rejected itself ("... because of: <its error>"): EXEC that finds a queuing
+    /// error ("... because of previous errors") ran, and failed.
     static let rejectionPrefixes = ["ERR wrong number of arguments", "NOAUTH", "NOPERM", "MOVED", "ASK ", "CROSSSLOT",
-                                    "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "BUSY", "MISCONF", "OOM", "EXECABORT"]
+                                    "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "BUSY", "MISCONF", "OOM",
+                                    "EXECABORT Transaction discarded because of:"]
 
     /// Counts one answered request of the command `spec` (nil: not a known command), sent
     /// as `request`: a container command's counts are its subcommand's.

@@ -16,8 +16,11 @@ extension Node {
     /// Counts one answered request that started at `startedMicroseconds` (the node's
     /// monotonic clock). `later`: answered after the request's turn (a write once its entry
     /// applied, a script once it ran), never by the checks before a command runs.
+    /// A command queued by MULTI is not counted here: as Redis, it counts when EXEC runs
+    /// it (`countingTransactionCalls`).
     func finished(_ request: [Bytes], spec: CommandSpec?, session: Session, reply: RESPValue, startedMicroseconds: Int64,
                   later: Bool = false) {
+        guard reply != .queued else { return }
         let elapsed = max(0, monotonicClock.monotonicMicroseconds() - startedMicroseconds)
         commandStats.record(spec, request: request, reply: reply, microseconds: elapsed, ran: later,
                             tracksLatency: front.settings.latencyTracking)
@@ -41,6 +44,21 @@ extension Node {
         }
         if spikes {
             latencyMonitor.record(spec.flags.contains("fast") ? "fast-command" : "command", milliseconds: elapsed / 1000, unixSeconds: seconds)
+        }
+    }
+
+    /// `reply` for EXEC of `commands`: when the transaction ran (its reply is an array of
+    /// theirs), each command counts in INFO commandstats and errorstats with its own reply,
+    /// as Redis counts the calls EXEC makes (with no time of their own: EXEC's covers them).
+    func countingTransactionCalls(_ commands: [[Bytes]], reply: @escaping ReplySink) -> ReplySink {
+        { [self] value in
+            if case .array(let replies) = value, replies.count == commands.count {
+                for (command, answer) in zip(commands, replies) {
+                    commandStats.record(CommandTable.lookup(command[0]), request: command, reply: answer, microseconds: 0,
+                                        rejectedBeforeRunning: false)
+                }
+            }
+            reply(value)
         }
     }
 

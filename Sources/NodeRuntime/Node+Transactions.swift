@@ -123,7 +123,8 @@ extension Node {
         // errors, which EXECABORT first). The digests carried in the entry cover what this
         // node cannot see: writes committed under another leader.
         if touched { return reply(.nullArray) }
-        runTransaction(commands, watches: watches, session: session, forwarded: forwarded, reply: reply)
+        runTransaction(commands, watches: watches, session: session, forwarded: forwarded,
+                       reply: countingTransactionCalls(commands, reply: reply))
     }
 
     /// Runs a transaction's commands (one slot) as one log entry at the slot's leader: here,
