@@ -336,3 +336,38 @@ def test_a_bad_acl_file_stops_the_server_with_the_line(server_factory, tmp_path)
     aclfile.write_text("user alice on >pw +@all\nnot a user line\n")
     failure = server_factory("--aclfile", str(aclfile), start=False).start(expect_failure=True)
     assert "bad.acl:2" in failure.stdout + failure.stderr, failure
+
+
+def test_exec_checks_queued_commands_against_permissions_changed_since(server, redis_reference):
+    """As Redis: EXEC checks each queued command again; one its user lost since it was
+    queued does not run, gets Redis's NOPERM text in its place in EXEC's reply, and is
+    logged in ACL LOG in the context `multi` with EXEC as the client's command; the others
+    run. Compared with redis-server for the same requests."""
+    seen = []
+    for target in (server, redis_reference):
+        admin = target.client(decode_responses=True)
+        admin.execute_command("ACL", "SETUSER", "antirez", ">foo", "on", "~object:*", "+multi", "+exec", "+incr", "+set")
+        admin.execute_command("ACL", "LOG", "RESET")
+        admin.config_resetstat()
+        raw = RawConnection(target.port)
+        try:
+            assert raw.call("AUTH", "antirez", "foo") == ("+", b"OK")
+            assert raw.call("MULTI") == ("+", b"OK")
+            assert raw.call("INCR", "object:1") == ("+", b"QUEUED")
+            assert raw.call("SET", "object:1", "5") == ("+", b"QUEUED")
+            assert raw.call("INCR", "object:1") == ("+", b"QUEUED")
+            admin.execute_command("ACL", "SETUSER", "antirez", "-incr")
+            reply = raw.call("EXEC")
+        finally:
+            raw.close()
+        entry = admin.acl_log()[0]
+        commands = admin.info("commandstats")
+        seen.append((reply, admin.get("object:1"), entry["context"], entry["object"], entry["reason"], entry["count"],
+                     entry["client-info"]["cmd"], entry["client-info"]["multi"], admin.info("errorstats"), commands.get("cmdstat_incr"),
+                     commands["cmdstat_set"]["calls"]))
+        admin.close()
+    refusal = ("-", b"NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. "
+                    b"This command is no longer allowed for the following reason: no permission to execute the command or subcommand")
+    assert seen[0][0] == ("*", [refusal, ("+", b"OK"), refusal])
+    assert seen[0] == seen[1]
+    assert seen[0][1:8] == ("5", "multi", "incr", "command", 2, "exec", 3)

@@ -10,11 +10,25 @@ extension Engine {
     public func permissionDenial(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session, now: Int64) -> CommandError? {
         guard let user = session.user, !spec.allowedWithoutAuth,
               let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
+        record(denial, user: user, context: session.inTransaction ? "multi" : "toplevel", session, now: now)
+        return denial.error(user: user)
+    }
+
+    /// EXEC's check of a queued command, as Redis checks each again when EXEC runs it: nil
+    /// when the session's user may still run it; otherwise the refusal (logged in ACL LOG
+    /// in the context `multi`) that takes the command's place in EXEC's reply.
+    public func execDenial(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session, now: Int64) -> CommandError? {
+        guard let user = session.user, !spec.allowedWithoutAuth,
+              let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
+        record(denial, user: user, context: "multi", session, now: now)
+        return denial.changedSinceQueued
+    }
+
+    private func record(_ denial: AccessControl.Denial, user: String, context: String, _ session: Session, now: Int64) {
         let logged = denial.logged
         stats.countACLDenial(logged.reason)
-        acl.record(reason: logged.reason, context: session.inTransaction ? "multi" : "toplevel", object: logged.object,
+        acl.record(reason: logged.reason, context: context, object: logged.object,
                    username: user, clientInfo: clientLine(session, now: now), now: now, keeping: settings.aclLogMaxLength)
-        return denial.error(user: user)
     }
 
     /// Whether ACL lets `session`'s user run this request (nothing is logged; the

@@ -41,7 +41,7 @@ public final class Session {
     /// The commands queued by MULTI so far (nil outside a transaction).
     public var queuedCommands: [[Bytes]]? { queued }
     /// Set when a command failed to queue: EXEC then aborts with EXECABORT.
-    var transactionFailed = false
+    public internal(set) var transactionFailed = false
     /// Watched keys and the expiry each had when watched.
     var watched: [Bytes: Int64?] = [:]
     /// Set when a watched key was modified: EXEC then returns a null reply.

@@ -113,18 +113,48 @@ extension Node {
         guard session.inTransaction else { return reply(.error("ERR EXEC without MULTI")) }
         let watches = session.clusterWatches
         let touched = session.clusterWatchTouched
+        // As Redis: each command is checked against its user's permissions again (once
+        // queuing errors and watches let the transaction run; the client is still in MULTI
+        // for ACL LOG); one the user lost since it was queued does not run, and its refusal
+        // takes its place.
+        var refusals: [Int: RESPValue] = [:]
+        if !touched, !session.transactionFailed, let queued = session.queuedCommands {
+            for (position, command) in queued.enumerated() {
+                guard let spec = CommandTable.lookup(command[0]),
+                      let denial = front.execDenial(spec, command, session, now: now()) else { continue }
+                refusals[position] = denial.reply
+            }
+        }
         unwatchAll(session)
-        let commands: [[Bytes]]
+        let queued: [[Bytes]]
         switch front.takeQueuedTransaction(session) {
         case .failure(let early): return reply(early.reply)
-        case .success(let queued): commands = queued
+        case .success(let commands): queued = commands
         }
         // As Redis: a watched key written since WATCH fails the transaction (after queueing
         // errors, which EXECABORT first). The digests carried in the entry cover what this
         // node cannot see: writes committed under another leader.
         if touched { return reply(.nullArray) }
+        let commands = refusals.isEmpty ? queued : queued.indices.filter { refusals[$0] == nil }.map { queued[$0] }
         runTransaction(commands, watches: watches, session: session, forwarded: forwarded,
-                       reply: countingTransactionCalls(commands, reply: reply))
+                       reply: countingTransactionCalls(commands, reply: splicing(refusals, count: queued.count, reply: reply)))
+    }
+
+    /// `reply` for a transaction whose commands at `refusals`' positions were refused at
+    /// EXEC: when the others ran (an array of their replies), the refusals are put back in
+    /// their places, counted as error replies (the refused commands are not calls, as in
+    /// Redis); a failed transaction's null passes as it is.
+    private func splicing(_ refusals: [Int: RESPValue], count: Int, reply: @escaping ReplySink) -> ReplySink {
+        guard !refusals.isEmpty else { return reply }
+        return { [self] value in
+            guard case .array(let ran) = value, ran.count + refusals.count == count else { return reply(value) }
+            var others = ran.makeIterator()
+            let all = (0..<count).map { position in refusals[position] ?? others.next() ?? .null }
+            for position in refusals.keys.sorted() {
+                commandStats.record(nil, request: [], reply: all[position], microseconds: 0)
+            }
+            reply(.array(all))
+        }
     }
 
     /// Runs a transaction's commands (one slot) as one log entry at the slot's leader: here,

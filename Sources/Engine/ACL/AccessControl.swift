@@ -53,6 +53,18 @@ public struct AccessControl: Sendable {
             }
         }
 
+        /// Why EXEC refuses a queued command its user may no longer run (Redis's texts).
+        public var changedSinceQueued: CommandError {
+            let reason: String
+            switch self {
+            case .command: reason = "no permission to execute the command or subcommand"
+            case .key: reason = "no permission to touch the specified keys"
+            case .channel: reason = "no permission to access one of the channels used as arguments"
+            }
+            return .message("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. "
+                            + "This command is no longer allowed for the following reason: \(reason)")
+        }
+
         /// ACL DRYRUN's explanation.
         public var explanation: String {
             switch self {
