@@ -66,6 +66,27 @@ INT64_MIN = "-9223372036854775808"
 HEX_LUA = "local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', string.byte(c)) end)) end "
 
 SCRIPTS = {
+    # A hash or sorted set keeps the largest encoding it grew to, as Redis converts them
+    # one way.
+    "encodings_stay_as_they_grew": [
+        # (Sets too, tested in ConfigTests: Redis 7.0, the reference here, has no set listpack.)
+        ("CONFIG", "SET", "hash-max-listpack-entries", "2"),
+        ("HSET", "h", "a", "1", "b", "2", "c", "3"),
+        ("HDEL", "h", "c", "b"),
+        ("CONFIG", "SET", "hash-max-listpack-entries", "128"),
+        ("OBJECT", "ENCODING", "h"),
+        ("RENAME", "h", "h2"),
+        ("OBJECT", "ENCODING", "h2"),
+        ("DEL", "h2"),
+        ("HSET", "h2", "a", "1"),
+        ("OBJECT", "ENCODING", "h2"),
+        ("ZADD", "z", "1", "a", "2", "b"),
+        ("ZADD", "z", "3", "x" * 80),
+        ("ZREM", "z", "x" * 80),
+        ("OBJECT", "ENCODING", "z"),
+        ("ZUNIONSTORE", "z2", "1", "z"),
+        ("OBJECT", "ENCODING", "z2"),
+    ],
     # Fuzz seed 670718067: EXEC without MULTI must keep the watches (Redis only errors).
     "exec_without_multi_keeps_watches": [
         ("WATCH", "w"),

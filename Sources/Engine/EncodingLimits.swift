@@ -26,10 +26,44 @@ public struct EncodingLimits: Sendable, Equatable {
     /// Redis's quicklist `optimization_level`: bytes per node for sizes -1 ... -5.
     static let listNodeBytesBySize = [4096, 8192, 16384, 32768, 65536]
 
-    /// The encoding name Redis gives the value of `entry`: a string changed in place is raw.
+    /// The encoding name Redis gives the value of `entry`: a string changed in place is raw,
+    /// and a set, hash or sorted set keeps the largest encoding it grew to (its floor).
     public func encodingName(_ entry: Entry) -> String {
         if entry.rawString, case .string = entry.value { return "raw" }
-        return encodingName(entry.value)
+        let natural = encodingName(entry.value)
+        guard entry.encodingFloor > Self.encodingRank(natural) else { return natural }
+        switch entry.value {
+        case .set: return entry.encodingFloor >= Self.largestRank ? "hashtable" : "listpack"
+        case .hash: return "hashtable"
+        case .zset: return "skiplist"
+        default: return natural
+        }
+    }
+
+    /// The rank of an encoding among its type's (Entry.encodingFloor): 0 for the most
+    /// compact (intset, a hash's or sorted set's listpack), 1 for a set's listpack, 2
+    /// (`largestRank`) for a hash table or skip list. Other encodings rank 0.
+    static func encodingRank(_ name: String) -> UInt8 {
+        switch name {
+        case "hashtable", "skiplist": return largestRank
+        case "listpack": return 1
+        default: return 0
+        }
+    }
+
+    static let largestRank: UInt8 = 2
+
+    /// The rank of the encoding Redis gives `value` now, for the floor a write raises.
+    public func encodingRank(_ value: Value) -> UInt8 {
+        switch value {
+        case .set, .hash, .zset:
+            // A hash's or sorted set's listpack is its most compact encoding: rank 0.
+            let name = encodingName(value)
+            if case .set = value { return Self.encodingRank(name) }
+            return Self.encodingRank(name) == Self.largestRank ? Self.largestRank : 0
+        default:
+            return 0
+        }
     }
 
     /// The encoding name Redis 7.2 gives `value` under these limits.

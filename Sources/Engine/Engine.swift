@@ -262,7 +262,26 @@ public final class Engine {
         }
         defer { keyspace.touchesOnAccess = touchedBefore }
         defer { if !pendingKeyMisses.isEmpty { publishKeyMisses() } }
-        return try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
+        let outcome = try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
+        if Self.growsCollections.contains(id) { raiseEncodingFloors(arguments) }
+        return outcome
+    }
+
+    /// Commands that add to a set, hash or sorted set (or store a new one): after them,
+    /// the keys they wrote keep the largest encoding their values reached (Entry.encodingFloor).
+    static let growsCollections: CommandIDSet = [
+        .sadd, .smove, .sinterstore, .sunionstore, .sdiffstore,
+        .hset, .hsetnx, .hmset, .hincrby, .hincrbyfloat, .hsetex,
+        .zadd, .zincrby, .zunionstore, .zinterstore, .zdiffstore, .zrangestore,
+        .geoadd, .georadius, .georadiusbymember, .geosearchstore,
+    ]
+
+    private func raiseEncodingFloors(_ arguments: [Bytes]) {
+        guard let spec = CommandTable.lookup(arguments[0]) else { return }
+        let limits = settings.encodingLimits
+        for position in spec.keyPositions(in: arguments) {
+            keyspace.raiseEncodingFloor(arguments[position], maximum: EncodingLimits.largestRank) { limits.encodingRank($0) }
+        }
     }
 
     private func dispatch(_ id: CommandID, _ arguments: [Bytes], _ session: Session, now: Int64) throws(CommandError) -> Outcome {

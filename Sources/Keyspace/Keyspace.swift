@@ -166,6 +166,18 @@ public struct Keyspace: Sendable {
         slots[slot].values[index].value = value
     }
 
+    /// Raises the encoding floor of `key`'s entry (Entry.encodingFloor) to `rank` of its
+    /// value when that is higher; nothing else changes (no modification is recorded). An
+    /// entry already at `maximum` is left without calling `rank`.
+    public mutating func raiseEncodingFloor(_ key: Bytes, maximum: UInt8, rank: (Value) -> UInt8) {
+        let slot = slot(of: key)
+        guard let index = slots[slot].index(forKey: Key(key)) else { return }
+        let floor = slots[slot].values[index].encodingFloor
+        guard floor < maximum else { return }
+        let reached = rank(slots[slot].values[index].value)
+        if reached > floor { slots[slot].values[index].encodingFloor = reached }
+    }
+
     /// Deletes `key`; returns whether it existed (expired keys count as absent).
     @discardableResult
     public mutating func delete(_ key: Bytes, now: Int64) -> Bool {

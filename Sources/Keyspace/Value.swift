@@ -66,6 +66,12 @@ public struct Entry: Equatable, Sendable {
     /// only OBJECT ENCODING reads it, so, as `access`, it is not in snapshots and `==`
     /// ignores it.
     public var rawString = false
+    /// The least compact encoding rank (EncodingLimits.encodingRank) the value has had
+    /// since its key was made: Redis converts a set, hash or sorted set to a larger
+    /// encoding as it grows and never back, so OBJECT ENCODING names the larger of this
+    /// and the value's own. Set by the engine after commands that add; as `rawString`, it
+    /// is not in snapshots and `==` ignores it.
+    public var encodingFloor: UInt8 = 0
 
     private static let noExpiry = Int64.min
 

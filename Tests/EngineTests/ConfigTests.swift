@@ -112,6 +112,28 @@ import Wire
         #expect(h.run("OBJECT ENCODING l") == .bulk("quicklist"))
     }
 
+    /// As Redis 7.2: a set that held a non-integer stays a listpack once it holds only
+    /// integers again, and one that outgrew a listpack stays a hash table (unit/type/set's
+    /// "SINTER with same integer elements but different encoding"); a new key starts small.
+    @Test func aSetKeepsTheEncodingItGrewTo() {
+        let h = Harness()
+        h.run("SADD ints 1 2 3")
+        h.run("SADD mixed 1 2 3 a")
+        h.run("SREM mixed a")
+        #expect(h.run("OBJECT ENCODING ints") == .bulk("intset"))
+        #expect(h.run("OBJECT ENCODING mixed") == .bulk("listpack"))
+        h.run("CONFIG SET set-max-listpack-entries 3")
+        h.run("SADD big a b c d")
+        h.run("SREM big a b")
+        h.run("CONFIG SET set-max-listpack-entries 128")
+        #expect(h.run("OBJECT ENCODING big") == .bulk("hashtable"))
+        h.run("SINTERSTORE copy ints mixed")
+        #expect(h.run("OBJECT ENCODING copy") == .bulk("intset"))
+        h.run("DEL mixed")
+        h.run("SADD mixed 1")
+        #expect(h.run("OBJECT ENCODING mixed") == .bulk("intset"))
+    }
+
     @Test func listpackSizesFollowRedisEncoding() {
         #expect(EncodingLimits.listpackEntryBytes(Array("5".utf8)) == 2)
         #expect(EncodingLimits.listpackEntryBytes(Array("1000".utf8)) == 3)
