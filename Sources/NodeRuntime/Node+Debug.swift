@@ -1,8 +1,9 @@
 // DEBUG: the subcommands Redis's own test suite and client libraries' tests lean on, for
 // connections from loopback only (Redis's `enable-debug-command local`; nothing here can
 // crash or stall the node). Differences from Redis: SLEEP delays only the caller's reply
-// (the node keeps serving everyone else), RELOAD answers OK at once (every acknowledged
-// write is already in the fsynced log and nothing needs reloading), DIGEST is Trestle's
+// (the node keeps serving everyone else), RELOAD answers at once (every acknowledged
+// write is already in the fsynced log and nothing needs reloading; its options answer
+// as Redis's reload would), DIGEST is Trestle's
 // own function of the data (equal data, equal digest; an empty dataset all zeros).
 import Cluster
 import Core
@@ -13,6 +14,24 @@ import Wire
 extension Node {
     static let debugNotAllowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it "
         + "from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+
+    /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: nothing needs reloading (see the file's
+    /// comment), but the options answer as Redis's reload would: an unknown one is refused,
+    /// and NOFLUSH without MERGE fails while function libraries exist (Redis loads the file's
+    /// libraries beside the same ones still in memory, which it refuses).
+    static func debugReload(options: [String], holdsFunctions: Bool) -> RESPValue {
+        var merge = false, noflush = false
+        for option in options {
+            switch option.uppercased() {
+            case "MERGE": merge = true
+            case "NOFLUSH": noflush = true
+            case "NOSAVE": break
+            default: return .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+            }
+        }
+        if noflush, !merge, holdsFunctions { return .error("ERR Error trying to load the RDB dump, check server logs.") }
+        return .ok
+    }
 
     func debugCommand(_ arguments: [Bytes], session: Session, reply: @escaping ReplySink) -> Outcome? {
         guard Self.isLoopback(session.address) else { return Outcome(reply: .error(Self.debugNotAllowed)) }
@@ -25,7 +44,8 @@ extension Node {
             guard milliseconds > 0 else { return Outcome(reply: .ok) }
             holding(reply, milliseconds: milliseconds)(.ok)
             return nil
-        case ("reload", _), ("loadaof", 0), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
+        case ("reload", _): return Outcome(reply: Self.debugReload(options: text, holdsFunctions: !front.libraries.isEmpty))
+        case ("loadaof", 0), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
         case ("pause-cron", 1), ("quicklist-packed-threshold", 1), ("dict-resizing", 1), ("replybuffer", 2),
              ("mark-internal-client", _):
             // Knobs of Redis's internals that Trestle does not have: accepted, no effect.

@@ -103,4 +103,17 @@ import Wire
         ]))])
         #expect(stats.histogram(["GET", "nope"]) == expected)
     }
+
+    /// DEBUG RELOAD's options answer as Redis 8's reload (unit/functions' "test debug reload
+    /// different options"): NOFLUSH alone fails while function libraries exist.
+    @Test func debugReloadOptionsAnswerAsRedis() {
+        #expect(Node.debugReload(options: [], holdsFunctions: true) == .ok)
+        #expect(Node.debugReload(options: ["noflush"], holdsFunctions: false) == .ok)
+        #expect(Node.debugReload(options: ["NOFLUSH"], holdsFunctions: true)
+                == .error("ERR Error trying to load the RDB dump, check server logs."))
+        #expect(Node.debugReload(options: ["noflush", "merge"], holdsFunctions: true) == .ok)
+        #expect(Node.debugReload(options: ["nosave", "noflush", "merge"], holdsFunctions: true) == .ok)
+        #expect(Node.debugReload(options: ["bogus"], holdsFunctions: false)
+                == .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."))
+    }
 }
