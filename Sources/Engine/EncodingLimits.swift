@@ -31,7 +31,7 @@ public struct EncodingLimits: Sendable, Equatable {
     public func encodingName(_ entry: Entry) -> String {
         if entry.rawString, case .string = entry.value { return "raw" }
         let natural = encodingName(entry.value)
-        guard entry.encodingFloor > Self.encodingRank(natural) else { return natural }
+        guard entry.encodingFloor > Self.rank(natural) else { return natural }
         switch entry.value {
         case .set: return entry.encodingFloor >= Self.largestRank ? "hashtable" : "listpack"
         case .hash: return "hashtable"
@@ -40,29 +40,24 @@ public struct EncodingLimits: Sendable, Equatable {
         }
     }
 
-    /// The rank of an encoding among its type's (Entry.encodingFloor): 0 for the most
-    /// compact (intset, a hash's or sorted set's listpack), 1 for a set's listpack, 2
-    /// (`largestRank`) for a hash table or skip list. Other encodings rank 0.
-    static func encodingRank(_ name: String) -> UInt8 {
-        switch name {
+    /// An encoding's rank among its type's (Entry.encodingFloor): 0 for an intset, 1 for
+    /// a listpack, 2 (`largestRank`) for a hash table or skip list; others rank 0.
+    static func rank(_ encoding: String) -> UInt8 {
+        switch encoding {
         case "hashtable", "skiplist": return largestRank
-        case "listpack": return 1
+        case "listpack", "listpackex": return 1
         default: return 0
         }
     }
 
     static let largestRank: UInt8 = 2
 
-    /// The rank of the encoding Redis gives `value` now, for the floor a write raises.
+    /// The rank of the encoding Redis gives `value` now, for the floor a write raises
+    /// (0 for values other than sets, hashes and sorted sets).
     public func encodingRank(_ value: Value) -> UInt8 {
         switch value {
-        case .set, .hash, .zset:
-            // A hash's or sorted set's listpack is its most compact encoding: rank 0.
-            let name = encodingName(value)
-            if case .set = value { return Self.encodingRank(name) }
-            return Self.encodingRank(name) == Self.largestRank ? Self.largestRank : 0
-        default:
-            return 0
+        case .set, .hash, .zset: return Self.rank(encodingName(value))
+        default: return 0
         }
     }
 

@@ -8,27 +8,28 @@ extension Engine {
     /// Whether `session`'s user may run this request; a refusal is logged in ACL LOG.
     /// Sessions of the node itself (forwarded requests, scripts) are not restricted.
     public func permissionDenial(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session, now: Int64) -> CommandError? {
-        guard let user = session.user, !spec.allowedWithoutAuth,
-              let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
-        record(denial, user: user, context: session.inTransaction ? "multi" : "toplevel", session, now: now)
-        return denial.error(user: user)
+        loggedDenial(spec, arguments, session, context: session.inTransaction ? "multi" : "toplevel", now: now)
+            .map { $0.denial.error(user: $0.user) }
     }
 
     /// EXEC's check of a queued command, as Redis checks each again when EXEC runs it: nil
     /// when the session's user may still run it; otherwise the refusal (logged in ACL LOG
     /// in the context `multi`) that takes the command's place in EXEC's reply.
     public func execDenial(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session, now: Int64) -> CommandError? {
-        guard let user = session.user, !spec.allowedWithoutAuth,
-              let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
-        record(denial, user: user, context: "multi", session, now: now)
-        return denial.changedSinceQueued
+        loggedDenial(spec, arguments, session, context: "multi", now: now)?.denial.changedSinceQueued
     }
 
-    private func record(_ denial: AccessControl.Denial, user: String, context: String, _ session: Session, now: Int64) {
+    /// ACL's refusal of the request for the session's user, counted and logged in ACL LOG
+    /// under `context`; nil when it is allowed.
+    private func loggedDenial(_ spec: CommandSpec, _ arguments: [Bytes], _ session: Session, context: String,
+                              now: Int64) -> (denial: AccessControl.Denial, user: String)? {
+        guard let user = session.user, !spec.allowedWithoutAuth,
+              let denial = acl.denial(user: user, spec: spec, arguments: arguments) else { return nil }
         let logged = denial.logged
         stats.countACLDenial(logged.reason)
         acl.record(reason: logged.reason, context: context, object: logged.object,
                    username: user, clientInfo: clientLine(session, now: now), now: now, keeping: settings.aclLogMaxLength)
+        return (denial, user)
     }
 
     /// Whether ACL lets `session`'s user run this request (nothing is logged; the

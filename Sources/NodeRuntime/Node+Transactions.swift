@@ -151,6 +151,7 @@ extension Node {
             var others = ran.makeIterator()
             let all = (0..<count).map { position in refusals[position] ?? others.next() ?? .null }
             for position in refusals.keys.sorted() {
+                // No command: only the error is counted (errorstats, total_error_replies).
                 commandStats.record(nil, request: [], reply: all[position], microseconds: 0)
             }
             reply(.array(all))
