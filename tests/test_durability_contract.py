@@ -68,7 +68,12 @@ def test_reads_do_not_wait_for_fsync(server_factory):
     server = server_factory("--fsync", "always", wrapper=STRACE)
     with RawConnection(server.port, timeout=10) as connection:
         time.sleep(FSYNC_DELAY_SECONDS * 2)
+        durations = []
         for _ in range(5):
             reply, seconds = timed(connection, "GET", "missing")
             assert reply == ("$", None)
-            assert seconds < FSYNC_DELAY_SECONDS / 2
+            durations.append(seconds)
+        # A read that waited for an fsync would take FSYNC_DELAY_SECONDS every time. One slow
+        # read is the machine (strace stops the server at every system call; a busy CI
+        # machine once held one GET for 209 ms), so the median is what is checked.
+        assert sorted(durations)[len(durations) // 2] < FSYNC_DELAY_SECONDS / 2, durations
