@@ -53,15 +53,20 @@ extension Engine {
         case .fcall, .fcall_ro:
             return resolveFunctionCall(arguments, id: id)
         default:
-            let sha = Self.scriptName(arguments[1])
             let body: Bytes
-            if let cached = scriptBodies[sha] {
-                body = cached
-            } else if let learned = fallback(sha) {
-                body = learned
-                cacheScript(body, sha: sha)
+            if let recent = recentDigest, recent.name == arguments[1] {
+                body = recent.body
             } else {
-                return .failure(CommandErrorReply(reply: .error(Self.noScript)))
+                let sha = Self.scriptName(arguments[1])
+                if let cached = scriptBodies[sha] {
+                    body = cached
+                } else if let learned = fallback(sha) {
+                    body = learned
+                    cacheScript(body, sha: sha)
+                } else {
+                    return .failure(CommandErrorReply(reply: .error(Self.noScript)))
+                }
+                recentDigest = (arguments[1], body)
             }
             var resolved = arguments
             resolved[0] = id == .evalsha ? Self.evalWord : Self.evalReadOnlyWord
@@ -123,6 +128,8 @@ extension Engine {
     public func flushScripts() {
         scriptBodies.removeAll()
         scriptNames.removeAll()
+        recentDigest = nil
+        recentBody = nil
         interpreter?.flush()
     }
 
@@ -138,8 +145,10 @@ extension Engine {
     /// The SHA-1 name of a body, remembered for cached bodies (a shard applies EVALSHA as
     /// EVAL with the body: hashing the body is cheaper than SHA-1 on every run).
     private func scriptName(of body: Bytes) -> (sha: String, cached: Bool) {
-        if let known = scriptNames[Key(body)] { return (known, true) }  // Key hashes the bytes in one call
-        return (SHA1.hex(body), false)
+        if let recent = recentBody, recent.body == body { return (recent.sha, true) }
+        guard let known = scriptNames[Key(body)] else { return (SHA1.hex(body), false) }  // Key hashes the bytes in one call
+        recentBody = (body, known)
+        return (known, true)
     }
 
     private func evaluate(body: Bytes, _ arguments: [Bytes], readOnly: Bool, _ session: Session, now: Int64) throws(CommandError) -> RESPValue {
@@ -154,21 +163,16 @@ extension Engine {
             if let error = interpreter.compile(body, sha: sha) { return error }
             cacheScript(body, sha: sha)
         }
-        let keys = Array(arguments[3..<(3 + keyCount)])
+        // Slices, not copies: the interpreter copies them into KEYS and ARGV.
+        let keys = arguments[3..<(3 + keyCount)]
         // Emptied, not reallocated: most scripts read a key or two (a large set is let go).
         if !scriptReadKeys.isEmpty { scriptReadKeys.removeAll(keepingCapacity: scriptReadKeys.count <= Self.scriptReadKeysKept) }
         scriptReadKeysOverflowed = false
-        let context = ScriptContext(readOnly: readOnly, slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil)
         let trial = scriptTrial
-        context.trial = trial != nil
-        let host = ScriptHost(
-            call: { [self] command, version in callFromScript(command, version: version, context: context, now: now) },
-            log: hooks.scriptLog,
-            aclCheck: { [self] command in
-                guard let spec = CommandTable.lookup(command[0]) else { return nil }
-                guard let access = scriptTrial?.access else { return true }
-                return access.control.denial(user: access.user, spec: spec, arguments: command) == nil
-            })
+        // Scripts do not nest (EVAL and FCALL are refused from a script): one context per
+        // engine, set for each run, and one host whose closures hold only the engine.
+        scriptContext = ScriptContext(readOnly: readOnly, trial: trial != nil,
+                                      slot: settings.clusterEnabled ? keys.first.map { HashSlot.of(key: $0) } : nil, now: now)
         let seed = Self.scriptSeed(now: now, entry: scriptEntrySeed, base: settings.scriptRandomSeed)
         // The script's commands start in its caller's database; a SELECT it calls lasts
         // until it ends (Redis 7).
@@ -177,10 +181,10 @@ extension Engine {
         scriptSession.noTouch = session.noTouch
         defer { scriptSession.database = 0; scriptSession.noTouch = false }
         let firstCall = scriptCalls.count
-        let reply = interpreter.run(sha: sha, body: body, keys: keys, arguments: Array(arguments[(3 + keyCount)...]),
+        let reply = interpreter.run(sha: sha, body: body, keys: keys, arguments: arguments[(3 + keyCount)...],
                                     budget: trial?.unbounded == true ? 0 : settings.scriptInstructionLimit,
                                     sliceMilliseconds: trial?.sliceMilliseconds ?? 0,
-                                    sliceInstructions: trial?.sliceInstructions ?? 0, seed: seed, host: host)
+                                    sliceInstructions: trial?.sliceInstructions ?? 0, seed: seed, host: scriptHost)
         if case .error(let text) = reply { countErrorOnce(text, callsFrom: firstCall) }
         if let trial {
             trial.stop = interpreter.lastStop
@@ -216,12 +220,28 @@ extension Engine {
     }
 
     /// What one script run has established: whether it may write, and its slot.
-    final class ScriptContext {
-        let readOnly: Bool
+    struct ScriptContext {
+        var readOnly = false
         /// A trial run (`scriptTrial`): its writes go to a copy, and are noted there.
         var trial = false
         var slot: HashSlot?
-        init(readOnly: Bool, slot: HashSlot?) { self.readOnly = readOnly; self.slot = slot }
+        /// The time the script runs at (its entry's stamp).
+        var now: Int64 = 0
+    }
+
+    /// The interpreter's way back into this engine (`redis.call`, `redis.log`,
+    /// `redis.acl_check_cmd`), made once: its closures hold the engine unowned (the engine
+    /// owns the interpreter that calls them), and the running script's context lives in
+    /// `scriptContext`.
+    func makeScriptHost() -> ScriptHost {
+        ScriptHost(
+            call: { [unowned self] command, version in callFromScript(command, version: version) },
+            log: { [unowned self] level, message in hooks.scriptLog(level, message) },
+            aclCheck: { [unowned self] command in
+                guard let spec = CommandTable.lookup(command[0]) else { return nil }
+                guard let access = scriptTrial?.access else { return true }
+                return access.control.denial(user: access.user, spec: spec, arguments: command) == nil
+            })
     }
 
     /// A command a script called, as the node counts it in INFO commandstats.
@@ -244,10 +264,10 @@ extension Engine {
 
     /// One `redis.call` from a script, noted in `scriptCalls` (a trial's too: the node
     /// drops them when the trial is void).
-    private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion, context: ScriptContext, now: Int64) -> RESPValue {
+    private func callFromScript(_ arguments: [Bytes], version: ProtocolVersion) -> RESPValue {
         let spec = CommandTable.lookup(arguments[0])
         scriptCallRan = false
-        let reply = runCallFromScript(arguments, spec: spec, version: version, context: context, now: now)
+        let reply = runCallFromScript(arguments, spec: spec, version: version, now: scriptContext.now)
         if scriptCalls.count < Self.scriptCallsKeptMax, let spec {
             // Built in place: a copy made to set a field costs each call its retains.
             scriptCalls.append(ScriptCall(spec: spec, arguments: arguments, database: scriptSession.database,
@@ -256,11 +276,9 @@ extension Engine {
         return reply
     }
 
-    /// One `redis.call` from a script: the command table's checks with Redis's script
-    /// error texts, then the command itself.
     /// Records the keys a read-only command called by the running script reads.
-    private func noteScriptRead(_ spec: CommandSpec, _ arguments: [Bytes]) {
-        for position in spec.keyPositions(in: arguments) {
+    private func noteScriptRead(_ arguments: [Bytes], positions: [Int]) {
+        for position in positions {
             guard scriptReadKeys.count < Self.scriptReadKeysMax else {
                 scriptReadKeysOverflowed = true
                 return
@@ -269,8 +287,9 @@ extension Engine {
         }
     }
 
-    private func runCallFromScript(_ arguments: [Bytes], spec: CommandSpec?, version: ProtocolVersion, context: ScriptContext,
-                                   now: Int64) -> RESPValue {
+    /// One `redis.call` from a script: the command table's checks with Redis's script
+    /// error texts, then the command itself.
+    private func runCallFromScript(_ arguments: [Bytes], spec: CommandSpec?, version: ProtocolVersion, now: Int64) -> RESPValue {
         guard let spec, let id = spec.id else {
             return .error("ERR Unknown Redis command called from script")
         }
@@ -287,7 +306,10 @@ extension Engine {
             }
             return Self.debugFromScript(arguments, version: version)
         }
-        if spec.isReadOnly, !scriptReadKeysOverflowed { noteScriptRead(spec, arguments) }
+        let context = scriptContext
+        // Positions, not keys: a single-key command's are shared (no array per call).
+        let positions = spec.keyPositions(in: arguments)
+        if spec.isReadOnly, !scriptReadKeysOverflowed { noteScriptRead(arguments, positions: positions) }
         // As Redis: a read-only script may not call a may_replicate command either (PUBLISH
         // carries that flag in Redis; Trestle's table leaves it off so it is not routed as a
         // write), which also lets read-only scripts run under CLIENT PAUSE WRITE.
@@ -304,15 +326,15 @@ extension Engine {
         if context.trial, let trial = scriptTrial, trial.outOfMemory, !trial.wrote, effective.flags.contains("denyoom") {
             return .error("OOM command not allowed when used memory > 'maxmemory'.")
         }
-        let keys = spec.keyPositions(in: arguments).map { arguments[$0] }
-        if let refusal = checkScriptKeys(keys, context: context) {
+        if let refusal = checkScriptKeys(arguments, positions: positions) {
             return refusal
         }
-        if context.trial, let trial = scriptTrial, trial.recordsEffects, !context.readOnly {
-            trial.noteAccess(id, keys: keys) { watchDigest($0, now: now) }
-        }
-        if context.trial, let trial = scriptTrial, Self.lookupsTouch(id, session: scriptSession) {
-            trial.noteTouches(keys, database: scriptSession.database)
+        if context.trial, let trial = scriptTrial {
+            let session = scriptSession
+            if trial.recordsEffects, !context.readOnly {
+                trial.noteAccess(id, keys: positions.map { arguments[$0] }) { watchDigest($0, now: now) }
+            }
+            if Self.lookupsTouch(id, session: session) { trial.noteTouches(positions.map { arguments[$0] }, database: session.database) }
         }
         if id == .publish || id == .spublish {
             // Sent by the node once the script's entry is applied; the number of receivers
@@ -320,14 +342,15 @@ extension Engine {
             scriptPublishes.append(arguments)
             return .integer(0)
         }
-        scriptSession.protocolVersion = version
+        let session = scriptSession
+        session.protocolVersion = version
         let reply: RESPValue
         let recording = recordsPropagation && spec.isWrite && !context.trial
-        let database = scriptSession.database
+        let database = session.database
         let before = recording ? changeCount(in: database) : 0
         scriptCallRan = true
         do {
-            reply = try run(id, arguments, scriptSession, now: now).reply
+            reply = try run(id, arguments, session, now: now).reply
         } catch {
             reply = error.reply
         }
@@ -379,14 +402,14 @@ extension Engine {
         }
     }
 
-    private func checkScriptKeys(_ keys: [Bytes], context: ScriptContext) -> RESPValue? {
-        guard !keys.isEmpty else { return nil }
+    private func checkScriptKeys(_ arguments: [Bytes], positions: [Int]) -> RESPValue? {
+        guard !positions.isEmpty else { return nil }
         if scriptKeysForbidden { return .error("ERR Script attempted to access a non local key in a cluster node script") }
         guard settings.clusterEnabled else { return nil }
-        for key in keys {
-            let slot = HashSlot.of(key: key)
-            if context.slot == nil { context.slot = slot }
-            if let first = context.slot, first != slot, !(scriptSlotsMayMeet?(first, slot) ?? false) {
+        for position in positions {
+            let slot = HashSlot.of(key: arguments[position])
+            if scriptContext.slot == nil { scriptContext.slot = slot }
+            if let first = scriptContext.slot, first != slot, !(scriptSlotsMayMeet?(first, slot) ?? false) {
                 return .error("ERR Script attempted to access keys that do not hash to the same slot")
             }
         }

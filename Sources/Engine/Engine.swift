@@ -100,6 +100,11 @@ public final class Engine {
     var scriptBodies: [String: Bytes] = [:]
     /// The reverse of `scriptBodies`.
     var scriptNames: [Key: String] = [:]
+    /// The script EVALSHA named last (its name as sent) and the one run last (its body),
+    /// both cached: most clients run a few scripts over and over, and comparing bytes is
+    /// cheaper than lowercasing and hashing them. Emptied with the cache (SCRIPT FLUSH).
+    var recentDigest: (name: Bytes, body: Bytes)?
+    var recentBody: (body: Bytes, sha: String)?
     /// FUNCTION libraries by name, and each function's library by lowercase function name.
     public internal(set) var libraries: [String: FunctionLibrary] = [:]
     var functionLibraries: [String: String] = [:]
@@ -118,6 +123,10 @@ public final class Engine {
     /// Whether a script may touch keys of two different slots (a proxy-mode node lets keys
     /// of one shard meet); nil: only keys of one slot, as Redis Cluster.
     public var scriptSlotsMayMeet: ((HashSlot, HashSlot) -> Bool)? = nil
+    /// The running script's context (Engine+Scripting.swift; scripts do not nest).
+    var scriptContext = ScriptContext()
+    /// The interpreter's way back into this engine, made once (`makeScriptHost`).
+    lazy var scriptHost = makeScriptHost()
     /// The session a script's commands run under.
     lazy var scriptSession = Session(id: ClientID(rawValue: 0), address: "lua", localAddress: "", now: 0, authenticated: true)
     /// The session committed shard writes run under (see Engine+Shard.swift).

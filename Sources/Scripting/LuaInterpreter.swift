@@ -156,6 +156,9 @@ public final class LuaInterpreter {
     /// live memory before a full cycle (Redis's "EVAL does not leak in the Lua stack").
     private var runsSinceStep = 0
     static let gcStepRuns = 50
+    /// Command names `redis.call` was given, kept to be reused (`commandName`).
+    private var commandNames: [Bytes] = []
+    static let commandNamesKept = 32
 
     /// Runs the compiled script `sha` (compile it first) with KEYS and ARGV, `budget` VM
     /// instructions at most (0: no limit), `sliceMilliseconds` of monotonic time at most
@@ -167,7 +170,7 @@ public final class LuaInterpreter {
     ///
     /// With `body`, a script not compiled (or flushed since) is compiled first, and its
     /// compile error is the reply.
-    public func run(sha: String, body: [UInt8]? = nil, keys: [[UInt8]], arguments: [[UInt8]], budget: Int64,
+    public func run(sha: String, body: [UInt8]? = nil, keys: ArraySlice<[UInt8]>, arguments: ArraySlice<[UInt8]>, budget: Int64,
                     sliceMilliseconds: Int64 = 0, sliceInstructions: Int64 = 0, seed: Int32 = 0,
                     host: ScriptHost) -> RESPValue {
         defer {
@@ -309,7 +312,7 @@ public final class LuaInterpreter {
 
     /// Sets the running script's KEYS and ARGV; nil drops them (after a run: no new
     /// tables, and the collector may have the old ones).
-    private func setCurrent(keys: [Bytes]?, arguments: [Bytes]?) {
+    private func setCurrent(keys: ArraySlice<Bytes>?, arguments: ArraySlice<Bytes>?) {
         lua_rawgeti(state, trestle_lua_registry_index(), currentRef)
         pushArray(keys)
         lua_setfield(state, -2, "KEYS")
@@ -319,7 +322,7 @@ public final class LuaInterpreter {
     }
 
     /// Pushes `values` as a Lua array, or nil.
-    private func pushArray(_ values: [Bytes]?) {
+    private func pushArray(_ values: ArraySlice<Bytes>?) {
         guard let values else { return lua_pushnil(state) }
         lua_createtable(state, Int32(clamping: values.count), 0)
         for (index, value) in values.enumerated() {
@@ -390,7 +393,7 @@ public final class LuaInterpreter {
         arguments.reserveCapacity(Int(count))
         for index in 1...count {
             let type = lua_type(state, index)
-            guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = argument(at: index) else {
+            guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = index == 1 ? commandName() : argument(at: index) else {
                 return pushErrorTable("ERR Lua redis lib command arguments must be strings or integers")
             }
             arguments.append(bytes)
@@ -402,6 +405,22 @@ public final class LuaInterpreter {
         guard lua_checkstack(state, 4) != 0 else { return pushErrorTable("ERR reached lua stack limit") }
         push(reply, depth: 0)
         return 0
+    }
+
+    /// The command name at stack index 1 of a `redis.call`: one of the names scripts
+    /// called before when it is one of them (the same bytes, no new array per call), else
+    /// its bytes, remembered while fewer than `commandNamesKept` are.
+    private func commandName() -> Bytes? {
+        guard lua_type(state, 1) == LUA_TSTRING else { return argument(at: 1) }
+        var length = 0
+        guard let pointer = lua_tolstring(state, 1, &length) else { return nil }
+        let called = UnsafeRawBufferPointer(start: pointer, count: length)
+        for name in commandNames where name.count == length {
+            if name.withUnsafeBytes({ $0.elementsEqual(called) }) { return name }
+        }
+        let name = Array(called)
+        if commandNames.count < Self.commandNamesKept { commandNames.append(name) }
+        return name
     }
 
     /// Pushes a plain error message (Lua adds no position to it) and reports failure.

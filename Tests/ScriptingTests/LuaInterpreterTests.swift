@@ -13,7 +13,7 @@ import Wire
         }
         let sha = SHA1.hex(Array(body.utf8))
         if let error = interpreter.compile(Array(body.utf8), sha: sha) { return error }
-        return interpreter.run(sha: sha, keys: keys.map { Array($0.utf8) }, arguments: arguments.map { Array($0.utf8) },
+        return interpreter.run(sha: sha, keys: keys.map { Array($0.utf8) }[...], arguments: arguments.map { Array($0.utf8) }[...],
                                budget: budget, host: ScriptHost(call: reply, log: { _, _ in }))
     }
 
