@@ -41,6 +41,13 @@ extension Engine {
         return acl.denial(user: user, spec: spec, arguments: arguments) == nil
     }
 
+    /// Whether `user` is limited by its rules (anything but all commands, keys and
+    /// channels), answered in place: reading `acl` from another module copies it.
+    public func restricts(_ user: String) -> Bool {
+        if user == "default" { return !acl.defaultUnrestricted }
+        return acl.restricts(user)
+    }
+
     /// Logs a call a script of `session` made that ACL refused (context `lua`).
     public func recordScriptDenial(_ denial: AccessControl.Denial, user: String, _ session: Session, now: Int64) {
         let logged = denial.logged

@@ -128,9 +128,9 @@ public final class Engine {
     /// The interpreter's way back into this engine, made once (`makeScriptHost`).
     lazy var scriptHost = makeScriptHost()
     /// The session a script's commands run under.
-    lazy var scriptSession = Session(id: ClientID(rawValue: 0), address: "lua", localAddress: "", now: 0, authenticated: true)
+    let scriptSession = Session(id: ClientID(rawValue: 0), address: "lua", localAddress: "", now: 0, authenticated: true)
     /// The session committed shard writes run under (see Engine+Shard.swift).
-    lazy var applySession = Session(id: ClientID(rawValue: 0), address: "raft", localAddress: "", now: 0, authenticated: true)
+    let applySession = Session(id: ClientID(rawValue: 0), address: "raft", localAddress: "", now: 0, authenticated: true)
     /// True while a committed transaction (MULTI/EXEC) runs: a SYNC flush in it is not one
     /// Redis runs as a blocking ASYNC flush.
     var applyingTransaction = false

@@ -161,7 +161,7 @@ extension Node {
 
     /// The rules a script of `session` runs under, when its user is restricted.
     func scriptAccess(for session: Session) -> ScriptAccess? {
-        guard let user = session.user, front.acl.restricts(user) else { return nil }
+        guard let user = session.user, front.restricts(user) else { return nil }
         return ScriptAccess(control: front.acl, user: user)
     }
 

@@ -383,8 +383,7 @@ extension Node {
             } else if let script, needsTrial(script, id: id, session: session) {
                 trialScript(arguments, id: id, replica: replica, slot: slot, session: session, script: script, reply: reply)
             } else if spec.isWrite {
-                proposeWrite(replica, commands: [arguments], transaction: false, watches: [], database: session.database,
-                             version: session.protocolVersion, batchable: true, reply: reply)
+                proposePlainWrite(replica, arguments, database: session.database, version: session.protocolVersion, reply: reply)
             } else if replica.readsNow(), let data = replica.data, !handedOff(replica, slot) {
                 // What `read` would do at once, without its closures.
                 let engine = data.engine

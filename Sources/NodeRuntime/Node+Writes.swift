@@ -14,6 +14,31 @@ extension Node {
     static let localEntryBytesMax = 511 * 1024 * 1024
     static let replicatedEntryBytesMax = 30 * 1024 * 1024
 
+    /// About how many bytes `command` takes in a log entry (its words and their lengths).
+    static func entryBytes(_ command: [Bytes]) -> Int {
+        command.reduce(16) { $0 + $1.count + 16 }
+    }
+
+    /// The largest entry `replica`'s log takes (`localEntryBytesMax` or `replicatedEntryBytesMax`).
+    func entryBytesMax(_ replica: Replica) -> Int {
+        replica.raft.memberCount > 1 ? Self.replicatedEntryBytesMax : Self.localEntryBytesMax
+    }
+
+    /// A plain write (one command, no transaction, no WATCH): it joins the open batch
+    /// queued before it when there is one (`WriteBatch`), with no array built around it;
+    /// otherwise it is proposed as `proposeWrite` does and opens a batch.
+    func proposePlainWrite(_ replica: Replica, _ command: [Bytes], database: Int, version: ProtocolVersion,
+                           reply: @escaping ReplySink) {
+        if replica.data != nil, replica.queuedWrites.count < Replica.queuedWritesMax,
+           let open = replica.queuedWrites.last?.write, open.isOpenBatch,
+           open.join(command, bytes: Self.entryBytes(command), bytesMax: entryBytesMax(replica), database: database,
+                     version: version, reply: reply) {
+            return
+        }
+        proposeWrite(replica, commands: [command], transaction: false, watches: [], database: database, version: version,
+                     batchable: true, reply: reply)
+    }
+
     /// `stamp`: the entry's time, when the caller needs that one (a busy script's effects,
     /// run at it); it must not be older than the shard's newest.
     /// `database`: the numbered database the commands start in (0 on a cluster node).
@@ -23,16 +48,11 @@ extension Node {
         guard replica.queuedWrites.count < Replica.queuedWritesMax else {
             return reply(Redirect.tryAgain("shard \(replica.shard.rawValue) has too many writes waiting; retry").reply)
         }
-        let bytes = commands.reduce(0) { total, command in command.reduce(total + 16) { $0 + $1.count + 16 } }
+        let bytes = commands.reduce(0) { $0 + Self.entryBytes($1) }
         let replicated = replica.raft.memberCount > 1
-        let limit = replicated ? Self.replicatedEntryBytesMax : Self.localEntryBytesMax
+        let limit = entryBytesMax(replica)
         guard bytes <= limit else {
             return reply(.error("ERR the write is too large for one log entry: about \(bytes) bytes, at most \(limit)\(replicated ? " when a shard is replicated" : "")"))
-        }
-        // A plain write joins the open batch queued before it, if any (`WriteBatch`).
-        if batchable, let open = replica.queuedWrites.last?.write, open.isOpenBatch,
-           open.join(commands[0], bytes: bytes, bytesMax: limit, database: database, version: version, reply: reply) {
-            return
         }
         let time = stamp ?? max(now(), data.lastRecordTime, replica.lastStampedTime)
         assert(time >= data.lastRecordTime && time >= replica.lastStampedTime, "a shard's log time must not run backwards")

@@ -156,6 +156,10 @@ public final class LuaInterpreter {
     /// live memory before a full cycle (Redis's "EVAL does not leak in the Lua stack").
     private var runsSinceStep = 0
     static let gcStepRuns = 50
+    /// The running script's KEYS and ARGV (`stringArgument` reuses them).
+    private var currentKeys: ArraySlice<Bytes> = []
+    private var currentArguments: ArraySlice<Bytes> = []
+    static let reusedInputsMax = 4
     /// Command names `redis.call` was given, kept to be reused (`commandName`).
     private var commandNames: [Bytes] = []
     static let commandNamesKept = 32
@@ -177,6 +181,8 @@ public final class LuaInterpreter {
             self.host = nil
             lua_settop(state, 0)
             setCurrent(keys: nil, arguments: nil)
+            currentKeys = []
+            currentArguments = []
             trestle_lua_set_budget(state, 0)
             // A script that filled the state leaves garbage the next one should not meet.
             if memoryUsed > memoryLimit / 2 { lua_gc(state, LUA_GCCOLLECT, 0) }
@@ -193,6 +199,8 @@ public final class LuaInterpreter {
         scriptVersion = .resp2
         trestle_lua_reseed(state, seed)
         setCurrent(keys: keys, arguments: arguments)
+        currentKeys = keys
+        currentArguments = arguments
         lua_rawgeti(state, trestle_lua_registry_index(), handlerRef)
         if !compiledFunction(sha) {
             guard let body else { return .error("NOSCRIPT No matching script. Please use EVAL.") }
@@ -393,7 +401,8 @@ public final class LuaInterpreter {
         arguments.reserveCapacity(Int(count))
         for index in 1...count {
             let type = lua_type(state, index)
-            guard type == LUA_TSTRING || type == LUA_TNUMBER, let bytes = index == 1 ? commandName() : argument(at: index) else {
+            guard type == LUA_TSTRING || type == LUA_TNUMBER,
+                  let bytes = index == 1 ? commandName() : type == LUA_TSTRING ? stringArgument(at: index) : argument(at: index) else {
                 return pushErrorTable("ERR Lua redis lib command arguments must be strings or integers")
             }
             arguments.append(bytes)
@@ -421,6 +430,22 @@ public final class LuaInterpreter {
         let name = Array(called)
         if commandNames.count < Self.commandNamesKept { commandNames.append(name) }
         return name
+    }
+
+    /// A string argument of a `redis.call`: the running script's KEYS or ARGV element with
+    /// the same bytes when it is one of the first `reusedInputsMax` of them (most calls
+    /// name a declared key: no new array for it), else its bytes.
+    private func stringArgument(at index: Int32) -> Bytes? {
+        var length = 0
+        guard let pointer = lua_tolstring(state, index, &length) else { return nil }
+        let given = UnsafeRawBufferPointer(start: pointer, count: length)
+        for input in currentKeys.prefix(Self.reusedInputsMax) where input.count == length {
+            if input.withUnsafeBytes({ $0.elementsEqual(given) }) { return input }
+        }
+        for input in currentArguments.prefix(Self.reusedInputsMax) where input.count == length {
+            if input.withUnsafeBytes({ $0.elementsEqual(given) }) { return input }
+        }
+        return Array(given)
     }
 
     /// Pushes a plain error message (Lua adds no position to it) and reports failure.
