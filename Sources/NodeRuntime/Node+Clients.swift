@@ -207,7 +207,7 @@ extension Node {
         // As Redis: a lowered `tracking-table-max-keys` evicts remembered keys before the
         // next command runs, so their invalidations precede its reply (the timer does the
         // same when no command comes).
-        if trackingTable.count > trackingKeysMax { enforceTrackingLimit() }
+        if !trackingTable.isEmpty, trackingTable.count > trackingKeysMax { enforceTrackingLimit() }
         if !monitors.isEmpty { feedMonitors(request, spec: spec, database: session.database, address: session.address, from: session.id) }
         let slot = ReplySlot(version: session.protocolVersion, isWrite: isWrite, node: self, client: client, request: request, spec: spec,
                              startedMicroseconds: inputMonotonicMicroseconds())
