@@ -43,10 +43,7 @@ extension Engine {
 
     /// Whether `user` is limited by its rules (anything but all commands, keys and
     /// channels), answered in place: reading `acl` from another module copies it.
-    public func restricts(_ user: String) -> Bool {
-        if user == "default" { return !acl.defaultUnrestricted }
-        return acl.restricts(user)
-    }
+    public func restricts(_ user: String) -> Bool { acl.restricts(user) }
 
     /// Logs a call a script of `session` made that ACL refused (context `lua`).
     public func recordScriptDenial(_ denial: AccessControl.Denial, user: String, _ session: Session, now: Int64) {
