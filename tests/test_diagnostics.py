@@ -468,3 +468,25 @@ def test_info_keysizes_of_a_cluster_node_counts_the_shards_it_leads(cluster_fact
     for index, key in enumerate(keys):
         client.set(key, "v" * (4 << index))  # 4, 8 and 16 bytes
     assert keysizes(client) == ["db0_distrib_strings_sizes:4=1,8=1,16=1"]
+
+
+def test_hash_field_expiry_shows_in_info_keyspace_and_stats_as_redis_7_4(server):
+    """Redis 7.4's figures: INFO keyspace's `subexpiry` counts the hashes with a field that
+    has a time to live, INFO stats' `expired_subkeys` the fields removed as they expired
+    (by active expiry here), and CONFIG RESETSTAT starts the latter again."""
+    client = server.client()
+    client.hset("h", mapping={"a": "1", "b": "2"})
+    client.hset("plain", mapping={"x": "1"})
+    client.set("s", "v")
+    assert client.info("keyspace")["db0"]["subexpiry"] == 0
+    assert client.execute_command("HPEXPIRE", "h", 100, "FIELDS", 1, "a") == [1]
+    assert client.info("keyspace")["db0"] == {"keys": 3, "expires": 0, "avg_ttl": 0, "subexpiry": 1}
+    assert client.info("stats")["expired_subkeys"] == 0
+    deadline = time.time() + 10
+    while client.info("stats")["expired_subkeys"] == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert client.info("stats")["expired_subkeys"] == 1
+    assert client.hgetall("h") == {b"b": b"2"}
+    assert client.info("keyspace")["db0"]["subexpiry"] == 0
+    client.config_resetstat()
+    assert client.info("stats")["expired_subkeys"] == 0

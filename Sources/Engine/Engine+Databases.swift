@@ -92,11 +92,18 @@ extension Engine {
         index == selectedDatabase ? keyspace.keyCount : parkedDatabases[index]?.keyCount ?? 0
     }
 
-    /// INFO's keyspace lines: `dbN:keys=...,expires=...,avg_ttl=0` for each database that
-    /// holds keys, in index order.
-    public func keyspaceInfoFields() -> [(index: Int, keys: Int, expires: Int)] {
+    /// INFO's keyspace lines: `dbN:keys=...,expires=...,avg_ttl=0,subexpiry=...` for each
+    /// database that holds keys, in index order (`subexpiry`: hashes with a field that has a
+    /// time to live, Redis 7.4).
+    public func keyspaceInfoFields() -> [(index: Int, keys: Int, expires: Int, subexpiry: Int)] {
         databaseImage.databases.filter { $0.keyspace.keyCount > 0 }
-            .map { (index: $0.index, keys: $0.keyspace.keyCount, expires: $0.keyspace.expiringCount) }
+            .map { (index: $0.index, keys: $0.keyspace.keyCount, expires: $0.keyspace.expiringCount,
+                    subexpiry: $0.keyspace.fieldExpiringCount) }
+    }
+
+    /// One INFO keyspace line's value.
+    public static func keyspaceInfoLine(keys: Int, expires: Int, subexpiry: Int) -> String {
+        "keys=\(keys),expires=\(expires),avg_ttl=0,subexpiry=\(subexpiry)"
     }
 
     /// The key sizes of each database that holds keys, in index order (INFO keysizes).
@@ -129,6 +136,12 @@ extension Engine {
     /// Keys of every database removed because their time passed (INFO's expired_keys).
     public var expiredKeyCountAllDatabases: Int {
         parkedDatabases.values.reduce(keyspace.expiredKeyCount) { $0 + $1.expiredKeyCount }
+    }
+
+    /// Hash fields of every database removed because their time passed (INFO's
+    /// expired_subkeys).
+    public var expiredFieldCountAllDatabases: Int {
+        parkedDatabases.values.reduce(keyspace.expiredFieldCount) { $0 + $1.expiredFieldCount }
     }
 
     /// Whether any database but the selected one holds keys.

@@ -216,10 +216,11 @@ extension Engine {
             let nodeStats = hooks.nodeStats?()
             let stats = nodeStats ?? stats
             let expired = nodeStats == nil ? keyspace.expiredKeyCount : stats.expiredKeys
+            let expiredFields = nodeStats == nil ? keyspace.expiredFieldCount : stats.expiredSubkeys
             fields = [("total_connections_received", String(stats.connectionsReceived)),
                       ("total_commands_processed", String(stats.commandsProcessed)),
                       ("rejected_connections", String(stats.rejectedConnections)),
-                      ("expired_keys", String(expired)), ("evicted_keys", String(stats.evictedKeys)),
+                      ("expired_subkeys", String(expiredFields)), ("expired_keys", String(expired)), ("evicted_keys", String(stats.evictedKeys)),
                       ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                       ("total_error_replies", String(stats.errorReplies)),
                       ("protocol_errors", String(stats.protocolErrors)),
@@ -255,7 +256,9 @@ extension Engine {
         case "keyspace" where hooks.nodeStats != nil:
             fields = []  // the keys live in a node's shards: the node reports them through its hooks
         case "keyspace":
-            fields = keyspaceInfoFields().map { ("db\($0.index)", "keys=\($0.keys),expires=\($0.expires),avg_ttl=0") }
+            fields = keyspaceInfoFields().map {
+                ("db\($0.index)", Self.keyspaceInfoLine(keys: $0.keys, expires: $0.expires, subexpiry: $0.subexpiry))
+            }
         case "keysizes" where hooks.nodeStats != nil:
             fields = []
         case "keysizes":

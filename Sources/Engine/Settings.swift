@@ -136,6 +136,9 @@ public struct Stats: Sendable {
     /// stats a node sums (`HostHooks.nodeStats`). A shard engine's own value is the
     /// correction for CONFIG RESETSTAT: minus its keyspaces' expired count at the reset.
     public var expiredKeys: Int = 0
+    /// Hash fields removed because their time to live passed (INFO's expired_subkeys),
+    /// summed and corrected as `expiredKeys` is.
+    public var expiredSubkeys: Int = 0
     /// Values UNLINK or FLUSHALL/FLUSHDB ASYNC would have Redis free in the background
     /// (INFO lazyfreed_objects; Engine+Keys.swift).
     public var lazyfreedObjects: Int = 0

@@ -73,6 +73,7 @@ extension Keyspace {
         // Drop the stored reference so the purge below does not copy the whole hash.
         replaceValueUntracked(key, .hash([:]))
         let dropped = fields.purgeExpired(at: now)
+        expiredFieldCount += dropped.count
         if fields.isEmpty {
             remove(key, slot: slot, expired: true)
             return (dropped, true)

@@ -32,7 +32,8 @@ extension Keyspace {
         // (the same on every replica: `now` is the write's time); otherwise the stored
         // fields stay exactly as they were.
         let original: HashFields? = fields.hasExpirations ? fields : nil
-        if original != nil { fields.purgeExpired(at: now) }
+        // Counted as expired only when the write changes the hash (and so keeps the purge).
+        let purged = original != nil ? fields.purgeExpired(at: now).count : 0
         var changed = false
         let result: Result
         do {
@@ -43,7 +44,10 @@ extension Keyspace {
         }
         if !changed {
             if existing { replaceValueUntracked(key, .hash(original ?? fields)) }
-        } else if fields.isEmpty {
+            return result
+        }
+        expiredFieldCount += purged
+        if fields.isEmpty {
             delete(key, now: now)
         } else if !existing {
             store(key, Entry(value: .hash(fields)))

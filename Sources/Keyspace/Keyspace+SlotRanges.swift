@@ -64,6 +64,7 @@ extension Keyspace {
             for entry in slots[partition].values {
                 if entry.expireAt != nil { expiring += 1 }
                 keySizes.count(in: nil, out: entry.value.keySizeMeasure)
+                countFieldExpiring(in: nil, out: entry.value)
             }
             slots[partition] = [:]
             keyCount -= count

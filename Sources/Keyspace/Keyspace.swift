@@ -3,7 +3,8 @@
 // Invariants:
 // - `slots[s]` holds exactly the keys whose HashSlot is `s`; `keyCount` is the sum of
 //   their sizes, `expiringCount` the number of entries with an expiry, `keySizes` the
-//   sizes of their values (every store, replacement and removal goes through this file).
+//   sizes of their values, `fieldExpiringCount` the number of hashes with a field that has
+//   a time to live (every store, replacement and removal goes through this file).
 // - A key whose expiry time is <= `now` is logically absent: every read and write goes
 //   through `lookup(_:now:)`, which deletes it first (lazy expiry). `expireCycle` removes
 //   expired keys that nobody touches (active expiry), using `expiryQueue`.
@@ -24,6 +25,10 @@ public struct Keyspace: Sendable {
     public internal(set) var changeCount: Int = 0
     /// Keys expired by lazy or active expiry (INFO's expired_keys).
     public internal(set) var expiredKeyCount: Int = 0
+    /// Hashes holding a field with a time to live (INFO keyspace's `subexpiry`).
+    public internal(set) var fieldExpiringCount: Int = 0
+    /// Hash fields removed because their time to live ran out (INFO's expired_subkeys).
+    public internal(set) var expiredFieldCount: Int = 0
     /// How many keys hold values of each size, by type (INFO keysizes; KeySizes.swift).
     public internal(set) var keySizes = KeySizes()
     /// Keys that some connection WATCHes; writes to these are recorded in `touchedWatched`.
@@ -133,6 +138,7 @@ public struct Keyspace: Sendable {
         if entry.access.raw == 0, accessNow > 0 { entry.access = .fresh(now: accessNow, accessSettings) }
         let previous = slots[slot].updateValue(entry, forKey: Key(key))
         keySizes.count(in: entry.value.keySizeMeasure, out: previous?.value.keySizeMeasure)
+        countFieldExpiring(in: entry.value, out: previous?.value)
         if previous == nil {
             keyCount += 1
             if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .created)) }
@@ -152,6 +158,7 @@ public struct Keyspace: Sendable {
         let slot = slot(of: key)
         if let index = slots[slot].index(forKey: Key(key)) {
             keySizes.count(in: value.keySizeMeasure, out: slots[slot].values[index].value.keySizeMeasure)
+            countFieldExpiring(in: value, out: slots[slot].values[index].value)
             slots[slot].values[index].replace(with: value, rawString: rawString)
         }
         touched(key)
@@ -163,6 +170,7 @@ public struct Keyspace: Sendable {
         let slot = slot(of: key)
         guard let index = slots[slot].index(forKey: Key(key)) else { return }
         keySizes.count(in: value.keySizeMeasure, out: slots[slot].values[index].value.keySizeMeasure)
+        countFieldExpiring(in: value, out: slots[slot].values[index].value)
         slots[slot].values[index].value = value
     }
 
@@ -194,12 +202,21 @@ public struct Keyspace: Sendable {
     mutating func remove(_ key: Bytes, slot: Int, expired: Bool = false) {
         guard let previous = slots[slot].removeValue(forKey: Key(key)) else { return }
         keySizes.count(in: nil, out: previous.value.keySizeMeasure)
+        countFieldExpiring(in: nil, out: previous.value)
         keyCount -= 1
         if previous.expireAt != nil { expiringCount -= 1 }
         changeCount += 1
         if !expired, !watchedKeys.isEmpty, watchedKeys.contains(key) { touchedWatched.append(key) }
         if changeTracker != nil { changeTracker?.record(key) }
         if changeJournal != nil { changeJournal?.append(KeyChange(key: key, kind: .deleted)) }
+    }
+
+    /// Keeps `fieldExpiringCount` as a value `new` (nil: none) replaces `old` (nil: none):
+    /// only hashes count, so a string's store costs two tag checks.
+    @inline(__always) mutating func countFieldExpiring(in new: Value?, out old: Value?) {
+        if let old, case .hash(let fields) = old, fields.hasExpirations { fieldExpiringCount -= 1 }
+        if let new, case .hash(let fields) = new, fields.hasExpirations { fieldExpiringCount += 1 }
+        assert(fieldExpiringCount >= 0, "a hash counted out of fieldExpiringCount was never counted in")
     }
 
     /// Records a modification of `key`.
@@ -223,6 +240,7 @@ public struct Keyspace: Sendable {
         if changeJournal != nil { changeJournal?.append(KeyChange(key: [], kind: .flushed)) }
         slots = SlotTable(count: slots.count)
         keySizes.reset()
+        fieldExpiringCount = 0
         holdsFieldExpirations = false
         fieldExpiryQueue = Heap()
         fieldMarksAtRebuild = 0

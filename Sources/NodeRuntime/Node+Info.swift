@@ -17,15 +17,16 @@ extension Node {
         switch section {
         case "keyspace":
             // Each database's keys summed over the shards this node leads.
-            var totals: [Int: (keys: Int, expires: Int)] = [:]
+            var totals: [Int: (keys: Int, expires: Int, subexpiry: Int)] = [:]
             for replica in replicas.values where replica.isLeader {
                 for database in replica.data?.engine.keyspaceInfoFields() ?? [] {
-                    let total = totals[database.index] ?? (0, 0)
-                    totals[database.index] = (total.keys + database.keys, total.expires + database.expires)
+                    let total = totals[database.index] ?? (0, 0, 0)
+                    totals[database.index] = (total.keys + database.keys, total.expires + database.expires,
+                                              total.subexpiry + database.subexpiry)
                 }
             }
             return totals.sorted { $0.key < $1.key }.map { index, total in
-                ("db\(index)", "keys=\(total.keys),expires=\(total.expires),avg_ttl=0")
+                ("db\(index)", Engine.keyspaceInfoLine(keys: total.keys, expires: total.expires, subexpiry: total.subexpiry))
             }
         case "keysizes":
             // Each database's key sizes summed over the shards this node leads.
@@ -94,6 +95,7 @@ extension Node {
             stats.lazyfreedObjects += data.engine.stats.lazyfreedObjects
             // The engine's own expiredKeys holds minus the count at the last CONFIG RESETSTAT.
             stats.expiredKeys += data.engine.expiredKeyCountAllDatabases + data.engine.stats.expiredKeys
+            stats.expiredSubkeys += data.engine.expiredFieldCountAllDatabases + data.engine.stats.expiredSubkeys
         }
         return stats
     }

@@ -327,6 +327,7 @@ public final class Node {
             guard let engine = replica.data?.engine else { continue }
             engine.stats = Stats()
             engine.stats.expiredKeys = -engine.expiredKeyCountAllDatabases
+            engine.stats.expiredSubkeys = -engine.expiredFieldCountAllDatabases
         }
         onStatsReset?()
     }

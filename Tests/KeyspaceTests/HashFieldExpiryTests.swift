@@ -74,4 +74,47 @@ import Testing
         copy.removeAll()
         #expect(!copy.holdsFieldExpirations, "an emptied keyspace holds no field with a time")
     }
+
+    /// The hashes with a field that has a time to live, counted from scratch (what
+    /// `fieldExpiringCount` must always equal).
+    private func countedFromScratch(_ keyspace: Keyspace) -> Int {
+        keyspace.slots.reduce(0) { total, partition in
+            total + partition.values.filter { if case .hash(let fields) = $0.value { fields.hasExpirations } else { false } }.count
+        }
+    }
+
+    @Test func hashesWithFieldTimesAndExpiredFieldsAreCounted() throws {
+        var keyspace = Keyspace(partitionCount: 16)
+        func check(_ hashes: Int, expired: Int, _ step: String) {
+            #expect(keyspace.fieldExpiringCount == hashes, "\(step): hashes with field times")
+            #expect(countedFromScratch(keyspace) == hashes, "\(step): counted from scratch")
+            #expect(keyspace.expiredFieldCount == expired, "\(step): expired fields")
+        }
+        try hash(["a", "b", "c"], in: &keyspace)
+        try hash(["x"], in: &keyspace, key: "other")
+        check(0, expired: 0, "no field time")
+        _ = try keyspace.hashExpireFields(bytes("h"), [bytes("a"), bytes("b")], at: 100, condition: .always, now: 1)
+        _ = try keyspace.hashExpireFields(bytes("other"), [bytes("x")], at: 100, condition: .always, now: 1)
+        check(2, expired: 0, "two hashes with field times")
+        _ = try keyspace.hashPersistFields(bytes("other"), [bytes("x")], now: 2)
+        check(1, expired: 0, "persisted")
+        // A write that does not change the hash keeps its expired fields (nothing counted).
+        _ = try keyspace.hashDelete(bytes("h"), [bytes("nosuch")], now: 150)
+        check(1, expired: 0, "a write that changed nothing")
+        // One that changes it drops them: counted, and the hash no longer has field times.
+        _ = try keyspace.hashSet(bytes("h"), [(bytes("d"), bytes("v"))], now: 150)
+        check(0, expired: 2, "a write dropped the expired fields")
+        _ = try keyspace.hashExpireFields(bytes("h"), [bytes("c")], at: 200, condition: .always, now: 160)
+        check(1, expired: 2, "a field time again")
+        _ = keyspace.reclaimExpiredFields(bytes("h"), now: 200)
+        check(0, expired: 3, "reclaimed")
+        _ = try keyspace.hashExpireFields(bytes("h"), [bytes("d")], at: 300, condition: .always, now: 210)
+        let deleted = keyspace.delete(bytes("h"), now: 220)
+        #expect(deleted)
+        check(0, expired: 3, "deleted")
+        _ = try keyspace.hashExpireFields(bytes("other"), [bytes("x")], at: 400, condition: .always, now: 230)
+        check(1, expired: 3, "another hash")
+        keyspace.removeAll()
+        check(0, expired: 3, "flushed")
+    }
 }
