@@ -15,6 +15,9 @@ public struct ReplicaState: Sendable, Equatable {
     /// CRC-32C over the replica's entries in key order and its newest record time.
     public var contentChecksum: UInt32
     public var keyCount: Int
+    /// What the replica knows committed, and its log's members (voters and learners).
+    public var commitIndex: LogIndex
+    public var members: [NodeID]
 }
 
 extension Node {
@@ -24,7 +27,9 @@ extension Node {
         replicas.keys.sorted().compactMap { shard in
             guard let replica = replicas[shard], let data = replica.data else { return nil }
             return ReplicaState(shard: shard, appliedIndex: replica.raft.appliedIndex, isLeader: replica.isLeader,
-                                contentChecksum: Self.contentChecksum(data), keyCount: data.engine.keyspace.keyCount)
+                                contentChecksum: Self.contentChecksum(data), keyCount: data.engine.keyspace.keyCount,
+                                commitIndex: replica.raft.commitIndex,
+                                members: replica.raft.membership.voters + replica.raft.membership.learners)
         }
     }
 

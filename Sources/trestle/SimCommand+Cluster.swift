@@ -14,6 +14,8 @@ extension SimCommand {
         options.operations = ops
         options.faults = !noFaults
         options.membershipChanges = !noMembership
+        options.removesAddedNode = removeAddedNode
+        options.snapshotEntries = snapshotEntries
         options.slotMoves = slotMoves
         options.autoSplit = autoSplit
         options.faultKinds = faultKinds?.compactMap(ClusterFaultKind.init(rawValue:))
@@ -27,6 +29,8 @@ extension SimCommand {
         if let nodes { parts.append("--nodes \(nodes)") }
         if noFaults { parts.append("--no-faults") }
         if noMembership { parts.append("--no-membership") }
+        if removeAddedNode { parts.append("--remove-added-node") }
+        if snapshotEntries != 40 { parts.append("--snapshot-entries \(snapshotEntries)") }
         if slotMoves != 2 { parts.append("--slot-moves \(slotMoves)") }
         if autoSplit { parts.append("--auto-split") }
         if let faults { parts.append("--faults \(faults)") }

@@ -26,6 +26,10 @@ struct SimCommand: ParsableCommand {
     var raftCore = false
     @Flag(help: "Node runtime simulation: no node joins or leaves mid-run.")
     var noMembership = false
+    @Flag(help: "Node runtime simulation: the node that joined is the one removed later, so shards' replicas return to nodes that held them before.")
+    var removeAddedNode = false
+    @Option(help: "Node runtime simulation: writes between a replica's snapshots (fewer snapshots keep more of each log to replay).")
+    var snapshotEntries = 40
     @Option(help: "Node runtime simulation: slot moves between shards begun during the fault phase.")
     var slotMoves = 2
     @Flag(help: "Node runtime simulation: the directory leader splits shards when the added node exceeds the shard count (as nodes do by default).")

@@ -63,6 +63,21 @@ import Testing
         }
     }
 
+    /// Shards' replicas return to nodes that held them before (the added node is the one
+    /// removed) and logs are kept whole, so a returning replica replays its own removal;
+    /// every member must still catch up once the run settles.
+    @Test func replicasAddedBackToTheirNodesCatchUp() {
+        for seed in 1...UInt64(6) {
+            let report = Self.run(3000 + seed) { options in
+                options.removesAddedNode = true
+                options.snapshotEntries = 100_000
+            }
+            #expect(report.violations == [],
+                    "seed \(3000 + seed): replay with trestle sim --seed \(3000 + seed) --remove-added-node --snapshot-entries 100000 --trace")
+            #expect(report.nodesRemoved == 1, "seed \(3000 + seed) removed no node")
+        }
+    }
+
     /// Seeds that once failed, kept as regressions.
     /// - 265: a follower rejected at its old match (its log no longer held entries it had
     ///   acknowledged: a replica re-created empty, or a disk fault; not traced further), and
@@ -103,6 +118,9 @@ import Testing
         var first: UInt64
         var bound: UInt64
         var faults: [ClusterFaultKind]?
+        /// Runs where shards' replicas return to nodes that held them before, over logs
+        /// kept whole (`--remove-added-node --snapshot-entries 100000`).
+        var rejoins = false
         var description: String { "\(mutation.rawValue) within seeds \(first)...\(first + bound - 1)" }
     }
 
@@ -133,18 +151,29 @@ import Testing
         PlantedBug(mutation: .batchRepliesReversed, first: 1, bound: 30, faults: nil),
         // A request forwarded to this node itself sent as a peer frame (no such link).
         PlantedBug(mutation: .forwardsToSelf, first: 30, bound: 10, faults: nil),
+        // A replica added back to a shard dropping itself on replaying its old removal
+        // (the drop/re-create loop fixed in 90b3657): it never catches up.
+        PlantedBug(mutation: .dropOnStaleRemoval, first: 1, bound: 20, faults: nil, rejoins: true),
     ]
+
+    static func run(_ seed: UInt64, _ bug: PlantedBug, mutated: Bool) -> ClusterSimulationReport {
+        Self.run(seed, faults: bug.faults, mutation: mutated ? bug.mutation : nil) { options in
+            guard bug.rejoins else { return }
+            options.removesAddedNode = true
+            options.snapshotEntries = 100_000
+        }
+    }
 
     @Test(arguments: plantedBugs)
     func plantedBugIsCaught(_ bug: PlantedBug) {
         let caught = (bug.first..<(bug.first + bug.bound)).first { seed in
-            !Self.run(seed, faults: bug.faults, mutation: bug.mutation).passed
+            !Self.run(seed, bug, mutated: true).passed
         }
         guard let seed = caught else {
             Issue.record("\(bug): not caught")
             return
         }
-        let clean = Self.run(seed, faults: bug.faults)
+        let clean = Self.run(seed, bug, mutated: false)
         #expect(clean.violations == [], "seed \(seed) fails without the mutation too")
     }
 }

@@ -18,6 +18,11 @@ public struct ClusterSimulationOptions: Sendable {
     public var faultKinds: [ClusterFaultKind]? = nil
     /// Add a node mid-run and remove one of the original nodes later.
     public var membershipChanges = true
+    /// With `membershipChanges`, remove the node that joined instead of an original one:
+    /// the shards' replicas go back to nodes that held them before, which catch up on logs
+    /// holding their own earlier removal (the drop/re-create loop fixed in 90b3657 lived
+    /// there). Off by default, so that runs keep their schedules and pinned seeds.
+    public var removesAddedNode = false
     /// Slot moves between shards begun at random moments of the fault phase.
     public var slotMoves = 2
     /// Some of those moves are splits of a shard into a new one.

@@ -135,9 +135,10 @@ extension ClusterSimulator {
         sendAdmin()
     }
 
-    /// Asks the cluster to remove one of the original members.
+    /// Asks the cluster to remove one of the original members (the one that joined, with
+    /// `removesAddedNode`).
     func removeNode() {
-        let index = faultRandom.int(in: 0...(options.nodeCount - 1))
+        let index = options.removesAddedNode ? options.nodeCount : faultRandom.int(in: 0...(options.nodeCount - 1))
         admin.step = .removing(index)
         admin.removedIndex = index
         admin.command = ["TRESTLE", "REMOVENODE", "\(nodes[index].info.id.rawValue)"].map { Array($0.utf8) }
@@ -207,7 +208,10 @@ extension ClusterSimulator {
             report.violations.append("liveness: c\(client) #\(operation.id) \(operation.command) never completed")
             abandon(client)
         }
-        settle(micros: 3_000_000)
+        settle(micros: 2_000_000)
+        let committed = leadersCommitted()
+        settle(micros: 1_000_000)
+        checkMembersCaughtUp(committed)
         switch LinearizabilityChecker.check(history) {
         case .linearizable: break
         case .illegal(let key):
@@ -235,6 +239,41 @@ extension ClusterSimulator {
             switch item.payload {
             case .clientStart, .clientTimeout, .fault, .addNode, .removeNode, .adminRetry, .moveSlots, .moverRetry: continue
             default: process(item.payload)
+            }
+        }
+    }
+
+    /// What each shard's leader (on a running node) had committed, and its members.
+    private func leadersCommitted() -> [ShardID: (index: LogIndex, members: [NodeID])] {
+        var committed: [ShardID: (index: LogIndex, members: [NodeID])] = [:]
+        for slot in nodes where slot.isRunning {
+            for state in slot.node?.replicaStates() ?? [] where state.isLeader {
+                if let known = committed[state.shard], known.index >= state.commitIndex { continue }
+                committed[state.shard] = (state.commitIndex, state.members)
+            }
+        }
+        return committed
+    }
+
+    /// Once the run has settled, every member (voter or learner) of each shard on a running
+    /// node holds the shard and has applied what its leader had committed a second
+    /// earlier: a member that keeps dropping and re-creating its replica, or never catches
+    /// up, is a liveness failure the other checks do not see (two replicas still serve).
+    /// Learners count: a node added back to a shard stays a learner until it catches up.
+    private func checkMembersCaughtUp(_ committed: [ShardID: (index: LogIndex, members: [NodeID])]) {
+        var appliedByNode: [Int: [ShardID: LogIndex]] = [:]
+        for slot in nodes where slot.isRunning {
+            guard let node = slot.node else { continue }
+            appliedByNode[slot.index] = Dictionary(node.replicaStates().map { ($0.shard, $0.appliedIndex) }, uniquingKeysWith: max)
+        }
+        for (shard, leader) in committed.sorted(by: { $0.key < $1.key }) {
+            for member in leader.members {
+                guard let holder = nodes.firstIndex(where: { $0.info.id == member }), let held = appliedByNode[holder] else { continue }
+                let applied = held[shard]
+                guard applied.map({ $0 < leader.index }) ?? true else { continue }
+                report.violations.append("liveness: n\(holder + 1), a member of shard \(shard.rawValue), "
+                    + (applied.map { "applied \($0.rawValue) of the \(leader.index.rawValue) its leader had committed" } ?? "holds no replica of it")
+                    + " after the run settled")
             }
         }
     }
