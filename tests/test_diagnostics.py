@@ -490,3 +490,27 @@ def test_hash_field_expiry_shows_in_info_keyspace_and_stats_as_redis_7_4(server)
     assert client.info("keyspace")["db0"]["subexpiry"] == 0
     client.config_resetstat()
     assert client.info("stats")["expired_subkeys"] == 0
+
+
+def test_debug_reload_shows_values_in_their_natural_encodings_as_redis_load(server):
+    # Redis's unit/type/list "List encoding conversion when RDB loading": a quicklist that
+    # shrank stays one until a reload re-encodes it as the listpack it now fits; a string
+    # changed in place is raw until then. In database 9, as the suite's.
+    client = server.client(decode_responses=True, db=9)
+    client.config_set("list-max-listpack-size", "3")
+    client.rpush("lst", "a", "b", "c")
+    assert client.object("encoding", "lst") == "listpack"
+    client.execute_command("DEBUG", "RELOAD")
+    assert client.object("encoding", "lst") == "listpack"
+    client.rpush("lst", "d")
+    client.execute_command("DEBUG", "RELOAD")
+    assert client.object("encoding", "lst") == "quicklist"
+    client.rpop("lst")
+    assert client.object("encoding", "lst") == "quicklist"
+    client.set("s", "12")
+    client.append("s", "3")
+    assert client.object("encoding", "s") == "raw"
+    client.execute_command("DEBUG", "RELOAD")
+    assert client.object("encoding", "lst") == "listpack"
+    assert client.object("encoding", "s") == "int"
+    assert client.lrange("lst", 0, -1) == ["a", "b", "c"]

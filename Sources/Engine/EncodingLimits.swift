@@ -36,6 +36,7 @@ public struct EncodingLimits: Sendable, Equatable {
         case .set: return entry.encodingFloor >= Self.largestRank ? "hashtable" : "listpack"
         case .hash: return "hashtable"
         case .zset: return "skiplist"
+        case .list: return "quicklist"
         default: return natural
         }
     }
@@ -44,7 +45,7 @@ public struct EncodingLimits: Sendable, Equatable {
     /// a listpack, 2 (`largestRank`) for a hash table or skip list; others rank 0.
     static func rank(_ encoding: String) -> UInt8 {
         switch encoding {
-        case "hashtable", "skiplist": return largestRank
+        case "hashtable", "skiplist", "quicklist": return largestRank
         case "listpack", "listpackex": return 1
         default: return 0
         }
@@ -70,9 +71,8 @@ public struct EncodingLimits: Sendable, Equatable {
             // short one just SET would still be embstr there).
             if bytes.count <= 44, HyperLogLog(validating: bytes) == nil { return "embstr" }
             return "raw"
-        case .list(let elements):
-            return listFitsOneListpack(count: elements.count, bytes: elements.reduce(Self.listpackHeaderBytes) { $0 + Self.listpackEntryBytes($1) })
-                ? "listpack" : "quicklist"
+        case .list(let list):
+            return listFitsOneListpack(list) ? "listpack" : "quicklist"
         case .set(let members):
             if members.count <= setMaxIntsetEntries, members.allSatisfy({ Self.isIntsetMember($0.bytes) }) { return "intset" }
             return members.count <= setMaxListpackEntries && members.allSatisfy({ $0.bytes.count <= setMaxListpackValue })
@@ -98,6 +98,67 @@ public struct EncodingLimits: Sendable, Equatable {
         }
         let level = min(-listMaxListpackSize - 1, Self.listNodeBytesBySize.count - 1)
         return bytes <= Self.listNodeBytesBySize[level]
+    }
+
+    /// A list's encoding floor after a write (Entry.encodingFloor: `largestRank` for a
+    /// quicklist, 0 for a listpack), as Redis 7.2's listTypeTryConversion: a listpack
+    /// becomes a quicklist when it outgrows one listpack; a quicklist becomes a listpack
+    /// again only after a command that removes or replaces elements (`shrinks`) leaves it
+    /// within half the limits, so a list near the limit does not flip at every push and
+    /// pop. `added`: an element LSET wrote, which Redis checks as one more element before
+    /// replacing (a full listpack converts even though its length stays).
+    func listFloor(_ entry: Entry, shrinks: Bool, added: Bytes? = nil) -> UInt8 {
+        guard case .list(let list) = entry.value else { return entry.encodingFloor }
+        var quicklist = entry.encodingFloor >= Self.largestRank || !listFitsOneListpack(list)
+        if !quicklist, let added {
+            // LSET's check, as one more element (the list fits one listpack, so this
+            // measures at most a listpack's worth of elements).
+            let bytes = list.reduce(Self.listpackHeaderBytes) { $0 + Self.listpackEntryBytes($1) } + Self.listpackEntryBytes(added)
+            quicklist = !listFitsOneListpack(count: list.count + 1, bytes: bytes)
+        }
+        if shrinks, quicklist, listFitsHalfListpack(list) { quicklist = false }
+        return quicklist ? Self.largestRank : 0
+    }
+
+    /// `listFitsOneListpack` for a stored list, measuring its elements only when its packed
+    /// size does not settle the answer (a write to a long list costs O(chunks), not O(n)).
+    func listFitsOneListpack(_ list: PackedList) -> Bool {
+        if listMaxListpackSize >= 0 {
+            guard list.count <= max(1, listMaxListpackSize) else { return false }
+            return Self.listpackBytes(list, atMost: Self.listNodeSafetyBytes)
+        }
+        return Self.listpackBytes(list, atMost: listNodeByteLimit)
+    }
+
+    /// Redis's listTypeTryConvertQuicklist test when shrinking: half the count limit, or
+    /// half the byte limit.
+    func listFitsHalfListpack(_ list: PackedList) -> Bool {
+        if listMaxListpackSize >= 0 { return list.count <= max(1, listMaxListpackSize) / 2 }
+        return Self.listpackBytes(list, atMost: listNodeByteLimit / 2)
+    }
+
+    /// The byte limit of one list node under a negative `list-max-listpack-size`.
+    var listNodeByteLimit: Int {
+        Self.listNodeBytesBySize[min(-listMaxListpackSize - 1, Self.listNodeBytesBySize.count - 1)]
+    }
+
+    /// Whether `list` written as one listpack takes at most `limit` bytes, in O(1) for a
+    /// list longer than `limit` / 2 and O(chunks) unless near the limit. An element's
+    /// listpack entry takes at most 5 bytes more than its packed form (a string) and at
+    /// most 12 fewer (a 20-digit integer), so the packed size decides unless it is close.
+    static func listpackBytes(_ list: PackedList, atMost limit: Int) -> Bool {
+        // Every entry takes at least 2 bytes: a long list is settled by its count alone
+        // (a pop from a long quicklist must not walk its chunks).
+        if listpackHeaderBytes + 2 * list.count > limit { return false }
+        let packed = listpackHeaderBytes + list.packedBytes
+        if packed + 5 * list.count <= limit { return true }
+        if packed - 12 * list.count > limit { return false }
+        var bytes = listpackHeaderBytes
+        for element in list {
+            bytes += listpackEntryBytes(element)
+            if bytes > limit { return false }
+        }
+        return true
     }
 
     /// A listpack's total header (6 bytes) and end marker (1 byte).

@@ -273,6 +273,7 @@ public final class Engine {
         defer { if !pendingKeyMisses.isEmpty { publishKeyMisses() } }
         let outcome = try notifyingChanges(id, arguments) { () throws(CommandError) -> Outcome in try dispatch(id, arguments, session, now: now) }
         if Self.growsCollections.contains(id) { raiseEncodingFloors(arguments) }
+        if Self.changesLists.contains(id) { adjustListEncodings(id, arguments) }
         return outcome
     }
 
@@ -284,6 +285,40 @@ public final class Engine {
         .zadd, .zincrby, .zunionstore, .zinterstore, .zdiffstore, .zrangestore,
         .geoadd, .georadius, .georadiusbymember, .geosearchstore,
     ]
+
+    /// Commands that add to, remove from or replace in a list: after them, each list they
+    /// wrote is a listpack or a quicklist as Redis would have converted it
+    /// (EncodingLimits.listFloor).
+    static let changesLists: CommandIDSet = [
+        .lpush, .rpush, .lpushx, .rpushx, .linsert, .lset, .lpop, .rpop, .lrem, .ltrim,
+        .lmove, .rpoplpush, .blmove, .brpoplpush, .blpop, .brpop, .lmpop, .blmpop,
+    ]
+    /// Those whose conversions may go back to a listpack (they remove or replace).
+    static let shrinksLists: CommandIDSet = [
+        .lset, .lpop, .rpop, .lrem, .ltrim, .lmove, .rpoplpush, .blmove, .brpoplpush, .blpop, .brpop, .lmpop, .blmpop,
+    ]
+
+    private func adjustListEncodings(_ id: CommandID, _ arguments: [Bytes]) {
+        guard let spec = CommandTable.lookup(arguments[0]) else { return }
+        let limits = settings.encodingLimits
+        let shrinks = Self.shrinksLists.contains(id)
+        let added = id == .lset && arguments.count == 4 ? arguments[3] : nil
+        for position in spec.keyPositions(in: arguments) {
+            keyspace.setEncodingFloor(arguments[position]) { limits.listFloor($0, shrinks: shrinks, added: added) }
+        }
+    }
+
+    /// DEBUG RELOAD's view of the data: every value in the encoding a load gives it (a
+    /// list that is a quicklist now stays one until it shrinks to half the limit).
+    public func forgetEncodingHistory() {
+        let limits = settings.encodingLimits
+        let natural: (Value) -> UInt8 = { value in
+            guard case .list(let list) = value else { return 0 }
+            return limits.listFitsOneListpack(list) ? 0 : EncodingLimits.largestRank
+        }
+        keyspace.forgetEncodingHistory(natural)
+        for database in parkedDatabases.keys { parkedDatabases[database]?.forgetEncodingHistory(natural) }
+    }
 
     private func raiseEncodingFloors(_ arguments: [Bytes]) {
         guard let spec = CommandTable.lookup(arguments[0]) else { return }

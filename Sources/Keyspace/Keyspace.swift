@@ -186,6 +186,36 @@ public struct Keyspace: Sendable {
         if reached > floor { slots[slot].values[index].encodingFloor = reached }
     }
 
+    /// Sets the encoding floor of `key`'s entry to what `floor` computes from the entry;
+    /// nothing else changes (no modification is recorded). For lists, whose encoding
+    /// Redis converts both ways with hysteresis (EncodingLimits.listFloor).
+    public mutating func setEncodingFloor(_ key: Bytes, _ floor: (Entry) -> UInt8) {
+        let slot = slot(of: key)
+        guard let index = slots[slot].index(forKey: Key(key)) else { return }
+        let next = floor(slots[slot].values[index])
+        if next != slots[slot].values[index].encodingFloor { slots[slot].values[index].encodingFloor = next }
+    }
+
+    /// Forgets every entry's encoding history, as Redis's DEBUG RELOAD re-encodes each
+    /// value from its RDB form: a string changed in place is no longer raw, and each floor
+    /// becomes what `floor` gives the value alone (a list: whether it is a quicklist now).
+    /// Nothing else changes, and both are local to this copy (not in snapshots). O(keys);
+    /// entries already so are not written.
+    public mutating func forgetEncodingHistory(_ floor: (Value) -> UInt8) {
+        for slot in slots.indices where !slots[slot].isEmpty {
+            var index = slots[slot].values.startIndex
+            while index != slots[slot].values.endIndex {
+                let entry = slots[slot].values[index]
+                let natural = floor(entry.value)
+                if entry.rawString || entry.encodingFloor != natural {
+                    slots[slot].values[index].rawString = false
+                    slots[slot].values[index].encodingFloor = natural
+                }
+                index = slots[slot].values.index(after: index)
+            }
+        }
+    }
+
     /// Deletes `key`; returns whether it existed (expired keys count as absent).
     @discardableResult
     public mutating func delete(_ key: Bytes, now: Int64) -> Bool {

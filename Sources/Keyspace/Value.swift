@@ -70,7 +70,9 @@ public struct Entry: Equatable, Sendable {
     /// since its key was made: Redis converts a set, hash or sorted set to a larger
     /// encoding as it grows and never back, so OBJECT ENCODING names the larger of this
     /// and the value's own. Set by the engine after commands that add; as `rawString`, it
-    /// is not in snapshots and `==` ignores it.
+    /// is not in snapshots and `==` ignores it. For a list it says whether the list is a
+    /// quicklist (converted when it outgrew one listpack, back when it shrank to half).
+    /// Lists are the exception to "never back" (Engine.adjustListEncodings).
     public var encodingFloor: UInt8 = 0
 
     private static let noExpiry = Int64.min

@@ -3,7 +3,8 @@
 // crash or stall the node). Differences from Redis: SLEEP delays only the caller's reply
 // (the node keeps serving everyone else), RELOAD answers at once (every acknowledged
 // write is already in the fsynced log and nothing needs reloading; its options answer
-// as Redis's reload would), DIGEST is Trestle's
+// as Redis's reload would, and values show their natural encodings afterwards, as after
+// Redis's load), DIGEST is Trestle's
 // own function of the data (equal data, equal digest; an empty dataset all zeros).
 import Cluster
 import Core
@@ -44,7 +45,12 @@ extension Node {
             guard milliseconds > 0 else { return Outcome(reply: .ok) }
             holding(reply, milliseconds: milliseconds)(.ok)
             return nil
-        case ("reload", _): return Outcome(reply: Self.debugReload(options: text, holdsFunctions: !front.libraries.isEmpty))
+        case ("reload", _):
+            let answer = Self.debugReload(options: text, holdsFunctions: !front.libraries.isEmpty)
+            // What a reload shows: values in their natural encodings (lists converted back,
+            // strings changed in place no longer raw).
+            if answer == .ok { for replica in replicas.values { replica.data?.engine.forgetEncodingHistory() } }
+            return Outcome(reply: answer)
         case ("loadaof", 0), ("change-repl-id", 0), ("jmap", 0): return Outcome(reply: .ok)
         case ("pause-cron", 1), ("quicklist-packed-threshold", 1), ("dict-resizing", 1), ("replybuffer", 2),
              ("mark-internal-client", _):

@@ -112,6 +112,56 @@ import Wire
         #expect(h.run("OBJECT ENCODING l") == .bulk("quicklist"))
     }
 
+    /// As Redis 7.2's listTypeTryConversion: a list that outgrew one listpack stays a
+    /// quicklist until a removal leaves it within half the limit; LSET on a full listpack
+    /// converts it (checked as one more element); pushes never convert back
+    /// (unit/type/list's "List listpack -> quicklist" and "quicklist -> listpack").
+    @Test func aListConvertsBackOnlyAfterShrinkingToHalfTheLimit() {
+        let h = Harness()
+        h.run("CONFIG SET list-max-listpack-size 4")
+        h.run("RPUSH l a b c d e")
+        #expect(h.run("OBJECT ENCODING l") == .bulk("quicklist"))
+        h.run("RPOP l 2")
+        #expect(h.run("OBJECT ENCODING l") == .bulk("quicklist"), "3 elements: over half the limit")
+        h.run("LPUSHX l z")
+        h.run("RPOP l 2")
+        #expect(h.run("OBJECT ENCODING l") == .bulk("listpack"), "2 elements: within half")
+        h.run("RPUSH full a b c d")
+        #expect(h.run("OBJECT ENCODING full") == .bulk("listpack"))
+        h.run("LSET full 0 x")
+        #expect(h.run("OBJECT ENCODING full") == .bulk("quicklist"))
+        h.run("CONFIG SET list-max-listpack-size -1")
+        let large = String(repeating: "v", count: 5000)
+        h.run("RPUSH big a b \(large)")
+        #expect(h.run("OBJECT ENCODING big") == .bulk("quicklist"))
+        h.run("LTRIM big 0 1")
+        #expect(h.run("OBJECT ENCODING big") == .bulk("listpack"))
+        h.run("RPUSH mid \(String(repeating: "m", count: 3000)) \(String(repeating: "n", count: 1200))")
+        #expect(h.run("OBJECT ENCODING mid") == .bulk("quicklist"))
+        h.run("RPOP mid")
+        #expect(h.run("OBJECT ENCODING mid") == .bulk("quicklist"), "3000 bytes: over half of 4096")
+        h.run("LSET mid 0 short")
+        #expect(h.run("OBJECT ENCODING mid") == .bulk("listpack"))
+    }
+
+    /// The packed-size bounds decide a long list's encoding without measuring each element,
+    /// and agree with measuring near the limit (integers pack smaller, strings larger).
+    @Test func listEncodingFromPackedSizeMatchesMeasuring() {
+        var limits = EncodingLimits()
+        for size in [-1, -2, 5, 200] {
+            limits.listMaxListpackSize = size
+            for (count, element) in [(10, "7"), (600, "12345"), (2000, "-9223372036854775808"), (130, String(repeating: "s", count: 60)),
+                                     (40, String(repeating: "t", count: 127)), (3, String(repeating: "u", count: 4100))] {
+                for length in [1, count / 2, count, count * 2] {
+                    let elements = Array(repeating: Array(element.utf8), count: length)
+                    let measured = elements.reduce(EncodingLimits.listpackHeaderBytes) { $0 + EncodingLimits.listpackEntryBytes($1) }
+                    #expect(limits.listFitsOneListpack(PackedList(elements)) == limits.listFitsOneListpack(count: length, bytes: measured),
+                            "size \(size), \(length) x \(element.prefix(8))")
+                }
+            }
+        }
+    }
+
     /// As Redis 7.2: a set that held a non-integer stays a listpack once it holds only
     /// integers again, and one that outgrew a listpack stays a hash table (unit/type/set's
     /// "SINTER with same integer elements but different encoding"); a new key starts small.
