@@ -30,7 +30,7 @@ extension SimCommand {
         if noFaults { parts.append("--no-faults") }
         if noMembership { parts.append("--no-membership") }
         if removeAddedNode { parts.append("--remove-added-node") }
-        if snapshotEntries != 40 { parts.append("--snapshot-entries \(snapshotEntries)") }
+        if snapshotEntries != ClusterSimulationOptions.defaultSnapshotEntries { parts.append("--snapshot-entries \(snapshotEntries)") }
         if slotMoves != 2 { parts.append("--slot-moves \(slotMoves)") }
         if autoSplit { parts.append("--auto-split") }
         if let faults { parts.append("--faults \(faults)") }

@@ -29,7 +29,7 @@ struct SimCommand: ParsableCommand {
     @Flag(help: "Node runtime simulation: the node that joined is the one removed later, so shards' replicas return to nodes that held them before.")
     var removeAddedNode = false
     @Option(help: "Node runtime simulation: writes between a replica's snapshots (fewer snapshots keep more of each log to replay).")
-    var snapshotEntries = 40
+    var snapshotEntries = ClusterSimulationOptions.defaultSnapshotEntries
     @Option(help: "Node runtime simulation: slot moves between shards begun during the fault phase.")
     var slotMoves = 2
     @Flag(help: "Node runtime simulation: the directory leader splits shards when the added node exceeds the shard count (as nodes do by default).")
@@ -52,6 +52,7 @@ struct SimCommand: ParsableCommand {
     func validate() throws {
         if let nodes, ![3, 5, 7].contains(nodes) { throw ValidationError("--nodes must be 3, 5 or 7") }
         guard seeds > 0, ops > 0 else { throw ValidationError("--seeds and --ops must be positive") }
+        guard snapshotEntries > 0 else { throw ValidationError("--snapshot-entries must be positive") }
         for name in mutation where Mutations.Name(rawValue: name) == nil && (raftCore || NodeMutations.Name(rawValue: name) == nil) {
             throw ValidationError("unknown mutation \(name)")
         }

@@ -52,7 +52,8 @@ public struct ClusterSimulationOptions: Sendable {
     /// drift bound the node runtime assumes).
     public var clockDriftMax = 0.02
     /// Entries between a replica's snapshots (small, so snapshots and log compaction run).
-    public var snapshotEntries = 40
+    public var snapshotEntries = defaultSnapshotEntries
+    public static let defaultSnapshotEntries = 40
 
     public init(seed: UInt64) { self.seed = seed }
 }
